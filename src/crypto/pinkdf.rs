@@ -1,0 +1,1 @@
+//! Argon2id key derivation from PINs (to be written).

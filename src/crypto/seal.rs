@@ -1,0 +1,1 @@
+//! AES-256-GCM sealing of stored secrets (to be written).

@@ -1,0 +1,1 @@
+//! KMS layer (to be written).

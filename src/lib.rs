@@ -1,0 +1,21 @@
+//! SoftKMS: a PKCS#11 3.0 module with the key management of a cloud KMS.
+//!
+//! Layers (data flows one way): C caller → [`ffi`] → [`module`] → ([`session`],
+//! [`object`], [`mechanism`], [`kms`]) → [`store`] → [`crypto`]. Nothing below
+//! `ffi` sees a raw pointer, and only `ffi` may use `unsafe`.
+
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod ffi;
+pub mod kms;
+pub mod log;
+pub mod mechanism;
+pub mod module;
+pub mod object;
+pub mod outbuf;
+pub mod session;
+pub mod store;
+pub mod token;

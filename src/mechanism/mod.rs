@@ -1,0 +1,301 @@
+//! Mechanisms: one registry, one file per family.
+//!
+//! Every mechanism is registered once as a [`MechanismDef`]: its id, the key
+//! types it takes, its key sizes, the form of its parameter and the functions it
+//! serves. `C_GetMechanismList`/`C_GetMechanismInfo` are generated from the
+//! registry, so what is advertised is exactly what is implemented. No code outside
+//! this module matches on `CKM_*` values.
+//!
+//! An operation is a state machine object (`Box<dyn EncryptOp>` …) that the
+//! session owns while it runs; `Final`, a single-part call or an error takes it
+//! out. Operations follow the length rules of [`crate::outbuf`].
+
+pub mod aes;
+pub mod digest;
+pub mod ec;
+pub mod hmac;
+pub mod kdf;
+pub mod registry;
+pub mod rng;
+pub mod rsa;
+
+use crate::error::Result;
+use crate::object::attr::Template;
+use crate::object::Object;
+use crate::outbuf::OutBuf;
+use cryptoki_sys::*;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The form of a mechanism's parameter, so that `ffi/marshal.rs` knows which C
+/// struct to read. One per parameter struct of the standard (and of SoftKMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// No parameter (null pointer, length 0).
+    None,
+    /// A byte string: an IV (`CKM_AES_CBC`), HKDF data …
+    Bytes,
+    /// A single `CK_ULONG` (`CK_MAC_GENERAL_PARAMS`).
+    Ulong,
+    /// `CK_GCM_PARAMS`.
+    Gcm,
+    /// `CK_GCM_MESSAGE_PARAMS` (message-based AES-GCM).
+    GcmMessage,
+    /// `CK_AES_CTR_PARAMS`.
+    Ctr,
+    /// `CK_RSA_PKCS_PSS_PARAMS`.
+    Pss,
+    /// `CK_RSA_PKCS_OAEP_PARAMS`.
+    Oaep,
+    /// `CK_RSA_AES_KEY_WRAP_PARAMS`.
+    RsaAesKeyWrap,
+    /// `CK_ECDH1_DERIVE_PARAMS`.
+    Ecdh1,
+    /// `CK_HKDF_PARAMS`.
+    Hkdf,
+    /// Either no parameter or a byte string (an optional IV, as `CKM_AES_KEY_WRAP` takes).
+    OptionalBytes,
+}
+
+/// A decoded mechanism parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// No parameter.
+    None,
+    /// A byte string.
+    Bytes(Vec<u8>),
+    /// A `CK_ULONG`.
+    Ulong(CK_ULONG),
+    /// `CK_GCM_PARAMS`.
+    Gcm {
+        /// The IV.
+        iv: Vec<u8>,
+        /// Additional authenticated data.
+        aad: Vec<u8>,
+        /// Tag length in bits.
+        tag_bits: CK_ULONG,
+    },
+    /// `CK_GCM_MESSAGE_PARAMS` (per message, for `C_EncryptMessage` and friends).
+    GcmMessage {
+        /// The IV (input, or output when the token generates it).
+        iv: Vec<u8>,
+        /// Fixed IV bits (`ulIvFixedBits`).
+        iv_fixed_bits: CK_ULONG,
+        /// `CKG_NO_GENERATE`, `CKG_GENERATE`, `CKG_GENERATE_COUNTER`, `CKG_GENERATE_RANDOM`.
+        iv_generator: CK_ULONG,
+        /// Tag length in bits.
+        tag_bits: CK_ULONG,
+    },
+    /// `CK_AES_CTR_PARAMS`.
+    Ctr {
+        /// Bits of the counter block that are the counter.
+        counter_bits: CK_ULONG,
+        /// The initial counter block.
+        cb: [u8; 16],
+    },
+    /// `CK_RSA_PKCS_PSS_PARAMS`.
+    Pss {
+        /// `CKM_SHA*` of the message hash.
+        hash: CK_MECHANISM_TYPE,
+        /// `CKG_MGF1_*`.
+        mgf: CK_ULONG,
+        /// Salt length in bytes.
+        salt_len: CK_ULONG,
+    },
+    /// `CK_RSA_PKCS_OAEP_PARAMS`.
+    Oaep {
+        /// `CKM_SHA*` of the label hash.
+        hash: CK_MECHANISM_TYPE,
+        /// `CKG_MGF1_*`.
+        mgf: CK_ULONG,
+        /// The label (`pSourceData` when `source` is `CKZ_DATA_SPECIFIED`).
+        label: Vec<u8>,
+    },
+    /// `CK_RSA_AES_KEY_WRAP_PARAMS`.
+    RsaAesKeyWrap {
+        /// Size of the temporary AES key in bits.
+        aes_key_bits: CK_ULONG,
+        /// The OAEP parameters (always `Param::Oaep`).
+        oaep: Box<Param>,
+    },
+    /// `CK_ECDH1_DERIVE_PARAMS`.
+    Ecdh1 {
+        /// `CKD_*`.
+        kdf: CK_ULONG,
+        /// Shared data for the KDF.
+        shared_data: Vec<u8>,
+        /// The other party's public point (raw or DER OCTET STRING).
+        public_data: Vec<u8>,
+    },
+    /// `CK_HKDF_PARAMS`.
+    Hkdf {
+        /// Run the extract step.
+        extract: bool,
+        /// Run the expand step.
+        expand: bool,
+        /// `CKM_SHA*` of the PRF.
+        prf_hash: CK_MECHANISM_TYPE,
+        /// `CKF_HKDF_SALT_NULL`, `_DATA` or `_KEY`.
+        salt_type: CK_ULONG,
+        /// The salt bytes (`CKF_HKDF_SALT_DATA`).
+        salt: Vec<u8>,
+        /// The salt key handle (`CKF_HKDF_SALT_KEY`).
+        salt_key: CK_OBJECT_HANDLE,
+        /// The info for expand.
+        info: Vec<u8>,
+    },
+}
+
+/// A mechanism as a caller asked for it, after marshalling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mechanism {
+    /// The `CKM_*` value.
+    pub mech: CK_MECHANISM_TYPE,
+    /// Its decoded parameter.
+    pub param: Param,
+}
+
+/// Single and multi-part encryption or decryption (`C_Encrypt*`, `C_Decrypt*`).
+pub trait CipherOp: Send {
+    /// Single-part: the whole input at once.
+    fn one_shot(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()>;
+    /// Multi-part: one more piece of input.
+    fn update(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()>;
+    /// Multi-part: the end.
+    fn finish(&mut self, out: &mut OutBuf) -> Result<()>;
+}
+
+/// A digest (`C_Digest*`).
+pub trait DigestOp: Send {
+    /// Adds data.
+    fn update(&mut self, data: &[u8]) -> Result<()>;
+    /// Writes the digest (a size query leaves the state as it was).
+    fn finish(&mut self, out: &mut OutBuf) -> Result<()>;
+}
+
+/// Signing or MACing (`C_Sign*`).
+pub trait SignOp: Send {
+    /// Single-part.
+    fn one_shot(&mut self, data: &[u8], out: &mut OutBuf) -> Result<()>;
+    /// Multi-part: more data (not every mechanism allows it).
+    fn update(&mut self, data: &[u8]) -> Result<()>;
+    /// Multi-part: the signature.
+    fn finish(&mut self, out: &mut OutBuf) -> Result<()>;
+}
+
+/// Verification (`C_Verify*`). A bad signature is `CKR_SIGNATURE_INVALID`, a
+/// signature of the wrong length `CKR_SIGNATURE_LEN_RANGE`.
+pub trait VerifyOp: Send {
+    /// Single-part.
+    fn one_shot(&mut self, data: &[u8], signature: &[u8]) -> Result<()>;
+    /// Multi-part: more data.
+    fn update(&mut self, data: &[u8]) -> Result<()>;
+    /// Multi-part: check the signature.
+    fn finish(&mut self, signature: &[u8]) -> Result<()>;
+}
+
+/// Message-based AEAD (`C_MessageEncryptInit` … PKCS#11 3.0 §5.13–5.14).
+pub trait MessageOp: Send {
+    /// One whole message. `param` is the per-message parameter (its IV may be an
+    /// output, written back by the caller's marshal layer).
+    fn one_shot(&mut self, param: &mut Param, aad: &[u8], input: &[u8], out: &mut OutBuf) -> Result<()>;
+    /// Starts a message in parts.
+    fn begin(&mut self, param: &mut Param, aad: &[u8]) -> Result<()>;
+    /// A part of the message; `last` is the caller's `CKF_END_OF_MESSAGE`.
+    fn next(&mut self, param: &mut Param, input: &[u8], last: bool, out: &mut OutBuf) -> Result<()>;
+}
+
+/// What a key-generating mechanism returns: the attributes it sets itself
+/// (`CKA_VALUE`, `CKA_MODULUS`, …); the object rules add the template and defaults.
+pub type Generated = Template;
+
+/// Constructors that a mechanism family registers. Each `fn` gets the checked
+/// mechanism and the key object (already checked for the usage attribute, the
+/// allowed mechanisms and the key type the registry names).
+#[derive(Clone, Copy, Default)]
+pub struct Functions {
+    /// `C_EncryptInit`.
+    pub encrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn CipherOp>>>,
+    /// `C_DecryptInit`.
+    pub decrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn CipherOp>>>,
+    /// `C_DigestInit`.
+    pub digest: Option<fn(&Mechanism) -> Result<Box<dyn DigestOp>>>,
+    /// `C_SignInit`.
+    pub sign: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn SignOp>>>,
+    /// `C_VerifyInit`.
+    pub verify: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn VerifyOp>>>,
+    /// `C_MessageEncryptInit`.
+    pub message_encrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn MessageOp>>>,
+    /// `C_MessageDecryptInit`.
+    pub message_decrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn MessageOp>>>,
+    /// `C_GenerateKey`: from the mechanism and the caller's template.
+    pub generate_key: Option<fn(&Mechanism, &Template) -> Result<Generated>>,
+    /// `C_GenerateKeyPair`: (public, private) attributes.
+    pub generate_key_pair: Option<fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>>,
+    /// `C_WrapKey`: wraps `key_bytes` (a secret key's value, or a private key's
+    /// PKCS#8 `PrivateKeyInfo`) under `wrapping_key`.
+    pub wrap: Option<fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Vec<u8>>>,
+    /// `C_UnwrapKey`: the unwrapped bytes (secret value or PKCS#8).
+    pub unwrap: Option<fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Zeroizing<Vec<u8>>>>,
+    /// `C_DeriveKey`: the derived secret bytes, `value_len` long when the
+    /// template fixes it (`CKA_VALUE_LEN` or the key type's size).
+    pub derive: Option<fn(&Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>>,
+}
+
+/// Lets a derive mechanism resolve another key handle named in its parameter
+/// (HKDF's salt key).
+pub trait KeyLookup {
+    /// The object for a handle, as the calling session sees it.
+    fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>>;
+}
+
+/// One registered mechanism.
+#[derive(Clone, Copy)]
+pub struct MechanismDef {
+    /// The `CKM_*` value.
+    pub mech: CK_MECHANISM_TYPE,
+    /// Its name in the standard, for logs.
+    pub name: &'static str,
+    /// The key types it takes (empty for digests and key generation).
+    pub key_types: &'static [CK_KEY_TYPE],
+    /// Minimum key size, in the unit the standard uses for this mechanism (bytes for
+    /// AES and generic secrets, bits for RSA and EC).
+    pub min_key: CK_ULONG,
+    /// Maximum key size, same unit.
+    pub max_key: CK_ULONG,
+    /// `CKF_*` flags for `C_GetMechanismInfo` beyond those implied by `functions`
+    /// (`CKF_EC_F_P`, `CKF_EC_NAMEDCURVE`, `CKF_EC_UNCOMPRESS` …).
+    pub extra_flags: CK_FLAGS,
+    /// The parameter's form.
+    pub param: ParamKind,
+    /// What it does.
+    pub functions: Functions,
+}
+
+impl MechanismDef {
+    /// The `CKF_*` flags: one per function it serves, plus `extra_flags`.
+    pub fn flags(&self) -> CK_FLAGS {
+        let f = &self.functions;
+        let mut flags = self.extra_flags;
+        let set = [
+            (f.encrypt.is_some(), CKF_ENCRYPT),
+            (f.decrypt.is_some(), CKF_DECRYPT),
+            (f.digest.is_some(), CKF_DIGEST),
+            (f.sign.is_some(), CKF_SIGN),
+            (f.verify.is_some(), CKF_VERIFY),
+            (f.generate_key.is_some(), CKF_GENERATE),
+            (f.generate_key_pair.is_some(), CKF_GENERATE_KEY_PAIR),
+            (f.wrap.is_some(), CKF_WRAP),
+            (f.unwrap.is_some(), CKF_UNWRAP),
+            (f.derive.is_some(), CKF_DERIVE),
+            (f.message_encrypt.is_some(), CKF_MESSAGE_ENCRYPT),
+            (f.message_decrypt.is_some(), CKF_MESSAGE_DECRYPT),
+        ];
+        for (on, flag) in set {
+            if on {
+                flags |= flag;
+            }
+        }
+        flags
+    }
+}

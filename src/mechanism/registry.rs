@@ -1,0 +1,36 @@
+//! The mechanism registry: every mechanism family adds its definitions here.
+
+use crate::error::{Error, Result};
+use crate::mechanism::MechanismDef;
+use cryptoki_sys::*;
+use once_cell::sync::Lazy;
+use std::collections::BTreeMap;
+
+/// Every mechanism SoftKMS implements, by `CKM_*` value.
+static REGISTRY: Lazy<BTreeMap<CK_MECHANISM_TYPE, MechanismDef>> = Lazy::new(|| {
+    let families: &[&[MechanismDef]] = &[
+        super::digest::MECHANISMS,
+        super::hmac::MECHANISMS,
+        super::aes::MECHANISMS,
+        super::rsa::MECHANISMS,
+        super::ec::MECHANISMS,
+        super::kdf::MECHANISMS,
+    ];
+    let mut map = BTreeMap::new();
+    for family in families {
+        for def in family.iter() {
+            map.insert(def.mech, *def);
+        }
+    }
+    map
+});
+
+/// The definitions, in `CKM_*` order.
+pub fn all() -> impl Iterator<Item = &'static MechanismDef> {
+    REGISTRY.values()
+}
+
+/// The definition of one mechanism, or `CKR_MECHANISM_INVALID`.
+pub fn get(mech: CK_MECHANISM_TYPE) -> Result<&'static MechanismDef> {
+    REGISTRY.get(&mech).ok_or(Error::MechanismInvalid)
+}

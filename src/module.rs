@@ -1,0 +1,1 @@
+//! The safe PKCS#11 surface (to be written).

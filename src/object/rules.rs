@@ -1,0 +1,1 @@
+//! Object rules (to be written).

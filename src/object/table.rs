@@ -1,0 +1,1 @@
+//! Attribute table (to be written).

@@ -1,0 +1,1 @@
+//! Slots and tokens (to be written).
