@@ -1,1 +1,224 @@
-//! Configuration (to be written).
+//! Configuration: a TOML file, the environment, and defaults (DESIGN §2).
+//!
+//! `SOFTKMS_CONF` names the file; without it `$XDG_CONFIG_HOME/softkms/softkms.toml`
+//! (default `~/.config/softkms/softkms.toml`) is read when present. With no file at
+//! all there is one slot whose token lives at `$XDG_DATA_HOME/softkms/token.db`
+//! (default `~/.local/share/softkms/token.db`). See `docs/configuration.md`.
+
+use crate::crypto::pinkdf::KdfParams;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration of one process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The slots, in slot-id order.
+    pub slots: Vec<SlotConfig>,
+    /// `SOFTKMS_LOG` or the file's `log` level.
+    pub log_level: Option<String>,
+    /// Where diagnostics go (stderr when `None`).
+    pub log_file: Option<PathBuf>,
+}
+
+/// One slot and its token file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotConfig {
+    /// The slot id reported to callers.
+    pub id: u64,
+    /// The token file.
+    pub path: PathBuf,
+    /// Slot description (at most 64 bytes are shown).
+    pub description: String,
+    /// Argon2id cost for PINs set from now on.
+    pub kdf: KdfParams,
+    /// Wrong PINs in a row before a PIN is locked.
+    pub max_pin_failures: u32,
+    /// Shortest PIN accepted.
+    pub min_pin_len: usize,
+    /// Longest PIN accepted.
+    pub max_pin_len: usize,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    log: Option<String>,
+    log_file: Option<PathBuf>,
+    #[serde(default, rename = "slot")]
+    slots: Vec<FileSlot>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSlot {
+    id: Option<u64>,
+    path: PathBuf,
+    description: Option<String>,
+    kdf: Option<FileKdf>,
+    max_pin_failures: Option<u32>,
+    min_pin_len: Option<usize>,
+    max_pin_len: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileKdf {
+    Named(String),
+    Explicit { m_cost_kib: u32, t_cost: u32, p_cost: u32 },
+}
+
+/// Default number of wrong PINs before lock-out.
+pub const DEFAULT_MAX_PIN_FAILURES: u32 = 10;
+/// Default shortest PIN.
+pub const DEFAULT_MIN_PIN_LEN: usize = 4;
+/// Default longest PIN.
+pub const DEFAULT_MAX_PIN_LEN: usize = 256;
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+fn home() -> Option<PathBuf> {
+    env_path("HOME")
+}
+
+/// The default token path: `$XDG_DATA_HOME/softkms/token.db`.
+pub fn default_token_path() -> PathBuf {
+    env_path("XDG_DATA_HOME")
+        .or_else(|| home().map(|h| h.join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("softkms/token.db")
+}
+
+/// The config file that applies, if any.
+pub fn config_file_path() -> Option<PathBuf> {
+    if let Some(p) = env_path("SOFTKMS_CONF") {
+        return Some(p);
+    }
+    let p = env_path("XDG_CONFIG_HOME")
+        .or_else(|| home().map(|h| h.join(".config")))?
+        .join("softkms/softkms.toml");
+    p.exists().then_some(p)
+}
+
+impl Config {
+    /// Reads the configuration from the environment and the config file.
+    pub fn load() -> Result<Config> {
+        let mut cfg = match config_file_path() {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    Error::General(format!("cannot read config file {}: {e}", p.display()))
+                })?;
+                Config::parse(&text, p.parent())?
+            }
+            None => Config::parse("", None)?,
+        };
+        if let Ok(level) = std::env::var("SOFTKMS_LOG") {
+            cfg.log_level = Some(level);
+        }
+        Ok(cfg)
+    }
+
+    /// Parses a config file's text; relative token paths are taken from `base`.
+    pub fn parse(text: &str, base: Option<&Path>) -> Result<Config> {
+        let file: FileConfig = toml::from_str(text)
+            .map_err(|e| Error::General(format!("config file: {e}")))?;
+        let mut slots = Vec::new();
+        for (i, s) in file.slots.into_iter().enumerate() {
+            let kdf = match s.kdf {
+                None => KdfParams::DEFAULT,
+                Some(FileKdf::Named(n)) if n == "default" => KdfParams::DEFAULT,
+                Some(FileKdf::Named(n)) if n == "fast" => KdfParams::FAST,
+                Some(FileKdf::Named(n)) => {
+                    return Err(Error::General(format!("config file: unknown kdf {n:?}")))
+                }
+                Some(FileKdf::Explicit { m_cost_kib, t_cost, p_cost }) => {
+                    KdfParams { m_cost_kib, t_cost, p_cost }
+                }
+            };
+            let path = match base {
+                Some(b) if s.path.is_relative() => b.join(&s.path),
+                _ => s.path,
+            };
+            let id = s.id.unwrap_or(u64::try_from(i).unwrap_or(u64::MAX));
+            slots.push(SlotConfig {
+                id,
+                description: s.description.unwrap_or_else(|| format!("SoftKMS slot {id}")),
+                path,
+                kdf,
+                max_pin_failures: s.max_pin_failures.unwrap_or(DEFAULT_MAX_PIN_FAILURES).max(1),
+                min_pin_len: s.min_pin_len.unwrap_or(DEFAULT_MIN_PIN_LEN),
+                max_pin_len: s.max_pin_len.unwrap_or(DEFAULT_MAX_PIN_LEN),
+            });
+        }
+        if slots.is_empty() {
+            slots.push(SlotConfig {
+                id: 0,
+                path: default_token_path(),
+                description: "SoftKMS slot 0".into(),
+                kdf: KdfParams::DEFAULT,
+                max_pin_failures: DEFAULT_MAX_PIN_FAILURES,
+                min_pin_len: DEFAULT_MIN_PIN_LEN,
+                max_pin_len: DEFAULT_MAX_PIN_LEN,
+            });
+        }
+        let mut ids: Vec<u64> = slots.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != slots.len() {
+            return Err(Error::General("config file: two slots share an id".into()));
+        }
+        for s in &slots {
+            if s.min_pin_len == 0 || s.min_pin_len > s.max_pin_len {
+                return Err(Error::General("config file: bad PIN length limits".into()));
+            }
+        }
+        Ok(Config { slots, log_level: file.log, log_file: file.log_file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_has_one_default_slot() {
+        let c = Config::parse("", None).unwrap();
+        assert_eq!(c.slots.len(), 1);
+        assert_eq!(c.slots[0].id, 0);
+        assert!(c.slots[0].path.ends_with("softkms/token.db"));
+    }
+
+    #[test]
+    fn several_slots_and_options() {
+        let c = Config::parse(
+            r#"
+            log = "debug"
+            [[slot]]
+            path = "a.db"
+            kdf = "fast"
+            [[slot]]
+            id = 7
+            path = "/x/b.db"
+            kdf = { m_cost_kib = 1024, t_cost = 1, p_cost = 1 }
+            max_pin_failures = 3
+            "#,
+            Some(Path::new("/etc/softkms")),
+        )
+        .unwrap();
+        assert_eq!(c.slots.len(), 2);
+        assert_eq!(c.slots[0].path, PathBuf::from("/etc/softkms/a.db"));
+        assert_eq!(c.slots[0].kdf, KdfParams::FAST);
+        assert_eq!(c.slots[1].id, 7);
+        assert_eq!(c.slots[1].max_pin_failures, 3);
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        assert!(Config::parse("nonsense = 1", None).is_err());
+        assert!(Config::parse("[[slot]]\npath='a'\nid=1\n[[slot]]\npath='b'\nid=1", None).is_err());
+        assert!(Config::parse("[[slot]]\npath='a'\nkdf='slow'", None).is_err());
+    }
+}

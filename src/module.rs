@@ -10,13 +10,19 @@
 //! a token's state → a token's store. No lock of this list is held across
 //! crypto work or SQLite I/O of another token.
 
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::mechanism::{Mechanism, Param};
-use crate::object::attr::Template;
-use crate::object::rules::AttrRead;
+use crate::mechanism::{keys, registry, Functions, KeyLookup, Mechanism, MechanismDef, Param};
+use crate::object::attr::{Attribute, Template};
+use crate::object::rules::{self, AttrRead, Origin};
+use crate::object::{AttrMap, Object};
 use crate::outbuf::OutBuf;
+use crate::session::{self, FindState, Ops, Session, Step};
+use crate::token::{clock, new_object_handle, Login, Token, SO, USER};
 use cryptoki_sys::*;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// How the caller asked the library to lock (`CK_C_INITIALIZE_ARGS`), already
@@ -127,7 +133,9 @@ pub struct MechInfo {
 
 /// The module-wide state of one initialization.
 pub struct Module {
-    _private: (),
+    tokens: Vec<Arc<Token>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    args: InitArgs,
 }
 
 struct Global {
@@ -137,15 +145,52 @@ struct Global {
 
 static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
 
+/// Session handles are unique in the process and never reused.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
 /// `C_Initialize` (PKCS#11 3.0 §5.4): sets up the module for this process.
 pub fn initialize(args: InitArgs) -> Result<()> {
-    let _ = args;
-    Err(Error::FunctionNotSupported)
+    if args.mutex_callbacks && !args.os_locking_ok {
+        // We lock with our own primitives; the caller insists on its own.
+        return Err(Error::CantLock);
+    }
+    let mut g = GLOBAL.write();
+    if let Some(old) = g.as_ref() {
+        if old.pid == std::process::id() {
+            return Err(Error::AlreadyInitialized);
+        }
+        // A forked child: the parent's state (SQLite connections, keys) must not
+        // be closed or used here; leak it rather than touch the parent's locks.
+        if let Some(old) = g.take() {
+            std::mem::forget(old);
+        }
+    }
+    let cfg = Config::load()?;
+    crate::log::init(cfg.log_level.as_deref(), cfg.log_file.as_deref());
+    let tokens = cfg.slots.iter().cloned().map(|s| Arc::new(Token::new(s))).collect();
+    *g = Some(Global {
+        pid: std::process::id(),
+        module: Arc::new(Module { tokens, sessions: RwLock::new(HashMap::new()), args }),
+    });
+    log::debug!("initialized ({} slots)", cfg.slots.len());
+    Ok(())
 }
 
 /// `C_Finalize` (§5.4): ends this process's use of the module.
 pub fn finalize() -> Result<()> {
-    Err(Error::FunctionNotSupported)
+    let mut g = GLOBAL.write();
+    match g.as_ref() {
+        Some(old) if old.pid == std::process::id() => {
+            if let Some(old) = g.take() {
+                old.module.sessions.write().clear();
+                for t in &old.module.tokens {
+                    let _ = t.logout();
+                }
+            }
+            Ok(())
+        }
+        _ => Err(Error::NotInitialized),
+    }
 }
 
 /// The module of this process, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
@@ -158,265 +203,804 @@ pub fn get() -> Result<Arc<Module>> {
     }
 }
 
-#[allow(unused_variables, missing_docs)]
+/// Which object classes a key usage applies to.
+fn classes_for(usage: CK_ATTRIBUTE_TYPE) -> &'static [CK_OBJECT_CLASS] {
+    match usage {
+        CKA_ENCRYPT | CKA_VERIFY | CKA_WRAP => &[CKO_SECRET_KEY, CKO_PUBLIC_KEY],
+        CKA_DERIVE => &[CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_DATA],
+        _ => &[CKO_SECRET_KEY, CKO_PRIVATE_KEY],
+    }
+}
+
+fn random_uid() -> Result<String> {
+    let mut b = [0u8; 16];
+    crate::crypto::random(&mut b).map_err(|_| Error::FunctionFailed)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn visible(login: &Login, obj: &Object) -> bool {
+    !obj.is_private() || matches!(login, Login::User(_))
+}
+
 impl Module {
+    fn token(&self, slot: CK_SLOT_ID) -> Result<&Arc<Token>> {
+        self.tokens.iter().find(|t| t.cfg.id == slot).ok_or(Error::SlotIdInvalid)
+    }
+
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<(Arc<Mutex<Session>>, Arc<Token>)> {
+        let s = self.sessions.read().get(&h).cloned().ok_or(Error::SessionHandleInvalid)?;
+        let slot = s.lock().slot;
+        let t = Arc::clone(self.token(slot)?);
+        Ok((s, t))
+    }
+
+    fn sessions_of(&self, slot: CK_SLOT_ID) -> Vec<Arc<Mutex<Session>>> {
+        self.sessions.read().values().filter(|s| s.lock().slot == slot).cloned().collect()
+    }
+
+    /// An object the session can see (`invalid` is the error for a bad handle).
+    fn object(&self, tok: &Token, h: CK_OBJECT_HANDLE, invalid: Error) -> Result<Arc<Object>> {
+        tok.refresh()?;
+        let st = tok.state.read();
+        match st.objects.get(h) {
+            Some(o) if visible(&st.login, o) => Ok(Arc::clone(o)),
+            _ => Err(invalid),
+        }
+    }
+
+    /// A key for an operation: visible, of a class and type the mechanism takes,
+    /// with the usage attribute set and the mechanism allowed.
+    fn key(
+        &self,
+        tok: &Token,
+        def: &MechanismDef,
+        h: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        invalid: Error,
+    ) -> Result<Arc<Object>> {
+        let key = self.object(tok, h, invalid)?;
+        let class = key.class().unwrap_or(CK_UNAVAILABLE_INFORMATION);
+        if !classes_for(usage).contains(&class) {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        if class != CKO_DATA {
+            let kt = key.key_type().unwrap_or(CK_UNAVAILABLE_INFORMATION);
+            if !def.key_types.is_empty() && !def.key_types.contains(&kt) {
+                return Err(Error::KeyTypeInconsistent);
+            }
+        }
+        rules::check_key_use(&key, usage, def.mech)
+            .inspect_err(|e| log::info!("{}: {e}", def.name))?;
+        Ok(key)
+    }
+
+    /// Stores a new object made by the rules: a token object in the file, a
+    /// session object in memory. Checks the session may create it.
+    fn add_object(&self, s: &Session, tok: &Token, attrs: AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        let obj = Object::new(0, None, attrs);
+        let login = tok.state.read().login.clone();
+        if obj.is_token() && !s.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        if obj.is_private() && !matches!(login, Login::User(_)) {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let h = new_object_handle();
+        if obj.is_token() {
+            tok.persist(h, obj.attrs().clone())?;
+        } else {
+            let o = Arc::new(Object::new(h, Some(s.handle), obj.attrs().clone()));
+            tok.state.write().objects.insert(o);
+        }
+        Ok(h)
+    }
+
+    fn is_so(tok: &Token) -> bool {
+        tok.state.read().login == Login::So
+    }
+
     /// `C_GetInfo` (§5.4).
     pub fn info(&self) -> ModuleInfo {
+        let v = |s: &str| s.parse::<u8>().unwrap_or(0);
         ModuleInfo {
             cryptoki_version: (3, 0),
             manufacturer: "SoftKMS".into(),
             description: "SoftKMS PKCS#11 module".into(),
-            library_version: (0, 1),
+            library_version: (v(env!("CARGO_PKG_VERSION_MAJOR")), v(env!("CARGO_PKG_VERSION_MINOR"))),
         }
     }
-    /// `C_GetSlotList` (§5.5).
-    pub fn slot_list(&self, token_present: bool) -> Vec<CK_SLOT_ID> {
-        Vec::new()
+
+    /// The locking the caller asked for at `C_Initialize`.
+    pub fn init_args(&self) -> InitArgs {
+        self.args
     }
+
+    /// `C_GetSlotList` (§5.5): every slot has a token (a file), present or not yet made.
+    pub fn slot_list(&self, _token_present: bool) -> Vec<CK_SLOT_ID> {
+        self.tokens.iter().map(|t| t.cfg.id).collect()
+    }
+
     /// `C_GetSlotInfo` (§5.5).
     pub fn slot_info(&self, slot: CK_SLOT_ID) -> Result<SlotInfo> {
-        Err(Error::FunctionNotSupported)
+        let t = self.token(slot)?;
+        Ok(SlotInfo {
+            description: t.cfg.description.clone(),
+            manufacturer: "SoftKMS".into(),
+            flags: CKF_TOKEN_PRESENT,
+            hardware_version: (0, 1),
+            firmware_version: (0, 1),
+        })
     }
+
     /// `C_GetTokenInfo` (§5.5).
     pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
-        Err(Error::FunctionNotSupported)
+        let t = self.token(slot)?;
+        let meta = t.meta()?;
+        let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_RESTORE_KEY_NOT_NEEDED | CKF_CLOCK_ON_TOKEN;
+        let max = t.cfg.max_pin_failures;
+        let pin_flags = |failed: u32, low: CK_FLAGS, last: CK_FLAGS, locked: CK_FLAGS| {
+            if failed >= max {
+                locked
+            } else if failed + 1 == max {
+                low | last
+            } else if failed > 0 {
+                low
+            } else {
+                0
+            }
+        };
+        if let Some(m) = &meta {
+            flags |= CKF_TOKEN_INITIALIZED;
+            if m.user_pin_set {
+                flags |= CKF_USER_PIN_INITIALIZED;
+            }
+            if let Some((failed, _)) = t.pin_status(USER)? {
+                flags |= pin_flags(failed, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED);
+            }
+            if let Some((failed, _)) = t.pin_status(SO)? {
+                flags |= pin_flags(failed, CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED);
+            }
+        }
+        let sessions = self.sessions_of(slot);
+        let rw = sessions.iter().filter(|s| s.lock().rw).count();
+        let count = |n: usize| CK_ULONG::try_from(n).unwrap_or(CK_ULONG::MAX);
+        Ok(TokenInfo {
+            label: meta.as_ref().map(|m| m.label.clone()).unwrap_or_default(),
+            manufacturer: "SoftKMS".into(),
+            model: "SoftKMS token".into(),
+            serial: meta.as_ref().map(|m| m.serial.clone()).unwrap_or_default(),
+            flags,
+            max_session_count: CK_EFFECTIVELY_INFINITE,
+            session_count: count(sessions.len()),
+            max_rw_session_count: CK_EFFECTIVELY_INFINITE,
+            rw_session_count: count(rw),
+            max_pin_len: count(t.cfg.max_pin_len),
+            min_pin_len: count(t.cfg.min_pin_len),
+            total_public_memory: CK_UNAVAILABLE_INFORMATION,
+            free_public_memory: CK_UNAVAILABLE_INFORMATION,
+            total_private_memory: CK_UNAVAILABLE_INFORMATION,
+            free_private_memory: CK_UNAVAILABLE_INFORMATION,
+            hardware_version: (0, 1),
+            firmware_version: (0, 1),
+            utc_time: clock::utc_time_string(clock::now_unix()),
+        })
     }
-    /// `C_GetMechanismList` (§5.5).
+
+    /// `C_GetMechanismList` (§5.5): generated from the registry.
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        Err(Error::FunctionNotSupported)
+        self.token(slot)?;
+        Ok(registry::all().map(|d| d.mech).collect())
     }
+
     /// `C_GetMechanismInfo` (§5.5).
     pub fn mechanism_info(&self, slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE) -> Result<MechInfo> {
-        Err(Error::FunctionNotSupported)
+        self.token(slot)?;
+        let d = registry::get(mech)?;
+        Ok(MechInfo { min_key: d.min_key, max_key: d.max_key, flags: d.flags() })
     }
+
     /// `C_InitToken` (§5.5); `label` is the 32-byte blank-padded label.
     pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let t = self.token(slot)?;
+        if !self.sessions_of(slot).is_empty() {
+            return Err(Error::SessionExists);
+        }
+        let label = std::str::from_utf8(label).map_err(|_| Error::ArgumentsBad)?;
+        t.init(so_pin, label.trim_end_matches(' '))
     }
-    /// `C_InitPIN` (§5.5).
+
+    /// `C_InitPIN` (§5.5): the SO sets the user's PIN.
     pub fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let rw = s.lock().rw;
+        if !rw || !Self::is_so(&t) {
+            return Err(Error::UserNotLoggedIn);
+        }
+        t.set_pin(USER, pin)
     }
-    /// `C_SetPIN` (§5.5).
+
+    /// `C_SetPIN` (§5.5): the PIN of whoever is logged in, or the user's.
     pub fn set_pin(&self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        if !s.lock().rw {
+            return Err(Error::SessionReadOnly);
+        }
+        let who = match t.state.read().login.clone() {
+            Login::So => SO.to_string(),
+            Login::User(n) => n,
+            Login::Public => USER.to_string(),
+        };
+        t.change_pin(&who, old, new)
     }
+
     /// `C_OpenSession` (§5.6).
     pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
-        Err(Error::FunctionNotSupported)
+        let t = self.token(slot)?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return Err(Error::SessionParallelNotSupported);
+        }
+        if t.meta()?.is_none() {
+            return Err(Error::TokenNotRecognized("token is not initialized".into()));
+        }
+        let rw = flags & CKF_RW_SESSION != 0;
+        if !rw && Self::is_so(t) {
+            return Err(Error::SessionReadWriteSoExists);
+        }
+        let h = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
+        self.sessions.write().insert(h, Arc::new(Mutex::new(Session::new(h, slot, rw))));
+        Ok(h)
     }
+
+    fn end_session(&self, s: &Session, t: &Token) {
+        t.state.write().objects.retain(|o| o.session != Some(s.handle));
+    }
+
+    fn after_close(&self, t: &Token) {
+        if self.sessions_of(t.cfg.id).is_empty() {
+            // The last session of the token is gone: so is the login (§5.6).
+            let _ = t.logout();
+        }
+    }
+
     /// `C_CloseSession` (§5.6).
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        self.sessions.write().remove(&h);
+        self.end_session(&s.lock(), &t);
+        self.after_close(&t);
+        Ok(())
     }
+
     /// `C_CloseAllSessions` (§5.6).
     pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let t = Arc::clone(self.token(slot)?);
+        let gone: Vec<_> = {
+            let mut all = self.sessions.write();
+            let hs: Vec<_> = all.iter().filter(|(_, s)| s.lock().slot == slot).map(|(h, _)| *h).collect();
+            hs.iter().filter_map(|h| all.remove(h)).collect()
+        };
+        for s in gone {
+            self.end_session(&s.lock(), &t);
+        }
+        self.after_close(&t);
+        Ok(())
     }
+
     /// `C_GetSessionInfo` (§5.6).
     pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<SessionInfo> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let state = match (&t.state.read().login, s.rw) {
+            (Login::Public, false) => CKS_RO_PUBLIC_SESSION,
+            (Login::Public, true) => CKS_RW_PUBLIC_SESSION,
+            (Login::User(_), false) => CKS_RO_USER_FUNCTIONS,
+            (Login::User(_), true) => CKS_RW_USER_FUNCTIONS,
+            (Login::So, _) => CKS_RW_SO_FUNCTIONS,
+        };
+        let flags = CKF_SERIAL_SESSION | if s.rw { CKF_RW_SESSION } else { 0 };
+        Ok(SessionInfo { slot: s.slot, state, flags, device_error: 0 })
     }
+
     /// `C_SessionCancel` (§5.6, 3.0): ends the operations named by `flags`.
     pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, _) = self.session(h)?;
+        let mut s = s.lock();
+        let ops = &mut s.ops;
+        let table: [(CK_FLAGS, &mut dyn FnMut()); 9] = [
+            (CKF_ENCRYPT, &mut || ops.encrypt = None),
+            (CKF_DECRYPT, &mut || ops.decrypt = None),
+            (CKF_DIGEST, &mut || ops.digest = None),
+            (CKF_SIGN, &mut || ops.sign = None),
+            (CKF_VERIFY, &mut || ops.verify = None),
+            (CKF_FIND_OBJECTS, &mut || ops.find = None),
+            (CKF_MESSAGE_ENCRYPT, &mut || ops.message_encrypt = None),
+            (CKF_MESSAGE_DECRYPT, &mut || ops.message_decrypt = None),
+            (0, &mut || {}),
+        ];
+        for (flag, cancel) in table {
+            if flag != 0 && flags & flag != 0 {
+                cancel();
+            }
+        }
+        Ok(())
     }
+
     /// `C_Login` and `C_LoginUser` (§5.6); `username` is `None` for `C_Login`.
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8], username: Option<&[u8]>) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (_, t) = self.session(h)?;
+        let current = t.state.read().login.clone();
+        let who = match user {
+            CKU_SO => Login::So,
+            CKU_USER => match username {
+                None => Login::User(USER.into()),
+                Some(n) if n == USER.as_bytes() => Login::User(USER.into()),
+                // Named principals come with the KMS layer; an unknown name is a wrong PIN.
+                Some(_) => return Err(Error::PinIncorrect),
+            },
+            CKU_CONTEXT_SPECIFIC => {
+                return match current {
+                    Login::User(name) => t.change_pin_check(&name, pin),
+                    _ => Err(Error::UserNotLoggedIn),
+                }
+            }
+            _ => return Err(Error::UserTypeInvalid),
+        };
+        match (&current, &who) {
+            (Login::Public, _) => {}
+            (a, b) if std::mem::discriminant(a) == std::mem::discriminant(b) => {
+                return Err(Error::UserAlreadyLoggedIn)
+            }
+            _ => return Err(Error::UserAnotherAlreadyLoggedIn),
+        }
+        if who == Login::So && self.sessions_of(t.cfg.id).iter().any(|s| !s.lock().rw) {
+            return Err(Error::SessionReadOnlyExists);
+        }
+        t.login(who, pin)
     }
+
     /// `C_Logout` (§5.6).
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (_, t) = self.session(h)?;
+        if t.state.read().login == Login::Public {
+            return Err(Error::UserNotLoggedIn);
+        }
+        t.logout()
     }
+
     /// `C_CreateObject` (§5.7).
     pub fn create_object(&self, h: CK_SESSION_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        t.refresh()?;
+        let attrs = rules::new_object(template, Origin::Create, &Vec::new(), &random_uid()?, Self::is_so(&t))?;
+        self.add_object(&s, &t, attrs)
     }
+
     /// `C_CopyObject` (§5.7).
     pub fn copy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let src = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let attrs = rules::copy_object(&src, template, &random_uid()?)?;
+        self.add_object(&s, &t, attrs)
     }
+
     /// `C_DestroyObject` (§5.7).
     pub fn destroy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        if o.is_token() && !s.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        if !o.flag(CKA_DESTROYABLE, true) {
+            return Err(Error::ActionProhibited);
+        }
+        if o.is_token() {
+            t.unpersist(&o)
+        } else {
+            t.state.write().objects.remove(o.handle);
+            Ok(())
+        }
     }
+
     /// `C_GetObjectSize` (§5.7).
     pub fn object_size(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<CK_ULONG> {
-        Err(Error::FunctionNotSupported)
+        let (_, t) = self.session(h)?;
+        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        Ok(CK_ULONG::try_from(rules::object_size(&o)).unwrap_or(CK_UNAVAILABLE_INFORMATION))
     }
+
     /// `C_GetAttributeValue` (§5.7): one answer per asked type, in order; `ffi`
     /// applies the length rules and picks the return value.
     pub fn get_attributes(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, types: &[CK_ATTRIBUTE_TYPE]) -> Result<Vec<AttrRead>> {
-        Err(Error::FunctionNotSupported)
+        let (_, t) = self.session(h)?;
+        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        Ok(types.iter().map(|ty| rules::read_attribute(&o, *ty)).collect())
     }
+
     /// `C_SetAttributeValue` (§5.7).
     pub fn set_attributes(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, template: &Template) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        if o.is_token() && !s.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        let attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
+        let new = Object::new(o.handle, o.session, attrs);
+        if new.is_private() && !matches!(t.state.read().login, Login::User(_)) {
+            return Err(Error::UserNotLoggedIn);
+        }
+        if o.is_token() {
+            t.persist(o.handle, new.attrs().clone())?;
+        } else {
+            t.state.write().objects.insert(Arc::new(new));
+        }
+        Ok(())
     }
+
     /// `C_FindObjectsInit` (§5.7).
     pub fn find_init(&self, h: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let mut s = s.lock();
+        if s.ops.find.is_some() {
+            return Err(Error::OperationActive);
+        }
+        t.refresh()?;
+        let st = t.state.read();
+        let login = st.login.clone();
+        let mut pending = st.objects.find(template, |o| visible(&login, o));
+        pending.reverse();
+        s.ops.find = Some(FindState { pending });
+        Ok(())
     }
+
     /// `C_FindObjects` (§5.7): up to `max` more handles.
     pub fn find(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
-        Err(Error::FunctionNotSupported)
+        let (s, _) = self.session(h)?;
+        let mut s = s.lock();
+        let f = s.ops.find.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let n = max.min(f.pending.len());
+        let at = f.pending.len() - n;
+        let mut out = f.pending.split_off(at);
+        out.reverse();
+        Ok(out)
     }
+
     /// `C_FindObjectsFinal` (§5.7).
     pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, _) = self.session(h)?;
+        let mut s = s.lock();
+        s.ops.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
     }
+
+    /// Starts a key operation of one kind on a session.
+    #[allow(clippy::too_many_arguments)]
+    fn init_op<T: ?Sized>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
+        ctor: fn(&Functions) -> Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<T>>>,
+    ) -> Result<()> {
+        let (s, t) = self.session(h)?;
+        let mut s = s.lock();
+        session::idle(pick(&mut s.ops))?;
+        let def = registry::get(mech.mech)?;
+        let make = ctor(&def.functions).ok_or(Error::MechanismInvalid)?;
+        let key = self.key(&t, def, key, usage, Error::KeyHandleInvalid)?;
+        let op = make(mech, &key).inspect_err(|e| log::info!("{}: {e}", def.name))?;
+        session::start(pick(&mut s.ops), op)
+    }
+
+    /// Runs one step of a running operation.
+    fn run<T: ?Sized, R>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
+        step: Step,
+        query: bool,
+        f: impl FnOnce(&mut T) -> Result<R>,
+    ) -> Result<R> {
+        let (s, _) = self.session(h)?;
+        let mut s = s.lock();
+        session::step(pick(&mut s.ops), step, query, f)
+    }
+
     /// `C_EncryptInit` (§5.8).
     pub fn encrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.init_op(h, mech, key, CKA_ENCRYPT, |o| &mut o.encrypt, |f| f.encrypt)
     }
     /// `C_Encrypt` (§5.8).
     pub fn encrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.encrypt, Step::Last, q, |op| op.one_shot(data, out))
     }
     /// `C_EncryptUpdate` (§5.8).
     pub fn encrypt_update(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.encrypt, Step::Update, q, |op| op.update(data, out))
     }
     /// `C_EncryptFinal` (§5.8).
     pub fn encrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.encrypt, Step::Last, q, |op| op.finish(out))
     }
     /// `C_DecryptInit` (§5.9).
     pub fn decrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.init_op(h, mech, key, CKA_DECRYPT, |o| &mut o.decrypt, |f| f.decrypt)
     }
     /// `C_Decrypt` (§5.9).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.decrypt, Step::Last, q, |op| op.one_shot(data, out))
     }
     /// `C_DecryptUpdate` (§5.9).
     pub fn decrypt_update(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.decrypt, Step::Update, q, |op| op.update(data, out))
     }
     /// `C_DecryptFinal` (§5.9).
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.decrypt, Step::Last, q, |op| op.finish(out))
     }
     /// `C_DigestInit` (§5.10).
     pub fn digest_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (s, _) = self.session(h)?;
+        let mut s = s.lock();
+        session::idle(&s.ops.digest)?;
+        let def = registry::get(mech.mech)?;
+        let make = def.functions.digest.ok_or(Error::MechanismInvalid)?;
+        session::start(&mut s.ops.digest, make(mech)?)
     }
     /// `C_Digest` (§5.10).
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.digest, Step::Last, q, |op| {
+            if q {
+                // Only the length is wanted: the data stays unhashed.
+                return op.finish(out);
+            }
+            op.update(data)?;
+            op.finish(out)
+        })
     }
     /// `C_DigestUpdate` (§5.10).
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.digest, Step::Update, false, |op| op.update(data))
     }
-    /// `C_DigestKey` (§5.10).
+    /// `C_DigestKey` (§5.10): digests a secret key's value.
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (_, t) = self.session(h)?;
+        let k = self.object(&t, key, Error::KeyHandleInvalid)?;
+        if k.class() != Some(CKO_SECRET_KEY) {
+            return Err(Error::KeyIndigestible);
+        }
+        let value = k.get(CKA_VALUE).ok_or(Error::KeyIndigestible)?.to_vec();
+        let value = zeroize::Zeroizing::new(value);
+        self.run(h, |o| &mut o.digest, Step::Update, false, |op| op.update(&value))
     }
     /// `C_DigestFinal` (§5.10).
     pub fn digest_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.digest, Step::Last, q, |op| op.finish(out))
     }
     /// `C_SignInit` (§5.11).
     pub fn sign_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.init_op(h, mech, key, CKA_SIGN, |o| &mut o.sign, |f| f.sign)
     }
     /// `C_Sign` (§5.11).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.sign, Step::Last, q, |op| op.one_shot(data, out))
     }
     /// `C_SignUpdate` (§5.11).
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.sign, Step::Update, false, |op| op.update(data))
     }
     /// `C_SignFinal` (§5.11).
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.sign, Step::Last, q, |op| op.finish(out))
     }
     /// `C_VerifyInit` (§5.13).
     pub fn verify_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.init_op(h, mech, key, CKA_VERIFY, |o| &mut o.verify, |f| f.verify)
     }
     /// `C_Verify` (§5.13).
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.verify, Step::Last, false, |op| op.one_shot(data, signature))
     }
     /// `C_VerifyUpdate` (§5.13).
     pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.verify, Step::Update, false, |op| op.update(data))
     }
     /// `C_VerifyFinal` (§5.13).
     pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.verify, Step::Last, false, |op| op.finish(signature))
     }
+
     /// `C_GenerateKey` (§5.15).
     pub fn generate_key(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, template: &Template) -> Result<CK_OBJECT_HANDLE> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let gen = def.functions.generate_key.ok_or(Error::MechanismInvalid)?;
+        let generated = gen(mech, template)?;
+        let origin = Origin::Generate { mechanism: mech.mech };
+        let attrs = rules::new_object(template, origin, &generated, &random_uid()?, Self::is_so(&t))?;
+        self.add_object(&s, &t, attrs)
     }
+
     /// `C_GenerateKeyPair` (§5.15): (public, private).
     pub fn generate_key_pair(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, public: &Template, private: &Template) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let gen = def.functions.generate_key_pair.ok_or(Error::MechanismInvalid)?;
+        let (gpub, gpriv) = gen(mech, public, private)?;
+        let origin = Origin::Generate { mechanism: mech.mech };
+        let so = Self::is_so(&t);
+        let pub_attrs = rules::new_object(public, origin, &gpub, &random_uid()?, so)?;
+        let priv_attrs = rules::new_object(private, origin, &gpriv, &random_uid()?, so)?;
+        let hpub = self.add_object(&s, &t, pub_attrs)?;
+        match self.add_object(&s, &t, priv_attrs) {
+            Ok(hpriv) => Ok((hpub, hpriv)),
+            Err(e) => {
+                // Keep the pair whole: undo the public half.
+                if let Ok(o) = self.object(&t, hpub, Error::ObjectHandleInvalid) {
+                    if o.is_token() {
+                        let _ = t.unpersist(&o);
+                    } else {
+                        t.state.write().objects.remove(hpub);
+                    }
+                }
+                Err(e)
+            }
+        }
     }
+
     /// `C_WrapKey` (§5.15).
     pub fn wrap_key(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, wrapping_key: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE, out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let (_s, t) = self.session(h)?;
+        let def = registry::get(mech.mech)?;
+        let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
+        let wk = self.key(&t, def, wrapping_key, CKA_WRAP, Error::WrappingKeyHandleInvalid)?;
+        let k = self.object(&t, key, Error::KeyHandleInvalid)?;
+        rules::check_wrappable(&wk, &k)?;
+        let bytes = match k.class() {
+            Some(CKO_SECRET_KEY) => zeroize::Zeroizing::new(k.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec()),
+            Some(CKO_PRIVATE_KEY) => keys::private_key_to_pkcs8(&k)?,
+            _ => return Err(Error::KeyNotWrappable),
+        };
+        let wrapped = wrap(mech, &wk, &bytes)?;
+        out.write(&wrapped).map(|_| ())
     }
+
     /// `C_UnwrapKey` (§5.15).
     pub fn unwrap_key(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, unwrapping_key: CK_OBJECT_HANDLE, wrapped: &[u8], template: &Template) -> Result<CK_OBJECT_HANDLE> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
+        let uk = self.key(&t, def, unwrapping_key, CKA_UNWRAP, Error::UnwrappingKeyHandleInvalid)?;
+        let template = rules::apply_unwrap_template(&uk, template)?;
+        let class = template
+            .iter()
+            .find(|a| a.ty == CKA_CLASS)
+            .ok_or(Error::TemplateIncomplete { missing: CKA_CLASS })?
+            .as_ulong()?;
+        let bytes = unwrap(mech, &uk, wrapped)?;
+        let generated = match class {
+            CKO_SECRET_KEY => vec![Attribute::new(CKA_VALUE, bytes.to_vec())],
+            CKO_PRIVATE_KEY => keys::private_key_from_pkcs8(&bytes)?,
+            _ => return Err(Error::TemplateInconsistent("only secret and private keys unwrap")),
+        };
+        let attrs = rules::new_object(&template, Origin::Unwrap, &generated, &random_uid()?, Self::is_so(&t))?;
+        self.add_object(&s, &t, attrs)
     }
+
     /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
     pub fn derive_key(&self, h: CK_SESSION_HANDLE, mech: &mut Mechanism, base_key: CK_OBJECT_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
-        Err(Error::FunctionNotSupported)
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
+        let base = self.key(&t, def, base_key, CKA_DERIVE, Error::KeyHandleInvalid)?;
+        let template = rules::apply_derive_template(&base, template)?;
+        let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
+            Some(a) => Some(usize::try_from(a.as_ulong()?).map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))?),
+            None => None,
+        };
+        let lookup = SessionKeys { module: self, token: &t };
+        let bytes = derive(mech, &base, value_len, &lookup)?;
+        let sensitive = |tmpl: &Template| {
+            tmpl.iter().find(|a| a.ty == CKA_SENSITIVE).and_then(|a| a.as_bool().ok()).unwrap_or(false)
+        };
+        let extractable = |tmpl: &Template| {
+            tmpl.iter().find(|a| a.ty == CKA_EXTRACTABLE).and_then(|a| a.as_bool().ok()).unwrap_or(true)
+        };
+        let generated = vec![
+            Attribute::new(CKA_VALUE, bytes.to_vec()),
+            Attribute::bool(CKA_ALWAYS_SENSITIVE, base.flag(CKA_ALWAYS_SENSITIVE, false) && sensitive(&template)),
+            Attribute::bool(CKA_NEVER_EXTRACTABLE, base.flag(CKA_NEVER_EXTRACTABLE, false) && !extractable(&template)),
+        ];
+        let attrs = rules::new_object(&template, Origin::Derive, &generated, &random_uid()?, Self::is_so(&t))?;
+        self.add_object(&s, &t, attrs)
     }
-    /// `C_SeedRandom` (§5.16).
-    pub fn seed_random(&self, h: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+
+    /// `C_SeedRandom` (§5.16): the OS generator needs no seed; refused as the
+    /// standard allows.
+    pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
+        self.session(h)?;
+        Err(Error::RandomSeedNotSupported)
     }
+
     /// `C_GenerateRandom` (§5.16).
     pub fn generate_random(&self, h: CK_SESSION_HANDLE, buf: &mut [u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.session(h)?;
+        crate::mechanism::rng::fill(buf)
     }
-    /// `C_MessageEncryptInit` (§5.9 in 3.0's message-based encryption).
+
+    /// `C_MessageEncryptInit` (3.0 §5.9, message-based encryption).
     pub fn message_encrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.init_op(h, mech, key, CKA_ENCRYPT, |o| &mut o.message_encrypt, |f| f.message_encrypt)
     }
     /// `C_EncryptMessage`: `param` is the per-message parameter; IV/tag outputs are
     /// written into it and copied back by `ffi`.
     pub fn encrypt_message(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8], data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.message_encrypt, Step::Update, q, |op| op.one_shot(param, aad, data, out))
     }
     /// `C_EncryptMessageBegin`.
     pub fn encrypt_message_begin(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.message_encrypt, Step::Update, false, |op| op.begin(param, aad))
     }
     /// `C_EncryptMessageNext`; `last` is `CKF_END_OF_MESSAGE`.
     pub fn encrypt_message_next(&self, h: CK_SESSION_HANDLE, param: &mut Param, data: &[u8], last: bool, out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.message_encrypt, Step::Update, q, |op| op.next(param, data, last, out))
     }
     /// `C_MessageEncryptFinal`.
     pub fn message_encrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.message_encrypt, Step::Last, false, |_| Ok(()))
     }
     /// `C_MessageDecryptInit`.
     pub fn message_decrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.init_op(h, mech, key, CKA_DECRYPT, |o| &mut o.message_decrypt, |f| f.message_decrypt)
     }
     /// `C_DecryptMessage`.
     pub fn decrypt_message(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8], data: &[u8], out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.message_decrypt, Step::Update, q, |op| op.one_shot(param, aad, data, out))
     }
     /// `C_DecryptMessageBegin`.
     pub fn decrypt_message_begin(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8]) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.message_decrypt, Step::Update, false, |op| op.begin(param, aad))
     }
     /// `C_DecryptMessageNext`.
     pub fn decrypt_message_next(&self, h: CK_SESSION_HANDLE, param: &mut Param, data: &[u8], last: bool, out: &mut OutBuf) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        let q = out.is_query();
+        self.run(h, |o| &mut o.message_decrypt, Step::Update, q, |op| op.next(param, data, last, out))
     }
     /// `C_MessageDecryptFinal`.
     pub fn message_decrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        Err(Error::FunctionNotSupported)
+        self.run(h, |o| &mut o.message_decrypt, Step::Last, false, |_| Ok(()))
+    }
+}
+
+/// Resolves key handles named inside a mechanism parameter, as a session sees them.
+struct SessionKeys<'a> {
+    module: &'a Module,
+    token: &'a Token,
+}
+
+impl KeyLookup for SessionKeys<'_> {
+    fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+        self.module.object(self.token, handle, Error::KeyHandleInvalid)
     }
 }

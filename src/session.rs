@@ -1,1 +1,109 @@
-//! Sessions (to be written).
+//! Sessions: the session table entry, its state, and the operations it runs.
+//!
+//! Each kind of operation has its own slot (`Option<Box<dyn …>>`); an operation
+//! lives there from its `Init` until a single-part call, its `Final`, or an
+//! error takes it out (PKCS#11 3.0 §5.2 and §5.8–5.13).
+
+use crate::error::{Error, Result};
+use crate::mechanism::{CipherOp, DigestOp, MessageOp, SignOp, VerifyOp};
+use crate::object::attr::Template;
+use cryptoki_sys::*;
+
+/// An object search in progress.
+pub struct FindState {
+    /// Handles still to return.
+    pub pending: Vec<CK_OBJECT_HANDLE>,
+}
+
+/// The operations a session is running.
+#[derive(Default)]
+pub struct Ops {
+    /// `C_Encrypt*`.
+    pub encrypt: Option<Box<dyn CipherOp>>,
+    /// `C_Decrypt*`.
+    pub decrypt: Option<Box<dyn CipherOp>>,
+    /// `C_Digest*`.
+    pub digest: Option<Box<dyn DigestOp>>,
+    /// `C_Sign*`.
+    pub sign: Option<Box<dyn SignOp>>,
+    /// `C_Verify*`.
+    pub verify: Option<Box<dyn VerifyOp>>,
+    /// `C_MessageEncrypt*`.
+    pub message_encrypt: Option<Box<dyn MessageOp>>,
+    /// `C_MessageDecrypt*`.
+    pub message_decrypt: Option<Box<dyn MessageOp>>,
+    /// `C_FindObjects*`.
+    pub find: Option<FindState>,
+}
+
+/// One open session.
+pub struct Session {
+    /// Its handle.
+    pub handle: CK_SESSION_HANDLE,
+    /// The slot it was opened on.
+    pub slot: CK_SLOT_ID,
+    /// `CKF_RW_SESSION`.
+    pub rw: bool,
+    /// Running operations.
+    pub ops: Ops,
+}
+
+impl Session {
+    /// A new session.
+    pub fn new(handle: CK_SESSION_HANDLE, slot: CK_SLOT_ID, rw: bool) -> Session {
+        Session { handle, slot, rw, ops: Ops::default() }
+    }
+}
+
+/// How a call relates to its operation: whether success ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// `C_EncryptUpdate` and friends: success keeps the operation.
+    Update,
+    /// A single-part call or a `Final`: success ends the operation.
+    Last,
+}
+
+/// Runs one step of the operation in `slot` with the rules of §5.2: no operation
+/// → `CKR_OPERATION_NOT_INITIALIZED`; a size query or `CKR_BUFFER_TOO_SMALL` keeps
+/// the operation; success of a `Last` step or any other error ends it.
+pub fn step<T: ?Sized, R>(
+    slot: &mut Option<Box<T>>,
+    step: Step,
+    query: bool,
+    f: impl FnOnce(&mut T) -> Result<R>,
+) -> Result<R> {
+    let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    let r = f(op);
+    let keep = match &r {
+        Ok(_) => query || step == Step::Update,
+        Err(Error::BufferTooSmall) => true,
+        Err(_) => false,
+    };
+    if !keep {
+        *slot = None;
+    }
+    r
+}
+
+/// Starts an operation: `CKR_OPERATION_ACTIVE` when one of this kind runs.
+pub fn start<T: ?Sized>(slot: &mut Option<Box<T>>, op: Box<T>) -> Result<()> {
+    if slot.is_some() {
+        return Err(Error::OperationActive);
+    }
+    *slot = Some(op);
+    Ok(())
+}
+
+/// Makes sure no operation of this kind runs yet.
+pub fn idle<T: ?Sized>(slot: &Option<Box<T>>) -> Result<()> {
+    if slot.is_some() {
+        return Err(Error::OperationActive);
+    }
+    Ok(())
+}
+
+/// A template that is being searched for (kept for logs).
+pub fn describe(template: &Template) -> String {
+    template.iter().map(|a| format!("0x{:x}", a.ty)).collect::<Vec<_>>().join(",")
+}

@@ -1,1 +1,290 @@
-//! Slots and tokens (to be written).
+//! Slots and tokens: one token per slot, each in its own SQLite file; login
+//! state, PINs and the object cache of this process.
+
+pub mod cache;
+pub mod clock;
+
+use crate::config::SlotConfig;
+use crate::crypto::seal::Tmk;
+use crate::error::{Error, Result};
+use crate::object::{AttrMap, Object};
+use crate::store::{Store, StoredObject, TokenMeta};
+use cache::ObjectCache;
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Principal name of the security officer in the store.
+pub const SO: &str = "so";
+/// Principal name of the default user (the token owner).
+pub const USER: &str = "user";
+
+/// Object handles are unique in the process and never reused, across tokens and
+/// across `C_Finalize`/`C_Initialize`.
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh object handle.
+pub fn new_object_handle() -> CK_OBJECT_HANDLE {
+    NEXT_OBJECT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Who is logged in to a token in this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// Nobody: public session states.
+    Public,
+    /// A user: the default user (`USER`) or a named principal.
+    User(String),
+    /// The security officer.
+    So,
+}
+
+/// Mutable state of a token in this process.
+pub struct TokenState {
+    /// Who is logged in.
+    pub login: Login,
+    tmk: Option<Tmk>,
+    meta: Option<TokenMeta>,
+    seen: Option<(u64, u64)>,
+    /// The objects this process can see.
+    pub objects: ObjectCache,
+}
+
+/// One slot and its token.
+pub struct Token {
+    /// The slot's configuration.
+    pub cfg: SlotConfig,
+    store: Mutex<Option<Arc<Store>>>,
+    /// Login state and objects.
+    pub state: RwLock<TokenState>,
+}
+
+impl Token {
+    /// A token for a configured slot; the file is opened on first use.
+    pub fn new(cfg: SlotConfig) -> Token {
+        Token {
+            cfg,
+            store: Mutex::new(None),
+            state: RwLock::new(TokenState {
+                login: Login::Public,
+                tmk: None,
+                meta: None,
+                seen: None,
+                objects: ObjectCache::default(),
+            }),
+        }
+    }
+
+    /// The store, opened (and the file created) on first use.
+    pub fn store(&self) -> Result<Arc<Store>> {
+        let mut s = self.store.lock();
+        if let Some(st) = s.as_ref() {
+            return Ok(Arc::clone(st));
+        }
+        let st = Arc::new(Store::open(&self.cfg.path).inspect_err(|e| {
+            log::error!("slot {}: cannot open token file {}: {e}", self.cfg.id, self.cfg.path.display())
+        })?);
+        *s = Some(Arc::clone(&st));
+        Ok(st)
+    }
+
+    /// Brings the cache up to date with the file when another connection changed
+    /// it. Cheap when nothing changed.
+    pub fn refresh(&self) -> Result<()> {
+        let store = self.store()?;
+        {
+            let st = self.state.read();
+            if let Some(seen) = st.seen {
+                if !store.has_changed(seen)? {
+                    return Ok(());
+                }
+            }
+        }
+        let mut st = self.state.write();
+        Self::reload(&store, &mut st)
+    }
+
+    fn reload(store: &Store, st: &mut TokenState) -> Result<()> {
+        let changes = store.changes_since(st.seen, st.tmk.as_ref())?;
+        if changes.full {
+            if st.seen.is_some_and(|(epoch, _)| epoch != changes.epoch) && st.login != Login::Public {
+                // Re-initialized by another process: our master key is gone.
+                log::warn!("token was re-initialized by another process; logging out");
+                st.login = Login::Public;
+                st.tmk = None;
+                st.objects.retain(|o| !o.is_token());
+                st.seen = None;
+                return Self::reload(store, st);
+            }
+            let old: Vec<_> = st.objects.iter().filter(|o| o.is_token()).map(|o| o.handle).collect();
+            for h in old {
+                st.objects.remove(h);
+            }
+        }
+        for uid in &changes.deleted {
+            if let Some(h) = st.objects.handle_of(uid) {
+                st.objects.remove(h);
+            }
+        }
+        let mut handles: HashMap<String, CK_OBJECT_HANDLE> = HashMap::new();
+        for lo in changes.upserts {
+            let h = st
+                .objects
+                .handle_of(&lo.uid)
+                .or_else(|| handles.get(&lo.uid).copied())
+                .unwrap_or_else(new_object_handle);
+            handles.insert(lo.uid.clone(), h);
+            let mut attrs = lo.clear;
+            if let Some(secret) = lo.secret {
+                attrs.extend(secret);
+            }
+            st.objects.insert(Arc::new(Object::new(h, None, attrs)));
+        }
+        st.seen = Some((changes.epoch, changes.generation));
+        st.meta = store.token_meta()?;
+        Ok(())
+    }
+
+    /// Forces a full reload at the next refresh (after a login or logout).
+    fn reset_view(st: &mut TokenState) {
+        st.seen = None;
+    }
+
+    /// The token's stored description (`None` = not initialized).
+    pub fn meta(&self) -> Result<Option<TokenMeta>> {
+        self.refresh()?;
+        Ok(self.state.read().meta.clone())
+    }
+
+    /// `C_InitToken`: the SO PIN is checked when the token is initialized already.
+    pub fn init(&self, so_pin: &[u8], label: &str) -> Result<()> {
+        self.check_pin_len(so_pin)?;
+        let store = self.store()?;
+        if store.token_meta()?.is_some() {
+            store.unlock(SO, so_pin, self.cfg.max_pin_failures)?;
+        }
+        let tmk = store.init_token(label, so_pin, &self.cfg.kdf)?;
+        drop(tmk);
+        let mut st = self.state.write();
+        st.login = Login::Public;
+        st.tmk = None;
+        st.objects.retain(|o| !o.is_token());
+        Self::reset_view(&mut st);
+        Self::reload(&store, &mut st)
+    }
+
+    /// Checks a PIN's length against the slot's limits.
+    pub fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
+        if pin.len() < self.cfg.min_pin_len || pin.len() > self.cfg.max_pin_len {
+            return Err(Error::PinLenRange);
+        }
+        Ok(())
+    }
+
+    /// Logs a principal in: unwraps the master key with its PIN and loads the
+    /// private objects.
+    pub fn login(&self, who: Login, pin: &[u8]) -> Result<()> {
+        let store = self.store()?;
+        let name = match &who {
+            Login::So => SO.to_string(),
+            Login::User(n) => n.clone(),
+            Login::Public => return Err(Error::UserTypeInvalid),
+        };
+        if pin.len() > self.cfg.max_pin_len {
+            return Err(Error::PinIncorrect);
+        }
+        let tmk = store.unlock(&name, pin, self.cfg.max_pin_failures)?;
+        let mut st = self.state.write();
+        st.login = who;
+        st.tmk = Some(tmk);
+        Self::reset_view(&mut st);
+        Self::reload(&store, &mut st)
+    }
+
+    /// Logs out: forgets the master key and every decrypted private object.
+    pub fn logout(&self) -> Result<()> {
+        let mut st = self.state.write();
+        st.login = Login::Public;
+        st.tmk = None;
+        // Private token objects go; session objects stay until their session ends.
+        st.objects.retain(|o| !(o.is_token() && o.is_private()));
+        Self::reset_view(&mut st);
+        match self.store() {
+            Ok(store) => Self::reload(&store, &mut st),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Sets a principal's PIN (the caller has checked who may); needs the master key.
+    pub fn set_pin(&self, name: &str, new_pin: &[u8]) -> Result<()> {
+        self.check_pin_len(new_pin)?;
+        let store = self.store()?;
+        let st = self.state.read();
+        let tmk = st.tmk.as_ref().ok_or(Error::UserNotLoggedIn)?;
+        store.set_pin(name, tmk, new_pin, &self.cfg.kdf)
+    }
+
+    /// Changes a PIN after checking the old one; works logged in or not.
+    pub fn change_pin(&self, name: &str, old: &[u8], new: &[u8]) -> Result<()> {
+        self.check_pin_len(new)?;
+        if old.len() > self.cfg.max_pin_len {
+            return Err(Error::PinIncorrect);
+        }
+        let store = self.store()?;
+        let tmk = store.unlock(name, old, self.cfg.max_pin_failures)?;
+        store.set_pin(name, &tmk, new, &self.cfg.kdf)
+    }
+
+    /// Checks a principal's PIN (`CKU_CONTEXT_SPECIFIC` re-authentication).
+    pub fn change_pin_check(&self, name: &str, pin: &[u8]) -> Result<()> {
+        let store = self.store()?;
+        store.unlock(name, pin, self.cfg.max_pin_failures).map(drop)
+    }
+
+    /// The failed-login count of a principal, and whether it is locked.
+    pub fn pin_status(&self, name: &str) -> Result<Option<(u32, bool)>> {
+        let store = self.store()?;
+        Ok(store
+            .principal(name)?
+            .map(|p| (p.failed_logins, p.failed_logins >= self.cfg.max_pin_failures)))
+    }
+
+    /// Writes a token object to the file and puts it in the cache.
+    pub fn persist(&self, handle: CK_OBJECT_HANDLE, attrs: AttrMap) -> Result<Arc<Object>> {
+        let store = self.store()?;
+        let obj = Object::new(handle, None, attrs);
+        {
+            let st = self.state.read();
+            store.put_object(&split_for_store(&obj), st.tmk.as_ref())?;
+        }
+        let obj = Arc::new(obj);
+        self.state.write().objects.insert(Arc::clone(&obj));
+        Ok(obj)
+    }
+
+    /// Removes a token object from the file and the cache.
+    pub fn unpersist(&self, obj: &Object) -> Result<()> {
+        let store = self.store()?;
+        store.delete_object(obj.unique_id())?;
+        self.state.write().objects.remove(obj.handle);
+        Ok(())
+    }
+}
+
+/// Splits an object's attributes into the clear and the sealed part.
+fn split_for_store(obj: &Object) -> StoredObject {
+    let private = obj.is_private();
+    let mut clear = AttrMap::new();
+    let mut secret = AttrMap::new();
+    let material = crate::object::rules::key_material_types(obj.attrs());
+    for (ty, v) in obj.attrs() {
+        if private || material.contains(ty) {
+            secret.insert(*ty, v.clone());
+        } else {
+            clear.insert(*ty, v.clone());
+        }
+    }
+    StoredObject { uid: obj.unique_id().to_string(), private, clear, secret }
+}

@@ -1,0 +1,111 @@
+//! The per-process object cache of one token, with indexes on the attributes
+//! that callers search by (class, label, id, unique id), so that finding one
+//! object among 100,000 does not scan them all.
+
+use crate::object::attr::Template;
+use crate::object::{rules, Object};
+use cryptoki_sys::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The attributes that are indexed.
+const INDEXED: [CK_ATTRIBUTE_TYPE; 4] = [CKA_LABEL, CKA_ID, CKA_CLASS, CKA_UNIQUE_ID];
+
+/// Objects of one token (token objects of this process's view, plus session
+/// objects), by handle, with secondary indexes.
+#[derive(Default)]
+pub struct ObjectCache {
+    by_handle: HashMap<CK_OBJECT_HANDLE, Arc<Object>>,
+    by_uid: HashMap<String, CK_OBJECT_HANDLE>,
+    index: HashMap<(CK_ATTRIBUTE_TYPE, Vec<u8>), HashSet<CK_OBJECT_HANDLE>>,
+}
+
+impl ObjectCache {
+    /// The object with this handle.
+    pub fn get(&self, h: CK_OBJECT_HANDLE) -> Option<&Arc<Object>> {
+        self.by_handle.get(&h)
+    }
+    /// The handle of the object with this unique id.
+    pub fn handle_of(&self, uid: &str) -> Option<CK_OBJECT_HANDLE> {
+        self.by_uid.get(uid).copied()
+    }
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.by_handle.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_handle.is_empty()
+    }
+    /// Adds or replaces an object (by handle).
+    pub fn insert(&mut self, obj: Arc<Object>) {
+        self.remove(obj.handle);
+        let h = obj.handle;
+        for ty in INDEXED {
+            if let Some(v) = obj.get(ty) {
+                self.index.entry((ty, v.to_vec())).or_default().insert(h);
+            }
+        }
+        self.by_uid.insert(obj.unique_id().to_string(), h);
+        self.by_handle.insert(h, obj);
+    }
+    /// Removes an object; returns it.
+    pub fn remove(&mut self, h: CK_OBJECT_HANDLE) -> Option<Arc<Object>> {
+        let obj = self.by_handle.remove(&h)?;
+        for ty in INDEXED {
+            if let Some(v) = obj.get(ty) {
+                let key = (ty, v.to_vec());
+                if let Some(set) = self.index.get_mut(&key) {
+                    set.remove(&h);
+                    if set.is_empty() {
+                        self.index.remove(&key);
+                    }
+                }
+            }
+        }
+        if self.by_uid.get(obj.unique_id()) == Some(&h) {
+            self.by_uid.remove(obj.unique_id());
+        }
+        Some(obj)
+    }
+    /// Removes every object for which `drop` is true.
+    pub fn retain(&mut self, keep: impl Fn(&Object) -> bool) {
+        let gone: Vec<_> =
+            self.by_handle.values().filter(|o| !keep(o)).map(|o| o.handle).collect();
+        for h in gone {
+            self.remove(h);
+        }
+    }
+    /// All objects.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Object>> {
+        self.by_handle.values()
+    }
+    /// Handles of the objects that match `template` and pass `visible`, in
+    /// handle order. Uses the most selective index the template allows.
+    pub fn find(&self, template: &Template, visible: impl Fn(&Object) -> bool) -> Vec<CK_OBJECT_HANDLE> {
+        let mut best: Option<&HashSet<CK_OBJECT_HANDLE>> = None;
+        for a in template.iter().filter(|a| INDEXED.contains(&a.ty)) {
+            match self.index.get(&(a.ty, a.value.to_vec())) {
+                None => return Vec::new(),
+                Some(set) if best.is_none_or(|b| set.len() < b.len()) => best = Some(set),
+                Some(_) => {}
+            }
+        }
+        let mut out: Vec<CK_OBJECT_HANDLE> = match best {
+            Some(set) => set
+                .iter()
+                .filter_map(|h| self.by_handle.get(h))
+                .filter(|o| visible(o) && rules::matches(o, template))
+                .map(|o| o.handle)
+                .collect(),
+            None => self
+                .by_handle
+                .values()
+                .filter(|o| visible(o) && rules::matches(o, template))
+                .map(|o| o.handle)
+                .collect(),
+        };
+        out.sort_unstable();
+        out
+    }
+}

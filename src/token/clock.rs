@@ -1,0 +1,52 @@
+//! The token's clock: `utcTime` of `CK_TOKEN_INFO`, and the time used by the
+//! layers above (injectable in tests).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+/// Civil date from days since 1970-01-01 (proleptic Gregorian).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+}
+
+/// `YYYYMMDDhhmmss00`, as `CK_TOKEN_INFO.utcTime` wants it.
+pub fn utc_time_string(unix: i64) -> String {
+    let (y, mo, d) = civil(unix.div_euclid(86_400));
+    let s = unix.rem_euclid(86_400);
+    format!("{y:04}{mo:02}{d:02}{:02}{:02}{:02}00", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// RFC 3339 form (`2026-11-28T15:09:59Z`).
+pub fn rfc3339(unix: i64) -> String {
+    let (y, mo, d) = civil(unix.div_euclid(86_400));
+    let s = unix.rem_euclid(86_400);
+    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_times() {
+        assert_eq!(utc_time_string(0), "1970010100000000");
+        assert_eq!(utc_time_string(1_795_878_599), "2026112815095900");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}
