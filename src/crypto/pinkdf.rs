@@ -28,9 +28,17 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// The default cost: 19 MiB, 2 passes, 1 lane (the OWASP recommendation for Argon2id).
-    pub const DEFAULT: KdfParams = KdfParams { m_cost_kib: 19456, t_cost: 2, p_cost: 1 };
+    pub const DEFAULT: KdfParams = KdfParams {
+        m_cost_kib: 19456,
+        t_cost: 2,
+        p_cost: 1,
+    };
     /// The smallest cost Argon2 allows; for tests only.
-    pub const FAST: KdfParams = KdfParams { m_cost_kib: 8, t_cost: 1, p_cost: 1 };
+    pub const FAST: KdfParams = KdfParams {
+        m_cost_kib: 8,
+        t_cost: 1,
+        p_cost: 1,
+    };
 
     /// Largest memory cost accepted (4 GiB), so that a hostile file cannot make us
     /// allocate without bound.
@@ -70,7 +78,14 @@ pub fn derive_kek(pin: &[u8], salt: &[u8], p: &KdfParams) -> Result<Zeroizing<[u
     Ok(out)
 }
 
-fn argon2id(pin: &[u8], salt: &[u8], p: &KdfParams, secret: &[u8], ad: &[u8], out: &mut [u8]) -> Result<()> {
+fn argon2id(
+    pin: &[u8],
+    salt: &[u8],
+    p: &KdfParams,
+    secret: &[u8],
+    ad: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
     p.validate()?;
     let ad = AssociatedData::new(ad).map_err(|_| Error::ArgumentsBad)?;
     let params = ParamsBuilder::new()
@@ -103,9 +118,21 @@ mod tests {
     /// RFC 9106 §5.3 (Argon2id test vector).
     #[test]
     fn rfc9106_argon2id_vector() {
-        let p = KdfParams { m_cost_kib: 32, t_cost: 3, p_cost: 4 };
+        let p = KdfParams {
+            m_cost_kib: 32,
+            t_cost: 3,
+            p_cost: 4,
+        };
         let mut out = [0u8; 32];
-        argon2id(&[0x01; 32], &[0x02; 16], &p, &[0x03; 8], &[0x04; 12], &mut out).unwrap();
+        argon2id(
+            &[0x01; 32],
+            &[0x02; 16],
+            &p,
+            &[0x03; 8],
+            &[0x04; 12],
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             out.to_vec(),
             hex("0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659")
@@ -119,8 +146,14 @@ mod tests {
         let b = derive_kek(b"1234", &salt, &KdfParams::FAST).unwrap();
         assert_eq!(*a, *b);
         assert_ne!(*a, *derive_kek(b"1235", &salt, &KdfParams::FAST).unwrap());
-        assert_ne!(*a, *derive_kek(b"1234", &[8u8; SALT_LEN], &KdfParams::FAST).unwrap());
-        let p2 = KdfParams { t_cost: 2, ..KdfParams::FAST };
+        assert_ne!(
+            *a,
+            *derive_kek(b"1234", &[8u8; SALT_LEN], &KdfParams::FAST).unwrap()
+        );
+        let p2 = KdfParams {
+            t_cost: 2,
+            ..KdfParams::FAST
+        };
         assert_ne!(*a, *derive_kek(b"1234", &salt, &p2).unwrap());
         // An empty PIN is accepted by the KDF (PIN length rules live in the token layer).
         derive_kek(b"", &salt, &KdfParams::FAST).unwrap();
@@ -130,17 +163,52 @@ mod tests {
     fn bad_params_are_refused() {
         let salt = [0u8; SALT_LEN];
         for p in [
-            KdfParams { m_cost_kib: 7, t_cost: 1, p_cost: 1 },
-            KdfParams { m_cost_kib: 8, t_cost: 0, p_cost: 1 },
-            KdfParams { m_cost_kib: 8, t_cost: 1, p_cost: 0 },
-            KdfParams { m_cost_kib: 8, t_cost: 1, p_cost: 2 },
-            KdfParams { m_cost_kib: u32::MAX, t_cost: 1, p_cost: 1 },
-            KdfParams { m_cost_kib: 64, t_cost: u32::MAX, p_cost: 1 },
-            KdfParams { m_cost_kib: 1 << 20, t_cost: 1, p_cost: 1000 },
+            KdfParams {
+                m_cost_kib: 7,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            KdfParams {
+                m_cost_kib: 8,
+                t_cost: 0,
+                p_cost: 1,
+            },
+            KdfParams {
+                m_cost_kib: 8,
+                t_cost: 1,
+                p_cost: 0,
+            },
+            KdfParams {
+                m_cost_kib: 8,
+                t_cost: 1,
+                p_cost: 2,
+            },
+            KdfParams {
+                m_cost_kib: u32::MAX,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            KdfParams {
+                m_cost_kib: 64,
+                t_cost: u32::MAX,
+                p_cost: 1,
+            },
+            KdfParams {
+                m_cost_kib: 1 << 20,
+                t_cost: 1,
+                p_cost: 1000,
+            },
         ] {
-            assert_eq!(derive_kek(b"1", &salt, &p).unwrap_err(), Error::ArgumentsBad, "{p:?}");
+            assert_eq!(
+                derive_kek(b"1", &salt, &p).unwrap_err(),
+                Error::ArgumentsBad,
+                "{p:?}"
+            );
         }
-        assert_eq!(derive_kek(b"1", &[0u8; 4], &KdfParams::FAST).unwrap_err(), Error::ArgumentsBad);
+        assert_eq!(
+            derive_kek(b"1", &[0u8; 4], &KdfParams::FAST).unwrap_err(),
+            Error::ArgumentsBad
+        );
         KdfParams::DEFAULT.validate().unwrap();
         KdfParams::FAST.validate().unwrap();
     }

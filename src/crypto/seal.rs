@@ -51,7 +51,9 @@ impl fmt::Debug for Tmk {
 impl Tmk {
     /// A new random TMK from the operating system's random source.
     pub fn generate() -> Result<Tmk> {
-        let mut t = Tmk { bytes: [0u8; KEY_LEN] };
+        let mut t = Tmk {
+            bytes: [0u8; KEY_LEN],
+        };
         crate::crypto::random(&mut t.bytes)
             .map_err(|e| Error::General(format!("random source failed: {e}")))?;
         Ok(t)
@@ -73,7 +75,9 @@ impl Tmk {
     /// The MAC subkey for public objects (HKDF-SHA256, info
     /// `softkms/v1/tmk/mac-public-objects`).
     pub fn mac_key(&self) -> Result<MacKey> {
-        Ok(MacKey { key: *self.derive(INFO_MAC)? })
+        Ok(MacKey {
+            key: *self.derive(INFO_MAC)?,
+        })
     }
 
     fn derive(&self, info: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>> {
@@ -112,7 +116,12 @@ impl Sealer {
         self.seal_with_nonce(&nonce, aad, plaintext)
     }
 
-    fn seal_with_nonce(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    fn seal_with_nonce(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
         let full_aad = versioned_aad(aad);
         let mut out = Vec::with_capacity(BLOB_OVERHEAD + plaintext.len());
         out.push(BLOB_VERSION);
@@ -134,14 +143,20 @@ impl Sealer {
             return Err(Error::EncryptedDataInvalid);
         }
         let (head, rest) = blob.split_at(1 + NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] =
-            head[1..].try_into().map_err(|_| Error::EncryptedDataInvalid)?;
+        let nonce: [u8; NONCE_LEN] = head[1..]
+            .try_into()
+            .map_err(|_| Error::EncryptedDataInvalid)?;
         let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
         let tag = Tag::try_from(tag).map_err(|_| Error::EncryptedDataInvalid)?;
         let full_aad = versioned_aad(aad);
         let mut buf = Zeroizing::new(ct.to_vec());
         self.cipher
-            .decrypt_inout_detached(&Nonce::from(nonce), &full_aad, buf.as_mut_slice().into(), &tag)
+            .decrypt_inout_detached(
+                &Nonce::from(nonce),
+                &full_aad,
+                buf.as_mut_slice().into(),
+                &tag,
+            )
             .map_err(|_| Error::EncryptedDataInvalid)?;
         Ok(buf)
     }
@@ -276,7 +291,12 @@ mod tests {
             assert_eq!(tag.as_slice(), hex(t).as_slice(), "tag of vector {i}");
             let tag = Tag::try_from(hex(t).as_slice()).unwrap();
             cipher
-                .decrypt_inout_detached(&Nonce::from(nonce), &hex(a), buf.as_mut_slice().into(), &tag)
+                .decrypt_inout_detached(
+                    &Nonce::from(nonce),
+                    &hex(a),
+                    buf.as_mut_slice().into(),
+                    &tag,
+                )
                 .unwrap();
             assert_eq!(buf, hex(p), "plaintext of vector {i}");
         }
@@ -293,7 +313,10 @@ mod tests {
         assert_eq!(blob[0], BLOB_VERSION);
         assert_eq!(&blob[1..13], &nonce);
         assert_eq!(blob.len(), BLOB_OVERHEAD + hex(p).len());
-        assert_eq!(s.open(&hex(a), &blob).unwrap().as_slice(), hex(p).as_slice());
+        assert_eq!(
+            s.open(&hex(a), &blob).unwrap().as_slice(),
+            hex(p).as_slice()
+        );
     }
 
     #[test]
@@ -318,10 +341,17 @@ mod tests {
         for i in 0..blob.len() {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
-            assert_eq!(s.open(b"row-1", &bad).unwrap_err(), Error::EncryptedDataInvalid, "byte {i}");
+            assert_eq!(
+                s.open(b"row-1", &bad).unwrap_err(),
+                Error::EncryptedDataInvalid,
+                "byte {i}"
+            );
         }
         assert!(s.open(b"row-2", &blob).is_err(), "AAD is bound");
-        assert!(s.open(b"row-1", &blob[..blob.len() - 1]).is_err(), "truncated");
+        assert!(
+            s.open(b"row-1", &blob[..blob.len() - 1]).is_err(),
+            "truncated"
+        );
         assert!(s.open(b"row-1", &blob[..5]).is_err(), "too short");
         assert!(s.open(b"row-1", &[]).is_err(), "empty");
         let other = Tmk::generate().unwrap().sealer().unwrap();
@@ -334,7 +364,10 @@ mod tests {
         let blob = tmk.sealer().unwrap().seal(b"", b"x").unwrap();
         // The same TMK gives the same sealing key.
         let again = Tmk::from_slice(&[7u8; 32]).unwrap();
-        assert_eq!(again.sealer().unwrap().open(b"", &blob).unwrap().as_slice(), b"x");
+        assert_eq!(
+            again.sealer().unwrap().open(b"", &blob).unwrap().as_slice(),
+            b"x"
+        );
         // The sealing key is neither the TMK itself nor the MAC key.
         assert!(Sealer::new(&[7u8; 32]).unwrap().open(b"", &blob).is_err());
         let mk = tmk.mac_key().unwrap();
