@@ -105,6 +105,7 @@ fn argon2id(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -225,6 +225,7 @@ pub fn unwrap_key(kek: &[u8; KEY_LEN], aad: &[u8], blob: &[u8]) -> Result<Tmk> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

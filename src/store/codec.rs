@@ -17,7 +17,10 @@ pub(crate) fn encode_attrs(m: &AttrMap) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(size));
     out.extend_from_slice(&u32::try_from(m.len()).unwrap_or(u32::MAX).to_le_bytes());
     for (ty, v) in m {
-        out.extend_from_slice(&u64::from(*ty).to_le_bytes());
+        // CK_ULONG is u64 on LP64 platforms but u32 elsewhere.
+        #[allow(clippy::useless_conversion)]
+        let ty = u64::from(*ty);
+        out.extend_from_slice(&ty.to_le_bytes());
         out.extend_from_slice(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_le_bytes());
         out.extend_from_slice(v);
     }
@@ -67,6 +70,7 @@ pub(crate) fn lp(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -33,6 +33,7 @@ mod codec;
 mod principals;
 pub mod sqlite;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 
 pub use crate::crypto::pinkdf::KdfParams;

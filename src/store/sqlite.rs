@@ -271,9 +271,10 @@ struct SqliteTx<'c> {
     tx: rusqlite::Transaction<'c>,
 }
 
-fn principal_from_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, [i64; 4], Vec<u8>, Vec<u8>)> {
+/// A principal row as read: name, (m, t, p, failed), salt, wrapped TMK.
+type RawPrincipal = (String, [i64; 4], Vec<u8>, Vec<u8>);
+
+fn principal_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawPrincipal> {
     Ok((
         r.get(0)?,
         [r.get(1)?, r.get(2)?, r.get(3)?, r.get(6)?],

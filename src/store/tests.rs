@@ -94,6 +94,15 @@ fn create_open_reopen() {
     let s = Store::open(&path).unwrap();
     assert_eq!(s.token_meta().unwrap(), None);
     let _tmk = s.init_token("label", SO_PIN, &FAST).unwrap();
+    #[cfg(unix)]
+    for side in ["token.db-wal", "token.db-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path.with_file_name(side))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{side} mode");
+    }
     drop(s);
     let s = Store::open(&path).unwrap();
     let m = s.token_meta().unwrap().unwrap();
