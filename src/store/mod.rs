@@ -1,1 +1,615 @@
-//! Token store (to be written).
+//! The token store: one SQLite file per token, with its secrets sealed.
+//!
+//! Two layers (DESIGN.md §3):
+//! - a plain row [`backend::Backend`] ([`sqlite::SqliteBackend`]: schema,
+//!   migrations, transactions; all SQL is in `sqlite.rs`);
+//! - the sealing layer, [`Store`]: it turns objects and PINs into sealed or MACed
+//!   rows and back, and never hands a caller data that failed authentication.
+//!
+//! Sealing. Every attribute of a private object, and the secret attributes of a
+//! public one, are one AES-256-GCM blob under the TMK's sealing subkey, with an AAD
+//! that names the token (its uuid), the object's uid, its private flag and the role
+//! `attrs`, so blobs cannot be moved between rows or tokens. Public attributes are in
+//! clear (they must be findable before login) with an HMAC-SHA256 under the TMK's MAC
+//! subkey over the token uuid, uid, private flag, clear blob and sealed blob. An
+//! object written without a TMK at hand (a public object created before login) has
+//! no MAC until the first load with a TMK computes it; until then its clear
+//! attributes are not authenticated.
+//!
+//! PINs. Each principal's PIN gives an Argon2id KEK that wraps the TMK (AAD: token
+//! uuid and principal name). The failed-login counter is incremented durably before
+//! the KDF runs and reset after a success.
+//!
+//! Change detection. Every write transaction increments the meta `generation`;
+//! object rows and tombstones carry the generation that wrote them; `epoch` changes
+//! when the token is re-initialized. [`Store::has_changed`] costs one
+//! `PRAGMA data_version` when nobody else has committed.
+//!
+//! Locking: one `parking_lot::Mutex` per `Store` around its connection. It is never
+//! held while the PIN KDF runs, and nothing else is locked while it is held.
+
+pub mod backend;
+mod codec;
+mod principals;
+pub mod sqlite;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
+
+pub use crate::crypto::pinkdf::KdfParams;
+pub use crate::crypto::seal::Tmk;
+
+use crate::crypto::seal::{MacKey, Sealer};
+use crate::error::{Error, Result};
+use crate::object::AttrMap;
+use backend::{Backend, MetaRow, ObjectRow, TokenRow, Tx, TxMode};
+use codec::{decode_attrs, encode_attrs, lp};
+use parking_lot::Mutex;
+use std::path::{Path, PathBuf};
+
+/// The security officer's principal name.
+pub const SO: &str = "so";
+/// The default user's principal name.
+pub const USER: &str = "user";
+/// Longest principal name, in bytes.
+pub const MAX_PRINCIPAL_NAME: usize = 64;
+/// Longest token label, in bytes.
+pub const MAX_LABEL: usize = 32;
+/// Longest object uid, in bytes.
+pub const MAX_UID: usize = 1024;
+
+const AAD_OBJECT: &[u8] = b"softkms/v1/object";
+const AAD_TMK_WRAP: &[u8] = b"softkms/v1/tmk-wrap";
+const AAD_TMK_CHECK: &[u8] = b"softkms/v1/tmk-check";
+const MAC_PUBLIC: &[u8] = b"softkms/v1/public-object-mac";
+const ROLE_ATTRS: &[u8] = b"attrs";
+
+/// The identity of an initialized token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenMeta {
+    /// The label given at initialization (at most 32 bytes, not padded).
+    pub label: String,
+    /// The serial number: 16 upper-case hex digits, new at every initialization.
+    pub serial: String,
+    /// A random id, new at every initialization.
+    pub token_uuid: [u8; 16],
+    /// Whether the "user" principal has a PIN.
+    pub user_pin_set: bool,
+}
+
+/// What the store tells about a principal without its PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalInfo {
+    /// Consecutive failed logins.
+    pub failed_logins: u32,
+    /// The KDF cost of its PIN.
+    pub kdf: KdfParams,
+}
+
+/// An object to write.
+#[derive(Debug, Clone, Default)]
+pub struct StoredObject {
+    /// The object's unique id (`CKA_UNIQUE_ID`); the row key.
+    pub uid: String,
+    /// `CKA_PRIVATE`. A private object keeps every attribute in `secret`.
+    pub private: bool,
+    /// Attributes stored in clear (public objects only).
+    pub clear: AttrMap,
+    /// Attributes stored sealed (key material; everything of a private object).
+    pub secret: AttrMap,
+}
+
+/// An object read back.
+#[derive(Debug, Clone)]
+pub struct LoadedObject {
+    /// The object's unique id.
+    pub uid: String,
+    /// `CKA_PRIVATE`.
+    pub private: bool,
+    /// The clear attributes (empty for a private object).
+    pub clear: AttrMap,
+    /// The sealed attributes, `None` when loaded without a TMK.
+    pub secret: Option<AttrMap>,
+    /// The generation that wrote this object.
+    pub generation: u64,
+}
+
+/// What changed since a reader last looked.
+#[derive(Debug, Clone)]
+pub struct Changes {
+    /// The token's current epoch.
+    pub epoch: u64,
+    /// The generation these changes bring the reader to.
+    pub generation: u64,
+    /// True: `upserts` is the whole token; drop everything cached before.
+    pub full: bool,
+    /// Objects added or changed.
+    pub upserts: Vec<LoadedObject>,
+    /// Uids to drop: deleted objects, and objects that can no longer be shown (a
+    /// private object when loaded without a TMK, a row that failed authentication).
+    pub deleted: Vec<String>,
+}
+
+/// What this connection last saw of the meta row.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    data_version: i64,
+    epoch: u64,
+    generation: u64,
+}
+
+struct Inner {
+    backend: Box<dyn Backend>,
+    seen: Option<Seen>,
+}
+
+/// One token file. Open one per file per process and share it (it is `Send + Sync`).
+pub struct Store {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// The AAD of an object's sealed attribute blob.
+fn object_aad(uuid: &[u8; 16], uid: &str, private: bool) -> Vec<u8> {
+    lp(&[
+        AAD_OBJECT,
+        uuid,
+        uid.as_bytes(),
+        &[u8::from(private)],
+        ROLE_ATTRS,
+    ])
+}
+
+/// The AAD of a principal's wrapped TMK.
+fn wrap_aad(uuid: &[u8; 16], name: &str) -> Vec<u8> {
+    lp(&[AAD_TMK_WRAP, uuid, name.as_bytes()])
+}
+
+fn check_aad(uuid: &[u8; 16]) -> Vec<u8> {
+    lp(&[AAD_TMK_CHECK, uuid])
+}
+
+/// The MAC of a public object row.
+fn object_mac_parts<'a>(
+    uuid: &'a [u8; 16],
+    uid: &'a str,
+    private: &'a [u8; 1],
+    clear: &'a [u8],
+    sealed: &'a [u8],
+) -> [&'a [u8]; 6] {
+    [MAC_PUBLIC, uuid, uid.as_bytes(), private, clear, sealed]
+}
+
+/// The subkeys of a TMK, checked against the token it is used with.
+struct Keys {
+    sealer: Sealer,
+    mac: MacKey,
+}
+
+impl Keys {
+    /// Derives the subkeys and checks that `tmk` belongs to this token (a TMK from
+    /// before a re-initialization does not): `CKR_USER_NOT_LOGGED_IN` otherwise.
+    fn for_token(tmk: &Tmk, token: &TokenRow) -> Result<Keys> {
+        let sealer = tmk.sealer()?;
+        if sealer
+            .open(&check_aad(&token.uuid), &token.tmk_check)
+            .is_err()
+        {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(Keys {
+            sealer,
+            mac: tmk.mac_key()?,
+        })
+    }
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    crate::crypto::random(&mut b)
+        .map_err(|e| Error::General(format!("random source failed: {e}")))?;
+    Ok(b)
+}
+
+fn check_uid(uid: &str) -> Result<()> {
+    if uid.is_empty() || uid.len() > MAX_UID {
+        return Err(Error::ArgumentsBad);
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens the token file at `path`, creating it (and its directories) when missing;
+    /// a new file is an uninitialized token. A file that is not a SoftKMS token, or
+    /// one written by a newer SoftKMS, is `CKR_TOKEN_NOT_RECOGNIZED`; an I/O failure
+    /// is `CKR_DEVICE_ERROR`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let backend = sqlite::SqliteBackend::open(path)?;
+        Ok(Store::with_backend(path, Box::new(backend)))
+    }
+
+    /// A store over another backend (`path` is only for messages).
+    pub fn with_backend(path: &Path, backend: Box<dyn Backend>) -> Store {
+        Store {
+            path: path.to_path_buf(),
+            inner: Mutex::new(Inner {
+                backend,
+                seen: None,
+            }),
+        }
+    }
+
+    /// The token file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one read transaction.
+    fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        let mut g = self.inner.lock();
+        let mut tx = g.backend.begin(TxMode::Read)?;
+        let r = f(&mut *tx)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    /// Runs `f` in one write transaction that also increments the generation; `f`
+    /// gets the meta row as it was and the new generation. An error from `f` rolls
+    /// everything back. Returns `f`'s result and the new generation.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx, &MetaRow, u64) -> Result<R>,
+    ) -> Result<(R, u64)> {
+        let mut g = self.inner.lock();
+        let mut tx = g.backend.begin(TxMode::Write)?;
+        let meta = tx.meta()?;
+        let generation = meta
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| Error::General("generation counter overflow".into()))?;
+        let r = f(&mut *tx, &meta, generation)?;
+        tx.set_generation(generation)?;
+        tx.commit()?;
+        // Our own commits do not move our data_version: look again next time.
+        g.seen = None;
+        Ok((r, generation))
+    }
+
+    /// The token's identity, or `None` while it is not initialized.
+    pub fn token_meta(&self) -> Result<Option<TokenMeta>> {
+        self.read(|tx| {
+            let meta = tx.meta()?;
+            let Some(t) = meta.token else { return Ok(None) };
+            let user_pin_set = tx.principal(USER)?.is_some();
+            Ok(Some(TokenMeta {
+                label: t.label,
+                serial: t.serial,
+                token_uuid: t.uuid,
+                user_pin_set,
+            }))
+        })
+    }
+
+    /// The current `(epoch, generation)`.
+    pub fn version(&self) -> Result<(u64, u64)> {
+        self.read(|tx| tx.meta().map(|m| (m.epoch, m.generation)))
+    }
+
+    /// Whether anything was committed since the reader saw `since` (epoch,
+    /// generation). Cheap: when no other connection has committed since this
+    /// store last looked, it costs one `PRAGMA data_version`.
+    pub fn has_changed(&self, since: (u64, u64)) -> Result<bool> {
+        let mut g = self.inner.lock();
+        let dv = g.backend.data_version()?;
+        if let Some(s) = g.seen.filter(|s| s.data_version == dv) {
+            return Ok((s.epoch, s.generation) != since);
+        }
+        let mut tx = g.backend.begin(TxMode::Read)?;
+        let meta = tx.meta()?;
+        tx.commit()?;
+        g.seen = Some(Seen {
+            data_version: dv,
+            epoch: meta.epoch,
+            generation: meta.generation,
+        });
+        Ok((meta.epoch, meta.generation) != since)
+    }
+
+    /// Inserts or replaces (by uid) one object; returns the new generation.
+    ///
+    /// A cache that had seen generation `g` may advance to the returned generation
+    /// only when it is `g + 1`; otherwise another process wrote in between and the
+    /// cache should call [`Store::changes_since`].
+    pub fn put_object(&self, obj: &StoredObject, tmk: Option<&Tmk>) -> Result<u64> {
+        self.put_objects(std::slice::from_ref(obj), tmk)
+    }
+
+    /// Inserts or replaces many objects in one transaction; returns the new generation.
+    /// Sealing `secret` (and every private object) needs the TMK
+    /// (`CKR_USER_NOT_LOGGED_IN` without it).
+    pub fn put_objects(&self, objs: &[StoredObject], tmk: Option<&Tmk>) -> Result<u64> {
+        for o in objs {
+            check_uid(&o.uid)?;
+            if o.private && !o.clear.is_empty() {
+                return Err(Error::General(
+                    "a private object has clear attributes".into(),
+                ));
+            }
+            if (o.private || !o.secret.is_empty()) && tmk.is_none() {
+                return Err(Error::UserNotLoggedIn);
+            }
+        }
+        let ((), generation) = self.write(|tx, meta, generation| {
+            let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+            let keys = tmk.map(|t| Keys::for_token(t, token)).transpose()?;
+            for o in objs {
+                tx.put_object(&seal_object(o, token, keys.as_ref(), generation)?)?;
+            }
+            Ok(())
+        })?;
+        Ok(generation)
+    }
+
+    /// Deletes one object and records its tombstone; `CKR_OBJECT_HANDLE_INVALID`
+    /// when there is no such object. Returns the new generation.
+    pub fn delete_object(&self, uid: &str) -> Result<u64> {
+        self.delete_objects(&[uid])
+    }
+
+    /// Deletes many objects in one transaction (all or none); returns the new
+    /// generation.
+    pub fn delete_objects<S: AsRef<str>>(&self, uids: &[S]) -> Result<u64> {
+        let ((), generation) = self.write(|tx, _, generation| {
+            for uid in uids {
+                if !tx.delete_object(uid.as_ref(), generation)? {
+                    return Err(Error::ObjectHandleInvalid);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(generation)
+    }
+
+    /// Forgets tombstones written at or before `generation`. A reader that last
+    /// looked at an older generation gets a full reload from then on.
+    pub fn prune_tombstones(&self, generation: u64) -> Result<()> {
+        self.write(|tx, meta, _| {
+            tx.prune_tombstones(generation)?;
+            tx.set_tombstone_floor(meta.tombstone_floor.max(generation))
+        })
+        .map(|_| ())
+    }
+
+    /// What changed since `since` (epoch, generation); `None`, another epoch or a
+    /// pruned generation give a full load.
+    ///
+    /// With a TMK, private objects are unsealed and public objects' MACs checked; a
+    /// row that fails is left out (and logged), never returned, never deleted. A
+    /// public object stored without a MAC gets one now. A TMK that does not belong
+    /// to this token (the token was re-initialized) is `CKR_USER_NOT_LOGGED_IN`.
+    /// Without a TMK, private objects are left out and public ones come with
+    /// `secret: None`.
+    pub fn changes_since(&self, since: Option<(u64, u64)>, tmk: Option<&Tmk>) -> Result<Changes> {
+        let (meta, rows, mut deleted, full) = {
+            let mut g = self.inner.lock();
+            let dv = g.backend.data_version()?;
+            let mut tx = g.backend.begin(TxMode::Read)?;
+            let meta = tx.meta()?;
+            let full = match since {
+                None => true,
+                Some((e, gen)) => {
+                    e != meta.epoch || gen > meta.generation || gen < meta.tombstone_floor
+                }
+            };
+            let from = if full { None } else { since.map(|s| s.1) };
+            let rows = tx.objects_since(from)?;
+            let deleted = match from {
+                Some(gen) => tx.tombstones_since(gen)?,
+                None => Vec::new(),
+            };
+            tx.commit()?;
+            g.seen = Some(Seen {
+                data_version: dv,
+                epoch: meta.epoch,
+                generation: meta.generation,
+            });
+            (meta, rows, deleted, full)
+        };
+        let mut changes = Changes {
+            epoch: meta.epoch,
+            generation: meta.generation,
+            full,
+            upserts: Vec::new(),
+            deleted: Vec::new(),
+        };
+        let Some(token) = meta.token.as_ref() else {
+            changes.deleted = deleted;
+            return Ok(changes);
+        };
+        let keys = tmk.map(|t| Keys::for_token(t, token)).transpose()?;
+        let mut missing_macs = Vec::new();
+        for row in rows {
+            match open_object(&row, token, keys.as_ref()) {
+                Ok(Some((obj, mac))) => {
+                    if let Some(mac) = mac {
+                        missing_macs.push((row.uid.clone(), row.generation, mac));
+                    }
+                    changes.upserts.push(obj);
+                }
+                Ok(None) => {
+                    if !full {
+                        deleted.push(row.uid);
+                    }
+                }
+                Err(why) => {
+                    ::log::error!(
+                        "{}: object {:?} skipped: {why}",
+                        self.path.display(),
+                        row.uid
+                    );
+                    if !full {
+                        deleted.push(row.uid);
+                    }
+                }
+            }
+        }
+        changes.deleted = deleted;
+        if !missing_macs.is_empty() {
+            self.store_macs(&missing_macs);
+        }
+        Ok(changes)
+    }
+
+    /// Stores MACs computed for rows written without one. This changes no content,
+    /// so it does not move the generation. A failure is logged and retried at the
+    /// next load.
+    fn store_macs(&self, macs: &[(String, u64, [u8; crate::crypto::seal::MAC_LEN])]) {
+        let mut g = self.inner.lock();
+        let r = (|| -> Result<()> {
+            let mut tx = g.backend.begin(TxMode::Write)?;
+            for (uid, generation, mac) in macs {
+                tx.set_object_mac(uid, *generation, mac)?;
+            }
+            tx.commit()
+        })();
+        if let Err(e) = r {
+            ::log::warn!("{}: could not store object MACs: {e}", self.path.display());
+        }
+    }
+}
+
+/// Turns an object into its row: clear attributes encoded and MACed, secret ones sealed.
+fn seal_object(
+    o: &StoredObject,
+    token: &TokenRow,
+    keys: Option<&Keys>,
+    generation: u64,
+) -> Result<ObjectRow> {
+    let sealed = if o.private || !o.secret.is_empty() {
+        let keys = keys.ok_or(Error::UserNotLoggedIn)?;
+        let pt = encode_attrs(&o.secret);
+        Some(
+            keys.sealer
+                .seal(&object_aad(&token.uuid, &o.uid, o.private), &pt)?,
+        )
+    } else {
+        None
+    };
+    let clear = if o.private {
+        None
+    } else {
+        Some(encode_attrs(&o.clear).to_vec())
+    };
+    let mac = match (o.private, keys) {
+        (false, Some(k)) => {
+            let parts = object_mac_parts(
+                &token.uuid,
+                &o.uid,
+                &[0],
+                clear.as_deref().unwrap_or(&[]),
+                sealed.as_deref().unwrap_or(&[]),
+            );
+            Some(k.mac.mac(&parts)?.to_vec())
+        }
+        _ => None,
+    };
+    Ok(ObjectRow {
+        uid: o.uid.clone(),
+        private: o.private,
+        clear,
+        mac,
+        sealed,
+        generation,
+    })
+}
+
+/// Decodes a clear attribute blob; a missing or empty blob is an empty map.
+fn decode_clear(c: Option<&[u8]>) -> Option<AttrMap> {
+    match c {
+        None | Some([]) => Some(AttrMap::new()),
+        Some(b) => decode_attrs(b),
+    }
+}
+
+/// A MAC the caller should store for a row that had none.
+type NewMac = Option<[u8; crate::crypto::seal::MAC_LEN]>;
+
+/// Turns a row back into an object. `Ok(None)`: not visible without a TMK; `Err`:
+/// the row failed authentication or decoding (the reason, for the log).
+fn open_object(
+    row: &ObjectRow,
+    token: &TokenRow,
+    keys: Option<&Keys>,
+) -> Result<Option<(LoadedObject, NewMac)>> {
+    let bad = |why: &str| Error::TokenNotRecognized(why.to_string());
+    if row.uid.len() > MAX_UID {
+        return Err(bad("uid too long"));
+    }
+    let Some(keys) = keys else {
+        if row.private {
+            return Ok(None);
+        }
+        let clear =
+            decode_clear(row.clear.as_deref()).ok_or_else(|| bad("malformed clear attributes"))?;
+        let obj = LoadedObject {
+            uid: row.uid.clone(),
+            private: false,
+            clear,
+            secret: None,
+            generation: row.generation,
+        };
+        return Ok(Some((obj, None)));
+    };
+    let secret = match &row.sealed {
+        Some(blob) => {
+            let pt = keys
+                .sealer
+                .open(&object_aad(&token.uuid, &row.uid, row.private), blob)
+                .map_err(|_| bad("sealed attributes do not open (tampered, moved or foreign)"))?;
+            decode_attrs(&pt).ok_or_else(|| bad("malformed sealed attributes"))?
+        }
+        None if row.private => return Err(bad("private object without sealed attributes")),
+        None => AttrMap::new(),
+    };
+    if row.private {
+        if row.clear.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Err(bad("private object with clear attributes"));
+        }
+        let obj = LoadedObject {
+            uid: row.uid.clone(),
+            private: true,
+            clear: AttrMap::new(),
+            secret: Some(secret),
+            generation: row.generation,
+        };
+        return Ok(Some((obj, None)));
+    }
+    let clear_bytes = row.clear.as_deref().unwrap_or(&[]);
+    let parts = object_mac_parts(
+        &token.uuid,
+        &row.uid,
+        &[0],
+        clear_bytes,
+        row.sealed.as_deref().unwrap_or(&[]),
+    );
+    let new_mac = match &row.mac {
+        Some(m) if keys.mac.verify(&parts, m) => None,
+        Some(_) => return Err(bad("public attributes fail their MAC")),
+        None => Some(keys.mac.mac(&parts)?),
+    };
+    let clear = decode_clear(Some(clear_bytes)).ok_or_else(|| bad("malformed clear attributes"))?;
+    let obj = LoadedObject {
+        uid: row.uid.clone(),
+        private: false,
+        clear,
+        secret: Some(secret),
+        generation: row.generation,
+    };
+    Ok(Some((obj, new_mac)))
+}

@@ -1,0 +1,205 @@
+//! Token initialization and principals: PINs that wrap the TMK, failed-login counts.
+
+use super::{
+    check_aad, random_bytes, wrap_aad, Keys, PrincipalInfo, Store, MAX_LABEL, MAX_PRINCIPAL_NAME,
+    SO,
+};
+use crate::crypto::pinkdf::{derive_kek, KdfParams, SALT_LEN};
+use crate::crypto::seal::{unwrap_key, wrap_key, Tmk, KEY_LEN};
+use crate::error::{Error, Result};
+use crate::store::backend::{PrincipalRow, TokenRow};
+use zeroize::Zeroizing;
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_PRINCIPAL_NAME
+}
+
+fn row_kdf(p: &PrincipalRow) -> KdfParams {
+    KdfParams {
+        m_cost_kib: p.m_cost_kib,
+        t_cost: p.t_cost,
+        p_cost: p.p_cost,
+    }
+}
+
+/// A fresh salt and the KEK the PIN derives with it (the slow part, run unlocked).
+fn new_kek(pin: &[u8], kdf: &KdfParams) -> Result<([u8; SALT_LEN], Zeroizing<[u8; KEY_LEN]>)> {
+    kdf.validate()?;
+    let salt = random_bytes::<SALT_LEN>()?;
+    let kek = derive_kek(pin, &salt, kdf)?;
+    Ok((salt, kek))
+}
+
+fn hex_upper(b: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    b.iter()
+        .flat_map(|x| {
+            [
+                char::from(HEX[usize::from(x >> 4)]),
+                char::from(HEX[usize::from(x & 0xf)]),
+            ]
+        })
+        .collect()
+}
+
+impl Store {
+    /// Initializes (or re-initializes) the token in one transaction: wipes every
+    /// object, principal and tombstone, makes a new TMK, token uuid, serial and
+    /// epoch, stores the label and creates the "so" principal with `so_pin`.
+    /// Returns the new TMK. When the token was already initialized, the caller
+    /// must have verified the SO PIN first.
+    pub fn init_token(&self, label: &str, so_pin: &[u8], kdf: &KdfParams) -> Result<Tmk> {
+        if label.len() > MAX_LABEL {
+            return Err(Error::ArgumentsBad);
+        }
+        let (salt, kek) = new_kek(so_pin, kdf)?;
+        let tmk = Tmk::generate()?;
+        let uuid = random_bytes::<16>()?;
+        let serial = hex_upper(&random_bytes::<8>()?);
+        // Epochs stay below 2^63 so that they fit SQLite's signed integers.
+        let epoch = u64::from_le_bytes(random_bytes::<8>()?) >> 1;
+        let tmk_check = tmk.sealer()?.seal(&check_aad(&uuid), &[])?;
+        let wrapped_tmk = wrap_key(&kek, &wrap_aad(&uuid, SO), &tmk)?;
+        self.write(|tx, meta, generation| {
+            tx.wipe()?;
+            let epoch = if epoch == meta.epoch {
+                epoch ^ 1
+            } else {
+                epoch
+            };
+            tx.set_token(
+                epoch,
+                &TokenRow {
+                    uuid,
+                    label: label.to_string(),
+                    serial,
+                    tmk_check,
+                },
+            )?;
+            tx.set_tombstone_floor(generation)?;
+            tx.put_principal(&PrincipalRow {
+                name: SO.to_string(),
+                m_cost_kib: kdf.m_cost_kib,
+                t_cost: kdf.t_cost,
+                p_cost: kdf.p_cost,
+                salt: salt.to_vec(),
+                wrapped_tmk,
+                failed_logins: 0,
+            })
+        })?;
+        Ok(tmk)
+    }
+
+    /// A principal's failed-login count and KDF cost; `None` when it does not exist.
+    pub fn principal(&self, name: &str) -> Result<Option<PrincipalInfo>> {
+        if !valid_name(name) {
+            return Ok(None);
+        }
+        self.read(|tx| {
+            Ok(tx.principal(name)?.map(|p| PrincipalInfo {
+                failed_logins: p.failed_logins,
+                kdf: row_kdf(&p),
+            }))
+        })
+    }
+
+    /// The names of all principals, sorted.
+    pub fn principals(&self) -> Result<Vec<String>> {
+        self.read(|tx| tx.principal_names())
+    }
+
+    /// Logs a principal in: returns the TMK its PIN unwraps.
+    ///
+    /// At `max_failures` consecutive failures the PIN is locked (`CKR_PIN_LOCKED`,
+    /// without running the KDF). The failed count is incremented durably before the
+    /// KDF runs, so killing the process during the KDF still counts the try; a
+    /// success resets it. A wrong PIN is `CKR_PIN_INCORRECT`, or `CKR_PIN_LOCKED`
+    /// when this failure reached the limit. An unknown principal is
+    /// `CKR_USER_PIN_NOT_INITIALIZED`.
+    pub fn unlock(&self, name: &str, pin: &[u8], max_failures: u32) -> Result<Tmk> {
+        if !valid_name(name) {
+            return Err(Error::UserPinNotInitialized);
+        }
+        let ((row, uuid, epoch), _) = self.write(|tx, meta, _| {
+            let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+            let p = tx.principal(name)?.ok_or(Error::UserPinNotInitialized)?;
+            if p.failed_logins >= max_failures {
+                return Err(Error::PinLocked);
+            }
+            if row_kdf(&p).validate().is_err() {
+                return Err(Error::TokenNotRecognized(format!(
+                    "principal {name:?} has bad KDF parameters"
+                )));
+            }
+            tx.set_failed_logins(name, p.failed_logins.saturating_add(1))?;
+            Ok((p, token.uuid, meta.epoch))
+        })?;
+        let failed = row.failed_logins.saturating_add(1);
+        let wrong = || {
+            if failed >= max_failures {
+                Error::PinLocked
+            } else {
+                Error::PinIncorrect
+            }
+        };
+        // The slow part, with no lock held. The only comparison is the GCM tag
+        // check, which is constant-time.
+        let kek = derive_kek(pin, &row.salt, &row_kdf(&row))?;
+        let Ok(tmk) = unwrap_key(&kek, &wrap_aad(&uuid, name), &row.wrapped_tmk) else {
+            return Err(wrong());
+        };
+        self.write(|tx, meta, _| {
+            let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+            if token.uuid != uuid || meta.epoch != epoch {
+                // Re-initialized while the KDF ran: this PIN was for the old token.
+                return Err(Error::PinIncorrect);
+            }
+            Keys::for_token(&tmk, token).map_err(|_| Error::PinIncorrect)?;
+            if !tx.set_failed_logins(name, 0)? {
+                return Err(Error::UserPinNotInitialized);
+            }
+            Ok(())
+        })?;
+        Ok(tmk)
+    }
+
+    /// Creates or replaces a principal's PIN: wraps `tmk` under the new PIN (O(1):
+    /// nothing else is re-encrypted) and resets its failed count. For "user" this
+    /// sets the user PIN. `tmk` must be this token's TMK (`CKR_USER_NOT_LOGGED_IN`
+    /// otherwise); a name that is empty or longer than 64 bytes is
+    /// `CKR_ARGUMENTS_BAD`.
+    pub fn set_pin(&self, name: &str, tmk: &Tmk, new_pin: &[u8], kdf: &KdfParams) -> Result<()> {
+        if !valid_name(name) {
+            return Err(Error::ArgumentsBad);
+        }
+        let (salt, kek) = new_kek(new_pin, kdf)?;
+        self.write(|tx, meta, _| {
+            let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+            Keys::for_token(tmk, token)?;
+            let wrapped_tmk = wrap_key(&kek, &wrap_aad(&token.uuid, name), tmk)?;
+            tx.put_principal(&PrincipalRow {
+                name: name.to_string(),
+                m_cost_kib: kdf.m_cost_kib,
+                t_cost: kdf.t_cost,
+                p_cost: kdf.p_cost,
+                salt: salt.to_vec(),
+                wrapped_tmk,
+                failed_logins: 0,
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Removes a principal (nothing happens when it does not exist). The SO cannot
+    /// be removed (`CKR_ACTION_PROHIBITED`).
+    pub fn remove_principal(&self, name: &str) -> Result<()> {
+        if name == SO {
+            return Err(Error::ActionProhibited);
+        }
+        if !valid_name(name) {
+            return Ok(());
+        }
+        self.write(|tx, _, _| tx.delete_principal(name).map(|_| ()))?;
+        Ok(())
+    }
+}
