@@ -107,7 +107,18 @@ impl Token {
     }
 
     fn reload(store: &Store, st: &mut TokenState) -> Result<()> {
-        let changes = store.changes_since(st.seen, st.tmk.as_ref())?;
+        let changes = match store.changes_since(st.seen, st.tmk.as_ref()) {
+            Err(Error::UserNotLoggedIn) if st.tmk.is_some() => {
+                // Our master key no longer opens the file: it was re-initialized.
+                log::warn!("token was re-initialized by another process; logging out");
+                st.login = Login::Public;
+                st.tmk = None;
+                st.objects.retain(|o| !o.is_token());
+                st.seen = None;
+                return Self::reload(store, st);
+            }
+            other => other?,
+        };
         if changes.full {
             if st.seen.is_some_and(|(epoch, _)| epoch != changes.epoch) && st.login != Login::Public {
                 // Re-initialized by another process: our master key is gone.
@@ -255,21 +266,35 @@ impl Token {
     pub fn persist(&self, handle: CK_OBJECT_HANDLE, attrs: AttrMap) -> Result<Arc<Object>> {
         let store = self.store()?;
         let obj = Object::new(handle, None, attrs);
-        {
+        let generation = {
             let st = self.state.read();
-            store.put_object(&split_for_store(&obj), st.tmk.as_ref())?;
-        }
+            store.put_object(&split_for_store(&obj), st.tmk.as_ref())?
+        };
         let obj = Arc::new(obj);
-        self.state.write().objects.insert(Arc::clone(&obj));
+        let mut st = self.state.write();
+        st.objects.insert(Arc::clone(&obj));
+        Self::advance(&mut st, generation);
         Ok(obj)
     }
 
     /// Removes a token object from the file and the cache.
     pub fn unpersist(&self, obj: &Object) -> Result<()> {
         let store = self.store()?;
-        store.delete_object(obj.unique_id())?;
-        self.state.write().objects.remove(obj.handle);
+        let generation = store.delete_object(obj.unique_id())?;
+        let mut st = self.state.write();
+        st.objects.remove(obj.handle);
+        Self::advance(&mut st, generation);
         Ok(())
+    }
+
+    /// After our own write: when nobody else wrote in between, the cache is
+    /// current at the new generation and needs no reload.
+    fn advance(st: &mut TokenState, generation: u64) {
+        if let Some((epoch, seen)) = st.seen {
+            if generation == seen + 1 {
+                st.seen = Some((epoch, generation));
+            }
+        }
     }
 }
 
