@@ -28,7 +28,9 @@ pub fn matches(obj: &Object, template: &Template) -> bool {
     let shape = shape_of(obj.attrs());
     template.iter().all(|a| {
         if hidden {
-            let secret = shape.and_then(|s| s.def(a.ty)).is_some_and(|d| d.flags.any(SECRET));
+            let secret = shape
+                .and_then(|s| s.def(a.ty))
+                .is_some_and(|d| d.flags.any(SECRET));
             if secret {
                 return false;
             }
@@ -40,10 +42,13 @@ pub fn matches(obj: &Object, template: &Template) -> bool {
 /// Like [`matches`] but for the module's own checks (`CKA_WRAP_TEMPLATE`): secret
 /// attributes are compared too.
 pub(crate) fn matches_plain(obj: &Object, template: &Template) -> bool {
-    template.iter().all(|a| obj.get(a.ty).is_some_and(|v| same_value(a.ty, v, &a.value)))
+    template
+        .iter()
+        .all(|a| obj.get(a.ty).is_some_and(|v| same_value(a.ty, v, &a.value)))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::object::attr::Attribute;
@@ -51,7 +56,10 @@ mod tests {
     use zeroize::Zeroizing;
 
     fn obj(attrs: &[Attribute]) -> Object {
-        let map: AttrMap = attrs.iter().map(|a| (a.ty, Zeroizing::new(a.value.to_vec()))).collect();
+        let map: AttrMap = attrs
+            .iter()
+            .map(|a| (a.ty, Zeroizing::new(a.value.to_vec())))
+            .collect();
         Object::new(1, None, map)
     }
 
@@ -70,14 +78,29 @@ mod tests {
     fn exact_match_per_attribute() {
         let o = aes(false);
         assert!(matches(&o, &vec![]));
-        assert!(matches(&o, &vec![Attribute::new(CKA_LABEL, b"k1".to_vec())]));
-        assert!(!matches(&o, &vec![Attribute::new(CKA_LABEL, b"k".to_vec())]));
-        assert!(!matches(&o, &vec![Attribute::new(CKA_LABEL, b"k1\0".to_vec())]));
         assert!(matches(
             &o,
-            &vec![Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY), Attribute::ulong(CKA_KEY_TYPE, CKK_AES)]
+            &vec![Attribute::new(CKA_LABEL, b"k1".to_vec())]
         ));
-        assert!(!matches(&o, &vec![Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY)]));
+        assert!(!matches(
+            &o,
+            &vec![Attribute::new(CKA_LABEL, b"k".to_vec())]
+        ));
+        assert!(!matches(
+            &o,
+            &vec![Attribute::new(CKA_LABEL, b"k1\0".to_vec())]
+        ));
+        assert!(matches(
+            &o,
+            &vec![
+                Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
+                Attribute::ulong(CKA_KEY_TYPE, CKK_AES)
+            ]
+        ));
+        assert!(!matches(
+            &o,
+            &vec![Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY)]
+        ));
     }
 
     #[test]

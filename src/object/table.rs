@@ -171,7 +171,16 @@ const fn row(
     default: DefaultValue,
     classes: &'static [CK_OBJECT_CLASS],
 ) -> AttrDef {
-    AttrDef { ty, name, kind, flags, default, check: Check::None, classes, subtypes: &[] }
+    AttrDef {
+        ty,
+        name,
+        kind,
+        flags,
+        default,
+        check: Check::None,
+        classes,
+        subtypes: &[],
+    }
 }
 
 const fn sub(mut d: AttrDef, subtypes: &'static [CK_ULONG]) -> AttrDef {
@@ -187,8 +196,13 @@ const fn check(mut d: AttrDef, check: Check) -> AttrDef {
 use DefaultValue as D;
 use Kind::*;
 
-const STORAGE_CLASSES: &[CK_OBJECT_CLASS] =
-    &[CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY];
+const STORAGE_CLASSES: &[CK_OBJECT_CLASS] = &[
+    CKO_DATA,
+    CKO_CERTIFICATE,
+    CKO_PUBLIC_KEY,
+    CKO_PRIVATE_KEY,
+    CKO_SECRET_KEY,
+];
 const KEYS: &[CK_OBJECT_CLASS] = &[CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY];
 const PUB: &[CK_OBJECT_CLASS] = &[CKO_PUBLIC_KEY];
 const PRIV: &[CK_OBJECT_CLASS] = &[CKO_PRIVATE_KEY];
@@ -207,6 +221,7 @@ const RSA: &[CK_ULONG] = &[CKK_RSA];
 const EC: &[CK_ULONG] = &[CKK_EC];
 const AES: &[CK_ULONG] = &[CKK_AES];
 /// Secret key types whose `CKA_VALUE` has any length.
+#[rustfmt::skip]
 const GENERIC: &[CK_ULONG] = &[
     CKK_GENERIC_SECRET,
     CKK_SHA_1_HMAC,
@@ -215,6 +230,7 @@ const GENERIC: &[CK_ULONG] = &[
     CKK_SHA384_HMAC,
     CKK_SHA512_HMAC,
 ];
+#[rustfmt::skip]
 const SECRET_TYPES: &[CK_ULONG] = &[
     CKK_AES,
     CKK_GENERIC_SECRET,
@@ -226,6 +242,7 @@ const SECRET_TYPES: &[CK_ULONG] = &[
 ];
 
 /// §4.2–4.4: attributes of every object and of storage objects.
+#[rustfmt::skip]
 const COMMON: &[AttrDef] = &[
     row(CKA_CLASS, "CKA_CLASS", Ulong, REQ_CREATE, D::None, &[]),
     row(CKA_UNIQUE_ID, "CKA_UNIQUE_ID", Utf8, TOKEN_SET, D::Computed, STORAGE_CLASSES),
@@ -242,6 +259,7 @@ const COMMON: &[AttrDef] = &[
 ];
 
 /// §4.5: data objects.
+#[rustfmt::skip]
 const DATA_ROWS: &[AttrDef] = &[
     row(CKA_APPLICATION, "CKA_APPLICATION", Utf8, MODIFIABLE, D::Empty, DATA),
     row(CKA_OBJECT_ID, "CKA_OBJECT_ID", Bytes, MODIFIABLE, D::Empty, DATA),
@@ -250,6 +268,7 @@ const DATA_ROWS: &[AttrDef] = &[
 
 /// §4.6: certificates; X.509 public key certificates (§4.6.3). Only `CKA_ID`,
 /// `CKA_ISSUER`, `CKA_SERIAL_NUMBER` (and `CKA_LABEL`) may change.
+#[rustfmt::skip]
 const CERT_ROWS: &[AttrDef] = &[
     row(CKA_CERTIFICATE_TYPE, "CKA_CERTIFICATE_TYPE", Ulong, REQ_CREATE, D::None, CERT),
     check(
@@ -284,6 +303,7 @@ const CERT_ROWS: &[AttrDef] = &[
 ];
 
 /// §4.7–4.9: common, public, private and secret key attributes.
+#[rustfmt::skip]
 const KEY_ROWS: &[AttrDef] = &[
     row(CKA_KEY_TYPE, "CKA_KEY_TYPE", Ulong, REQ_CREATE.or(REQ_UNWRAP), D::None, KEYS),
     row(CKA_ID, "CKA_ID", Bytes, MODIFIABLE, D::Empty, KEYS),
@@ -322,6 +342,7 @@ const KEY_ROWS: &[AttrDef] = &[
 ];
 
 /// §2.1 (RSA) key objects.
+#[rustfmt::skip]
 const RSA_ROWS: &[AttrDef] = &[
     sub(row(CKA_MODULUS, "CKA_MODULUS", BigInteger, REQ_CREATE.or(NO_GENERATE), D::None, PUB), RSA),
     sub(
@@ -351,6 +372,7 @@ const RSA_ROWS: &[AttrDef] = &[
 ];
 
 /// §2.3 (EC) key objects.
+#[rustfmt::skip]
 const EC_ROWS: &[AttrDef] = &[
     sub(row(CKA_EC_PARAMS, "CKA_EC_PARAMS", Bytes, REQ_CREATE.or(REQ_GENERATE), D::None, PUB), EC),
     sub(row(CKA_EC_POINT, "CKA_EC_POINT", Bytes, REQ_CREATE.or(NO_GENERATE), D::None, PUB), EC),
@@ -365,6 +387,7 @@ const EC_ROWS: &[AttrDef] = &[
 /// footnotes 2,3 (and 6 in the table), but the block-cipher unwrap mechanisms read
 /// it from the unwrap template and the derivation mechanisms from the derive
 /// template, so it is accepted there.
+#[rustfmt::skip]
 const SECRET_ROWS: &[AttrDef] = &[
     sub(check(row(CKA_VALUE, "CKA_VALUE", Bytes, SECRET_MATERIAL, D::None, SEC), Check::Lens(&[16, 24, 32])), AES),
     sub(row(CKA_VALUE, "CKA_VALUE", Bytes, SECRET_MATERIAL, D::None, SEC), GENERIC),
@@ -382,10 +405,19 @@ pub const VENDOR_CLASSES: &[CK_OBJECT_CLASS] = &[];
 pub const VENDOR_KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[];
 
 /// Every group of rows, searched in order.
-const GROUPS: &[&[AttrDef]] =
-    &[COMMON, DATA_ROWS, CERT_ROWS, KEY_ROWS, RSA_ROWS, EC_ROWS, SECRET_ROWS, VENDOR];
+const GROUPS: &[&[AttrDef]] = &[
+    COMMON,
+    DATA_ROWS,
+    CERT_ROWS,
+    KEY_ROWS,
+    RSA_ROWS,
+    EC_ROWS,
+    SECRET_ROWS,
+    VENDOR,
+];
 
 /// The key types this token knows, with the class each belongs to.
+#[rustfmt::skip]
 const KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[
     (CKO_PUBLIC_KEY, CKK_RSA),
     (CKO_PRIVATE_KEY, CKK_RSA),
@@ -412,7 +444,10 @@ pub fn is_key_class(class: CK_OBJECT_CLASS) -> bool {
 
 /// True when `key_type` is a known key type of `class`.
 pub fn key_type_known(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
-    KEY_TYPES.iter().chain(VENDOR_KEY_TYPES).any(|&(c, k)| c == class && k == key_type)
+    KEY_TYPES
+        .iter()
+        .chain(VENDOR_KEY_TYPES)
+        .any(|&(c, k)| c == class && k == key_type)
 }
 
 /// True when `cert_type` is a supported certificate type.
@@ -428,19 +463,36 @@ fn applies(d: &AttrDef, class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> bo
 /// The rule for attribute `ty` of an object of `class` whose key type (for keys)
 /// or certificate type (for certificates) is `subtype`; `None` when the attribute
 /// is not valid for such an object.
-pub fn def(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>, ty: CK_ATTRIBUTE_TYPE) -> Option<&'static AttrDef> {
-    GROUPS.iter().flat_map(|g| g.iter()).find(|d| d.ty == ty && applies(d, class, subtype))
+pub fn def(
+    class: CK_OBJECT_CLASS,
+    subtype: Option<CK_ULONG>,
+    ty: CK_ATTRIBUTE_TYPE,
+) -> Option<&'static AttrDef> {
+    GROUPS
+        .iter()
+        .flat_map(|g| g.iter())
+        .find(|d| d.ty == ty && applies(d, class, subtype))
 }
 
 /// Every rule that applies to an object of `class` and `subtype`.
-pub fn defs_for(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> impl Iterator<Item = &'static AttrDef> {
-    GROUPS.iter().flat_map(|g| g.iter()).filter(move |d| applies(d, class, subtype))
+pub fn defs_for(
+    class: CK_OBJECT_CLASS,
+    subtype: Option<CK_ULONG>,
+) -> impl Iterator<Item = &'static AttrDef> {
+    GROUPS
+        .iter()
+        .flat_map(|g| g.iter())
+        .filter(move |d| applies(d, class, subtype))
 }
 
 /// The kind of the first row of attribute `ty` (rows of one type differ at most
 /// between `Bytes` and `BigInteger`; a boolean is a boolean everywhere).
 pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
-    GROUPS.iter().flat_map(|g| g.iter()).find(|d| d.ty == ty).map(|d| d.kind)
+    GROUPS
+        .iter()
+        .flat_map(|g| g.iter())
+        .find(|d| d.ty == ty)
+        .map(|d| d.kind)
 }
 
 /// True when `ty` has a row for some class (an attribute the token knows at all).
@@ -449,6 +501,7 @@ pub fn known_anywhere(ty: CK_ATTRIBUTE_TYPE) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -475,14 +528,21 @@ mod tests {
     #[test]
     fn booleans_are_booleans_in_every_row() {
         for d in GROUPS.iter().flat_map(|g| g.iter()) {
-            assert_eq!(kind_of(d.ty) == Some(Kind::Bool), d.kind == Kind::Bool, "{}", d.name);
+            assert_eq!(
+                kind_of(d.ty) == Some(Kind::Bool),
+                d.kind == Kind::Bool,
+                "{}",
+                d.name
+            );
         }
     }
 
     #[test]
     fn footnotes_of_the_standard() {
         let aes = |ty| def(CKO_SECRET_KEY, Some(CKK_AES), ty).unwrap();
-        assert!(aes(CKA_VALUE).flags.has(REQ_CREATE.or(NO_GENERATE).or(NO_UNWRAP).or(SECRET)));
+        assert!(aes(CKA_VALUE)
+            .flags
+            .has(REQ_CREATE.or(NO_GENERATE).or(NO_UNWRAP).or(SECRET)));
         assert_eq!(aes(CKA_VALUE).check, Check::Lens(&[16, 24, 32]));
         assert!(aes(CKA_VALUE_LEN).flags.has(NO_CREATE.or(REQ_GENERATE)));
         assert!(aes(CKA_SENSITIVE).flags.has(MODIFIABLE.or(TO_TRUE_ONLY)));
@@ -491,15 +551,37 @@ mod tests {
         assert!(aes(CKA_LOCAL).flags.has(TOKEN_SET));
         assert!(aes(CKA_UNIQUE_ID).flags.has(TOKEN_SET));
         let rsa_priv = |ty| def(CKO_PRIVATE_KEY, Some(CKK_RSA), ty).unwrap();
-        for ty in [CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT] {
+        for ty in [
+            CKA_PRIVATE_EXPONENT,
+            CKA_PRIME_1,
+            CKA_PRIME_2,
+            CKA_EXPONENT_1,
+            CKA_EXPONENT_2,
+            CKA_COEFFICIENT,
+        ] {
             assert!(rsa_priv(ty).flags.has(SECRET.or(KEY_MATERIAL)));
         }
         assert!(!rsa_priv(CKA_MODULUS).flags.has(SECRET));
-        assert!(def(CKO_PUBLIC_KEY, Some(CKK_RSA), CKA_MODULUS_BITS).unwrap().flags.has(REQ_GENERATE));
-        assert!(def(CKO_PUBLIC_KEY, Some(CKK_EC), CKA_EC_PARAMS).unwrap().flags.has(REQ_GENERATE));
-        assert!(def(CKO_CERTIFICATE, Some(CKC_X_509), CKA_SUBJECT).unwrap().flags.has(REQ_CREATE));
-        assert!(!def(CKO_CERTIFICATE, Some(CKC_X_509), CKA_SUBJECT).unwrap().flags.has(MODIFIABLE));
-        assert!(def(CKO_PUBLIC_KEY, Some(CKK_EC), CKA_SUBJECT).unwrap().flags.has(MODIFIABLE));
+        assert!(def(CKO_PUBLIC_KEY, Some(CKK_RSA), CKA_MODULUS_BITS)
+            .unwrap()
+            .flags
+            .has(REQ_GENERATE));
+        assert!(def(CKO_PUBLIC_KEY, Some(CKK_EC), CKA_EC_PARAMS)
+            .unwrap()
+            .flags
+            .has(REQ_GENERATE));
+        assert!(def(CKO_CERTIFICATE, Some(CKC_X_509), CKA_SUBJECT)
+            .unwrap()
+            .flags
+            .has(REQ_CREATE));
+        assert!(!def(CKO_CERTIFICATE, Some(CKC_X_509), CKA_SUBJECT)
+            .unwrap()
+            .flags
+            .has(MODIFIABLE));
+        assert!(def(CKO_PUBLIC_KEY, Some(CKK_EC), CKA_SUBJECT)
+            .unwrap()
+            .flags
+            .has(MODIFIABLE));
     }
 
     #[test]
@@ -515,9 +597,24 @@ mod tests {
 
     #[test]
     fn private_default_depends_on_class() {
-        assert_eq!(def(CKO_SECRET_KEY, Some(CKK_AES), CKA_PRIVATE).unwrap().default, D::True);
-        assert_eq!(def(CKO_PRIVATE_KEY, Some(CKK_EC), CKA_PRIVATE).unwrap().default, D::True);
-        assert_eq!(def(CKO_PUBLIC_KEY, Some(CKK_EC), CKA_PRIVATE).unwrap().default, D::False);
+        assert_eq!(
+            def(CKO_SECRET_KEY, Some(CKK_AES), CKA_PRIVATE)
+                .unwrap()
+                .default,
+            D::True
+        );
+        assert_eq!(
+            def(CKO_PRIVATE_KEY, Some(CKK_EC), CKA_PRIVATE)
+                .unwrap()
+                .default,
+            D::True
+        );
+        assert_eq!(
+            def(CKO_PUBLIC_KEY, Some(CKK_EC), CKA_PRIVATE)
+                .unwrap()
+                .default,
+            D::False
+        );
         assert_eq!(def(CKO_DATA, None, CKA_PRIVATE).unwrap().default, D::False);
     }
 
