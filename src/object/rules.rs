@@ -4,7 +4,7 @@
 //! and the key-use and wrapping checks of the key management functions (§5.18).
 //!
 //! Error codes follow PKCS#11 3.0 §4.1.1–4.1.3: an attribute the object cannot
-//! have is `CKR_ATTRIBUTE_TYPE_INVALID` (as SoftHSMv2 and Kryoptic do; §4.1.1
+//! have is `CKR_ATTRIBUTE_TYPE_INVALID` (as SoftHSMv2 does; §4.1.1
 //! would also allow `CKR_TEMPLATE_INCONSISTENT` for an attribute of another
 //! class), a bad value `CKR_ATTRIBUTE_VALUE_INVALID`, an attribute that cannot be
 //! set `CKR_ATTRIBUTE_READ_ONLY`, a missing one `CKR_TEMPLATE_INCOMPLETE`, values
@@ -17,9 +17,9 @@
 //!   `CKA_SIGN_RECOVER`, `CKA_VERIFY_RECOVER`, `CKA_WRAP`, `CKA_UNWRAP`): TRUE, as
 //!   SoftHSMv2's `P11Attributes.cpp`; `CKA_DERIVE` FALSE (the standard's default).
 //! - `CKA_SENSITIVE`: FALSE, the standard's stated default for secret keys (§4.10),
-//!   used for private keys too (SoftHSMv2 and Kryoptic agree).
+//!   used for private keys too (SoftHSMv2 does the same).
 //! - `CKA_EXTRACTABLE`: TRUE. The standard leaves it to the token; SoftHSMv2
-//!   defaults it to FALSE, Kryoptic and NSS to TRUE. We pick TRUE so that a plain
+//!   defaults it to FALSE (`P11Attributes.cpp`). We pick TRUE so that a plain
 //!   template behaves as the standard's examples expect (a key can be wrapped unless
 //!   the application says otherwise); a KMS-managed key asks for
 //!   `CKA_SENSITIVE=TRUE, CKA_EXTRACTABLE=FALSE` explicitly.
