@@ -7,6 +7,7 @@
 
 pub mod attr;
 pub mod rules;
+pub mod search;
 pub mod table;
 
 use crate::object::attr::{decode_bool, decode_ulong, Attribute, Template};

@@ -1,13 +1,1746 @@
-//! Object rules (being written on another branch; this stub fixes the read type).
+//! The validators that read the attribute table ([`crate::object::table`]): object
+//! creation (`C_CreateObject`, `C_GenerateKey(Pair)`, `C_UnwrapKey`,
+//! `C_DeriveKey`), `C_CopyObject`, `C_SetAttributeValue`, `C_GetAttributeValue`,
+//! and the key-use and wrapping checks of the key management functions (§5.18).
+//!
+//! Error codes follow PKCS#11 3.0 §4.1.1–4.1.3: an attribute the object cannot
+//! have is `CKR_ATTRIBUTE_TYPE_INVALID` (as SoftHSMv2 does; §4.1.1
+//! would also allow `CKR_TEMPLATE_INCONSISTENT` for an attribute of another
+//! class), a bad value `CKR_ATTRIBUTE_VALUE_INVALID`, an attribute that cannot be
+//! set `CKR_ATTRIBUTE_READ_ONLY`, a missing one `CKR_TEMPLATE_INCOMPLETE`, values
+//! that contradict each other (or an attribute given twice)
+//! `CKR_TEMPLATE_INCONSISTENT`.
+//!
+//! Defaults the standard leaves to the token (footnote 9):
+//! - `CKA_PRIVATE`: TRUE for private and secret keys, FALSE otherwise (SoftHSMv2).
+//! - Key usage flags (`CKA_ENCRYPT`, `CKA_DECRYPT`, `CKA_SIGN`, `CKA_VERIFY`,
+//!   `CKA_SIGN_RECOVER`, `CKA_VERIFY_RECOVER`, `CKA_WRAP`, `CKA_UNWRAP`): TRUE, as
+//!   SoftHSMv2's `P11Attributes.cpp`; `CKA_DERIVE` FALSE (the standard's default).
+//! - `CKA_SENSITIVE`: FALSE, the standard's stated default for secret keys (§4.10),
+//!   used for private keys too (SoftHSMv2 does the same).
+//! - `CKA_EXTRACTABLE`: TRUE. The standard leaves it to the token; SoftHSMv2
+//!   defaults it to FALSE (`P11Attributes.cpp`). We pick TRUE so that a plain
+//!   template behaves as the standard's examples expect (a key can be wrapped unless
+//!   the application says otherwise); a KMS-managed key asks for
+//!   `CKA_SENSITIVE=TRUE, CKA_EXTRACTABLE=FALSE` explicitly.
 
+use crate::error::{Error, Result};
+use crate::object::attr::{
+    decode_bool, decode_template, decode_ulong, decode_ulongs, Attribute, Template,
+};
+use crate::object::table::{self, AttrDef, Check, DefaultValue, Flags, Kind};
+use crate::object::table::{
+    COPY_MODIFIABLE, KEY_MATERIAL, MODIFIABLE, NO_CREATE, NO_DERIVE, NO_GENERATE, NO_UNWRAP,
+    REQ_CREATE, REQ_GENERATE, REQ_UNWRAP, SECRET, SO_TRUE_ONLY, TO_FALSE_ONLY, TO_TRUE_ONLY,
+};
+use crate::object::{AttrMap, Object};
+use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-/// The answer for one attribute of `C_GetAttributeValue`.
+pub use crate::object::search::matches;
+
+/// How a new object comes to be; it decides which attributes the caller may give
+/// and which the token computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `C_CreateObject`.
+    Create,
+    /// `C_GenerateKey` / `C_GenerateKeyPair` with this key generation mechanism.
+    Generate {
+        /// The mechanism, recorded in `CKA_KEY_GEN_MECHANISM`.
+        mechanism: CK_MECHANISM_TYPE,
+    },
+    /// `C_UnwrapKey`.
+    Unwrap,
+    /// `C_DeriveKey`.
+    Derive,
+    /// A copy validated as a fresh object (`C_CopyObject` itself uses [`copy_object`]).
+    Copy,
+}
+
+impl Origin {
+    fn forbidden(self) -> Flags {
+        match self {
+            Origin::Create | Origin::Copy => NO_CREATE,
+            Origin::Generate { .. } => NO_GENERATE,
+            Origin::Unwrap => NO_UNWRAP,
+            Origin::Derive => NO_DERIVE,
+        }
+    }
+    fn required(self) -> Option<Flags> {
+        match self {
+            Origin::Create | Origin::Copy => Some(REQ_CREATE),
+            Origin::Generate { .. } => Some(REQ_GENERATE),
+            Origin::Unwrap => Some(REQ_UNWRAP),
+            Origin::Derive => None,
+        }
+    }
+}
+
+/// The class of an object and its key type (keys) or certificate type (certificates).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) class: CK_OBJECT_CLASS,
+    pub(crate) sub: Option<CK_ULONG>,
+}
+
+impl Shape {
+    pub(crate) fn def(self, ty: CK_ATTRIBUTE_TYPE) -> Option<&'static AttrDef> {
+        table::def(self.class, self.sub, ty)
+    }
+}
+
+/// The shape of a stored object (already validated when it was made).
+pub(crate) fn shape_of(attrs: &AttrMap) -> Option<Shape> {
+    let ulong = |ty| attrs.get(&ty).and_then(|v| decode_ulong(ty, v).ok());
+    let class = ulong(CKA_CLASS)?;
+    let sub = if table::is_key_class(class) {
+        Some(ulong(CKA_KEY_TYPE)?)
+    } else if class == CKO_CERTIFICATE {
+        Some(ulong(CKA_CERTIFICATE_TYPE)?)
+    } else {
+        None
+    };
+    Some(Shape { class, sub })
+}
+
+/// True when the key's secret attributes (footnote 7) may not be revealed.
+pub(crate) fn hides_secrets(attrs: &AttrMap) -> bool {
+    let flag = |ty, default| {
+        attrs
+            .get(&ty)
+            .and_then(|v| decode_bool(ty, v).ok())
+            .unwrap_or(default)
+    };
+    // Fail closed: a key without the attributes (never made by `new_object`) is hidden.
+    flag(CKA_SENSITIVE, true) || !flag(CKA_EXTRACTABLE, false)
+}
+
+fn bool_value(v: bool) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(vec![if v { CK_TRUE } else { CK_FALSE }])
+}
+
+fn ulong_value(v: CK_ULONG) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(v.to_ne_bytes().to_vec())
+}
+
+fn valid_date(v: &[u8]) -> bool {
+    if v.is_empty() {
+        return true;
+    }
+    if v.len() != 8 || !v.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let num =
+        |r: std::ops::Range<usize>| v[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    (1..=12).contains(&num(4..6)) && (1..=31).contains(&num(6..8))
+}
+
+/// Checks a value against its row and returns it in canonical form (booleans
+/// become exactly `CK_TRUE`/`CK_FALSE`).
+pub(crate) fn validate_value(d: &AttrDef, v: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let bad = || Error::AttributeValueInvalid(d.ty);
+    match d.kind {
+        Kind::Bool => return Ok(bool_value(decode_bool(d.ty, v)?)),
+        Kind::Ulong => {
+            let n = decode_ulong(d.ty, v)?;
+            if let Check::UlongMax(max) = d.check {
+                if n > max {
+                    return Err(bad());
+                }
+            }
+        }
+        Kind::Bytes => {}
+        Kind::Utf8 => {
+            std::str::from_utf8(v).map_err(|_| bad())?;
+        }
+        Kind::Date => {
+            if !valid_date(v) {
+                return Err(bad());
+            }
+        }
+        Kind::BigInteger => {
+            if v.is_empty() {
+                return Err(bad());
+            }
+        }
+        Kind::UlongArray => {
+            decode_ulongs(d.ty, v)?;
+        }
+        Kind::Template => {
+            let t = decode_template(v).ok_or_else(bad)?;
+            if has_duplicates(&t).is_some()
+                || t.iter()
+                    .any(|a| crate::object::attr::is_template_attribute(a.ty))
+            {
+                return Err(bad());
+            }
+        }
+    }
+    if let Check::Lens(lens) = d.check {
+        if !lens.contains(&v.len()) {
+            return Err(bad());
+        }
+    }
+    Ok(Zeroizing::new(v.to_vec()))
+}
+
+/// The first attribute type that appears twice, if any.
+fn has_duplicates(t: &[Attribute]) -> Option<CK_ATTRIBUTE_TYPE> {
+    let mut seen = std::collections::BTreeSet::new();
+    t.iter().map(|a| a.ty).find(|ty| !seen.insert(*ty))
+}
+
+fn reject_duplicates(t: &[Attribute]) -> Result<()> {
+    match has_duplicates(t) {
+        Some(_) => Err(Error::TemplateInconsistent(
+            "an attribute appears twice in the template",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The value of `ty` in a template (the first one).
+fn find(t: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
+    t.iter().find(|a| a.ty == ty).map(|a| a.value.as_slice())
+}
+
+/// A `CK_ULONG` given by the template or the mechanism; both must agree.
+fn agreed_ulong(
+    template: &[Attribute],
+    generated: &[Attribute],
+    ty: CK_ATTRIBUTE_TYPE,
+    why: &'static str,
+) -> Result<Option<CK_ULONG>> {
+    let t = find(template, ty)
+        .map(|v| decode_ulong(ty, v))
+        .transpose()?;
+    let g = find(generated, ty)
+        .map(|v| decode_ulong(ty, v))
+        .transpose()?;
+    match (t, g) {
+        (Some(a), Some(b)) if a != b => Err(Error::TemplateInconsistent(why)),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// Works out the class and sub-type of a new object from the template and the
+/// attributes the mechanism produced.
+fn new_shape(template: &[Attribute], generated: &[Attribute]) -> Result<Shape> {
+    let class = agreed_ulong(
+        template,
+        generated,
+        CKA_CLASS,
+        "CKA_CLASS differs from the mechanism's",
+    )?
+    .ok_or(Error::TemplateIncomplete { missing: CKA_CLASS })?;
+    if !table::class_known(class) {
+        return Err(Error::AttributeValueInvalid(CKA_CLASS));
+    }
+    let sub = if table::is_key_class(class) {
+        let kt = agreed_ulong(
+            template,
+            generated,
+            CKA_KEY_TYPE,
+            "CKA_KEY_TYPE differs from the mechanism's",
+        )?
+        .ok_or(Error::TemplateIncomplete {
+            missing: CKA_KEY_TYPE,
+        })?;
+        if !table::key_type_known(class, kt) {
+            return Err(Error::AttributeValueInvalid(CKA_KEY_TYPE));
+        }
+        Some(kt)
+    } else if class == CKO_CERTIFICATE {
+        let ct = agreed_ulong(
+            template,
+            generated,
+            CKA_CERTIFICATE_TYPE,
+            "CKA_CERTIFICATE_TYPE differs",
+        )?
+        .ok_or(Error::TemplateIncomplete {
+            missing: CKA_CERTIFICATE_TYPE,
+        })?;
+        if !table::cert_type_known(ct) {
+            return Err(Error::AttributeValueInvalid(CKA_CERTIFICATE_TYPE));
+        }
+        Some(ct)
+    } else {
+        None
+    };
+    Ok(Shape { class, sub })
+}
+
+/// Number of significant bits of a big-endian integer.
+fn bit_length(v: &[u8]) -> usize {
+    match v.iter().position(|b| *b != 0) {
+        None => 0,
+        Some(i) => {
+            let mut top = v[i];
+            let mut bits = (v.len() - i - 1) * 8;
+            while top != 0 {
+                bits += 1;
+                top >>= 1;
+            }
+            bits
+        }
+    }
+}
+
+/// Sets a computed `CK_ULONG` attribute; a different value already there (given by
+/// the template or the mechanism) is a contradiction.
+fn set_computed_ulong(
+    map: &mut AttrMap,
+    ty: CK_ATTRIBUTE_TYPE,
+    v: CK_ULONG,
+    why: &'static str,
+) -> Result<()> {
+    if let Some(old) = map.get(&ty) {
+        if decode_ulong(ty, old)? != v {
+            return Err(Error::TemplateInconsistent(why));
+        }
+    }
+    map.insert(ty, ulong_value(v));
+    Ok(())
+}
+
+fn map_flag(map: &AttrMap, ty: CK_ATTRIBUTE_TYPE, default: bool) -> bool {
+    map.get(&ty)
+        .and_then(|v| decode_bool(ty, v).ok())
+        .unwrap_or(default)
+}
+
+/// Validates the caller's `template` for a new object made by `origin`, merges the
+/// attributes the mechanism produced (`generated`: all key material and domain
+/// parameters of the new key (e.g. `CKA_EC_PARAMS` of a generated EC private key,
+/// `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT` of both RSA halves), maybe `CKA_CLASS`
+/// and `CKA_KEY_TYPE`, values the module computed such as `CKA_CHECK_VALUE`, and
+/// for `Derive` the `CKA_ALWAYS_SENSITIVE`/`CKA_NEVER_EXTRACTABLE` it worked out),
+/// fills the defaults and the attributes the token computes, and returns the new
+/// object's attributes.
+///
+/// The template may not contradict `generated`. `uid` becomes `CKA_UNIQUE_ID`;
+/// `so` says whether the SO is logged in (only the SO may set `CKA_TRUSTED`).
+pub fn new_object(
+    template: &Template,
+    origin: Origin,
+    generated: &Template,
+    uid: &str,
+    so: bool,
+) -> Result<AttrMap> {
+    reject_duplicates(template)?;
+    if has_duplicates(generated).is_some() {
+        return Err(Error::General(
+            "mechanism produced an attribute twice".into(),
+        ));
+    }
+    let shape = new_shape(template, generated)?;
+
+    // The caller's attributes.
+    let mut given = Vec::with_capacity(template.len());
+    for a in template {
+        let d = shape.def(a.ty).ok_or(Error::AttributeTypeInvalid(a.ty))?;
+        if d.flags.any(origin.forbidden()) {
+            return Err(Error::AttributeReadOnly(a.ty));
+        }
+        let v = validate_value(d, &a.value)?;
+        if d.flags.any(SO_TRUE_ONLY) && v.first() == Some(&CK_TRUE) && !so {
+            return Err(Error::AttributeReadOnly(a.ty));
+        }
+        given.push((a.ty, v));
+    }
+    // The mechanism's attributes: trusted, but still well-formed and not
+    // contradicted by the template.
+    let mut made = Vec::with_capacity(generated.len());
+    for a in generated {
+        let d = shape.def(a.ty).ok_or(Error::AttributeTypeInvalid(a.ty))?;
+        let v = validate_value(d, &a.value)?;
+        if let Some((_, t)) = given.iter().find(|(ty, _)| *ty == a.ty) {
+            if *t != v {
+                return Err(match a.ty {
+                    CKA_CHECK_VALUE => Error::AttributeValueInvalid(CKA_CHECK_VALUE),
+                    _ => Error::TemplateInconsistent("the template contradicts the mechanism"),
+                });
+            }
+        }
+        made.push((a.ty, v));
+    }
+
+    // Required by this origin (footnotes 3, 5) and required in every object (1).
+    let present = |ty| given.iter().chain(&made).any(|(t, _)| *t == ty);
+    for d in table::defs_for(shape.class, shape.sub) {
+        let required = d.flags.any(REQ_CREATE) || origin.required().is_some_and(|f| d.flags.any(f));
+        if required && !present(d.ty) {
+            return Err(Error::TemplateIncomplete { missing: d.ty });
+        }
+    }
+
+    // Defaults, then the template, then the mechanism.
+    let mut map = AttrMap::new();
+    for d in table::defs_for(shape.class, shape.sub) {
+        let v = match d.default {
+            DefaultValue::None | DefaultValue::Computed => continue,
+            DefaultValue::False => bool_value(false),
+            DefaultValue::True => bool_value(true),
+            DefaultValue::Empty => Zeroizing::new(Vec::new()),
+            DefaultValue::Ulong(n) => ulong_value(n),
+        };
+        map.insert(d.ty, v);
+    }
+    let generated_has = |ty| made.iter().any(|(t, _)| *t == ty);
+    for (ty, v) in given.into_iter().chain(made.iter().cloned()) {
+        map.insert(ty, v);
+    }
+
+    // Attributes the token computes.
+    let has_row = |ty| shape.def(ty).is_some();
+    if has_row(CKA_UNIQUE_ID) {
+        map.insert(CKA_UNIQUE_ID, Zeroizing::new(uid.as_bytes().to_vec()));
+    }
+    if has_row(CKA_LOCAL) && !generated_has(CKA_LOCAL) {
+        map.insert(
+            CKA_LOCAL,
+            bool_value(matches!(origin, Origin::Generate { .. })),
+        );
+    }
+    if has_row(CKA_KEY_GEN_MECHANISM) && !generated_has(CKA_KEY_GEN_MECHANISM) {
+        let m = match origin {
+            Origin::Generate { mechanism } => mechanism,
+            _ => CK_UNAVAILABLE_INFORMATION,
+        };
+        map.insert(CKA_KEY_GEN_MECHANISM, ulong_value(m));
+    }
+    let generate = matches!(origin, Origin::Generate { .. });
+    if has_row(CKA_ALWAYS_SENSITIVE) && !generated_has(CKA_ALWAYS_SENSITIVE) {
+        let v = generate && map_flag(&map, CKA_SENSITIVE, false);
+        map.insert(CKA_ALWAYS_SENSITIVE, bool_value(v));
+    }
+    if has_row(CKA_NEVER_EXTRACTABLE) && !generated_has(CKA_NEVER_EXTRACTABLE) {
+        let v = generate && !map_flag(&map, CKA_EXTRACTABLE, true);
+        map.insert(CKA_NEVER_EXTRACTABLE, bool_value(v));
+    }
+    if has_row(CKA_VALUE_LEN) {
+        if let Some(len) = map.get(&CKA_VALUE).map(|v| v.len()) {
+            let len =
+                CK_ULONG::try_from(len).map_err(|_| Error::AttributeValueInvalid(CKA_VALUE))?;
+            set_computed_ulong(
+                &mut map,
+                CKA_VALUE_LEN,
+                len,
+                "CKA_VALUE_LEN differs from the key's length",
+            )?;
+        }
+    }
+    if has_row(CKA_MODULUS_BITS) {
+        if let Some(bits) = map.get(&CKA_MODULUS).map(|v| bit_length(v)) {
+            let bits =
+                CK_ULONG::try_from(bits).map_err(|_| Error::AttributeValueInvalid(CKA_MODULUS))?;
+            set_computed_ulong(
+                &mut map,
+                CKA_MODULUS_BITS,
+                bits,
+                "CKA_MODULUS_BITS differs from the modulus",
+            )?;
+        }
+    }
+    check_consistency(shape, &map)?;
+    Ok(map)
+}
+
+/// Rules that tie several attributes together.
+fn check_consistency(shape: Shape, map: &AttrMap) -> Result<()> {
+    // §4.9: CKA_ALWAYS_AUTHENTICATE may only be TRUE on a private object.
+    if map_flag(map, CKA_ALWAYS_AUTHENTICATE, false) && !map_flag(map, CKA_PRIVATE, false) {
+        return Err(Error::TemplateInconsistent(
+            "CKA_ALWAYS_AUTHENTICATE needs CKA_PRIVATE",
+        ));
+    }
+    // §4.6.3 footnote 2: an X.509 certificate's CKA_VALUE is non-empty unless CKA_URL is given.
+    if shape.class == CKO_CERTIFICATE {
+        let empty = |ty| map.get(&ty).is_none_or(|v| v.is_empty());
+        if empty(CKA_VALUE) && empty(CKA_URL) {
+            return Err(Error::AttributeValueInvalid(CKA_VALUE));
+        }
+    }
+    Ok(())
+}
+
+/// Applies the direction rules of footnotes 10–12 to a write of `new` over the
+/// current value `current` (`None`: the object does not have it yet).
+fn check_direction(d: &AttrDef, current: Option<&[u8]>, new: &[u8], so: bool) -> Result<()> {
+    if d.kind != Kind::Bool {
+        return Ok(());
+    }
+    let cur = current.and_then(|v| decode_bool(d.ty, v).ok());
+    let new = new.first() == Some(&CK_TRUE);
+    if d.flags.any(TO_TRUE_ONLY) && cur == Some(true) {
+        return Err(Error::AttributeReadOnly(d.ty));
+    }
+    if d.flags.any(TO_FALSE_ONLY) && cur == Some(false) {
+        return Err(Error::AttributeReadOnly(d.ty));
+    }
+    if d.flags.any(SO_TRUE_ONLY) && new && !so {
+        return Err(Error::AttributeReadOnly(d.ty));
+    }
+    Ok(())
+}
+
+/// Validates a change template against an existing object; `allowed` are the
+/// flags that make an attribute changeable. Returns the new attribute map.
+fn apply_changes(
+    obj: &Object,
+    template: &Template,
+    allowed: Flags,
+    so: bool,
+) -> Result<(Shape, AttrMap)> {
+    let shape = shape_of(obj.attrs())
+        .ok_or_else(|| Error::General("stored object without class".into()))?;
+    reject_duplicates(template)?;
+    let mut map = obj.attrs().clone();
+    for a in template {
+        let d = shape.def(a.ty).ok_or(Error::AttributeTypeInvalid(a.ty))?;
+        if !d.flags.any(allowed) {
+            return Err(Error::AttributeReadOnly(a.ty));
+        }
+        let v = validate_value(d, &a.value)?;
+        check_direction(d, obj.get(a.ty), &v, so)?;
+        map.insert(a.ty, v);
+    }
+    Ok((shape, map))
+}
+
+/// `C_CopyObject` (§5.7, §4.1.3): the attributes of the copy of `src` changed by
+/// `template`. Only attributes `C_SetAttributeValue` could change, plus
+/// `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_MODIFIABLE` and `CKA_DESTROYABLE`, may be given;
+/// the direction rules apply. `CKA_LOCAL`, `CKA_ALWAYS_SENSITIVE`,
+/// `CKA_NEVER_EXTRACTABLE` carry over; the copy gets `uid` as `CKA_UNIQUE_ID`.
+pub fn copy_object(src: &Object, template: &Template, uid: &str) -> Result<AttrMap> {
+    if !src.flag(CKA_COPYABLE, true) {
+        return Err(Error::ActionProhibited);
+    }
+    let (shape, mut map) = apply_changes(src, template, MODIFIABLE.or(COPY_MODIFIABLE), false)?;
+    if shape.def(CKA_UNIQUE_ID).is_some() {
+        map.insert(CKA_UNIQUE_ID, Zeroizing::new(uid.as_bytes().to_vec()));
+    }
+    check_consistency(shape, &map)?;
+    Ok(map)
+}
+
+/// `C_SetAttributeValue` (§5.7, §4.1.2): the object's attributes after the change,
+/// or the first error with nothing changed. `so` says whether the SO is logged in.
+pub fn set_attributes(obj: &Object, template: &Template, so: bool) -> Result<AttrMap> {
+    if !obj.flag(CKA_MODIFIABLE, true) {
+        return Err(Error::ActionProhibited);
+    }
+    // §4.6: "Trusted certificates cannot be modified."
+    if obj.class() == Some(CKO_CERTIFICATE) && obj.flag(CKA_TRUSTED, false) {
+        return Err(Error::ActionProhibited);
+    }
+    let (shape, map) = apply_changes(obj, template, MODIFIABLE, so)?;
+    check_consistency(shape, &map)?;
+    Ok(map)
+}
+
+/// The outcome of reading one attribute (`C_GetAttributeValue`, §5.7).
 pub enum AttrRead {
     /// The value.
     Value(Zeroizing<Vec<u8>>),
-    /// A sensitive or unextractable attribute.
+    /// The attribute is secret and the key sensitive or unextractable
+    /// (`CKR_ATTRIBUTE_SENSITIVE`).
     Sensitive,
-    /// Not an attribute of this object.
+    /// The object has no such attribute (`CKR_ATTRIBUTE_TYPE_INVALID`).
     Invalid,
+}
+
+impl std::fmt::Debug for AttrRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never print the value: it may be key material.
+            AttrRead::Value(v) => write!(f, "Value({} bytes)", v.len()),
+            AttrRead::Sensitive => f.write_str("Sensitive"),
+            AttrRead::Invalid => f.write_str("Invalid"),
+        }
+    }
+}
+
+/// Reads attribute `ty` of `obj` as `C_GetAttributeValue` may reveal it.
+pub fn read_attribute(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> AttrRead {
+    let Some(shape) = shape_of(obj.attrs()) else {
+        return AttrRead::Invalid;
+    };
+    let (Some(d), Some(v)) = (shape.def(ty), obj.get(ty)) else {
+        return AttrRead::Invalid;
+    };
+    if d.flags.any(SECRET) && hides_secrets(obj.attrs()) {
+        return AttrRead::Sensitive;
+    }
+    AttrRead::Value(Zeroizing::new(v.to_vec()))
+}
+
+/// The attributes of an object that are key material and must be sealed in
+/// storage even when the object is public.
+pub fn key_material_types(obj_attrs: &AttrMap) -> Vec<CK_ATTRIBUTE_TYPE> {
+    let Some(shape) = shape_of(obj_attrs) else {
+        return Vec::new();
+    };
+    obj_attrs
+        .keys()
+        .copied()
+        .filter(|ty| shape.def(*ty).is_some_and(|d| d.flags.any(KEY_MATERIAL)))
+        .collect()
+}
+
+/// An estimate of the object's size in bytes (`C_GetObjectSize`): its attribute
+/// values plus a fixed overhead per attribute and per object.
+pub fn object_size(obj: &Object) -> usize {
+    const PER_OBJECT: usize = 64;
+    const PER_ATTRIBUTE: usize = 16;
+    obj.attrs().values().fold(PER_OBJECT, |n, v| {
+        n.saturating_add(v.len()).saturating_add(PER_ATTRIBUTE)
+    })
+}
+
+const USAGES: &[(CK_ATTRIBUTE_TYPE, &str)] = &[
+    (CKA_ENCRYPT, "CKA_ENCRYPT"),
+    (CKA_DECRYPT, "CKA_DECRYPT"),
+    (CKA_SIGN, "CKA_SIGN"),
+    (CKA_VERIFY, "CKA_VERIFY"),
+    (CKA_SIGN_RECOVER, "CKA_SIGN_RECOVER"),
+    (CKA_VERIFY_RECOVER, "CKA_VERIFY_RECOVER"),
+    (CKA_WRAP, "CKA_WRAP"),
+    (CKA_UNWRAP, "CKA_UNWRAP"),
+    (CKA_DERIVE, "CKA_DERIVE"),
+];
+
+/// Checks that `key` may be used for `usage` (`CKA_ENCRYPT`, `CKA_SIGN`, …,
+/// `CKA_DERIVE`) with `mechanism`: the usage attribute must be TRUE and a
+/// non-empty `CKA_ALLOWED_MECHANISMS` must list the mechanism
+/// (`CKR_KEY_FUNCTION_NOT_PERMITTED` otherwise). `CKA_START_DATE`/`CKA_END_DATE`
+/// are not enforced: §4.7 says Cryptoki attaches no meaning to them.
+pub fn check_key_use(
+    key: &Object,
+    usage: CK_ATTRIBUTE_TYPE,
+    mechanism: CK_MECHANISM_TYPE,
+) -> Result<()> {
+    let name = USAGES
+        .iter()
+        .find(|(t, _)| *t == usage)
+        .map(|(_, n)| *n)
+        .ok_or_else(|| {
+            Error::KeyFunctionNotPermitted(format!("0x{usage:x} is not a key usage attribute"))
+        })?;
+    if key.get_bool(usage) != Some(true) {
+        return Err(Error::KeyFunctionNotPermitted(format!(
+            "{name} is not TRUE on the key"
+        )));
+    }
+    if let Some(v) = key.get(CKA_ALLOWED_MECHANISMS) {
+        let allowed = decode_ulongs(CKA_ALLOWED_MECHANISMS, v).map_err(|_| {
+            Error::KeyFunctionNotPermitted("malformed CKA_ALLOWED_MECHANISMS".into())
+        })?;
+        if !allowed.is_empty() && !allowed.contains(&mechanism) {
+            return Err(Error::KeyFunctionNotPermitted(format!(
+                "mechanism 0x{mechanism:x} is not in the key's CKA_ALLOWED_MECHANISMS"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The checks of `C_WrapKey` (§5.18.6) on the key to be wrapped: it must be
+/// extractable (`CKR_KEY_UNEXTRACTABLE`); if it has `CKA_WRAP_WITH_TRUSTED`, the
+/// wrapping key must be `CKA_TRUSTED`; and it must match the wrapping key's
+/// `CKA_WRAP_TEMPLATE` (`CKR_KEY_NOT_WRAPPABLE` for both).
+pub fn check_wrappable(wrapping_key: &Object, key: &Object) -> Result<()> {
+    if matches!(key.class(), Some(CKO_PRIVATE_KEY | CKO_SECRET_KEY))
+        && !key.flag(CKA_EXTRACTABLE, false)
+    {
+        return Err(Error::KeyUnextractable);
+    }
+    if key.flag(CKA_WRAP_WITH_TRUSTED, false) && !wrapping_key.flag(CKA_TRUSTED, false) {
+        return Err(Error::KeyNotWrappable);
+    }
+    if let Some(enc) = wrapping_key.get(CKA_WRAP_TEMPLATE) {
+        let t = decode_template(enc)
+            .ok_or_else(|| Error::General("stored CKA_WRAP_TEMPLATE is malformed".into()))?;
+        if !crate::object::search::matches_plain(key, &t) {
+            return Err(Error::KeyNotWrappable);
+        }
+    }
+    Ok(())
+}
+
+/// Merges a stored nested template (`CKA_UNWRAP_TEMPLATE` or
+/// `CKA_DERIVE_TEMPLATE`) with the caller's template: an attribute both give
+/// with different values is `CKR_TEMPLATE_INCONSISTENT`.
+fn merge_template(key: &Object, ty: CK_ATTRIBUTE_TYPE, template: &Template) -> Result<Template> {
+    let Some(enc) = key.get(ty) else {
+        return Ok(template.clone());
+    };
+    let mut out = decode_template(enc)
+        .ok_or_else(|| Error::General("stored nested template is malformed".into()))?;
+    let stored = out.len();
+    for a in template {
+        match out[..stored].iter().find(|s| s.ty == a.ty) {
+            Some(s) if crate::object::search::same_value(a.ty, &s.value, &a.value) => {}
+            Some(_) => {
+                return Err(Error::TemplateInconsistent(
+                    "the template contradicts the key's nested template",
+                ))
+            }
+            None => out.push(a.clone()),
+        }
+    }
+    Ok(out)
+}
+
+/// `C_UnwrapKey` (§5.18.7): the template for the new key, with the unwrapping
+/// key's `CKA_UNWRAP_TEMPLATE` merged in.
+pub fn apply_unwrap_template(unwrapping_key: &Object, template: &Template) -> Result<Template> {
+    merge_template(unwrapping_key, CKA_UNWRAP_TEMPLATE, template)
+}
+
+/// `C_DeriveKey` (§5.18.8): the template for the new key, with the base key's
+/// `CKA_DERIVE_TEMPLATE` merged in.
+pub fn apply_derive_template(base_key: &Object, template: &Template) -> Result<Template> {
+    merge_template(base_key, CKA_DERIVE_TEMPLATE, template)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::object::attr::{encode_template, encode_ulongs};
+
+    const UID: &str = "uid-1";
+
+    fn b(ty: CK_ATTRIBUTE_TYPE, v: bool) -> Attribute {
+        Attribute::bool(ty, v)
+    }
+    fn u(ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> Attribute {
+        Attribute::ulong(ty, v)
+    }
+    fn raw(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attribute {
+        Attribute::new(ty, v.to_vec())
+    }
+    fn with(mut t: Template, extra: &[Attribute]) -> Template {
+        t.extend(extra.iter().cloned());
+        t
+    }
+    fn create(t: &Template) -> Result<AttrMap> {
+        new_object(t, Origin::Create, &vec![], UID, false)
+    }
+    fn object(map: AttrMap) -> Object {
+        Object::new(1, None, map)
+    }
+    fn get_bool(m: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> bool {
+        decode_bool(ty, &m[&ty]).unwrap()
+    }
+    fn get_ulong(m: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> CK_ULONG {
+        decode_ulong(ty, &m[&ty]).unwrap()
+    }
+
+    fn aes_template() -> Template {
+        vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, CKK_AES),
+            raw(CKA_VALUE, &[0x11; 32]),
+        ]
+    }
+    fn aes_key(extra: &[Attribute]) -> Object {
+        object(create(&with(aes_template(), extra)).unwrap())
+    }
+    fn modulus() -> Vec<u8> {
+        let mut m = vec![0xC5; 256];
+        m[255] = 0x01;
+        m
+    }
+    fn rsa_private_template() -> Template {
+        vec![
+            u(CKA_CLASS, CKO_PRIVATE_KEY),
+            u(CKA_KEY_TYPE, CKK_RSA),
+            raw(CKA_MODULUS, &modulus()),
+            raw(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
+            raw(CKA_PRIVATE_EXPONENT, &[0x42; 256]),
+            raw(CKA_PRIME_1, &[0x43; 128]),
+            raw(CKA_PRIME_2, &[0x44; 128]),
+            raw(CKA_EXPONENT_1, &[0x45; 128]),
+            raw(CKA_EXPONENT_2, &[0x46; 128]),
+            raw(CKA_COEFFICIENT, &[0x47; 128]),
+        ]
+    }
+    fn cert_template() -> Template {
+        vec![
+            u(CKA_CLASS, CKO_CERTIFICATE),
+            u(CKA_CERTIFICATE_TYPE, CKC_X_509),
+            raw(CKA_SUBJECT, b"\x30\x00"),
+            raw(CKA_VALUE, b"\x30\x03\x02\x01\x01"),
+        ]
+    }
+
+    #[test]
+    fn create_secret_key_fills_defaults() {
+        let m = create(&aes_template()).unwrap();
+        for (ty, v) in [
+            (CKA_TOKEN, false),
+            (CKA_PRIVATE, true),
+            (CKA_MODIFIABLE, true),
+            (CKA_COPYABLE, true),
+            (CKA_DESTROYABLE, true),
+            (CKA_DERIVE, false),
+            (CKA_ENCRYPT, true),
+            (CKA_DECRYPT, true),
+            (CKA_SIGN, true),
+            (CKA_VERIFY, true),
+            (CKA_WRAP, true),
+            (CKA_UNWRAP, true),
+            (CKA_SENSITIVE, false),
+            (CKA_EXTRACTABLE, true),
+            (CKA_LOCAL, false),
+            (CKA_ALWAYS_SENSITIVE, false),
+            (CKA_NEVER_EXTRACTABLE, false),
+            (CKA_WRAP_WITH_TRUSTED, false),
+            (CKA_TRUSTED, false),
+        ] {
+            assert_eq!(get_bool(&m, ty), v, "attribute 0x{ty:x}");
+        }
+        for ty in [CKA_LABEL, CKA_ID, CKA_START_DATE, CKA_END_DATE] {
+            assert!(m[&ty].is_empty(), "attribute 0x{ty:x}");
+        }
+        assert_eq!(
+            get_ulong(&m, CKA_KEY_GEN_MECHANISM),
+            CK_UNAVAILABLE_INFORMATION
+        );
+        assert_eq!(get_ulong(&m, CKA_VALUE_LEN), 32);
+        assert_eq!(m[&CKA_UNIQUE_ID].as_slice(), UID.as_bytes());
+        assert!(
+            !m.contains_key(&CKA_SIGN_RECOVER),
+            "secret keys have no CKA_SIGN_RECOVER"
+        );
+        assert!(!m.contains_key(&CKA_ALLOWED_MECHANISMS));
+    }
+
+    #[test]
+    fn template_values_override_defaults() {
+        let m = create(&with(
+            aes_template(),
+            &[
+                b(CKA_TOKEN, true),
+                raw(CKA_LABEL, b"my key"),
+                b(CKA_ENCRYPT, false),
+                raw(CKA_START_DATE, b"20240229"),
+            ],
+        ))
+        .unwrap();
+        assert!(get_bool(&m, CKA_TOKEN));
+        assert!(!get_bool(&m, CKA_ENCRYPT));
+        assert_eq!(m[&CKA_LABEL].as_slice(), b"my key");
+        assert_eq!(m[&CKA_START_DATE].as_slice(), b"20240229");
+    }
+
+    #[test]
+    fn booleans_are_stored_canonically() {
+        let m = create(&with(aes_template(), &[raw(CKA_TOKEN, &[0x7f])])).unwrap();
+        assert_eq!(m[&CKA_TOKEN].as_slice(), &[CK_TRUE]);
+    }
+
+    #[test]
+    fn duplicate_attribute_is_inconsistent() {
+        let t = with(
+            aes_template(),
+            &[raw(CKA_LABEL, b"a"), raw(CKA_LABEL, b"a")],
+        );
+        assert!(matches!(create(&t), Err(Error::TemplateInconsistent(_))));
+    }
+
+    #[test]
+    fn missing_required_attributes() {
+        let no_class = vec![u(CKA_KEY_TYPE, CKK_AES), raw(CKA_VALUE, &[0; 16])];
+        assert_eq!(
+            create(&no_class),
+            Err(Error::TemplateIncomplete { missing: CKA_CLASS })
+        );
+        let no_type = vec![u(CKA_CLASS, CKO_SECRET_KEY), raw(CKA_VALUE, &[0; 16])];
+        assert_eq!(
+            create(&no_type),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_KEY_TYPE
+            })
+        );
+        let no_value = vec![u(CKA_CLASS, CKO_SECRET_KEY), u(CKA_KEY_TYPE, CKK_AES)];
+        assert_eq!(
+            create(&no_value),
+            Err(Error::TemplateIncomplete { missing: CKA_VALUE })
+        );
+        let no_cert_type = vec![u(CKA_CLASS, CKO_CERTIFICATE), raw(CKA_VALUE, b"x")];
+        assert_eq!(
+            create(&no_cert_type),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_CERTIFICATE_TYPE
+            })
+        );
+        let mut no_subject = cert_template();
+        no_subject.retain(|a| a.ty != CKA_SUBJECT);
+        assert_eq!(
+            create(&no_subject),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_SUBJECT
+            })
+        );
+        let mut no_pub_exp = rsa_private_template();
+        no_pub_exp.retain(|a| a.ty != CKA_PUBLIC_EXPONENT);
+        assert_eq!(
+            create(&no_pub_exp),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_PUBLIC_EXPONENT
+            })
+        );
+        let ec_pub = vec![
+            u(CKA_CLASS, CKO_PUBLIC_KEY),
+            u(CKA_KEY_TYPE, CKK_EC),
+            raw(CKA_EC_PARAMS, b"\x06\x08"),
+        ];
+        assert_eq!(
+            create(&ec_pub),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_EC_POINT
+            })
+        );
+    }
+
+    #[test]
+    fn attributes_not_of_the_class_are_invalid() {
+        let t = with(aes_template(), &[raw(CKA_MODULUS, &[1])]);
+        assert_eq!(create(&t), Err(Error::AttributeTypeInvalid(CKA_MODULUS)));
+        let t = with(aes_template(), &[b(CKA_SIGN_RECOVER, true)]);
+        assert_eq!(
+            create(&t),
+            Err(Error::AttributeTypeInvalid(CKA_SIGN_RECOVER))
+        );
+        let vendor = CKA_VENDOR_DEFINED | 0x534B_0000 | 7;
+        let t = with(aes_template(), &[raw(vendor, &[1])]);
+        assert_eq!(create(&t), Err(Error::AttributeTypeInvalid(vendor)));
+        let t = with(cert_template(), &[b(CKA_SENSITIVE, true)]);
+        assert_eq!(create(&t), Err(Error::AttributeTypeInvalid(CKA_SENSITIVE)));
+    }
+
+    #[test]
+    fn malformed_values_are_invalid() {
+        let cases: Vec<(Attribute, CK_ATTRIBUTE_TYPE)> = vec![
+            (raw(CKA_TOKEN, &[1, 0]), CKA_TOKEN),
+            (raw(CKA_TOKEN, &[]), CKA_TOKEN),
+            (raw(CKA_START_DATE, b"20241301"), CKA_START_DATE),
+            (raw(CKA_START_DATE, b"20240100"), CKA_START_DATE),
+            (raw(CKA_END_DATE, b"2024010"), CKA_END_DATE),
+            (raw(CKA_END_DATE, b"2024-1-1"), CKA_END_DATE),
+            (raw(CKA_LABEL, &[0xff, 0xfe]), CKA_LABEL),
+            (raw(CKA_ALLOWED_MECHANISMS, &[0; 9]), CKA_ALLOWED_MECHANISMS),
+            (raw(CKA_WRAP_TEMPLATE, &[1, 2, 3]), CKA_WRAP_TEMPLATE),
+        ];
+        for (a, ty) in cases {
+            assert_eq!(
+                create(&with(aes_template(), &[a])),
+                Err(Error::AttributeValueInvalid(ty))
+            );
+        }
+        // A nested template with a duplicate is malformed too.
+        let nested = encode_template(&[b(CKA_SENSITIVE, true), b(CKA_SENSITIVE, true)]);
+        let t = with(aes_template(), &[raw(CKA_UNWRAP_TEMPLATE, &nested)]);
+        assert_eq!(
+            create(&t),
+            Err(Error::AttributeValueInvalid(CKA_UNWRAP_TEMPLATE))
+        );
+        // CKA_CLASS of the wrong size, unknown class, key type, certificate type.
+        let t = vec![raw(CKA_CLASS, &[4, 0, 0, 0]), u(CKA_KEY_TYPE, CKK_AES)];
+        assert_eq!(create(&t), Err(Error::AttributeValueInvalid(CKA_CLASS)));
+        let t = vec![u(CKA_CLASS, 0x1234)];
+        assert_eq!(create(&t), Err(Error::AttributeValueInvalid(CKA_CLASS)));
+        let t = vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, 0x9999),
+            raw(CKA_VALUE, &[0; 16]),
+        ];
+        assert_eq!(create(&t), Err(Error::AttributeValueInvalid(CKA_KEY_TYPE)));
+        let t = vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, CKK_RSA),
+            raw(CKA_VALUE, &[0; 16]),
+        ];
+        assert_eq!(create(&t), Err(Error::AttributeValueInvalid(CKA_KEY_TYPE)));
+        let mut t = cert_template();
+        t[1] = u(CKA_CERTIFICATE_TYPE, CKC_WTLS);
+        assert_eq!(
+            create(&t),
+            Err(Error::AttributeValueInvalid(CKA_CERTIFICATE_TYPE))
+        );
+        let t = with(cert_template(), &[u(CKA_CERTIFICATE_CATEGORY, 4)]);
+        assert_eq!(
+            create(&t),
+            Err(Error::AttributeValueInvalid(CKA_CERTIFICATE_CATEGORY))
+        );
+    }
+
+    #[test]
+    fn aes_key_length_must_be_16_24_or_32() {
+        for len in [0usize, 1, 15, 17, 31, 33, 64] {
+            let t = vec![
+                u(CKA_CLASS, CKO_SECRET_KEY),
+                u(CKA_KEY_TYPE, CKK_AES),
+                raw(CKA_VALUE, &vec![1; len]),
+            ];
+            assert_eq!(
+                create(&t),
+                Err(Error::AttributeValueInvalid(CKA_VALUE)),
+                "length {len}"
+            );
+        }
+        for len in [16usize, 24, 32] {
+            let t = vec![
+                u(CKA_CLASS, CKO_SECRET_KEY),
+                u(CKA_KEY_TYPE, CKK_AES),
+                raw(CKA_VALUE, &vec![1; len]),
+            ];
+            assert_eq!(
+                get_ulong(&create(&t).unwrap(), CKA_VALUE_LEN),
+                CK_ULONG::try_from(len).unwrap()
+            );
+        }
+        // Generic secrets and HMAC keys take any length.
+        for kt in [CKK_GENERIC_SECRET, CKK_SHA256_HMAC] {
+            let t = vec![
+                u(CKA_CLASS, CKO_SECRET_KEY),
+                u(CKA_KEY_TYPE, kt),
+                raw(CKA_VALUE, &[9; 5]),
+            ];
+            assert_eq!(get_ulong(&create(&t).unwrap(), CKA_VALUE_LEN), 5);
+        }
+    }
+
+    #[test]
+    fn token_computed_attributes_cannot_be_created() {
+        for a in [
+            b(CKA_LOCAL, true),
+            b(CKA_ALWAYS_SENSITIVE, true),
+            b(CKA_NEVER_EXTRACTABLE, true),
+            u(CKA_KEY_GEN_MECHANISM, CKM_AES_KEY_GEN),
+            raw(CKA_UNIQUE_ID, b"mine"),
+            u(CKA_VALUE_LEN, 32),
+        ] {
+            let ty = a.ty;
+            assert_eq!(
+                create(&with(aes_template(), &[a])),
+                Err(Error::AttributeReadOnly(ty))
+            );
+        }
+        let t = vec![
+            u(CKA_CLASS, CKO_PUBLIC_KEY),
+            u(CKA_KEY_TYPE, CKK_RSA),
+            raw(CKA_MODULUS, &modulus()),
+            raw(CKA_PUBLIC_EXPONENT, &[3]),
+            u(CKA_MODULUS_BITS, 2048),
+        ];
+        assert_eq!(create(&t), Err(Error::AttributeReadOnly(CKA_MODULUS_BITS)));
+    }
+
+    #[test]
+    fn only_the_so_may_create_trusted_objects() {
+        let t = with(aes_template(), &[b(CKA_TRUSTED, true)]);
+        assert_eq!(create(&t), Err(Error::AttributeReadOnly(CKA_TRUSTED)));
+        let m = new_object(&t, Origin::Create, &vec![], UID, true).unwrap();
+        assert!(get_bool(&m, CKA_TRUSTED));
+        // FALSE may be given by anyone.
+        assert!(create(&with(aes_template(), &[b(CKA_TRUSTED, false)])).is_ok());
+    }
+
+    fn aes_gen() -> Origin {
+        Origin::Generate {
+            mechanism: CKM_AES_KEY_GEN,
+        }
+    }
+    fn aes_generated() -> Template {
+        vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, CKK_AES),
+            raw(CKA_VALUE, &[3; 32]),
+        ]
+    }
+
+    #[test]
+    fn generated_key_attributes() {
+        let t = vec![
+            u(CKA_VALUE_LEN, 32),
+            b(CKA_SENSITIVE, true),
+            b(CKA_EXTRACTABLE, false),
+        ];
+        let m = new_object(&t, aes_gen(), &aes_generated(), UID, false).unwrap();
+        assert!(get_bool(&m, CKA_LOCAL));
+        assert_eq!(get_ulong(&m, CKA_KEY_GEN_MECHANISM), CKM_AES_KEY_GEN);
+        assert!(get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        assert!(get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        assert_eq!(m[&CKA_VALUE].as_slice(), &[3; 32]);
+        // Without the flags: ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow the defaults.
+        let m = new_object(
+            &vec![u(CKA_VALUE_LEN, 32)],
+            aes_gen(),
+            &aes_generated(),
+            UID,
+            false,
+        )
+        .unwrap();
+        assert!(!get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        assert!(!get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        // CKA_CLASS / CKA_KEY_TYPE may repeat what the mechanism makes.
+        let t = vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, CKK_AES),
+            u(CKA_VALUE_LEN, 32),
+        ];
+        assert!(new_object(&t, aes_gen(), &aes_generated(), UID, false).is_ok());
+    }
+
+    #[test]
+    fn generate_errors() {
+        let gen = |t: &Template| new_object(t, aes_gen(), &aes_generated(), UID, false);
+        assert_eq!(
+            gen(&vec![]),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_VALUE_LEN
+            })
+        );
+        assert_eq!(
+            gen(&vec![u(CKA_VALUE_LEN, 32), raw(CKA_VALUE, &[3; 32])]),
+            Err(Error::AttributeReadOnly(CKA_VALUE))
+        );
+        assert_eq!(
+            gen(&vec![u(CKA_VALUE_LEN, 32), b(CKA_LOCAL, true)]),
+            Err(Error::AttributeReadOnly(CKA_LOCAL))
+        );
+        let t = vec![u(CKA_KEY_TYPE, CKK_GENERIC_SECRET), u(CKA_VALUE_LEN, 32)];
+        assert!(matches!(gen(&t), Err(Error::TemplateInconsistent(_))));
+        let t = vec![u(CKA_CLASS, CKO_DATA), u(CKA_VALUE_LEN, 32)];
+        assert!(matches!(gen(&t), Err(Error::TemplateInconsistent(_))));
+        let t = vec![u(CKA_VALUE_LEN, 16)];
+        assert!(matches!(gen(&t), Err(Error::TemplateInconsistent(_))));
+    }
+
+    #[test]
+    fn generated_rsa_key_pair() {
+        let origin = Origin::Generate {
+            mechanism: CKM_RSA_PKCS_KEY_PAIR_GEN,
+        };
+        let public_made = vec![
+            u(CKA_CLASS, CKO_PUBLIC_KEY),
+            u(CKA_KEY_TYPE, CKK_RSA),
+            raw(CKA_MODULUS, &modulus()),
+            raw(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
+        ];
+        let t = vec![u(CKA_MODULUS_BITS, 2048), b(CKA_TOKEN, true)];
+        let m = new_object(&t, origin, &public_made, UID, false).unwrap();
+        assert_eq!(get_ulong(&m, CKA_MODULUS_BITS), 2048);
+        assert!(!get_bool(&m, CKA_PRIVATE));
+        assert!(get_bool(&m, CKA_VERIFY) && get_bool(&m, CKA_VERIFY_RECOVER));
+        assert!(get_bool(&m, CKA_LOCAL));
+        assert_eq!(
+            new_object(&vec![], origin, &public_made, UID, false),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_MODULUS_BITS
+            })
+        );
+        assert!(matches!(
+            new_object(
+                &vec![u(CKA_MODULUS_BITS, 3072)],
+                origin,
+                &public_made,
+                UID,
+                false
+            ),
+            Err(Error::TemplateInconsistent(_))
+        ));
+        let mut private_made = rsa_private_template();
+        private_made.retain(|a| a.ty != CKA_CLASS);
+        private_made.push(u(CKA_CLASS, CKO_PRIVATE_KEY));
+        let m = new_object(
+            &vec![b(CKA_SENSITIVE, true)],
+            origin,
+            &private_made,
+            UID,
+            false,
+        )
+        .unwrap();
+        assert_eq!(get_ulong(&m, CKA_MODULUS_BITS), 2048);
+        assert!(get_bool(&m, CKA_ALWAYS_SENSITIVE) && get_bool(&m, CKA_SIGN_RECOVER));
+        assert_eq!(
+            new_object(
+                &vec![raw(CKA_MODULUS, &modulus())],
+                origin,
+                &private_made,
+                UID,
+                false
+            ),
+            Err(Error::AttributeReadOnly(CKA_MODULUS))
+        );
+    }
+
+    #[test]
+    fn created_rsa_public_key_gets_modulus_bits() {
+        let mut m = modulus();
+        m[0] = 0x00;
+        m[1] = 0x01; // leading zero byte, then 249 bits left in the rest.
+        let t = vec![
+            u(CKA_CLASS, CKO_PUBLIC_KEY),
+            u(CKA_KEY_TYPE, CKK_RSA),
+            raw(CKA_MODULUS, &m),
+            raw(CKA_PUBLIC_EXPONENT, &[3]),
+        ];
+        assert_eq!(get_ulong(&create(&t).unwrap(), CKA_MODULUS_BITS), 2033);
+        assert_eq!(bit_length(&[0, 0, 0x80]), 8);
+        assert_eq!(bit_length(&[0]), 0);
+    }
+
+    #[test]
+    fn created_ec_keys() {
+        let params = b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07";
+        let t = vec![
+            u(CKA_CLASS, CKO_PUBLIC_KEY),
+            u(CKA_KEY_TYPE, CKK_EC),
+            raw(CKA_EC_PARAMS, params),
+            raw(CKA_EC_POINT, &[4; 67]),
+        ];
+        assert!(create(&t).is_ok());
+        let t = vec![
+            u(CKA_CLASS, CKO_PRIVATE_KEY),
+            u(CKA_KEY_TYPE, CKK_EC),
+            raw(CKA_EC_PARAMS, params),
+            raw(CKA_VALUE, &[]),
+        ];
+        assert_eq!(create(&t), Err(Error::AttributeValueInvalid(CKA_VALUE)));
+        let t = vec![
+            u(CKA_CLASS, CKO_PRIVATE_KEY),
+            u(CKA_KEY_TYPE, CKK_EC),
+            raw(CKA_EC_PARAMS, params),
+            raw(CKA_VALUE, &[5; 32]),
+        ];
+        let m = create(&t).unwrap();
+        assert!(
+            get_bool(&m, CKA_PRIVATE)
+                && !get_bool(&m, CKA_SENSITIVE)
+                && !get_bool(&m, CKA_ALWAYS_AUTHENTICATE)
+        );
+    }
+
+    #[test]
+    fn unwrapped_key_attributes() {
+        let made = vec![raw(CKA_VALUE, &[8; 16])];
+        let unwrap = |t: &Template| new_object(t, Origin::Unwrap, &made, UID, false);
+        let t = vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, CKK_AES),
+            b(CKA_SENSITIVE, true),
+        ];
+        let m = unwrap(&t).unwrap();
+        assert!(!get_bool(&m, CKA_LOCAL));
+        assert!(!get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        assert!(!get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        assert_eq!(
+            get_ulong(&m, CKA_KEY_GEN_MECHANISM),
+            CK_UNAVAILABLE_INFORMATION
+        );
+        assert_eq!(get_ulong(&m, CKA_VALUE_LEN), 16);
+        assert!(unwrap(&with(t.clone(), &[u(CKA_VALUE_LEN, 16)])).is_ok());
+        assert!(matches!(
+            unwrap(&with(t.clone(), &[u(CKA_VALUE_LEN, 32)])),
+            Err(Error::TemplateInconsistent(_))
+        ));
+        assert_eq!(
+            unwrap(&with(t, &[raw(CKA_VALUE, &[8; 16])])),
+            Err(Error::AttributeReadOnly(CKA_VALUE))
+        );
+        let t = vec![u(CKA_CLASS, CKO_SECRET_KEY)];
+        assert_eq!(
+            unwrap(&t),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_KEY_TYPE
+            })
+        );
+    }
+
+    #[test]
+    fn derived_key_takes_the_mechanisms_history() {
+        let t = vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, CKK_AES),
+            u(CKA_VALUE_LEN, 16),
+        ];
+        let made = vec![
+            raw(CKA_VALUE, &[8; 16]),
+            b(CKA_ALWAYS_SENSITIVE, true),
+            b(CKA_NEVER_EXTRACTABLE, true),
+        ];
+        let m = new_object(&t, Origin::Derive, &made, UID, false).unwrap();
+        assert!(get_bool(&m, CKA_ALWAYS_SENSITIVE) && get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        assert!(!get_bool(&m, CKA_LOCAL));
+        let m = new_object(
+            &t,
+            Origin::Derive,
+            &vec![raw(CKA_VALUE, &[8; 16])],
+            UID,
+            false,
+        )
+        .unwrap();
+        assert!(!get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        let t = with(t, &[b(CKA_ALWAYS_SENSITIVE, true)]);
+        assert_eq!(
+            new_object(&t, Origin::Derive, &made, UID, false),
+            Err(Error::AttributeReadOnly(CKA_ALWAYS_SENSITIVE))
+        );
+    }
+
+    #[test]
+    fn certificate_and_data_defaults() {
+        let m = create(&cert_template()).unwrap();
+        assert_eq!(get_ulong(&m, CKA_CERTIFICATE_CATEGORY), 0);
+        assert!(!get_bool(&m, CKA_PRIVATE) && !get_bool(&m, CKA_TRUSTED));
+        for ty in [CKA_ID, CKA_ISSUER, CKA_SERIAL_NUMBER, CKA_URL, CKA_LABEL] {
+            assert!(m[&ty].is_empty());
+        }
+        let m = create(&vec![u(CKA_CLASS, CKO_DATA)]).unwrap();
+        for ty in [CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE] {
+            assert!(m[&ty].is_empty());
+        }
+        assert!(!get_bool(&m, CKA_PRIVATE));
+        assert!(!m.contains_key(&CKA_KEY_TYPE));
+        // An empty certificate value needs a URL.
+        let mut t = cert_template();
+        t[3] = raw(CKA_VALUE, b"");
+        assert_eq!(create(&t), Err(Error::AttributeValueInvalid(CKA_VALUE)));
+        assert!(create(&with(t, &[raw(CKA_URL, b"https://example.com/c.der")])).is_ok());
+    }
+
+    #[test]
+    fn check_value_from_the_module_must_match_the_callers() {
+        let t = with(cert_template(), &[raw(CKA_CHECK_VALUE, &[1, 2, 3])]);
+        let made = vec![raw(CKA_CHECK_VALUE, &[1, 2, 4])];
+        assert_eq!(
+            new_object(&t, Origin::Create, &made, UID, false),
+            Err(Error::AttributeValueInvalid(CKA_CHECK_VALUE))
+        );
+        let m = new_object(&cert_template(), Origin::Create, &made, UID, false).unwrap();
+        assert_eq!(m[&CKA_CHECK_VALUE].as_slice(), &[1, 2, 4]);
+    }
+
+    #[test]
+    fn always_authenticate_needs_a_private_object() {
+        let t = with(
+            rsa_private_template(),
+            &[b(CKA_ALWAYS_AUTHENTICATE, true), b(CKA_PRIVATE, false)],
+        );
+        assert!(matches!(create(&t), Err(Error::TemplateInconsistent(_))));
+        assert!(create(&with(
+            rsa_private_template(),
+            &[b(CKA_ALWAYS_AUTHENTICATE, true)]
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn set_attribute_rules() {
+        let key = aes_key(&[]);
+        let m = set_attributes(
+            &key,
+            &vec![raw(CKA_LABEL, b"new"), b(CKA_ENCRYPT, false)],
+            false,
+        )
+        .unwrap();
+        assert_eq!(m[&CKA_LABEL].as_slice(), b"new");
+        assert!(!get_bool(&m, CKA_ENCRYPT));
+        // The first error wins and nothing of the template is applied.
+        assert_eq!(
+            set_attributes(
+                &key,
+                &vec![raw(CKA_LABEL, b"new"), u(CKA_CLASS, CKO_SECRET_KEY)],
+                false
+            ),
+            Err(Error::AttributeReadOnly(CKA_CLASS))
+        );
+        assert_eq!(key.get(CKA_LABEL), Some(&b""[..]));
+        for a in [
+            raw(CKA_VALUE, &[0; 32]),
+            u(CKA_KEY_TYPE, CKK_AES),
+            b(CKA_PRIVATE, false),
+            b(CKA_TOKEN, true),
+            b(CKA_LOCAL, true),
+        ] {
+            let ty = a.ty;
+            assert_eq!(
+                set_attributes(&key, &vec![a], false),
+                Err(Error::AttributeReadOnly(ty))
+            );
+        }
+        assert_eq!(
+            set_attributes(&key, &vec![raw(CKA_MODULUS, &[1])], false),
+            Err(Error::AttributeTypeInvalid(CKA_MODULUS))
+        );
+        assert_eq!(
+            set_attributes(&key, &vec![raw(CKA_LABEL, &[0xc0])], false),
+            Err(Error::AttributeValueInvalid(CKA_LABEL))
+        );
+        assert_eq!(
+            set_attributes(&key, &vec![raw(CKA_ENCRYPT, &[])], false),
+            Err(Error::AttributeValueInvalid(CKA_ENCRYPT))
+        );
+        assert!(matches!(
+            set_attributes(
+                &key,
+                &vec![raw(CKA_LABEL, b"a"), raw(CKA_LABEL, b"b")],
+                false
+            ),
+            Err(Error::TemplateInconsistent(_))
+        ));
+        let fixed = aes_key(&[b(CKA_MODIFIABLE, false)]);
+        assert_eq!(
+            set_attributes(&fixed, &vec![raw(CKA_LABEL, b"x")], false),
+            Err(Error::ActionProhibited)
+        );
+    }
+
+    #[test]
+    fn direction_rules_on_set() {
+        let key = aes_key(&[]);
+        let m = set_attributes(
+            &key,
+            &vec![b(CKA_SENSITIVE, true), b(CKA_EXTRACTABLE, false)],
+            false,
+        )
+        .unwrap();
+        assert!(get_bool(&m, CKA_SENSITIVE) && !get_bool(&m, CKA_EXTRACTABLE));
+        assert!(
+            !get_bool(&m, CKA_ALWAYS_SENSITIVE),
+            "a key made sensitive later was not always sensitive"
+        );
+        let locked = object(m);
+        for a in [
+            b(CKA_SENSITIVE, false),
+            b(CKA_SENSITIVE, true),
+            b(CKA_EXTRACTABLE, true),
+            b(CKA_EXTRACTABLE, false),
+        ] {
+            let ty = a.ty;
+            assert_eq!(
+                set_attributes(&locked, &vec![a], false),
+                Err(Error::AttributeReadOnly(ty))
+            );
+        }
+        let m = set_attributes(&key, &vec![b(CKA_WRAP_WITH_TRUSTED, true)], false).unwrap();
+        assert_eq!(
+            set_attributes(&object(m), &vec![b(CKA_WRAP_WITH_TRUSTED, false)], false),
+            Err(Error::AttributeReadOnly(CKA_WRAP_WITH_TRUSTED))
+        );
+        let m = set_attributes(&key, &vec![b(CKA_COPYABLE, false)], false).unwrap();
+        assert_eq!(
+            set_attributes(&object(m), &vec![b(CKA_COPYABLE, true)], false),
+            Err(Error::AttributeReadOnly(CKA_COPYABLE))
+        );
+        assert_eq!(
+            set_attributes(&key, &vec![b(CKA_TRUSTED, true)], false),
+            Err(Error::AttributeReadOnly(CKA_TRUSTED))
+        );
+        assert!(get_bool(
+            &set_attributes(&key, &vec![b(CKA_TRUSTED, true)], true).unwrap(),
+            CKA_TRUSTED
+        ));
+    }
+
+    #[test]
+    fn certificate_modification() {
+        let cert = object(create(&cert_template()).unwrap());
+        assert!(set_attributes(
+            &cert,
+            &vec![
+                raw(CKA_ID, b"1"),
+                raw(CKA_ISSUER, b"i"),
+                raw(CKA_SERIAL_NUMBER, b"s")
+            ],
+            false
+        )
+        .is_ok());
+        for ty in [CKA_SUBJECT, CKA_VALUE, CKA_START_DATE] {
+            assert_eq!(
+                set_attributes(&cert, &vec![raw(ty, b"")], false),
+                Err(Error::AttributeReadOnly(ty))
+            );
+        }
+        assert_eq!(
+            set_attributes(&cert, &vec![u(CKA_CERTIFICATE_CATEGORY, 1)], false),
+            Err(Error::AttributeReadOnly(CKA_CERTIFICATE_CATEGORY))
+        );
+        let trusted = object(
+            new_object(
+                &with(cert_template(), &[b(CKA_TRUSTED, true)]),
+                Origin::Create,
+                &vec![],
+                UID,
+                true,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            set_attributes(&trusted, &vec![raw(CKA_ID, b"1")], true),
+            Err(Error::ActionProhibited)
+        );
+    }
+
+    #[test]
+    fn copy_rules() {
+        let key = object(
+            new_object(
+                &vec![u(CKA_VALUE_LEN, 32), b(CKA_SENSITIVE, false)],
+                aes_gen(),
+                &aes_generated(),
+                UID,
+                false,
+            )
+            .unwrap(),
+        );
+        let t = vec![
+            b(CKA_TOKEN, true),
+            b(CKA_PRIVATE, false),
+            b(CKA_MODIFIABLE, false),
+            b(CKA_DESTROYABLE, false),
+            raw(CKA_LABEL, b"copy"),
+        ];
+        let m = copy_object(&key, &t, "uid-2").unwrap();
+        assert!(
+            get_bool(&m, CKA_TOKEN) && !get_bool(&m, CKA_PRIVATE) && !get_bool(&m, CKA_MODIFIABLE)
+        );
+        assert_eq!(m[&CKA_UNIQUE_ID].as_slice(), b"uid-2");
+        assert!(get_bool(&m, CKA_LOCAL), "a copy of a local key is local");
+        assert_eq!(get_ulong(&m, CKA_KEY_GEN_MECHANISM), CKM_AES_KEY_GEN);
+        let m = copy_object(
+            &key,
+            &vec![b(CKA_SENSITIVE, true), b(CKA_EXTRACTABLE, false)],
+            "uid-3",
+        )
+        .unwrap();
+        assert!(get_bool(&m, CKA_SENSITIVE) && !get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        assert!(!get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        let locked = object(m);
+        assert_eq!(
+            copy_object(&locked, &vec![b(CKA_EXTRACTABLE, true)], "u"),
+            Err(Error::AttributeReadOnly(CKA_EXTRACTABLE))
+        );
+        assert_eq!(
+            copy_object(&locked, &vec![b(CKA_SENSITIVE, false)], "u"),
+            Err(Error::AttributeReadOnly(CKA_SENSITIVE))
+        );
+        for a in [
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            raw(CKA_VALUE, &[0; 32]),
+            raw(CKA_UNIQUE_ID, b"x"),
+            b(CKA_LOCAL, false),
+        ] {
+            let ty = a.ty;
+            assert_eq!(
+                copy_object(&key, &vec![a], "u"),
+                Err(Error::AttributeReadOnly(ty))
+            );
+        }
+        assert_eq!(
+            copy_object(&key, &vec![raw(CKA_MODULUS, &[1])], "u"),
+            Err(Error::AttributeTypeInvalid(CKA_MODULUS))
+        );
+        assert_eq!(
+            copy_object(&key, &vec![b(CKA_TRUSTED, true)], "u"),
+            Err(Error::AttributeReadOnly(CKA_TRUSTED))
+        );
+        let uncopyable = aes_key(&[b(CKA_COPYABLE, false)]);
+        assert_eq!(
+            copy_object(&uncopyable, &vec![], "u"),
+            Err(Error::ActionProhibited)
+        );
+    }
+
+    #[test]
+    fn sensitive_reads() {
+        let value = |r: AttrRead| match r {
+            AttrRead::Value(v) => Some(v.to_vec()),
+            _ => None,
+        };
+        let plain = aes_key(&[]);
+        assert_eq!(
+            value(read_attribute(&plain, CKA_VALUE)),
+            Some(vec![0x11; 32])
+        );
+        for key in [
+            aes_key(&[b(CKA_SENSITIVE, true)]),
+            aes_key(&[b(CKA_EXTRACTABLE, false)]),
+        ] {
+            assert!(matches!(
+                read_attribute(&key, CKA_VALUE),
+                AttrRead::Sensitive
+            ));
+            assert_eq!(
+                value(read_attribute(&key, CKA_VALUE_LEN)),
+                Some(32usize.to_ne_bytes().to_vec())
+            );
+            assert!(value(read_attribute(&key, CKA_LABEL)).is_some());
+        }
+        assert!(!format!("{:?}", read_attribute(&plain, CKA_VALUE)).contains("17"));
+        assert!(matches!(
+            read_attribute(&plain, CKA_MODULUS),
+            AttrRead::Invalid
+        ));
+        assert!(matches!(
+            read_attribute(&plain, CKA_ALLOWED_MECHANISMS),
+            AttrRead::Invalid
+        ));
+        let rsa = object(create(&with(rsa_private_template(), &[b(CKA_SENSITIVE, true)])).unwrap());
+        for ty in [
+            CKA_PRIVATE_EXPONENT,
+            CKA_PRIME_1,
+            CKA_PRIME_2,
+            CKA_EXPONENT_1,
+            CKA_EXPONENT_2,
+            CKA_COEFFICIENT,
+        ] {
+            assert!(matches!(read_attribute(&rsa, ty), AttrRead::Sensitive));
+        }
+        assert_eq!(value(read_attribute(&rsa, CKA_MODULUS)), Some(modulus()));
+        assert!(value(read_attribute(&rsa, CKA_PUBLIC_EXPONENT)).is_some());
+    }
+
+    #[test]
+    fn key_material_and_size() {
+        let aes = create(&aes_template()).unwrap();
+        assert_eq!(key_material_types(&aes), vec![CKA_VALUE]);
+        let mut rsa = key_material_types(&create(&rsa_private_template()).unwrap());
+        rsa.sort_unstable();
+        let mut want = vec![
+            CKA_PRIVATE_EXPONENT,
+            CKA_PRIME_1,
+            CKA_PRIME_2,
+            CKA_EXPONENT_1,
+            CKA_EXPONENT_2,
+            CKA_COEFFICIENT,
+        ];
+        want.sort_unstable();
+        assert_eq!(rsa, want);
+        assert!(key_material_types(&create(&cert_template()).unwrap()).is_empty());
+        assert!(key_material_types(&create(&vec![u(CKA_CLASS, CKO_DATA)]).unwrap()).is_empty());
+        let obj = object(aes);
+        let values: usize = obj.attrs().values().map(|v| v.len()).sum();
+        assert!(object_size(&obj) > values);
+    }
+
+    #[test]
+    fn key_use() {
+        let key = aes_key(&[b(CKA_DECRYPT, false)]);
+        assert!(check_key_use(&key, CKA_ENCRYPT, CKM_AES_GCM).is_ok());
+        assert!(matches!(
+            check_key_use(&key, CKA_DECRYPT, CKM_AES_GCM),
+            Err(Error::KeyFunctionNotPermitted(_))
+        ));
+        assert!(matches!(
+            check_key_use(&key, CKA_DERIVE, CKM_AES_GCM),
+            Err(Error::KeyFunctionNotPermitted(_))
+        ));
+        assert!(matches!(
+            check_key_use(&key, CKA_LABEL, CKM_AES_GCM),
+            Err(Error::KeyFunctionNotPermitted(_))
+        ));
+        let limited = aes_key(&[raw(
+            CKA_ALLOWED_MECHANISMS,
+            &encode_ulongs(&[CKM_AES_GCM, CKM_AES_KEY_WRAP]),
+        )]);
+        assert!(check_key_use(&limited, CKA_ENCRYPT, CKM_AES_GCM).is_ok());
+        assert!(matches!(
+            check_key_use(&limited, CKA_ENCRYPT, CKM_AES_CBC),
+            Err(Error::KeyFunctionNotPermitted(_))
+        ));
+        let open = aes_key(&[raw(CKA_ALLOWED_MECHANISMS, &[])]);
+        assert!(check_key_use(&open, CKA_ENCRYPT, CKM_AES_CBC).is_ok());
+    }
+
+    #[test]
+    fn wrapping_checks() {
+        let wrapper = aes_key(&[]);
+        assert!(check_wrappable(&wrapper, &aes_key(&[])).is_ok());
+        assert_eq!(
+            check_wrappable(&wrapper, &aes_key(&[b(CKA_EXTRACTABLE, false)])),
+            Err(Error::KeyUnextractable)
+        );
+        let needs_trust = aes_key(&[b(CKA_WRAP_WITH_TRUSTED, true)]);
+        assert_eq!(
+            check_wrappable(&wrapper, &needs_trust),
+            Err(Error::KeyNotWrappable)
+        );
+        let trusted = object(
+            new_object(
+                &with(aes_template(), &[b(CKA_TRUSTED, true)]),
+                Origin::Create,
+                &vec![],
+                UID,
+                true,
+            )
+            .unwrap(),
+        );
+        assert!(check_wrappable(&trusted, &needs_trust).is_ok());
+        let wt = encode_template(&[b(CKA_SENSITIVE, true), u(CKA_KEY_TYPE, CKK_AES)]);
+        let picky = aes_key(&[raw(CKA_WRAP_TEMPLATE, &wt)]);
+        assert_eq!(
+            check_wrappable(&picky, &aes_key(&[])),
+            Err(Error::KeyNotWrappable)
+        );
+        assert!(check_wrappable(&picky, &aes_key(&[b(CKA_SENSITIVE, true)])).is_ok());
+        // Public keys carry no CKA_EXTRACTABLE and can always be wrapped.
+        let public = object(
+            create(&vec![
+                u(CKA_CLASS, CKO_PUBLIC_KEY),
+                u(CKA_KEY_TYPE, CKK_EC),
+                raw(CKA_EC_PARAMS, b"\x06\x01\x00"),
+                raw(CKA_EC_POINT, &[4; 65]),
+            ])
+            .unwrap(),
+        );
+        assert!(check_wrappable(&wrapper, &public).is_ok());
+    }
+
+    #[test]
+    fn unwrap_and_derive_templates_merge() {
+        let ut = encode_template(&[b(CKA_SENSITIVE, true), b(CKA_EXTRACTABLE, false)]);
+        let dt = encode_template(&[b(CKA_ENCRYPT, false)]);
+        let key = aes_key(&[raw(CKA_UNWRAP_TEMPLATE, &ut), raw(CKA_DERIVE_TEMPLATE, &dt)]);
+        let t = vec![
+            u(CKA_CLASS, CKO_SECRET_KEY),
+            u(CKA_KEY_TYPE, CKK_AES),
+            b(CKA_SENSITIVE, true),
+        ];
+        let merged = apply_unwrap_template(&key, &t).unwrap();
+        assert_eq!(merged.len(), 4);
+        assert!(has_duplicates(&merged).is_none());
+        assert!(merged.contains(&b(CKA_EXTRACTABLE, false)));
+        let conflict = vec![b(CKA_EXTRACTABLE, true)];
+        assert!(matches!(
+            apply_unwrap_template(&key, &conflict),
+            Err(Error::TemplateInconsistent(_))
+        ));
+        let merged = apply_derive_template(&key, &t).unwrap();
+        assert!(merged.contains(&b(CKA_ENCRYPT, false)) && merged.len() == 4);
+        assert!(matches!(
+            apply_derive_template(&key, &vec![b(CKA_ENCRYPT, true)]),
+            Err(Error::TemplateInconsistent(_))
+        ));
+        // Without a stored template the caller's is returned as is.
+        assert_eq!(apply_unwrap_template(&aes_key(&[]), &t).unwrap(), t);
+        // The merged template makes a valid unwrapped key.
+        let merged = apply_unwrap_template(&key, &t).unwrap();
+        let m = new_object(
+            &merged,
+            Origin::Unwrap,
+            &vec![raw(CKA_VALUE, &[1; 16])],
+            UID,
+            false,
+        )
+        .unwrap();
+        assert!(!get_bool(&m, CKA_EXTRACTABLE));
+    }
 }
