@@ -329,3 +329,114 @@ pub fn check_key_attributes(attrs: &AttrMap) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Helpers shared by the RSA and EC mechanism tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+
+    /// Hex to bytes (test data only).
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        assert!(s.len() % 2 == 0, "odd hex length");
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// An object made of these attributes.
+    pub(crate) fn obj(t: &[Attribute]) -> Arc<Object> {
+        let map: AttrMap = t.iter().map(|a| (a.ty, a.value.clone())).collect();
+        Arc::new(Object::new(1, None, map))
+    }
+
+    /// The attributes of a template as a map.
+    pub(crate) fn map(t: &[Attribute]) -> AttrMap {
+        t.iter().map(|a| (a.ty, a.value.clone())).collect()
+    }
+
+    /// A vector file under `tests/vectors/`.
+    pub(crate) fn vectors(name: &str) -> serde_json::Value {
+        let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::*;
+
+    fn ec_private_attrs(scalar: &str) -> Template {
+        vec![
+            Attribute::ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+            Attribute::new(CKA_EC_PARAMS, crate::crypto::ec::P256_OID_DER.to_vec()),
+            Attribute::new(CKA_VALUE, hex(scalar)),
+        ]
+    }
+
+    #[test]
+    fn spki_matches_wycheproof_keys() {
+        let v = vectors("asym-wycheproof-ecdsa-p256-sha256.json");
+        let point = hex(v["publicKey"].as_str().unwrap());
+        let t = vec![
+            Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+            Attribute::new(CKA_EC_PARAMS, crate::crypto::ec::P256_OID_DER.to_vec()),
+            Attribute::new(CKA_EC_POINT, der_octet_string(&point)),
+        ];
+        check_key_attributes(&map(&t)).unwrap();
+        assert_eq!(public_key_info(&map(&t)).unwrap(), hex(v["publicKeyDer"].as_str().unwrap()));
+
+        let v = vectors("asym-wycheproof-rsa-pkcs1-2048-sha256.json");
+        let t = vec![
+            Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_RSA),
+            Attribute::new(CKA_MODULUS, hex(v["modulus"].as_str().unwrap())),
+            Attribute::new(CKA_PUBLIC_EXPONENT, hex(v["publicExponent"].as_str().unwrap())),
+        ];
+        check_key_attributes(&map(&t)).unwrap();
+        assert_eq!(public_key_info(&map(&t)).unwrap(), hex(v["publicKeyDer"].as_str().unwrap()));
+    }
+
+    #[test]
+    fn ec_pkcs8_round_trip_and_public_attributes() {
+        let t = ec_private_attrs("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721");
+        check_key_attributes(&map(&t)).unwrap();
+        let der = private_key_to_pkcs8(&obj(&t)).unwrap();
+        let back = private_key_from_pkcs8(&der).unwrap();
+        assert_eq!(map(&back), map(&t));
+        let extra = public_attributes_of_private(&map(&t));
+        let point = extra.iter().find(|a| a.ty == CKA_EC_POINT).unwrap();
+        // RFC 6979 A.2.5 public key.
+        let want = hex("0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299");
+        assert_eq!(point.value.as_slice(), der_octet_string(&want).as_slice());
+        assert!(extra.iter().any(|a| a.ty == CKA_PUBLIC_KEY_INFO));
+    }
+
+    #[test]
+    fn bad_pkcs8_and_bad_keys_are_refused() {
+        assert_eq!(private_key_from_pkcs8(b"\x30\x03\x02\x01\x00"), Err(Error::WrappedKeyInvalid));
+        assert_eq!(private_key_from_pkcs8(&[]), Err(Error::WrappedKeyInvalid));
+        // scalar = order n is out of range
+        let t = ec_private_attrs("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        assert_eq!(check_key_attributes(&map(&t)), Err(Error::AttributeValueInvalid(CKA_VALUE)));
+        let mut t = ec_private_attrs("01");
+        t[2] = Attribute::new(CKA_EC_PARAMS, vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]);
+        assert_eq!(check_key_attributes(&map(&t)), Err(Error::CurveNotSupported));
+        let t = vec![
+            Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+            Attribute::new(CKA_EC_PARAMS, crate::crypto::ec::P256_OID_DER.to_vec()),
+            Attribute::new(CKA_EC_POINT, der_octet_string(&[4; 65])),
+        ];
+        assert_eq!(check_key_attributes(&map(&t)), Err(Error::AttributeValueInvalid(CKA_EC_POINT)));
+        let t = vec![
+            Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_RSA),
+            Attribute::new(CKA_MODULUS, vec![0xff; 64]),
+            Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
+        ];
+        assert_eq!(check_key_attributes(&map(&t)), Err(Error::KeySizeRange));
+        let t = vec![Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY), Attribute::ulong(CKA_KEY_TYPE, CKK_RSA)];
+        assert_eq!(check_key_attributes(&map(&t)), Err(Error::TemplateIncomplete { missing: CKA_MODULUS }));
+    }
+}
