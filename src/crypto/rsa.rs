@@ -62,6 +62,7 @@ macro_rules! with_hash {
 
 impl HashAlg {
     /// Output length in bytes.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,

@@ -60,7 +60,7 @@ pub(crate) fn hash_from_mgf(mgf: CK_ULONG) -> Option<HashAlg> {
     }
 }
 
-fn attr<'a>(attrs: &'a AttrMap, ty: CK_ATTRIBUTE_TYPE) -> Result<&'a [u8]> {
+fn attr(attrs: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
     attrs
         .get(&ty)
         .map(|v| v.as_slice())
@@ -332,13 +332,17 @@ pub fn check_key_attributes(attrs: &AttrMap) -> Result<()> {
 
 /// Helpers shared by the RSA and EC mechanism tests.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub(crate) mod test_util {
     use super::*;
 
     /// Hex to bytes (test data only).
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         assert!(s.len() % 2 == 0, "odd hex length");
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// An object made of these attributes.
@@ -360,6 +364,7 @@ pub(crate) mod test_util {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::test_util::*;
     use super::*;
@@ -384,22 +389,32 @@ mod tests {
             Attribute::new(CKA_EC_POINT, der_octet_string(&point)),
         ];
         check_key_attributes(&map(&t)).unwrap();
-        assert_eq!(public_key_info(&map(&t)).unwrap(), hex(v["publicKeyDer"].as_str().unwrap()));
+        assert_eq!(
+            public_key_info(&map(&t)).unwrap(),
+            hex(v["publicKeyDer"].as_str().unwrap())
+        );
 
         let v = vectors("asym-wycheproof-rsa-pkcs1-2048-sha256.json");
         let t = vec![
             Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
             Attribute::ulong(CKA_KEY_TYPE, CKK_RSA),
             Attribute::new(CKA_MODULUS, hex(v["modulus"].as_str().unwrap())),
-            Attribute::new(CKA_PUBLIC_EXPONENT, hex(v["publicExponent"].as_str().unwrap())),
+            Attribute::new(
+                CKA_PUBLIC_EXPONENT,
+                hex(v["publicExponent"].as_str().unwrap()),
+            ),
         ];
         check_key_attributes(&map(&t)).unwrap();
-        assert_eq!(public_key_info(&map(&t)).unwrap(), hex(v["publicKeyDer"].as_str().unwrap()));
+        assert_eq!(
+            public_key_info(&map(&t)).unwrap(),
+            hex(v["publicKeyDer"].as_str().unwrap())
+        );
     }
 
     #[test]
     fn ec_pkcs8_round_trip_and_public_attributes() {
-        let t = ec_private_attrs("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721");
+        let t =
+            ec_private_attrs("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721");
         check_key_attributes(&map(&t)).unwrap();
         let der = private_key_to_pkcs8(&obj(&t)).unwrap();
         let back = private_key_from_pkcs8(&der).unwrap();
@@ -414,21 +429,37 @@ mod tests {
 
     #[test]
     fn bad_pkcs8_and_bad_keys_are_refused() {
-        assert_eq!(private_key_from_pkcs8(b"\x30\x03\x02\x01\x00"), Err(Error::WrappedKeyInvalid));
+        assert_eq!(
+            private_key_from_pkcs8(b"\x30\x03\x02\x01\x00"),
+            Err(Error::WrappedKeyInvalid)
+        );
         assert_eq!(private_key_from_pkcs8(&[]), Err(Error::WrappedKeyInvalid));
         // scalar = order n is out of range
-        let t = ec_private_attrs("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
-        assert_eq!(check_key_attributes(&map(&t)), Err(Error::AttributeValueInvalid(CKA_VALUE)));
+        let t =
+            ec_private_attrs("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        assert_eq!(
+            check_key_attributes(&map(&t)),
+            Err(Error::AttributeValueInvalid(CKA_VALUE))
+        );
         let mut t = ec_private_attrs("01");
-        t[2] = Attribute::new(CKA_EC_PARAMS, vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]);
-        assert_eq!(check_key_attributes(&map(&t)), Err(Error::CurveNotSupported));
+        t[2] = Attribute::new(
+            CKA_EC_PARAMS,
+            vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        );
+        assert_eq!(
+            check_key_attributes(&map(&t)),
+            Err(Error::CurveNotSupported)
+        );
         let t = vec![
             Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
             Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
             Attribute::new(CKA_EC_PARAMS, crate::crypto::ec::P256_OID_DER.to_vec()),
             Attribute::new(CKA_EC_POINT, der_octet_string(&[4; 65])),
         ];
-        assert_eq!(check_key_attributes(&map(&t)), Err(Error::AttributeValueInvalid(CKA_EC_POINT)));
+        assert_eq!(
+            check_key_attributes(&map(&t)),
+            Err(Error::AttributeValueInvalid(CKA_EC_POINT))
+        );
         let t = vec![
             Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
             Attribute::ulong(CKA_KEY_TYPE, CKK_RSA),
@@ -436,7 +467,15 @@ mod tests {
             Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
         ];
         assert_eq!(check_key_attributes(&map(&t)), Err(Error::KeySizeRange));
-        let t = vec![Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY), Attribute::ulong(CKA_KEY_TYPE, CKK_RSA)];
-        assert_eq!(check_key_attributes(&map(&t)), Err(Error::TemplateIncomplete { missing: CKA_MODULUS }));
+        let t = vec![
+            Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_RSA),
+        ];
+        assert_eq!(
+            check_key_attributes(&map(&t)),
+            Err(Error::TemplateIncomplete {
+                missing: CKA_MODULUS
+            })
+        );
     }
 }

@@ -664,10 +664,13 @@ fn generate_key_pair(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::mechanism::keys::test_util::*;
-    use crate::mechanism::keys::{check_key_attributes, private_key_from_pkcs8, private_key_to_pkcs8};
+    use crate::mechanism::keys::{
+        check_key_attributes, private_key_from_pkcs8, private_key_to_pkcs8,
+    };
     use once_cell::sync::Lazy;
 
     struct Pair {
@@ -677,10 +680,16 @@ mod tests {
 
     /// One 2048-bit key for the whole module (generation is slow in debug builds).
     static KEY: Lazy<Pair> = Lazy::new(|| {
-        let m = Mechanism { mech: CKM_RSA_PKCS_KEY_PAIR_GEN, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
+            param: Param::None,
+        };
         let t = vec![Attribute::ulong(CKA_MODULUS_BITS, 2048)];
         let (public, private) = generate_key_pair(&m, &t, &vec![]).unwrap();
-        Pair { public: obj(&public), private: obj(&private) }
+        Pair {
+            public: obj(&public),
+            private: obj(&private),
+        }
     });
 
     fn mech(mech: CK_MECHANISM_TYPE, param: Param) -> Mechanism {
@@ -688,7 +697,11 @@ mod tests {
     }
 
     fn pss(hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, salt_len: CK_ULONG) -> Param {
-        Param::Pss { hash, mgf, salt_len }
+        Param::Pss {
+            hash,
+            mgf,
+            salt_len,
+        }
     }
 
     fn sign(m: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
@@ -705,12 +718,42 @@ mod tests {
         verify_init(m, &KEY.public)?.one_shot(data, sig)
     }
 
-    const HASHES: [(CK_MECHANISM_TYPE, CK_MECHANISM_TYPE, CK_MECHANISM_TYPE, CK_ULONG); 5] = [
-        (CKM_SHA1_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_SHA_1, CKG_MGF1_SHA1),
-        (CKM_SHA224_RSA_PKCS, CKM_SHA224_RSA_PKCS_PSS, CKM_SHA224, CKG_MGF1_SHA224),
-        (CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256),
-        (CKM_SHA384_RSA_PKCS, CKM_SHA384_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA384),
-        (CKM_SHA512_RSA_PKCS, CKM_SHA512_RSA_PKCS_PSS, CKM_SHA512, CKG_MGF1_SHA512),
+    const HASHES: [(
+        CK_MECHANISM_TYPE,
+        CK_MECHANISM_TYPE,
+        CK_MECHANISM_TYPE,
+        CK_ULONG,
+    ); 5] = [
+        (
+            CKM_SHA1_RSA_PKCS,
+            CKM_SHA1_RSA_PKCS_PSS,
+            CKM_SHA_1,
+            CKG_MGF1_SHA1,
+        ),
+        (
+            CKM_SHA224_RSA_PKCS,
+            CKM_SHA224_RSA_PKCS_PSS,
+            CKM_SHA224,
+            CKG_MGF1_SHA224,
+        ),
+        (
+            CKM_SHA256_RSA_PKCS,
+            CKM_SHA256_RSA_PKCS_PSS,
+            CKM_SHA256,
+            CKG_MGF1_SHA256,
+        ),
+        (
+            CKM_SHA384_RSA_PKCS,
+            CKM_SHA384_RSA_PKCS_PSS,
+            CKM_SHA384,
+            CKG_MGF1_SHA384,
+        ),
+        (
+            CKM_SHA512_RSA_PKCS,
+            CKM_SHA512_RSA_PKCS_PSS,
+            CKM_SHA512,
+            CKG_MGF1_SHA512,
+        ),
     ];
 
     #[test]
@@ -719,7 +762,13 @@ mod tests {
         check_key_attributes(KEY.public.attrs()).unwrap();
         assert_eq!(KEY.public.get(CKA_MODULUS).unwrap().len(), 256);
         assert_eq!(KEY.public.get(CKA_PUBLIC_EXPONENT).unwrap(), &[1, 0, 1]);
-        for ty in [CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT] {
+        for ty in [
+            CKA_PRIME_1,
+            CKA_PRIME_2,
+            CKA_EXPONENT_1,
+            CKA_EXPONENT_2,
+            CKA_COEFFICIENT,
+        ] {
             assert_ne!(KEY.private.get(ty).unwrap()[0], 0, "no leading zero");
         }
     }
@@ -734,7 +783,13 @@ mod tests {
             Pkcs1v15Sign::new::<sha2::Sha384>().prefix,
             Pkcs1v15Sign::new::<sha2::Sha512>().prefix,
         ];
-        let got = [HashAlg::Sha1, HashAlg::Sha224, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512];
+        let got = [
+            HashAlg::Sha1,
+            HashAlg::Sha224,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ];
         for (w, g) in want.iter().zip(got) {
             assert_eq!(&w[..], g.digest_info_prefix());
         }
@@ -747,7 +802,10 @@ mod tests {
             Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
             Attribute::ulong(CKA_KEY_TYPE, CKK_RSA),
             Attribute::new(CKA_MODULUS, hex(v["modulus"].as_str().unwrap())),
-            Attribute::new(CKA_PUBLIC_EXPONENT, hex(v["publicExponent"].as_str().unwrap())),
+            Attribute::new(
+                CKA_PUBLIC_EXPONENT,
+                hex(v["publicExponent"].as_str().unwrap()),
+            ),
         ]);
         let m = mech(CKM_SHA256_RSA_PKCS, Param::None);
         let mut checked = 0;
@@ -774,10 +832,22 @@ mod tests {
         let hashed = sign(&mech(CKM_SHA256_RSA_PKCS, Param::None), data).unwrap();
         assert_eq!(raw, hashed, "PKCS#1 v1.5 is deterministic");
         verify(&mech(CKM_RSA_PKCS, Param::None), &info, &raw).unwrap();
-        assert_eq!(verify(&mech(CKM_RSA_PKCS, Param::None), b"other", &raw), Err(Error::SignatureInvalid));
-        assert_eq!(verify(&mech(CKM_RSA_PKCS, Param::None), &info, &raw[1..]), Err(Error::SignatureLenRange));
-        assert_eq!(sign(&mech(CKM_RSA_PKCS, Param::None), &[0; 246]), Err(Error::DataLenRange));
-        assert_eq!(sign(&mech(CKM_RSA_PKCS, Param::None), &[0; 245]).map(|s| s.len()), Ok(256));
+        assert_eq!(
+            verify(&mech(CKM_RSA_PKCS, Param::None), b"other", &raw),
+            Err(Error::SignatureInvalid)
+        );
+        assert_eq!(
+            verify(&mech(CKM_RSA_PKCS, Param::None), &info, &raw[1..]),
+            Err(Error::SignatureLenRange)
+        );
+        assert_eq!(
+            sign(&mech(CKM_RSA_PKCS, Param::None), &[0; 246]),
+            Err(Error::DataLenRange)
+        );
+        assert_eq!(
+            sign(&mech(CKM_RSA_PKCS, Param::None), &[0; 245]).map(|s| s.len()),
+            Ok(256)
+        );
     }
 
     #[test]
@@ -831,7 +901,11 @@ mod tests {
             mech(CKM_RSA_PKCS_PSS, Param::None),
         ];
         for m in bad {
-            assert_eq!(sign_init(&m, &KEY.private).err(), Some(Error::MechanismParamInvalid), "{m:?}");
+            assert_eq!(
+                sign_init(&m, &KEY.private).err(),
+                Some(Error::MechanismParamInvalid),
+                "{m:?}"
+            );
         }
     }
 
@@ -859,7 +933,11 @@ mod tests {
     }
 
     fn oaep_param(hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: &[u8]) -> Param {
-        Param::Oaep { hash, mgf, label: label.to_vec() }
+        Param::Oaep {
+            hash,
+            mgf,
+            label: label.to_vec(),
+        }
     }
 
     fn encrypt(m: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
@@ -886,13 +964,23 @@ mod tests {
         let ms = [
             mech(CKM_RSA_PKCS, Param::None),
             mech(CKM_RSA_PKCS_OAEP, oaep_param(CKM_SHA_1, CKG_MGF1_SHA1, b"")),
-            mech(CKM_RSA_PKCS_OAEP, oaep_param(CKM_SHA256, CKG_MGF1_SHA1, b"label")),
-            mech(CKM_RSA_PKCS_OAEP, oaep_param(CKM_SHA512, CKG_MGF1_SHA384, b"")),
+            mech(
+                CKM_RSA_PKCS_OAEP,
+                oaep_param(CKM_SHA256, CKG_MGF1_SHA1, b"label"),
+            ),
+            mech(
+                CKM_RSA_PKCS_OAEP,
+                oaep_param(CKM_SHA512, CKG_MGF1_SHA384, b""),
+            ),
         ];
         for m in &ms {
-            let max = if m.mech == CKM_RSA_PKCS { 245 } else { 256 - 2 - 2 * oaep(&m.param).unwrap().0.len() };
+            let max = if m.mech == CKM_RSA_PKCS {
+                245
+            } else {
+                256 - 2 - 2 * oaep(&m.param).unwrap().0.len()
+            };
             for len in [0, 1, max] {
-                let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let pt: Vec<u8> = (0..len).map(|i| u8::try_from(i % 256).unwrap()).collect();
                 let ct = encrypt(m, &pt).unwrap();
                 assert_eq!(decrypt(m, &ct).unwrap(), pt, "{m:?} {len}");
             }
@@ -901,15 +989,24 @@ mod tests {
         }
         // OAEP: a wrong label or a flipped byte fails
         let ct = encrypt(&ms[2], b"secret").unwrap();
-        let other = mech(CKM_RSA_PKCS_OAEP, oaep_param(CKM_SHA256, CKG_MGF1_SHA1, b"label2"));
+        let other = mech(
+            CKM_RSA_PKCS_OAEP,
+            oaep_param(CKM_SHA256, CKG_MGF1_SHA1, b"label2"),
+        );
         assert_eq!(decrypt(&other, &ct), Err(Error::EncryptedDataInvalid));
         let mut bad = ct.clone();
         bad[100] ^= 1;
         assert_eq!(decrypt(&ms[2], &bad), Err(Error::EncryptedDataInvalid));
         let bad_param = mech(CKM_RSA_PKCS_OAEP, oaep_param(CKM_SHA256, 0x99, b""));
-        assert_eq!(encrypt_init(&bad_param, &KEY.public).err(), Some(Error::MechanismParamInvalid));
+        assert_eq!(
+            encrypt_init(&bad_param, &KEY.public).err(),
+            Some(Error::MechanismParamInvalid)
+        );
         // wrong key class
-        assert_eq!(encrypt_init(&ms[0], &KEY.private).err(), Some(Error::KeyTypeInconsistent));
+        assert_eq!(
+            encrypt_init(&ms[0], &KEY.private).err(),
+            Some(Error::KeyTypeInconsistent)
+        );
     }
 
     #[test]
@@ -917,13 +1014,22 @@ mod tests {
         let secret = [7u8; 32];
         let ms = [
             mech(CKM_RSA_PKCS, Param::None),
-            mech(CKM_RSA_PKCS_OAEP, oaep_param(CKM_SHA256, CKG_MGF1_SHA256, b"")),
+            mech(
+                CKM_RSA_PKCS_OAEP,
+                oaep_param(CKM_SHA256, CKG_MGF1_SHA256, b""),
+            ),
         ];
         for m in &ms {
             let w = wrap(m, &KEY.public, &secret).unwrap();
             assert_eq!(unwrap(m, &KEY.private, &w).unwrap().as_slice(), &secret);
-            assert_eq!(unwrap(m, &KEY.private, &w[1..]).err(), Some(Error::WrappedKeyLenRange));
-            assert_eq!(wrap(m, &KEY.private, &secret).err(), Some(Error::WrappingKeyTypeInconsistent));
+            assert_eq!(
+                unwrap(m, &KEY.private, &w[1..]).err(),
+                Some(Error::WrappedKeyLenRange)
+            );
+            assert_eq!(
+                wrap(m, &KEY.private, &secret).err(),
+                Some(Error::WrappingKeyTypeInconsistent)
+            );
         }
         // RSA-AES key wrap of a whole private key (PKCS#8), every AES size.
         let pkcs8 = private_key_to_pkcs8(&KEY.private).unwrap();
@@ -942,14 +1048,26 @@ mod tests {
             let mut bad = w.clone();
             let last = bad.len() - 1;
             bad[last] ^= 1;
-            assert_eq!(aes_unwrap(&m, &KEY.private, &bad).err(), Some(Error::WrappedKeyInvalid));
-            assert_eq!(aes_unwrap(&m, &KEY.private, &w[..200]).err(), Some(Error::WrappedKeyLenRange));
+            assert_eq!(
+                aes_unwrap(&m, &KEY.private, &bad).err(),
+                Some(Error::WrappedKeyInvalid)
+            );
+            assert_eq!(
+                aes_unwrap(&m, &KEY.private, &w[..200]).err(),
+                Some(Error::WrappedKeyLenRange)
+            );
         }
         let m = mech(
             CKM_RSA_AES_KEY_WRAP,
-            Param::RsaAesKeyWrap { aes_key_bits: 100, oaep: Box::new(oaep_param(CKM_SHA256, CKG_MGF1_SHA256, b"")) },
+            Param::RsaAesKeyWrap {
+                aes_key_bits: 100,
+                oaep: Box::new(oaep_param(CKM_SHA256, CKG_MGF1_SHA256, b"")),
+            },
         );
-        assert_eq!(aes_wrap(&m, &KEY.public, &secret).err(), Some(Error::MechanismParamInvalid));
+        assert_eq!(
+            aes_wrap(&m, &KEY.public, &secret).err(),
+            Some(Error::MechanismParamInvalid)
+        );
     }
 
     #[test]
@@ -960,20 +1078,35 @@ mod tests {
         // Without the primes and CRT values the key is rebuilt from n, e, d.
         let partial: Vec<Attribute> = t
             .iter()
-            .filter(|a| [CKA_CLASS, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT].contains(&a.ty))
+            .filter(|a| {
+                [
+                    CKA_CLASS,
+                    CKA_KEY_TYPE,
+                    CKA_MODULUS,
+                    CKA_PUBLIC_EXPONENT,
+                    CKA_PRIVATE_EXPONENT,
+                ]
+                .contains(&a.ty)
+            })
             .cloned()
             .collect();
         let o = obj(&partial);
         let m = mech(CKM_SHA256_RSA_PKCS, Param::None);
         let mut buf = vec![0u8; 256];
-        sign_init(&m, &o).unwrap().one_shot(b"abc", &mut OutBuf::new(Some(&mut buf))).unwrap();
+        sign_init(&m, &o)
+            .unwrap()
+            .one_shot(b"abc", &mut OutBuf::new(Some(&mut buf)))
+            .unwrap();
         assert_eq!(buf, sign(&m, b"abc").unwrap());
         // a wrong CRT value is refused on creation
         let mut wrong = t.clone();
         for a in wrong.iter_mut().filter(|a| a.ty == CKA_COEFFICIENT) {
             a.value[5] ^= 1;
         }
-        assert!(matches!(check_key_attributes(&map(&wrong)), Err(Error::TemplateInconsistent(_))));
+        assert!(matches!(
+            check_key_attributes(&map(&wrong)),
+            Err(Error::TemplateInconsistent(_))
+        ));
     }
 
     #[test]
@@ -981,12 +1114,25 @@ mod tests {
         let m = mech(CKM_RSA_PKCS_KEY_PAIR_GEN, Param::None);
         assert_eq!(
             generate_key_pair(&m, &vec![], &vec![]).err(),
-            Some(Error::TemplateIncomplete { missing: CKA_MODULUS_BITS })
+            Some(Error::TemplateIncomplete {
+                missing: CKA_MODULUS_BITS
+            })
         );
         let t = vec![Attribute::ulong(CKA_MODULUS_BITS, 1024)];
-        assert_eq!(generate_key_pair(&m, &t, &vec![]).err(), Some(Error::KeySizeRange));
-        for e in [vec![1, 0, 0], vec![1], vec![2], vec![1, 0, 0, 0, 0, 0, 0, 0, 1]] {
-            let t = vec![Attribute::ulong(CKA_MODULUS_BITS, 2048), Attribute::new(CKA_PUBLIC_EXPONENT, e)];
+        assert_eq!(
+            generate_key_pair(&m, &t, &vec![]).err(),
+            Some(Error::KeySizeRange)
+        );
+        for e in [
+            vec![1, 0, 0],
+            vec![1],
+            vec![2],
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 1],
+        ] {
+            let t = vec![
+                Attribute::ulong(CKA_MODULUS_BITS, 2048),
+                Attribute::new(CKA_PUBLIC_EXPONENT, e),
+            ];
             assert_eq!(
                 generate_key_pair(&m, &t, &vec![]).err(),
                 Some(Error::AttributeValueInvalid(CKA_PUBLIC_EXPONENT))
@@ -1001,7 +1147,10 @@ mod tests {
             f(CKM_RSA_PKCS),
             CKF_ENCRYPT | CKF_DECRYPT | CKF_SIGN | CKF_VERIFY | CKF_WRAP | CKF_UNWRAP
         );
-        assert_eq!(f(CKM_RSA_PKCS_OAEP), CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP);
+        assert_eq!(
+            f(CKM_RSA_PKCS_OAEP),
+            CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
+        );
         assert_eq!(f(CKM_SHA256_RSA_PKCS_PSS), CKF_SIGN | CKF_VERIFY);
         assert_eq!(f(CKM_RSA_AES_KEY_WRAP), CKF_WRAP | CKF_UNWRAP);
         assert_eq!(f(CKM_RSA_PKCS_KEY_PAIR_GEN), CKF_GENERATE_KEY_PAIR);
