@@ -1,1 +1,598 @@
-//! (to be written)
+//! RSA over the `rsa` crate: key generation and import, PKCS#1 v1.5 (raw
+//! DigestInfo signatures and type-2 encryption), PSS, OAEP, PKCS#8/SPKI
+//! encoding, plus the SHA-1/SHA-2 hashing and the AES key wrap with padding
+//! (RFC 5649) that the RSA mechanisms need.
+//!
+//! Errors are already the PKCS#11 ones a caller of the operation expects
+//! (`DataLenRange`, `EncryptedDataInvalid`, `SignatureInvalid`, …); the
+//! mechanism layer remaps them where the function differs (wrap, unwrap).
+//!
+//! PKCS#1 v1.5 decryption uses the crate's implicit rejection: a ciphertext with
+//! bad padding decrypts to deterministic synthetic bytes instead of an error, so
+//! the operation is no padding oracle (the caller must authenticate the result).
+
+use crate::error::{Error, Result};
+use digest::Digest;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+use rsa::{BoxedUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss};
+use zeroize::Zeroizing;
+
+/// A hash function of the SHA-1/SHA-2 family, as the RSA and EC mechanisms name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    /// SHA-1.
+    Sha1,
+    /// SHA-224.
+    Sha224,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// Runs `$body` with the type alias `$d` bound to the hash type of `$alg`.
+macro_rules! with_hash {
+    ($alg:expr, $d:ident => $body:expr) => {
+        match $alg {
+            HashAlg::Sha1 => {
+                type $d = sha1::Sha1;
+                $body
+            }
+            HashAlg::Sha224 => {
+                type $d = sha2::Sha224;
+                $body
+            }
+            HashAlg::Sha256 => {
+                type $d = sha2::Sha256;
+                $body
+            }
+            HashAlg::Sha384 => {
+                type $d = sha2::Sha384;
+                $body
+            }
+            HashAlg::Sha512 => {
+                type $d = sha2::Sha512;
+                $body
+            }
+        }
+    };
+}
+
+impl HashAlg {
+    /// Output length in bytes.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(self) -> usize {
+        match self {
+            HashAlg::Sha1 => 20,
+            HashAlg::Sha224 => 28,
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+
+    /// The DER `DigestInfo` prefix of PKCS#1 v1.5 signatures (RFC 8017 §9.2 note 1).
+    pub fn digest_info_prefix(self) -> &'static [u8] {
+        match self {
+            HashAlg::Sha1 => &[
+                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+                0x14,
+            ],
+            HashAlg::Sha224 => &[
+                0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x04, 0x05, 0x00, 0x04, 0x1c,
+            ],
+            HashAlg::Sha256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ],
+            HashAlg::Sha384 => &[
+                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x02, 0x05, 0x00, 0x04, 0x30,
+            ],
+            HashAlg::Sha512 => &[
+                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x03, 0x05, 0x00, 0x04, 0x40,
+            ],
+        }
+    }
+
+    /// A fresh incremental hasher.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            HashAlg::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            HashAlg::Sha224 => Hasher::Sha224(sha2::Sha224::new()),
+            HashAlg::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            HashAlg::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            HashAlg::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    /// The hash of the concatenation of `parts`.
+    pub fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
+        let mut h = self.hasher();
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize()
+    }
+}
+
+/// An incremental SHA-1/SHA-2 hash (for the multi-part hash-and-sign mechanisms).
+#[derive(Clone)]
+pub enum Hasher {
+    /// SHA-1.
+    Sha1(sha1::Sha1),
+    /// SHA-224.
+    Sha224(sha2::Sha224),
+    /// SHA-256.
+    Sha256(sha2::Sha256),
+    /// SHA-384.
+    Sha384(sha2::Sha384),
+    /// SHA-512.
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    /// Adds data.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha224(h) => h.update(data),
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha384(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The digest (consumes the hasher).
+    pub fn finalize(self) -> Vec<u8> {
+        match self {
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha224(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha384(h) => h.finalize().to_vec(),
+            Hasher::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+/// The components of an RSA private key, big-endian without leading zeros
+/// (the form of the PKCS#11 attributes).
+pub struct RsaComponents {
+    /// `CKA_MODULUS`.
+    pub n: Vec<u8>,
+    /// `CKA_PUBLIC_EXPONENT`.
+    pub e: Vec<u8>,
+    /// `CKA_PRIVATE_EXPONENT`.
+    pub d: Zeroizing<Vec<u8>>,
+    /// `CKA_PRIME_1`.
+    pub p: Zeroizing<Vec<u8>>,
+    /// `CKA_PRIME_2`.
+    pub q: Zeroizing<Vec<u8>>,
+    /// `CKA_EXPONENT_1` (d mod p-1).
+    pub dp: Zeroizing<Vec<u8>>,
+    /// `CKA_EXPONENT_2` (d mod q-1).
+    pub dq: Zeroizing<Vec<u8>>,
+    /// `CKA_COEFFICIENT` (q⁻¹ mod p).
+    pub qinv: Zeroizing<Vec<u8>>,
+}
+
+/// Smallest modulus accepted for use, in bits.
+pub const MIN_BITS: usize = 1024;
+/// Largest modulus accepted, in bits.
+pub const MAX_BITS: usize = 8192;
+/// Largest public exponent accepted (the `rsa` crate's bound, 2^33 - 1).
+pub const MAX_PUBLIC_EXPONENT: u64 = rsa::PublicKey::MAX_PUB_EXPONENT;
+
+/// Strips leading zero bytes (keeps one byte for zero).
+pub fn trim_be(b: &[u8]) -> &[u8] {
+    let first = b
+        .iter()
+        .position(|&x| x != 0)
+        .unwrap_or(b.len().saturating_sub(1));
+    &b[first..]
+}
+
+fn trimmed(u: &BoxedUint) -> Zeroizing<Vec<u8>> {
+    let full = Zeroizing::new(u.to_be_bytes());
+    Zeroizing::new(trim_be(&full).to_vec())
+}
+
+fn bits_of(bytes: &[u8]) -> Result<u32> {
+    let n = u32::try_from(bytes.len()).map_err(|_| Error::KeySizeRange)?;
+    n.checked_mul(8).ok_or(Error::KeySizeRange)
+}
+
+fn uint(bytes: &[u8], bits: u32) -> Result<BoxedUint> {
+    BoxedUint::from_be_slice(bytes, bits).map_err(|_| Error::KeySizeRange)
+}
+
+/// Parses and checks a public exponent: odd, at least 3, at most [`MAX_PUBLIC_EXPONENT`].
+pub fn check_public_exponent(e: &[u8]) -> Result<u64> {
+    let e = trim_be(e);
+    if e.len() > 8 {
+        return Err(Error::AttributeValueInvalid(
+            cryptoki_sys::CKA_PUBLIC_EXPONENT,
+        ));
+    }
+    let v = e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if v < 3 || v % 2 == 0 || v > MAX_PUBLIC_EXPONENT {
+        return Err(Error::AttributeValueInvalid(
+            cryptoki_sys::CKA_PUBLIC_EXPONENT,
+        ));
+    }
+    Ok(v)
+}
+
+fn map_sign_err(e: rsa::Error) -> Error {
+    match e {
+        rsa::Error::MessageTooLong | rsa::Error::InputNotHashed => Error::DataLenRange,
+        rsa::Error::Internal | rsa::Error::InvalidPadLen => Error::KeySizeRange,
+        other => Error::General(format!("rsa: {other}")),
+    }
+}
+
+fn map_encrypt_err(e: rsa::Error) -> Error {
+    match e {
+        rsa::Error::MessageTooLong => Error::DataLenRange,
+        rsa::Error::LabelTooLong => Error::MechanismParamInvalid,
+        other => Error::General(format!("rsa: {other}")),
+    }
+}
+
+/// An RSA public key.
+pub struct RsaPublicKey {
+    key: rsa::PublicKey,
+}
+
+impl std::fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaPublicKey({} bits)", self.bits())
+    }
+}
+
+impl RsaPublicKey {
+    /// From the modulus and public exponent (big-endian). A modulus outside
+    /// [`MIN_BITS`]..=[`MAX_BITS`] is `KeySizeRange`; a malformed key `KeyTypeInconsistent`.
+    pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
+        let n = trim_be(n);
+        let e = trim_be(e);
+        let nbits = usize::try_from(bits_of(n)?).map_err(|_| Error::KeySizeRange)?;
+        if nbits < MIN_BITS.saturating_sub(7) || nbits > MAX_BITS + 7 {
+            return Err(Error::KeySizeRange);
+        }
+        let key =
+            rsa::PublicKey::new(uint(n, bits_of(n)?)?, uint(e, bits_of(e)?)?).map_err(|err| {
+                match err {
+                    rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => {
+                        Error::KeySizeRange
+                    }
+                    _ => Error::KeyTypeInconsistent,
+                }
+            })?;
+        Ok(RsaPublicKey { key })
+    }
+
+    /// From a DER SubjectPublicKeyInfo.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+        use rsa::pkcs8::DecodePublicKey;
+        let key = rsa::PublicKey::from_public_key_der(der).map_err(|_| Error::PublicKeyInvalid)?;
+        Ok(RsaPublicKey { key })
+    }
+
+    /// `k`: the modulus length in bytes (the length of signatures and ciphertexts).
+    pub fn size(&self) -> usize {
+        self.key.size()
+    }
+
+    /// The modulus length in bits.
+    pub fn bits(&self) -> usize {
+        usize::try_from(self.key.n().bit_width_vartime()).unwrap_or(usize::MAX)
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn to_spki_der(&self) -> Result<Vec<u8>> {
+        use rsa::pkcs8::EncodePublicKey;
+        let doc = self
+            .key
+            .to_public_key_der()
+            .map_err(|e| Error::General(format!("spki: {e}")))?;
+        Ok(doc.as_bytes().to_vec())
+    }
+
+    /// Verifies a PKCS#1 v1.5 signature over `data` taken as the encoded
+    /// DigestInfo (no hashing here).
+    pub fn verify_pkcs1v15_raw(&self, data: &[u8], sig: &[u8]) -> Result<()> {
+        if sig.len() != self.size() {
+            return Err(Error::SignatureLenRange);
+        }
+        if data.len() + 11 > self.size() {
+            return Err(Error::DataLenRange);
+        }
+        self.key
+            .verify(Pkcs1v15Sign::new_unprefixed(), data, sig)
+            .map_err(|_| Error::SignatureInvalid)
+    }
+
+    /// Verifies an RSASSA-PSS signature over the hash `digest` (MGF1 with the same hash).
+    pub fn verify_pss(
+        &self,
+        hash: HashAlg,
+        digest: &[u8],
+        salt_len: usize,
+        sig: &[u8],
+    ) -> Result<()> {
+        if sig.len() != self.size() {
+            return Err(Error::SignatureLenRange);
+        }
+        if digest.len() != hash.len() {
+            return Err(Error::DataLenRange);
+        }
+        with_hash!(hash, D => self
+            .key
+            .verify(Pss::<D>::new_with_salt(salt_len), digest, sig)
+            .map_err(|_| Error::SignatureInvalid))
+    }
+
+    /// PKCS#1 v1.5 (type 2) encryption; input at most `k - 11` bytes.
+    pub fn encrypt_pkcs1v15(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        if msg.len() + 11 > self.size() {
+            return Err(Error::DataLenRange);
+        }
+        self.key
+            .encrypt(&mut getrandom::SysRng, Pkcs1v15Encrypt, msg)
+            .map_err(map_encrypt_err)
+    }
+
+    /// RSAES-OAEP encryption; input at most `k - 2 hLen - 2` bytes.
+    pub fn encrypt_oaep(
+        &self,
+        hash: HashAlg,
+        mgf: HashAlg,
+        label: &[u8],
+        msg: &[u8],
+    ) -> Result<Vec<u8>> {
+        let max = oaep_max_len(self.size(), hash).ok_or(Error::KeySizeRange)?;
+        if msg.len() > max {
+            return Err(Error::DataLenRange);
+        }
+        let label: Box<[u8]> = label.into();
+        with_hash!(hash, D => with_hash!(mgf, M => self
+            .key
+            .encrypt(&mut getrandom::SysRng, Oaep::<D, M>::new_with_mgf_hash_and_label(label), msg)
+            .map_err(map_encrypt_err)))
+    }
+}
+
+/// The longest OAEP plaintext for a modulus of `k` bytes, or `None` when the
+/// modulus is too small for the hash.
+pub fn oaep_max_len(k: usize, hash: HashAlg) -> Option<usize> {
+    k.checked_sub(2 * hash.len() + 2)
+}
+
+/// An RSA private key (with its CRT values precomputed).
+pub struct RsaPrivateKey {
+    key: rsa::PrivateKey,
+}
+
+impl std::fmt::Debug for RsaPrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaPrivateKey({} bits)", self.public().bits())
+    }
+}
+
+impl RsaPrivateKey {
+    /// Generates a key of `bits` bits with public exponent `e`.
+    pub fn generate(bits: usize, e: u64) -> Result<Self> {
+        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+            return Err(Error::KeySizeRange);
+        }
+        let key = rsa::PrivateKey::new_with_exp(&mut getrandom::SysRng, bits, BoxedUint::from(e))
+            .map_err(|err| Error::General(format!("rsa key generation: {err}")))?;
+        Ok(RsaPrivateKey { key })
+    }
+
+    /// From the components: `n`, `e`, `d` and, when known, the primes. Without the
+    /// primes they are recovered from `n`, `e`, `d` (NIST SP 800-56B App. C); a
+    /// key that does not add up is `KeyTypeInconsistent`.
+    pub fn from_components(
+        n: &[u8],
+        e: &[u8],
+        d: &[u8],
+        primes: Option<(&[u8], &[u8])>,
+    ) -> Result<Self> {
+        let n = trim_be(n);
+        let e = trim_be(e);
+        let nbits = bits_of(n)?;
+        let nb = usize::try_from(nbits).map_err(|_| Error::KeySizeRange)?;
+        if nb < MIN_BITS.saturating_sub(7) || nb > MAX_BITS + 7 {
+            return Err(Error::KeySizeRange);
+        }
+        let ps = match primes {
+            Some((p, q)) => vec![uint(trim_be(p), nbits)?, uint(trim_be(q), nbits)?],
+            None => Vec::new(),
+        };
+        let key = rsa::PrivateKey::from_components(
+            uint(n, nbits)?,
+            uint(e, bits_of(e)?)?,
+            uint(trim_be(d), nbits)?,
+            ps,
+        )
+        .map_err(|err| match err {
+            rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => Error::KeySizeRange,
+            _ => Error::KeyTypeInconsistent,
+        })?;
+        Ok(RsaPrivateKey { key })
+    }
+
+    /// From a DER PKCS#8 `PrivateKeyInfo`; anything malformed is `WrappedKeyInvalid`.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        use rsa::pkcs8::DecodePrivateKey;
+        let key = rsa::PrivateKey::from_pkcs8_der(der).map_err(|_| Error::WrappedKeyInvalid)?;
+        Ok(RsaPrivateKey { key })
+    }
+
+    /// The DER PKCS#8 `PrivateKeyInfo`.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let doc = self
+            .key
+            .to_pkcs8_der()
+            .map_err(|e| Error::General(format!("pkcs8: {e}")))?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// All components, big-endian without leading zeros.
+    pub fn components(&self) -> Result<RsaComponents> {
+        let k = &self.key;
+        let primes = k.primes();
+        let (p, q) = match primes {
+            [p, q] => (p.as_ref(), q.as_ref()),
+            _ => return Err(Error::General("multi-prime RSA key".into())),
+        };
+        let dp = k
+            .dp()
+            .ok_or_else(|| Error::General("rsa: no CRT values".into()))?;
+        let dq = k
+            .dq()
+            .ok_or_else(|| Error::General("rsa: no CRT values".into()))?;
+        let qinv = k
+            .crt_coefficient()
+            .ok_or_else(|| Error::General("rsa: no CRT coefficient".into()))?;
+        let qinv = Zeroizing::new(qinv);
+        Ok(RsaComponents {
+            n: trim_be(&k.n_bytes()).to_vec(),
+            e: trim_be(&k.e_bytes()).to_vec(),
+            d: trimmed(k.d()),
+            p: trimmed(p),
+            q: trimmed(q),
+            dp: trimmed(dp),
+            dq: trimmed(dq),
+            qinv: trimmed(&qinv),
+        })
+    }
+
+    /// `k`: the modulus length in bytes.
+    pub fn size(&self) -> usize {
+        self.key.size()
+    }
+
+    /// The public half.
+    pub fn public(&self) -> RsaPublicKey {
+        RsaPublicKey {
+            key: self.key.to_public_key(),
+        }
+    }
+
+    /// PKCS#1 v1.5 signature over `data` taken as the encoded DigestInfo
+    /// (`CKM_RSA_PKCS`): at most `k - 11` bytes; deterministic; blinded.
+    pub fn sign_pkcs1v15_raw(&self, data: &[u8]) -> Result<Vec<u8>> {
+        if data.len() + 11 > self.size() {
+            return Err(Error::DataLenRange);
+        }
+        self.key
+            .sign(Pkcs1v15Sign::new_unprefixed(), data)
+            .map_err(map_sign_err)
+    }
+
+    /// RSASSA-PSS signature over the hash `digest` with MGF1 of the same hash.
+    pub fn sign_pss(&self, hash: HashAlg, digest: &[u8], salt_len: usize) -> Result<Vec<u8>> {
+        if digest.len() != hash.len() {
+            return Err(Error::DataLenRange);
+        }
+        with_hash!(hash, D => self
+            .key
+            .sign(Pss::<D>::new_with_salt(salt_len), digest)
+            .map_err(map_sign_err))
+    }
+
+    /// PKCS#1 v1.5 (type 2) decryption with implicit rejection (see the module docs).
+    pub fn decrypt_pkcs1v15(&self, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        if ct.len() != self.size() {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        self.key
+            .decrypt(Pkcs1v15Encrypt, ct)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::EncryptedDataInvalid)
+    }
+
+    /// RSAES-OAEP decryption. Every failure is the same `EncryptedDataInvalid`.
+    pub fn decrypt_oaep(
+        &self,
+        hash: HashAlg,
+        mgf: HashAlg,
+        label: &[u8],
+        ct: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        if ct.len() != self.size() {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        if oaep_max_len(self.size(), hash).is_none() {
+            return Err(Error::KeySizeRange);
+        }
+        let label: Box<[u8]> = label.into();
+        with_hash!(hash, D => with_hash!(mgf, M => self
+            .key
+            .decrypt(Oaep::<D, M>::new_with_mgf_hash_and_label(label), ct)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::EncryptedDataInvalid)))
+    }
+}
+
+/// AES key wrap with padding (RFC 5649) of `data` under `kek` (16, 24 or 32 bytes).
+pub fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    use aes_kw::KeyInit;
+    if data.is_empty() || u32::try_from(data.len()).is_err() {
+        return Err(Error::DataLenRange);
+    }
+    let mut out = vec![0u8; data.len().div_ceil(8) * 8 + 8];
+    let res = match kek.len() {
+        16 => aes_kw::KwpAes128::new_from_slice(kek)
+            .map_err(|_| Error::KeySizeRange)?
+            .wrap_key(data, &mut out)
+            .map(|s| s.len()),
+        24 => aes_kw::KwpAes192::new_from_slice(kek)
+            .map_err(|_| Error::KeySizeRange)?
+            .wrap_key(data, &mut out)
+            .map(|s| s.len()),
+        32 => aes_kw::KwpAes256::new_from_slice(kek)
+            .map_err(|_| Error::KeySizeRange)?
+            .wrap_key(data, &mut out)
+            .map(|s| s.len()),
+        _ => return Err(Error::KeySizeRange),
+    };
+    let n = res.map_err(|e| Error::General(format!("kwp: {e}")))?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// Reverses [`kwp_wrap`]; an integrity failure or a bad length is `WrappedKeyInvalid`.
+pub fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    use aes_kw::KeyInit;
+    if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
+        return Err(Error::WrappedKeyLenRange);
+    }
+    let mut out = Zeroizing::new(vec![0u8; wrapped.len() - 8]);
+    let res = match kek.len() {
+        16 => aes_kw::KwpAes128::new_from_slice(kek)
+            .map_err(|_| Error::KeySizeRange)?
+            .unwrap_key(wrapped, &mut out)
+            .map(|s| s.len()),
+        24 => aes_kw::KwpAes192::new_from_slice(kek)
+            .map_err(|_| Error::KeySizeRange)?
+            .unwrap_key(wrapped, &mut out)
+            .map(|s| s.len()),
+        32 => aes_kw::KwpAes256::new_from_slice(kek)
+            .map_err(|_| Error::KeySizeRange)?
+            .unwrap_key(wrapped, &mut out)
+            .map(|s| s.len()),
+        _ => return Err(Error::KeySizeRange),
+    };
+    let n = res.map_err(|_| Error::WrappedKeyInvalid)?;
+    out.truncate(n);
+    Ok(out)
+}

@@ -1,6 +1,650 @@
-//! (to be written)
+//! Elliptic-curve mechanisms (PKCS#11 3.0 Current Mechanisms §2.3): key pair
+//! generation, ECDSA (raw and hash-and-sign) and ECDH1 derivation. P-256 only.
+//!
+//! - `CKM_ECDSA` takes the hash (any length; ECDSA keeps its leftmost bits as
+//!   the order's size, a shorter one is the same integer); single-part only
+//!   (`CKR_FUNCTION_NOT_SUPPORTED` for `Update`/`Final`).
+//! - Signatures are `r || s`, 2·32 bytes; another length on verify is
+//!   `CKR_SIGNATURE_LEN_RANGE`.
+//! - `CKM_ECDH1_DERIVE`: `CKD_NULL` (shared data must be empty) or the ANSI
+//!   X9.63 KDF with SHA-1/SHA-2; the other party's point raw or in a DER OCTET
+//!   STRING; a point not on the curve is `CKR_MECHANISM_PARAM_INVALID`. With
+//!   `CKD_NULL` the result is the x-coordinate, truncated to the requested
+//!   length; a longer request is `CKR_KEY_SIZE_RANGE`; a KDF needs a length
+//!   (`CKR_TEMPLATE_INCOMPLETE` for `CKA_VALUE_LEN` otherwise).
 
-use crate::mechanism::MechanismDef;
+use crate::crypto::ec::{der_octet_string, x963_kdf, Curve, EcPrivateKey, EcPublicKey};
+use crate::crypto::rsa::{HashAlg, Hasher};
+use crate::error::{Error, Result};
+use crate::mechanism::keys::{ec_private, ec_private_template, ec_public, tmpl_get};
+use crate::mechanism::{
+    Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind, SignOp, VerifyOp,
+};
+use crate::object::attr::{Attribute, Template};
+use crate::object::Object;
+use crate::outbuf::OutBuf;
+use cryptoki_sys::*;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+const EC: &[CK_KEY_TYPE] = &[CKK_EC];
+/// Smallest and largest curve size, in bits.
+const MIN_BITS: CK_ULONG = 256;
+const MAX_BITS: CK_ULONG = 256;
+/// What `C_GetMechanismInfo` says about our EC support: prime fields, named
+/// curves given by OID (or name), uncompressed points.
+const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_OID | CKF_EC_UNCOMPRESS;
+
+const NONE: Functions = Functions {
+    encrypt: None,
+    decrypt: None,
+    digest: None,
+    sign: None,
+    verify: None,
+    message_encrypt: None,
+    message_decrypt: None,
+    generate_key: None,
+    generate_key_pair: None,
+    wrap: None,
+    unwrap: None,
+    derive: None,
+};
+
+const SIGN_VERIFY: Functions = Functions {
+    sign: Some(sign_init),
+    verify: Some(verify_init),
+    ..NONE
+};
+
+const fn def(
+    mech: CK_MECHANISM_TYPE,
+    name: &'static str,
+    param: ParamKind,
+    functions: Functions,
+) -> MechanismDef {
+    MechanismDef {
+        mech,
+        name,
+        key_types: EC,
+        min_key: MIN_BITS,
+        max_key: MAX_BITS,
+        extra_flags: EC_FLAGS,
+        param,
+        functions,
+    }
+}
 
 /// The mechanisms of this family.
-pub(crate) static MECHANISMS: &[MechanismDef] = &[];
+pub(crate) static MECHANISMS: &[MechanismDef] = &[
+    MechanismDef {
+        mech: CKM_EC_KEY_PAIR_GEN,
+        name: "CKM_EC_KEY_PAIR_GEN",
+        key_types: &[],
+        min_key: MIN_BITS,
+        max_key: MAX_BITS,
+        extra_flags: EC_FLAGS,
+        param: ParamKind::None,
+        functions: Functions {
+            generate_key_pair: Some(generate_key_pair),
+            ..NONE
+        },
+    },
+    def(CKM_ECDSA, "CKM_ECDSA", ParamKind::None, SIGN_VERIFY),
+    def(
+        CKM_ECDSA_SHA1,
+        "CKM_ECDSA_SHA1",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_ECDSA_SHA224,
+        "CKM_ECDSA_SHA224",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_ECDSA_SHA256,
+        "CKM_ECDSA_SHA256",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_ECDSA_SHA384,
+        "CKM_ECDSA_SHA384",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_ECDSA_SHA512,
+        "CKM_ECDSA_SHA512",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_ECDH1_DERIVE,
+        "CKM_ECDH1_DERIVE",
+        ParamKind::Ecdh1,
+        Functions {
+            derive: Some(derive),
+            ..NONE
+        },
+    ),
+];
+
+/// The hash a hash-and-sign ECDSA mechanism applies (`None` for `CKM_ECDSA`).
+fn ecdsa_hash(mech: CK_MECHANISM_TYPE) -> Result<Option<HashAlg>> {
+    Ok(match mech {
+        CKM_ECDSA => None,
+        CKM_ECDSA_SHA1 => Some(HashAlg::Sha1),
+        CKM_ECDSA_SHA224 => Some(HashAlg::Sha224),
+        CKM_ECDSA_SHA256 => Some(HashAlg::Sha256),
+        CKM_ECDSA_SHA384 => Some(HashAlg::Sha384),
+        CKM_ECDSA_SHA512 => Some(HashAlg::Sha512),
+        _ => return Err(Error::MechanismInvalid),
+    })
+}
+
+fn single_part_only() -> Error {
+    Error::FunctionNotSupported
+}
+
+struct EcdsaSign {
+    key: Arc<EcPrivateKey>,
+    hash: Option<HashAlg>,
+    hasher: Option<Hasher>,
+}
+
+impl EcdsaSign {
+    fn sign_into(&self, digest: &[u8], out: &mut OutBuf) -> Result<()> {
+        let len = 2 * self.key.curve().field_len();
+        let Some(buf) = out.reserve(len)? else {
+            return Ok(());
+        };
+        let sig = self.key.sign_prehash(digest)?;
+        if sig.len() != len {
+            return Err(Error::General(
+                "ECDSA signature of unexpected length".into(),
+            ));
+        }
+        buf.copy_from_slice(&sig);
+        Ok(())
+    }
+}
+
+impl SignOp for EcdsaSign {
+    fn one_shot(&mut self, data: &[u8], out: &mut OutBuf) -> Result<()> {
+        match self.hash {
+            Some(h) => self.sign_into(&h.digest(&[data]), out),
+            None => self.sign_into(data, out),
+        }
+    }
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        let h = self.hash.ok_or_else(single_part_only)?;
+        self.hasher.get_or_insert_with(|| h.hasher()).update(data);
+        Ok(())
+    }
+    fn finish(&mut self, out: &mut OutBuf) -> Result<()> {
+        let h = self.hash.ok_or_else(single_part_only)?;
+        if out.reserve(2 * self.key.curve().field_len())?.is_none() {
+            return Ok(());
+        }
+        let digest = self.hasher.take().unwrap_or_else(|| h.hasher()).finalize();
+        self.sign_into(&digest, out)
+    }
+}
+
+fn sign_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn SignOp>> {
+    let hash = ecdsa_hash(mech.mech)?;
+    let key = ec_private(key)?;
+    Ok(Box::new(EcdsaSign {
+        key,
+        hash,
+        hasher: None,
+    }))
+}
+
+struct EcdsaVerify {
+    key: Arc<EcPublicKey>,
+    hash: Option<HashAlg>,
+    hasher: Option<Hasher>,
+}
+
+impl VerifyOp for EcdsaVerify {
+    fn one_shot(&mut self, data: &[u8], signature: &[u8]) -> Result<()> {
+        match self.hash {
+            Some(h) => self.key.verify_prehash(&h.digest(&[data]), signature),
+            None => self.key.verify_prehash(data, signature),
+        }
+    }
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        let h = self.hash.ok_or_else(single_part_only)?;
+        self.hasher.get_or_insert_with(|| h.hasher()).update(data);
+        Ok(())
+    }
+    fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        let h = self.hash.ok_or_else(single_part_only)?;
+        let digest = self.hasher.take().unwrap_or_else(|| h.hasher()).finalize();
+        self.key.verify_prehash(&digest, signature)
+    }
+}
+
+fn verify_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn VerifyOp>> {
+    let hash = ecdsa_hash(mech.mech)?;
+    let key = ec_public(key)?;
+    Ok(Box::new(EcdsaVerify {
+        key,
+        hash,
+        hasher: None,
+    }))
+}
+
+/// `CKM_EC_KEY_PAIR_GEN` (§2.3.7): the curve from `CKA_EC_PARAMS` of the public
+/// template (missing → `CKR_TEMPLATE_INCOMPLETE`, unknown → `CKR_CURVE_NOT_SUPPORTED`).
+fn generate_key_pair(
+    _mech: &Mechanism,
+    public: &Template,
+    _private: &Template,
+) -> Result<(Generated, Generated)> {
+    let params = tmpl_get(public, CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete {
+        missing: CKA_EC_PARAMS,
+    })?;
+    let curve = Curve::from_ec_params(params)?;
+    let key = EcPrivateKey::generate(curve)?;
+    let pub_attrs = vec![
+        Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+        Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+        Attribute::new(CKA_EC_PARAMS, params.to_vec()),
+        Attribute::new(CKA_EC_POINT, der_octet_string(&key.public().uncompressed())),
+    ];
+    Ok((pub_attrs, ec_private_template(&key, Some(params))))
+}
+
+/// `CKD_*` → the X9.63 hash (`None` for `CKD_NULL`).
+fn kdf_hash(kdf: CK_ULONG) -> Result<Option<HashAlg>> {
+    Ok(match kdf {
+        CKD_NULL => None,
+        CKD_SHA1_KDF => Some(HashAlg::Sha1),
+        CKD_SHA224_KDF => Some(HashAlg::Sha224),
+        CKD_SHA256_KDF => Some(HashAlg::Sha256),
+        CKD_SHA384_KDF => Some(HashAlg::Sha384),
+        CKD_SHA512_KDF => Some(HashAlg::Sha512),
+        _ => return Err(Error::MechanismParamInvalid),
+    })
+}
+
+/// `CKM_ECDH1_DERIVE` (§2.3.15).
+fn derive(
+    mech: &Mechanism,
+    base: &Arc<Object>,
+    value_len: Option<usize>,
+    _lookup: &dyn KeyLookup,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let Param::Ecdh1 {
+        kdf,
+        shared_data,
+        public_data,
+    } = &mech.param
+    else {
+        return Err(Error::MechanismParamInvalid);
+    };
+    let hash = kdf_hash(*kdf)?;
+    if hash.is_none() && !shared_data.is_empty() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let key = ec_private(base)?;
+    let peer = EcPublicKey::from_point(key.curve(), public_data)
+        .map_err(|_| Error::MechanismParamInvalid)?;
+    let z = key.ecdh(&peer)?;
+    match hash {
+        None => {
+            let len = value_len.unwrap_or(z.len());
+            if len > z.len() || len == 0 {
+                return Err(Error::KeySizeRange);
+            }
+            Ok(Zeroizing::new(z[..len].to_vec()))
+        }
+        Some(h) => {
+            let len = value_len.ok_or(Error::TemplateIncomplete {
+                missing: CKA_VALUE_LEN,
+            })?;
+            if len == 0 {
+                return Err(Error::KeySizeRange);
+            }
+            x963_kdf(h, &z, shared_data, len)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::crypto::ec::P256_OID_DER;
+    use crate::mechanism::keys::test_util::*;
+
+    struct NoLookup;
+    impl KeyLookup for NoLookup {
+        fn key(&self, _handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+            Err(Error::KeyHandleInvalid)
+        }
+    }
+
+    fn mech(mech: CK_MECHANISM_TYPE) -> Mechanism {
+        Mechanism {
+            mech,
+            param: Param::None,
+        }
+    }
+
+    fn private(scalar: &[u8]) -> Arc<Object> {
+        obj(&[
+            Attribute::ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+            Attribute::new(CKA_EC_PARAMS, P256_OID_DER.to_vec()),
+            Attribute::new(CKA_VALUE, scalar.to_vec()),
+        ])
+    }
+
+    fn public(point: &[u8]) -> Arc<Object> {
+        obj(&[
+            Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+            Attribute::new(CKA_EC_PARAMS, P256_OID_DER.to_vec()),
+            Attribute::new(CKA_EC_POINT, point.to_vec()),
+        ])
+    }
+
+    fn sign(m: &Mechanism, key: &Arc<Object>, data: &[u8]) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; 64];
+        sign_init(m, key)?.one_shot(data, &mut OutBuf::new(Some(&mut buf)))?;
+        Ok(buf)
+    }
+
+    /// RFC 6979 A.2.5 (P-256, SHA-256): the signing path is deterministic.
+    #[test]
+    fn rfc6979_p256_sha256() {
+        let key = private(&hex(
+            "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
+        ));
+        let cases = [
+            (
+                &b"sample"[..],
+                "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8",
+            ),
+            (
+                &b"test"[..],
+                "f1abb023518351cd71d881567b1ea663ed3efcf6c5132b354f28d3b0b7d38367019f4113742a2b14bd25926b49c649155f267e60d3814b4c0cc84250e46f0083",
+            ),
+        ];
+        let pub_point = hex("0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299");
+        for (msg, want) in cases {
+            let sig = sign(&mech(CKM_ECDSA_SHA256), &key, msg).unwrap();
+            assert_eq!(sig, hex(want));
+            // CKM_ECDSA over the hash gives the same signature
+            let raw = sign(&mech(CKM_ECDSA), &key, &HashAlg::Sha256.digest(&[msg])).unwrap();
+            assert_eq!(raw, sig);
+            // the raw point is accepted as well as the DER form
+            verify_init(&mech(CKM_ECDSA_SHA256), &public(&pub_point))
+                .unwrap()
+                .one_shot(msg, &sig)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn wycheproof_ecdsa_p256_sha256_verify() {
+        let v = vectors("asym-wycheproof-ecdsa-p256-sha256.json");
+        let key = public(&der_octet_string(&hex(v["publicKey"].as_str().unwrap())));
+        let m = mech(CKM_ECDSA_SHA256);
+        for t in v["tests"].as_array().unwrap() {
+            let msg = hex(t["msg"].as_str().unwrap());
+            let sig = hex(t["sig"].as_str().unwrap());
+            let got = verify_init(&m, &key).unwrap().one_shot(&msg, &sig);
+            match t["result"].as_str().unwrap() {
+                "valid" => assert_eq!(got, Ok(()), "tcId {}", t["tcId"]),
+                _ if sig.len() != 64 => {
+                    assert_eq!(got, Err(Error::SignatureLenRange), "tcId {}", t["tcId"])
+                }
+                _ => assert_eq!(got, Err(Error::SignatureInvalid), "tcId {}", t["tcId"]),
+            }
+        }
+    }
+
+    #[test]
+    fn wycheproof_ecdh_p256() {
+        let v = vectors("asym-wycheproof-ecdh-p256.json");
+        for t in v["tests"].as_array().unwrap() {
+            let key = private(&hex(t["private"].as_str().unwrap()));
+            let point = hex(t["public"].as_str().unwrap());
+            for public_data in [point.clone(), der_octet_string(&point)] {
+                let m = Mechanism {
+                    mech: CKM_ECDH1_DERIVE,
+                    param: Param::Ecdh1 {
+                        kdf: CKD_NULL,
+                        shared_data: vec![],
+                        public_data,
+                    },
+                };
+                let got = derive(&m, &key, None, &NoLookup);
+                match t["result"].as_str().unwrap() {
+                    "invalid" => assert_eq!(
+                        got.err(),
+                        Some(Error::MechanismParamInvalid),
+                        "tcId {}",
+                        t["tcId"]
+                    ),
+                    _ => assert_eq!(
+                        got.unwrap().to_vec(),
+                        hex(t["shared"].as_str().unwrap()),
+                        "tcId {}",
+                        t["tcId"]
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ecdh_kdf_and_lengths() {
+        let a = private(&hex(
+            "0612465c89a023ab17855b0a6bcebfd3febb53aef84138647b5352e02c10c346",
+        ));
+        let z = hex("53020d908b0219328b658b525f26780e3ae12bcd952bb25a93bc0895e1714285");
+        let point = hex("0462d5bd3372af75fe85a040715d0f502428e07046868b0bfdfa61d731afe44f26ac333a93a9e70a81cd5a95b5bf8d13990eb741c8c38872b4a07d275a014e30cf");
+        let m = |kdf, shared_data: &[u8]| Mechanism {
+            mech: CKM_ECDH1_DERIVE,
+            param: Param::Ecdh1 {
+                kdf,
+                shared_data: shared_data.to_vec(),
+                public_data: point.clone(),
+            },
+        };
+        assert_eq!(
+            derive(&m(CKD_NULL, b""), &a, Some(16), &NoLookup)
+                .unwrap()
+                .to_vec(),
+            z[..16].to_vec()
+        );
+        assert_eq!(
+            derive(&m(CKD_NULL, b""), &a, Some(33), &NoLookup).err(),
+            Some(Error::KeySizeRange)
+        );
+        assert_eq!(
+            derive(&m(CKD_NULL, b"x"), &a, None, &NoLookup).err(),
+            Some(Error::MechanismParamInvalid)
+        );
+        assert_eq!(
+            derive(&m(0x77, b""), &a, None, &NoLookup).err(),
+            Some(Error::MechanismParamInvalid)
+        );
+        // X9.63 with SHA-256: H(Z || 00000001 || info) || H(Z || 00000002 || info), cut.
+        let info = b"shared info";
+        let mut want = Vec::new();
+        for counter in [1u32, 2] {
+            let mut h = sha2::Sha256::default();
+            sha2::Digest::update(&mut h, &z);
+            sha2::Digest::update(&mut h, counter.to_be_bytes());
+            sha2::Digest::update(&mut h, info);
+            want.extend_from_slice(&sha2::Digest::finalize(h));
+        }
+        let got = derive(&m(CKD_SHA256_KDF, info), &a, Some(40), &NoLookup).unwrap();
+        assert_eq!(got.to_vec(), want[..40].to_vec());
+        assert_eq!(
+            derive(&m(CKD_SHA256_KDF, info), &a, None, &NoLookup).err(),
+            Some(Error::TemplateIncomplete {
+                missing: CKA_VALUE_LEN
+            })
+        );
+    }
+
+    #[test]
+    fn key_generation_and_all_mechanisms_round_trip() {
+        let gen = mech(CKM_EC_KEY_PAIR_GEN);
+        let printable = [&[0x13u8, 10][..], b"prime256v1"].concat();
+        for params in [P256_OID_DER.to_vec(), printable] {
+            let t = vec![Attribute::new(CKA_EC_PARAMS, params.clone())];
+            let (pub_t, priv_t) = generate_key_pair(&gen, &t, &vec![]).unwrap();
+            let (pub_o, priv_o) = (obj(&pub_t), obj(&priv_t));
+            assert_eq!(pub_o.get(CKA_EC_PARAMS).unwrap(), params.as_slice());
+            assert_eq!(pub_o.get(CKA_EC_POINT).unwrap().len(), 67);
+            assert_eq!(priv_o.get(CKA_VALUE).unwrap().len(), 32);
+            crate::mechanism::keys::check_key_attributes(pub_o.attrs()).unwrap();
+            let data: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+            for m in [
+                CKM_ECDSA_SHA1,
+                CKM_ECDSA_SHA224,
+                CKM_ECDSA_SHA256,
+                CKM_ECDSA_SHA384,
+                CKM_ECDSA_SHA512,
+            ] {
+                let m = mech(m);
+                let single = sign(&m, &priv_o, &data).unwrap();
+                verify_init(&m, &pub_o)
+                    .unwrap()
+                    .one_shot(&data, &single)
+                    .unwrap();
+                for chunk in [1usize, 15, 17, 4097] {
+                    let mut op = sign_init(&m, &priv_o).unwrap();
+                    for c in data.chunks(chunk) {
+                        op.update(c).unwrap();
+                    }
+                    let mut buf = [0u8; 64];
+                    op.finish(&mut OutBuf::new(Some(&mut buf))).unwrap();
+                    assert_eq!(buf.to_vec(), single, "deterministic, chunk {chunk}");
+                    let mut v = verify_init(&m, &pub_o).unwrap();
+                    for c in data.chunks(chunk) {
+                        v.update(c).unwrap();
+                    }
+                    v.finish(&buf).unwrap();
+                }
+                let mut bad = single.clone();
+                bad[3] ^= 1;
+                assert_eq!(
+                    verify_init(&m, &pub_o).unwrap().one_shot(&data, &bad),
+                    Err(Error::SignatureInvalid)
+                );
+                assert_eq!(
+                    verify_init(&m, &pub_o)
+                        .unwrap()
+                        .one_shot(&data, &single[..63]),
+                    Err(Error::SignatureLenRange)
+                );
+            }
+            // CKM_ECDSA takes hashes of any length.
+            for len in [20, 32, 48, 64, 5] {
+                let hash = vec![0x5a; len];
+                let sig = sign(&mech(CKM_ECDSA), &priv_o, &hash).unwrap();
+                verify_init(&mech(CKM_ECDSA), &pub_o)
+                    .unwrap()
+                    .one_shot(&hash, &sig)
+                    .unwrap();
+            }
+            assert_eq!(
+                sign_init(&mech(CKM_ECDSA), &priv_o).unwrap().update(b"x"),
+                Err(Error::FunctionNotSupported)
+            );
+            // ECDH between two generated keys agrees.
+            let (pub2, priv2) = generate_key_pair(&gen, &t, &vec![]).unwrap();
+            let (pub2, priv2) = (obj(&pub2), obj(&priv2));
+            let d = |k: &Arc<Object>, p: &Arc<Object>| {
+                let m = Mechanism {
+                    mech: CKM_ECDH1_DERIVE,
+                    param: Param::Ecdh1 {
+                        kdf: CKD_NULL,
+                        shared_data: vec![],
+                        public_data: p.get(CKA_EC_POINT).unwrap().to_vec(),
+                    },
+                };
+                derive(&m, k, None, &NoLookup).unwrap()
+            };
+            assert_eq!(d(&priv_o, &pub2), d(&priv2, &pub_o));
+        }
+    }
+
+    #[test]
+    fn size_query_and_short_buffer_keep_the_state() {
+        let key = private(&hex(
+            "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
+        ));
+        let m = mech(CKM_ECDSA_SHA256);
+        let mut op = sign_init(&m, &key).unwrap();
+        op.update(b"sam").unwrap();
+        let mut q = OutBuf::query();
+        op.finish(&mut q).unwrap();
+        assert_eq!(q.len(), 64);
+        let mut small = [0u8; 63];
+        assert_eq!(
+            op.finish(&mut OutBuf::new(Some(&mut small))),
+            Err(Error::BufferTooSmall)
+        );
+        op.update(b"ple").unwrap();
+        let mut buf = [0u8; 64];
+        op.finish(&mut OutBuf::new(Some(&mut buf))).unwrap();
+        assert_eq!(buf.to_vec(), sign(&m, &key, b"sample").unwrap());
+    }
+
+    #[test]
+    fn bad_templates_and_keys() {
+        let gen = mech(CKM_EC_KEY_PAIR_GEN);
+        assert_eq!(
+            generate_key_pair(&gen, &vec![], &vec![]).err(),
+            Some(Error::TemplateIncomplete {
+                missing: CKA_EC_PARAMS
+            })
+        );
+        let p384 = vec![Attribute::new(
+            CKA_EC_PARAMS,
+            vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        )];
+        assert_eq!(
+            generate_key_pair(&gen, &p384, &vec![]).err(),
+            Some(Error::CurveNotSupported)
+        );
+        let name = vec![Attribute::new(
+            CKA_EC_PARAMS,
+            [&[0x13u8, 5][..], b"P-384"].concat(),
+        )];
+        assert_eq!(
+            generate_key_pair(&gen, &name, &vec![]).err(),
+            Some(Error::CurveNotSupported)
+        );
+        let junk = vec![Attribute::new(CKA_EC_PARAMS, vec![0x06, 0x09, 1])];
+        assert_eq!(
+            generate_key_pair(&gen, &junk, &vec![]).err(),
+            Some(Error::DomainParamsInvalid)
+        );
+        let key = private(&[1]);
+        assert_eq!(
+            verify_init(&mech(CKM_ECDSA), &key).err(),
+            Some(Error::KeyTypeInconsistent)
+        );
+    }
+
+    #[test]
+    fn registry_flags() {
+        let f = |m| MECHANISMS.iter().find(|d| d.mech == m).unwrap().flags();
+        assert_eq!(f(CKM_ECDSA), CKF_SIGN | CKF_VERIFY | EC_FLAGS);
+        assert_eq!(f(CKM_ECDH1_DERIVE), CKF_DERIVE | EC_FLAGS);
+        assert_eq!(f(CKM_EC_KEY_PAIR_GEN), CKF_GENERATE_KEY_PAIR | EC_FLAGS);
+    }
+}

@@ -15,6 +15,7 @@ pub mod digest;
 pub mod ec;
 pub mod hmac;
 pub mod kdf;
+pub mod keys;
 pub mod registry;
 pub mod rng;
 pub mod rsa;
