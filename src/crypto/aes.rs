@@ -151,11 +151,21 @@ impl Ctr {
             return None;
         }
         let block = u128::from_be_bytes(cb);
-        let mask = if counter_bits == 128 { u128::MAX } else { (1u128 << counter_bits) - 1 };
+        let mask = if counter_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << counter_bits) - 1
+        };
         let start = block & mask;
         // 2^bits - start values remain, computed without overflow.
         let blocks_left = (mask - start).saturating_add(1);
-        Some(Ctr { block, mask, blocks_left, ks: [0; BLOCK], ks_pos: BLOCK })
+        Some(Ctr {
+            block,
+            mask,
+            blocks_left,
+            ks: [0; BLOCK],
+            ks_pos: BLOCK,
+        })
     }
     /// True when `len` more bytes can be processed without wrapping the counter.
     pub fn fits(&self, len: usize) -> bool {
@@ -164,7 +174,9 @@ impl Ctr {
             return true;
         }
         let need = (len - buffered).div_ceil(BLOCK);
-        u128::try_from(need).map(|n| n <= self.blocks_left).unwrap_or(false)
+        u128::try_from(need)
+            .map(|n| n <= self.blocks_left)
+            .unwrap_or(false)
     }
     fn next_block(&mut self) -> [u8; BLOCK] {
         let out = self.block.to_be_bytes();
@@ -317,7 +329,9 @@ impl Gcm {
     }
     /// Authenticates ciphertext bytes.
     pub fn authenticate(&mut self, mut ct: &[u8]) {
-        self.ct_len = self.ct_len.saturating_add(u64::try_from(ct.len()).unwrap_or(u64::MAX));
+        self.ct_len = self
+            .ct_len
+            .saturating_add(u64::try_from(ct.len()).unwrap_or(u64::MAX));
         if self.partial_len > 0 {
             let take = ct.len().min(BLOCK - self.partial_len);
             self.partial[self.partial_len..self.partial_len + take].copy_from_slice(&ct[..take]);
@@ -521,7 +535,14 @@ impl Cmac {
         let k1 = dbl(&l);
         let k2 = dbl(&k1);
         l.zeroize();
-        Cmac { key: key.clone(), k1, k2, state: [0; BLOCK], buf: [0; BLOCK], buf_len: 0 }
+        Cmac {
+            key: key.clone(),
+            k1,
+            k2,
+            state: [0; BLOCK],
+            buf: [0; BLOCK],
+            buf_len: 0,
+        }
     }
     /// Adds data. The last block is held back until [`Cmac::finalize`].
     pub fn update(&mut self, mut data: &[u8]) {
@@ -556,12 +577,16 @@ impl Cmac {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn h(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]

@@ -160,7 +160,12 @@ pub fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Zeroizing<Vec<u8>>
 
 /// HKDF-Expand (RFC 5869 §2.3): `len` bytes of output keying material from
 /// `prk` and `info`. `None` when `len` is more than 255 times the hash length.
-pub fn hkdf_expand(alg: HashAlg, prk: &[u8], info: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
+pub fn hkdf_expand(
+    alg: HashAlg,
+    prk: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Option<Zeroizing<Vec<u8>>> {
     let hl = alg.output_len();
     if len > 255 * hl {
         return None;
@@ -189,12 +194,16 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn h(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -202,9 +211,18 @@ mod tests {
         // FIPS 180-2 / FIPS 202 examples ("abc").
         let cases = [
             (HashAlg::Sha1, "a9993e364706816aba3e25717850c26c9cd0d89d"),
-            (HashAlg::Sha224, "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"),
-            (HashAlg::Sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-            (HashAlg::Sha3_256, "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"),
+            (
+                HashAlg::Sha224,
+                "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7",
+            ),
+            (
+                HashAlg::Sha256,
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                HashAlg::Sha3_256,
+                "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+            ),
         ];
         for (alg, want) in cases {
             assert_eq!(digest(alg, b"abc"), h(want), "{alg:?}");
@@ -218,7 +236,10 @@ mod tests {
         let salt = h("000102030405060708090a0b0c");
         let info = h("f0f1f2f3f4f5f6f7f8f9");
         let prk = hkdf_extract(HashAlg::Sha256, &salt, &ikm);
-        assert_eq!(*prk, h("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"));
+        assert_eq!(
+            *prk,
+            h("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+        );
         let okm = hkdf_expand(HashAlg::Sha256, &prk, &info, 42).unwrap();
         assert_eq!(
             *okm,

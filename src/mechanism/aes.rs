@@ -29,8 +29,8 @@
 //! object's `parsed()` slot as a [`GcmKey`], so no operation re-expands it.
 
 use crate::crypto::aes::{
-    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, AesKey, Cmac, Ctr, Gcm, GcmKey, BLOCK,
-    GCM_MAX_DATA, KWP_DEFAULT_IV, KW_DEFAULT_IV,
+    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, AesKey, Cmac, Ctr, Gcm,
+    GcmKey, BLOCK, GCM_MAX_DATA, KWP_DEFAULT_IV, KW_DEFAULT_IV,
 };
 use crate::crypto::hash::ct_eq;
 use crate::error::{Error, Result};
@@ -63,7 +63,10 @@ fn aes_key(obj: &Object, size_err: Error) -> Result<Arc<GcmKey>> {
 
 fn iv16(mech: &Mechanism) -> Result<[u8; BLOCK]> {
     match &mech.param {
-        Param::Bytes(iv) => iv.as_slice().try_into().map_err(|_| Error::MechanismParamInvalid),
+        Param::Bytes(iv) => iv
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::MechanismParamInvalid),
         _ => Err(Error::MechanismParamInvalid),
     }
 }
@@ -81,7 +84,9 @@ fn unpad_len(block: &[u8]) -> Result<usize> {
     if n == 0 || n > BLOCK || n > block.len() {
         return Err(Error::EncryptedDataInvalid);
     }
-    let bad = block[block.len() - n..].iter().fold(0u8, |acc, b| acc | (b ^ block[block.len() - 1]));
+    let bad = block[block.len() - n..]
+        .iter()
+        .fold(0u8, |acc, b| acc | (b ^ block[block.len() - 1]));
     if bad != 0 {
         return Err(Error::EncryptedDataInvalid);
     }
@@ -176,7 +181,11 @@ impl CipherOp for BlockOp {
     }
 
     fn update(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
-        let total = self.buf.len().checked_add(input.len()).ok_or(Error::DataLenRange)?;
+        let total = self
+            .buf
+            .len()
+            .checked_add(input.len())
+            .ok_or(Error::DataLenRange)?;
         let n = self.releasable(total);
         let Some(dst) = out.reserve(n)? else {
             return Ok(());
@@ -341,7 +350,9 @@ impl CipherOp for GcmOp {
     fn update(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
         if !self.encrypt {
             let total = self.buf.len().saturating_add(input.len());
-            let max = usize::try_from(GCM_MAX_DATA).unwrap_or(usize::MAX).saturating_add(self.tag_len);
+            let max = usize::try_from(GCM_MAX_DATA)
+                .unwrap_or(usize::MAX)
+                .saturating_add(self.tag_len);
             if total > max {
                 return Err(Error::EncryptedDataLenRange);
             }
@@ -403,7 +414,9 @@ impl KwOp {
         let k = self.key.aes();
         if self.encrypt {
             let n = match self.kind {
-                WrapKind::Kw(_) if input.len() < 16 || input.len() % 8 != 0 => return Err(Error::DataLenRange),
+                WrapKind::Kw(_) if input.len() < 16 || input.len() % 8 != 0 => {
+                    return Err(Error::DataLenRange)
+                }
                 WrapKind::Kw(_) => input.len() + 8,
                 WrapKind::Kwp(_) if input.is_empty() || u32::try_from(input.len()).is_err() => {
                     return Err(Error::DataLenRange)
@@ -481,7 +494,13 @@ fn wrap_kind(mech: &Mechanism) -> Result<WrapKind> {
 /// Builds the cipher operation for `mech` under `key`.
 fn cipher(mech: &Mechanism, key: Arc<GcmKey>, encrypt: bool) -> Result<Box<dyn CipherOp>> {
     let block = |mode, iv| -> Box<dyn CipherOp> {
-        Box::new(BlockOp { key: Arc::clone(&key), mode, encrypt, iv, buf: Zeroizing::new(Vec::new()) })
+        Box::new(BlockOp {
+            key: Arc::clone(&key),
+            mode,
+            encrypt,
+            iv,
+            buf: Zeroizing::new(Vec::new()),
+        })
     };
     Ok(match mech.mech {
         CKM_AES_ECB => {
@@ -492,7 +511,8 @@ fn cipher(mech: &Mechanism, key: Arc<GcmKey>, encrypt: bool) -> Result<Box<dyn C
         CKM_AES_CBC_PAD => block(BlockMode::CbcPad, iv16(mech)?),
         CKM_AES_CTR => match &mech.param {
             Param::Ctr { counter_bits, cb } => {
-                let bits = u32::try_from(*counter_bits).map_err(|_| Error::MechanismParamInvalid)?;
+                let bits =
+                    u32::try_from(*counter_bits).map_err(|_| Error::MechanismParamInvalid)?;
                 let ctr = Ctr::new(*cb, bits).ok_or(Error::MechanismParamInvalid)?;
                 Box::new(CtrOp { key, ctr })
             }
@@ -515,9 +535,12 @@ fn cipher(mech: &Mechanism, key: Arc<GcmKey>, encrypt: bool) -> Result<Box<dyn C
             }
             _ => return Err(Error::MechanismParamInvalid),
         },
-        CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP => {
-            Box::new(KwOp { key, kind: wrap_kind(mech)?, encrypt, buf: Zeroizing::new(Vec::new()) })
-        }
+        CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP => Box::new(KwOp {
+            key,
+            kind: wrap_kind(mech)?,
+            encrypt,
+            buf: Zeroizing::new(Vec::new()),
+        }),
         _ => return Err(Error::MechanismInvalid),
     })
 }
@@ -561,7 +584,11 @@ fn wrap(mech: &Mechanism, wrapping_key: &Arc<Object>, key_bytes: &[u8]) -> Resul
     Ok(out.to_vec())
 }
 
-fn unwrap(mech: &Mechanism, unwrapping_key: &Arc<Object>, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+fn unwrap(
+    mech: &Mechanism,
+    unwrapping_key: &Arc<Object>,
+    wrapped: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
     let key = aes_key(unwrapping_key, Error::UnwrappingKeySizeRange)?;
     let mut op = cipher(mech, key, false)?;
     if wrapped.is_empty() {
@@ -633,7 +660,10 @@ fn cmac_setup(mech: &Mechanism, key: &Object) -> Result<CmacOp> {
         _ => return Err(Error::MechanismParamInvalid),
     };
     let k = aes_key(key, Error::KeySizeRange)?;
-    Ok(CmacOp { mac: Cmac::new(k.aes()), out_len })
+    Ok(CmacOp {
+        mac: Cmac::new(k.aes()),
+        out_len,
+    })
 }
 
 fn cmac_sign(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn SignOp>> {
@@ -650,7 +680,8 @@ fn aes_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
     if !matches!(len, 16 | 24 | 32) {
         return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
     }
-    let value = crate::crypto::random_vec(len).map_err(|e| Error::General(format!("random: {e}")))?;
+    let value =
+        crate::crypto::random_vec(len).map_err(|e| Error::General(format!("random: {e}")))?;
     Ok(vec![
         Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
         Attribute::ulong(CKA_KEY_TYPE, CKK_AES),
@@ -690,8 +721,15 @@ mod message {
     /// The per-message parameter: (iv, fixed bits, generator, tag length in bytes).
     fn fields(param: &Param) -> Result<(&[u8], usize, CK_ULONG, usize)> {
         match param {
-            Param::GcmMessage { iv, iv_fixed_bits, iv_generator, tag_bits, .. } => {
-                let fixed = usize::try_from(*iv_fixed_bits).map_err(|_| Error::MechanismParamInvalid)?;
+            Param::GcmMessage {
+                iv,
+                iv_fixed_bits,
+                iv_generator,
+                tag_bits,
+                ..
+            } => {
+                let fixed =
+                    usize::try_from(*iv_fixed_bits).map_err(|_| Error::MechanismParamInvalid)?;
                 if iv.is_empty() || fixed > iv.len() * 8 {
                     return Err(Error::MechanismParamInvalid);
                 }
@@ -731,7 +769,8 @@ mod message {
                         return Err(Error::MechanismParamInvalid);
                     }
                     let mut r = Zeroizing::new(vec![0u8; iv.len()]);
-                    crate::crypto::random(&mut r).map_err(|e| Error::General(format!("random: {e}")))?;
+                    crate::crypto::random(&mut r)
+                        .map_err(|e| Error::General(format!("random: {e}")))?;
                     fill(&mut iv, &|k| r[r.len() - 1 - k / 8] & (1 << (k % 8)) != 0);
                 }
                 CKG_GENERATE_COUNTER => {
@@ -776,7 +815,13 @@ mod message {
     }
 
     impl MessageOp for GcmMessages {
-        fn one_shot(&mut self, param: &mut Param, aad: &[u8], input: &[u8], out: &mut OutBuf) -> Result<()> {
+        fn one_shot(
+            &mut self,
+            param: &mut Param,
+            aad: &[u8],
+            input: &[u8],
+            out: &mut OutBuf,
+        ) -> Result<()> {
             if self.pending.is_some() {
                 return Err(Error::OperationActive);
             }
@@ -812,12 +857,25 @@ mod message {
             }
             let tlen = self.prepare(param, true)?;
             let gcm = Gcm::new(&self.key, iv_of(param), aad);
-            self.pending = Some(Pending { gcm, tag_len: tlen, buf: Zeroizing::new(Vec::new()) });
+            self.pending = Some(Pending {
+                gcm,
+                tag_len: tlen,
+                buf: Zeroizing::new(Vec::new()),
+            });
             Ok(())
         }
 
-        fn next(&mut self, param: &mut Param, input: &[u8], last: bool, out: &mut OutBuf) -> Result<()> {
-            let p = self.pending.as_mut().ok_or(Error::OperationNotInitialized)?;
+        fn next(
+            &mut self,
+            param: &mut Param,
+            input: &[u8],
+            last: bool,
+            out: &mut OutBuf,
+        ) -> Result<()> {
+            let p = self
+                .pending
+                .as_mut()
+                .ok_or(Error::OperationNotInitialized)?;
             if self.encrypt {
                 if !p.gcm.fits(input.len()) {
                     return Err(Error::DataLenRange);
@@ -862,7 +920,12 @@ mod message {
             _ => return Err(Error::MechanismParamInvalid),
         }
         let key = aes_key(key, Error::KeySizeRange)?;
-        Ok(Box::new(GcmMessages { key, encrypt, counter: 0, pending: None }))
+        Ok(Box::new(GcmMessages {
+            key,
+            encrypt,
+            counter: 0,
+            pending: None,
+        }))
     }
 
     /// `C_MessageEncryptInit` with `CKM_AES_GCM`.
@@ -878,8 +941,22 @@ mod message {
 
 const AES_KEYS: &[CK_KEY_TYPE] = &[CKK_AES];
 
-const fn def(mech: CK_MECHANISM_TYPE, name: &'static str, param: ParamKind, functions: Functions) -> MechanismDef {
-    MechanismDef { mech, name, key_types: AES_KEYS, min_key: 16, max_key: 32, extra_flags: 0, param, functions }
+const fn def(
+    mech: CK_MECHANISM_TYPE,
+    name: &'static str,
+    param: ParamKind,
+    functions: Functions,
+) -> MechanismDef {
+    MechanismDef {
+        mech,
+        name,
+        key_types: AES_KEYS,
+        min_key: 16,
+        max_key: 32,
+        extra_flags: 0,
+        param,
+        functions,
+    }
 }
 
 const CIPHER_WRAP: Functions = Functions {
@@ -900,16 +977,28 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
         max_key: 32,
         extra_flags: 0,
         param: ParamKind::None,
-        functions: Functions { generate_key: Some(aes_key_gen), ..NO_FUNCTIONS },
+        functions: Functions {
+            generate_key: Some(aes_key_gen),
+            ..NO_FUNCTIONS
+        },
     },
     def(CKM_AES_ECB, "CKM_AES_ECB", ParamKind::None, CIPHER_WRAP),
     def(CKM_AES_CBC, "CKM_AES_CBC", ParamKind::Bytes, CIPHER_WRAP),
-    def(CKM_AES_CBC_PAD, "CKM_AES_CBC_PAD", ParamKind::Bytes, CIPHER_WRAP),
+    def(
+        CKM_AES_CBC_PAD,
+        "CKM_AES_CBC_PAD",
+        ParamKind::Bytes,
+        CIPHER_WRAP,
+    ),
     def(
         CKM_AES_CTR,
         "CKM_AES_CTR",
         ParamKind::Ctr,
-        Functions { encrypt: Some(encrypt_init), decrypt: Some(decrypt_init), ..NO_FUNCTIONS },
+        Functions {
+            encrypt: Some(encrypt_init),
+            decrypt: Some(decrypt_init),
+            ..NO_FUNCTIONS
+        },
     ),
     def(
         CKM_AES_GCM,
@@ -921,23 +1010,42 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
             ..CIPHER_WRAP
         },
     ),
-    def(CKM_AES_KEY_WRAP, "CKM_AES_KEY_WRAP", ParamKind::OptionalBytes, CIPHER_WRAP),
-    def(CKM_AES_KEY_WRAP_KWP, "CKM_AES_KEY_WRAP_KWP", ParamKind::OptionalBytes, CIPHER_WRAP),
+    def(
+        CKM_AES_KEY_WRAP,
+        "CKM_AES_KEY_WRAP",
+        ParamKind::OptionalBytes,
+        CIPHER_WRAP,
+    ),
+    def(
+        CKM_AES_KEY_WRAP_KWP,
+        "CKM_AES_KEY_WRAP_KWP",
+        ParamKind::OptionalBytes,
+        CIPHER_WRAP,
+    ),
     def(
         CKM_AES_CMAC,
         "CKM_AES_CMAC",
         ParamKind::None,
-        Functions { sign: Some(cmac_sign), verify: Some(cmac_verify), ..NO_FUNCTIONS },
+        Functions {
+            sign: Some(cmac_sign),
+            verify: Some(cmac_verify),
+            ..NO_FUNCTIONS
+        },
     ),
     def(
         CKM_AES_CMAC_GENERAL,
         "CKM_AES_CMAC_GENERAL",
         ParamKind::Ulong,
-        Functions { sign: Some(cmac_sign), verify: Some(cmac_verify), ..NO_FUNCTIONS },
+        Functions {
+            sign: Some(cmac_sign),
+            verify: Some(cmac_verify),
+            ..NO_FUNCTIONS
+        },
     ),
 ];
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
@@ -950,14 +1058,38 @@ mod tests {
             "ECB" => (CKM_AES_ECB, Param::None),
             "CBC" => (CKM_AES_CBC, Param::Bytes(h(param))),
             "CBC_PAD" => (CKM_AES_CBC_PAD, Param::Bytes(h(param))),
-            "CTR" => (CKM_AES_CTR, Param::Ctr { counter_bits: 128, cb: h(param).try_into().unwrap() }),
+            "CTR" => (
+                CKM_AES_CTR,
+                Param::Ctr {
+                    counter_bits: 128,
+                    cb: h(param).try_into().unwrap(),
+                },
+            ),
             "GCM" => {
                 let f: Vec<&str> = param.split(';').collect();
-                (CKM_AES_GCM, Param::Gcm { iv: h(f[0]), aad: h(f[1]), tag_bits: f[2].parse().unwrap() })
+                (
+                    CKM_AES_GCM,
+                    Param::Gcm {
+                        iv: h(f[0]),
+                        aad: h(f[1]),
+                        tag_bits: f[2].parse().unwrap(),
+                    },
+                )
             }
             "KW" | "KWP" => {
-                let m = if name == "KW" { CKM_AES_KEY_WRAP } else { CKM_AES_KEY_WRAP_KWP };
-                (m, if param == "-" { Param::None } else { Param::Bytes(h(param)) })
+                let m = if name == "KW" {
+                    CKM_AES_KEY_WRAP
+                } else {
+                    CKM_AES_KEY_WRAP_KWP
+                };
+                (
+                    m,
+                    if param == "-" {
+                        Param::None
+                    } else {
+                        Param::Bytes(h(param))
+                    },
+                )
             }
             _ => panic!("unknown {name}"),
         };
@@ -1000,7 +1132,10 @@ mod tests {
             let n = q.len();
             if n > 0 {
                 let mut small = vec![0u8; n - 1];
-                assert_eq!(op.update(c, &mut OutBuf::new(Some(&mut small))), Err(Error::BufferTooSmall));
+                assert_eq!(
+                    op.update(c, &mut OutBuf::new(Some(&mut small))),
+                    Err(Error::BufferTooSmall)
+                );
             }
             let mut buf = vec![0u8; n];
             let mut o = OutBuf::new(Some(&mut buf));
@@ -1015,24 +1150,43 @@ mod tests {
         let mut o = OutBuf::new(Some(&mut buf));
         op.finish(&mut o)?;
         let n = o.len();
-            out.extend_from_slice(&buf[..n]);
+        out.extend_from_slice(&buf[..n]);
         Ok(out)
     }
 
     fn both_ways(m: &Mechanism, key: &Arc<Object>, pt: &[u8], ct: &[u8]) {
         let name = format!("{:#x}", m.mech);
-        assert_eq!(single(op(m, key, true).as_mut(), pt).unwrap(), ct, "{name} encrypt");
-        assert_eq!(single(op(m, key, false).as_mut(), ct).unwrap(), pt, "{name} decrypt");
+        assert_eq!(
+            single(op(m, key, true).as_mut(), pt).unwrap(),
+            ct,
+            "{name} encrypt"
+        );
+        assert_eq!(
+            single(op(m, key, false).as_mut(), ct).unwrap(),
+            pt,
+            "{name} decrypt"
+        );
         for chunk in [1, 15, 17, 4097] {
-            assert_eq!(multi(op(m, key, true).as_mut(), pt, chunk).unwrap(), ct, "{name} encrypt /{chunk}");
-            assert_eq!(multi(op(m, key, false).as_mut(), ct, chunk).unwrap(), pt, "{name} decrypt /{chunk}");
+            assert_eq!(
+                multi(op(m, key, true).as_mut(), pt, chunk).unwrap(),
+                ct,
+                "{name} encrypt /{chunk}"
+            );
+            assert_eq!(
+                multi(op(m, key, false).as_mut(), ct, chunk).unwrap(),
+                pt,
+                "{name} decrypt /{chunk}"
+            );
         }
     }
 
     #[test]
     fn known_answers() {
         let mut count = 0;
-        for line in VECTORS.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        for line in VECTORS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let f: Vec<&str> = line.split('|').collect();
             let m = mech_of(f[0], f[2]);
             let key = key_obj(CKK_AES, &h(f[1]));
@@ -1049,22 +1203,62 @@ mod tests {
     }
 
     fn long_data(n: usize) -> Vec<u8> {
-        (0..n).map(|i| (i * 31 + i / 7) as u8).collect()
+        (0..n)
+            .map(|i| u8::try_from((i * 31 + i / 7) % 256).unwrap())
+            .collect()
     }
 
     #[test]
     fn multipart_equals_single_part_everywhere() {
-        let key = key_obj(CKK_AES, &h("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
+        let key = key_obj(
+            CKK_AES,
+            &h("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"),
+        );
         let iv = h("0f0e0d0c0b0a09080706050403020100");
         let mechs = [
-            Mechanism { mech: CKM_AES_ECB, param: Param::None },
-            Mechanism { mech: CKM_AES_CBC, param: Param::Bytes(iv.clone()) },
-            Mechanism { mech: CKM_AES_CBC_PAD, param: Param::Bytes(iv.clone()) },
-            Mechanism { mech: CKM_AES_CTR, param: Param::Ctr { counter_bits: 32, cb: [7; 16] } },
-            Mechanism { mech: CKM_AES_GCM, param: Param::Gcm { iv: vec![1; 12], aad: vec![2; 20], tag_bits: 128 } },
-            Mechanism { mech: CKM_AES_GCM, param: Param::Gcm { iv: vec![1; 1], aad: vec![], tag_bits: 32 } },
-            Mechanism { mech: CKM_AES_KEY_WRAP, param: Param::None },
-            Mechanism { mech: CKM_AES_KEY_WRAP_KWP, param: Param::None },
+            Mechanism {
+                mech: CKM_AES_ECB,
+                param: Param::None,
+            },
+            Mechanism {
+                mech: CKM_AES_CBC,
+                param: Param::Bytes(iv.clone()),
+            },
+            Mechanism {
+                mech: CKM_AES_CBC_PAD,
+                param: Param::Bytes(iv.clone()),
+            },
+            Mechanism {
+                mech: CKM_AES_CTR,
+                param: Param::Ctr {
+                    counter_bits: 32,
+                    cb: [7; 16],
+                },
+            },
+            Mechanism {
+                mech: CKM_AES_GCM,
+                param: Param::Gcm {
+                    iv: vec![1; 12],
+                    aad: vec![2; 20],
+                    tag_bits: 128,
+                },
+            },
+            Mechanism {
+                mech: CKM_AES_GCM,
+                param: Param::Gcm {
+                    iv: vec![1; 1],
+                    aad: vec![],
+                    tag_bits: 32,
+                },
+            },
+            Mechanism {
+                mech: CKM_AES_KEY_WRAP,
+                param: Param::None,
+            },
+            Mechanism {
+                mech: CKM_AES_KEY_WRAP_KWP,
+                param: Param::None,
+            },
         ];
         for m in &mechs {
             for len in [16, 10_000] {
@@ -1092,12 +1286,18 @@ mod tests {
     #[test]
     fn size_query_and_short_buffer_keep_state() {
         let key = key_obj(CKK_AES, &[3; 16]);
-        let m = Mechanism { mech: CKM_AES_CBC, param: Param::Bytes(vec![0; 16]) };
+        let m = Mechanism {
+            mech: CKM_AES_CBC,
+            param: Param::Bytes(vec![0; 16]),
+        };
         let pt = long_data(64);
         let want = single(op(&m, &key, true).as_mut(), &pt).unwrap();
         let mut e = op(&m, &key, true);
         let mut small = [0u8; 31];
-        assert_eq!(e.update(&pt[..40], &mut OutBuf::new(Some(&mut small))), Err(Error::BufferTooSmall));
+        assert_eq!(
+            e.update(&pt[..40], &mut OutBuf::new(Some(&mut small))),
+            Err(Error::BufferTooSmall)
+        );
         let mut q = OutBuf::query();
         e.update(&pt[..40], &mut q).unwrap();
         assert_eq!(q.len(), 32);
@@ -1116,39 +1316,115 @@ mod tests {
     fn length_rules() {
         let key = key_obj(CKK_AES, &[3; 16]);
         for mech in [CKM_AES_ECB, CKM_AES_CBC] {
-            let param = if mech == CKM_AES_ECB { Param::None } else { Param::Bytes(vec![0; 16]) };
+            let param = if mech == CKM_AES_ECB {
+                Param::None
+            } else {
+                Param::Bytes(vec![0; 16])
+            };
             let m = Mechanism { mech, param };
-            assert_eq!(single(op(&m, &key, true).as_mut(), &[0; 15]).unwrap_err(), Error::DataLenRange);
-            assert_eq!(single(op(&m, &key, false).as_mut(), &[0; 17]).unwrap_err(), Error::EncryptedDataLenRange);
-            assert_eq!(multi(op(&m, &key, true).as_mut(), &[0; 20], 7).unwrap_err(), Error::DataLenRange);
-            assert_eq!(multi(op(&m, &key, false).as_mut(), &[0; 20], 7).unwrap_err(), Error::EncryptedDataLenRange);
+            assert_eq!(
+                single(op(&m, &key, true).as_mut(), &[0; 15]).unwrap_err(),
+                Error::DataLenRange
+            );
+            assert_eq!(
+                single(op(&m, &key, false).as_mut(), &[0; 17]).unwrap_err(),
+                Error::EncryptedDataLenRange
+            );
+            assert_eq!(
+                multi(op(&m, &key, true).as_mut(), &[0; 20], 7).unwrap_err(),
+                Error::DataLenRange
+            );
+            assert_eq!(
+                multi(op(&m, &key, false).as_mut(), &[0; 20], 7).unwrap_err(),
+                Error::EncryptedDataLenRange
+            );
         }
-        let m = Mechanism { mech: CKM_AES_CBC_PAD, param: Param::Bytes(vec![0; 16]) };
-        assert_eq!(single(op(&m, &key, false).as_mut(), &[]).unwrap_err(), Error::EncryptedDataLenRange);
-        assert_eq!(single(op(&m, &key, false).as_mut(), &[0; 20]).unwrap_err(), Error::EncryptedDataLenRange);
+        let m = Mechanism {
+            mech: CKM_AES_CBC_PAD,
+            param: Param::Bytes(vec![0; 16]),
+        };
+        assert_eq!(
+            single(op(&m, &key, false).as_mut(), &[]).unwrap_err(),
+            Error::EncryptedDataLenRange
+        );
+        assert_eq!(
+            single(op(&m, &key, false).as_mut(), &[0; 20]).unwrap_err(),
+            Error::EncryptedDataLenRange
+        );
         // Bad parameters.
         for param in [Param::None, Param::Bytes(vec![0; 15])] {
-            let m = Mechanism { mech: CKM_AES_CBC, param };
-            assert!(matches!(encrypt_init(&m, &key), Err(Error::MechanismParamInvalid)));
+            let m = Mechanism {
+                mech: CKM_AES_CBC,
+                param,
+            };
+            assert!(matches!(
+                encrypt_init(&m, &key),
+                Err(Error::MechanismParamInvalid)
+            ));
         }
-        for (iv, bits) in [(vec![], 128), (vec![0; 12], 24), (vec![0; 12], 100), (vec![0; 12], 136)] {
-            let m = Mechanism { mech: CKM_AES_GCM, param: Param::Gcm { iv, aad: vec![], tag_bits: bits } };
-            assert!(matches!(encrypt_init(&m, &key), Err(Error::MechanismParamInvalid)));
+        for (iv, bits) in [
+            (vec![], 128),
+            (vec![0; 12], 24),
+            (vec![0; 12], 100),
+            (vec![0; 12], 136),
+        ] {
+            let m = Mechanism {
+                mech: CKM_AES_GCM,
+                param: Param::Gcm {
+                    iv,
+                    aad: vec![],
+                    tag_bits: bits,
+                },
+            };
+            assert!(matches!(
+                encrypt_init(&m, &key),
+                Err(Error::MechanismParamInvalid)
+            ));
         }
         for bits in [0, 129] {
-            let m = Mechanism { mech: CKM_AES_CTR, param: Param::Ctr { counter_bits: bits, cb: [0; 16] } };
-            assert!(matches!(encrypt_init(&m, &key), Err(Error::MechanismParamInvalid)));
+            let m = Mechanism {
+                mech: CKM_AES_CTR,
+                param: Param::Ctr {
+                    counter_bits: bits,
+                    cb: [0; 16],
+                },
+            };
+            assert!(matches!(
+                encrypt_init(&m, &key),
+                Err(Error::MechanismParamInvalid)
+            ));
         }
-        let m = Mechanism { mech: CKM_AES_KEY_WRAP, param: Param::Bytes(vec![0; 4]) };
-        assert!(matches!(encrypt_init(&m, &key), Err(Error::MechanismParamInvalid)));
-        let m = Mechanism { mech: CKM_AES_KEY_WRAP_KWP, param: Param::Bytes(vec![0; 8]) };
-        assert!(matches!(encrypt_init(&m, &key), Err(Error::MechanismParamInvalid)));
+        let m = Mechanism {
+            mech: CKM_AES_KEY_WRAP,
+            param: Param::Bytes(vec![0; 4]),
+        };
+        assert!(matches!(
+            encrypt_init(&m, &key),
+            Err(Error::MechanismParamInvalid)
+        ));
+        let m = Mechanism {
+            mech: CKM_AES_KEY_WRAP_KWP,
+            param: Param::Bytes(vec![0; 8]),
+        };
+        assert!(matches!(
+            encrypt_init(&m, &key),
+            Err(Error::MechanismParamInvalid)
+        ));
         // A key of the wrong size.
         let bad = key_obj(CKK_AES, &[0; 20]);
-        let m = Mechanism { mech: CKM_AES_ECB, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_AES_ECB,
+            param: Param::None,
+        };
         assert!(matches!(encrypt_init(&m, &bad), Err(Error::KeySizeRange)));
-        assert_eq!(wrap(&m, &bad, &[0; 16]).unwrap_err(), Error::WrappingKeySizeRange);
-        assert_eq!(unwrap(&m, &bad, &[0; 16]).unwrap_err(), Error::UnwrappingKeySizeRange);
+        assert_eq!(
+            wrap(&m, &bad, &[0; 16]).unwrap_err(),
+            Error::WrappingKeySizeRange
+        );
+        assert_eq!(
+            unwrap(&m, &bad, &[0; 16]).unwrap_err(),
+            Error::UnwrappingKeySizeRange
+        );
     }
 
     #[test]
@@ -1156,73 +1432,169 @@ mod tests {
         let key = key_obj(CKK_AES, &[3; 16]);
         let mut cb = [0u8; 16];
         cb[15] = 0xfe;
-        let m = Mechanism { mech: CKM_AES_CTR, param: Param::Ctr { counter_bits: 8, cb } };
-        assert_eq!(single(op(&m, &key, true).as_mut(), &[0; 32]).unwrap().len(), 32);
-        assert_eq!(single(op(&m, &key, true).as_mut(), &[0; 33]).unwrap_err(), Error::DataLenRange);
+        let m = Mechanism {
+            mech: CKM_AES_CTR,
+            param: Param::Ctr {
+                counter_bits: 8,
+                cb,
+            },
+        };
+        assert_eq!(
+            single(op(&m, &key, true).as_mut(), &[0; 32]).unwrap().len(),
+            32
+        );
+        assert_eq!(
+            single(op(&m, &key, true).as_mut(), &[0; 33]).unwrap_err(),
+            Error::DataLenRange
+        );
         let mut e = op(&m, &key, true);
         let mut buf = [0u8; 32];
-        e.update(&[0; 20], &mut OutBuf::new(Some(&mut buf))).unwrap();
-        assert_eq!(e.update(&[0; 13], &mut OutBuf::new(Some(&mut buf))), Err(Error::DataLenRange));
-        e.update(&[0; 12], &mut OutBuf::new(Some(&mut buf))).unwrap();
+        e.update(&[0; 20], &mut OutBuf::new(Some(&mut buf)))
+            .unwrap();
+        assert_eq!(
+            e.update(&[0; 13], &mut OutBuf::new(Some(&mut buf))),
+            Err(Error::DataLenRange)
+        );
+        e.update(&[0; 12], &mut OutBuf::new(Some(&mut buf)))
+            .unwrap();
     }
 
     #[test]
     fn tampering_is_detected() {
         let key = key_obj(CKK_AES, &[9; 32]);
         let pt = long_data(100);
-        let gcm = Mechanism { mech: CKM_AES_GCM, param: Param::Gcm { iv: vec![4; 12], aad: b"aad".to_vec(), tag_bits: 128 } };
+        let gcm = Mechanism {
+            mech: CKM_AES_GCM,
+            param: Param::Gcm {
+                iv: vec![4; 12],
+                aad: b"aad".to_vec(),
+                tag_bits: 128,
+            },
+        };
         let ct = single(op(&gcm, &key, true).as_mut(), &pt).unwrap();
         for i in [0, 50, ct.len() - 1] {
             let mut bad = ct.clone();
             bad[i] ^= 0x40;
-            assert_eq!(single(op(&gcm, &key, false).as_mut(), &bad).unwrap_err(), Error::EncryptedDataInvalid);
+            assert_eq!(
+                single(op(&gcm, &key, false).as_mut(), &bad).unwrap_err(),
+                Error::EncryptedDataInvalid
+            );
             // Multi-part: nothing is released before the end, and the end fails.
             let mut d = op(&gcm, &key, false);
             let mut buf = vec![0u8; 200];
             let mut o = OutBuf::new(Some(&mut buf));
             d.update(&bad, &mut o).unwrap();
             assert_eq!(o.len(), 0);
-            assert_eq!(d.finish(&mut OutBuf::new(Some(&mut buf))), Err(Error::EncryptedDataInvalid));
-            assert_eq!(unwrap(&gcm, &key, &bad).unwrap_err(), Error::WrappedKeyInvalid);
+            assert_eq!(
+                d.finish(&mut OutBuf::new(Some(&mut buf))),
+                Err(Error::EncryptedDataInvalid)
+            );
+            assert_eq!(
+                unwrap(&gcm, &key, &bad).unwrap_err(),
+                Error::WrappedKeyInvalid
+            );
         }
-        assert_eq!(single(op(&gcm, &key, false).as_mut(), &ct[..15]).unwrap_err(), Error::EncryptedDataLenRange);
+        assert_eq!(
+            single(op(&gcm, &key, false).as_mut(), &ct[..15]).unwrap_err(),
+            Error::EncryptedDataLenRange
+        );
         // Other AAD fails.
-        let other = Mechanism { mech: CKM_AES_GCM, param: Param::Gcm { iv: vec![4; 12], aad: b"aaD".to_vec(), tag_bits: 128 } };
-        assert_eq!(single(op(&other, &key, false).as_mut(), &ct).unwrap_err(), Error::EncryptedDataInvalid);
+        let other = Mechanism {
+            mech: CKM_AES_GCM,
+            param: Param::Gcm {
+                iv: vec![4; 12],
+                aad: b"aaD".to_vec(),
+                tag_bits: 128,
+            },
+        };
+        assert_eq!(
+            single(op(&other, &key, false).as_mut(), &ct).unwrap_err(),
+            Error::EncryptedDataInvalid
+        );
 
         for mech in [CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP] {
-            let m = Mechanism { mech, param: Param::None };
+            let m = Mechanism {
+                mech,
+                param: Param::None,
+            };
             let w = wrap(&m, &key, &[5; 32]).unwrap();
             for i in [0, 8, w.len() - 1] {
                 let mut bad = w.clone();
                 bad[i] ^= 1;
-                assert_eq!(unwrap(&m, &key, &bad).unwrap_err(), Error::WrappedKeyInvalid);
-                assert_eq!(single(op(&m, &key, false).as_mut(), &bad).unwrap_err(), Error::EncryptedDataInvalid);
+                assert_eq!(
+                    unwrap(&m, &key, &bad).unwrap_err(),
+                    Error::WrappedKeyInvalid
+                );
+                assert_eq!(
+                    single(op(&m, &key, false).as_mut(), &bad).unwrap_err(),
+                    Error::EncryptedDataInvalid
+                );
             }
-            assert_eq!(unwrap(&m, &key, &w[..w.len() - 1]).unwrap_err(), Error::WrappedKeyLenRange);
-            assert_eq!(unwrap(&m, &key, &w[..8]).unwrap_err(), Error::WrappedKeyLenRange);
+            assert_eq!(
+                unwrap(&m, &key, &w[..w.len() - 1]).unwrap_err(),
+                Error::WrappedKeyLenRange
+            );
+            assert_eq!(
+                unwrap(&m, &key, &w[..8]).unwrap_err(),
+                Error::WrappedKeyLenRange
+            );
             // A caller IV other than the one used fails.
-            let iv = if mech == CKM_AES_KEY_WRAP { vec![1; 8] } else { vec![1; 4] };
-            let m2 = Mechanism { mech, param: Param::Bytes(iv) };
+            let iv = if mech == CKM_AES_KEY_WRAP {
+                vec![1; 8]
+            } else {
+                vec![1; 4]
+            };
+            let m2 = Mechanism {
+                mech,
+                param: Param::Bytes(iv),
+            };
             assert_eq!(unwrap(&m2, &key, &w).unwrap_err(), Error::WrappedKeyInvalid);
             let w2 = wrap(&m2, &key, &[5; 32]).unwrap();
             assert_eq!(*unwrap(&m2, &key, &w2).unwrap(), vec![5; 32]);
         }
         // KW takes only multiples of 8 of at least 16 bytes.
-        let kw = Mechanism { mech: CKM_AES_KEY_WRAP, param: Param::None };
+        let kw = Mechanism {
+            mech: CKM_AES_KEY_WRAP,
+            param: Param::None,
+        };
         assert_eq!(wrap(&kw, &key, &[1; 12]).unwrap_err(), Error::KeySizeRange);
         assert_eq!(wrap(&kw, &key, &[1; 8]).unwrap_err(), Error::KeySizeRange);
-        assert_eq!(single(op(&kw, &key, true).as_mut(), &[1; 20]).unwrap_err(), Error::DataLenRange);
+        assert_eq!(
+            single(op(&kw, &key, true).as_mut(), &[1; 20]).unwrap_err(),
+            Error::DataLenRange
+        );
 
-        let pad = Mechanism { mech: CKM_AES_CBC_PAD, param: Param::Bytes(vec![0; 16]) };
-        let ecb = Mechanism { mech: CKM_AES_ECB, param: Param::None };
+        let pad = Mechanism {
+            mech: CKM_AES_CBC_PAD,
+            param: Param::Bytes(vec![0; 16]),
+        };
+        let ecb = Mechanism {
+            mech: CKM_AES_ECB,
+            param: Param::None,
+        };
         // Blocks whose decryption ends in bad padding: encrypt raw blocks with CBC.
-        let raw = Mechanism { mech: CKM_AES_CBC, param: Param::Bytes(vec![0; 16]) };
-        for last in [[0u8; 16], [17u8; 16], { let mut b = [3u8; 16]; b[14] = 2; b }] {
+        let raw = Mechanism {
+            mech: CKM_AES_CBC,
+            param: Param::Bytes(vec![0; 16]),
+        };
+        for last in [[0u8; 16], [17u8; 16], {
+            let mut b = [3u8; 16];
+            b[14] = 2;
+            b
+        }] {
             let ct = single(op(&raw, &key, true).as_mut(), &last).unwrap();
-            assert_eq!(single(op(&pad, &key, false).as_mut(), &ct).unwrap_err(), Error::EncryptedDataInvalid);
-            assert_eq!(multi(op(&pad, &key, false).as_mut(), &ct, 5).unwrap_err(), Error::EncryptedDataInvalid);
-            assert_eq!(unwrap(&pad, &key, &ct).unwrap_err(), Error::WrappedKeyInvalid);
+            assert_eq!(
+                single(op(&pad, &key, false).as_mut(), &ct).unwrap_err(),
+                Error::EncryptedDataInvalid
+            );
+            assert_eq!(
+                multi(op(&pad, &key, false).as_mut(), &ct, 5).unwrap_err(),
+                Error::EncryptedDataInvalid
+            );
+            assert_eq!(
+                unwrap(&pad, &key, &ct).unwrap_err(),
+                Error::WrappedKeyInvalid
+            );
         }
         // CBC_PAD wraps any length; ECB pads with zeros.
         let w = wrap(&pad, &key, &[7; 21]).unwrap();
@@ -1232,7 +1604,10 @@ mod tests {
         let mut want = vec![7; 21];
         want.resize(32, 0);
         assert_eq!(*unwrap(&ecb, &key, &w).unwrap(), want);
-        assert_eq!(unwrap(&ecb, &key, &w[..20]).unwrap_err(), Error::WrappedKeyLenRange);
+        assert_eq!(
+            unwrap(&ecb, &key, &w[..20]).unwrap_err(),
+            Error::WrappedKeyLenRange
+        );
     }
 
     #[test]
@@ -1245,7 +1620,10 @@ mod tests {
             (40, "dfa66747de9ae63030ca32611497c827"),
             (64, "51f0bebf7e3b9d92fc49741779363cfe"),
         ];
-        let m = Mechanism { mech: CKM_AES_CMAC, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_AES_CMAC,
+            param: Param::None,
+        };
         for (len, want) in cases {
             let data = &msg[..len];
             let mut s = cmac_sign(&m, &key).unwrap();
@@ -1261,7 +1639,10 @@ mod tests {
                 s.finish(&mut q).unwrap();
                 assert_eq!(q.len(), 16);
                 let mut small = [0u8; 15];
-                assert_eq!(s.finish(&mut OutBuf::new(Some(&mut small))), Err(Error::BufferTooSmall));
+                assert_eq!(
+                    s.finish(&mut OutBuf::new(Some(&mut small))),
+                    Err(Error::BufferTooSmall)
+                );
                 let mut buf = [0u8; 16];
                 s.finish(&mut OutBuf::new(Some(&mut buf))).unwrap();
                 assert_eq!(buf.to_vec(), h(want), "len {len} chunk {chunk}");
@@ -1276,40 +1657,79 @@ mod tests {
             bad[0] ^= 1;
             assert_eq!(v.one_shot(data, &bad), Err(Error::SignatureInvalid));
             let mut v = cmac_verify(&m, &key).unwrap();
-            assert_eq!(v.one_shot(data, &h(want)[..8]), Err(Error::SignatureLenRange));
+            assert_eq!(
+                v.one_shot(data, &h(want)[..8]),
+                Err(Error::SignatureLenRange)
+            );
         }
         // The general form truncates.
-        let g = Mechanism { mech: CKM_AES_CMAC_GENERAL, param: Param::Ulong(4) };
+        let g = Mechanism {
+            mech: CKM_AES_CMAC_GENERAL,
+            param: Param::Ulong(4),
+        };
         let mut s = cmac_sign(&g, &key).unwrap();
         let mut buf = [0u8; 4];
-        s.one_shot(&msg[..16], &mut OutBuf::new(Some(&mut buf))).unwrap();
+        s.one_shot(&msg[..16], &mut OutBuf::new(Some(&mut buf)))
+            .unwrap();
         assert_eq!(buf.to_vec(), h("070a16b4"));
-        cmac_verify(&g, &key).unwrap().one_shot(&msg[..16], &buf).unwrap();
+        cmac_verify(&g, &key)
+            .unwrap()
+            .one_shot(&msg[..16], &buf)
+            .unwrap();
         for p in [Param::Ulong(0), Param::Ulong(17), Param::None] {
-            let g = Mechanism { mech: CKM_AES_CMAC_GENERAL, param: p };
-            assert!(matches!(cmac_sign(&g, &key), Err(Error::MechanismParamInvalid)));
+            let g = Mechanism {
+                mech: CKM_AES_CMAC_GENERAL,
+                param: p,
+            };
+            assert!(matches!(
+                cmac_sign(&g, &key),
+                Err(Error::MechanismParamInvalid)
+            ));
         }
     }
 
     #[test]
     fn key_generation() {
-        let m = Mechanism { mech: CKM_AES_KEY_GEN, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_AES_KEY_GEN,
+            param: Param::None,
+        };
         for len in [16, 24, 32] {
             let g = aes_key_gen(&m, &vec![Attribute::ulong(CKA_VALUE_LEN, len)]).unwrap();
             let get = |ty| g.iter().find(|a| a.ty == ty).unwrap();
-            assert_eq!(get(CKA_VALUE).value.len(), len as usize);
+            assert_eq!(get(CKA_VALUE).value.len(), usize::try_from(len).unwrap());
             assert_eq!(get(CKA_KEY_TYPE).as_ulong().unwrap(), CKK_AES);
             assert_eq!(get(CKA_CLASS).as_ulong().unwrap(), CKO_SECRET_KEY);
         }
-        assert_eq!(aes_key_gen(&m, &vec![]).unwrap_err(), Error::TemplateIncomplete { missing: CKA_VALUE_LEN });
+        assert_eq!(
+            aes_key_gen(&m, &vec![]).unwrap_err(),
+            Error::TemplateIncomplete {
+                missing: CKA_VALUE_LEN
+            }
+        );
         for bad in [0, 8, 20, 64] {
             let t = vec![Attribute::ulong(CKA_VALUE_LEN, bad)];
-            assert_eq!(aes_key_gen(&m, &t).unwrap_err(), Error::AttributeValueInvalid(CKA_VALUE_LEN));
+            assert_eq!(
+                aes_key_gen(&m, &t).unwrap_err(),
+                Error::AttributeValueInvalid(CKA_VALUE_LEN)
+            );
         }
     }
 
-    fn msg_param(iv: Vec<u8>, fixed: CK_ULONG, generator: CK_ULONG, tag_bits: CK_ULONG, tag: Vec<u8>) -> Param {
-        Param::GcmMessage { iv, iv_fixed_bits: fixed, iv_generator: generator, tag_bits, tag }
+    fn msg_param(
+        iv: Vec<u8>,
+        fixed: CK_ULONG,
+        generator: CK_ULONG,
+        tag_bits: CK_ULONG,
+        tag: Vec<u8>,
+    ) -> Param {
+        Param::GcmMessage {
+            iv,
+            iv_fixed_bits: fixed,
+            iv_generator: generator,
+            tag_bits,
+            tag,
+        }
     }
 
     #[test]
@@ -1321,7 +1741,10 @@ mod tests {
         let pt = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
         let ct = h("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091");
         let tag = h("5bc94fbc3221a5db94fae95ae7121a47");
-        let m = Mechanism { mech: CKM_AES_GCM, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_AES_GCM,
+            param: Param::None,
+        };
         let mut enc = message::encrypt_init(&m, &key).unwrap();
         let mut dec = message::decrypt_init(&m, &key).unwrap();
 
@@ -1330,19 +1753,31 @@ mod tests {
         enc.one_shot(&mut p, &aad, &pt, &mut q).unwrap();
         assert_eq!(q.len(), pt.len());
         let mut buf = vec![0u8; pt.len()];
-        enc.one_shot(&mut p, &aad, &pt, &mut OutBuf::new(Some(&mut buf))).unwrap();
+        enc.one_shot(&mut p, &aad, &pt, &mut OutBuf::new(Some(&mut buf)))
+            .unwrap();
         assert_eq!(buf, ct);
         assert!(matches!(&p, Param::GcmMessage { tag: t, .. } if *t == tag));
 
         let mut p = msg_param(iv.clone(), 0, CKG_NO_GENERATE, 128, tag.clone());
         let mut out = vec![0u8; ct.len()];
-        dec.one_shot(&mut p, &aad, &ct, &mut OutBuf::new(Some(&mut out))).unwrap();
+        dec.one_shot(&mut p, &aad, &ct, &mut OutBuf::new(Some(&mut out)))
+            .unwrap();
         assert_eq!(out, pt);
-        let mut bad = msg_param(iv.clone(), 0, CKG_NO_GENERATE, 128, { let mut t = tag.clone(); t[3] ^= 1; t });
-        assert_eq!(dec.one_shot(&mut bad, &aad, &ct, &mut OutBuf::new(Some(&mut out))), Err(Error::AeadDecryptFailed));
+        let mut bad = msg_param(iv.clone(), 0, CKG_NO_GENERATE, 128, {
+            let mut t = tag.clone();
+            t[3] ^= 1;
+            t
+        });
+        assert_eq!(
+            dec.one_shot(&mut bad, &aad, &ct, &mut OutBuf::new(Some(&mut out))),
+            Err(Error::AeadDecryptFailed)
+        );
         // A truncated tag of the wrong length for tag_bits is refused.
         let mut short = msg_param(iv.clone(), 0, CKG_NO_GENERATE, 128, tag[..12].to_vec());
-        assert_eq!(dec.one_shot(&mut short, &aad, &ct, &mut OutBuf::new(Some(&mut out))), Err(Error::MechanismParamInvalid));
+        assert_eq!(
+            dec.one_shot(&mut short, &aad, &ct, &mut OutBuf::new(Some(&mut out))),
+            Err(Error::MechanismParamInvalid)
+        );
 
         // Begin / next in pieces.
         for chunk in [1, 15, 17, 4097] {
@@ -1384,30 +1819,43 @@ mod tests {
             assert_eq!(got, pt);
         }
         let mut p = msg_param(iv.clone(), 0, CKG_NO_GENERATE, 128, vec![]);
-        assert_eq!(enc.next(&mut p, &pt, true, &mut OutBuf::query()), Err(Error::OperationNotInitialized));
+        assert_eq!(
+            enc.next(&mut p, &pt, true, &mut OutBuf::query()),
+            Err(Error::OperationNotInitialized)
+        );
     }
 
     #[test]
     fn message_gcm_iv_generation() {
         let key = key_obj(CKK_AES, &[1; 16]);
-        let m = Mechanism { mech: CKM_AES_GCM, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_AES_GCM,
+            param: Param::None,
+        };
         let mut enc = message::encrypt_init(&m, &key).unwrap();
         let mut dec = message::decrypt_init(&m, &key).unwrap();
-        let fixed = vec![0xab, 0xcd, 0xef, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        let fixed = vec![
+            0xab, 0xcd, 0xef, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
         // Counter: the 32 fixed bits stay, the rest counts from 0.
         let mut ivs = Vec::new();
         for _ in 0..3 {
             let mut p = msg_param(fixed.clone(), 32, CKG_GENERATE_COUNTER, 128, vec![]);
             // A size query does not use up a counter value.
-            enc.one_shot(&mut p, b"", b"hello", &mut OutBuf::query()).unwrap();
+            enc.one_shot(&mut p, b"", b"hello", &mut OutBuf::query())
+                .unwrap();
             let mut b = [0u8; 5];
-            enc.one_shot(&mut p, b"", b"hello", &mut OutBuf::new(Some(&mut b))).unwrap();
-            let Param::GcmMessage { iv, tag, .. } = &p else { panic!() };
+            enc.one_shot(&mut p, b"", b"hello", &mut OutBuf::new(Some(&mut b)))
+                .unwrap();
+            let Param::GcmMessage { iv, tag, .. } = &p else {
+                panic!()
+            };
             ivs.push(iv.clone());
             // It decrypts with the IV handed back.
             let mut dp = msg_param(iv.clone(), 0, CKG_NO_GENERATE, 128, tag.clone());
             let mut out = [0u8; 5];
-            dec.one_shot(&mut dp, b"", &b, &mut OutBuf::new(Some(&mut out))).unwrap();
+            dec.one_shot(&mut dp, b"", &b, &mut OutBuf::new(Some(&mut out)))
+                .unwrap();
             assert_eq!(&out, b"hello");
         }
         assert_eq!(ivs[0], h("abcdefff0000000000000000"));
@@ -1418,8 +1866,11 @@ mod tests {
         for _ in 0..2 {
             let mut p = msg_param(fixed.clone(), 12, CKG_GENERATE_RANDOM, 128, vec![]);
             let mut b = [0u8; 5];
-            enc.one_shot(&mut p, b"", b"hello", &mut OutBuf::new(Some(&mut b))).unwrap();
-            let Param::GcmMessage { iv, .. } = &p else { panic!() };
+            enc.one_shot(&mut p, b"", b"hello", &mut OutBuf::new(Some(&mut b)))
+                .unwrap();
+            let Param::GcmMessage { iv, .. } = &p else {
+                panic!()
+            };
             assert_eq!(iv[0], 0xab);
             assert_eq!(iv[1] & 0xf0, 0xc0);
             got.push(iv.clone());
@@ -1429,9 +1880,14 @@ mod tests {
         let mut p = msg_param(vec![0; 12], 95, CKG_GENERATE_COUNTER, 128, vec![]);
         let mut enc = message::encrypt_init(&m, &key).unwrap();
         let mut b = [0u8; 1];
-        enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b))).unwrap();
-        enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b))).unwrap();
-        assert_eq!(enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b))), Err(Error::DataLenRange));
+        enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b)))
+            .unwrap();
+        enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b)))
+            .unwrap();
+        assert_eq!(
+            enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b))),
+            Err(Error::DataLenRange)
+        );
         // Bad parameters.
         for p in [
             msg_param(vec![], 0, CKG_NO_GENERATE, 128, vec![]),
@@ -1440,14 +1896,25 @@ mod tests {
             msg_param(vec![0; 12], 0, CKG_NO_GENERATE, 20, vec![]),
         ] {
             let mut p = p;
-            assert_eq!(enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b))), Err(Error::MechanismParamInvalid));
+            assert_eq!(
+                enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b))),
+                Err(Error::MechanismParamInvalid)
+            );
         }
     }
 
     #[test]
     fn registry_flags() {
         let get = |m| MECHANISMS.iter().find(|d| d.mech == m).unwrap().flags();
-        assert_eq!(get(CKM_AES_GCM), CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT);
+        assert_eq!(
+            get(CKM_AES_GCM),
+            CKF_ENCRYPT
+                | CKF_DECRYPT
+                | CKF_WRAP
+                | CKF_UNWRAP
+                | CKF_MESSAGE_ENCRYPT
+                | CKF_MESSAGE_DECRYPT
+        );
         assert_eq!(get(CKM_AES_CTR), CKF_ENCRYPT | CKF_DECRYPT);
         assert_eq!(get(CKM_AES_CMAC), CKF_SIGN | CKF_VERIFY);
         assert_eq!(get(CKM_AES_KEY_GEN), CKF_GENERATE);

@@ -72,7 +72,9 @@ impl DigestOp for Digest {
 fn digest_init(mech: &Mechanism) -> Result<Box<dyn DigestOp>> {
     no_param(mech)?;
     let alg = hash_alg(mech.mech).ok_or(Error::MechanismInvalid)?;
-    Ok(Box::new(Digest { h: Hasher::new(alg) }))
+    Ok(Box::new(Digest {
+        h: Hasher::new(alg),
+    }))
 }
 
 const fn def(mech: CK_MECHANISM_TYPE, name: &'static str) -> MechanismDef {
@@ -84,7 +86,10 @@ const fn def(mech: CK_MECHANISM_TYPE, name: &'static str) -> MechanismDef {
         max_key: 0,
         extra_flags: 0,
         param: ParamKind::None,
-        functions: Functions { digest: Some(digest_init), ..NO_FUNCTIONS },
+        functions: Functions {
+            digest: Some(digest_init),
+            ..NO_FUNCTIONS
+        },
     }
 }
 
@@ -101,17 +106,25 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
 ];
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use super::*;
 
     /// Hex to bytes (whitespace ignored).
     pub(crate) fn h(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn run(mech: CK_MECHANISM_TYPE, data: &[u8], chunk: usize) -> Vec<u8> {
-        let mut op = digest_init(&Mechanism { mech, param: Param::None }).unwrap();
+        let mut op = digest_init(&Mechanism {
+            mech,
+            param: Param::None,
+        })
+        .unwrap();
         if chunk == 0 {
             op.update(data).unwrap();
         } else {
@@ -124,7 +137,10 @@ pub(crate) mod tests {
         op.finish(&mut q).unwrap();
         let n = q.len();
         let mut small = vec![0u8; n - 1];
-        assert_eq!(op.finish(&mut OutBuf::new(Some(&mut small))), Err(Error::BufferTooSmall));
+        assert_eq!(
+            op.finish(&mut OutBuf::new(Some(&mut small))),
+            Err(Error::BufferTooSmall)
+        );
         let mut buf = vec![0u8; n + 3];
         let mut o = OutBuf::new(Some(&mut buf));
         op.finish(&mut o).unwrap();
@@ -154,14 +170,20 @@ pub(crate) mod tests {
         ];
         for (mech, data, want) in cases {
             for chunk in [0, 1, 15, 17, 4097] {
-                assert_eq!(run(*mech, data, chunk), h(want), "mech {mech:#x} chunk {chunk}");
+                assert_eq!(
+                    run(*mech, data, chunk),
+                    h(want),
+                    "mech {mech:#x} chunk {chunk}"
+                );
             }
         }
     }
 
     #[test]
     fn multipart_matches_single_on_long_input() {
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        let data: Vec<u8> = (0..10_000u32)
+            .map(|i| u8::try_from(i * 7 % 256).unwrap())
+            .collect();
         for def in MECHANISMS {
             let one = run(def.mech, &data, 0);
             for chunk in [1, 15, 17, 4097] {
@@ -172,7 +194,10 @@ pub(crate) mod tests {
 
     #[test]
     fn refuses_parameters() {
-        let m = Mechanism { mech: CKM_SHA256, param: Param::Bytes(vec![1]) };
+        let m = Mechanism {
+            mech: CKM_SHA256,
+            param: Param::Bytes(vec![1]),
+        };
         assert!(matches!(digest_init(&m), Err(Error::MechanismParamInvalid)));
     }
 }

@@ -45,7 +45,9 @@ pub(crate) fn template_value_len(t: &Template) -> Result<usize> {
     let a = t
         .iter()
         .find(|a| a.ty == CKA_VALUE_LEN)
-        .ok_or(Error::TemplateIncomplete { missing: CKA_VALUE_LEN })?;
+        .ok_or(Error::TemplateIncomplete {
+            missing: CKA_VALUE_LEN,
+        })?;
     let v = a.as_ulong()?;
     usize::try_from(v).map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))
 }
@@ -161,7 +163,8 @@ fn generic_secret_key_gen(mech: &Mechanism, template: &Template) -> Result<Gener
     if !(1..=MAX_KEY).contains(&len) {
         return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
     }
-    let value = crate::crypto::random_vec(len).map_err(|e| Error::General(format!("random: {e}")))?;
+    let value =
+        crate::crypto::random_vec(len).map_err(|e| Error::General(format!("random: {e}")))?;
     Ok(vec![
         Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
         Attribute::ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
@@ -182,8 +185,16 @@ const fn def(
         min_key: 1,
         max_key: MAX_KEY as CK_ULONG,
         extra_flags: 0,
-        param: if general { ParamKind::Ulong } else { ParamKind::None },
-        functions: Functions { sign: Some(sign_init), verify: Some(verify_init), ..NO_FUNCTIONS },
+        param: if general {
+            ParamKind::Ulong
+        } else {
+            ParamKind::None
+        },
+        functions: Functions {
+            sign: Some(sign_init),
+            verify: Some(verify_init),
+            ..NO_FUNCTIONS
+        },
     }
 }
 
@@ -196,15 +207,40 @@ const SHA512_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA512_HMAC];
 /// The mechanisms of this family.
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
     def(CKM_SHA_1_HMAC, "CKM_SHA_1_HMAC", SHA1_KEYS, false),
-    def(CKM_SHA_1_HMAC_GENERAL, "CKM_SHA_1_HMAC_GENERAL", SHA1_KEYS, true),
+    def(
+        CKM_SHA_1_HMAC_GENERAL,
+        "CKM_SHA_1_HMAC_GENERAL",
+        SHA1_KEYS,
+        true,
+    ),
     def(CKM_SHA224_HMAC, "CKM_SHA224_HMAC", SHA224_KEYS, false),
-    def(CKM_SHA224_HMAC_GENERAL, "CKM_SHA224_HMAC_GENERAL", SHA224_KEYS, true),
+    def(
+        CKM_SHA224_HMAC_GENERAL,
+        "CKM_SHA224_HMAC_GENERAL",
+        SHA224_KEYS,
+        true,
+    ),
     def(CKM_SHA256_HMAC, "CKM_SHA256_HMAC", SHA256_KEYS, false),
-    def(CKM_SHA256_HMAC_GENERAL, "CKM_SHA256_HMAC_GENERAL", SHA256_KEYS, true),
+    def(
+        CKM_SHA256_HMAC_GENERAL,
+        "CKM_SHA256_HMAC_GENERAL",
+        SHA256_KEYS,
+        true,
+    ),
     def(CKM_SHA384_HMAC, "CKM_SHA384_HMAC", SHA384_KEYS, false),
-    def(CKM_SHA384_HMAC_GENERAL, "CKM_SHA384_HMAC_GENERAL", SHA384_KEYS, true),
+    def(
+        CKM_SHA384_HMAC_GENERAL,
+        "CKM_SHA384_HMAC_GENERAL",
+        SHA384_KEYS,
+        true,
+    ),
     def(CKM_SHA512_HMAC, "CKM_SHA512_HMAC", SHA512_KEYS, false),
-    def(CKM_SHA512_HMAC_GENERAL, "CKM_SHA512_HMAC_GENERAL", SHA512_KEYS, true),
+    def(
+        CKM_SHA512_HMAC_GENERAL,
+        "CKM_SHA512_HMAC_GENERAL",
+        SHA512_KEYS,
+        true,
+    ),
     MechanismDef {
         mech: CKM_GENERIC_SECRET_KEY_GEN,
         name: "CKM_GENERIC_SECRET_KEY_GEN",
@@ -214,11 +250,15 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
         max_key: (MAX_KEY * 8) as CK_ULONG,
         extra_flags: 0,
         param: ParamKind::None,
-        functions: Functions { generate_key: Some(generic_secret_key_gen), ..NO_FUNCTIONS },
+        functions: Functions {
+            generate_key: Some(generic_secret_key_gen),
+            ..NO_FUNCTIONS
+        },
     },
 ];
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
@@ -228,13 +268,25 @@ pub(crate) mod tests {
     /// A secret key object for tests.
     pub(crate) fn key_obj(key_type: CK_KEY_TYPE, value: &[u8]) -> Arc<Object> {
         let mut attrs = AttrMap::new();
-        attrs.insert(CKA_CLASS, Zeroizing::new(CKO_SECRET_KEY.to_ne_bytes().to_vec()));
-        attrs.insert(CKA_KEY_TYPE, Zeroizing::new(key_type.to_ne_bytes().to_vec()));
+        attrs.insert(
+            CKA_CLASS,
+            Zeroizing::new(CKO_SECRET_KEY.to_ne_bytes().to_vec()),
+        );
+        attrs.insert(
+            CKA_KEY_TYPE,
+            Zeroizing::new(key_type.to_ne_bytes().to_vec()),
+        );
         attrs.insert(CKA_VALUE, Zeroizing::new(value.to_vec()));
         Arc::new(Object::new(1, None, attrs))
     }
 
-    fn sign(mech: CK_MECHANISM_TYPE, param: Param, key: &[u8], data: &[u8], chunk: usize) -> Vec<u8> {
+    fn sign(
+        mech: CK_MECHANISM_TYPE,
+        param: Param,
+        key: &[u8],
+        data: &[u8],
+        chunk: usize,
+    ) -> Vec<u8> {
         let m = Mechanism { mech, param };
         let k = key_obj(CKK_GENERIC_SECRET, key);
         let mut op = sign_init(&m, &k).unwrap();
@@ -243,7 +295,10 @@ pub(crate) mod tests {
         if chunk == 0 {
             op.one_shot(data, &mut q).unwrap();
             let mut small = vec![0u8; q.len() - 1];
-            assert_eq!(op.one_shot(data, &mut OutBuf::new(Some(&mut small))), Err(Error::BufferTooSmall));
+            assert_eq!(
+                op.one_shot(data, &mut OutBuf::new(Some(&mut small))),
+                Err(Error::BufferTooSmall)
+            );
             let mut o = OutBuf::new(Some(&mut buf));
             op.one_shot(data, &mut o).unwrap();
             let n = o.len();
@@ -254,7 +309,10 @@ pub(crate) mod tests {
             }
             op.finish(&mut q).unwrap();
             let mut small = vec![0u8; q.len() - 1];
-            assert_eq!(op.finish(&mut OutBuf::new(Some(&mut small))), Err(Error::BufferTooSmall));
+            assert_eq!(
+                op.finish(&mut OutBuf::new(Some(&mut small))),
+                Err(Error::BufferTooSmall)
+            );
             let mut o = OutBuf::new(Some(&mut buf));
             op.finish(&mut o).unwrap();
             let n = o.len();
@@ -307,11 +365,20 @@ pub(crate) mod tests {
                 ],
             ),
         ];
-        let mechs = [CKM_SHA224_HMAC, CKM_SHA256_HMAC, CKM_SHA384_HMAC, CKM_SHA512_HMAC];
+        let mechs = [
+            CKM_SHA224_HMAC,
+            CKM_SHA256_HMAC,
+            CKM_SHA384_HMAC,
+            CKM_SHA512_HMAC,
+        ];
         for (key, data, wants) in cases {
             for (mech, want) in mechs.iter().zip(wants) {
                 for chunk in [0, 1, 15, 17, 4097] {
-                    assert_eq!(sign(*mech, Param::None, &h(key), &h(data), chunk), h(want), "{mech:#x}");
+                    assert_eq!(
+                        sign(*mech, Param::None, &h(key), &h(data), chunk),
+                        h(want),
+                        "{mech:#x}"
+                    );
                 }
             }
         }
@@ -321,17 +388,29 @@ pub(crate) mod tests {
         let got = sign(CKM_SHA256_HMAC_GENERAL, Param::Ulong(16), &key, &data, 0);
         assert_eq!(got, h("a3b6167473100ee06e0c796c2955552b"));
         // SHA-1 (RFC 2202 test case 2).
-        let got = sign(CKM_SHA_1_HMAC, Param::None, b"Jefe", b"what do ya want for nothing?", 17);
+        let got = sign(
+            CKM_SHA_1_HMAC,
+            Param::None,
+            b"Jefe",
+            b"what do ya want for nothing?",
+            17,
+        );
         assert_eq!(got, h("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"));
     }
 
     #[test]
     fn verify_errors() {
         let k = key_obj(CKK_GENERIC_SECRET, b"key");
-        let m = Mechanism { mech: CKM_SHA256_HMAC, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_SHA256_HMAC,
+            param: Param::None,
+        };
         let good = sign(CKM_SHA256_HMAC, Param::None, b"key", b"msg", 0);
         let mut v = verify_init(&m, &k).unwrap();
-        assert_eq!(v.one_shot(b"msg", &good[..31]), Err(Error::SignatureLenRange));
+        assert_eq!(
+            v.one_shot(b"msg", &good[..31]),
+            Err(Error::SignatureLenRange)
+        );
         let mut bad = good.clone();
         bad[5] ^= 1;
         let mut v = verify_init(&m, &k).unwrap();
@@ -342,26 +421,49 @@ pub(crate) mod tests {
     fn parameter_and_key_checks() {
         let k = key_obj(CKK_GENERIC_SECRET, b"key");
         for p in [Param::Ulong(0), Param::Ulong(33), Param::None] {
-            let m = Mechanism { mech: CKM_SHA256_HMAC_GENERAL, param: p };
-            assert!(matches!(sign_init(&m, &k), Err(Error::MechanismParamInvalid)));
+            let m = Mechanism {
+                mech: CKM_SHA256_HMAC_GENERAL,
+                param: p,
+            };
+            assert!(matches!(
+                sign_init(&m, &k),
+                Err(Error::MechanismParamInvalid)
+            ));
         }
-        let m = Mechanism { mech: CKM_SHA256_HMAC, param: Param::Ulong(16) };
-        assert!(matches!(sign_init(&m, &k), Err(Error::MechanismParamInvalid)));
+        let m = Mechanism {
+            mech: CKM_SHA256_HMAC,
+            param: Param::Ulong(16),
+        };
+        assert!(matches!(
+            sign_init(&m, &k),
+            Err(Error::MechanismParamInvalid)
+        ));
         let empty = key_obj(CKK_GENERIC_SECRET, b"");
-        let m = Mechanism { mech: CKM_SHA256_HMAC, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_SHA256_HMAC,
+            param: Param::None,
+        };
         assert!(matches!(sign_init(&m, &empty), Err(Error::KeySizeRange)));
     }
 
     #[test]
     fn generic_secret_generation() {
-        let m = Mechanism { mech: CKM_GENERIC_SECRET_KEY_GEN, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_GENERIC_SECRET_KEY_GEN,
+            param: Param::None,
+        };
         assert_eq!(
             generic_secret_key_gen(&m, &vec![]).unwrap_err(),
-            Error::TemplateIncomplete { missing: CKA_VALUE_LEN }
+            Error::TemplateIncomplete {
+                missing: CKA_VALUE_LEN
+            }
         );
         for bad in [0, MAX_KEY as CK_ULONG + 1] {
             let t = vec![Attribute::ulong(CKA_VALUE_LEN, bad)];
-            assert_eq!(generic_secret_key_gen(&m, &t).unwrap_err(), Error::AttributeValueInvalid(CKA_VALUE_LEN));
+            assert_eq!(
+                generic_secret_key_gen(&m, &t).unwrap_err(),
+                Error::AttributeValueInvalid(CKA_VALUE_LEN)
+            );
         }
         let g = generic_secret_key_gen(&m, &vec![Attribute::ulong(CKA_VALUE_LEN, 40)]).unwrap();
         let get = |ty| g.iter().find(|a| a.ty == ty).unwrap();

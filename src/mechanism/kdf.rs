@@ -16,7 +16,9 @@ use crate::crypto::hash::{hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
 use crate::mechanism::digest::{hash_alg, no_param, NO_FUNCTIONS};
 use crate::mechanism::hmac::{key_value, template_value_len};
-use crate::mechanism::{Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind};
+use crate::mechanism::{
+    Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind,
+};
 use crate::object::attr::{Attribute, Template};
 use crate::object::Object;
 use cryptoki_sys::*;
@@ -32,7 +34,16 @@ fn derive(
     value_len: Option<usize>,
     keys: &dyn KeyLookup,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let Param::Hkdf { extract, expand, prf_hash, salt_type, salt, salt_key, info } = &mech.param else {
+    let Param::Hkdf {
+        extract,
+        expand,
+        prf_hash,
+        salt_type,
+        salt,
+        salt_key,
+        info,
+    } = &mech.param
+    else {
         return Err(Error::MechanismParamInvalid);
     };
     if !extract && !expand {
@@ -49,7 +60,11 @@ fn derive(
                 if k.class() != Some(CKO_SECRET_KEY) {
                     return Err(Error::MechanismParamInvalid);
                 }
-                Zeroizing::new(k.get(CKA_VALUE).ok_or(Error::MechanismParamInvalid)?.to_vec())
+                Zeroizing::new(
+                    k.get(CKA_VALUE)
+                        .ok_or(Error::MechanismParamInvalid)?
+                        .to_vec(),
+                )
             }
             _ => return Err(Error::MechanismParamInvalid),
         };
@@ -64,7 +79,9 @@ fn derive(
             Some(_) => Err(Error::AttributeValueInvalid(CKA_VALUE_LEN)),
         };
     }
-    let len = value_len.ok_or(Error::TemplateIncomplete { missing: CKA_VALUE_LEN })?;
+    let len = value_len.ok_or(Error::TemplateIncomplete {
+        missing: CKA_VALUE_LEN,
+    })?;
     if len == 0 {
         return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
     }
@@ -77,7 +94,8 @@ fn hkdf_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
     if !(1..=MAX_LEN).contains(&len) {
         return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
     }
-    let value = crate::crypto::random_vec(len).map_err(|e| Error::General(format!("random: {e}")))?;
+    let value =
+        crate::crypto::random_vec(len).map_err(|e| Error::General(format!("random: {e}")))?;
     Ok(vec![
         Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
         Attribute::ulong(CKA_KEY_TYPE, CKK_HKDF),
@@ -97,7 +115,10 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
         max_key: MAX_LEN as CK_ULONG,
         extra_flags: 0,
         param: ParamKind::Hkdf,
-        functions: Functions { derive: Some(derive), ..NO_FUNCTIONS },
+        functions: Functions {
+            derive: Some(derive),
+            ..NO_FUNCTIONS
+        },
     },
     MechanismDef {
         mech: CKM_HKDF_DATA,
@@ -107,7 +128,10 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
         max_key: MAX_LEN as CK_ULONG,
         extra_flags: 0,
         param: ParamKind::Hkdf,
-        functions: Functions { derive: Some(derive), ..NO_FUNCTIONS },
+        functions: Functions {
+            derive: Some(derive),
+            ..NO_FUNCTIONS
+        },
     },
     MechanismDef {
         mech: CKM_HKDF_KEY_GEN,
@@ -117,11 +141,15 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
         max_key: MAX_LEN as CK_ULONG,
         extra_flags: 0,
         param: ParamKind::None,
-        functions: Functions { generate_key: Some(hkdf_key_gen), ..NO_FUNCTIONS },
+        functions: Functions {
+            generate_key: Some(hkdf_key_gen),
+            ..NO_FUNCTIONS
+        },
     },
 ];
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
@@ -130,11 +158,21 @@ mod tests {
     struct Keys(Vec<Arc<Object>>);
     impl KeyLookup for Keys {
         fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
-            self.0.iter().find(|o| o.handle == handle).cloned().ok_or(Error::KeyHandleInvalid)
+            self.0
+                .iter()
+                .find(|o| o.handle == handle)
+                .cloned()
+                .ok_or(Error::KeyHandleInvalid)
         }
     }
 
-    fn params(extract: bool, expand: bool, salt_type: CK_ULONG, salt: &[u8], info: &[u8]) -> Mechanism {
+    fn params(
+        extract: bool,
+        expand: bool,
+        salt_type: CK_ULONG,
+        salt: &[u8],
+        info: &[u8],
+    ) -> Mechanism {
         Mechanism {
             mech: CKM_HKDF_DERIVE,
             param: Param::Hkdf {
@@ -184,7 +222,11 @@ mod tests {
         let none = Keys(vec![]);
         for (ikm, salt, info, l, prk, okm) in cases {
             let base = key_obj(CKK_GENERIC_SECRET, &h(&ikm));
-            let st = if salt.is_empty() { CKF_HKDF_SALT_NULL } else { CKF_HKDF_SALT_DATA };
+            let st = if salt.is_empty() {
+                CKF_HKDF_SALT_NULL
+            } else {
+                CKF_HKDF_SALT_DATA
+            };
             // Extract and expand.
             let m = params(true, true, st, &h(&salt), &h(&info));
             assert_eq!(*derive(&m, &base, Some(l), &none).unwrap(), h(okm));
@@ -199,14 +241,26 @@ mod tests {
         // A salt from a key object gives the same result as the salt bytes.
         let salt_key = {
             let mut attrs = crate::object::AttrMap::new();
-            attrs.insert(CKA_CLASS, Zeroizing::new(CKO_SECRET_KEY.to_ne_bytes().to_vec()));
-            attrs.insert(CKA_KEY_TYPE, Zeroizing::new(CKK_GENERIC_SECRET.to_ne_bytes().to_vec()));
+            attrs.insert(
+                CKA_CLASS,
+                Zeroizing::new(CKO_SECRET_KEY.to_ne_bytes().to_vec()),
+            );
+            attrs.insert(
+                CKA_KEY_TYPE,
+                Zeroizing::new(CKK_GENERIC_SECRET.to_ne_bytes().to_vec()),
+            );
             attrs.insert(CKA_VALUE, Zeroizing::new(h("000102030405060708090a0b0c")));
             Arc::new(Object::new(7, None, attrs))
         };
         let keys = Keys(vec![salt_key]);
         let base = key_obj(CKK_GENERIC_SECRET, &h(&"0b".repeat(22)));
-        let mut m = params(true, true, CKF_HKDF_SALT_KEY, &[], &h("f0f1f2f3f4f5f6f7f8f9"));
+        let mut m = params(
+            true,
+            true,
+            CKF_HKDF_SALT_KEY,
+            &[],
+            &h("f0f1f2f3f4f5f6f7f8f9"),
+        );
         if let Param::Hkdf { salt_key, .. } = &mut m.param {
             *salt_key = 7;
         }
@@ -217,7 +271,10 @@ mod tests {
         if let Param::Hkdf { salt_key, .. } = &mut m.param {
             *salt_key = 8;
         }
-        assert_eq!(derive(&m, &base, Some(42), &keys).unwrap_err(), Error::KeyHandleInvalid);
+        assert_eq!(
+            derive(&m, &base, Some(42), &keys).unwrap_err(),
+            Error::KeyHandleInvalid
+        );
     }
 
     #[test]
@@ -225,35 +282,68 @@ mod tests {
         let base = key_obj(CKK_GENERIC_SECRET, b"ikm");
         let none = Keys(vec![]);
         let m = params(false, false, CKF_HKDF_SALT_NULL, &[], &[]);
-        assert_eq!(derive(&m, &base, Some(16), &none).unwrap_err(), Error::MechanismParamInvalid);
+        assert_eq!(
+            derive(&m, &base, Some(16), &none).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
         let m = params(true, true, CKF_HKDF_SALT_DATA, &[], &[]);
-        assert_eq!(derive(&m, &base, Some(16), &none).unwrap_err(), Error::MechanismParamInvalid);
+        assert_eq!(
+            derive(&m, &base, Some(16), &none).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
         let m = params(true, true, 0x99, b"s", &[]);
-        assert_eq!(derive(&m, &base, Some(16), &none).unwrap_err(), Error::MechanismParamInvalid);
+        assert_eq!(
+            derive(&m, &base, Some(16), &none).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
         let mut m = params(true, true, CKF_HKDF_SALT_NULL, &[], &[]);
         if let Param::Hkdf { prf_hash, .. } = &mut m.param {
             *prf_hash = CKM_AES_ECB;
         }
-        assert_eq!(derive(&m, &base, Some(16), &none).unwrap_err(), Error::MechanismParamInvalid);
+        assert_eq!(
+            derive(&m, &base, Some(16), &none).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
         let m = params(true, true, CKF_HKDF_SALT_NULL, &[], &[]);
         assert_eq!(
             derive(&m, &base, None, &none).unwrap_err(),
-            Error::TemplateIncomplete { missing: CKA_VALUE_LEN }
+            Error::TemplateIncomplete {
+                missing: CKA_VALUE_LEN
+            }
         );
         assert_eq!(
             derive(&m, &base, Some(255 * 32 + 1), &none).unwrap_err(),
             Error::AttributeValueInvalid(CKA_VALUE_LEN)
         );
-        assert_eq!(derive(&m, &base, Some(255 * 32), &none).unwrap().len(), 255 * 32);
+        assert_eq!(
+            derive(&m, &base, Some(255 * 32), &none).unwrap().len(),
+            255 * 32
+        );
         let m = params(true, false, CKF_HKDF_SALT_NULL, &[], &[]);
-        assert_eq!(derive(&m, &base, Some(16), &none).unwrap_err(), Error::AttributeValueInvalid(CKA_VALUE_LEN));
+        assert_eq!(
+            derive(&m, &base, Some(16), &none).unwrap_err(),
+            Error::AttributeValueInvalid(CKA_VALUE_LEN)
+        );
     }
 
     #[test]
     fn key_gen() {
-        let m = Mechanism { mech: CKM_HKDF_KEY_GEN, param: Param::None };
+        let m = Mechanism {
+            mech: CKM_HKDF_KEY_GEN,
+            param: Param::None,
+        };
         let g = hkdf_key_gen(&m, &vec![Attribute::ulong(CKA_VALUE_LEN, 32)]).unwrap();
-        assert_eq!(g.iter().find(|a| a.ty == CKA_VALUE).unwrap().value.len(), 32);
-        assert_eq!(g.iter().find(|a| a.ty == CKA_KEY_TYPE).unwrap().as_ulong().unwrap(), CKK_HKDF);
+        assert_eq!(
+            g.iter().find(|a| a.ty == CKA_VALUE).unwrap().value.len(),
+            32
+        );
+        assert_eq!(
+            g.iter()
+                .find(|a| a.ty == CKA_KEY_TYPE)
+                .unwrap()
+                .as_ulong()
+                .unwrap(),
+            CKK_HKDF
+        );
     }
 }
