@@ -1,1 +1,257 @@
-//! (to be written)
+//! Hashes, HMAC and HKDF over the RustCrypto crates (`sha1`, `sha2`, `sha3`,
+//! `hmac`), selected at run time by [`HashAlg`].
+//!
+//! HKDF (RFC 5869) is written here over [`Hmac`] rather than through the `hkdf`
+//! crate, because PKCS#11 lets the caller hand in a pseudorandom key of any
+//! length for the expand step, which that crate refuses below the hash length.
+
+use digest::Digest;
+use hmac::{KeyInit, Mac};
+use zeroize::Zeroizing;
+
+/// A hash algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    /// SHA-1.
+    Sha1,
+    /// SHA-224.
+    Sha224,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+    /// SHA3-256.
+    Sha3_256,
+    /// SHA3-384.
+    Sha3_384,
+    /// SHA3-512.
+    Sha3_512,
+}
+
+impl HashAlg {
+    /// Output length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlg::Sha1 => 20,
+            HashAlg::Sha224 => 28,
+            HashAlg::Sha256 | HashAlg::Sha3_256 => 32,
+            HashAlg::Sha384 | HashAlg::Sha3_384 => 48,
+            HashAlg::Sha512 | HashAlg::Sha3_512 => 64,
+        }
+    }
+}
+
+/// The largest output of any [`HashAlg`], in bytes.
+pub const MAX_OUTPUT: usize = 64;
+
+macro_rules! by_alg {
+    ($( $alg:ident => $ty:ty ),* $(,)?) => {
+        /// A running hash.
+        #[derive(Clone)]
+        pub struct Hasher(HasherInner);
+
+        #[derive(Clone)]
+        enum HasherInner {
+            $( $alg($ty), )*
+        }
+
+        impl Hasher {
+            /// A new hash of `alg`.
+            pub fn new(alg: HashAlg) -> Self {
+                Hasher(match alg {
+                    $( HashAlg::$alg => HasherInner::$alg(<$ty as Digest>::new()), )*
+                })
+            }
+            /// The algorithm.
+            pub fn alg(&self) -> HashAlg {
+                match &self.0 {
+                    $( HasherInner::$alg(_) => HashAlg::$alg, )*
+                }
+            }
+            /// Adds data.
+            pub fn update(&mut self, data: &[u8]) {
+                match &mut self.0 {
+                    $( HasherInner::$alg(h) => Digest::update(h, data), )*
+                }
+            }
+            /// The digest.
+            pub fn finalize(self) -> Vec<u8> {
+                match self.0 {
+                    $( HasherInner::$alg(h) => h.finalize().to_vec(), )*
+                }
+            }
+        }
+
+        /// A running HMAC. Its key schedule (the inner and outer padded key
+        /// states) lives inside, so the type is not `Debug`.
+        #[derive(Clone)]
+        pub struct Hmac(HmacInner);
+
+        #[derive(Clone)]
+        enum HmacInner {
+            $( $alg(hmac::SimpleHmac<$ty>), )*
+        }
+
+        impl Hmac {
+            /// A new HMAC of `alg` with `key` (any length; long keys are hashed
+            /// as RFC 2104 says).
+            pub fn new(alg: HashAlg, key: &[u8]) -> Self {
+                Hmac(match alg {
+                    $( HashAlg::$alg => HmacInner::$alg(
+                        <hmac::SimpleHmac<$ty> as KeyInit>::new_from_slice(key)
+                            .unwrap_or_else(|_| <hmac::SimpleHmac<$ty> as KeyInit>::new(&Default::default())),
+                    ), )*
+                })
+            }
+            /// The algorithm.
+            pub fn alg(&self) -> HashAlg {
+                match &self.0 {
+                    $( HmacInner::$alg(_) => HashAlg::$alg, )*
+                }
+            }
+            /// Adds data.
+            pub fn update(&mut self, data: &[u8]) {
+                match &mut self.0 {
+                    $( HmacInner::$alg(h) => Mac::update(h, data), )*
+                }
+            }
+            /// The full-length MAC.
+            pub fn finalize(self) -> Zeroizing<Vec<u8>> {
+                match self.0 {
+                    $( HmacInner::$alg(h) => Zeroizing::new(h.finalize().into_bytes().to_vec()), )*
+                }
+            }
+        }
+    };
+}
+
+by_alg! {
+    Sha1 => sha1::Sha1,
+    Sha224 => sha2::Sha224,
+    Sha256 => sha2::Sha256,
+    Sha384 => sha2::Sha384,
+    Sha512 => sha2::Sha512,
+    Sha3_256 => sha3::Sha3_256,
+    Sha3_384 => sha3::Sha3_384,
+    Sha3_512 => sha3::Sha3_512,
+}
+
+/// One-shot digest.
+pub fn digest(alg: HashAlg, data: &[u8]) -> Vec<u8> {
+    let mut h = Hasher::new(alg);
+    h.update(data);
+    h.finalize()
+}
+
+/// One-shot HMAC.
+pub fn hmac(alg: HashAlg, key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut m = Hmac::new(alg, key);
+    m.update(data);
+    m.finalize()
+}
+
+/// HKDF-Extract (RFC 5869 §2.2): `PRK = HMAC(salt, IKM)`. An empty salt is the
+/// RFC's "not provided" (HMAC pads it to zeros, the same as `HashLen` zeros).
+pub fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Zeroizing<Vec<u8>> {
+    hmac(alg, salt, ikm)
+}
+
+/// HKDF-Expand (RFC 5869 §2.3): `len` bytes of output keying material from
+/// `prk` and `info`. `None` when `len` is more than 255 times the hash length.
+pub fn hkdf_expand(
+    alg: HashAlg,
+    prk: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Option<Zeroizing<Vec<u8>>> {
+    let hl = alg.output_len();
+    if len > 255 * hl {
+        return None;
+    }
+    let keyed = Hmac::new(alg, prk);
+    let mut okm = Zeroizing::new(Vec::with_capacity(len + hl));
+    let mut prev: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
+    let mut counter: u8 = 1;
+    while okm.len() < len {
+        let mut m = keyed.clone();
+        m.update(&prev);
+        m.update(info);
+        m.update(&[counter]);
+        prev = m.finalize();
+        okm.extend_from_slice(&prev);
+        counter = counter.wrapping_add(1);
+    }
+    okm.truncate(len);
+    Some(okm)
+}
+
+/// Constant-time equality of two byte strings (lengths are not secret).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn abc_vectors() {
+        // FIPS 180-2 / FIPS 202 examples ("abc").
+        let cases = [
+            (HashAlg::Sha1, "a9993e364706816aba3e25717850c26c9cd0d89d"),
+            (
+                HashAlg::Sha224,
+                "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7",
+            ),
+            (
+                HashAlg::Sha256,
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                HashAlg::Sha3_256,
+                "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+            ),
+        ];
+        for (alg, want) in cases {
+            assert_eq!(digest(alg, b"abc"), h(want), "{alg:?}");
+            assert_eq!(digest(alg, b"abc").len(), alg.output_len());
+        }
+    }
+
+    #[test]
+    fn hkdf_rfc5869_a1() {
+        let ikm = [0x0bu8; 22];
+        let salt = h("000102030405060708090a0b0c");
+        let info = h("f0f1f2f3f4f5f6f7f8f9");
+        let prk = hkdf_extract(HashAlg::Sha256, &salt, &ikm);
+        assert_eq!(
+            *prk,
+            h("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+        );
+        let okm = hkdf_expand(HashAlg::Sha256, &prk, &info, 42).unwrap();
+        assert_eq!(
+            *okm,
+            h("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+        );
+        assert!(hkdf_expand(HashAlg::Sha256, &prk, &info, 255 * 32 + 1).is_none());
+    }
+
+    #[test]
+    fn ct_eq_works() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

@@ -86,6 +86,9 @@ pub enum Param {
         iv_generator: CK_ULONG,
         /// Tag length in bits.
         tag_bits: CK_ULONG,
+        /// The tag (`pTag`): output of encryption (`tag_bits / 8` bytes, copied
+        /// back by the marshal layer), input of decryption.
+        tag: Vec<u8>,
     },
     /// `CK_AES_CTR_PARAMS`.
     Ctr {
