@@ -85,6 +85,9 @@ pub enum Param {
         iv_generator: CK_ULONG,
         /// Tag length in bits.
         tag_bits: CK_ULONG,
+        /// The tag: an output of encryption (written back to `pTag` by `ffi`), an
+        /// input of decryption (read from `pTag`).
+        tag: Vec<u8>,
     },
     /// `CK_AES_CTR_PARAMS`.
     Ctr {
