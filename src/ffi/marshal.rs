@@ -14,7 +14,6 @@
 //! outlives the call.
 
 use crate::error::{Error, Result};
-use crate::mechanism::{registry, Mechanism, Param, ParamKind};
 use crate::module::{InitArgs, MechInfo, ModuleInfo, SessionInfo, SlotInfo, TokenInfo};
 use crate::object::attr::{self, Attribute, Template};
 use crate::object::rules::AttrRead;
@@ -24,6 +23,12 @@ use std::ffi::c_void;
 use std::mem::size_of;
 use std::ops::Deref;
 use zeroize::Zeroizing;
+
+mod mechanism;
+#[cfg(test)]
+mod tests;
+
+pub(super) use mechanism::{mechanism, message_mechanism, message_param};
 
 /// Largest attribute value accepted from a caller (64 MiB): anything larger is
 /// `CKR_ATTRIBUTE_VALUE_INVALID` rather than an allocation the host may not survive.
@@ -110,7 +115,7 @@ pub(super) unsafe fn label<'a>(p: *const u8) -> Result<&'a [u8]> {
 /// A checked, non-null pointer to one value the caller wants back (a handle, a
 /// size, an info struct). Checked before the module runs, so that a call with a
 /// null output pointer changes nothing.
-pub(super) struct OutPtr<T>(*mut T);
+pub(super) struct OutPtr<T>(pub(super) *mut T);
 
 /// Checks an output pointer: null is `CKR_ARGUMENTS_BAD`.
 pub(super) fn out_ptr<T>(p: *mut T) -> Result<OutPtr<T>> {
@@ -222,7 +227,11 @@ pub(super) unsafe fn out(
 /// `C_GetMechanismList` and `C_GetInterfaceList` (PKCS#11 §5.2): `p_count` null
 /// is `CKR_ARGUMENTS_BAD`; `p` null reports the count; a list shorter than the
 /// count gets the count and `CKR_BUFFER_TOO_SMALL`.
-pub(super) unsafe fn list_out<T: Copy>(p: *mut T, p_count: *mut CK_ULONG, items: &[T]) -> Result<()> {
+pub(super) unsafe fn list_out<T: Copy>(
+    p: *mut T,
+    p_count: *mut CK_ULONG,
+    items: &[T],
+) -> Result<()> {
     let count = out_ptr(p_count)?;
     let n = to_ulong(items.len())?;
     if p.is_null() {
@@ -259,7 +268,9 @@ pub(super) unsafe fn handles_out(
     let max_n = to_usize(max, &Error::ArgumentsBad)?;
     let found = f(max_n)?;
     if found.len() > max_n {
-        return Err(Error::General("C_FindObjects produced more handles than asked".into()));
+        return Err(Error::General(
+            "C_FindObjects produced more handles than asked".into(),
+        ));
     }
     for (i, h) in found.iter().enumerate() {
         // SAFETY: `ph` holds `max >= found.len()` handles by contract.
@@ -368,12 +379,21 @@ pub(super) fn ck_token_info(i: &TokenInfo) -> CK_TOKEN_INFO {
 
 /// `CK_SESSION_INFO` from [`SessionInfo`].
 pub(super) fn ck_session_info(i: &SessionInfo) -> CK_SESSION_INFO {
-    CK_SESSION_INFO { slotID: i.slot, state: i.state, flags: i.flags, ulDeviceError: i.device_error }
+    CK_SESSION_INFO {
+        slotID: i.slot,
+        state: i.state,
+        flags: i.flags,
+        ulDeviceError: i.device_error,
+    }
 }
 
 /// `CK_MECHANISM_INFO` from [`MechInfo`].
 pub(super) fn ck_mechanism_info(i: &MechInfo) -> CK_MECHANISM_INFO {
-    CK_MECHANISM_INFO { ulMinKeySize: i.min_key, ulMaxKeySize: i.max_key, flags: i.flags }
+    CK_MECHANISM_INFO {
+        ulMinKeySize: i.min_key,
+        ulMaxKeySize: i.max_key,
+        flags: i.flags,
+    }
 }
 
 // ---------------------------------------------------------------- templates
@@ -425,7 +445,10 @@ unsafe fn attribute(a: &CK_ATTRIBUTE, depth: usize) -> Result<Attribute> {
         // SAFETY: pValue of an array attribute holds ulValueLen / sizeof(CK_ATTRIBUTE)
         // attributes (PKCS#11 §4.1.2); checked non-null when non-empty.
         let inner = unsafe { template_at(a.pValue.cast(), to_ulong(n / ATTR_SIZE)?, depth + 1) }?;
-        return Ok(Attribute { ty, value: attr::encode_template(&inner) });
+        return Ok(Attribute {
+            ty,
+            value: attr::encode_template(&inner),
+        });
     }
     // SAFETY: pValue holds ulValueLen bytes by contract.
     let v = unsafe { bytes_or(a.pValue.cast(), a.ulValueLen, invalid) }?;
@@ -434,7 +457,10 @@ unsafe fn attribute(a: &CK_ATTRIBUTE, depth: usize) -> Result<Attribute> {
 
 /// The attribute types of a `C_GetAttributeValue` template (null with
 /// `count > 0` is `CKR_ARGUMENTS_BAD`).
-pub(super) unsafe fn attribute_types(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
+pub(super) unsafe fn attribute_types(
+    p: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
     let n = to_usize(count, &Error::ArgumentsBad)?;
     if n == 0 {
         return Ok(Vec::new());
@@ -482,10 +508,16 @@ fn worst(acc: Option<Error>, r: Result<()>) -> Option<Error> {
 /// Nested templates (`CKA_WRAP_TEMPLATE` …) report `count × sizeof(CK_ATTRIBUTE)`
 /// and, when the caller gives the array, fill each inner attribute (type set on
 /// output) by the same rules. The result is the worst error (see [`severity`]).
-pub(super) unsafe fn write_attribute_values(p: *mut CK_ATTRIBUTE, count: CK_ULONG, reads: &[AttrRead]) -> Result<()> {
+pub(super) unsafe fn write_attribute_values(
+    p: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    reads: &[AttrRead],
+) -> Result<()> {
     let n = to_usize(count, &Error::ArgumentsBad)?;
     if reads.len() != n {
-        return Err(Error::General("C_GetAttributeValue: answer count differs from the template".into()));
+        return Err(Error::General(
+            "C_GetAttributeValue: answer count differs from the template".into(),
+        ));
     }
     let mut acc = None;
     for (i, r) in reads.iter().enumerate() {
@@ -523,7 +555,10 @@ unsafe fn fill_value(slot: *mut CK_ATTRIBUTE, value: &[u8], depth: usize) -> Res
         let Some(inner) = attr::decode_template(value) else {
             // SAFETY: as above.
             let _ = unsafe { unavailable(slot, Error::AttributeTypeInvalid) };
-            return Err(Error::General(format!("stored template of attribute 0x{:x} is malformed", a.type_)));
+            return Err(Error::General(format!(
+                "stored template of attribute 0x{:x} is malformed",
+                a.type_
+            )));
         };
         let needed = to_ulong(inner.len().saturating_mul(ATTR_SIZE))?;
         if a.pValue.is_null() {
@@ -548,7 +583,9 @@ unsafe fn fill_value(slot: *mut CK_ATTRIBUTE, value: &[u8], depth: usize) -> Res
             // SAFETY: as above.
             unsafe { islot.write_unaligned(ia) };
             // SAFETY: the inner attribute's pValue holds ulValueLen bytes by contract.
-            acc = worst(acc, unsafe { fill_value(islot, &inner_attr.value, depth + 1) });
+            acc = worst(acc, unsafe {
+                fill_value(islot, &inner_attr.value, depth + 1)
+            });
         }
         a.ulValueLen = needed;
         // SAFETY: `slot` is a caller attribute.
@@ -561,7 +598,9 @@ unsafe fn fill_value(slot: *mut CK_ATTRIBUTE, value: &[u8], depth: usize) -> Res
     } else if a.ulValueLen >= len {
         // SAFETY: pValue holds ulValueLen >= value.len() writable bytes by contract;
         // `value` is our own memory, so the ranges are disjoint.
-        unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), a.pValue.cast::<u8>(), value.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(value.as_ptr(), a.pValue.cast::<u8>(), value.len())
+        };
         a.ulValueLen = len;
     } else {
         // SAFETY: `slot` is a caller attribute.
@@ -570,202 +609,4 @@ unsafe fn fill_value(slot: *mut CK_ATTRIBUTE, value: &[u8], depth: usize) -> Res
     // SAFETY: `slot` is a caller attribute.
     unsafe { slot.write_unaligned(a) };
     Ok(())
-}
-
-// ---------------------------------------------------------------- mechanisms
-
-/// `CK_MECHANISM_PTR` → [`Mechanism`]: null is `CKR_ARGUMENTS_BAD`, an unknown
-/// type `CKR_MECHANISM_INVALID`; the parameter is decoded by the registered
-/// [`ParamKind`].
-pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
-    let m = out_ptr(p.cast_mut())?;
-    // SAFETY: non-null; a CK_MECHANISM by contract (integers and a raw pointer).
-    let raw = unsafe { m.0.read_unaligned() };
-    let def = registry::get(raw.mechanism)?;
-    // SAFETY: pParameter holds ulParameterLen bytes by contract.
-    let param = unsafe { param(def.param, raw.pParameter, raw.ulParameterLen) }?;
-    Ok(Mechanism { mech: raw.mechanism, param })
-}
-
-/// The mechanism of `C_MessageEncryptInit`/`C_MessageDecryptInit`: the type is
-/// checked against the registry; the parameter is ignored (the per-message
-/// parameter comes with each message), so `param` is [`Param::None`].
-pub(super) unsafe fn message_mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
-    let m = out_ptr(p.cast_mut())?;
-    // SAFETY: non-null; a CK_MECHANISM by contract.
-    let raw = unsafe { m.0.read_unaligned() };
-    registry::get(raw.mechanism)?;
-    Ok(Mechanism { mech: raw.mechanism, param: Param::None })
-}
-
-/// A parameter's bytes: a null pointer with a non-zero length is `CKR_MECHANISM_PARAM_INVALID`.
-unsafe fn pbytes(p: *const u8, len: CK_ULONG) -> Result<Vec<u8>> {
-    // SAFETY: same contract as ours.
-    Ok(unsafe { bytes_or(p, len, Error::MechanismParamInvalid) }?.to_vec())
-}
-
-/// Reads a parameter struct: null or `len != size_of::<T>()` is `err`.
-/// `T` must be a plain C struct (integers, byte arrays, raw pointers), for which
-/// every bit pattern is valid.
-unsafe fn read_struct<T>(p: *const c_void, len: CK_ULONG, err: Error) -> Result<T> {
-    if p.is_null() || usize::try_from(len) != Ok(size_of::<T>()) {
-        return Err(err);
-    }
-    // SAFETY: non-null, `size_of::<T>()` readable bytes by contract; every bit
-    // pattern of T is valid; unaligned read.
-    Ok(unsafe { p.cast::<T>().read_unaligned() })
-}
-
-/// Decodes a mechanism parameter by its kind. Wrong struct sizes and null inner
-/// pointers with non-zero lengths are `CKR_MECHANISM_PARAM_INVALID`.
-pub(super) unsafe fn param(kind: ParamKind, p: *const c_void, len: CK_ULONG) -> Result<Param> {
-    let bad = || Error::MechanismParamInvalid;
-    // SAFETY: `p` holds `len` bytes by contract, and the
-    // inner pointers of the struct hold their stated lengths.
-    unsafe {
-        match kind {
-            ParamKind::None if len == 0 => Ok(Param::None),
-            ParamKind::None => Err(bad()),
-            ParamKind::OptionalBytes if len == 0 => Ok(Param::None),
-            ParamKind::Bytes | ParamKind::OptionalBytes => Ok(Param::Bytes(pbytes(p.cast(), len)?)),
-            ParamKind::Ulong => Ok(Param::Ulong(read_struct::<CK_MAC_GENERAL_PARAMS>(p, len, bad())?)),
-            ParamKind::Gcm => {
-                let s: CK_GCM_PARAMS = read_struct(p, len, bad())?;
-                Ok(Param::Gcm {
-                    iv: pbytes(s.pIv, s.ulIvLen)?,
-                    aad: pbytes(s.pAAD, s.ulAADLen)?,
-                    tag_bits: s.ulTagBits,
-                })
-            }
-            ParamKind::Ctr => {
-                let s: CK_AES_CTR_PARAMS = read_struct(p, len, bad())?;
-                Ok(Param::Ctr { counter_bits: s.ulCounterBits, cb: s.cb })
-            }
-            ParamKind::Pss => {
-                let s: CK_RSA_PKCS_PSS_PARAMS = read_struct(p, len, bad())?;
-                Ok(Param::Pss { hash: s.hashAlg, mgf: s.mgf, salt_len: s.sLen })
-            }
-            ParamKind::Oaep => oaep(&read_struct(p, len, bad())?),
-            ParamKind::RsaAesKeyWrap => {
-                let s: CK_RSA_AES_KEY_WRAP_PARAMS = read_struct(p, len, bad())?;
-                let inner = read_struct(s.pOAEPParams.cast(), to_ulong(size_of::<CK_RSA_PKCS_OAEP_PARAMS>())?, bad())?;
-                Ok(Param::RsaAesKeyWrap { aes_key_bits: s.ulAESKeyBits, oaep: Box::new(oaep(&inner)?) })
-            }
-            ParamKind::Ecdh1 => {
-                let s: CK_ECDH1_DERIVE_PARAMS = read_struct(p, len, bad())?;
-                Ok(Param::Ecdh1 {
-                    kdf: s.kdf,
-                    shared_data: pbytes(s.pSharedData, s.ulSharedDataLen)?,
-                    public_data: pbytes(s.pPublicData, s.ulPublicDataLen)?,
-                })
-            }
-            ParamKind::Hkdf => {
-                let s: CK_HKDF_PARAMS = read_struct(p, len, bad())?;
-                Ok(Param::Hkdf {
-                    extract: s.bExtract != CK_FALSE,
-                    expand: s.bExpand != CK_FALSE,
-                    prf_hash: s.prfHashMechanism,
-                    salt_type: s.ulSaltType,
-                    salt: pbytes(s.pSalt, s.ulSaltLen)?,
-                    salt_key: s.hSaltKey,
-                    info: pbytes(s.pInfo, s.ulInfoLen)?,
-                })
-            }
-            ParamKind::GcmMessage => {
-                let s: CK_GCM_MESSAGE_PARAMS = read_struct(p, len, bad())?;
-                gcm_message(&s, false, bad())
-            }
-        }
-    }
-}
-
-/// `CK_RSA_PKCS_OAEP_PARAMS`: the source is `CKZ_DATA_SPECIFIED` (the label is
-/// `pSourceData`), or 0 with no data.
-unsafe fn oaep(s: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Param> {
-    let label = match s.source {
-        // SAFETY: pSourceData holds ulSourceDataLen bytes by contract.
-        CKZ_DATA_SPECIFIED => unsafe { pbytes(s.pSourceData.cast(), s.ulSourceDataLen) }?,
-        0 if s.ulSourceDataLen == 0 => Vec::new(),
-        _ => return Err(Error::MechanismParamInvalid),
-    };
-    Ok(Param::Oaep { hash: s.hashAlg, mgf: s.mgf, label })
-}
-
-/// Tag length in bytes for a tag length in bits.
-fn tag_bytes(bits: CK_ULONG, err: &Error) -> Result<usize> {
-    to_usize(bits.div_ceil(8), err)
-}
-
-/// `CK_GCM_MESSAGE_PARAMS` → [`Param::GcmMessage`]. The IV is always read (with
-/// `CKG_GENERATE_COUNTER` its fixed bits are input); the tag is read only when
-/// `read_tag` (decryption).
-unsafe fn gcm_message(s: &CK_GCM_MESSAGE_PARAMS, read_tag: bool, err: Error) -> Result<Param> {
-    // SAFETY: pIv holds ulIvLen bytes by contract.
-    let iv = unsafe { bytes_or(s.pIv, s.ulIvLen, err.clone()) }?.to_vec();
-    let tag = if read_tag {
-        let n = to_ulong(tag_bytes(s.ulTagBits, &err)?)?;
-        // SAFETY: pTag holds ulTagBits / 8 bytes by contract.
-        unsafe { bytes_or(s.pTag, n, err) }?.to_vec()
-    } else {
-        Vec::new()
-    };
-    Ok(Param::GcmMessage {
-        iv,
-        iv_fixed_bits: s.ulIvFixedBits,
-        iv_generator: s.ivGenerator,
-        tag_bits: s.ulTagBits,
-        tag,
-    })
-}
-
-/// The caller's per-message `CK_GCM_MESSAGE_PARAMS` (`C_EncryptMessage` …):
-/// decoded on the way in, generated IV and tag written back on the way out.
-pub(super) struct MessageParam {
-    s: CK_GCM_MESSAGE_PARAMS,
-    encrypt: bool,
-    /// The decoded parameter the module reads and fills.
-    pub(super) param: Param,
-}
-
-/// Decodes a per-message parameter. Its size must be that of
-/// `CK_GCM_MESSAGE_PARAMS`, and its pointers must be non-null where their
-/// lengths are not zero (an encryption's `pTag` must be there to receive the
-/// tag); otherwise `CKR_ARGUMENTS_BAD`, the code the message functions list for
-/// bad arguments (PKCS#11 3.0 §5.9.2, §5.11.2).
-pub(super) unsafe fn message_param(p: *mut c_void, len: CK_ULONG, encrypt: bool) -> Result<MessageParam> {
-    // SAFETY: pParameter holds ulParameterLen bytes by contract.
-    let s: CK_GCM_MESSAGE_PARAMS = unsafe { read_struct(p, len, Error::ArgumentsBad) }?;
-    if encrypt && s.pTag.is_null() && tag_bytes(s.ulTagBits, &Error::ArgumentsBad)? > 0 {
-        return Err(Error::ArgumentsBad);
-    }
-    // SAFETY: the struct's pointers hold their stated lengths by contract.
-    let param = unsafe { gcm_message(&s, !encrypt, Error::ArgumentsBad) }?;
-    Ok(MessageParam { s, encrypt, param })
-}
-
-impl MessageParam {
-    /// After a successful call: copies a generated IV into `pIv` and, for
-    /// encryption, a produced tag into `pTag`. An IV whose length changed, or a
-    /// tag longer than `ulTagBits`, is an internal error.
-    pub(super) unsafe fn write_back(&self) -> Result<()> {
-        let Param::GcmMessage { iv, tag, .. } = &self.param else {
-            return Err(Error::General("message parameter changed its kind".into()));
-        };
-        if self.s.ivGenerator != CKG_NO_GENERATE && !iv.is_empty() {
-            if to_ulong(iv.len())? != self.s.ulIvLen || self.s.pIv.is_null() {
-                return Err(Error::General("generated IV does not fit the caller's buffer".into()));
-            }
-            // SAFETY: pIv holds ulIvLen == iv.len() writable bytes by contract; our
-            // vector is disjoint from it.
-            unsafe { std::ptr::copy_nonoverlapping(iv.as_ptr(), self.s.pIv, iv.len()) };
-        }
-        if self.encrypt && !tag.is_empty() {
-            if tag.len() > tag_bytes(self.s.ulTagBits, &Error::ArgumentsBad)? || self.s.pTag.is_null() {
-                return Err(Error::General("tag does not fit the caller's buffer".into()));
-            }
-            // SAFETY: pTag holds ulTagBits / 8 >= tag.len() writable bytes by contract.
-            unsafe { std::ptr::copy_nonoverlapping(tag.as_ptr(), self.s.pTag, tag.len()) };
-        }
-        Ok(())
-    }
 }

@@ -106,7 +106,10 @@ pub(crate) static INTERFACES: Interfaces = Interfaces([
 /// The version in an interface's function table (`CK_VERSION` is its first field
 /// in both tables).
 fn interface_version(i: &CK_INTERFACE) -> CK_VERSION {
-    if std::ptr::eq(i.pFunctionList.cast_const(), std::ptr::addr_of!(FUNCTION_LIST_3_0).cast()) {
+    if std::ptr::eq(
+        i.pFunctionList.cast_const(),
+        std::ptr::addr_of!(FUNCTION_LIST_3_0).cast(),
+    ) {
         FUNCTION_LIST_3_0.version
     } else {
         FUNCTION_LIST.version
@@ -135,7 +138,10 @@ pub unsafe extern "C" fn C_GetFunctionList(pp_function_list: *mut *mut CK_FUNCTI
 /// `p_list` is null or holds `*pul_count` `CK_INTERFACE`s; `pul_count` is null
 /// or a writable `CK_ULONG`.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetInterfaceList(p_list: *mut CK_INTERFACE, pul_count: *mut CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_GetInterfaceList(
+    p_list: *mut CK_INTERFACE,
+    pul_count: *mut CK_ULONG,
+) -> CK_RV {
     entry::guard("C_GetInterfaceList", || {
         // SAFETY: the caller's contract above (§5.4.5).
         unsafe { marshal::list_out(p_list, pul_count, &INTERFACES.0) }
@@ -160,7 +166,8 @@ pub unsafe extern "C" fn C_GetInterface(
     entry::guard("C_GetInterface", || {
         let dst = marshal::out_ptr(pp_interface)?;
         // SAFETY: a non-null pInterfaceName is a NUL-terminated string (§5.4.6).
-        let name = (!p_name.is_null()).then(|| unsafe { CStr::from_ptr(p_name.cast_const().cast()) });
+        let name =
+            (!p_name.is_null()).then(|| unsafe { CStr::from_ptr(p_name.cast_const().cast()) });
         // SAFETY: a non-null pVersion points at a CK_VERSION (§5.4.6).
         let version = (!p_version.is_null()).then(|| unsafe { p_version.read_unaligned() });
         let found = INTERFACES.0.iter().find(|i| {
