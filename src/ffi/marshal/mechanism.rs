@@ -1,0 +1,248 @@
+//! Mechanisms and their parameter structs: `CK_MECHANISM` → [`Mechanism`], one
+//! typed decoder per [`ParamKind`], and the per-message `CK_GCM_MESSAGE_PARAMS`
+//! of the message-based functions. Same contract as the parent module.
+
+use super::{bytes_or, out_ptr, to_ulong, to_usize};
+use crate::error::{Error, Result};
+use crate::mechanism::{registry, Mechanism, Param, ParamKind};
+use cryptoki_sys::*;
+use std::ffi::c_void;
+use std::mem::size_of;
+
+/// `CK_MECHANISM_PTR` → [`Mechanism`]: null is `CKR_ARGUMENTS_BAD`, an unknown
+/// type `CKR_MECHANISM_INVALID`; the parameter is decoded by the registered
+/// [`ParamKind`].
+pub(in crate::ffi) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
+    let m = out_ptr(p.cast_mut())?;
+    // SAFETY: non-null; a CK_MECHANISM by contract (integers and a raw pointer).
+    let raw = unsafe { m.0.read_unaligned() };
+    let def = registry::get(raw.mechanism)?;
+    // SAFETY: pParameter holds ulParameterLen bytes by contract.
+    let param = unsafe { param(def.param, raw.pParameter, raw.ulParameterLen) }?;
+    Ok(Mechanism {
+        mech: raw.mechanism,
+        param,
+    })
+}
+
+/// The mechanism of `C_MessageEncryptInit`/`C_MessageDecryptInit`: the type is
+/// checked against the registry; the parameter is ignored (the per-message
+/// parameter comes with each message), so `param` is [`Param::None`].
+pub(in crate::ffi) unsafe fn message_mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
+    let m = out_ptr(p.cast_mut())?;
+    // SAFETY: non-null; a CK_MECHANISM by contract.
+    let raw = unsafe { m.0.read_unaligned() };
+    registry::get(raw.mechanism)?;
+    Ok(Mechanism {
+        mech: raw.mechanism,
+        param: Param::None,
+    })
+}
+
+/// A parameter's bytes: a null pointer with a non-zero length is `CKR_MECHANISM_PARAM_INVALID`.
+unsafe fn pbytes(p: *const u8, len: CK_ULONG) -> Result<Vec<u8>> {
+    // SAFETY: same contract as ours.
+    Ok(unsafe { bytes_or(p, len, Error::MechanismParamInvalid) }?.to_vec())
+}
+
+/// Reads a parameter struct: null or `len != size_of::<T>()` is `err`.
+/// `T` must be a plain C struct (integers, byte arrays, raw pointers), for which
+/// every bit pattern is valid.
+unsafe fn read_struct<T>(p: *const c_void, len: CK_ULONG, err: Error) -> Result<T> {
+    if p.is_null() || usize::try_from(len) != Ok(size_of::<T>()) {
+        return Err(err);
+    }
+    // SAFETY: non-null, `size_of::<T>()` readable bytes by contract; every bit
+    // pattern of T is valid; unaligned read.
+    Ok(unsafe { p.cast::<T>().read_unaligned() })
+}
+
+/// Decodes a mechanism parameter by its kind. Wrong struct sizes and null inner
+/// pointers with non-zero lengths are `CKR_MECHANISM_PARAM_INVALID`.
+pub(in crate::ffi) unsafe fn param(
+    kind: ParamKind,
+    p: *const c_void,
+    len: CK_ULONG,
+) -> Result<Param> {
+    let bad = || Error::MechanismParamInvalid;
+    // SAFETY: `p` holds `len` bytes by contract, and the
+    // inner pointers of the struct hold their stated lengths.
+    unsafe {
+        match kind {
+            ParamKind::None if len == 0 => Ok(Param::None),
+            ParamKind::None => Err(bad()),
+            ParamKind::OptionalBytes if len == 0 => Ok(Param::None),
+            ParamKind::Bytes | ParamKind::OptionalBytes => Ok(Param::Bytes(pbytes(p.cast(), len)?)),
+            ParamKind::Ulong => Ok(Param::Ulong(read_struct::<CK_MAC_GENERAL_PARAMS>(
+                p,
+                len,
+                bad(),
+            )?)),
+            ParamKind::Gcm => {
+                let s: CK_GCM_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::Gcm {
+                    iv: pbytes(s.pIv, s.ulIvLen)?,
+                    aad: pbytes(s.pAAD, s.ulAADLen)?,
+                    tag_bits: s.ulTagBits,
+                })
+            }
+            ParamKind::Ctr => {
+                let s: CK_AES_CTR_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::Ctr {
+                    counter_bits: s.ulCounterBits,
+                    cb: s.cb,
+                })
+            }
+            ParamKind::Pss => {
+                let s: CK_RSA_PKCS_PSS_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::Pss {
+                    hash: s.hashAlg,
+                    mgf: s.mgf,
+                    salt_len: s.sLen,
+                })
+            }
+            ParamKind::Oaep => oaep(&read_struct(p, len, bad())?),
+            ParamKind::RsaAesKeyWrap => {
+                let s: CK_RSA_AES_KEY_WRAP_PARAMS = read_struct(p, len, bad())?;
+                let inner = read_struct(
+                    s.pOAEPParams.cast(),
+                    to_ulong(size_of::<CK_RSA_PKCS_OAEP_PARAMS>())?,
+                    bad(),
+                )?;
+                Ok(Param::RsaAesKeyWrap {
+                    aes_key_bits: s.ulAESKeyBits,
+                    oaep: Box::new(oaep(&inner)?),
+                })
+            }
+            ParamKind::Ecdh1 => {
+                let s: CK_ECDH1_DERIVE_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::Ecdh1 {
+                    kdf: s.kdf,
+                    shared_data: pbytes(s.pSharedData, s.ulSharedDataLen)?,
+                    public_data: pbytes(s.pPublicData, s.ulPublicDataLen)?,
+                })
+            }
+            ParamKind::Hkdf => {
+                let s: CK_HKDF_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::Hkdf {
+                    extract: s.bExtract != CK_FALSE,
+                    expand: s.bExpand != CK_FALSE,
+                    prf_hash: s.prfHashMechanism,
+                    salt_type: s.ulSaltType,
+                    salt: pbytes(s.pSalt, s.ulSaltLen)?,
+                    salt_key: s.hSaltKey,
+                    info: pbytes(s.pInfo, s.ulInfoLen)?,
+                })
+            }
+            ParamKind::GcmMessage => {
+                let s: CK_GCM_MESSAGE_PARAMS = read_struct(p, len, bad())?;
+                gcm_message(&s, false, bad())
+            }
+        }
+    }
+}
+
+/// `CK_RSA_PKCS_OAEP_PARAMS`: the source is `CKZ_DATA_SPECIFIED` (the label is
+/// `pSourceData`), or 0 with no data.
+unsafe fn oaep(s: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Param> {
+    let label = match s.source {
+        // SAFETY: pSourceData holds ulSourceDataLen bytes by contract.
+        CKZ_DATA_SPECIFIED => unsafe { pbytes(s.pSourceData.cast(), s.ulSourceDataLen) }?,
+        0 if s.ulSourceDataLen == 0 => Vec::new(),
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    Ok(Param::Oaep {
+        hash: s.hashAlg,
+        mgf: s.mgf,
+        label,
+    })
+}
+
+/// Tag length in bytes for a tag length in bits.
+fn tag_bytes(bits: CK_ULONG, err: &Error) -> Result<usize> {
+    to_usize(bits.div_ceil(8), err)
+}
+
+/// `CK_GCM_MESSAGE_PARAMS` → [`Param::GcmMessage`]. The IV is always read (with
+/// `CKG_GENERATE_COUNTER` its fixed bits are input); the tag is read only when
+/// `read_tag` (decryption).
+unsafe fn gcm_message(s: &CK_GCM_MESSAGE_PARAMS, read_tag: bool, err: Error) -> Result<Param> {
+    // SAFETY: pIv holds ulIvLen bytes by contract.
+    let iv = unsafe { bytes_or(s.pIv, s.ulIvLen, err.clone()) }?.to_vec();
+    let tag = if read_tag {
+        let n = to_ulong(tag_bytes(s.ulTagBits, &err)?)?;
+        // SAFETY: pTag holds ulTagBits / 8 bytes by contract.
+        unsafe { bytes_or(s.pTag, n, err) }?.to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok(Param::GcmMessage {
+        iv,
+        iv_fixed_bits: s.ulIvFixedBits,
+        iv_generator: s.ivGenerator,
+        tag_bits: s.ulTagBits,
+        tag,
+    })
+}
+
+/// The caller's per-message `CK_GCM_MESSAGE_PARAMS` (`C_EncryptMessage` …):
+/// decoded on the way in, generated IV and tag written back on the way out.
+pub(in crate::ffi) struct MessageParam {
+    s: CK_GCM_MESSAGE_PARAMS,
+    encrypt: bool,
+    /// The decoded parameter the module reads and fills.
+    pub(in crate::ffi) param: Param,
+}
+
+/// Decodes a per-message parameter. Its size must be that of
+/// `CK_GCM_MESSAGE_PARAMS`, and its pointers must be non-null where their
+/// lengths are not zero (an encryption's `pTag` must be there to receive the
+/// tag); otherwise `CKR_ARGUMENTS_BAD`, the code the message functions list for
+/// bad arguments (PKCS#11 3.0 §5.9.2, §5.11.2).
+pub(in crate::ffi) unsafe fn message_param(
+    p: *mut c_void,
+    len: CK_ULONG,
+    encrypt: bool,
+) -> Result<MessageParam> {
+    // SAFETY: pParameter holds ulParameterLen bytes by contract.
+    let s: CK_GCM_MESSAGE_PARAMS = unsafe { read_struct(p, len, Error::ArgumentsBad) }?;
+    if encrypt && s.pTag.is_null() && tag_bytes(s.ulTagBits, &Error::ArgumentsBad)? > 0 {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: the struct's pointers hold their stated lengths by contract.
+    let param = unsafe { gcm_message(&s, !encrypt, Error::ArgumentsBad) }?;
+    Ok(MessageParam { s, encrypt, param })
+}
+
+impl MessageParam {
+    /// After a successful call: copies a generated IV into `pIv` and, for
+    /// encryption, a produced tag into `pTag`. An IV whose length changed, or a
+    /// tag longer than `ulTagBits`, is an internal error.
+    pub(in crate::ffi) unsafe fn write_back(&self) -> Result<()> {
+        let Param::GcmMessage { iv, tag, .. } = &self.param else {
+            return Err(Error::General("message parameter changed its kind".into()));
+        };
+        if self.s.ivGenerator != CKG_NO_GENERATE && !iv.is_empty() {
+            if to_ulong(iv.len())? != self.s.ulIvLen || self.s.pIv.is_null() {
+                return Err(Error::General(
+                    "generated IV does not fit the caller's buffer".into(),
+                ));
+            }
+            // SAFETY: pIv holds ulIvLen == iv.len() writable bytes by contract; our
+            // vector is disjoint from it.
+            unsafe { std::ptr::copy_nonoverlapping(iv.as_ptr(), self.s.pIv, iv.len()) };
+        }
+        if self.encrypt && !tag.is_empty() {
+            if tag.len() > tag_bytes(self.s.ulTagBits, &Error::ArgumentsBad)?
+                || self.s.pTag.is_null()
+            {
+                return Err(Error::General(
+                    "tag does not fit the caller's buffer".into(),
+                ));
+            }
+            // SAFETY: pTag holds ulTagBits / 8 >= tag.len() writable bytes by contract.
+            unsafe { std::ptr::copy_nonoverlapping(tag.as_ptr(), self.s.pTag, tag.len()) };
+        }
+        Ok(())
+    }
+}
