@@ -65,7 +65,11 @@ struct FileSlot {
 #[serde(untagged)]
 enum FileKdf {
     Named(String),
-    Explicit { m_cost_kib: u32, t_cost: u32, p_cost: u32 },
+    Explicit {
+        m_cost_kib: u32,
+        t_cost: u32,
+        p_cost: u32,
+    },
 }
 
 /// Default number of wrong PINs before lock-out.
@@ -76,7 +80,9 @@ pub const DEFAULT_MIN_PIN_LEN: usize = 4;
 pub const DEFAULT_MAX_PIN_LEN: usize = 256;
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 fn home() -> Option<PathBuf> {
@@ -122,8 +128,8 @@ impl Config {
 
     /// Parses a config file's text; relative token paths are taken from `base`.
     pub fn parse(text: &str, base: Option<&Path>) -> Result<Config> {
-        let file: FileConfig = toml::from_str(text)
-            .map_err(|e| Error::General(format!("config file: {e}")))?;
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| Error::General(format!("config file: {e}")))?;
         let mut slots = Vec::new();
         for (i, s) in file.slots.into_iter().enumerate() {
             let kdf = match s.kdf {
@@ -133,9 +139,15 @@ impl Config {
                 Some(FileKdf::Named(n)) => {
                     return Err(Error::General(format!("config file: unknown kdf {n:?}")))
                 }
-                Some(FileKdf::Explicit { m_cost_kib, t_cost, p_cost }) => {
-                    KdfParams { m_cost_kib, t_cost, p_cost }
-                }
+                Some(FileKdf::Explicit {
+                    m_cost_kib,
+                    t_cost,
+                    p_cost,
+                }) => KdfParams {
+                    m_cost_kib,
+                    t_cost,
+                    p_cost,
+                },
             };
             let path = match base {
                 Some(b) if s.path.is_relative() => b.join(&s.path),
@@ -144,10 +156,15 @@ impl Config {
             let id = s.id.unwrap_or(u64::try_from(i).unwrap_or(u64::MAX));
             slots.push(SlotConfig {
                 id,
-                description: s.description.unwrap_or_else(|| format!("SoftKMS slot {id}")),
+                description: s
+                    .description
+                    .unwrap_or_else(|| format!("SoftKMS slot {id}")),
                 path,
                 kdf,
-                max_pin_failures: s.max_pin_failures.unwrap_or(DEFAULT_MAX_PIN_FAILURES).max(1),
+                max_pin_failures: s
+                    .max_pin_failures
+                    .unwrap_or(DEFAULT_MAX_PIN_FAILURES)
+                    .max(1),
                 min_pin_len: s.min_pin_len.unwrap_or(DEFAULT_MIN_PIN_LEN),
                 max_pin_len: s.max_pin_len.unwrap_or(DEFAULT_MAX_PIN_LEN),
             });
@@ -174,7 +191,11 @@ impl Config {
                 return Err(Error::General("config file: bad PIN length limits".into()));
             }
         }
-        Ok(Config { slots, log_level: file.log, log_file: file.log_file })
+        Ok(Config {
+            slots,
+            log_level: file.log,
+            log_file: file.log_file,
+        })
     }
 }
 

@@ -233,7 +233,10 @@ mod tests {
     fn codes_are_picked_by_variant() {
         assert_eq!(Error::PinIncorrect.rv(), CKR_PIN_INCORRECT);
         assert_eq!(
-            Error::TemplateIncomplete { missing: CKA_VALUE_LEN }.rv(),
+            Error::TemplateIncomplete {
+                missing: CKA_VALUE_LEN
+            }
+            .rv(),
             CKR_TEMPLATE_INCOMPLETE
         );
         assert_eq!(Error::Device("x".into()).rv(), CKR_DEVICE_ERROR);

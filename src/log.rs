@@ -53,13 +53,19 @@ pub fn init(level: Option<&str>, file: Option<&std::path::Path>) {
         log::set_max_level(LevelFilter::Off);
         return;
     }
-    let out: Box<dyn Write + Send> = match file
-        .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok())
-    {
+    let out: Box<dyn Write + Send> = match file.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    }) {
         Some(f) => Box::new(f),
         None => Box::new(std::io::stderr()),
     };
-    let logger = Box::new(Logger { out: Mutex::new(out) });
+    let logger = Box::new(Logger {
+        out: Mutex::new(out),
+    });
     // Fails only when a logger is installed already: then only the level changes.
     let _ = log::set_boxed_logger(logger);
     log::set_max_level(filter);

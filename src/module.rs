@@ -167,10 +167,19 @@ pub fn initialize(args: InitArgs) -> Result<()> {
     }
     let cfg = Config::load()?;
     crate::log::init(cfg.log_level.as_deref(), cfg.log_file.as_deref());
-    let tokens = cfg.slots.iter().cloned().map(|s| Arc::new(Token::new(s))).collect();
+    let tokens = cfg
+        .slots
+        .iter()
+        .cloned()
+        .map(|s| Arc::new(Token::new(s)))
+        .collect();
     *g = Some(Global {
         pid: std::process::id(),
-        module: Arc::new(Module { tokens, sessions: RwLock::new(HashMap::new()), args }),
+        module: Arc::new(Module {
+            tokens,
+            sessions: RwLock::new(HashMap::new()),
+            args,
+        }),
     });
     log::debug!("initialized ({} slots)", cfg.slots.len());
     Ok(())
@@ -224,18 +233,31 @@ fn visible(login: &Login, obj: &Object) -> bool {
 
 impl Module {
     fn token(&self, slot: CK_SLOT_ID) -> Result<&Arc<Token>> {
-        self.tokens.iter().find(|t| t.cfg.id == slot).ok_or(Error::SlotIdInvalid)
+        self.tokens
+            .iter()
+            .find(|t| t.cfg.id == slot)
+            .ok_or(Error::SlotIdInvalid)
     }
 
     fn session(&self, h: CK_SESSION_HANDLE) -> Result<(Arc<Mutex<Session>>, Arc<Token>)> {
-        let s = self.sessions.read().get(&h).cloned().ok_or(Error::SessionHandleInvalid)?;
+        let s = self
+            .sessions
+            .read()
+            .get(&h)
+            .cloned()
+            .ok_or(Error::SessionHandleInvalid)?;
         let slot = s.lock().slot;
         let t = Arc::clone(self.token(slot)?);
         Ok((s, t))
     }
 
     fn sessions_of(&self, slot: CK_SLOT_ID) -> Vec<Arc<Mutex<Session>>> {
-        self.sessions.read().values().filter(|s| s.lock().slot == slot).cloned().collect()
+        self.sessions
+            .read()
+            .values()
+            .filter(|s| s.lock().slot == slot)
+            .cloned()
+            .collect()
     }
 
     /// An object the session can see (`invalid` is the error for a bad handle).
@@ -306,7 +328,10 @@ impl Module {
             cryptoki_version: (3, 0),
             manufacturer: "SoftKMS".into(),
             description: "SoftKMS PKCS#11 module".into(),
-            library_version: (v(env!("CARGO_PKG_VERSION_MAJOR")), v(env!("CARGO_PKG_VERSION_MINOR"))),
+            library_version: (
+                v(env!("CARGO_PKG_VERSION_MAJOR")),
+                v(env!("CARGO_PKG_VERSION_MINOR")),
+            ),
         }
     }
 
@@ -336,7 +361,8 @@ impl Module {
     pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
         let t = self.token(slot)?;
         let meta = t.meta()?;
-        let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_RESTORE_KEY_NOT_NEEDED | CKF_CLOCK_ON_TOKEN;
+        let mut flags =
+            CKF_RNG | CKF_LOGIN_REQUIRED | CKF_RESTORE_KEY_NOT_NEEDED | CKF_CLOCK_ON_TOKEN;
         let max = t.cfg.max_pin_failures;
         let pin_flags = |failed: u32, low: CK_FLAGS, last: CK_FLAGS, locked: CK_FLAGS| {
             if failed >= max {
@@ -355,10 +381,20 @@ impl Module {
                 flags |= CKF_USER_PIN_INITIALIZED;
             }
             if let Some((failed, _)) = t.pin_status(USER)? {
-                flags |= pin_flags(failed, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED);
+                flags |= pin_flags(
+                    failed,
+                    CKF_USER_PIN_COUNT_LOW,
+                    CKF_USER_PIN_FINAL_TRY,
+                    CKF_USER_PIN_LOCKED,
+                );
             }
             if let Some((failed, _)) = t.pin_status(SO)? {
-                flags |= pin_flags(failed, CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED);
+                flags |= pin_flags(
+                    failed,
+                    CKF_SO_PIN_COUNT_LOW,
+                    CKF_SO_PIN_FINAL_TRY,
+                    CKF_SO_PIN_LOCKED,
+                );
             }
         }
         let sessions = self.sessions_of(slot);
@@ -396,7 +432,11 @@ impl Module {
     pub fn mechanism_info(&self, slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE) -> Result<MechInfo> {
         self.token(slot)?;
         let d = registry::get(mech)?;
-        Ok(MechInfo { min_key: d.min_key, max_key: d.max_key, flags: d.flags() })
+        Ok(MechInfo {
+            min_key: d.min_key,
+            max_key: d.max_key,
+            flags: d.flags(),
+        })
     }
 
     /// `C_InitToken` (§5.5); `label` is the 32-byte blank-padded label.
@@ -447,12 +487,17 @@ impl Module {
             return Err(Error::SessionReadWriteSoExists);
         }
         let h = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
-        self.sessions.write().insert(h, Arc::new(Mutex::new(Session::new(h, slot, rw))));
+        self.sessions
+            .write()
+            .insert(h, Arc::new(Mutex::new(Session::new(h, slot, rw))));
         Ok(h)
     }
 
     fn end_session(&self, s: &Session, t: &Token) {
-        t.state.write().objects.retain(|o| o.session != Some(s.handle));
+        t.state
+            .write()
+            .objects
+            .retain(|o| o.session != Some(s.handle));
     }
 
     fn after_close(&self, t: &Token) {
@@ -476,7 +521,11 @@ impl Module {
         let t = Arc::clone(self.token(slot)?);
         let gone: Vec<_> = {
             let mut all = self.sessions.write();
-            let hs: Vec<_> = all.iter().filter(|(_, s)| s.lock().slot == slot).map(|(h, _)| *h).collect();
+            let hs: Vec<_> = all
+                .iter()
+                .filter(|(_, s)| s.lock().slot == slot)
+                .map(|(h, _)| *h)
+                .collect();
             hs.iter().filter_map(|h| all.remove(h)).collect()
         };
         for s in gone {
@@ -498,7 +547,12 @@ impl Module {
             (Login::So, _) => CKS_RW_SO_FUNCTIONS,
         };
         let flags = CKF_SERIAL_SESSION | if s.rw { CKF_RW_SESSION } else { 0 };
-        Ok(SessionInfo { slot: s.slot, state, flags, device_error: 0 })
+        Ok(SessionInfo {
+            slot: s.slot,
+            state,
+            flags,
+            device_error: 0,
+        })
     }
 
     /// `C_SessionCancel` (§5.6, 3.0): ends the operations named by `flags`.
@@ -526,7 +580,13 @@ impl Module {
     }
 
     /// `C_Login` and `C_LoginUser` (§5.6); `username` is `None` for `C_Login`.
-    pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8], username: Option<&[u8]>) -> Result<()> {
+    pub fn login(
+        &self,
+        h: CK_SESSION_HANDLE,
+        user: CK_USER_TYPE,
+        pin: &[u8],
+        username: Option<&[u8]>,
+    ) -> Result<()> {
         let (_, t) = self.session(h)?;
         let current = t.state.read().login.clone();
         let who = match user {
@@ -568,16 +628,31 @@ impl Module {
     }
 
     /// `C_CreateObject` (§5.7).
-    pub fn create_object(&self, h: CK_SESSION_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
+    pub fn create_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         t.refresh()?;
-        let attrs = rules::new_object(template, Origin::Create, &Vec::new(), &random_uid()?, Self::is_so(&t))?;
+        let attrs = rules::new_object(
+            template,
+            Origin::Create,
+            &Vec::new(),
+            &random_uid()?,
+            Self::is_so(&t),
+        )?;
         self.add_object(&s, &t, attrs)
     }
 
     /// `C_CopyObject` (§5.7).
-    pub fn copy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
+    pub fn copy_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let src = self.object(&t, obj, Error::ObjectHandleInvalid)?;
@@ -613,14 +688,27 @@ impl Module {
 
     /// `C_GetAttributeValue` (§5.7): one answer per asked type, in order; `ffi`
     /// applies the length rules and picks the return value.
-    pub fn get_attributes(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, types: &[CK_ATTRIBUTE_TYPE]) -> Result<Vec<AttrRead>> {
+    pub fn get_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrRead>> {
         let (_, t) = self.session(h)?;
         let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
-        Ok(types.iter().map(|ty| rules::read_attribute(&o, *ty)).collect())
+        Ok(types
+            .iter()
+            .map(|ty| rules::read_attribute(&o, *ty))
+            .collect())
     }
 
     /// `C_SetAttributeValue` (§5.7).
-    pub fn set_attributes(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, template: &Template) -> Result<()> {
+    pub fn set_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<()> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
@@ -672,7 +760,11 @@ impl Module {
     pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let (s, _) = self.session(h)?;
         let mut s = s.lock();
-        s.ops.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
+        s.ops
+            .find
+            .take()
+            .map(|_| ())
+            .ok_or(Error::OperationNotInitialized)
     }
 
     /// Starts a key operation of one kind on a session.
@@ -711,18 +803,40 @@ impl Module {
     }
 
     /// `C_EncryptInit` (§5.8).
-    pub fn encrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    pub fn encrypt_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
         self.init_op(h, mech, key, CKA_ENCRYPT, |o| &mut o.encrypt, |f| f.encrypt)
     }
     /// `C_Encrypt` (§5.8).
     pub fn encrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.encrypt, Step::Last, q, |op| op.one_shot(data, out))
+        self.run(
+            h,
+            |o| &mut o.encrypt,
+            Step::Last,
+            q,
+            |op| op.one_shot(data, out),
+        )
     }
     /// `C_EncryptUpdate` (§5.8).
-    pub fn encrypt_update(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+    pub fn encrypt_update(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut OutBuf,
+    ) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.encrypt, Step::Update, q, |op| op.update(data, out))
+        self.run(
+            h,
+            |o| &mut o.encrypt,
+            Step::Update,
+            q,
+            |op| op.update(data, out),
+        )
     }
     /// `C_EncryptFinal` (§5.8).
     pub fn encrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
@@ -730,18 +844,40 @@ impl Module {
         self.run(h, |o| &mut o.encrypt, Step::Last, q, |op| op.finish(out))
     }
     /// `C_DecryptInit` (§5.9).
-    pub fn decrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    pub fn decrypt_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
         self.init_op(h, mech, key, CKA_DECRYPT, |o| &mut o.decrypt, |f| f.decrypt)
     }
     /// `C_Decrypt` (§5.9).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.decrypt, Step::Last, q, |op| op.one_shot(data, out))
+        self.run(
+            h,
+            |o| &mut o.decrypt,
+            Step::Last,
+            q,
+            |op| op.one_shot(data, out),
+        )
     }
     /// `C_DecryptUpdate` (§5.9).
-    pub fn decrypt_update(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+    pub fn decrypt_update(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut OutBuf,
+    ) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.decrypt, Step::Update, q, |op| op.update(data, out))
+        self.run(
+            h,
+            |o| &mut o.decrypt,
+            Step::Update,
+            q,
+            |op| op.update(data, out),
+        )
     }
     /// `C_DecryptFinal` (§5.9).
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
@@ -760,18 +896,30 @@ impl Module {
     /// `C_Digest` (§5.10).
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.digest, Step::Last, q, |op| {
-            if q {
-                // Only the length is wanted: the data stays unhashed.
-                return op.finish(out);
-            }
-            op.update(data)?;
-            op.finish(out)
-        })
+        self.run(
+            h,
+            |o| &mut o.digest,
+            Step::Last,
+            q,
+            |op| {
+                if q {
+                    // Only the length is wanted: the data stays unhashed.
+                    return op.finish(out);
+                }
+                op.update(data)?;
+                op.finish(out)
+            },
+        )
     }
     /// `C_DigestUpdate` (§5.10).
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.run(h, |o| &mut o.digest, Step::Update, false, |op| op.update(data))
+        self.run(
+            h,
+            |o| &mut o.digest,
+            Step::Update,
+            false,
+            |op| op.update(data),
+        )
     }
     /// `C_DigestKey` (§5.10): digests a secret key's value.
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
@@ -782,7 +930,13 @@ impl Module {
         }
         let value = k.get(CKA_VALUE).ok_or(Error::KeyIndigestible)?.to_vec();
         let value = zeroize::Zeroizing::new(value);
-        self.run(h, |o| &mut o.digest, Step::Update, false, |op| op.update(&value))
+        self.run(
+            h,
+            |o| &mut o.digest,
+            Step::Update,
+            false,
+            |op| op.update(&value),
+        )
     }
     /// `C_DigestFinal` (§5.10).
     pub fn digest_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
@@ -790,17 +944,34 @@ impl Module {
         self.run(h, |o| &mut o.digest, Step::Last, q, |op| op.finish(out))
     }
     /// `C_SignInit` (§5.11).
-    pub fn sign_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    pub fn sign_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
         self.init_op(h, mech, key, CKA_SIGN, |o| &mut o.sign, |f| f.sign)
     }
     /// `C_Sign` (§5.11).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.sign, Step::Last, q, |op| op.one_shot(data, out))
+        self.run(
+            h,
+            |o| &mut o.sign,
+            Step::Last,
+            q,
+            |op| op.one_shot(data, out),
+        )
     }
     /// `C_SignUpdate` (§5.11).
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.run(h, |o| &mut o.sign, Step::Update, false, |op| op.update(data))
+        self.run(
+            h,
+            |o| &mut o.sign,
+            Step::Update,
+            false,
+            |op| op.update(data),
+        )
     }
     /// `C_SignFinal` (§5.11).
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
@@ -808,42 +979,89 @@ impl Module {
         self.run(h, |o| &mut o.sign, Step::Last, q, |op| op.finish(out))
     }
     /// `C_VerifyInit` (§5.13).
-    pub fn verify_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    pub fn verify_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
         self.init_op(h, mech, key, CKA_VERIFY, |o| &mut o.verify, |f| f.verify)
     }
     /// `C_Verify` (§5.13).
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
-        self.run(h, |o| &mut o.verify, Step::Last, false, |op| op.one_shot(data, signature))
+        self.run(
+            h,
+            |o| &mut o.verify,
+            Step::Last,
+            false,
+            |op| op.one_shot(data, signature),
+        )
     }
     /// `C_VerifyUpdate` (§5.13).
     pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.run(h, |o| &mut o.verify, Step::Update, false, |op| op.update(data))
+        self.run(
+            h,
+            |o| &mut o.verify,
+            Step::Update,
+            false,
+            |op| op.update(data),
+        )
     }
     /// `C_VerifyFinal` (§5.13).
     pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
-        self.run(h, |o| &mut o.verify, Step::Last, false, |op| op.finish(signature))
+        self.run(
+            h,
+            |o| &mut o.verify,
+            Step::Last,
+            false,
+            |op| op.finish(signature),
+        )
     }
 
     /// `C_GenerateKey` (§5.15).
-    pub fn generate_key(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, template: &Template) -> Result<CK_OBJECT_HANDLE> {
+    pub fn generate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let gen = def.functions.generate_key.ok_or(Error::MechanismInvalid)?;
         let generated = gen(mech, template)?;
-        let origin = Origin::Generate { mechanism: mech.mech };
-        let attrs = rules::new_object(template, origin, &generated, &random_uid()?, Self::is_so(&t))?;
+        let origin = Origin::Generate {
+            mechanism: mech.mech,
+        };
+        let attrs = rules::new_object(
+            template,
+            origin,
+            &generated,
+            &random_uid()?,
+            Self::is_so(&t),
+        )?;
         self.add_object(&s, &t, attrs)
     }
 
     /// `C_GenerateKeyPair` (§5.15): (public, private).
-    pub fn generate_key_pair(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, public: &Template, private: &Template) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+    pub fn generate_key_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        public: &Template,
+        private: &Template,
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = registry::get(mech.mech)?;
-        let gen = def.functions.generate_key_pair.ok_or(Error::MechanismInvalid)?;
+        let gen = def
+            .functions
+            .generate_key_pair
+            .ok_or(Error::MechanismInvalid)?;
         let (gpub, gpriv) = gen(mech, public, private)?;
-        let origin = Origin::Generate { mechanism: mech.mech };
+        let origin = Origin::Generate {
+            mechanism: mech.mech,
+        };
         let so = Self::is_so(&t);
         let pub_attrs = rules::new_object(public, origin, &gpub, &random_uid()?, so)?;
         let priv_attrs = rules::new_object(private, origin, &gpriv, &random_uid()?, so)?;
@@ -865,15 +1083,30 @@ impl Module {
     }
 
     /// `C_WrapKey` (§5.15).
-    pub fn wrap_key(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, wrapping_key: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE, out: &mut OutBuf) -> Result<()> {
+    pub fn wrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        wrapping_key: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        out: &mut OutBuf,
+    ) -> Result<()> {
         let (_s, t) = self.session(h)?;
         let def = registry::get(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
-        let wk = self.key(&t, def, wrapping_key, CKA_WRAP, Error::WrappingKeyHandleInvalid)?;
+        let wk = self.key(
+            &t,
+            def,
+            wrapping_key,
+            CKA_WRAP,
+            Error::WrappingKeyHandleInvalid,
+        )?;
         let k = self.object(&t, key, Error::KeyHandleInvalid)?;
         rules::check_wrappable(&wk, &k)?;
         let bytes = match k.class() {
-            Some(CKO_SECRET_KEY) => zeroize::Zeroizing::new(k.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec()),
+            Some(CKO_SECRET_KEY) => {
+                zeroize::Zeroizing::new(k.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec())
+            }
             Some(CKO_PRIVATE_KEY) => keys::private_key_to_pkcs8(&k)?,
             _ => return Err(Error::KeyNotWrappable),
         };
@@ -882,12 +1115,25 @@ impl Module {
     }
 
     /// `C_UnwrapKey` (§5.15).
-    pub fn unwrap_key(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, unwrapping_key: CK_OBJECT_HANDLE, wrapped: &[u8], template: &Template) -> Result<CK_OBJECT_HANDLE> {
+    pub fn unwrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        unwrapping_key: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
-        let uk = self.key(&t, def, unwrapping_key, CKA_UNWRAP, Error::UnwrappingKeyHandleInvalid)?;
+        let uk = self.key(
+            &t,
+            def,
+            unwrapping_key,
+            CKA_UNWRAP,
+            Error::UnwrappingKeyHandleInvalid,
+        )?;
         let template = rules::apply_unwrap_template(&uk, template)?;
         let class = template
             .iter()
@@ -898,14 +1144,30 @@ impl Module {
         let generated = match class {
             CKO_SECRET_KEY => vec![Attribute::new(CKA_VALUE, bytes.to_vec())],
             CKO_PRIVATE_KEY => keys::private_key_from_pkcs8(&bytes)?,
-            _ => return Err(Error::TemplateInconsistent("only secret and private keys unwrap")),
+            _ => {
+                return Err(Error::TemplateInconsistent(
+                    "only secret and private keys unwrap",
+                ))
+            }
         };
-        let attrs = rules::new_object(&template, Origin::Unwrap, &generated, &random_uid()?, Self::is_so(&t))?;
+        let attrs = rules::new_object(
+            &template,
+            Origin::Unwrap,
+            &generated,
+            &random_uid()?,
+            Self::is_so(&t),
+        )?;
         self.add_object(&s, &t, attrs)
     }
 
     /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
-    pub fn derive_key(&self, h: CK_SESSION_HANDLE, mech: &mut Mechanism, base_key: CK_OBJECT_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
+    pub fn derive_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &mut Mechanism,
+        base_key: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = registry::get(mech.mech)?;
@@ -913,23 +1175,47 @@ impl Module {
         let base = self.key(&t, def, base_key, CKA_DERIVE, Error::KeyHandleInvalid)?;
         let template = rules::apply_derive_template(&base, template)?;
         let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
-            Some(a) => Some(usize::try_from(a.as_ulong()?).map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))?),
+            Some(a) => Some(
+                usize::try_from(a.as_ulong()?)
+                    .map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))?,
+            ),
             None => None,
         };
-        let lookup = SessionKeys { module: self, token: &t };
+        let lookup = SessionKeys {
+            module: self,
+            token: &t,
+        };
         let bytes = derive(mech, &base, value_len, &lookup)?;
         let sensitive = |tmpl: &Template| {
-            tmpl.iter().find(|a| a.ty == CKA_SENSITIVE).and_then(|a| a.as_bool().ok()).unwrap_or(false)
+            tmpl.iter()
+                .find(|a| a.ty == CKA_SENSITIVE)
+                .and_then(|a| a.as_bool().ok())
+                .unwrap_or(false)
         };
         let extractable = |tmpl: &Template| {
-            tmpl.iter().find(|a| a.ty == CKA_EXTRACTABLE).and_then(|a| a.as_bool().ok()).unwrap_or(true)
+            tmpl.iter()
+                .find(|a| a.ty == CKA_EXTRACTABLE)
+                .and_then(|a| a.as_bool().ok())
+                .unwrap_or(true)
         };
         let generated = vec![
             Attribute::new(CKA_VALUE, bytes.to_vec()),
-            Attribute::bool(CKA_ALWAYS_SENSITIVE, base.flag(CKA_ALWAYS_SENSITIVE, false) && sensitive(&template)),
-            Attribute::bool(CKA_NEVER_EXTRACTABLE, base.flag(CKA_NEVER_EXTRACTABLE, false) && !extractable(&template)),
+            Attribute::bool(
+                CKA_ALWAYS_SENSITIVE,
+                base.flag(CKA_ALWAYS_SENSITIVE, false) && sensitive(&template),
+            ),
+            Attribute::bool(
+                CKA_NEVER_EXTRACTABLE,
+                base.flag(CKA_NEVER_EXTRACTABLE, false) && !extractable(&template),
+            ),
         ];
-        let attrs = rules::new_object(&template, Origin::Derive, &generated, &random_uid()?, Self::is_so(&t))?;
+        let attrs = rules::new_object(
+            &template,
+            Origin::Derive,
+            &generated,
+            &random_uid()?,
+            Self::is_so(&t),
+        )?;
         self.add_object(&s, &t, attrs)
     }
 
@@ -947,45 +1233,143 @@ impl Module {
     }
 
     /// `C_MessageEncryptInit` (3.0 §5.9, message-based encryption).
-    pub fn message_encrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        self.init_op(h, mech, key, CKA_ENCRYPT, |o| &mut o.message_encrypt, |f| f.message_encrypt)
+    pub fn message_encrypt_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.init_op(
+            h,
+            mech,
+            key,
+            CKA_ENCRYPT,
+            |o| &mut o.message_encrypt,
+            |f| f.message_encrypt,
+        )
     }
     /// `C_EncryptMessage`: `param` is the per-message parameter; IV/tag outputs are
     /// written into it and copied back by `ffi`.
-    pub fn encrypt_message(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8], data: &[u8], out: &mut OutBuf) -> Result<()> {
+    pub fn encrypt_message(
+        &self,
+        h: CK_SESSION_HANDLE,
+        param: &mut Param,
+        aad: &[u8],
+        data: &[u8],
+        out: &mut OutBuf,
+    ) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.message_encrypt, Step::Update, q, |op| op.one_shot(param, aad, data, out))
+        self.run(
+            h,
+            |o| &mut o.message_encrypt,
+            Step::Update,
+            q,
+            |op| op.one_shot(param, aad, data, out),
+        )
     }
     /// `C_EncryptMessageBegin`.
-    pub fn encrypt_message_begin(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8]) -> Result<()> {
-        self.run(h, |o| &mut o.message_encrypt, Step::Update, false, |op| op.begin(param, aad))
+    pub fn encrypt_message_begin(
+        &self,
+        h: CK_SESSION_HANDLE,
+        param: &mut Param,
+        aad: &[u8],
+    ) -> Result<()> {
+        self.run(
+            h,
+            |o| &mut o.message_encrypt,
+            Step::Update,
+            false,
+            |op| op.begin(param, aad),
+        )
     }
     /// `C_EncryptMessageNext`; `last` is `CKF_END_OF_MESSAGE`.
-    pub fn encrypt_message_next(&self, h: CK_SESSION_HANDLE, param: &mut Param, data: &[u8], last: bool, out: &mut OutBuf) -> Result<()> {
+    pub fn encrypt_message_next(
+        &self,
+        h: CK_SESSION_HANDLE,
+        param: &mut Param,
+        data: &[u8],
+        last: bool,
+        out: &mut OutBuf,
+    ) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.message_encrypt, Step::Update, q, |op| op.next(param, data, last, out))
+        self.run(
+            h,
+            |o| &mut o.message_encrypt,
+            Step::Update,
+            q,
+            |op| op.next(param, data, last, out),
+        )
     }
     /// `C_MessageEncryptFinal`.
     pub fn message_encrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         self.run(h, |o| &mut o.message_encrypt, Step::Last, false, |_| Ok(()))
     }
     /// `C_MessageDecryptInit`.
-    pub fn message_decrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        self.init_op(h, mech, key, CKA_DECRYPT, |o| &mut o.message_decrypt, |f| f.message_decrypt)
+    pub fn message_decrypt_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.init_op(
+            h,
+            mech,
+            key,
+            CKA_DECRYPT,
+            |o| &mut o.message_decrypt,
+            |f| f.message_decrypt,
+        )
     }
     /// `C_DecryptMessage`.
-    pub fn decrypt_message(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8], data: &[u8], out: &mut OutBuf) -> Result<()> {
+    pub fn decrypt_message(
+        &self,
+        h: CK_SESSION_HANDLE,
+        param: &mut Param,
+        aad: &[u8],
+        data: &[u8],
+        out: &mut OutBuf,
+    ) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.message_decrypt, Step::Update, q, |op| op.one_shot(param, aad, data, out))
+        self.run(
+            h,
+            |o| &mut o.message_decrypt,
+            Step::Update,
+            q,
+            |op| op.one_shot(param, aad, data, out),
+        )
     }
     /// `C_DecryptMessageBegin`.
-    pub fn decrypt_message_begin(&self, h: CK_SESSION_HANDLE, param: &mut Param, aad: &[u8]) -> Result<()> {
-        self.run(h, |o| &mut o.message_decrypt, Step::Update, false, |op| op.begin(param, aad))
+    pub fn decrypt_message_begin(
+        &self,
+        h: CK_SESSION_HANDLE,
+        param: &mut Param,
+        aad: &[u8],
+    ) -> Result<()> {
+        self.run(
+            h,
+            |o| &mut o.message_decrypt,
+            Step::Update,
+            false,
+            |op| op.begin(param, aad),
+        )
     }
     /// `C_DecryptMessageNext`.
-    pub fn decrypt_message_next(&self, h: CK_SESSION_HANDLE, param: &mut Param, data: &[u8], last: bool, out: &mut OutBuf) -> Result<()> {
+    pub fn decrypt_message_next(
+        &self,
+        h: CK_SESSION_HANDLE,
+        param: &mut Param,
+        data: &[u8],
+        last: bool,
+        out: &mut OutBuf,
+    ) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.message_decrypt, Step::Update, q, |op| op.next(param, data, last, out))
+        self.run(
+            h,
+            |o| &mut o.message_decrypt,
+            Step::Update,
+            q,
+            |op| op.next(param, data, last, out),
+        )
     }
     /// `C_MessageDecryptFinal`.
     pub fn message_decrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
@@ -1001,6 +1385,7 @@ struct SessionKeys<'a> {
 
 impl KeyLookup for SessionKeys<'_> {
     fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
-        self.module.object(self.token, handle, Error::KeyHandleInvalid)
+        self.module
+            .object(self.token, handle, Error::KeyHandleInvalid)
     }
 }

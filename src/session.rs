@@ -51,7 +51,12 @@ pub struct Session {
 impl Session {
     /// A new session.
     pub fn new(handle: CK_SESSION_HANDLE, slot: CK_SLOT_ID, rw: bool) -> Session {
-        Session { handle, slot, rw, ops: Ops::default() }
+        Session {
+            handle,
+            slot,
+            rw,
+            ops: Ops::default(),
+        }
     }
 }
 
@@ -105,5 +110,9 @@ pub fn idle<T: ?Sized>(slot: &Option<Box<T>>) -> Result<()> {
 
 /// A template that is being searched for (kept for logs).
 pub fn describe(template: &Template) -> String {
-    template.iter().map(|a| format!("0x{:x}", a.ty)).collect::<Vec<_>>().join(",")
+    template
+        .iter()
+        .map(|a| format!("0x{:x}", a.ty))
+        .collect::<Vec<_>>()
+        .join(",")
 }

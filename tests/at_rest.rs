@@ -52,7 +52,10 @@ fn key_material_and_private_attributes_are_not_in_the_file() {
         // Checked while the process still has the file open (WAL not yet folded in) …
         let bytes = file_bytes(&ctx.token_path(0));
         for secret in [&KEY[..], LABEL, VALUE] {
-            assert!(!contains(&bytes, secret), "secret found in the open token file");
+            assert!(
+                !contains(&bytes, secret),
+                "secret found in the open token file"
+            );
         }
     }
     ctx.restart();
@@ -74,14 +77,29 @@ fn key_material_and_private_attributes_are_not_in_the_file() {
     }
     ctx.p11 = cryptoki::context::Pkcs11::new(module_path()).unwrap();
     ctx.p11
-        .initialize(cryptoki::context::CInitializeArgs::new(cryptoki::context::CInitializeFlags::OS_LOCKING_OK))
+        .initialize(cryptoki::context::CInitializeArgs::new(
+            cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+        ))
         .unwrap();
     let s = ctx.p11.open_rw_session(ctx.slot(1)).unwrap();
-    assert_eq!(rv(s.login(UserType::User, Some(&pin("guessed-pin")))), RvError::PinIncorrect);
-    assert!(s.find_objects(&[Attribute::Label(LABEL.to_vec())]).unwrap().is_empty());
-    let found = s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap();
+    assert_eq!(
+        rv(s.login(UserType::User, Some(&pin("guessed-pin")))),
+        RvError::PinIncorrect
+    );
+    assert!(s
+        .find_objects(&[Attribute::Label(LABEL.to_vec())])
+        .unwrap()
+        .is_empty());
+    let found = s
+        .find_objects(&[Attribute::Class(ObjectClass::DATA)])
+        .unwrap();
     assert!(found.is_empty());
     // With the right PIN the copy opens: the file is self-contained.
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    assert_eq!(s.find_objects(&[Attribute::Label(LABEL.to_vec())]).unwrap().len(), 1);
+    assert_eq!(
+        s.find_objects(&[Attribute::Label(LABEL.to_vec())])
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -5,12 +5,12 @@
 //! environment (`SOFTKMS_SO_PIN`, `SOFTKMS_PIN`), never from the command line.
 //! See `docs/cli.md`.
 
+use cryptoki_sys::*;
 use softkms::error::Error;
 use softkms::mechanism::{registry, Mechanism, Param};
 use softkms::module::{self, InitArgs, Module};
 use softkms::object::attr::Attribute;
 use softkms::object::rules::AttrRead;
-use cryptoki_sys::*;
 use std::process::ExitCode;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -38,7 +38,10 @@ fn parse_args() -> Result<Opts, String> {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--slot" => {
-                slot = args.next().and_then(|v| v.parse().ok()).ok_or("--slot needs a number")?
+                slot = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--slot needs a number")?
             }
             "--json" => json = true,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -49,7 +52,10 @@ fn parse_args() -> Result<Opts, String> {
 }
 
 fn flag(words: &[String], name: &str) -> Option<String> {
-    words.iter().position(|w| w == name).and_then(|i| words.get(i + 1).cloned())
+    words
+        .iter()
+        .position(|w| w == name)
+        .and_then(|i| words.get(i + 1).cloned())
 }
 
 fn env_pin(var: &str) -> Result<Zeroizing<Vec<u8>>, String> {
@@ -76,7 +82,9 @@ fn json_str(s: &str) -> String {
 }
 
 fn session(m: &Module, slot: CK_SLOT_ID, login: bool) -> Result<CK_SESSION_HANDLE, String> {
-    let h = m.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION).map_err(fail)?;
+    let h = m
+        .open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+        .map_err(fail)?;
     if login {
         let pin = env_pin("SOFTKMS_PIN")?;
         m.login(h, CKU_USER, &pin, None).map_err(fail)?;
@@ -89,7 +97,9 @@ fn token_init(m: &Module, o: &Opts) -> Result<(), String> {
     let so = env_pin("SOFTKMS_SO_PIN")?;
     m.init_token(o.slot, &so, &pad32(&label)?).map_err(fail)?;
     if let Ok(user) = env_pin("SOFTKMS_PIN") {
-        let h = m.open_session(o.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION).map_err(fail)?;
+        let h = m
+            .open_session(o.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+            .map_err(fail)?;
         m.login(h, CKU_SO, &so, None).map_err(fail)?;
         m.init_pin(h, &user).map_err(fail)?;
         m.close_session(h).map_err(fail)?;
@@ -131,14 +141,24 @@ fn token_info(m: &Module, o: &Opts) -> Result<(), String> {
     Ok(())
 }
 
-fn read_text(m: &Module, h: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> String {
+fn read_text(
+    m: &Module,
+    h: CK_SESSION_HANDLE,
+    o: CK_OBJECT_HANDLE,
+    ty: CK_ATTRIBUTE_TYPE,
+) -> String {
     match m.get_attributes(h, o, &[ty]).ok().and_then(|mut v| v.pop()) {
         Some(AttrRead::Value(v)) => String::from_utf8_lossy(&v).into_owned(),
         _ => String::new(),
     }
 }
 
-fn read_ulong(m: &Module, h: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> Option<CK_ULONG> {
+fn read_ulong(
+    m: &Module,
+    h: CK_SESSION_HANDLE,
+    o: CK_OBJECT_HANDLE,
+    ty: CK_ATTRIBUTE_TYPE,
+) -> Option<CK_ULONG> {
     match m.get_attributes(h, o, &[ty]).ok().and_then(|mut v| v.pop()) {
         Some(AttrRead::Value(v)) => softkms::object::attr::decode_ulong(ty, &v).ok(),
         _ => None,
@@ -171,7 +191,13 @@ fn object_list(m: &Module, o: &Opts) -> Result<(), String> {
     if o.json {
         let items: Vec<String> = rows
             .iter()
-            .map(|(l, c, u)| format!("{{\"label\":{},\"class\":\"{c}\",\"id\":{}}}", json_str(l), json_str(u)))
+            .map(|(l, c, u)| {
+                format!(
+                    "{{\"label\":{},\"class\":\"{c}\",\"id\":{}}}",
+                    json_str(l),
+                    json_str(u)
+                )
+            })
             .collect();
         println!("[{}]", items.join(","));
     } else {
@@ -191,16 +217,26 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
         t.push(Attribute::bool(CKA_PRIVATE, true));
         t.push(Attribute::new(CKA_LABEL, label.clone().into_bytes()));
     };
-    let mech = |mech| Mechanism { mech, param: Param::None };
+    let mech = |mech| Mechanism {
+        mech,
+        param: Param::None,
+    };
     let sym = |mechanism: CK_MECHANISM_TYPE, len: CK_ULONG, uses: &[CK_ATTRIBUTE_TYPE]| {
-        let mut t = vec![Attribute::ulong(CKA_VALUE_LEN, len), Attribute::bool(CKA_SENSITIVE, true), Attribute::bool(CKA_EXTRACTABLE, false)];
+        let mut t = vec![
+            Attribute::ulong(CKA_VALUE_LEN, len),
+            Attribute::bool(CKA_SENSITIVE, true),
+            Attribute::bool(CKA_EXTRACTABLE, false),
+        ];
         for u in uses {
             t.push(Attribute::bool(*u, true));
         }
         common(&mut t);
         m.generate_key(h, &mech(mechanism), &t).map_err(fail)
     };
-    let pair = |mechanism: CK_MECHANISM_TYPE, public: Vec<Attribute>, private_uses: &[CK_ATTRIBUTE_TYPE], public_uses: &[CK_ATTRIBUTE_TYPE]| {
+    let pair = |mechanism: CK_MECHANISM_TYPE,
+                public: Vec<Attribute>,
+                private_uses: &[CK_ATTRIBUTE_TYPE],
+                public_uses: &[CK_ATTRIBUTE_TYPE]| {
         let mut pubt = public;
         common(&mut pubt);
         pubt.retain(|a| a.ty != CKA_PRIVATE);
@@ -208,20 +244,36 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
         for u in public_uses {
             pubt.push(Attribute::bool(*u, true));
         }
-        let mut privt = vec![Attribute::bool(CKA_SENSITIVE, true), Attribute::bool(CKA_EXTRACTABLE, false)];
+        let mut privt = vec![
+            Attribute::bool(CKA_SENSITIVE, true),
+            Attribute::bool(CKA_EXTRACTABLE, false),
+        ];
         for u in private_uses {
             privt.push(Attribute::bool(*u, true));
         }
         common(&mut privt);
-        m.generate_key_pair(h, &mech(mechanism), &pubt, &privt).map(|(_, p)| p).map_err(fail)
+        m.generate_key_pair(h, &mech(mechanism), &pubt, &privt)
+            .map(|(_, p)| p)
+            .map_err(fail)
     };
     let handle = match spec.as_str() {
-        "aes256" => sym(CKM_AES_KEY_GEN, 32, &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP])?,
-        "aes128" => sym(CKM_AES_KEY_GEN, 16, &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP])?,
+        "aes256" => sym(
+            CKM_AES_KEY_GEN,
+            32,
+            &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP],
+        )?,
+        "aes128" => sym(
+            CKM_AES_KEY_GEN,
+            16,
+            &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP],
+        )?,
         "hmac256" => sym(CKM_GENERIC_SECRET_KEY_GEN, 32, &[CKA_SIGN, CKA_VERIFY])?,
         "p256" => pair(
             CKM_EC_KEY_PAIR_GEN,
-            vec![Attribute::new(CKA_EC_PARAMS, vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])],
+            vec![Attribute::new(
+                CKA_EC_PARAMS,
+                vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+            )],
             &[CKA_SIGN, CKA_DERIVE],
             &[CKA_VERIFY],
         )?,
@@ -229,7 +281,10 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
             let bits: CK_ULONG = s[3..].parse().map_err(|_| format!("unknown spec {s}"))?;
             pair(
                 CKM_RSA_PKCS_KEY_PAIR_GEN,
-                vec![Attribute::ulong(CKA_MODULUS_BITS, bits), Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1])],
+                vec![
+                    Attribute::ulong(CKA_MODULUS_BITS, bits),
+                    Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
+                ],
                 &[CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP],
                 &[CKA_VERIFY, CKA_ENCRYPT, CKA_WRAP],
             )?
@@ -238,7 +293,12 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
     };
     let uid = read_text(m, h, handle, CKA_UNIQUE_ID);
     if o.json {
-        println!("{{\"label\":{},\"id\":{},\"spec\":{}}}", json_str(&label), json_str(&uid), json_str(&spec));
+        println!(
+            "{{\"label\":{},\"id\":{},\"spec\":{}}}",
+            json_str(&label),
+            json_str(&uid),
+            json_str(&spec)
+        );
     } else {
         println!("created {spec} key {label:?} ({uid})");
     }
@@ -246,7 +306,11 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
 }
 
 fn random(m: &Module, o: &Opts) -> Result<(), String> {
-    let n: usize = flag(&o.words, "--bytes").map(|v| v.parse()).transpose().map_err(|_| "--bytes needs a number")?.unwrap_or(32);
+    let n: usize = flag(&o.words, "--bytes")
+        .map(|v| v.parse())
+        .transpose()
+        .map_err(|_| "--bytes needs a number")?
+        .unwrap_or(32);
     let h = session(m, o.slot, false)?;
     let mut buf = vec![0u8; n];
     m.generate_random(h, &mut buf).map_err(fail)?;
@@ -289,10 +353,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = module::initialize(InitArgs { os_locking_ok: true, ..InitArgs::default() })
-        .map_err(fail)
-        .and_then(|()| module::get().map_err(fail))
-        .and_then(|m| run(&opts, &m));
+    let result = module::initialize(InitArgs {
+        os_locking_ok: true,
+        ..InitArgs::default()
+    })
+    .map_err(fail)
+    .and_then(|()| module::get().map_err(fail))
+    .and_then(|m| run(&opts, &m));
     let _ = module::finalize();
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -202,11 +202,18 @@ pub trait VerifyOp: Send {
 pub trait MessageOp: Send {
     /// One whole message. `param` is the per-message parameter (its IV may be an
     /// output, written back by the caller's marshal layer).
-    fn one_shot(&mut self, param: &mut Param, aad: &[u8], input: &[u8], out: &mut OutBuf) -> Result<()>;
+    fn one_shot(
+        &mut self,
+        param: &mut Param,
+        aad: &[u8],
+        input: &[u8],
+        out: &mut OutBuf,
+    ) -> Result<()>;
     /// Starts a message in parts.
     fn begin(&mut self, param: &mut Param, aad: &[u8]) -> Result<()>;
     /// A part of the message; `last` is the caller's `CKF_END_OF_MESSAGE`.
-    fn next(&mut self, param: &mut Param, input: &[u8], last: bool, out: &mut OutBuf) -> Result<()>;
+    fn next(&mut self, param: &mut Param, input: &[u8], last: bool, out: &mut OutBuf)
+        -> Result<()>;
 }
 
 /// What a key-generating mechanism returns: the attributes it sets itself
@@ -235,7 +242,8 @@ pub struct Functions {
     /// `C_GenerateKey`: from the mechanism and the caller's template.
     pub generate_key: Option<fn(&Mechanism, &Template) -> Result<Generated>>,
     /// `C_GenerateKeyPair`: (public, private) attributes.
-    pub generate_key_pair: Option<fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>>,
+    pub generate_key_pair:
+        Option<fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>>,
     /// `C_WrapKey`: wraps `key_bytes` (a secret key's value, or a private key's
     /// PKCS#8 `PrivateKeyInfo`) under `wrapping_key`.
     pub wrap: Option<fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Vec<u8>>>,
@@ -243,7 +251,9 @@ pub struct Functions {
     pub unwrap: Option<fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Zeroizing<Vec<u8>>>>,
     /// `C_DeriveKey`: the derived secret bytes, `value_len` long when the
     /// template fixes it (`CKA_VALUE_LEN` or the key type's size).
-    pub derive: Option<fn(&Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>>,
+    pub derive: Option<
+        fn(&Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>,
+    >,
 }
 
 /// Lets a derive mechanism resolve another key handle named in its parameter

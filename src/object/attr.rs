@@ -34,7 +34,10 @@ impl fmt::Debug for Attribute {
 impl Attribute {
     /// An attribute with raw bytes.
     pub fn new(ty: CK_ATTRIBUTE_TYPE, value: Vec<u8>) -> Self {
-        Attribute { ty, value: Zeroizing::new(value) }
+        Attribute {
+            ty,
+            value: Zeroizing::new(value),
+        }
     }
     /// A `CK_BBOOL` attribute.
     pub fn bool(ty: CK_ATTRIBUTE_TYPE, v: bool) -> Self {
@@ -105,7 +108,11 @@ pub fn encode_template(t: &[Attribute]) -> Zeroizing<Vec<u8>> {
     out.extend_from_slice(&u32::try_from(t.len()).unwrap_or(u32::MAX).to_le_bytes());
     for a in t {
         out.extend_from_slice(&u64::from(a.ty).to_le_bytes());
-        out.extend_from_slice(&u32::try_from(a.value.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(a.value.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
         out.extend_from_slice(&a.value);
     }
     out
@@ -127,7 +134,10 @@ pub fn decode_template(mut b: &[u8]) -> Option<Template> {
         let ty = u64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?);
         let len = u32::from_le_bytes(take(&mut b, 4)?.try_into().ok()?);
         let v = take(&mut b, usize::try_from(len).ok()?)?;
-        out.push(Attribute::new(CK_ATTRIBUTE_TYPE::try_from(ty).ok()?, v.to_vec()));
+        out.push(Attribute::new(
+            CK_ATTRIBUTE_TYPE::try_from(ty).ok()?,
+            v.to_vec(),
+        ));
     }
     if !b.is_empty() {
         return None;

@@ -46,8 +46,17 @@ impl fmt::Debug for Object {
 
 impl Object {
     /// An object with these attributes (already validated by [`rules`]).
-    pub fn new(handle: CK_OBJECT_HANDLE, session: Option<CK_SESSION_HANDLE>, attrs: AttrMap) -> Self {
-        Object { handle, session, attrs, parsed: OnceCell::new() }
+    pub fn new(
+        handle: CK_OBJECT_HANDLE,
+        session: Option<CK_SESSION_HANDLE>,
+        attrs: AttrMap,
+    ) -> Self {
+        Object {
+            handle,
+            session,
+            attrs,
+            parsed: OnceCell::new(),
+        }
     }
     /// All attributes.
     pub fn attrs(&self) -> &AttrMap {
@@ -55,7 +64,10 @@ impl Object {
     }
     /// The attributes as a template (a copy).
     pub fn to_template(&self) -> Template {
-        self.attrs.iter().map(|(t, v)| Attribute::new(*t, v.to_vec())).collect()
+        self.attrs
+            .iter()
+            .map(|(t, v)| Attribute::new(*t, v.to_vec()))
+            .collect()
     }
     /// A raw attribute value.
     pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
@@ -91,7 +103,9 @@ impl Object {
     }
     /// `CKA_UNIQUE_ID` as a string.
     pub fn unique_id(&self) -> &str {
-        self.get(CKA_UNIQUE_ID).and_then(|v| std::str::from_utf8(v).ok()).unwrap_or("")
+        self.get(CKA_UNIQUE_ID)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or("")
     }
     /// The parsed form of this object's key, made by `make` on first use and kept
     /// for the object's lifetime. `make` must return the same type every time.
@@ -99,15 +113,19 @@ impl Object {
         &self,
         make: impl FnOnce(&Object) -> crate::error::Result<T>,
     ) -> crate::error::Result<Arc<T>> {
-        let any = self.parsed.get_or_try_init(|| {
-            make(self).map(|t| Arc::new(t) as Arc<dyn Any + Send + Sync>)
-        })?;
+        let any = self
+            .parsed
+            .get_or_try_init(|| make(self).map(|t| Arc::new(t) as Arc<dyn Any + Send + Sync>))?;
         Arc::clone(any)
             .downcast::<T>()
             .map_err(|_| crate::error::Error::General("parsed key of another type".into()))
     }
     /// A copy of this object with another handle and owner (for the cache).
-    pub fn with_handle(&self, handle: CK_OBJECT_HANDLE, session: Option<CK_SESSION_HANDLE>) -> Object {
+    pub fn with_handle(
+        &self,
+        handle: CK_OBJECT_HANDLE,
+        session: Option<CK_SESSION_HANDLE>,
+    ) -> Object {
         Object::new(handle, session, self.attrs.clone())
     }
 }

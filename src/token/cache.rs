@@ -70,8 +70,12 @@ impl ObjectCache {
     }
     /// Removes every object for which `drop` is true.
     pub fn retain(&mut self, keep: impl Fn(&Object) -> bool) {
-        let gone: Vec<_> =
-            self.by_handle.values().filter(|o| !keep(o)).map(|o| o.handle).collect();
+        let gone: Vec<_> = self
+            .by_handle
+            .values()
+            .filter(|o| !keep(o))
+            .map(|o| o.handle)
+            .collect();
         for h in gone {
             self.remove(h);
         }
@@ -82,7 +86,11 @@ impl ObjectCache {
     }
     /// Handles of the objects that match `template` and pass `visible`, in
     /// handle order. Uses the most selective index the template allows.
-    pub fn find(&self, template: &Template, visible: impl Fn(&Object) -> bool) -> Vec<CK_OBJECT_HANDLE> {
+    pub fn find(
+        &self,
+        template: &Template,
+        visible: impl Fn(&Object) -> bool,
+    ) -> Vec<CK_OBJECT_HANDLE> {
         let mut best: Option<&HashSet<CK_OBJECT_HANDLE>> = None;
         for a in template.iter().filter(|a| INDEXED.contains(&a.ty)) {
             match self.index.get(&(a.ty, a.value.to_vec())) {

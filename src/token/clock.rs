@@ -22,21 +22,35 @@ fn civil(days: i64) -> (i64, u32, u32) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
 /// `YYYYMMDDhhmmss00`, as `CK_TOKEN_INFO.utcTime` wants it.
 pub fn utc_time_string(unix: i64) -> String {
     let (y, mo, d) = civil(unix.div_euclid(86_400));
     let s = unix.rem_euclid(86_400);
-    format!("{y:04}{mo:02}{d:02}{:02}{:02}{:02}00", s / 3600, (s / 60) % 60, s % 60)
+    format!(
+        "{y:04}{mo:02}{d:02}{:02}{:02}{:02}00",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 /// RFC 3339 form (`2026-11-28T15:09:59Z`).
 pub fn rfc3339(unix: i64) -> String {
     let (y, mo, d) = civil(unix.div_euclid(86_400));
     let s = unix.rem_euclid(86_400);
-    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 #[cfg(test)]

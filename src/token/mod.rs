@@ -84,7 +84,11 @@ impl Token {
             return Ok(Arc::clone(st));
         }
         let st = Arc::new(Store::open(&self.cfg.path).inspect_err(|e| {
-            log::error!("slot {}: cannot open token file {}: {e}", self.cfg.id, self.cfg.path.display())
+            log::error!(
+                "slot {}: cannot open token file {}: {e}",
+                self.cfg.id,
+                self.cfg.path.display()
+            )
         })?);
         *s = Some(Arc::clone(&st));
         Ok(st)
@@ -119,8 +123,10 @@ impl Token {
             }
             other => other?,
         };
+        let mut handles: HashMap<String, CK_OBJECT_HANDLE> = HashMap::new();
         if changes.full {
-            if st.seen.is_some_and(|(epoch, _)| epoch != changes.epoch) && st.login != Login::Public {
+            if st.seen.is_some_and(|(epoch, _)| epoch != changes.epoch) && st.login != Login::Public
+            {
                 // Re-initialized by another process: our master key is gone.
                 log::warn!("token was re-initialized by another process; logging out");
                 st.login = Login::Public;
@@ -129,17 +135,24 @@ impl Token {
                 st.seen = None;
                 return Self::reload(store, st);
             }
-            let old: Vec<_> = st.objects.iter().filter(|o| o.is_token()).map(|o| o.handle).collect();
-            for h in old {
+            // Handles stay with their objects across a full reload (login, logout).
+            let old: Vec<_> = st
+                .objects
+                .iter()
+                .filter(|o| o.is_token())
+                .map(|o| (o.unique_id().to_string(), o.handle))
+                .collect();
+            for (uid, h) in old {
                 st.objects.remove(h);
+                handles.insert(uid, h);
             }
         }
         for uid in &changes.deleted {
+            handles.remove(uid);
             if let Some(h) = st.objects.handle_of(uid) {
                 st.objects.remove(h);
             }
         }
-        let mut handles: HashMap<String, CK_OBJECT_HANDLE> = HashMap::new();
         for lo in changes.upserts {
             let h = st
                 .objects
@@ -257,9 +270,12 @@ impl Token {
     /// The failed-login count of a principal, and whether it is locked.
     pub fn pin_status(&self, name: &str) -> Result<Option<(u32, bool)>> {
         let store = self.store()?;
-        Ok(store
-            .principal(name)?
-            .map(|p| (p.failed_logins, p.failed_logins >= self.cfg.max_pin_failures)))
+        Ok(store.principal(name)?.map(|p| {
+            (
+                p.failed_logins,
+                p.failed_logins >= self.cfg.max_pin_failures,
+            )
+        }))
     }
 
     /// Writes a token object to the file and puts it in the cache.
@@ -311,5 +327,10 @@ fn split_for_store(obj: &Object) -> StoredObject {
             clear.insert(*ty, v.clone());
         }
     }
-    StoredObject { uid: obj.unique_id().to_string(), private, clear, secret }
+    StoredObject {
+        uid: obj.unique_id().to_string(),
+        private,
+        clear,
+        secret,
+    }
 }

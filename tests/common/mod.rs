@@ -25,7 +25,10 @@ static BUILD: Once = Once::new();
 /// The profile directory the tests were built in (`target/debug` or `target/release`).
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 /// The module under test. Without `TEST_PKCS11_MODULE`, builds `libsoftkms.so`
@@ -92,7 +95,11 @@ impl Ctx {
             }
             Err(e) => panic!("initialize: {e}"),
         }
-        Ctx { p11, dir, _guard: guard }
+        Ctx {
+            p11,
+            dir,
+            _guard: guard,
+        }
     }
 
     /// Finalizes and initializes again (same config).
@@ -115,7 +122,9 @@ impl Ctx {
     /// Initializes slot `i`'s token and sets the user PIN.
     pub fn init_token(&self, i: usize) -> Slot {
         let slot = self.slot(i);
-        self.p11.init_token(slot, &pin(SO_PIN), "test token").expect("init token");
+        self.p11
+            .init_token(slot, &pin(SO_PIN), "test token")
+            .expect("init token");
         let s = self.p11.open_rw_session(slot).expect("session");
         s.login(UserType::So, Some(&pin(SO_PIN))).expect("so login");
         s.init_pin(&pin(USER_PIN)).expect("init pin");
@@ -126,7 +135,8 @@ impl Ctx {
     /// A R/W session logged in as the user on an initialized slot `i`.
     pub fn user_session(&self, i: usize) -> Session {
         let s = self.p11.open_rw_session(self.slot(i)).expect("session");
-        s.login(UserType::User, Some(&pin(USER_PIN))).expect("user login");
+        s.login(UserType::User, Some(&pin(USER_PIN)))
+            .expect("user login");
         s
     }
 }
@@ -157,9 +167,14 @@ impl Ctx {
         let conf = std::env::var_os("SOFTKMS_CONF").expect("SOFTKMS_CONF");
         let src = PathBuf::from(conf);
         let p11 = Pkcs11::new(module_path()).expect("load module");
-        p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("initialize");
+        p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .expect("initialize");
         // Point token paths at the parent's files through the parent's config.
         let _ = src;
-        Ctx { p11, dir, _guard: guard }
+        Ctx {
+            p11,
+            dir,
+            _guard: guard,
+        }
     }
 }
