@@ -12,7 +12,9 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::mechanism::{keys, registry, Functions, KeyLookup, Mechanism, MechanismDef, Param};
+use crate::mechanism::{
+    keys, registry, Functions, KeyLookup, KeyOpCtor, Mechanism, MechanismDef, Param,
+};
 use crate::object::attr::{Attribute, Template};
 use crate::object::rules::{self, AttrRead, Origin};
 use crate::object::{AttrMap, Object};
@@ -776,7 +778,7 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         usage: CK_ATTRIBUTE_TYPE,
         pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
-        ctor: fn(&Functions) -> Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<T>>>,
+        ctor: fn(&Functions) -> Option<KeyOpCtor<T>>,
     ) -> Result<()> {
         let (s, t) = self.session(h)?;
         let mut s = s.lock();

@@ -1,5 +1,7 @@
 //! DESIGN §3: what the token file reveals without the PIN.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

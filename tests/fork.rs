@@ -2,6 +2,7 @@
 //! not disturbed (PKCS#11 3.0 §5.1 on fork, SoftHSMv2's behaviour).
 
 #![allow(unsafe_code)] // fork() and waitpid() have no safe wrapper; each block says why it is sound.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! destroying, reading, changing and finding objects; persistence across
 //! restarts and processes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! PKCS#11 3.0 §5.4–5.6 through the built module: general functions, slots and
 //! tokens, PIN management, sessions and login.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -220,40 +220,53 @@ pub trait MessageOp: Send {
 /// (`CKA_VALUE`, `CKA_MODULUS`, …); the object rules add the template and defaults.
 pub type Generated = Template;
 
+/// Makes a key operation of one kind (`C_EncryptInit`, `C_SignInit`, …).
+pub type KeyOpCtor<T> = fn(&Mechanism, &Arc<Object>) -> Result<Box<T>>;
+/// Makes a digest operation.
+pub type DigestCtor = fn(&Mechanism) -> Result<Box<dyn DigestOp>>;
+/// Generates a key's attributes from the caller's template.
+pub type GenerateFn = fn(&Mechanism, &Template) -> Result<Generated>;
+/// Generates a key pair's (public, private) attributes from the two templates.
+pub type GeneratePairFn = fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>;
+/// Wraps key bytes under a wrapping key.
+pub type WrapFn = fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Vec<u8>>;
+/// Unwraps key bytes with an unwrapping key.
+pub type UnwrapFn = fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+/// Derives secret bytes from a base key.
+pub type DeriveFn =
+    fn(&Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>;
+
 /// Constructors that a mechanism family registers. Each `fn` gets the checked
 /// mechanism and the key object (already checked for the usage attribute, the
 /// allowed mechanisms and the key type the registry names).
 #[derive(Clone, Copy, Default)]
 pub struct Functions {
     /// `C_EncryptInit`.
-    pub encrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn CipherOp>>>,
+    pub encrypt: Option<KeyOpCtor<dyn CipherOp>>,
     /// `C_DecryptInit`.
-    pub decrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn CipherOp>>>,
+    pub decrypt: Option<KeyOpCtor<dyn CipherOp>>,
     /// `C_DigestInit`.
-    pub digest: Option<fn(&Mechanism) -> Result<Box<dyn DigestOp>>>,
+    pub digest: Option<DigestCtor>,
     /// `C_SignInit`.
-    pub sign: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn SignOp>>>,
+    pub sign: Option<KeyOpCtor<dyn SignOp>>,
     /// `C_VerifyInit`.
-    pub verify: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn VerifyOp>>>,
+    pub verify: Option<KeyOpCtor<dyn VerifyOp>>,
     /// `C_MessageEncryptInit`.
-    pub message_encrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn MessageOp>>>,
+    pub message_encrypt: Option<KeyOpCtor<dyn MessageOp>>,
     /// `C_MessageDecryptInit`.
-    pub message_decrypt: Option<fn(&Mechanism, &Arc<Object>) -> Result<Box<dyn MessageOp>>>,
+    pub message_decrypt: Option<KeyOpCtor<dyn MessageOp>>,
     /// `C_GenerateKey`: from the mechanism and the caller's template.
-    pub generate_key: Option<fn(&Mechanism, &Template) -> Result<Generated>>,
+    pub generate_key: Option<GenerateFn>,
     /// `C_GenerateKeyPair`: (public, private) attributes.
-    pub generate_key_pair:
-        Option<fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>>,
+    pub generate_key_pair: Option<GeneratePairFn>,
     /// `C_WrapKey`: wraps `key_bytes` (a secret key's value, or a private key's
     /// PKCS#8 `PrivateKeyInfo`) under `wrapping_key`.
-    pub wrap: Option<fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Vec<u8>>>,
+    pub wrap: Option<WrapFn>,
     /// `C_UnwrapKey`: the unwrapped bytes (secret value or PKCS#8).
-    pub unwrap: Option<fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Zeroizing<Vec<u8>>>>,
+    pub unwrap: Option<UnwrapFn>,
     /// `C_DeriveKey`: the derived secret bytes, `value_len` long when the
     /// template fixes it (`CKA_VALUE_LEN` or the key type's size).
-    pub derive: Option<
-        fn(&Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>,
-    >,
+    pub derive: Option<DeriveFn>,
 }
 
 /// Lets a derive mechanism resolve another key handle named in its parameter

@@ -107,7 +107,7 @@ pub fn encode_template(t: &[Attribute]) -> Zeroizing<Vec<u8>> {
     ));
     out.extend_from_slice(&u32::try_from(t.len()).unwrap_or(u32::MAX).to_le_bytes());
     for a in t {
-        out.extend_from_slice(&u64::from(a.ty).to_le_bytes());
+        out.extend_from_slice(&a.ty.to_le_bytes());
         out.extend_from_slice(
             &u32::try_from(a.value.len())
                 .unwrap_or(u32::MAX)
