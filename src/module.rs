@@ -13,7 +13,7 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mechanism::{keys, registry, KeyLookup, Mechanism, MechanismDef};
-use crate::object::attr::{Attribute, Template};
+use crate::object::attr::{decode_ulong, Attribute, Template};
 use crate::object::rules::{self, AttrRead, Origin};
 use crate::object::{AttrMap, Object};
 use crate::outbuf::OutBuf;
@@ -229,6 +229,29 @@ fn random_uid() -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
+/// Checks an RSA or EC key's material and adds what clients look for beside it:
+/// `CKA_PUBLIC_KEY_INFO` on public and private keys, `CKA_EC_POINT` on EC
+/// private keys. Values the caller gave are kept.
+fn complete_key(attrs: &mut AttrMap) -> Result<()> {
+    keys::check_key_attributes(attrs)?;
+    let mut extra = keys::public_attributes_of_private(attrs);
+    let class = attrs
+        .get(&CKA_CLASS)
+        .and_then(|v| decode_ulong(CKA_CLASS, v).ok());
+    if class == Some(CKO_PUBLIC_KEY) {
+        if let Some(spki) = keys::public_key_info(attrs) {
+            extra.push(Attribute::new(CKA_PUBLIC_KEY_INFO, spki));
+        }
+    }
+    for a in extra {
+        let absent = attrs.get(&a.ty).is_none_or(|v| v.is_empty());
+        if absent {
+            attrs.insert(a.ty, a.value);
+        }
+    }
+    Ok(())
+}
+
 fn visible(login: &Login, obj: &Object) -> bool {
     !obj.is_private() || matches!(login, Login::User(_))
 }
@@ -300,7 +323,8 @@ impl Module {
 
     /// Stores a new object made by the rules: a token object in the file, a
     /// session object in memory. Checks the session may create it.
-    fn add_object(&self, s: &Session, tok: &Token, attrs: AttrMap) -> Result<CK_OBJECT_HANDLE> {
+    fn add_object(&self, s: &Session, tok: &Token, mut attrs: AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        complete_key(&mut attrs)?;
         let obj = Object::new(0, None, attrs);
         let login = tok.state.read().login.clone();
         if obj.is_token() && !s.rw {

@@ -381,6 +381,10 @@ const EC_ROWS: &[AttrDef] = &[
         EC,
     ),
     sub(row(CKA_VALUE, "CKA_VALUE", BigInteger, SECRET_MATERIAL, D::None, PRIV), EC),
+    // Not in the standard's private-key table: SoftKMS keeps the public point on
+    // the private key too, because OpenSSL's PKCS#11 engine and provider look for
+    // it there (SoftHSMv2 and Kryoptic do the same).
+    sub(row(CKA_EC_POINT, "CKA_EC_POINT", Bytes, NONE, D::None, PRIV), EC),
 ];
 
 /// §2.8 (AES), generic secret and HMAC key objects. `CKA_VALUE_LEN` carries
