@@ -15,6 +15,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+/// Prints a line; a closed pipe (`softkms … | head`) ends the program quietly.
+fn out(line: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if writeln!(o, "{line}").is_err() {
+        std::process::exit(0);
+    }
+}
+
+macro_rules! emit {
+    ($($t:tt)*) => { out(&format!($($t)*)) };
+}
+
 const USAGE: &str = "usage: softkms [--slot N] [--json] COMMAND
 commands:
   token init --label LABEL     initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN becomes the user PIN)
@@ -22,7 +35,7 @@ commands:
   object list                  list the objects (logs in with SOFTKMS_PIN when set)
   key create --label NAME [--spec aes256|aes128|hmac256|p256|rsa2048|rsa3072|rsa4096]
   random [--bytes N]           random bytes from the token, in hex
-  mechanisms                   the mechanisms the token offers";
+  mechanisms [--markdown]      the mechanisms the module offers";
 
 struct Opts {
     slot: CK_SLOT_ID,
@@ -105,9 +118,9 @@ fn token_init(m: &Module, o: &Opts) -> Result<(), String> {
         m.close_session(h).map_err(fail)?;
     }
     if o.json {
-        println!("{{\"initialized\":true,\"label\":{}}}", json_str(&label));
+        emit!("{{\"initialized\":true,\"label\":{}}}", json_str(&label));
     } else {
-        println!("token in slot {} initialized as {label:?}", o.slot);
+        emit!("token in slot {} initialized as {label:?}", o.slot);
     }
     Ok(())
 }
@@ -122,7 +135,7 @@ fn token_info(m: &Module, o: &Opts) -> Result<(), String> {
         .map(|s| s.path.display().to_string())
         .unwrap_or_default();
     if o.json {
-        println!(
+        emit!(
             "{{\"slot\":{},\"label\":{},\"serial\":{},\"initialized\":{init},\"user_pin_initialized\":{user},\"path\":{}}}",
             o.slot,
             json_str(&t.label),
@@ -130,13 +143,13 @@ fn token_info(m: &Module, o: &Opts) -> Result<(), String> {
             json_str(&path)
         );
     } else {
-        println!("slot:        {}", o.slot);
-        println!("file:        {path}");
-        println!("initialized: {init}");
-        println!("label:       {}", t.label);
-        println!("serial:      {}", t.serial);
-        println!("user PIN:    {}", if user { "set" } else { "not set" });
-        println!("sessions:    {}", t.session_count);
+        emit!("slot:        {}", o.slot);
+        emit!("file:        {path}");
+        emit!("initialized: {init}");
+        emit!("label:       {}", t.label);
+        emit!("serial:      {}", t.serial);
+        emit!("user PIN:    {}", if user { "set" } else { "not set" });
+        emit!("sessions:    {}", t.session_count);
     }
     Ok(())
 }
@@ -199,10 +212,10 @@ fn object_list(m: &Module, o: &Opts) -> Result<(), String> {
                 )
             })
             .collect();
-        println!("[{}]", items.join(","));
+        emit!("[{}]", items.join(","));
     } else {
         for (l, c, u) in rows {
-            println!("{c:<12} {u}  {l}");
+            emit!("{c:<12} {u}  {l}");
         }
     }
     Ok(())
@@ -293,14 +306,14 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
     };
     let uid = read_text(m, h, handle, CKA_UNIQUE_ID);
     if o.json {
-        println!(
+        emit!(
             "{{\"label\":{},\"id\":{},\"spec\":{}}}",
             json_str(&label),
             json_str(&uid),
             json_str(&spec)
         );
     } else {
-        println!("created {spec} key {label:?} ({uid})");
+        emit!("created {spec} key {label:?} ({uid})");
     }
     Ok(())
 }
@@ -315,16 +328,65 @@ fn random(m: &Module, o: &Opts) -> Result<(), String> {
     let mut buf = vec![0u8; n];
     m.generate_random(h, &mut buf).map_err(fail)?;
     let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-    println!("{hex}");
+    emit!("{hex}");
     Ok(())
 }
 
+/// `CKF_*` names of a mechanism's flags, in the standard's order.
+fn flag_names(flags: CK_FLAGS) -> Vec<&'static str> {
+    const NAMES: [(CK_FLAGS, &str); 19] = [
+        (CKF_HW, "hw"),
+        (CKF_MESSAGE_ENCRYPT, "message-encrypt"),
+        (CKF_MESSAGE_DECRYPT, "message-decrypt"),
+        (CKF_ENCRYPT, "encrypt"),
+        (CKF_DECRYPT, "decrypt"),
+        (CKF_DIGEST, "digest"),
+        (CKF_SIGN, "sign"),
+        (CKF_SIGN_RECOVER, "sign-recover"),
+        (CKF_VERIFY, "verify"),
+        (CKF_VERIFY_RECOVER, "verify-recover"),
+        (CKF_GENERATE, "generate"),
+        (CKF_GENERATE_KEY_PAIR, "generate-key-pair"),
+        (CKF_WRAP, "wrap"),
+        (CKF_UNWRAP, "unwrap"),
+        (CKF_DERIVE, "derive"),
+        (CKF_EC_F_P, "ec-f-p"),
+        (CKF_EC_OID, "ec-oid"),
+        (CKF_EC_UNCOMPRESS, "ec-uncompress"),
+        (CKF_EC_COMPRESS, "ec-compress"),
+    ];
+    NAMES
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
 fn mechanisms(o: &Opts) {
+    let markdown = o.words.iter().any(|w| w == "--markdown");
+    if markdown {
+        emit!("| mechanism | key size (min–max) | functions |");
+        emit!("| --- | --- | --- |");
+    }
     for d in registry::all() {
-        if o.json {
-            println!("{{\"mechanism\":\"{}\",\"flags\":{}}}", d.name, d.flags());
+        let names = flag_names(d.flags());
+        let size = if d.max_key == 0 {
+            "–".to_string()
         } else {
-            println!("{:<32} flags 0x{:x}", d.name, d.flags());
+            format!("{}–{}", d.min_key, d.max_key)
+        };
+        if markdown {
+            emit!("| `{}` | {size} | {} |", d.name, names.join(", "));
+        } else if o.json {
+            emit!(
+                "{{\"mechanism\":\"{}\",\"min_key\":{},\"max_key\":{},\"flags\":{}}}",
+                d.name,
+                d.min_key,
+                d.max_key,
+                d.flags()
+            );
+        } else {
+            emit!("{:<28} {size:<12} {}", d.name, names.join(","));
         }
     }
 }
