@@ -2,6 +2,7 @@
 //! `aes-gcm`, `rsa`, `p256`, `sha2` and friends, so that another backend for one
 //! algorithm can be swapped in without touching the layers above.
 
+pub mod aead;
 pub mod aes;
 pub mod ec;
 pub mod hash;

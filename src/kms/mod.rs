@@ -1,1 +1,2 @@
-//! KMS layer (to be written).
+//! The KMS layer: managed keys, envelope encryption, lifecycle (DESIGN §4).
+pub mod envelope;
