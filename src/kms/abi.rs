@@ -31,6 +31,13 @@ pub const CKA_SOFTKMS_VERSION_TIMES: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0
 /// The key policy (UTF-8 JSON).
 pub const CKA_SOFTKMS_POLICY: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x0C;
 
+/// Internal, never readable: every version of a managed key (see
+/// `kms::versions`). Not part of the header.
+pub const CKA_SOFTKMS_VERSIONS: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x80;
+/// Internal, never readable: SHA-256 of imported material, so that only the
+/// same material can be imported again. Not part of the header.
+pub const CKA_SOFTKMS_MATERIAL_DIGEST: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x81;
+
 /// The key can be used.
 pub const SOFTKMS_KEY_STATE_ENABLED: CK_ULONG = 1;
 /// Every use fails until it is enabled again.

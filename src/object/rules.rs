@@ -917,7 +917,7 @@ mod tests {
             create(&t),
             Err(Error::AttributeTypeInvalid(CKA_SIGN_RECOVER))
         );
-        let vendor = CKA_VENDOR_DEFINED | 0x534B_0000 | 7;
+        let vendor = CKA_VENDOR_DEFINED | 0x534B_0000 | 0x7F; // not a SoftKMS attribute
         let t = with(aes_template(), &[raw(vendor, &[1])]);
         assert_eq!(create(&t), Err(Error::AttributeTypeInvalid(vendor)));
         let t = with(cert_template(), &[b(CKA_SENSITIVE, true)]);

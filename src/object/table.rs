@@ -30,6 +30,7 @@
 //! key types to [`VENDOR_KEY_TYPES`] and its attribute rows (types
 //! `CKA_VENDOR_DEFINED | 0x534B0000 | n`) to [`VENDOR`]; nothing else changes.
 
+use crate::kms::abi;
 use cryptoki_sys::*;
 
 /// How an attribute value is laid out and checked.
@@ -400,7 +401,22 @@ const SECRET_ROWS: &[AttrDef] = &[
 
 /// Vendor attribute rows (`CKA_VENDOR_DEFINED | 0x534B0000 | n`): the KMS layer
 /// adds its rows here, and nowhere else.
-pub const VENDOR: &[AttrDef] = &[];
+#[rustfmt::skip]
+pub const VENDOR: &[AttrDef] = &[
+    row(abi::CKA_SOFTKMS_KEY_STATE, "CKA_SOFTKMS_KEY_STATE", Ulong, MODIFIABLE.or(NO_DERIVE), D::Ulong(abi::SOFTKMS_KEY_STATE_ENABLED), KEYS),
+    row(abi::CKA_SOFTKMS_PENDING_WINDOW, "CKA_SOFTKMS_PENDING_WINDOW", Ulong, MODIFIABLE, D::Ulong(30), KEYS),
+    row(abi::CKA_SOFTKMS_DELETION_TIME, "CKA_SOFTKMS_DELETION_TIME", Ulong, TOKEN_SET, D::Ulong(0), KEYS),
+    row(abi::CKA_SOFTKMS_VALID_TO, "CKA_SOFTKMS_VALID_TO", Ulong, NONE, D::Ulong(0), KEYS),
+    row(abi::CKA_SOFTKMS_ORIGIN, "CKA_SOFTKMS_ORIGIN", Ulong, TOKEN_SET, D::None, KEYS),
+    sub(row(abi::CKA_SOFTKMS_CURRENT_VERSION, "CKA_SOFTKMS_CURRENT_VERSION", Ulong, TOKEN_SET, D::None, SEC), AES),
+    sub(row(abi::CKA_SOFTKMS_MIN_DECRYPT_VERSION, "CKA_SOFTKMS_MIN_DECRYPT_VERSION", Ulong, TOKEN_SET.or(MODIFIABLE), D::None, SEC), AES),
+    sub(row(abi::CKA_SOFTKMS_ROTATION_PERIOD, "CKA_SOFTKMS_ROTATION_PERIOD", Ulong, MODIFIABLE.or(NO_DERIVE), D::None, SEC), AES),
+    sub(row(abi::CKA_SOFTKMS_NEXT_ROTATION, "CKA_SOFTKMS_NEXT_ROTATION", Ulong, TOKEN_SET, D::None, SEC), AES),
+    sub(row(abi::CKA_SOFTKMS_ROTATE, "CKA_SOFTKMS_ROTATE", Bool, TOKEN_SET.or(MODIFIABLE), D::None, SEC), AES),
+    sub(row(abi::CKA_SOFTKMS_VERSION_TIMES, "CKA_SOFTKMS_VERSION_TIMES", UlongArray, TOKEN_SET, D::None, SEC), AES),
+    sub(row(abi::CKA_SOFTKMS_VERSIONS, "CKA_SOFTKMS_VERSIONS", Bytes, TOKEN_SET.or(SECRET).or(KEY_MATERIAL), D::None, SEC), AES),
+    sub(row(abi::CKA_SOFTKMS_MATERIAL_DIGEST, "CKA_SOFTKMS_MATERIAL_DIGEST", Bytes, TOKEN_SET.or(SECRET), D::None, SEC), AES),
+];
 
 /// Vendor object classes accepted besides the standard ones.
 pub const VENDOR_CLASSES: &[CK_OBJECT_CLASS] = &[];
