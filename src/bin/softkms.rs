@@ -322,9 +322,13 @@ fn random(m: &Module, o: &Opts) -> Result<(), String> {
 fn mechanisms(o: &Opts) {
     for d in registry::all() {
         if o.json {
-            println!("{{\"mechanism\":\"{}\",\"flags\":{}}}", d.name, d.flags());
+            println!(
+                "{{\"mechanism\":\"{}\",\"flags\":{}}}",
+                d.name,
+                d.info_flags()
+            );
         } else {
-            println!("{:<32} flags 0x{:x}", d.name, d.flags());
+            println!("{:<32} flags 0x{:x}", d.name, d.info_flags());
         }
     }
 }
