@@ -461,7 +461,7 @@ impl Module {
         Ok(MechInfo {
             min_key: d.min_key,
             max_key: d.max_key,
-            flags: d.flags(),
+            flags: d.info_flags(),
         })
     }
 

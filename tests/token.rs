@@ -296,3 +296,15 @@ fn mechanism_list_matches_mechanism_info() {
         RvError::MechanismInvalid
     );
 }
+
+/// Every mechanism runs inside the token, so every one carries `CKF_HW`
+/// (OpenSC's `pkcs11-tool --test` skips its signature tests otherwise).
+#[test]
+fn every_mechanism_is_performed_by_the_device() {
+    let ctx = Ctx::new(1);
+    let slot = ctx.slot(0);
+    for m in ctx.p11.get_mechanism_list(slot).unwrap() {
+        let info = ctx.p11.get_mechanism_info(slot, m).unwrap();
+        assert!(info.hardware(), "{m} lacks CKF_HW");
+    }
+}

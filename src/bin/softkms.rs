@@ -369,7 +369,7 @@ fn mechanisms(o: &Opts) {
         emit!("| --- | --- | --- |");
     }
     for d in registry::all() {
-        let names = flag_names(d.flags());
+        let names = flag_names(d.info_flags());
         let size = if d.max_key == 0 {
             "–".to_string()
         } else {
@@ -383,7 +383,7 @@ fn mechanisms(o: &Opts) {
                 d.name,
                 d.min_key,
                 d.max_key,
-                d.flags()
+                d.info_flags()
             );
         } else {
             emit!("{:<28} {size:<12} {}", d.name, names.join(","));

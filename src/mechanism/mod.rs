@@ -325,4 +325,18 @@ impl MechanismDef {
         }
         flags
     }
+
+    /// The flags `C_GetMechanismInfo` reports: [`Self::flags`] plus `CKF_HW` on
+    /// every mechanism.
+    ///
+    /// `CKF_HW` means "performed by the device" (PKCS#11 3.0, the
+    /// `CK_MECHANISM_INFO` flags table) as opposed to by the calling application:
+    /// every SoftKMS mechanism runs inside the token, never in the caller, so the
+    /// flag is set for all of them, as openCryptoki's software token does. Stock clients filter on it: OpenSC's
+    /// `pkcs11-tool --test` (0.23) only runs its signature tests with a
+    /// `CKF_SIGN | CKF_HW` mechanism and otherwise prints "Signatures: not
+    /// implemented" (as it does with SoftHSMv2, which leaves the flag clear).
+    pub fn info_flags(&self) -> CK_FLAGS {
+        self.flags() | CKF_HW
+    }
 }
