@@ -12,6 +12,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::kms::lifecycle::{self, UseCheck};
 use crate::mechanism::{keys, registry, KeyLookup, Mechanism, MechanismDef};
 use crate::object::attr::{decode_ulong, Attribute, Template};
 use crate::object::rules::{self, AttrRead, Origin};
@@ -305,7 +306,7 @@ impl Module {
         usage: CK_ATTRIBUTE_TYPE,
         invalid: Error,
     ) -> Result<Arc<Object>> {
-        let key = self.object(tok, h, invalid)?;
+        let key = self.object(tok, h, invalid.clone())?;
         let class = key.class().unwrap_or(CK_UNAVAILABLE_INFORMATION);
         if !classes_for(usage).contains(&class) {
             return Err(Error::KeyTypeInconsistent);
@@ -318,12 +319,61 @@ impl Module {
         }
         rules::check_key_use(&key, usage, def.mech)
             .inspect_err(|e| log::info!("{}: {e}", def.name))?;
-        Ok(key)
+        self.usable(tok, key, invalid)
+    }
+
+    /// The KMS check before any use of a key: its state, a due rotation (done
+    /// now), expired imported material (deleted now), a due deletion (done now).
+    fn usable(&self, tok: &Token, key: Arc<Object>, invalid: Error) -> Result<Arc<Object>> {
+        let now = clock::now_unix();
+        match lifecycle::check_use(&key, now) {
+            Ok(UseCheck::Ready) => Ok(key),
+            Ok(UseCheck::Replace(attrs)) => self.replace(tok, &key, attrs),
+            Ok(UseCheck::ReplaceAndDeny(attrs, e)) => {
+                self.replace(tok, &key, attrs)?;
+                log::info!("key {}: {e}", key.unique_id());
+                Err(e)
+            }
+            Ok(UseCheck::Destroy) => {
+                log::info!(
+                    "key {}: its scheduled deletion is due; destroyed",
+                    key.unique_id()
+                );
+                self.remove(tok, &key)?;
+                Err(invalid)
+            }
+            Err(e) => {
+                log::info!("key {}: {e}", key.unique_id());
+                Err(e)
+            }
+        }
+    }
+
+    /// Replaces an object's attributes (in the file for a token object).
+    fn replace(&self, tok: &Token, old: &Object, attrs: AttrMap) -> Result<Arc<Object>> {
+        if old.is_token() {
+            tok.persist(old.handle, attrs)
+        } else {
+            let o = Arc::new(Object::new(old.handle, old.session, attrs));
+            tok.state.write().objects.insert(Arc::clone(&o));
+            Ok(o)
+        }
+    }
+
+    /// Destroys an object (in the file for a token object).
+    fn remove(&self, tok: &Token, obj: &Object) -> Result<()> {
+        if obj.is_token() {
+            tok.unpersist(obj)
+        } else {
+            tok.state.write().objects.remove(obj.handle);
+            Ok(())
+        }
     }
 
     /// Stores a new object made by the rules: a token object in the file, a
     /// session object in memory. Checks the session may create it.
     fn add_object(&self, s: &Session, tok: &Token, mut attrs: AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        lifecycle::on_create(&mut attrs, clock::now_unix())?;
         complete_key(&mut attrs)?;
         let obj = Object::new(0, None, attrs);
         let login = tok.state.read().login.clone();
@@ -641,7 +691,25 @@ impl Module {
         if who == Login::So && self.sessions_of(t.cfg.id).iter().any(|s| !s.lock().rw) {
             return Err(Error::SessionReadOnlyExists);
         }
-        t.login(who, pin)
+        t.login(who, pin)?;
+        // Scheduled deletions that came due while nobody looked happen now.
+        let now = clock::now_unix();
+        let due: Vec<Arc<Object>> = {
+            let st = t.state.read();
+            st.objects
+                .iter()
+                .filter(|o| lifecycle::deletion_due(o, now))
+                .cloned()
+                .collect()
+        };
+        for o in due {
+            log::info!(
+                "key {}: its scheduled deletion is due; destroyed",
+                o.unique_id()
+            );
+            self.remove(&t, &o)?;
+        }
+        Ok(())
     }
 
     /// `C_Logout` (§5.6).
@@ -741,7 +809,8 @@ impl Module {
         if o.is_token() && !s.rw {
             return Err(Error::SessionReadOnly);
         }
-        let attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
+        let mut attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
+        lifecycle::on_set(&o, &mut attrs, template, clock::now_unix())?;
         let new = Object::new(o.handle, o.session, attrs);
         if new.is_private() && !matches!(t.state.read().login, Login::User(_)) {
             return Err(Error::UserNotLoggedIn);
@@ -877,6 +946,7 @@ impl Module {
             Error::WrappingKeyHandleInvalid,
         )?;
         let k = self.object(&t, key, Error::KeyHandleInvalid)?;
+        let k = self.usable(&t, k, Error::KeyHandleInvalid)?;
         rules::check_wrappable(&wk, &k)?;
         let bytes = match k.class() {
             Some(CKO_SECRET_KEY) => {
@@ -915,7 +985,18 @@ impl Module {
             .find(|a| a.ty == CKA_CLASS)
             .ok_or(Error::TemplateIncomplete { missing: CKA_CLASS })?
             .as_ulong()?;
-        let bytes = unwrap(mech, &uk, wrapped)?;
+        let bytes = if registry::tries_versions(mech.mech) {
+            let mut result = Err(Error::WrappedKeyInvalid);
+            for k in crate::kms::versioned::version_objects(&uk)? {
+                result = unwrap(mech, &k, wrapped);
+                if result.is_ok() {
+                    break;
+                }
+            }
+            result?
+        } else {
+            unwrap(mech, &uk, wrapped)?
+        };
         let generated = match class {
             CKO_SECRET_KEY => vec![Attribute::new(CKA_VALUE, bytes.to_vec())],
             CKO_PRIVATE_KEY => keys::private_key_from_pkcs8(&bytes)?,

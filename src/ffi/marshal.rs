@@ -28,7 +28,7 @@ mod mechanism;
 #[cfg(test)]
 mod tests;
 
-pub(super) use mechanism::{mechanism, message_mechanism, message_param};
+pub(super) use mechanism::{mechanism, message_mechanism, message_param, write_back_derive};
 
 /// Largest attribute value accepted from a caller (64 MiB): anything larger is
 /// `CKR_ATTRIBUTE_VALUE_INVALID` rather than an allocation the host may not survive.

@@ -5,4 +5,5 @@
 pub mod abi;
 pub mod envelope;
 pub mod lifecycle;
+pub mod versioned;
 pub mod versions;

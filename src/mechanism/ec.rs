@@ -274,7 +274,7 @@ fn kdf_hash(kdf: CK_ULONG) -> Result<Option<HashAlg>> {
 
 /// `CKM_ECDH1_DERIVE` (§2.3.15).
 fn derive(
-    mech: &Mechanism,
+    mech: &mut Mechanism,
     base: &Arc<Object>,
     value_len: Option<usize>,
     _lookup: &dyn KeyLookup,

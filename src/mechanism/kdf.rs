@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 const MAX_LEN: usize = 255 * 64;
 
 fn derive(
-    mech: &Mechanism,
+    mech: &mut Mechanism,
     base: &Arc<Object>,
     value_len: Option<usize>,
     keys: &dyn KeyLookup,

@@ -13,6 +13,7 @@
 pub mod aes;
 pub mod digest;
 pub mod ec;
+pub mod envelope;
 pub mod hmac;
 pub mod kdf;
 pub mod keys;
@@ -56,6 +57,10 @@ pub enum ParamKind {
     Hkdf,
     /// Either no parameter or a byte string (an optional IV, as `CKM_AES_KEY_WRAP` takes).
     OptionalBytes,
+    /// `CK_SOFTKMS_ENVELOPE_PARAMS`, or no parameter (an empty context).
+    Envelope,
+    /// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS` (has output fields).
+    GenerateDataKey,
 }
 
 /// A decoded mechanism parameter.
@@ -131,6 +136,22 @@ pub enum Param {
         /// The other party's public point (raw or DER OCTET STRING).
         public_data: Vec<u8>,
     },
+    /// `CK_SOFTKMS_ENVELOPE_PARAMS`.
+    Envelope {
+        /// The encryption context.
+        context: Vec<u8>,
+    },
+    /// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS`.
+    GenerateDataKey {
+        /// The encryption context.
+        context: Vec<u8>,
+        /// The size of the caller's `pWrappedKey` buffer (`None`: a null pointer).
+        capacity: Option<usize>,
+        /// Out: the wrapped data key.
+        wrapped: Vec<u8>,
+        /// Out: its length (also on `CKR_BUFFER_TOO_SMALL`).
+        needed: usize,
+    },
     /// `CK_HKDF_PARAMS`.
     Hkdf {
         /// Run the extract step.
@@ -148,6 +169,16 @@ pub enum Param {
         /// The info for expand.
         info: Vec<u8>,
     },
+}
+
+impl Param {
+    /// The encryption context of the SoftKMS mechanisms (empty for others).
+    pub fn context(&self) -> &[u8] {
+        match self {
+            Param::Envelope { context } | Param::GenerateDataKey { context, .. } => context,
+            _ => &[],
+        }
+    }
 }
 
 /// A mechanism as a caller asked for it, after marshalling.
@@ -233,8 +264,9 @@ pub type WrapFn = fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Vec<u8>>;
 /// Unwraps key bytes with an unwrapping key.
 pub type UnwrapFn = fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
 /// Derives secret bytes from a base key.
+/// The mechanism is `&mut` because some parameters have output fields.
 pub type DeriveFn =
-    fn(&Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>;
+    fn(&mut Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>;
 
 /// Constructors that a mechanism family registers. Each `fn` gets the checked
 /// mechanism and the key object (already checked for the usage attribute, the

@@ -15,6 +15,7 @@ static REGISTRY: Lazy<BTreeMap<CK_MECHANISM_TYPE, MechanismDef>> = Lazy::new(|| 
         super::rsa::MECHANISMS,
         super::ec::MECHANISMS,
         super::kdf::MECHANISMS,
+        super::envelope::MECHANISMS,
     ];
     let mut map = BTreeMap::new();
     for family in families {
@@ -33,4 +34,13 @@ pub fn all() -> impl Iterator<Item = &'static MechanismDef> {
 /// The definition of one mechanism, or `CKR_MECHANISM_INVALID`.
 pub fn get(mech: CK_MECHANISM_TYPE) -> Result<&'static MechanismDef> {
     REGISTRY.get(&mech).ok_or(Error::MechanismInvalid)
+}
+
+/// Mechanisms whose decryption and unwrapping authenticate their input, so that
+/// a managed key's older versions can be tried after a rotation (`kms::versioned`).
+const AUTHENTICATED: &[CK_MECHANISM_TYPE] = &[CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP];
+
+/// True when decryption with `mech` can tell a wrong key version from the right one.
+pub fn tries_versions(mech: CK_MECHANISM_TYPE) -> bool {
+    AUTHENTICATED.contains(&mech)
 }

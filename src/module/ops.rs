@@ -4,6 +4,7 @@
 
 use super::Module;
 use crate::error::{Error, Result};
+use crate::kms::versioned;
 use crate::mechanism::{registry, Functions, KeyOpCtor, Mechanism, Param};
 use crate::outbuf::OutBuf;
 use crate::session::{self, Ops, Step};
@@ -93,7 +94,22 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        self.init_op(h, mech, key, CKA_DECRYPT, |o| &mut o.decrypt, |f| f.decrypt)
+        let (s, t) = self.session(h)?;
+        let mut s = s.lock();
+        session::idle(&s.ops.decrypt)?;
+        let def = registry::get(mech.mech)?;
+        let make = def.functions.decrypt.ok_or(Error::MechanismInvalid)?;
+        let key = self.key(&t, def, key, CKA_DECRYPT, Error::KeyHandleInvalid)?;
+        let op = if registry::tries_versions(mech.mech) {
+            let ops = versioned::version_objects(&key)?
+                .iter()
+                .map(|k| make(mech, k))
+                .collect::<Result<Vec<_>>>()?;
+            Box::new(versioned::VersionedCipher::new(ops))
+        } else {
+            make(mech, &key)?
+        };
+        session::start(&mut s.ops.decrypt, op)
     }
     /// `C_Decrypt` (§5.9).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {

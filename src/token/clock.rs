@@ -3,12 +3,30 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Seconds since the Unix epoch, now.
+/// Seconds since the Unix epoch, now: the time every KMS rule (rotation,
+/// deletion, expiry) is checked against.
 pub fn now_unix() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
+    let t = match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(_) => 0,
-    }
+    };
+    t.saturating_add(test_offset())
+}
+
+/// Test builds only (cargo feature `test-clock`, never in a release): the
+/// black-box tests move the module's clock forward through
+/// `SOFTKMS_TEST_CLOCK_OFFSET` (seconds) to see rotation, deletion and expiry.
+#[cfg(feature = "test-clock")]
+fn test_offset() -> i64 {
+    std::env::var("SOFTKMS_TEST_CLOCK_OFFSET")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(not(feature = "test-clock"))]
+fn test_offset() -> i64 {
+    0
 }
 
 /// Civil date from days since 1970-01-01 (proleptic Gregorian).

@@ -42,7 +42,7 @@ pub fn module_path() -> PathBuf {
     BUILD.call_once(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--lib", "--quiet"]);
+        cmd.args(["build", "--lib", "--quiet", "--features", "test-clock"]);
         if release {
             cmd.arg("--release");
         }

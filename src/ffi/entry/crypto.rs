@@ -313,7 +313,12 @@ pub(in crate::ffi) unsafe extern "C" fn C_DeriveKey(
                 marshal::template(p_template, count)?,
             )
         };
-        let key = m.derive_key(h, &mut mech, base_key, &t)?;
+        let r = m.derive_key(h, &mut mech, base_key, &t);
+        if matches!(r, Ok(_) | Err(Error::BufferTooSmall)) {
+            // SAFETY: pMechanism was decoded above; output fields go back to it.
+            unsafe { marshal::write_back_derive(p_mechanism, &mech.param) }?;
+        }
+        let key = r?;
         // SAFETY: checked non-null.
         unsafe { dst.set(key) };
         Ok(())

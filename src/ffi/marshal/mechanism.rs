@@ -4,6 +4,7 @@
 
 use super::{bytes_or, out_ptr, to_ulong, to_usize};
 use crate::error::{Error, Result};
+use crate::kms::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
 use crate::mechanism::{registry, Mechanism, Param, ParamKind};
 use cryptoki_sys::*;
 use std::ffi::c_void;
@@ -138,6 +139,29 @@ pub(in crate::ffi) unsafe fn param(
                 let s: CK_GCM_MESSAGE_PARAMS = read_struct(p, len, bad())?;
                 gcm_message(&s, false, bad())
             }
+            ParamKind::Envelope if p.is_null() && len == 0 => Ok(Param::Envelope {
+                context: Vec::new(),
+            }),
+            ParamKind::Envelope => {
+                let s: CK_SOFTKMS_ENVELOPE_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::Envelope {
+                    context: pbytes(s.pContext, s.ulContextLen)?,
+                })
+            }
+            ParamKind::GenerateDataKey => {
+                let s: CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS = read_struct(p, len, bad())?;
+                let capacity = if s.pWrappedKey.is_null() {
+                    None
+                } else {
+                    Some(to_usize(s.ulWrappedKeyLen, &bad())?)
+                };
+                Ok(Param::GenerateDataKey {
+                    context: pbytes(s.pContext, s.ulContextLen)?,
+                    capacity,
+                    wrapped: Vec::new(),
+                    needed: 0,
+                })
+            }
         }
     }
 }
@@ -245,4 +269,44 @@ impl MessageParam {
         }
         Ok(())
     }
+}
+
+/// After `C_DeriveKey`: writes the output fields of a parameter that has them
+/// (`CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS`: the wrapped key and its length, or
+/// just the needed length after `CKR_BUFFER_TOO_SMALL`).
+pub(in crate::ffi) unsafe fn write_back_derive(
+    p: *const CK_MECHANISM,
+    param: &Param,
+) -> Result<()> {
+    let Param::GenerateDataKey {
+        capacity,
+        wrapped,
+        needed,
+        ..
+    } = param
+    else {
+        return Ok(());
+    };
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: pMechanism is a CK_MECHANISM (checked when it was decoded).
+    let m = unsafe { p.read_unaligned() };
+    let sp = m.pParameter.cast::<CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS>();
+    if sp.is_null() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: the parameter was read as this struct, so it is that many bytes.
+    let mut s = unsafe { sp.read_unaligned() };
+    if !wrapped.is_empty()
+        && capacity.is_some_and(|c| c >= wrapped.len())
+        && !s.pWrappedKey.is_null()
+    {
+        // SAFETY: pWrappedKey holds ulWrappedKeyLen (= capacity) bytes by contract.
+        unsafe { std::ptr::copy_nonoverlapping(wrapped.as_ptr(), s.pWrappedKey, wrapped.len()) };
+    }
+    s.ulWrappedKeyLen = to_ulong(*needed)?;
+    // SAFETY: as above; the caller's struct is writable (it holds outputs).
+    unsafe { sp.write_unaligned(s) };
+    Ok(())
 }

@@ -1,0 +1,218 @@
+//! The SoftKMS mechanisms (`docs/vendor-abi.md`): envelope encryption of data
+//! (`C_Encrypt*`/`C_Decrypt*`) and of keys (`C_WrapKey`/`C_UnwrapKey`) under a
+//! managed key's current version, and `C_DeriveKey` that makes a data key and
+//! returns it wrapped. The message format is `kms::envelope`.
+
+use crate::error::{Error, Result};
+use crate::kms::abi::{CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
+use crate::kms::envelope::{
+    self, DataKey, Decryptor, Encryptor, Header, DEFAULT_FRAME_SIZE, DEK_LEN,
+};
+use crate::kms::lifecycle;
+use crate::mechanism::digest::NO_FUNCTIONS;
+use crate::mechanism::{CipherOp, Functions, KeyLookup, Mechanism, MechanismDef, Param, ParamKind};
+use crate::object::Object;
+use crate::outbuf::OutBuf;
+use cryptoki_sys::*;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Longest data key `CKM_SOFTKMS_GENERATE_DATA_KEY` makes (bytes), as AWS KMS.
+pub const MAX_DATA_KEY: usize = 1024;
+
+/// The mechanisms of this family.
+pub(crate) static MECHANISMS: &[MechanismDef] = &[
+    MechanismDef {
+        mech: CKM_SOFTKMS_ENVELOPE,
+        name: "CKM_SOFTKMS_ENVELOPE",
+        key_types: &[CKK_AES],
+        min_key: 32,
+        max_key: 32,
+        extra_flags: 0,
+        param: ParamKind::Envelope,
+        functions: Functions {
+            encrypt: Some(encrypt),
+            decrypt: Some(decrypt),
+            wrap: Some(wrap),
+            unwrap: Some(unwrap),
+            ..NO_FUNCTIONS
+        },
+    },
+    MechanismDef {
+        mech: CKM_SOFTKMS_GENERATE_DATA_KEY,
+        name: "CKM_SOFTKMS_GENERATE_DATA_KEY",
+        key_types: &[CKK_AES],
+        min_key: 32,
+        max_key: 32,
+        extra_flags: 0,
+        param: ParamKind::GenerateDataKey,
+        functions: Functions {
+            derive: Some(generate_data_key),
+            ..NO_FUNCTIONS
+        },
+    },
+];
+
+/// The current version's material of a master key: 32 bytes (AES-256).
+fn master(key: &Object) -> Result<[u8; 32]> {
+    key.get(CKA_VALUE)
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or(Error::KeySizeRange)
+}
+
+/// A fresh data key.
+fn fresh_dek() -> Result<DataKey> {
+    let mut dek: DataKey = Zeroizing::new([0u8; DEK_LEN]);
+    crate::crypto::random(&mut dek[..]).map_err(|_| Error::FunctionFailed)?;
+    Ok(dek)
+}
+
+/// An encryptor for one message under the key's current version.
+fn encryptor(mech: &Mechanism, key: &Object) -> Result<Encryptor> {
+    let mut m = Zeroizing::new(master(key)?);
+    let version = lifecycle::current_version(key);
+    let dek = fresh_dek()?;
+    let ctx = mech.param.context();
+    let wrapped = envelope::wrap_data_key(&m, key.unique_id(), version, ctx, &dek)?;
+    m.fill(0);
+    Encryptor::new(
+        key.unique_id(),
+        version,
+        &dek,
+        wrapped,
+        ctx,
+        DEFAULT_FRAME_SIZE,
+    )
+}
+
+/// A decryptor that finds the data key under whichever version of `key` the
+/// message names (only versions that still decrypt).
+fn decryptor(mech: &Mechanism, key: &Object) -> Result<Decryptor> {
+    let versions = lifecycle::decrypt_versions(key)?;
+    let current = lifecycle::current_version(key);
+    let uid = key.unique_id().to_string();
+    let ctx = mech.param.context().to_vec();
+    let source = move |h: &Header| -> Result<DataKey> {
+        if h.key_id != uid {
+            log::info!("envelope names key {:?}, not this key", h.key_id);
+            return Err(Error::EncryptedDataInvalid);
+        }
+        match versions.iter().find(|(n, _)| *n == h.key_version) {
+            Some((_, material)) => {
+                let m: &[u8; 32] = material
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::EncryptedDataInvalid)?;
+                envelope::unwrap_data_key(m, &h.key_id, h.key_version, &ctx, &h.wrapped_dek)
+            }
+            None if h.key_version >= 1 && h.key_version <= current => {
+                Err(Error::KeyFunctionNotPermitted(format!(
+                    "version {} of the key is retired",
+                    h.key_version
+                )))
+            }
+            None => Err(Error::EncryptedDataInvalid),
+        }
+    };
+    Ok(Decryptor::new(mech.param.context(), Box::new(source)))
+}
+
+struct Encrypt(Encryptor);
+
+impl CipherOp for Encrypt {
+    fn one_shot(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
+        self.0.one_shot(input, out)
+    }
+    fn update(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
+        self.0.update(input, out)
+    }
+    fn finish(&mut self, out: &mut OutBuf) -> Result<()> {
+        self.0.finish(out)
+    }
+}
+
+struct Decrypt(Decryptor);
+
+impl CipherOp for Decrypt {
+    fn one_shot(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
+        self.0.one_shot(input, out)
+    }
+    fn update(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
+        self.0.update(input, out)
+    }
+    fn finish(&mut self, out: &mut OutBuf) -> Result<()> {
+        self.0.finish(out)
+    }
+}
+
+fn encrypt(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+    Ok(Box::new(Encrypt(encryptor(mech, key)?)))
+}
+
+fn decrypt(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+    Ok(Box::new(Decrypt(decryptor(mech, key)?)))
+}
+
+/// Runs a one-shot operation into a new buffer.
+fn collect(mut f: impl FnMut(&mut OutBuf) -> Result<()>) -> Result<Zeroizing<Vec<u8>>> {
+    let mut q = OutBuf::query();
+    f(&mut q)?;
+    let mut out = Zeroizing::new(vec![0u8; q.len()]);
+    let n = {
+        let mut o = OutBuf::new(Some(&mut out[..]));
+        f(&mut o)?;
+        o.len()
+    };
+    out.truncate(n);
+    Ok(out)
+}
+
+fn wrap(mech: &Mechanism, key: &Arc<Object>, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut e = encryptor(mech, key)?;
+    collect(|o| e.one_shot(bytes, o)).map(|v| v.to_vec())
+}
+
+fn unwrap(mech: &Mechanism, key: &Arc<Object>, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let mut d = decryptor(mech, key)?;
+    collect(|o| d.one_shot(wrapped, o)).map_err(|e| match e {
+        Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+        other => other,
+    })
+}
+
+/// `C_DeriveKey` with `CKM_SOFTKMS_GENERATE_DATA_KEY`: a random data key of the
+/// template's length (32 bytes by default) becomes the new object, and its
+/// envelope-encrypted form goes to the parameter's output. When the caller's
+/// buffer is missing or too small nothing is made: `CKR_BUFFER_TOO_SMALL` with
+/// the needed length in `ulWrappedKeyLen`.
+fn generate_data_key(
+    mech: &mut Mechanism,
+    base: &Arc<Object>,
+    value_len: Option<usize>,
+    _keys: &dyn KeyLookup,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let len = value_len.unwrap_or(32);
+    if len == 0 || len > MAX_DATA_KEY {
+        return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
+    }
+    let mut e = encryptor(mech, base)?;
+    let mut q = OutBuf::query();
+    e.one_shot(&vec![0u8; len], &mut q)?;
+    let needed_len = q.len();
+    let Param::GenerateDataKey {
+        capacity,
+        wrapped,
+        needed,
+        ..
+    } = &mut mech.param
+    else {
+        return Err(Error::MechanismParamInvalid);
+    };
+    *needed = needed_len;
+    if capacity.is_none_or(|c| c < needed_len) {
+        return Err(Error::BufferTooSmall);
+    }
+    let data_key = crate::crypto::random_vec(len).map_err(|_| Error::FunctionFailed)?;
+    *wrapped = collect(|o| e.one_shot(&data_key, o))?.to_vec();
+    Ok(data_key)
+}
