@@ -393,6 +393,41 @@ impl Raw {
         Ok(unsafe { ObjectHandle::new_from_raw(h) })
     }
 
+    /// C_UnwrapKey into a private key of type `kt` (token=false, sign, decrypt).
+    pub fn unwrap_private(
+        &self,
+        s: &Session,
+        m: &CK_MECHANISM,
+        uk: ObjectHandle,
+        wrapped: &[u8],
+        kt: CK_KEY_TYPE,
+    ) -> Rv<ObjectHandle> {
+        let mut m = *m;
+        let class: CK_OBJECT_CLASS = CKO_PRIVATE_KEY;
+        let t: CK_BBOOL = CK_TRUE;
+        let f: CK_BBOOL = CK_FALSE;
+        let mut tmpl = [
+            attr(CKA_CLASS, &class),
+            attr(CKA_KEY_TYPE, &kt),
+            attr(CKA_TOKEN, &f),
+            attr(CKA_SIGN, &t),
+            attr(CKA_SENSITIVE, &t),
+        ];
+        let mut h: CK_OBJECT_HANDLE = 0;
+        call!(self.C_UnwrapKey(
+            s.handle(),
+            &mut m,
+            uk.handle(),
+            ptr_of(wrapped),
+            ulen(wrapped.len()),
+            tmpl.as_mut_ptr(),
+            ulen(tmpl.len()),
+            &mut h
+        ))?;
+        // SAFETY: h is a handle the module just returned.
+        Ok(unsafe { ObjectHandle::new_from_raw(h) })
+    }
+
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Vec<CK_MECHANISM_TYPE> {
         let mut n: CK_ULONG = 0;
         call!(self.C_GetMechanismList(slot, ptr::null_mut(), &mut n)).expect("list size");
