@@ -190,9 +190,8 @@ impl Raw {
         assert_eq!(rv, CKR_OK);
         assert!(!list.is_null());
         // SAFETY: the module's function list is static for the life of the library.
-        Raw {
-            f: unsafe { &*list },
-        }
+        let f = unsafe { &*list };
+        Raw { f }
     }
 
     /// Runs a C_Xxx(data) → out call with the size-query rule: null buffer first.
@@ -366,7 +365,6 @@ impl Raw {
     ) -> Rv<ObjectHandle> {
         let mut m = *m;
         let class: CK_OBJECT_CLASS = CKO_SECRET_KEY;
-        let kt = kt;
         let t: CK_BBOOL = CK_TRUE;
         let f: CK_BBOOL = CK_FALSE;
         let mut tmpl = [
