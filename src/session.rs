@@ -67,6 +67,10 @@ pub enum Step {
     Update,
     /// A single-part call or a `Final`: success ends the operation.
     Last,
+    /// `C_EncryptMessage`/`C_DecryptMessage`: the call begins and ends one
+    /// message (PKCS#11 3.0 §5.13.3, §5.14.3); whatever its result, the
+    /// message-based process stays until `C_Message*Final`.
+    Message,
 }
 
 /// Runs one step of the operation in `slot` with the rules of §5.2: no operation
@@ -81,8 +85,9 @@ pub fn step<T: ?Sized, R>(
     let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
     let r = f(op);
     let keep = match &r {
-        Ok(_) => query || step == Step::Update,
+        Ok(_) => query || step != Step::Last,
         Err(Error::BufferTooSmall) => true,
+        Err(_) if step == Step::Message => true,
         Err(_) => false,
     };
     if !keep {

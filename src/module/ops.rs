@@ -307,7 +307,7 @@ impl Module {
         self.run(
             h,
             |o| &mut o.message_encrypt,
-            Step::Update,
+            Step::Message,
             q,
             |op| op.one_shot(param, aad, data, out),
         )
@@ -378,7 +378,7 @@ impl Module {
         self.run(
             h,
             |o| &mut o.message_decrypt,
-            Step::Update,
+            Step::Message,
             q,
             |op| op.one_shot(param, aad, data, out),
         )

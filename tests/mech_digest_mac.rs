@@ -1,0 +1,219 @@
+//! Digests (PKCS#11 3.0 §2.16–2.19, SHA-3 §6.x), HMAC (§2.20–2.25) and AES-CMAC
+//! (§2.11.3) through the built module: published vectors from
+//! `tests/vectors/so-digest.txt` and `so-mac.txt`, one loop per table, single
+//! and multi-part, `C_DigestKey`, and the verification errors.
+
+mod common;
+mod mech_common;
+
+use common::{rv, Ctx};
+use cryptoki::error::RvError;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::KeyType;
+use cryptoki_sys::*;
+use mech_common::*;
+
+#[test]
+fn digest_vectors_single_and_multi_part() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let raw = Raw::new();
+    let rows = table("so-digest.txt");
+    assert!(rows.len() >= 32);
+    for r in &rows {
+        let (m, msg, want) = (plain(ckm(&r[0])), h(&r[1]), h(&r[2]));
+        assert_eq!(
+            raw.digest(&s, &m, &msg).expect("digest"),
+            want,
+            "{} {}",
+            r[0],
+            r[1]
+        );
+        for n in [1, 3, 64] {
+            raw.digest_init(&s, &m).expect("init");
+            for c in msg.chunks(n) {
+                raw.digest_update(&s, c).expect("update");
+            }
+            assert_eq!(
+                raw.digest_final(&s).expect("final"),
+                want,
+                "{} multi {n}",
+                r[0]
+            );
+        }
+    }
+    // The typed cryptoki API agrees on the SHA-2 rows.
+    let abc = b"abc";
+    let d = s.digest(&Mechanism::Sha256, abc).expect("digest");
+    assert_eq!(
+        hx(&d),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[test]
+fn digest_key_hashes_the_key_value() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let raw = Raw::new();
+    let rows = table("so-digest.txt");
+    // C_DigestKey on a secret key whose value is the message: same digest as the data.
+    for r in rows.iter().filter(|r| !r[1].is_empty()) {
+        let (m, msg, want) = (plain(ckm(&r[0])), h(&r[1]), h(&r[2]));
+        let k = generic_key(&s, &msg);
+        raw.digest_init(&s, &m).expect("init");
+        raw.digest_key(&s, k).expect("digest key");
+        assert_eq!(raw.digest_final(&s).expect("final"), want, "{}", r[0]);
+        // Data, then key, then data: the concatenation.
+        raw.digest_init(&s, &m).expect("init");
+        raw.digest_update(&s, b"x").expect("update");
+        raw.digest_key(&s, k).expect("key");
+        raw.digest_update(&s, b"y").expect("update");
+        let both = [b"x".as_slice(), &msg, b"y"].concat();
+        assert_eq!(
+            raw.digest_final(&s).expect("final"),
+            raw.digest(&s, &m, &both).expect("digest"),
+        );
+    }
+    // The typed API: digest_key exists in cryptoki 0.12.
+    let k = generic_key(&s, b"abc");
+    s.digest_init(&Mechanism::Sha256).expect("init");
+    s.digest_key(k).expect("digest key");
+    assert_eq!(
+        hx(&s.digest_final().expect("final")),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+fn mac_mech(name: &str, len: &CK_ULONG) -> CK_MECHANISM {
+    if name.ends_with("_GENERAL") {
+        mech(ckm(name), Some(len))
+    } else {
+        plain(ckm(name))
+    }
+}
+
+#[test]
+fn mac_vectors_sign_verify_and_errors() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let raw = Raw::new();
+    let rows = table("so-mac.txt");
+    assert!(rows.len() >= 35);
+    for r in &rows {
+        let name = r[0].as_str();
+        let (key, msg, want) = (h(&r[1]), h(&r[2]), h(&r[4]));
+        let len: CK_ULONG = r[3].parse().expect("len");
+        let kt = if name.starts_with("AES") {
+            KeyType::AES
+        } else {
+            KeyType::GENERIC_SECRET
+        };
+        let k = secret_key(&s, kt, &key, &[]);
+        let m = mac_mech(name, &len);
+        assert_eq!(
+            raw.sign(&s, &m, k, &msg).expect("sign"),
+            want,
+            "{name} {}",
+            r[2]
+        );
+        for n in [1, 7, 64] {
+            raw.sign_init(&s, &m, k).expect("init");
+            for c in msg.chunks(n) {
+                raw.sign_update(&s, c).expect("update");
+            }
+            assert_eq!(raw.sign_final(&s).expect("final"), want, "{name} multi {n}");
+        }
+        raw.verify(&s, &m, k, &msg, &want).expect("verify");
+        raw.verify_init(&s, &m, k).expect("init");
+        for c in msg.chunks(5) {
+            raw.verify_update(&s, c).expect("update");
+        }
+        raw.verify_final(&s, &want).expect("verify final");
+        let mut bad = want.clone();
+        bad[0] ^= 1;
+        assert_eq!(
+            raw.verify(&s, &m, k, &msg, &bad),
+            Err(CKR_SIGNATURE_INVALID),
+            "{name}"
+        );
+        assert_eq!(
+            raw.verify(&s, &m, k, &msg, &want[..want.len() - 1]),
+            Err(CKR_SIGNATURE_LEN_RANGE),
+            "{name} short"
+        );
+        let long = [want.as_slice(), &[0]].concat();
+        assert_eq!(
+            raw.verify(&s, &m, k, &msg, &long),
+            Err(CKR_SIGNATURE_LEN_RANGE),
+            "{name} long"
+        );
+    }
+}
+
+#[test]
+fn mac_typed_api_and_general_length_limits() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let raw = Raw::new();
+    // RFC 4231 case 2 through cryptoki's typed mechanisms.
+    let k = generic_key(&s, b"Jefe");
+    let mac = s
+        .sign(&Mechanism::Sha256Hmac, k, b"what do ya want for nothing?")
+        .expect("sign");
+    assert_eq!(
+        hx(&mac),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    s.verify(
+        &Mechanism::Sha256Hmac,
+        k,
+        b"what do ya want for nothing?",
+        &mac,
+    )
+    .expect("verify");
+    assert_eq!(
+        rv(s.verify(
+            &Mechanism::Sha256Hmac,
+            k,
+            b"what do ya want for nothing!",
+            &mac
+        )),
+        RvError::SignatureInvalid
+    );
+    // _GENERAL lengths: 0 and more than the hash are bad parameters.
+    for (name, max) in [("SHA256_HMAC_GENERAL", 32), ("AES_CMAC_GENERAL", 16)] {
+        let key = if name.starts_with("AES") {
+            aes_key(&s, &[7; 16])
+        } else {
+            k
+        };
+        for bad in [0, max + 1] {
+            let len: CK_ULONG = bad;
+            let m = mech(ckm(name), Some(&len));
+            assert_eq!(
+                raw.sign_init(&s, &m, key),
+                Err(CKR_MECHANISM_PARAM_INVALID),
+                "{name} {bad}"
+            );
+        }
+        let len: CK_ULONG = max;
+        let m = mech(ckm(name), Some(&len));
+        assert_eq!(
+            raw.sign(&s, &m, key, b"m").expect("sign").len(),
+            32.min(usize::try_from(max).expect("n"))
+        );
+    }
+    let cm = s
+        .sign(
+            &Mechanism::AesCMac,
+            aes_key(&s, &h("2b7e151628aed2a6abf7158809cf4f3c")),
+            &[],
+        )
+        .expect("cmac");
+    assert_eq!(hx(&cm), "bb1d6929e95937287fa37d129b756746");
+}
