@@ -425,7 +425,7 @@ mod tests {
                         public_data,
                     },
                 };
-                let got = derive(&m, &key, None, &NoLookup);
+                let got = derive(&mut m.clone(), &key, None, &NoLookup);
                 match t["result"].as_str().unwrap() {
                     "invalid" => assert_eq!(
                         got.err(),
@@ -460,21 +460,21 @@ mod tests {
             },
         };
         assert_eq!(
-            derive(&m(CKD_NULL, b""), &a, Some(16), &NoLookup)
+            derive(&mut m(CKD_NULL, b""), &a, Some(16), &NoLookup)
                 .unwrap()
                 .to_vec(),
             z[..16].to_vec()
         );
         assert_eq!(
-            derive(&m(CKD_NULL, b""), &a, Some(33), &NoLookup).err(),
+            derive(&mut m(CKD_NULL, b""), &a, Some(33), &NoLookup).err(),
             Some(Error::KeySizeRange)
         );
         assert_eq!(
-            derive(&m(CKD_NULL, b"x"), &a, None, &NoLookup).err(),
+            derive(&mut m(CKD_NULL, b"x"), &a, None, &NoLookup).err(),
             Some(Error::MechanismParamInvalid)
         );
         assert_eq!(
-            derive(&m(0x77, b""), &a, None, &NoLookup).err(),
+            derive(&mut m(0x77, b""), &a, None, &NoLookup).err(),
             Some(Error::MechanismParamInvalid)
         );
         // X9.63 with SHA-256: H(Z || 00000001 || info) || H(Z || 00000002 || info), cut.
@@ -487,10 +487,10 @@ mod tests {
             sha2::Digest::update(&mut h, info);
             want.extend_from_slice(&sha2::Digest::finalize(h));
         }
-        let got = derive(&m(CKD_SHA256_KDF, info), &a, Some(40), &NoLookup).unwrap();
+        let got = derive(&mut m(CKD_SHA256_KDF, info), &a, Some(40), &NoLookup).unwrap();
         assert_eq!(got.to_vec(), want[..40].to_vec());
         assert_eq!(
-            derive(&m(CKD_SHA256_KDF, info), &a, None, &NoLookup).err(),
+            derive(&mut m(CKD_SHA256_KDF, info), &a, None, &NoLookup).err(),
             Some(Error::TemplateIncomplete {
                 missing: CKA_VALUE_LEN
             })
@@ -575,7 +575,7 @@ mod tests {
                         public_data: p.get(CKA_EC_POINT).unwrap().to_vec(),
                     },
                 };
-                derive(&m, k, None, &NoLookup).unwrap()
+                derive(&mut m.clone(), k, None, &NoLookup).unwrap()
             };
             assert_eq!(d(&priv_o, &pub2), d(&priv2, &pub_o));
         }

@@ -229,14 +229,20 @@ mod tests {
             };
             // Extract and expand.
             let m = params(true, true, st, &h(&salt), &h(&info));
-            assert_eq!(*derive(&m, &base, Some(l), &none).unwrap(), h(okm));
+            assert_eq!(
+                *derive(&mut m.clone(), &base, Some(l), &none).unwrap(),
+                h(okm)
+            );
             // Extract only.
             let m = params(true, false, st, &h(&salt), &[]);
-            assert_eq!(*derive(&m, &base, None, &none).unwrap(), h(prk));
+            assert_eq!(*derive(&mut m.clone(), &base, None, &none).unwrap(), h(prk));
             // Expand only, from the PRK.
             let prk_key = key_obj(CKK_GENERIC_SECRET, &h(prk));
             let m = params(false, true, CKF_HKDF_SALT_NULL, &[], &h(&info));
-            assert_eq!(*derive(&m, &prk_key, Some(l), &none).unwrap(), h(okm));
+            assert_eq!(
+                *derive(&mut m.clone(), &prk_key, Some(l), &none).unwrap(),
+                h(okm)
+            );
         }
         // A salt from a key object gives the same result as the salt bytes.
         let salt_key = {
@@ -265,14 +271,14 @@ mod tests {
             *salt_key = 7;
         }
         assert_eq!(
-            *derive(&m, &base, Some(42), &keys).unwrap(),
+            *derive(&mut m.clone(), &base, Some(42), &keys).unwrap(),
             h("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
         );
         if let Param::Hkdf { salt_key, .. } = &mut m.param {
             *salt_key = 8;
         }
         assert_eq!(
-            derive(&m, &base, Some(42), &keys).unwrap_err(),
+            derive(&mut m.clone(), &base, Some(42), &keys).unwrap_err(),
             Error::KeyHandleInvalid
         );
     }
@@ -283,17 +289,17 @@ mod tests {
         let none = Keys(vec![]);
         let m = params(false, false, CKF_HKDF_SALT_NULL, &[], &[]);
         assert_eq!(
-            derive(&m, &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let m = params(true, true, CKF_HKDF_SALT_DATA, &[], &[]);
         assert_eq!(
-            derive(&m, &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let m = params(true, true, 0x99, b"s", &[]);
         assert_eq!(
-            derive(&m, &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let mut m = params(true, true, CKF_HKDF_SALT_NULL, &[], &[]);
@@ -301,27 +307,29 @@ mod tests {
             *prf_hash = CKM_AES_ECB;
         }
         assert_eq!(
-            derive(&m, &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let m = params(true, true, CKF_HKDF_SALT_NULL, &[], &[]);
         assert_eq!(
-            derive(&m, &base, None, &none).unwrap_err(),
+            derive(&mut m.clone(), &base, None, &none).unwrap_err(),
             Error::TemplateIncomplete {
                 missing: CKA_VALUE_LEN
             }
         );
         assert_eq!(
-            derive(&m, &base, Some(255 * 32 + 1), &none).unwrap_err(),
+            derive(&mut m.clone(), &base, Some(255 * 32 + 1), &none).unwrap_err(),
             Error::AttributeValueInvalid(CKA_VALUE_LEN)
         );
         assert_eq!(
-            derive(&m, &base, Some(255 * 32), &none).unwrap().len(),
+            derive(&mut m.clone(), &base, Some(255 * 32), &none)
+                .unwrap()
+                .len(),
             255 * 32
         );
         let m = params(true, false, CKF_HKDF_SALT_NULL, &[], &[]);
         assert_eq!(
-            derive(&m, &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
             Error::AttributeValueInvalid(CKA_VALUE_LEN)
         );
     }
