@@ -95,8 +95,10 @@ pub fn decode_ulongs(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<Vec<CK_ULONG>> {
 }
 
 /// True when the attribute type holds a nested template (`CKF_ARRAY_ATTRIBUTE`).
+/// Only the standard's own types count: vendor-defined types have bit 31 set and
+/// may have bit 30 too (SoftKMS's `0xD34B….` block does), without being arrays.
 pub fn is_template_attribute(ty: CK_ATTRIBUTE_TYPE) -> bool {
-    ty & CKF_ARRAY_ATTRIBUTE != 0 && ty != CKA_ALLOWED_MECHANISMS
+    ty & CKF_ARRAY_ATTRIBUTE != 0 && ty != CKA_ALLOWED_MECHANISMS && ty & CKA_VENDOR_DEFINED == 0
 }
 
 /// Canonical encoding of a template, used for nested templates and for storage:

@@ -73,6 +73,8 @@ impl Ctx {
 
     pub fn with_config(slots: usize, extra: &str) -> Ctx {
         let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // The test build's clock starts at the real time in every test.
+        std::env::remove_var("SOFTKMS_TEST_CLOCK_OFFSET");
         let dir = tempfile::tempdir().expect("tempdir");
         let mut conf = String::new();
         for i in 0..slots {
