@@ -80,6 +80,8 @@ check "keypairgen RSA-2048" "${P11T[@]}" --login --pin "$PIN" --keypairgen --key
   --id 01 --label rsa
 check "keypairgen EC P-256" "${P11T[@]}" --login --pin "$PIN" --keypairgen --key-type EC:prime256v1 \
   --id 02 --label ec
+check "keypairgen RSA-2048 with CKA_ALWAYS_AUTHENTICATE" "${P11T[@]}" --login --pin "$PIN" \
+  --keypairgen --key-type rsa:2048 --id 03 --label rsa-aa --always-auth
 
 printf 'data signed through the libp11 engine\n' > "$WORK/data.txt"
 "${PLAIN[@]}" dgst -sha256 -binary -out "$WORK/data.sha256" "$WORK/data.txt"
@@ -107,6 +109,44 @@ check "rsa: pkeyutl -sign RSA-PSS" "${OSSL[@]}" pkeyutl -sign "${ENG[@]}" -keyfo
 check "rsa: RSA-PSS signature verifies with plain openssl" "${PLAIN[@]}" pkeyutl -verify \
   -pubin -inkey "$WORK/rsa-pub.pem" -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss \
   -pkeyopt rsa_pss_saltlen:32 -in "$WORK/data.sha256" -sigfile "$WORK/rsa.pss.sig"
+check "rsa: lookup by id with -passin" "${OSSL[@]}" dgst -sha256 "${ENG[@]}" -keyform engine \
+  -sign "pkcs11:token=$LABEL;id=%01;type=private" -passin "pass:$PIN" -out "$WORK/rsa.id.sig" "$WORK/data.txt"
+check "rsa: id signature verifies with plain openssl" "${PLAIN[@]}" dgst -sha256 \
+  -verify "$WORK/rsa-pub.pem" -signature "$WORK/rsa.id.sig" "$WORK/data.txt"
+
+# C_Decrypt: plain openssl encrypts to the token's public key, the engine decrypts.
+for pad in pkcs1 oaep; do
+  opts=(-pkeyopt "rsa_padding_mode:$pad")
+  [ $pad = oaep ] && opts+=(-pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256)
+  "${PLAIN[@]}" pkeyutl -encrypt -pubin -inkey "$WORK/rsa-pub.pem" "${opts[@]}" -in "$WORK/data.txt" \
+    -out "$WORK/rsa.$pad.enc" 2>/dev/null
+  check "rsa: pkeyutl -decrypt ($pad)" bash -c "${OSSL[*]} pkeyutl -decrypt ${ENG[*]} -keyform engine \
+    -inkey '$(priv rsa)' ${opts[*]} -in '$WORK/rsa.$pad.enc' -out '$WORK/rsa.$pad.dec' &&
+    cmp '$WORK/data.txt' '$WORK/rsa.$pad.dec'"
+done
+
+# C_DeriveKey (CKM_ECDH1_DERIVE): the engine and plain openssl agree on the shared secret.
+"${PLAIN[@]}" genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/peer.pem" 2>/dev/null
+"${PLAIN[@]}" pkey -in "$WORK/peer.pem" -pubout -out "$WORK/peer-pub.pem" 2>/dev/null
+check "ec: pkeyutl -derive (ECDH)" "${OSSL[@]}" pkeyutl -derive "${ENG[@]}" -keyform engine \
+  -inkey "$(priv ec)" -peerkey "$WORK/peer-pub.pem" -out "$WORK/ecdh.token"
+check "ec: ECDH secret matches plain openssl" bash -c "${PLAIN[*]} pkeyutl -derive \
+  -inkey '$WORK/peer.pem' -peerkey '$WORK/ec-pub.pem' -out '$WORK/ecdh.plain' &&
+  cmp '$WORK/ecdh.token' '$WORK/ecdh.plain'"
+
+# CKA_ALWAYS_AUTHENTICATE: libp11 asks for the PIN again (read from stdin) and logs in as
+# CKU_CONTEXT_SPECIFIC before C_Sign (§5.5 C_Login, §4.9 private key objects).
+check "rsa-aa: export public key" "${OSSL[@]}" pkey "${ENG[@]}" -pubin -inform engine \
+  -in "$(pub rsa-aa)" -out "$WORK/rsa-aa-pub.pem"
+check "rsa-aa: sign after context-specific login" bash -c "echo '$PIN' | ${OSSL[*]} pkeyutl -sign \
+  ${ENG[*]} -keyform engine -inkey '$(priv rsa-aa)' -pkeyopt digest:sha256 \
+  -in '$WORK/data.sha256' -out '$WORK/rsa-aa.sig'"
+check "rsa-aa: signature verifies with plain openssl" "${PLAIN[@]}" pkeyutl -verify -pubin \
+  -inkey "$WORK/rsa-aa-pub.pem" -pkeyopt digest:sha256 -in "$WORK/data.sha256" -sigfile "$WORK/rsa-aa.sig"
+check "rsa-aa: wrong context-specific PIN refused" bash -c "! echo wrong-pin | ${OSSL[*]} pkeyutl \
+  -sign ${ENG[*]} -keyform engine -inkey '$(priv rsa-aa)' -pkeyopt digest:sha256 \
+  -in '$WORK/data.sha256' -out '$WORK/rsa-aa.bad.sig' > '$WORK/bad.log' 2>&1 &&
+  grep -q 'PIN incorrect' '$WORK/bad.log'"
 
 for key in rsa ec; do
   check "$key: req -x509 self-signed certificate" "${OSSL[@]}" req -x509 -new "${ENG[@]}" \
