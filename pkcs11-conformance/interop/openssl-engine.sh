@@ -103,12 +103,16 @@ for key in rsa ec; do
     -pubin -inkey "$WORK/$key-pub.pem" -pkeyopt digest:sha256 -in "$WORK/data.sha256" \
     -sigfile "$WORK/$key.pkeyutl.sig"
 done
-check "rsa: pkeyutl -sign RSA-PSS" "${OSSL[@]}" pkeyutl -sign "${ENG[@]}" -keyform engine \
-  -inkey "$(priv rsa)" -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss \
-  -pkeyopt rsa_pss_saltlen:32 -in "$WORK/data.sha256" -out "$WORK/rsa.pss.sig"
-check "rsa: RSA-PSS signature verifies with plain openssl" "${PLAIN[@]}" pkeyutl -verify \
-  -pubin -inkey "$WORK/rsa-pub.pem" -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss \
-  -pkeyopt rsa_pss_saltlen:32 -in "$WORK/data.sha256" -sigfile "$WORK/rsa.pss.sig"
+# RSA-PSS: salt = hLen, and the largest salt ("auto", what libp11 asks for by default:
+# 256 - 32 - 2 = 222 bytes). ("max" is passed by libp11 0.4.12 as sLen = (CK_ULONG)-3.)
+for salt in 32 auto; do
+  check "rsa: pkeyutl -sign RSA-PSS (salt $salt)" "${OSSL[@]}" pkeyutl -sign "${ENG[@]}" -keyform engine \
+    -inkey "$(priv rsa)" -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss \
+    -pkeyopt "rsa_pss_saltlen:$salt" -in "$WORK/data.sha256" -out "$WORK/rsa.pss.sig"
+  check "rsa: RSA-PSS (salt $salt) signature verifies with plain openssl" "${PLAIN[@]}" pkeyutl \
+    -verify -pubin -inkey "$WORK/rsa-pub.pem" -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss \
+    -pkeyopt "rsa_pss_saltlen:$salt" -in "$WORK/data.sha256" -sigfile "$WORK/rsa.pss.sig"
+done
 check "rsa: lookup by id with -passin" "${OSSL[@]}" dgst -sha256 "${ENG[@]}" -keyform engine \
   -sign "pkcs11:token=$LABEL;id=%01;type=private" -passin "pass:$PIN" -out "$WORK/rsa.id.sig" "$WORK/data.txt"
 check "rsa: id signature verifies with plain openssl" "${PLAIN[@]}" dgst -sha256 \
