@@ -139,15 +139,16 @@ check "ec: ECDH secret matches plain openssl" bash -c "${PLAIN[*]} pkeyutl -deri
   cmp '$WORK/ecdh.token' '$WORK/ecdh.plain'"
 
 # CKA_ALWAYS_AUTHENTICATE: libp11 asks for the PIN again (read from stdin) and logs in as
-# CKU_CONTEXT_SPECIFIC before C_Sign (§5.5 C_Login, §4.9 private key objects).
+# CKU_CONTEXT_SPECIFIC before C_Sign (§5.5 C_Login, §4.9 private key objects). setsid: no
+# controlling terminal, so OpenSSL's UI reads stdin and not /dev/tty.
 check "rsa-aa: export public key" "${OSSL[@]}" pkey "${ENG[@]}" -pubin -inform engine \
   -in "$(pub rsa-aa)" -out "$WORK/rsa-aa-pub.pem"
-check "rsa-aa: sign after context-specific login" bash -c "echo '$PIN' | ${OSSL[*]} pkeyutl -sign \
+check "rsa-aa: sign after context-specific login" bash -c "echo '$PIN' | setsid ${OSSL[*]} pkeyutl -sign \
   ${ENG[*]} -keyform engine -inkey '$(priv rsa-aa)' -pkeyopt digest:sha256 \
   -in '$WORK/data.sha256' -out '$WORK/rsa-aa.sig'"
 check "rsa-aa: signature verifies with plain openssl" "${PLAIN[@]}" pkeyutl -verify -pubin \
   -inkey "$WORK/rsa-aa-pub.pem" -pkeyopt digest:sha256 -in "$WORK/data.sha256" -sigfile "$WORK/rsa-aa.sig"
-check "rsa-aa: wrong context-specific PIN refused" bash -c "! echo wrong-pin | ${OSSL[*]} pkeyutl \
+check "rsa-aa: wrong context-specific PIN refused" bash -c "! echo wrong-pin | setsid ${OSSL[*]} pkeyutl \
   -sign ${ENG[*]} -keyform engine -inkey '$(priv rsa-aa)' -pkeyopt digest:sha256 \
   -in '$WORK/data.sha256' -out '$WORK/rsa-aa.bad.sig' > '$WORK/bad.log' 2>&1 &&
   grep -q 'PIN incorrect' '$WORK/bad.log'"
