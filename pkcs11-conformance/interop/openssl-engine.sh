@@ -17,11 +17,19 @@ done
 
 WORK=$(mktemp -d)
 SERVER_PID=""
+# The server runs under timeout, which leads its own process group: end the group.
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -- "-$SERVER_PID" 2>/dev/null || kill "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+}
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM
 # A fresh token for SoftKMS, and for SoftHSMv2 when that is the module under test.
 cat > "$WORK/softkms.toml" <<CONF
 [[slot]]
@@ -185,7 +193,7 @@ tls() {
       sleep 0.1; waited=$((waited + 1))
     done
     kill -0 "$SERVER_PID" 2>/dev/null && grep -q '^ACCEPT' "$WORK/server.log" && break
-    kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
+    stop_server
     grep -q -i "address already in use" "$WORK/server.log" || break
   done
   if [ -z "$SERVER_PID" ]; then
@@ -200,7 +208,7 @@ tls() {
     grep -q 'Verify return code: 0 (ok)' '$WORK/client.log' &&
     grep -q 'Protocol  : TLSv1.${proto#-tls1_}\$' '$WORK/client.log' &&
     grep -q '^Peer signature type: $sigtype\$' '$WORK/client.log'"
-  kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
+  stop_server
 }
 
 tls "rsa: TLS 1.3 handshake (RSA-PSS) and GET" rsa -tls1_3 RSA-PSS
