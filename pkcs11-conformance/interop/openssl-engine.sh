@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Interoperability with OpenSSL 3 through libp11's PKCS#11 engine: key pairs
 # made on the token by pkcs11-tool (C_GenerateKeyPair, §5.13), then signatures
-# (C_Sign, §5.11), self-signed certificates and TLS 1.2/1.3 handshakes on
-# 127.0.0.1 with the private keys staying on the token.
+# (C_Sign, §5.11; PKCS#1 v1.5, PSS, ECDSA), RSA decryption (C_Decrypt), ECDH
+# (C_DeriveKey), a CKA_ALWAYS_AUTHENTICATE key, self-signed certificates and
+# TLS 1.2/1.3 handshakes on 127.0.0.1, with the private keys staying on the token.
+# Every result is checked with plain openssl. Also runs against SoftHSMv2.
 # Usage: openssl-engine.sh MODULE_PATH   Prints "N passed, N failed"; exits non-zero on a failure.
 set -u
 MODULE=$(realpath "${1:?usage: $0 MODULE_PATH}")
