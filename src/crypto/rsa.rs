@@ -480,6 +480,11 @@ impl RsaPrivateKey {
         self.key.size()
     }
 
+    /// The modulus length in bits.
+    pub fn bits(&self) -> usize {
+        usize::try_from(self.key.n().bit_width_vartime()).unwrap_or(usize::MAX)
+    }
+
     /// The public half.
     pub fn public(&self) -> RsaPublicKey {
         RsaPublicKey {

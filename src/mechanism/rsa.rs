@@ -210,8 +210,9 @@ enum Scheme {
     Pss(HashAlg, usize),
 }
 
-/// The scheme and, for the hash-and-sign forms, the hash applied to the data.
-fn scheme(mech: &Mechanism, k: usize) -> Result<(Scheme, Option<HashAlg>)> {
+/// The scheme and, for the hash-and-sign forms, the hash applied to the data, for a
+/// key with a modulus of `mod_bits` bits.
+fn scheme(mech: &Mechanism, mod_bits: usize) -> Result<(Scheme, Option<HashAlg>)> {
     let fixed = match mech.mech {
         CKM_RSA_PKCS => return Ok((Scheme::Raw, None)),
         CKM_SHA1_RSA_PKCS => return Ok((Scheme::Pkcs1(HashAlg::Sha1), Some(HashAlg::Sha1))),
@@ -240,9 +241,8 @@ fn scheme(mech: &Mechanism, k: usize) -> Result<(Scheme, Option<HashAlg>)> {
         return Err(Error::MechanismParamInvalid);
     }
     let salt = usize::try_from(salt_len).map_err(|_| Error::MechanismParamInvalid)?;
-    // RFC 8017 §9.1.1: emLen ≥ hLen + sLen + 2 (emLen is k, or k-1 when modBits-1
-    // is a multiple of 8; use the smaller to be safe at init).
-    let em_len = k.saturating_sub(1);
+    // RFC 8017 §8.1.1, §9.1.1: emLen = ⌈(modBits − 1)/8⌉ ≥ hLen + sLen + 2.
+    let em_len = mod_bits.saturating_sub(1).div_ceil(8);
     if em_len < h.len() + 2 {
         return Err(Error::KeySizeRange);
     }
@@ -391,7 +391,7 @@ impl SignOp for RsaSign {
 
 fn sign_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn SignOp>> {
     let key = rsa_private(key)?;
-    let (scheme, hash) = scheme(mech, key.size())?;
+    let (scheme, hash) = scheme(mech, key.bits())?;
     Ok(Box::new(RsaSign {
         key,
         scheme,
@@ -445,7 +445,7 @@ impl VerifyOp for RsaVerify {
 
 fn verify_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn VerifyOp>> {
     let key = rsa_public(key)?;
-    let (scheme, hash) = scheme(mech, key.size())?;
+    let (scheme, hash) = scheme(mech, key.bits())?;
     Ok(Box::new(RsaVerify {
         key,
         scheme,
@@ -889,6 +889,21 @@ mod tests {
                 assert_eq!(sign(&m, &digest[1..]), Err(Error::DataLenRange));
             }
         }
+    }
+
+    #[test]
+    fn pss_takes_the_largest_salt_rfc_8017_allows() {
+        // 2048-bit modulus: emLen = ⌈2047/8⌉ = 256, so sLen ≤ 256 − 32 − 2 = 222
+        // (what OpenSSL asks for with rsa_pss_saltlen:max, the default when signing).
+        let digest = HashAlg::Sha256.digest(&[b"max salt"]);
+        let m = mech(CKM_RSA_PKCS_PSS, pss(CKM_SHA256, CKG_MGF1_SHA256, 222));
+        let sig = sign(&m, &digest).unwrap();
+        verify(&m, &digest, &sig).unwrap();
+        let over = mech(CKM_RSA_PKCS_PSS, pss(CKM_SHA256, CKG_MGF1_SHA256, 223));
+        assert_eq!(
+            sign_init(&over, &KEY.private).err(),
+            Some(Error::MechanismParamInvalid)
+        );
     }
 
     #[test]
