@@ -28,12 +28,23 @@ macro_rules! emit {
     ($($t:tt)*) => { out(&format!($($t)*)) };
 }
 
+#[path = "softkms/kms.rs"]
+mod kms;
+
 const USAGE: &str = "usage: softkms [--slot N] [--json] COMMAND
 commands:
   token init --label LABEL     initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN becomes the user PIN)
   token info                   show the token
   object list                  list the objects (logs in with SOFTKMS_PIN when set)
-  key create --label NAME [--spec aes256|aes128|hmac256|p256|rsa2048|rsa3072|rsa4096]
+  key create --label NAME [--spec aes256|aes128|hmac256|p256|rsa2048|rsa3072|rsa4096] [--rotation-days N]
+  key list | key show NAME      managed keys: state, versions, rotation, deletion
+  key rotate|enable|disable|cancel-deletion NAME
+  key schedule-deletion NAME [--days 7..30]
+  encrypt --key NAME [--context k=v]... [--in F] [--out F]   envelope encryption
+  decrypt [--context k=v]... [--in F] [--out F]               (the message names its key)
+  datakey generate --key NAME [--bytes N] [--context k=v]... [--out BLOB]
+  datakey decrypt --blob F [--context k=v]...
+  datakey re-encrypt --blob F --key NAME [--context k=v]... [--out F]
   random [--bytes N]           random bytes from the token, in hex
   mechanisms [--markdown]      the mechanisms the module offers";
 
@@ -244,6 +255,15 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
             t.push(Attribute::bool(*u, true));
         }
         common(&mut t);
+        if let Some(days) = flag(&o.words, "--rotation-days") {
+            let days: CK_ULONG = days
+                .parse()
+                .map_err(|_| "--rotation-days needs a number".to_string())?;
+            t.push(Attribute::ulong(
+                softkms::kms::abi::CKA_SOFTKMS_ROTATION_PERIOD,
+                days,
+            ));
+        }
         m.generate_key(h, &mech(mechanism), &t).map_err(fail)
     };
     let pair = |mechanism: CK_MECHANISM_TYPE,
@@ -273,7 +293,7 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
         "aes256" => sym(
             CKM_AES_KEY_GEN,
             32,
-            &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP],
+            &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE],
         )?,
         "aes128" => sym(
             CKM_AES_KEY_GEN,
@@ -398,6 +418,14 @@ fn run(o: &Opts, m: &Arc<Module>) -> Result<(), String> {
         ["token", "info", ..] => token_info(m, o),
         ["object", "list", ..] => object_list(m, o),
         ["key", "create", ..] => key_create(m, o),
+        ["key", "list", ..] => kms::key_list(m, o),
+        ["key", "show", ..] => kms::key_show(m, o),
+        ["key", verb @ ("rotate" | "enable" | "disable" | "schedule-deletion" | "cancel-deletion"), ..] => {
+            kms::key_lifecycle(m, o, verb)
+        }
+        ["encrypt", ..] => kms::encrypt(m, o),
+        ["decrypt", ..] => kms::decrypt(m, o),
+        ["datakey", verb, ..] => kms::datakey(m, o, verb),
         ["random", ..] => random(m, o),
         ["mechanisms", ..] => {
             mechanisms(o);
