@@ -27,6 +27,7 @@ extern "C" {
 #define CKA_SOFTKMS_ORIGIN              (SOFTKMS_VENDOR_BASE + 0x0A) /* read-only, SOFTKMS_ORIGIN_* */
 #define CKA_SOFTKMS_VERSION_TIMES       (SOFTKMS_VENDOR_BASE + 0x0B) /* read-only, CK_ULONG pairs (version, creation time) */
 #define CKA_SOFTKMS_POLICY              (SOFTKMS_VENDOR_BASE + 0x0C) /* UTF-8 JSON key policy */
+#define CKA_SOFTKMS_IMPORT_FROM         (SOFTKMS_VENDOR_BASE + 0x0D) /* CK_OBJECT_HANDLE: write to re-import the same material */
 
 /* Values of CKA_SOFTKMS_KEY_STATE. */
 #define SOFTKMS_KEY_STATE_ENABLED          1UL

@@ -12,6 +12,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::kms::abi::CKA_SOFTKMS_IMPORT_FROM;
 use crate::kms::lifecycle::{self, UseCheck};
 use crate::mechanism::{keys, registry, KeyLookup, Mechanism, MechanismDef};
 use crate::object::attr::{decode_ulong, Attribute, Template};
@@ -810,6 +811,18 @@ impl Module {
             return Err(Error::SessionReadOnly);
         }
         let mut attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
+        if let Some(a) = template.iter().find(|a| a.ty == CKA_SOFTKMS_IMPORT_FROM) {
+            let src = self.object(
+                &t,
+                a.as_ulong()?,
+                Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM),
+            )?;
+            let material = match (src.class(), src.get(CKA_VALUE)) {
+                (Some(CKO_SECRET_KEY), Some(v)) => zeroize::Zeroizing::new(v.to_vec()),
+                _ => return Err(Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM)),
+            };
+            lifecycle::reimport(&o, &mut attrs, &material)?;
+        }
         lifecycle::on_set(&o, &mut attrs, template, clock::now_unix())?;
         let new = Object::new(o.handle, o.session, attrs);
         if new.is_private() && !matches!(t.state.read().login, Login::User(_)) {

@@ -541,3 +541,99 @@ fn large_messages_stream_in_parts() {
     out.extend(s.decrypt_final().unwrap());
     assert_eq!(out, data);
 }
+
+const IMPORT_FROM: CK_ULONG = BASE + 0x0D;
+
+#[test]
+fn imported_material_is_unwrapped_expires_and_only_the_same_material_returns() {
+    let c = Ctx::new(1);
+    c.init_token(0);
+    let s = c.user_session(0);
+    // The token's import key pair (what GetParametersForImport hands out).
+    let (public, private) = s
+        .generate_key_pair(
+            &Mechanism::RsaPkcsKeyPairGen,
+            &[
+                Attribute::ModulusBits(2048.into()),
+                Attribute::Encrypt(true),
+                Attribute::Wrap(true),
+            ],
+            &[
+                Attribute::Unwrap(true),
+                Attribute::Decrypt(false),
+                Attribute::Sensitive(true),
+            ],
+        )
+        .unwrap();
+    let oaep = || {
+        Mechanism::RsaPkcsOaep(cryptoki::mechanism::rsa::PkcsOaepParams::new(
+            MechanismType::SHA256,
+            cryptoki::mechanism::rsa::PkcsMgfType::MGF1_SHA256,
+            cryptoki::mechanism::rsa::PkcsOaepSource::empty(),
+        ))
+    };
+    let material = [0x5Au8; 32];
+    let unwrap_template = |token: bool, extra: &[Attribute]| {
+        let mut t = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(token),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+        ];
+        t.extend_from_slice(extra);
+        t
+    };
+    let valid_to = CK_ULONG::try_from(now() + 3600).unwrap();
+    let wrapped = s.encrypt(&oaep(), public, &material).unwrap();
+    let k = s
+        .unwrap_key(
+            &oaep(),
+            private,
+            &wrapped,
+            &unwrap_template(
+                true,
+                &[
+                    Attribute::Label(b"byok".to_vec()),
+                    ulong_attr(VALID_TO, valid_to),
+                ],
+            ),
+        )
+        .unwrap();
+    assert_eq!(read_ulong(&s, k, ORIGIN), 2);
+    assert_eq!(read_ulong(&s, k, CURRENT_VERSION), 1);
+    let msg = seal(&s, k, b"", b"sealed with imported material");
+    set_clock(7200);
+    assert_eq!(rv(open(&s, k, b"", &msg)), RvError::KeyFunctionNotPermitted);
+    assert_eq!(read_ulong(&s, k, KEY_STATE), PENDING_IMPORT);
+    // Other material is refused.
+    let other = s.encrypt(&oaep(), public, &[0x11u8; 32]).unwrap();
+    let wrong = s
+        .unwrap_key(&oaep(), private, &other, &unwrap_template(false, &[]))
+        .unwrap();
+    assert_eq!(
+        rv(s.update_attributes(k, &[ulong_attr(IMPORT_FROM, wrong.handle())])),
+        RvError::AttributeValueInvalid
+    );
+    assert_eq!(read_ulong(&s, k, KEY_STATE), PENDING_IMPORT);
+    // The same material comes back, with a new (or no) expiry.
+    let wrapped = s.encrypt(&oaep(), public, &material).unwrap();
+    let same = s
+        .unwrap_key(&oaep(), private, &wrapped, &unwrap_template(false, &[]))
+        .unwrap();
+    s.update_attributes(
+        k,
+        &[
+            ulong_attr(IMPORT_FROM, same.handle()),
+            ulong_attr(VALID_TO, 0),
+        ],
+    )
+    .unwrap();
+    assert_eq!(read_ulong(&s, k, KEY_STATE), ENABLED);
+    assert_eq!(
+        open(&s, k, b"", &msg).unwrap(),
+        b"sealed with imported material"
+    );
+}

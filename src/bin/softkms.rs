@@ -40,6 +40,7 @@ commands:
   key list | key show NAME      managed keys: state, versions, rotation, deletion
   key rotate|enable|disable|cancel-deletion NAME
   key schedule-deletion NAME [--days 7..30]
+  key import NAME --material FILE [--valid-to YYYY-MM-DDTHH:MM:SSZ]
   encrypt --key NAME [--context k=v]... [--in F] [--out F]   envelope encryption
   decrypt [--context k=v]... [--in F] [--out F]               (the message names its key)
   datakey generate --key NAME [--bytes N] [--context k=v]... [--out BLOB]
@@ -420,6 +421,7 @@ fn run(o: &Opts, m: &Arc<Module>) -> Result<(), String> {
         ["key", "create", ..] => key_create(m, o),
         ["key", "list", ..] => kms::key_list(m, o),
         ["key", "show", ..] => kms::key_show(m, o),
+        ["key", "import", ..] => kms::key_import(m, o),
         ["key", verb @ ("rotate" | "enable" | "disable" | "schedule-deletion" | "cancel-deletion"), ..] => {
             kms::key_lifecycle(m, o, verb)
         }

@@ -31,6 +31,10 @@ pub const CKA_SOFTKMS_VERSION_TIMES: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0
 /// The key policy (UTF-8 JSON).
 pub const CKA_SOFTKMS_POLICY: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x0C;
 
+/// Write-only: the handle of a secret key holding the same material a
+/// PendingImport key had; the material is imported again (see `docs/vendor-abi.md`).
+pub const CKA_SOFTKMS_IMPORT_FROM: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x0D;
+
 /// Internal, never readable: every version of a managed key (see
 /// `kms::versions`). Not part of the header.
 pub const CKA_SOFTKMS_VERSIONS: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x80;
@@ -139,6 +143,7 @@ mod tests {
             ("CKA_SOFTKMS_ORIGIN", CKA_SOFTKMS_ORIGIN),
             ("CKA_SOFTKMS_VERSION_TIMES", CKA_SOFTKMS_VERSION_TIMES),
             ("CKA_SOFTKMS_POLICY", CKA_SOFTKMS_POLICY),
+            ("CKA_SOFTKMS_IMPORT_FROM", CKA_SOFTKMS_IMPORT_FROM),
             ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
             ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
             (

@@ -309,6 +309,18 @@ pub fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) ->
             "only an enabled key can be rotated or retire versions",
         ));
     }
+    if given(CKA_SOFTKMS_VALID_TO)
+        && get_ulong(new, CKA_SOFTKMS_ORIGIN) != Some(SOFTKMS_ORIGIN_EXTERNAL)
+    {
+        return Err(Error::TemplateInconsistent(
+            "only imported material expires",
+        ));
+    }
+    if given(CKA_SOFTKMS_IMPORT_FROM) {
+        // The module resolved the handle and called `reimport`; the value itself
+        // is not kept.
+        new.remove(&CKA_SOFTKMS_IMPORT_FROM);
+    }
     if given(CKA_SOFTKMS_ROTATION_PERIOD) {
         let p = get_ulong(new, CKA_SOFTKMS_ROTATION_PERIOD).unwrap_or(0);
         check_rotation_period(p)?;
@@ -339,6 +351,35 @@ pub fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) ->
         }
         write_versions(new, &all);
     }
+    Ok(())
+}
+
+/// Imports the same material again into a key whose imported material expired
+/// (PendingImport): only material with the recorded SHA-256 is accepted. The key
+/// becomes Enabled; its expiry is what the same write sets (or none).
+pub fn reimport(old: &Object, new: &mut AttrMap, material: &[u8]) -> Result<()> {
+    if old.get_ulong(CKA_SOFTKMS_KEY_STATE) != Some(SOFTKMS_KEY_STATE_PENDING_IMPORT) {
+        return Err(denied(
+            "material can only be imported again into a key in PendingImport",
+        ));
+    }
+    let digest = crate::crypto::hash::digest(crate::crypto::hash::HashAlg::Sha256, material);
+    let recorded = new
+        .get(&CKA_SOFTKMS_MATERIAL_DIGEST)
+        .ok_or_else(|| denied("the key records no imported material"))?;
+    if !crate::crypto::hash::ct_eq(&digest, recorded) {
+        log::info!("re-import refused: not the material this key had");
+        return Err(Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM));
+    }
+    let mut all = key_versions(new)?;
+    for v in &mut all {
+        v.material = Zeroizing::new(material.to_vec());
+    }
+    write_versions(new, &all);
+    new.insert(CKA_VALUE, Zeroizing::new(material.to_vec()));
+    set_ulong(new, CKA_SOFTKMS_KEY_STATE, SOFTKMS_KEY_STATE_ENABLED);
+    new.remove(&CKA_SOFTKMS_IMPORT_FROM);
+    log::info!("imported key material again");
     Ok(())
 }
 

@@ -481,3 +481,124 @@ pub(super) fn datakey(m: &Module, o: &Opts, verb: &str) -> Result<(), String> {
         _ => Err(format!("unknown datakey command {verb}")),
     }
 }
+
+/// Label of the token's RSA key pair for importing material (like AWS KMS's
+/// `GetParametersForImport`): made on first use, RSA-3072, OAEP with SHA-256.
+pub(super) const IMPORT_KEY_LABEL: &str = "softkms-import";
+
+/// The import key pair (public, private), made on first use.
+fn import_key_pair(
+    m: &Module,
+    h: CK_SESSION_HANDLE,
+) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), String> {
+    let find = |class| -> Result<Option<CK_OBJECT_HANDLE>, String> {
+        let t = vec![
+            Attribute::new(CKA_LABEL, IMPORT_KEY_LABEL.as_bytes().to_vec()),
+            Attribute::ulong(CKA_CLASS, class),
+        ];
+        m.find_init(h, &t).map_err(fail)?;
+        let f = m.find(h, 1).map_err(fail)?;
+        m.find_final(h).map_err(fail)?;
+        Ok(f.first().copied())
+    };
+    if let (Some(p), Some(k)) = (find(CKO_PUBLIC_KEY)?, find(CKO_PRIVATE_KEY)?) {
+        return Ok((p, k));
+    }
+    let label = Attribute::new(CKA_LABEL, IMPORT_KEY_LABEL.as_bytes().to_vec());
+    let public = vec![
+        label.clone(),
+        Attribute::bool(CKA_TOKEN, true),
+        Attribute::ulong(CKA_MODULUS_BITS, 3072),
+        Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
+        Attribute::bool(CKA_ENCRYPT, true),
+        Attribute::bool(CKA_WRAP, true),
+        Attribute::bool(CKA_VERIFY, false),
+    ];
+    let private = vec![
+        label,
+        Attribute::bool(CKA_TOKEN, true),
+        Attribute::bool(CKA_PRIVATE, true),
+        Attribute::bool(CKA_SENSITIVE, true),
+        Attribute::bool(CKA_EXTRACTABLE, false),
+        Attribute::bool(CKA_UNWRAP, true),
+        Attribute::bool(CKA_DECRYPT, false),
+        Attribute::bool(CKA_SIGN, false),
+    ];
+    let mech = Mechanism {
+        mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
+        param: Param::None,
+    };
+    m.generate_key_pair(h, &mech, &public, &private)
+        .map_err(fail)
+}
+
+fn oaep_sha256() -> Mechanism {
+    Mechanism {
+        mech: CKM_RSA_PKCS_OAEP,
+        param: Param::Oaep {
+            hash: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            label: Vec::new(),
+        },
+    }
+}
+
+/// `key import NAME --material FILE [--valid-to RFC3339]`: 256-bit material,
+/// wrapped with the token's import key (RSA-OAEP SHA-256) and unwrapped into a
+/// managed key of origin "external". A key NAME in PendingImport takes the same
+/// material again (and only the same).
+pub(super) fn key_import(m: &Module, o: &Opts) -> Result<(), String> {
+    let name = o.words.get(2).ok_or("key import needs a NAME")?;
+    let path = flag(&o.words, "--material").ok_or("key import needs --material FILE")?;
+    let material =
+        zeroize::Zeroizing::new(std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?);
+    if material.len() != 32 {
+        return Err(format!(
+            "{path}: key material must be 32 bytes (AES-256), not {}",
+            material.len()
+        ));
+    }
+    let valid_to = match flag(&o.words, "--valid-to") {
+        Some(t) => clock::parse_rfc3339(&t).ok_or("--valid-to wants YYYY-MM-DDTHH:MM:SSZ")?,
+        None => 0,
+    };
+    let valid_to = CK_ULONG::try_from(valid_to).map_err(|_| "--valid-to is before 1970")?;
+    let h = session(m, o.slot, true)?;
+    let (public, private) = import_key_pair(m, h)?;
+    m.encrypt_init(h, &oaep_sha256(), public).map_err(fail)?;
+    let wrapped = call(|ob| m.encrypt(h, &material, ob))?;
+    let existing = find_key(m, h, name).ok();
+    let mut t = vec![
+        Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
+        Attribute::ulong(CKA_KEY_TYPE, CKK_AES),
+        Attribute::bool(CKA_TOKEN, existing.is_none()),
+        Attribute::bool(CKA_SENSITIVE, true),
+        Attribute::bool(CKA_EXTRACTABLE, false),
+    ];
+    if existing.is_none() {
+        t.push(Attribute::new(CKA_LABEL, name.as_bytes().to_vec()));
+        t.push(Attribute::bool(CKA_PRIVATE, true));
+        for u in [CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE] {
+            t.push(Attribute::bool(u, true));
+        }
+        t.push(Attribute::ulong(CKA_SOFTKMS_VALID_TO, valid_to));
+    }
+    let k = m
+        .unwrap_key(h, &oaep_sha256(), private, &wrapped, &t)
+        .map_err(fail)?;
+    let key = match existing {
+        None => k,
+        Some(target) => {
+            let set = vec![
+                Attribute::ulong(CKA_SOFTKMS_IMPORT_FROM, k),
+                Attribute::ulong(CKA_SOFTKMS_VALID_TO, valid_to),
+            ];
+            let r = m.set_attributes(h, target, &set).map_err(fail);
+            let _ = m.destroy_object(h, k);
+            r?;
+            target
+        }
+    };
+    print_key(o, &describe(m, h, key));
+    Ok(())
+}
