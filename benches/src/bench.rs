@@ -77,7 +77,7 @@ fn main() -> ExitCode {
                     cell.unsupported = true;
                     continue;
                 }
-                eprintln!("setup: {} on {}", workloads[w].name, module.name);
+                let t = Instant::now();
                 let prepared = match op {
                     Op::Find(n) => {
                         workloads::fill_find_objects(&module.session, &mut module.find_objects, n)
@@ -87,6 +87,12 @@ fn main() -> ExitCode {
                 .and_then(|()| keys[m].prepare(&module.session, op))
                 // One untimed operation: warms caches and checks that it works.
                 .and_then(|()| measure(module, &keys[m], &workloads[w], Duration::ZERO));
+                eprintln!(
+                    "setup: {} on {} ({:.1} s)",
+                    workloads[w].name,
+                    module.name,
+                    t.elapsed().as_secs_f64()
+                );
                 if let Err(e) = prepared {
                     cell.fail(e);
                 }

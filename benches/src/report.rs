@@ -73,10 +73,9 @@ fn ops(rate: f64) -> String {
     if rate < 100.0 {
         return format!("{rate:.1}");
     }
-    let digits = rate.log10().floor() as i32;
-    let unit = 10f64.powi((digits - 2).max(0));
-    let rounded = ((rate / unit).round() * unit) as u64;
-    let s = rounded.to_string();
+    let digits = i32::try_from(format!("{rate:.0}").len()).unwrap_or(3);
+    let unit = 10f64.powi((digits - 3).max(0));
+    let s = format!("{:.0}", (rate / unit).round() * unit);
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
         if i > 0 && (s.len() - i) % 3 == 0 {
