@@ -65,7 +65,7 @@ fn value(w: &Workload, c: &Cell) -> String {
     }
 }
 
-/// Three significant figures, with thousands separators.
+/// Three significant figures (two decimals below 10), with thousands separators.
 fn ops(rate: f64) -> String {
     if rate < 10.0 {
         return format!("{rate:.2}");
@@ -101,7 +101,7 @@ pub fn render(workloads: &[Workload], names: &[String], cells: &[Vec<Cell>], md:
         let first = row.first().and_then(Cell::median);
         for c in row.iter().skip(1) {
             r.push(match (first, c.median()) {
-                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+                (Some(a), Some(b)) if b > 0.0 => format!("{}×", ops(a / b)),
                 _ => "-".into(),
             });
         }
@@ -162,5 +162,6 @@ mod tests {
         assert_eq!(ops(123.4), "123");
         assert_eq!(ops(12_345.6), "12,300");
         assert_eq!(ops(1_234_567.0), "1,230,000");
+        assert_eq!(ops(4657.86), "4,660");
     }
 }
