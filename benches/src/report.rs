@@ -156,6 +156,36 @@ mod tests {
     }
 
     #[test]
+    fn table_shows_na_error_and_ratio() {
+        let w = crate::workloads::all(false);
+        let w = &w[..3];
+        let cell = |rates: &[f64]| Cell {
+            rates: rates.to_vec(),
+            ..Cell::default()
+        };
+        let unsupported = Cell {
+            unsupported: true,
+            ..Cell::default()
+        };
+        let failed = Cell {
+            error: Some("boom".into()),
+            ..Cell::default()
+        };
+        let cells = vec![
+            vec![cell(&[200.0, 100.0, 300.0]), cell(&[100.0])],
+            vec![cell(&[1.0]), unsupported],
+            vec![failed, cell(&[1000.0])],
+        ];
+        let names = ["a".to_string(), "b".to_string()];
+        let md = render(w, &names, &cells, true);
+        let lines: Vec<&str> = md.lines().collect();
+        assert!(lines[0].contains("a / b"));
+        assert!(lines[2].contains("200 ops/s") && lines[2].contains("2.00×"));
+        assert!(lines[3].contains("n/a") && lines[3].trim_end().ends_with("- |"));
+        assert!(lines[4].contains("error") && lines[4].contains("1.05 GB/s"));
+    }
+
+    #[test]
     fn op_rates() {
         assert_eq!(ops(1.234), "1.23");
         assert_eq!(ops(42.42), "42.4");
