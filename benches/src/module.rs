@@ -1,0 +1,195 @@
+//! One module under test: loaded, initialized, with a fresh token and a logged-in session.
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::MechanismType;
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use std::path::Path;
+use tempfile::TempDir;
+
+const SO_PIN: &str = "bench-so-pin";
+const USER_PIN: &str = "bench-user-pin";
+
+/// A loaded module and the token the bench works on.
+pub struct Module {
+    /// Short name for the table (the file name without `lib` and `.so`).
+    pub name: String,
+    /// The main session, logged in as the user.
+    pub session: Session,
+    /// Extra sessions for the multi-threaded workloads, one per thread.
+    pub workers: Vec<Session>,
+    /// The mechanisms the token lists.
+    pub mechanisms: Vec<MechanismType>,
+    /// How many `bench-find-*` objects the token holds.
+    pub find_objects: usize,
+    p11: Pkcs11,
+    _dir: TempDir,
+}
+
+/// The error text of a failed setup step.
+fn err(what: &str) -> impl Fn(cryptoki::error::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+impl Module {
+    /// Loads the module at `path` with its token files in a new temporary directory.
+    ///
+    /// `SOFTKMS_CONF` and `SOFTHSM2_CONF` are pointed at that directory before
+    /// `C_Initialize`, which is when both modules read them. Must run before any
+    /// thread is started.
+    pub fn load(path: &Path, name: String, workers: usize) -> Result<Module, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("pkcs11-bench-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        write_configs(dir.path())?;
+        let p11 = Pkcs11::new(path).map_err(|e| format!("load {}: {e}", path.display()))?;
+        p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .map_err(err("C_Initialize"))?;
+        let slot = token_slot(&p11)?;
+        let mechanisms = p11
+            .get_mechanism_list(slot)
+            .map_err(err("C_GetMechanismList"))?;
+        let session = p11.open_rw_session(slot).map_err(err("C_OpenSession"))?;
+        let pin = std::env::var("PKCS11_BENCH_PIN").unwrap_or_else(|_| USER_PIN.into());
+        session
+            .login(UserType::User, Some(&AuthPin::new(pin.into())))
+            .map_err(err("C_Login"))?;
+        let workers = (0..workers)
+            .map(|_| p11.open_rw_session(slot).map_err(err("C_OpenSession")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Module {
+            name,
+            session,
+            workers,
+            mechanisms,
+            find_objects: 0,
+            p11,
+            _dir: dir,
+        })
+    }
+
+    /// Whether the token lists every one of `mechs`.
+    pub fn supports(&self, mechs: &[MechanismType]) -> bool {
+        mechs.iter().all(|m| self.mechanisms.contains(m))
+    }
+
+    /// Closes the sessions and finalizes the module.
+    pub fn close(self) {
+        let Module {
+            session,
+            workers,
+            p11,
+            _dir,
+            ..
+        } = self;
+        drop(workers);
+        let _ = session.logout();
+        drop(session);
+        if let Err(e) = p11.finalize() {
+            eprintln!("C_Finalize: {e}");
+        }
+    }
+}
+
+/// The configuration files of SoftKMS and SoftHSMv2, both in `dir`.
+fn write_configs(dir: &Path) -> Result<(), String> {
+    let softkms = dir.join("softkms.toml");
+    let token = dir.join("softkms-token.db");
+    let conf = format!(
+        "[[slot]]\nid = 0\npath = \"{}\"\nkdf = \"fast\"\n",
+        token.display()
+    );
+    std::fs::write(&softkms, conf).map_err(|e| format!("write {}: {e}", softkms.display()))?;
+    let tokens = dir.join("softhsm2-tokens");
+    std::fs::create_dir(&tokens).map_err(|e| format!("mkdir {}: {e}", tokens.display()))?;
+    let softhsm = dir.join("softhsm2.conf");
+    let conf = format!(
+        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+        tokens.display()
+    );
+    std::fs::write(&softhsm, conf).map_err(|e| format!("write {}: {e}", softhsm.display()))?;
+    std::env::set_var("SOFTKMS_CONF", &softkms);
+    std::env::set_var("SOFTHSM2_CONF", &softhsm);
+    Ok(())
+}
+
+/// The slot to work on: the first uninitialized token, which is initialized here
+/// with a user PIN; else (with `PKCS11_BENCH_PIN`) the first initialized one.
+fn token_slot(p11: &Pkcs11) -> Result<Slot, String> {
+    let slots = p11.get_slots_with_token().map_err(err("C_GetSlotList"))?;
+    for &slot in &slots {
+        let info = p11.get_token_info(slot).map_err(err("C_GetTokenInfo"))?;
+        if !info.token_initialized() {
+            init_token(p11, slot)?;
+            return Ok(slot);
+        }
+    }
+    match (slots.first(), std::env::var_os("PKCS11_BENCH_PIN")) {
+        (Some(&slot), Some(_)) => Ok(slot),
+        (Some(_), None) => Err("no uninitialized token, and PKCS11_BENCH_PIN is not set".into()),
+        (None, _) => Err("no slot with a token".into()),
+    }
+}
+
+/// `C_InitToken`, then the SO sets the user PIN.
+fn init_token(p11: &Pkcs11, slot: Slot) -> Result<(), String> {
+    let so = AuthPin::new(SO_PIN.into());
+    p11.init_token(slot, &so, "pkcs11-bench")
+        .map_err(err("C_InitToken"))?;
+    let s = p11.open_rw_session(slot).map_err(err("C_OpenSession"))?;
+    s.login(UserType::So, Some(&so))
+        .map_err(err("SO C_Login"))?;
+    s.init_pin(&AuthPin::new(USER_PIN.into()))
+        .map_err(err("C_InitPIN"))?;
+    s.logout().map_err(err("C_Logout"))?;
+    Ok(())
+}
+
+/// Table names for the module paths: file names without `lib` and `.so`, made unique.
+pub fn names(paths: &[std::path::PathBuf]) -> Vec<String> {
+    let base: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            let stem = p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string());
+            let stem = stem.strip_prefix("lib").unwrap_or(&stem);
+            stem.split(".so").next().unwrap_or(stem).to_string()
+        })
+        .collect();
+    base.iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if base.iter().filter(|m| *m == n).count() > 1 {
+                format!("{n}#{}", i + 1)
+            } else {
+                n.clone()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn table_names() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            names(&[
+                p("target/release/libsoftkms.so"),
+                p("/usr/lib/softhsm/libsofthsm2.so")
+            ]),
+            ["softkms", "softhsm2"]
+        );
+        assert_eq!(
+            names(&[p("a/libsoftkms.so"), p("b/libsoftkms.so.1")]),
+            ["softkms#1", "softkms#2"]
+        );
+    }
+}

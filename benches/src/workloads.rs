@@ -1,0 +1,554 @@
+//! The workloads: what one operation is, the mechanisms it needs, and the keys it uses.
+//!
+//! One operation is the whole call sequence a client makes, as `cryptoki` makes it
+//! (for example `C_EncryptInit`, `C_Encrypt` for the length, `C_Encrypt`). Objects an
+//! operation creates are destroyed after it, outside the measured time.
+
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+
+/// DER of the P-256 curve OID (`CKA_EC_PARAMS`).
+const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// The label every `find` workload looks for, among `bench-find-0..N`.
+const FIND_LABEL: &str = "bench-find-7";
+
+/// One kind of operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// AES-256-GCM encryption of this many bytes (fresh IV each time).
+    GcmEncrypt(usize),
+    /// AES-256-CBC-PAD encryption of this many bytes.
+    CbcPadEncrypt(usize),
+    /// SHA-256 of this many bytes.
+    Sha256(usize),
+    /// HMAC-SHA256 of this many bytes.
+    HmacSha256(usize),
+    /// RSA-2048 CKM_SHA256_RSA_PKCS signature of 32 bytes.
+    RsaPkcsSign,
+    /// RSA-2048 CKM_SHA256_RSA_PKCS_PSS signature of 32 bytes.
+    RsaPssSign,
+    /// RSA-2048 CKM_SHA256_RSA_PKCS verification.
+    RsaPkcsVerify,
+    /// RSA-2048 CKM_RSA_PKCS_OAEP (SHA-1, MGF1-SHA1) decryption of 32 bytes.
+    RsaOaepDecrypt,
+    /// CKM_ECDSA P-256 signature of a 32-byte hash.
+    EcdsaSign,
+    /// CKM_ECDSA P-256 verification.
+    EcdsaVerify,
+    /// CKM_ECDH1_DERIVE P-256 (null KDF) into a 32-byte session secret.
+    Ecdh,
+    /// AES-256 token key generation.
+    GenAes,
+    /// P-256 token key pair generation.
+    GenP256,
+    /// RSA-2048 token key pair generation.
+    GenRsa,
+    /// C_CreateObject of an AES-256 token key.
+    CreateTokenKey,
+    /// C_FindObjects{Init,,Final} of one label among this many token keys.
+    Find(usize),
+}
+
+/// A named workload: an operation run on this many threads at once.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Its name in the table.
+    pub name: String,
+    /// The operation.
+    pub op: Op,
+    /// Threads, each with its own session.
+    pub threads: usize,
+}
+
+/// All workloads, in table order; `find_10k` adds the search among 10,000 objects.
+pub fn all(find_10k: bool) -> Vec<Workload> {
+    let one = |name: &str, op| Workload {
+        name: name.into(),
+        op,
+        threads: 1,
+    };
+    let mut v = vec![
+        one("AES-256-GCM encrypt 64 B", Op::GcmEncrypt(64)),
+        one("AES-256-GCM encrypt 4 KiB", Op::GcmEncrypt(4096)),
+        one("AES-256-GCM encrypt 1 MiB", Op::GcmEncrypt(1 << 20)),
+        one("AES-256-CBC-PAD encrypt 4 KiB", Op::CbcPadEncrypt(4096)),
+        one("SHA-256 1 MiB", Op::Sha256(1 << 20)),
+        one("HMAC-SHA256 64 B", Op::HmacSha256(64)),
+        one("RSA-2048 PKCS#1 v1.5 sign", Op::RsaPkcsSign),
+        one("RSA-2048 PSS sign", Op::RsaPssSign),
+        one("RSA-2048 PKCS#1 v1.5 verify", Op::RsaPkcsVerify),
+        one("RSA-2048 OAEP (SHA-1) decrypt", Op::RsaOaepDecrypt),
+        one("ECDSA P-256 sign", Op::EcdsaSign),
+        one("ECDSA P-256 verify", Op::EcdsaVerify),
+        one("ECDH P-256 derive", Op::Ecdh),
+        one("AES-256 key generation", Op::GenAes),
+        one("P-256 key pair generation", Op::GenP256),
+        one("RSA-2048 key pair generation", Op::GenRsa),
+        one("Create AES token key", Op::CreateTokenKey),
+        one("Find 1 label among 1,000 objects", Op::Find(1000)),
+        Workload {
+            name: "ECDSA P-256 sign, 2 threads".into(),
+            op: Op::EcdsaSign,
+            threads: 2,
+        },
+        Workload {
+            name: "AES-256-GCM encrypt 4 KiB, 2 threads".into(),
+            op: Op::GcmEncrypt(4096),
+            threads: 2,
+        },
+    ];
+    if find_10k {
+        v.push(one("Find 1 label among 10,000 objects", Op::Find(10_000)));
+    }
+    v
+}
+
+impl Op {
+    /// The mechanisms the token must list for this operation and its keys.
+    pub fn mechanisms(self) -> Vec<MechanismType> {
+        use MechanismType as M;
+        match self {
+            Op::GcmEncrypt(_) => vec![M::AES_KEY_GEN, M::AES_GCM],
+            Op::CbcPadEncrypt(_) => vec![M::AES_KEY_GEN, M::AES_CBC_PAD],
+            Op::Sha256(_) => vec![M::SHA256],
+            Op::HmacSha256(_) => vec![M::SHA256_HMAC],
+            Op::RsaPkcsSign | Op::RsaPkcsVerify => {
+                vec![M::RSA_PKCS_KEY_PAIR_GEN, M::SHA256_RSA_PKCS]
+            }
+            Op::RsaPssSign => vec![M::RSA_PKCS_KEY_PAIR_GEN, M::SHA256_RSA_PKCS_PSS],
+            Op::RsaOaepDecrypt => vec![M::RSA_PKCS_KEY_PAIR_GEN, M::RSA_PKCS_OAEP],
+            Op::EcdsaSign | Op::EcdsaVerify => vec![M::ECC_KEY_PAIR_GEN, M::ECDSA],
+            Op::Ecdh => vec![M::ECC_KEY_PAIR_GEN, M::ECDH1_DERIVE],
+            Op::GenAes => vec![M::AES_KEY_GEN],
+            Op::GenP256 => vec![M::ECC_KEY_PAIR_GEN],
+            Op::GenRsa => vec![M::RSA_PKCS_KEY_PAIR_GEN],
+            Op::CreateTokenKey | Op::Find(_) => vec![],
+        }
+    }
+
+    /// Bytes processed per operation, for the bulk workloads reported in GB/s.
+    pub fn bulk_bytes(self) -> Option<usize> {
+        match self {
+            Op::GcmEncrypt(n) | Op::CbcPadEncrypt(n) | Op::Sha256(n) if n >= 1 << 20 => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// The keys and precomputed inputs of one module's token.
+#[derive(Default)]
+pub struct Keys {
+    aes: Option<ObjectHandle>,
+    hmac: Option<ObjectHandle>,
+    rsa: Option<RsaKeys>,
+    ec: Option<EcKeys>,
+}
+
+struct RsaKeys {
+    private: ObjectHandle,
+    public: ObjectHandle,
+    /// A CKM_SHA256_RSA_PKCS signature of `MSG`, for the verify workload.
+    signature: Option<Vec<u8>>,
+    /// `MSG` encrypted with OAEP, for the decrypt workload.
+    ciphertext: Option<Vec<u8>>,
+}
+
+struct EcKeys {
+    private: ObjectHandle,
+    public: ObjectHandle,
+    /// A CKM_ECDSA signature of `MSG`, for the verify workload.
+    signature: Option<Vec<u8>>,
+    /// Another key pair's public point, uncompressed, for ECDH.
+    peer: Option<Vec<u8>>,
+}
+
+/// Per-thread state of a running operation.
+pub struct OpCtx {
+    iv: u128,
+}
+
+impl OpCtx {
+    /// IVs of thread `thread` never meet another thread's.
+    pub fn new(thread: usize) -> OpCtx {
+        OpCtx {
+            iv: (thread as u128) << 64,
+        }
+    }
+
+    fn next_iv(&mut self) -> [u8; 12] {
+        self.iv += 1;
+        let b = self.iv.to_be_bytes();
+        let mut iv = [0u8; 12];
+        iv.copy_from_slice(&b[4..]);
+        iv
+    }
+}
+
+type R<T> = Result<T, String>;
+
+fn ck(what: &'static str) -> impl Fn(cryptoki::error::Error) -> String {
+    move |e| format!("{what}: {e}")
+}
+
+/// The input bytes of a bulk operation (fixed, not secret).
+fn data(n: usize) -> Vec<u8> {
+    (0..n).map(|i| u8::try_from(i % 251).unwrap_or(0)).collect()
+}
+
+const MSG: &[u8; 32] = b"pkcs11-bench message to sign....";
+
+/// OAEP with SHA-1 and MGF1-SHA1: the only parameters SoftHSMv2 2.6 accepts
+/// ("hashAlg must be CKM_SHA_1"); the hash costs nothing next to the RSA operation.
+fn oaep() -> Mechanism<'static> {
+    Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+        MechanismType::SHA1,
+        PkcsMgfType::MGF1_SHA1,
+        PkcsOaepSource::empty(),
+    ))
+}
+
+fn pss() -> Mechanism<'static> {
+    Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+        hash_alg: MechanismType::SHA256,
+        mgf: PkcsMgfType::MGF1_SHA256,
+        s_len: 32.into(),
+    })
+}
+
+fn secret_template(label: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ]
+}
+
+fn aes_template(label: &str) -> Vec<Attribute> {
+    let mut t = secret_template(label);
+    t.extend([
+        Attribute::ValueLen(32.into()),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+    ]);
+    t
+}
+
+fn rsa_templates(label: &str) -> (Vec<Attribute>, Vec<Attribute>) {
+    let public = vec![
+        Attribute::Token(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::ModulusBits(2048.into()),
+        Attribute::PublicExponent(vec![1, 0, 1]),
+        Attribute::Verify(true),
+        Attribute::Encrypt(true),
+    ];
+    let mut private = secret_template(label);
+    private.extend([Attribute::Sign(true), Attribute::Decrypt(true)]);
+    (public, private)
+}
+
+fn ec_templates(label: &str) -> (Vec<Attribute>, Vec<Attribute>) {
+    let public = vec![
+        Attribute::Token(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::EcParams(P256.to_vec()),
+        Attribute::Verify(true),
+    ];
+    let mut private = secret_template(label);
+    private.extend([Attribute::Sign(true), Attribute::Derive(true)]);
+    (public, private)
+}
+
+/// The raw uncompressed point of an EC public key (`CKA_EC_POINT` is a DER OCTET STRING).
+fn ec_point(s: &Session, public: ObjectHandle) -> R<Vec<u8>> {
+    let attrs = s
+        .get_attributes(public, &[AttributeType::EcPoint])
+        .map_err(ck("C_GetAttributeValue(CKA_EC_POINT)"))?;
+    match attrs.first() {
+        Some(Attribute::EcPoint(p)) if p.len() == 67 && p[..2] == [0x04, 0x41] => {
+            Ok(p[2..].to_vec())
+        }
+        Some(Attribute::EcPoint(p)) if p.len() == 65 => Ok(p.clone()),
+        _ => Err("CKA_EC_POINT is not a P-256 point".into()),
+    }
+}
+
+impl Keys {
+    /// Creates what `op` needs on this token, once.
+    pub fn prepare(&mut self, s: &Session, op: Op) -> R<()> {
+        match op {
+            Op::GcmEncrypt(_) | Op::CbcPadEncrypt(_) if self.aes.is_none() => {
+                let k = s
+                    .generate_key(&Mechanism::AesKeyGen, &aes_template("bench-aes"))
+                    .map_err(ck("C_GenerateKey(AES)"))?;
+                self.aes = Some(k);
+            }
+            Op::HmacSha256(_) if self.hmac.is_none() => {
+                let mut t = secret_template("bench-hmac");
+                t.extend([
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::GENERIC_SECRET),
+                    Attribute::Value(data(32)),
+                    Attribute::Sign(true),
+                    Attribute::Verify(true),
+                ]);
+                let k = s
+                    .create_object(&t)
+                    .map_err(ck("C_CreateObject(HMAC key)"))?;
+                self.hmac = Some(k);
+            }
+            Op::RsaPkcsSign | Op::RsaPssSign | Op::RsaPkcsVerify | Op::RsaOaepDecrypt => {
+                self.prepare_rsa(s, op)?;
+            }
+            Op::EcdsaSign | Op::EcdsaVerify | Op::Ecdh => self.prepare_ec(s, op)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn prepare_rsa(&mut self, s: &Session, op: Op) -> R<()> {
+        if self.rsa.is_none() {
+            let (public, private) = rsa_templates("bench-rsa");
+            let (public, private) = s
+                .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+                .map_err(ck("C_GenerateKeyPair(RSA)"))?;
+            self.rsa = Some(RsaKeys {
+                private,
+                public,
+                signature: None,
+                ciphertext: None,
+            });
+        }
+        let Some(k) = self.rsa.as_mut() else {
+            return Ok(());
+        };
+        if op == Op::RsaPkcsVerify && k.signature.is_none() {
+            let sig = s
+                .sign(&Mechanism::Sha256RsaPkcs, k.private, MSG)
+                .map_err(ck("C_Sign(SHA256_RSA_PKCS)"))?;
+            k.signature = Some(sig);
+        }
+        if op == Op::RsaOaepDecrypt && k.ciphertext.is_none() {
+            let ct = s
+                .encrypt(&oaep(), k.public, MSG)
+                .map_err(ck("C_Encrypt(RSA_PKCS_OAEP)"))?;
+            k.ciphertext = Some(ct);
+        }
+        Ok(())
+    }
+
+    fn prepare_ec(&mut self, s: &Session, op: Op) -> R<()> {
+        if self.ec.is_none() {
+            let (public, private) = ec_templates("bench-ec");
+            let (public, private) = s
+                .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+                .map_err(ck("C_GenerateKeyPair(EC)"))?;
+            self.ec = Some(EcKeys {
+                private,
+                public,
+                signature: None,
+                peer: None,
+            });
+        }
+        let Some(k) = self.ec.as_mut() else {
+            return Ok(());
+        };
+        if op == Op::EcdsaVerify && k.signature.is_none() {
+            let sig = s
+                .sign(&Mechanism::Ecdsa, k.private, MSG)
+                .map_err(ck("C_Sign(ECDSA)"))?;
+            k.signature = Some(sig);
+        }
+        if op == Op::Ecdh && k.peer.is_none() {
+            let (peer_pub, peer_priv) = ec_templates("bench-ec-peer");
+            let (peer_pub, _) = s
+                .generate_key_pair(&Mechanism::EccKeyPairGen, &peer_pub, &peer_priv)
+                .map_err(ck("C_GenerateKeyPair(EC peer)"))?;
+            k.peer = Some(ec_point(s, peer_pub)?);
+        }
+        Ok(())
+    }
+
+    /// Runs one operation; returns the objects it created, to destroy untimed.
+    pub fn run(&self, s: &Session, op: Op, ctx: &mut OpCtx) -> R<Vec<ObjectHandle>> {
+        let missing = || "key not prepared".to_string();
+        match op {
+            Op::GcmEncrypt(n) => {
+                let key = self.aes.ok_or_else(missing)?;
+                let input = bulk(n);
+                let mut iv = ctx.next_iv();
+                let params = GcmParams::new(&mut iv, &[], 128.into()).map_err(ck("GcmParams"))?;
+                let out = s
+                    .encrypt(&Mechanism::AesGcm(params), key, input)
+                    .map_err(ck("C_Encrypt(AES_GCM)"))?;
+                expect_len(out.len(), n + 16)
+            }
+            Op::CbcPadEncrypt(n) => {
+                let key = self.aes.ok_or_else(missing)?;
+                let out = s
+                    .encrypt(&Mechanism::AesCbcPad([7; 16]), key, bulk(n))
+                    .map_err(ck("C_Encrypt(AES_CBC_PAD)"))?;
+                expect_len(out.len(), n / 16 * 16 + 16)
+            }
+            Op::Sha256(n) => {
+                let out = s
+                    .digest(&Mechanism::Sha256, bulk(n))
+                    .map_err(ck("C_Digest(SHA256)"))?;
+                expect_len(out.len(), 32)
+            }
+            Op::HmacSha256(n) => {
+                let key = self.hmac.ok_or_else(missing)?;
+                let out = s
+                    .sign(&Mechanism::Sha256Hmac, key, bulk(n))
+                    .map_err(ck("C_Sign(SHA256_HMAC)"))?;
+                expect_len(out.len(), 32)
+            }
+            Op::RsaPkcsSign => {
+                let k = self.rsa.as_ref().ok_or_else(missing)?;
+                let out = s
+                    .sign(&Mechanism::Sha256RsaPkcs, k.private, MSG)
+                    .map_err(ck("C_Sign(SHA256_RSA_PKCS)"))?;
+                expect_len(out.len(), 256)
+            }
+            Op::RsaPssSign => {
+                let k = self.rsa.as_ref().ok_or_else(missing)?;
+                let out = s
+                    .sign(&pss(), k.private, MSG)
+                    .map_err(ck("C_Sign(SHA256_RSA_PKCS_PSS)"))?;
+                expect_len(out.len(), 256)
+            }
+            Op::RsaPkcsVerify => {
+                let k = self.rsa.as_ref().ok_or_else(missing)?;
+                let sig = k.signature.as_deref().ok_or_else(missing)?;
+                s.verify(&Mechanism::Sha256RsaPkcs, k.public, MSG, sig)
+                    .map_err(ck("C_Verify(SHA256_RSA_PKCS)"))?;
+                Ok(vec![])
+            }
+            Op::RsaOaepDecrypt => {
+                let k = self.rsa.as_ref().ok_or_else(missing)?;
+                let out = s
+                    .decrypt(
+                        &oaep(),
+                        k.private,
+                        k.ciphertext.as_deref().ok_or_else(missing)?,
+                    )
+                    .map_err(ck("C_Decrypt(RSA_PKCS_OAEP)"))?;
+                expect_len(out.len(), MSG.len())
+            }
+            Op::EcdsaSign => {
+                let k = self.ec.as_ref().ok_or_else(missing)?;
+                let out = s
+                    .sign(&Mechanism::Ecdsa, k.private, MSG)
+                    .map_err(ck("C_Sign(ECDSA)"))?;
+                expect_len(out.len(), 64)
+            }
+            Op::EcdsaVerify => {
+                let k = self.ec.as_ref().ok_or_else(missing)?;
+                let sig = k.signature.as_deref().ok_or_else(missing)?;
+                s.verify(&Mechanism::Ecdsa, k.public, MSG, sig)
+                    .map_err(ck("C_Verify(ECDSA)"))?;
+                Ok(vec![])
+            }
+            Op::Ecdh => {
+                let k = self.ec.as_ref().ok_or_else(missing)?;
+                let peer = k.peer.as_deref().ok_or_else(missing)?;
+                let params = Ecdh1DeriveParams::new(EcKdf::null(), peer);
+                let template = [
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::GENERIC_SECRET),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Token(false),
+                    Attribute::Sensitive(true),
+                ];
+                let key = s
+                    .derive_key(&Mechanism::Ecdh1Derive(params), k.private, &template)
+                    .map_err(ck("C_DeriveKey(ECDH1_DERIVE)"))?;
+                Ok(vec![key])
+            }
+            Op::GenAes => {
+                let key = s
+                    .generate_key(&Mechanism::AesKeyGen, &aes_template("bench-gen"))
+                    .map_err(ck("C_GenerateKey(AES)"))?;
+                Ok(vec![key])
+            }
+            Op::GenP256 => {
+                let (public, private) = ec_templates("bench-gen");
+                let (a, b) = s
+                    .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+                    .map_err(ck("C_GenerateKeyPair(EC)"))?;
+                Ok(vec![a, b])
+            }
+            Op::GenRsa => {
+                let (public, private) = rsa_templates("bench-gen");
+                let (a, b) = s
+                    .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+                    .map_err(ck("C_GenerateKeyPair(RSA)"))?;
+                Ok(vec![a, b])
+            }
+            Op::CreateTokenKey => {
+                let key = s
+                    .create_object(&aes_value_template("bench-create"))
+                    .map_err(ck("C_CreateObject(AES)"))?;
+                Ok(vec![key])
+            }
+            Op::Find(_) => {
+                let found = s
+                    .find_objects(&[Attribute::Label(FIND_LABEL.as_bytes().to_vec())])
+                    .map_err(ck("C_FindObjects"))?;
+                expect_len(found.len(), 1)
+            }
+        }
+    }
+}
+
+/// A token AES-256 key with a given value, as an import would create it.
+fn aes_value_template(label: &str) -> Vec<Attribute> {
+    let mut t = secret_template(label);
+    t.extend([
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Value(data(32)),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+    ]);
+    t
+}
+
+/// Fills the token with `bench-find-*` AES keys until it holds `n` of them.
+pub fn fill_find_objects(s: &Session, have: &mut usize, n: usize) -> R<()> {
+    while *have < n {
+        let label = format!("bench-find-{have}");
+        s.create_object(&aes_value_template(&label))
+            .map_err(ck("C_CreateObject(find object)"))?;
+        *have += 1;
+    }
+    Ok(())
+}
+
+/// The shared input buffer: the first `n` bytes of a fixed 1 MiB pattern.
+fn bulk(n: usize) -> &'static [u8] {
+    static DATA: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let d = DATA.get_or_init(|| data(1 << 20));
+    &d[..n.min(d.len())]
+}
+
+fn expect_len(got: usize, want: usize) -> R<Vec<ObjectHandle>> {
+    if got == want {
+        Ok(vec![])
+    } else {
+        Err(format!("output length {got}, expected {want}"))
+    }
+}
+
+/// Destroys what an operation created.
+pub fn cleanup(s: &Session, objects: Vec<ObjectHandle>) -> R<()> {
+    for o in objects {
+        s.destroy_object(o).map_err(ck("C_DestroyObject"))?;
+    }
+    Ok(())
+}
