@@ -48,9 +48,18 @@ impl Module {
         p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
             .map_err(err("C_Initialize"))?;
         let slot = token_slot(&p11)?;
-        let mechanisms = p11
+        let mut mechanisms = p11
             .get_mechanism_list(slot)
             .map_err(err("C_GetMechanismList"))?;
+        // cryptoki's list drops vendor-defined mechanisms it has no name for; ask
+        // for the ones the workloads use directly.
+        for m in crate::workloads::VENDOR_MECHANISMS {
+            if let Ok(t) = cryptoki::mechanism::MechanismType::new_vendor_defined(*m) {
+                if p11.get_mechanism_info(slot, t).is_ok() && !mechanisms.contains(&t) {
+                    mechanisms.push(t);
+                }
+            }
+        }
         let session = p11.open_rw_session(slot).map_err(err("C_OpenSession"))?;
         let pin = std::env::var("PKCS11_BENCH_PIN").unwrap_or_else(|_| USER_PIN.into());
         session

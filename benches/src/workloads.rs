@@ -51,6 +51,33 @@ pub enum Op {
     CreateTokenKey,
     /// C_FindObjects{Init,,Final} of one label among this many token keys.
     Find(usize),
+    /// SoftKMS envelope encryption (CKM_SOFTKMS_ENVELOPE) of this many bytes under
+    /// a managed key.
+    Envelope(usize),
+    /// SoftKMS GenerateDataKey (C_DeriveKey with CKM_SOFTKMS_GENERATE_DATA_KEY):
+    /// a 32-byte session data key and its wrapped form.
+    GenerateDataKey,
+}
+
+/// SoftKMS's vendor mechanisms (`include/softkms.h`).
+const CKM_SOFTKMS_ENVELOPE: cryptoki_sys::CK_ULONG = 0xD34B_0001;
+const CKM_SOFTKMS_GENERATE_DATA_KEY: cryptoki_sys::CK_ULONG = 0xD34B_0002;
+
+/// The vendor mechanisms some workloads need.
+pub const VENDOR_MECHANISMS: &[cryptoki_sys::CK_ULONG] =
+    &[CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY];
+
+fn vendor(m: cryptoki_sys::CK_ULONG) -> MechanismType {
+    MechanismType::new_vendor_defined(m).unwrap_or(MechanismType::AES_GCM)
+}
+
+/// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS`.
+#[repr(C)]
+struct GdkParams {
+    p_context: *const u8,
+    ul_context_len: cryptoki_sys::CK_ULONG,
+    p_wrapped: *mut u8,
+    ul_wrapped_len: cryptoki_sys::CK_ULONG,
 }
 
 /// A named workload: an operation run on this many threads at once.
@@ -90,6 +117,9 @@ pub fn all(find_10k: bool) -> Vec<Workload> {
         one("RSA-2048 key pair generation", Op::GenRsa),
         one("Create AES token key", Op::CreateTokenKey),
         one("Find 1 label among 1,000 objects", Op::Find(1000)),
+        one("Envelope encrypt 1 KiB (SoftKMS)", Op::Envelope(1024)),
+        one("Envelope encrypt 1 MiB (SoftKMS)", Op::Envelope(1 << 20)),
+        one("GenerateDataKey (SoftKMS)", Op::GenerateDataKey),
         Workload {
             name: "ECDSA P-256 sign, 2 threads".into(),
             op: Op::EcdsaSign,
@@ -127,13 +157,19 @@ impl Op {
             Op::GenP256 => vec![M::ECC_KEY_PAIR_GEN],
             Op::GenRsa => vec![M::RSA_PKCS_KEY_PAIR_GEN],
             Op::CreateTokenKey | Op::Find(_) => vec![],
+            Op::Envelope(_) => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_ENVELOPE)],
+            Op::GenerateDataKey => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_GENERATE_DATA_KEY)],
         }
     }
 
     /// Bytes processed per operation, for the bulk workloads reported in GB/s.
     pub fn bulk_bytes(self) -> Option<usize> {
         match self {
-            Op::GcmEncrypt(n) | Op::CbcPadEncrypt(n) | Op::Sha256(n) if n >= 1 << 20 => Some(n),
+            Op::GcmEncrypt(n) | Op::CbcPadEncrypt(n) | Op::Sha256(n) | Op::Envelope(n)
+                if n >= 1 << 20 =>
+            {
+                Some(n)
+            }
             _ => None,
         }
     }
@@ -228,12 +264,16 @@ fn secret_template(label: &str) -> Vec<Attribute> {
     ]
 }
 
+/// An AES-256 key as a KMS keeps it (for SoftKMS: a managed key, so the
+/// envelope and data key workloads can use it too).
 fn aes_template(label: &str) -> Vec<Attribute> {
     let mut t = secret_template(label);
     t.extend([
         Attribute::ValueLen(32.into()),
         Attribute::Encrypt(true),
         Attribute::Decrypt(true),
+        Attribute::Extractable(false),
+        Attribute::Derive(true),
     ]);
     t
 }
@@ -282,7 +322,9 @@ impl Keys {
     /// Creates what `op` needs on this token, once.
     pub fn prepare(&mut self, s: &Session, op: Op) -> R<()> {
         match op {
-            Op::GcmEncrypt(_) | Op::CbcPadEncrypt(_) if self.aes.is_none() => {
+            Op::GcmEncrypt(_) | Op::CbcPadEncrypt(_) | Op::Envelope(_) | Op::GenerateDataKey
+                if self.aes.is_none() =>
+            {
                 let k = s
                     .generate_key(&Mechanism::AesKeyGen, &aes_template("bench-aes"))
                     .map_err(ck("C_GenerateKey(AES)"))?;
@@ -378,6 +420,46 @@ impl Keys {
     pub fn run(&self, s: &Session, op: Op, ctx: &mut OpCtx) -> R<Vec<ObjectHandle>> {
         let missing = || "key not prepared".to_string();
         match op {
+            Op::Envelope(n) => {
+                let key = self.aes.ok_or_else(missing)?;
+                let mech = cryptoki::mechanism::vendor_defined::VendorDefinedMechanism::new::<u8>(
+                    vendor(CKM_SOFTKMS_ENVELOPE),
+                    None,
+                );
+                let out = s
+                    .encrypt(&Mechanism::VendorDefined(mech), key, bulk(n))
+                    .map_err(ck("C_Encrypt(SOFTKMS_ENVELOPE)"))?;
+                if out.len() <= n {
+                    return Err("envelope message shorter than its plaintext".into());
+                }
+                Ok(Vec::new())
+            }
+            Op::GenerateDataKey => {
+                let key = self.aes.ok_or_else(missing)?;
+                let mut wrapped = [0u8; 512];
+                let params = std::cell::UnsafeCell::new(GdkParams {
+                    p_context: std::ptr::null(),
+                    ul_context_len: 0,
+                    p_wrapped: wrapped.as_mut_ptr(),
+                    ul_wrapped_len: 512,
+                });
+                let mech = cryptoki::mechanism::vendor_defined::VendorDefinedMechanism::new(
+                    vendor(CKM_SOFTKMS_GENERATE_DATA_KEY),
+                    Some(&params),
+                );
+                let t = [
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::Token(false),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                ];
+                let dk = s
+                    .derive_key(&Mechanism::VendorDefined(mech), key, &t)
+                    .map_err(ck("C_DeriveKey(SOFTKMS_GENERATE_DATA_KEY)"))?;
+                Ok(vec![dk])
+            }
             Op::GcmEncrypt(n) => {
                 let key = self.aes.ok_or_else(missing)?;
                 let input = bulk(n);
