@@ -18,6 +18,8 @@ use zeroize::Zeroizing;
 const DAY: i64 = 86_400;
 /// Shortest and longest automatic rotation periods (days), as AWS KMS allows.
 pub const ROTATION_DAYS: std::ops::RangeInclusive<CK_ULONG> = 90..=2560;
+/// Why a key with imported material takes no rotation period.
+const IMPORTED_DO_NOT_ROTATE: &str = "keys with imported material do not rotate automatically";
 /// Shortest and longest deletion windows (days).
 pub const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<CK_ULONG> = 7..=30;
 
@@ -126,6 +128,9 @@ pub fn on_create(attrs: &mut AttrMap, now: i64) -> Result<()> {
     }
     let period = get_ulong(attrs, CKA_SOFTKMS_ROTATION_PERIOD).unwrap_or(0);
     check_rotation_period(period)?;
+    if period != 0 && origin == SOFTKMS_ORIGIN_EXTERNAL {
+        return Err(Error::TemplateInconsistent(IMPORTED_DO_NOT_ROTATE));
+    }
     if !is_managed(attrs) {
         if period != 0 {
             return Err(Error::TemplateInconsistent("only managed keys rotate"));
@@ -230,7 +235,10 @@ pub fn check_use(key: &Object, now: i64) -> Result<UseCheck> {
         ));
     }
     let due = get_ulong(attrs, CKA_SOFTKMS_NEXT_ROTATION).unwrap_or(0);
-    if due != 0 && ulong_time(due) <= now && is_managed(attrs) {
+    // Imported material is never rotated by SoftKMS (`rotate` refuses it), so a
+    // period stored by an older version must not turn every use into a failure.
+    let imported = get_ulong(attrs, CKA_SOFTKMS_ORIGIN) == Some(SOFTKMS_ORIGIN_EXTERNAL);
+    if due != 0 && ulong_time(due) <= now && is_managed(attrs) && !imported {
         let mut new = attrs.clone();
         rotate(&mut new, now)?;
         return Ok(UseCheck::Replace(new));
@@ -326,6 +334,9 @@ pub fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) ->
         check_rotation_period(p)?;
         if !is_managed(new) {
             return Err(Error::TemplateInconsistent("only managed keys rotate"));
+        }
+        if p != 0 && get_ulong(new, CKA_SOFTKMS_ORIGIN) == Some(SOFTKMS_ORIGIN_EXTERNAL) {
+            return Err(Error::TemplateInconsistent(IMPORTED_DO_NOT_ROTATE));
         }
         set_ulong(new, CKA_SOFTKMS_NEXT_ROTATION, next_rotation(p, now));
     }

@@ -210,6 +210,46 @@ fn imported_material_expires_into_pending_import() {
 }
 
 #[test]
+fn imported_material_takes_no_rotation_period() {
+    let mut a = managed(T0, 0);
+    a.insert(CKA_LOCAL, Zeroizing::new(vec![CK_FALSE]));
+    let mut with_period = a.clone();
+    with_period.insert(
+        CKA_SOFTKMS_ROTATION_PERIOD,
+        Zeroizing::new(CK_ULONG::from(90u8).to_ne_bytes().to_vec()),
+    );
+    assert!(matches!(
+        on_create(&mut with_period, T0),
+        Err(Error::TemplateInconsistent(_))
+    ));
+    on_create(&mut a, T0).unwrap();
+    assert!(matches!(
+        set(
+            &a,
+            vec![Attribute::ulong(CKA_SOFTKMS_ROTATION_PERIOD, 90)],
+            T0
+        ),
+        Err(Error::TemplateInconsistent(_))
+    ));
+    assert!(set(
+        &a,
+        vec![Attribute::ulong(CKA_SOFTKMS_ROTATION_PERIOD, 0)],
+        T0
+    )
+    .is_ok());
+    // A period already stored (by an older version) never blocks the key.
+    let mut stored = a.clone();
+    stored.insert(
+        CKA_SOFTKMS_NEXT_ROTATION,
+        Zeroizing::new(time_ulong(T0 + 1).to_ne_bytes().to_vec()),
+    );
+    assert!(matches!(
+        check_use(&obj(&stored), T0 + 2).unwrap(),
+        UseCheck::Ready
+    ));
+}
+
+#[test]
 fn unmanaged_keys_have_states_but_no_versions() {
     let mut a = AttrMap::new();
     a.insert(
