@@ -83,10 +83,24 @@ fn flag(words: &[String], name: &str) -> Option<String> {
         .and_then(|i| words.get(i + 1).cloned())
 }
 
+/// A PIN from the environment variable `var`, or else a prompt on the terminal
+/// (without echo). Never from the command line.
 fn env_pin(var: &str) -> Result<Zeroizing<Vec<u8>>, String> {
-    std::env::var(var)
-        .map(|p| Zeroizing::new(p.into_bytes()))
-        .map_err(|_| format!("set {var} to the PIN (PINs are never taken from the command line)"))
+    if let Ok(p) = std::env::var(var) {
+        return Ok(Zeroizing::new(p.into_bytes()));
+    }
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let who = match var {
+            "SOFTKMS_SO_PIN" => "SO PIN",
+            "SOFTKMS_NEW_PIN" => "new PIN",
+            _ => "PIN",
+        };
+        let pin = rpassword::prompt_password(format!("{who}: "))
+            .map_err(|e| format!("cannot read the {who}: {e}"))?;
+        return Ok(Zeroizing::new(pin.into_bytes()));
+    }
+    Err(format!("set {var} to the PIN, or run on a terminal to be asked (PINs are never taken from the command line)"))
 }
 
 fn fail(e: Error) -> String {
