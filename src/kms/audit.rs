@@ -511,12 +511,7 @@ pub fn to_json(r: &AuditRecord) -> serde_json::Value {
     }
     if !r.reason.is_empty() {
         o.insert(
-            if r.rv != 0 {
-                "errorMessage"
-            } else {
-                "reason"
-            }
-            .into(),
+            if r.rv != 0 { "errorMessage" } else { "reason" }.into(),
             json!(r.reason),
         );
     }

@@ -488,11 +488,7 @@ impl Store {
         tmk: Option<&super::Tmk>,
         record: &AuditRecord,
     ) -> Result<u64> {
-        self.put_objects_with_audit(
-            std::slice::from_ref(obj),
-            tmk,
-            std::slice::from_ref(record),
-        )
+        self.put_objects_with_audit(std::slice::from_ref(obj), tmk, std::slice::from_ref(record))
     }
 
     /// [`Store::put_objects`] and their audit records, in one transaction.

@@ -628,7 +628,9 @@ impl Tx for SqliteTx<'_> {
     fn set_audit_head(&mut self, head: &ChainPoint) -> Result<()> {
         let seq = to_i64(head.seq)?;
         self.tx
-            .prepare_cached("UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1")
+            .prepare_cached(
+                "UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1",
+            )
             .and_then(|mut s| s.execute(params![seq, &head.hash[..]]))
             .map_err(db_err)?;
         Ok(())
@@ -651,7 +653,12 @@ impl Tx for SqliteTx<'_> {
 
     fn put_audit(&mut self, r: &AuditRecord) -> Result<()> {
         let opt = |v: Option<u64>| v.map(to_i64).transpose();
-        let ints = [to_i64(r.seq)?, to_i64(r.count)?, to_i64(r.session)?, to_i64(r.rv)?];
+        let ints = [
+            to_i64(r.seq)?,
+            to_i64(r.count)?,
+            to_i64(r.session)?,
+            to_i64(r.rv)?,
+        ];
         let (mechanism, key_version) = (opt(r.mechanism)?, opt(r.key_version)?);
         self.tx
             .prepare_cached(

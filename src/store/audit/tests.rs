@@ -1,8 +1,8 @@
 //! Unit tests of the audit chain in the store.
 
 use super::*;
-use crate::store::{KdfParams, StoredObject};
 use crate::object::AttrMap;
+use crate::store::{KdfParams, StoredObject};
 use rusqlite::Connection;
 
 fn tmp() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -50,7 +50,10 @@ fn a_chain_verifies_and_has_a_head() {
 #[test]
 fn an_edited_record_is_named() {
     let (_d, p, s) = filled(10);
-    sql(&p, "UPDATE audit SET reason = 'nothing happened' WHERE seq = 4");
+    sql(
+        &p,
+        "UPDATE audit SET reason = 'nothing happened' WHERE seq = 4",
+    );
     let v = s.verify_audit().unwrap();
     assert_eq!(v.problems, vec![Problem::Changed { seq: 4 }]);
     assert!(v.problems[0].to_string().starts_with("record 4: changed"));
