@@ -172,3 +172,21 @@ fn who_may_read() {
     assert!(may_read("user"));
     assert!(!may_read("alice"));
 }
+
+/// Measures the hot path: `cargo test --lib aggregator_hot_path -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+fn aggregator_hot_path_cost() {
+    let a = Aggregator::new();
+    let n = 1_000_000;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        a.record(event(i % 60), 1);
+        let _ = a.is_due(2);
+    }
+    let ns = t.elapsed().as_nanos() / n as u128;
+    println!(
+        "aggregator: {ns} ns per event ({} aggregates)",
+        a.pending().len()
+    );
+}
