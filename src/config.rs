@@ -38,6 +38,27 @@ pub struct SlotConfig {
     pub min_pin_len: usize,
     /// Longest PIN accepted.
     pub max_pin_len: usize,
+    /// How data events (key uses) are audited (`docs/audit.md`).
+    pub audit: AuditMode,
+    /// Keep at most this many audit records (`None`: no limit).
+    pub audit_max_records: Option<u64>,
+    /// Drop audit records older than this many days (`None`: no limit).
+    pub audit_max_age_days: Option<u64>,
+}
+
+/// How data events (each use of a key) are recorded; management events are
+/// always recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditMode {
+    /// Aggregated per session, principal, key, version, operation and result,
+    /// flushed at most a second late.
+    #[default]
+    Aggregate,
+    /// One record per call.
+    PerCall,
+    /// Not recorded.
+    Off,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -59,6 +80,9 @@ struct FileSlot {
     max_pin_failures: Option<u32>,
     min_pin_len: Option<usize>,
     max_pin_len: Option<usize>,
+    audit: Option<AuditMode>,
+    audit_max_records: Option<u64>,
+    audit_max_age_days: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +191,9 @@ impl Config {
                     .max(1),
                 min_pin_len: s.min_pin_len.unwrap_or(DEFAULT_MIN_PIN_LEN),
                 max_pin_len: s.max_pin_len.unwrap_or(DEFAULT_MAX_PIN_LEN),
+                audit: s.audit.unwrap_or_default(),
+                audit_max_records: s.audit_max_records,
+                audit_max_age_days: s.audit_max_age_days,
             });
         }
         if slots.is_empty() {
@@ -178,6 +205,9 @@ impl Config {
                 max_pin_failures: DEFAULT_MAX_PIN_FAILURES,
                 min_pin_len: DEFAULT_MIN_PIN_LEN,
                 max_pin_len: DEFAULT_MAX_PIN_LEN,
+                audit: AuditMode::default(),
+                audit_max_records: None,
+                audit_max_age_days: None,
             });
         }
         let mut ids: Vec<u64> = slots.iter().map(|s| s.id).collect();
@@ -234,6 +264,20 @@ mod tests {
         assert_eq!(c.slots[1].id, 7);
         assert_eq!(c.slots[1].max_pin_failures, 3);
         assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!(c.slots[0].audit, AuditMode::Aggregate);
+    }
+
+    #[test]
+    fn audit_options() {
+        let c = Config::parse(
+            "[[slot]]\npath='a'\naudit='per-call'\naudit_max_records=100\naudit_max_age_days=30",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.slots[0].audit, AuditMode::PerCall);
+        assert_eq!(c.slots[0].audit_max_records, Some(100));
+        assert_eq!(c.slots[0].audit_max_age_days, Some(30));
+        assert!(Config::parse("[[slot]]\npath='a'\naudit='some'", None).is_err());
     }
 
     #[test]

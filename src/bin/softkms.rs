@@ -28,6 +28,8 @@ macro_rules! emit {
     ($($t:tt)*) => { out(&format!($($t)*)) };
 }
 
+#[path = "softkms/audit.rs"]
+mod audit;
 #[path = "softkms/kms.rs"]
 mod kms;
 
@@ -46,6 +48,9 @@ commands:
   datakey generate --key NAME [--bytes N] [--context k=v]... [--out BLOB]
   datakey decrypt --blob F [--context k=v]...
   datakey re-encrypt --blob F --key NAME [--context k=v]... [--out F]
+  audit show [--since RFC3339] [--key NAME]   the audit log (SOFTKMS_SO_PIN or SOFTKMS_PIN)
+  audit export [--since RFC3339] [--key NAME] the audit log as JSON lines
+  audit verify | audit head    check the hash chain; print the chain head
   random [--bytes N]           random bytes from the token, in hex
   mechanisms [--markdown]      the mechanisms the module offers";
 
@@ -442,6 +447,7 @@ fn run(o: &Opts, m: &Arc<Module>) -> Result<(), String> {
         ["encrypt", ..] => kms::encrypt(m, o),
         ["decrypt", ..] => kms::decrypt(m, o),
         ["datakey", verb, ..] => kms::datakey(m, o, verb),
+        ["audit", verb, ..] => audit::run(m, o, verb),
         ["random", ..] => random(m, o),
         ["mechanisms", ..] => {
             mechanisms(o);

@@ -3,6 +3,7 @@
 //! (DESIGN §4; `docs/kms.md`, `docs/envelope-format.md`, `docs/vendor-abi.md`).
 
 pub mod abi;
+pub mod audit;
 pub mod envelope;
 pub mod lifecycle;
 pub mod versioned;

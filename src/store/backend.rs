@@ -8,6 +8,7 @@
 //! the same two traits.
 
 use crate::error::Result;
+use crate::store::audit::{AuditRecord, ChainPoint};
 
 /// Whether a transaction will write. Write transactions take the write lock at the
 /// start (SQLite `BEGIN IMMEDIATE`), so that two writers never deadlock on a lock
@@ -136,4 +137,23 @@ pub trait Tx {
     fn tombstones_since(&mut self, generation: u64) -> Result<Vec<String>>;
     /// Deletes tombstones at or below `generation`; returns how many.
     fn prune_tombstones(&mut self, generation: u64) -> Result<usize>;
+
+    /// The audit chain head (`seq` 0 and a zero hash before the first record).
+    fn audit_head(&mut self) -> Result<ChainPoint>;
+    /// Sets the audit chain head.
+    fn set_audit_head(&mut self, head: &ChainPoint) -> Result<()>;
+    /// The audit retention anchor (the newest pruned record).
+    fn audit_anchor(&mut self) -> Result<ChainPoint>;
+    /// Sets the audit retention anchor.
+    fn set_audit_anchor(&mut self, anchor: &ChainPoint) -> Result<()>;
+    /// Inserts one audit record (numbered and hashed by the caller).
+    fn put_audit(&mut self, record: &AuditRecord) -> Result<()>;
+    /// Audit records with a sequence number above `after`, at most `limit`, in order.
+    fn audit_records(&mut self, after: u64, limit: usize) -> Result<Vec<AuditRecord>>;
+    /// The sequence number of the newest record whose last event is before `time_ms`.
+    fn audit_last_before(&mut self, time_ms: i64) -> Result<Option<u64>>;
+    /// The newest record at or below `seq`, as a chain point.
+    fn audit_last_at_or_below(&mut self, seq: u64) -> Result<Option<ChainPoint>>;
+    /// Deletes the audit records at or below `seq`; returns how many.
+    fn delete_audit_through(&mut self, seq: u64) -> Result<usize>;
 }

@@ -28,6 +28,7 @@
 //! Locking: one `parking_lot::Mutex` per `Store` around its connection. It is never
 //! held while the PIN KDF runs, and nothing else is locked while it is held.
 
+pub mod audit;
 pub mod backend;
 mod codec;
 mod principals;
@@ -334,6 +335,16 @@ impl Store {
     /// Sealing `secret` (and every private object) needs the TMK
     /// (`CKR_USER_NOT_LOGGED_IN` without it).
     pub fn put_objects(&self, objs: &[StoredObject], tmk: Option<&Tmk>) -> Result<u64> {
+        self.put_objects_with_audit(objs, tmk, &[])
+    }
+
+    /// [`Store::put_objects`] that also appends `audit` in the same transaction.
+    fn put_objects_with_audit(
+        &self,
+        objs: &[StoredObject],
+        tmk: Option<&Tmk>,
+        audit: &[audit::AuditRecord],
+    ) -> Result<u64> {
         for o in objs {
             check_uid(&o.uid)?;
             if o.private && !o.clear.is_empty() {
@@ -351,7 +362,7 @@ impl Store {
             for o in objs {
                 tx.put_object(&seal_object(o, token, keys.as_ref(), generation)?)?;
             }
-            Ok(())
+            audit::append_in_tx(tx, audit).map(|_| ())
         })?;
         Ok(generation)
     }
@@ -365,13 +376,22 @@ impl Store {
     /// Deletes many objects in one transaction (all or none); returns the new
     /// generation.
     pub fn delete_objects<S: AsRef<str>>(&self, uids: &[S]) -> Result<u64> {
+        self.delete_objects_with_audit(uids, &[])
+    }
+
+    /// [`Store::delete_objects`] that also appends `audit` in the same transaction.
+    fn delete_objects_with_audit<S: AsRef<str>>(
+        &self,
+        uids: &[S],
+        audit: &[audit::AuditRecord],
+    ) -> Result<u64> {
         let ((), generation) = self.write(|tx, _, generation| {
             for uid in uids {
                 if !tx.delete_object(uid.as_ref(), generation)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
             }
-            Ok(())
+            audit::append_in_tx(tx, audit).map(|_| ())
         })?;
         Ok(generation)
     }

@@ -1,5 +1,6 @@
 //! Token initialization and principals: PINs that wrap the TMK, failed-login counts.
 
+use super::audit::{append_in_tx, AuditRecord};
 use super::{
     check_aad, random_bytes, wrap_aad, Keys, PrincipalInfo, Store, MAX_LABEL, MAX_PRINCIPAL_NAME,
     SO,
@@ -49,6 +50,17 @@ impl Store {
     /// Returns the new TMK. When the token was already initialized, the caller
     /// must have verified the SO PIN first.
     pub fn init_token(&self, label: &str, so_pin: &[u8], kdf: &KdfParams) -> Result<Tmk> {
+        self.init_token_with_audit(label, so_pin, kdf, &[])
+    }
+
+    /// [`Store::init_token`] that also appends `audit` in the same transaction.
+    pub(super) fn init_token_with_audit(
+        &self,
+        label: &str,
+        so_pin: &[u8],
+        kdf: &KdfParams,
+        audit: &[AuditRecord],
+    ) -> Result<Tmk> {
         if label.len() > MAX_LABEL {
             return Err(Error::ArgumentsBad);
         }
@@ -85,7 +97,8 @@ impl Store {
                 salt: salt.to_vec(),
                 wrapped_tmk,
                 failed_logins: 0,
-            })
+            })?;
+            append_in_tx(tx, audit).map(|_| ())
         })?;
         Ok(tmk)
     }
@@ -117,6 +130,18 @@ impl Store {
     /// when this failure reached the limit. An unknown principal is
     /// `CKR_USER_PIN_NOT_INITIALIZED`.
     pub fn unlock(&self, name: &str, pin: &[u8], max_failures: u32) -> Result<Tmk> {
+        self.unlock_with_audit(name, pin, max_failures, None)
+    }
+
+    /// [`Store::unlock`] that appends `success` in the transaction that resets the
+    /// failed count.
+    pub(super) fn unlock_with_audit(
+        &self,
+        name: &str,
+        pin: &[u8],
+        max_failures: u32,
+        success: Option<&AuditRecord>,
+    ) -> Result<Tmk> {
         if !valid_name(name) {
             return Err(Error::UserPinNotInitialized);
         }
@@ -158,7 +183,7 @@ impl Store {
             if !tx.set_failed_logins(name, 0)? {
                 return Err(Error::UserPinNotInitialized);
             }
-            Ok(())
+            append_in_tx(tx, success.map(std::slice::from_ref).unwrap_or(&[])).map(|_| ())
         })?;
         Ok(tmk)
     }
@@ -169,6 +194,18 @@ impl Store {
     /// otherwise); a name that is empty or longer than 64 bytes is
     /// `CKR_ARGUMENTS_BAD`.
     pub fn set_pin(&self, name: &str, tmk: &Tmk, new_pin: &[u8], kdf: &KdfParams) -> Result<()> {
+        self.set_pin_with_audit(name, tmk, new_pin, kdf, &[])
+    }
+
+    /// [`Store::set_pin`] that also appends `audit` in the same transaction.
+    pub(super) fn set_pin_with_audit(
+        &self,
+        name: &str,
+        tmk: &Tmk,
+        new_pin: &[u8],
+        kdf: &KdfParams,
+        audit: &[AuditRecord],
+    ) -> Result<()> {
         if !valid_name(name) {
             return Err(Error::ArgumentsBad);
         }
@@ -185,7 +222,8 @@ impl Store {
                 salt: salt.to_vec(),
                 wrapped_tmk,
                 failed_logins: 0,
-            })
+            })?;
+            append_in_tx(tx, audit).map(|_| ())
         })?;
         Ok(())
     }
@@ -193,13 +231,25 @@ impl Store {
     /// Removes a principal (nothing happens when it does not exist). The SO cannot
     /// be removed (`CKR_ACTION_PROHIBITED`).
     pub fn remove_principal(&self, name: &str) -> Result<()> {
+        self.remove_principal_with_audit(name, &[])
+    }
+
+    /// [`Store::remove_principal`] that also appends `audit` in the same transaction.
+    pub(super) fn remove_principal_with_audit(
+        &self,
+        name: &str,
+        audit: &[AuditRecord],
+    ) -> Result<()> {
         if name == SO {
             return Err(Error::ActionProhibited);
         }
         if !valid_name(name) {
             return Ok(());
         }
-        self.write(|tx, _, _| tx.delete_principal(name).map(|_| ()))?;
+        self.write(|tx, _, _| {
+            tx.delete_principal(name)?;
+            append_in_tx(tx, audit).map(|_| ())
+        })?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! marks the file as a SoftKMS token.
 
 use crate::error::{Error, Result};
+use crate::store::audit::{AuditRecord, Category, ChainPoint, Hash, HASH_LEN};
 use crate::store::backend::{Backend, MetaRow, ObjectRow, PrincipalRow, TokenRow, Tx, TxMode};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -55,7 +56,37 @@ const MIGRATIONS: &[&str] = &[
         generation INTEGER NOT NULL
      );
      CREATE INDEX tombstones_generation ON tombstones (generation);",
+    // 1 -> 2: the audit log (docs/audit.md). Rows in clear, hash-chained; the meta
+    // row keeps the chain head and the retention anchor.
+    "CREATE TABLE audit (
+        seq         INTEGER PRIMARY KEY,
+        time_ms     INTEGER NOT NULL,
+        last_ms     INTEGER NOT NULL,
+        count       INTEGER NOT NULL,
+        category    INTEGER NOT NULL,
+        pid         INTEGER NOT NULL,
+        principal   TEXT NOT NULL,
+        session     INTEGER NOT NULL,
+        function    TEXT NOT NULL,
+        mechanism   INTEGER,
+        key_uid     TEXT,
+        key_version INTEGER,
+        context     TEXT,
+        rv          INTEGER NOT NULL,
+        reason      TEXT NOT NULL,
+        prev_hash   BLOB NOT NULL,
+        hash        BLOB NOT NULL
+     );
+     CREATE INDEX audit_last_ms ON audit (last_ms);
+     ALTER TABLE meta ADD COLUMN audit_head_seq INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE meta ADD COLUMN audit_head_hash BLOB;
+     ALTER TABLE meta ADD COLUMN audit_anchor_seq INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE meta ADD COLUMN audit_anchor_hash BLOB;",
 ];
+
+/// The migrations, for tests that build an old token file.
+#[cfg(test)]
+pub(crate) const MIGRATIONS_FOR_TESTS: &[&str] = MIGRATIONS;
 
 /// The schema version this build writes and understands.
 pub fn schema_version() -> i64 {
@@ -226,7 +257,7 @@ fn schema_state(conn: &Connection) -> Result<SchemaState> {
     if version < schema_version() {
         return Ok(SchemaState::Behind(version));
     }
-    for table in ["meta", "principals", "objects", "tombstones"] {
+    for table in ["meta", "principals", "objects", "tombstones", "audit"] {
         let n: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -588,5 +619,213 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached("DELETE FROM tombstones WHERE generation <= ?1")
             .and_then(|mut s| s.execute([generation]))
             .map_err(db_err)
+    }
+
+    fn audit_head(&mut self) -> Result<ChainPoint> {
+        self.chain_point("SELECT audit_head_seq, audit_head_hash FROM meta WHERE id = 1")
+    }
+
+    fn set_audit_head(&mut self, head: &ChainPoint) -> Result<()> {
+        let seq = to_i64(head.seq)?;
+        self.tx
+            .prepare_cached(
+                "UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1",
+            )
+            .and_then(|mut s| s.execute(params![seq, &head.hash[..]]))
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn audit_anchor(&mut self) -> Result<ChainPoint> {
+        self.chain_point("SELECT audit_anchor_seq, audit_anchor_hash FROM meta WHERE id = 1")
+    }
+
+    fn set_audit_anchor(&mut self, anchor: &ChainPoint) -> Result<()> {
+        let seq = to_i64(anchor.seq)?;
+        self.tx
+            .prepare_cached(
+                "UPDATE meta SET audit_anchor_seq = ?1, audit_anchor_hash = ?2 WHERE id = 1",
+            )
+            .and_then(|mut s| s.execute(params![seq, &anchor.hash[..]]))
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn put_audit(&mut self, r: &AuditRecord) -> Result<()> {
+        let opt = |v: Option<u64>| v.map(to_i64).transpose();
+        let ints = [
+            to_i64(r.seq)?,
+            to_i64(r.count)?,
+            to_i64(r.session)?,
+            to_i64(r.rv)?,
+        ];
+        let (mechanism, key_version) = (opt(r.mechanism)?, opt(r.key_version)?);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO audit (seq, time_ms, last_ms, count, category, pid, principal,
+                    session, function, mechanism, key_uid, key_version, context, rv, reason,
+                    prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    ints[0],
+                    r.time_ms,
+                    r.last_ms,
+                    ints[1],
+                    r.category.code(),
+                    r.pid,
+                    r.principal,
+                    ints[2],
+                    r.function,
+                    mechanism,
+                    r.key_uid,
+                    key_version,
+                    r.context,
+                    ints[3],
+                    r.reason,
+                    &r.prev_hash[..],
+                    &r.hash[..],
+                ])
+            })
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn audit_records(&mut self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
+        let mut s = self
+            .tx
+            .prepare_cached(
+                "SELECT seq, time_ms, last_ms, count, category, pid, principal, session,
+                    function, mechanism, key_uid, key_version, context, rv, reason,
+                    prev_hash, hash
+                 FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(db_err)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let raws = s
+            .query_map(params![to_i64(after)?, limit], |r| {
+                Ok(RawAudit {
+                    ints: [
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(7)?,
+                        r.get(13)?,
+                    ],
+                    principal: r.get(6)?,
+                    function: r.get(8)?,
+                    mechanism: r.get(9)?,
+                    key_uid: r.get(10)?,
+                    key_version: r.get(11)?,
+                    context: r.get(12)?,
+                    reason: r.get(14)?,
+                    prev_hash: r.get(15)?,
+                    hash: r.get(16)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<RawAudit>>>())
+            .map_err(db_err)?;
+        Ok(raws.into_iter().map(audit_from_raw).collect())
+    }
+
+    fn audit_last_before(&mut self, time_ms: i64) -> Result<Option<u64>> {
+        let v: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT max(seq) FROM audit WHERE last_ms < ?1")
+            .and_then(|mut s| s.query_row([time_ms], |r| r.get(0)))
+            .map_err(db_err)?;
+        v.map(|v| to_u64(v, "audit seq")).transpose()
+    }
+
+    fn audit_last_at_or_below(&mut self, seq: u64) -> Result<Option<ChainPoint>> {
+        let seq_i = to_i64(seq)?;
+        let raw: Option<(i64, Vec<u8>)> = self
+            .tx
+            .prepare_cached("SELECT seq, hash FROM audit WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1")
+            .and_then(|mut s| {
+                s.query_row([seq_i], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(db_err)?;
+        raw.map(|(seq, hash)| {
+            Ok(ChainPoint {
+                seq: to_u64(seq, "audit seq")?,
+                hash: to_hash(Some(hash)),
+            })
+        })
+        .transpose()
+    }
+
+    fn delete_audit_through(&mut self, seq: u64) -> Result<usize> {
+        let seq = to_i64(seq)?;
+        self.tx
+            .prepare_cached("DELETE FROM audit WHERE seq <= ?1")
+            .and_then(|mut s| s.execute([seq]))
+            .map_err(db_err)
+    }
+}
+
+/// An audit row as read: seq, time, last, count, category, pid, session, rv.
+struct RawAudit {
+    ints: [i64; 8],
+    principal: String,
+    function: String,
+    mechanism: Option<i64>,
+    key_uid: Option<String>,
+    key_version: Option<i64>,
+    context: Option<String>,
+    reason: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+/// A stored hash; a blob of the wrong length (a damaged row) reads as all zeros,
+/// which verification then reports.
+fn to_hash(v: Option<Vec<u8>>) -> Hash {
+    v.and_then(|b| <[u8; HASH_LEN]>::try_from(b.as_slice()).ok())
+        .unwrap_or([0; HASH_LEN])
+}
+
+/// Integers are read as stored (two's complement): a row edited to a negative
+/// value still reads, and verification reports it as changed.
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+fn audit_from_raw(r: RawAudit) -> AuditRecord {
+    let [seq, time_ms, last_ms, count, category, pid, session, rv] = r.ints;
+    AuditRecord {
+        seq: seq as u64,
+        time_ms,
+        last_ms,
+        count: count as u64,
+        category: Category::from_code(category),
+        pid: pid as u32,
+        principal: r.principal,
+        session: session as u64,
+        function: r.function,
+        mechanism: r.mechanism.map(|v| v as u64),
+        key_uid: r.key_uid,
+        key_version: r.key_version.map(|v| v as u64),
+        context: r.context,
+        rv: rv as u64,
+        reason: r.reason,
+        prev_hash: to_hash(Some(r.prev_hash)),
+        hash: to_hash(Some(r.hash)),
+    }
+}
+
+impl SqliteTx<'_> {
+    fn chain_point(&mut self, sql: &str) -> Result<ChainPoint> {
+        let (seq, hash): (i64, Option<Vec<u8>>) = self
+            .tx
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(db_err)?;
+        Ok(ChainPoint {
+            seq: to_u64(seq, "audit seq")?,
+            hash: to_hash(hash),
+        })
     }
 }

@@ -1,0 +1,194 @@
+//! The audit commands of `softkms`: show, export, verify, head (`docs/audit.md`).
+//!
+//! Audit rows are not secret (they never hold key material, PINs or plaintext) and
+//! are stored in clear, so reading them needs no TMK; it needs a principal that may
+//! read the log: the SO (`SOFTKMS_SO_PIN`) or the default user (`SOFTKMS_PIN`),
+//! checked by logging in through the module.
+
+use super::{fail, flag, out, read_text, session, Opts};
+use cryptoki_sys::*;
+use softkms::kms::audit::{self, AuditRecord};
+use softkms::module::Module;
+use softkms::store::Store;
+
+/// Logs in as whoever may read the log and opens the slot's token file.
+fn reader(m: &Module, o: &Opts) -> Result<(Store, Option<CK_SESSION_HANDLE>), String> {
+    let (principal, h) = if std::env::var_os("SOFTKMS_SO_PIN").is_some() {
+        let h = session(m, o.slot, false)?;
+        let pin = super::env_pin("SOFTKMS_SO_PIN")?;
+        m.login(h, CKU_SO, &pin, None).map_err(fail)?;
+        (softkms::store::SO, None)
+    } else if std::env::var_os("SOFTKMS_PIN").is_some() {
+        (softkms::store::USER, Some(session(m, o.slot, true)?))
+    } else {
+        return Err(
+            "reading the audit log needs SOFTKMS_SO_PIN (the SO) or SOFTKMS_PIN (the user)".into(),
+        );
+    };
+    // Policy hook: `may_read` becomes the `ReadAudit` policy check.
+    if !audit::may_read(principal) {
+        return Err(format!("{principal} may not read the audit log"));
+    }
+    let cfg = softkms::config::Config::load().map_err(fail)?;
+    let slot = cfg
+        .slots
+        .into_iter()
+        .find(|s| s.id == o.slot)
+        .ok_or_else(|| format!("no slot {}", o.slot))?;
+    let store = Store::open(&slot.path).map_err(fail)?;
+    Ok((store, h))
+}
+
+/// The records `--since` and `--key` select.
+fn selected(
+    m: &Module,
+    o: &Opts,
+    store: &Store,
+    h: Option<CK_SESSION_HANDLE>,
+) -> Result<Vec<AuditRecord>, String> {
+    let since_ms = match flag(&o.words, "--since") {
+        Some(s) => Some(
+            softkms::token::clock::parse_rfc3339(&s)
+                .ok_or_else(|| format!("--since wants an RFC 3339 time, not {s:?}"))?
+                .saturating_mul(1000),
+        ),
+        None => None,
+    };
+    // --key takes a label (resolved when the user is logged in) or a unique id.
+    let key = flag(&o.words, "--key");
+    let uid = match (&key, h) {
+        (Some(name), Some(h)) => super::kms::find_key(m, h, name)
+            .ok()
+            .map(|k| read_text(m, h, k, CKA_UNIQUE_ID)),
+        _ => None,
+    };
+    let mut rows = Vec::new();
+    store
+        .for_each_audit(|r| {
+            let time_ok = since_ms.is_none_or(|t| r.last_ms >= t);
+            let key_ok = match &key {
+                None => true,
+                Some(k) => {
+                    let rk = r.key_uid.as_deref();
+                    rk == Some(k.as_str()) || (uid.is_some() && rk == uid.as_deref())
+                }
+            };
+            if time_ok && key_ok {
+                rows.push(r.clone());
+            }
+            Ok(())
+        })
+        .map_err(fail)?;
+    Ok(rows)
+}
+
+fn show(m: &Module, o: &Opts) -> Result<(), String> {
+    let (store, h) = reader(m, o)?;
+    let rows = selected(m, o, &store, h)?;
+    if o.json || o.words.iter().any(|w| w == "--json") {
+        let items: Vec<serde_json::Value> = rows.iter().map(audit::to_json).collect();
+        out(&serde_json::Value::Array(items).to_string());
+        return Ok(());
+    }
+    for r in &rows {
+        let key = match (&r.key_uid, r.key_version) {
+            (Some(k), Some(v)) => format!("{k}@{v}"),
+            (Some(k), None) => k.clone(),
+            _ => "-".into(),
+        };
+        let count = if r.count == 1 {
+            String::new()
+        } else {
+            format!(" x{}", r.count)
+        };
+        let principal = if r.principal.is_empty() {
+            "-"
+        } else {
+            &r.principal
+        };
+        let mut line = format!(
+            "{:>6} {} {principal:<8} {:<22} {key} {}{count}",
+            r.seq,
+            audit::rfc3339_ms(r.time_ms),
+            r.function,
+            audit::rv_name(r.rv)
+        );
+        if let Some(c) = &r.context {
+            line.push_str(&format!(" context={c}"));
+        }
+        if !r.reason.is_empty() {
+            line.push_str(&format!(" ({})", r.reason));
+        }
+        out(&line);
+    }
+    Ok(())
+}
+
+fn export(m: &Module, o: &Opts) -> Result<(), String> {
+    let (store, h) = reader(m, o)?;
+    for r in selected(m, o, &store, h)? {
+        out(&audit::to_json(&r).to_string());
+    }
+    Ok(())
+}
+
+fn verify(m: &Module, o: &Opts) -> Result<(), String> {
+    let (store, _) = reader(m, o)?;
+    let v = store.verify_audit().map_err(fail)?;
+    let head = audit::hash_hex(&v.head.hash);
+    if o.json {
+        let problems: Vec<String> = v.problems.iter().map(ToString::to_string).collect();
+        out(&serde_json::json!({
+            "ok": v.ok(),
+            "records": v.records,
+            "anchor": v.anchor.seq,
+            "head": {"sequence": v.head.seq, "hash": head},
+            "problems": problems,
+        })
+        .to_string());
+    } else {
+        for p in &v.problems {
+            out(&format!("FAIL {p}"));
+        }
+        if v.ok() {
+            out(&format!(
+                "audit log verifies: {} records ({}..{}), head {head}",
+                v.records,
+                v.anchor.seq + 1,
+                v.head.seq
+            ));
+        }
+    }
+    match v.problems.first() {
+        None => Ok(()),
+        Some(p) => Err(format!(
+            "audit log does not verify ({} problems): {p}",
+            v.problems.len()
+        )),
+    }
+}
+
+fn head(m: &Module, o: &Opts) -> Result<(), String> {
+    let (store, _) = reader(m, o)?;
+    let h = store.audit_head().map_err(fail)?;
+    let hex = audit::hash_hex(&h.hash);
+    if o.json {
+        out(&serde_json::json!({"sequence": h.seq, "hash": hex}).to_string());
+    } else {
+        out(&format!("{} {hex}", h.seq));
+    }
+    Ok(())
+}
+
+/// `softkms audit VERB …`.
+pub(super) fn run(m: &Module, o: &Opts, verb: &str) -> Result<(), String> {
+    match verb {
+        "show" => show(m, o),
+        "export" => export(m, o),
+        "verify" => verify(m, o),
+        "head" => head(m, o),
+        _ => Err(format!(
+            "unknown audit command {verb:?} (show, export, verify, head)"
+        )),
+    }
+}
