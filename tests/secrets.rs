@@ -20,10 +20,10 @@ const CKM_ENVELOPE: CK_ULONG = 0xD34B_0001;
 const CKM_GENERATE_DATA_KEY: CK_ULONG = 0xD34B_0002;
 const CKA_ROTATE: CK_ULONG = 0xD34B_0006;
 
-const SO_PIN_1: &str = "so-SECRET-pin-4242";
-const SO_PIN_2: &str = "so-SECRET-pin-5353";
-const USER_PIN_1: &str = "usr-SECRET-pin-1111";
-const USER_PIN_2: &str = "usr-SECRET-pin-2222";
+const SO_PIN_1: &str = "so1-SECRET-pin-4242";
+const SO_PIN_2: &str = "so2-SECRET-pin-5353";
+const USER_PIN_1: &str = "usr1-SECRET-pin-1111";
+const USER_PIN_2: &str = "usr2-SECRET-pin-2222";
 const WRONG_PIN: &str = "wrong-SECRET-pin-9999";
 const AES_VALUE: &[u8; 32] = b"K3y-Bytes-For-AES-256-Test-#0001";
 const AES_BINARY: [u8; 16] = [
@@ -140,7 +140,7 @@ fn needles(name: &str, secret: &[u8]) -> Vec<(String, Vec<u8>)> {
         (format!("{name} (first 12 bytes)"), head.to_vec()),
         (
             format!("{name} (hex)"),
-            hex[..hex.len().min(24)].as_bytes().to_vec(),
+            hex.as_bytes()[..hex.len().min(24)].to_vec(),
         ),
         (
             format!("{name} (HEX)"),
@@ -381,7 +381,13 @@ fn nothing_secret_is_logged_at_trace_level() {
     let log = std::fs::read(&log_path).expect("the log file was written");
     let text = String::from_utf8_lossy(&log);
     let lines = text.lines().count();
-    println!("log: {lines} lines, {} bytes", log.len());
+    println!(
+        "log: {lines} lines, {} bytes; those above TRACE:",
+        log.len()
+    );
+    for l in text.lines().filter(|l| !l.contains(" TRACE ")) {
+        println!("  {l}");
+    }
     // The log is not empty: the test could have failed.
     for expected in [
         "TRACE",
