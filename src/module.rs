@@ -20,7 +20,7 @@ use crate::object::rules::{self, AttrRead, Origin};
 use crate::object::{AttrMap, Object};
 use crate::outbuf::OutBuf;
 use crate::session::{FindState, Session};
-use crate::token::{clock, new_object_handle, Login, Token, SO, USER};
+use crate::token::{clock, new_object_handle, protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -356,6 +356,7 @@ impl Module {
             tok.persist(old.handle, attrs)
         } else {
             let o = Arc::new(Object::new(old.handle, old.session, attrs));
+            protect_key_material(o.attrs());
             tok.state.write().objects.insert(Arc::clone(&o));
             Ok(o)
         }
@@ -389,6 +390,7 @@ impl Module {
             tok.persist(h, obj.attrs().clone())?;
         } else {
             let o = Arc::new(Object::new(h, Some(s.handle), obj.attrs().clone()));
+            protect_key_material(o.attrs());
             tok.state.write().objects.insert(o);
         }
         Ok(h)
@@ -831,6 +833,7 @@ impl Module {
         if o.is_token() {
             t.persist(o.handle, new.attrs().clone())?;
         } else {
+            protect_key_material(new.attrs());
             t.state.write().objects.insert(Arc::new(new));
         }
         Ok(())

@@ -10,7 +10,8 @@
 //! Layout: `entry.rs` has one short function per `C_*` call, each wrapped by
 //! `entry::guard` (panics → `CKR_GENERAL_ERROR`, errors logged and turned into
 //! `CK_RV`) and, after `C_Initialize`, `entry::with_module`; `marshal.rs` turns
-//! every raw pointer into a typed value and back. Every `unsafe` block carries a
+//! every raw pointer into a typed value and back; `os.rs` locks key material in
+//! memory and keeps it out of core dumps. Every `unsafe` block carries a
 //! `// SAFETY:` comment.
 
 #![allow(unsafe_code)]
@@ -22,6 +23,7 @@
 
 mod entry;
 mod marshal;
+pub(crate) mod os;
 #[cfg(test)]
 mod tests;
 

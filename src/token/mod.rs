@@ -164,7 +164,9 @@ impl Token {
             if let Some(secret) = lo.secret {
                 attrs.extend(secret);
             }
-            st.objects.insert(Arc::new(Object::new(h, None, attrs)));
+            let obj = Object::new(h, None, attrs);
+            protect_key_material(obj.attrs());
+            st.objects.insert(Arc::new(obj));
         }
         st.seen = Some((changes.epoch, changes.generation));
         st.meta = store.token_meta()?;
@@ -282,6 +284,7 @@ impl Token {
     pub fn persist(&self, handle: CK_OBJECT_HANDLE, attrs: AttrMap) -> Result<Arc<Object>> {
         let store = self.store()?;
         let obj = Object::new(handle, None, attrs);
+        protect_key_material(obj.attrs());
         let generation = {
             let st = self.state.read();
             store.put_object(&split_for_store(&obj), st.tmk.as_ref())?
@@ -310,6 +313,17 @@ impl Token {
             if generation == seen + 1 {
                 st.seen = Some((epoch, generation));
             }
+        }
+    }
+}
+
+/// Locks the key material of an object that enters the cache in memory and
+/// keeps it out of core dumps (DESIGN.md §3; best effort, see `ffi::os`). The
+/// values must not move afterwards: the object holding them is immutable.
+pub(crate) fn protect_key_material(attrs: &AttrMap) {
+    for ty in crate::object::rules::key_material_types(attrs) {
+        if let Some(v) = attrs.get(&ty) {
+            crate::ffi::os::protect(v);
         }
     }
 }
