@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kms::abi::CKA_SOFTKMS_IMPORT_FROM;
 use crate::kms::lifecycle::{self, UseCheck};
-use crate::mechanism::{keys, registry, KeyLookup, Mechanism, MechanismDef};
+use crate::mechanism::{keys, registry, DeriveFn, KeyLookup, Mechanism, MechanismDef};
 use crate::object::attr::{decode_ulong, Attribute, Template};
 use crate::object::rules::{self, AttrRead, Origin};
 use crate::object::{AttrMap, Object};
@@ -1045,6 +1045,9 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
         let base = self.key(&t, def, base_key, CKA_DERIVE, Error::KeyHandleInvalid)?;
+        if mech.mech == CKM_HKDF_DATA {
+            return self.derive_data(&s, &t, mech, derive, &base, template);
+        }
         let template = rules::apply_derive_template(&base, template)?;
         let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
             Some(a) => Some(
@@ -1089,6 +1092,53 @@ impl Module {
             Self::is_so(&t),
         )?;
         self.add_object(&s, &t, attrs)
+    }
+
+    /// CKM_HKDF_DATA (PKCS#11 3.0 §2.43.3): HKDF derive whose output is a
+    /// CKO_DATA object holding the derived bytes. The template names the
+    /// length with CKA_VALUE_LEN, which a data object does not have, so it is
+    /// taken out; CKA_CLASS defaults to CKO_DATA and no other class is allowed.
+    fn derive_data(
+        &self,
+        s: &Session,
+        t: &Token,
+        mech: &mut Mechanism,
+        derive: DeriveFn,
+        base: &Arc<Object>,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let mut template = template.clone();
+        let mut value_len = None;
+        if let Some(i) = template.iter().position(|a| a.ty == CKA_VALUE_LEN) {
+            let a = template.remove(i);
+            value_len = Some(
+                usize::try_from(a.as_ulong()?)
+                    .map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))?,
+            );
+        }
+        match template.iter().find(|a| a.ty == CKA_CLASS) {
+            Some(a) if a.as_ulong()? != CKO_DATA => {
+                return Err(Error::TemplateInconsistent(
+                    "CKM_HKDF_DATA makes a CKO_DATA object",
+                ))
+            }
+            Some(_) => {}
+            None => template.push(Attribute::ulong(CKA_CLASS, CKO_DATA)),
+        }
+        let lookup = SessionKeys {
+            module: self,
+            token: t,
+        };
+        let bytes = derive(mech, base, value_len, &lookup)?;
+        let generated = vec![Attribute::new(CKA_VALUE, bytes.to_vec())];
+        let attrs = rules::new_object(
+            &template,
+            Origin::Derive,
+            &generated,
+            &random_uid()?,
+            Self::is_so(t),
+        )?;
+        self.add_object(s, t, attrs)
     }
 
     /// `C_SeedRandom` (§5.16): the OS generator needs no seed; refused as the

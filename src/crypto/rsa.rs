@@ -539,12 +539,28 @@ impl RsaPrivateKey {
         if oaep_max_len(self.size(), hash).is_none() {
             return Err(Error::KeySizeRange);
         }
+        // RFC 8017 §7.1.2 step 3g: "if Y is nonzero, output 'decryption error'".
+        // The rsa crate (0.10.0) checks lHash, PS and the 0x01 separator but not
+        // Y, the first octet of EM, so EM is recovered here with the same
+        // primitive and Y checked; both steps always run and every failure is
+        // the same error.
+        let y_bits = u32::try_from(8 * (self.size() - 1)).map_err(|_| Error::KeySizeRange)?;
+        let y_is_zero = BoxedUint::from_be_slice(ct, self.key.n_bits_precision())
+            .ok()
+            .and_then(|c| {
+                rsa::hazmat::rsa_decrypt_and_check(&self.key, Some(&mut getrandom::SysRng), &c).ok()
+            })
+            .is_some_and(|em| em.bit_width() <= y_bits);
         let label: Box<[u8]> = label.into();
-        with_hash!(hash, D => with_hash!(mgf, M => self
+        let out = with_hash!(hash, D => with_hash!(mgf, M => self
             .key
             .decrypt(Oaep::<D, M>::new_with_mgf_hash_and_label(label), ct)
             .map(Zeroizing::new)
-            .map_err(|_| Error::EncryptedDataInvalid)))
+            .map_err(|_| Error::EncryptedDataInvalid)));
+        match out {
+            Ok(m) if y_is_zero => Ok(m),
+            _ => Err(Error::EncryptedDataInvalid),
+        }
     }
 }
 
