@@ -498,8 +498,9 @@ impl RsaPrivateKey {
         if data.len() + 11 > self.size() {
             return Err(Error::DataLenRange);
         }
+        // Blinded (a fresh random blinding factor per private-key operation).
         self.key
-            .sign(Pkcs1v15Sign::new_unprefixed(), data)
+            .sign_with_rng(&mut getrandom::SysRng, Pkcs1v15Sign::new_unprefixed(), data)
             .map_err(map_sign_err)
     }
 
@@ -510,7 +511,7 @@ impl RsaPrivateKey {
         }
         with_hash!(hash, D => self
             .key
-            .sign(Pss::<D>::new_with_salt(salt_len), digest)
+            .sign_with_rng(&mut getrandom::SysRng, Pss::<D>::new_with_salt(salt_len), digest)
             .map_err(map_sign_err))
     }
 
@@ -520,7 +521,7 @@ impl RsaPrivateKey {
             return Err(Error::EncryptedDataLenRange);
         }
         self.key
-            .decrypt(Pkcs1v15Encrypt, ct)
+            .decrypt_blinded(&mut getrandom::SysRng, Pkcs1v15Encrypt, ct)
             .map(Zeroizing::new)
             .map_err(|_| Error::EncryptedDataInvalid)
     }
@@ -554,7 +555,7 @@ impl RsaPrivateKey {
         let label: Box<[u8]> = label.into();
         let out = with_hash!(hash, D => with_hash!(mgf, M => self
             .key
-            .decrypt(Oaep::<D, M>::new_with_mgf_hash_and_label(label), ct)
+            .decrypt_blinded(&mut getrandom::SysRng, Oaep::<D, M>::new_with_mgf_hash_and_label(label), ct)
             .map(Zeroizing::new)
             .map_err(|_| Error::EncryptedDataInvalid)));
         match out {
