@@ -20,6 +20,7 @@ use crate::object::rules::{self, AttrRead, Origin};
 use crate::object::{AttrMap, Object};
 use crate::outbuf::OutBuf;
 use crate::session::{FindState, Session};
+use crate::store::audit::AuditRecord;
 use crate::token::{clock, new_object_handle, protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
@@ -254,6 +255,35 @@ fn complete_key(attrs: &mut AttrMap) -> Result<()> {
     Ok(())
 }
 
+/// The principal name the audit log records for a login state.
+fn principal_of(login: &Login) -> String {
+    match login {
+        Login::So => SO.to_string(),
+        Login::User(n) => n.clone(),
+        Login::Public => "public".to_string(),
+    }
+}
+
+/// Which attributes a `C_SetAttributeValue` changed, by name where they are
+/// SoftKMS's own (never their values).
+fn describe_change(template: &Template) -> String {
+    let names: Vec<String> = template
+        .iter()
+        .map(|a| match a.ty {
+            crate::kms::abi::CKA_SOFTKMS_KEY_STATE => "key state".to_string(),
+            crate::kms::abi::CKA_SOFTKMS_ROTATE => "rotate".to_string(),
+            crate::kms::abi::CKA_SOFTKMS_ROTATION_PERIOD => "rotation period".to_string(),
+            crate::kms::abi::CKA_SOFTKMS_MIN_DECRYPT_VERSION => {
+                "minimum decryption version".to_string()
+            }
+            crate::kms::abi::CKA_SOFTKMS_IMPORT_FROM => "re-import".to_string(),
+            crate::kms::abi::CKA_SOFTKMS_POLICY => "policy".to_string(),
+            ty => format!("0x{ty:x}"),
+        })
+        .collect();
+    names.join(", ")
+}
+
 fn visible(login: &Login, obj: &Object) -> bool {
     !obj.is_private() || matches!(login, Login::User(_))
 }
@@ -329,9 +359,9 @@ impl Module {
         let now = clock::now_unix();
         match lifecycle::check_use(&key, now) {
             Ok(UseCheck::Ready) => Ok(key),
-            Ok(UseCheck::Replace(attrs)) => self.replace(tok, &key, attrs),
+            Ok(UseCheck::Replace(attrs)) => self.replace(tok, &key, attrs, "automatic rotation"),
             Ok(UseCheck::ReplaceAndDeny(attrs, e)) => {
-                self.replace(tok, &key, attrs)?;
+                self.replace(tok, &key, attrs, "imported material expired")?;
                 log::info!("key {}: {e}", key.unique_id());
                 Err(e)
             }
@@ -340,7 +370,7 @@ impl Module {
                     "key {}: its scheduled deletion is due; destroyed",
                     key.unique_id()
                 );
-                self.remove(tok, &key)?;
+                self.remove(tok, &key, "scheduled deletion")?;
                 Err(invalid)
             }
             Err(e) => {
@@ -351,9 +381,13 @@ impl Module {
     }
 
     /// Replaces an object's attributes (in the file for a token object).
-    fn replace(&self, tok: &Token, old: &Object, attrs: AttrMap) -> Result<Arc<Object>> {
+    fn replace(&self, tok: &Token, old: &Object, attrs: AttrMap, why: &str) -> Result<Arc<Object>> {
         if old.is_token() {
-            tok.persist(old.handle, attrs)
+            tok.persist(
+                old.handle,
+                attrs,
+                &self.rec(tok, "SoftKMS lifecycle", 0).with_reason(why),
+            )
         } else {
             let o = Arc::new(Object::new(old.handle, old.session, attrs));
             protect_key_material(o.attrs());
@@ -363,9 +397,9 @@ impl Module {
     }
 
     /// Destroys an object (in the file for a token object).
-    fn remove(&self, tok: &Token, obj: &Object) -> Result<()> {
+    fn remove(&self, tok: &Token, obj: &Object, why: &str) -> Result<()> {
         if obj.is_token() {
-            tok.unpersist(obj)
+            tok.unpersist(obj, &self.rec(tok, "SoftKMS lifecycle", 0).with_reason(why))
         } else {
             tok.state.write().objects.remove(obj.handle);
             Ok(())
@@ -374,7 +408,13 @@ impl Module {
 
     /// Stores a new object made by the rules: a token object in the file, a
     /// session object in memory. Checks the session may create it.
-    fn add_object(&self, s: &Session, tok: &Token, mut attrs: AttrMap) -> Result<CK_OBJECT_HANDLE> {
+    fn add_object(
+        &self,
+        function: &str,
+        s: &Session,
+        tok: &Token,
+        mut attrs: AttrMap,
+    ) -> Result<CK_OBJECT_HANDLE> {
         lifecycle::on_create(&mut attrs, clock::now_unix())?;
         complete_key(&mut attrs)?;
         let obj = Object::new(0, None, attrs);
@@ -387,13 +427,18 @@ impl Module {
         }
         let h = new_object_handle();
         if obj.is_token() {
-            tok.persist(h, obj.attrs().clone())?;
+            tok.persist(h, obj.attrs().clone(), &self.rec(tok, function, s.handle))?;
         } else {
             let o = Arc::new(Object::new(h, Some(s.handle), obj.attrs().clone()));
             protect_key_material(o.attrs());
             tok.state.write().objects.insert(o);
         }
         Ok(h)
+    }
+
+    /// A management audit record for a call on `tok` by whoever is logged in.
+    fn rec(&self, tok: &Token, function: &str, h: CK_SESSION_HANDLE) -> AuditRecord {
+        AuditRecord::management(function, &principal_of(&tok.state.read().login), h)
     }
 
     fn is_so(tok: &Token) -> bool {
@@ -525,7 +570,11 @@ impl Module {
             return Err(Error::SessionExists);
         }
         let label = std::str::from_utf8(label).map_err(|_| Error::ArgumentsBad)?;
-        t.init(so_pin, label.trim_end_matches(' '))
+        t.init(
+            so_pin,
+            label.trim_end_matches(' '),
+            &AuditRecord::management("C_InitToken", SO, 0),
+        )
     }
 
     /// `C_InitPIN` (§5.5): the SO sets the user's PIN.
@@ -535,7 +584,7 @@ impl Module {
         if !rw || !Self::is_so(&t) {
             return Err(Error::UserNotLoggedIn);
         }
-        t.set_pin(USER, pin)
+        t.set_pin(USER, pin, &self.rec(&t, "C_InitPIN", h))
     }
 
     /// `C_SetPIN` (§5.5): the PIN of whoever is logged in, or the user's.
@@ -549,7 +598,7 @@ impl Module {
             Login::User(n) => n,
             Login::Public => USER.to_string(),
         };
-        t.change_pin(&who, old, new)
+        t.change_pin(&who, old, new, &self.rec(&t, "C_SetPIN", h))
     }
 
     /// `C_OpenSession` (§5.6).
@@ -678,7 +727,9 @@ impl Module {
             },
             CKU_CONTEXT_SPECIFIC => {
                 return match current {
-                    Login::User(name) => t.change_pin_check(&name, pin),
+                    Login::User(name) => {
+                        t.change_pin_check(&name, pin, &self.rec(&t, "C_Login", h))
+                    }
                     _ => Err(Error::UserNotLoggedIn),
                 }
             }
@@ -694,7 +745,17 @@ impl Module {
         if who == Login::So && self.sessions_of(t.cfg.id).iter().any(|s| !s.lock().rw) {
             return Err(Error::SessionReadOnlyExists);
         }
-        t.login(who, pin)?;
+        let principal = match &who {
+            Login::So => SO.to_string(),
+            Login::User(n) => n.clone(),
+            Login::Public => String::new(),
+        };
+        let function = if username.is_some() {
+            "C_LoginUser"
+        } else {
+            "C_Login"
+        };
+        t.login(who, pin, &AuditRecord::management(function, &principal, h))?;
         // Scheduled deletions that came due while nobody looked happen now.
         let now = clock::now_unix();
         let due: Vec<Arc<Object>> = {
@@ -710,7 +771,7 @@ impl Module {
                 "key {}: its scheduled deletion is due; destroyed",
                 o.unique_id()
             );
-            self.remove(&t, &o)?;
+            self.remove(&t, &o, "scheduled deletion")?;
         }
         Ok(())
     }
@@ -740,7 +801,7 @@ impl Module {
             &random_uid()?,
             Self::is_so(&t),
         )?;
-        self.add_object(&s, &t, attrs)
+        self.add_object("C_CreateObject", &s, &t, attrs)
     }
 
     /// `C_CopyObject` (§5.7).
@@ -754,7 +815,7 @@ impl Module {
         let s = s.lock();
         let src = self.object(&t, obj, Error::ObjectHandleInvalid)?;
         let attrs = rules::copy_object(&src, template, &random_uid()?)?;
-        self.add_object(&s, &t, attrs)
+        self.add_object("C_CopyObject", &s, &t, attrs)
     }
 
     /// `C_DestroyObject` (§5.7).
@@ -769,7 +830,7 @@ impl Module {
             return Err(Error::ActionProhibited);
         }
         if o.is_token() {
-            t.unpersist(&o)
+            t.unpersist(&o, &self.rec(&t, "C_DestroyObject", h))
         } else {
             t.state.write().objects.remove(o.handle);
             Ok(())
@@ -831,7 +892,13 @@ impl Module {
             return Err(Error::UserNotLoggedIn);
         }
         if o.is_token() {
-            t.persist(o.handle, new.attrs().clone())?;
+            t.persist(
+                o.handle,
+                new.attrs().clone(),
+                &self
+                    .rec(&t, "C_SetAttributeValue", h)
+                    .with_reason(&describe_change(template)),
+            )?;
         } else {
             protect_key_material(new.attrs());
             t.state.write().objects.insert(Arc::new(new));
@@ -900,7 +967,7 @@ impl Module {
             &random_uid()?,
             Self::is_so(&t),
         )?;
-        self.add_object(&s, &t, attrs)
+        self.add_object("C_GenerateKey", &s, &t, attrs)
     }
 
     /// `C_GenerateKeyPair` (§5.15): (public, private).
@@ -925,14 +992,19 @@ impl Module {
         let so = Self::is_so(&t);
         let pub_attrs = rules::new_object(public, origin, &gpub, &random_uid()?, so)?;
         let priv_attrs = rules::new_object(private, origin, &gpriv, &random_uid()?, so)?;
-        let hpub = self.add_object(&s, &t, pub_attrs)?;
-        match self.add_object(&s, &t, priv_attrs) {
+        let hpub = self.add_object("C_GenerateKeyPair", &s, &t, pub_attrs)?;
+        match self.add_object("C_GenerateKeyPair", &s, &t, priv_attrs) {
             Ok(hpriv) => Ok((hpub, hpriv)),
             Err(e) => {
                 // Keep the pair whole: undo the public half.
                 if let Ok(o) = self.object(&t, hpub, Error::ObjectHandleInvalid) {
                     if o.is_token() {
-                        let _ = t.unpersist(&o);
+                        let _ = t.unpersist(
+                            &o,
+                            &self
+                                .rec(&t, "C_GenerateKeyPair", h)
+                                .with_reason("undone: the private half failed"),
+                        );
                     } else {
                         t.state.write().objects.remove(hpub);
                     }
@@ -1029,7 +1101,7 @@ impl Module {
             &random_uid()?,
             Self::is_so(&t),
         )?;
-        self.add_object(&s, &t, attrs)
+        self.add_object("C_UnwrapKey", &s, &t, attrs)
     }
 
     /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
@@ -1091,7 +1163,7 @@ impl Module {
             &random_uid()?,
             Self::is_so(&t),
         )?;
-        self.add_object(&s, &t, attrs)
+        self.add_object("C_DeriveKey", &s, &t, attrs)
     }
 
     /// CKM_HKDF_DATA (PKCS#11 3.0 §2.43.3): HKDF derive whose output is a
@@ -1138,7 +1210,7 @@ impl Module {
             &random_uid()?,
             Self::is_so(t),
         )?;
-        self.add_object(s, t, attrs)
+        self.add_object("C_DeriveKey", s, t, attrs)
     }
 
     /// `C_SeedRandom` (§5.16): the OS generator needs no seed; refused as the

@@ -7,7 +7,9 @@ pub mod clock;
 use crate::config::SlotConfig;
 use crate::crypto::seal::Tmk;
 use crate::error::{Error, Result};
+use crate::kms::audit::Auditor;
 use crate::object::{AttrMap, Object};
+use crate::store::audit::AuditRecord;
 use crate::store::{Store, StoredObject, TokenMeta};
 use cache::ObjectCache;
 use cryptoki_sys::*;
@@ -59,12 +61,15 @@ pub struct Token {
     store: Mutex<Option<Arc<Store>>>,
     /// Login state and objects.
     pub state: RwLock<TokenState>,
+    /// The audit log's writer for this token (aggregated data events).
+    pub auditor: Auditor,
 }
 
 impl Token {
     /// A token for a configured slot; the file is opened on first use.
     pub fn new(cfg: SlotConfig) -> Token {
         Token {
+            auditor: Auditor::new(&cfg),
             cfg,
             store: Mutex::new(None),
             state: RwLock::new(TokenState {
@@ -185,13 +190,13 @@ impl Token {
     }
 
     /// `C_InitToken`: the SO PIN is checked when the token is initialized already.
-    pub fn init(&self, so_pin: &[u8], label: &str) -> Result<()> {
+    pub fn init(&self, so_pin: &[u8], label: &str, rec: &AuditRecord) -> Result<()> {
         self.check_pin_len(so_pin)?;
         let store = self.store()?;
         if store.token_meta()?.is_some() {
-            store.unlock(SO, so_pin, self.cfg.max_pin_failures)?;
+            store.unlock_audited(SO, so_pin, self.cfg.max_pin_failures, rec)?;
         }
-        let tmk = store.init_token(label, so_pin, &self.cfg.kdf)?;
+        let tmk = store.init_token_audited(label, so_pin, &self.cfg.kdf, rec)?;
         drop(tmk);
         let mut st = self.state.write();
         st.login = Login::Public;
@@ -211,7 +216,7 @@ impl Token {
 
     /// Logs a principal in: unwraps the master key with its PIN and loads the
     /// private objects.
-    pub fn login(&self, who: Login, pin: &[u8]) -> Result<()> {
+    pub fn login(&self, who: Login, pin: &[u8], rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
         let name = match &who {
             Login::So => SO.to_string(),
@@ -221,7 +226,7 @@ impl Token {
         if pin.len() > self.cfg.max_pin_len {
             return Err(Error::PinIncorrect);
         }
-        let tmk = store.unlock(&name, pin, self.cfg.max_pin_failures)?;
+        let tmk = store.unlock_audited(&name, pin, self.cfg.max_pin_failures, rec)?;
         let mut st = self.state.write();
         st.login = who;
         st.tmk = Some(tmk);
@@ -244,29 +249,36 @@ impl Token {
     }
 
     /// Sets a principal's PIN (the caller has checked who may); needs the master key.
-    pub fn set_pin(&self, name: &str, new_pin: &[u8]) -> Result<()> {
+    pub fn set_pin(&self, name: &str, new_pin: &[u8], rec: &AuditRecord) -> Result<()> {
         self.check_pin_len(new_pin)?;
         let store = self.store()?;
         let st = self.state.read();
         let tmk = st.tmk.as_ref().ok_or(Error::UserNotLoggedIn)?;
-        store.set_pin(name, tmk, new_pin, &self.cfg.kdf)
+        store.set_pin_audited(name, tmk, new_pin, &self.cfg.kdf, rec)
     }
 
     /// Changes a PIN after checking the old one; works logged in or not.
-    pub fn change_pin(&self, name: &str, old: &[u8], new: &[u8]) -> Result<()> {
+    pub fn change_pin(&self, name: &str, old: &[u8], new: &[u8], rec: &AuditRecord) -> Result<()> {
         self.check_pin_len(new)?;
         if old.len() > self.cfg.max_pin_len {
             return Err(Error::PinIncorrect);
         }
         let store = self.store()?;
-        let tmk = store.unlock(name, old, self.cfg.max_pin_failures)?;
-        store.set_pin(name, &tmk, new, &self.cfg.kdf)
+        let tmk = store.unlock_audited(
+            name,
+            old,
+            self.cfg.max_pin_failures,
+            &rec.clone().with_reason("old PIN check"),
+        )?;
+        store.set_pin_audited(name, &tmk, new, &self.cfg.kdf, rec)
     }
 
     /// Checks a principal's PIN (`CKU_CONTEXT_SPECIFIC` re-authentication).
-    pub fn change_pin_check(&self, name: &str, pin: &[u8]) -> Result<()> {
+    pub fn change_pin_check(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
-        store.unlock(name, pin, self.cfg.max_pin_failures).map(drop)
+        store
+            .unlock_audited(name, pin, self.cfg.max_pin_failures, rec)
+            .map(drop)
     }
 
     /// The failed-login count of a principal, and whether it is locked.
@@ -281,13 +293,19 @@ impl Token {
     }
 
     /// Writes a token object to the file and puts it in the cache.
-    pub fn persist(&self, handle: CK_OBJECT_HANDLE, attrs: AttrMap) -> Result<Arc<Object>> {
+    pub fn persist(
+        &self,
+        handle: CK_OBJECT_HANDLE,
+        attrs: AttrMap,
+        rec: &AuditRecord,
+    ) -> Result<Arc<Object>> {
         let store = self.store()?;
         let obj = Object::new(handle, None, attrs);
         protect_key_material(obj.attrs());
         let generation = {
             let st = self.state.read();
-            store.put_object(&split_for_store(&obj), st.tmk.as_ref())?
+            let rec = rec.clone().with_key(obj.unique_id(), None);
+            store.put_object_audited(&split_for_store(&obj), st.tmk.as_ref(), &rec)?
         };
         let obj = Arc::new(obj);
         let mut st = self.state.write();
@@ -297,9 +315,10 @@ impl Token {
     }
 
     /// Removes a token object from the file and the cache.
-    pub fn unpersist(&self, obj: &Object) -> Result<()> {
+    pub fn unpersist(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
-        let generation = store.delete_object(obj.unique_id())?;
+        let rec = rec.clone().with_key(obj.unique_id(), None);
+        let generation = store.delete_object_audited(obj.unique_id(), &rec)?;
         let mut st = self.state.write();
         st.objects.remove(obj.handle);
         Self::advance(&mut st, generation);
