@@ -198,6 +198,9 @@ pub fn finalize() -> Result<()> {
             if let Some(old) = g.take() {
                 old.module.sessions.write().clear();
                 for t in &old.module.tokens {
+                    if let Ok(store) = t.store() {
+                        t.auditor.flush_all(&store);
+                    }
                     let _ = t.logout();
                 }
             }
@@ -305,6 +308,13 @@ impl Module {
             .ok_or(Error::SessionHandleInvalid)?;
         let slot = s.lock().slot;
         let t = Arc::clone(self.token(slot)?);
+        // Data-event aggregates are flushed by the first call after they are due.
+        let now = crate::kms::audit::now_ms();
+        if t.auditor.aggregator().is_due(now) {
+            if let Ok(store) = t.store() {
+                t.auditor.tick(&store, now);
+            }
+        }
         Ok((s, t))
     }
 
@@ -434,6 +444,46 @@ impl Module {
             tok.state.write().objects.insert(o);
         }
         Ok(h)
+    }
+
+    /// Records one use of a key (a data event, aggregated by default): at the
+    /// start of an operation, with the result of the checks and the set-up.
+    pub(crate) fn audit_use<T>(
+        &self,
+        tok: &Token,
+        h: CK_SESSION_HANDLE,
+        function: &'static str,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        r: &Result<T>,
+    ) {
+        let Ok(store) = tok.store() else { return };
+        let (principal, uid, version) = {
+            let st = tok.state.read();
+            let k = st.objects.get(key);
+            (
+                principal_of(&st.login),
+                k.map(|k| k.unique_id().to_string()).unwrap_or_default(),
+                k.and_then(|k| k.get_ulong(crate::kms::abi::CKA_SOFTKMS_CURRENT_VERSION)),
+            )
+        };
+        let (rv, reason) = match r {
+            Ok(_) => (CKR_OK, String::new()),
+            Err(e) => (e.rv(), e.to_string()),
+        };
+        let ctx = mech.param.context();
+        let ev = crate::kms::audit::DataEvent {
+            session: h,
+            principal: &principal,
+            function,
+            mechanism: Some(mech.mech),
+            key_uid: &uid,
+            key_version: version,
+            context: (!ctx.is_empty()).then_some(ctx),
+            rv,
+            reason: &reason,
+        };
+        tok.auditor.data(&store, ev, crate::kms::audit::now_ms());
     }
 
     /// A management audit record for a call on `tok` by whoever is logged in.
@@ -622,6 +672,9 @@ impl Module {
     }
 
     fn end_session(&self, s: &Session, t: &Token) {
+        if let Ok(store) = t.store() {
+            t.auditor.session_closed(&store, s.handle);
+        }
         t.state
             .write()
             .objects
@@ -781,6 +834,10 @@ impl Module {
         let (_, t) = self.session(h)?;
         if t.state.read().login == Login::Public {
             return Err(Error::UserNotLoggedIn);
+        }
+        if let Ok(store) = t.store() {
+            t.auditor.flush_all(&store);
+            let _ = t.auditor.management(&store, &[self.rec(&t, "C_Logout", h)]);
         }
         t.logout()
     }
@@ -1032,7 +1089,9 @@ impl Module {
             wrapping_key,
             CKA_WRAP,
             Error::WrappingKeyHandleInvalid,
-        )?;
+        );
+        self.audit_use(&t, h, "C_WrapKey", mech, wrapping_key, &wk);
+        let wk = wk?;
         let k = self.object(&t, key, Error::KeyHandleInvalid)?;
         let k = self.usable(&t, k, Error::KeyHandleInvalid)?;
         rules::check_wrappable(&wk, &k)?;
@@ -1066,7 +1125,9 @@ impl Module {
             unwrapping_key,
             CKA_UNWRAP,
             Error::UnwrappingKeyHandleInvalid,
-        )?;
+        );
+        self.audit_use(&t, h, "C_UnwrapKey", mech, unwrapping_key, &uk);
+        let uk = uk?;
         let template = rules::apply_unwrap_template(&uk, template)?;
         let class = template
             .iter()
@@ -1116,7 +1177,9 @@ impl Module {
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
-        let base = self.key(&t, def, base_key, CKA_DERIVE, Error::KeyHandleInvalid)?;
+        let base = self.key(&t, def, base_key, CKA_DERIVE, Error::KeyHandleInvalid);
+        self.audit_use(&t, h, "C_DeriveKey", mech, base_key, &base);
+        let base = base?;
         if mech.mech == CKM_HKDF_DATA {
             return self.derive_data(&s, &t, mech, derive, &base, template);
         }

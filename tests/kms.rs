@@ -637,3 +637,58 @@ fn imported_material_is_unwrapped_expires_and_only_the_same_material_returns() {
         b"sealed with imported material"
     );
 }
+
+#[test]
+fn key_uses_and_management_events_reach_the_audit_log() {
+    let mut c = Ctx::new(1);
+    c.init_token(0);
+    {
+        let s = c.user_session(0);
+        let k = managed_key(&s, "audited", &[]);
+        for _ in 0..25 {
+            seal(&s, k, b"app=billing", b"x");
+        }
+        s.update_attributes(k, &[ulong_attr(KEY_STATE, DISABLED)])
+            .unwrap();
+        assert_eq!(
+            rv(s.encrypt(&envelope(&ctx(b"")), k, b"x")),
+            RvError::KeyFunctionNotPermitted
+        );
+    }
+    c.restart();
+    let store = softkms::store::Store::open(&c.token_path(0)).unwrap();
+    assert!(
+        store.verify_audit().unwrap().problems.is_empty(),
+        "the chain verifies"
+    );
+    let mut encrypts = 0u64;
+    let mut denied = 0u64;
+    let mut functions = std::collections::BTreeSet::new();
+    store
+        .for_each_audit(|r| {
+            functions.insert(r.function.clone());
+            if r.function == "C_EncryptInit" && r.rv == 0 {
+                encrypts += r.count;
+                assert_eq!(r.context.as_deref(), Some("app=billing"));
+            }
+            if r.function == "C_EncryptInit" && r.rv == cryptoki_sys::CKR_KEY_FUNCTION_NOT_PERMITTED
+            {
+                denied += r.count;
+                assert!(r.reason.contains("disabled"), "{}", r.reason);
+            }
+            assert!(!r.reason.contains("user-pin"), "no PIN in the log");
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(encrypts, 25, "aggregated data events add up");
+    assert_eq!(denied, 1);
+    for f in [
+        "C_InitToken",
+        "C_Login",
+        "C_InitPIN",
+        "C_GenerateKey",
+        "C_SetAttributeValue",
+    ] {
+        assert!(functions.contains(f), "{f} missing from {functions:?}");
+    }
+}

@@ -21,15 +21,18 @@ impl Module {
         usage: CK_ATTRIBUTE_TYPE,
         pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
         ctor: fn(&Functions) -> Option<KeyOpCtor<T>>,
+        function: &'static str,
     ) -> Result<()> {
         let (s, t) = self.session(h)?;
         let mut s = s.lock();
         session::idle(pick(&mut s.ops))?;
         let def = registry::get(mech.mech)?;
         let make = ctor(&def.functions).ok_or(Error::MechanismInvalid)?;
-        let key = self.key(&t, def, key, usage, Error::KeyHandleInvalid)?;
-        let op = make(mech, &key).inspect_err(|e| log::info!("{}: {e}", def.name))?;
-        session::start(pick(&mut s.ops), op)
+        let op = self
+            .key(&t, def, key, usage, Error::KeyHandleInvalid)
+            .and_then(|k| make(mech, &k).inspect_err(|e| log::info!("{}: {e}", def.name)));
+        self.audit_use(&t, h, function, mech, key, &op);
+        session::start(pick(&mut s.ops), op?)
     }
 
     /// Runs one step of a running operation.
@@ -53,7 +56,15 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        self.init_op(h, mech, key, CKA_ENCRYPT, |o| &mut o.encrypt, |f| f.encrypt)
+        self.init_op(
+            h,
+            mech,
+            key,
+            CKA_ENCRYPT,
+            |o| &mut o.encrypt,
+            |f| f.encrypt,
+            "C_EncryptInit",
+        )
     }
     /// `C_Encrypt` (§5.8).
     pub fn encrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
@@ -99,17 +110,23 @@ impl Module {
         session::idle(&s.ops.decrypt)?;
         let def = registry::get(mech.mech)?;
         let make = def.functions.decrypt.ok_or(Error::MechanismInvalid)?;
-        let key = self.key(&t, def, key, CKA_DECRYPT, Error::KeyHandleInvalid)?;
-        let op = if registry::tries_versions(mech.mech) {
-            let ops = versioned::version_objects(&key)?
-                .iter()
-                .map(|k| make(mech, k))
-                .collect::<Result<Vec<_>>>()?;
-            Box::new(versioned::VersionedCipher::new(ops))
-        } else {
-            make(mech, &key)?
-        };
-        session::start(&mut s.ops.decrypt, op)
+        let handle = key;
+        let op = self
+            .key(&t, def, key, CKA_DECRYPT, Error::KeyHandleInvalid)
+            .and_then(|key| {
+                if registry::tries_versions(mech.mech) {
+                    let ops = versioned::version_objects(&key)?
+                        .iter()
+                        .map(|k| make(mech, k))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(Box::new(versioned::VersionedCipher::new(ops))
+                        as Box<dyn crate::mechanism::CipherOp>)
+                } else {
+                    make(mech, &key)
+                }
+            });
+        self.audit_use(&t, h, "C_DecryptInit", mech, handle, &op);
+        session::start(&mut s.ops.decrypt, op?)
     }
     /// `C_Decrypt` (§5.9).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
@@ -209,7 +226,15 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        self.init_op(h, mech, key, CKA_SIGN, |o| &mut o.sign, |f| f.sign)
+        self.init_op(
+            h,
+            mech,
+            key,
+            CKA_SIGN,
+            |o| &mut o.sign,
+            |f| f.sign,
+            "C_SignInit",
+        )
     }
     /// `C_Sign` (§5.11).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
@@ -244,7 +269,15 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        self.init_op(h, mech, key, CKA_VERIFY, |o| &mut o.verify, |f| f.verify)
+        self.init_op(
+            h,
+            mech,
+            key,
+            CKA_VERIFY,
+            |o| &mut o.verify,
+            |f| f.verify,
+            "C_VerifyInit",
+        )
     }
     /// `C_Verify` (§5.13).
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
@@ -291,6 +324,7 @@ impl Module {
             CKA_ENCRYPT,
             |o| &mut o.message_encrypt,
             |f| f.message_encrypt,
+            "C_MessageEncryptInit",
         )
     }
     /// `C_EncryptMessage`: `param` is the per-message parameter; IV/tag outputs are
@@ -363,6 +397,7 @@ impl Module {
             CKA_DECRYPT,
             |o| &mut o.message_decrypt,
             |f| f.message_decrypt,
+            "C_MessageDecryptInit",
         )
     }
     /// `C_DecryptMessage`.
