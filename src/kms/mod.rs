@@ -5,5 +5,7 @@
 pub mod abi;
 pub mod envelope;
 pub mod lifecycle;
+pub mod policy;
+pub mod principals;
 pub mod versioned;
 pub mod versions;
