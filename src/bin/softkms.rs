@@ -32,8 +32,11 @@ macro_rules! emit {
 mod audit;
 #[path = "softkms/kms.rs"]
 mod kms;
+#[path = "softkms/users.rs"]
+mod users;
 
-const USAGE: &str = "usage: softkms [--slot N] [--json] COMMAND
+const USAGE: &str = "usage: softkms [--slot N] [--json] [--user NAME] COMMAND
+  --user NAME                  log in as that principal (its PIN in SOFTKMS_PIN)
 commands:
   token init --label LABEL     initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN becomes the user PIN)
   token info                   show the token
@@ -52,17 +55,23 @@ commands:
   audit export [--since RFC3339] [--key NAME] the audit log as JSON lines
   audit verify | audit head    check the hash chain; print the chain head
   random [--bytes N]           random bytes from the token, in hex
-  mechanisms [--markdown]      the mechanisms the module offers";
+  mechanisms [--markdown]      the mechanisms the module offers
+  user add|set-pin NAME        as the SO (SOFTKMS_SO_PIN); the PIN in SOFTKMS_NEW_PIN
+  user list | user remove NAME named principals (remove: as the SO)
+  key set-policy NAME --policy FILE [--force]   replace the key policy (docs/policy.md)";
 
 struct Opts {
     slot: CK_SLOT_ID,
     json: bool,
+    /// `--user NAME`: the principal `session()` logs in as (default: "user").
+    username: Option<String>,
     words: Vec<String>,
 }
 
 fn parse_args() -> Result<Opts, String> {
     let mut slot = 0;
     let mut json = false;
+    let mut username = None;
     let mut words = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -74,11 +83,17 @@ fn parse_args() -> Result<Opts, String> {
                     .ok_or("--slot needs a number")?
             }
             "--json" => json = true,
+            "--user" => username = Some(args.next().ok_or("--user needs a NAME")?),
             "-h" | "--help" => return Err(USAGE.into()),
             _ => words.push(a),
         }
     }
-    Ok(Opts { slot, json, words })
+    Ok(Opts {
+        slot,
+        json,
+        username,
+        words,
+    })
 }
 
 fn flag(words: &[String], name: &str) -> Option<String> {
@@ -125,13 +140,17 @@ fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
+/// The `--user` of this run, for `session()` (set once by `main`).
+static USERNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 fn session(m: &Module, slot: CK_SLOT_ID, login: bool) -> Result<CK_SESSION_HANDLE, String> {
     let h = m
         .open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)
         .map_err(fail)?;
     if login {
         let pin = env_pin("SOFTKMS_PIN")?;
-        m.login(h, CKU_USER, &pin, None).map_err(fail)?;
+        let name = USERNAME.get().map(String::as_bytes);
+        m.login(h, CKU_USER, &pin, name).map_err(fail)?;
     }
     Ok(h)
 }
@@ -441,6 +460,8 @@ fn run(o: &Opts, m: &Arc<Module>) -> Result<(), String> {
         ["key", "list", ..] => kms::key_list(m, o),
         ["key", "show", ..] => kms::key_show(m, o),
         ["key", "import", ..] => kms::key_import(m, o),
+        ["key", "set-policy", ..] => users::set_policy(m, o),
+        ["user", verb, ..] => users::user(m, o, verb),
         ["key", verb @ ("rotate" | "enable" | "disable" | "schedule-deletion" | "cancel-deletion"), ..] => {
             kms::key_lifecycle(m, o, verb)
         }
@@ -465,6 +486,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(u) = &opts.username {
+        let _ = USERNAME.set(u.clone());
+    }
     let result = module::initialize(InitArgs {
         os_locking_ok: true,
         ..InitArgs::default()

@@ -6,5 +6,7 @@ pub mod abi;
 pub mod audit;
 pub mod envelope;
 pub mod lifecycle;
+pub mod policy;
+pub mod principals;
 pub mod versioned;
 pub mod versions;

@@ -8,6 +8,7 @@ use crate::config::SlotConfig;
 use crate::crypto::seal::Tmk;
 use crate::error::{Error, Result};
 use crate::kms::audit::Auditor;
+use crate::kms::principals;
 use crate::object::{AttrMap, Object};
 use crate::store::audit::AuditRecord;
 use crate::store::{Store, StoredObject, TokenMeta};
@@ -218,20 +219,77 @@ impl Token {
     /// private objects.
     pub fn login(&self, who: Login, pin: &[u8], rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
-        let name = match &who {
-            Login::So => SO.to_string(),
-            Login::User(n) => n.clone(),
-            Login::Public => return Err(Error::UserTypeInvalid),
-        };
+        let name = Self::row_of(&who)?;
         if pin.len() > self.cfg.max_pin_len {
             return Err(Error::PinIncorrect);
         }
-        let tmk = store.unlock_audited(&name, pin, self.cfg.max_pin_failures, rec)?;
+        let tmk = match store.unlock_audited(&name, pin, self.cfg.max_pin_failures, rec) {
+            // An unknown named principal looks like a wrong PIN: no hint about names.
+            Err(Error::UserPinNotInitialized) if name != USER => Err(Error::PinIncorrect),
+            other => other,
+        }?;
         let mut st = self.state.write();
         st.login = who;
         st.tmk = Some(tmk);
         Self::reset_view(&mut st);
         Self::reload(&store, &mut st)
+    }
+
+    /// The store row of a login: "so", "user", or `"p:NAME"` for a named
+    /// principal (`kms::principals`), so that no user name reaches the SO's row.
+    pub fn row_of(who: &Login) -> Result<String> {
+        match who {
+            Login::So => Ok(SO.to_string()),
+            Login::User(n) => Ok(principals::row_name(n)),
+            Login::Public => Err(Error::UserTypeInvalid),
+        }
+    }
+
+    /// Creates a named principal with its PIN (wrapping the master key of this
+    /// session: the caller checks that the SO is logged in). An invalid or
+    /// existing name is `CKR_ATTRIBUTE_VALUE_INVALID` on `CKA_LABEL`.
+    pub fn add_principal(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
+        principals::check_name(name).map_err(|why| {
+            log::info!("principal {name:?} refused: {why}");
+            Error::AttributeValueInvalid(CKA_LABEL)
+        })?;
+        let row = principals::row_name(name);
+        if self.store()?.principal(&row)?.is_some() {
+            log::info!("principal {name:?} exists already");
+            return Err(Error::AttributeValueInvalid(CKA_LABEL));
+        }
+        self.set_pin(&row, pin, rec)
+    }
+
+    /// Replaces a named principal's PIN and clears its lock-out (the caller
+    /// checks that the SO is logged in). An unknown name is
+    /// `CKR_USER_PIN_NOT_INITIALIZED`.
+    pub fn set_principal_pin(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
+        let row = principals::row_name(name);
+        if name == USER || self.store()?.principal(&row)?.is_none() {
+            return Err(Error::UserPinNotInitialized);
+        }
+        self.set_pin(&row, pin, rec)
+    }
+
+    /// Removes a named principal (nothing happens when it does not exist; the
+    /// caller checks that the SO is logged in). Its sessions in other processes
+    /// keep their login until they log out, as with a PIN change.
+    pub fn remove_principal(&self, name: &str, rec: &AuditRecord) -> Result<()> {
+        if name == USER {
+            return Err(Error::ActionProhibited);
+        }
+        self.store()?.remove_principal_audited(&principals::row_name(name), rec)
+    }
+
+    /// The names of the named principals, sorted (not "so" nor "user").
+    pub fn principal_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store()?
+            .principals()?
+            .iter()
+            .filter_map(|r| principals::name_of_row(r).map(str::to_string))
+            .collect())
     }
 
     /// Logs out: forgets the master key and every decrypted private object.
