@@ -28,6 +28,12 @@ extern "C" {
 #define CKA_SOFTKMS_VERSION_TIMES       (SOFTKMS_VENDOR_BASE + 0x0B) /* read-only, CK_ULONG pairs (version, creation time) */
 #define CKA_SOFTKMS_POLICY              (SOFTKMS_VENDOR_BASE + 0x0C) /* UTF-8 JSON key policy */
 #define CKA_SOFTKMS_IMPORT_FROM         (SOFTKMS_VENDOR_BASE + 0x0D) /* CK_OBJECT_HANDLE: write to re-import the same material */
+#define CKA_SOFTKMS_CREATOR             (SOFTKMS_VENDOR_BASE + 0x10) /* UTF-8, read-only: who created the key */
+#define CKA_SOFTKMS_POLICY_FORCE        (SOFTKMS_VENDOR_BASE + 0x11) /* CK_BBOOL, write-only with CKA_SOFTKMS_POLICY */
+#define CKA_SOFTKMS_PRINCIPAL_PIN       (SOFTKMS_VENDOR_BASE + 0x12) /* UTF-8, write-only: a principal's PIN */
+
+/* Object class of a named principal (the SO creates, lists and removes them). */
+#define CKO_SOFTKMS_PRINCIPAL           (SOFTKMS_VENDOR_BASE + 0x01)
 
 /* Values of CKA_SOFTKMS_KEY_STATE. */
 #define SOFTKMS_KEY_STATE_ENABLED          1UL

@@ -12,8 +12,9 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::kms::abi::CKA_SOFTKMS_IMPORT_FROM;
+use crate::kms::abi::{CKA_SOFTKMS_IMPORT_FROM, CKO_SOFTKMS_PRINCIPAL};
 use crate::kms::lifecycle::{self, UseCheck};
+use crate::kms::{policy, principals};
 use crate::mechanism::{keys, registry, DeriveFn, KeyLookup, Mechanism, MechanismDef};
 use crate::object::attr::{decode_ulong, Attribute, Template};
 use crate::object::rules::{self, AttrRead, Origin};
@@ -339,12 +340,14 @@ impl Module {
 
     /// A key for an operation: visible, of a class and type the mechanism takes,
     /// with the usage attribute set and the mechanism allowed.
+    #[allow(clippy::too_many_arguments)]
     fn key(
         &self,
         tok: &Token,
         def: &MechanismDef,
         h: CK_OBJECT_HANDLE,
         usage: CK_ATTRIBUTE_TYPE,
+        ctx: &[u8],
         invalid: Error,
     ) -> Result<Arc<Object>> {
         let key = self.object(tok, h, invalid.clone())?;
@@ -360,7 +363,88 @@ impl Module {
         }
         rules::check_key_use(&key, usage, def.mech)
             .inspect_err(|e| log::info!("{}: {e}", def.name))?;
+        // The key policy is checked before anything happens to the key (a due
+        // rotation included): a denied use changes nothing.
+        self.check_policy(tok, &key, policy::action_for(usage, def.mech), ctx)?;
         self.usable(tok, key, invalid)
+    }
+
+    /// The key policy: may whoever is logged in do `action` with `key` (and this
+    /// encryption context)? A denial is `CKR_KEY_FUNCTION_NOT_PERMITTED`, with
+    /// the reason in the log and the audit record.
+    fn check_policy(
+        &self,
+        tok: &Token,
+        key: &Object,
+        action: policy::Action,
+        ctx: &[u8],
+    ) -> Result<()> {
+        if !matches!(
+            key.class(),
+            Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)
+        ) {
+            return Ok(());
+        }
+        let principal = match &tok.state.read().login {
+            Login::User(n) => n.clone(),
+            Login::So => SO.to_string(),
+            Login::Public => policy::ANONYMOUS.to_string(),
+        };
+        let parsed = match key.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
+            Some(v) if !v.is_empty() => Some(policy::parse(v)?),
+            _ => None,
+        };
+        let creator = key
+            .get(crate::kms::abi::CKA_SOFTKMS_CREATOR)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or(USER);
+        policy::allows(parsed.as_ref(), creator, &principal, action, ctx).map_err(|why| {
+            log::info!("key {}: {why}", key.unique_id());
+            Error::KeyFunctionNotPermitted(why)
+        })
+    }
+
+    /// `C_Sign*`/`C_Decrypt*` of a key with `CKA_ALWAYS_AUTHENTICATE` wait for
+    /// the context-specific login (§5.6.8, §4.9).
+    fn check_context_login(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let (s, _) = self.session(h)?;
+        if s.lock().context_login_needed {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(())
+    }
+
+    /// Policy checks and bookkeeping for a new key object: its creator, and a
+    /// policy given at creation (validated, lock-out check, force stripped).
+    fn prepare_key_attrs(&self, tok: &Token, attrs: &mut AttrMap) -> Result<()> {
+        let class = attrs
+            .get(&CKA_CLASS)
+            .and_then(|v| decode_ulong(CKA_CLASS, v).ok());
+        if !matches!(
+            class,
+            Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)
+        ) {
+            return Ok(());
+        }
+        let force = attrs
+            .remove(&crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE)
+            .is_some_and(|v| v.first().is_some_and(|b| *b != 0));
+        if let Some(p) = attrs.get(&crate::kms::abi::CKA_SOFTKMS_POLICY) {
+            if !p.is_empty() {
+                policy::check_set(&policy::parse(p)?, force)?;
+            }
+        }
+        if let std::collections::btree_map::Entry::Vacant(e) =
+            attrs.entry(crate::kms::abi::CKA_SOFTKMS_CREATOR)
+        {
+            let creator = match &tok.state.read().login {
+                Login::User(n) => n.clone(),
+                Login::So => SO.to_string(),
+                Login::Public => String::new(),
+            };
+            e.insert(zeroize::Zeroizing::new(creator.into_bytes()));
+        }
+        Ok(())
     }
 
     /// The KMS check before any use of a key: its state, a due rotation (done
@@ -427,6 +511,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         lifecycle::on_create(&mut attrs, clock::now_unix())?;
         complete_key(&mut attrs)?;
+        self.prepare_key_attrs(tok, &mut attrs)?;
         let obj = Object::new(0, None, attrs);
         let login = tok.state.read().login.clone();
         if obj.is_token() && !s.rw {
@@ -643,10 +728,10 @@ impl Module {
         if !s.lock().rw {
             return Err(Error::SessionReadOnly);
         }
-        let who = match t.state.read().login.clone() {
-            Login::So => SO.to_string(),
-            Login::User(n) => n,
+        let login = t.state.read().login.clone();
+        let who = match login {
             Login::Public => USER.to_string(),
+            other => Token::row_of(&other)?,
         };
         t.change_pin(&who, old, new, &self.rec(&t, "C_SetPIN", h))
     }
@@ -768,23 +853,28 @@ impl Module {
         pin: &[u8],
         username: Option<&[u8]>,
     ) -> Result<()> {
-        let (_, t) = self.session(h)?;
+        let (sess, t) = self.session(h)?;
         let current = t.state.read().login.clone();
         let who = match user {
             CKU_SO => Login::So,
             CKU_USER => match username {
                 None => Login::User(USER.into()),
-                Some(n) if n == USER.as_bytes() => Login::User(USER.into()),
-                // Named principals come with the KMS layer; an unknown name is a wrong PIN.
-                Some(_) => return Err(Error::PinIncorrect),
+                // "user" or a named principal; an unknown name is a wrong PIN.
+                Some(n) => Login::User(principals::login_name(n)?),
             },
             CKU_CONTEXT_SPECIFIC => {
-                return match current {
-                    Login::User(name) => {
-                        t.change_pin_check(&name, pin, &self.rec(&t, "C_Login", h))
-                    }
-                    _ => Err(Error::UserNotLoggedIn),
+                // §5.6.8: only for an operation that was just started with a key
+                // whose CKA_ALWAYS_AUTHENTICATE is TRUE (or any signing/decryption).
+                let mut s = sess.lock();
+                if s.ops.sign.is_none() && s.ops.decrypt.is_none() {
+                    return Err(Error::OperationNotInitialized);
                 }
+                if !matches!(current, Login::User(_)) {
+                    return Err(Error::UserNotLoggedIn);
+                }
+                t.change_pin_check(&Token::row_of(&current)?, pin, &self.rec(&t, "C_Login", h))?;
+                s.context_login_needed = false;
+                return Ok(());
             }
             _ => return Err(Error::UserTypeInvalid),
         };
@@ -851,6 +941,12 @@ impl Module {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         t.refresh()?;
+        let principal = template
+            .iter()
+            .any(|a| a.ty == CKA_CLASS && a.as_ulong().ok() == Some(CKO_SOFTKMS_PRINCIPAL));
+        if principal {
+            return self.create_principal(&s, &t, template);
+        }
         let attrs = rules::new_object(
             template,
             Origin::Create,
@@ -859,6 +955,41 @@ impl Module {
             Self::is_so(&t),
         )?;
         self.add_object("C_CreateObject", &s, &t, attrs)
+    }
+
+    /// `C_CreateObject` of class `CKO_SOFTKMS_PRINCIPAL`: the SO makes a named
+    /// principal with its own PIN (`docs/policy.md`). The object itself holds the
+    /// name only; the PIN wraps the token master key in the store.
+    fn create_principal(
+        &self,
+        s: &Session,
+        t: &Token,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        if !Self::is_so(t) {
+            return Err(Error::UserNotLoggedIn);
+        }
+        if !s.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        let p = principals::parse_create(template)?;
+        t.check_pin_len(&p.pin)?;
+        let rec = self
+            .rec(t, "C_CreateObject", s.handle)
+            .with_reason(&format!("principal {}", p.name));
+        t.add_principal(&p.name, &p.pin, &rec)?;
+        let made = rules::new_object(
+            &principals::stored_template(&p.name),
+            Origin::Create,
+            &Vec::new(),
+            &random_uid()?,
+            true,
+        )
+        .and_then(|attrs| self.add_object("C_CreateObject", s, t, attrs));
+        if made.is_err() {
+            let _ = t.remove_principal(&p.name, &rec.clone().with_reason("undone"));
+        }
+        made
     }
 
     /// `C_CopyObject` (§5.7).
@@ -871,6 +1002,10 @@ impl Module {
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let src = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        if src.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
+            return Err(Error::ActionProhibited);
+        }
+        self.check_policy(&t, &src, policy::Action::ManageKey, &[])?;
         let attrs = rules::copy_object(&src, template, &random_uid()?)?;
         self.add_object("C_CopyObject", &s, &t, attrs)
     }
@@ -885,6 +1020,20 @@ impl Module {
         }
         if !o.flag(CKA_DESTROYABLE, true) {
             return Err(Error::ActionProhibited);
+        }
+        if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
+            if !Self::is_so(&t) {
+                return Err(Error::UserNotLoggedIn);
+            }
+            let name = String::from_utf8_lossy(o.get(CKA_LABEL).unwrap_or_default()).into_owned();
+            t.remove_principal(
+                &name,
+                &self
+                    .rec(&t, "C_DestroyObject", h)
+                    .with_reason(&format!("principal {name}")),
+            )?;
+        } else {
+            self.check_policy(&t, &o, policy::Action::ManageKey, &[])?;
         }
         if o.is_token() {
             t.unpersist(&o, &self.rec(&t, "C_DestroyObject", h))
@@ -930,7 +1079,37 @@ impl Module {
         if o.is_token() && !s.rw {
             return Err(Error::SessionReadOnly);
         }
+        if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
+            // A principal's PIN, reset by the SO; nothing is stored in the object.
+            if !Self::is_so(&t) {
+                return Err(Error::UserNotLoggedIn);
+            }
+            let pin = principals::parse_set_pin(template)?;
+            let name = String::from_utf8_lossy(o.get(CKA_LABEL).unwrap_or_default()).into_owned();
+            return t.set_principal_pin(
+                &name,
+                &pin,
+                &self
+                    .rec(&t, "C_SetAttributeValue", h)
+                    .with_reason("principal PIN"),
+            );
+        }
+        let types: Vec<CK_ATTRIBUTE_TYPE> = template.iter().map(|a| a.ty).collect();
+        for action in policy::actions_for_set(&types) {
+            self.check_policy(&t, &o, action, &[])?;
+        }
         let mut attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
+        let force = attrs
+            .remove(&crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE)
+            .is_some_and(|v| v.first().is_some_and(|b| *b != 0));
+        if let Some(a) = template
+            .iter()
+            .find(|a| a.ty == crate::kms::abi::CKA_SOFTKMS_POLICY)
+        {
+            if !a.value.is_empty() {
+                policy::check_set(&policy::parse(&a.value)?, force)?;
+            }
+        }
         if let Some(a) = template.iter().find(|a| a.ty == CKA_SOFTKMS_IMPORT_FROM) {
             let src = self.object(
                 &t,
@@ -1088,6 +1267,7 @@ impl Module {
             def,
             wrapping_key,
             CKA_WRAP,
+            mech.param.context(),
             Error::WrappingKeyHandleInvalid,
         );
         self.audit_use(&t, h, "C_WrapKey", mech, wrapping_key, &wk);
@@ -1124,6 +1304,7 @@ impl Module {
             def,
             unwrapping_key,
             CKA_UNWRAP,
+            mech.param.context(),
             Error::UnwrappingKeyHandleInvalid,
         );
         self.audit_use(&t, h, "C_UnwrapKey", mech, unwrapping_key, &uk);
@@ -1177,7 +1358,14 @@ impl Module {
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
-        let base = self.key(&t, def, base_key, CKA_DERIVE, Error::KeyHandleInvalid);
+        let base = self.key(
+            &t,
+            def,
+            base_key,
+            CKA_DERIVE,
+            mech.param.context(),
+            Error::KeyHandleInvalid,
+        );
         self.audit_use(&t, h, "C_DeriveKey", mech, base_key, &base);
         let base = base?;
         if mech.mech == CKM_HKDF_DATA {

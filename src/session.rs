@@ -46,6 +46,9 @@ pub struct Session {
     pub rw: bool,
     /// Running operations.
     pub ops: Ops,
+    /// The signing or decryption just started uses a key with
+    /// `CKA_ALWAYS_AUTHENTICATE`: it waits for `C_Login(CKU_CONTEXT_SPECIFIC)`.
+    pub context_login_needed: bool,
 }
 
 impl Session {
@@ -56,6 +59,7 @@ impl Session {
             slot,
             rw,
             ops: Ops::default(),
+            context_login_needed: false,
         }
     }
 }

@@ -246,7 +246,7 @@ fn an_unknown_principal_is_a_wrong_pin() {
 }
 
 #[test]
-#[ignore = "needs module wiring"]
+
 fn principals_are_held_to_the_key_policy() {
     let ctx = Ctx::new(1);
     let slot = ctx.init_token(0);

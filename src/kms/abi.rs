@@ -35,6 +35,15 @@ pub const CKA_SOFTKMS_POLICY: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x0C;
 /// PendingImport key had; the material is imported again (see `docs/vendor-abi.md`).
 pub const CKA_SOFTKMS_IMPORT_FROM: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x0D;
 
+/// The object class of a named principal (created, listed and removed by the SO).
+pub const CKO_SOFTKMS_PRINCIPAL: CK_ULONG = SOFTKMS_VENDOR_BASE + 0x01;
+/// Who created a key (read-only; the default policy gives the creator every action).
+pub const CKA_SOFTKMS_CREATOR: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x10;
+/// Write-only, with `CKA_SOFTKMS_POLICY`: accept a policy that leaves nobody able to change it.
+pub const CKA_SOFTKMS_POLICY_FORCE: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x11;
+/// Write-only: a principal's PIN (principal objects only; never stored in the object).
+pub const CKA_SOFTKMS_PRINCIPAL_PIN: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x12;
+
 /// Internal, never readable: every version of a managed key (see
 /// `kms::versions`). Not part of the header.
 pub const CKA_SOFTKMS_VERSIONS: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x80;
@@ -144,6 +153,10 @@ mod tests {
             ("CKA_SOFTKMS_VERSION_TIMES", CKA_SOFTKMS_VERSION_TIMES),
             ("CKA_SOFTKMS_POLICY", CKA_SOFTKMS_POLICY),
             ("CKA_SOFTKMS_IMPORT_FROM", CKA_SOFTKMS_IMPORT_FROM),
+            ("CKO_SOFTKMS_PRINCIPAL", CKO_SOFTKMS_PRINCIPAL),
+            ("CKA_SOFTKMS_CREATOR", CKA_SOFTKMS_CREATOR),
+            ("CKA_SOFTKMS_POLICY_FORCE", CKA_SOFTKMS_POLICY_FORCE),
+            ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
             ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
             ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
             (

@@ -16,22 +16,14 @@
 //! module calls it before every use of a key.
 
 use crate::error::{Error, Result};
-use crate::kms::abi::{
-    CKA_SOFTKMS_POLICY, CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY, SOFTKMS_VENDOR_BASE,
-};
+use crate::kms::abi::{CKA_SOFTKMS_POLICY, CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
 use crate::kms::principals;
 use cryptoki_sys::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Read-only, set by the module when a key is created: the principal that created
-/// it (UTF-8), which the default policy names. Keys without it were created by
-/// the token owner ("user"). To move to `kms::abi` and `include/softkms.h`.
-pub const CKA_SOFTKMS_CREATOR: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x10;
-/// Write-only `CK_BBOOL`, given in the same `C_SetAttributeValue` (or create)
-/// template as `CKA_SOFTKMS_POLICY`: `CK_TRUE` skips the lock-out check
-/// ([`check_set`]); never stored. To move to `kms::abi` and `include/softkms.h`.
-pub const CKA_SOFTKMS_POLICY_FORCE: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x11;
+pub use crate::kms::abi::CKA_SOFTKMS_CREATOR;
+pub use crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE;
 
 /// The largest policy accepted, in bytes (as AWS KMS: 32 KiB).
 pub const MAX_POLICY_LEN: usize = 32 * 1024;

@@ -11,18 +11,13 @@
 //! as the user PIN does. This file is pure; the module does the storing.
 
 use crate::error::{Error, Result};
-use crate::kms::abi::SOFTKMS_VENDOR_BASE;
 use crate::object::attr::{Attribute, Template};
 use crate::token::{SO, USER};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-/// The object class of a principal. To move to `kms::abi` and `include/softkms.h`.
-pub const CKO_SOFTKMS_PRINCIPAL: CK_OBJECT_CLASS = SOFTKMS_VENDOR_BASE + 0x01;
-/// Write-only: the PIN of a principal, given to `C_CreateObject` and
-/// `C_SetAttributeValue` of a [`CKO_SOFTKMS_PRINCIPAL`] object; never stored or
-/// readable. To move to `kms::abi` and `include/softkms.h`.
-pub const CKA_SOFTKMS_PRINCIPAL_PIN: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x12;
+pub use crate::kms::abi::CKA_SOFTKMS_PRINCIPAL_PIN;
+pub use crate::kms::abi::CKO_SOFTKMS_PRINCIPAL;
 
 /// The longest principal name, in bytes.
 pub const MAX_NAME: usize = 32;

@@ -28,11 +28,26 @@ impl Module {
         session::idle(pick(&mut s.ops))?;
         let def = registry::get(mech.mech)?;
         let make = ctor(&def.functions).ok_or(Error::MechanismInvalid)?;
+        let mut always_auth = false;
         let op = self
-            .key(&t, def, key, usage, Error::KeyHandleInvalid)
-            .and_then(|k| make(mech, &k).inspect_err(|e| log::info!("{}: {e}", def.name)));
+            .key(
+                &t,
+                def,
+                key,
+                usage,
+                mech.param.context(),
+                Error::KeyHandleInvalid,
+            )
+            .and_then(|k| {
+                always_auth = k.flag(CKA_ALWAYS_AUTHENTICATE, false);
+                make(mech, &k).inspect_err(|e| log::info!("{}: {e}", def.name))
+            });
         self.audit_use(&t, h, function, mech, key, &op);
-        session::start(pick(&mut s.ops), op?)
+        session::start(pick(&mut s.ops), op?)?;
+        if usage == CKA_SIGN {
+            s.context_login_needed = always_auth;
+        }
+        Ok(())
     }
 
     /// Runs one step of a running operation.
@@ -111,9 +126,18 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let make = def.functions.decrypt.ok_or(Error::MechanismInvalid)?;
         let handle = key;
+        let mut always_auth = false;
         let op = self
-            .key(&t, def, key, CKA_DECRYPT, Error::KeyHandleInvalid)
+            .key(
+                &t,
+                def,
+                key,
+                CKA_DECRYPT,
+                mech.param.context(),
+                Error::KeyHandleInvalid,
+            )
             .and_then(|key| {
+                always_auth = key.flag(CKA_ALWAYS_AUTHENTICATE, false);
                 if registry::tries_versions(mech.mech) {
                     let ops = versioned::version_objects(&key)?
                         .iter()
@@ -126,10 +150,13 @@ impl Module {
                 }
             });
         self.audit_use(&t, h, "C_DecryptInit", mech, handle, &op);
-        session::start(&mut s.ops.decrypt, op?)
+        session::start(&mut s.ops.decrypt, op?)?;
+        s.context_login_needed = always_auth;
+        Ok(())
     }
     /// `C_Decrypt` (§5.9).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+        self.check_context_login(h)?;
         let q = out.is_query();
         self.run(
             h,
@@ -146,6 +173,7 @@ impl Module {
         data: &[u8],
         out: &mut OutBuf,
     ) -> Result<()> {
+        self.check_context_login(h)?;
         let q = out.is_query();
         self.run(
             h,
@@ -157,6 +185,7 @@ impl Module {
     }
     /// `C_DecryptFinal` (§5.9).
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
+        self.check_context_login(h)?;
         let q = out.is_query();
         self.run(h, |o| &mut o.decrypt, Step::Last, q, |op| op.finish(out))
     }
@@ -182,6 +211,11 @@ impl Module {
                     // Only the length is wanted: the data stays unhashed.
                     return op.finish(out);
                 }
+                // A buffer too small must leave the operation as it was (§5.2):
+                // check the length before hashing anything.
+                let mut len = OutBuf::query();
+                op.finish(&mut len)?;
+                out.reserve(len.len())?;
                 op.update(data)?;
                 op.finish(out)
             },
@@ -238,6 +272,7 @@ impl Module {
     }
     /// `C_Sign` (§5.11).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+        self.check_context_login(h)?;
         let q = out.is_query();
         self.run(
             h,
@@ -249,6 +284,7 @@ impl Module {
     }
     /// `C_SignUpdate` (§5.11).
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.check_context_login(h)?;
         self.run(
             h,
             |o| &mut o.sign,
@@ -259,6 +295,7 @@ impl Module {
     }
     /// `C_SignFinal` (§5.11).
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
+        self.check_context_login(h)?;
         let q = out.is_query();
         self.run(h, |o| &mut o.sign, Step::Last, q, |op| op.finish(out))
     }

@@ -53,6 +53,9 @@ pub struct TokenState {
     seen: Option<(u64, u64)>,
     /// The objects this process can see.
     pub objects: ObjectCache,
+    /// Handles of private token objects hidden by a logout, by unique id: the
+    /// same object gets the same handle when a login shows it again.
+    hidden: HashMap<String, CK_OBJECT_HANDLE>,
 }
 
 /// One slot and its token.
@@ -79,6 +82,7 @@ impl Token {
                 meta: None,
                 seen: None,
                 objects: ObjectCache::default(),
+                hidden: HashMap::new(),
             }),
         }
     }
@@ -164,6 +168,7 @@ impl Token {
                 .objects
                 .handle_of(&lo.uid)
                 .or_else(|| handles.get(&lo.uid).copied())
+                .or_else(|| st.hidden.remove(&lo.uid))
                 .unwrap_or_else(new_object_handle);
             handles.insert(lo.uid.clone(), h);
             let mut attrs = lo.clear;
@@ -279,7 +284,8 @@ impl Token {
         if name == USER {
             return Err(Error::ActionProhibited);
         }
-        self.store()?.remove_principal_audited(&principals::row_name(name), rec)
+        self.store()?
+            .remove_principal_audited(&principals::row_name(name), rec)
     }
 
     /// The names of the named principals, sorted (not "so" nor "user").
@@ -297,8 +303,17 @@ impl Token {
         let mut st = self.state.write();
         st.login = Login::Public;
         st.tmk = None;
-        // Private token objects go; session objects stay until their session ends.
-        st.objects.retain(|o| !(o.is_token() && o.is_private()));
+        // Every private object goes, session objects too (§5.6.10: "any of the
+        // application's private session objects are destroyed"); token objects
+        // keep their handles for the next login.
+        let gone: Vec<(String, CK_OBJECT_HANDLE)> = st
+            .objects
+            .iter()
+            .filter(|o| o.is_private() && o.is_token())
+            .map(|o| (o.unique_id().to_string(), o.handle))
+            .collect();
+        st.hidden.extend(gone);
+        st.objects.retain(|o| !o.is_private());
         Self::reset_view(&mut st);
         match self.store() {
             Ok(store) => Self::reload(&store, &mut st),

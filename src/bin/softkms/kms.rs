@@ -147,6 +147,7 @@ fn describe(m: &Module, h: CK_SESSION_HANDLE, k: CK_OBJECT_HANDLE) -> serde_json
         "next_rotation": time_or_null(read_ulong(m, h, k, CKA_SOFTKMS_NEXT_ROTATION)),
         "deletion_time": time_or_null(read_ulong(m, h, k, CKA_SOFTKMS_DELETION_TIME)),
         "valid_to": time_or_null(read_ulong(m, h, k, CKA_SOFTKMS_VALID_TO)),
+        "policy": super::users::policy_json(m, h, k),
     })
 }
 
