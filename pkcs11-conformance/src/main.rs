@@ -1,0 +1,422 @@
+//! PKCS#11 3.0 conformance runner: loads any PKCS#11 module and runs a battery of
+//! cases derived from the PKCS#11 3.0 base specification (each names the section
+//! it checks), printing one line per case, a summary line
+//! `N passed, N failed, N skipped`, and exiting non-zero when any case failed.
+//!
+//! Usage: `pkcs11-conformance --module PATH [--slot N] [--so-pin PIN] [--pin PIN] [--init] [--json]`
+
+#![allow(clippy::cast_possible_truncation)]
+
+mod cases;
+mod mechs;
+mod p11;
+mod vectors;
+
+use cryptoki_sys::*;
+use p11::{rv_name, Module};
+
+/// The result of one case.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// The module did what the section requires.
+    Pass,
+    /// It did not: expected and actual.
+    Fail(String),
+    /// Not applicable to this module (a mechanism it does not advertise, ...).
+    Skip(String),
+}
+
+/// One recorded case.
+pub struct CaseResult {
+    id: String,
+    section: String,
+    outcome: Outcome,
+}
+
+/// What every case may use.
+#[derive(Clone)]
+pub struct Env {
+    /// The slot under test (resolved after every C_Initialize).
+    pub slot: CK_SLOT_ID,
+    /// The SO PIN.
+    pub so_pin: Vec<u8>,
+    /// The user PIN.
+    pub pin: Vec<u8>,
+    /// Mechanisms the token advertises.
+    pub mechs: Vec<CK_MECHANISM_TYPE>,
+}
+
+/// Options of the command line.
+struct Options {
+    module: String,
+    slot: Option<CK_SLOT_ID>,
+    so_pin: String,
+    pin: String,
+    init: bool,
+    json: bool,
+    only: Option<String>,
+}
+
+/// The label `--init` gives the token; the slot is found again by it after
+/// every C_Initialize (SoftHSMv2 renumbers an initialized token's slot).
+pub const LABEL: &str = "pkcs11-conformance";
+
+/// Runs the cases and collects their results.
+pub struct Runner<'a> {
+    /// The module.
+    pub m: &'a Module,
+    opts_slot: Option<CK_SLOT_ID>,
+    by_label: bool,
+    so_pin: Vec<u8>,
+    pin: Vec<u8>,
+    only: Option<String>,
+    results: Vec<CaseResult>,
+}
+
+impl<'a> Runner<'a> {
+    /// Records a case outcome.
+    pub fn record(&mut self, id: &str, section: &str, outcome: Outcome) {
+        if let Some(o) = &self.only {
+            if !id.starts_with(o.as_str()) {
+                return;
+            }
+        }
+        self.results.push(CaseResult {
+            id: id.to_string(),
+            section: section.to_string(),
+            outcome,
+        });
+    }
+
+    /// Runs one case body with a fresh state (all sessions closed afterwards, so
+    /// the login state never leaks into the next case).
+    pub fn case(
+        &mut self,
+        id: &str,
+        section: &str,
+        env: &Env,
+        f: impl FnOnce(&Module, &Env) -> Outcome,
+    ) {
+        if let Some(o) = &self.only {
+            if !id.starts_with(o.as_str()) {
+                return;
+            }
+        }
+        let out = f(self.m, env);
+        self.m.close_all(env.slot);
+        self.record(id, section, out);
+    }
+
+    /// Finds the slot under test in an initialized module.
+    fn resolve_slot(&self) -> Result<CK_SLOT_ID, String> {
+        let slots = self
+            .m
+            .slots(true)
+            .map_err(|rv| format!("C_GetSlotList: {}", rv_name(rv)))?;
+        if self.by_label {
+            for s in &slots {
+                if let Ok(t) = self.m.token_info(*s) {
+                    if padded(&t.label) == LABEL {
+                        return Ok(*s);
+                    }
+                }
+            }
+        }
+        match self.opts_slot {
+            Some(s) => Ok(s),
+            None => slots
+                .first()
+                .copied()
+                .ok_or_else(|| "no slot with a token".to_string()),
+        }
+    }
+
+    /// Runs a group of cases between C_Initialize and C_Finalize.
+    pub fn group(&mut self, name: &str, f: impl FnOnce(&mut Runner<'a>, &Env)) {
+        let rv = self.m.init();
+        if rv != CKR_OK {
+            self.record(
+                &format!("{name}.setup"),
+                "§5.4.1",
+                Outcome::Fail(format!("C_Initialize: {}", rv_name(rv))),
+            );
+            return;
+        }
+        match self.resolve_slot() {
+            Ok(slot) => {
+                let mechs = self.m.mechanisms(slot).unwrap_or_default();
+                let env = Env {
+                    slot,
+                    so_pin: self.so_pin.clone(),
+                    pin: self.pin.clone(),
+                    mechs,
+                };
+                f(self, &env);
+                self.m.close_all(slot);
+            }
+            Err(e) => self.record(&format!("{name}.setup"), "§5.5", Outcome::Fail(e)),
+        }
+        self.m.finalize();
+    }
+}
+
+/// A blank-padded fixed-length field as a trimmed string.
+pub fn padded(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).trim_end_matches(' ').to_string()
+}
+
+/// Pass when `got` is one of `expected`.
+pub fn expect_rv(expected: &[CK_RV], got: CK_RV) -> Outcome {
+    if expected.contains(&got) {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(format!(
+            "expected {}, got {}",
+            names(expected),
+            rv_name(got)
+        ))
+    }
+}
+
+/// "A or B".
+pub fn names(rvs: &[CK_RV]) -> String {
+    rvs.iter()
+        .map(|r| rv_name(*r))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// Pass when the condition holds, else fail with the detail.
+pub fn check(cond: bool, detail: impl FnOnce() -> String) -> Outcome {
+    if cond {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(detail())
+    }
+}
+
+/// The `CK_RV` of a result.
+pub fn rv_of<T>(r: &Result<T, CK_RV>) -> CK_RV {
+    match r {
+        Ok(_) => CKR_OK,
+        Err(rv) => *rv,
+    }
+}
+
+/// Unwraps a `Result<_, CK_RV>` in a case body, failing the case with the call's name.
+#[macro_export]
+macro_rules! t {
+    ($e:expr, $what:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(rv) => {
+                return $crate::Outcome::Fail(format!(
+                    "{} failed: {}",
+                    $what,
+                    $crate::p11::rv_name(rv)
+                ))
+            }
+        }
+    };
+}
+
+/// Fails the case unless the call returned CKR_OK.
+#[macro_export]
+macro_rules! ok {
+    ($e:expr, $what:expr) => {
+        let rv = $e;
+        if rv != cryptoki_sys::CKR_OK {
+            return $crate::Outcome::Fail(format!(
+                "{}: expected CKR_OK, got {}",
+                $what,
+                $crate::p11::rv_name(rv)
+            ));
+        }
+    };
+}
+
+/// Fails the case unless the call returned one of the listed values.
+#[macro_export]
+macro_rules! want {
+    ($e:expr, [$($rv:expr),+], $what:expr) => {
+        let rv = $e;
+        let exp = [$($rv),+];
+        if !exp.contains(&rv) {
+            return $crate::Outcome::Fail(format!(
+                "{}: expected {}, got {}", $what, $crate::names(&exp), $crate::p11::rv_name(rv)
+            ));
+        }
+    };
+}
+
+/// Fails the case when the condition does not hold.
+#[macro_export]
+macro_rules! ensure {
+    ($c:expr, $($fmt:tt)+) => {
+        if !$c {
+            return $crate::Outcome::Fail(format!($($fmt)+));
+        }
+    };
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        module: String::new(),
+        slot: None,
+        so_pin: "so-pin-1234".into(),
+        pin: "user-pin-5678".into(),
+        init: false,
+        json: false,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = |n: &str| args.next().ok_or_else(|| format!("{n} needs a value"));
+        match a.as_str() {
+            "--module" => o.module = val("--module")?,
+            "--slot" => o.slot = Some(val("--slot")?.parse().map_err(|e| format!("--slot: {e}"))?),
+            "--so-pin" => o.so_pin = val("--so-pin")?,
+            "--pin" => o.pin = val("--pin")?,
+            "--only" => o.only = Some(val("--only")?),
+            "--init" => o.init = true,
+            "--json" => o.json = true,
+            "-h" | "--help" => {
+                println!(
+                    "usage: pkcs11-conformance --module PATH [--slot N] [--so-pin PIN] [--pin PIN] [--init] [--json] [--only PREFIX]"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if o.module.is_empty() {
+        return Err("--module PATH is required".into());
+    }
+    Ok(o)
+}
+
+/// `--init`: C_InitToken with the SO PIN and the label, then C_InitPIN.
+fn init_token(m: &Module, o: &Options) -> Result<(), String> {
+    let rv = m.init();
+    if rv != CKR_OK {
+        return Err(format!("C_Initialize: {}", rv_name(rv)));
+    }
+    let r = (|| {
+        let slot = match o.slot {
+            Some(s) => s,
+            None => *m
+                .slots(true)
+                .map_err(rv_name)?
+                .first()
+                .ok_or("no slot with a token")?,
+        };
+        let rv = m.init_token(slot, o.so_pin.as_bytes(), LABEL);
+        if rv != CKR_OK {
+            return Err(format!("C_InitToken: {}", rv_name(rv)));
+        }
+        // SoftHSMv2 gives the initialized token a new slot id: find it by label.
+        let mut slot2 = slot;
+        for s in m.slots(true).map_err(rv_name)? {
+            if m.token_info(s)
+                .map(|t| padded(&t.label) == LABEL)
+                .unwrap_or(false)
+            {
+                slot2 = s;
+            }
+        }
+        let s = m
+            .open(slot2, true)
+            .map_err(|rv| format!("C_OpenSession: {}", rv_name(rv)))?;
+        let rv = m.login(s, CKU_SO, o.so_pin.as_bytes());
+        if rv != CKR_OK {
+            return Err(format!("C_Login(SO): {}", rv_name(rv)));
+        }
+        let rv = m.init_pin(s, o.pin.as_bytes());
+        if rv != CKR_OK {
+            return Err(format!("C_InitPIN: {}", rv_name(rv)));
+        }
+        m.close_all(slot2);
+        Ok(())
+    })();
+    m.finalize();
+    r
+}
+
+fn main() {
+    let o = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pkcs11-conformance: {e}");
+            std::process::exit(2);
+        }
+    };
+    let m = match Module::load(&o.module) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("pkcs11-conformance: {e}");
+            std::process::exit(2);
+        }
+    };
+    if o.init {
+        if let Err(e) = init_token(&m, &o) {
+            eprintln!("pkcs11-conformance: --init: {e}");
+            std::process::exit(2);
+        }
+    }
+    let mut r = Runner {
+        m: &m,
+        opts_slot: o.slot,
+        by_label: o.init,
+        so_pin: o.so_pin.clone().into_bytes(),
+        pin: o.pin.clone().into_bytes(),
+        only: o.only.clone(),
+        results: Vec::new(),
+    };
+    cases::general::run(&mut r);
+    cases::slots::run(&mut r);
+    cases::sessions::run(&mut r);
+    cases::objects::run(&mut r);
+    mechs::run(&mut r);
+    cases::wrap::run(&mut r);
+
+    let (mut p, mut f, mut s) = (0, 0, 0);
+    for c in &r.results {
+        match c.outcome {
+            Outcome::Pass => p += 1,
+            Outcome::Fail(_) => f += 1,
+            Outcome::Skip(_) => s += 1,
+        }
+    }
+    if o.json {
+        let cases: Vec<serde_json::Value> = r
+            .results
+            .iter()
+            .map(|c| {
+                let (res, detail) = match &c.outcome {
+                    Outcome::Pass => ("pass", String::new()),
+                    Outcome::Fail(d) => ("fail", d.clone()),
+                    Outcome::Skip(d) => ("skip", d.clone()),
+                };
+                serde_json::json!({"id": c.id, "section": c.section, "result": res, "detail": detail})
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "module": o.module,
+            "cases": cases,
+            "passed": p, "failed": f, "skipped": s,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        println!("{:<52} {:<10} {:<6} DETAIL", "CASE", "SECTION", "RESULT");
+        for c in &r.results {
+            let (res, detail) = match &c.outcome {
+                Outcome::Pass => ("pass", ""),
+                Outcome::Fail(d) => ("FAIL", d.as_str()),
+                Outcome::Skip(d) => ("skip", d.as_str()),
+            };
+            println!("{:<52} {:<10} {:<6} {}", c.id, c.section, res, detail);
+        }
+        println!("{p} passed, {f} failed, {s} skipped");
+    }
+    std::process::exit(if f > 0 { 1 } else { 0 });
+}
