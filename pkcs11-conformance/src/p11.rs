@@ -689,6 +689,7 @@ impl Module {
     }
     /// Init, then the data in `chunk`-sized updates, then the final call
     /// (Verify: `sig` is checked in the final call and the result is empty).
+    #[allow(clippy::too_many_arguments)]
     pub fn run_multi(
         &self,
         op: Op,
