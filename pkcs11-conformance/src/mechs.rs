@@ -841,11 +841,251 @@ fn inverse_ok(m: &Module, spec: &Spec, c: &Ctx, data: &[u8], out: &[u8]) -> Outc
 pub fn run(r: &mut Runner) {
     let specs = catalogue();
     r.group("mechanisms", |r, env| {
+        advertised(r, env, &specs);
         for spec in &specs {
             mechanism(r, env, spec);
         }
         common(r, env);
         keygen(r, env);
+        hkdf(r, env);
+    });
+}
+
+/// Types this runner has functional cases for outside the catalogue.
+const COVERED_ELSEWHERE: &[CK_MECHANISM_TYPE] = &[
+    CKM_AES_KEY_GEN,
+    CKM_GENERIC_SECRET_KEY_GEN,
+    CKM_RSA_PKCS_KEY_PAIR_GEN,
+    CKM_EC_KEY_PAIR_GEN,
+    CKM_ECDH1_DERIVE,
+    CKM_AES_KEY_WRAP,
+    CKM_AES_KEY_WRAP_KWP,
+    CKM_AES_KEY_WRAP_PAD,
+    CKM_HKDF_DERIVE,
+    CKM_HKDF_DATA,
+];
+
+/// Names of mechanisms outside the catalogue, for case ids.
+const NAMES: &[(CK_MECHANISM_TYPE, &str)] = &[
+    (CKM_AES_KEY_GEN, "AES_KEY_GEN"),
+    (CKM_GENERIC_SECRET_KEY_GEN, "GENERIC_SECRET_KEY_GEN"),
+    (CKM_RSA_PKCS_KEY_PAIR_GEN, "RSA_PKCS_KEY_PAIR_GEN"),
+    (CKM_EC_KEY_PAIR_GEN, "EC_KEY_PAIR_GEN"),
+    (CKM_ECDH1_DERIVE, "ECDH1_DERIVE"),
+    (CKM_AES_KEY_WRAP, "AES_KEY_WRAP"),
+    (CKM_AES_KEY_WRAP_KWP, "AES_KEY_WRAP_KWP"),
+    (CKM_AES_KEY_WRAP_PAD, "AES_KEY_WRAP_PAD"),
+    (CKM_HKDF_DERIVE, "HKDF_DERIVE"),
+    (CKM_HKDF_DATA, "HKDF_DATA"),
+    (CKM_HKDF_KEY_GEN, "HKDF_KEY_GEN"),
+    (CKM_RSA_AES_KEY_WRAP, "RSA_AES_KEY_WRAP"),
+    (CKM_RSA_X_509, "RSA_X_509"),
+    (CKM_MD5_HMAC, "MD5_HMAC"),
+    (CKM_MD5_RSA_PKCS, "MD5_RSA_PKCS"),
+    (CKM_AES_ECB_ENCRYPT_DATA, "AES_ECB_ENCRYPT_DATA"),
+    (CKM_AES_CBC_ENCRYPT_DATA, "AES_CBC_ENCRYPT_DATA"),
+    (CKM_DES_KEY_GEN, "DES_KEY_GEN"),
+    (CKM_DES2_KEY_GEN, "DES2_KEY_GEN"),
+    (CKM_DES3_KEY_GEN, "DES3_KEY_GEN"),
+    (CKM_DES_ECB, "DES_ECB"),
+    (CKM_DES_CBC, "DES_CBC"),
+    (CKM_DES_CBC_PAD, "DES_CBC_PAD"),
+    (CKM_DES3_ECB, "DES3_ECB"),
+    (CKM_DES3_CBC, "DES3_CBC"),
+    (CKM_DES3_CBC_PAD, "DES3_CBC_PAD"),
+    (CKM_DES3_CMAC, "DES3_CMAC"),
+    (CKM_DES_ECB_ENCRYPT_DATA, "DES_ECB_ENCRYPT_DATA"),
+    (CKM_DES_CBC_ENCRYPT_DATA, "DES_CBC_ENCRYPT_DATA"),
+    (CKM_DES3_ECB_ENCRYPT_DATA, "DES3_ECB_ENCRYPT_DATA"),
+    (CKM_DES3_CBC_ENCRYPT_DATA, "DES3_CBC_ENCRYPT_DATA"),
+    (CKM_DH_PKCS_KEY_PAIR_GEN, "DH_PKCS_KEY_PAIR_GEN"),
+    (CKM_DH_PKCS_PARAMETER_GEN, "DH_PKCS_PARAMETER_GEN"),
+    (CKM_DH_PKCS_DERIVE, "DH_PKCS_DERIVE"),
+    (CKM_DSA, "DSA"),
+    (CKM_DSA_KEY_PAIR_GEN, "DSA_KEY_PAIR_GEN"),
+    (CKM_DSA_PARAMETER_GEN, "DSA_PARAMETER_GEN"),
+    (CKM_DSA_SHA1, "DSA_SHA1"),
+    (CKM_DSA_SHA224, "DSA_SHA224"),
+    (CKM_DSA_SHA256, "DSA_SHA256"),
+    (CKM_DSA_SHA384, "DSA_SHA384"),
+    (CKM_DSA_SHA512, "DSA_SHA512"),
+    (CKM_EC_EDWARDS_KEY_PAIR_GEN, "EC_EDWARDS_KEY_PAIR_GEN"),
+    (CKM_EDDSA, "EDDSA"),
+];
+
+/// Every flag C_GetMechanismInfo may set (§3.5 CK_MECHANISM_INFO, 3.0).
+const KNOWN_FLAGS: CK_FLAGS = CKF_HW
+    | CKF_MESSAGE_ENCRYPT
+    | CKF_MESSAGE_DECRYPT
+    | CKF_MESSAGE_SIGN
+    | CKF_MESSAGE_VERIFY
+    | CKF_MULTI_MESSAGE
+    | CKF_FIND_OBJECTS
+    | CKF_ENCRYPT
+    | CKF_DECRYPT
+    | CKF_DIGEST
+    | CKF_SIGN
+    | CKF_SIGN_RECOVER
+    | CKF_VERIFY
+    | CKF_VERIFY_RECOVER
+    | CKF_GENERATE
+    | CKF_GENERATE_KEY_PAIR
+    | CKF_WRAP
+    | CKF_UNWRAP
+    | CKF_DERIVE
+    | CKF_EC_F_P
+    | CKF_EC_F_2M
+    | CKF_EC_ECPARAMETERS
+    | CKF_EC_OID
+    | CKF_EC_UNCOMPRESS
+    | CKF_EC_COMPRESS
+    | CKF_EC_CURVENAME
+    | CKF_EXTENSION;
+
+/// Every advertised mechanism (§5.5.5/§5.5.6): its information is consistent,
+/// and it is either covered by cases of this runner or reported as uncovered.
+fn advertised(r: &mut Runner, env: &Env, specs: &[Spec]) {
+    for &ty in &env.mechs {
+        let name = specs
+            .iter()
+            .find(|s| s.ty == ty)
+            .map(|s| s.name.trim_end_matches("(encrypt)").to_string())
+            .or_else(|| {
+                NAMES
+                    .iter()
+                    .find(|(t, _)| *t == ty)
+                    .map(|(_, n)| n.to_string())
+            })
+            .unwrap_or_else(|| format!("0x{ty:08X}"));
+        r.case(
+            &format!("advertised.{name}.flags"),
+            "§5.5.6",
+            env,
+            |m, e| {
+                let i = t!(m.mech_info(e.slot, ty), "C_GetMechanismInfo");
+                let funcs = CKF_ENCRYPT
+                    | CKF_DECRYPT
+                    | CKF_DIGEST
+                    | CKF_SIGN
+                    | CKF_SIGN_RECOVER
+                    | CKF_VERIFY
+                    | CKF_VERIFY_RECOVER
+                    | CKF_GENERATE
+                    | CKF_GENERATE_KEY_PAIR
+                    | CKF_WRAP
+                    | CKF_UNWRAP
+                    | CKF_DERIVE
+                    | CKF_MESSAGE_ENCRYPT
+                    | CKF_MESSAGE_DECRYPT
+                    | CKF_MESSAGE_SIGN
+                    | CKF_MESSAGE_VERIFY;
+                ensure!(
+                    i.flags & funcs != 0,
+                    "expected at least one function flag, got 0x{:x}",
+                    i.flags
+                );
+                check(i.flags & !KNOWN_FLAGS == 0, || {
+                    format!("expected only defined flags, got 0x{:x}", i.flags)
+                })
+            },
+        );
+        let covered = specs.iter().any(|s| s.ty == ty) || COVERED_ELSEWHERE.contains(&ty);
+        r.record(
+            &format!("advertised.{name}.covered"),
+            "§5.5.5",
+            if covered {
+                Outcome::Pass
+            } else {
+                Outcome::Skip("advertised, but this runner has no functional cases for it".into())
+            },
+        );
+    }
+}
+
+/// HKDF (§5.18.5 C_DeriveKey with CKM_HKDF_DERIVE), RFC 5869 test case 1.
+fn hkdf(r: &mut Runner, env: &Env) {
+    let ids = [
+        "mech.HKDF_DERIVE.known-answer",
+        "mech.HKDF_DERIVE.param-invalid",
+        "mech.HKDF_DERIVE.derived-attributes",
+    ];
+    if !env.mechs.contains(&CKM_HKDF_DERIVE) {
+        for id in ids {
+            r.record(
+                id,
+                "§5.18.5",
+                Outcome::Skip("CKM_HKDF_DERIVE not supported (not advertised)".into()),
+            );
+        }
+        return;
+    }
+    let ikm = vec![0x0bu8; 22];
+    let salt = hx("000102030405060708090a0b0c");
+    let info = hx("f0f1f2f3f4f5f6f7f8f9");
+    let okm =
+        hx("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    let tpl = || {
+        Template::new()
+            .ulong(CKA_CLASS, CKO_SECRET_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_SENSITIVE, false)
+            .flag(CKA_EXTRACTABLE, true)
+            .ulong(CKA_VALUE_LEN, 42)
+    };
+    let base = |m: &Module, s| {
+        m.create(
+            s,
+            &Template::new()
+                .ulong(CKA_CLASS, CKO_SECRET_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+                .flag(CKA_TOKEN, false)
+                .flag(CKA_DERIVE, true)
+                .bytes(CKA_VALUE, &ikm),
+        )
+    };
+    r.case(ids[0], "§5.18.5", env, |m, e| {
+        let s = t!(user(m, e), "open+login");
+        let b = t!(base(m, s), "C_CreateObject(IKM)");
+        let k = t!(
+            m.derive(
+                s,
+                &Mech::hkdf(CKM_HKDF_DERIVE, CKM_SHA256, &salt, &info),
+                b,
+                &tpl()
+            ),
+            "C_DeriveKey"
+        );
+        let v = t!(m.get(s, k, CKA_VALUE), "CKA_VALUE");
+        check(v == okm, || {
+            format!("expected the RFC 5869 test case 1 OKM, got {}", hex(&v))
+        })
+    });
+    r.case(ids[1], "§5.18.5", env, |m, e| {
+        let s = t!(user(m, e), "open+login");
+        let b = t!(base(m, s), "C_CreateObject(IKM)");
+        expect_rv(
+            &[CKR_MECHANISM_PARAM_INVALID],
+            crate::rv_of(&m.derive(s, &Mech::new(CKM_HKDF_DERIVE), b, &tpl())),
+        )
+    });
+    r.case(ids[2], "§5.18.5", env, |m, e| {
+        let s = t!(user(m, e), "open+login");
+        let b = t!(base(m, s), "C_CreateObject(IKM)");
+        let k = t!(
+            m.derive(
+                s,
+                &Mech::hkdf(CKM_HKDF_DERIVE, CKM_SHA256, &salt, &info),
+                b,
+                &tpl()
+            ),
+            "C_DeriveKey"
+        );
+        let local = t!(m.get_bool(s, k, CKA_LOCAL), "CKA_LOCAL");
+        let len = t!(m.get_ulong(s, k, CKA_VALUE_LEN), "CKA_VALUE_LEN");
+        check(!local && len == 42, || {
+            format!("expected LOCAL=FALSE and CKA_VALUE_LEN 42, got {local} {len}")
+        })
     });
 }
 

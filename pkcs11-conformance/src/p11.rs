@@ -964,6 +964,27 @@ impl Mech {
             _keep: vec![pubk],
         }
     }
+    /// CKM_HKDF_DERIVE / CKM_HKDF_DATA with extract+expand and a salt given as data.
+    pub fn hkdf(ty: CK_MECHANISM_TYPE, hash: CK_MECHANISM_TYPE, salt: &[u8], info: &[u8]) -> Mech {
+        let mut salt = salt.to_vec();
+        let mut info = info.to_vec();
+        let p = CK_HKDF_PARAMS {
+            bExtract: CK_TRUE,
+            bExpand: CK_TRUE,
+            prfHashMechanism: hash,
+            ulSaltType: CKF_HKDF_SALT_DATA,
+            pSalt: salt.as_mut_ptr(),
+            ulSaltLen: salt.len() as CK_ULONG,
+            hSaltKey: CK_INVALID_HANDLE,
+            pInfo: info.as_mut_ptr(),
+            ulInfoLen: info.len() as CK_ULONG,
+        };
+        Mech {
+            ty,
+            param: struct_bytes(&p),
+            _keep: vec![salt, info],
+        }
+    }
     /// The CK_MECHANISM for a call (valid while `self` lives).
     pub fn raw(&self) -> CK_MECHANISM {
         CK_MECHANISM {
