@@ -759,6 +759,28 @@ impl Module {
         out.extend(v);
         ok(rv, out)
     }
+    /// One update call of a multi-part operation (Encrypt/Decrypt return their output).
+    pub fn op_update(&self, op: Op, s: CK_SESSION_HANDLE, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        let mut i = data.to_vec();
+        let (ip, il) = (i.as_mut_ptr(), i.len() as CK_ULONG);
+        let rv = match op {
+            Op::Encrypt | Op::Decrypt => {
+                let mut n: CK_ULONG = (data.len() + 64) as CK_ULONG;
+                let mut v = vec![0u8; n as usize];
+                let rv = if op == Op::Encrypt {
+                    call!(self.f, C_EncryptUpdate, s, ip, il, v.as_mut_ptr(), &mut n)
+                } else {
+                    call!(self.f, C_DecryptUpdate, s, ip, il, v.as_mut_ptr(), &mut n)
+                };
+                v.truncate(n as usize);
+                return ok(rv, v);
+            }
+            Op::Sign => call!(self.f, C_SignUpdate, s, ip, il),
+            Op::Verify => call!(self.f, C_VerifyUpdate, s, ip, il),
+            Op::Digest => call!(self.f, C_DigestUpdate, s, ip, il),
+        };
+        ok(rv, Vec::new())
+    }
     /// The final call of a multi-part operation with an explicit buffer.
     pub fn op_final_raw(
         &self,
