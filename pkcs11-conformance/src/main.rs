@@ -342,6 +342,47 @@ fn init_token(m: &Module, o: &Options) -> Result<(), String> {
     r
 }
 
+/// The chapters of the battery: (key, title).
+pub const CHAPTERS: [(&str, &str); 6] = [
+    (
+        "general",
+        "General purpose, function list, interfaces, not-initialized (§5.4, §5.1.6)",
+    ),
+    ("slots", "Slot and token management (§5.5)"),
+    (
+        "sessions",
+        "Sessions, login state machine, random (§5.6, §5.19, §5.20)",
+    ),
+    ("objects", "Objects and attributes (§5.7, chapter 4)"),
+    (
+        "mechanisms",
+        "Mechanisms, operations, key generation and derivation (§5.8–§5.15, §5.18)",
+    ),
+    ("wrap", "Wrapping and unwrapping (§5.18.3, §5.18.4)"),
+];
+
+/// The chapter of a case id.
+pub fn chapter(id: &str) -> &'static str {
+    let first = id.split('.').next().unwrap_or_default();
+    match first {
+        "init" | "finalize" | "info" | "function-list" | "interface-list" | "interface"
+        | "not-initialized" => "general",
+        "slot-list"
+        | "slot-info"
+        | "token-info"
+        | "mechanism-list"
+        | "mechanism-info"
+        | "wait-for-slot-event"
+        | "init-token"
+        | "init-pin"
+        | "set-pin" => "slots",
+        "create" | "get" | "set" | "copy" | "destroy" | "find" | "object-size" => "objects",
+        "mech" | "advertised" | "ops" | "refuse" => "mechanisms",
+        "wrap" => "wrap",
+        _ => "sessions",
+    }
+}
+
 /// `--report A.json B.json [REASONS.tsv]`: the side-by-side Markdown of two runs
 /// (SoftKMS first, SoftHSMv2 second), with a reason for every difference.
 fn report(args: &[String]) -> Result<String, String> {
@@ -411,6 +452,16 @@ fn report(args: &[String]) -> Result<String, String> {
         total(&a),
         total(&b)
     ));
+    out.push_str("## Cases per chapter\n\n| Chapter | SoftKMS (pass/fail/skip) | SoftHSMv2 (pass/fail/skip) |\n|---|---|---|\n");
+    for ch in CHAPTERS {
+        let count = |v: &[(String, String, String, String)]| {
+            let c: Vec<_> = v.iter().filter(|c| chapter(&c.0) == ch.0).collect();
+            let n = |r: &str| c.iter().filter(|c| c.2 == r).count();
+            format!("{} ({}/{}/{})", c.len(), n("pass"), n("fail"), n("skip"))
+        };
+        out.push_str(&format!("| {} | {} | {} |\n", ch.1, count(&ca), count(&cb)));
+    }
+    out.push('\n');
     out.push_str("## Differences\n\nEvery case whose result differs between the two modules, with the reason.\n\n");
     out.push_str("| Case | Section | SoftKMS | SoftHSMv2 | Reason |\n|---|---|---|---|---|\n");
     let mut ndiff = 0;

@@ -147,7 +147,7 @@ pub fn run(r: &mut Runner) {
             let i = t!(m.token_info(e.slot), "C_GetTokenInfo");
             check(!padded(&i.label).is_empty(), || "expected a non-empty label on an initialized token".into())
         });
-        r.case("token-info.login-required", "§5.5.3", env, |m, e| {
+        r.case("token-info.no-pin-locked-flags", "§5.5.3", env, |m, e| {
             // Not mandated, but a token with private objects and a user PIN sets it;
             // SO/user PIN flags must not claim a lock on a fresh token.
             let i = t!(m.token_info(e.slot), "C_GetTokenInfo");
