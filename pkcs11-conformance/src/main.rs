@@ -569,6 +569,7 @@ fn main() {
     cases::objects::run(&mut r);
     mechs::run(&mut r);
     cases::wrap::run(&mut r);
+    cases::more::run(&mut r);
 
     let (mut p, mut f, mut s) = (0, 0, 0);
     for c in &r.results {
