@@ -10,6 +10,10 @@ use std::ptr::null_mut as nul;
 
 const IV16: [u8; 16] = [3; 16];
 
+fn hexs(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 fn user(m: &Module, e: &Env) -> Result<CK_SESSION_HANDLE, CK_RV> {
     let s = m.open(e.slot, true)?;
     let rv = m.login(s, CKU_USER, &e.pin);
@@ -229,7 +233,11 @@ fn per_mechanism(r: &mut Runner, env: &Env, name: &str, ty: CK_MECHANISM_TYPE, w
                 let wrapped = t!(m.wrap(s, &mech_of(w), kek, k), "C_WrapKey");
                 let want = hx("1fa68b0a8112b447aef34bd8fb5a7b829d3e862371d2cfe5");
                 check(wrapped == want, || {
-                    "expected the RFC 3394 §4.1 ciphertext".into()
+                    format!(
+                        "expected the RFC 3394 §4.1 ciphertext {}, got {}",
+                        hexs(&want),
+                        hexs(&wrapped)
+                    )
                 })
             }
             W::AesKwp(_) => {
@@ -259,7 +267,11 @@ fn per_mechanism(r: &mut Runner, env: &Env, name: &str, ty: CK_MECHANISM_TYPE, w
                 let wrapped = t!(m.wrap(s, &mech_of(w), kek, k), "C_WrapKey");
                 let want = hx("138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a");
                 check(wrapped == want, || {
-                    "expected the RFC 5649 §6 ciphertext".into()
+                    format!(
+                        "expected the RFC 5649 §6 ciphertext {}, got {}",
+                        hexs(&want),
+                        hexs(&wrapped)
+                    )
                 })
             }
             W::CbcPad => {
@@ -272,7 +284,11 @@ fn per_mechanism(r: &mut Runner, env: &Env, name: &str, ty: CK_MECHANISM_TYPE, w
                     "C_Encrypt"
                 );
                 check(wrapped == enc, || {
-                    "expected C_WrapKey == C_Encrypt of the value".into()
+                    format!(
+                        "expected C_WrapKey == C_Encrypt of the value ({}), got {}",
+                        hexs(&enc),
+                        hexs(&wrapped)
+                    )
                 })
             }
             W::RsaOaep | W::RsaPkcs => {
