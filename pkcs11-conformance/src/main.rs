@@ -446,9 +446,15 @@ fn report(args: &[String]) -> Result<String, String> {
         "PKCS#11 3.0 base specification it checks; a case for a mechanism a module does not\n",
     );
     out.push_str("advertise is skipped. See `pkcs11-conformance/README.md` for the runner.\n\n");
-    out.push_str("Every SoftKMS failure below is a SoftKMS bug reported to the module owner and listed in\n");
-    out.push_str("`pkcs11-conformance/softkms-known-failures.txt`; CI fails on any other SoftKMS failure.\n");
-    out.push_str("SoftHSMv2 failures are differences from the specification, recorded, not fixed here.\n\n");
+    out.push_str(
+        "Every SoftKMS failure below is a SoftKMS bug reported to the module owner and listed in\n",
+    );
+    out.push_str(
+        "`pkcs11-conformance/softkms-known-failures.txt`; CI fails on any other SoftKMS failure.\n",
+    );
+    out.push_str(
+        "SoftHSMv2 failures are differences from the specification, recorded, not fixed here.\n\n",
+    );
     out.push_str("## Totals\n\n| Module | Result |\n|---|---|\n");
     out.push_str(&format!(
         "| SoftKMS | {} |\n| SoftHSMv2 | {} |\n\n",

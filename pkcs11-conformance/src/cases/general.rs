@@ -121,6 +121,11 @@ pub fn run(r: &mut Runner) {
             "§5.4.1",
             init_case(m, &mut args(mask, 0), &[CKR_ARGUMENTS_BAD]),
         );
+        r.record(
+            &format!("init.partial-callbacks-os-locking.{}", names.join("+")),
+            "§5.4.1",
+            init_case(m, &mut args(mask, CKF_OS_LOCKING_OK), &[CKR_ARGUMENTS_BAD]),
+        );
     }
     r.record("init.after-finalize", "§5.4.1", {
         let a = m.init();

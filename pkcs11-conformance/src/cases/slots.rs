@@ -69,6 +69,17 @@ pub fn run(r: &mut Runner) {
                 format!("expected CKR_BUFFER_TOO_SMALL and count {want_n}, got {} and {small}", rv_name(rv))
             })
         });
+        r.case("slot-list.larger-buffer", "§5.5.1", env, |m, _| {
+            let mut n: CK_ULONG = 0;
+            ok!(call!(m.f, C_GetSlotList, 0, nul(), &mut n), "C_GetSlotList(NULL)");
+            let want_n = n;
+            let mut buf = vec![0 as CK_SLOT_ID; want_n as usize + 8];
+            let mut big = want_n + 8;
+            let rv = call!(m.f, C_GetSlotList, 0, buf.as_mut_ptr(), &mut big);
+            check(rv == CKR_OK && big == want_n, || {
+                format!("expected CKR_OK and the count set to {want_n}, got {} and {big}", rv_name(rv))
+            })
+        });
         r.case("slot-info.invalid-slot", "§5.5.2", env, |m, _| {
             expect_rv(&[CKR_SLOT_ID_INVALID], m.slot_info(BAD_SLOT).err().unwrap_or(CKR_OK))
         });
@@ -174,6 +185,17 @@ pub fn run(r: &mut Runner) {
             let rv = call!(m.f, C_GetMechanismList, e.slot, buf.as_mut_ptr(), &mut small);
             check(rv == CKR_BUFFER_TOO_SMALL && small == want_n, || {
                 format!("expected CKR_BUFFER_TOO_SMALL and count {want_n}, got {} and {small}", rv_name(rv))
+            })
+        });
+        r.case("mechanism-list.larger-buffer", "§5.5.5", env, |m, e| {
+            let mut n: CK_ULONG = 0;
+            ok!(call!(m.f, C_GetMechanismList, e.slot, nul(), &mut n), "C_GetMechanismList(NULL)");
+            let want_n = n;
+            let mut buf = vec![0 as CK_MECHANISM_TYPE; want_n as usize + 8];
+            let mut big = want_n + 8;
+            let rv = call!(m.f, C_GetMechanismList, e.slot, buf.as_mut_ptr(), &mut big);
+            check(rv == CKR_OK && big == want_n, || {
+                format!("expected CKR_OK and the count set to {want_n}, got {} and {big}", rv_name(rv))
             })
         });
         r.case("mechanism-list.no-duplicates", "§5.5.5", env, |m, e| {
