@@ -406,9 +406,17 @@ impl Module {
 
     /// `C_Sign*`/`C_Decrypt*` of a key with `CKA_ALWAYS_AUTHENTICATE` wait for
     /// the context-specific login (§5.6.8, §4.9).
-    fn check_context_login(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+    /// Like any error, this one ends the operation (`sign` or decryption).
+    fn check_context_login(&self, h: CK_SESSION_HANDLE, sign: bool) -> Result<()> {
         let (s, _) = self.session(h)?;
-        if s.lock().context_login_needed {
+        let mut s = s.lock();
+        if s.context_login_needed {
+            s.context_login_needed = false;
+            if sign {
+                s.ops.sign = None;
+            } else {
+                s.ops.decrypt = None;
+            }
             return Err(Error::UserNotLoggedIn);
         }
         Ok(())

@@ -156,7 +156,7 @@ impl Module {
     }
     /// `C_Decrypt` (§5.9).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        self.check_context_login(h)?;
+        self.check_context_login(h, false)?;
         let q = out.is_query();
         self.run(
             h,
@@ -173,7 +173,7 @@ impl Module {
         data: &[u8],
         out: &mut OutBuf,
     ) -> Result<()> {
-        self.check_context_login(h)?;
+        self.check_context_login(h, false)?;
         let q = out.is_query();
         self.run(
             h,
@@ -185,7 +185,7 @@ impl Module {
     }
     /// `C_DecryptFinal` (§5.9).
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
-        self.check_context_login(h)?;
+        self.check_context_login(h, false)?;
         let q = out.is_query();
         self.run(h, |o| &mut o.decrypt, Step::Last, q, |op| op.finish(out))
     }
@@ -272,7 +272,7 @@ impl Module {
     }
     /// `C_Sign` (§5.11).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
-        self.check_context_login(h)?;
+        self.check_context_login(h, true)?;
         let q = out.is_query();
         self.run(
             h,
@@ -284,7 +284,7 @@ impl Module {
     }
     /// `C_SignUpdate` (§5.11).
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.check_context_login(h)?;
+        self.check_context_login(h, true)?;
         self.run(
             h,
             |o| &mut o.sign,
@@ -295,7 +295,7 @@ impl Module {
     }
     /// `C_SignFinal` (§5.11).
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
-        self.check_context_login(h)?;
+        self.check_context_login(h, true)?;
         let q = out.is_query();
         self.run(h, |o| &mut o.sign, Step::Last, q, |op| op.finish(out))
     }
