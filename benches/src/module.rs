@@ -106,8 +106,12 @@ impl Module {
 fn write_configs(dir: &Path) -> Result<(), String> {
     let softkms = dir.join("softkms.toml");
     let token = dir.join("softkms-token.db");
+    // PKCS11_BENCH_SOFTKMS_AUDIT = aggregate | per-call | off measures the audit log's cost.
+    let audit = std::env::var("PKCS11_BENCH_SOFTKMS_AUDIT")
+        .map(|m| format!("audit = \"{m}\"\n"))
+        .unwrap_or_default();
     let conf = format!(
-        "[[slot]]\nid = 0\npath = \"{}\"\nkdf = \"fast\"\n",
+        "[[slot]]\nid = 0\npath = \"{}\"\nkdf = \"fast\"\n{audit}",
         token.display()
     );
     std::fs::write(&softkms, conf).map_err(|e| format!("write {}: {e}", softkms.display()))?;
