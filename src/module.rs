@@ -579,6 +579,27 @@ impl Module {
         tok.auditor.data(&store, ev, crate::kms::audit::now_ms());
     }
 
+    /// Records a refused management call on a key (durably, before it returns).
+    fn audit_denial(
+        &self,
+        tok: &Token,
+        function: &str,
+        h: CK_SESSION_HANDLE,
+        key: &Object,
+        e: &Error,
+    ) {
+        if let Ok(store) = tok.store() {
+            let rec = self
+                .rec(tok, function, h)
+                .with_key(key.unique_id(), None)
+                .with_rv(e.rv())
+                .with_reason(&e.to_string());
+            if let Err(err) = tok.auditor.management(&store, &[rec]) {
+                log::error!("audit: cannot record a refused {function}: {err}");
+            }
+        }
+    }
+
     /// A management audit record for a call on `tok` by whoever is logged in.
     fn rec(&self, tok: &Token, function: &str, h: CK_SESSION_HANDLE) -> AuditRecord {
         AuditRecord::management(function, &principal_of(&tok.state.read().login), h)
@@ -1041,7 +1062,8 @@ impl Module {
                     .with_reason(&format!("principal {name}")),
             )?;
         } else {
-            self.check_policy(&t, &o, policy::Action::ManageKey, &[])?;
+            self.check_policy(&t, &o, policy::Action::ManageKey, &[])
+                .inspect_err(|e| self.audit_denial(&t, "C_DestroyObject", h, &o, e))?;
         }
         if o.is_token() {
             t.unpersist(&o, &self.rec(&t, "C_DestroyObject", h))
@@ -1104,7 +1126,8 @@ impl Module {
         }
         let types: Vec<CK_ATTRIBUTE_TYPE> = template.iter().map(|a| a.ty).collect();
         for action in policy::actions_for_set(&types) {
-            self.check_policy(&t, &o, action, &[])?;
+            self.check_policy(&t, &o, action, &[])
+                .inspect_err(|e| self.audit_denial(&t, "C_SetAttributeValue", h, &o, e))?;
         }
         let mut attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
         let force = attrs
