@@ -67,12 +67,18 @@ pub struct Token {
     pub state: RwLock<TokenState>,
     /// The audit log's writer for this token (aggregated data events).
     pub auditor: Auditor,
+    /// Serializes this process's writes to the file with its reloads from it, so
+    /// that a reload read before a local write cannot put back what the write
+    /// removed (SQLite's `data_version` does not move for our own connection).
+    /// Lock order: `sync` → `state` → the store's connection.
+    sync: Mutex<()>,
 }
 
 impl Token {
     /// A token for a configured slot; the file is opened on first use.
     pub fn new(cfg: SlotConfig) -> Token {
         Token {
+            sync: Mutex::new(()),
             auditor: Auditor::new(&cfg),
             cfg,
             store: Mutex::new(None),
@@ -116,6 +122,7 @@ impl Token {
                 }
             }
         }
+        let _sync = self.sync.lock();
         let mut st = self.state.write();
         Self::reload(&store, &mut st)
     }
@@ -204,6 +211,7 @@ impl Token {
         }
         let tmk = store.init_token_audited(label, so_pin, &self.cfg.kdf, rec)?;
         drop(tmk);
+        let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = Login::Public;
         st.tmk = None;
@@ -233,6 +241,7 @@ impl Token {
             Err(Error::UserPinNotInitialized) if name != USER => Err(Error::PinIncorrect),
             other => other,
         }?;
+        let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = who;
         st.tmk = Some(tmk);
@@ -300,6 +309,7 @@ impl Token {
 
     /// Logs out: forgets the master key and every decrypted private object.
     pub fn logout(&self) -> Result<()> {
+        let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = Login::Public;
         st.tmk = None;
@@ -375,6 +385,7 @@ impl Token {
         let store = self.store()?;
         let obj = Object::new(handle, None, attrs);
         protect_key_material(obj.attrs());
+        let _sync = self.sync.lock();
         let generation = {
             let st = self.state.read();
             let rec = rec.clone().with_key(obj.unique_id(), None);
@@ -391,6 +402,7 @@ impl Token {
     pub fn unpersist(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
         let rec = rec.clone().with_key(obj.unique_id(), None);
+        let _sync = self.sync.lock();
         let generation = store.delete_object_audited(obj.unique_id(), &rec)?;
         let mut st = self.state.write();
         st.objects.remove(obj.handle);
