@@ -259,12 +259,13 @@ fn complete_key(attrs: &mut AttrMap) -> Result<()> {
     Ok(())
 }
 
-/// The principal name the audit log records for a login state.
+/// The principal of a login state, as the policy, the key's creator and the
+/// audit log name it ("" for a session nobody logged in to).
 fn principal_of(login: &Login) -> String {
     match login {
         Login::So => SO.to_string(),
         Login::User(n) => n.clone(),
-        Login::Public => "public".to_string(),
+        Login::Public => policy::ANONYMOUS.to_string(),
     }
 }
 
@@ -385,11 +386,7 @@ impl Module {
         ) {
             return Ok(());
         }
-        let principal = match &tok.state.read().login {
-            Login::User(n) => n.clone(),
-            Login::So => SO.to_string(),
-            Login::Public => policy::ANONYMOUS.to_string(),
-        };
+        let principal = principal_of(&tok.state.read().login);
         let parsed = match key.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
             Some(v) if !v.is_empty() => Some(policy::parse(v)?),
             _ => None,
@@ -445,11 +442,7 @@ impl Module {
         if let std::collections::btree_map::Entry::Vacant(e) =
             attrs.entry(crate::kms::abi::CKA_SOFTKMS_CREATOR)
         {
-            let creator = match &tok.state.read().login {
-                Login::User(n) => n.clone(),
-                Login::So => SO.to_string(),
-                Login::Public => String::new(),
-            };
+            let creator = principal_of(&tok.state.read().login);
             e.insert(zeroize::Zeroizing::new(creator.into_bytes()));
         }
         Ok(())
@@ -550,6 +543,9 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         r: &Result<T>,
     ) {
+        if tok.auditor.mode() == crate::config::AuditMode::Off {
+            return;
+        }
         let Ok(store) = tok.store() else { return };
         let (principal, uid, version) = {
             let st = tok.state.read();
@@ -917,11 +913,7 @@ impl Module {
         if who == Login::So && self.sessions_of(t.cfg.id).iter().any(|s| !s.lock().rw) {
             return Err(Error::SessionReadOnlyExists);
         }
-        let principal = match &who {
-            Login::So => SO.to_string(),
-            Login::User(n) => n.clone(),
-            Login::Public => String::new(),
-        };
+        let principal = principal_of(&who);
         let function = if username.is_some() {
             "C_LoginUser"
         } else {

@@ -6,7 +6,6 @@
 
 use crate::error::{Error, Result};
 use crate::mechanism::{CipherOp, DigestOp, MessageOp, SignOp, VerifyOp};
-use crate::object::attr::Template;
 use cryptoki_sys::*;
 
 /// An object search in progress.
@@ -115,13 +114,4 @@ pub fn idle<T: ?Sized>(slot: &Option<Box<T>>) -> Result<()> {
         return Err(Error::OperationActive);
     }
     Ok(())
-}
-
-/// A template that is being searched for (kept for logs).
-pub fn describe(template: &Template) -> String {
-    template
-        .iter()
-        .map(|a| format!("0x{:x}", a.ty))
-        .collect::<Vec<_>>()
-        .join(",")
 }

@@ -17,36 +17,19 @@ use cryptoki::session::Session;
 use cryptoki_sys::*;
 use mech_common::*;
 
-fn strip(v: Vec<u8>) -> Vec<u8> {
-    let i = v.iter().position(|b| *b != 0).unwrap_or(v.len());
-    v[i..].to_vec()
-}
-
 /// The Wycheproof RSA-2048 key: (private, public) handles.
 fn import_key(s: &Session) -> (ObjectHandle, ObjectHandle) {
     let v = json("so-wycheproof-rsa-pkcs1-2048-decrypt.json");
     let k = &v["privateKey"];
     let f = |n: &str| strip(h(js(k, n)));
+    let usage = [
+        Attribute::Extractable(true),
+        Attribute::Sign(true),
+        Attribute::Decrypt(true),
+        Attribute::Unwrap(true),
+    ];
     let private = s
-        .create_object(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Token(false),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(true),
-            Attribute::Sign(true),
-            Attribute::Decrypt(true),
-            Attribute::Unwrap(true),
-            Attribute::Modulus(f("modulus")),
-            Attribute::PublicExponent(f("publicExponent")),
-            Attribute::PrivateExponent(f("privateExponent")),
-            Attribute::Prime1(f("prime1")),
-            Attribute::Prime2(f("prime2")),
-            Attribute::Exponent1(f("exponent1")),
-            Attribute::Exponent2(f("exponent2")),
-            Attribute::Coefficient(f("coefficient")),
-        ])
+        .create_object(&rsa_private_template(k, &usage))
         .expect("import RSA private key");
     let public = s
         .create_object(&[

@@ -37,11 +37,6 @@ fn tests_of(v: &serde_json::Value) -> &Vec<serde_json::Value> {
     v["tests"].as_array().expect("tests")
 }
 
-fn strip(v: Vec<u8>) -> Vec<u8> {
-    let i = v.iter().position(|b| *b != 0).unwrap_or(v.len());
-    v[i..].to_vec()
-}
-
 /// A generic secret holding `value`, extractable, allowed to be wrapped.
 fn secret(s: &Session, value: &[u8]) -> Result<ObjectHandle, RvError> {
     s.create_object(&[
@@ -285,24 +280,8 @@ fn wycheproof_rsa_oaep_2048_sha256() {
     let s = ctx.user_session(0);
     let v = json("so-wycheproof-rsa-oaep-2048-sha256.json");
     let k = &v["privateKey"];
-    let f = |n: &str| strip(h(js(k, n)));
     let private = s
-        .create_object(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Token(false),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Decrypt(true),
-            Attribute::Modulus(f("modulus")),
-            Attribute::PublicExponent(f("publicExponent")),
-            Attribute::PrivateExponent(f("privateExponent")),
-            Attribute::Prime1(f("prime1")),
-            Attribute::Prime2(f("prime2")),
-            Attribute::Exponent1(f("exponent1")),
-            Attribute::Exponent2(f("exponent2")),
-            Attribute::Coefficient(f("coefficient")),
-        ])
+        .create_object(&rsa_private_template(k, &[Attribute::Decrypt(true)]))
         .expect("import RSA private key");
     let mut n = Tally::default();
     for t in tests_of(&v) {

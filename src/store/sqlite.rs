@@ -626,14 +626,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_audit_head(&mut self, head: &ChainPoint) -> Result<()> {
-        let seq = to_i64(head.seq)?;
-        self.tx
-            .prepare_cached(
-                "UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1",
-            )
-            .and_then(|mut s| s.execute(params![seq, &head.hash[..]]))
-            .map_err(db_err)?;
-        Ok(())
+        self.set_chain_point(
+            "UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1",
+            head,
+        )
     }
 
     fn audit_anchor(&mut self) -> Result<ChainPoint> {
@@ -641,14 +637,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_audit_anchor(&mut self, anchor: &ChainPoint) -> Result<()> {
-        let seq = to_i64(anchor.seq)?;
-        self.tx
-            .prepare_cached(
-                "UPDATE meta SET audit_anchor_seq = ?1, audit_anchor_hash = ?2 WHERE id = 1",
-            )
-            .and_then(|mut s| s.execute(params![seq, &anchor.hash[..]]))
-            .map_err(db_err)?;
-        Ok(())
+        self.set_chain_point(
+            "UPDATE meta SET audit_anchor_seq = ?1, audit_anchor_hash = ?2 WHERE id = 1",
+            anchor,
+        )
     }
 
     fn put_audit(&mut self, r: &AuditRecord) -> Result<()> {
@@ -827,5 +819,15 @@ impl SqliteTx<'_> {
             seq: to_u64(seq, "audit seq")?,
             hash: to_hash(hash),
         })
+    }
+
+    /// Writes a (sequence, hash) pair of the meta row with `sql` (`?1`, `?2`).
+    fn set_chain_point(&mut self, sql: &str, p: &ChainPoint) -> Result<()> {
+        let seq = to_i64(p.seq)?;
+        self.tx
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![seq, &p.hash[..]]))
+            .map_err(db_err)?;
+        Ok(())
     }
 }

@@ -46,6 +46,35 @@ pub fn js<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or_else(|| panic!("field {k} in {v}"))
 }
 
+/// A big-endian integer without leading zero bytes (Wycheproof pads some).
+pub fn strip(v: Vec<u8>) -> Vec<u8> {
+    let i = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+    v[i..].to_vec()
+}
+
+/// The template of a session RSA private key from a Wycheproof `privateKey`
+/// object (all CRT parts), with the usage attributes in `usage`.
+pub fn rsa_private_template(k: &serde_json::Value, usage: &[Attribute]) -> Vec<Attribute> {
+    let f = |n: &str| strip(h(js(k, n)));
+    let mut t = vec![
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Modulus(f("modulus")),
+        Attribute::PublicExponent(f("publicExponent")),
+        Attribute::PrivateExponent(f("privateExponent")),
+        Attribute::Prime1(f("prime1")),
+        Attribute::Prime2(f("prime2")),
+        Attribute::Exponent1(f("exponent1")),
+        Attribute::Exponent2(f("exponent2")),
+        Attribute::Coefficient(f("coefficient")),
+    ];
+    t.extend_from_slice(usage);
+    t
+}
+
 /// Imports a secret key with a known value; `extra` overrides or adds attributes.
 pub fn secret_key(s: &Session, kt: KeyType, value: &[u8], extra: &[Attribute]) -> ObjectHandle {
     let mut t = vec![
