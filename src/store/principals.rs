@@ -23,6 +23,15 @@ fn row_kdf(p: &PrincipalRow) -> KdfParams {
     }
 }
 
+/// Whether `to` is a higher Argon2id cost than `from`: no parameter lower, one
+/// higher. A cost is only ever raised automatically, never lowered.
+pub(crate) fn kdf_raises(from: &KdfParams, to: &KdfParams) -> bool {
+    to.m_cost_kib >= from.m_cost_kib
+        && to.t_cost >= from.t_cost
+        && to.p_cost >= from.p_cost
+        && to != from
+}
+
 /// A fresh salt and the KEK the PIN derives with it (the slow part, run unlocked).
 fn new_kek(pin: &[u8], kdf: &KdfParams) -> Result<([u8; SALT_LEN], Zeroizing<[u8; KEY_LEN]>)> {
     kdf.validate()?;
@@ -186,6 +195,67 @@ impl Store {
             append_in_tx(tx, success.map(std::slice::from_ref).unwrap_or(&[])).map(|_| ())
         })?;
         Ok(tmk)
+    }
+
+    /// Raises the Argon2id cost of a principal's PIN to `kdf` after a successful
+    /// login with `pin` (which gave `tmk`): a new salt, a KEK derived at the new
+    /// cost, the TMK re-wrapped, in one transaction. Returns whether it did.
+    ///
+    /// Nothing happens unless `kdf` is at least the stored cost in every
+    /// parameter and above it in one ([`kdf_raises`]): a cost is never lowered,
+    /// and a mixed change (more memory, fewer passes) waits for the next PIN
+    /// change. The PIN is checked again against the row as it is now (one KDF
+    /// at the stored, lower cost), and the write happens only if the row has not
+    /// changed since: a PIN set by another process in between is never
+    /// overwritten with the old PIN. This check does not count failures, so
+    /// `tmk` must open this token (`CKR_USER_NOT_LOGGED_IN` otherwise): only a
+    /// caller that is logged in already can use it.
+    pub fn raise_kdf(&self, name: &str, pin: &[u8], tmk: &Tmk, kdf: &KdfParams) -> Result<bool> {
+        if !valid_name(name) {
+            return Ok(false);
+        }
+        kdf.validate()?;
+        let Some((row, uuid)) = self.read(|tx| {
+            let meta = tx.meta()?;
+            let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+            Keys::for_token(tmk, token)?;
+            Ok(tx.principal(name)?.map(|p| (p, token.uuid)))
+        })?
+        else {
+            return Ok(false);
+        };
+        if !kdf_raises(&row_kdf(&row), kdf) || row_kdf(&row).validate().is_err() {
+            return Ok(false);
+        }
+        let aad = wrap_aad(&uuid, name);
+        let old = derive_kek(pin, &row.salt, &row_kdf(&row))?;
+        if unwrap_key(&old, &aad, &row.wrapped_tmk).is_err() {
+            return Ok(false);
+        }
+        drop(old);
+        let (salt, kek) = new_kek(pin, kdf)?;
+        let wrapped_tmk = wrap_key(&kek, &aad, tmk)?;
+        let (done, _) = self.write(|tx, meta, _| {
+            let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+            let Some(now) = tx.principal(name)? else {
+                return Ok(false);
+            };
+            if token.uuid != uuid || now.salt != row.salt || now.wrapped_tmk != row.wrapped_tmk {
+                return Ok(false);
+            }
+            Keys::for_token(tmk, token)?;
+            tx.put_principal(&PrincipalRow {
+                name: name.to_string(),
+                m_cost_kib: kdf.m_cost_kib,
+                t_cost: kdf.t_cost,
+                p_cost: kdf.p_cost,
+                salt: salt.to_vec(),
+                wrapped_tmk,
+                failed_logins: now.failed_logins,
+            })?;
+            Ok(true)
+        })?;
+        Ok(done)
     }
 
     /// Creates or replaces a principal's PIN: wraps `tmk` under the new PIN (O(1):

@@ -241,12 +241,28 @@ impl Token {
             Err(Error::UserPinNotInitialized) if name != USER => Err(Error::PinIncorrect),
             other => other,
         }?;
+        self.raise_kdf(&store, &name, pin, &tmk);
         let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = who;
         st.tmk = Some(tmk);
         Self::reset_view(&mut st);
         Self::reload(&store, &mut st)
+    }
+
+    /// After a successful login: when the slot's `kdf` is above the cost stored
+    /// with this PIN, re-wraps the master key at the new cost
+    /// ([`Store::raise_kdf`]; never lowered). A failure here leaves the PIN as
+    /// it was and does not fail the login.
+    fn raise_kdf(&self, store: &Store, name: &str, pin: &[u8], tmk: &Tmk) {
+        match store.raise_kdf(name, pin, tmk, &self.cfg.kdf) {
+            Ok(true) => log::info!("slot {}: raised the PIN cost of {name:?}", self.cfg.id),
+            Ok(false) => {}
+            Err(e) => log::warn!(
+                "slot {}: could not raise the PIN cost of {name:?}: {e}",
+                self.cfg.id
+            ),
+        }
     }
 
     /// The store row of a login: "so", "user", or `"p:NAME"` for a named
