@@ -128,10 +128,18 @@ impl Sealer {
         out.extend_from_slice(nonce);
         let body = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self
-            .cipher
-            .encrypt_inout_detached(&Nonce::from(*nonce), &full_aad, out[body..].as_mut().into())
-            .map_err(|_| Error::General("AES-GCM seal failed".into()))?;
+        let tag = match self.cipher.encrypt_inout_detached(
+            &Nonce::from(*nonce),
+            &full_aad,
+            out[body..].as_mut().into(),
+        ) {
+            Ok(tag) => tag,
+            Err(_) => {
+                // The buffer may still hold (part of) the plaintext.
+                out.zeroize();
+                return Err(Error::General("AES-GCM seal failed".into()));
+            }
+        };
         out.extend_from_slice(tag.as_slice());
         Ok(out)
     }
