@@ -2531,3 +2531,677 @@ fn ulong_max_lengths() {
     }
     t.run(&e, "ULONG_MAX lengths");
 }
+
+// ---------------------------------------------------------------- shared helpers for the later tables
+
+/// `CKR_OK` when `good`, else `rv` marked so that no expected code matches it.
+fn verdict(good: bool, rv: CK_RV) -> CK_RV {
+    if good {
+        CKR_OK
+    } else {
+        rv | 0x8000_0000_0000
+    }
+}
+
+/// The functions that take no session, slot or object handle.
+const NO_HANDLE: &[&str] = &[
+    "C_Initialize",
+    "C_Finalize",
+    "C_GetInfo",
+    "C_GetFunctionList",
+    "C_GetSlotList",
+    "C_GetInterfaceList",
+    "C_GetInterface",
+];
+
+/// The functions with a template argument.
+const TEMPLATE_FNS: &[&str] = &[
+    "C_CreateObject",
+    "C_CopyObject",
+    "C_GetAttributeValue",
+    "C_SetAttributeValue",
+    "C_FindObjectsInit",
+    "C_GenerateKey",
+    "C_GenerateKeyPair",
+    "C_UnwrapKey",
+    "C_DeriveKey",
+];
+
+/// The functions that are not in `names` and not unsupported.
+fn others(names: &[&str]) -> Vec<&'static str> {
+    ALL.iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !names.contains(n) && !UNSUPPORTED.contains(n))
+        .collect()
+}
+
+/// `C_CreateObject` / `C_CopyObject` / `C_SetAttributeValue` with `t`.
+fn create(e: &Env, s: CK_SESSION_HANDLE, mut t: Tpl) -> CK_RV {
+    let mut r = t.raw();
+    let mut h = 0;
+    c!(
+        e,
+        C_CreateObject,
+        s,
+        r.as_mut_ptr(),
+        r.len() as CK_ULONG,
+        &mut h
+    )
+}
+fn copy(e: &Env, s: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE, mut t: Tpl) -> CK_RV {
+    let mut r = t.raw();
+    let mut h = 0;
+    c!(
+        e,
+        C_CopyObject,
+        s,
+        o,
+        r.as_mut_ptr(),
+        r.len() as CK_ULONG,
+        &mut h
+    )
+}
+fn set_attrs(e: &Env, s: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE, mut t: Tpl) -> CK_RV {
+    let mut r = t.raw();
+    c!(
+        e,
+        C_SetAttributeValue,
+        s,
+        o,
+        r.as_mut_ptr(),
+        r.len() as CK_ULONG
+    )
+}
+/// `C_FindObjectsInit` with `t`; on `CKR_OK`, the number of objects found.
+fn find(e: &Env, s: CK_SESSION_HANDLE, mut t: Tpl) -> (CK_RV, CK_ULONG) {
+    let mut r = t.raw();
+    let rv = c!(e, C_FindObjectsInit, s, r.as_mut_ptr(), r.len() as CK_ULONG);
+    if rv != CKR_OK {
+        return (rv, 0);
+    }
+    let mut h = [0; 64];
+    let mut n = 0;
+    ok(c!(e, C_FindObjects, s, h.as_mut_ptr(), 64, &mut n), "find");
+    ok(c!(e, C_FindObjectsFinal, s), "find final");
+    (rv, n)
+}
+
+// ---------------------------------------------------------------- unknown, zero and stale session handles and slot ids
+
+/// Every function that takes a session handle, called with handles nobody was
+/// given (0 = `CK_INVALID_HANDLE`, 0xdeadbeef, `ULONG_MAX`) and with the handle of
+/// a closed session: `CKR_SESSION_HANDLE_INVALID`. Every function that takes a
+/// slot id, with ids no slot has: `CKR_SLOT_ID_INVALID`. The other arguments
+/// are harmless (a zeroed scratch buffer and small counts), so the handle is the
+/// only thing wrong.
+#[test]
+fn bad_session_handles_and_slot_ids() {
+    let ctx = two_slots();
+    let e = Env::new(&ctx);
+    let mut t = Table::default();
+    t.unsupported()
+        .na(NO_HANDLE, "no session handle or slot id");
+    let bad_slots: [CK_SLOT_ID; 3] = [e.slot.max(e.spare_slot) + 1, 0xdead_beef, U];
+    for name in others(NO_HANDLE) {
+        let slot_first = ALL_SLOT_FIRST.contains(&name);
+        let handles: Vec<CK_ULONG> = if slot_first {
+            bad_slots.to_vec()
+        } else {
+            let mut v = UNKNOWN_HANDLES.to_vec();
+            v.push(e.stale_session);
+            v
+        };
+        let want: &'static [CK_RV] = if slot_first {
+            &[CKR_SLOT_ID_INVALID]
+        } else if matches!(name, "C_GetFunctionStatus" | "C_CancelFunction") {
+            // Legacy functions that "should simply return CKR_FUNCTION_NOT_PARALLEL"
+            // (PKCS#11 3.0 §5.20.1, §5.20.2); the session check is allowed too.
+            &[CKR_SESSION_HANDLE_INVALID, CKR_FUNCTION_NOT_PARALLEL]
+        } else {
+            &[CKR_SESSION_HANDLE_INVALID]
+        };
+        for h in handles {
+            t.case(
+                name,
+                if slot_first {
+                    "unknown slot id"
+                } else {
+                    "unknown or closed session"
+                },
+                want,
+                move |e, _| {
+                    // The per-message parameter must be a real
+                    // CK_GCM_MESSAGE_PARAMS, or the call is rightly refused for it.
+                    if MESSAGE_FNS.contains(&name) {
+                        return message(
+                            e,
+                            h,
+                            name,
+                            Some(GCM_MSG_LEN),
+                            (true, 16),
+                            (true, 16),
+                            true,
+                        );
+                    }
+                    if name == "C_OpenSession" {
+                        let mut s = 0;
+                        return c!(
+                            e,
+                            C_OpenSession,
+                            h,
+                            CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                            null_mut(),
+                            None,
+                            &mut s
+                        );
+                    }
+                    let mut scratch = vec![0u64; 4096];
+                    dummy(
+                        e.f,
+                        name,
+                        &Dummies {
+                            first: h,
+                            ulong: 8,
+                            ptr: scratch.as_mut_ptr().cast(),
+                        },
+                    )
+                },
+            );
+        }
+    }
+    t.run(&e, "bad session handles and slot ids");
+}
+
+// ---------------------------------------------------------------- unknown, zero and stale object handles
+
+/// Object handles nobody was given, of a destroyed token object, and of a
+/// session object whose session closed: `CKR_OBJECT_HANDLE_INVALID`, or the
+/// key-specific code the function lists (PKCS#11 3.0 §5.8–§5.18:
+/// `CKR_KEY_HANDLE_INVALID` for the key of every `*Init`, `C_DigestKey`, the
+/// key to wrap and the base key of `C_DeriveKey`;
+/// `CKR_WRAPPING_KEY_HANDLE_INVALID` and `CKR_UNWRAPPING_KEY_HANDLE_INVALID`).
+#[test]
+fn bad_object_handles() {
+    let ctx = two_slots();
+    let e = Env::new(&ctx);
+    let mut t = Table::default();
+    let cased = [
+        "C_CopyObject",
+        "C_DestroyObject",
+        "C_GetObjectSize",
+        "C_GetAttributeValue",
+        "C_SetAttributeValue",
+        "C_DigestKey",
+        "C_WrapKey",
+        "C_UnwrapKey",
+        "C_DeriveKey",
+    ];
+    let mut covered: Vec<&str> = cased.to_vec();
+    covered.extend(INITS);
+    t.unsupported()
+        .na(&others(&covered), "no object handle argument");
+    let mut bad = UNKNOWN_HANDLES.to_vec();
+    bad.extend(&e.stale_objects);
+    const OBJ: &[CK_RV] = &[CKR_OBJECT_HANDLE_INVALID];
+    const KEY: &[CK_RV] = &[CKR_KEY_HANDLE_INVALID];
+    for h in bad {
+        t.case("C_CopyObject", "hObject", OBJ, move |e, s| {
+            copy(e, s, h, label_tpl())
+        })
+        .case("C_DestroyObject", "hObject", OBJ, move |e, s| {
+            c!(e, C_DestroyObject, s, h)
+        })
+        .case("C_GetObjectSize", "hObject", OBJ, move |e, s| {
+            let mut n = 0;
+            c!(e, C_GetObjectSize, s, h, &mut n)
+        })
+        .case("C_GetAttributeValue", "hObject", OBJ, move |e, s| {
+            let mut a = CK_ATTRIBUTE {
+                type_: CKA_LABEL,
+                pValue: null_mut(),
+                ulValueLen: 0,
+            };
+            c!(e, C_GetAttributeValue, s, h, &mut a, 1)
+        })
+        .case("C_SetAttributeValue", "hObject", OBJ, move |e, s| {
+            set_attrs(e, s, h, label_tpl())
+        })
+        .case("C_DigestKey", "hKey", KEY, move |e, s| {
+            e.digest_init(s);
+            c!(e, C_DigestKey, s, h)
+        })
+        .case(
+            "C_WrapKey",
+            "hWrappingKey",
+            &[CKR_WRAPPING_KEY_HANDLE_INVALID],
+            move |e, s| wrap(e, s, Some(plain(CKM_AES_KEY_WRAP)), h, e.aes2, 64, true),
+        )
+        .case("C_WrapKey", "hKey", KEY, move |e, s| {
+            wrap(e, s, Some(plain(CKM_AES_KEY_WRAP)), e.aes, h, 64, true)
+        })
+        .case(
+            "C_UnwrapKey",
+            "hUnwrappingKey",
+            &[CKR_UNWRAPPING_KEY_HANDLE_INVALID],
+            move |e, s| {
+                unwrap(
+                    e,
+                    s,
+                    Some(plain(CKM_AES_KEY_WRAP)),
+                    h,
+                    None,
+                    Some(unwrap_tpl()),
+                    None,
+                    true,
+                )
+            },
+        )
+        .case("C_DeriveKey", "hBaseKey", KEY, move |e, s| {
+            derive(e, s, Some(ecdh(e)), h, Some(derive_tpl()), None, true)
+        });
+        for name in INITS {
+            t.case(name, "hKey", KEY, move |e, s| {
+                let (f, mut m, _) = init_fn(e, name);
+                call_init(f, s, m.p(), h)
+            });
+        }
+    }
+    t.run(&e, "bad object handles");
+}
+
+// ---------------------------------------------------------------- handles are never reused
+
+/// Session and object handles are never handed out twice: many session and
+/// token objects created and destroyed, many sessions opened and closed, and
+/// no new handle equals one seen before (a stale handle must never reach
+/// another object or session, PKCS#11 3.0 §2.4: "a particular object on a
+/// token does not necessarily have a handle which is fixed", but a handle that
+/// came back would let a stale caller act on a stranger's object).
+#[test]
+fn handles_are_never_reused() {
+    let ctx = two_slots();
+    let e = Env::new(&ctx);
+    let mut objects = BTreeSet::new();
+    let mut sessions = BTreeSet::new();
+    for h in [e.aes, e.aes2, e.ec_pub, e.ec_priv, e.data] {
+        assert!(objects.insert(h));
+    }
+    objects.extend(&e.stale_objects);
+    sessions.insert(e.keeper);
+    sessions.insert(e.stale_session);
+    let mut made = 0;
+    for round in 0..20 {
+        let s = e.open();
+        assert!(sessions.insert(s), "session handle {s} came back");
+        for i in 0..10 {
+            let token = (round + i) % 3 == 0;
+            let mut t = data_tpl().set(CKA_TOKEN, &[u8::from(token)]);
+            let mut r = t.raw();
+            let mut h = 0;
+            ok(
+                c!(
+                    e,
+                    C_CreateObject,
+                    s,
+                    r.as_mut_ptr(),
+                    r.len() as CK_ULONG,
+                    &mut h
+                ),
+                "create",
+            );
+            assert!(objects.insert(h), "object handle {h} came back");
+            made += 1;
+            // Destroy most at once; leave the rest to go with the session.
+            if i % 4 != 0 || token {
+                ok(c!(e, C_DestroyObject, s, h), "destroy");
+            }
+        }
+        let mut k = 0;
+        ok(
+            c!(
+                e,
+                C_CopyObject,
+                s,
+                e.data,
+                label_tpl().raw().as_mut_ptr(),
+                1,
+                &mut k
+            ),
+            "copy",
+        );
+        assert!(objects.insert(k), "copied object handle {k} came back");
+        ok(c!(e, C_DestroyObject, s, k), "destroy copy");
+        ok(c!(e, C_CloseSession, s), "close");
+    }
+    // Handles of the objects found again (the cache assigns handles) are the old ones.
+    let snap = e.snapshot();
+    for h in snap.keys() {
+        assert!(
+            objects.contains(h),
+            "a live object has a handle never given out"
+        );
+    }
+    eprintln!(
+        "handles are never reused: {} object handles ({made} created), {} session handles",
+        objects.len(),
+        sessions.len()
+    );
+}
+
+// ---------------------------------------------------------------- unknown attribute types
+
+/// Attribute types no standard or SoftKMS attribute uses: one below the vendor
+/// range and one inside it (`CKA_VENDOR_DEFINED | 0xbad`, outside SoftKMS's block).
+const UNKNOWN_ATTRS: [CK_ATTRIBUTE_TYPE; 2] = [UNKNOWN_ATTR, CKA_VENDOR_DEFINED | 0x0bad];
+
+fn with_type(t: Tpl, ty: CK_ATTRIBUTE_TYPE) -> Tpl {
+    t.bytes(ty, b"?")
+}
+
+/// Templates with attribute types nobody defined. `C_GetAttributeValue` sets
+/// that entry's `ulValueLen` to `CK_UNAVAILABLE_INFORMATION`, fills the others
+/// and returns `CKR_ATTRIBUTE_TYPE_INVALID` (PKCS#11 3.0 §5.7.5, rule 3);
+/// templates that make or change objects are `CKR_ATTRIBUTE_TYPE_INVALID`
+/// (§4.1, §5.7.1); `C_FindObjectsInit` may refuse with
+/// `CKR_ATTRIBUTE_TYPE_INVALID` (it is in §5.7.7's list) or search, in which
+/// case no object has the attribute and nothing is found.
+#[test]
+fn unknown_attribute_types() {
+    let ctx = two_slots();
+    let e = Env::new(&ctx);
+    let mut t = Table::default();
+    t.unsupported()
+        .na(&others(TEMPLATE_FNS), "no template argument");
+    const TI: &[CK_RV] = &[CKR_ATTRIBUTE_TYPE_INVALID];
+    for ty in UNKNOWN_ATTRS {
+        t.case(
+            "C_GetAttributeValue",
+            "unknown type among known ones: the others are filled",
+            &[CKR_OK],
+            move |e, s| {
+                let mut class = [0u8; 8];
+                let mut unknown = [0u8; 8];
+                let mut label = [0u8; 16];
+                let mut a = [
+                    CK_ATTRIBUTE {
+                        type_: CKA_CLASS,
+                        pValue: class.as_mut_ptr().cast(),
+                        ulValueLen: 8,
+                    },
+                    CK_ATTRIBUTE {
+                        type_: ty,
+                        pValue: unknown.as_mut_ptr().cast(),
+                        ulValueLen: 8,
+                    },
+                    CK_ATTRIBUTE {
+                        type_: CKA_LABEL,
+                        pValue: label.as_mut_ptr().cast(),
+                        ulValueLen: 16,
+                    },
+                ];
+                let rv = c!(e, C_GetAttributeValue, s, e.data, a.as_mut_ptr(), 3);
+                let good = rv == CKR_ATTRIBUTE_TYPE_INVALID
+                    && a[1].ulValueLen == CK_UNAVAILABLE_INFORMATION
+                    && a[0].ulValueLen == 8
+                    && class == CKO_DATA.to_ne_bytes()
+                    && a[2].ulValueLen == 7
+                    && &label[..7] == b"hostile";
+                verdict(good, rv)
+            },
+        )
+        .case(
+            "C_GetAttributeValue",
+            "unknown type, length query",
+            &[CKR_OK],
+            move |e, s| {
+                let mut a = [
+                    CK_ATTRIBUTE {
+                        type_: ty,
+                        pValue: null_mut(),
+                        ulValueLen: 0,
+                    },
+                    CK_ATTRIBUTE {
+                        type_: CKA_LABEL,
+                        pValue: null_mut(),
+                        ulValueLen: 0,
+                    },
+                ];
+                let rv = c!(e, C_GetAttributeValue, s, e.data, a.as_mut_ptr(), 2);
+                verdict(
+                    rv == CKR_ATTRIBUTE_TYPE_INVALID
+                        && a[0].ulValueLen == CK_UNAVAILABLE_INFORMATION
+                        && a[1].ulValueLen == 7,
+                    rv,
+                )
+            },
+        )
+        .case("C_CreateObject", "unknown type", TI, move |e, s| {
+            create(e, s, with_type(data_tpl(), ty))
+        })
+        .case("C_CopyObject", "unknown type", TI, move |e, s| {
+            copy(e, s, e.data, with_type(label_tpl(), ty))
+        })
+        .case("C_SetAttributeValue", "unknown type", TI, move |e, s| {
+            set_attrs(e, s, e.data, with_type(label_tpl(), ty))
+        })
+        .case(
+            "C_FindObjectsInit",
+            "unknown type: refused, or nothing found",
+            &[CKR_OK],
+            move |e, s| {
+                let (rv, n) = find(e, s, with_type(Tpl::default(), ty));
+                let (rv2, n2) = find(
+                    e,
+                    s,
+                    with_type(Tpl::default().ulong(CKA_CLASS, CKO_DATA), ty),
+                );
+                verdict(
+                    (rv == CKR_ATTRIBUTE_TYPE_INVALID || (rv == CKR_OK && n == 0))
+                        && (rv2 == CKR_ATTRIBUTE_TYPE_INVALID || (rv2 == CKR_OK && n2 == 0)),
+                    rv,
+                )
+            },
+        )
+        .case("C_GenerateKey", "unknown type", TI, move |e, s| {
+            gen_key(
+                e,
+                s,
+                Some(plain(CKM_AES_KEY_GEN)),
+                Some(with_type(aes_tpl(), ty)),
+                None,
+                true,
+            )
+        })
+        .case(
+            "C_GenerateKeyPair",
+            "unknown type in the public template",
+            TI,
+            move |e, s| {
+                gen_pair(
+                    e,
+                    s,
+                    Some(plain(CKM_EC_KEY_PAIR_GEN)),
+                    Some(with_type(ec_pub_tpl(), ty)),
+                    Some(ec_priv_tpl()),
+                    (None, None),
+                    (true, true),
+                )
+            },
+        )
+        .case(
+            "C_GenerateKeyPair",
+            "unknown type in the private template",
+            TI,
+            move |e, s| {
+                gen_pair(
+                    e,
+                    s,
+                    Some(plain(CKM_EC_KEY_PAIR_GEN)),
+                    Some(ec_pub_tpl()),
+                    Some(with_type(ec_priv_tpl(), ty)),
+                    (None, None),
+                    (true, true),
+                )
+            },
+        )
+        .case("C_UnwrapKey", "unknown type", TI, move |e, s| {
+            unwrap(
+                e,
+                s,
+                Some(plain(CKM_AES_KEY_WRAP)),
+                e.aes,
+                None,
+                Some(with_type(unwrap_tpl(), ty)),
+                None,
+                true,
+            )
+        })
+        .case("C_DeriveKey", "unknown type", TI, move |e, s| {
+            derive(
+                e,
+                s,
+                Some(ecdh(e)),
+                e.ec_priv,
+                Some(with_type(derive_tpl(), ty)),
+                None,
+                true,
+            )
+        });
+    }
+    t.run(&e, "unknown attribute types");
+}
+
+// ---------------------------------------------------------------- duplicate attributes
+
+/// Templates that give an attribute twice, with the same or another value:
+/// the standard lets a module refuse or pick one (PKCS#11 3.0 §4.1: "the
+/// function can return CKR_TEMPLATE_INCONSISTENT"); SoftKMS refuses
+/// everything that makes or changes an object. Reading an attribute twice fills
+/// both entries; searching with a conflicting pair finds nothing.
+#[test]
+fn duplicate_attributes() {
+    let ctx = two_slots();
+    let e = Env::new(&ctx);
+    let mut t = Table::default();
+    t.unsupported()
+        .na(&others(TEMPLATE_FNS), "no template argument");
+    const TI: &[CK_RV] = &[CKR_TEMPLATE_INCONSISTENT];
+    t.case(
+        "C_GetAttributeValue",
+        "the same type twice: both filled",
+        &[CKR_OK],
+        |e, s| {
+            let mut l1 = [0u8; 16];
+            let mut l2 = [0u8; 16];
+            let mut a = [
+                CK_ATTRIBUTE {
+                    type_: CKA_LABEL,
+                    pValue: l1.as_mut_ptr().cast(),
+                    ulValueLen: 16,
+                },
+                CK_ATTRIBUTE {
+                    type_: CKA_LABEL,
+                    pValue: l2.as_mut_ptr().cast(),
+                    ulValueLen: 16,
+                },
+            ];
+            let rv = c!(e, C_GetAttributeValue, s, e.data, a.as_mut_ptr(), 2);
+            verdict(
+                rv == CKR_OK
+                    && a[0].ulValueLen == 7
+                    && a[1].ulValueLen == 7
+                    && &l1[..7] == b"hostile"
+                    && l1 == l2,
+                rv,
+            )
+        },
+    )
+    .case(
+        "C_FindObjectsInit",
+        "the same type with two values: refused, or nothing found",
+        &[CKR_OK],
+        |e, s| {
+            let (rv, n) = find(
+                e,
+                s,
+                with_duplicate(Tpl::default().ulong(CKA_CLASS, CKO_DATA), true),
+            );
+            verdict(
+                rv == CKR_TEMPLATE_INCONSISTENT || (rv == CKR_OK && n == 0),
+                rv,
+            )
+        },
+    );
+    for differ in [false, true] {
+        let what = if differ {
+            "first attribute again, another value"
+        } else {
+            "first attribute again, same value"
+        };
+        t.case("C_CreateObject", what, TI, move |e, s| {
+            create(e, s, with_duplicate(data_tpl(), differ))
+        })
+        .case("C_CopyObject", what, TI, move |e, s| {
+            copy(e, s, e.data, with_duplicate(label_tpl(), differ))
+        })
+        .case("C_SetAttributeValue", what, TI, move |e, s| {
+            set_attrs(e, s, e.data, with_duplicate(label_tpl(), differ))
+        })
+        .case("C_GenerateKey", what, TI, move |e, s| {
+            gen_key(
+                e,
+                s,
+                Some(plain(CKM_AES_KEY_GEN)),
+                Some(with_duplicate(aes_tpl(), differ)),
+                None,
+                true,
+            )
+        })
+        .case("C_GenerateKeyPair", what, TI, move |e, s| {
+            gen_pair(
+                e,
+                s,
+                Some(plain(CKM_EC_KEY_PAIR_GEN)),
+                Some(with_duplicate(ec_pub_tpl(), differ)),
+                Some(ec_priv_tpl()),
+                (None, None),
+                (true, true),
+            )
+        })
+        .case("C_GenerateKeyPair", what, TI, move |e, s| {
+            gen_pair(
+                e,
+                s,
+                Some(plain(CKM_EC_KEY_PAIR_GEN)),
+                Some(ec_pub_tpl()),
+                Some(with_duplicate(ec_priv_tpl(), differ)),
+                (None, None),
+                (true, true),
+            )
+        })
+        .case("C_UnwrapKey", what, TI, move |e, s| {
+            unwrap(
+                e,
+                s,
+                Some(plain(CKM_AES_KEY_WRAP)),
+                e.aes,
+                None,
+                Some(with_duplicate(unwrap_tpl(), differ)),
+                None,
+                true,
+            )
+        })
+        .case("C_DeriveKey", what, TI, move |e, s| {
+            derive(
+                e,
+                s,
+                Some(ecdh(e)),
+                e.ec_priv,
+                Some(with_duplicate(derive_tpl(), differ)),
+                None,
+                true,
+            )
+        });
+    }
+    t.run(&e, "duplicate attributes");
+}
