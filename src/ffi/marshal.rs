@@ -48,6 +48,18 @@ fn to_usize(len: CK_ULONG, err: &Error) -> Result<usize> {
     usize::try_from(len).map_err(|_| err.clone())
 }
 
+/// A caller's element count of an array of `T` as `usize`: a count whose array
+/// could not exist in memory (more than `isize::MAX` bytes, such as `ULONG_MAX`
+/// attributes) is `CKR_ARGUMENTS_BAD`, before anything is read (PKCS#11 3.0
+/// §5.2: the arguments must describe memory the application owns).
+fn array_len<T>(count: CK_ULONG) -> Result<usize> {
+    let n = to_usize(count, &Error::ArgumentsBad)?;
+    match n.checked_mul(size_of::<T>()) {
+        Some(bytes) if isize::try_from(bytes).is_ok() => Ok(n),
+        _ => Err(Error::ArgumentsBad),
+    }
+}
+
 /// One of our lengths as `CK_ULONG`.
 pub(super) fn to_ulong(n: usize) -> Result<CK_ULONG> {
     CK_ULONG::try_from(n).map_err(|_| Error::General("length does not fit a CK_ULONG".into()))
@@ -410,7 +422,7 @@ pub(super) unsafe fn template(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result
 }
 
 unsafe fn template_at(p: *const CK_ATTRIBUTE, count: CK_ULONG, depth: usize) -> Result<Template> {
-    let n = to_usize(count, &Error::ArgumentsBad)?;
+    let n = array_len::<CK_ATTRIBUTE>(count)?;
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -461,7 +473,7 @@ pub(super) unsafe fn attribute_types(
     p: *const CK_ATTRIBUTE,
     count: CK_ULONG,
 ) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
-    let n = to_usize(count, &Error::ArgumentsBad)?;
+    let n = array_len::<CK_ATTRIBUTE>(count)?;
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -513,7 +525,7 @@ pub(super) unsafe fn write_attribute_values(
     count: CK_ULONG,
     reads: &[AttrRead],
 ) -> Result<()> {
-    let n = to_usize(count, &Error::ArgumentsBad)?;
+    let n = array_len::<CK_ATTRIBUTE>(count)?;
     if reads.len() != n {
         return Err(Error::General(
             "C_GetAttributeValue: answer count differs from the template".into(),

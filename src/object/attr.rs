@@ -95,10 +95,16 @@ pub fn decode_ulongs(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<Vec<CK_ULONG>> {
 }
 
 /// True when the attribute type holds a nested template (`CKF_ARRAY_ATTRIBUTE`).
-/// Only the standard's own types count: vendor-defined types have bit 31 set and
-/// may have bit 30 too (SoftKMS's `0xD34B….` block does), without being arrays.
+/// Only the standard's three template types count: vendor-defined types have
+/// bit 31 set and may have bit 30 too (SoftKMS's `0xD34B….` block does), and an
+/// unknown type with bit 30 set is still unknown: its value is not decoded, so
+/// the template is refused with `CKR_ATTRIBUTE_TYPE_INVALID` (PKCS#11 3.0
+/// §5.7.1), not judged by a value nobody defined.
 pub fn is_template_attribute(ty: CK_ATTRIBUTE_TYPE) -> bool {
-    ty & CKF_ARRAY_ATTRIBUTE != 0 && ty != CKA_ALLOWED_MECHANISMS && ty & CKA_VENDOR_DEFINED == 0
+    matches!(
+        ty,
+        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE
+    )
 }
 
 /// Canonical encoding of a template, used for nested templates and for storage:
