@@ -61,19 +61,17 @@ fn envelope_op(s: &Session, k: ObjectHandle, data: &[u8], encrypt: bool) -> Vec<
 }
 
 /// The master key version named in an envelope header (docs/envelope-format.md).
-fn envelope_version(msg: &[u8]) -> u64 {
+fn envelope_version(msg: &[u8]) -> CK_ULONG {
     let l = usize::from(msg[10]);
-    u64::from(u32::from_be_bytes(msg[11 + l..15 + l].try_into().unwrap()))
+    CK_ULONG::from(u32::from_be_bytes(msg[11 + l..15 + l].try_into().unwrap()))
 }
 
-fn read_ulong(s: &Session, k: ObjectHandle, ty: CK_ULONG) -> u64 {
+fn read_ulong(s: &Session, k: ObjectHandle, ty: CK_ULONG) -> CK_ULONG {
     match &s
         .get_attributes(k, &[AttributeType::VendorDefined(ty)])
         .unwrap()[..]
     {
-        [Attribute::VendorDefined((_, v))] => {
-            u64::from(CK_ULONG::from_ne_bytes(v[..].try_into().unwrap()))
-        }
+        [Attribute::VendorDefined((_, v))] => CK_ULONG::from_ne_bytes(v[..].try_into().unwrap()),
         other => panic!("attribute 0x{ty:x}: {other:?}"),
     }
 }
@@ -531,12 +529,13 @@ fn killed_while_rotating_a_key() {
     }
     let mut rng = Rng::new("rotate");
     let log = ctx.dir.path().join("child.log");
-    let (started, mut inside, mut version) = (Instant::now(), 0, 1u64);
-    let mut messages: Vec<(u64, Vec<u8>, String)> = Vec::new();
+    let (started, mut inside) = (Instant::now(), 0);
+    let mut version: CK_ULONG = 1;
+    let mut messages: Vec<(CK_ULONG, Vec<u8>, String)> = Vec::new();
     for _ in 0..iterations() {
         let l = run_and_kill(&ctx, &mut rng, "rotate", 0, &log);
         inside += usize::from(mid_call(&l));
-        let in_flight = u64::from(
+        let in_flight = CK_ULONG::from(
             l.iter()
                 .rev()
                 .find(|l| !l.is_empty())
@@ -545,7 +544,7 @@ fn killed_while_rotating_a_key() {
         let mut reported = 0;
         for w in l.iter().filter_map(|l| l.strip_prefix("ok rotate ")) {
             let w: Vec<&str> = w.split(' ').collect();
-            let v: u64 = w[0].parse().unwrap();
+            let v: CK_ULONG = w[0].parse().unwrap();
             assert!(v > version, "rotations went backwards: {v} after {version}");
             version = v;
             reported += 1;
