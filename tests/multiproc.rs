@@ -39,6 +39,7 @@ const SECS: &str = "SOFTKMS_MULTIPROC_SECS";
 
 const BASE: CK_ULONG = 0xD34B_0000;
 const CURRENT_VERSION: CK_ULONG = BASE + 0x02;
+const ROTATION_PERIOD: CK_ULONG = BASE + 0x04;
 const ROTATE: CK_ULONG = BASE + 0x06;
 const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
 /// How many rotations each of the two rotating processes makes.
@@ -198,6 +199,13 @@ fn child() {
         "reader" => reader(&s, &mut log, id),
         "rotator" => rotator(&s, &mut log),
         "updater" => updater(&s, &mut log, id),
+        "user" => {
+            // Uses a key whose automatic rotation is due, at once with the others.
+            let mk = one(&s, "auto");
+            let msg = seal(&s, mk, b"due");
+            log.line(&format!("sealed {}", hex(&msg)));
+            log.line("done");
+        }
         other => panic!("unknown role {other}"),
     }
     drop(s);
@@ -557,4 +565,48 @@ fn two_processes_updating_one_object_keep_both_changes() {
             Attribute::Application(format!("b-{UPDATES_EACH}").into_bytes()),
         ]
     );
+}
+
+#[test]
+fn a_rotation_due_in_three_processes_at_once_happens_once() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let mk = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Label(b"auto".to_vec()),
+                Attribute::ValueLen(32.into()),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::VendorDefined((
+                    AttributeType::VendorDefined(ROTATION_PERIOD),
+                    CK_ULONG::to_ne_bytes(90).to_vec(),
+                )),
+            ],
+        )
+        .unwrap();
+    let dir = ctx.dir.path().join("auto");
+    std::fs::create_dir(&dir).unwrap();
+    std::env::set_var(DIR, &dir);
+    // The children's clock is 91 days ahead: the rotation is due for each.
+    std::env::set_var("SOFTKMS_TEST_CLOCK_OFFSET", (91 * 86_400).to_string());
+    run_children(&dir, &[("user", 0), ("user", 1), ("user", 2)]);
+    let mut versions = Vec::new();
+    for id in 0..3 {
+        for l in lines(&dir.join(format!("user-{id}.log"))) {
+            if let Some(m) = l.strip_prefix("sealed ") {
+                let m = unhex(m);
+                versions.push(envelope_version(&m));
+                assert_eq!(open(&s, mk, &m), b"due");
+            }
+        }
+    }
+    // One automatic rotation, not one per process, and everyone used it.
+    assert_eq!(read_ulong(&s, mk, CURRENT_VERSION), 2);
+    assert_eq!(versions, vec![2, 2, 2]);
 }
