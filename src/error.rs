@@ -86,6 +86,10 @@ simple_errors! {
     EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,
     /// `CKR_FUNCTION_FAILED`
     FunctionFailed => CKR_FUNCTION_FAILED,
+    /// A conditional write found the object changed by another writer since it
+    /// was read (`Store::replace_object_audited`); the caller reloads and
+    /// retries, and only a caller that gives up returns `CKR_FUNCTION_FAILED`.
+    Conflict => CKR_FUNCTION_FAILED,
     /// `CKR_FUNCTION_NOT_PARALLEL`
     FunctionNotParallel => CKR_FUNCTION_NOT_PARALLEL,
     /// `CKR_FUNCTION_NOT_SUPPORTED`

@@ -22,6 +22,7 @@ use crate::object::{AttrMap, Object};
 use crate::outbuf::OutBuf;
 use crate::session::{FindState, Session};
 use crate::store::audit::AuditRecord;
+use crate::store::MAX_CONFLICT_RETRIES;
 use crate::token::{clock, new_object_handle, protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
@@ -450,7 +451,19 @@ impl Module {
 
     /// The KMS check before any use of a key: its state, a due rotation (done
     /// now), expired imported material (deleted now), a due deletion (done now).
-    fn usable(&self, tok: &Token, key: Arc<Object>, invalid: Error) -> Result<Arc<Object>> {
+    /// When another writer changed the key meanwhile (a rotation due in two
+    /// processes at once), the key is read again and checked again.
+    fn usable(&self, tok: &Token, mut key: Arc<Object>, invalid: Error) -> Result<Arc<Object>> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            match self.usable_once(tok, Arc::clone(&key), invalid.clone()) {
+                Err(Error::Conflict) => key = self.object(tok, key.handle, invalid.clone())?,
+                r => return r,
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    fn usable_once(&self, tok: &Token, key: Arc<Object>, invalid: Error) -> Result<Arc<Object>> {
         let now = clock::now_unix();
         match lifecycle::check_use(&key, now) {
             Ok(UseCheck::Ready) => Ok(key),
@@ -475,11 +488,12 @@ impl Module {
         }
     }
 
-    /// Replaces an object's attributes (in the file for a token object).
+    /// Replaces an object's attributes (in the file for a token object, with a
+    /// conditional write: `Error::Conflict` when `old` is no longer current).
     fn replace(&self, tok: &Token, old: &Object, attrs: AttrMap, why: &str) -> Result<Arc<Object>> {
         if old.is_token() {
-            tok.persist(
-                old.handle,
+            tok.update(
+                old,
                 attrs,
                 &self.rec(tok, "SoftKMS lifecycle", 0).with_reason(why),
             )
@@ -1088,8 +1102,28 @@ impl Module {
             .collect())
     }
 
-    /// `C_SetAttributeValue` (§5.7).
+    /// `C_SetAttributeValue` (§5.7). A read-modify-write of the object: when
+    /// another writer (thread or process) changed it between the read and the
+    /// write, the conditional write refuses, and the change is made again on the
+    /// object as it is now, so that neither writer's change is lost (two
+    /// rotations make two versions).
     pub fn set_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<()> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            match self.set_attributes_once(h, obj, template) {
+                Err(Error::Conflict) => continue,
+                r => return r,
+            }
+        }
+        log::warn!("C_SetAttributeValue: the object kept changing under us; giving up");
+        Err(Error::Conflict)
+    }
+
+    fn set_attributes_once(
         &self,
         h: CK_SESSION_HANDLE,
         obj: CK_OBJECT_HANDLE,
@@ -1151,8 +1185,8 @@ impl Module {
             return Err(Error::UserNotLoggedIn);
         }
         if o.is_token() {
-            t.persist(
-                o.handle,
+            t.update(
+                &o,
                 new.attrs().clone(),
                 &self
                     .rec(&t, "C_SetAttributeValue", h)

@@ -491,6 +491,26 @@ impl Store {
         self.put_objects_with_audit(std::slice::from_ref(obj), tmk, std::slice::from_ref(record))
     }
 
+    /// Replaces an object that the caller read from the row written at generation
+    /// `base`, with its audit record, in one transaction; [`Error::Conflict`] (and
+    /// no change) when another writer, in this process or another, replaced or
+    /// deleted the row since. This is what keeps two read-modify-writes of one
+    /// object (two rotations, two `C_SetAttributeValue`) from losing one.
+    pub fn replace_object_audited(
+        &self,
+        obj: &super::StoredObject,
+        base: u64,
+        tmk: Option<&super::Tmk>,
+        record: &AuditRecord,
+    ) -> Result<u64> {
+        self.put_objects_if(
+            std::slice::from_ref(obj),
+            Some(base),
+            tmk,
+            std::slice::from_ref(record),
+        )
+    }
+
     /// [`Store::put_objects`] and their audit records, in one transaction.
     pub fn put_objects_audited(
         &self,

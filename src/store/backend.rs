@@ -123,6 +123,8 @@ pub trait Tx {
 
     /// Whether an object row exists.
     fn object_exists(&mut self, uid: &str) -> Result<bool>;
+    /// The generation that wrote an object row; `None` when there is no such row.
+    fn object_generation(&mut self, uid: &str) -> Result<Option<u64>>;
     /// Object rows written after `generation` (all rows for `None`).
     fn objects_since(&mut self, generation: Option<u64>) -> Result<Vec<ObjectRow>>;
     /// Inserts or replaces an object row (by uid) and drops its tombstone, if any.

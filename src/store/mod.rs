@@ -58,6 +58,10 @@ pub const MAX_PRINCIPAL_NAME: usize = 64;
 pub const MAX_LABEL: usize = 32;
 /// Longest object uid, in bytes.
 pub const MAX_UID: usize = 1024;
+/// How many times a read-modify-write of an object is redone after an
+/// [`Error::Conflict`] before the caller gives up (each retry means another
+/// writer made progress, so this is only reached under sustained contention).
+pub const MAX_CONFLICT_RETRIES: usize = 100;
 
 const AAD_OBJECT: &[u8] = b"softkms/v1/object";
 const AAD_TMK_WRAP: &[u8] = b"softkms/v1/tmk-wrap";
@@ -345,6 +349,21 @@ impl Store {
         tmk: Option<&Tmk>,
         audit: &[audit::AuditRecord],
     ) -> Result<u64> {
+        self.put_objects_if(objs, None, tmk, audit)
+    }
+
+    /// Writes objects, all or none. With `base`, a compare-and-swap: every object's
+    /// row must still be the one written at generation `base` (the one the caller
+    /// read and changed), checked inside the write transaction; a row that another
+    /// writer replaced or deleted since is [`Error::Conflict`] and nothing is
+    /// written. Without it, rows are inserted or replaced blindly (new objects).
+    fn put_objects_if(
+        &self,
+        objs: &[StoredObject],
+        base: Option<u64>,
+        tmk: Option<&Tmk>,
+        audit: &[audit::AuditRecord],
+    ) -> Result<u64> {
         for o in objs {
             check_uid(&o.uid)?;
             if o.private && !o.clear.is_empty() {
@@ -360,6 +379,11 @@ impl Store {
             let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
             let keys = tmk.map(|t| Keys::for_token(t, token)).transpose()?;
             for o in objs {
+                if let Some(base) = base {
+                    if tx.object_generation(&o.uid)? != Some(base) {
+                        return Err(Error::Conflict);
+                    }
+                }
                 tx.put_object(&seal_object(o, token, keys.as_ref(), generation)?)?;
             }
             audit::append_in_tx(tx, audit).map(|_| ())

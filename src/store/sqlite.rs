@@ -516,6 +516,15 @@ impl Tx for SqliteTx<'_> {
         Ok(n != 0)
     }
 
+    fn object_generation(&mut self, uid: &str) -> Result<Option<u64>> {
+        let g: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT generation FROM objects WHERE uid = ?1")
+            .and_then(|mut s| s.query_row([uid], |r| r.get(0)).optional())
+            .map_err(db_err)?;
+        g.map(|g| to_u64(g, "generation")).transpose()
+    }
+
     fn objects_since(&mut self, generation: Option<u64>) -> Result<Vec<ObjectRow>> {
         // -1 selects every row (generations are never negative).
         let since = match generation {

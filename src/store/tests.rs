@@ -776,3 +776,43 @@ fn pruned_tombstones_force_a_full_load() {
     assert!(c.full);
     assert!(c.upserts.is_empty());
 }
+
+#[test]
+fn a_conditional_replace_refuses_a_row_changed_or_deleted_since_it_was_read() {
+    let (_d, p) = tmp();
+    let (s, tmk) = init(&p);
+    let rec = audit::AuditRecord::management("C_SetAttributeValue", "user", 1);
+    let g1 = s
+        .put_object(&private_obj("k", b"v1", b"material"), Some(&tmk))
+        .unwrap();
+    // Two writers read the row at g1; the first replace wins.
+    let g2 = s
+        .replace_object_audited(&private_obj("k", b"v2", b"material"), g1, Some(&tmk), &rec)
+        .unwrap();
+    assert_eq!(
+        s.replace_object_audited(&private_obj("k", b"v3", b"material"), g1, Some(&tmk), &rec)
+            .unwrap_err(),
+        Error::Conflict
+    );
+    let c = s.changes_since(None, Some(&tmk)).unwrap();
+    assert_eq!(
+        find(&c, "k").secret.as_ref().unwrap()[&CKA_LABEL].as_slice(),
+        b"v2"
+    );
+    // Read again at g2, it goes through.
+    s.replace_object_audited(&private_obj("k", b"v3", b"material"), g2, Some(&tmk), &rec)
+        .unwrap();
+    // A replace never brings back an object deleted meanwhile.
+    let g3 = s.version().unwrap().1;
+    s.delete_object("k").unwrap();
+    assert_eq!(
+        s.replace_object_audited(&private_obj("k", b"v4", b"material"), g3, Some(&tmk), &rec)
+            .unwrap_err(),
+        Error::Conflict
+    );
+    assert!(s
+        .changes_since(None, Some(&tmk))
+        .unwrap()
+        .upserts
+        .is_empty());
+}

@@ -56,6 +56,9 @@ pub struct TokenState {
     /// Handles of private token objects hidden by a logout, by unique id: the
     /// same object gets the same handle when a login shows it again.
     hidden: HashMap<String, CK_OBJECT_HANDLE>,
+    /// The generation of the row each cached token object was read from or
+    /// written as, by unique id: the base of a conditional update.
+    generations: HashMap<String, u64>,
 }
 
 /// One slot and its token.
@@ -89,6 +92,7 @@ impl Token {
                 seen: None,
                 objects: ObjectCache::default(),
                 hidden: HashMap::new(),
+                generations: HashMap::new(),
             }),
         }
     }
@@ -164,7 +168,11 @@ impl Token {
                 handles.insert(uid, h);
             }
         }
+        if changes.full {
+            st.generations.clear();
+        }
         for uid in &changes.deleted {
+            st.generations.remove(uid);
             handles.remove(uid);
             if let Some(h) = st.objects.handle_of(uid) {
                 st.objects.remove(h);
@@ -178,6 +186,7 @@ impl Token {
                 .or_else(|| st.hidden.remove(&lo.uid))
                 .unwrap_or_else(new_object_handle);
             handles.insert(lo.uid.clone(), h);
+            st.generations.insert(lo.uid.clone(), lo.generation);
             let mut attrs = lo.clear;
             if let Some(secret) = lo.secret {
                 attrs.extend(secret);
@@ -407,11 +416,45 @@ impl Token {
             let rec = rec.clone().with_key(obj.unique_id(), None);
             store.put_object_audited(&split_for_store(&obj), st.tmk.as_ref(), &rec)?
         };
+        Ok(self.written(obj, generation))
+    }
+
+    /// Replaces the token object `old` (as read from the cache) with `attrs`, in
+    /// the file and the cache, with a conditional write: `Error::Conflict`, and
+    /// no change, when the object changed since `old` was read, here (another
+    /// thread) or in another process. The caller reads the object again (its
+    /// next `refresh` brings the other writer's change) and redoes its change.
+    pub fn update(&self, old: &Object, attrs: AttrMap, rec: &AuditRecord) -> Result<Arc<Object>> {
+        let store = self.store()?;
+        let obj = Object::new(old.handle, None, attrs);
+        protect_key_material(obj.attrs());
+        let _sync = self.sync.lock();
+        let generation = {
+            let st = self.state.read();
+            // With `sync` held nothing replaces cached objects: when the cache
+            // still holds `old` itself, its generation is the one `old` was read at.
+            let base = match (
+                st.objects.get(old.handle),
+                st.generations.get(old.unique_id()),
+            ) {
+                (Some(cur), Some(g)) if std::ptr::eq(Arc::as_ptr(cur), old) => *g,
+                _ => return Err(Error::Conflict),
+            };
+            let rec = rec.clone().with_key(obj.unique_id(), None);
+            store.replace_object_audited(&split_for_store(&obj), base, st.tmk.as_ref(), &rec)?
+        };
+        Ok(self.written(obj, generation))
+    }
+
+    /// Puts an object this process wrote at `generation` into the cache.
+    fn written(&self, obj: Object, generation: u64) -> Arc<Object> {
         let obj = Arc::new(obj);
         let mut st = self.state.write();
+        st.generations
+            .insert(obj.unique_id().to_string(), generation);
         st.objects.insert(Arc::clone(&obj));
         Self::advance(&mut st, generation);
-        Ok(obj)
+        obj
     }
 
     /// Removes a token object from the file and the cache.
@@ -422,6 +465,7 @@ impl Token {
         let generation = store.delete_object_audited(obj.unique_id(), &rec)?;
         let mut st = self.state.write();
         st.objects.remove(obj.handle);
+        st.generations.remove(obj.unique_id());
         Self::advance(&mut st, generation);
         Ok(())
     }
