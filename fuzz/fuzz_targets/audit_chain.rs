@@ -95,7 +95,8 @@ fuzz_target!(|inp: Input| {
         }
         match e {
             Edit::Field { at, value } => {
-                let r = &mut rows[n(*at, orig.len()).min(rows.len() - 1)];
+                let i = n(*at, rows.len());
+                let r = &mut rows[i];
                 match value % 6 {
                     0 => r.count = *value,
                     1 => r.time_ms = *value as i64,

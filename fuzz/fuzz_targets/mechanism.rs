@@ -13,6 +13,7 @@ use softkms::kms::abi::{
     CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS, CKM_SOFTKMS_ENVELOPE,
     CKM_SOFTKMS_GENERATE_DATA_KEY,
 };
+use softkms::mechanism::ParamKind;
 use softkms_fuzz::{build, call, check, p11, AttrIn, P11};
 use std::ffi::c_void;
 use std::mem::size_of;
@@ -323,6 +324,30 @@ fn run(p: &P11, s: CK_SESSION_HANDLE, inp: &Input) {
     };
     if mech == CKM_RSA_PKCS_KEY_PAIR_GEN {
         return; // slow, and not about parameters
+    }
+    // A struct with pointers goes only with a mechanism that reads that struct: a
+    // caller who passes another struct of the same size breaks the contract in a
+    // way no module can detect.
+    let kind = softkms::mechanism::registry::get(mech).map(|d| d.param).ok();
+    let wants = match inp.param {
+        ParamIn::Gcm { .. } => Some(ParamKind::Gcm),
+        ParamIn::Oaep { .. } => Some(ParamKind::Oaep),
+        ParamIn::RsaAesKw { .. } => Some(ParamKind::RsaAesKeyWrap),
+        ParamIn::Ecdh { .. } => Some(ParamKind::Ecdh1),
+        ParamIn::Hkdf { .. } => Some(ParamKind::Hkdf),
+        ParamIn::GcmMessage { .. } => Some(ParamKind::GcmMessage),
+        ParamIn::Envelope(_) => Some(ParamKind::Envelope),
+        ParamIn::DataKey { .. } => Some(ParamKind::GenerateDataKey),
+        _ => None,
+    };
+    let message = matches!(inp.op, Op::MessageEncrypt | Op::MessageDecrypt);
+    if let (Some(w), Some(k)) = (wants, kind) {
+        if w != k && !(message && w == ParamKind::GcmMessage) {
+            return;
+        }
+    }
+    if message && wants.is_some() && wants != Some(ParamKind::GcmMessage) {
+        return;
     }
     let Some(mut param) = param(&inp.param) else { return };
     let mut m = param.mechanism(mech);

@@ -8,7 +8,7 @@
 use arbitrary::Arbitrary;
 use cryptoki_sys::*;
 use libfuzzer_sys::fuzz_target;
-use softkms::object::attr::{decode_template, decode_ulongs, encode_template};
+use softkms::object::attr::{decode_template, decode_ulongs, encode_template, is_template_attribute};
 use softkms_fuzz::{build, call, check, p11, AttrIn, TypeSel, P11};
 use std::mem::size_of;
 use std::ptr::null_mut;
@@ -57,7 +57,7 @@ fn get(p: &P11, s: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE, ask: &[Ask]) {
     let mut t = Vec::new();
     for a in ask.iter().take(32) {
         let ty = a.ty.ty();
-        let nested = ty & CKF_ARRAY_ATTRIBUTE != 0 && !a.inner.is_empty();
+        let nested = is_template_attribute(ty) && !a.inner.is_empty();
         let (pv, len) = if nested {
             let mut arr = Vec::new();
             for n in &a.inner {
@@ -94,7 +94,7 @@ fn get(p: &P11, s: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE, ask: &[Ask]) {
     // Every length reported is either unavailable or within the buffer given.
     for (a, q) in t.iter().zip(ask) {
         if !a.pValue.is_null() && a.ulValueLen != CK_UNAVAILABLE_INFORMATION {
-            let nested = a.type_ & CKF_ARRAY_ATTRIBUTE != 0 && !q.inner.is_empty();
+            let nested = is_template_attribute(a.type_) && !q.inner.is_empty();
             let cap = if nested {
                 (q.inner.len() * size_of::<CK_ATTRIBUTE>()) as CK_ULONG
             } else {

@@ -337,7 +337,15 @@ pub fn build(t: &[AttrIn]) -> Built {
                 Some(raw)
             }
         };
-        if let Some(v) = bytes {
+        if let Some(mut v) = bytes {
+            // An array attribute's pValue is an array of CK_ATTRIBUTE by the
+            // caller's contract: plain bytes there must be of a length the module
+            // refuses before it reads them (not a multiple of the struct size).
+            let nested = matches!(a.value, ValueIn::Nested(..));
+            let size = std::mem::size_of::<CK_ATTRIBUTE>();
+            if !nested && softkms::object::attr::is_template_attribute(ty) && !v.is_empty() && v.len() % size == 0 {
+                v.push(0);
+            }
             b.attrs.push(CK_ATTRIBUTE {
                 type_: ty,
                 pValue: if v.is_empty() { null_mut() } else { v.as_ptr().cast_mut().cast() },
