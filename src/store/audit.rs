@@ -403,7 +403,13 @@ pub fn verify_chain(anchor: ChainPoint, head: ChainPoint, rows: &[AuditRecord]) 
                 None => Problem::Changed { seq: r.seq },
             });
             flagged = true;
-        } else if r.prev_hash != prev.hash && !gap && !prev_flagged {
+        } else if (r.prev_hash != prev.hash || (i == 0 && r.seq <= prev.seq))
+            && !gap
+            && !prev_flagged
+        {
+            // The oldest kept record must come after the anchor in number as well
+            // as in hash: an anchor moved up to it or past it is not the record
+            // before it.
             problems.push(if i == 0 {
                 Problem::Anchor { seq: r.seq }
             } else {

@@ -33,6 +33,24 @@ pub mod backend;
 mod codec;
 mod principals;
 pub mod sqlite;
+
+/// The store's attribute-map codec, for the fuzz targets in `fuzz/` only (not
+/// part of the API: the store is the only user of this encoding).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::object::AttrMap;
+    use zeroize::Zeroizing;
+
+    /// [`super::codec`]'s decoder: `None` for anything malformed or non-canonical.
+    pub fn decode_attrs(b: &[u8]) -> Option<AttrMap> {
+        super::codec::decode_attrs(b)
+    }
+
+    /// [`super::codec`]'s encoder.
+    pub fn encode_attrs(m: &AttrMap) -> Zeroizing<Vec<u8>> {
+        super::codec::encode_attrs(m)
+    }
+}
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

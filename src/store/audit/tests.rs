@@ -264,3 +264,42 @@ fn contexts_are_logged_as_text_or_hex() {
     assert_eq!(render_context(&[0xff, 0x00]), "hex:ff00");
     assert_eq!(render_context(b"a\nb"), "hex:610a62");
 }
+
+/// Found by the `audit_chain` fuzz target: a retention anchor whose sequence
+/// number was moved up to (or past) the oldest kept record, hash unchanged,
+/// verified as if nothing were wrong.
+#[test]
+fn an_anchor_moved_past_the_oldest_record_is_caught() {
+    let (_d, p, s) = filled(10);
+    s.prune_audit(
+        &Retention {
+            max_records: Some(5),
+            max_age_days: None,
+        },
+        now_ms(),
+    )
+    .unwrap();
+    assert!(s.verify_audit().unwrap().ok());
+    for seq in [6, 7, 1000] {
+        sql(&p, &format!("UPDATE meta SET audit_anchor_seq = {seq}"));
+        let v = s.verify_audit().unwrap();
+        assert_eq!(
+            v.problems,
+            vec![Problem::Anchor { seq: 6 }],
+            "anchor at {seq}"
+        );
+    }
+    // The same rows checked without a database.
+    let rows = s.audit_records(0, 100).unwrap();
+    let head = s.audit_head().unwrap();
+    let anchor = ChainPoint {
+        seq: 6,
+        hash: rows[0].prev_hash,
+    };
+    assert_eq!(
+        verify_chain(anchor, head, &rows),
+        vec![Problem::Anchor { seq: 6 }]
+    );
+    let anchor = ChainPoint { seq: 5, ..anchor };
+    assert!(verify_chain(anchor, head, &rows).is_empty());
+}
