@@ -12,7 +12,6 @@
 //! the operation is no padding oracle (the caller must authenticate the result).
 
 use crate::error::{Error, Result};
-use digest::Digest;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss};
 use zeroize::Zeroizing;

@@ -29,7 +29,7 @@
 //! object's `parsed()` slot as a [`GcmKey`], so no operation re-expands it.
 
 use crate::crypto::aes::{
-    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, AesKey, Cmac, Ctr, Gcm,
+    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, Cmac, Ctr, Gcm,
     GcmKey, BLOCK, GCM_MAX_DATA, KWP_DEFAULT_IV, KW_DEFAULT_IV,
 };
 use crate::crypto::hash::ct_eq;
@@ -700,7 +700,7 @@ fn aes_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
 
 /// Message-based AES-GCM (`C_MessageEncryptInit` … base spec §5.13–5.14).
 mod message {
-    use super::{aes_key, gcm_open, tag_len};
+    use super::{aes_key, gcm_fits, gcm_open, tag_len};
     use crate::crypto::aes::{Gcm, GcmKey};
     use crate::error::{Error, Result};
     use crate::mechanism::{Mechanism, MessageOp, Param};
