@@ -217,6 +217,9 @@ impl Hasher {
 #[derive(Clone)]
 pub struct Hmac(HmacImpl);
 
+// One running HMAC per operation, never in bulk: boxing the larger variant
+// would only add an allocation per operation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum HmacImpl {
     #[cfg(feature = "aws-lc")]

@@ -547,7 +547,11 @@ impl RsaPrivateKey {
         #[cfg(feature = "aws-lc")]
         if let Some(lc) = &self.lc {
             use aws_lc_rs::{digest as d, signature as s};
-            let algs: [(HashAlg, &'static s::RsaSignatureEncoding, &'static d::Algorithm); 3] = [
+            let algs: [(
+                HashAlg,
+                &'static s::RsaSignatureEncoding,
+                &'static d::Algorithm,
+            ); 3] = [
                 (HashAlg::Sha256, &s::RSA_PKCS1_SHA256, &d::SHA256),
                 (HashAlg::Sha384, &s::RSA_PKCS1_SHA384, &d::SHA384),
                 (HashAlg::Sha512, &s::RSA_PKCS1_SHA512, &d::SHA512),

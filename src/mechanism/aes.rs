@@ -29,8 +29,8 @@
 //! object's `parsed()` slot as a [`GcmKey`], so no operation re-expands it.
 
 use crate::crypto::aes::{
-    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, Cmac, Ctr, Gcm,
-    GcmKey, BLOCK, GCM_MAX_DATA, KWP_DEFAULT_IV, KW_DEFAULT_IV,
+    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, Cmac, Ctr, Gcm, GcmKey,
+    BLOCK, GCM_MAX_DATA, KWP_DEFAULT_IV, KW_DEFAULT_IV,
 };
 use crate::crypto::hash::ct_eq;
 use crate::error::{Error, Result};

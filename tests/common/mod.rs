@@ -48,7 +48,11 @@ pub fn module_path() -> PathBuf {
         if cfg!(feature = "aws-lc") {
             cmd.args(["--features", "test-clock"]);
         } else {
-            cmd.args(["--no-default-features", "--features", "pure-rust,test-clock"]);
+            cmd.args([
+                "--no-default-features",
+                "--features",
+                "pure-rust,test-clock",
+            ]);
         }
         if release {
             cmd.arg("--release");
