@@ -1,5 +1,10 @@
 //! AES-256-GCM with caller-chosen 96-bit nonces, for formats that derive their
-//! nonces (the envelope format's frame counters).
+//! nonces (the envelope format's frame counters): `aws-lc-rs` with the `aws-lc`
+//! feature, the `aes-gcm` crate in the pure-Rust build (and as the fallback).
+
+// In the pure-Rust build the key has one form only, so the matches below that
+// pick the form have one arm.
+#![cfg_attr(not(feature = "aws-lc"), allow(clippy::infallible_destructuring_match))]
 
 use crate::error::{Error, Result};
 use aes_gcm::aead::AeadInOut;
@@ -11,8 +16,15 @@ pub const TAG_LEN: usize = 16;
 /// Length of a nonce.
 pub const NONCE_LEN: usize = 12;
 
-/// An AES-256-GCM key (its schedule is wiped on drop by `aes-gcm`'s `zeroize`).
-pub struct Aes256GcmKey(Aes256Gcm);
+/// An AES-256-GCM key (its schedule is wiped on drop by `aes-gcm`'s `zeroize`
+/// or by aws-lc).
+pub struct Aes256GcmKey(Inner);
+
+enum Inner {
+    #[cfg(feature = "aws-lc")]
+    Lc(aws_lc_rs::aead::LessSafeKey),
+    Rc(Box<Aes256Gcm>),
+}
 
 impl fmt::Debug for Aes256GcmKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -23,7 +35,14 @@ impl fmt::Debug for Aes256GcmKey {
 impl Aes256GcmKey {
     /// A key from 32 bytes.
     pub fn new(key: &[u8; 32]) -> Self {
-        Aes256GcmKey(Aes256Gcm::new(key.into()))
+        #[cfg(feature = "aws-lc")]
+        {
+            use aws_lc_rs::aead;
+            if let Ok(k) = aead::UnboundKey::new(&aead::AES_256_GCM, key) {
+                return Aes256GcmKey(Inner::Lc(aead::LessSafeKey::new(k)));
+            }
+        }
+        Aes256GcmKey(Inner::Rc(Box::new(Aes256Gcm::new(key.into()))))
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -33,8 +52,22 @@ impl Aes256GcmKey {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        let tag = self
-            .0
+        let k = match &self.0 {
+            #[cfg(feature = "aws-lc")]
+            Inner::Lc(k) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                let tag = k
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(*nonce),
+                        Aad::from(aad),
+                        buf,
+                    )
+                    .map_err(|_| Error::DataLenRange)?;
+                return <[u8; TAG_LEN]>::try_from(tag.as_ref()).map_err(|_| Error::DataLenRange);
+            }
+            Inner::Rc(k) => k,
+        };
+        let tag = k
             .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into())
             .map_err(|_| Error::DataLenRange)?;
         let mut out = [0u8; TAG_LEN];
@@ -51,9 +84,27 @@ impl Aes256GcmKey {
         buf: &mut [u8],
         tag: &[u8],
     ) -> Result<()> {
+        let k = match &self.0 {
+            #[cfg(feature = "aws-lc")]
+            Inner::Lc(k) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                if tag.len() != TAG_LEN {
+                    return Err(Error::EncryptedDataInvalid);
+                }
+                return k
+                    .open_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(*nonce),
+                        Aad::from(aad),
+                        tag,
+                        buf,
+                    )
+                    .map(|_| ())
+                    .map_err(|_| Error::EncryptedDataInvalid);
+            }
+            Inner::Rc(k) => k,
+        };
         let tag = Tag::try_from(tag).map_err(|_| Error::EncryptedDataInvalid)?;
-        self.0
-            .decrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into(), &tag)
+        k.decrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into(), &tag)
             .map_err(|_| Error::EncryptedDataInvalid)
     }
 }

@@ -222,11 +222,15 @@ impl Ctr {
     }
 }
 
-/// An AES key prepared for GCM: the expanded key and the GHASH key `H`.
+/// An AES key prepared for every mode: the expanded key, the GHASH key `H`
+/// and, with the `aws-lc` feature, the `aws-lc-rs` GCM key for the one-shot
+/// 96-bit-IV case ([`GcmKey::seal`], [`GcmKey::open`]).
 #[derive(Clone)]
 pub struct GcmKey {
     aes: AesKey,
     ghash: GHash,
+    #[cfg(feature = "aws-lc")]
+    lc: Option<std::sync::Arc<aws_lc_rs::aead::LessSafeKey>>,
 }
 
 impl std::fmt::Debug for GcmKey {
@@ -236,13 +240,88 @@ impl std::fmt::Debug for GcmKey {
 }
 
 impl GcmKey {
-    /// Prepares `aes` for GCM.
+    /// Prepares `aes` for GCM (our own GCM only; see [`GcmKey::from_bytes`]).
     pub fn new(aes: AesKey) -> Self {
         let mut h = [0u8; BLOCK];
         aes.encrypt_block(&mut h);
         let ghash = GHash::new(&Blk::from(h));
         h.zeroize();
-        GcmKey { aes, ghash }
+        GcmKey {
+            aes,
+            ghash,
+            #[cfg(feature = "aws-lc")]
+            lc: None,
+        }
+    }
+
+    /// Expands a 16, 24 or 32 byte key for every mode; `None` for any other
+    /// length. With the `aws-lc` feature the `aws-lc-rs` GCM key is built too.
+    pub fn from_bytes(key: &[u8]) -> Option<Self> {
+        #[allow(unused_mut)]
+        let mut k = Self::new(AesKey::new(key)?);
+        #[cfg(feature = "aws-lc")]
+        {
+            use aws_lc_rs::aead;
+            let alg = match key.len() {
+                16 => &aead::AES_128_GCM,
+                24 => &aead::AES_192_GCM,
+                _ => &aead::AES_256_GCM,
+            };
+            k.lc = aead::UnboundKey::new(alg, key)
+                .ok()
+                .map(|u| std::sync::Arc::new(aead::LessSafeKey::new(u)));
+        }
+        Some(k)
+    }
+
+    /// One-shot GCM encryption of `data` in place; the full 16-byte tag
+    /// (truncate as the caller's tag length says). The caller checks the length
+    /// against [`GCM_MAX_DATA`]. With `aws-lc`, a 96-bit IV goes to `aws-lc-rs`.
+    pub fn seal(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> crate::error::Result<[u8; BLOCK]> {
+        #[cfg(feature = "aws-lc")]
+        if let (Some(lc), Ok(nonce)) = (
+            &self.lc,
+            aws_lc_rs::aead::Nonce::try_assume_unique_for_key(iv),
+        ) {
+            let tag = lc
+                .seal_in_place_separate_tag(nonce, aws_lc_rs::aead::Aad::from(aad), data)
+                .map_err(|_| crate::error::Error::DataLenRange)?;
+            return <[u8; BLOCK]>::try_from(tag.as_ref())
+                .map_err(|_| crate::error::Error::General("aws-lc: GCM tag length".into()));
+        }
+        let mut g = Gcm::new(self, iv, aad);
+        g.encrypt(data);
+        Ok(g.tag())
+    }
+
+    /// One-shot GCM decryption: checks `tag` (4 to 16 bytes) over `ct` and
+    /// only then writes the plaintext to `dst` (as long as `ct`). `false` on a
+    /// bad tag, with `dst` all zeros. With `aws-lc`, a 96-bit IV with a full tag
+    /// goes to `aws-lc-rs`.
+    pub fn open(&self, iv: &[u8], aad: &[u8], ct: &[u8], tag: &[u8], dst: &mut [u8]) -> bool {
+        if dst.len() != ct.len() {
+            return false;
+        }
+        #[cfg(feature = "aws-lc")]
+        if let (Some(lc), Ok(nonce), BLOCK) = (
+            &self.lc,
+            aws_lc_rs::aead::Nonce::try_assume_unique_for_key(iv),
+            tag.len(),
+        ) {
+            let ok = lc
+                .open_separate_gather(nonce, aws_lc_rs::aead::Aad::from(aad), ct, tag, dst)
+                .is_ok();
+            if !ok {
+                dst.zeroize();
+            }
+            return ok;
+        }
+        Gcm::new(self, iv, aad).open(ct, tag, dst)
     }
     /// The expanded AES key.
     pub fn aes(&self) -> &AesKey {
@@ -353,6 +432,24 @@ impl Gcm {
         self.keystream(data);
         self.authenticate(data);
     }
+    /// Authenticates all of `ct` and checks `tag` (its first `tag.len()`
+    /// bytes); only if it matches is the plaintext written to `dst` (as long
+    /// as `ct`). `false` on a bad tag or length, with `dst` untouched.
+    pub fn open(mut self, ct: &[u8], tag: &[u8], dst: &mut [u8]) -> bool {
+        if dst.len() != ct.len() || tag.is_empty() || tag.len() > BLOCK {
+            return false;
+        }
+        self.authenticate(ct);
+        let mut ks = self.clone();
+        let full = self.tag();
+        if !crate::crypto::hash::ct_eq(&full[..tag.len()], tag) {
+            return false;
+        }
+        dst.copy_from_slice(ct);
+        ks.keystream(dst);
+        true
+    }
+
     /// The full 16-byte tag (truncate as the caller's tag length says).
     pub fn tag(mut self) -> [u8; BLOCK] {
         if self.partial_len > 0 {

@@ -5,7 +5,10 @@
 //! or P-521 means one more variant and one more arm per function.
 //!
 //! ECDSA signing is deterministic (RFC 6979, HMAC-SHA-256), so the RFC 6979
-//! vectors apply to it.
+//! vectors apply to it. It stays on `p256` in both builds: `aws-lc-rs` signs
+//! with a random nonce only. With the `aws-lc` feature, ECDSA verification goes
+//! to `aws-lc-rs` (the public key is parsed for it once, when [`EcPublicKey`]
+//! is built).
 
 use crate::crypto::rsa::HashAlg;
 use crate::error::{Error, Result};
@@ -129,6 +132,8 @@ pub fn der_octet_string(content: &[u8]) -> Vec<u8> {
 pub struct EcPublicKey {
     curve: Curve,
     key: p256::PublicKey,
+    #[cfg(feature = "aws-lc")]
+    lc: Option<aws_lc_rs::signature::ParsedPublicKey>,
 }
 
 impl std::fmt::Debug for EcPublicKey {
@@ -138,6 +143,20 @@ impl std::fmt::Debug for EcPublicKey {
 }
 
 impl EcPublicKey {
+    fn new(curve: Curve, key: p256::PublicKey) -> Self {
+        #[cfg(feature = "aws-lc")]
+        {
+            let lc = aws_lc_rs::signature::ParsedPublicKey::new(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+                key.to_sec1_point(false).as_bytes(),
+            )
+            .ok();
+            EcPublicKey { curve, key, lc }
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        EcPublicKey { curve, key }
+    }
+
     /// From a point as `CKA_EC_POINT` or `CK_ECDH1_DERIVE_PARAMS.pPublicData`
     /// carry it: a DER OCTET STRING around the SEC 1 encoding, or the bare SEC 1
     /// encoding (compressed or uncompressed). Not a point of the curve →
@@ -156,7 +175,7 @@ impl EcPublicKey {
             Curve::P256 => {
                 let key =
                     p256::PublicKey::from_sec1_bytes(bytes).map_err(|_| Error::PublicKeyInvalid)?;
-                Ok(EcPublicKey { curve, key })
+                Ok(Self::new(curve, key))
             }
         }
     }
@@ -165,10 +184,7 @@ impl EcPublicKey {
     pub fn from_spki_der(der: &[u8]) -> Result<Self> {
         use p256::pkcs8::DecodePublicKey;
         let key = p256::PublicKey::from_public_key_der(der).map_err(|_| Error::PublicKeyInvalid)?;
-        Ok(EcPublicKey {
-            curve: Curve::P256,
-            key,
-        })
+        Ok(Self::new(Curve::P256, key))
     }
 
     /// The curve.
@@ -198,9 +214,20 @@ impl EcPublicKey {
         if sig.len() != 2 * self.curve.field_len() {
             return Err(Error::SignatureLenRange);
         }
+        let e = truncate_hash(self.curve, hash);
+        // The truncated hash is exactly 32 bytes, the integer ECDSA uses: as a
+        // "SHA-256 digest" aws-lc takes it unchanged.
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = &self.lc {
+            let d = aws_lc_rs::digest::Digest::import_less_safe(&e, &aws_lc_rs::digest::SHA256)
+                .map_err(|_| Error::SignatureInvalid)?;
+            return lc
+                .verify_digest_sig(&d, sig)
+                .map_err(|_| Error::SignatureInvalid);
+        }
         let sig = p256::ecdsa::Signature::from_slice(sig).map_err(|_| Error::SignatureInvalid)?;
         let vk = p256::ecdsa::VerifyingKey::from(&self.key);
-        vk.verify_prehash(&truncate_hash(self.curve, hash), &sig)
+        vk.verify_prehash(&e, &sig)
             .map_err(|_| Error::SignatureInvalid)
     }
 }
@@ -296,10 +323,7 @@ impl EcPrivateKey {
 
     /// The public key.
     pub fn public(&self) -> EcPublicKey {
-        EcPublicKey {
-            curve: self.curve,
-            key: self.key.public_key(),
-        }
+        EcPublicKey::new(self.curve, self.key.public_key())
     }
 
     /// A raw `r || s` ECDSA signature over `hash` (any length, truncated as ECDSA says);

@@ -1,5 +1,7 @@
-//! Hashes, HMAC and HKDF over the RustCrypto crates (`sha1`, `sha2`, `sha3`,
-//! `hmac`), selected at run time by [`HashAlg`].
+//! Hashes, HMAC and HKDF, selected at run time by [`HashAlg`]. With the
+//! `aws-lc` feature SHA-1 and SHA-2 (hash and HMAC) come from `aws-lc-rs`;
+//! SHA-3, and everything in the pure-Rust build, from the RustCrypto crates
+//! (`sha1`, `sha2`, `sha3`, `hmac`).
 //!
 //! HKDF (RFC 5869) is written here over [`Hmac`] rather than through the `hkdf`
 //! crate, because PKCS#11 lets the caller hand in a pseudorandom key of any
@@ -31,6 +33,33 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
+    /// The `aws-lc-rs` digest of the SHA-1/SHA-2 algorithms (`None` for SHA-3).
+    #[cfg(feature = "aws-lc")]
+    pub(crate) fn aws_lc(self) -> Option<&'static aws_lc_rs::digest::Algorithm> {
+        use aws_lc_rs::digest as d;
+        match self {
+            HashAlg::Sha1 => Some(&d::SHA1_FOR_LEGACY_USE_ONLY),
+            HashAlg::Sha224 => Some(&d::SHA224),
+            HashAlg::Sha256 => Some(&d::SHA256),
+            HashAlg::Sha384 => Some(&d::SHA384),
+            HashAlg::Sha512 => Some(&d::SHA512),
+            HashAlg::Sha3_256 | HashAlg::Sha3_384 | HashAlg::Sha3_512 => None,
+        }
+    }
+
+    #[cfg(feature = "aws-lc")]
+    fn aws_lc_hmac(self) -> Option<aws_lc_rs::hmac::Algorithm> {
+        use aws_lc_rs::hmac as h;
+        match self {
+            HashAlg::Sha1 => Some(h::HMAC_SHA1_FOR_LEGACY_USE_ONLY),
+            HashAlg::Sha224 => Some(h::HMAC_SHA224),
+            HashAlg::Sha256 => Some(h::HMAC_SHA256),
+            HashAlg::Sha384 => Some(h::HMAC_SHA384),
+            HashAlg::Sha512 => Some(h::HMAC_SHA512),
+            HashAlg::Sha3_256 | HashAlg::Sha3_384 | HashAlg::Sha3_512 => None,
+        }
+    }
+
     /// Output length in bytes.
     pub fn output_len(self) -> usize {
         match self {
@@ -48,57 +77,56 @@ pub const MAX_OUTPUT: usize = 64;
 
 macro_rules! by_alg {
     ($( $alg:ident => $ty:ty ),* $(,)?) => {
-        /// A running hash.
+        /// A running hash of the RustCrypto crates.
         #[derive(Clone)]
-        pub struct Hasher(HasherInner);
+        struct RcHasher(HasherInner);
 
         #[derive(Clone)]
         enum HasherInner {
             $( $alg($ty), )*
         }
 
-        impl Hasher {
+        impl RcHasher {
             /// A new hash of `alg`.
-            pub fn new(alg: HashAlg) -> Self {
-                Hasher(match alg {
+            fn new(alg: HashAlg) -> Self {
+                RcHasher(match alg {
                     $( HashAlg::$alg => HasherInner::$alg(<$ty as Digest>::new()), )*
                 })
             }
             /// The algorithm.
-            pub fn alg(&self) -> HashAlg {
+            fn alg(&self) -> HashAlg {
                 match &self.0 {
                     $( HasherInner::$alg(_) => HashAlg::$alg, )*
                 }
             }
             /// Adds data.
-            pub fn update(&mut self, data: &[u8]) {
+            fn update(&mut self, data: &[u8]) {
                 match &mut self.0 {
                     $( HasherInner::$alg(h) => Digest::update(h, data), )*
                 }
             }
             /// The digest.
-            pub fn finalize(self) -> Vec<u8> {
+            fn finalize(self) -> Vec<u8> {
                 match self.0 {
                     $( HasherInner::$alg(h) => h.finalize().to_vec(), )*
                 }
             }
         }
 
-        /// A running HMAC. Its key schedule (the inner and outer padded key
-        /// states) lives inside, so the type is not `Debug`.
+        /// A running HMAC of the RustCrypto crates.
         #[derive(Clone)]
-        pub struct Hmac(HmacInner);
+        struct RcHmac(HmacInner);
 
         #[derive(Clone)]
         enum HmacInner {
             $( $alg(hmac::SimpleHmac<$ty>), )*
         }
 
-        impl Hmac {
+        impl RcHmac {
             /// A new HMAC of `alg` with `key` (any length; long keys are hashed
             /// as RFC 2104 says).
-            pub fn new(alg: HashAlg, key: &[u8]) -> Self {
-                Hmac(match alg {
+            fn new(alg: HashAlg, key: &[u8]) -> Self {
+                RcHmac(match alg {
                     $( HashAlg::$alg => HmacInner::$alg(
                         <hmac::SimpleHmac<$ty> as KeyInit>::new_from_slice(key)
                             .unwrap_or_else(|_| <hmac::SimpleHmac<$ty> as KeyInit>::new(&Default::default())),
@@ -106,19 +134,19 @@ macro_rules! by_alg {
                 })
             }
             /// The algorithm.
-            pub fn alg(&self) -> HashAlg {
+            fn alg(&self) -> HashAlg {
                 match &self.0 {
                     $( HmacInner::$alg(_) => HashAlg::$alg, )*
                 }
             }
             /// Adds data.
-            pub fn update(&mut self, data: &[u8]) {
+            fn update(&mut self, data: &[u8]) {
                 match &mut self.0 {
                     $( HmacInner::$alg(h) => Mac::update(h, data), )*
                 }
             }
             /// The full-length MAC.
-            pub fn finalize(self) -> Zeroizing<Vec<u8>> {
+            fn finalize(self) -> Zeroizing<Vec<u8>> {
                 match self.0 {
                     $( HmacInner::$alg(h) => Zeroizing::new(h.finalize().into_bytes().to_vec()), )*
                 }
@@ -136,6 +164,104 @@ by_alg! {
     Sha3_256 => sha3::Sha3_256,
     Sha3_384 => sha3::Sha3_384,
     Sha3_512 => sha3::Sha3_512,
+}
+
+/// A running hash.
+#[derive(Clone)]
+pub struct Hasher(HasherImpl);
+
+#[derive(Clone)]
+enum HasherImpl {
+    #[cfg(feature = "aws-lc")]
+    AwsLc(HashAlg, aws_lc_rs::digest::Context),
+    Rc(RcHasher),
+}
+
+impl Hasher {
+    /// A new hash of `alg`.
+    pub fn new(alg: HashAlg) -> Self {
+        #[cfg(feature = "aws-lc")]
+        if let Some(a) = alg.aws_lc() {
+            return Hasher(HasherImpl::AwsLc(alg, aws_lc_rs::digest::Context::new(a)));
+        }
+        Hasher(HasherImpl::Rc(RcHasher::new(alg)))
+    }
+    /// The algorithm.
+    pub fn alg(&self) -> HashAlg {
+        match &self.0 {
+            #[cfg(feature = "aws-lc")]
+            HasherImpl::AwsLc(alg, _) => *alg,
+            HasherImpl::Rc(h) => h.alg(),
+        }
+    }
+    /// Adds data.
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.0 {
+            #[cfg(feature = "aws-lc")]
+            HasherImpl::AwsLc(_, h) => h.update(data),
+            HasherImpl::Rc(h) => h.update(data),
+        }
+    }
+    /// The digest.
+    pub fn finalize(self) -> Vec<u8> {
+        match self.0 {
+            #[cfg(feature = "aws-lc")]
+            HasherImpl::AwsLc(_, h) => h.finish().as_ref().to_vec(),
+            HasherImpl::Rc(h) => h.finalize(),
+        }
+    }
+}
+
+/// A running HMAC. Its key schedule (the inner and outer padded key states)
+/// lives inside, so the type is not `Debug`.
+#[derive(Clone)]
+pub struct Hmac(HmacImpl);
+
+// One running HMAC per operation, never in bulk: boxing the larger variant
+// would only add an allocation per operation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+enum HmacImpl {
+    #[cfg(feature = "aws-lc")]
+    AwsLc(HashAlg, aws_lc_rs::hmac::Context),
+    Rc(RcHmac),
+}
+
+impl Hmac {
+    /// A new HMAC of `alg` with `key` (any length; long keys are hashed as
+    /// RFC 2104 says).
+    pub fn new(alg: HashAlg, key: &[u8]) -> Self {
+        #[cfg(feature = "aws-lc")]
+        if let Some(a) = alg.aws_lc_hmac() {
+            let k = aws_lc_rs::hmac::Key::new(a, key);
+            return Hmac(HmacImpl::AwsLc(alg, aws_lc_rs::hmac::Context::with_key(&k)));
+        }
+        Hmac(HmacImpl::Rc(RcHmac::new(alg, key)))
+    }
+    /// The algorithm.
+    pub fn alg(&self) -> HashAlg {
+        match &self.0 {
+            #[cfg(feature = "aws-lc")]
+            HmacImpl::AwsLc(alg, _) => *alg,
+            HmacImpl::Rc(h) => h.alg(),
+        }
+    }
+    /// Adds data.
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.0 {
+            #[cfg(feature = "aws-lc")]
+            HmacImpl::AwsLc(_, h) => h.update(data),
+            HmacImpl::Rc(h) => h.update(data),
+        }
+    }
+    /// The full-length MAC.
+    pub fn finalize(self) -> Zeroizing<Vec<u8>> {
+        match self.0 {
+            #[cfg(feature = "aws-lc")]
+            HmacImpl::AwsLc(_, h) => Zeroizing::new(h.sign().as_ref().to_vec()),
+            HmacImpl::Rc(h) => h.finalize(),
+        }
+    }
 }
 
 /// One-shot digest.

@@ -12,7 +12,6 @@
 //! the operation is no padding oracle (the caller must authenticate the result).
 
 use crate::error::{Error, Result};
-use digest::Digest;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss};
 use zeroize::Zeroizing;
@@ -99,15 +98,21 @@ impl HashAlg {
         }
     }
 
+    /// The same algorithm as [`crate::crypto::hash`] names it.
+    pub fn general(self) -> crate::crypto::hash::HashAlg {
+        use crate::crypto::hash::HashAlg as G;
+        match self {
+            HashAlg::Sha1 => G::Sha1,
+            HashAlg::Sha224 => G::Sha224,
+            HashAlg::Sha256 => G::Sha256,
+            HashAlg::Sha384 => G::Sha384,
+            HashAlg::Sha512 => G::Sha512,
+        }
+    }
+
     /// A fresh incremental hasher.
     pub fn hasher(self) -> Hasher {
-        match self {
-            HashAlg::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
-            HashAlg::Sha224 => Hasher::Sha224(sha2::Sha224::new()),
-            HashAlg::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-            HashAlg::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
-            HashAlg::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
-        }
+        Hasher::new(self.general())
     }
 
     /// The hash of the concatenation of `parts`.
@@ -120,44 +125,9 @@ impl HashAlg {
     }
 }
 
-/// An incremental SHA-1/SHA-2 hash (for the multi-part hash-and-sign mechanisms).
-#[derive(Clone)]
-pub enum Hasher {
-    /// SHA-1.
-    Sha1(sha1::Sha1),
-    /// SHA-224.
-    Sha224(sha2::Sha224),
-    /// SHA-256.
-    Sha256(sha2::Sha256),
-    /// SHA-384.
-    Sha384(sha2::Sha384),
-    /// SHA-512.
-    Sha512(sha2::Sha512),
-}
-
-impl Hasher {
-    /// Adds data.
-    pub fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Sha1(h) => h.update(data),
-            Hasher::Sha224(h) => h.update(data),
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha384(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
-        }
-    }
-
-    /// The digest (consumes the hasher).
-    pub fn finalize(self) -> Vec<u8> {
-        match self {
-            Hasher::Sha1(h) => h.finalize().to_vec(),
-            Hasher::Sha224(h) => h.finalize().to_vec(),
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-            Hasher::Sha384(h) => h.finalize().to_vec(),
-            Hasher::Sha512(h) => h.finalize().to_vec(),
-        }
-    }
-}
+/// An incremental SHA-1/SHA-2 hash (for the multi-part hash-and-sign
+/// mechanisms): the one of [`crate::crypto::hash`], so it has the same backend.
+pub type Hasher = crate::crypto::hash::Hasher;
 
 /// The components of an RSA private key, big-endian without leading zeros
 /// (the form of the PKCS#11 attributes).
@@ -373,9 +343,47 @@ pub fn oaep_max_len(k: usize, hash: HashAlg) -> Option<usize> {
     k.checked_sub(2 * hash.len() + 2)
 }
 
-/// An RSA private key (with its CRT values precomputed).
+/// An RSA private key (with its CRT values precomputed). With the `aws-lc`
+/// feature it also holds the `aws-lc-rs` keys, built once from the same
+/// components when the key is parsed (so an object's cached key is never
+/// re-parsed per operation); keys `aws-lc-rs` refuses (below 2048 bits) have
+/// none and use the `rsa` crate throughout.
 pub struct RsaPrivateKey {
     key: rsa::PrivateKey,
+    #[cfg(feature = "aws-lc")]
+    lc: Option<LcPrivate>,
+}
+
+/// The `aws-lc-rs` forms of one RSA private key.
+#[cfg(feature = "aws-lc")]
+struct LcPrivate {
+    sign: aws_lc_rs::rsa::KeyPair,
+    oaep: aws_lc_rs::rsa::OaepPrivateDecryptingKey,
+}
+
+#[cfg(feature = "aws-lc")]
+impl LcPrivate {
+    /// From a DER PKCS#8 `PrivateKeyInfo`; `None` when `aws-lc-rs` refuses it.
+    fn from_pkcs8(der: &[u8]) -> Option<Self> {
+        use aws_lc_rs::rsa;
+        let sign = rsa::KeyPair::from_pkcs8(der).ok()?;
+        let dec = rsa::PrivateDecryptingKey::from_pkcs8(der).ok()?;
+        let oaep = rsa::OaepPrivateDecryptingKey::new(dec).ok()?;
+        Some(LcPrivate { sign, oaep })
+    }
+
+    /// A PKCS#1 v1.5 or PSS signature over `digest` with `enc`, or `None`.
+    fn sign_digest(
+        &self,
+        enc: &'static aws_lc_rs::signature::RsaSignatureEncoding,
+        alg: &'static aws_lc_rs::digest::Algorithm,
+        digest: &[u8],
+    ) -> Option<Vec<u8>> {
+        let d = aws_lc_rs::digest::Digest::import_less_safe(digest, alg).ok()?;
+        let mut sig = vec![0u8; self.sign.public_modulus_len()];
+        self.sign.sign_digest(enc, &d, &mut sig).ok()?;
+        Some(sig)
+    }
 }
 
 impl std::fmt::Debug for RsaPrivateKey {
@@ -385,14 +393,50 @@ impl std::fmt::Debug for RsaPrivateKey {
 }
 
 impl RsaPrivateKey {
-    /// Generates a key of `bits` bits with public exponent `e`.
+    /// Wraps a key of the `rsa` crate, building its `aws-lc-rs` forms.
+    fn with_backend(key: rsa::PrivateKey) -> Self {
+        #[cfg(feature = "aws-lc")]
+        {
+            use rsa::pkcs8::EncodePrivateKey;
+            // The DER is a `SecretDocument`, wiped on drop.
+            let lc = key
+                .to_pkcs8_der()
+                .ok()
+                .and_then(|der| LcPrivate::from_pkcs8(der.as_bytes()));
+            RsaPrivateKey { key, lc }
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        RsaPrivateKey { key }
+    }
+
+    /// Generates a key of `bits` bits with public exponent `e`. With `aws-lc`,
+    /// the sizes and exponent it generates (2048, 3072, 4096, 8192 bits; e =
+    /// 65537) come from `aws-lc-rs`.
     pub fn generate(bits: usize, e: u64) -> Result<Self> {
         if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(Error::KeySizeRange);
         }
+        #[cfg(feature = "aws-lc")]
+        if let (65537, Some(size)) = (
+            e,
+            match bits {
+                2048 => Some(aws_lc_rs::rsa::KeySize::Rsa2048),
+                3072 => Some(aws_lc_rs::rsa::KeySize::Rsa3072),
+                4096 => Some(aws_lc_rs::rsa::KeySize::Rsa4096),
+                8192 => Some(aws_lc_rs::rsa::KeySize::Rsa8192),
+                _ => None,
+            },
+        ) {
+            use aws_lc_rs::encoding::AsDer;
+            // The DER is an aws-lc-rs buffer, wiped on drop.
+            let der = aws_lc_rs::rsa::KeyPair::generate(size)
+                .and_then(|kp| kp.as_der())
+                .map_err(|_| Error::General("aws-lc: rsa key generation".into()))?;
+            return Self::from_pkcs8_der(der.as_ref());
+        }
         let key = rsa::PrivateKey::new_with_exp(&mut getrandom::SysRng, bits, BoxedUint::from(e))
             .map_err(|err| Error::General(format!("rsa key generation: {err}")))?;
-        Ok(RsaPrivateKey { key })
+        Ok(Self::with_backend(key))
     }
 
     /// From the components: `n`, `e`, `d` and, when known, the primes. Without the
@@ -425,14 +469,14 @@ impl RsaPrivateKey {
             rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => Error::KeySizeRange,
             _ => Error::KeyTypeInconsistent,
         })?;
-        Ok(RsaPrivateKey { key })
+        Ok(Self::with_backend(key))
     }
 
     /// From a DER PKCS#8 `PrivateKeyInfo`; anything malformed is `WrappedKeyInvalid`.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         use rsa::pkcs8::DecodePrivateKey;
         let key = rsa::PrivateKey::from_pkcs8_der(der).map_err(|_| Error::WrappedKeyInvalid)?;
-        Ok(RsaPrivateKey { key })
+        Ok(Self::with_backend(key))
     }
 
     /// The DER PKCS#8 `PrivateKeyInfo`.
@@ -498,6 +542,29 @@ impl RsaPrivateKey {
         if data.len() + 11 > self.size() {
             return Err(Error::DataLenRange);
         }
+        // A DigestInfo of SHA-256/384/512 is signed by aws-lc (blinded too);
+        // the signature is the same, PKCS#1 v1.5 being deterministic.
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = &self.lc {
+            use aws_lc_rs::{digest as d, signature as s};
+            let algs: [(
+                HashAlg,
+                &'static s::RsaSignatureEncoding,
+                &'static d::Algorithm,
+            ); 3] = [
+                (HashAlg::Sha256, &s::RSA_PKCS1_SHA256, &d::SHA256),
+                (HashAlg::Sha384, &s::RSA_PKCS1_SHA384, &d::SHA384),
+                (HashAlg::Sha512, &s::RSA_PKCS1_SHA512, &d::SHA512),
+            ];
+            for (h, enc, alg) in algs {
+                let prefix = h.digest_info_prefix();
+                if data.len() == prefix.len() + h.len() && data.starts_with(prefix) {
+                    if let Some(sig) = lc.sign_digest(enc, alg, &data[prefix.len()..]) {
+                        return Ok(sig);
+                    }
+                }
+            }
+        }
         // Blinded (a fresh random blinding factor per private-key operation).
         self.key
             .sign_with_rng(&mut getrandom::SysRng, Pkcs1v15Sign::new_unprefixed(), data)
@@ -508,6 +575,21 @@ impl RsaPrivateKey {
     pub fn sign_pss(&self, hash: HashAlg, digest: &[u8], salt_len: usize) -> Result<Vec<u8>> {
         if digest.len() != hash.len() {
             return Err(Error::DataLenRange);
+        }
+        // aws-lc signs PSS with MGF1 of the same hash and a salt as long as the hash.
+        #[cfg(feature = "aws-lc")]
+        if let (Some(lc), true) = (&self.lc, salt_len == hash.len()) {
+            use aws_lc_rs::{digest as d, signature as s};
+            let enc: Option<(&'static s::RsaSignatureEncoding, &'static d::Algorithm)> = match hash
+            {
+                HashAlg::Sha256 => Some((&s::RSA_PSS_SHA256, &d::SHA256)),
+                HashAlg::Sha384 => Some((&s::RSA_PSS_SHA384, &d::SHA384)),
+                HashAlg::Sha512 => Some((&s::RSA_PSS_SHA512, &d::SHA512)),
+                HashAlg::Sha1 | HashAlg::Sha224 => None,
+            };
+            if let Some(sig) = enc.and_then(|(enc, alg)| lc.sign_digest(enc, alg, digest)) {
+                return Ok(sig);
+            }
         }
         with_hash!(hash, D => self
             .key
@@ -539,6 +621,30 @@ impl RsaPrivateKey {
         }
         if oaep_max_len(self.size(), hash).is_none() {
             return Err(Error::KeySizeRange);
+        }
+        // aws-lc decrypts OAEP with MGF1 of the same hash (blinded, constant
+        // time, and checking Y as RFC 8017 says); every failure is the same error.
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = &self.lc {
+            use aws_lc_rs::rsa as r;
+            let alg: Option<&'static r::OaepAlgorithm> = match (hash, mgf) {
+                (HashAlg::Sha1, HashAlg::Sha1) => Some(&r::OAEP_SHA1_MGF1SHA1),
+                (HashAlg::Sha256, HashAlg::Sha256) => Some(&r::OAEP_SHA256_MGF1SHA256),
+                (HashAlg::Sha384, HashAlg::Sha384) => Some(&r::OAEP_SHA384_MGF1SHA384),
+                (HashAlg::Sha512, HashAlg::Sha512) => Some(&r::OAEP_SHA512_MGF1SHA512),
+                _ => None,
+            };
+            if let Some(alg) = alg {
+                let mut buf = Zeroizing::new(vec![0u8; self.size()]);
+                let label = (!label.is_empty()).then_some(label);
+                let n = lc
+                    .oaep
+                    .decrypt(alg, ct, &mut buf, label)
+                    .map_err(|_| Error::EncryptedDataInvalid)?
+                    .len();
+                buf.truncate(n);
+                return Ok(buf);
+            }
         }
         // RFC 8017 §7.1.2 step 3g: "if Y is nonzero, output 'decryption error'".
         // The rsa crate (0.10.0) checks lHash, PS and the 0x01 separator but not

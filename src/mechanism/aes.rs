@@ -29,8 +29,8 @@
 //! object's `parsed()` slot as a [`GcmKey`], so no operation re-expands it.
 
 use crate::crypto::aes::{
-    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, AesKey, Cmac, Ctr, Gcm,
-    GcmKey, BLOCK, GCM_MAX_DATA, KWP_DEFAULT_IV, KW_DEFAULT_IV,
+    cbc_decrypt, cbc_encrypt, kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, Cmac, Ctr, Gcm, GcmKey,
+    BLOCK, GCM_MAX_DATA, KWP_DEFAULT_IV, KW_DEFAULT_IV,
 };
 use crate::crypto::hash::ct_eq;
 use crate::error::{Error, Result};
@@ -57,7 +57,7 @@ fn aes_key(obj: &Object, size_err: Error) -> Result<Arc<GcmKey>> {
     }
     obj.parsed(|o| {
         let v = o.get(CKA_VALUE).unwrap_or_default();
-        AesKey::new(v).map(GcmKey::new).ok_or(Error::KeySizeRange)
+        GcmKey::from_bytes(v).ok_or(Error::KeySizeRange)
     })
 }
 
@@ -283,22 +283,28 @@ fn tag_len(tag_bits: CK_ULONG) -> Result<usize> {
         .ok_or(Error::MechanismParamInvalid)
 }
 
-/// Decrypts GCM `ct` into `out` after checking `tag`; `fail` is the error for a
-/// bad tag. Nothing is written unless the tag is right.
-fn gcm_open(g: Gcm, ct: &[u8], tag: &[u8], out: &mut OutBuf, fail: Error) -> Result<()> {
-    let Some(dst) = out.reserve(ct.len())? else {
+/// Decrypts `ct_len` bytes of GCM ciphertext into `out` with `open` (which
+/// checks the tag before it releases any plaintext, see [`GcmKey::open`]);
+/// `fail` is the error for a bad tag.
+fn gcm_open(
+    ct_len: usize,
+    out: &mut OutBuf,
+    fail: Error,
+    open: impl FnOnce(&mut [u8]) -> bool,
+) -> Result<()> {
+    let Some(dst) = out.reserve(ct_len)? else {
         return Ok(());
     };
-    let mut g = g;
-    g.authenticate(ct);
-    let mut ks = g.clone();
-    let full = g.tag();
-    if !ct_eq(&full[..tag.len()], tag) {
-        return Err(fail);
+    if open(dst) {
+        Ok(())
+    } else {
+        Err(fail)
     }
-    dst.copy_from_slice(ct);
-    ks.keystream(dst);
-    Ok(())
+}
+
+/// True when `n` bytes fit in one GCM message.
+fn gcm_fits(n: usize) -> bool {
+    u64::try_from(n).is_ok_and(|n| n <= GCM_MAX_DATA)
 }
 
 /// GCM through `C_Encrypt*`/`C_Decrypt*`: the tag follows the ciphertext.
@@ -323,7 +329,12 @@ impl GcmOp {
             return Err(Error::EncryptedDataLenRange);
         }
         let (ct, tag) = input.split_at(input.len() - self.tag_len);
-        gcm_open(self.start(), ct, tag, out, Error::EncryptedDataInvalid)
+        if !gcm_fits(ct.len()) {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        gcm_open(ct.len(), out, Error::EncryptedDataInvalid, |dst| {
+            self.key.open(&self.iv, &self.aad, ct, tag, dst)
+        })
     }
 }
 
@@ -332,18 +343,16 @@ impl CipherOp for GcmOp {
         if !self.encrypt {
             return self.decrypt_all(input, out);
         }
-        let g = self.start();
-        if !g.fits(input.len()) {
+        if !gcm_fits(input.len()) {
             return Err(Error::DataLenRange);
         }
         let n = input.len();
         let Some(dst) = out.reserve(n + self.tag_len)? else {
             return Ok(());
         };
-        let mut g = g;
         dst[..n].copy_from_slice(input);
-        g.encrypt(&mut dst[..n]);
-        dst[n..].copy_from_slice(&g.tag()[..self.tag_len]);
+        let tag = self.key.seal(&self.iv, &self.aad, &mut dst[..n])?;
+        dst[n..].copy_from_slice(&tag[..self.tag_len]);
         Ok(())
     }
 
@@ -691,7 +700,7 @@ fn aes_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
 
 /// Message-based AES-GCM (`C_MessageEncryptInit` … base spec §5.13–5.14).
 mod message {
-    use super::{aes_key, gcm_open, tag_len};
+    use super::{aes_key, gcm_fits, gcm_open, tag_len};
     use crate::crypto::aes::{Gcm, GcmKey};
     use crate::error::{Error, Result};
     use crate::mechanism::{Mechanism, MessageOp, Param};
@@ -828,26 +837,27 @@ mod message {
             let tlen = self.prepare(param, false)?;
             if !self.encrypt {
                 let tag = get_tag(param, tlen)?.to_vec();
-                let g = Gcm::new(&self.key, iv_of(param), aad);
-                if !g.fits(input.len()) {
+                if !gcm_fits(input.len()) {
                     return Err(Error::EncryptedDataLenRange);
                 }
-                return gcm_open(g, input, &tag, out, Error::AeadDecryptFailed);
+                let iv = iv_of(param);
+                return gcm_open(input.len(), out, Error::AeadDecryptFailed, |dst| {
+                    self.key.open(iv, aad, input, &tag, dst)
+                });
             }
             if out.reserve(input.len())?.is_none() {
                 return Ok(());
             }
             // The buffer is large enough: now the IV may be generated.
             self.prepare(param, true)?;
-            let mut g = Gcm::new(&self.key, iv_of(param), aad);
-            if !g.fits(input.len()) {
+            if !gcm_fits(input.len()) {
                 return Err(Error::DataLenRange);
             }
             if let Some(dst) = out.reserve(input.len())? {
                 dst.copy_from_slice(input);
-                g.encrypt(dst);
+                let tag = self.key.seal(iv_of(param), aad, dst)?;
+                set_tag(param, &tag[..tlen]);
             }
-            set_tag(param, &g.tag()[..tlen]);
             Ok(())
         }
 
@@ -906,7 +916,10 @@ mod message {
             let mut all = Zeroizing::new(Vec::with_capacity(p.buf.len() + input.len()));
             all.extend_from_slice(&p.buf);
             all.extend_from_slice(input);
-            gcm_open(p.gcm.clone(), &all, &tag, out, Error::AeadDecryptFailed)?;
+            let g = p.gcm.clone();
+            gcm_open(all.len(), out, Error::AeadDecryptFailed, |dst| {
+                g.open(&all, &tag, dst)
+            })?;
             if !out.is_query() {
                 self.pending = None;
             }

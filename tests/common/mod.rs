@@ -42,7 +42,18 @@ pub fn module_path() -> PathBuf {
     BUILD.call_once(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--lib", "--quiet", "--features", "test-clock"]);
+        cmd.args(["build", "--lib", "--quiet"]);
+        // The module is built with the crypto backend this test binary was
+        // built with: a test run of the pure-Rust build tests the pure-Rust .so.
+        if cfg!(feature = "aws-lc") {
+            cmd.args(["--features", "test-clock"]);
+        } else {
+            cmd.args([
+                "--no-default-features",
+                "--features",
+                "pure-rust,test-clock",
+            ]);
+        }
         if release {
             cmd.arg("--release");
         }
