@@ -1,7 +1,7 @@
 //! Command-line arguments.
 
 use regex::Regex;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What to run, from the command line.
 #[derive(Debug)]
@@ -25,6 +25,9 @@ pub struct Args {
     pub raw: bool,
     /// Print issue 7's targets against the first module after the table.
     pub targets: bool,
+    /// Where the tokens of the search and open workloads live (a new token
+    /// per module); `None` keeps them on the first token.
+    pub big_dir: Option<PathBuf>,
 }
 
 /// The usage text.
@@ -45,9 +48,13 @@ usage: pkcs11-bench --module PATH [--module PATH2 ...] [--seconds S] [--rounds N
                   (default 100000; the open-a-token workload uses min(N, 10000))
   --fill-budget S seconds a module may take to fill its token up to one object
                   count (predicted from its creation rate); a count it cannot
-                  reach in time shows \"n/a (setup too slow)\" (default 600)
+                  reach in time shows \"n/a (setup too slow)\" (default 180)
   --no-raw        leave out the raw aws-lc-rs and RustCrypto columns
   --targets       after the table, issue 7's targets against the first module
+  --big-dir DIR   run the search and open workloads on a new token in DIR
+                  (default /dev/shm when it exists: filling a token with 100,000
+                  objects is then bound by the module, not by fsync);
+                  \"--big-dir none\" keeps them on the first token
 
 Each module gets a fresh token in a temporary directory (SOFTKMS_CONF and
 SOFTHSM2_CONF point there); the bench initializes it. For another module, set
@@ -63,9 +70,11 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut markdown = false;
     let mut short = false;
     let mut max_objects = None;
-    let mut fill_budget = 600.0;
+    let mut fill_budget = 180.0;
     let mut raw = true;
     let mut targets = false;
+    let shm = Path::new("/dev/shm");
+    let mut big_dir = shm.is_dir().then(|| shm.to_path_buf());
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -110,6 +119,10 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--no-raw" => raw = false,
             "--targets" => targets = true,
+            "--big-dir" => {
+                let v = value("--big-dir")?;
+                big_dir = (v != "none").then(|| PathBuf::from(v));
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -132,6 +145,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         fill_budget,
         raw,
         targets,
+        big_dir,
     })
 }
 

@@ -33,6 +33,8 @@ pub struct Module {
     pub fill_seconds: f64,
     /// The object count this module's setup was too slow for (skipped from there on).
     pub fill_cap: Option<usize>,
+    /// Whether the token was moved to `--big-dir` for the large object counts.
+    pub moved: bool,
     /// How a new process opens this module's token.
     pub child: ChildSpec,
     p11: Pkcs11,
@@ -51,10 +53,20 @@ impl Module {
     /// `C_Initialize`, which is when both modules read them. Must run before any
     /// thread is started.
     pub fn load(path: &Path, name: String, workers: usize) -> Result<Module, String> {
+        Self::load_in(path, name, workers, &std::env::temp_dir())
+    }
+
+    /// [`Module::load`] with the token's temporary directory under `base`.
+    pub fn load_in(
+        path: &Path,
+        name: String,
+        workers: usize,
+        base: &Path,
+    ) -> Result<Module, String> {
         let dir = tempfile::Builder::new()
             .prefix("pkcs11-bench-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?;
+            .tempdir_in(base)
+            .map_err(|e| format!("temp dir in {}: {e}", base.display()))?;
         let env = write_configs(dir.path())?;
         let p11 = Pkcs11::new(path).map_err(|e| format!("load {}: {e}", path.display()))?;
         p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
@@ -87,6 +99,7 @@ impl Module {
             mechanisms,
             find_objects: 0,
             fill_seconds: 0.0,
+            moved: false,
             fill_cap: None,
             child: ChildSpec {
                 module: path.to_path_buf(),
@@ -183,22 +196,38 @@ impl ChildSpec {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        let nanos: u64 = stdout
-            .trim()
-            .parse()
+        let nanos: Vec<u64> = stdout
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
             .map_err(|_| format!("child printed {stdout:?}"))?;
-        Ok(Duration::from_nanos(nanos))
+        if let [total, load, init, open, login, find] = nanos[..] {
+            if std::env::var_os("PKCS11_BENCH_VERBOSE").is_some() {
+                let ms = |n: u64| n as f64 / 1e6;
+                eprintln!(
+                    "open in child: {:.1} ms = load {:.1} + C_Initialize {:.1} + C_OpenSession {:.1} \
+                     + C_Login {:.1} + C_FindObjects {:.1}",
+                    ms(total), ms(load), ms(init), ms(open), ms(login), ms(find)
+                );
+            }
+            Ok(Duration::from_nanos(total))
+        } else {
+            Err(format!("child printed {stdout:?}"))
+        }
     }
 }
 
 /// The child's side of [`ChildSpec::open_in_child`]: load `path`, `C_Initialize`,
 /// `C_OpenSession` and `C_Login` on the token the bench initialized, find one label;
-/// returns the time that took. `C_Finalize` runs after the clock stops.
-pub fn open_once(path: &Path) -> Result<Duration, String> {
+/// returns the whole time and its parts (load, `C_Initialize`, slot lookup and
+/// `C_OpenSession`, `C_Login`, `C_FindObjects`). `C_Finalize` runs after the clock stops.
+pub fn open_once(path: &Path) -> Result<[Duration; 6], String> {
     let start = Instant::now();
     let p11 = Pkcs11::new(path).map_err(|e| format!("load {}: {e}", path.display()))?;
+    let t_load = start.elapsed();
     p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .map_err(err("C_Initialize"))?;
+    let t_init = start.elapsed();
     let slots = p11.get_slots_with_token().map_err(err("C_GetSlotList"))?;
     let mut slot = None;
     for s in slots {
@@ -210,10 +239,12 @@ pub fn open_once(path: &Path) -> Result<Duration, String> {
     }
     let slot = slot.ok_or("no token labelled pkcs11-bench")?;
     let session = p11.open_rw_session(slot).map_err(err("C_OpenSession"))?;
+    let t_open = start.elapsed();
     let pin = std::env::var("PKCS11_BENCH_PIN").unwrap_or_else(|_| USER_PIN.into());
     session
         .login(UserType::User, Some(&AuthPin::new(pin.into())))
         .map_err(err("C_Login"))?;
+    let t_login = start.elapsed();
     let found = session
         .find_objects(&[cryptoki::object::Attribute::Label(
             crate::workloads::find_label(),
@@ -226,7 +257,14 @@ pub fn open_once(path: &Path) -> Result<Duration, String> {
     let _ = session.logout();
     drop(session);
     p11.finalize().map_err(err("C_Finalize"))?;
-    Ok(elapsed)
+    Ok([
+        elapsed,
+        t_load,
+        t_init - t_load,
+        t_open - t_init,
+        t_login - t_open,
+        elapsed - t_login,
+    ])
 }
 
 /// The slot to work on: the first uninitialized token, which is initialized here
