@@ -326,6 +326,44 @@ mod tests {
     }
 
     #[test]
+    fn durations() {
+        assert_eq!(duration(0.0000123), "12.3 µs");
+        assert_eq!(duration(0.495), "495 ms");
+        assert_eq!(duration(1.54), "1.54 s");
+    }
+
+    #[test]
+    fn targets_met_and_not() {
+        let w = crate::workloads::all(100_000);
+        let mut cells: Vec<Vec<Cell>> = w.iter().map(|_| vec![Cell::default()]).collect();
+        let set = |cells: &mut Vec<Vec<Cell>>, name: &str, rate: f64| {
+            let i = w.iter().position(|x| x.name == name).unwrap();
+            cells[i][0].rates = vec![rate];
+        };
+        set(&mut cells, "AES-256-GCM encrypt 64 B", 3e6);
+        set(&mut cells, "ECDSA P-256 sign", 1000.0);
+        set(&mut cells, "ECDSA P-256 sign, 2 threads", 1900.0);
+        set(&mut cells, "Find 1 label among 100,000 objects", 1e5);
+        let t = targets(&w, "m", &cells);
+        let line = |k: &str| {
+            t.lines()
+                .find(|l| l.starts_with(&format!("| {k}")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(line("AES-GCM 64 B").ends_with("| met |"));
+        assert!(line("ECDSA P-256 sign ≥").contains("**not met**"));
+        assert!(
+            line("ECDSA sign, 2 threads").contains("1.90×")
+                && line("ECDSA sign, 2").ends_with("| met |")
+        );
+        assert!(
+            line("find 1 label").contains("10.0 µs") && line("find 1 label").ends_with("| met |")
+        );
+        assert!(line("AES-GCM 4 KiB ≥").contains("not measured"));
+    }
+
+    #[test]
     fn op_rates() {
         assert_eq!(ops(1.234), "1.23");
         assert_eq!(ops(42.42), "42.4");
