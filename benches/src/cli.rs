@@ -1,7 +1,7 @@
 //! Command-line arguments.
 
 use regex::Regex;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What to run, from the command line.
 #[derive(Debug)]
@@ -16,14 +16,25 @@ pub struct Args {
     pub only: Option<Regex>,
     /// Print the result as a Markdown table.
     pub markdown: bool,
-    /// Also search among 10,000 token objects (a second phase, after the rest).
-    pub find_10k: bool,
+    /// The most token objects the search and open workloads use (1,000, 10,000, 100,000).
+    pub max_objects: usize,
+    /// Seconds a module may spend filling its token for one object count; a count that
+    /// would take longer (predicted from the creation rate so far) is skipped.
+    pub fill_budget: f64,
+    /// Also measure the raw backends (aws-lc-rs, RustCrypto) without PKCS#11.
+    pub raw: bool,
+    /// Print issue 7's targets against the first module after the table.
+    pub targets: bool,
+    /// Where the tokens of the search and open workloads live (a new token
+    /// per module); `None` keeps them on the first token.
+    pub big_dir: Option<PathBuf>,
 }
 
 /// The usage text.
 pub const USAGE: &str = "\
 usage: pkcs11-bench --module PATH [--module PATH2 ...] [--seconds S] [--rounds N]
-                    [--only REGEX] [--markdown] [--short] [--find-10k]
+                    [--only REGEX] [--markdown] [--short] [--max-objects N]
+                    [--fill-budget S] [--no-raw] [--targets]
 
   --module PATH   a PKCS#11 module to load (repeat to compare; ratios are the
                   first module over each other one)
@@ -31,8 +42,19 @@ usage: pkcs11-bench --module PATH [--module PATH2 ...] [--seconds S] [--rounds N
   --rounds N      rounds; each number is the median over them (default 5)
   --only REGEX    only the workloads whose name matches
   --markdown      print the result as a Markdown table
-  --short         0.2 s per workload and 1 round: checks that every workload runs
-  --find-10k      also find one label among 10,000 token objects (slow to set up)
+  --short         0.2 s per workload, 1 round, at most 1,000 token objects:
+                  checks that every workload runs
+  --max-objects N search among at most N token objects: 1000, 10000 or 100000
+                  (default 100000; the open-a-token workload uses min(N, 10000))
+  --fill-budget S seconds a module may take to fill its token up to one object
+                  count (predicted from its creation rate); a count it cannot
+                  reach in time shows \"n/a (setup too slow)\" (default 180)
+  --no-raw        leave out the raw aws-lc-rs and RustCrypto columns
+  --targets       after the table, issue 7's targets against the first module
+  --big-dir DIR   run the search and open workloads on a new token in DIR
+                  (default /dev/shm when it exists: filling a token with 100,000
+                  objects is then bound by the module, not by fsync);
+                  \"--big-dir none\" keeps them on the first token
 
 Each module gets a fresh token in a temporary directory (SOFTKMS_CONF and
 SOFTHSM2_CONF point there); the bench initializes it. For another module, set
@@ -47,7 +69,12 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut only = None;
     let mut markdown = false;
     let mut short = false;
-    let mut find_10k = false;
+    let mut max_objects = None;
+    let mut fill_budget = 180.0;
+    let mut raw = true;
+    let mut targets = false;
+    let shm = Path::new("/dev/shm");
+    let mut big_dir = shm.is_dir().then(|| shm.to_path_buf());
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -74,7 +101,28 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--markdown" => markdown = true,
             "--short" => short = true,
-            "--find-10k" => find_10k = true,
+            "--max-objects" => {
+                let v = value("--max-objects")?;
+                let n: usize = v.parse().map_err(|_| format!("bad --max-objects {v}"))?;
+                if n < 1000 {
+                    return Err("--max-objects must be at least 1000".into());
+                }
+                max_objects = Some(n);
+            }
+            "--fill-budget" => {
+                let v = value("--fill-budget")?;
+                let s: f64 = v.parse().map_err(|_| format!("bad --fill-budget {v}"))?;
+                if !(s >= 0.0 && s.is_finite()) {
+                    return Err(format!("bad --fill-budget {v}"));
+                }
+                fill_budget = s;
+            }
+            "--no-raw" => raw = false,
+            "--targets" => targets = true,
+            "--big-dir" => {
+                let v = value("--big-dir")?;
+                big_dir = (v != "none").then(|| PathBuf::from(v));
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -82,14 +130,22 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     if modules.is_empty() {
         return Err("at least one --module is needed".into());
     }
-    let (default_seconds, default_rounds) = if short { (0.2, 1) } else { (0.6, 5) };
+    let (default_seconds, default_rounds, default_objects) = if short {
+        (0.2, 1, 1000)
+    } else {
+        (0.6, 5, 100_000)
+    };
     Ok(Args {
         modules,
         seconds: seconds.unwrap_or(default_seconds),
         rounds: rounds.unwrap_or(default_rounds),
         only,
         markdown,
-        find_10k,
+        max_objects: max_objects.unwrap_or(default_objects),
+        fill_budget,
+        raw,
+        targets,
+        big_dir,
     })
 }
 
@@ -108,8 +164,9 @@ mod tests {
         assert_eq!((a.seconds, a.rounds), (0.6, 5));
         let a = args("--module a.so --short").unwrap();
         assert_eq!((a.seconds, a.rounds), (0.2, 1));
-        let a = args("--short --rounds 3 --module a.so").unwrap();
-        assert_eq!(a.rounds, 3);
+        assert_eq!(a.max_objects, 1000);
+        let a = args("--short --rounds 3 --module a.so --max-objects 10000 --no-raw").unwrap();
+        assert_eq!((a.rounds, a.max_objects, a.raw), (3, 10_000, false));
     }
 
     #[test]
@@ -120,5 +177,6 @@ mod tests {
         assert!(args("--module a.so --only (").is_err());
         assert!(args("--module a.so --what").is_err());
         assert!(args("--module").is_err());
+        assert!(args("--module a.so --max-objects 10").is_err());
     }
 }

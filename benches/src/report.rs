@@ -11,12 +11,21 @@ pub struct Cell {
     pub unsupported: bool,
     /// The workload failed on this module (it is not run again).
     pub error: Option<String>,
+    /// Not measured, for the reason shown in the cell (`-` when it does not apply).
+    pub note: Option<String>,
 }
 
 impl Cell {
     /// Whether to measure it (again).
     pub fn runnable(&self) -> bool {
-        !self.unsupported && self.error.is_none()
+        !self.unsupported && self.error.is_none() && self.note.is_none()
+    }
+
+    /// Leaves the cell unmeasured, showing `text`.
+    pub fn skip(&mut self, text: &str) {
+        if self.note.is_none() {
+            self.note = Some(text.into());
+        }
     }
 
     /// Records a failure; the first one is kept.
@@ -56,13 +65,38 @@ fn value(w: &Workload, c: &Cell) -> String {
     if c.error.is_some() {
         return "error".into();
     }
+    if let Some(note) = &c.note {
+        return note.clone();
+    }
     let Some(rate) = c.median() else {
         return "-".into();
     };
+    if w.op.latency() {
+        return duration(1.0 / rate);
+    }
     match w.op.bulk_bytes() {
         Some(bytes) => format!("{:.2} GB/s", rate * bytes as f64 / 1e9),
         None => format!("{} ops/s", ops(rate)),
     }
+}
+
+/// A time in s, ms or µs with three significant figures.
+pub fn duration(seconds: f64) -> String {
+    let (v, unit) = if seconds >= 1.0 {
+        (seconds, "s")
+    } else if seconds >= 1e-3 {
+        (seconds * 1e3, "ms")
+    } else {
+        (seconds * 1e6, "µs")
+    };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$} {unit}")
 }
 
 /// Three significant figures (two decimals below 10), with thousands separators.
@@ -145,6 +179,112 @@ pub fn render(workloads: &[Workload], names: &[String], cells: &[Vec<Cell>], md:
     out
 }
 
+/// What a target asks of one workload on the first module.
+enum Goal {
+    /// At least this many operations per second.
+    Ops(f64),
+    /// At least this many GB/s (bulk workloads).
+    Gbps(f64),
+    /// At most this many seconds per operation.
+    Time(f64),
+    /// At least this many times the rate of the named workload.
+    Times(&'static str, f64),
+}
+
+/// Issue 7's targets: text, workload name, goal.
+const TARGETS: &[(&str, &str, Goal)] = &[
+    (
+        "AES-GCM 64 B ≥ 2M ops/s",
+        "AES-256-GCM encrypt 64 B",
+        Goal::Ops(2e6),
+    ),
+    (
+        "AES-GCM 4 KiB ≥ 1M ops/s",
+        "AES-256-GCM encrypt 4 KiB",
+        Goal::Ops(1e6),
+    ),
+    (
+        "AES-GCM 1 MiB ≥ 12 GB/s",
+        "AES-256-GCM encrypt 1 MiB",
+        Goal::Gbps(12.0),
+    ),
+    (
+        "RSA-2048 sign ≥ 3,300/s",
+        "RSA-2048 PKCS#1 v1.5 sign",
+        Goal::Ops(3300.0),
+    ),
+    (
+        "ECDSA P-256 sign ≥ 55,000/s",
+        "ECDSA P-256 sign",
+        Goal::Ops(55_000.0),
+    ),
+    (
+        "ECDSA P-256 verify ≥ 18,000/s",
+        "ECDSA P-256 verify",
+        Goal::Ops(18_000.0),
+    ),
+    (
+        "find 1 label among 100,000 token objects < 50 µs",
+        "Find 1 label among 100,000 objects",
+        Goal::Time(50e-6),
+    ),
+    (
+        "create ≥ 1,000 token keys/s",
+        "Create AES token key",
+        Goal::Ops(1000.0),
+    ),
+    (
+        "open a token with 10,000 objects ≤ KDF + 20 ms (the bench's token has the fast KDF)",
+        "Open token with 10,000 objects, new process",
+        Goal::Time(20e-3),
+    ),
+    (
+        "ECDSA sign, 2 threads ≥ 1.8× one thread",
+        "ECDSA P-256 sign, 2 threads",
+        Goal::Times("ECDSA P-256 sign", 1.8),
+    ),
+    (
+        "AES-GCM 4 KiB, 2 threads ≥ 1.8× one thread",
+        "AES-256-GCM encrypt 4 KiB, 2 threads",
+        Goal::Times("AES-256-GCM encrypt 4 KiB", 1.8),
+    ),
+];
+
+/// Issue 7's targets against the first column, as a Markdown table: measured, met or not.
+pub fn targets(workloads: &[Workload], name: &str, cells: &[Vec<Cell>]) -> String {
+    let rate = |wname: &str| -> Option<(&Workload, f64)> {
+        let i = workloads.iter().position(|w| w.name == wname)?;
+        let r = cells.get(i)?.first()?.median()?;
+        Some((&workloads[i], r))
+    };
+    let mut out = format!("| target | {name} | met |\n| --- | ---: | --- |\n");
+    for (text, wname, goal) in TARGETS {
+        let (shown, met) = match (rate(wname), goal) {
+            (None, _) => ("not measured".to_string(), "-"),
+            (Some((_, r)), Goal::Ops(min)) => (format!("{} ops/s", ops(r)), yes(r >= *min)),
+            (Some((w, r)), Goal::Gbps(min)) => {
+                let gbps = r * w.op.bulk_bytes().unwrap_or(0) as f64 / 1e9;
+                (format!("{gbps:.2} GB/s"), yes(gbps >= *min))
+            }
+            (Some((_, r)), Goal::Time(max)) => (duration(1.0 / r), yes(1.0 / r <= *max)),
+            (Some((_, r)), Goal::Times(base, min)) => match rate(base) {
+                Some((_, b)) if b > 0.0 => (format!("{:.2}×", r / b), yes(r / b >= *min)),
+                _ => ("not measured".to_string(), "-"),
+            },
+        };
+        out.push_str(&format!("| {text} | {shown} | {met} |\n"));
+    }
+    out
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +297,7 @@ mod tests {
 
     #[test]
     fn table_shows_na_error_and_ratio() {
-        let w = crate::workloads::all(false);
+        let w = crate::workloads::all(1000);
         let w = &w[..3];
         let cell = |rates: &[f64]| Cell {
             rates: rates.to_vec(),
@@ -183,6 +323,44 @@ mod tests {
         assert!(lines[2].contains("200 ops/s") && lines[2].contains("2.00×"));
         assert!(lines[3].contains("n/a") && lines[3].trim_end().ends_with("- |"));
         assert!(lines[4].contains("error") && lines[4].contains("1.05 GB/s"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0.0000123), "12.3 µs");
+        assert_eq!(duration(0.495), "495 ms");
+        assert_eq!(duration(1.54), "1.54 s");
+    }
+
+    #[test]
+    fn targets_met_and_not() {
+        let w = crate::workloads::all(100_000);
+        let mut cells: Vec<Vec<Cell>> = w.iter().map(|_| vec![Cell::default()]).collect();
+        let set = |cells: &mut Vec<Vec<Cell>>, name: &str, rate: f64| {
+            let i = w.iter().position(|x| x.name == name).unwrap();
+            cells[i][0].rates = vec![rate];
+        };
+        set(&mut cells, "AES-256-GCM encrypt 64 B", 3e6);
+        set(&mut cells, "ECDSA P-256 sign", 1000.0);
+        set(&mut cells, "ECDSA P-256 sign, 2 threads", 1900.0);
+        set(&mut cells, "Find 1 label among 100,000 objects", 1e5);
+        let t = targets(&w, "m", &cells);
+        let line = |k: &str| {
+            t.lines()
+                .find(|l| l.starts_with(&format!("| {k}")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(line("AES-GCM 64 B").ends_with("| met |"));
+        assert!(line("ECDSA P-256 sign ≥").contains("**not met**"));
+        assert!(
+            line("ECDSA sign, 2 threads").contains("1.90×")
+                && line("ECDSA sign, 2").ends_with("| met |")
+        );
+        assert!(
+            line("find 1 label").contains("10.0 µs") && line("find 1 label").ends_with("| met |")
+        );
+        assert!(line("AES-GCM 4 KiB ≥").contains("not measured"));
     }
 
     #[test]

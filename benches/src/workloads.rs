@@ -51,6 +51,14 @@ pub enum Op {
     CreateTokenKey,
     /// C_FindObjects{Init,,Final} of one label among this many token keys.
     Find(usize),
+    /// In a new process (the bench re-executes itself): load the module, C_Initialize,
+    /// C_OpenSession, C_Login and the first C_FindObjects of one label, on a token
+    /// holding this many objects. The bench's tokens use `kdf = "fast"`, so the PIN
+    /// KDF is not in it; [`Op::Kdf`] measures the default one alone.
+    Open(usize),
+    /// Argon2id with SoftKMS's default PIN KDF cost (19 MiB, 2 passes, 1 lane): raw
+    /// only, what a login costs on top of [`Op::Open`] with the default `kdf`.
+    Kdf,
     /// SoftKMS envelope encryption (CKM_SOFTKMS_ENVELOPE) of this many bytes under
     /// a managed key.
     Envelope(usize),
@@ -91,8 +99,29 @@ pub struct Workload {
     pub threads: usize,
 }
 
-/// All workloads, in table order; `find_10k` adds the search among 10,000 objects.
-pub fn all(find_10k: bool) -> Vec<Workload> {
+/// How many objects the search and open workloads put on the token: 1,000, 10,000 and
+/// 100,000, those up to `max_objects`.
+pub const OBJECT_COUNTS: [usize; 3] = [1000, 10_000, 100_000];
+
+/// The object count of the open-a-token workload (or the largest allowed below it).
+const OPEN_OBJECTS: usize = 10_000;
+
+/// Thousands separators: 100000 → "100,000".
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// All workloads, in table order; the search and open workloads go up to `max_objects`
+/// token objects.
+pub fn all(max_objects: usize) -> Vec<Workload> {
     let one = |name: &str, op| Workload {
         name: name.into(),
         op,
@@ -116,7 +145,6 @@ pub fn all(find_10k: bool) -> Vec<Workload> {
         one("P-256 key pair generation", Op::GenP256),
         one("RSA-2048 key pair generation", Op::GenRsa),
         one("Create AES token key", Op::CreateTokenKey),
-        one("Find 1 label among 1,000 objects", Op::Find(1000)),
         one("Envelope encrypt 1 KiB (SoftKMS)", Op::Envelope(1024)),
         one("Envelope encrypt 1 MiB (SoftKMS)", Op::Envelope(1 << 20)),
         one("GenerateDataKey (SoftKMS)", Op::GenerateDataKey),
@@ -131,9 +159,18 @@ pub fn all(find_10k: bool) -> Vec<Workload> {
             threads: 2,
         },
     ];
-    if find_10k {
-        v.push(one("Find 1 label among 10,000 objects", Op::Find(10_000)));
+    for n in OBJECT_COUNTS.into_iter().filter(|&n| n <= max_objects) {
+        let name = format!("Find 1 label among {} objects", thousands(n));
+        v.push(one(&name, Op::Find(n)));
     }
+    let open = OBJECT_COUNTS
+        .into_iter()
+        .filter(|&n| n <= max_objects.min(OPEN_OBJECTS))
+        .max()
+        .unwrap_or(0);
+    let name = format!("Open token with {} objects, new process", thousands(open));
+    v.push(one(&name, Op::Open(open)));
+    v.push(one("Argon2id PIN KDF, default cost (19 MiB, t=2)", Op::Kdf));
     v
 }
 
@@ -156,10 +193,28 @@ impl Op {
             Op::GenAes => vec![M::AES_KEY_GEN],
             Op::GenP256 => vec![M::ECC_KEY_PAIR_GEN],
             Op::GenRsa => vec![M::RSA_PKCS_KEY_PAIR_GEN],
-            Op::CreateTokenKey | Op::Find(_) => vec![],
+            Op::CreateTokenKey | Op::Find(_) | Op::Open(_) | Op::Kdf => vec![],
             Op::Envelope(_) => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_ENVELOPE)],
             Op::GenerateDataKey => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_GENERATE_DATA_KEY)],
         }
+    }
+
+    /// Whether a PKCS#11 module runs it ([`Op::Kdf`] is measured raw only).
+    pub fn module_op(self) -> bool {
+        self != Op::Kdf
+    }
+
+    /// How many `bench-find-*` objects the token must hold first.
+    pub fn objects_needed(self) -> usize {
+        match self {
+            Op::Find(n) | Op::Open(n) => n,
+            _ => 0,
+        }
+    }
+
+    /// Whether the table shows the time of one operation rather than a rate.
+    pub fn latency(self) -> bool {
+        matches!(self, Op::Find(_) | Op::Open(_) | Op::Kdf)
     }
 
     /// Bytes processed per operation, for the bulk workloads reported in GB/s.
@@ -178,6 +233,8 @@ impl Op {
 /// The keys and precomputed inputs of one module's token.
 #[derive(Default)]
 pub struct Keys {
+    /// How to open this token from a new process, for [`Op::Open`].
+    pub child: Option<crate::module::ChildSpec>,
     aes: Option<ObjectHandle>,
     hmac: Option<ObjectHandle>,
     rsa: Option<RsaKeys>,
@@ -235,7 +292,8 @@ fn data(n: usize) -> Vec<u8> {
     (0..n).map(|i| u8::try_from(i % 251).unwrap_or(0)).collect()
 }
 
-const MSG: &[u8; 32] = b"pkcs11-bench message to sign....";
+/// The message every signature and RSA encryption workload uses.
+pub const MSG: &[u8; 32] = b"pkcs11-bench message to sign....";
 
 /// OAEP with SHA-1 and MGF1-SHA1: the only parameters SoftHSMv2 2.6 accepts
 /// ("hashAlg must be CKM_SHA_1"); the hash costs nothing next to the RSA operation.
@@ -584,6 +642,8 @@ impl Keys {
                     .map_err(ck("C_FindObjects"))?;
                 expect_len(found.len(), 1)
             }
+            // Timed by the caller through `open_in_child`, never run here.
+            Op::Open(_) | Op::Kdf => Err("not a session operation".into()),
         }
     }
 }
@@ -601,9 +661,9 @@ fn aes_value_template(label: &str) -> Vec<Attribute> {
     t
 }
 
-/// Fills the token with `bench-find-*` AES keys until it holds `n` of them.
-pub fn fill_find_objects(s: &Session, have: &mut usize, n: usize) -> R<()> {
-    while *have < n {
+/// Adds `bench-find-*` AES keys to the token, `count` of them from number `have` on.
+pub fn fill_find_objects(s: &Session, have: &mut usize, count: usize) -> R<()> {
+    for _ in 0..count {
         let label = format!("bench-find-{have}");
         s.create_object(&aes_value_template(&label))
             .map_err(ck("C_CreateObject(find object)"))?;
@@ -612,8 +672,23 @@ pub fn fill_find_objects(s: &Session, have: &mut usize, n: usize) -> R<()> {
     Ok(())
 }
 
+/// The label the search workloads look for, and the child's first search.
+pub fn find_label() -> Vec<u8> {
+    FIND_LABEL.as_bytes().to_vec()
+}
+
+/// Argon2id (version 0x13) with SoftKMS's default PIN KDF cost: 19,456 KiB, 2 passes,
+/// 1 lane, a 32-byte output (`src/crypto/pinkdf.rs`).
+pub fn argon2_default(pin: &[u8], salt: &[u8], out: &mut [u8]) -> R<()> {
+    let params = argon2::Params::new(19_456, 2, 1, Some(out.len()))
+        .map_err(|e| format!("argon2 params: {e}"))?;
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_into(pin, salt, out)
+        .map_err(|e| format!("argon2: {e}"))
+}
+
 /// The shared input buffer: the first `n` bytes of a fixed 1 MiB pattern.
-fn bulk(n: usize) -> &'static [u8] {
+pub fn bulk(n: usize) -> &'static [u8] {
     static DATA: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     let d = DATA.get_or_init(|| data(1 << 20));
     &d[..n.min(d.len())]
