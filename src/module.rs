@@ -25,7 +25,6 @@ use crate::store::audit::AuditRecord;
 use crate::token::{clock, new_object_handle, protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -140,7 +139,7 @@ pub struct MechInfo {
 /// The module-wide state of one initialization.
 pub struct Module {
     tokens: Vec<Arc<Token>>,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    sessions: RwLock<crate::token::cache::HandleMap<Arc<Mutex<Session>>>>,
     args: InitArgs,
 }
 
@@ -162,7 +161,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
     }
     let mut g = GLOBAL.write();
     if let Some(old) = g.as_ref() {
-        if old.pid == std::process::id() {
+        if old.pid == crate::ffi::os::pid() {
             return Err(Error::AlreadyInitialized);
         }
         // A forked child: the parent's state (SQLite connections, keys) must not
@@ -180,10 +179,10 @@ pub fn initialize(args: InitArgs) -> Result<()> {
         .map(|s| Arc::new(Token::new(s)))
         .collect();
     *g = Some(Global {
-        pid: std::process::id(),
+        pid: crate::ffi::os::pid(),
         module: Arc::new(Module {
             tokens,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(Default::default()),
             args,
         }),
     });
@@ -195,7 +194,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
 pub fn finalize() -> Result<()> {
     let mut g = GLOBAL.write();
     match g.as_ref() {
-        Some(old) if old.pid == std::process::id() => {
+        Some(old) if old.pid == crate::ffi::os::pid() => {
             if let Some(old) = g.take() {
                 old.module.sessions.write().clear();
                 for t in &old.module.tokens {
@@ -216,7 +215,7 @@ pub fn finalize() -> Result<()> {
 pub fn get() -> Result<Arc<Module>> {
     let g = GLOBAL.read();
     match g.as_ref() {
-        Some(g) if g.pid == std::process::id() => Ok(Arc::clone(&g.module)),
+        Some(g) if g.pid == crate::ffi::os::pid() => Ok(Arc::clone(&g.module)),
         _ => Err(Error::NotInitialized),
     }
 }
@@ -262,10 +261,15 @@ fn complete_key(attrs: &mut AttrMap) -> Result<()> {
 /// The principal of a login state, as the policy, the key's creator and the
 /// audit log name it ("" for a session nobody logged in to).
 fn principal_of(login: &Login) -> String {
+    principal_ref(login).to_string()
+}
+
+/// [`principal_of`], borrowed.
+fn principal_ref(login: &Login) -> &str {
     match login {
-        Login::So => SO.to_string(),
-        Login::User(n) => n.clone(),
-        Login::Public => policy::ANONYMOUS.to_string(),
+        Login::So => SO,
+        Login::User(n) => n,
+        Login::Public => policy::ANONYMOUS,
     }
 }
 
@@ -301,7 +305,7 @@ impl Module {
             .ok_or(Error::SlotIdInvalid)
     }
 
-    fn session(&self, h: CK_SESSION_HANDLE) -> Result<(Arc<Mutex<Session>>, Arc<Token>)> {
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<(Arc<Mutex<Session>>, &Arc<Token>)> {
         let s = self
             .sessions
             .read()
@@ -309,12 +313,13 @@ impl Module {
             .cloned()
             .ok_or(Error::SessionHandleInvalid)?;
         let slot = s.lock().slot;
-        let t = Arc::clone(self.token(slot)?);
-        // Data-event aggregates are flushed by the first call after they are due.
-        let now = crate::kms::audit::now_ms();
-        if t.auditor.aggregator().is_due(now) {
+        let t = self.token(slot)?;
+        // Data-event aggregates are flushed by the first call after they are due
+        // (judged on the coarse clock: at most a tick late).
+        let agg = t.auditor.aggregator();
+        if agg.has_pending() && agg.is_due(clock::coarse_now_ms()) {
             if let Ok(store) = t.store() {
-                t.auditor.tick(&store, now);
+                t.auditor.tick(&store, crate::kms::audit::now_ms());
             }
         }
         Ok((s, t))
@@ -386,16 +391,14 @@ impl Module {
         ) {
             return Ok(());
         }
-        let principal = principal_of(&tok.state.read().login);
-        let parsed = match key.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
-            Some(v) if !v.is_empty() => Some(policy::parse(v)?),
-            _ => None,
-        };
+        let parsed = key.policy()?;
         let creator = key
             .get(crate::kms::abi::CKA_SOFTKMS_CREATOR)
             .and_then(|v| std::str::from_utf8(v).ok())
             .unwrap_or(USER);
-        policy::allows(parsed.as_ref(), creator, &principal, action, ctx).map_err(|why| {
+        let st = tok.state.read();
+        let principal = principal_ref(&st.login);
+        policy::allows(parsed, creator, principal, action, ctx).map_err(|why| {
             log::info!("key {}: {why}", key.unique_id());
             Error::KeyFunctionNotPermitted(why)
         })
@@ -546,33 +549,53 @@ impl Module {
         if tok.auditor.mode() == crate::config::AuditMode::Off {
             return;
         }
-        let Ok(store) = tok.store() else { return };
-        let (principal, uid, version) = {
-            let st = tok.state.read();
-            let k = st.objects.get(key);
-            (
-                principal_of(&st.login),
-                k.map(|k| k.unique_id().to_string()).unwrap_or_default(),
-                k.and_then(|k| k.get_ulong(crate::kms::abi::CKA_SOFTKMS_CURRENT_VERSION)),
-            )
-        };
+        let Ok(store) = tok.store_ref() else { return };
         let (rv, reason) = match r {
             Ok(_) => (CKR_OK, String::new()),
             Err(e) => (e.rv(), e.to_string()),
         };
         let ctx = mech.param.context();
+        let now = crate::kms::audit::now_ms();
         let ev = crate::kms::audit::DataEvent {
             session: h,
-            principal: &principal,
+            principal: "",
             function,
             mechanism: Some(mech.mech),
-            key_uid: &uid,
-            key_version: version,
+            key_uid: "",
+            key_version: None,
             context: (!ctx.is_empty()).then_some(ctx),
             rv,
             reason: &reason,
         };
-        tok.auditor.data(&store, ev, crate::kms::audit::now_ms());
+        // Borrowed from the cache: aggregating allocates nothing. The lock is let
+        // go before anything is written; a per-call record, written at once,
+        // takes owned copies.
+        let st = tok.state.read();
+        let k = st.objects.get(key);
+        let uid = k.map(|k| k.unique_id()).unwrap_or_default();
+        let version = k.and_then(|k| k.get_ulong(crate::kms::abi::CKA_SOFTKMS_CURRENT_VERSION));
+        let principal = principal_ref(&st.login);
+        if tok.auditor.mode() == crate::config::AuditMode::Aggregate {
+            let ev = crate::kms::audit::DataEvent {
+                principal,
+                key_uid: uid,
+                key_version: version,
+                ..ev
+            };
+            tok.auditor.aggregator().record(ev, now);
+            drop(st);
+            tok.auditor.tick(store, now);
+        } else {
+            let (principal, uid) = (principal.to_string(), uid.to_string());
+            drop(st);
+            let ev = crate::kms::audit::DataEvent {
+                principal: &principal,
+                key_uid: &uid,
+                key_version: version,
+                ..ev
+            };
+            tok.auditor.data(store, ev, now);
+        }
     }
 
     /// Records a refused management call on a key (durably, before it returns).

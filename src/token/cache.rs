@@ -11,11 +11,36 @@ use std::sync::Arc;
 /// The attributes that are indexed.
 const INDEXED: [CK_ATTRIBUTE_TYPE; 4] = [CKA_LABEL, CKA_ID, CKA_CLASS, CKA_UNIQUE_ID];
 
+/// A hasher for handles: they are small integers that this process hands out
+/// (never chosen by a caller), so one multiplication spreads them well and
+/// SipHash's protection against chosen keys buys nothing.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct HandleHasher(u64);
+
+impl std::hash::Hasher for HandleHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0 ^ i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        // hashbrown takes the top bits for its control bytes and the low bits
+        // for the bucket: fold the high half down so both are mixed.
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
+/// A map keyed by handle.
+pub type HandleMap<V> = HashMap<CK_OBJECT_HANDLE, V, std::hash::BuildHasherDefault<HandleHasher>>;
+
 /// Objects of one token (token objects of this process's view, plus session
 /// objects), by handle, with secondary indexes.
 #[derive(Default)]
 pub struct ObjectCache {
-    by_handle: HashMap<CK_OBJECT_HANDLE, Arc<Object>>,
+    by_handle: HandleMap<Arc<Object>>,
     by_uid: HashMap<String, CK_OBJECT_HANDLE>,
     index: HashMap<(CK_ATTRIBUTE_TYPE, Vec<u8>), HashSet<CK_OBJECT_HANDLE>>,
 }

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod clock;
+pub mod watch;
 
 use crate::config::SlotConfig;
 use crate::crypto::seal::Tmk;
@@ -13,7 +14,9 @@ use crate::object::{AttrMap, Object};
 use crate::store::audit::AuditRecord;
 use crate::store::{Store, StoredObject, TokenMeta};
 use cache::ObjectCache;
+use watch::Watch;
 use cryptoki_sys::*;
+use once_cell::sync::OnceCell;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,7 +65,10 @@ pub struct TokenState {
 pub struct Token {
     /// The slot's configuration.
     pub cfg: SlotConfig,
-    store: Mutex<Option<Arc<Store>>>,
+    store: OnceCell<Arc<Store>>,
+    /// The file's WAL index, to notice other processes' commits (`watch`);
+    /// `None` inside when it cannot be mapped.
+    watch: OnceCell<Option<Watch>>,
     /// Login state and objects.
     pub state: RwLock<TokenState>,
     /// The audit log's writer for this token (aggregated data events).
@@ -81,7 +87,8 @@ impl Token {
             sync: Mutex::new(()),
             auditor: Auditor::new(&cfg),
             cfg,
-            store: Mutex::new(None),
+            store: OnceCell::new(),
+            watch: OnceCell::new(),
             state: RwLock::new(TokenState {
                 login: Login::Public,
                 tmk: None,
@@ -95,36 +102,55 @@ impl Token {
 
     /// The store, opened (and the file created) on first use.
     pub fn store(&self) -> Result<Arc<Store>> {
-        let mut s = self.store.lock();
-        if let Some(st) = s.as_ref() {
-            return Ok(Arc::clone(st));
-        }
-        let st = Arc::new(Store::open(&self.cfg.path).inspect_err(|e| {
-            log::error!(
-                "slot {}: cannot open token file {}: {e}",
-                self.cfg.id,
-                self.cfg.path.display()
-            )
-        })?);
-        *s = Some(Arc::clone(&st));
-        Ok(st)
+        self.store_ref().cloned()
+    }
+
+    /// [`Token::store`], borrowed (no reference count to touch on a hot path).
+    pub fn store_ref(&self) -> Result<&Arc<Store>> {
+        self.store.get_or_try_init(|| {
+                Store::open(&self.cfg.path).map(Arc::new).inspect_err(|e| {
+                    log::error!(
+                        "slot {}: cannot open token file {}: {e}",
+                        self.cfg.id,
+                        self.cfg.path.display()
+                    )
+                })
+        })
     }
 
     /// Brings the cache up to date with the file when another connection changed
-    /// it. Cheap when nothing changed.
+    /// it. Cheap when nothing changed: a look at the WAL index (see [`watch`]),
+    /// SQLite only when somebody committed since the last check.
     pub fn refresh(&self) -> Result<()> {
-        let store = self.store()?;
+        let store = self.store_ref()?;
+        let watch = self
+            .watch
+            .get_or_init(|| Watch::open(&self.cfg.path))
+            .as_ref();
+        let before = watch.map(Watch::read);
         {
             let st = self.state.read();
             if let Some(seen) = st.seen {
+                if let (Some(w), Some(b)) = (watch, before) {
+                    if w.unchanged(b) {
+                        return Ok(());
+                    }
+                }
                 if !store.has_changed(seen)? {
+                    if let (Some(w), Some(b)) = (watch, before) {
+                        w.set(b);
+                    }
                     return Ok(());
                 }
             }
         }
         let _sync = self.sync.lock();
         let mut st = self.state.write();
-        Self::reload(&store, &mut st)
+        Self::reload(store, &mut st)?;
+        if let (Some(w), Some(b)) = (watch, before) {
+            w.set(b);
+        }
+        Ok(())
     }
 
     fn reload(store: &Store, st: &mut TokenState) -> Result<()> {
