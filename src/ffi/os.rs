@@ -120,6 +120,34 @@ pub fn protect(buf: &[u8]) {
     dont_dump(start, end - start);
 }
 
+/// [`protect`] for many values at once (a login loading thousands of keys):
+/// the same pages, charged to the same budget, but one pair of system calls
+/// per run of adjacent or overlapping pages instead of per value.
+pub fn protect_many<'a>(bufs: impl IntoIterator<Item = &'a [u8]>) {
+    let page = page_size();
+    let mut ranges: Vec<(usize, usize)> = bufs
+        .into_iter()
+        .filter_map(|b| page_range(b.as_ptr() as usize, b.len(), page))
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            // Every page of both ranges holds a live value, so the union of two
+            // ranges that touch or overlap is mapped throughout.
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    for (start, end) in merged {
+        if !within_budget(start, end, page) {
+            return;
+        }
+        lock_pages(start, end - start);
+        dont_dump(start, end - start);
+    }
+}
+
 #[cfg(unix)]
 fn lock_pages(start: usize, len: usize) {
     // SAFETY: [start, start+len) is the page-aligned span of a live slice the

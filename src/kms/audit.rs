@@ -186,6 +186,12 @@ const SHARDS: usize = 16;
 
 type Shard = HashMap<OwnedKey, Tally, FxBuild>;
 
+/// One shard on its own cache line, so that two threads recording into
+/// neighbouring shards do not pull the line back and forth.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(Mutex<Shard>);
+
 /// Data events aggregated in memory per (session, principal, function, mechanism,
 /// key, version, context, result, reason) with a count and first/last times.
 ///
@@ -196,7 +202,7 @@ type Shard = HashMap<OwnedKey, Tally, FxBuild>;
 #[derive(Debug)]
 pub struct Aggregator {
     /// The aggregates, by session handle modulo [`SHARDS`].
-    shards: [Mutex<Shard>; SHARDS],
+    shards: [Padded; SHARDS],
     /// The first time of the oldest pending aggregate; `i64::MAX` when none.
     oldest_ms: AtomicI64,
 }
@@ -217,7 +223,7 @@ impl Aggregator {
     /// An empty aggregator.
     pub fn new() -> Aggregator {
         Aggregator {
-            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+            shards: std::array::from_fn(|_| Padded::default()),
             oldest_ms: AtomicI64::new(i64::MAX),
         }
     }
@@ -225,7 +231,7 @@ impl Aggregator {
     fn shard(&self, session: u64) -> &Mutex<Shard> {
         // The remainder is below SHARDS, so it fits any usize.
         let i = usize::try_from(session % SHARDS as u64).unwrap_or(0);
-        &self.shards[i]
+        &self.shards[i].0
     }
 
     /// Counts one event at `now_ms`.
@@ -293,7 +299,7 @@ impl Aggregator {
         self.shards
             .iter()
             .flat_map(|m| {
-                m.lock()
+                m.0.lock()
                     .iter()
                     .map(|(k, t)| (k.key_uid.clone(), k.principal.clone(), k.function, t.count))
                     .collect::<Vec<_>>()
@@ -305,7 +311,7 @@ impl Aggregator {
         let taken: Vec<(OwnedKey, Tally)> = {
             // Every shard is held (in index order; `record` holds one at a time)
             // so that the oldest time left is exact.
-            let mut maps: Vec<_> = self.shards.iter().map(|m| m.lock()).collect();
+            let mut maps: Vec<_> = self.shards.iter().map(|m| m.0.lock()).collect();
             let mut taken = Vec::new();
             for map in maps.iter_mut() {
                 let keys: Vec<OwnedKey> = map.keys().filter(|k| pick(k)).cloned().collect();

@@ -10,9 +10,9 @@ pub mod rules;
 pub mod search;
 pub mod table;
 
+use crate::kms::policy::Policy;
 use crate::object::attr::{decode_bool, decode_ulong, Attribute, Template};
 use cryptoki_sys::*;
-use crate::kms::policy::Policy;
 use once_cell::sync::OnceCell;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -130,12 +130,12 @@ impl Object {
     /// parsed on first use and kept. A malformed policy is refused as
     /// [`crate::kms::policy::parse`] refuses it, at every use.
     pub fn policy(&self) -> crate::error::Result<Option<&Policy>> {
-        let parsed = self
-            .policy
-            .get_or_init(|| match self.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
-                Some(v) if !v.is_empty() => crate::kms::policy::explain(v).map(Some),
-                _ => Ok(None),
-            });
+        let parsed =
+            self.policy
+                .get_or_init(|| match self.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
+                    Some(v) if !v.is_empty() => crate::kms::policy::explain(v).map(Some),
+                    _ => Ok(None),
+                });
         match parsed {
             Ok(p) => Ok(p.as_ref()),
             Err(why) => Err(crate::kms::policy::invalid(why.clone())),

@@ -14,13 +14,13 @@ use crate::object::{AttrMap, Object};
 use crate::store::audit::AuditRecord;
 use crate::store::{Store, StoredObject, TokenMeta};
 use cache::ObjectCache;
-use watch::Watch;
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use watch::Watch;
 
 /// Principal name of the security officer in the store.
 pub const SO: &str = "so";
@@ -108,13 +108,13 @@ impl Token {
     /// [`Token::store`], borrowed (no reference count to touch on a hot path).
     pub fn store_ref(&self) -> Result<&Arc<Store>> {
         self.store.get_or_try_init(|| {
-                Store::open(&self.cfg.path).map(Arc::new).inspect_err(|e| {
-                    log::error!(
-                        "slot {}: cannot open token file {}: {e}",
-                        self.cfg.id,
-                        self.cfg.path.display()
-                    )
-                })
+            Store::open(&self.cfg.path).map(Arc::new).inspect_err(|e| {
+                log::error!(
+                    "slot {}: cannot open token file {}: {e}",
+                    self.cfg.id,
+                    self.cfg.path.display()
+                )
+            })
         })
     }
 
@@ -196,6 +196,7 @@ impl Token {
                 st.objects.remove(h);
             }
         }
+        let mut loaded = Vec::with_capacity(changes.upserts.len());
         for lo in changes.upserts {
             let h = st
                 .objects
@@ -208,10 +209,16 @@ impl Token {
             if let Some(secret) = lo.secret {
                 attrs.extend(secret);
             }
-            let obj = Object::new(h, None, attrs);
-            protect_key_material(obj.attrs());
-            st.objects.insert(Arc::new(obj));
+            let obj = Arc::new(Object::new(h, None, attrs));
+            loaded.push(Arc::clone(&obj));
+            st.objects.insert(obj);
         }
+        // Locked in memory together: one pair of system calls per run of pages.
+        crate::ffi::os::protect_many(loaded.iter().flat_map(|o| {
+            crate::object::rules::key_material_types(o.attrs())
+                .into_iter()
+                .filter_map(|ty| o.attrs().get(&ty).map(|v| v.as_slice()))
+        }));
         st.seen = Some((changes.epoch, changes.generation));
         st.meta = store.token_meta()?;
         Ok(())
