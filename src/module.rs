@@ -764,10 +764,10 @@ impl Module {
     pub fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let (s, t) = self.session(h)?;
         let rw = s.lock().rw;
-        if !rw || !Self::is_so(&t) {
+        if !rw || !Self::is_so(t) {
             return Err(Error::UserNotLoggedIn);
         }
-        t.set_pin(USER, pin, &self.rec(&t, "C_InitPIN", h))
+        t.set_pin(USER, pin, &self.rec(t, "C_InitPIN", h))
     }
 
     /// `C_SetPIN` (§5.5): the PIN of whoever is logged in, or the user's.
@@ -781,7 +781,7 @@ impl Module {
             Login::Public => USER.to_string(),
             other => Token::row_of(&other)?,
         };
-        t.change_pin(&who, old, new, &self.rec(&t, "C_SetPIN", h))
+        t.change_pin(&who, old, new, &self.rec(t, "C_SetPIN", h))
     }
 
     /// `C_OpenSession` (§5.6).
@@ -825,8 +825,8 @@ impl Module {
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let (s, t) = self.session(h)?;
         self.sessions.write().remove(&h);
-        self.end_session(&s.lock(), &t);
-        self.after_close(&t);
+        self.end_session(&s.lock(), t);
+        self.after_close(t);
         Ok(())
     }
 
@@ -920,7 +920,7 @@ impl Module {
                 if !matches!(current, Login::User(_)) {
                     return Err(Error::UserNotLoggedIn);
                 }
-                t.change_pin_check(&Token::row_of(&current)?, pin, &self.rec(&t, "C_Login", h))?;
+                t.change_pin_check(&Token::row_of(&current)?, pin, &self.rec(t, "C_Login", h))?;
                 s.context_login_needed = false;
                 return Ok(());
             }
@@ -958,7 +958,7 @@ impl Module {
                 "key {}: its scheduled deletion is due; destroyed",
                 o.unique_id()
             );
-            self.remove(&t, &o, "scheduled deletion")?;
+            self.remove(t, &o, "scheduled deletion")?;
         }
         Ok(())
     }
@@ -971,7 +971,7 @@ impl Module {
         }
         if let Ok(store) = t.store() {
             t.auditor.flush_all(&store);
-            let _ = t.auditor.management(&store, &[self.rec(&t, "C_Logout", h)]);
+            let _ = t.auditor.management(&store, &[self.rec(t, "C_Logout", h)]);
         }
         t.logout()
     }
@@ -989,16 +989,16 @@ impl Module {
             .iter()
             .any(|a| a.ty == CKA_CLASS && a.as_ulong().ok() == Some(CKO_SOFTKMS_PRINCIPAL));
         if principal {
-            return self.create_principal(&s, &t, template);
+            return self.create_principal(&s, t, template);
         }
         let attrs = rules::new_object(
             template,
             Origin::Create,
             &Vec::new(),
             &random_uid()?,
-            Self::is_so(&t),
+            Self::is_so(t),
         )?;
-        self.add_object("C_CreateObject", &s, &t, attrs)
+        self.add_object("C_CreateObject", &s, t, attrs)
     }
 
     /// `C_CreateObject` of class `CKO_SOFTKMS_PRINCIPAL`: the SO makes a named
@@ -1045,20 +1045,20 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let src = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let src = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if src.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             return Err(Error::ActionProhibited);
         }
-        self.check_policy(&t, &src, policy::Action::ManageKey, &[])?;
+        self.check_policy(t, &src, policy::Action::ManageKey, &[])?;
         let attrs = rules::copy_object(&src, template, &random_uid()?)?;
-        self.add_object("C_CopyObject", &s, &t, attrs)
+        self.add_object("C_CopyObject", &s, t, attrs)
     }
 
     /// `C_DestroyObject` (§5.7).
     pub fn destroy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<()> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if o.is_token() && !s.rw {
             return Err(Error::SessionReadOnly);
         }
@@ -1066,22 +1066,22 @@ impl Module {
             return Err(Error::ActionProhibited);
         }
         if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
-            if !Self::is_so(&t) {
+            if !Self::is_so(t) {
                 return Err(Error::UserNotLoggedIn);
             }
             let name = String::from_utf8_lossy(o.get(CKA_LABEL).unwrap_or_default()).into_owned();
             t.remove_principal(
                 &name,
                 &self
-                    .rec(&t, "C_DestroyObject", h)
+                    .rec(t, "C_DestroyObject", h)
                     .with_reason(&format!("principal {name}")),
             )?;
         } else {
-            self.check_policy(&t, &o, policy::Action::ManageKey, &[])
-                .inspect_err(|e| self.audit_denial(&t, "C_DestroyObject", h, &o, e))?;
+            self.check_policy(t, &o, policy::Action::ManageKey, &[])
+                .inspect_err(|e| self.audit_denial(t, "C_DestroyObject", h, &o, e))?;
         }
         if o.is_token() {
-            t.unpersist(&o, &self.rec(&t, "C_DestroyObject", h))
+            t.unpersist(&o, &self.rec(t, "C_DestroyObject", h))
         } else {
             t.state.write().objects.remove(o.handle);
             Ok(())
@@ -1091,7 +1091,7 @@ impl Module {
     /// `C_GetObjectSize` (§5.7).
     pub fn object_size(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<CK_ULONG> {
         let (_, t) = self.session(h)?;
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         Ok(CK_ULONG::try_from(rules::object_size(&o)).unwrap_or(CK_UNAVAILABLE_INFORMATION))
     }
 
@@ -1104,7 +1104,7 @@ impl Module {
         types: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<Vec<AttrRead>> {
         let (_, t) = self.session(h)?;
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         Ok(types
             .iter()
             .map(|ty| rules::read_attribute(&o, *ty))
@@ -1120,13 +1120,13 @@ impl Module {
     ) -> Result<()> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if o.is_token() && !s.rw {
             return Err(Error::SessionReadOnly);
         }
         if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             // A principal's PIN, reset by the SO; nothing is stored in the object.
-            if !Self::is_so(&t) {
+            if !Self::is_so(t) {
                 return Err(Error::UserNotLoggedIn);
             }
             let pin = principals::parse_set_pin(template)?;
@@ -1135,16 +1135,16 @@ impl Module {
                 &name,
                 &pin,
                 &self
-                    .rec(&t, "C_SetAttributeValue", h)
+                    .rec(t, "C_SetAttributeValue", h)
                     .with_reason("principal PIN"),
             );
         }
         let types: Vec<CK_ATTRIBUTE_TYPE> = template.iter().map(|a| a.ty).collect();
         for action in policy::actions_for_set(&types) {
-            self.check_policy(&t, &o, action, &[])
-                .inspect_err(|e| self.audit_denial(&t, "C_SetAttributeValue", h, &o, e))?;
+            self.check_policy(t, &o, action, &[])
+                .inspect_err(|e| self.audit_denial(t, "C_SetAttributeValue", h, &o, e))?;
         }
-        let mut attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
+        let mut attrs = rules::set_attributes(&o, template, Self::is_so(t))?;
         let force = attrs
             .remove(&crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE)
             .is_some_and(|v| v.first().is_some_and(|b| *b != 0));
@@ -1158,7 +1158,7 @@ impl Module {
         }
         if let Some(a) = template.iter().find(|a| a.ty == CKA_SOFTKMS_IMPORT_FROM) {
             let src = self.object(
-                &t,
+                t,
                 a.as_ulong()?,
                 Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM),
             )?;
@@ -1178,7 +1178,7 @@ impl Module {
                 o.handle,
                 new.attrs().clone(),
                 &self
-                    .rec(&t, "C_SetAttributeValue", h)
+                    .rec(t, "C_SetAttributeValue", h)
                     .with_reason(&describe_change(template)),
             )?;
         } else {
@@ -1242,14 +1242,9 @@ impl Module {
         let origin = Origin::Generate {
             mechanism: mech.mech,
         };
-        let attrs = rules::new_object(
-            template,
-            origin,
-            &generated,
-            &random_uid()?,
-            Self::is_so(&t),
-        )?;
-        self.add_object("C_GenerateKey", &s, &t, attrs)
+        let attrs =
+            rules::new_object(template, origin, &generated, &random_uid()?, Self::is_so(t))?;
+        self.add_object("C_GenerateKey", &s, t, attrs)
     }
 
     /// `C_GenerateKeyPair` (§5.15): (public, private).
@@ -1271,20 +1266,20 @@ impl Module {
         let origin = Origin::Generate {
             mechanism: mech.mech,
         };
-        let so = Self::is_so(&t);
+        let so = Self::is_so(t);
         let pub_attrs = rules::new_object(public, origin, &gpub, &random_uid()?, so)?;
         let priv_attrs = rules::new_object(private, origin, &gpriv, &random_uid()?, so)?;
-        let hpub = self.add_object("C_GenerateKeyPair", &s, &t, pub_attrs)?;
-        match self.add_object("C_GenerateKeyPair", &s, &t, priv_attrs) {
+        let hpub = self.add_object("C_GenerateKeyPair", &s, t, pub_attrs)?;
+        match self.add_object("C_GenerateKeyPair", &s, t, priv_attrs) {
             Ok(hpriv) => Ok((hpub, hpriv)),
             Err(e) => {
                 // Keep the pair whole: undo the public half.
-                if let Ok(o) = self.object(&t, hpub, Error::ObjectHandleInvalid) {
+                if let Ok(o) = self.object(t, hpub, Error::ObjectHandleInvalid) {
                     if o.is_token() {
                         let _ = t.unpersist(
                             &o,
                             &self
-                                .rec(&t, "C_GenerateKeyPair", h)
+                                .rec(t, "C_GenerateKeyPair", h)
                                 .with_reason("undone: the private half failed"),
                         );
                     } else {
@@ -1309,17 +1304,17 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
         let wk = self.key(
-            &t,
+            t,
             def,
             wrapping_key,
             CKA_WRAP,
             mech.param.context(),
             Error::WrappingKeyHandleInvalid,
         );
-        self.audit_use(&t, h, "C_WrapKey", mech, wrapping_key, &wk);
+        self.audit_use(t, h, "C_WrapKey", mech, wrapping_key, &wk);
         let wk = wk?;
-        let k = self.object(&t, key, Error::KeyHandleInvalid)?;
-        let k = self.usable(&t, k, Error::KeyHandleInvalid)?;
+        let k = self.object(t, key, Error::KeyHandleInvalid)?;
+        let k = self.usable(t, k, Error::KeyHandleInvalid)?;
         rules::check_wrappable(&wk, &k)?;
         let bytes = match k.class() {
             Some(CKO_SECRET_KEY) => {
@@ -1346,14 +1341,14 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
         let uk = self.key(
-            &t,
+            t,
             def,
             unwrapping_key,
             CKA_UNWRAP,
             mech.param.context(),
             Error::UnwrappingKeyHandleInvalid,
         );
-        self.audit_use(&t, h, "C_UnwrapKey", mech, unwrapping_key, &uk);
+        self.audit_use(t, h, "C_UnwrapKey", mech, unwrapping_key, &uk);
         let uk = uk?;
         let template = rules::apply_unwrap_template(&uk, template)?;
         let class = template
@@ -1387,9 +1382,9 @@ impl Module {
             Origin::Unwrap,
             &generated,
             &random_uid()?,
-            Self::is_so(&t),
+            Self::is_so(t),
         )?;
-        self.add_object("C_UnwrapKey", &s, &t, attrs)
+        self.add_object("C_UnwrapKey", &s, t, attrs)
     }
 
     /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
@@ -1405,17 +1400,17 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
         let base = self.key(
-            &t,
+            t,
             def,
             base_key,
             CKA_DERIVE,
             mech.param.context(),
             Error::KeyHandleInvalid,
         );
-        self.audit_use(&t, h, "C_DeriveKey", mech, base_key, &base);
+        self.audit_use(t, h, "C_DeriveKey", mech, base_key, &base);
         let base = base?;
         if mech.mech == CKM_HKDF_DATA {
-            return self.derive_data(&s, &t, mech, derive, &base, template);
+            return self.derive_data(&s, t, mech, derive, &base, template);
         }
         let template = rules::apply_derive_template(&base, template)?;
         let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
@@ -1427,7 +1422,7 @@ impl Module {
         };
         let lookup = SessionKeys {
             module: self,
-            token: &t,
+            token: t,
         };
         let bytes = derive(mech, &base, value_len, &lookup)?;
         let sensitive = |tmpl: &Template| {
@@ -1458,9 +1453,9 @@ impl Module {
             Origin::Derive,
             &generated,
             &random_uid()?,
-            Self::is_so(&t),
+            Self::is_so(t),
         )?;
-        self.add_object("C_DeriveKey", &s, &t, attrs)
+        self.add_object("C_DeriveKey", &s, t, attrs)
     }
 
     /// CKM_HKDF_DATA (PKCS#11 3.0 §2.43.3): HKDF derive whose output is a

@@ -197,7 +197,10 @@ pub fn coarse_realtime_ms() -> Option<i64> {
         if rc != 0 {
             return None;
         }
+        // time_t and c_long are i64 here but narrower on some targets.
+        #[allow(clippy::useless_conversion)]
         let secs = i64::try_from(ts.tv_sec).ok()?;
+        #[allow(clippy::useless_conversion)]
         let ms = i64::try_from(ts.tv_nsec).ok()? / 1_000_000;
         Some(secs.saturating_mul(1000).saturating_add(ms))
     }
