@@ -75,3 +75,32 @@ impl Watch {
         self.mark.store(before, Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{KdfParams, Store};
+
+    #[test]
+    fn a_commit_by_another_connection_moves_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let ours = Store::open(&path).unwrap();
+        ours.init_token("t", b"so-pin-1234", &KdfParams::FAST)
+            .unwrap();
+        let w = Watch::open(&path).expect("the -shm file of a WAL database maps");
+        let before = w.read();
+        assert_eq!(w.read(), before, "no commit, same header");
+        w.set(before);
+        assert!(w.unchanged(w.read()));
+        // Another connection (as another process would) commits.
+        let theirs = Store::open(&path).unwrap();
+        theirs
+            .append_audit(&[crate::store::audit::AuditRecord::management(
+                "C_Test", "so", 0,
+            )])
+            .unwrap();
+        assert!(!w.unchanged(w.read()), "a commit changes the header");
+        drop(ours);
+    }
+}
