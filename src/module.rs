@@ -26,7 +26,6 @@ use crate::store::MAX_CONFLICT_RETRIES;
 use crate::token::{clock, new_object_handle, protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -141,7 +140,7 @@ pub struct MechInfo {
 /// The module-wide state of one initialization.
 pub struct Module {
     tokens: Vec<Arc<Token>>,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    sessions: RwLock<crate::token::cache::HandleMap<Arc<Mutex<Session>>>>,
     args: InitArgs,
 }
 
@@ -163,7 +162,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
     }
     let mut g = GLOBAL.write();
     if let Some(old) = g.as_ref() {
-        if old.pid == std::process::id() {
+        if old.pid == crate::ffi::os::pid() {
             return Err(Error::AlreadyInitialized);
         }
         // A forked child: the parent's state (SQLite connections, keys) must not
@@ -181,10 +180,10 @@ pub fn initialize(args: InitArgs) -> Result<()> {
         .map(|s| Arc::new(Token::new(s)))
         .collect();
     *g = Some(Global {
-        pid: std::process::id(),
+        pid: crate::ffi::os::pid(),
         module: Arc::new(Module {
             tokens,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(Default::default()),
             args,
         }),
     });
@@ -196,7 +195,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
 pub fn finalize() -> Result<()> {
     let mut g = GLOBAL.write();
     match g.as_ref() {
-        Some(old) if old.pid == std::process::id() => {
+        Some(old) if old.pid == crate::ffi::os::pid() => {
             if let Some(old) = g.take() {
                 old.module.sessions.write().clear();
                 for t in &old.module.tokens {
@@ -217,7 +216,7 @@ pub fn finalize() -> Result<()> {
 pub fn get() -> Result<Arc<Module>> {
     let g = GLOBAL.read();
     match g.as_ref() {
-        Some(g) if g.pid == std::process::id() => Ok(Arc::clone(&g.module)),
+        Some(g) if g.pid == crate::ffi::os::pid() => Ok(Arc::clone(&g.module)),
         _ => Err(Error::NotInitialized),
     }
 }
@@ -263,10 +262,15 @@ fn complete_key(attrs: &mut AttrMap) -> Result<()> {
 /// The principal of a login state, as the policy, the key's creator and the
 /// audit log name it ("" for a session nobody logged in to).
 fn principal_of(login: &Login) -> String {
+    principal_ref(login).to_string()
+}
+
+/// [`principal_of`], borrowed.
+fn principal_ref(login: &Login) -> &str {
     match login {
-        Login::So => SO.to_string(),
-        Login::User(n) => n.clone(),
-        Login::Public => policy::ANONYMOUS.to_string(),
+        Login::So => SO,
+        Login::User(n) => n,
+        Login::Public => policy::ANONYMOUS,
     }
 }
 
@@ -302,7 +306,7 @@ impl Module {
             .ok_or(Error::SlotIdInvalid)
     }
 
-    fn session(&self, h: CK_SESSION_HANDLE) -> Result<(Arc<Mutex<Session>>, Arc<Token>)> {
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<(Arc<Mutex<Session>>, &Arc<Token>)> {
         let s = self
             .sessions
             .read()
@@ -310,12 +314,13 @@ impl Module {
             .cloned()
             .ok_or(Error::SessionHandleInvalid)?;
         let slot = s.lock().slot;
-        let t = Arc::clone(self.token(slot)?);
-        // Data-event aggregates are flushed by the first call after they are due.
-        let now = crate::kms::audit::now_ms();
-        if t.auditor.aggregator().is_due(now) {
+        let t = self.token(slot)?;
+        // Data-event aggregates are flushed by the first call after they are due
+        // (judged on the coarse clock: at most a tick late).
+        let agg = t.auditor.aggregator();
+        if agg.has_pending() && agg.is_due(clock::coarse_now_ms()) {
             if let Ok(store) = t.store() {
-                t.auditor.tick(&store, now);
+                t.auditor.tick(&store, crate::kms::audit::now_ms());
             }
         }
         Ok((s, t))
@@ -387,16 +392,14 @@ impl Module {
         ) {
             return Ok(());
         }
-        let principal = principal_of(&tok.state.read().login);
-        let parsed = match key.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
-            Some(v) if !v.is_empty() => Some(policy::parse(v)?),
-            _ => None,
-        };
+        let parsed = key.policy()?;
         let creator = key
             .get(crate::kms::abi::CKA_SOFTKMS_CREATOR)
             .and_then(|v| std::str::from_utf8(v).ok())
             .unwrap_or(USER);
-        policy::allows(parsed.as_ref(), creator, &principal, action, ctx).map_err(|why| {
+        let st = tok.state.read();
+        let principal = principal_ref(&st.login);
+        policy::allows(parsed, creator, principal, action, ctx).map_err(|why| {
             log::info!("key {}: {why}", key.unique_id());
             Error::KeyFunctionNotPermitted(why)
         })
@@ -560,33 +563,53 @@ impl Module {
         if tok.auditor.mode() == crate::config::AuditMode::Off {
             return;
         }
-        let Ok(store) = tok.store() else { return };
-        let (principal, uid, version) = {
-            let st = tok.state.read();
-            let k = st.objects.get(key);
-            (
-                principal_of(&st.login),
-                k.map(|k| k.unique_id().to_string()).unwrap_or_default(),
-                k.and_then(|k| k.get_ulong(crate::kms::abi::CKA_SOFTKMS_CURRENT_VERSION)),
-            )
-        };
+        let Ok(store) = tok.store_ref() else { return };
         let (rv, reason) = match r {
             Ok(_) => (CKR_OK, String::new()),
             Err(e) => (e.rv(), e.to_string()),
         };
         let ctx = mech.param.context();
+        let now = crate::kms::audit::now_ms();
         let ev = crate::kms::audit::DataEvent {
             session: h,
-            principal: &principal,
+            principal: "",
             function,
             mechanism: Some(mech.mech),
-            key_uid: &uid,
-            key_version: version,
+            key_uid: "",
+            key_version: None,
             context: (!ctx.is_empty()).then_some(ctx),
             rv,
             reason: &reason,
         };
-        tok.auditor.data(&store, ev, crate::kms::audit::now_ms());
+        // Borrowed from the cache: aggregating allocates nothing. The lock is let
+        // go before anything is written; a per-call record, written at once,
+        // takes owned copies.
+        let st = tok.state.read();
+        let k = st.objects.get(key);
+        let uid = k.map(|k| k.unique_id()).unwrap_or_default();
+        let version = k.and_then(|k| k.get_ulong(crate::kms::abi::CKA_SOFTKMS_CURRENT_VERSION));
+        let principal = principal_ref(&st.login);
+        if tok.auditor.mode() == crate::config::AuditMode::Aggregate {
+            let ev = crate::kms::audit::DataEvent {
+                principal,
+                key_uid: uid,
+                key_version: version,
+                ..ev
+            };
+            tok.auditor.aggregator().record(ev, now);
+            drop(st);
+            tok.auditor.tick(store, now);
+        } else {
+            let (principal, uid) = (principal.to_string(), uid.to_string());
+            drop(st);
+            let ev = crate::kms::audit::DataEvent {
+                principal: &principal,
+                key_uid: &uid,
+                key_version: version,
+                ..ev
+            };
+            tok.auditor.data(store, ev, now);
+        }
     }
 
     /// Records a refused management call on a key (durably, before it returns).
@@ -755,10 +778,10 @@ impl Module {
     pub fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let (s, t) = self.session(h)?;
         let rw = s.lock().rw;
-        if !rw || !Self::is_so(&t) {
+        if !rw || !Self::is_so(t) {
             return Err(Error::UserNotLoggedIn);
         }
-        t.set_pin(USER, pin, &self.rec(&t, "C_InitPIN", h))
+        t.set_pin(USER, pin, &self.rec(t, "C_InitPIN", h))
     }
 
     /// `C_SetPIN` (§5.5): the PIN of whoever is logged in, or the user's.
@@ -772,7 +795,7 @@ impl Module {
             Login::Public => USER.to_string(),
             other => Token::row_of(&other)?,
         };
-        t.change_pin(&who, old, new, &self.rec(&t, "C_SetPIN", h))
+        t.change_pin(&who, old, new, &self.rec(t, "C_SetPIN", h))
     }
 
     /// `C_OpenSession` (§5.6).
@@ -816,8 +839,8 @@ impl Module {
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let (s, t) = self.session(h)?;
         self.sessions.write().remove(&h);
-        self.end_session(&s.lock(), &t);
-        self.after_close(&t);
+        self.end_session(&s.lock(), t);
+        self.after_close(t);
         Ok(())
     }
 
@@ -911,7 +934,7 @@ impl Module {
                 if !matches!(current, Login::User(_)) {
                     return Err(Error::UserNotLoggedIn);
                 }
-                t.change_pin_check(&Token::row_of(&current)?, pin, &self.rec(&t, "C_Login", h))?;
+                t.change_pin_check(&Token::row_of(&current)?, pin, &self.rec(t, "C_Login", h))?;
                 s.context_login_needed = false;
                 return Ok(());
             }
@@ -949,7 +972,7 @@ impl Module {
                 "key {}: its scheduled deletion is due; destroyed",
                 o.unique_id()
             );
-            self.remove(&t, &o, "scheduled deletion")?;
+            self.remove(t, &o, "scheduled deletion")?;
         }
         Ok(())
     }
@@ -962,7 +985,7 @@ impl Module {
         }
         if let Ok(store) = t.store() {
             t.auditor.flush_all(&store);
-            let _ = t.auditor.management(&store, &[self.rec(&t, "C_Logout", h)]);
+            let _ = t.auditor.management(&store, &[self.rec(t, "C_Logout", h)]);
         }
         t.logout()
     }
@@ -980,16 +1003,16 @@ impl Module {
             .iter()
             .any(|a| a.ty == CKA_CLASS && a.as_ulong().ok() == Some(CKO_SOFTKMS_PRINCIPAL));
         if principal {
-            return self.create_principal(&s, &t, template);
+            return self.create_principal(&s, t, template);
         }
         let attrs = rules::new_object(
             template,
             Origin::Create,
             &Vec::new(),
             &random_uid()?,
-            Self::is_so(&t),
+            Self::is_so(t),
         )?;
-        self.add_object("C_CreateObject", &s, &t, attrs)
+        self.add_object("C_CreateObject", &s, t, attrs)
     }
 
     /// `C_CreateObject` of class `CKO_SOFTKMS_PRINCIPAL`: the SO makes a named
@@ -1036,20 +1059,20 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let src = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let src = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if src.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             return Err(Error::ActionProhibited);
         }
-        self.check_policy(&t, &src, policy::Action::ManageKey, &[])?;
+        self.check_policy(t, &src, policy::Action::ManageKey, &[])?;
         let attrs = rules::copy_object(&src, template, &random_uid()?)?;
-        self.add_object("C_CopyObject", &s, &t, attrs)
+        self.add_object("C_CopyObject", &s, t, attrs)
     }
 
     /// `C_DestroyObject` (§5.7).
     pub fn destroy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<()> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if o.is_token() && !s.rw {
             return Err(Error::SessionReadOnly);
         }
@@ -1057,22 +1080,22 @@ impl Module {
             return Err(Error::ActionProhibited);
         }
         if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
-            if !Self::is_so(&t) {
+            if !Self::is_so(t) {
                 return Err(Error::UserNotLoggedIn);
             }
             let name = String::from_utf8_lossy(o.get(CKA_LABEL).unwrap_or_default()).into_owned();
             t.remove_principal(
                 &name,
                 &self
-                    .rec(&t, "C_DestroyObject", h)
+                    .rec(t, "C_DestroyObject", h)
                     .with_reason(&format!("principal {name}")),
             )?;
         } else {
-            self.check_policy(&t, &o, policy::Action::ManageKey, &[])
-                .inspect_err(|e| self.audit_denial(&t, "C_DestroyObject", h, &o, e))?;
+            self.check_policy(t, &o, policy::Action::ManageKey, &[])
+                .inspect_err(|e| self.audit_denial(t, "C_DestroyObject", h, &o, e))?;
         }
         if o.is_token() {
-            t.unpersist(&o, &self.rec(&t, "C_DestroyObject", h))
+            t.unpersist(&o, &self.rec(t, "C_DestroyObject", h))
         } else {
             t.state.write().objects.remove(o.handle);
             Ok(())
@@ -1082,7 +1105,7 @@ impl Module {
     /// `C_GetObjectSize` (§5.7).
     pub fn object_size(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<CK_ULONG> {
         let (_, t) = self.session(h)?;
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         Ok(CK_ULONG::try_from(rules::object_size(&o)).unwrap_or(CK_UNAVAILABLE_INFORMATION))
     }
 
@@ -1095,7 +1118,7 @@ impl Module {
         types: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<Vec<AttrRead>> {
         let (_, t) = self.session(h)?;
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         Ok(types
             .iter()
             .map(|ty| rules::read_attribute(&o, *ty))
@@ -1131,13 +1154,13 @@ impl Module {
     ) -> Result<()> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let o = self.object(&t, obj, Error::ObjectHandleInvalid)?;
+        let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if o.is_token() && !s.rw {
             return Err(Error::SessionReadOnly);
         }
         if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             // A principal's PIN, reset by the SO; nothing is stored in the object.
-            if !Self::is_so(&t) {
+            if !Self::is_so(t) {
                 return Err(Error::UserNotLoggedIn);
             }
             let pin = principals::parse_set_pin(template)?;
@@ -1146,16 +1169,16 @@ impl Module {
                 &name,
                 &pin,
                 &self
-                    .rec(&t, "C_SetAttributeValue", h)
+                    .rec(t, "C_SetAttributeValue", h)
                     .with_reason("principal PIN"),
             );
         }
         let types: Vec<CK_ATTRIBUTE_TYPE> = template.iter().map(|a| a.ty).collect();
         for action in policy::actions_for_set(&types) {
-            self.check_policy(&t, &o, action, &[])
-                .inspect_err(|e| self.audit_denial(&t, "C_SetAttributeValue", h, &o, e))?;
+            self.check_policy(t, &o, action, &[])
+                .inspect_err(|e| self.audit_denial(t, "C_SetAttributeValue", h, &o, e))?;
         }
-        let mut attrs = rules::set_attributes(&o, template, Self::is_so(&t))?;
+        let mut attrs = rules::set_attributes(&o, template, Self::is_so(t))?;
         let force = attrs
             .remove(&crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE)
             .is_some_and(|v| v.first().is_some_and(|b| *b != 0));
@@ -1169,7 +1192,7 @@ impl Module {
         }
         if let Some(a) = template.iter().find(|a| a.ty == CKA_SOFTKMS_IMPORT_FROM) {
             let src = self.object(
-                &t,
+                t,
                 a.as_ulong()?,
                 Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM),
             )?;
@@ -1189,7 +1212,7 @@ impl Module {
                 &o,
                 new.attrs().clone(),
                 &self
-                    .rec(&t, "C_SetAttributeValue", h)
+                    .rec(t, "C_SetAttributeValue", h)
                     .with_reason(&describe_change(template)),
             )?;
         } else {
@@ -1253,14 +1276,9 @@ impl Module {
         let origin = Origin::Generate {
             mechanism: mech.mech,
         };
-        let attrs = rules::new_object(
-            template,
-            origin,
-            &generated,
-            &random_uid()?,
-            Self::is_so(&t),
-        )?;
-        self.add_object("C_GenerateKey", &s, &t, attrs)
+        let attrs =
+            rules::new_object(template, origin, &generated, &random_uid()?, Self::is_so(t))?;
+        self.add_object("C_GenerateKey", &s, t, attrs)
     }
 
     /// `C_GenerateKeyPair` (§5.15): (public, private).
@@ -1282,20 +1300,20 @@ impl Module {
         let origin = Origin::Generate {
             mechanism: mech.mech,
         };
-        let so = Self::is_so(&t);
+        let so = Self::is_so(t);
         let pub_attrs = rules::new_object(public, origin, &gpub, &random_uid()?, so)?;
         let priv_attrs = rules::new_object(private, origin, &gpriv, &random_uid()?, so)?;
-        let hpub = self.add_object("C_GenerateKeyPair", &s, &t, pub_attrs)?;
-        match self.add_object("C_GenerateKeyPair", &s, &t, priv_attrs) {
+        let hpub = self.add_object("C_GenerateKeyPair", &s, t, pub_attrs)?;
+        match self.add_object("C_GenerateKeyPair", &s, t, priv_attrs) {
             Ok(hpriv) => Ok((hpub, hpriv)),
             Err(e) => {
                 // Keep the pair whole: undo the public half.
-                if let Ok(o) = self.object(&t, hpub, Error::ObjectHandleInvalid) {
+                if let Ok(o) = self.object(t, hpub, Error::ObjectHandleInvalid) {
                     if o.is_token() {
                         let _ = t.unpersist(
                             &o,
                             &self
-                                .rec(&t, "C_GenerateKeyPair", h)
+                                .rec(t, "C_GenerateKeyPair", h)
                                 .with_reason("undone: the private half failed"),
                         );
                     } else {
@@ -1320,17 +1338,17 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
         let wk = self.key(
-            &t,
+            t,
             def,
             wrapping_key,
             CKA_WRAP,
             mech.param.context(),
             Error::WrappingKeyHandleInvalid,
         );
-        self.audit_use(&t, h, "C_WrapKey", mech, wrapping_key, &wk);
+        self.audit_use(t, h, "C_WrapKey", mech, wrapping_key, &wk);
         let wk = wk?;
-        let k = self.object(&t, key, Error::KeyHandleInvalid)?;
-        let k = self.usable(&t, k, Error::KeyHandleInvalid)?;
+        let k = self.object(t, key, Error::KeyHandleInvalid)?;
+        let k = self.usable(t, k, Error::KeyHandleInvalid)?;
         rules::check_wrappable(&wk, &k)?;
         let bytes = match k.class() {
             Some(CKO_SECRET_KEY) => {
@@ -1357,14 +1375,14 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
         let uk = self.key(
-            &t,
+            t,
             def,
             unwrapping_key,
             CKA_UNWRAP,
             mech.param.context(),
             Error::UnwrappingKeyHandleInvalid,
         );
-        self.audit_use(&t, h, "C_UnwrapKey", mech, unwrapping_key, &uk);
+        self.audit_use(t, h, "C_UnwrapKey", mech, unwrapping_key, &uk);
         let uk = uk?;
         let template = rules::apply_unwrap_template(&uk, template)?;
         let class = template
@@ -1398,9 +1416,9 @@ impl Module {
             Origin::Unwrap,
             &generated,
             &random_uid()?,
-            Self::is_so(&t),
+            Self::is_so(t),
         )?;
-        self.add_object("C_UnwrapKey", &s, &t, attrs)
+        self.add_object("C_UnwrapKey", &s, t, attrs)
     }
 
     /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
@@ -1416,17 +1434,17 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
         let base = self.key(
-            &t,
+            t,
             def,
             base_key,
             CKA_DERIVE,
             mech.param.context(),
             Error::KeyHandleInvalid,
         );
-        self.audit_use(&t, h, "C_DeriveKey", mech, base_key, &base);
+        self.audit_use(t, h, "C_DeriveKey", mech, base_key, &base);
         let base = base?;
         if mech.mech == CKM_HKDF_DATA {
-            return self.derive_data(&s, &t, mech, derive, &base, template);
+            return self.derive_data(&s, t, mech, derive, &base, template);
         }
         let template = rules::apply_derive_template(&base, template)?;
         let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
@@ -1438,7 +1456,7 @@ impl Module {
         };
         let lookup = SessionKeys {
             module: self,
-            token: &t,
+            token: t,
         };
         let bytes = derive(mech, &base, value_len, &lookup)?;
         let sensitive = |tmpl: &Template| {
@@ -1469,9 +1487,9 @@ impl Module {
             Origin::Derive,
             &generated,
             &random_uid()?,
-            Self::is_so(&t),
+            Self::is_so(t),
         )?;
-        self.add_object("C_DeriveKey", &s, &t, attrs)
+        self.add_object("C_DeriveKey", &s, t, attrs)
     }
 
     /// CKM_HKDF_DATA (PKCS#11 3.0 §2.43.3): HKDF derive whose output is a

@@ -120,6 +120,34 @@ pub fn protect(buf: &[u8]) {
     dont_dump(start, end - start);
 }
 
+/// [`protect`] for many values at once (a login loading thousands of keys):
+/// the same pages, charged to the same budget, but one pair of system calls
+/// per run of adjacent or overlapping pages instead of per value.
+pub fn protect_many<'a>(bufs: impl IntoIterator<Item = &'a [u8]>) {
+    let page = page_size();
+    let mut ranges: Vec<(usize, usize)> = bufs
+        .into_iter()
+        .filter_map(|b| page_range(b.as_ptr() as usize, b.len(), page))
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            // Every page of both ranges holds a live value, so the union of two
+            // ranges that touch or overlap is mapped throughout.
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    for (start, end) in merged {
+        if !within_budget(start, end, page) {
+            return;
+        }
+        lock_pages(start, end - start);
+        dont_dump(start, end - start);
+    }
+}
+
 #[cfg(unix)]
 fn lock_pages(start: usize, len: usize) {
     // SAFETY: [start, start+len) is the page-aligned span of a live slice the
@@ -154,6 +182,150 @@ fn dont_dump(start: usize, len: usize) {
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn dont_dump(_start: usize, _len: usize) {}
+
+/// Milliseconds since the Unix epoch from `CLOCK_REALTIME_COARSE` (Linux; a
+/// vDSO read, no system call); `None` elsewhere or on failure.
+pub fn coarse_realtime_ms() -> Option<i64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec owned by this frame.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+        if rc != 0 {
+            return None;
+        }
+        // time_t and c_long are i64 here but narrower on some targets.
+        #[allow(clippy::useless_conversion)]
+        let secs = i64::try_from(ts.tv_sec).ok()?;
+        #[allow(clippy::useless_conversion)]
+        let ms = i64::try_from(ts.tv_nsec).ok()? / 1_000_000;
+        Some(secs.saturating_mul(1000).saturating_add(ms))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
+}
+
+/// This process's id, without a system call after the first (glibc's `getpid`
+/// is one since 2.25). A `pthread_atfork` handler forgets the cached id in a
+/// forked child, so a child sees its own id (the module's fork check).
+pub fn pid() -> u32 {
+    static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    #[cfg(unix)]
+    extern "C" fn forget_in_child() {
+        PID.store(0, Ordering::Relaxed);
+    }
+    let cached = PID.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    HANDLER.call_once(|| {
+        #[cfg(unix)]
+        {
+            // SAFETY: registers a handler that only stores to an atomic, which
+            // is async-signal-safe as a fork child handler must be.
+            let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
+            REGISTERED.store(rc == 0, Ordering::Relaxed);
+        }
+    });
+    let id = std::process::id();
+    if REGISTERED.load(Ordering::Relaxed) {
+        PID.store(id, Ordering::Relaxed);
+    }
+    id
+}
+
+/// A read-only, shared mapping of the first bytes of a file that other
+/// processes write in place: SoftKMS maps the start of a token's SQLite
+/// WAL-index file (`-shm`) to notice other processes' commits without a
+/// system call (see `token::watch`). Unix only.
+pub struct SharedHeader {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only, owned by this value and unmapped only in
+// `drop`; reads go through `read_volatile` and never form a reference, so
+// sharing the pointer between threads cannot cause a data race in Rust's sense.
+unsafe impl Send for SharedHeader {}
+// SAFETY: as for `Send`: `&SharedHeader` only allows volatile reads.
+unsafe impl Sync for SharedHeader {}
+
+impl SharedHeader {
+    /// Maps the first `len` bytes of `path` read-only; `None` when the file
+    /// cannot be opened or is shorter than `len`. The caller must make sure the
+    /// file is not truncated below `len` while the value lives (SQLite keeps a
+    /// `-shm` file whole while any connection, ours included, has it open).
+    #[cfg(unix)]
+    pub fn open(path: &std::path::Path, len: usize) -> Option<SharedHeader> {
+        use std::os::unix::io::AsRawFd;
+        if len == 0 {
+            return None;
+        }
+        let f = std::fs::File::open(path).ok()?;
+        let size = f.metadata().ok()?.len();
+        if size < u64::try_from(len).ok()? {
+            return None;
+        }
+        // SAFETY: a fresh read-only shared mapping of an open file descriptor at
+        // offset 0, of no more bytes than the file holds; the kernel picks the
+        // address. The descriptor may be closed afterwards (mmap(2)).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                f.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        Some(SharedHeader {
+            ptr: ptr.cast::<u8>().cast_const(),
+            len,
+        })
+    }
+
+    /// Unix only.
+    #[cfg(not(unix))]
+    pub fn open(_path: &std::path::Path, _len: usize) -> Option<SharedHeader> {
+        None
+    }
+
+    /// The 64-bit word at byte `8 * i` (native byte order); 0 past the end.
+    pub fn word(&self, i: usize) -> u64 {
+        match i.checked_mul(8).and_then(|o| o.checked_add(8)) {
+            Some(end) if end <= self.len => {
+                // SAFETY: the mapping is page-aligned and holds `len` bytes, so
+                // `ptr + 8i` is 8-aligned and `[8i, 8i + 8)` lies inside it. A
+                // volatile read of shared memory another process may be writing
+                // yields some bit pattern, valid for u64.
+                unsafe { std::ptr::read_volatile(self.ptr.add(end - 8).cast::<u64>()) }
+            }
+            _ => 0,
+        }
+    }
+}
+
+impl Drop for SharedHeader {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        // SAFETY: `ptr`/`len` are exactly what mmap returned and nothing else
+        // unmaps them; no reference into the mapping outlives `self`.
+        unsafe {
+            libc::munmap(self.ptr.cast_mut().cast::<libc::c_void>(), self.len);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

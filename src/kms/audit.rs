@@ -132,6 +132,66 @@ struct Tally {
     last_ms: i64,
 }
 
+/// A fast hasher for aggregation keys (FxHash-style). The keys are made by this
+/// process (handles, principal and key names), so resistance to chosen
+/// collisions, SipHash's reason to be slow, buys nothing here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_K);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(u64::try_from(i).unwrap_or(u64::MAX));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
+/// Aggregates are kept in this many maps, by session handle, so that threads
+/// that use their own sessions do not wait for each other.
+const SHARDS: usize = 16;
+
+type Shard = HashMap<OwnedKey, Tally, FxBuild>;
+
+/// One shard on its own cache line, so that two threads recording into
+/// neighbouring shards do not pull the line back and forth.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(Mutex<Shard>);
+
 /// Data events aggregated in memory per (session, principal, function, mechanism,
 /// key, version, context, result, reason) with a count and first/last times.
 ///
@@ -139,25 +199,44 @@ struct Tally {
 /// each call (cheap: one atomic load when nothing is due),
 /// [`Aggregator::flush_session`] when a session closes and
 /// [`Aggregator::flush_all`] at `C_Finalize`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Aggregator {
-    map: Mutex<HashMap<OwnedKey, Tally>>,
+    /// The aggregates, by session handle modulo [`SHARDS`].
+    shards: [Padded; SHARDS],
     /// The first time of the oldest pending aggregate; `i64::MAX` when none.
     oldest_ms: AtomicI64,
+}
+
+impl std::fmt::Debug for FxHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FxHasher")
+    }
+}
+
+impl Default for Aggregator {
+    fn default() -> Self {
+        Aggregator::new()
+    }
 }
 
 impl Aggregator {
     /// An empty aggregator.
     pub fn new() -> Aggregator {
         Aggregator {
-            map: Mutex::new(HashMap::new()),
+            shards: std::array::from_fn(|_| Padded::default()),
             oldest_ms: AtomicI64::new(i64::MAX),
         }
     }
 
+    fn shard(&self, session: u64) -> &Mutex<Shard> {
+        // The remainder is below SHARDS, so it fits any usize.
+        let i = usize::try_from(session % SHARDS as u64).unwrap_or(0);
+        &self.shards[i].0
+    }
+
     /// Counts one event at `now_ms`.
     pub fn record(&self, ev: DataEvent<'_>, now_ms: i64) {
-        let mut map = self.map.lock();
+        let mut map = self.shard(ev.session).lock();
         if let Some(t) = map.get_mut(&ev as &dyn KeyView) {
             t.count = t.count.saturating_add(1);
             t.last_ms = t.last_ms.max(now_ms);
@@ -190,6 +269,11 @@ impl Aggregator {
         oldest != i64::MAX && now_ms.saturating_sub(oldest) >= FLUSH_AFTER_MS
     }
 
+    /// Whether any aggregate waits to be flushed.
+    pub fn has_pending(&self) -> bool {
+        self.oldest_ms.load(Ordering::Relaxed) != i64::MAX
+    }
+
     /// Flushes everything when the oldest pending aggregate is a second old; returns
     /// how many records were written.
     pub fn flush_due(&self, store: &Store, now_ms: i64) -> Result<usize> {
@@ -212,22 +296,32 @@ impl Aggregator {
     /// Pending aggregates: (key uid, principal, function, count). For tests and
     /// diagnostics.
     pub fn pending(&self) -> Vec<(String, String, &'static str, u64)> {
-        self.map
-            .lock()
+        self.shards
             .iter()
-            .map(|(k, t)| (k.key_uid.clone(), k.principal.clone(), k.function, t.count))
+            .flat_map(|m| {
+                m.0.lock()
+                    .iter()
+                    .map(|(k, t)| (k.key_uid.clone(), k.principal.clone(), k.function, t.count))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
     fn flush_where(&self, store: &Store, pick: impl Fn(&OwnedKey) -> bool) -> Result<usize> {
         let taken: Vec<(OwnedKey, Tally)> = {
-            let mut map = self.map.lock();
-            let keys: Vec<OwnedKey> = map.keys().filter(|k| pick(k)).cloned().collect();
-            let taken = keys
-                .into_iter()
-                .filter_map(|k| map.remove_entry(&k))
-                .collect();
-            let oldest = map.values().map(|t| t.first_ms).min().unwrap_or(i64::MAX);
+            // Every shard is held (in index order; `record` holds one at a time)
+            // so that the oldest time left is exact.
+            let mut maps: Vec<_> = self.shards.iter().map(|m| m.0.lock()).collect();
+            let mut taken = Vec::new();
+            for map in maps.iter_mut() {
+                let keys: Vec<OwnedKey> = map.keys().filter(|k| pick(k)).cloned().collect();
+                taken.extend(keys.into_iter().filter_map(|k| map.remove_entry(&k)));
+            }
+            let oldest = maps
+                .iter()
+                .flat_map(|m| m.values().map(|t| t.first_ms))
+                .min()
+                .unwrap_or(i64::MAX);
             self.oldest_ms.store(oldest, Ordering::Relaxed);
             taken
         };
@@ -240,8 +334,8 @@ impl Aggregator {
             Ok(_) => Ok(records.len()),
             Err(e) => {
                 // Put them back: the next flush tries again.
-                let mut map = self.map.lock();
                 for (k, t) in taken {
+                    let mut map = self.shard(k.session).lock();
                     let e = map.entry(k).or_insert(Tally {
                         count: 0,
                         first_ms: t.first_ms,

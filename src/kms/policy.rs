@@ -160,7 +160,8 @@ struct RawCondition {
     encryption_context: BTreeMap<String, String>,
 }
 
-fn invalid(what: String) -> Error {
+/// The error (and log line) for a malformed policy.
+pub(crate) fn invalid(what: String) -> Error {
     log::info!("CKA_SOFTKMS_POLICY refused: {what}");
     Error::AttributeValueInvalid(CKA_SOFTKMS_POLICY)
 }

@@ -31,7 +31,7 @@ impl Module {
         let mut always_auth = false;
         let op = self
             .key(
-                &t,
+                t,
                 def,
                 key,
                 usage,
@@ -42,7 +42,7 @@ impl Module {
                 always_auth = k.flag(CKA_ALWAYS_AUTHENTICATE, false);
                 make(mech, &k).inspect_err(|e| log::info!("{}: {e}", def.name))
             });
-        self.audit_use(&t, h, function, mech, key, &op);
+        self.audit_use(t, h, function, mech, key, &op);
         session::start(pick(&mut s.ops), op?)?;
         if usage == CKA_SIGN {
             s.context_login_needed = always_auth;
@@ -129,7 +129,7 @@ impl Module {
         let mut always_auth = false;
         let op = self
             .key(
-                &t,
+                t,
                 def,
                 key,
                 CKA_DECRYPT,
@@ -149,7 +149,7 @@ impl Module {
                     make(mech, &key)
                 }
             });
-        self.audit_use(&t, h, "C_DecryptInit", mech, handle, &op);
+        self.audit_use(t, h, "C_DecryptInit", mech, handle, &op);
         session::start(&mut s.ops.decrypt, op?)?;
         s.context_login_needed = always_auth;
         Ok(())
@@ -234,7 +234,7 @@ impl Module {
     /// `C_DigestKey` (§5.10): digests a secret key's value.
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
         let (_, t) = self.session(h)?;
-        let k = self.object(&t, key, Error::KeyHandleInvalid)?;
+        let k = self.object(t, key, Error::KeyHandleInvalid)?;
         if k.class() != Some(CKO_SECRET_KEY) {
             return Err(Error::KeyIndigestible);
         }

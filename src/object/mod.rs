@@ -10,6 +10,7 @@ pub mod rules;
 pub mod search;
 pub mod table;
 
+use crate::kms::policy::Policy;
 use crate::object::attr::{decode_bool, decode_ulong, Attribute, Template};
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
@@ -32,6 +33,10 @@ pub struct Object {
     /// Parsed key material (an RSA or EC key, an expanded AES key …), made once
     /// on first use by the mechanism that needs it.
     parsed: OnceCell<Arc<dyn Any + Send + Sync>>,
+    /// `CKA_SOFTKMS_POLICY` parsed, made once on first use (the object is
+    /// immutable: a changed policy is a new `Object`). The error is the reason
+    /// a malformed policy is refused.
+    policy: OnceCell<std::result::Result<Option<Policy>, String>>,
 }
 
 impl fmt::Debug for Object {
@@ -56,6 +61,7 @@ impl Object {
             session,
             attrs,
             parsed: OnceCell::new(),
+            policy: OnceCell::new(),
         }
     }
     /// All attributes.
@@ -119,6 +125,21 @@ impl Object {
         Arc::clone(any)
             .downcast::<T>()
             .map_err(|_| crate::error::Error::General("parsed key of another type".into()))
+    }
+    /// The key policy (`CKA_SOFTKMS_POLICY`; `None` when absent or empty),
+    /// parsed on first use and kept. A malformed policy is refused as
+    /// [`crate::kms::policy::parse`] refuses it, at every use.
+    pub fn policy(&self) -> crate::error::Result<Option<&Policy>> {
+        let parsed =
+            self.policy
+                .get_or_init(|| match self.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
+                    Some(v) if !v.is_empty() => crate::kms::policy::explain(v).map(Some),
+                    _ => Ok(None),
+                });
+        match parsed {
+            Ok(p) => Ok(p.as_ref()),
+            Err(why) => Err(crate::kms::policy::invalid(why.clone())),
+        }
     }
     /// A copy of this object with another handle and owner (for the cache).
     pub fn with_handle(

@@ -583,9 +583,11 @@ pub fn key_material_types(obj_attrs: &AttrMap) -> Vec<CK_ATTRIBUTE_TYPE> {
     let Some(shape) = shape_of(obj_attrs) else {
         return Vec::new();
     };
-    obj_attrs
-        .keys()
+    // Only the few types that are key material for some object can be.
+    table::key_material_candidates()
+        .iter()
         .copied()
+        .filter(|ty| obj_attrs.contains_key(ty))
         .filter(|ty| shape.def(*ty).is_some_and(|d| d.flags.any(KEY_MATERIAL)))
         .collect()
 }

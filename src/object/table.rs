@@ -501,10 +501,41 @@ pub fn def(
     subtype: Option<CK_ULONG>,
     ty: CK_ATTRIBUTE_TYPE,
 ) -> Option<&'static AttrDef> {
-    GROUPS
+    // The rules of each attribute type, in table order, indexed once: this is
+    // asked for every attribute of every object a login loads.
+    static BY_TYPE: once_cell::sync::Lazy<
+        std::collections::HashMap<CK_ATTRIBUTE_TYPE, Vec<&'static AttrDef>>,
+    > = once_cell::sync::Lazy::new(|| {
+        let mut m: std::collections::HashMap<CK_ATTRIBUTE_TYPE, Vec<&'static AttrDef>> =
+            std::collections::HashMap::new();
+        for d in GROUPS.iter().flat_map(|g| g.iter()) {
+            m.entry(d.ty).or_default().push(d);
+        }
+        m
+    });
+    BY_TYPE
+        .get(&ty)?
         .iter()
-        .flat_map(|g| g.iter())
-        .find(|d| d.ty == ty && applies(d, class, subtype))
+        .copied()
+        .find(|d| applies(d, class, subtype))
+}
+
+/// The attribute types that are key material ([`KEY_MATERIAL`]) for some kind
+/// of object, ascending.
+pub fn key_material_candidates() -> &'static [CK_ATTRIBUTE_TYPE] {
+    static TYPES: once_cell::sync::Lazy<Vec<CK_ATTRIBUTE_TYPE>> =
+        once_cell::sync::Lazy::new(|| {
+            let mut v: Vec<CK_ATTRIBUTE_TYPE> = GROUPS
+                .iter()
+                .flat_map(|g| g.iter())
+                .filter(|d| d.flags.any(KEY_MATERIAL))
+                .map(|d| d.ty)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        });
+    &TYPES
 }
 
 /// Every rule that applies to an object of `class` and `subtype`.

@@ -107,13 +107,7 @@ pub struct AuditRecord {
 
 /// Milliseconds since the Unix epoch, on the token's clock.
 pub fn now_ms() -> i64 {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::from(d.subsec_millis()))
-        .unwrap_or(0);
-    crate::token::clock::now_unix()
-        .saturating_mul(1000)
-        .saturating_add(ms)
+    crate::token::clock::now_ms()
 }
 
 /// The context bytes as KMS logs them: the text when it is UTF-8 without control

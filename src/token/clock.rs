@@ -13,6 +13,26 @@ pub fn now_unix() -> i64 {
     t.saturating_add(test_offset())
 }
 
+/// Milliseconds since the Unix epoch, now, from one reading of the clock (the
+/// audit log's times).
+pub fn now_ms() -> i64 {
+    let t = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    };
+    t.saturating_add(test_offset().saturating_mul(1000))
+}
+
+/// [`now_ms`] from the system's coarse clock: a few nanoseconds, but up to a
+/// scheduler tick (a few ms) behind. For deciding whether something is due,
+/// never for a time that is recorded.
+pub fn coarse_now_ms() -> i64 {
+    match crate::ffi::os::coarse_realtime_ms() {
+        Some(t) => t.saturating_add(test_offset().saturating_mul(1000)),
+        None => now_ms(),
+    }
+}
+
 /// Test builds only (cargo feature `test-clock`, never in a release): the
 /// black-box tests move the module's clock forward through
 /// `SOFTKMS_TEST_CLOCK_OFFSET` (seconds) to see rotation, deletion and expiry.

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod clock;
+pub mod watch;
 
 use crate::config::SlotConfig;
 use crate::crypto::seal::Tmk;
@@ -14,10 +15,12 @@ use crate::store::audit::AuditRecord;
 use crate::store::{Store, StoredObject, TokenMeta};
 use cache::ObjectCache;
 use cryptoki_sys::*;
+use once_cell::sync::OnceCell;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use watch::Watch;
 
 /// Principal name of the security officer in the store.
 pub const SO: &str = "so";
@@ -65,7 +68,10 @@ pub struct TokenState {
 pub struct Token {
     /// The slot's configuration.
     pub cfg: SlotConfig,
-    store: Mutex<Option<Arc<Store>>>,
+    store: OnceCell<Arc<Store>>,
+    /// The file's WAL index, to notice other processes' commits (`watch`);
+    /// `None` inside when it cannot be mapped.
+    watch: OnceCell<Option<Watch>>,
     /// Login state and objects.
     pub state: RwLock<TokenState>,
     /// The audit log's writer for this token (aggregated data events).
@@ -84,7 +90,8 @@ impl Token {
             sync: Mutex::new(()),
             auditor: Auditor::new(&cfg),
             cfg,
-            store: Mutex::new(None),
+            store: OnceCell::new(),
+            watch: OnceCell::new(),
             state: RwLock::new(TokenState {
                 login: Login::Public,
                 tmk: None,
@@ -99,36 +106,55 @@ impl Token {
 
     /// The store, opened (and the file created) on first use.
     pub fn store(&self) -> Result<Arc<Store>> {
-        let mut s = self.store.lock();
-        if let Some(st) = s.as_ref() {
-            return Ok(Arc::clone(st));
-        }
-        let st = Arc::new(Store::open(&self.cfg.path).inspect_err(|e| {
-            log::error!(
-                "slot {}: cannot open token file {}: {e}",
-                self.cfg.id,
-                self.cfg.path.display()
-            )
-        })?);
-        *s = Some(Arc::clone(&st));
-        Ok(st)
+        self.store_ref().cloned()
+    }
+
+    /// [`Token::store`], borrowed (no reference count to touch on a hot path).
+    pub fn store_ref(&self) -> Result<&Arc<Store>> {
+        self.store.get_or_try_init(|| {
+            Store::open(&self.cfg.path).map(Arc::new).inspect_err(|e| {
+                log::error!(
+                    "slot {}: cannot open token file {}: {e}",
+                    self.cfg.id,
+                    self.cfg.path.display()
+                )
+            })
+        })
     }
 
     /// Brings the cache up to date with the file when another connection changed
-    /// it. Cheap when nothing changed.
+    /// it. Cheap when nothing changed: a look at the WAL index (see [`watch`]),
+    /// SQLite only when somebody committed since the last check.
     pub fn refresh(&self) -> Result<()> {
-        let store = self.store()?;
+        let store = self.store_ref()?;
+        let watch = self
+            .watch
+            .get_or_init(|| Watch::open(&self.cfg.path))
+            .as_ref();
+        let before = watch.map(Watch::read);
         {
             let st = self.state.read();
             if let Some(seen) = st.seen {
+                if let (Some(w), Some(b)) = (watch, before) {
+                    if w.unchanged(b) {
+                        return Ok(());
+                    }
+                }
                 if !store.has_changed(seen)? {
+                    if let (Some(w), Some(b)) = (watch, before) {
+                        w.set(b);
+                    }
                     return Ok(());
                 }
             }
         }
         let _sync = self.sync.lock();
         let mut st = self.state.write();
-        Self::reload(&store, &mut st)
+        Self::reload(store, &mut st)?;
+        if let (Some(w), Some(b)) = (watch, before) {
+            w.set(b);
+        }
+        Ok(())
     }
 
     fn reload(store: &Store, st: &mut TokenState) -> Result<()> {
@@ -178,6 +204,7 @@ impl Token {
                 st.objects.remove(h);
             }
         }
+        let mut loaded = Vec::with_capacity(changes.upserts.len());
         for lo in changes.upserts {
             let h = st
                 .objects
@@ -191,10 +218,16 @@ impl Token {
             if let Some(secret) = lo.secret {
                 attrs.extend(secret);
             }
-            let obj = Object::new(h, None, attrs);
-            protect_key_material(obj.attrs());
-            st.objects.insert(Arc::new(obj));
+            let obj = Arc::new(Object::new(h, None, attrs));
+            loaded.push(Arc::clone(&obj));
+            st.objects.insert(obj);
         }
+        // Locked in memory together: one pair of system calls per run of pages.
+        crate::ffi::os::protect_many(loaded.iter().flat_map(|o| {
+            crate::object::rules::key_material_types(o.attrs())
+                .into_iter()
+                .filter_map(|ty| o.attrs().get(&ty).map(|v| v.as_slice()))
+        }));
         st.seen = Some((changes.epoch, changes.generation));
         st.meta = store.token_meta()?;
         Ok(())
