@@ -147,10 +147,7 @@ fn logging_ctx(slots: usize) -> Ctx {
     // stderr at Ctx::new's C_Initialize, before the config names the file.
     std::env::remove_var("SOFTKMS_LOG");
     let mut c = Ctx::new(slots);
-    let mut conf = format!(
-        "log = \"info\"\nlog_file = \"{}\"\n",
-        log_path().display()
-    );
+    let mut conf = format!("log = \"info\"\nlog_file = \"{}\"\n", log_path().display());
     for i in 0..slots {
         conf.push_str(&format!(
             "[[slot]]\nid = {i}\npath = \"{}\"\nkdf = \"fast\"\n",
@@ -472,4 +469,216 @@ fn a_flipped_byte_in_a_sealed_blob_hides_that_object_only() {
     stop(&ctx);
     assert_eq!(snapshot(&path), damaged, "the file was rewritten");
     start(&mut ctx);
+}
+
+/// A byte flipped in the user's wrapped master key: the right PIN cannot be told
+/// from a wrong one (the KEK's GCM tag is the only check), so C_Login is
+/// CKR_PIN_INCORRECT and counts as a failure; the SO still logs in and C_InitPIN
+/// gives the user a working PIN again, with every object intact. Nothing else is
+/// written before that.
+#[test]
+fn a_flipped_byte_in_a_wrapped_master_key_fails_that_login_only() {
+    let mut ctx = logging_ctx(1);
+    ctx.init_token(0);
+    let (_, sig) = populate(&ctx, 0);
+    stop(&ctx);
+    let path = ctx.token_path(0);
+    flip(&path, "principals", "wrapped_tmk", "name", "user");
+    let damaged = snapshot(&path);
+
+    start(&mut ctx);
+    let s = ctx.p11.open_rw_session(ctx.slot(0)).unwrap();
+    assert_eq!(
+        rv(s.login(UserType::User, Some(&pin(USER_PIN)))),
+        RvError::PinIncorrect
+    );
+    drop(s);
+    stop(&ctx);
+    assert_eq!(snapshot(&path), damaged, "the file was rewritten");
+    assert_eq!(failed_logins(&path, "user"), 1, "the failure counts");
+
+    // The SO's copy is intact: a new user PIN re-wraps the master key.
+    start(&mut ctx);
+    let s = ctx.p11.open_rw_session(ctx.slot(0)).unwrap();
+    s.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
+    s.init_pin(&pin(USER_PIN)).unwrap();
+    s.logout().unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    check_survivors(&s, &[], &sig);
+}
+
+/// A byte flipped in the token's check value (the meta row's sealed part): the
+/// PIN did unwrap the master key, so the PIN is right and the file is damaged:
+/// CKR_DEVICE_ERROR (C_Login's code for it) with a log line, for the user and the
+/// SO, and the try does not count against the lock-out. C_InitToken with the
+/// right SO PIN is refused too, so the damage is not "repaired" by wiping keys.
+#[test]
+fn a_flipped_byte_in_the_token_check_value_is_a_device_error() {
+    let mut ctx = logging_ctx(1);
+    ctx.init_token(0);
+    populate(&ctx, 0);
+    stop(&ctx);
+    let path = ctx.token_path(0);
+    flip(&path, "meta", "tmk_check", "id", "1");
+    let damaged = snapshot(&path);
+
+    start(&mut ctx);
+    let s = ctx.p11.open_rw_session(ctx.slot(0)).unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            rv(s.login(UserType::User, Some(&pin(USER_PIN)))),
+            RvError::DeviceError
+        );
+    }
+    assert_eq!(
+        rv(s.login(UserType::So, Some(&pin(SO_PIN)))),
+        RvError::DeviceError
+    );
+    drop(s);
+    assert!(ctx
+        .p11
+        .init_token(ctx.slot(0), &pin(SO_PIN), "wiped")
+        .is_err());
+    stop(&ctx);
+    assert_eq!(snapshot(&path), damaged, "the file was rewritten");
+    assert_eq!(
+        failed_logins(&path, "user"),
+        0,
+        "a right PIN does not count"
+    );
+    assert_eq!(failed_logins(&path, "so"), 0, "a right PIN does not count");
+    let lines = log_lines(&path.display().to_string());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" ERROR ") && l.contains("check value")),
+        "no log line: {lines:?}"
+    );
+    start(&mut ctx);
+}
+
+/// Token B: initialized with its own label and PINs, one private AES key and one
+/// public data object. Returns (uid of the key, uid of the data, serial).
+fn token_b(ctx: &Ctx) -> (String, String, String) {
+    let slot = ctx.slot(1);
+    ctx.p11
+        .init_token(slot, &pin("b-so-pin"), "token B")
+        .unwrap();
+    let s = ctx.p11.open_rw_session(slot).unwrap();
+    s.login(UserType::So, Some(&pin("b-so-pin"))).unwrap();
+    s.init_pin(&pin("b-user-pin")).unwrap();
+    s.logout().unwrap();
+    s.login(UserType::User, Some(&pin("b-user-pin"))).unwrap();
+    let k = aes(&s, "b-key", &h(K1), true);
+    let d = data(&s, "b-pub", b"from B", false);
+    let serial = ctx
+        .p11
+        .get_token_info(slot)
+        .unwrap()
+        .serial_number()
+        .to_string();
+    (uid(&s, k), uid(&s, d), serial)
+}
+
+/// Rows of token B copied into token A's file: as new rows (B's uids) and over
+/// A's own key (same uid, B's sealed blob). The AAD and MAC name the token, so
+/// every one is refused as a damaged row: left out, logged, not rewritten. A's
+/// key is never replaced by B's material.
+#[test]
+fn rows_from_another_token_are_refused() {
+    let mut ctx = logging_ctx(2);
+    ctx.init_token(0);
+    let (uids, sig) = populate(&ctx, 0);
+    let (b_key, b_pub, _) = token_b(&ctx);
+    stop(&ctx);
+    let (a, b) = (ctx.token_path(0), ctx.token_path(1));
+    let dst = db(&a);
+    dst.execute("ATTACH DATABASE ?1 AS b", [b.display().to_string()])
+        .unwrap();
+    let n = dst
+        .execute(
+            "INSERT INTO objects SELECT * FROM b.objects WHERE uid IN (?1, ?2)",
+            [&b_key, &b_pub],
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+    let n = dst
+        .execute(
+            "UPDATE objects SET sealed = (SELECT sealed FROM b.objects WHERE uid = ?1)
+             WHERE uid = ?2",
+            [&b_key, &uids["aes-a"]],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    dst.execute("DETACH DATABASE b", []).unwrap();
+    drop(dst);
+    let damaged = snapshot(&a);
+
+    start(&mut ctx);
+    let s = ctx.user_session(0);
+    check_survivors(&s, &["aes-a", "b-key", "b-pub"], &sig);
+    check_k1(&s, "aes-pub");
+    drop(s);
+    stop(&ctx);
+    assert_eq!(snapshot(&a), damaged, "the file was rewritten");
+    for uid in [&b_key, &b_pub, &uids["aes-a"]] {
+        let lines = log_lines(uid);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" ERROR ") && l.contains(&a.display().to_string())),
+            "no log line for {uid}: {lines:?}"
+        );
+    }
+    start(&mut ctx);
+}
+
+/// Token B's whole file in place of token A's: it opens as token B (B's label and
+/// serial), A's PIN is CKR_PIN_INCORRECT, and nothing but the failed count is
+/// written.
+#[test]
+fn another_tokens_file_opens_as_that_token() {
+    let mut ctx = logging_ctx(2);
+    ctx.init_token(0);
+    populate(&ctx, 0);
+    let (_, _, b_serial) = token_b(&ctx);
+    let a_serial = ctx
+        .p11
+        .get_token_info(ctx.slot(0))
+        .unwrap()
+        .serial_number()
+        .to_string();
+    assert_ne!(a_serial, b_serial);
+    stop(&ctx);
+    let (a, b) = (ctx.token_path(0), ctx.token_path(1));
+    for p in [&a, &b] {
+        let wal = PathBuf::from(format!("{}-wal", p.display()));
+        assert!(!wal.exists(), "{} left after C_Finalize", wal.display());
+    }
+    std::fs::copy(&b, &a).unwrap();
+    let before = snapshot(&a);
+
+    start(&mut ctx);
+    let info = ctx.p11.get_token_info(ctx.slot(0)).unwrap();
+    assert_eq!(info.label(), "token B");
+    assert_eq!(info.serial_number(), b_serial);
+    let s = ctx.p11.open_rw_session(ctx.slot(0)).unwrap();
+    assert_eq!(
+        rv(s.login(UserType::User, Some(&pin(USER_PIN)))),
+        RvError::PinIncorrect
+    );
+    assert_eq!(
+        rv(s.login(UserType::So, Some(&pin(SO_PIN)))),
+        RvError::PinIncorrect
+    );
+    drop(s);
+    stop(&ctx);
+    assert_eq!(snapshot(&a), before, "the file was rewritten");
+    assert_eq!(failed_logins(&a, "user"), 1);
+    // B's own PIN opens it, with B's key.
+    start(&mut ctx);
+    let s = ctx.p11.open_rw_session(ctx.slot(0)).unwrap();
+    s.login(UserType::User, Some(&pin("b-user-pin"))).unwrap();
+    check_k1(&s, "b-key");
+    assert!(find(&s, "aes-a").is_empty());
 }
