@@ -137,7 +137,9 @@ impl Store {
     /// KDF runs, so killing the process during the KDF still counts the try; a
     /// success resets it. A wrong PIN is `CKR_PIN_INCORRECT`, or `CKR_PIN_LOCKED`
     /// when this failure reached the limit. An unknown principal is
-    /// `CKR_USER_PIN_NOT_INITIALIZED`.
+    /// `CKR_USER_PIN_NOT_INITIALIZED`. A PIN that unwraps its copy of the TMK
+    /// when that TMK does not open the token's check value (a damaged meta row)
+    /// is `CKR_DEVICE_ERROR`, logged, and not counted as a failure.
     pub fn unlock(&self, name: &str, pin: &[u8], max_failures: u32) -> Result<Tmk> {
         self.unlock_with_audit(name, pin, max_failures, None)
     }
@@ -182,18 +184,36 @@ impl Store {
         let Ok(tmk) = unwrap_key(&kek, &wrap_aad(&uuid, name), &row.wrapped_tmk) else {
             return Err(wrong());
         };
-        self.write(|tx, meta, _| {
+        let (damaged, _) = self.write(|tx, meta, _| {
             let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
             if token.uuid != uuid || meta.epoch != epoch {
                 // Re-initialized while the KDF ran: this PIN was for the old token.
                 return Err(Error::PinIncorrect);
             }
-            Keys::for_token(&tmk, token).map_err(|_| Error::PinIncorrect)?;
+            if Keys::for_token(&tmk, token).is_err() {
+                // The PIN opened its wrapped TMK (an authenticated decryption), so
+                // the PIN is right and the token's check value is damaged: not a
+                // failed login. Take back this try's count; change nothing else.
+                let now = tx.principal(name)?.map_or(0, |p| p.failed_logins);
+                tx.set_failed_logins(name, now.saturating_sub(1))?;
+                return Ok(true);
+            }
             if !tx.set_failed_logins(name, 0)? {
                 return Err(Error::UserPinNotInitialized);
             }
-            append_in_tx(tx, success.map(std::slice::from_ref).unwrap_or(&[])).map(|_| ())
+            append_in_tx(tx, success.map(std::slice::from_ref).unwrap_or(&[])).map(|_| ())?;
+            Ok(false)
         })?;
+        if damaged {
+            ::log::error!(
+                "{}: the master key unwrapped by {name:?}'s PIN does not open the token's \
+                 check value: the file's meta row is damaged",
+                self.path.display()
+            );
+            return Err(Error::Device(
+                "token check value does not open (damaged meta row)".into(),
+            ));
+        }
         Ok(tmk)
     }
 
