@@ -127,10 +127,9 @@ impl Token {
     /// SQLite only when somebody committed since the last check.
     pub fn refresh(&self) -> Result<()> {
         let store = self.store_ref()?;
-        let watch = self
-            .watch
-            .get_or_init(|| Watch::open(&self.cfg.path))
-            .as_ref();
+        // The WAL index is watched once our connection has read the file (see
+        // `watch`): until then every call asks SQLite.
+        let watch = self.watch.get().and_then(Option::as_ref);
         let before = watch.map(Watch::read);
         {
             let st = self.state.read();
@@ -141,9 +140,7 @@ impl Token {
                     }
                 }
                 if !store.has_changed(seen)? {
-                    if let (Some(w), Some(b)) = (watch, before) {
-                        w.set(b);
-                    }
+                    self.watched(watch, before);
                     return Ok(());
                 }
             }
@@ -151,10 +148,19 @@ impl Token {
         let _sync = self.sync.lock();
         let mut st = self.state.write();
         Self::reload(store, &mut st)?;
-        if let (Some(w), Some(b)) = (watch, before) {
-            w.set(b);
-        }
+        self.watched(watch, before);
         Ok(())
+    }
+
+    /// After a check that found the cache current: leaves `before` as the
+    /// watch's mark, or starts watching the file's WAL index.
+    fn watched(&self, watch: Option<&Watch>, before: Option<u64>) {
+        match (watch, before) {
+            (Some(w), Some(b)) => w.set(b),
+            _ => {
+                self.watch.get_or_init(|| Watch::open(&self.cfg.path));
+            }
+        }
     }
 
     fn reload(store: &Store, st: &mut TokenState) -> Result<()> {
