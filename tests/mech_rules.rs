@@ -202,7 +202,13 @@ fn multi_part_equals_single_part() {
         // Deterministic (RFC 6979) only in the pure-Rust build; aws-lc's
         // nonces are random. Every signature is verified either way.
         let deterministic = !cfg!(feature = "aws-lc");
-        signers.push((format!("ECDSA {m:#x}"), plain(m), epriv, epub, deterministic));
+        signers.push((
+            format!("ECDSA {m:#x}"),
+            plain(m),
+            epriv,
+            epub,
+            deterministic,
+        ));
     }
     for (name, m, sk, vk, deterministic) in &signers {
         let one = raw.sign(&s, m, *sk, &d).expect(name);

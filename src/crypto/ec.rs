@@ -343,9 +343,8 @@ impl EcPrivateKey {
         {
             use aws_lc_rs::encoding::AsBigEndian;
             let Curve::P256 = curve;
-            let ecdh =
-                aws_lc_rs::agreement::PrivateKey::generate(&aws_lc_rs::agreement::ECDH_P256)
-                    .map_err(|_| Error::General("aws-lc: ec key generation".into()))?;
+            let ecdh = aws_lc_rs::agreement::PrivateKey::generate(&aws_lc_rs::agreement::ECDH_P256)
+                .map_err(|_| Error::General("aws-lc: ec key generation".into()))?;
             // The big-endian scalar is an aws-lc-rs buffer, wiped on drop.
             let be: aws_lc_rs::encoding::EcPrivateKeyBin<'static> = ecdh
                 .as_be_bytes()
