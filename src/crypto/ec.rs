@@ -270,7 +270,8 @@ pub struct EcPrivateKey {
 #[cfg(feature = "aws-lc")]
 struct LcEcPrivate {
     ecdh: aws_lc_rs::agreement::PrivateKey,
-    ecdsa: aws_lc_rs::signature::EcdsaKeyPair,
+    /// The signing key, built on the first signature.
+    ecdsa: std::sync::OnceLock<Option<aws_lc_rs::signature::EcdsaKeyPair>>,
     /// The public point, uncompressed.
     point: Vec<u8>,
 }
@@ -286,29 +287,41 @@ impl LcEcPrivate {
                     scalar,
                 )
                 .ok()?;
-                Self::from_ecdh(curve, ecdh, scalar)
+                Self::from_ecdh(curve, ecdh)
             }
         }
     }
 
-    /// Completes the forms from the ECDH key (which computed the public point).
-    fn from_ecdh(
-        curve: Curve,
-        ecdh: aws_lc_rs::agreement::PrivateKey,
-        scalar: &[u8],
-    ) -> Option<Self> {
+    /// From the ECDH key (which computed the public point already).
+    fn from_ecdh(curve: Curve, ecdh: aws_lc_rs::agreement::PrivateKey) -> Option<Self> {
         match curve {
             Curve::P256 => {
                 let point = ecdh.compute_public_key().ok()?.as_ref().to_vec();
-                let ecdsa = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
-                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    scalar,
-                    &point,
-                )
-                .ok()?;
-                Some(LcEcPrivate { ecdh, ecdsa, point })
+                Some(LcEcPrivate {
+                    ecdh,
+                    ecdsa: std::sync::OnceLock::new(),
+                    point,
+                })
             }
         }
+    }
+
+    /// The ECDSA key, built once from `scalar()` (this key's scalar).
+    fn ecdsa(
+        &self,
+        curve: Curve,
+        scalar: impl FnOnce() -> Zeroizing<Vec<u8>>,
+    ) -> Option<&aws_lc_rs::signature::EcdsaKeyPair> {
+        self.ecdsa
+            .get_or_init(|| match curve {
+                Curve::P256 => aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &scalar(),
+                    &self.point,
+                )
+                .ok(),
+            })
+            .as_ref()
     }
 }
 
@@ -353,7 +366,7 @@ impl EcPrivateKey {
             let key = p256::SecretKey::from_slice(&scalar)
                 .map_err(|_| Error::General("aws-lc: ec key generation".into()))?;
             let out = Self::new(curve, key);
-            if let Some(lc) = LcEcPrivate::from_ecdh(curve, ecdh, &scalar) {
+            if let Some(lc) = LcEcPrivate::from_ecdh(curve, ecdh) {
                 let _ = out.lc.set(Some(lc));
             }
             Ok(out)
@@ -441,13 +454,13 @@ impl EcPrivateKey {
         // The truncated (or zero-padded) hash is exactly 32 bytes, the integer
         // ECDSA signs: as a "SHA-256 digest" aws-lc takes it unchanged.
         #[cfg(feature = "aws-lc")]
-        if let Some(lc) = self.lc() {
+        if let Some(kp) = self
+            .lc()
+            .and_then(|lc| lc.ecdsa(self.curve, || self.scalar()))
+        {
             let d = aws_lc_rs::digest::Digest::import_less_safe(&e, &aws_lc_rs::digest::SHA256)
                 .map_err(|_| Error::FunctionFailed)?;
-            let sig = lc
-                .ecdsa
-                .sign_digest(&d)
-                .map_err(|_| Error::FunctionFailed)?;
+            let sig = kp.sign_digest(&d).map_err(|_| Error::FunctionFailed)?;
             return Ok(sig.as_ref().to_vec());
         }
         let sk = p256::ecdsa::SigningKey::from(&self.key);
