@@ -4,17 +4,18 @@
 //! Only P-256 is built in. [`Curve`] names the curve everywhere, so adding P-384
 //! or P-521 means one more variant and one more arm per function.
 //!
-//! ECDSA signing is deterministic (RFC 6979, HMAC-SHA-256), so the RFC 6979
-//! vectors apply to it. It stays on `p256` in both builds: `aws-lc-rs` signs
-//! with a random nonce only. With the `aws-lc` feature, ECDSA verification goes
-//! to `aws-lc-rs` (the public key is parsed for it once, when [`EcPublicKey`]
-//! is built).
+//! With the `aws-lc` feature, ECDSA signing and verification, ECDH and key
+//! generation go to `aws-lc-rs`. Its ECDSA nonces are random (hedged with the
+//! key and the digest), so signatures differ from call to call; the pure-Rust
+//! build signs deterministically (RFC 6979, HMAC-SHA-256), so the RFC 6979
+//! vectors match it exactly. Both are valid ECDSA signatures of the same key.
+//! The `aws-lc-rs` key objects are built once per parsed key, on first use,
+//! and cached with it.
 
 use crate::crypto::rsa::HashAlg;
 use crate::error::{Error, Result};
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::elliptic_curve::sec1::ToSec1Point;
-use p256::elliptic_curve::Generate;
 use zeroize::Zeroizing;
 
 /// DER of the object identifier `prime256v1` (1.2.840.10045.3.1.7).
@@ -132,8 +133,9 @@ pub fn der_octet_string(content: &[u8]) -> Vec<u8> {
 pub struct EcPublicKey {
     curve: Curve,
     key: p256::PublicKey,
+    /// The `aws-lc-rs` ECDSA verification key, parsed on first use.
     #[cfg(feature = "aws-lc")]
-    lc: Option<aws_lc_rs::signature::ParsedPublicKey>,
+    lc: std::sync::OnceLock<Option<aws_lc_rs::signature::ParsedPublicKey>>,
 }
 
 impl std::fmt::Debug for EcPublicKey {
@@ -144,17 +146,26 @@ impl std::fmt::Debug for EcPublicKey {
 
 impl EcPublicKey {
     fn new(curve: Curve, key: p256::PublicKey) -> Self {
-        #[cfg(feature = "aws-lc")]
-        {
-            let lc = aws_lc_rs::signature::ParsedPublicKey::new(
-                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
-                key.to_sec1_point(false).as_bytes(),
-            )
-            .ok();
-            EcPublicKey { curve, key, lc }
+        EcPublicKey {
+            curve,
+            key,
+            #[cfg(feature = "aws-lc")]
+            lc: std::sync::OnceLock::new(),
         }
-        #[cfg(not(feature = "aws-lc"))]
-        EcPublicKey { curve, key }
+    }
+
+    /// The `aws-lc-rs` verification key (parsed once, on first use).
+    #[cfg(feature = "aws-lc")]
+    fn lc(&self) -> Option<&aws_lc_rs::signature::ParsedPublicKey> {
+        self.lc
+            .get_or_init(|| {
+                aws_lc_rs::signature::ParsedPublicKey::new(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+                    self.uncompressed(),
+                )
+                .ok()
+            })
+            .as_ref()
     }
 
     /// From a point as `CKA_EC_POINT` or `CK_ECDH1_DERIVE_PARAMS.pPublicData`
@@ -218,7 +229,7 @@ impl EcPublicKey {
         // The truncated hash is exactly 32 bytes, the integer ECDSA uses: as a
         // "SHA-256 digest" aws-lc takes it unchanged.
         #[cfg(feature = "aws-lc")]
-        if let Some(lc) = &self.lc {
+        if let Some(lc) = self.lc() {
             let d = aws_lc_rs::digest::Digest::import_less_safe(&e, &aws_lc_rs::digest::SHA256)
                 .map_err(|_| Error::SignatureInvalid)?;
             return lc
@@ -249,6 +260,69 @@ fn truncate_hash(curve: Curve, hash: &[u8]) -> Vec<u8> {
 pub struct EcPrivateKey {
     curve: Curve,
     key: p256::SecretKey,
+    /// The `aws-lc-rs` forms of the key, built on first use (`None` if
+    /// `aws-lc-rs` refused the key, which then stays on `p256`).
+    #[cfg(feature = "aws-lc")]
+    lc: std::sync::OnceLock<Option<LcEcPrivate>>,
+}
+
+/// The `aws-lc-rs` forms of one EC private key.
+#[cfg(feature = "aws-lc")]
+struct LcEcPrivate {
+    ecdh: aws_lc_rs::agreement::PrivateKey,
+    /// The signing key, built on the first signature.
+    ecdsa: std::sync::OnceLock<Option<aws_lc_rs::signature::EcdsaKeyPair>>,
+    /// The public point, uncompressed.
+    point: Vec<u8>,
+}
+
+#[cfg(feature = "aws-lc")]
+impl LcEcPrivate {
+    /// From the scalar (`field_len` bytes); `None` when `aws-lc-rs` refuses it.
+    fn from_scalar(curve: Curve, scalar: &[u8]) -> Option<Self> {
+        match curve {
+            Curve::P256 => {
+                let ecdh = aws_lc_rs::agreement::PrivateKey::from_private_key(
+                    &aws_lc_rs::agreement::ECDH_P256,
+                    scalar,
+                )
+                .ok()?;
+                Self::from_ecdh(curve, ecdh)
+            }
+        }
+    }
+
+    /// From the ECDH key (which computed the public point already).
+    fn from_ecdh(curve: Curve, ecdh: aws_lc_rs::agreement::PrivateKey) -> Option<Self> {
+        match curve {
+            Curve::P256 => {
+                let point = ecdh.compute_public_key().ok()?.as_ref().to_vec();
+                Some(LcEcPrivate {
+                    ecdh,
+                    ecdsa: std::sync::OnceLock::new(),
+                    point,
+                })
+            }
+        }
+    }
+
+    /// The ECDSA key, built once from `scalar()` (this key's scalar).
+    fn ecdsa(
+        &self,
+        curve: Curve,
+        scalar: impl FnOnce() -> Zeroizing<Vec<u8>>,
+    ) -> Option<&aws_lc_rs::signature::EcdsaKeyPair> {
+        self.ecdsa
+            .get_or_init(|| match curve {
+                Curve::P256 => aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &scalar(),
+                    &self.point,
+                )
+                .ok(),
+            })
+            .as_ref()
+    }
 }
 
 impl std::fmt::Debug for EcPrivateKey {
@@ -258,13 +332,52 @@ impl std::fmt::Debug for EcPrivateKey {
 }
 
 impl EcPrivateKey {
-    /// A fresh random key.
+    fn new(curve: Curve, key: p256::SecretKey) -> Self {
+        EcPrivateKey {
+            curve,
+            key,
+            #[cfg(feature = "aws-lc")]
+            lc: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The `aws-lc-rs` forms (built once, on first use).
+    #[cfg(feature = "aws-lc")]
+    fn lc(&self) -> Option<&LcEcPrivate> {
+        self.lc
+            .get_or_init(|| LcEcPrivate::from_scalar(self.curve, &self.scalar()))
+            .as_ref()
+    }
+
+    /// A fresh random key (from `aws-lc-rs` with the `aws-lc` feature, which
+    /// also computes the public point once for [`Self::public_point`]).
     pub fn generate(curve: Curve) -> Result<Self> {
+        #[cfg(feature = "aws-lc")]
+        {
+            use aws_lc_rs::encoding::AsBigEndian;
+            let Curve::P256 = curve;
+            let ecdh = aws_lc_rs::agreement::PrivateKey::generate(&aws_lc_rs::agreement::ECDH_P256)
+                .map_err(|_| Error::General("aws-lc: ec key generation".into()))?;
+            // The big-endian scalar is an aws-lc-rs buffer, wiped on drop.
+            let be: aws_lc_rs::encoding::EcPrivateKeyBin<'static> = ecdh
+                .as_be_bytes()
+                .map_err(|_| Error::General("aws-lc: ec key generation".into()))?;
+            let scalar = Zeroizing::new(be.as_ref().to_vec());
+            let key = p256::SecretKey::from_slice(&scalar)
+                .map_err(|_| Error::General("aws-lc: ec key generation".into()))?;
+            let out = Self::new(curve, key);
+            if let Some(lc) = LcEcPrivate::from_ecdh(curve, ecdh) {
+                let _ = out.lc.set(Some(lc));
+            }
+            Ok(out)
+        }
+        #[cfg(not(feature = "aws-lc"))]
         match curve {
             Curve::P256 => {
+                use p256::elliptic_curve::Generate;
                 let key = p256::SecretKey::try_generate()
                     .map_err(|e| Error::General(format!("random source: {e}")))?;
-                Ok(EcPrivateKey { curve, key })
+                Ok(Self::new(curve, key))
             }
         }
     }
@@ -283,7 +396,7 @@ impl EcPrivateKey {
             Curve::P256 => {
                 let key = p256::SecretKey::from_slice(&buf)
                     .map_err(|_| Error::AttributeValueInvalid(cryptoki_sys::CKA_VALUE))?;
-                Ok(EcPrivateKey { curve, key })
+                Ok(Self::new(curve, key))
             }
         }
     }
@@ -293,10 +406,7 @@ impl EcPrivateKey {
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         use p256::pkcs8::DecodePrivateKey;
         let key = p256::SecretKey::from_pkcs8_der(der).map_err(|_| Error::WrappedKeyInvalid)?;
-        Ok(EcPrivateKey {
-            curve: Curve::P256,
-            key,
-        })
+        Ok(Self::new(Curve::P256, key))
     }
 
     /// The DER PKCS#8 `PrivateKeyInfo`: id-ecPublicKey with the namedCurve OID,
@@ -317,7 +427,7 @@ impl EcPrivateKey {
 
     /// The scalar, `field_len` bytes big-endian.
     pub fn scalar(&self) -> Zeroizing<Vec<u8>> {
-        let b = self.key.to_bytes();
+        let b = Zeroizing::new(self.key.to_bytes());
         Zeroizing::new(b.to_vec())
     }
 
@@ -326,13 +436,35 @@ impl EcPrivateKey {
         EcPublicKey::new(self.curve, self.key.public_key())
     }
 
-    /// A raw `r || s` ECDSA signature over `hash` (any length, truncated as ECDSA says);
-    /// `k` per RFC 6979.
+    /// The public point, uncompressed (`04 || x || y`); with `aws-lc`, the one
+    /// computed when the `aws-lc-rs` key was built.
+    pub fn public_point(&self) -> Vec<u8> {
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = self.lc() {
+            return lc.point.clone();
+        }
+        self.public().uncompressed()
+    }
+
+    /// A raw `r || s` ECDSA signature over `hash` (any length, truncated as
+    /// ECDSA says). `k` per RFC 6979 in the pure-Rust build; a hedged random
+    /// nonce with `aws-lc` (see the module docs).
     pub fn sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>> {
+        let e = truncate_hash(self.curve, hash);
+        // The truncated (or zero-padded) hash is exactly 32 bytes, the integer
+        // ECDSA signs: as a "SHA-256 digest" aws-lc takes it unchanged.
+        #[cfg(feature = "aws-lc")]
+        if let Some(kp) = self
+            .lc()
+            .and_then(|lc| lc.ecdsa(self.curve, || self.scalar()))
+        {
+            let d = aws_lc_rs::digest::Digest::import_less_safe(&e, &aws_lc_rs::digest::SHA256)
+                .map_err(|_| Error::FunctionFailed)?;
+            let sig = kp.sign_digest(&d).map_err(|_| Error::FunctionFailed)?;
+            return Ok(sig.as_ref().to_vec());
+        }
         let sk = p256::ecdsa::SigningKey::from(&self.key);
-        let sig: p256::ecdsa::Signature = sk
-            .sign_prehash(&truncate_hash(self.curve, hash))
-            .map_err(|_| Error::FunctionFailed)?;
+        let sig: p256::ecdsa::Signature = sk.sign_prehash(&e).map_err(|_| Error::FunctionFailed)?;
         Ok(sig.to_bytes().to_vec())
     }
 
@@ -340,6 +472,16 @@ impl EcPrivateKey {
     pub fn ecdh(&self, peer: &EcPublicKey) -> Result<Zeroizing<Vec<u8>>> {
         if peer.curve != self.curve {
             return Err(Error::MechanismParamInvalid);
+        }
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = self.lc() {
+            let peer = aws_lc_rs::agreement::UnparsedPublicKey::new(
+                &aws_lc_rs::agreement::ECDH_P256,
+                peer.uncompressed(),
+            );
+            return aws_lc_rs::agreement::agree(&lc.ecdh, peer, Error::FunctionFailed, |z| {
+                Ok(Zeroizing::new(z.to_vec()))
+            });
         }
         let shared = self.key.diffie_hellman(&peer.key);
         Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))

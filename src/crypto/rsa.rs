@@ -213,9 +213,85 @@ fn map_encrypt_err(e: rsa::Error) -> Error {
     }
 }
 
-/// An RSA public key.
+/// An RSA public key. With the `aws-lc` feature it also holds the
+/// `aws-lc-rs` forms of the key (one verification key per algorithm, the
+/// encryption key), each parsed on first use and cached with it.
 pub struct RsaPublicKey {
     key: rsa::PublicKey,
+    #[cfg(feature = "aws-lc")]
+    lc: LcPublic,
+}
+
+/// The verification algorithms `aws-lc-rs` serves, in the order of
+/// [`LcPublic::verify`]: PKCS#1 v1.5 with SHA-1/256/384/512, then PSS with
+/// SHA-256/384/512 (MGF1 of the same hash, salt as long as the hash).
+#[cfg(feature = "aws-lc")]
+const LC_VERIFY: [(
+    &aws_lc_rs::signature::RsaParameters,
+    &aws_lc_rs::digest::Algorithm,
+); 7] = {
+    use aws_lc_rs::{digest as d, signature as s};
+    [
+        (
+            &s::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            &d::SHA1_FOR_LEGACY_USE_ONLY,
+        ),
+        (&s::RSA_PKCS1_2048_8192_SHA256, &d::SHA256),
+        (&s::RSA_PKCS1_2048_8192_SHA384, &d::SHA384),
+        (&s::RSA_PKCS1_2048_8192_SHA512, &d::SHA512),
+        (&s::RSA_PSS_2048_8192_SHA256, &d::SHA256),
+        (&s::RSA_PSS_2048_8192_SHA384, &d::SHA384),
+        (&s::RSA_PSS_2048_8192_SHA512, &d::SHA512),
+    ]
+};
+
+/// The `aws-lc-rs` forms of one RSA public key, each parsed on first use
+/// (`None`: refused, e.g. below 2048 bits; the `rsa` crate serves it then).
+#[cfg(feature = "aws-lc")]
+#[derive(Default)]
+struct LcPublic {
+    verify: [std::sync::OnceLock<Option<aws_lc_rs::signature::ParsedPublicKey>>; 7],
+    encrypt: std::sync::OnceLock<Option<aws_lc_rs::rsa::PublicEncryptingKey>>,
+}
+
+#[cfg(feature = "aws-lc")]
+impl RsaPublicKey {
+    fn lc_usable(&self) -> bool {
+        (2048..=8192).contains(&self.bits())
+    }
+
+    /// Verifies `sig` over `digest` with the algorithm at `idx` of [`LC_VERIFY`];
+    /// `None` when `aws-lc-rs` cannot take this key.
+    fn lc_verify(&self, idx: usize, digest: &[u8], sig: &[u8]) -> Option<Result<()>> {
+        if !self.lc_usable() {
+            return None;
+        }
+        let (params, alg) = LC_VERIFY.get(idx)?;
+        let key = self.lc.verify.get(idx)?.get_or_init(|| {
+            let der = self.to_spki_der().ok()?;
+            aws_lc_rs::signature::ParsedPublicKey::new(*params, der).ok()
+        });
+        let key = key.as_ref()?;
+        let d = aws_lc_rs::digest::Digest::import_less_safe(digest, alg).ok()?;
+        Some(
+            key.verify_digest_sig(&d, sig)
+                .map_err(|_| Error::SignatureInvalid),
+        )
+    }
+
+    /// The `aws-lc-rs` encryption key, or `None`.
+    fn lc_encrypt(&self) -> Option<&aws_lc_rs::rsa::PublicEncryptingKey> {
+        if !self.lc_usable() {
+            return None;
+        }
+        self.lc
+            .encrypt
+            .get_or_init(|| {
+                let der = self.to_spki_der().ok()?;
+                aws_lc_rs::rsa::PublicEncryptingKey::from_der(&der).ok()
+            })
+            .as_ref()
+    }
 }
 
 impl std::fmt::Debug for RsaPublicKey {
@@ -243,14 +319,22 @@ impl RsaPublicKey {
                     _ => Error::KeyTypeInconsistent,
                 }
             })?;
-        Ok(RsaPublicKey { key })
+        Ok(Self::new(key))
+    }
+
+    fn new(key: rsa::PublicKey) -> Self {
+        RsaPublicKey {
+            key,
+            #[cfg(feature = "aws-lc")]
+            lc: LcPublic::default(),
+        }
     }
 
     /// From a DER SubjectPublicKeyInfo.
     pub fn from_spki_der(der: &[u8]) -> Result<Self> {
         use rsa::pkcs8::DecodePublicKey;
         let key = rsa::PublicKey::from_public_key_der(der).map_err(|_| Error::PublicKeyInvalid)?;
-        Ok(RsaPublicKey { key })
+        Ok(Self::new(key))
     }
 
     /// `k`: the modulus length in bytes (the length of signatures and ciphertexts).
@@ -282,6 +366,26 @@ impl RsaPublicKey {
         if data.len() + 11 > self.size() {
             return Err(Error::DataLenRange);
         }
+        // A DigestInfo of SHA-1/256/384/512 goes to aws-lc, which rebuilds the
+        // same DER DigestInfo from the hash and compares the whole encoded
+        // message, as the `rsa` crate does with the caller's bytes.
+        #[cfg(feature = "aws-lc")]
+        for (idx, h) in [
+            HashAlg::Sha1,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let prefix = h.digest_info_prefix();
+            if data.len() == prefix.len() + h.len() && data.starts_with(prefix) {
+                if let Some(r) = self.lc_verify(idx, &data[prefix.len()..], sig) {
+                    return r;
+                }
+            }
+        }
         self.key
             .verify(Pkcs1v15Sign::new_unprefixed(), data, sig)
             .map_err(|_| Error::SignatureInvalid)
@@ -301,6 +405,21 @@ impl RsaPublicKey {
         if digest.len() != hash.len() {
             return Err(Error::DataLenRange);
         }
+        // aws-lc verifies PSS with MGF1 of the same hash and a salt exactly as
+        // long as the hash (RSA_PSS_SALTLEN_DIGEST), the `rsa` crate's check
+        // for that salt length.
+        #[cfg(feature = "aws-lc")]
+        if salt_len == hash.len() {
+            let idx = match hash {
+                HashAlg::Sha256 => Some(4),
+                HashAlg::Sha384 => Some(5),
+                HashAlg::Sha512 => Some(6),
+                HashAlg::Sha1 | HashAlg::Sha224 => None,
+            };
+            if let Some(r) = idx.and_then(|i| self.lc_verify(i, digest, sig)) {
+                return r;
+            }
+        }
         with_hash!(hash, D => self
             .key
             .verify(Pss::<D>::new_with_salt(salt_len), digest, sig)
@@ -311,6 +430,18 @@ impl RsaPublicKey {
     pub fn encrypt_pkcs1v15(&self, msg: &[u8]) -> Result<Vec<u8>> {
         if msg.len() + 11 > self.size() {
             return Err(Error::DataLenRange);
+        }
+        #[cfg(feature = "aws-lc")]
+        if let Some(pk) = self.lc_encrypt() {
+            let key = aws_lc_rs::rsa::Pkcs1PublicEncryptingKey::new(pk.clone())
+                .map_err(|_| Error::General("aws-lc: rsa encryption key".into()))?;
+            let mut out = vec![0u8; self.size()];
+            let n = key
+                .encrypt(msg, &mut out)
+                .map_err(|_| Error::General("aws-lc: rsa encryption".into()))?
+                .len();
+            out.truncate(n);
+            return Ok(out);
         }
         self.key
             .encrypt(&mut getrandom::SysRng, Pkcs1v15Encrypt, msg)
@@ -329,11 +460,38 @@ impl RsaPublicKey {
         if msg.len() > max {
             return Err(Error::DataLenRange);
         }
+        #[cfg(feature = "aws-lc")]
+        if let (Some(alg), Some(pk)) = (lc_oaep_alg(hash, mgf), self.lc_encrypt()) {
+            let key = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(pk.clone())
+                .map_err(|_| Error::General("aws-lc: rsa encryption key".into()))?;
+            let mut out = vec![0u8; self.size()];
+            let label = (!label.is_empty()).then_some(label);
+            let n = key
+                .encrypt(alg, msg, &mut out, label)
+                .map_err(|_| Error::General("aws-lc: rsa encryption".into()))?
+                .len();
+            out.truncate(n);
+            return Ok(out);
+        }
         let label: Box<[u8]> = label.into();
         with_hash!(hash, D => with_hash!(mgf, M => self
             .key
             .encrypt(&mut getrandom::SysRng, Oaep::<D, M>::new_with_mgf_hash_and_label(label), msg)
             .map_err(map_encrypt_err)))
+    }
+}
+
+/// The `aws-lc-rs` OAEP algorithm of a hash and MGF1 hash, when it has one
+/// (MGF1 of the same hash, SHA-1/256/384/512).
+#[cfg(feature = "aws-lc")]
+fn lc_oaep_alg(hash: HashAlg, mgf: HashAlg) -> Option<&'static aws_lc_rs::rsa::OaepAlgorithm> {
+    use aws_lc_rs::rsa as r;
+    match (hash, mgf) {
+        (HashAlg::Sha1, HashAlg::Sha1) => Some(&r::OAEP_SHA1_MGF1SHA1),
+        (HashAlg::Sha256, HashAlg::Sha256) => Some(&r::OAEP_SHA256_MGF1SHA256),
+        (HashAlg::Sha384, HashAlg::Sha384) => Some(&r::OAEP_SHA384_MGF1SHA384),
+        (HashAlg::Sha512, HashAlg::Sha512) => Some(&r::OAEP_SHA512_MGF1SHA512),
+        _ => None,
     }
 }
 
@@ -344,44 +502,62 @@ pub fn oaep_max_len(k: usize, hash: HashAlg) -> Option<usize> {
 }
 
 /// An RSA private key (with its CRT values precomputed). With the `aws-lc`
-/// feature it also holds the `aws-lc-rs` keys, built once from the same
-/// components when the key is parsed (so an object's cached key is never
-/// re-parsed per operation); keys `aws-lc-rs` refuses (below 2048 bits) have
-/// none and use the `rsa` crate throughout.
+/// feature it also holds the `aws-lc-rs` keys, each built from the same
+/// components on first use and cached with it (so an object's cached key is
+/// never re-parsed per operation, and a key that is only generated and
+/// stored is never converted); keys `aws-lc-rs` refuses (below 2048 bits)
+/// have none and use the `rsa` crate throughout.
 pub struct RsaPrivateKey {
     key: rsa::PrivateKey,
+    /// The signing key.
     #[cfg(feature = "aws-lc")]
-    lc: Option<LcPrivate>,
-}
-
-/// The `aws-lc-rs` forms of one RSA private key.
-#[cfg(feature = "aws-lc")]
-struct LcPrivate {
-    sign: aws_lc_rs::rsa::KeyPair,
-    oaep: aws_lc_rs::rsa::OaepPrivateDecryptingKey,
+    lc_sign: std::sync::OnceLock<Option<aws_lc_rs::rsa::KeyPair>>,
+    /// The OAEP decryption key.
+    #[cfg(feature = "aws-lc")]
+    lc_oaep: std::sync::OnceLock<Option<aws_lc_rs::rsa::OaepPrivateDecryptingKey>>,
 }
 
 #[cfg(feature = "aws-lc")]
-impl LcPrivate {
-    /// From a DER PKCS#8 `PrivateKeyInfo`; `None` when `aws-lc-rs` refuses it.
-    fn from_pkcs8(der: &[u8]) -> Option<Self> {
-        use aws_lc_rs::rsa;
-        let sign = rsa::KeyPair::from_pkcs8(der).ok()?;
-        let dec = rsa::PrivateDecryptingKey::from_pkcs8(der).ok()?;
-        let oaep = rsa::OaepPrivateDecryptingKey::new(dec).ok()?;
-        Some(LcPrivate { sign, oaep })
+impl RsaPrivateKey {
+    /// Builds an `aws-lc-rs` key from this key's PKCS#8 DER (wiped after).
+    fn lc_build<T>(&self, f: impl FnOnce(&[u8]) -> Option<T>) -> Option<T> {
+        use rsa::pkcs8::EncodePrivateKey;
+        if self.bits() < 2048 {
+            return None;
+        }
+        // The DER is a `SecretDocument`, wiped on drop.
+        let der = self.key.to_pkcs8_der().ok()?;
+        f(der.as_bytes())
+    }
+
+    fn lc_sign(&self) -> Option<&aws_lc_rs::rsa::KeyPair> {
+        self.lc_sign
+            .get_or_init(|| self.lc_build(|der| aws_lc_rs::rsa::KeyPair::from_pkcs8(der).ok()))
+            .as_ref()
+    }
+
+    fn lc_oaep(&self) -> Option<&aws_lc_rs::rsa::OaepPrivateDecryptingKey> {
+        self.lc_oaep
+            .get_or_init(|| {
+                self.lc_build(|der| {
+                    let dec = aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(der).ok()?;
+                    aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(dec).ok()
+                })
+            })
+            .as_ref()
     }
 
     /// A PKCS#1 v1.5 or PSS signature over `digest` with `enc`, or `None`.
-    fn sign_digest(
+    fn lc_sign_digest(
         &self,
         enc: &'static aws_lc_rs::signature::RsaSignatureEncoding,
         alg: &'static aws_lc_rs::digest::Algorithm,
         digest: &[u8],
     ) -> Option<Vec<u8>> {
+        let kp = self.lc_sign()?;
         let d = aws_lc_rs::digest::Digest::import_less_safe(digest, alg).ok()?;
-        let mut sig = vec![0u8; self.sign.public_modulus_len()];
-        self.sign.sign_digest(enc, &d, &mut sig).ok()?;
+        let mut sig = vec![0u8; kp.public_modulus_len()];
+        kp.sign_digest(enc, &d, &mut sig).ok()?;
         Some(sig)
     }
 }
@@ -393,25 +569,23 @@ impl std::fmt::Debug for RsaPrivateKey {
 }
 
 impl RsaPrivateKey {
-    /// Wraps a key of the `rsa` crate, building its `aws-lc-rs` forms.
+    /// Wraps a key of the `rsa` crate (its `aws-lc-rs` forms are built on
+    /// first use).
     fn with_backend(key: rsa::PrivateKey) -> Self {
-        #[cfg(feature = "aws-lc")]
-        {
-            use rsa::pkcs8::EncodePrivateKey;
-            // The DER is a `SecretDocument`, wiped on drop.
-            let lc = key
-                .to_pkcs8_der()
-                .ok()
-                .and_then(|der| LcPrivate::from_pkcs8(der.as_bytes()));
-            RsaPrivateKey { key, lc }
+        RsaPrivateKey {
+            key,
+            #[cfg(feature = "aws-lc")]
+            lc_sign: std::sync::OnceLock::new(),
+            #[cfg(feature = "aws-lc")]
+            lc_oaep: std::sync::OnceLock::new(),
         }
-        #[cfg(not(feature = "aws-lc"))]
-        RsaPrivateKey { key }
     }
 
     /// Generates a key of `bits` bits with public exponent `e`. With `aws-lc`,
     /// the sizes and exponent it generates (2048, 3072, 4096, 8192 bits; e =
-    /// 65537) come from `aws-lc-rs`.
+    /// 65537) come from `aws-lc-rs`; the new key is parsed once (by the `rsa`
+    /// crate, for its components), and its `aws-lc-rs` forms are only built
+    /// if this value is used to sign or decrypt.
     pub fn generate(bits: usize, e: u64) -> Result<Self> {
         if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(Error::KeySizeRange);
@@ -531,9 +705,7 @@ impl RsaPrivateKey {
 
     /// The public half.
     pub fn public(&self) -> RsaPublicKey {
-        RsaPublicKey {
-            key: self.key.to_public_key(),
-        }
+        RsaPublicKey::new(self.key.to_public_key())
     }
 
     /// PKCS#1 v1.5 signature over `data` taken as the encoded DigestInfo
@@ -545,7 +717,7 @@ impl RsaPrivateKey {
         // A DigestInfo of SHA-256/384/512 is signed by aws-lc (blinded too);
         // the signature is the same, PKCS#1 v1.5 being deterministic.
         #[cfg(feature = "aws-lc")]
-        if let Some(lc) = &self.lc {
+        {
             use aws_lc_rs::{digest as d, signature as s};
             let algs: [(
                 HashAlg,
@@ -559,7 +731,7 @@ impl RsaPrivateKey {
             for (h, enc, alg) in algs {
                 let prefix = h.digest_info_prefix();
                 if data.len() == prefix.len() + h.len() && data.starts_with(prefix) {
-                    if let Some(sig) = lc.sign_digest(enc, alg, &data[prefix.len()..]) {
+                    if let Some(sig) = self.lc_sign_digest(enc, alg, &data[prefix.len()..]) {
                         return Ok(sig);
                     }
                 }
@@ -578,7 +750,7 @@ impl RsaPrivateKey {
         }
         // aws-lc signs PSS with MGF1 of the same hash and a salt as long as the hash.
         #[cfg(feature = "aws-lc")]
-        if let (Some(lc), true) = (&self.lc, salt_len == hash.len()) {
+        if salt_len == hash.len() {
             use aws_lc_rs::{digest as d, signature as s};
             let enc: Option<(&'static s::RsaSignatureEncoding, &'static d::Algorithm)> = match hash
             {
@@ -587,7 +759,7 @@ impl RsaPrivateKey {
                 HashAlg::Sha512 => Some((&s::RSA_PSS_SHA512, &d::SHA512)),
                 HashAlg::Sha1 | HashAlg::Sha224 => None,
             };
-            if let Some(sig) = enc.and_then(|(enc, alg)| lc.sign_digest(enc, alg, digest)) {
+            if let Some(sig) = enc.and_then(|(enc, alg)| self.lc_sign_digest(enc, alg, digest)) {
                 return Ok(sig);
             }
         }
@@ -625,20 +797,11 @@ impl RsaPrivateKey {
         // aws-lc decrypts OAEP with MGF1 of the same hash (blinded, constant
         // time, and checking Y as RFC 8017 says); every failure is the same error.
         #[cfg(feature = "aws-lc")]
-        if let Some(lc) = &self.lc {
-            use aws_lc_rs::rsa as r;
-            let alg: Option<&'static r::OaepAlgorithm> = match (hash, mgf) {
-                (HashAlg::Sha1, HashAlg::Sha1) => Some(&r::OAEP_SHA1_MGF1SHA1),
-                (HashAlg::Sha256, HashAlg::Sha256) => Some(&r::OAEP_SHA256_MGF1SHA256),
-                (HashAlg::Sha384, HashAlg::Sha384) => Some(&r::OAEP_SHA384_MGF1SHA384),
-                (HashAlg::Sha512, HashAlg::Sha512) => Some(&r::OAEP_SHA512_MGF1SHA512),
-                _ => None,
-            };
-            if let Some(alg) = alg {
+        if let Some(alg) = lc_oaep_alg(hash, mgf) {
+            if let Some(oaep) = self.lc_oaep() {
                 let mut buf = Zeroizing::new(vec![0u8; self.size()]);
                 let label = (!label.is_empty()).then_some(label);
-                let n = lc
-                    .oaep
+                let n = oaep
                     .decrypt(alg, ct, &mut buf, label)
                     .map_err(|_| Error::EncryptedDataInvalid)?
                     .len();
