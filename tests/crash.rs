@@ -66,27 +66,6 @@ fn envelope_version(msg: &[u8]) -> CK_ULONG {
     CK_ULONG::from(u32::from_be_bytes(msg[11 + l..15 + l].try_into().unwrap()))
 }
 
-fn read_ulong(s: &Session, k: ObjectHandle, ty: CK_ULONG) -> CK_ULONG {
-    match &s
-        .get_attributes(k, &[AttributeType::VendorDefined(ty)])
-        .unwrap()[..]
-    {
-        [Attribute::VendorDefined((_, v))] => CK_ULONG::from_ne_bytes(v[..].try_into().unwrap()),
-        other => panic!("attribute 0x{ty:x}: {other:?}"),
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// The user PIN number `i` of the PIN scenarios.
 fn pin_no(i: u64) -> String {
     format!("pin-{i:06}")
@@ -101,16 +80,6 @@ fn value_of(label: &str) -> Vec<u8> {
         .cycle()
         .take(3000)
         .collect()
-}
-
-/// The complete lines of a log (a line still being written is left out).
-fn lines(path: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let complete = match text.rfind('\n') {
-        Some(i) => &text[..=i],
-        None => "",
-    };
-    complete.lines().map(str::to_string).collect()
 }
 
 /// The last `ok` line's words after `ok`, if any.

@@ -57,16 +57,6 @@ fn bool_attr(ty: CK_ULONG, v: bool) -> Attribute {
     Attribute::VendorDefined((AttributeType::VendorDefined(ty), vec![u8::from(v)]))
 }
 
-fn read_ulong(s: &Session, k: ObjectHandle, ty: CK_ULONG) -> CK_ULONG {
-    match &s
-        .get_attributes(k, &[AttributeType::VendorDefined(ty)])
-        .unwrap()[..]
-    {
-        [Attribute::VendorDefined((_, v))] => CK_ULONG::from_ne_bytes(v[..].try_into().unwrap()),
-        other => panic!("attribute 0x{ty:x}: {other:?}"),
-    }
-}
-
 fn set_clock(offset_seconds: i64) {
     std::env::set_var("SOFTKMS_TEST_CLOCK_OFFSET", offset_seconds.to_string());
 }

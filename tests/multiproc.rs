@@ -82,16 +82,6 @@ fn open(s: &Session, k: ObjectHandle, msg: &[u8]) -> Vec<u8> {
     s.decrypt(&envelope(&envelope_params()), k, msg).unwrap()
 }
 
-fn read_ulong(s: &Session, k: ObjectHandle, ty: CK_ULONG) -> CK_ULONG {
-    match &s
-        .get_attributes(k, &[AttributeType::VendorDefined(ty)])
-        .unwrap()[..]
-    {
-        [Attribute::VendorDefined((_, v))] => CK_ULONG::from_ne_bytes(v[..].try_into().unwrap()),
-        other => panic!("attribute 0x{ty:x}: {other:?}"),
-    }
-}
-
 fn rotate(s: &Session, k: ObjectHandle) {
     s.update_attributes(
         k,
@@ -127,17 +117,6 @@ fn one(s: &Session, label: &str) -> ObjectHandle {
     found[0]
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// A child's log: one line per successful call, written before the next call.
 struct Log(std::fs::File);
 
@@ -149,16 +128,6 @@ impl Log {
         // One write(2) per line: readers never see half a line as a whole one.
         self.0.write_all(format!("{l}\n").as_bytes()).unwrap();
     }
-}
-
-/// The complete lines of a log (a line still being written is left out).
-fn lines(path: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let complete = match text.rfind('\n') {
-        Some(i) => &text[..=i],
-        None => "",
-    };
-    complete.lines().map(str::to_string).collect()
 }
 
 fn work_time() -> Duration {

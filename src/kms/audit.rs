@@ -132,53 +132,10 @@ struct Tally {
     last_ms: i64,
 }
 
-/// A fast hasher for aggregation keys (FxHash-style). The keys are made by this
-/// process (handles, principal and key names), so resistance to chosen
-/// collisions, SipHash's reason to be slow, buys nothing here.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_K);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(u64::try_from(i).unwrap_or(u64::MAX));
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// The aggregation keys are made by this process (handles, principal and key
+/// names), so resistance to chosen collisions, SipHash's reason to be slow,
+/// buys nothing here.
+type FxBuild = rustc_hash::FxBuildHasher;
 
 /// Aggregates are kept in this many maps, by session handle, so that threads
 /// that use their own sessions do not wait for each other.
@@ -205,12 +162,6 @@ pub struct Aggregator {
     shards: [Padded; SHARDS],
     /// The first time of the oldest pending aggregate; `i64::MAX` when none.
     oldest_ms: AtomicI64,
-}
-
-impl std::fmt::Debug for FxHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FxHasher")
-    }
 }
 
 impl Default for Aggregator {

@@ -11,55 +11,14 @@ use std::sync::Arc;
 /// The attributes that are indexed.
 const INDEXED: [CK_ATTRIBUTE_TYPE; 4] = [CKA_LABEL, CKA_ID, CKA_CLASS, CKA_UNIQUE_ID];
 
-/// A fast hasher for the cache's maps. Handles are integers this process hands
-/// out; labels, ids and unique ids come from callers who hold the token's PIN,
-/// that is from the application itself: SipHash's protection against chosen
-/// keys buys nothing here, and costs on every lookup.
-#[derive(Default, Clone, Copy, Debug)]
-pub struct HandleHasher(u64);
-
-impl HandleHasher {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-impl std::hash::Hasher for HandleHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(u64::try_from(i).unwrap_or(u64::MAX));
-    }
-    fn finish(&self) -> u64 {
-        // hashbrown takes the top bits for its control bytes and the low bits
-        // for the bucket: fold the high half down so both are mixed.
-        self.0 ^ (self.0 >> 32)
-    }
-}
-
 /// A map keyed by handle.
 pub type HandleMap<V> = HashMap<CK_OBJECT_HANDLE, V, Fast>;
 
-/// The hasher of the cache's maps.
-pub type Fast = std::hash::BuildHasherDefault<HandleHasher>;
+/// The hasher of the cache's maps (FxHash). Handles are integers this process
+/// hands out; labels, ids and unique ids come from callers who hold the
+/// token's PIN, that is from the application itself: SipHash's protection
+/// against chosen keys buys nothing here, and costs on every lookup.
+pub type Fast = rustc_hash::FxBuildHasher;
 
 /// Objects of one token (token objects of this process's view, plus session
 /// objects), by handle, with secondary indexes.

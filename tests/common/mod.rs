@@ -191,3 +191,45 @@ impl Ctx {
         }
     }
 }
+
+/// Lower-case hex of `b`.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The bytes of the hex string `s` (panics on bad hex: test data only).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// The complete lines of a log another process is writing (a line still
+/// being written is left out).
+pub fn lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    complete.lines().map(str::to_string).collect()
+}
+
+/// A `CK_ULONG` attribute (a vendor one, say) of object `k`.
+pub fn read_ulong(
+    s: &Session,
+    k: cryptoki::object::ObjectHandle,
+    ty: cryptoki_sys::CK_ULONG,
+) -> cryptoki_sys::CK_ULONG {
+    use cryptoki::object::{Attribute, AttributeType};
+    match &s
+        .get_attributes(k, &[AttributeType::VendorDefined(ty)])
+        .expect("C_GetAttributeValue")[..]
+    {
+        [Attribute::VendorDefined((_, v))] => {
+            cryptoki_sys::CK_ULONG::from_ne_bytes(v[..].try_into().expect("a CK_ULONG"))
+        }
+        other => panic!("attribute 0x{ty:x}: {other:?}"),
+    }
+}
