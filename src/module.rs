@@ -357,6 +357,28 @@ impl Module {
         ctx: &[u8],
         invalid: Error,
     ) -> Result<Arc<Object>> {
+        // When another writer changed the key while a due rotation was being
+        // written, every check is made again on the key as it is now: its usage
+        // flags or its policy may have changed too.
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            match self.key_once(tok, def, h, usage, ctx, invalid.clone()) {
+                Err(Error::Conflict) => continue,
+                r => return r,
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn key_once(
+        &self,
+        tok: &Token,
+        def: &MechanismDef,
+        h: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        ctx: &[u8],
+        invalid: Error,
+    ) -> Result<Arc<Object>> {
         let key = self.object(tok, h, invalid.clone())?;
         let class = key.class().unwrap_or(CK_UNAVAILABLE_INFORMATION);
         if !classes_for(usage).contains(&class) {
@@ -373,7 +395,7 @@ impl Module {
         // The key policy is checked before anything happens to the key (a due
         // rotation included): a denied use changes nothing.
         self.check_policy(tok, &key, policy::action_for(usage, def.mech), ctx)?;
-        self.usable(tok, key, invalid)
+        self.usable_once(tok, key, invalid)
     }
 
     /// The key policy: may whoever is logged in do `action` with `key` (and this
@@ -509,9 +531,12 @@ impl Module {
     }
 
     /// Destroys an object (in the file for a token object).
+    /// Removes an object the KMS lifecycle found due for deletion, only if it is
+    /// still the version that was checked (`Error::Conflict` otherwise: another
+    /// writer may have cancelled the deletion).
     fn remove(&self, tok: &Token, obj: &Object, why: &str) -> Result<()> {
         if obj.is_token() {
-            tok.unpersist(obj, &self.rec(tok, "SoftKMS lifecycle", 0).with_reason(why))
+            tok.unpersist_if_current(obj, &self.rec(tok, "SoftKMS lifecycle", 0).with_reason(why))
         } else {
             tok.state.write().objects.remove(obj.handle);
             Ok(())
@@ -972,7 +997,12 @@ impl Module {
                 "key {}: its scheduled deletion is due; destroyed",
                 o.unique_id()
             );
-            self.remove(t, &o, "scheduled deletion")?;
+            match self.remove(t, &o, "scheduled deletion") {
+                // Changed by another writer since it was read (its deletion
+                // cancelled, say): it is checked again at its next use.
+                Err(Error::Conflict) => {}
+                r => r?,
+            }
         }
         Ok(())
     }

@@ -44,7 +44,7 @@ use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::sync::Arc;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The expanded key of an AES key object; `size_err` when its value is not 16,
 /// 24 or 32 bytes long.
@@ -351,7 +351,10 @@ impl CipherOp for GcmOp {
             return Ok(());
         };
         dst[..n].copy_from_slice(input);
-        let tag = self.key.seal(&self.iv, &self.aad, &mut dst[..n])?;
+        let tag = self
+            .key
+            .seal(&self.iv, &self.aad, &mut dst[..n])
+            .inspect_err(|_| dst.zeroize())?;
         dst[n..].copy_from_slice(&tag[..self.tag_len]);
         Ok(())
     }
@@ -708,7 +711,7 @@ mod message {
     use crate::outbuf::OutBuf;
     use cryptoki_sys::*;
     use std::sync::Arc;
-    use zeroize::Zeroizing;
+    use zeroize::{Zeroize, Zeroizing};
 
     /// A message begun with `C_*MessageBegin`.
     struct Pending {
@@ -855,7 +858,10 @@ mod message {
             }
             if let Some(dst) = out.reserve(input.len())? {
                 dst.copy_from_slice(input);
-                let tag = self.key.seal(iv_of(param), aad, dst)?;
+                let tag = self
+                    .key
+                    .seal(iv_of(param), aad, dst)
+                    .inspect_err(|_| dst.zeroize())?;
                 set_tag(param, &tag[..tlen]);
             }
             Ok(())

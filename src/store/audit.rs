@@ -526,6 +526,17 @@ impl Store {
         self.delete_objects_with_audit(&[uid], std::slice::from_ref(record))
     }
 
+    /// Deletes an object if its row is still at generation `base`, with its
+    /// audit record (`Error::Conflict` when another writer changed it).
+    pub fn delete_object_if_audited(
+        &self,
+        uid: &str,
+        base: u64,
+        record: &AuditRecord,
+    ) -> Result<u64> {
+        self.delete_object_if_with_audit(uid, base, std::slice::from_ref(record))
+    }
+
     /// [`Store::delete_objects`] and their audit records, in one transaction.
     pub fn delete_objects_audited<S: AsRef<str>>(
         &self,

@@ -438,6 +438,27 @@ impl Store {
         Ok(generation)
     }
 
+    /// Deletes one object only if its row is still at generation `base`
+    /// (`Error::Conflict`, nothing written, when another writer changed or
+    /// deleted it since), with its audit records, in one transaction.
+    pub(crate) fn delete_object_if_with_audit(
+        &self,
+        uid: &str,
+        base: u64,
+        audit: &[audit::AuditRecord],
+    ) -> Result<u64> {
+        let ((), generation) = self.write(|tx, _, generation| {
+            if tx.object_generation(uid)? != Some(base) {
+                return Err(Error::Conflict);
+            }
+            if !tx.delete_object(uid, generation)? {
+                return Err(Error::Conflict);
+            }
+            audit::append_in_tx(tx, audit).map(|_| ())
+        })?;
+        Ok(generation)
+    }
+
     /// Forgets tombstones written at or before `generation`. A reader that last
     /// looked at an older generation gets a full reload from then on.
     pub fn prune_tombstones(&self, generation: u64) -> Result<()> {

@@ -23,13 +23,15 @@ fn row_kdf(p: &PrincipalRow) -> KdfParams {
     }
 }
 
-/// Whether `to` is a higher Argon2id cost than `from`: no parameter lower, one
-/// higher. A cost is only ever raised automatically, never lowered.
+/// Whether `to` is a higher Argon2id cost than `from`: no parameter lower, and
+/// memory or passes higher. More lanes alone is no raise (the work per guess is
+/// memory times passes; lanes only let a guesser spread it over more cores).
+/// A cost is only ever raised automatically, never lowered.
 pub(crate) fn kdf_raises(from: &KdfParams, to: &KdfParams) -> bool {
     to.m_cost_kib >= from.m_cost_kib
         && to.t_cost >= from.t_cost
         && to.p_cost >= from.p_cost
-        && to != from
+        && (to.m_cost_kib > from.m_cost_kib || to.t_cost > from.t_cost)
 }
 
 /// A fresh salt and the KEK the PIN derives with it (the slow part, run unlocked).
@@ -222,7 +224,7 @@ impl Store {
     /// cost, the TMK re-wrapped, in one transaction. Returns whether it did.
     ///
     /// Nothing happens unless `kdf` is at least the stored cost in every
-    /// parameter and above it in one ([`kdf_raises`]): a cost is never lowered,
+    /// parameter and above it in memory or passes ([`kdf_raises`]): a cost is never lowered,
     /// and a mixed change (more memory, fewer passes) waits for the next PIN
     /// change. The PIN is checked again against the row as it is now (one KDF
     /// at the stored, lower cost), and the write happens only if the row has not

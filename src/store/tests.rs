@@ -816,3 +816,33 @@ fn a_conditional_replace_refuses_a_row_changed_or_deleted_since_it_was_read() {
         .upserts
         .is_empty());
 }
+
+#[test]
+fn a_conditional_delete_refuses_a_row_changed_since_it_was_read() {
+    let (_d, p) = tmp();
+    let (s, tmk) = init(&p);
+    let rec = audit::AuditRecord::management("SoftKMS lifecycle", "", 0);
+    let g1 = s
+        .put_object(&private_obj("k", b"v1", b"material"), Some(&tmk))
+        .unwrap();
+    // Another writer changed the row (cancelled its deletion, say) after it was read at g1.
+    let g2 = s
+        .replace_object_audited(&private_obj("k", b"v2", b"material"), g1, Some(&tmk), &rec)
+        .unwrap();
+    assert_eq!(
+        s.delete_object_if_audited("k", g1, &rec).unwrap_err(),
+        Error::Conflict
+    );
+    assert_eq!(s.changes_since(None, Some(&tmk)).unwrap().upserts.len(), 1);
+    // Read again, the deletion goes through; a second one finds nothing.
+    s.delete_object_if_audited("k", g2, &rec).unwrap();
+    assert!(s
+        .changes_since(None, Some(&tmk))
+        .unwrap()
+        .upserts
+        .is_empty());
+    assert_eq!(
+        s.delete_object_if_audited("k", g2, &rec).unwrap_err(),
+        Error::Conflict
+    );
+}

@@ -509,6 +509,31 @@ impl Token {
         Ok(())
     }
 
+    /// Removes a token object from the file and the cache only if the file
+    /// still holds the version of it that `obj` is (`Error::Conflict` when
+    /// another writer changed it meanwhile: a cancelled deletion, say).
+    pub fn unpersist_if_current(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
+        let store = self.store()?;
+        let rec = rec.clone().with_key(obj.unique_id(), None);
+        let _sync = self.sync.lock();
+        let generation = {
+            let st = self.state.read();
+            let base = match (
+                st.objects.get(obj.handle),
+                st.generations.get(obj.unique_id()),
+            ) {
+                (Some(cur), Some(g)) if std::ptr::eq(Arc::as_ptr(cur), obj) => *g,
+                _ => return Err(Error::Conflict),
+            };
+            store.delete_object_if_audited(obj.unique_id(), base, &rec)?
+        };
+        let mut st = self.state.write();
+        st.objects.remove(obj.handle);
+        st.generations.remove(obj.unique_id());
+        Self::advance(&mut st, generation);
+        Ok(())
+    }
+
     /// After our own write: when nobody else wrote in between, the cache is
     /// current at the new generation and needs no reload.
     fn advance(st: &mut TokenState, generation: u64) {
