@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end: build; a token on the default path
 # ($XDG_DATA_HOME/softkms/token.db); a managed key; envelope encryption; a
-# rotation; the old ciphertext still decrypts; a data key; the key's history.
+# rotation; the old ciphertext still decrypts; a data key; the key's history;
+# the audit trail of the key, and the audit chain verified.
 # An existing token is reused (never re-initialized): then SOFTKMS_PIN must be its user PIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,3 +36,7 @@ echo "== a data key: plaintext for local use, ciphertext blob to store"
 "$K" datakey decrypt --blob "$work/dk.blob" --context app=billing
 echo "== the key's history"
 "$K" key show "$key"
+echo "== the audit trail of this key (changes, and the uses counted per session)"
+"$K" audit show --key "$key"
+echo "== the audit chain verifies"
+"$K" audit verify

@@ -13,7 +13,11 @@ use softkms::store::Store;
 
 /// Logs in as whoever may read the log and opens the slot's token file.
 fn reader(m: &Module, o: &Opts) -> Result<(Store, Option<CK_SESSION_HANDLE>), String> {
-    let (principal, h) = if std::env::var_os("SOFTKMS_SO_PIN").is_some() {
+    // A key label is only visible to the user (labels of private keys are
+    // sealed): with `--key` and both PINs at hand, the user reads.
+    let user_for_label =
+        flag(&o.words, "--key").is_some() && std::env::var_os("SOFTKMS_PIN").is_some();
+    let (principal, h) = if std::env::var_os("SOFTKMS_SO_PIN").is_some() && !user_for_label {
         let h = session(m, o.slot, false)?;
         let pin = super::env_pin("SOFTKMS_SO_PIN")?;
         m.login(h, CKU_SO, &pin, None).map_err(fail)?;
@@ -62,6 +66,9 @@ fn selected(
             .map(|k| read_text(m, h, k, CKA_UNIQUE_ID)),
         _ => None,
     };
+    if let (Some(k), None) = (&key, &uid) {
+        eprintln!("note: --key {k:?} is taken as a unique id (no key with that label is visible; labels need SOFTKMS_PIN)");
+    }
     let mut rows = Vec::new();
     store
         .for_each_audit(|r| {
