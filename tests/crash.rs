@@ -40,12 +40,6 @@ const ROTATE: CK_ULONG = BASE + 0x06;
 const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
 const CONTEXT: &[u8] = b"app=crash";
 
-#[repr(C)]
-struct EnvelopeParams {
-    p_context: *const u8,
-    ul_context_len: CK_ULONG,
-}
-
 fn envelope_op(s: &Session, k: ObjectHandle, data: &[u8], encrypt: bool) -> Vec<u8> {
     let params = EnvelopeParams {
         p_context: CONTEXT.as_ptr(),

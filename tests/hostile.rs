@@ -90,78 +90,22 @@ impl Dummy for CK_NOTIFY {
 }
 
 macro_rules! dummy_call {
-    ($f:expr, $d:expr, 1) => {
-        ($f.unwrap())(Dummy::first($d))
+    // The first argument is `Dummy::first`, each further one (a `_` apiece) `Dummy::get`.
+    (@ $f:expr, $d:expr, $($rest:tt)*) => {
+        ($f.unwrap())(Dummy::first($d) $(, dummy_call!(@get $d, $rest))*)
     };
-    ($f:expr, $d:expr, 2) => {
-        ($f.unwrap())(Dummy::first($d), Dummy::get($d))
+    (@get $d:expr, _) => {
+        Dummy::get($d)
     };
-    ($f:expr, $d:expr, 3) => {
-        ($f.unwrap())(Dummy::first($d), Dummy::get($d), Dummy::get($d))
-    };
-    ($f:expr, $d:expr, 4) => {
-        ($f.unwrap())(
-            Dummy::first($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-        )
-    };
-    ($f:expr, $d:expr, 5) => {
-        ($f.unwrap())(
-            Dummy::first($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-        )
-    };
-    ($f:expr, $d:expr, 6) => {
-        ($f.unwrap())(
-            Dummy::first($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-        )
-    };
-    ($f:expr, $d:expr, 7) => {
-        ($f.unwrap())(
-            Dummy::first($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-        )
-    };
-    ($f:expr, $d:expr, 8) => {
-        ($f.unwrap())(
-            Dummy::first($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-        )
-    };
-    ($f:expr, $d:expr, 9) => {
-        ($f.unwrap())(
-            Dummy::first($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-            Dummy::get($d),
-        )
-    };
+    ($f:expr, $d:expr, 1) => { dummy_call!(@ $f, $d,) };
+    ($f:expr, $d:expr, 2) => { dummy_call!(@ $f, $d, _) };
+    ($f:expr, $d:expr, 3) => { dummy_call!(@ $f, $d, _ _) };
+    ($f:expr, $d:expr, 4) => { dummy_call!(@ $f, $d, _ _ _) };
+    ($f:expr, $d:expr, 5) => { dummy_call!(@ $f, $d, _ _ _ _) };
+    ($f:expr, $d:expr, 6) => { dummy_call!(@ $f, $d, _ _ _ _ _) };
+    ($f:expr, $d:expr, 7) => { dummy_call!(@ $f, $d, _ _ _ _ _ _) };
+    ($f:expr, $d:expr, 8) => { dummy_call!(@ $f, $d, _ _ _ _ _ _ _) };
+    ($f:expr, $d:expr, 9) => { dummy_call!(@ $f, $d, _ _ _ _ _ _ _ _) };
 }
 
 /// Every function of `CK_FUNCTION_LIST_3_0` with its number of arguments, in

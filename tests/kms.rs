@@ -35,20 +35,6 @@ const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
 const CKM_GENERATE_DATA_KEY: CK_ULONG = BASE + 0x02;
 const DAY: i64 = 86_400;
 
-#[repr(C)]
-struct EnvelopeParams {
-    p_context: *const u8,
-    ul_context_len: CK_ULONG,
-}
-
-#[repr(C)]
-struct GdkParams {
-    p_context: *const u8,
-    ul_context_len: CK_ULONG,
-    p_wrapped: *mut u8,
-    ul_wrapped_len: CK_ULONG,
-}
-
 fn ulong_attr(ty: CK_ULONG, v: CK_ULONG) -> Attribute {
     Attribute::VendorDefined((AttributeType::VendorDefined(ty), v.to_ne_bytes().to_vec()))
 }

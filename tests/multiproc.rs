@@ -47,12 +47,6 @@ const ROTATIONS_EACH: usize = 25;
 /// How many updates each of the two updating processes makes.
 const UPDATES_EACH: usize = 40;
 
-#[repr(C)]
-struct EnvelopeParams {
-    p_context: *const u8,
-    ul_context_len: CK_ULONG,
-}
-
 const CONTEXT: &[u8] = b"app=multiproc";
 
 fn envelope_params() -> EnvelopeParams {

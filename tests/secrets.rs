@@ -33,20 +33,6 @@ const DATA_VALUE: &[u8] = b"DATA-SECRET-value-of-a-private-data-object";
 const PLAINTEXT: &[u8] = b"PLAINTEXT-SECRET-attack-at-dawn-from-the-north";
 const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
-#[repr(C)]
-struct EnvelopeParams {
-    p_context: *const u8,
-    ul_context_len: CK_ULONG,
-}
-
-#[repr(C)]
-struct GdkParams {
-    p_context: *const u8,
-    ul_context_len: CK_ULONG,
-    p_wrapped: *mut u8,
-    ul_wrapped_len: CK_ULONG,
-}
-
 fn envelope(params: &EnvelopeParams) -> Mechanism<'_> {
     let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).unwrap();
     Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(params)))

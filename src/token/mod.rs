@@ -470,19 +470,24 @@ impl Token {
         let _sync = self.sync.lock();
         let generation = {
             let st = self.state.read();
-            // With `sync` held nothing replaces cached objects: when the cache
-            // still holds `old` itself, its generation is the one `old` was read at.
-            let base = match (
-                st.objects.get(old.handle),
-                st.generations.get(old.unique_id()),
-            ) {
-                (Some(cur), Some(g)) if std::ptr::eq(Arc::as_ptr(cur), old) => *g,
-                _ => return Err(Error::Conflict),
-            };
+            let base = Self::read_at(&st, old)?;
             let rec = rec.clone().with_key(obj.unique_id(), None);
             store.replace_object_audited(&split_for_store(&obj), base, st.tmk.as_ref(), &rec)?
         };
         Ok(self.written(obj, generation))
+    }
+
+    /// The generation `obj` was read at, while the cache still holds `obj`
+    /// itself (call with `sync` held: then nothing replaces cached objects);
+    /// `Error::Conflict` when it was replaced or removed since.
+    fn read_at(st: &TokenState, obj: &Object) -> Result<u64> {
+        match (
+            st.objects.get(obj.handle),
+            st.generations.get(obj.unique_id()),
+        ) {
+            (Some(cur), Some(g)) if std::ptr::eq(Arc::as_ptr(cur), obj) => Ok(*g),
+            _ => Err(Error::Conflict),
+        }
     }
 
     /// Puts an object this process wrote at `generation` into the cache.
@@ -518,13 +523,7 @@ impl Token {
         let _sync = self.sync.lock();
         let generation = {
             let st = self.state.read();
-            let base = match (
-                st.objects.get(obj.handle),
-                st.generations.get(obj.unique_id()),
-            ) {
-                (Some(cur), Some(g)) if std::ptr::eq(Arc::as_ptr(cur), obj) => *g,
-                _ => return Err(Error::Conflict),
-            };
+            let base = Self::read_at(&st, obj)?;
             store.delete_object_if_audited(obj.unique_id(), base, &rec)?
         };
         let mut st = self.state.write();

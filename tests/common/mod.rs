@@ -233,3 +233,20 @@ pub fn read_ulong(
         other => panic!("attribute 0x{ty:x}: {other:?}"),
     }
 }
+
+/// `CK_SOFTKMS_ENVELOPE_PARAMS` (include/softkms.h): the encryption context.
+#[repr(C)]
+pub struct EnvelopeParams {
+    pub p_context: *const u8,
+    pub ul_context_len: cryptoki_sys::CK_ULONG,
+}
+
+/// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS` (include/softkms.h): the context and
+/// the buffer that receives the wrapped data key.
+#[repr(C)]
+pub struct GdkParams {
+    pub p_context: *const u8,
+    pub ul_context_len: cryptoki_sys::CK_ULONG,
+    pub p_wrapped: *mut u8,
+    pub ul_wrapped_len: cryptoki_sys::CK_ULONG,
+}
