@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod ffi;
+pub mod gate;
 pub mod kms;
 pub mod log;
 pub mod mechanism;

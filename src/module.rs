@@ -12,8 +12,9 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::gate::{self, Granted, Request, Use};
 use crate::kms::abi::{CKA_SOFTKMS_IMPORT_FROM, CKO_SOFTKMS_PRINCIPAL};
-use crate::kms::lifecycle::{self, UseCheck};
+use crate::kms::lifecycle;
 use crate::kms::{policy, principals};
 use crate::mechanism::{keys, registry, DeriveFn, KeyLookup, Mechanism, MechanismDef};
 use crate::object::attr::{decode_ulong, Attribute, Template};
@@ -29,7 +30,10 @@ use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+mod audit;
 mod ops;
+
+pub use audit::{AuditFilter, AuditScope};
 
 /// How the caller asked the library to lock (`CK_C_INITIALIZE_ARGS`), already
 /// checked by `ffi` for the all-or-none rule of the mutex callbacks.
@@ -188,7 +192,27 @@ pub fn initialize(args: InitArgs) -> Result<()> {
         }),
     });
     log::debug!("initialized ({} slots)", cfg.slots.len());
+    crate::ffi::exit::at_exit(flush_at_exit);
     Ok(())
+}
+
+/// At process exit without `C_Finalize`: writes this process's aggregated
+/// audit events (`docs/audit.md`). Never waits for a lock another thread holds
+/// (that thread may be the one calling `exit`), and does nothing in a forked
+/// child, whose aggregates are the parent's.
+extern "C" fn flush_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        let Some(g) = GLOBAL.try_read() else { return };
+        let Some(global) = g.as_ref() else { return };
+        if global.pid != crate::ffi::os::pid() {
+            return;
+        }
+        for t in &global.module.tokens {
+            if let Ok(store) = t.store_ref() {
+                t.auditor.flush_all(store);
+            }
+        }
+    });
 }
 
 /// `C_Finalize` (§5.4): ends this process's use of the module.
@@ -218,15 +242,6 @@ pub fn get() -> Result<Arc<Module>> {
     match g.as_ref() {
         Some(g) if g.pid == crate::ffi::os::pid() => Ok(Arc::clone(&g.module)),
         _ => Err(Error::NotInitialized),
-    }
-}
-
-/// Which object classes a key usage applies to.
-fn classes_for(usage: CK_ATTRIBUTE_TYPE) -> &'static [CK_OBJECT_CLASS] {
-    match usage {
-        CKA_ENCRYPT | CKA_VERIFY | CKA_WRAP => &[CKO_SECRET_KEY, CKO_PUBLIC_KEY],
-        CKA_DERIVE => &[CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_DATA],
-        _ => &[CKO_SECRET_KEY, CKO_PRIVATE_KEY],
     }
 }
 
@@ -262,16 +277,7 @@ fn complete_key(attrs: &mut AttrMap) -> Result<()> {
 /// The principal of a login state, as the policy, the key's creator and the
 /// audit log name it ("" for a session nobody logged in to).
 fn principal_of(login: &Login) -> String {
-    principal_ref(login).to_string()
-}
-
-/// [`principal_of`], borrowed.
-fn principal_ref(login: &Login) -> &str {
-    match login {
-        Login::So => SO,
-        Login::User(n) => n,
-        Login::Public => policy::ANONYMOUS,
-    }
+    gate::principal_name(login).to_string()
 }
 
 /// Which attributes a `C_SetAttributeValue` changed, by name where they are
@@ -292,10 +298,6 @@ fn describe_change(template: &Template) -> String {
         })
         .collect();
     names.join(", ")
-}
-
-fn visible(login: &Login, obj: &Object) -> bool {
-    !obj.is_private() || matches!(login, Login::User(_))
 }
 
 impl Module {
@@ -337,94 +339,80 @@ impl Module {
 
     /// An object the session can see (`invalid` is the error for a bad handle).
     fn object(&self, tok: &Token, h: CK_OBJECT_HANDLE, invalid: Error) -> Result<Arc<Object>> {
-        tok.refresh()?;
-        let st = tok.state.read();
-        match st.objects.get(h) {
-            Some(o) if visible(&st.login, o) => Ok(Arc::clone(o)),
-            _ => Err(invalid),
-        }
+        gate::lookup(tok, h, invalid)
     }
 
-    /// A key for an operation: visible, of a class and type the mechanism takes,
-    /// with the usage attribute set and the mechanism allowed.
+    /// Asks the key gate for the use `what` of the key `handle` with `mech`
+    /// (audited as `function`).
     #[allow(clippy::too_many_arguments)]
-    fn key(
+    fn grant(
         &self,
         tok: &Token,
+        h: CK_SESSION_HANDLE,
+        function: &'static str,
         def: &MechanismDef,
-        h: CK_OBJECT_HANDLE,
-        usage: CK_ATTRIBUTE_TYPE,
-        ctx: &[u8],
+        mech: &Mechanism,
+        handle: CK_OBJECT_HANDLE,
+        what: Use,
         invalid: Error,
-    ) -> Result<Arc<Object>> {
-        // When another writer changed the key while a due rotation was being
-        // written, every check is made again on the key as it is now: its usage
-        // flags or its policy may have changed too.
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            match self.key_once(tok, def, h, usage, ctx, invalid.clone()) {
-                Err(Error::Conflict) => continue,
-                r => return r,
-            }
-        }
-        Err(Error::Conflict)
+    ) -> Result<Granted> {
+        gate::admit(
+            tok,
+            h,
+            function,
+            &Request {
+                handle,
+                what,
+                mech: mech.mech,
+                key_types: def.key_types,
+                context: mech.param.context(),
+                caller_iv: registry::caller_chooses_iv(mech.mech),
+                invalid,
+            },
+        )
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn key_once(
+    /// The base key of a `C_DeriveKey` and every key its parameter names, all
+    /// through the key gate at once (one record for a refused call).
+    fn grant_derive(
         &self,
         tok: &Token,
+        h: CK_SESSION_HANDLE,
         def: &MechanismDef,
-        h: CK_OBJECT_HANDLE,
-        usage: CK_ATTRIBUTE_TYPE,
-        ctx: &[u8],
-        invalid: Error,
-    ) -> Result<Arc<Object>> {
-        let key = self.object(tok, h, invalid.clone())?;
-        let class = key.class().unwrap_or(CK_UNAVAILABLE_INFORMATION);
-        if !classes_for(usage).contains(&class) {
-            return Err(Error::KeyTypeInconsistent);
-        }
-        if class != CKO_DATA {
-            let kt = key.key_type().unwrap_or(CK_UNAVAILABLE_INFORMATION);
-            if !def.key_types.is_empty() && !def.key_types.contains(&kt) {
-                return Err(Error::KeyTypeInconsistent);
-            }
-        }
-        rules::check_key_use(&key, usage, def.mech)
-            .inspect_err(|e| log::info!("{}: {e}", def.name))?;
-        // The key policy is checked before anything happens to the key (a due
-        // rotation included): a denied use changes nothing.
-        self.check_policy(tok, &key, policy::action_for(usage, def.mech), ctx)?;
-        self.usable_once(tok, key, invalid)
+        mech: &Mechanism,
+        base: CK_OBJECT_HANDLE,
+    ) -> Result<(Granted, SessionKeys)> {
+        let named = mech.param.named_keys();
+        let mut reqs = vec![Request {
+            handle: base,
+            what: Use::Derive,
+            mech: mech.mech,
+            key_types: def.key_types,
+            context: mech.param.context(),
+            caller_iv: false,
+            invalid: Error::KeyHandleInvalid,
+        }];
+        reqs.extend(named.iter().map(|k| Request {
+            handle: *k,
+            what: Use::Derive,
+            mech: mech.mech,
+            key_types: &[],
+            context: &[],
+            caller_iv: false,
+            invalid: Error::KeyHandleInvalid,
+        }));
+        let mut all = gate::admit_all(tok, h, "C_DeriveKey", &reqs)?.into_iter();
+        let base = all
+            .next()
+            .ok_or(Error::General("the gate granted no base key".into()))?;
+        let granted = named.into_iter().zip(all).collect();
+        Ok((base, SessionKeys { granted }))
     }
 
-    /// The key policy: may whoever is logged in do `action` with `key` (and this
-    /// encryption context)? A denial is `CKR_KEY_FUNCTION_NOT_PERMITTED`, with
-    /// the reason in the log and the audit record.
-    fn check_policy(
-        &self,
-        tok: &Token,
-        key: &Object,
-        action: policy::Action,
-        ctx: &[u8],
-    ) -> Result<()> {
-        if !matches!(
-            key.class(),
-            Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)
-        ) {
-            return Ok(());
-        }
-        let parsed = key.policy()?;
-        let creator = key
-            .get(crate::kms::abi::CKA_SOFTKMS_CREATOR)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .unwrap_or(USER);
-        let st = tok.state.read();
-        let principal = principal_ref(&st.login);
-        policy::allows(parsed, creator, principal, action, ctx).map_err(|why| {
-            log::info!("key {}: {why}", key.unique_id());
-            Error::KeyFunctionNotPermitted(why)
-        })
+    /// The key policy: may whoever is logged in do `action` with `key`?
+    fn check_policy(&self, tok: &Token, key: &Object, action: policy::Action) -> Result<()> {
+        let login = tok.state.read().login.clone();
+        gate::check_policy(key, gate::principal_name(&login), action, &[])
     }
 
     /// `C_Sign*`/`C_Decrypt*` of a key with `CKA_ALWAYS_AUTHENTICATE` wait for
@@ -474,75 +462,6 @@ impl Module {
         Ok(())
     }
 
-    /// The KMS check before any use of a key: its state, a due rotation (done
-    /// now), expired imported material (deleted now), a due deletion (done now).
-    /// When another writer changed the key meanwhile (a rotation due in two
-    /// processes at once), the key is read again and checked again.
-    fn usable(&self, tok: &Token, mut key: Arc<Object>, invalid: Error) -> Result<Arc<Object>> {
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            match self.usable_once(tok, Arc::clone(&key), invalid.clone()) {
-                Err(Error::Conflict) => key = self.object(tok, key.handle, invalid.clone())?,
-                r => return r,
-            }
-        }
-        Err(Error::Conflict)
-    }
-
-    fn usable_once(&self, tok: &Token, key: Arc<Object>, invalid: Error) -> Result<Arc<Object>> {
-        let now = clock::now_unix();
-        match lifecycle::check_use(&key, now) {
-            Ok(UseCheck::Ready) => Ok(key),
-            Ok(UseCheck::Replace(attrs)) => self.replace(tok, &key, attrs, "automatic rotation"),
-            Ok(UseCheck::ReplaceAndDeny(attrs, e)) => {
-                self.replace(tok, &key, attrs, "imported material expired")?;
-                log::info!("key {}: {e}", key.unique_id());
-                Err(e)
-            }
-            Ok(UseCheck::Destroy) => {
-                log::info!(
-                    "key {}: its scheduled deletion is due; destroyed",
-                    key.unique_id()
-                );
-                self.remove(tok, &key, "scheduled deletion")?;
-                Err(invalid)
-            }
-            Err(e) => {
-                log::info!("key {}: {e}", key.unique_id());
-                Err(e)
-            }
-        }
-    }
-
-    /// Replaces an object's attributes (in the file for a token object, with a
-    /// conditional write: `Error::Conflict` when `old` is no longer current).
-    fn replace(&self, tok: &Token, old: &Object, attrs: AttrMap, why: &str) -> Result<Arc<Object>> {
-        if old.is_token() {
-            tok.update(
-                old,
-                attrs,
-                &self.rec(tok, "SoftKMS lifecycle", 0).with_reason(why),
-            )
-        } else {
-            let o = Arc::new(Object::new(old.handle, old.session, attrs));
-            protect_key_material(o.attrs());
-            tok.state.write().objects.insert(Arc::clone(&o));
-            Ok(o)
-        }
-    }
-
-    /// Destroys an object (in the file for a token object).
-    /// Removes an object the KMS lifecycle found due for deletion, only if it is
-    /// still the version that was checked (`Error::Conflict` otherwise: another
-    /// writer may have cancelled the deletion).
-    fn remove(&self, tok: &Token, obj: &Object, why: &str) -> Result<()> {
-        if obj.is_token() {
-            tok.unpersist_if_current(obj, &self.rec(tok, "SoftKMS lifecycle", 0).with_reason(why))
-        } else {
-            tok.state.write().objects.remove(obj.handle);
-            Ok(())
-        }
-    }
-
     /// Stores a new object made by the rules: a token object in the file, a
     /// session object in memory. Checks the session may create it.
     fn add_object(
@@ -572,69 +491,6 @@ impl Module {
             tok.state.write().objects.insert(o);
         }
         Ok(h)
-    }
-
-    /// Records one use of a key (a data event, aggregated by default): at the
-    /// start of an operation, with the result of the checks and the set-up.
-    pub(crate) fn audit_use<T>(
-        &self,
-        tok: &Token,
-        h: CK_SESSION_HANDLE,
-        function: &'static str,
-        mech: &Mechanism,
-        key: CK_OBJECT_HANDLE,
-        r: &Result<T>,
-    ) {
-        if tok.auditor.mode() == crate::config::AuditMode::Off {
-            return;
-        }
-        let Ok(store) = tok.store_ref() else { return };
-        let (rv, reason) = match r {
-            Ok(_) => (CKR_OK, String::new()),
-            Err(e) => (e.rv(), e.to_string()),
-        };
-        let ctx = mech.param.context();
-        let now = crate::kms::audit::now_ms();
-        let ev = crate::kms::audit::DataEvent {
-            session: h,
-            principal: "",
-            function,
-            mechanism: Some(mech.mech),
-            key_uid: "",
-            key_version: None,
-            context: (!ctx.is_empty()).then_some(ctx),
-            rv,
-            reason: &reason,
-        };
-        // Borrowed from the cache: aggregating allocates nothing. The lock is let
-        // go before anything is written; a per-call record, written at once,
-        // takes owned copies.
-        let st = tok.state.read();
-        let k = st.objects.get(key);
-        let uid = k.map(|k| k.unique_id()).unwrap_or_default();
-        let version = k.and_then(|k| k.get_ulong(crate::kms::abi::CKA_SOFTKMS_CURRENT_VERSION));
-        let principal = principal_ref(&st.login);
-        if tok.auditor.mode() == crate::config::AuditMode::Aggregate {
-            let ev = crate::kms::audit::DataEvent {
-                principal,
-                key_uid: uid,
-                key_version: version,
-                ..ev
-            };
-            tok.auditor.aggregator().record(ev, now);
-            drop(st);
-            tok.auditor.tick(store, now);
-        } else {
-            let (principal, uid) = (principal.to_string(), uid.to_string());
-            drop(st);
-            let ev = crate::kms::audit::DataEvent {
-                principal: &principal,
-                key_uid: &uid,
-                key_version: version,
-                ..ev
-            };
-            tok.auditor.data(store, ev, now);
-        }
     }
 
     /// Records a refused management call on a key (durably, before it returns).
@@ -997,7 +853,7 @@ impl Module {
                 "key {}: its scheduled deletion is due; destroyed",
                 o.unique_id()
             );
-            match self.remove(t, &o, "scheduled deletion") {
+            match gate::remove(t, h, &o, "scheduled deletion") {
                 // Changed by another writer since it was read (its deletion
                 // cancelled, say): it is checked again at its next use.
                 Err(Error::Conflict) => {}
@@ -1080,7 +936,12 @@ impl Module {
         made
     }
 
-    /// `C_CopyObject` (§5.7).
+    /// `C_CopyObject` (§5.7). A copy of a key is a use of it (the key gate,
+    /// `Use::Copy`: `ManageKey`, and an Enabled key); it keeps every KMS
+    /// attribute of its source, so that nothing about a copy is wider than its
+    /// source: the template may not name them (`CKR_ATTRIBUTE_READ_ONLY`), but
+    /// for a policy, which also needs `SetPolicy`. A managed key, whose versions
+    /// and rotation belong to one key, is not copied (`CKR_ACTION_PROHIBITED`).
     pub fn copy_object(
         &self,
         h: CK_SESSION_HANDLE,
@@ -1093,9 +954,78 @@ impl Module {
         if src.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             return Err(Error::ActionProhibited);
         }
-        self.check_policy(t, &src, policy::Action::ManageKey, &[])?;
+        let is_key = matches!(
+            src.class(),
+            Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)
+        );
+        if !is_key {
+            let attrs = rules::copy_object(&src, template, &random_uid()?)?;
+            return self.add_object("C_CopyObject", &s, t, attrs);
+        }
+        let refuse = |e: Error| {
+            gate::record_use(
+                t,
+                h,
+                "C_CopyObject",
+                0,
+                &[],
+                src.unique_id(),
+                None,
+                Some(&e),
+            );
+            Err(e)
+        };
+        if src.get(crate::kms::abi::CKA_SOFTKMS_VERSIONS).is_some() {
+            log::info!("key {}: a managed key is not copied", src.unique_id());
+            return refuse(Error::ActionProhibited);
+        }
+        if let Some(a) = template.iter().find(|a| {
+            crate::kms::abi::is_vendor(a.ty)
+                && a.ty != crate::kms::abi::CKA_SOFTKMS_POLICY
+                && a.ty != crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE
+        }) {
+            log::info!("C_CopyObject: the copy keeps its source's 0x{:x}", a.ty);
+            return refuse(Error::AttributeReadOnly(a.ty));
+        }
+        let g = gate::admit(
+            t,
+            h,
+            "C_CopyObject",
+            &Request {
+                handle: obj,
+                what: Use::Copy,
+                mech: 0,
+                key_types: &[],
+                context: &[],
+                caller_iv: false,
+                invalid: Error::ObjectHandleInvalid,
+            },
+        )?;
+        let new_policy = template
+            .iter()
+            .any(|a| a.ty == crate::kms::abi::CKA_SOFTKMS_POLICY);
+        if new_policy {
+            if let Err(e) = self.check_policy(t, g.key(), policy::Action::SetPolicy) {
+                return refuse(e);
+            }
+        }
         let attrs = rules::copy_object(&src, template, &random_uid()?)?;
-        self.add_object("C_CopyObject", &s, t, attrs)
+        let made = self.add_object("C_CopyObject", &s, t, attrs);
+        if !src.is_token() || made.is_err() {
+            // A token copy's record is written with the object; a session copy
+            // (or a failed one) gets its own.
+            let rec = self
+                .rec(t, "C_CopyObject", h)
+                .with_key(src.unique_id(), None);
+            let rec = match &made {
+                Ok(_) => rec.with_reason("copy of the key"),
+                Err(e) => rec.with_rv(e.rv()).with_reason(&e.to_string()),
+            };
+            if let Ok(store) = t.store() {
+                let _ = t.auditor.management(&store, &[rec]);
+            }
+        }
+        made
     }
 
     /// `C_DestroyObject` (§5.7).
@@ -1121,7 +1051,7 @@ impl Module {
                     .with_reason(&format!("principal {name}")),
             )?;
         } else {
-            self.check_policy(t, &o, policy::Action::ManageKey, &[])
+            self.check_policy(t, &o, policy::Action::ManageKey)
                 .inspect_err(|e| self.audit_denial(t, "C_DestroyObject", h, &o, e))?;
         }
         if o.is_token() {
@@ -1149,10 +1079,43 @@ impl Module {
     ) -> Result<Vec<AttrRead>> {
         let (_, t) = self.session(h)?;
         let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
-        Ok(types
+        let mut out: Vec<AttrRead> = types
             .iter()
             .map(|ty| rules::read_attribute(&o, *ty))
-            .collect())
+            .collect();
+        // A key's material in clear (a non-sensitive key's CKA_VALUE …) leaves
+        // the token: a use of the key, through the key gate (`ExportKey`, an
+        // Enabled key). Refused, it reads as sensitive (§5.7.5).
+        if matches!(o.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY)) {
+            let material = rules::key_material_types(o.attrs());
+            let reveals = |(ty, r): (&CK_ATTRIBUTE_TYPE, &AttrRead)| {
+                material.contains(ty) && matches!(r, AttrRead::Value(_))
+            };
+            if types.iter().zip(out.iter()).any(reveals) {
+                let read = gate::admit(
+                    t,
+                    h,
+                    "C_GetAttributeValue",
+                    &Request {
+                        handle: obj,
+                        what: Use::Read,
+                        mech: 0,
+                        key_types: &[],
+                        context: &[],
+                        caller_iv: false,
+                        invalid: Error::ObjectHandleInvalid,
+                    },
+                );
+                if read.is_err() {
+                    for (ty, r) in types.iter().zip(out.iter_mut()) {
+                        if material.contains(ty) {
+                            *r = AttrRead::Sensitive;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// `C_SetAttributeValue` (§5.7). A read-modify-write of the object: when
@@ -1205,7 +1168,7 @@ impl Module {
         }
         let types: Vec<CK_ATTRIBUTE_TYPE> = template.iter().map(|a| a.ty).collect();
         for action in policy::actions_for_set(&types) {
-            self.check_policy(t, &o, action, &[])
+            self.check_policy(t, &o, action)
                 .inspect_err(|e| self.audit_denial(t, "C_SetAttributeValue", h, &o, e))?;
         }
         let mut attrs = rules::set_attributes(&o, template, Self::is_so(t))?;
@@ -1221,11 +1184,23 @@ impl Module {
             }
         }
         if let Some(a) = template.iter().find(|a| a.ty == CKA_SOFTKMS_IMPORT_FROM) {
-            let src = self.object(
+            // The source's material is copied into this key: a use of the
+            // source, through the key gate like a copy.
+            let src = gate::admit(
                 t,
-                a.as_ulong()?,
-                Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM),
+                h,
+                "C_SetAttributeValue",
+                &Request {
+                    handle: a.as_ulong()?,
+                    what: Use::Copy,
+                    mech: 0,
+                    key_types: &[],
+                    context: &[],
+                    caller_iv: false,
+                    invalid: Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM),
+                },
             )?;
+            let src = src.key();
             let material = match (src.class(), src.get(CKA_VALUE)) {
                 (Some(CKO_SECRET_KEY), Some(v)) => zeroize::Zeroizing::new(v.to_vec()),
                 _ => return Err(Error::AttributeValueInvalid(CKA_SOFTKMS_IMPORT_FROM)),
@@ -1262,7 +1237,7 @@ impl Module {
         t.refresh()?;
         let st = t.state.read();
         let login = st.login.clone();
-        let mut pending = st.objects.find(template, |o| visible(&login, o));
+        let mut pending = st.objects.find(template, |o| gate::visible(&login, o));
         pending.reverse();
         s.ops.find = Some(FindState { pending });
         Ok(())
@@ -1355,7 +1330,8 @@ impl Module {
         }
     }
 
-    /// `C_WrapKey` (§5.15).
+    /// `C_WrapKey` (§5.15). Both keys pass the key gate: the wrapping key for
+    /// `CKA_WRAP`, the wrapped key as an export of its material.
     pub fn wrap_key(
         &self,
         h: CK_SESSION_HANDLE,
@@ -1367,24 +1343,44 @@ impl Module {
         let (_s, t) = self.session(h)?;
         let def = registry::get(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
-        let wk = self.key(
+        let mut both = gate::admit_all(
             t,
-            def,
-            wrapping_key,
-            CKA_WRAP,
-            mech.param.context(),
-            Error::WrappingKeyHandleInvalid,
-        );
-        self.audit_use(t, h, "C_WrapKey", mech, wrapping_key, &wk);
-        let wk = wk?;
-        let k = self.object(t, key, Error::KeyHandleInvalid)?;
-        let k = self.usable(t, k, Error::KeyHandleInvalid)?;
-        rules::check_wrappable(&wk, &k)?;
+            h,
+            "C_WrapKey",
+            &[
+                Request {
+                    handle: wrapping_key,
+                    what: Use::Wrap,
+                    mech: mech.mech,
+                    key_types: def.key_types,
+                    context: mech.param.context(),
+                    caller_iv: registry::caller_chooses_iv(mech.mech),
+                    invalid: Error::WrappingKeyHandleInvalid,
+                },
+                Request {
+                    handle: key,
+                    what: Use::Export,
+                    mech: mech.mech,
+                    key_types: &[],
+                    context: mech.param.context(),
+                    caller_iv: false,
+                    invalid: Error::KeyHandleInvalid,
+                },
+            ],
+        )?
+        .into_iter();
+        let (Some(wk), Some(k)) = (both.next(), both.next()) else {
+            return Err(Error::General(
+                "the gate granted fewer keys than asked".into(),
+            ));
+        };
+        let k = k.key();
+        rules::check_wrappable(wk.key(), k)?;
         let bytes = match k.class() {
             Some(CKO_SECRET_KEY) => {
                 zeroize::Zeroizing::new(k.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec())
             }
-            Some(CKO_PRIVATE_KEY) => keys::private_key_to_pkcs8(&k)?,
+            Some(CKO_PRIVATE_KEY) => keys::private_key_to_pkcs8(k)?,
             _ => return Err(Error::KeyNotWrappable),
         };
         let wrapped = wrap(mech, &wk, &bytes)?;
@@ -1404,17 +1400,17 @@ impl Module {
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
-        let uk = self.key(
+        let uk = self.grant(
             t,
+            h,
+            "C_UnwrapKey",
             def,
+            mech,
             unwrapping_key,
-            CKA_UNWRAP,
-            mech.param.context(),
+            Use::Unwrap,
             Error::UnwrappingKeyHandleInvalid,
-        );
-        self.audit_use(t, h, "C_UnwrapKey", mech, unwrapping_key, &uk);
-        let uk = uk?;
-        let template = rules::apply_unwrap_template(&uk, template)?;
+        )?;
+        let template = rules::apply_unwrap_template(uk.key(), template)?;
         let class = template
             .iter()
             .find(|a| a.ty == CKA_CLASS)
@@ -1422,7 +1418,7 @@ impl Module {
             .as_ulong()?;
         let bytes = if registry::tries_versions(mech.mech) {
             let mut result = Err(Error::WrappedKeyInvalid);
-            for k in crate::kms::versioned::version_objects(&uk)? {
+            for k in uk.each_version() {
                 result = unwrap(mech, &k, wrapped);
                 if result.is_ok() {
                     break;
@@ -1463,32 +1459,17 @@ impl Module {
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
-        let base = self.key(
-            t,
-            def,
-            base_key,
-            CKA_DERIVE,
-            mech.param.context(),
-            Error::KeyHandleInvalid,
-        );
-        self.audit_use(t, h, "C_DeriveKey", mech, base_key, &base);
-        let base = base?;
+        let (base, lookup) = self.grant_derive(t, h, def, mech, base_key)?;
         if mech.mech == CKM_HKDF_DATA {
-            return self.derive_data(&s, t, mech, derive, &base, template);
+            return self.derive_data(&s, t, mech, derive, &base, &lookup, template);
         }
-        let template = rules::apply_derive_template(&base, template)?;
+        let template = rules::apply_derive_template(base.key(), template)?;
         let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
-            Some(a) => Some(
-                usize::try_from(a.as_ulong()?)
-                    .map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))?,
-            ),
+            Some(a) => Some(derived_len(a.as_ulong()?)?),
             None => None,
         };
-        let lookup = SessionKeys {
-            module: self,
-            token: t,
-        };
         let bytes = derive(mech, &base, value_len, &lookup)?;
+        let base = base.key();
         let sensitive = |tmpl: &Template| {
             tmpl.iter()
                 .find(|a| a.ty == CKA_SENSITIVE)
@@ -1532,17 +1513,15 @@ impl Module {
         t: &Token,
         mech: &mut Mechanism,
         derive: DeriveFn,
-        base: &Arc<Object>,
+        base: &Granted,
+        lookup: &SessionKeys,
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
         let mut template = template.clone();
         let mut value_len = None;
         if let Some(i) = template.iter().position(|a| a.ty == CKA_VALUE_LEN) {
             let a = template.remove(i);
-            value_len = Some(
-                usize::try_from(a.as_ulong()?)
-                    .map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))?,
-            );
+            value_len = Some(derived_len(a.as_ulong()?)?);
         }
         match template.iter().find(|a| a.ty == CKA_CLASS) {
             Some(a) if a.as_ulong()? != CKO_DATA => {
@@ -1553,11 +1532,7 @@ impl Module {
             Some(_) => {}
             None => template.push(Attribute::ulong(CKA_CLASS, CKO_DATA)),
         }
-        let lookup = SessionKeys {
-            module: self,
-            token: t,
-        };
-        let bytes = derive(mech, base, value_len, &lookup)?;
+        let bytes = derive(mech, base, value_len, lookup)?;
         let generated = vec![Attribute::new(CKA_VALUE, bytes.to_vec())];
         let attrs = rules::new_object(
             &template,
@@ -1583,15 +1558,30 @@ impl Module {
     }
 }
 
-/// Resolves key handles named inside a mechanism parameter, as a session sees them.
-struct SessionKeys<'a> {
-    module: &'a Module,
-    token: &'a Token,
+/// A derived key's length from the template (`CKA_VALUE_LEN`), checked against
+/// the longest key any derive mechanism makes before anything is allocated.
+fn derived_len(v: CK_ULONG) -> Result<usize> {
+    usize::try_from(v)
+        .ok()
+        .filter(|n| *n <= crate::mechanism::MAX_DERIVED_LEN)
+        .ok_or(Error::AttributeValueInvalid(CKA_VALUE_LEN))
 }
 
-impl KeyLookup for SessionKeys<'_> {
-    fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
-        self.module
-            .object(self.token, handle, Error::KeyHandleInvalid)
+/// The keys a derive mechanism's parameter names, as the key gate granted them
+/// before the mechanism ran; it hands out no other.
+struct SessionKeys {
+    granted: Vec<(CK_OBJECT_HANDLE, Granted)>,
+}
+
+impl KeyLookup for SessionKeys {
+    fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Granted> {
+        self.granted
+            .iter()
+            .find(|(h, _)| *h == handle)
+            .map(|(_, g)| g.clone())
+            .ok_or_else(|| {
+                log::error!("a mechanism asked for key {handle} its parameter does not name");
+                Error::KeyHandleInvalid
+            })
     }
 }

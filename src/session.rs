@@ -35,6 +35,53 @@ pub struct Ops {
     pub find: Option<FindState>,
 }
 
+/// Which of a session's key operations a call steps (for its audit record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpSlot {
+    /// `C_Encrypt*`.
+    Encrypt,
+    /// `C_Decrypt*`.
+    Decrypt,
+    /// `C_Sign*`.
+    Sign,
+    /// `C_Verify*`.
+    Verify,
+    /// `C_*EncryptMessage*`.
+    MessageEncrypt,
+    /// `C_*DecryptMessage*`.
+    MessageDecrypt,
+}
+
+/// The key and mechanism of a running key operation, so that a failure inside
+/// it (`C_Decrypt` of a message with the wrong context, a bad tag) is audited
+/// against the key.
+#[derive(Debug, Clone)]
+pub struct OpKey {
+    /// The mechanism.
+    pub mech: CK_MECHANISM_TYPE,
+    /// The key's `CKA_UNIQUE_ID`.
+    pub uid: std::sync::Arc<str>,
+    /// The key version the operation started with.
+    pub version: u32,
+    /// The encryption context of the mechanism parameter.
+    pub context: Vec<u8>,
+}
+
+/// [`OpKey`] per running key operation.
+#[derive(Debug, Default)]
+pub struct OpKeys([Option<OpKey>; 6]);
+
+impl OpKeys {
+    /// The key of the operation in `slot`.
+    pub fn get(&self, slot: OpSlot) -> Option<&OpKey> {
+        self.0[slot as usize].as_ref()
+    }
+    /// Remembers the key of the operation just started in `slot`.
+    pub fn set(&mut self, slot: OpSlot, key: OpKey) {
+        self.0[slot as usize] = Some(key);
+    }
+}
+
 /// One open session.
 pub struct Session {
     /// Its handle.
@@ -45,6 +92,8 @@ pub struct Session {
     pub rw: bool,
     /// Running operations.
     pub ops: Ops,
+    /// The keys of the running key operations (for the audit log).
+    pub op_keys: OpKeys,
     /// The signing or decryption just started uses a key with
     /// `CKA_ALWAYS_AUTHENTICATE`: it waits for `C_Login(CKU_CONTEXT_SPECIFIC)`.
     pub context_login_needed: bool,
@@ -58,6 +107,7 @@ impl Session {
             slot,
             rw,
             ops: Ops::default(),
+            op_keys: OpKeys::default(),
             context_login_needed: false,
         }
     }

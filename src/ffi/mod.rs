@@ -22,6 +22,7 @@
 #![allow(clippy::too_many_arguments)]
 
 mod entry;
+pub(crate) mod exit;
 mod marshal;
 pub(crate) mod os;
 #[cfg(test)]

@@ -96,6 +96,11 @@ pub struct CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS {
     pub ulWrappedKeyLen: CK_ULONG,
 }
 
+/// Whether an attribute type is one of SoftKMS's own (`CKA_SOFTKMS_*`).
+pub fn is_vendor(ty: CK_ATTRIBUTE_TYPE) -> bool {
+    ty & !0xFFFF == SOFTKMS_VENDOR_BASE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -447,14 +447,6 @@ impl Auditor {
     }
 }
 
-/// Who may read the audit log. Today: the SO and the default user.
-///
-/// POLICY HOOK: when the policy layer lands, a named principal may read it when
-/// a policy grants it the `ReadAudit` action; replace this with that check.
-pub fn may_read(principal: &str) -> bool {
-    principal == crate::store::SO || principal == crate::store::USER
-}
-
 /// The name of a `CK_RV` (`CKR_…`), or its hex value.
 pub fn rv_name(rv: CK_RV) -> String {
     use cryptoki_sys::*;

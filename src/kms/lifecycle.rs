@@ -317,6 +317,12 @@ pub fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) ->
             "only an enabled key can be rotated or retire versions",
         ));
     }
+    // An expiry is fixed when material is imported (at creation, or again by
+    // a re-import in the same write): moving it later would bring expired
+    // material back.
+    if given(CKA_SOFTKMS_VALID_TO) && !given(CKA_SOFTKMS_IMPORT_FROM) {
+        return Err(Error::AttributeReadOnly(CKA_SOFTKMS_VALID_TO));
+    }
     if given(CKA_SOFTKMS_VALID_TO)
         && get_ulong(new, CKA_SOFTKMS_ORIGIN) != Some(SOFTKMS_ORIGIN_EXTERNAL)
     {

@@ -63,6 +63,9 @@ pub enum Action {
     SetPolicy,
     /// Reading the key's audit records.
     ReadAudit,
+    /// `C_WrapKey` with the key as the key being wrapped: its material leaves
+    /// the token (wrapped).
+    ExportKey,
 }
 
 /// Every action with its name in policies.
@@ -79,6 +82,7 @@ const ACTIONS: &[(Action, &str)] = &[
     (Action::ManageKey, "ManageKey"),
     (Action::SetPolicy, "SetPolicy"),
     (Action::ReadAudit, "ReadAudit"),
+    (Action::ExportKey, "ExportKey"),
 ];
 
 impl Action {

@@ -5,31 +5,8 @@
 //! one and use the current version only.
 
 use crate::error::{Error, Result};
-use crate::kms::abi::CKA_SOFTKMS_VERSIONS;
-use crate::kms::lifecycle;
 use crate::mechanism::CipherOp;
-use crate::object::Object;
 use crate::outbuf::OutBuf;
-use cryptoki_sys::CKA_VALUE;
-use std::sync::Arc;
-
-/// One object per version the key decrypts with, newest first; just the key
-/// itself when it has a single version.
-pub fn version_objects(key: &Arc<Object>) -> Result<Vec<Arc<Object>>> {
-    let versions = lifecycle::decrypt_versions(key)?;
-    if versions.len() <= 1 {
-        return Ok(vec![Arc::clone(key)]);
-    }
-    Ok(versions
-        .into_iter()
-        .map(|(_, material)| {
-            let mut attrs = key.attrs().clone();
-            attrs.remove(&CKA_SOFTKMS_VERSIONS);
-            attrs.insert(CKA_VALUE, material);
-            Arc::new(Object::new(key.handle, key.session, attrs))
-        })
-        .collect())
-}
 
 /// True for the errors that mean "not this key".
 fn wrong_key(e: &Error) -> bool {

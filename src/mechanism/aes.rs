@@ -34,6 +34,7 @@ use crate::crypto::aes::{
 };
 use crate::crypto::hash::ct_eq;
 use crate::error::{Error, Result};
+use crate::gate::Granted;
 use crate::mechanism::digest::{no_param, NO_FUNCTIONS};
 use crate::mechanism::hmac::template_value_len;
 use crate::mechanism::{
@@ -557,11 +558,13 @@ fn cipher(mech: &Mechanism, key: Arc<GcmKey>, encrypt: bool) -> Result<Box<dyn C
     })
 }
 
-fn encrypt_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+fn encrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
+    let key = key.key();
     cipher(mech, aes_key(key, Error::KeySizeRange)?, true)
 }
 
-fn decrypt_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+fn decrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
+    let key = key.key();
     cipher(mech, aes_key(key, Error::KeySizeRange)?, false)
 }
 
@@ -577,7 +580,8 @@ fn run_to_vec(op: &mut dyn CipherOp, input: &[u8]) -> Result<Zeroizing<Vec<u8>>>
     Ok(v)
 }
 
-fn wrap(mech: &Mechanism, wrapping_key: &Arc<Object>, key_bytes: &[u8]) -> Result<Vec<u8>> {
+fn wrap(mech: &Mechanism, wrapping_key: &Granted, key_bytes: &[u8]) -> Result<Vec<u8>> {
+    let wrapping_key = wrapping_key.key();
     let key = aes_key(wrapping_key, Error::WrappingKeySizeRange)?;
     let mut op = cipher(mech, key, true)?;
     let mut input = Zeroizing::new(key_bytes.to_vec());
@@ -598,10 +602,10 @@ fn wrap(mech: &Mechanism, wrapping_key: &Arc<Object>, key_bytes: &[u8]) -> Resul
 
 fn unwrap(
     mech: &Mechanism,
-    unwrapping_key: &Arc<Object>,
+    unwrapping_key: &Granted,
     wrapped: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let key = aes_key(unwrapping_key, Error::UnwrappingKeySizeRange)?;
+    let key = aes_key(unwrapping_key.key(), Error::UnwrappingKeySizeRange)?;
     let mut op = cipher(mech, key, false)?;
     if wrapped.is_empty() {
         return Err(Error::WrappedKeyLenRange);
@@ -678,11 +682,13 @@ fn cmac_setup(mech: &Mechanism, key: &Object) -> Result<CmacOp> {
     })
 }
 
-fn cmac_sign(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn SignOp>> {
+fn cmac_sign(mech: &Mechanism, key: &Granted) -> Result<Box<dyn SignOp>> {
+    let key = key.key();
     Ok(Box::new(cmac_setup(mech, key)?))
 }
 
-fn cmac_verify(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn VerifyOp>> {
+fn cmac_verify(mech: &Mechanism, key: &Granted) -> Result<Box<dyn VerifyOp>> {
+    let key = key.key();
     Ok(Box::new(cmac_setup(mech, key)?))
 }
 
@@ -706,8 +712,8 @@ mod message {
     use super::{aes_key, gcm_fits, gcm_open, tag_len};
     use crate::crypto::aes::{Gcm, GcmKey};
     use crate::error::{Error, Result};
+    use crate::gate::{Granted, IvSource};
     use crate::mechanism::{Mechanism, MessageOp, Param};
-    use crate::object::Object;
     use crate::outbuf::OutBuf;
     use cryptoki_sys::*;
     use std::sync::Arc;
@@ -725,10 +731,21 @@ mod message {
     pub(super) struct GcmMessages {
         key: Arc<GcmKey>,
         encrypt: bool,
-        /// `CKG_GENERATE_COUNTER`: the next counter value.
-        counter: u64,
+        /// The principal may give its own IV (`CKG_NO_GENERATE`): the key gate
+        /// decided (`crate::gate`, the IV rule).
+        may_choose_iv: bool,
+        /// Generated counters: reserved in blocks from the key's counter, which
+        /// never repeats a value across inits, sessions and processes.
+        ivs: Option<Arc<dyn IvSource>>,
+        /// The next counter value of the reserved block, and its end.
+        block: (u64, u64),
+        /// How many values the next reservation takes (doubles up to a bound).
+        next_block: u64,
         pending: Option<Pending>,
     }
+
+    /// The largest block of counter values one reservation takes.
+    const MAX_BLOCK: u64 = 4096;
 
     /// The per-message parameter: (iv, fixed bits, generator, tag length in bytes).
     fn fields(param: &Param) -> Result<(&[u8], usize, CK_ULONG, usize)> {
@@ -752,6 +769,22 @@ mod message {
     }
 
     impl GcmMessages {
+        /// The next IV counter value of this key.
+        fn next_counter(&mut self) -> Result<u64> {
+            if self.block.0 == self.block.1 {
+                let src = self.ivs.as_ref().ok_or_else(|| {
+                    Error::General("no IV counter for this key (token file unavailable)".into())
+                })?;
+                let n = self.next_block;
+                let first = src.reserve(n)?;
+                self.block = (first, first.checked_add(n).ok_or(Error::DataLenRange)?);
+                self.next_block = (n * 2).min(MAX_BLOCK);
+            }
+            let c = self.block.0;
+            self.block.0 += 1;
+            Ok(c)
+        }
+
         /// Checks the parameter and, for encryption, makes the IV as
         /// `iv_generator` says (writing it into `param`). Returns the tag length.
         fn prepare(&mut self, param: &mut Param, make_iv: bool) -> Result<usize> {
@@ -775,8 +808,16 @@ mod message {
                 }
             };
             match generator {
+                CKG_NO_GENERATE if !self.may_choose_iv => {
+                    return Err(Error::KeyFunctionNotPermitted(
+                        "this principal may encrypt but not decrypt with this key, so it cannot \
+                         choose the IV: use CKG_GENERATE_COUNTER, CKG_GENERATE or \
+                         CKG_GENERATE_RANDOM"
+                            .into(),
+                    ));
+                }
                 CKG_NO_GENERATE => {}
-                CKG_GENERATE | CKG_GENERATE_RANDOM => {
+                CKG_GENERATE_RANDOM => {
                     if free_bits == 0 {
                         return Err(Error::MechanismParamInvalid);
                     }
@@ -785,17 +826,16 @@ mod message {
                         .map_err(|e| Error::General(format!("random: {e}")))?;
                     fill(&mut iv, &|k| r[r.len() - 1 - k / 8] & (1 << (k % 8)) != 0);
                 }
-                CKG_GENERATE_COUNTER => {
-                    let c = self.counter;
+                CKG_GENERATE_COUNTER | CKG_GENERATE => {
                     if free_bits == 0 {
                         return Err(Error::MechanismParamInvalid);
                     }
+                    let c = self.next_counter()?;
                     if free_bits < 64 && c >> free_bits != 0 {
                         // The counter field is used up: refuse rather than repeat an IV.
                         return Err(Error::DataLenRange);
                     }
                     fill(&mut iv, &|k| k < 64 && (c >> k) & 1 == 1);
-                    self.counter = c.checked_add(1).ok_or(Error::DataLenRange)?;
                 }
                 _ => return Err(Error::MechanismParamInvalid),
             }
@@ -933,27 +973,30 @@ mod message {
         }
     }
 
-    fn init(mech: &Mechanism, key: &Arc<Object>, encrypt: bool) -> Result<Box<dyn MessageOp>> {
+    fn init(mech: &Mechanism, g: &Granted, encrypt: bool) -> Result<Box<dyn MessageOp>> {
         match mech.param {
             Param::None | Param::GcmMessage { .. } => {}
             _ => return Err(Error::MechanismParamInvalid),
         }
-        let key = aes_key(key, Error::KeySizeRange)?;
+        let key = aes_key(g.key(), Error::KeySizeRange)?;
         Ok(Box::new(GcmMessages {
             key,
             encrypt,
-            counter: 0,
+            may_choose_iv: g.may_choose_iv(),
+            ivs: g.iv_source().cloned(),
+            block: (0, 0),
+            next_block: 16,
             pending: None,
         }))
     }
 
     /// `C_MessageEncryptInit` with `CKM_AES_GCM`.
-    pub(super) fn encrypt_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn MessageOp>> {
+    pub(super) fn encrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn MessageOp>> {
         init(mech, key, true)
     }
 
     /// `C_MessageDecryptInit` with `CKM_AES_GCM`.
-    pub(super) fn decrypt_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn MessageOp>> {
+    pub(super) fn decrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn MessageOp>> {
         init(mech, key, false)
     }
 }
@@ -1116,6 +1159,7 @@ mod tests {
     }
 
     fn op(m: &Mechanism, key: &Arc<Object>, encrypt: bool) -> Box<dyn CipherOp> {
+        let key = &Granted::for_tests(key);
         if encrypt {
             encrypt_init(m, key).unwrap()
         } else {
@@ -1213,8 +1257,16 @@ mod tests {
             both_ways(&m, &key, &pt, &ct);
             if matches!(f[0], "ECB" | "KW" | "KWP") || f[0] == "GCM" {
                 // Wrapping gives the same bytes.
-                assert_eq!(wrap(&m, &key, &pt).unwrap(), ct, "{line}");
-                assert_eq!(*unwrap(&m, &key, &ct).unwrap(), pt, "{line}");
+                assert_eq!(
+                    wrap(&m, &Granted::for_tests(&key), &pt).unwrap(),
+                    ct,
+                    "{line}"
+                );
+                assert_eq!(
+                    *unwrap(&m, &Granted::for_tests(&key), &ct).unwrap(),
+                    pt,
+                    "{line}"
+                );
             }
             count += 1;
         }
@@ -1377,7 +1429,7 @@ mod tests {
                 param,
             };
             assert!(matches!(
-                encrypt_init(&m, &key),
+                encrypt_init(&m, &Granted::for_tests(&key)),
                 Err(Error::MechanismParamInvalid)
             ));
         }
@@ -1396,7 +1448,7 @@ mod tests {
                 },
             };
             assert!(matches!(
-                encrypt_init(&m, &key),
+                encrypt_init(&m, &Granted::for_tests(&key)),
                 Err(Error::MechanismParamInvalid)
             ));
         }
@@ -1409,7 +1461,7 @@ mod tests {
                 },
             };
             assert!(matches!(
-                encrypt_init(&m, &key),
+                encrypt_init(&m, &Granted::for_tests(&key)),
                 Err(Error::MechanismParamInvalid)
             ));
         }
@@ -1418,7 +1470,7 @@ mod tests {
             param: Param::Bytes(vec![0; 4]),
         };
         assert!(matches!(
-            encrypt_init(&m, &key),
+            encrypt_init(&m, &Granted::for_tests(&key)),
             Err(Error::MechanismParamInvalid)
         ));
         let m = Mechanism {
@@ -1426,7 +1478,7 @@ mod tests {
             param: Param::Bytes(vec![0; 8]),
         };
         assert!(matches!(
-            encrypt_init(&m, &key),
+            encrypt_init(&m, &Granted::for_tests(&key)),
             Err(Error::MechanismParamInvalid)
         ));
         // A key of the wrong size.
@@ -1435,13 +1487,16 @@ mod tests {
             mech: CKM_AES_ECB,
             param: Param::None,
         };
-        assert!(matches!(encrypt_init(&m, &bad), Err(Error::KeySizeRange)));
+        assert!(matches!(
+            encrypt_init(&m, &Granted::for_tests(&bad)),
+            Err(Error::KeySizeRange)
+        ));
         assert_eq!(
-            wrap(&m, &bad, &[0; 16]).unwrap_err(),
+            wrap(&m, &Granted::for_tests(&bad), &[0; 16]).unwrap_err(),
             Error::WrappingKeySizeRange
         );
         assert_eq!(
-            unwrap(&m, &bad, &[0; 16]).unwrap_err(),
+            unwrap(&m, &Granted::for_tests(&bad), &[0; 16]).unwrap_err(),
             Error::UnwrappingKeySizeRange
         );
     }
@@ -1509,7 +1564,7 @@ mod tests {
                 Err(Error::EncryptedDataInvalid)
             );
             assert_eq!(
-                unwrap(&gcm, &key, &bad).unwrap_err(),
+                unwrap(&gcm, &Granted::for_tests(&key), &bad).unwrap_err(),
                 Error::WrappedKeyInvalid
             );
         }
@@ -1536,12 +1591,12 @@ mod tests {
                 mech,
                 param: Param::None,
             };
-            let w = wrap(&m, &key, &[5; 32]).unwrap();
+            let w = wrap(&m, &Granted::for_tests(&key), &[5; 32]).unwrap();
             for i in [0, 8, w.len() - 1] {
                 let mut bad = w.clone();
                 bad[i] ^= 1;
                 assert_eq!(
-                    unwrap(&m, &key, &bad).unwrap_err(),
+                    unwrap(&m, &Granted::for_tests(&key), &bad).unwrap_err(),
                     Error::WrappedKeyInvalid
                 );
                 assert_eq!(
@@ -1550,11 +1605,11 @@ mod tests {
                 );
             }
             assert_eq!(
-                unwrap(&m, &key, &w[..w.len() - 1]).unwrap_err(),
+                unwrap(&m, &Granted::for_tests(&key), &w[..w.len() - 1]).unwrap_err(),
                 Error::WrappedKeyLenRange
             );
             assert_eq!(
-                unwrap(&m, &key, &w[..8]).unwrap_err(),
+                unwrap(&m, &Granted::for_tests(&key), &w[..8]).unwrap_err(),
                 Error::WrappedKeyLenRange
             );
             // A caller IV other than the one used fails.
@@ -1567,17 +1622,29 @@ mod tests {
                 mech,
                 param: Param::Bytes(iv),
             };
-            assert_eq!(unwrap(&m2, &key, &w).unwrap_err(), Error::WrappedKeyInvalid);
-            let w2 = wrap(&m2, &key, &[5; 32]).unwrap();
-            assert_eq!(*unwrap(&m2, &key, &w2).unwrap(), vec![5; 32]);
+            assert_eq!(
+                unwrap(&m2, &Granted::for_tests(&key), &w).unwrap_err(),
+                Error::WrappedKeyInvalid
+            );
+            let w2 = wrap(&m2, &Granted::for_tests(&key), &[5; 32]).unwrap();
+            assert_eq!(
+                *unwrap(&m2, &Granted::for_tests(&key), &w2).unwrap(),
+                vec![5; 32]
+            );
         }
         // KW takes only multiples of 8 of at least 16 bytes.
         let kw = Mechanism {
             mech: CKM_AES_KEY_WRAP,
             param: Param::None,
         };
-        assert_eq!(wrap(&kw, &key, &[1; 12]).unwrap_err(), Error::KeySizeRange);
-        assert_eq!(wrap(&kw, &key, &[1; 8]).unwrap_err(), Error::KeySizeRange);
+        assert_eq!(
+            wrap(&kw, &Granted::for_tests(&key), &[1; 12]).unwrap_err(),
+            Error::KeySizeRange
+        );
+        assert_eq!(
+            wrap(&kw, &Granted::for_tests(&key), &[1; 8]).unwrap_err(),
+            Error::KeySizeRange
+        );
         assert_eq!(
             single(op(&kw, &key, true).as_mut(), &[1; 20]).unwrap_err(),
             Error::DataLenRange
@@ -1611,20 +1678,23 @@ mod tests {
                 Error::EncryptedDataInvalid
             );
             assert_eq!(
-                unwrap(&pad, &key, &ct).unwrap_err(),
+                unwrap(&pad, &Granted::for_tests(&key), &ct).unwrap_err(),
                 Error::WrappedKeyInvalid
             );
         }
         // CBC_PAD wraps any length; ECB pads with zeros.
-        let w = wrap(&pad, &key, &[7; 21]).unwrap();
-        assert_eq!(*unwrap(&pad, &key, &w).unwrap(), vec![7; 21]);
-        let w = wrap(&ecb, &key, &[7; 21]).unwrap();
+        let w = wrap(&pad, &Granted::for_tests(&key), &[7; 21]).unwrap();
+        assert_eq!(
+            *unwrap(&pad, &Granted::for_tests(&key), &w).unwrap(),
+            vec![7; 21]
+        );
+        let w = wrap(&ecb, &Granted::for_tests(&key), &[7; 21]).unwrap();
         assert_eq!(w.len(), 32);
         let mut want = vec![7; 21];
         want.resize(32, 0);
-        assert_eq!(*unwrap(&ecb, &key, &w).unwrap(), want);
+        assert_eq!(*unwrap(&ecb, &Granted::for_tests(&key), &w).unwrap(), want);
         assert_eq!(
-            unwrap(&ecb, &key, &w[..20]).unwrap_err(),
+            unwrap(&ecb, &Granted::for_tests(&key), &w[..20]).unwrap_err(),
             Error::WrappedKeyLenRange
         );
     }
@@ -1645,12 +1715,12 @@ mod tests {
         };
         for (len, want) in cases {
             let data = &msg[..len];
-            let mut s = cmac_sign(&m, &key).unwrap();
+            let mut s = cmac_sign(&m, &Granted::for_tests(&key)).unwrap();
             let mut buf = [0u8; 16];
             s.one_shot(data, &mut OutBuf::new(Some(&mut buf))).unwrap();
             assert_eq!(buf.to_vec(), h(want), "len {len}");
             for chunk in [1, 15, 17, 4097] {
-                let mut s = cmac_sign(&m, &key).unwrap();
+                let mut s = cmac_sign(&m, &Granted::for_tests(&key)).unwrap();
                 for c in data.chunks(chunk) {
                     s.update(c).unwrap();
                 }
@@ -1665,17 +1735,17 @@ mod tests {
                 let mut buf = [0u8; 16];
                 s.finish(&mut OutBuf::new(Some(&mut buf))).unwrap();
                 assert_eq!(buf.to_vec(), h(want), "len {len} chunk {chunk}");
-                let mut v = cmac_verify(&m, &key).unwrap();
+                let mut v = cmac_verify(&m, &Granted::for_tests(&key)).unwrap();
                 for c in data.chunks(chunk) {
                     v.update(c).unwrap();
                 }
                 v.finish(&buf).unwrap();
             }
-            let mut v = cmac_verify(&m, &key).unwrap();
+            let mut v = cmac_verify(&m, &Granted::for_tests(&key)).unwrap();
             let mut bad = h(want);
             bad[0] ^= 1;
             assert_eq!(v.one_shot(data, &bad), Err(Error::SignatureInvalid));
-            let mut v = cmac_verify(&m, &key).unwrap();
+            let mut v = cmac_verify(&m, &Granted::for_tests(&key)).unwrap();
             assert_eq!(
                 v.one_shot(data, &h(want)[..8]),
                 Err(Error::SignatureLenRange)
@@ -1686,12 +1756,12 @@ mod tests {
             mech: CKM_AES_CMAC_GENERAL,
             param: Param::Ulong(4),
         };
-        let mut s = cmac_sign(&g, &key).unwrap();
+        let mut s = cmac_sign(&g, &Granted::for_tests(&key)).unwrap();
         let mut buf = [0u8; 4];
         s.one_shot(&msg[..16], &mut OutBuf::new(Some(&mut buf)))
             .unwrap();
         assert_eq!(buf.to_vec(), h("070a16b4"));
-        cmac_verify(&g, &key)
+        cmac_verify(&g, &Granted::for_tests(&key))
             .unwrap()
             .one_shot(&msg[..16], &buf)
             .unwrap();
@@ -1701,7 +1771,7 @@ mod tests {
                 param: p,
             };
             assert!(matches!(
-                cmac_sign(&g, &key),
+                cmac_sign(&g, &Granted::for_tests(&key)),
                 Err(Error::MechanismParamInvalid)
             ));
         }
@@ -1764,8 +1834,8 @@ mod tests {
             mech: CKM_AES_GCM,
             param: Param::None,
         };
-        let mut enc = message::encrypt_init(&m, &key).unwrap();
-        let mut dec = message::decrypt_init(&m, &key).unwrap();
+        let mut enc = message::encrypt_init(&m, &Granted::for_tests(&key)).unwrap();
+        let mut dec = message::decrypt_init(&m, &Granted::for_tests(&key)).unwrap();
 
         let mut p = msg_param(iv.clone(), 0, CKG_NO_GENERATE, 128, vec![]);
         let mut q = OutBuf::query();
@@ -1851,8 +1921,8 @@ mod tests {
             mech: CKM_AES_GCM,
             param: Param::None,
         };
-        let mut enc = message::encrypt_init(&m, &key).unwrap();
-        let mut dec = message::decrypt_init(&m, &key).unwrap();
+        let mut enc = message::encrypt_init(&m, &Granted::for_tests(&key)).unwrap();
+        let mut dec = message::decrypt_init(&m, &Granted::for_tests(&key)).unwrap();
         let fixed = vec![
             0xab, 0xcd, 0xef, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         ];
@@ -1895,9 +1965,23 @@ mod tests {
             got.push(iv.clone());
         }
         assert_ne!(got[0], got[1]);
-        // A counter field that is used up is refused.
+        // The counter goes on across inits of the same key: never an IV twice.
+        let mut again = message::encrypt_init(&m, &Granted::for_tests(&key)).unwrap();
+        let mut p = msg_param(fixed.clone(), 32, CKG_GENERATE_COUNTER, 128, vec![]);
+        again
+            .one_shot(&mut p, b"", b"hello", &mut OutBuf::new(Some(&mut [0u8; 5])))
+            .unwrap();
+        let Param::GcmMessage { iv, .. } = &p else {
+            panic!()
+        };
+        assert!(!ivs.contains(iv), "an IV came back after a new init");
+        // A counter field that is used up is refused (a key of its own, whose
+        // counter starts at 0).
+        let mut other = (*key).attrs().clone();
+        other.insert(CKA_UNIQUE_ID, Zeroizing::new(b"used-up".to_vec()));
+        let other = Arc::new(Object::new(2, None, other));
         let mut p = msg_param(vec![0; 12], 95, CKG_GENERATE_COUNTER, 128, vec![]);
-        let mut enc = message::encrypt_init(&m, &key).unwrap();
+        let mut enc = message::encrypt_init(&m, &Granted::for_tests(&other)).unwrap();
         let mut b = [0u8; 1];
         enc.one_shot(&mut p, b"", b"x", &mut OutBuf::new(Some(&mut b)))
             .unwrap();

@@ -16,12 +16,12 @@
 use crate::crypto::ec::{der_octet_string, x963_kdf, Curve, EcPrivateKey, EcPublicKey};
 use crate::crypto::rsa::{HashAlg, Hasher};
 use crate::error::{Error, Result};
+use crate::gate::Granted;
 use crate::mechanism::keys::{ec_private, ec_private_template, ec_public, tmpl_get};
 use crate::mechanism::{
     Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind, SignOp, VerifyOp,
 };
 use crate::object::attr::{Attribute, Template};
-use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -193,7 +193,8 @@ impl SignOp for EcdsaSign {
     }
 }
 
-fn sign_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn SignOp>> {
+fn sign_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn SignOp>> {
+    let key = key.key();
     let hash = ecdsa_hash(mech.mech)?;
     let key = ec_private(key)?;
     Ok(Box::new(EcdsaSign {
@@ -228,7 +229,8 @@ impl VerifyOp for EcdsaVerify {
     }
 }
 
-fn verify_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn VerifyOp>> {
+fn verify_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn VerifyOp>> {
+    let key = key.key();
     let hash = ecdsa_hash(mech.mech)?;
     let key = ec_public(key)?;
     Ok(Box::new(EcdsaVerify {
@@ -275,10 +277,11 @@ fn kdf_hash(kdf: CK_ULONG) -> Result<Option<HashAlg>> {
 /// `CKM_ECDH1_DERIVE` (§2.3.15).
 fn derive(
     mech: &mut Mechanism,
-    base: &Arc<Object>,
+    base: &Granted,
     value_len: Option<usize>,
     _lookup: &dyn KeyLookup,
 ) -> Result<Zeroizing<Vec<u8>>> {
+    let base = base.key();
     let Param::Ecdh1 {
         kdf,
         shared_data,
@@ -321,10 +324,11 @@ mod tests {
     use super::*;
     use crate::crypto::ec::P256_OID_DER;
     use crate::mechanism::keys::test_util::*;
+    use crate::object::Object;
 
     struct NoLookup;
     impl KeyLookup for NoLookup {
-        fn key(&self, _handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+        fn key(&self, _handle: CK_OBJECT_HANDLE) -> Result<Granted> {
             Err(Error::KeyHandleInvalid)
         }
     }
@@ -355,6 +359,7 @@ mod tests {
     }
 
     fn sign(m: &Mechanism, key: &Arc<Object>, data: &[u8]) -> Result<Vec<u8>> {
+        let key = &Granted::for_tests(key);
         let mut buf = vec![0u8; 64];
         sign_init(m, key)?.one_shot(data, &mut OutBuf::new(Some(&mut buf)))?;
         Ok(buf)
@@ -392,7 +397,7 @@ mod tests {
             }
             // the raw point is accepted as well as the DER form
             for s in [&sig, &raw, &hex(want)] {
-                verify_init(&mech(CKM_ECDSA_SHA256), &pubkey)
+                verify_init(&mech(CKM_ECDSA_SHA256), &Granted::for_tests(&pubkey))
                     .unwrap()
                     .one_shot(msg, s)
                     .unwrap();
@@ -408,7 +413,9 @@ mod tests {
         for t in v["tests"].as_array().unwrap() {
             let msg = hex(t["msg"].as_str().unwrap());
             let sig = hex(t["sig"].as_str().unwrap());
-            let got = verify_init(&m, &key).unwrap().one_shot(&msg, &sig);
+            let got = verify_init(&m, &Granted::for_tests(&key))
+                .unwrap()
+                .one_shot(&msg, &sig);
             match t["result"].as_str().unwrap() {
                 "valid" => assert_eq!(got, Ok(()), "tcId {}", t["tcId"]),
                 _ if sig.len() != 64 => {
@@ -434,7 +441,7 @@ mod tests {
                         public_data,
                     },
                 };
-                let got = derive(&mut m.clone(), &key, None, &NoLookup);
+                let got = derive(&mut m.clone(), &Granted::for_tests(&key), None, &NoLookup);
                 match t["result"].as_str().unwrap() {
                     "invalid" => assert_eq!(
                         got.err(),
@@ -469,21 +476,38 @@ mod tests {
             },
         };
         assert_eq!(
-            derive(&mut m(CKD_NULL, b""), &a, Some(16), &NoLookup)
-                .unwrap()
-                .to_vec(),
+            derive(
+                &mut m(CKD_NULL, b""),
+                &Granted::for_tests(&a),
+                Some(16),
+                &NoLookup
+            )
+            .unwrap()
+            .to_vec(),
             z[..16].to_vec()
         );
         assert_eq!(
-            derive(&mut m(CKD_NULL, b""), &a, Some(33), &NoLookup).err(),
+            derive(
+                &mut m(CKD_NULL, b""),
+                &Granted::for_tests(&a),
+                Some(33),
+                &NoLookup
+            )
+            .err(),
             Some(Error::KeySizeRange)
         );
         assert_eq!(
-            derive(&mut m(CKD_NULL, b"x"), &a, None, &NoLookup).err(),
+            derive(
+                &mut m(CKD_NULL, b"x"),
+                &Granted::for_tests(&a),
+                None,
+                &NoLookup
+            )
+            .err(),
             Some(Error::MechanismParamInvalid)
         );
         assert_eq!(
-            derive(&mut m(0x77, b""), &a, None, &NoLookup).err(),
+            derive(&mut m(0x77, b""), &Granted::for_tests(&a), None, &NoLookup).err(),
             Some(Error::MechanismParamInvalid)
         );
         // X9.63 with SHA-256: H(Z || 00000001 || info) || H(Z || 00000002 || info), cut.
@@ -496,10 +520,22 @@ mod tests {
             sha2::Digest::update(&mut h, info);
             want.extend_from_slice(&sha2::Digest::finalize(h));
         }
-        let got = derive(&mut m(CKD_SHA256_KDF, info), &a, Some(40), &NoLookup).unwrap();
+        let got = derive(
+            &mut m(CKD_SHA256_KDF, info),
+            &Granted::for_tests(&a),
+            Some(40),
+            &NoLookup,
+        )
+        .unwrap();
         assert_eq!(got.to_vec(), want[..40].to_vec());
         assert_eq!(
-            derive(&mut m(CKD_SHA256_KDF, info), &a, None, &NoLookup).err(),
+            derive(
+                &mut m(CKD_SHA256_KDF, info),
+                &Granted::for_tests(&a),
+                None,
+                &NoLookup
+            )
+            .err(),
             Some(Error::TemplateIncomplete {
                 missing: CKA_VALUE_LEN
             })
@@ -528,12 +564,12 @@ mod tests {
             ] {
                 let m = mech(m);
                 let single = sign(&m, &priv_o, &data).unwrap();
-                verify_init(&m, &pub_o)
+                verify_init(&m, &Granted::for_tests(&pub_o))
                     .unwrap()
                     .one_shot(&data, &single)
                     .unwrap();
                 for chunk in [1usize, 15, 17, 4097] {
-                    let mut op = sign_init(&m, &priv_o).unwrap();
+                    let mut op = sign_init(&m, &Granted::for_tests(&priv_o)).unwrap();
                     for c in data.chunks(chunk) {
                         op.update(c).unwrap();
                     }
@@ -542,7 +578,7 @@ mod tests {
                     if !cfg!(feature = "aws-lc") {
                         assert_eq!(buf.to_vec(), single, "deterministic, chunk {chunk}");
                     }
-                    let mut v = verify_init(&m, &pub_o).unwrap();
+                    let mut v = verify_init(&m, &Granted::for_tests(&pub_o)).unwrap();
                     for c in data.chunks(chunk) {
                         v.update(c).unwrap();
                     }
@@ -551,11 +587,13 @@ mod tests {
                 let mut bad = single.clone();
                 bad[3] ^= 1;
                 assert_eq!(
-                    verify_init(&m, &pub_o).unwrap().one_shot(&data, &bad),
+                    verify_init(&m, &Granted::for_tests(&pub_o))
+                        .unwrap()
+                        .one_shot(&data, &bad),
                     Err(Error::SignatureInvalid)
                 );
                 assert_eq!(
-                    verify_init(&m, &pub_o)
+                    verify_init(&m, &Granted::for_tests(&pub_o))
                         .unwrap()
                         .one_shot(&data, &single[..63]),
                     Err(Error::SignatureLenRange)
@@ -565,13 +603,15 @@ mod tests {
             for len in [20, 32, 48, 64, 5] {
                 let hash = vec![0x5a; len];
                 let sig = sign(&mech(CKM_ECDSA), &priv_o, &hash).unwrap();
-                verify_init(&mech(CKM_ECDSA), &pub_o)
+                verify_init(&mech(CKM_ECDSA), &Granted::for_tests(&pub_o))
                     .unwrap()
                     .one_shot(&hash, &sig)
                     .unwrap();
             }
             assert_eq!(
-                sign_init(&mech(CKM_ECDSA), &priv_o).unwrap().update(b"x"),
+                sign_init(&mech(CKM_ECDSA), &Granted::for_tests(&priv_o))
+                    .unwrap()
+                    .update(b"x"),
                 Err(Error::FunctionNotSupported)
             );
             // ECDH between two generated keys agrees.
@@ -586,7 +626,7 @@ mod tests {
                         public_data: p.get(CKA_EC_POINT).unwrap().to_vec(),
                     },
                 };
-                derive(&mut m.clone(), k, None, &NoLookup).unwrap()
+                derive(&mut m.clone(), &Granted::for_tests(k), None, &NoLookup).unwrap()
             };
             assert_eq!(d(&priv_o, &pub2), d(&priv2, &pub_o));
         }
@@ -598,7 +638,7 @@ mod tests {
             "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
         ));
         let m = mech(CKM_ECDSA_SHA256);
-        let mut op = sign_init(&m, &key).unwrap();
+        let mut op = sign_init(&m, &Granted::for_tests(&key)).unwrap();
         op.update(b"sam").unwrap();
         let mut q = OutBuf::query();
         op.finish(&mut q).unwrap();
@@ -613,7 +653,7 @@ mod tests {
         op.finish(&mut OutBuf::new(Some(&mut buf))).unwrap();
         // The signature is over "sample" (the RFC 6979 A.2.5 key and message).
         let rfc_pub = public(&hex("0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299"));
-        verify_init(&m, &rfc_pub)
+        verify_init(&m, &Granted::for_tests(&rfc_pub))
             .unwrap()
             .one_shot(b"sample", &buf)
             .unwrap();
@@ -654,7 +694,7 @@ mod tests {
         );
         let key = private(&[1]);
         assert_eq!(
-            verify_init(&mech(CKM_ECDSA), &key).err(),
+            verify_init(&mech(CKM_ECDSA), &Granted::for_tests(&key)).err(),
             Some(Error::KeyTypeInconsistent)
         );
     }

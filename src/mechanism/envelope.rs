@@ -4,17 +4,16 @@
 //! returns it wrapped. The message format is `kms::envelope`.
 
 use crate::error::{Error, Result};
+use crate::gate::Granted;
 use crate::kms::abi::{CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
 use crate::kms::envelope::{
     self, DataKey, Decryptor, Encryptor, Header, DEFAULT_FRAME_SIZE, DEK_LEN,
 };
-use crate::kms::lifecycle;
 use crate::mechanism::digest::NO_FUNCTIONS;
 use crate::mechanism::{CipherOp, Functions, KeyLookup, Mechanism, MechanismDef, Param, ParamKind};
 use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
-use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// Longest data key `CKM_SOFTKMS_GENERATE_DATA_KEY` makes (bytes), as AWS KMS.
@@ -68,15 +67,15 @@ fn fresh_dek() -> Result<DataKey> {
 }
 
 /// An encryptor for one message under the key's current version.
-fn encryptor(mech: &Mechanism, key: &Object) -> Result<Encryptor> {
-    let mut m = Zeroizing::new(master(key)?);
-    let version = lifecycle::current_version(key);
+fn encryptor(mech: &Mechanism, key: &Granted) -> Result<Encryptor> {
+    let mut m = Zeroizing::new(master(key.key())?);
+    let version = key.current_version();
     let dek = fresh_dek()?;
     let ctx = mech.param.context();
-    let wrapped = envelope::wrap_data_key(&m, key.unique_id(), version, ctx, &dek)?;
+    let wrapped = envelope::wrap_data_key(&m, key.key_id(), version, ctx, &dek)?;
     m.fill(0);
     Encryptor::new(
-        key.unique_id(),
+        key.key_id(),
         version,
         &dek,
         wrapped,
@@ -86,26 +85,22 @@ fn encryptor(mech: &Mechanism, key: &Object) -> Result<Encryptor> {
 }
 
 /// A decryptor that finds the data key under whichever version of `key` the
-/// message names (only versions that still decrypt).
-fn decryptor(mech: &Mechanism, key: &Object) -> Result<Decryptor> {
-    let versions = lifecycle::decrypt_versions(key)?;
-    let current = lifecycle::current_version(key);
-    let uid = key.unique_id().to_string();
+/// message names (only versions the gate let this use take).
+fn decryptor(mech: &Mechanism, key: &Granted) -> Result<Decryptor> {
+    let key = key.clone();
     let ctx = mech.param.context().to_vec();
     let source = move |h: &Header| -> Result<DataKey> {
-        if h.key_id != uid {
+        if h.key_id != key.key_id() {
             log::info!("envelope names key {:?}, not this key", h.key_id);
             return Err(Error::EncryptedDataInvalid);
         }
-        match versions.iter().find(|(n, _)| *n == h.key_version) {
-            Some((_, material)) => {
-                let m: &[u8; 32] = material
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| Error::EncryptedDataInvalid)?;
-                envelope::unwrap_data_key(m, &h.key_id, h.key_version, &ctx, &h.wrapped_dek)
+        match key.version(h.key_version) {
+            Some(v) => {
+                let m = master(v).map_err(|_| Error::EncryptedDataInvalid)?;
+                let m = Zeroizing::new(m);
+                envelope::unwrap_data_key(&m, &h.key_id, h.key_version, &ctx, &h.wrapped_dek)
             }
-            None if h.key_version >= 1 && h.key_version <= current => {
+            None if h.key_version >= 1 && h.key_version <= key.current_version() => {
                 Err(Error::KeyFunctionNotPermitted(format!(
                     "version {} of the key is retired",
                     h.key_version
@@ -145,11 +140,11 @@ impl CipherOp for Decrypt {
     }
 }
 
-fn encrypt(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+fn encrypt(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
     Ok(Box::new(Encrypt(encryptor(mech, key)?)))
 }
 
-fn decrypt(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+fn decrypt(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
     Ok(Box::new(Decrypt(decryptor(mech, key)?)))
 }
 
@@ -167,12 +162,12 @@ fn collect(mut f: impl FnMut(&mut OutBuf) -> Result<()>) -> Result<Zeroizing<Vec
     Ok(out)
 }
 
-fn wrap(mech: &Mechanism, key: &Arc<Object>, bytes: &[u8]) -> Result<Vec<u8>> {
+fn wrap(mech: &Mechanism, key: &Granted, bytes: &[u8]) -> Result<Vec<u8>> {
     let mut e = encryptor(mech, key)?;
     collect(|o| e.one_shot(bytes, o)).map(|v| v.to_vec())
 }
 
-fn unwrap(mech: &Mechanism, key: &Arc<Object>, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+fn unwrap(mech: &Mechanism, key: &Granted, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let mut d = decryptor(mech, key)?;
     collect(|o| d.one_shot(wrapped, o)).map_err(|e| match e {
         Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
@@ -187,7 +182,7 @@ fn unwrap(mech: &Mechanism, key: &Arc<Object>, wrapped: &[u8]) -> Result<Zeroizi
 /// the needed length in `ulWrappedKeyLen`.
 fn generate_data_key(
     mech: &mut Mechanism,
-    base: &Arc<Object>,
+    base: &Granted,
     value_len: Option<usize>,
     _keys: &dyn KeyLookup,
 ) -> Result<Zeroizing<Vec<u8>>> {

@@ -16,6 +16,7 @@
 
 use crate::crypto::hash::{ct_eq, HashAlg, Hmac};
 use crate::error::{Error, Result};
+use crate::gate::Granted;
 use crate::mechanism::digest::{hash_alg, no_param, NO_FUNCTIONS};
 use crate::mechanism::{
     Functions, Generated, Mechanism, MechanismDef, Param, ParamKind, SignOp, VerifyOp,
@@ -24,7 +25,6 @@ use crate::object::attr::{Attribute, Template};
 use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
-use std::sync::Arc;
 
 /// The largest HMAC / generic secret key, in bytes.
 pub const MAX_KEY: usize = 4096;
@@ -147,12 +147,14 @@ impl VerifyOp for HmacSign {
     }
 }
 
-fn sign_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn SignOp>> {
+fn sign_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn SignOp>> {
+    let key = key.key();
     let (mac, out_len) = setup(mech, key)?;
     Ok(Box::new(HmacSign { mac, out_len }))
 }
 
-fn verify_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn VerifyOp>> {
+fn verify_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn VerifyOp>> {
+    let key = key.key();
     let (mac, out_len) = setup(mech, key)?;
     Ok(Box::new(HmacSign { mac, out_len }))
 }
@@ -263,6 +265,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
     use crate::object::AttrMap;
+    use std::sync::Arc;
     use zeroize::Zeroizing;
 
     /// A secret key object for tests.
@@ -289,7 +292,7 @@ pub(crate) mod tests {
     ) -> Vec<u8> {
         let m = Mechanism { mech, param };
         let k = key_obj(CKK_GENERIC_SECRET, key);
-        let mut op = sign_init(&m, &k).unwrap();
+        let mut op = sign_init(&m, &Granted::for_tests(&k)).unwrap();
         let mut q = OutBuf::query();
         let mut buf = vec![0u8; 64];
         if chunk == 0 {
@@ -319,9 +322,9 @@ pub(crate) mod tests {
             buf.truncate(n);
         }
         // Verification agrees, single and multi-part.
-        let mut v = verify_init(&m, &k).unwrap();
+        let mut v = verify_init(&m, &Granted::for_tests(&k)).unwrap();
         v.one_shot(data, &buf).unwrap();
-        let mut v = verify_init(&m, &k).unwrap();
+        let mut v = verify_init(&m, &Granted::for_tests(&k)).unwrap();
         for c in data.chunks(chunk.max(1)) {
             v.update(c).unwrap();
         }
@@ -406,14 +409,14 @@ pub(crate) mod tests {
             param: Param::None,
         };
         let good = sign(CKM_SHA256_HMAC, Param::None, b"key", b"msg", 0);
-        let mut v = verify_init(&m, &k).unwrap();
+        let mut v = verify_init(&m, &Granted::for_tests(&k)).unwrap();
         assert_eq!(
             v.one_shot(b"msg", &good[..31]),
             Err(Error::SignatureLenRange)
         );
         let mut bad = good.clone();
         bad[5] ^= 1;
-        let mut v = verify_init(&m, &k).unwrap();
+        let mut v = verify_init(&m, &Granted::for_tests(&k)).unwrap();
         assert_eq!(v.one_shot(b"msg", &bad), Err(Error::SignatureInvalid));
     }
 
@@ -426,7 +429,7 @@ pub(crate) mod tests {
                 param: p,
             };
             assert!(matches!(
-                sign_init(&m, &k),
+                sign_init(&m, &Granted::for_tests(&k)),
                 Err(Error::MechanismParamInvalid)
             ));
         }
@@ -435,7 +438,7 @@ pub(crate) mod tests {
             param: Param::Ulong(16),
         };
         assert!(matches!(
-            sign_init(&m, &k),
+            sign_init(&m, &Granted::for_tests(&k)),
             Err(Error::MechanismParamInvalid)
         ));
         let empty = key_obj(CKK_GENERIC_SECRET, b"");
@@ -443,7 +446,10 @@ pub(crate) mod tests {
             mech: CKM_SHA256_HMAC,
             param: Param::None,
         };
-        assert!(matches!(sign_init(&m, &empty), Err(Error::KeySizeRange)));
+        assert!(matches!(
+            sign_init(&m, &Granted::for_tests(&empty)),
+            Err(Error::KeySizeRange)
+        ));
     }
 
     #[test]

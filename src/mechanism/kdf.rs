@@ -14,15 +14,14 @@
 
 use crate::crypto::hash::{hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
+use crate::gate::Granted;
 use crate::mechanism::digest::{hash_alg, no_param, NO_FUNCTIONS};
 use crate::mechanism::hmac::{key_value, template_value_len};
 use crate::mechanism::{
     Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind,
 };
 use crate::object::attr::{Attribute, Template};
-use crate::object::Object;
 use cryptoki_sys::*;
-use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// The largest HKDF output (255 × 64 bytes), and so the largest base key taken.
@@ -30,10 +29,11 @@ const MAX_LEN: usize = 255 * 64;
 
 fn derive(
     mech: &mut Mechanism,
-    base: &Arc<Object>,
+    base: &Granted,
     value_len: Option<usize>,
     keys: &dyn KeyLookup,
 ) -> Result<Zeroizing<Vec<u8>>> {
+    let base = base.key();
     let Param::Hkdf {
         extract,
         expand,
@@ -56,7 +56,9 @@ fn derive(
             CKF_HKDF_SALT_NULL => Zeroizing::new(vec![0u8; alg.output_len()]),
             CKF_HKDF_SALT_DATA if !salt.is_empty() => Zeroizing::new(salt.clone()),
             CKF_HKDF_SALT_KEY => {
+                // The salt key passes the key gate as a derivation key.
                 let k = keys.key(*salt_key)?;
+                let k = k.key();
                 if k.class() != Some(CKO_SECRET_KEY) {
                     return Err(Error::MechanismParamInvalid);
                 }
@@ -154,14 +156,16 @@ mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
     use crate::mechanism::hmac::tests::key_obj;
+    use crate::object::Object;
+    use std::sync::Arc;
 
     struct Keys(Vec<Arc<Object>>);
     impl KeyLookup for Keys {
-        fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+        fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Granted> {
             self.0
                 .iter()
                 .find(|o| o.handle == handle)
-                .cloned()
+                .map(Granted::for_tests)
                 .ok_or(Error::KeyHandleInvalid)
         }
     }
@@ -230,17 +234,26 @@ mod tests {
             // Extract and expand.
             let m = params(true, true, st, &h(&salt), &h(&info));
             assert_eq!(
-                *derive(&mut m.clone(), &base, Some(l), &none).unwrap(),
+                *derive(&mut m.clone(), &Granted::for_tests(&base), Some(l), &none).unwrap(),
                 h(okm)
             );
             // Extract only.
             let m = params(true, false, st, &h(&salt), &[]);
-            assert_eq!(*derive(&mut m.clone(), &base, None, &none).unwrap(), h(prk));
+            assert_eq!(
+                *derive(&mut m.clone(), &Granted::for_tests(&base), None, &none).unwrap(),
+                h(prk)
+            );
             // Expand only, from the PRK.
             let prk_key = key_obj(CKK_GENERIC_SECRET, &h(prk));
             let m = params(false, true, CKF_HKDF_SALT_NULL, &[], &h(&info));
             assert_eq!(
-                *derive(&mut m.clone(), &prk_key, Some(l), &none).unwrap(),
+                *derive(
+                    &mut m.clone(),
+                    &Granted::for_tests(&prk_key),
+                    Some(l),
+                    &none
+                )
+                .unwrap(),
                 h(okm)
             );
         }
@@ -271,14 +284,14 @@ mod tests {
             *salt_key = 7;
         }
         assert_eq!(
-            *derive(&mut m.clone(), &base, Some(42), &keys).unwrap(),
+            *derive(&mut m.clone(), &Granted::for_tests(&base), Some(42), &keys).unwrap(),
             h("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
         );
         if let Param::Hkdf { salt_key, .. } = &mut m.param {
             *salt_key = 8;
         }
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(42), &keys).unwrap_err(),
+            derive(&mut m.clone(), &Granted::for_tests(&base), Some(42), &keys).unwrap_err(),
             Error::KeyHandleInvalid
         );
     }
@@ -289,17 +302,17 @@ mod tests {
         let none = Keys(vec![]);
         let m = params(false, false, CKF_HKDF_SALT_NULL, &[], &[]);
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &Granted::for_tests(&base), Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let m = params(true, true, CKF_HKDF_SALT_DATA, &[], &[]);
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &Granted::for_tests(&base), Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let m = params(true, true, 0x99, b"s", &[]);
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &Granted::for_tests(&base), Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let mut m = params(true, true, CKF_HKDF_SALT_NULL, &[], &[]);
@@ -307,29 +320,40 @@ mod tests {
             *prf_hash = CKM_AES_ECB;
         }
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &Granted::for_tests(&base), Some(16), &none).unwrap_err(),
             Error::MechanismParamInvalid
         );
         let m = params(true, true, CKF_HKDF_SALT_NULL, &[], &[]);
         assert_eq!(
-            derive(&mut m.clone(), &base, None, &none).unwrap_err(),
+            derive(&mut m.clone(), &Granted::for_tests(&base), None, &none).unwrap_err(),
             Error::TemplateIncomplete {
                 missing: CKA_VALUE_LEN
             }
         );
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(255 * 32 + 1), &none).unwrap_err(),
+            derive(
+                &mut m.clone(),
+                &Granted::for_tests(&base),
+                Some(255 * 32 + 1),
+                &none
+            )
+            .unwrap_err(),
             Error::AttributeValueInvalid(CKA_VALUE_LEN)
         );
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(255 * 32), &none)
-                .unwrap()
-                .len(),
+            derive(
+                &mut m.clone(),
+                &Granted::for_tests(&base),
+                Some(255 * 32),
+                &none
+            )
+            .unwrap()
+            .len(),
             255 * 32
         );
         let m = params(true, false, CKF_HKDF_SALT_NULL, &[], &[]);
         assert_eq!(
-            derive(&mut m.clone(), &base, Some(16), &none).unwrap_err(),
+            derive(&mut m.clone(), &Granted::for_tests(&base), Some(16), &none).unwrap_err(),
             Error::AttributeValueInvalid(CKA_VALUE_LEN)
         );
     }

@@ -22,11 +22,10 @@ pub mod rng;
 pub mod rsa;
 
 use crate::error::Result;
+pub use crate::gate::Granted;
 use crate::object::attr::Template;
-use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
-use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// The form of a mechanism's parameter, so that `ffi/marshal.rs` knows which C
@@ -172,6 +171,21 @@ pub enum Param {
 }
 
 impl Param {
+    /// The keys the parameter names beside the call's own key (HKDF's salt
+    /// key): the module passes each through the key gate before the mechanism
+    /// runs, and [`KeyLookup`] hands out only those.
+    pub fn named_keys(&self) -> Vec<CK_OBJECT_HANDLE> {
+        match self {
+            Param::Hkdf {
+                extract: true,
+                salt_type: CKF_HKDF_SALT_KEY,
+                salt_key,
+                ..
+            } => vec![*salt_key],
+            _ => Vec::new(),
+        }
+    }
+
     /// The encryption context of the SoftKMS mechanisms (empty for others).
     pub fn context(&self) -> &[u8] {
         match self {
@@ -251,8 +265,13 @@ pub trait MessageOp: Send {
 /// (`CKA_VALUE`, `CKA_MODULUS`, …); the object rules add the template and defaults.
 pub type Generated = Template;
 
+/// The longest key any derive mechanism makes (bytes): HKDF's limit with
+/// SHA-512 (255 × 64). A longer `CKA_VALUE_LEN` is refused before anything is
+/// allocated.
+pub const MAX_DERIVED_LEN: usize = 255 * 64;
+
 /// Makes a key operation of one kind (`C_EncryptInit`, `C_SignInit`, …).
-pub type KeyOpCtor<T> = fn(&Mechanism, &Arc<Object>) -> Result<Box<T>>;
+pub type KeyOpCtor<T> = fn(&Mechanism, &Granted) -> Result<Box<T>>;
 /// Makes a digest operation.
 pub type DigestCtor = fn(&Mechanism) -> Result<Box<dyn DigestOp>>;
 /// Generates a key's attributes from the caller's template.
@@ -260,17 +279,19 @@ pub type GenerateFn = fn(&Mechanism, &Template) -> Result<Generated>;
 /// Generates a key pair's (public, private) attributes from the two templates.
 pub type GeneratePairFn = fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>;
 /// Wraps key bytes under a wrapping key.
-pub type WrapFn = fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Vec<u8>>;
+pub type WrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Vec<u8>>;
 /// Unwraps key bytes with an unwrapping key.
-pub type UnwrapFn = fn(&Mechanism, &Arc<Object>, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+pub type UnwrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
 /// Derives secret bytes from a base key.
 /// The mechanism is `&mut` because some parameters have output fields.
 pub type DeriveFn =
-    fn(&mut Mechanism, &Arc<Object>, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>;
+    fn(&mut Mechanism, &Granted, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>;
 
 /// Constructors that a mechanism family registers. Each `fn` gets the checked
-/// mechanism and the key object (already checked for the usage attribute, the
-/// allowed mechanisms and the key type the registry names).
+/// mechanism and the key as the key gate ([`crate::gate`]) granted it: checked
+/// for the usage attribute, the allowed mechanisms, the key type the registry
+/// names, the policy and the lifecycle; a mechanism never sees a key object
+/// that did not pass the gate.
 #[derive(Clone, Copy, Default)]
 pub struct Functions {
     /// `C_EncryptInit`.
@@ -301,11 +322,12 @@ pub struct Functions {
     pub derive: Option<DeriveFn>,
 }
 
-/// Lets a derive mechanism resolve another key handle named in its parameter
-/// (HKDF's salt key).
+/// Lets a derive mechanism use another key named in its parameter (HKDF's
+/// salt key): the key passes the key gate as a derivation key.
 pub trait KeyLookup {
-    /// The object for a handle, as the calling session sees it.
-    fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>>;
+    /// The key for a handle, as the gate grants it to the calling session for
+    /// a derivation with this mechanism.
+    fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Granted>;
 }
 
 /// One registered mechanism.

@@ -44,3 +44,21 @@ const AUTHENTICATED: &[CK_MECHANISM_TYPE] = &[CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM
 pub fn tries_versions(mech: CK_MECHANISM_TYPE) -> bool {
     AUTHENTICATED.contains(&mech)
 }
+
+/// The mechanisms whose caller chooses the IV, counter or nonce, and the bare
+/// block cipher: under a key whose policy lets a principal encrypt (or wrap)
+/// but not decrypt (or unwrap), the key gate refuses them, since their output
+/// under chosen inputs is the key stream of other people's ciphertexts
+/// (`crate::gate`, the IV rule). Message-based GCM decides per message.
+const CALLER_IV: &[CK_MECHANISM_TYPE] = &[
+    CKM_AES_ECB,
+    CKM_AES_CBC,
+    CKM_AES_CBC_PAD,
+    CKM_AES_CTR,
+    CKM_AES_GCM,
+];
+
+/// Whether the caller of `mech` chooses its IV (see [`CALLER_IV`]).
+pub fn caller_chooses_iv(mech: CK_MECHANISM_TYPE) -> bool {
+    CALLER_IV.contains(&mech)
+}

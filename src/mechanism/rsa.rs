@@ -19,6 +19,7 @@ use crate::crypto::rsa::{
 };
 use crate::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
 use crate::error::{Error, Result};
+use crate::gate::Granted;
 use crate::mechanism::keys::{
     hash_from_mech, hash_from_mgf, rsa_private, rsa_private_template, rsa_public,
 };
@@ -389,7 +390,8 @@ impl SignOp for RsaSign {
     }
 }
 
-fn sign_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn SignOp>> {
+fn sign_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn SignOp>> {
+    let key = key.key();
     let key = rsa_private(key)?;
     let (scheme, hash) = scheme(mech, key.bits())?;
     Ok(Box::new(RsaSign {
@@ -443,7 +445,8 @@ impl VerifyOp for RsaVerify {
     }
 }
 
-fn verify_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn VerifyOp>> {
+fn verify_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn VerifyOp>> {
+    let key = key.key();
     let key = rsa_public(key)?;
     let (scheme, hash) = scheme(mech, key.bits())?;
     Ok(Box::new(RsaVerify {
@@ -513,13 +516,15 @@ impl CipherOp for RsaDecrypt {
     }
 }
 
-fn encrypt_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+fn encrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
+    let key = key.key();
     let key = rsa_public(key)?;
     let padding = padding(mech, key.size())?;
     Ok(Box::new(RsaEncrypt { key, padding }))
 }
 
-fn decrypt_init(mech: &Mechanism, key: &Arc<Object>) -> Result<Box<dyn CipherOp>> {
+fn decrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
+    let key = key.key();
     let key = rsa_private(key)?;
     let padding = padding(mech, key.size())?;
     Ok(Box::new(RsaDecrypt { key, padding }))
@@ -551,7 +556,8 @@ fn unwrap_err(e: Error) -> Error {
     }
 }
 
-fn wrap(mech: &Mechanism, key: &Arc<Object>, key_bytes: &[u8]) -> Result<Vec<u8>> {
+fn wrap(mech: &Mechanism, key: &Granted, key_bytes: &[u8]) -> Result<Vec<u8>> {
+    let key = key.key();
     let key = wrapping_key(key)?;
     let padding = padding(mech, key.size()).map_err(|e| match e {
         Error::KeySizeRange => Error::WrappingKeySizeRange,
@@ -563,7 +569,8 @@ fn wrap(mech: &Mechanism, key: &Arc<Object>, key_bytes: &[u8]) -> Result<Vec<u8>
     padding.encrypt(&key, key_bytes)
 }
 
-fn unwrap(mech: &Mechanism, key: &Arc<Object>, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+fn unwrap(mech: &Mechanism, key: &Granted, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let key = key.key();
     let key = unwrapping_key(key)?;
     let padding = padding(mech, key.size()).map_err(|e| match e {
         Error::KeySizeRange => Error::UnwrappingKeySizeRange,
@@ -593,7 +600,8 @@ fn aes_wrap_params(param: &Param) -> Result<(usize, HashAlg, HashAlg, Vec<u8>)> 
 
 /// `CKM_RSA_AES_KEY_WRAP` (§2.1.21): a fresh AES key, OAEP-encrypted under the
 /// RSA key, followed by the target wrapped with it by AES key wrap with padding.
-fn aes_wrap(mech: &Mechanism, key: &Arc<Object>, key_bytes: &[u8]) -> Result<Vec<u8>> {
+fn aes_wrap(mech: &Mechanism, key: &Granted, key_bytes: &[u8]) -> Result<Vec<u8>> {
+    let key = key.key();
     let key = wrapping_key(key)?;
     let (n, h, m, label) = aes_wrap_params(&mech.param)?;
     if oaep_max_len(key.size(), h).is_none_or(|max| max < n) {
@@ -606,7 +614,8 @@ fn aes_wrap(mech: &Mechanism, key: &Arc<Object>, key_bytes: &[u8]) -> Result<Vec
     Ok(out)
 }
 
-fn aes_unwrap(mech: &Mechanism, key: &Arc<Object>, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+fn aes_unwrap(mech: &Mechanism, key: &Granted, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let key = key.key();
     let key = unwrapping_key(key)?;
     let (n, h, m, label) = aes_wrap_params(&mech.param)?;
     let k = key.size();
@@ -705,7 +714,7 @@ mod tests {
     }
 
     fn sign(m: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
-        let mut op = sign_init(m, &KEY.private)?;
+        let mut op = sign_init(m, &Granted::for_tests(&KEY.private))?;
         let mut buf = vec![0u8; 512];
         let mut out = OutBuf::new(Some(&mut buf));
         op.one_shot(data, &mut out)?;
@@ -715,7 +724,7 @@ mod tests {
     }
 
     fn verify(m: &Mechanism, data: &[u8], sig: &[u8]) -> Result<()> {
-        verify_init(m, &KEY.public)?.one_shot(data, sig)
+        verify_init(m, &Granted::for_tests(&KEY.public))?.one_shot(data, sig)
     }
 
     const HASHES: [(
@@ -812,7 +821,9 @@ mod tests {
         for t in v["tests"].as_array().unwrap() {
             let msg = hex(t["msg"].as_str().unwrap());
             let sig = hex(t["sig"].as_str().unwrap());
-            let got = verify_init(&m, &key).unwrap().one_shot(&msg, &sig);
+            let got = verify_init(&m, &Granted::for_tests(&key))
+                .unwrap()
+                .one_shot(&msg, &sig);
             match t["result"].as_str().unwrap() {
                 "valid" => assert_eq!(got, Ok(()), "tcId {}", t["tcId"]),
                 "invalid" => assert!(got.is_err(), "tcId {}", t["tcId"]),
@@ -859,7 +870,7 @@ mod tests {
                 let single = sign(&m, &data).unwrap();
                 verify(&m, &data, &single).unwrap();
                 for chunk in [1usize, 15, 17, 4097] {
-                    let mut op = sign_init(&m, &KEY.private).unwrap();
+                    let mut op = sign_init(&m, &Granted::for_tests(&KEY.private)).unwrap();
                     for c in data.chunks(chunk) {
                         op.update(c).unwrap();
                     }
@@ -868,7 +879,7 @@ mod tests {
                     if m.mech == pkcs {
                         assert_eq!(buf, single, "chunk {chunk}");
                     }
-                    let mut v = verify_init(&m, &KEY.public).unwrap();
+                    let mut v = verify_init(&m, &Granted::for_tests(&KEY.public)).unwrap();
                     for c in data.chunks(chunk) {
                         v.update(c).unwrap();
                     }
@@ -901,7 +912,7 @@ mod tests {
         verify(&m, &digest, &sig).unwrap();
         let over = mech(CKM_RSA_PKCS_PSS, pss(CKM_SHA256, CKG_MGF1_SHA256, 223));
         assert_eq!(
-            sign_init(&over, &KEY.private).err(),
+            sign_init(&over, &Granted::for_tests(&KEY.private)).err(),
             Some(Error::MechanismParamInvalid)
         );
     }
@@ -917,7 +928,7 @@ mod tests {
         ];
         for m in bad {
             assert_eq!(
-                sign_init(&m, &KEY.private).err(),
+                sign_init(&m, &Granted::for_tests(&KEY.private)).err(),
                 Some(Error::MechanismParamInvalid),
                 "{m:?}"
             );
@@ -927,7 +938,7 @@ mod tests {
     #[test]
     fn size_query_and_short_buffer_keep_the_state() {
         let m = mech(CKM_SHA256_RSA_PKCS, Param::None);
-        let mut op = sign_init(&m, &KEY.private).unwrap();
+        let mut op = sign_init(&m, &Granted::for_tests(&KEY.private)).unwrap();
         op.update(b"abc").unwrap();
         let mut q = OutBuf::query();
         op.finish(&mut q).unwrap();
@@ -940,7 +951,11 @@ mod tests {
         op.finish(&mut OutBuf::new(Some(&mut buf))).unwrap();
         assert_eq!(buf.to_vec(), sign(&m, b"abc").unwrap());
 
-        let mut op = sign_init(&mech(CKM_RSA_PKCS, Param::None), &KEY.private).unwrap();
+        let mut op = sign_init(
+            &mech(CKM_RSA_PKCS, Param::None),
+            &Granted::for_tests(&KEY.private),
+        )
+        .unwrap();
         let mut q = OutBuf::query();
         op.one_shot(b"x", &mut q).unwrap();
         assert_eq!(q.len(), 256);
@@ -958,12 +973,12 @@ mod tests {
     fn encrypt(m: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; 256];
         let mut out = OutBuf::new(Some(&mut buf));
-        encrypt_init(m, &KEY.public)?.one_shot(data, &mut out)?;
+        encrypt_init(m, &Granted::for_tests(&KEY.public))?.one_shot(data, &mut out)?;
         Ok(buf)
     }
 
     fn decrypt(m: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
-        let mut op = decrypt_init(m, &KEY.private)?;
+        let mut op = decrypt_init(m, &Granted::for_tests(&KEY.private))?;
         let mut q = OutBuf::query();
         op.one_shot(data, &mut q)?;
         let mut buf = vec![0u8; q.len()];
@@ -1014,12 +1029,12 @@ mod tests {
         assert_eq!(decrypt(&ms[2], &bad), Err(Error::EncryptedDataInvalid));
         let bad_param = mech(CKM_RSA_PKCS_OAEP, oaep_param(CKM_SHA256, 0x99, b""));
         assert_eq!(
-            encrypt_init(&bad_param, &KEY.public).err(),
+            encrypt_init(&bad_param, &Granted::for_tests(&KEY.public)).err(),
             Some(Error::MechanismParamInvalid)
         );
         // wrong key class
         assert_eq!(
-            encrypt_init(&ms[0], &KEY.private).err(),
+            encrypt_init(&ms[0], &Granted::for_tests(&KEY.private)).err(),
             Some(Error::KeyTypeInconsistent)
         );
     }
@@ -1035,14 +1050,19 @@ mod tests {
             ),
         ];
         for m in &ms {
-            let w = wrap(m, &KEY.public, &secret).unwrap();
-            assert_eq!(unwrap(m, &KEY.private, &w).unwrap().as_slice(), &secret);
+            let w = wrap(m, &Granted::for_tests(&KEY.public), &secret).unwrap();
             assert_eq!(
-                unwrap(m, &KEY.private, &w[1..]).err(),
+                unwrap(m, &Granted::for_tests(&KEY.private), &w)
+                    .unwrap()
+                    .as_slice(),
+                &secret
+            );
+            assert_eq!(
+                unwrap(m, &Granted::for_tests(&KEY.private), &w[1..]).err(),
                 Some(Error::WrappedKeyLenRange)
             );
             assert_eq!(
-                wrap(m, &KEY.private, &secret).err(),
+                wrap(m, &Granted::for_tests(&KEY.private), &secret).err(),
                 Some(Error::WrappingKeyTypeInconsistent)
             );
         }
@@ -1056,19 +1076,19 @@ mod tests {
                     oaep: Box::new(oaep_param(CKM_SHA256, CKG_MGF1_SHA256, b"")),
                 },
             );
-            let w = aes_wrap(&m, &KEY.public, &pkcs8).unwrap();
+            let w = aes_wrap(&m, &Granted::for_tests(&KEY.public), &pkcs8).unwrap();
             assert_eq!(w.len(), 256 + pkcs8.len().div_ceil(8) * 8 + 8);
-            let back = aes_unwrap(&m, &KEY.private, &w).unwrap();
+            let back = aes_unwrap(&m, &Granted::for_tests(&KEY.private), &w).unwrap();
             assert_eq!(back.as_slice(), pkcs8.as_slice());
             let mut bad = w.clone();
             let last = bad.len() - 1;
             bad[last] ^= 1;
             assert_eq!(
-                aes_unwrap(&m, &KEY.private, &bad).err(),
+                aes_unwrap(&m, &Granted::for_tests(&KEY.private), &bad).err(),
                 Some(Error::WrappedKeyInvalid)
             );
             assert_eq!(
-                aes_unwrap(&m, &KEY.private, &w[..200]).err(),
+                aes_unwrap(&m, &Granted::for_tests(&KEY.private), &w[..200]).err(),
                 Some(Error::WrappedKeyLenRange)
             );
         }
@@ -1080,7 +1100,7 @@ mod tests {
             },
         );
         assert_eq!(
-            aes_wrap(&m, &KEY.public, &secret).err(),
+            aes_wrap(&m, &Granted::for_tests(&KEY.public), &secret).err(),
             Some(Error::MechanismParamInvalid)
         );
     }
@@ -1108,7 +1128,7 @@ mod tests {
         let o = obj(&partial);
         let m = mech(CKM_SHA256_RSA_PKCS, Param::None);
         let mut buf = vec![0u8; 256];
-        sign_init(&m, &o)
+        sign_init(&m, &Granted::for_tests(&o))
             .unwrap()
             .one_shot(b"abc", &mut OutBuf::new(Some(&mut buf)))
             .unwrap();

@@ -4,11 +4,22 @@
 
 use super::Module;
 use crate::error::{Error, Result};
+use crate::gate::{Granted, Use};
 use crate::kms::versioned;
 use crate::mechanism::{registry, Functions, KeyOpCtor, Mechanism, Param};
 use crate::outbuf::OutBuf;
-use crate::session::{self, Ops, Step};
+use crate::session::{self, OpKey, OpSlot, Ops, Step};
 use cryptoki_sys::*;
+
+/// What the audit log needs of a running operation's key.
+fn op_key(mech: &Mechanism, g: &Granted) -> OpKey {
+    OpKey {
+        mech: mech.mech,
+        uid: std::sync::Arc::from(g.key_id()),
+        version: g.current_version(),
+        context: mech.param.context().to_vec(),
+    }
+}
 
 impl Module {
     /// Starts a key operation of one kind on a session.
@@ -18,7 +29,8 @@ impl Module {
         h: CK_SESSION_HANDLE,
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
-        usage: CK_ATTRIBUTE_TYPE,
+        what: Use,
+        slot: OpSlot,
         pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
         ctor: fn(&Functions) -> Option<KeyOpCtor<T>>,
         function: &'static str,
@@ -28,40 +40,85 @@ impl Module {
         session::idle(pick(&mut s.ops))?;
         let def = registry::get(mech.mech)?;
         let make = ctor(&def.functions).ok_or(Error::MechanismInvalid)?;
-        let mut always_auth = false;
-        let op = self
-            .key(
-                t,
-                def,
-                key,
-                usage,
-                mech.param.context(),
-                Error::KeyHandleInvalid,
-            )
-            .and_then(|k| {
-                always_auth = k.flag(CKA_ALWAYS_AUTHENTICATE, false);
-                make(mech, &k).inspect_err(|e| log::info!("{}: {e}", def.name))
-            });
-        self.audit_use(t, h, function, mech, key, &op);
-        session::start(pick(&mut s.ops), op?)?;
-        if usage == CKA_SIGN {
+        let g = self.grant(
+            t,
+            h,
+            function,
+            def,
+            mech,
+            key,
+            what,
+            Error::KeyHandleInvalid,
+        )?;
+        let always_auth = g.key().flag(CKA_ALWAYS_AUTHENTICATE, false);
+        let op = make(mech, &g).inspect_err(|e| {
+            log::info!("{}: {e}", def.name);
+            self.record_failure(t, h, function, mech, &g, e);
+        })?;
+        session::start(pick(&mut s.ops), op)?;
+        s.op_keys.set(slot, op_key(mech, &g));
+        if what == Use::Sign {
             s.context_login_needed = always_auth;
         }
         Ok(())
     }
 
     /// Runs one step of a running operation.
+    /// A failure inside a key operation (`slot`, as `function`) is audited
+    /// against its key, with its error.
+    #[allow(clippy::too_many_arguments)]
     fn run<T: ?Sized, R>(
         &self,
         h: CK_SESSION_HANDLE,
+        slot: Option<OpSlot>,
+        function: &'static str,
         pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
         step: Step,
         query: bool,
         f: impl FnOnce(&mut T) -> Result<R>,
     ) -> Result<R> {
-        let (s, _) = self.session(h)?;
+        let (s, t) = self.session(h)?;
         let mut s = s.lock();
-        session::step(pick(&mut s.ops), step, query, f)
+        let r = session::step(pick(&mut s.ops), step, query, f);
+        if let (Err(e), Some(slot)) = (&r, slot) {
+            if !matches!(e, Error::BufferTooSmall | Error::OperationNotInitialized) {
+                if let Some(k) = s.op_keys.get(slot) {
+                    crate::gate::record_use(
+                        t,
+                        h,
+                        function,
+                        k.mech,
+                        &k.context,
+                        &k.uid,
+                        Some(u64::from(k.version)),
+                        Some(e),
+                    );
+                }
+            }
+        }
+        r
+    }
+
+    /// Audits a failure to set up an operation the key gate admitted.
+    fn record_failure(
+        &self,
+        t: &crate::token::Token,
+        h: CK_SESSION_HANDLE,
+        function: &'static str,
+        mech: &Mechanism,
+        g: &Granted,
+        e: &Error,
+    ) {
+        crate::gate::record_use(
+            t,
+            h,
+            function,
+            mech.mech,
+            mech.param.context(),
+            g.key_id(),
+            Some(u64::from(g.current_version())),
+            Some(e),
+        );
     }
 
     /// `C_EncryptInit` (§5.8).
@@ -75,7 +132,8 @@ impl Module {
             h,
             mech,
             key,
-            CKA_ENCRYPT,
+            Use::Encrypt,
+            OpSlot::Encrypt,
             |o| &mut o.encrypt,
             |f| f.encrypt,
             "C_EncryptInit",
@@ -86,6 +144,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::Encrypt),
+            "C_Encrypt",
             |o| &mut o.encrypt,
             Step::Last,
             q,
@@ -102,6 +162,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::Encrypt),
+            "C_EncryptUpdate",
             |o| &mut o.encrypt,
             Step::Update,
             q,
@@ -111,7 +173,15 @@ impl Module {
     /// `C_EncryptFinal` (§5.8).
     pub fn encrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.encrypt, Step::Last, q, |op| op.finish(out))
+        self.run(
+            h,
+            Some(OpSlot::Encrypt),
+            "C_EncryptFinal",
+            |o| &mut o.encrypt,
+            Step::Last,
+            q,
+            |op| op.finish(out),
+        )
     }
     /// `C_DecryptInit` (§5.9).
     pub fn decrypt_init(
@@ -125,32 +195,35 @@ impl Module {
         session::idle(&s.ops.decrypt)?;
         let def = registry::get(mech.mech)?;
         let make = def.functions.decrypt.ok_or(Error::MechanismInvalid)?;
-        let handle = key;
-        let mut always_auth = false;
-        let op = self
-            .key(
-                t,
-                def,
-                key,
-                CKA_DECRYPT,
-                mech.param.context(),
-                Error::KeyHandleInvalid,
-            )
-            .and_then(|key| {
-                always_auth = key.flag(CKA_ALWAYS_AUTHENTICATE, false);
-                if registry::tries_versions(mech.mech) {
-                    let ops = versioned::version_objects(&key)?
-                        .iter()
-                        .map(|k| make(mech, k))
-                        .collect::<Result<Vec<_>>>()?;
-                    Ok(Box::new(versioned::VersionedCipher::new(ops))
-                        as Box<dyn crate::mechanism::CipherOp>)
-                } else {
-                    make(mech, &key)
-                }
-            });
-        self.audit_use(t, h, "C_DecryptInit", mech, handle, &op);
-        session::start(&mut s.ops.decrypt, op?)?;
+        let function = "C_DecryptInit";
+        let g = self.grant(
+            t,
+            h,
+            function,
+            def,
+            mech,
+            key,
+            Use::Decrypt,
+            Error::KeyHandleInvalid,
+        )?;
+        let always_auth = g.key().flag(CKA_ALWAYS_AUTHENTICATE, false);
+        let op = if registry::tries_versions(mech.mech) && g.each_version().nth(1).is_some() {
+            g.each_version()
+                .map(|k| make(mech, &k))
+                .collect::<Result<Vec<_>>>()
+                .map(|ops| {
+                    Box::new(versioned::VersionedCipher::new(ops))
+                        as Box<dyn crate::mechanism::CipherOp>
+                })
+        } else {
+            make(mech, &g)
+        };
+        let op = op.inspect_err(|e| {
+            log::info!("{}: {e}", def.name);
+            self.record_failure(t, h, function, mech, &g, e);
+        })?;
+        session::start(&mut s.ops.decrypt, op)?;
+        s.op_keys.set(OpSlot::Decrypt, op_key(mech, &g));
         s.context_login_needed = always_auth;
         Ok(())
     }
@@ -160,6 +233,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::Decrypt),
+            "C_Decrypt",
             |o| &mut o.decrypt,
             Step::Last,
             q,
@@ -177,6 +252,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::Decrypt),
+            "C_DecryptUpdate",
             |o| &mut o.decrypt,
             Step::Update,
             q,
@@ -187,7 +264,15 @@ impl Module {
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
         self.check_context_login(h, false)?;
         let q = out.is_query();
-        self.run(h, |o| &mut o.decrypt, Step::Last, q, |op| op.finish(out))
+        self.run(
+            h,
+            Some(OpSlot::Decrypt),
+            "C_DecryptFinal",
+            |o| &mut o.decrypt,
+            Step::Last,
+            q,
+            |op| op.finish(out),
+        )
     }
     /// `C_DigestInit` (§5.10).
     pub fn digest_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
@@ -203,6 +288,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            None,
+            "C_Digest",
             |o| &mut o.digest,
             Step::Last,
             q,
@@ -225,23 +312,45 @@ impl Module {
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.run(
             h,
+            None,
+            "C_DigestUpdate",
             |o| &mut o.digest,
             Step::Update,
             false,
             |op| op.update(data),
         )
     }
-    /// `C_DigestKey` (§5.10): digests a secret key's value.
+    /// `C_DigestKey` (§5.10): digests a secret key's value. The key passes the
+    /// key gate (`DeriveKey`: a digest of a key is a derivation of it).
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
-        let (_, t) = self.session(h)?;
-        let k = self.object(t, key, Error::KeyHandleInvalid)?;
-        if k.class() != Some(CKO_SECRET_KEY) {
-            return Err(Error::KeyIndigestible);
+        let (s, t) = self.session(h)?;
+        if s.lock().ops.digest.is_none() {
+            return Err(Error::OperationNotInitialized);
         }
-        let value = k.get(CKA_VALUE).ok_or(Error::KeyIndigestible)?.to_vec();
+        let g = crate::gate::admit(
+            t,
+            h,
+            "C_DigestKey",
+            &crate::gate::Request {
+                handle: key,
+                what: Use::DigestKey,
+                mech: 0,
+                key_types: &[],
+                context: &[],
+                caller_iv: false,
+                invalid: Error::KeyHandleInvalid,
+            },
+        )?;
+        let value = g
+            .key()
+            .get(CKA_VALUE)
+            .ok_or(Error::KeyIndigestible)?
+            .to_vec();
         let value = zeroize::Zeroizing::new(value);
         self.run(
             h,
+            None,
+            "C_DigestKey",
             |o| &mut o.digest,
             Step::Update,
             false,
@@ -251,7 +360,15 @@ impl Module {
     /// `C_DigestFinal` (§5.10).
     pub fn digest_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
-        self.run(h, |o| &mut o.digest, Step::Last, q, |op| op.finish(out))
+        self.run(
+            h,
+            None,
+            "C_DigestFinal",
+            |o| &mut o.digest,
+            Step::Last,
+            q,
+            |op| op.finish(out),
+        )
     }
     /// `C_SignInit` (§5.11).
     pub fn sign_init(
@@ -264,7 +381,8 @@ impl Module {
             h,
             mech,
             key,
-            CKA_SIGN,
+            Use::Sign,
+            OpSlot::Sign,
             |o| &mut o.sign,
             |f| f.sign,
             "C_SignInit",
@@ -276,6 +394,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::Sign),
+            "C_Sign",
             |o| &mut o.sign,
             Step::Last,
             q,
@@ -287,6 +407,8 @@ impl Module {
         self.check_context_login(h, true)?;
         self.run(
             h,
+            Some(OpSlot::Sign),
+            "C_SignUpdate",
             |o| &mut o.sign,
             Step::Update,
             false,
@@ -297,7 +419,15 @@ impl Module {
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
         self.check_context_login(h, true)?;
         let q = out.is_query();
-        self.run(h, |o| &mut o.sign, Step::Last, q, |op| op.finish(out))
+        self.run(
+            h,
+            Some(OpSlot::Sign),
+            "C_SignFinal",
+            |o| &mut o.sign,
+            Step::Last,
+            q,
+            |op| op.finish(out),
+        )
     }
     /// `C_VerifyInit` (§5.13).
     pub fn verify_init(
@@ -310,7 +440,8 @@ impl Module {
             h,
             mech,
             key,
-            CKA_VERIFY,
+            Use::Verify,
+            OpSlot::Verify,
             |o| &mut o.verify,
             |f| f.verify,
             "C_VerifyInit",
@@ -320,6 +451,8 @@ impl Module {
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
         self.run(
             h,
+            Some(OpSlot::Verify),
+            "C_Verify",
             |o| &mut o.verify,
             Step::Last,
             false,
@@ -330,6 +463,8 @@ impl Module {
     pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.run(
             h,
+            Some(OpSlot::Verify),
+            "C_VerifyUpdate",
             |o| &mut o.verify,
             Step::Update,
             false,
@@ -340,6 +475,8 @@ impl Module {
     pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
         self.run(
             h,
+            Some(OpSlot::Verify),
+            "C_VerifyFinal",
             |o| &mut o.verify,
             Step::Last,
             false,
@@ -358,7 +495,8 @@ impl Module {
             h,
             mech,
             key,
-            CKA_ENCRYPT,
+            Use::Encrypt,
+            OpSlot::MessageEncrypt,
             |o| &mut o.message_encrypt,
             |f| f.message_encrypt,
             "C_MessageEncryptInit",
@@ -377,6 +515,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::MessageEncrypt),
+            "C_EncryptMessage",
             |o| &mut o.message_encrypt,
             Step::Message,
             q,
@@ -392,6 +532,8 @@ impl Module {
     ) -> Result<()> {
         self.run(
             h,
+            Some(OpSlot::MessageEncrypt),
+            "C_EncryptMessageBegin",
             |o| &mut o.message_encrypt,
             Step::Update,
             false,
@@ -410,6 +552,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::MessageEncrypt),
+            "C_EncryptMessageNext",
             |o| &mut o.message_encrypt,
             Step::Update,
             q,
@@ -418,7 +562,15 @@ impl Module {
     }
     /// `C_MessageEncryptFinal`.
     pub fn message_encrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        self.run(h, |o| &mut o.message_encrypt, Step::Last, false, |_| Ok(()))
+        self.run(
+            h,
+            Some(OpSlot::MessageEncrypt),
+            "C_MessageEncryptFinal",
+            |o| &mut o.message_encrypt,
+            Step::Last,
+            false,
+            |_| Ok(()),
+        )
     }
     /// `C_MessageDecryptInit`.
     pub fn message_decrypt_init(
@@ -431,7 +583,8 @@ impl Module {
             h,
             mech,
             key,
-            CKA_DECRYPT,
+            Use::Decrypt,
+            OpSlot::MessageDecrypt,
             |o| &mut o.message_decrypt,
             |f| f.message_decrypt,
             "C_MessageDecryptInit",
@@ -449,6 +602,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::MessageDecrypt),
+            "C_DecryptMessage",
             |o| &mut o.message_decrypt,
             Step::Message,
             q,
@@ -464,6 +619,8 @@ impl Module {
     ) -> Result<()> {
         self.run(
             h,
+            Some(OpSlot::MessageDecrypt),
+            "C_DecryptMessageBegin",
             |o| &mut o.message_decrypt,
             Step::Update,
             false,
@@ -482,6 +639,8 @@ impl Module {
         let q = out.is_query();
         self.run(
             h,
+            Some(OpSlot::MessageDecrypt),
+            "C_DecryptMessageNext",
             |o| &mut o.message_decrypt,
             Step::Update,
             q,
@@ -490,6 +649,14 @@ impl Module {
     }
     /// `C_MessageDecryptFinal`.
     pub fn message_decrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        self.run(h, |o| &mut o.message_decrypt, Step::Last, false, |_| Ok(()))
+        self.run(
+            h,
+            Some(OpSlot::MessageDecrypt),
+            "C_MessageDecryptFinal",
+            |o| &mut o.message_decrypt,
+            Step::Last,
+            false,
+            |_| Ok(()),
+        )
     }
 }

@@ -37,6 +37,9 @@ pub struct Object {
     /// immutable: a changed policy is a new `Object`). The error is the reason
     /// a malformed policy is refused.
     policy: OnceCell<std::result::Result<Option<Policy>, String>>,
+    /// What the key gate derived from this object (its per-purpose views),
+    /// made once on first use.
+    gate: OnceCell<Arc<dyn Any + Send + Sync>>,
 }
 
 impl fmt::Debug for Object {
@@ -62,6 +65,7 @@ impl Object {
             attrs,
             parsed: OnceCell::new(),
             policy: OnceCell::new(),
+            gate: OnceCell::new(),
         }
     }
     /// All attributes.
@@ -125,6 +129,19 @@ impl Object {
         Arc::clone(any)
             .downcast::<T>()
             .map_err(|_| crate::error::Error::General("parsed key of another type".into()))
+    }
+    /// The key gate's memo for this object (`crate::gate`), made by `make` on
+    /// first use and kept for the object's lifetime.
+    pub fn gate_memo<T: Any + Send + Sync>(
+        &self,
+        make: impl FnOnce() -> crate::error::Result<T>,
+    ) -> crate::error::Result<Arc<T>> {
+        let any = self
+            .gate
+            .get_or_try_init(|| make().map(|t| Arc::new(t) as Arc<dyn Any + Send + Sync>))?;
+        Arc::clone(any)
+            .downcast::<T>()
+            .map_err(|_| crate::error::Error::General("gate memo of another type".into()))
     }
     /// The key policy (`CKA_SOFTKMS_POLICY`; `None` when absent or empty),
     /// parsed on first use and kept. A malformed policy is refused as

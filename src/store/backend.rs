@@ -158,4 +158,8 @@ pub trait Tx {
     fn audit_last_at_or_below(&mut self, seq: u64) -> Result<Option<ChainPoint>>;
     /// Deletes the audit records at or below `seq`; returns how many.
     fn delete_audit_through(&mut self, seq: u64) -> Result<usize>;
+    /// The next value of the counter named `uid` (0 for a new counter).
+    fn counter(&mut self, uid: &str) -> Result<u64>;
+    /// Sets the next value of the counter named `uid`.
+    fn set_counter(&mut self, uid: &str, next: u64) -> Result<()>;
 }

@@ -31,6 +31,7 @@
 pub mod audit;
 pub mod backend;
 mod codec;
+mod counters;
 mod principals;
 pub mod sqlite;
 

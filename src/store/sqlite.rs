@@ -82,6 +82,11 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE meta ADD COLUMN audit_head_hash BLOB;
      ALTER TABLE meta ADD COLUMN audit_anchor_seq INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE meta ADD COLUMN audit_anchor_hash BLOB;",
+    // 2 -> 3: per-key counters (the generated IV counters of src/token/iv.rs).
+    "CREATE TABLE counters (
+        uid  TEXT PRIMARY KEY,
+        next INTEGER NOT NULL
+     );",
 ];
 
 /// The migrations, for tests that build an old token file.
@@ -496,6 +501,29 @@ impl Tx for SqliteTx<'_> {
             .and_then(|mut s| s.execute(params![name, count]))
             .map_err(db_err)?;
         Ok(n == 1)
+    }
+
+    fn counter(&mut self, uid: &str) -> Result<u64> {
+        let next: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT next FROM counters WHERE uid = ?1")
+            .and_then(|mut s| s.query_row([uid], |r| r.get(0)).optional())
+            .map_err(db_err)?;
+        u64::try_from(next.unwrap_or(0)).map_err(|_| Error::Device("malformed counter".into()))
+    }
+
+    fn set_counter(&mut self, uid: &str, next: u64) -> Result<()> {
+        let next = i64::try_from(next).map_err(|_| {
+            Error::KeyFunctionNotPermitted("the key's IV counter is used up".into())
+        })?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO counters (uid, next) VALUES (?1, ?2)
+                 ON CONFLICT (uid) DO UPDATE SET next = excluded.next",
+            )
+            .and_then(|mut s| s.execute(params![uid, next]))
+            .map_err(db_err)?;
+        Ok(())
     }
 
     fn delete_principal(&mut self, name: &str) -> Result<bool> {

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod clock;
+pub mod iv;
 pub mod watch;
 
 use crate::config::SlotConfig;

@@ -1,55 +1,40 @@
 //! The audit commands of `softkms`: show, export, verify, head (`docs/audit.md`).
 //!
-//! Audit rows are not secret (they never hold key material, PINs or plaintext) and
-//! are stored in clear, so reading them needs no TMK; it needs a principal that may
-//! read the log: the SO (`SOFTKMS_SO_PIN`) or the default user (`SOFTKMS_PIN`),
-//! checked by logging in through the module.
+//! Audit rows are not secret (they never hold key material, PINs or plaintext),
+//! but who may read which of them is the module's decision (`ReadAudit`,
+//! `Module::read_audit`): the SO and the token owner read every record, a named
+//! principal the records of the keys whose policy grants it `ReadAudit`.
 
 use super::{fail, flag, out, read_text, session, Opts};
 use cryptoki_sys::*;
 use softkms::kms::audit::{self, AuditRecord};
-use softkms::module::Module;
-use softkms::store::Store;
+use softkms::module::{AuditFilter, Module};
 
-/// Logs in as whoever may read the log and opens the slot's token file.
-fn reader(m: &Module, o: &Opts) -> Result<(Store, Option<CK_SESSION_HANDLE>), String> {
+/// Logs in as whoever reads the log: the SO (`SOFTKMS_SO_PIN`) or, with
+/// `SOFTKMS_PIN`, the token owner or the principal `--user` names. What each may
+/// read is the module's policy-checked call (`ReadAudit`), not the CLI's.
+fn reader(m: &Module, o: &Opts) -> Result<CK_SESSION_HANDLE, String> {
     // A key label is only visible to the user (labels of private keys are
     // sealed): with `--key` and both PINs at hand, the user reads.
     let user_for_label =
         flag(&o.words, "--key").is_some() && std::env::var_os("SOFTKMS_PIN").is_some();
-    let (principal, h) = if std::env::var_os("SOFTKMS_SO_PIN").is_some() && !user_for_label {
+    if std::env::var_os("SOFTKMS_SO_PIN").is_some() && !user_for_label {
         let h = session(m, o.slot, false)?;
         let pin = super::env_pin("SOFTKMS_SO_PIN")?;
         m.login(h, CKU_SO, &pin, None).map_err(fail)?;
-        (softkms::store::SO, None)
+        Ok(h)
     } else if std::env::var_os("SOFTKMS_PIN").is_some() {
-        (softkms::store::USER, Some(session(m, o.slot, true)?))
+        session(m, o.slot, true)
     } else {
-        return Err(
-            "reading the audit log needs SOFTKMS_SO_PIN (the SO) or SOFTKMS_PIN (the user)".into(),
-        );
-    };
-    // Policy hook: `may_read` becomes the `ReadAudit` policy check.
-    if !audit::may_read(principal) {
-        return Err(format!("{principal} may not read the audit log"));
+        Err(
+            "reading the audit log needs SOFTKMS_SO_PIN (the SO) or SOFTKMS_PIN (the user or the --user principal)"
+                .into(),
+        )
     }
-    let cfg = softkms::config::Config::load().map_err(fail)?;
-    let slot = cfg
-        .slots
-        .into_iter()
-        .find(|s| s.id == o.slot)
-        .ok_or_else(|| format!("no slot {}", o.slot))?;
-    let store = Store::open(&slot.path).map_err(fail)?;
-    Ok((store, h))
 }
 
-/// The records `--since` and `--key` select.
-fn selected(
-    m: &Module,
-    o: &Opts,
-    store: &Store,
-    h: Option<CK_SESSION_HANDLE>,
-) -> Result<Vec<AuditRecord>, String> {
+/// The records `--since` and `--key` select, of those the principal may read.
+fn selected(m: &Module, o: &Opts, h: CK_SESSION_HANDLE) -> Result<Vec<AuditRecord>, String> {
     let since_ms = match flag(&o.words, "--since") {
         Some(s) => Some(
             softkms::token::clock::parse_rfc3339(&s)
@@ -58,40 +43,27 @@ fn selected(
         ),
         None => None,
     };
-    // --key takes a label (resolved when the user is logged in) or a unique id.
+    // --key takes a label (resolved when a user is logged in) or a unique id.
     let key = flag(&o.words, "--key");
-    let uid = match (&key, h) {
-        (Some(name), Some(h)) => super::kms::find_key(m, h, name)
+    let by_label = match &key {
+        Some(name) if std::env::var_os("SOFTKMS_PIN").is_some() => super::kms::find_key(m, h, name)
             .ok()
             .map(|k| read_text(m, h, k, CKA_UNIQUE_ID)),
         _ => None,
     };
-    if let (Some(k), None) = (&key, &uid) {
+    if let (Some(k), None) = (&key, &by_label) {
         eprintln!("note: --key {k:?} is taken as a unique id (no key with that label is visible; labels need SOFTKMS_PIN)");
     }
-    let mut rows = Vec::new();
-    store
-        .for_each_audit(|r| {
-            let time_ok = since_ms.is_none_or(|t| r.last_ms >= t);
-            let key_ok = match &key {
-                None => true,
-                Some(k) => {
-                    let rk = r.key_uid.as_deref();
-                    rk == Some(k.as_str()) || (uid.is_some() && rk == uid.as_deref())
-                }
-            };
-            if time_ok && key_ok {
-                rows.push(r.clone());
-            }
-            Ok(())
-        })
-        .map_err(fail)?;
-    Ok(rows)
+    let filter = AuditFilter {
+        since_ms,
+        key_uid: by_label.or(key),
+    };
+    m.read_audit(h, &filter).map_err(fail)
 }
 
 fn show(m: &Module, o: &Opts) -> Result<(), String> {
-    let (store, h) = reader(m, o)?;
-    let rows = selected(m, o, &store, h)?;
+    let h = reader(m, o)?;
+    let rows = selected(m, o, h)?;
     if o.json || o.words.iter().any(|w| w == "--json") {
         let items: Vec<serde_json::Value> = rows.iter().map(audit::to_json).collect();
         out(&serde_json::Value::Array(items).to_string());
@@ -132,16 +104,16 @@ fn show(m: &Module, o: &Opts) -> Result<(), String> {
 }
 
 fn export(m: &Module, o: &Opts) -> Result<(), String> {
-    let (store, h) = reader(m, o)?;
-    for r in selected(m, o, &store, h)? {
+    let h = reader(m, o)?;
+    for r in selected(m, o, h)? {
         out(&audit::to_json(&r).to_string());
     }
     Ok(())
 }
 
 fn verify(m: &Module, o: &Opts) -> Result<(), String> {
-    let (store, _) = reader(m, o)?;
-    let v = store.verify_audit().map_err(fail)?;
+    let h = reader(m, o)?;
+    let v = m.verify_audit(h).map_err(fail)?;
     let head = audit::hash_hex(&v.head.hash);
     if o.json {
         let problems: Vec<String> = v.problems.iter().map(ToString::to_string).collect();
@@ -176,8 +148,8 @@ fn verify(m: &Module, o: &Opts) -> Result<(), String> {
 }
 
 fn head(m: &Module, o: &Opts) -> Result<(), String> {
-    let (store, _) = reader(m, o)?;
-    let h = store.audit_head().map_err(fail)?;
+    let h = reader(m, o)?;
+    let h = m.audit_head(h).map_err(fail)?;
     let hex = audit::hash_hex(&h.hash);
     if o.json {
         out(&serde_json::json!({"sequence": h.seq, "hash": hex}).to_string());

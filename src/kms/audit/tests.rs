@@ -166,13 +166,6 @@ fn records_export_like_cloudtrail() {
     assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
 }
 
-#[test]
-fn who_may_read() {
-    assert!(may_read("so"));
-    assert!(may_read("user"));
-    assert!(!may_read("alice"));
-}
-
 /// Measures the hot path: `cargo test --lib aggregator_hot_path -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement"]

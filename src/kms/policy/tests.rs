@@ -25,7 +25,7 @@ fn actions_round_trip_by_name() {
         assert_eq!(Action::from_name(a.name()), Some(a));
         n += 1;
     }
-    assert_eq!(n, 12);
+    assert_eq!(n, 13);
     assert_eq!(Action::from_name("encrypt"), None);
     assert_eq!(Action::from_name("*"), None);
     assert_eq!(Action::from_name(""), None);
@@ -47,7 +47,7 @@ fn parses_the_documented_shape() {
         pol.statements[1].context.get("app").map(String::as_str),
         Some("billing")
     );
-    assert_eq!(pol.statements[2].allow.len(), 12, "\"*\" is every action");
+    assert_eq!(pol.statements[2].allow.len(), 13, "\"*\" is every action");
     let any = p(r#"{"statements":[{"principals":["*"],"allow":["Verify"]}]}"#);
     assert_eq!(any.statements[0].principals, vec![Who::Any]);
     // No statement at all parses (nobody may do anything); check_set refuses it.
