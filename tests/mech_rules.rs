@@ -2,8 +2,8 @@
 //! across the mechanisms SoftKMS advertises: multi-part equals single-part,
 //! the output-length rule (§5.2), one operation per kind, key usage and
 //! CKA_ALLOWED_MECHANISMS, key-type and parameter errors, the mechanism list
-//! against what the tests exercise, CKA_EXTRACTABLE on wrapping, CKA_LOCAL on
-//! unwrapped keys.
+//! against what the tests exercise, CKA_EXTRACTABLE on wrapping and its
+//! defaults per origin (docs/mechanisms.md), CKA_LOCAL on unwrapped keys.
 
 mod common;
 mod mech_common;
@@ -12,7 +12,9 @@ use common::{rv, Ctx};
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{
+    Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass, ObjectHandle,
+};
 use cryptoki::session::Session;
 use cryptoki_sys::*;
 use mech_common::*;
@@ -755,4 +757,122 @@ fn mechanism_list_matches_what_is_exercised() {
         raw.mechanism_info(slot, CKM_DES_ECB).err(),
         Some(CKR_MECHANISM_INVALID)
     );
+}
+
+/// The extractability of a key and whether it was never extractable.
+fn extractability(s: &Session, k: ObjectHandle) -> (bool, bool) {
+    match &s
+        .get_attributes(
+            k,
+            &[AttributeType::Extractable, AttributeType::NeverExtractable],
+        )
+        .expect("attrs")[..]
+    {
+        [Attribute::Extractable(e), Attribute::NeverExtractable(n)] => (*e, *n),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// True when the key's `CKA_VALUE` cannot be read (`CKR_ATTRIBUTE_SENSITIVE`).
+fn hidden(s: &Session, k: ObjectHandle) -> bool {
+    matches!(
+        s.get_attribute_info(k, &[AttributeType::Value])
+            .expect("info")[..],
+        [AttributeInfo::Sensitive]
+    )
+}
+
+#[test]
+fn new_keys_default_to_unextractable_when_generated_or_unwrapped() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let w = aes_key(&s, &pattern(32));
+    // C_GenerateKey without CKA_EXTRACTABLE: it stays in the token, even unsensitive.
+    let gen = |extra: &[Attribute]| {
+        let mut t = vec![
+            Attribute::Token(false),
+            Attribute::ValueLen(32.into()),
+            Attribute::Encrypt(true),
+        ];
+        t.retain(|a| {
+            !extra
+                .iter()
+                .any(|x| x.attribute_type() == a.attribute_type())
+        });
+        t.extend_from_slice(extra);
+        s.generate_key(&Mechanism::AesKeyGen, &t).expect("generate")
+    };
+    let k = gen(&[]);
+    assert_eq!(extractability(&s, k), (false, true));
+    assert!(hidden(&s, k));
+    assert_eq!(
+        rv(s.wrap_key(&Mechanism::AesKeyWrap, w, k)),
+        RvError::KeyUnextractable
+    );
+    // So a sensitive token key needs nothing more to be a managed key
+    // (docs/kms.md): it has versions.
+    let managed = gen(&[Attribute::Token(true), Attribute::Sensitive(true)]);
+    assert_eq!(common::read_ulong(&s, managed, 0xD34B_0002), 1);
+    s.destroy_object(managed).expect("destroy");
+    // Asking for it works, and is remembered.
+    let open = gen(&[Attribute::Extractable(true)]);
+    assert_eq!(extractability(&s, open), (true, false));
+    let wrapped = s.wrap_key(&Mechanism::AesKeyWrap, w, open).expect("wrap");
+    // The private half of a generated pair; the public half has no CKA_EXTRACTABLE.
+    let (public, private) = rsa_pair(&s);
+    assert_eq!(extractability(&s, private), (false, true));
+    assert!(matches!(
+        s.get_attribute_info(public, &[AttributeType::Extractable])
+            .expect("info")[..],
+        [AttributeInfo::TypeInvalid]
+    ));
+    // C_UnwrapKey: unextractable, but never "never extractable" (the C_UnwrapKey text).
+    let unwrap = |extra: &[Attribute]| {
+        let mut t = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(false),
+            Attribute::Sensitive(false),
+        ];
+        t.extend_from_slice(extra);
+        s.unwrap_key(&Mechanism::AesKeyWrap, w, &wrapped, &t)
+            .expect("unwrap")
+    };
+    let u = unwrap(&[]);
+    assert_eq!(extractability(&s, u), (false, false));
+    assert!(hidden(&s, u));
+    assert_eq!(
+        extractability(&s, unwrap(&[Attribute::Extractable(true)])),
+        (true, false)
+    );
+    // C_CreateObject and C_DeriveKey keep TRUE (docs/mechanisms.md).
+    let created = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(false),
+            Attribute::Derive(true),
+            Attribute::Value(pattern(32)),
+        ])
+        .expect("create");
+    assert_eq!(extractability(&s, created), (true, false));
+    let hkdf = Mechanism::HkdfDerive(cryptoki::mechanism::hkdf::HkdfParams::new(
+        MechanismType::SHA256,
+        Some(cryptoki::mechanism::hkdf::HkdfSalt::Null),
+        None,
+    ));
+    let derived = s
+        .derive_key(
+            &hkdf,
+            created,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::GENERIC_SECRET),
+                Attribute::Token(false),
+                Attribute::ValueLen(32.into()),
+            ],
+        )
+        .expect("derive");
+    assert_eq!(extractability(&s, derived), (true, false));
 }

@@ -22,7 +22,7 @@
 #   ECDSA-SHA256 sign fails the same way: SoftHSMv2 2.6.1 offers raw ECDSA only.
 # - RSA-PKCS-OAEP decrypt with SHA-256: C_DecryptInit = CKR_ARGUMENTS_BAD
 #   (SoftHSMv2 2.6.1 takes SHA-1 / MGF1-SHA1 OAEP only).
-# - Everything else below passes with SoftHSMv2 as well: 29 passed, 9 failed
+# - Everything else below passes with SoftHSMv2 as well: 32 passed, 9 failed
 #   (the 9 are those above and the checks that use their output).
 # - AES-GCM: pkcs11-tool 0.23 cannot pass CK_GCM_PARAMS ("Mechanism AES-GCM
 #   illegal or not supported"); --aad and --tag-bits-len came with 0.24. The
@@ -172,6 +172,18 @@ check "AES-CBC-PAD round trip with the generated key" bash -c \
    && ! cmp -s $WORK/aes.pt $WORK/cbc3.ct \
    && ${U[*]} --decrypt -m AES-CBC-PAD --id 03 --iv $IV -i $WORK/cbc3.ct -o $WORK/cbc3.out \
    && cmp $WORK/aes.pt $WORK/cbc3.out"
+# A generated key stays in the token unless it is asked to be extractable
+# (docs/mechanisms.md, "Defaults of new keys"; SoftHSMv2 defaults the same way).
+expect_out "keygen without --extractable: --read-object refused" "get CKA_VALUE failed" \
+  "${U[@]}" --read-object --type secrkey --id 03 -o "$WORK/aes3.value"
+check_out "keygen AES 256 --extractable" "extractable" \
+  "${U[@]}" --keygen --key-type AES:32 --id 05 --label aes-open --extractable
+check "--read-object of the extractable key: it is the key that encrypts" bash -c \
+  "${U[*]} --read-object --type secrkey --id 05 -o $WORK/aes5.key \
+   && ${U[*]} --encrypt -m AES-CBC-PAD --id 05 --iv $IV -i $WORK/aes.pt -o $WORK/cbc5.ct \
+   && openssl enc -aes-256-cbc -K \$(od -An -v -tx1 $WORK/aes5.key | tr -d ' \n') -iv $IV \
+        -in $WORK/aes.pt -out $WORK/cbc5.openssl \
+   && cmp $WORK/cbc5.openssl $WORK/cbc5.ct"
 if pkcs11-tool --help 2>&1 | grep -q -- '--aad'; then
   GCM=(-m AES-GCM --id 04 --iv 0102030405060708090a0b0c --aad 6164646974696f6e616c --tag-bits-len 128)
   check "encrypt AES-GCM" "${U[@]}" --encrypt "${GCM[@]}" -i "$WORK/aes.pt" -o "$WORK/gcm.ct"

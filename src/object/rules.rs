@@ -18,17 +18,25 @@
 //!   SoftHSMv2's `P11Attributes.cpp`; `CKA_DERIVE` FALSE (the standard's default).
 //! - `CKA_SENSITIVE`: FALSE, the standard's stated default for secret keys (§4.10),
 //!   used for private keys too (SoftHSMv2 does the same).
-//! - `CKA_EXTRACTABLE`: TRUE. The standard leaves it to the token; SoftHSMv2
-//!   defaults it to FALSE (`P11Attributes.cpp`). We pick TRUE so that a plain
-//!   template behaves as the standard's examples expect (a key can be wrapped unless
-//!   the application says otherwise); a KMS-managed key asks for
-//!   `CKA_SENSITIVE=TRUE, CKA_EXTRACTABLE=FALSE` explicitly.
+//! - `CKA_EXTRACTABLE` (per origin, [`table::EXTRACTABLE_DEFAULT`]): FALSE for a
+//!   key the token generates (`C_GenerateKey`, the private half of
+//!   `C_GenerateKeyPair`) or unwraps, as in a KMS: such a key never leaves the
+//!   token unless its template asks for `CKA_EXTRACTABLE=TRUE`. A generated key
+//!   then has `CKA_NEVER_EXTRACTABLE=TRUE`; an unwrapped one has FALSE, as the
+//!   standard's `C_UnwrapKey` text requires (its material was outside the token).
+//!   TRUE for `C_CreateObject` (the caller brings the value in the clear) and for
+//!   `C_DeriveKey` (the derive mechanisms carry the base key's history into
+//!   `CKA_NEVER_EXTRACTABLE`, and ECDH and data-key callers read the derived
+//!   value). SoftHSMv2 defaults it to FALSE for every origin (`P11Attributes.cpp`);
+//!   the `C_UnwrapKey` text says an unwrapped key is extractable "by default",
+//!   which we do not follow, on purpose. See `docs/mechanisms.md`, "Defaults of
+//!   new keys".
 
 use crate::error::{Error, Result};
 use crate::object::attr::{
     decode_bool, decode_template, decode_ulong, decode_ulongs, Attribute, Template,
 };
-use crate::object::table::{self, AttrDef, Check, DefaultValue, Flags, Kind};
+use crate::object::table::{self, AttrDef, Check, DefaultValue, Flags, Kind, OriginDefaults};
 use crate::object::table::{
     COPY_MODIFIABLE, KEY_MATERIAL, MODIFIABLE, NO_CREATE, NO_DERIVE, NO_GENERATE, NO_UNWRAP,
     REQ_CREATE, REQ_GENERATE, REQ_UNWRAP, SECRET, SO_TRUE_ONLY, TO_FALSE_ONLY, TO_TRUE_ONLY,
@@ -65,6 +73,15 @@ impl Origin {
             Origin::Generate { .. } => NO_GENERATE,
             Origin::Unwrap => NO_UNWRAP,
             Origin::Derive => NO_DERIVE,
+        }
+    }
+    /// This origin's entry of a per-origin default.
+    fn pick(self, by: OriginDefaults) -> bool {
+        match self {
+            Origin::Create | Origin::Copy => by.create,
+            Origin::Generate { .. } => by.generate,
+            Origin::Unwrap => by.unwrap,
+            Origin::Derive => by.derive,
         }
     }
     fn required(self) -> Option<Flags> {
@@ -382,6 +399,7 @@ pub fn new_object(
             DefaultValue::None | DefaultValue::Computed => continue,
             DefaultValue::False => bool_value(false),
             DefaultValue::True => bool_value(true),
+            DefaultValue::ByOrigin(by) => bool_value(origin.pick(by)),
             DefaultValue::Empty => Zeroizing::new(Vec::new()),
             DefaultValue::Ulong(n) => ulong_value(n),
         };
@@ -1080,7 +1098,8 @@ mod tests {
         assert!(get_bool(&m, CKA_ALWAYS_SENSITIVE));
         assert!(get_bool(&m, CKA_NEVER_EXTRACTABLE));
         assert_eq!(m[&CKA_VALUE].as_slice(), &[3; 32]);
-        // Without the flags: ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow the defaults.
+        // Without the flags: not sensitive (the standard's default), but
+        // unextractable (a KMS's), so never extractable and still hidden.
         let m = new_object(
             &vec![u(CKA_VALUE_LEN, 32)],
             aes_gen(),
@@ -1090,7 +1109,21 @@ mod tests {
         )
         .unwrap();
         assert!(!get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        assert!(!get_bool(&m, CKA_EXTRACTABLE));
+        assert!(get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        assert!(hides_secrets(&m));
+        // Asking for an extractable key is honoured, and recorded.
+        let m = new_object(
+            &vec![u(CKA_VALUE_LEN, 32), b(CKA_EXTRACTABLE, true)],
+            aes_gen(),
+            &aes_generated(),
+            UID,
+            false,
+        )
+        .unwrap();
+        assert!(get_bool(&m, CKA_EXTRACTABLE));
         assert!(!get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        assert!(!hides_secrets(&m));
         // CKA_CLASS / CKA_KEY_TYPE may repeat what the mechanism makes.
         let t = vec![
             u(CKA_CLASS, CKO_SECRET_KEY),
@@ -1171,6 +1204,8 @@ mod tests {
         .unwrap();
         assert_eq!(get_ulong(&m, CKA_MODULUS_BITS), 2048);
         assert!(get_bool(&m, CKA_ALWAYS_SENSITIVE) && get_bool(&m, CKA_SIGN_RECOVER));
+        // The private half stays in the token unless the template says otherwise.
+        assert!(!get_bool(&m, CKA_EXTRACTABLE) && get_bool(&m, CKA_NEVER_EXTRACTABLE));
         assert_eq!(
             new_object(
                 &vec![raw(CKA_MODULUS, &modulus())],
@@ -1242,7 +1277,11 @@ mod tests {
         let m = unwrap(&t).unwrap();
         assert!(!get_bool(&m, CKA_LOCAL));
         assert!(!get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        // Unextractable by default; never "never extractable" (C_UnwrapKey).
+        assert!(!get_bool(&m, CKA_EXTRACTABLE));
         assert!(!get_bool(&m, CKA_NEVER_EXTRACTABLE));
+        let m = unwrap(&with(t.clone(), &[b(CKA_EXTRACTABLE, true)])).unwrap();
+        assert!(get_bool(&m, CKA_EXTRACTABLE) && !get_bool(&m, CKA_NEVER_EXTRACTABLE));
         assert_eq!(
             get_ulong(&m, CKA_KEY_GEN_MECHANISM),
             CK_UNAVAILABLE_INFORMATION
@@ -1290,6 +1329,8 @@ mod tests {
         )
         .unwrap();
         assert!(!get_bool(&m, CKA_ALWAYS_SENSITIVE));
+        // A derived key keeps the extractable default (docs/mechanisms.md).
+        assert!(get_bool(&m, CKA_EXTRACTABLE));
         let t = with(t, &[b(CKA_ALWAYS_SENSITIVE, true)]);
         assert_eq!(
             new_object(&t, Origin::Derive, &made, UID, false),
@@ -1495,7 +1536,11 @@ mod tests {
     fn copy_rules() {
         let key = object(
             new_object(
-                &vec![u(CKA_VALUE_LEN, 32), b(CKA_SENSITIVE, false)],
+                &vec![
+                    u(CKA_VALUE_LEN, 32),
+                    b(CKA_SENSITIVE, false),
+                    b(CKA_EXTRACTABLE, true),
+                ],
                 aes_gen(),
                 &aes_generated(),
                 UID,

@@ -67,9 +67,40 @@ pub enum DefaultValue {
     Empty,
     /// A `CK_ULONG`.
     Ulong(CK_ULONG),
+    /// A `CK_BBOOL` whose default depends on how the object comes to be
+    /// (footnote 9 lets the token choose, "and may depend on the values of other
+    /// attributes").
+    ByOrigin(OriginDefaults),
     /// Computed by [`crate::object::rules`] (`CKA_LOCAL`, `CKA_UNIQUE_ID`, …).
     Computed,
 }
+
+/// The default of a boolean attribute for each way an object comes to be
+/// ([`DefaultValue::ByOrigin`]). A copy validated as a fresh object counts as
+/// `create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginDefaults {
+    /// `C_CreateObject`: the caller brings the value.
+    pub create: bool,
+    /// `C_GenerateKey` / `C_GenerateKeyPair`.
+    pub generate: bool,
+    /// `C_UnwrapKey`.
+    pub unwrap: bool,
+    /// `C_DeriveKey`.
+    pub derive: bool,
+}
+
+/// `CKA_EXTRACTABLE`'s default, as a KMS would have it: a key the token makes
+/// (generated) or takes in under a key (unwrapped) stays in the token unless the
+/// template asks otherwise; a key whose value the caller brings in the clear
+/// (`C_CreateObject`) or that a derivation makes keeps the standard's examples'
+/// TRUE (see `docs/mechanisms.md`, "Defaults of new keys").
+pub const EXTRACTABLE_DEFAULT: OriginDefaults = OriginDefaults {
+    create: true,
+    generate: false,
+    unwrap: false,
+    derive: true,
+};
 
 /// An extra check on a value, beyond its [`Kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,7 +369,8 @@ const KEY_ROWS: &[AttrDef] = &[
     row(CKA_SIGN, "CKA_SIGN", Bool, MODIFIABLE, D::True, PRIV_SEC),
     row(CKA_SIGN_RECOVER, "CKA_SIGN_RECOVER", Bool, MODIFIABLE, D::True, PRIV),
     row(CKA_UNWRAP, "CKA_UNWRAP", Bool, MODIFIABLE, D::True, PRIV_SEC),
-    row(CKA_EXTRACTABLE, "CKA_EXTRACTABLE", Bool, MODIFIABLE.or(TO_FALSE_ONLY), D::True, PRIV_SEC),
+    // Footnote 9: FALSE when generated or unwrapped, TRUE when created or derived.
+    row(CKA_EXTRACTABLE, "CKA_EXTRACTABLE", Bool, MODIFIABLE.or(TO_FALSE_ONLY), D::ByOrigin(EXTRACTABLE_DEFAULT), PRIV_SEC),
     row(CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE", Bool, TOKEN_SET, D::Computed, PRIV_SEC),
     row(CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", Bool, TOKEN_SET, D::Computed, PRIV_SEC),
     row(CKA_WRAP_WITH_TRUSTED, "CKA_WRAP_WITH_TRUSTED", Bool, MODIFIABLE.or(TO_TRUE_ONLY), D::False, PRIV_SEC),
@@ -611,6 +643,27 @@ mod tests {
         assert!(aes(CKA_VALUE_LEN).flags.has(NO_CREATE.or(REQ_GENERATE)));
         assert!(aes(CKA_SENSITIVE).flags.has(MODIFIABLE.or(TO_TRUE_ONLY)));
         assert!(aes(CKA_EXTRACTABLE).flags.has(MODIFIABLE.or(TO_FALSE_ONLY)));
+        // Generated and unwrapped keys stay in the token unless asked otherwise.
+        for ty in [CKO_SECRET_KEY, CKO_PRIVATE_KEY] {
+            let kt = if ty == CKO_SECRET_KEY {
+                CKK_AES
+            } else {
+                CKK_EC
+            };
+            assert_eq!(
+                def(ty, Some(kt), CKA_EXTRACTABLE).unwrap().default,
+                D::ByOrigin(EXTRACTABLE_DEFAULT)
+            );
+        }
+        assert_eq!(
+            EXTRACTABLE_DEFAULT,
+            OriginDefaults {
+                create: true,
+                generate: false,
+                unwrap: false,
+                derive: true,
+            }
+        );
         assert!(aes(CKA_TRUSTED).flags.has(SO_TRUE_ONLY));
         assert!(aes(CKA_LOCAL).flags.has(TOKEN_SET));
         assert!(aes(CKA_UNIQUE_ID).flags.has(TOKEN_SET));
