@@ -130,8 +130,11 @@ pub fn now() -> CK_ULONG {
 
 // ---------------------------------------------------------------- policies
 
-/// A policy of statements (principals, actions, optional context condition).
-pub fn policy(statements: &[(&[&str], &[&str], Option<&[u8]>)]) -> String {
+/// A policy statement: principals, actions, an optional context condition.
+pub type Statement<'a> = (&'a [&'a str], &'a [&'a str], Option<&'a [u8]>);
+
+/// A policy of statements.
+pub fn policy(statements: &[Statement]) -> String {
     let st: Vec<Value> = statements
         .iter()
         .map(|(who, allow, cond)| {
@@ -493,10 +496,6 @@ pub fn derive_template() -> Vec<Attribute> {
     ]
 }
 
-pub fn read_ulong(s: &Session, k: ObjectHandle, ty: CK_ULONG) -> CK_ULONG {
-    common::read_ulong(s, k, ty)
-}
-
 /// A byte attribute of `k` (`None` when the key does not have it).
 pub fn read_bytes(s: &Session, k: ObjectHandle, ty: AttributeType) -> Option<Vec<u8>> {
     let a = s.get_attributes(k, &[ty]).ok()?;
@@ -715,7 +714,7 @@ pub fn session_records_since(seq: u64, s: &Session) -> (Vec<Value>, u64) {
         .filter(|r| {
             r["sequence"].as_u64() > Some(seq)
                 && r["processId"].as_u64() == Some(pid)
-                && r["sessionHandle"].as_u64() == Some(u64::from(s.handle()))
+                && r["sessionHandle"].as_u64() == Some(s.handle())
         })
         .collect();
     (mine, last)
