@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# The main job, end to end: build; a token on the default path
-# ($XDG_DATA_HOME/softkms/token.db); a managed key; envelope encryption; a
-# rotation; the old ciphertext still decrypts; a data key; the key's history;
-# the audit trail of the key, and the audit chain verified.
-# An existing token is reused (never re-initialized): then SOFTKMS_PIN must be its user PIN.
+# The main job, end to end, on a throw-away token in a temporary directory
+# (its own configuration; the user's own token and configuration are never
+# touched): build; a managed key; envelope encryption; a rotation; the old
+# ciphertext still decrypts; a data key; the key's history; the audit trail of
+# the key, and the audit chain verified. Everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== building (the first build compiles the crypto backend and takes a few minutes)"
 cargo build --release --quiet
-export SOFTKMS_SO_PIN=${SOFTKMS_SO_PIN:-demo-so-pin}
-export SOFTKMS_PIN=${SOFTKMS_PIN:-demo-user-pin}
 K=./target/release/softkms
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+cat > "$work/softkms.toml" <<EOF
+[[slot]]
+id = 0
+path = "$work/demo-token.db"
+EOF
+export SOFTKMS_CONF="$work/softkms.toml"
+export SOFTKMS_SO_PIN=demo-so-pin
+export SOFTKMS_PIN=demo-user-pin
 
-if ! "$K" --json token info | grep -q '"initialized":true'; then
-  "$K" token init --label demo
-fi
+"$K" token init --label demo
 "$K" token info
-key="demo-$(date +%s)"
+key="demo-key"
 echo "== a managed key (AES-256, rotates every 90 days)"
 "$K" key create --label "$key" --spec aes256 --rotation-days 90
 echo "== envelope encryption under version 1"

@@ -350,20 +350,23 @@ pub fn admit(
     function: &'static str,
     req: &Request<'_>,
 ) -> Result<Granted> {
-    let mut all = admit_all(tok, session, function, std::slice::from_ref(req))?;
-    all.pop().ok_or(Error::General("no grant".into()))
+    using(tok, session, function, std::slice::from_ref(req), |g| {
+        g.first().cloned().ok_or(Error::General("no grant".into()))
+    })
 }
 
-/// [`admit`] for every key one call uses (a wrapping key and the key it wraps,
-/// a base key and the keys its parameter names): all are checked before any
-/// is recorded, so a refused call leaves one record, the refusal's, and an
-/// accepted one a record per key.
-pub fn admit_all(
+/// Checks every key one call uses (a wrapping key and the key it wraps, a base
+/// key and the keys its parameter names), then runs the call's work `f` on the
+/// grants, and records the call's outcome: one record for a refused or failed
+/// call (the refused key's, or the first key's with `f`'s error), one per key
+/// for a call that succeeded.
+pub fn using<T>(
     tok: &Token,
     session: CK_SESSION_HANDLE,
     function: &'static str,
     reqs: &[Request<'_>],
-) -> Result<Vec<Granted>> {
+    f: impl FnOnce(&[Granted]) -> Result<T>,
+) -> Result<T> {
     let mut granted = Vec::with_capacity(reqs.len());
     for req in reqs {
         let (r, uid, version) = check(tok, session, req);
@@ -385,8 +388,13 @@ pub fn admit_all(
             }
         }
     }
-    for (req, g) in reqs.iter().zip(&granted) {
+    let r = f(&granted);
+    for (i, (req, g)) in reqs.iter().zip(&granted).enumerate() {
         let version = Some(u64::from(g.current));
+        let err = r.as_ref().err();
+        if err.is_some() && i > 0 {
+            break;
+        }
         record_use(
             tok,
             session,
@@ -395,10 +403,10 @@ pub fn admit_all(
             req.context,
             &g.uid,
             version,
-            None,
+            err,
         );
     }
-    Ok(granted)
+    r
 }
 
 /// One use's checks, with what the audit record names: the key's unique id and

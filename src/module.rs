@@ -342,10 +342,10 @@ impl Module {
         gate::lookup(tok, h, invalid)
     }
 
-    /// Asks the key gate for the use `what` of the key `handle` with `mech`
-    /// (audited as `function`).
+    /// Uses the key `handle` for `what` with `mech`: through the key gate,
+    /// then `f` with the grant; the call's outcome is audited as `function`.
     #[allow(clippy::too_many_arguments)]
-    fn grant(
+    fn use_key<T>(
         &self,
         tok: &Token,
         h: CK_SESSION_HANDLE,
@@ -355,40 +355,47 @@ impl Module {
         handle: CK_OBJECT_HANDLE,
         what: Use,
         invalid: Error,
-    ) -> Result<Granted> {
-        gate::admit(
-            tok,
-            h,
-            function,
-            &Request {
-                handle,
-                what,
-                mech: mech.mech,
-                key_types: def.key_types,
-                context: mech.param.context(),
-                caller_iv: registry::caller_chooses_iv(mech.mech),
-                invalid,
-            },
-        )
+        f: impl FnOnce(&Granted) -> Result<T>,
+    ) -> Result<T> {
+        let req = Request {
+            handle,
+            what,
+            mech: mech.mech,
+            key_types: def.key_types,
+            context: mech.param.context(),
+            // Message-based functions take their IV per message, where the
+            // mechanism applies the gate's decision (`Granted::may_choose_iv`).
+            caller_iv: registry::caller_chooses_iv(mech.mech) && !function.starts_with("C_Message"),
+            invalid,
+        };
+        gate::using(tok, h, function, std::slice::from_ref(&req), |g| match g {
+            [g] => f(g),
+            _ => Err(Error::General(
+                "the gate granted another number of keys".into(),
+            )),
+        })
     }
 
-    /// The base key of a `C_DeriveKey` and every key its parameter names, all
-    /// through the key gate at once (one record for a refused call).
-    fn grant_derive(
+    /// `C_DeriveKey`'s use of its base key and of every key its parameter
+    /// names, all through the key gate at once, then `f` with the base key's
+    /// grant and the others' (one audit record for a refused or failed call).
+    fn derive_with<T>(
         &self,
         tok: &Token,
         h: CK_SESSION_HANDLE,
         def: &MechanismDef,
-        mech: &Mechanism,
+        mech: &mut Mechanism,
         base: CK_OBJECT_HANDLE,
-    ) -> Result<(Granted, SessionKeys)> {
+        f: impl FnOnce(&mut Mechanism, &Granted, &SessionKeys) -> Result<T>,
+    ) -> Result<T> {
         let named = mech.param.named_keys();
+        let context = mech.param.context().to_vec();
         let mut reqs = vec![Request {
             handle: base,
             what: Use::Derive,
             mech: mech.mech,
             key_types: def.key_types,
-            context: mech.param.context(),
+            context: &context,
             caller_iv: false,
             invalid: Error::KeyHandleInvalid,
         }];
@@ -401,12 +408,15 @@ impl Module {
             caller_iv: false,
             invalid: Error::KeyHandleInvalid,
         }));
-        let mut all = gate::admit_all(tok, h, "C_DeriveKey", &reqs)?.into_iter();
-        let base = all
-            .next()
-            .ok_or(Error::General("the gate granted no base key".into()))?;
-        let granted = named.into_iter().zip(all).collect();
-        Ok((base, SessionKeys { granted }))
+        gate::using(tok, h, "C_DeriveKey", &reqs, |all| {
+            let (base, rest) = all
+                .split_first()
+                .ok_or(Error::General("the gate granted no base key".into()))?;
+            let lookup = SessionKeys {
+                granted: named.iter().copied().zip(rest.iter().cloned()).collect(),
+            };
+            f(mech, base, &lookup)
+        })
     }
 
     /// The key policy: may whoever is logged in do `action` with `key`?
@@ -987,45 +997,25 @@ impl Module {
             log::info!("C_CopyObject: the copy keeps its source's 0x{:x}", a.ty);
             return refuse(Error::AttributeReadOnly(a.ty));
         }
-        let g = gate::admit(
-            t,
-            h,
-            "C_CopyObject",
-            &Request {
-                handle: obj,
-                what: Use::Copy,
-                mech: 0,
-                key_types: &[],
-                context: &[],
-                caller_iv: false,
-                invalid: Error::ObjectHandleInvalid,
-            },
-        )?;
-        let new_policy = template
-            .iter()
-            .any(|a| a.ty == crate::kms::abi::CKA_SOFTKMS_POLICY);
-        if new_policy {
-            if let Err(e) = self.check_policy(t, g.key(), policy::Action::SetPolicy) {
-                return refuse(e);
+        let req = Request {
+            handle: obj,
+            what: Use::Copy,
+            mech: 0,
+            key_types: &[],
+            context: &[],
+            caller_iv: false,
+            invalid: Error::ObjectHandleInvalid,
+        };
+        gate::using(t, h, "C_CopyObject", std::slice::from_ref(&req), |_| {
+            let new_policy = template
+                .iter()
+                .any(|a| a.ty == crate::kms::abi::CKA_SOFTKMS_POLICY);
+            if new_policy {
+                self.check_policy(t, &src, policy::Action::SetPolicy)?;
             }
-        }
-        let attrs = rules::copy_object(&src, template, &random_uid()?)?;
-        let made = self.add_object("C_CopyObject", &s, t, attrs);
-        if !src.is_token() || made.is_err() {
-            // A token copy's record is written with the object; a session copy
-            // (or a failed one) gets its own.
-            let rec = self
-                .rec(t, "C_CopyObject", h)
-                .with_key(src.unique_id(), None);
-            let rec = match &made {
-                Ok(_) => rec.with_reason("copy of the key"),
-                Err(e) => rec.with_rv(e.rv()).with_reason(&e.to_string()),
-            };
-            if let Ok(store) = t.store() {
-                let _ = t.auditor.management(&store, &[rec]);
-            }
-        }
-        made
+            let attrs = rules::copy_object(&src, template, &random_uid()?)?;
+            self.add_object("C_CopyObject", &s, t, attrs)
+        })
     }
 
     /// `C_DestroyObject` (§5.7).
@@ -1343,48 +1333,44 @@ impl Module {
         let (_s, t) = self.session(h)?;
         let def = registry::get(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
-        let mut both = gate::admit_all(
-            t,
-            h,
-            "C_WrapKey",
-            &[
-                Request {
-                    handle: wrapping_key,
-                    what: Use::Wrap,
-                    mech: mech.mech,
-                    key_types: def.key_types,
-                    context: mech.param.context(),
-                    caller_iv: registry::caller_chooses_iv(mech.mech),
-                    invalid: Error::WrappingKeyHandleInvalid,
-                },
-                Request {
-                    handle: key,
-                    what: Use::Export,
-                    mech: mech.mech,
-                    key_types: &[],
-                    context: mech.param.context(),
-                    caller_iv: false,
-                    invalid: Error::KeyHandleInvalid,
-                },
-            ],
-        )?
-        .into_iter();
-        let (Some(wk), Some(k)) = (both.next(), both.next()) else {
-            return Err(Error::General(
-                "the gate granted fewer keys than asked".into(),
-            ));
-        };
-        let k = k.key();
-        rules::check_wrappable(wk.key(), k)?;
-        let bytes = match k.class() {
-            Some(CKO_SECRET_KEY) => {
-                zeroize::Zeroizing::new(k.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec())
-            }
-            Some(CKO_PRIVATE_KEY) => keys::private_key_to_pkcs8(k)?,
-            _ => return Err(Error::KeyNotWrappable),
-        };
-        let wrapped = wrap(mech, &wk, &bytes)?;
-        out.write(&wrapped).map(|_| ())
+        let reqs = [
+            Request {
+                handle: wrapping_key,
+                what: Use::Wrap,
+                mech: mech.mech,
+                key_types: def.key_types,
+                context: mech.param.context(),
+                caller_iv: registry::caller_chooses_iv(mech.mech),
+                invalid: Error::WrappingKeyHandleInvalid,
+            },
+            Request {
+                handle: key,
+                what: Use::Export,
+                mech: mech.mech,
+                key_types: &[],
+                context: mech.param.context(),
+                caller_iv: false,
+                invalid: Error::KeyHandleInvalid,
+            },
+        ];
+        gate::using(t, h, "C_WrapKey", &reqs, |both| {
+            let [wk, k] = both else {
+                return Err(Error::General(
+                    "the gate granted another number of keys".into(),
+                ));
+            };
+            let k = k.key();
+            rules::check_wrappable(wk.key(), k)?;
+            let bytes = match k.class() {
+                Some(CKO_SECRET_KEY) => zeroize::Zeroizing::new(
+                    k.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec(),
+                ),
+                Some(CKO_PRIVATE_KEY) => keys::private_key_to_pkcs8(k)?,
+                _ => return Err(Error::KeyNotWrappable),
+            };
+            let wrapped = wrap(mech, wk, &bytes)?;
+            out.write(&wrapped).map(|_| ())
+        })
     }
 
     /// `C_UnwrapKey` (§5.15).
@@ -1400,7 +1386,8 @@ impl Module {
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
-        let uk = self.grant(
+        let invalid = Error::UnwrappingKeyHandleInvalid;
+        self.use_key(
             t,
             h,
             "C_UnwrapKey",
@@ -1408,43 +1395,45 @@ impl Module {
             mech,
             unwrapping_key,
             Use::Unwrap,
-            Error::UnwrappingKeyHandleInvalid,
-        )?;
-        let template = rules::apply_unwrap_template(uk.key(), template)?;
-        let class = template
-            .iter()
-            .find(|a| a.ty == CKA_CLASS)
-            .ok_or(Error::TemplateIncomplete { missing: CKA_CLASS })?
-            .as_ulong()?;
-        let bytes = if registry::tries_versions(mech.mech) {
-            let mut result = Err(Error::WrappedKeyInvalid);
-            for k in uk.each_version() {
-                result = unwrap(mech, &k, wrapped);
-                if result.is_ok() {
-                    break;
-                }
-            }
-            result?
-        } else {
-            unwrap(mech, &uk, wrapped)?
-        };
-        let generated = match class {
-            CKO_SECRET_KEY => vec![Attribute::new(CKA_VALUE, bytes.to_vec())],
-            CKO_PRIVATE_KEY => keys::private_key_from_pkcs8(&bytes)?,
-            _ => {
-                return Err(Error::TemplateInconsistent(
-                    "only secret and private keys unwrap",
-                ))
-            }
-        };
-        let attrs = rules::new_object(
-            &template,
-            Origin::Unwrap,
-            &generated,
-            &random_uid()?,
-            Self::is_so(t),
-        )?;
-        self.add_object("C_UnwrapKey", &s, t, attrs)
+            invalid,
+            |uk| {
+                let template = rules::apply_unwrap_template(uk.key(), template)?;
+                let class = template
+                    .iter()
+                    .find(|a| a.ty == CKA_CLASS)
+                    .ok_or(Error::TemplateIncomplete { missing: CKA_CLASS })?
+                    .as_ulong()?;
+                let bytes = if registry::tries_versions(mech.mech) {
+                    let mut result = Err(Error::WrappedKeyInvalid);
+                    for k in uk.each_version() {
+                        result = unwrap(mech, &k, wrapped);
+                        if result.is_ok() {
+                            break;
+                        }
+                    }
+                    result?
+                } else {
+                    unwrap(mech, uk, wrapped)?
+                };
+                let generated = match class {
+                    CKO_SECRET_KEY => vec![Attribute::new(CKA_VALUE, bytes.to_vec())],
+                    CKO_PRIVATE_KEY => keys::private_key_from_pkcs8(&bytes)?,
+                    _ => {
+                        return Err(Error::TemplateInconsistent(
+                            "only secret and private keys unwrap",
+                        ))
+                    }
+                };
+                let attrs = rules::new_object(
+                    &template,
+                    Origin::Unwrap,
+                    &generated,
+                    &random_uid()?,
+                    Self::is_so(t),
+                )?;
+                self.add_object("C_UnwrapKey", &s, t, attrs)
+            },
+        )
     }
 
     /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
@@ -1459,16 +1448,33 @@ impl Module {
         let s = s.lock();
         let def = registry::get(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
-        let (base, lookup) = self.grant_derive(t, h, def, mech, base_key)?;
-        if mech.mech == CKM_HKDF_DATA {
-            return self.derive_data(&s, t, mech, derive, &base, &lookup, template);
-        }
+        self.derive_with(t, h, def, mech, base_key, |mech, base, lookup| {
+            if mech.mech == CKM_HKDF_DATA {
+                self.derive_data(&s, t, mech, derive, base, lookup, template)
+            } else {
+                self.derive_object(&s, t, mech, derive, base, lookup, template)
+            }
+        })
+    }
+
+    /// `C_DeriveKey` of a key object from a base key the gate granted.
+    #[allow(clippy::too_many_arguments)]
+    fn derive_object(
+        &self,
+        s: &Session,
+        t: &Token,
+        mech: &mut Mechanism,
+        derive: DeriveFn,
+        base: &Granted,
+        lookup: &SessionKeys,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
         let template = rules::apply_derive_template(base.key(), template)?;
         let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
             Some(a) => Some(derived_len(a.as_ulong()?)?),
             None => None,
         };
-        let bytes = derive(mech, &base, value_len, &lookup)?;
+        let bytes = derive(mech, base, value_len, lookup)?;
         let base = base.key();
         let sensitive = |tmpl: &Template| {
             tmpl.iter()
@@ -1500,13 +1506,14 @@ impl Module {
             &random_uid()?,
             Self::is_so(t),
         )?;
-        self.add_object("C_DeriveKey", &s, t, attrs)
+        self.add_object("C_DeriveKey", s, t, attrs)
     }
 
     /// CKM_HKDF_DATA (PKCS#11 3.0 §2.43.3): HKDF derive whose output is a
     /// CKO_DATA object holding the derived bytes. The template names the
     /// length with CKA_VALUE_LEN, which a data object does not have, so it is
     /// taken out; CKA_CLASS defaults to CKO_DATA and no other class is allowed.
+    #[allow(clippy::too_many_arguments)]
     fn derive_data(
         &self,
         s: &Session,

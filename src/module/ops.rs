@@ -40,23 +40,18 @@ impl Module {
         session::idle(pick(&mut s.ops))?;
         let def = registry::get(mech.mech)?;
         let make = ctor(&def.functions).ok_or(Error::MechanismInvalid)?;
-        let g = self.grant(
-            t,
-            h,
-            function,
-            def,
-            mech,
-            key,
-            what,
-            Error::KeyHandleInvalid,
-        )?;
-        let always_auth = g.key().flag(CKA_ALWAYS_AUTHENTICATE, false);
-        let op = make(mech, &g).inspect_err(|e| {
-            log::info!("{}: {e}", def.name);
-            self.record_failure(t, h, function, mech, &g, e);
-        })?;
+        let invalid = Error::KeyHandleInvalid;
+        let (op, always_auth, k) =
+            self.use_key(t, h, function, def, mech, key, what, invalid, |g| {
+                let op = make(mech, g).inspect_err(|e| log::info!("{}: {e}", def.name))?;
+                Ok((
+                    op,
+                    g.key().flag(CKA_ALWAYS_AUTHENTICATE, false),
+                    op_key(mech, g),
+                ))
+            })?;
         session::start(pick(&mut s.ops), op)?;
-        s.op_keys.set(slot, op_key(mech, &g));
+        s.op_keys.set(slot, k);
         if what == Use::Sign {
             s.context_login_needed = always_auth;
         }
@@ -97,28 +92,6 @@ impl Module {
             }
         }
         r
-    }
-
-    /// Audits a failure to set up an operation the key gate admitted.
-    fn record_failure(
-        &self,
-        t: &crate::token::Token,
-        h: CK_SESSION_HANDLE,
-        function: &'static str,
-        mech: &Mechanism,
-        g: &Granted,
-        e: &Error,
-    ) {
-        crate::gate::record_use(
-            t,
-            h,
-            function,
-            mech.mech,
-            mech.param.context(),
-            g.key_id(),
-            Some(u64::from(g.current_version())),
-            Some(e),
-        );
     }
 
     /// `C_EncryptInit` (§5.8).
@@ -196,34 +169,30 @@ impl Module {
         let def = registry::get(mech.mech)?;
         let make = def.functions.decrypt.ok_or(Error::MechanismInvalid)?;
         let function = "C_DecryptInit";
-        let g = self.grant(
-            t,
-            h,
-            function,
-            def,
-            mech,
-            key,
-            Use::Decrypt,
-            Error::KeyHandleInvalid,
-        )?;
-        let always_auth = g.key().flag(CKA_ALWAYS_AUTHENTICATE, false);
-        let op = if registry::tries_versions(mech.mech) && g.each_version().nth(1).is_some() {
-            g.each_version()
-                .map(|k| make(mech, &k))
-                .collect::<Result<Vec<_>>>()
-                .map(|ops| {
-                    Box::new(versioned::VersionedCipher::new(ops))
-                        as Box<dyn crate::mechanism::CipherOp>
-                })
-        } else {
-            make(mech, &g)
-        };
-        let op = op.inspect_err(|e| {
-            log::info!("{}: {e}", def.name);
-            self.record_failure(t, h, function, mech, &g, e);
-        })?;
+        let invalid = Error::KeyHandleInvalid;
+        let (op, always_auth, k) =
+            self.use_key(t, h, function, def, mech, key, Use::Decrypt, invalid, |g| {
+                let op = if registry::tries_versions(mech.mech) && g.each_version().nth(1).is_some()
+                {
+                    g.each_version()
+                        .map(|k| make(mech, &k))
+                        .collect::<Result<Vec<_>>>()
+                        .map(|ops| {
+                            Box::new(versioned::VersionedCipher::new(ops))
+                                as Box<dyn crate::mechanism::CipherOp>
+                        })
+                } else {
+                    make(mech, g)
+                };
+                let op = op.inspect_err(|e| log::info!("{}: {e}", def.name))?;
+                Ok((
+                    op,
+                    g.key().flag(CKA_ALWAYS_AUTHENTICATE, false),
+                    op_key(mech, g),
+                ))
+            })?;
         session::start(&mut s.ops.decrypt, op)?;
-        s.op_keys.set(OpSlot::Decrypt, op_key(mech, &g));
+        s.op_keys.set(OpSlot::Decrypt, k);
         s.context_login_needed = always_auth;
         Ok(())
     }
