@@ -150,6 +150,23 @@ pub(super) unsafe fn pin<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
     unsafe { bytes(p, len) }
 }
 
+/// The user name of `C_LoginUser`: null, or a length no buffer can have (more
+/// than `isize::MAX`), is `CKR_ARGUMENTS_BAD`; a name longer than any
+/// principal's ([`MAX_NAME`](crate::kms::principals::MAX_NAME) bytes) is
+/// `CKR_PIN_INCORRECT`, the answer for any name that is not a principal's (no
+/// hint about names), given before the name is read.
+pub(super) unsafe fn username<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    let n = to_usize(len, &Error::ArgumentsBad)?;
+    if p.is_null() || isize::try_from(n).is_err() {
+        return Err(Error::ArgumentsBad);
+    }
+    if n > crate::kms::principals::MAX_NAME {
+        return Err(Error::PinIncorrect);
+    }
+    // SAFETY: same contract as ours.
+    unsafe { bytes(p, len) }
+}
+
 /// The 32-byte blank-padded label of `C_InitToken`; null is `CKR_ARGUMENTS_BAD`.
 pub(super) unsafe fn label<'a>(p: *const u8) -> Result<&'a [u8]> {
     if p.is_null() {

@@ -777,3 +777,29 @@ fn in_place_input_of_a_huge_length_is_host_memory() {
     assert_eq!(r, Err(Error::HostMemory));
     assert!(!called);
 }
+
+#[test]
+fn user_names_longer_than_any_principal_are_not_read() {
+    let name = *b"alice";
+    assert_eq!(
+        unsafe { marshal::username(name.as_ptr(), 5) }.unwrap(),
+        b"alice"
+    );
+    assert_eq!(
+        unsafe { marshal::username(null(), 0) },
+        Err(Error::ArgumentsBad)
+    );
+    let over = CK_ULONG::try_from(crate::kms::principals::MAX_NAME + 1).unwrap();
+    for n in [over, 1 << 40, 1 << 62] {
+        assert_eq!(
+            unsafe { marshal::username(name.as_ptr(), n) },
+            Err(Error::PinIncorrect)
+        );
+    }
+    for n in [1 << 63, CK_ULONG::MAX] {
+        assert_eq!(
+            unsafe { marshal::username(name.as_ptr(), n) },
+            Err(Error::ArgumentsBad)
+        );
+    }
+}
