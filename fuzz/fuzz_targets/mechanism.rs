@@ -3,6 +3,10 @@
 //! caller would, with every pointer holding the length stated beside it, or
 //! null), then runs the operation to its end. The module may refuse anything; it
 //! must not panic, report an internal error, or touch memory it was not given.
+//! Some lengths are huge on purpose (`Opt::Huge`, `ParamIn::HugeBytes`, a huge
+//! `ulTagBits`): a small real buffer with a stated size beyond every limit the
+//! module sets, which it must refuse before it reads or allocates by that size
+//! (issue 12: such sizes used to abort the host).
 #![no_main]
 #![allow(unsafe_code)]
 
@@ -47,6 +51,9 @@ enum ParamIn {
     Null(u16),
     /// Raw bytes (skipped when their size is that of a struct with pointers).
     Bytes(Vec<u8>),
+    /// Raw bytes with a huge `ulParameterLen` (one of [`HUGE`]): refused before
+    /// they are read.
+    HugeBytes(Vec<u8>, u8),
     Ulong(u64),
     Gcm { iv: Opt, aad: Opt, tag_bits: u64 },
     Ctr { bits: u64, cb: [u8; 16] },
@@ -55,16 +62,56 @@ enum ParamIn {
     RsaAesKw { bits: u64, oaep: Option<(u64, u64, u8, Opt)> },
     Ecdh { kdf: u8, shared: Opt, public: Opt },
     Hkdf { extract: bool, expand: bool, prf: u64, salt_type: u8, salt: Opt, salt_key: u8, info: Opt },
-    GcmMessage { iv: Opt, fixed_bits: u64, generator: u8, tag_bits: u64 },
+    GcmMessage { iv: Opt, fixed_bits: u64, generator: u8, tag_bits: TagBits },
     Envelope(Opt),
     DataKey { context: Opt, capacity: Option<u16> },
 }
 
-/// Bytes, or a null pointer with a length.
+/// Bytes, or a null pointer with a length, or a real buffer with a huge length.
 #[derive(Arbitrary, Debug, Clone)]
 enum Opt {
     Bytes(Vec<u8>),
     Null(u8),
+    /// A small real buffer whose stated length is one of [`HUGE`] (picked by
+    /// the `u8`): beyond every limit the module sets on a parameter field, so it
+    /// must be refused before the module reads or allocates by it (issue 12).
+    Huge(Vec<u8>, u8),
+}
+
+/// Sizes no parameter field may have. The largest limit the module sets on a
+/// field is 64 MiB (`MAX_PARAM_DATA_LEN` in `ffi/marshal/mechanism.rs`); each of
+/// these is above it, so the module refuses them without touching the buffer,
+/// and a read past the buffer would be a real bug (AddressSanitizer reports it).
+const HUGE: [u64; 8] = [
+    1 << 27,
+    1 << 32,
+    (1 << 32) - 1,
+    1 << 40,
+    1 << 61,
+    1 << 62,
+    1 << 63,
+    u64::MAX,
+];
+
+/// One of [`HUGE`] by an input's choice.
+fn huge(i: u8) -> CK_ULONG {
+    HUGE[usize::from(i) % HUGE.len()] as CK_ULONG
+}
+
+/// `ulTagBits` of a per-message parameter: any value, or one of [`HUGE`].
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum TagBits {
+    Any(u64),
+    Huge(u8),
+}
+
+impl TagBits {
+    fn get(self) -> u64 {
+        match self {
+            TagBits::Any(v) => v,
+            TagBits::Huge(i) => HUGE[usize::from(i) % HUGE.len()],
+        }
+    }
 }
 
 /// Pointer and length of a copy kept in `keep` (the module may write into
@@ -79,6 +126,13 @@ fn raw(o: &Opt, keep: &mut Vec<Vec<u8>>) -> (*mut u8, CK_ULONG) {
             r
         }
         Opt::Null(n) => (null_mut(), CK_ULONG::from(*n)),
+        Opt::Huge(v, i) => {
+            let mut c = v.clone();
+            c.push(0);
+            let r = (c.as_mut_ptr(), huge(*i));
+            keep.push(c);
+            r
+        }
     }
 }
 
@@ -129,6 +183,8 @@ fn pointer_struct_sizes() -> [usize; 8] {
 struct Param {
     bytes: Vec<u8>,
     null_len: Option<CK_ULONG>,
+    /// `ulParameterLen` in place of the bytes' length (a huge one).
+    huge_len: Option<CK_ULONG>,
     _keep: Vec<Vec<u8>>,
     _oaep: Option<Box<CK_RSA_PKCS_OAEP_PARAMS>>,
 }
@@ -140,12 +196,16 @@ fn as_bytes<T>(v: &T) -> Vec<u8> {
     b
 }
 
+/// The tag buffer of a `CK_GCM_MESSAGE_PARAMS` with `ulTagBits = bits`: that
+/// many bytes when they are few; for a huge `bits` (2^63 aborted the host before
+/// issue 12) a 16-byte buffer, which the module must refuse to read or copy by
+/// the stated size (no GCM tag is longer than 128 bits).
 fn tag_buf(bits: u64) -> Vec<u8> {
     let n = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
     if n <= 4096 {
         vec![0u8; n]
     } else {
-        Vec::new()
+        vec![0u8; 16]
     }
 }
 
@@ -155,7 +215,18 @@ fn param(p: &ParamIn) -> Option<Param> {
     let bytes = match p {
         ParamIn::None => Vec::new(),
         ParamIn::Null(n) => {
-            return Some(Param { bytes: Vec::new(), null_len: Some(CK_ULONG::from(*n)), _keep: keep, _oaep: None })
+            return Some(Param {
+                bytes: Vec::new(),
+                null_len: Some(CK_ULONG::from(*n)),
+                huge_len: None,
+                _keep: keep,
+                _oaep: None,
+            })
+        }
+        ParamIn::HugeBytes(b, i) => {
+            let mut bytes = b.clone();
+            bytes.push(0);
+            return Some(Param { bytes, null_len: None, huge_len: Some(huge(*i)), _keep: keep, _oaep: None });
         }
         ParamIn::Bytes(b) => {
             if pointer_struct_sizes().contains(&b.len()) {
@@ -235,7 +306,8 @@ fn param(p: &ParamIn) -> Option<Param> {
         }
         ParamIn::GcmMessage { iv, fixed_bits, generator, tag_bits } => {
             let (pi, li) = raw(iv, &mut keep);
-            let tag = tag_buf(*tag_bits);
+            let tag_bits = tag_bits.get();
+            let tag = tag_buf(tag_bits);
             let pt = if tag.is_empty() { null_mut() } else { tag.as_ptr().cast_mut() };
             keep.push(tag);
             as_bytes(&CK_GCM_MESSAGE_PARAMS {
@@ -244,7 +316,7 @@ fn param(p: &ParamIn) -> Option<Param> {
                 ulIvFixedBits: *fixed_bits as CK_ULONG,
                 ivGenerator: CK_ULONG::from(*generator % 6),
                 pTag: pt,
-                ulTagBits: *tag_bits as CK_ULONG,
+                ulTagBits: tag_bits as CK_ULONG,
             })
         }
         ParamIn::Envelope(c) => {
@@ -270,13 +342,16 @@ fn param(p: &ParamIn) -> Option<Param> {
             })
         }
     };
-    Some(Param { bytes, null_len: None, _keep: keep, _oaep: oaep_box })
+    Some(Param { bytes, null_len: None, huge_len: None, _keep: keep, _oaep: oaep_box })
 }
 
 impl Param {
     fn mechanism(&mut self, mech: CK_MECHANISM_TYPE) -> CK_MECHANISM {
         let (p, l) = match self.null_len {
             Some(n) => (null_mut(), n),
+            None if self.huge_len.is_some() => {
+                (self.bytes.as_mut_ptr().cast::<c_void>(), self.huge_len.unwrap_or(0))
+            }
             None if self.bytes.is_empty() => (null_mut(), 0),
             None => (self.bytes.as_mut_ptr().cast::<c_void>(), self.bytes.len() as CK_ULONG),
         };

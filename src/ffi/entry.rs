@@ -304,14 +304,11 @@ pub(super) unsafe extern "C" fn C_LoginUser(
     username_len: CK_ULONG,
 ) -> CK_RV {
     with_module("C_LoginUser", |m| {
-        if p_username.is_null() {
-            return Err(Error::ArgumentsBad);
-        }
         // SAFETY: pPin and pUsername hold their lengths in bytes (§5.6.9).
         let (pin, name) = unsafe {
             (
                 marshal::pin(p_pin, pin_len)?,
-                marshal::bytes(p_username, username_len)?,
+                marshal::username(p_username, username_len)?,
             )
         };
         m.login(h, user, pin, Some(name))

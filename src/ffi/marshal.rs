@@ -34,6 +34,21 @@ pub(super) use mechanism::{mechanism, message_mechanism, message_param, write_ba
 /// `CKR_ATTRIBUTE_VALUE_INVALID` rather than an allocation the host may not survive.
 pub(super) const MAX_VALUE_LEN: usize = 64 << 20;
 
+/// Most attributes accepted in one template (nested ones included in their own
+/// count): far more than there are attribute types, so only a template no
+/// application writes is refused, and with `CKR_ARGUMENTS_BAD`, before any
+/// attribute is read (a count beyond the caller's real array cannot be detected
+/// otherwise).
+pub(super) const MAX_TEMPLATE_ATTRS: usize = 4096;
+
+/// Most value bytes copied from one template, nested templates included: twice
+/// [`MAX_VALUE_LEN`], so one largest value and its companions fit. Without it,
+/// 4096 attributes of 64 MiB each (all pointing at one buffer) would be 256 GiB
+/// of copies. The attribute whose value crosses it is
+/// `CKR_ATTRIBUTE_VALUE_INVALID`, the code PKCS#11 3.0 §5.7 names for a value
+/// the token cannot take.
+pub(super) const MAX_TEMPLATE_BYTES: usize = 2 * MAX_VALUE_LEN;
+
 /// Deepest nesting of templates: a template inside `CKA_WRAP_TEMPLATE` has depth 1;
 /// a template inside that one would have depth 2 and is refused.
 pub(super) const MAX_NESTING: usize = 1;
@@ -58,6 +73,28 @@ fn array_len<T>(count: CK_ULONG) -> Result<usize> {
         Some(bytes) if isize::try_from(bytes).is_ok() => Ok(n),
         _ => Err(Error::ArgumentsBad),
     }
+}
+
+/// A template's attribute count: an impossible array ([`array_len`]) or more
+/// than [`MAX_TEMPLATE_ATTRS`] attributes is `CKR_ARGUMENTS_BAD`.
+fn template_len(count: CK_ULONG) -> Result<usize> {
+    let n = array_len::<CK_ATTRIBUTE>(count)?;
+    if n > MAX_TEMPLATE_ATTRS {
+        return Err(Error::ArgumentsBad);
+    }
+    Ok(n)
+}
+
+/// A copy of `b` whose allocation may fail: `CKR_HOST_MEMORY` (PKCS#11 3.0
+/// §5.1) instead of the abort of an infallible allocation, which
+/// `catch_unwind` cannot stop. Callers check the size against a limit first;
+/// this is the last line for sizes whose limit is the host's memory.
+pub(super) fn fallible_copy(b: &[u8]) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(b.len())
+        .map_err(|_| Error::HostMemory)?;
+    v.extend_from_slice(b);
+    Ok(v)
 }
 
 /// One of our lengths as `CK_ULONG`.
@@ -108,6 +145,23 @@ pub(super) unsafe fn bytes_mut<'a>(p: *mut u8, len: CK_ULONG) -> Result<&'a mut 
 pub(super) unsafe fn pin<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
     if p.is_null() {
         return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: same contract as ours.
+    unsafe { bytes(p, len) }
+}
+
+/// The user name of `C_LoginUser`: null, or a length no buffer can have (more
+/// than `isize::MAX`), is `CKR_ARGUMENTS_BAD`; a name longer than any
+/// principal's ([`MAX_NAME`](crate::kms::principals::MAX_NAME) bytes) is
+/// `CKR_PIN_INCORRECT`, the answer for any name that is not a principal's (no
+/// hint about names), given before the name is read.
+pub(super) unsafe fn username<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    let n = to_usize(len, &Error::ArgumentsBad)?;
+    if p.is_null() || isize::try_from(n).is_err() {
+        return Err(Error::ArgumentsBad);
+    }
+    if n > crate::kms::principals::MAX_NAME {
+        return Err(Error::PinIncorrect);
     }
     // SAFETY: same contract as ours.
     unsafe { bytes(p, len) }
@@ -189,12 +243,24 @@ pub(super) unsafe fn with_output<const N: usize>(
     let cap_n = to_usize(cap, &Error::ArgumentsBad)?;
     let mut owned = Vec::with_capacity(N);
     for (p, len) in inputs {
-        // SAFETY: same contract as ours.
-        let b = unsafe { bytes(p, len) }?;
-        if !p_out.is_null() && overlaps(p, b.len(), p_out, cap_n) {
-            owned.push(Input::Copied(Zeroizing::new(b.to_vec())));
+        let n = to_usize(len, &Error::ArgumentsBad)?;
+        // What `bytes` refuses is refused first: a null pointer with a length,
+        // or a length no slice can have, is CKR_ARGUMENTS_BAD, not a copy.
+        if n > 0 && (p.is_null() || isize::try_from(n).is_err()) {
+            return Err(Error::ArgumentsBad);
+        }
+        if !p_out.is_null() && overlaps(p, n, p_out, cap_n) {
+            // In-place input is copied: the copy is sized by the caller's input
+            // length, whose only limit is the host's memory, so it is reserved
+            // (fallibly: CKR_HOST_MEMORY) before the input is looked at.
+            let mut copy = Zeroizing::new(Vec::new());
+            copy.try_reserve_exact(n).map_err(|_| Error::HostMemory)?;
+            // SAFETY: same contract as ours.
+            copy.extend_from_slice(unsafe { bytes(p, len) }?);
+            owned.push(Input::Copied(copy));
         } else {
-            owned.push(Input::Borrowed(b));
+            // SAFETY: same contract as ours.
+            owned.push(Input::Borrowed(unsafe { bytes(p, len) }?));
         }
     }
     let slices: [&[u8]; N] = std::array::from_fn(|i| &*owned[i]);
@@ -411,18 +477,29 @@ pub(super) fn ck_mechanism_info(i: &MechInfo) -> CK_MECHANISM_INFO {
 // ---------------------------------------------------------------- templates
 
 /// A template (`CK_ATTRIBUTE_PTR`, count) → [`Template`] (PKCS#11 §4.1.2):
-/// null with `count > 0` is `CKR_ARGUMENTS_BAD`; an attribute whose `pValue` is
-/// null with `ulValueLen > 0`, whose length is `CK_UNAVAILABLE_INFORMATION` or
-/// beyond [`MAX_VALUE_LEN`] is `CKR_ATTRIBUTE_VALUE_INVALID` (SoftHSMv2 answers
-/// the same). Nested templates (`CKA_WRAP_TEMPLATE`, …) are converted
-/// recursively and stored with [`attr::encode_template`].
+/// null with `count > 0`, or more than [`MAX_TEMPLATE_ATTRS`] attributes, is
+/// `CKR_ARGUMENTS_BAD`; an attribute whose `pValue` is null with
+/// `ulValueLen > 0`, whose length is `CK_UNAVAILABLE_INFORMATION` or beyond
+/// [`MAX_VALUE_LEN`], or whose value would take the template past
+/// [`MAX_TEMPLATE_BYTES`], is `CKR_ATTRIBUTE_VALUE_INVALID` (SoftHSMv2 answers
+/// the same for the first three). Every limit is checked before the value is
+/// read or copied. Nested templates (`CKA_WRAP_TEMPLATE`, …) are converted
+/// recursively, share the byte budget, and are stored with
+/// [`attr::encode_template`].
 pub(super) unsafe fn template(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Template> {
+    let mut budget = MAX_TEMPLATE_BYTES;
     // SAFETY: same contract as ours.
-    unsafe { template_at(p, count, 0) }
+    unsafe { template_at(p, count, 0, &mut budget) }
 }
 
-unsafe fn template_at(p: *const CK_ATTRIBUTE, count: CK_ULONG, depth: usize) -> Result<Template> {
-    let n = array_len::<CK_ATTRIBUTE>(count)?;
+/// [`template`] at nesting `depth`, taking the bytes it copies from `budget`.
+unsafe fn template_at(
+    p: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<Template> {
+    let n = template_len(count)?;
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -435,12 +512,12 @@ unsafe fn template_at(p: *const CK_ATTRIBUTE, count: CK_ULONG, depth: usize) -> 
         // SAFETY: `p` holds `count` attributes by contract; plain integers and pointers.
         let a = unsafe { p.add(i).read_unaligned() };
         // SAFETY: the attribute's pValue holds ulValueLen bytes by contract.
-        t.push(unsafe { attribute(&a, depth) }?);
+        t.push(unsafe { attribute(&a, depth, budget) }?);
     }
     Ok(t)
 }
 
-unsafe fn attribute(a: &CK_ATTRIBUTE, depth: usize) -> Result<Attribute> {
+unsafe fn attribute(a: &CK_ATTRIBUTE, depth: usize, budget: &mut usize) -> Result<Attribute> {
     let ty = a.type_;
     let invalid = Error::AttributeValueInvalid(ty);
     if a.ulValueLen == CK_UNAVAILABLE_INFORMATION {
@@ -450,13 +527,15 @@ unsafe fn attribute(a: &CK_ATTRIBUTE, depth: usize) -> Result<Attribute> {
     if n > MAX_VALUE_LEN || (n > 0 && a.pValue.is_null()) {
         return Err(invalid);
     }
+    *budget = budget.checked_sub(n).ok_or_else(|| invalid.clone())?;
     if attr::is_template_attribute(ty) {
         if depth >= MAX_NESTING || n % ATTR_SIZE != 0 {
             return Err(invalid);
         }
         // SAFETY: pValue of an array attribute holds ulValueLen / sizeof(CK_ATTRIBUTE)
         // attributes (PKCS#11 §4.1.2); checked non-null when non-empty.
-        let inner = unsafe { template_at(a.pValue.cast(), to_ulong(n / ATTR_SIZE)?, depth + 1) }?;
+        let inner =
+            unsafe { template_at(a.pValue.cast(), to_ulong(n / ATTR_SIZE)?, depth + 1, budget) }?;
         return Ok(Attribute {
             ty,
             value: attr::encode_template(&inner),
@@ -464,16 +543,17 @@ unsafe fn attribute(a: &CK_ATTRIBUTE, depth: usize) -> Result<Attribute> {
     }
     // SAFETY: pValue holds ulValueLen bytes by contract.
     let v = unsafe { bytes_or(a.pValue.cast(), a.ulValueLen, invalid) }?;
-    Ok(Attribute::new(ty, v.to_vec()))
+    Ok(Attribute::new(ty, fallible_copy(v)?))
 }
 
 /// The attribute types of a `C_GetAttributeValue` template (null with
-/// `count > 0` is `CKR_ARGUMENTS_BAD`).
+/// `count > 0`, or more than [`MAX_TEMPLATE_ATTRS`] attributes, is
+/// `CKR_ARGUMENTS_BAD`).
 pub(super) unsafe fn attribute_types(
     p: *const CK_ATTRIBUTE,
     count: CK_ULONG,
 ) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
-    let n = array_len::<CK_ATTRIBUTE>(count)?;
+    let n = template_len(count)?;
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -525,7 +605,7 @@ pub(super) unsafe fn write_attribute_values(
     count: CK_ULONG,
     reads: &[AttrRead],
 ) -> Result<()> {
-    let n = array_len::<CK_ATTRIBUTE>(count)?;
+    let n = template_len(count)?;
     if reads.len() != n {
         return Err(Error::General(
             "C_GetAttributeValue: answer count differs from the template".into(),

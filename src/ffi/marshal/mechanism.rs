@@ -2,13 +2,41 @@
 //! typed decoder per [`ParamKind`], and the per-message `CK_GCM_MESSAGE_PARAMS`
 //! of the message-based functions. Same contract as the parent module.
 
-use super::{bytes_or, out_ptr, to_ulong, to_usize};
+use super::{bytes_or, fallible_copy, out_ptr, to_ulong, to_usize, MAX_VALUE_LEN};
 use crate::error::{Error, Result};
 use crate::kms::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
 use crate::mechanism::{registry, Mechanism, Param, ParamKind};
 use cryptoki_sys::*;
 use std::ffi::c_void;
 use std::mem::size_of;
+
+// Limits on the sizes inside parameters. Each is checked before anything is
+// read or allocated by the size it bounds, and a size beyond it is
+// `CKR_MECHANISM_PARAM_INVALID` (PKCS#11 3.0 §5.1: "invalid parameters were
+// specified to the mechanism"). They belong in the mechanisms' registry rows
+// (STYLE.md 15); until the registry carries them, they live here, named.
+
+/// Longest IV a parameter may carry: `CK_GCM_PARAMS.ulIvLen`,
+/// `CK_GCM_MESSAGE_PARAMS.ulIvLen` and the byte-string parameters (every one
+/// registered is an IV: CBC 16 bytes, KW 8, KWP 4). GCM takes any length of at
+/// least one byte (NIST SP 800-38D §5.2.1.1; PKCS#11 allows up to 2^32 - 1),
+/// 12 being the efficient one; 1 KiB is far beyond any use, and the
+/// message-based IV generator walks the IV bit by bit.
+pub(in crate::ffi) const MAX_IV_LEN: usize = 1024;
+
+/// Largest GCM tag, in bits (NIST SP 800-38D §5.2.1.2): `ulTagBits` above it is
+/// refused before a tag buffer of `ulTagBits / 8` bytes is read or copied.
+pub(in crate::ffi) const GCM_MAX_TAG_BITS: CK_ULONG = 128;
+
+/// Longest EC point in `CK_ECDH1_DERIVE_PARAMS.pPublicData`: an uncompressed
+/// P-521 point (133 bytes) in a DER OCTET STRING (3 more), with room to spare.
+pub(in crate::ffi) const MAX_EC_POINT_LEN: usize = 256;
+
+/// Longest byte string of any other parameter field: GCM AAD, an OAEP label,
+/// ECDH shared data, HKDF salt and info, a SoftKMS encryption context. The
+/// mechanisms only hash or authenticate these, so any length works; the limit
+/// is that of an attribute value, 64 MiB.
+pub(in crate::ffi) const MAX_PARAM_DATA_LEN: usize = MAX_VALUE_LEN;
 
 /// `CK_MECHANISM_PTR` → [`Mechanism`]: null is `CKR_ARGUMENTS_BAD`, an unknown
 /// type `CKR_MECHANISM_INVALID`; the parameter is decoded by the registered
@@ -40,10 +68,22 @@ pub(in crate::ffi) unsafe fn message_mechanism(p: *const CK_MECHANISM) -> Result
     })
 }
 
-/// A parameter's bytes: a null pointer with a non-zero length is `CKR_MECHANISM_PARAM_INVALID`.
-unsafe fn pbytes(p: *const u8, len: CK_ULONG) -> Result<Vec<u8>> {
+/// A parameter's bytes, at most `max` of them: a longer length, or a null
+/// pointer with a non-zero length, is `CKR_MECHANISM_PARAM_INVALID`. The length
+/// is compared with `max` before the bytes are read or copied.
+unsafe fn pbytes(p: *const u8, len: CK_ULONG, max: usize) -> Result<Vec<u8>> {
     // SAFETY: same contract as ours.
-    Ok(unsafe { bytes_or(p, len, Error::MechanismParamInvalid) }?.to_vec())
+    unsafe { bytes_max(p, len, max, Error::MechanismParamInvalid) }
+}
+
+/// A copy of `len` bytes at `p`, `err` when `len` is beyond `max` (checked
+/// first) or `p` is null with `len > 0`.
+unsafe fn bytes_max(p: *const u8, len: CK_ULONG, max: usize, err: Error) -> Result<Vec<u8>> {
+    if to_usize(len, &err)? > max {
+        return Err(err);
+    }
+    // SAFETY: same contract as ours; `len` is within `max`.
+    fallible_copy(unsafe { bytes_or(p, len, err) }?)
 }
 
 /// Reads a parameter struct: null or `len != size_of::<T>()` is `err`.
@@ -73,7 +113,9 @@ pub(in crate::ffi) unsafe fn param(
             ParamKind::None if len == 0 => Ok(Param::None),
             ParamKind::None => Err(bad()),
             ParamKind::OptionalBytes if len == 0 => Ok(Param::None),
-            ParamKind::Bytes | ParamKind::OptionalBytes => Ok(Param::Bytes(pbytes(p.cast(), len)?)),
+            ParamKind::Bytes | ParamKind::OptionalBytes => {
+                Ok(Param::Bytes(pbytes(p.cast(), len, MAX_IV_LEN)?))
+            }
             ParamKind::Ulong => Ok(Param::Ulong(read_struct::<CK_MAC_GENERAL_PARAMS>(
                 p,
                 len,
@@ -82,8 +124,8 @@ pub(in crate::ffi) unsafe fn param(
             ParamKind::Gcm => {
                 let s: CK_GCM_PARAMS = read_struct(p, len, bad())?;
                 Ok(Param::Gcm {
-                    iv: pbytes(s.pIv, s.ulIvLen)?,
-                    aad: pbytes(s.pAAD, s.ulAADLen)?,
+                    iv: pbytes(s.pIv, s.ulIvLen, MAX_IV_LEN)?,
+                    aad: pbytes(s.pAAD, s.ulAADLen, MAX_PARAM_DATA_LEN)?,
                     tag_bits: s.ulTagBits,
                 })
             }
@@ -119,8 +161,8 @@ pub(in crate::ffi) unsafe fn param(
                 let s: CK_ECDH1_DERIVE_PARAMS = read_struct(p, len, bad())?;
                 Ok(Param::Ecdh1 {
                     kdf: s.kdf,
-                    shared_data: pbytes(s.pSharedData, s.ulSharedDataLen)?,
-                    public_data: pbytes(s.pPublicData, s.ulPublicDataLen)?,
+                    shared_data: pbytes(s.pSharedData, s.ulSharedDataLen, MAX_PARAM_DATA_LEN)?,
+                    public_data: pbytes(s.pPublicData, s.ulPublicDataLen, MAX_EC_POINT_LEN)?,
                 })
             }
             ParamKind::Hkdf => {
@@ -130,9 +172,9 @@ pub(in crate::ffi) unsafe fn param(
                     expand: s.bExpand != CK_FALSE,
                     prf_hash: s.prfHashMechanism,
                     salt_type: s.ulSaltType,
-                    salt: pbytes(s.pSalt, s.ulSaltLen)?,
+                    salt: pbytes(s.pSalt, s.ulSaltLen, MAX_PARAM_DATA_LEN)?,
                     salt_key: s.hSaltKey,
-                    info: pbytes(s.pInfo, s.ulInfoLen)?,
+                    info: pbytes(s.pInfo, s.ulInfoLen, MAX_PARAM_DATA_LEN)?,
                 })
             }
             ParamKind::GcmMessage => {
@@ -145,7 +187,7 @@ pub(in crate::ffi) unsafe fn param(
             ParamKind::Envelope => {
                 let s: CK_SOFTKMS_ENVELOPE_PARAMS = read_struct(p, len, bad())?;
                 Ok(Param::Envelope {
-                    context: pbytes(s.pContext, s.ulContextLen)?,
+                    context: pbytes(s.pContext, s.ulContextLen, MAX_PARAM_DATA_LEN)?,
                 })
             }
             ParamKind::GenerateDataKey => {
@@ -155,8 +197,10 @@ pub(in crate::ffi) unsafe fn param(
                 } else {
                     Some(to_usize(s.ulWrappedKeyLen, &bad())?)
                 };
+                // `ulWrappedKeyLen` is the size of the caller's output buffer: never
+                // allocated, only compared with the wrapped key's length.
                 Ok(Param::GenerateDataKey {
-                    context: pbytes(s.pContext, s.ulContextLen)?,
+                    context: pbytes(s.pContext, s.ulContextLen, MAX_PARAM_DATA_LEN)?,
                     capacity,
                     wrapped: Vec::new(),
                     needed: 0,
@@ -170,8 +214,10 @@ pub(in crate::ffi) unsafe fn param(
 /// `pSourceData`), or 0 with no data.
 unsafe fn oaep(s: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Param> {
     let label = match s.source {
-        // SAFETY: pSourceData holds ulSourceDataLen bytes by contract.
-        CKZ_DATA_SPECIFIED => unsafe { pbytes(s.pSourceData.cast(), s.ulSourceDataLen) }?,
+        CKZ_DATA_SPECIFIED => {
+            // SAFETY: pSourceData holds ulSourceDataLen bytes by contract.
+            unsafe { pbytes(s.pSourceData.cast(), s.ulSourceDataLen, MAX_PARAM_DATA_LEN) }?
+        }
         0 if s.ulSourceDataLen == 0 => Vec::new(),
         _ => return Err(Error::MechanismParamInvalid),
     };
@@ -187,16 +233,31 @@ fn tag_bytes(bits: CK_ULONG, err: &Error) -> Result<usize> {
     to_usize(bits.div_ceil(8), err)
 }
 
+/// Checks the sizes of a `CK_GCM_MESSAGE_PARAMS` against their limits:
+/// `ulIvLen` beyond [`MAX_IV_LEN`] or `ulTagBits` beyond [`GCM_MAX_TAG_BITS`]
+/// is `CKR_MECHANISM_PARAM_INVALID`, before either buffer is read. (Issue 12:
+/// `ulTagBits = 2^63` used to become a copy of 2^60 bytes, which aborts the host.)
+fn gcm_message_sizes(s: &CK_GCM_MESSAGE_PARAMS) -> Result<()> {
+    let iv_ok = usize::try_from(s.ulIvLen).is_ok_and(|n| n <= MAX_IV_LEN);
+    if !iv_ok || s.ulTagBits > GCM_MAX_TAG_BITS {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(())
+}
+
 /// `CK_GCM_MESSAGE_PARAMS` → [`Param::GcmMessage`]. The IV is always read (with
 /// `CKG_GENERATE_COUNTER` its fixed bits are input); the tag is read only when
-/// `read_tag` (decryption).
+/// `read_tag` (decryption). Sizes beyond their limits are
+/// `CKR_MECHANISM_PARAM_INVALID` ([`gcm_message_sizes`]); null pointers with
+/// non-zero lengths are `err`.
 unsafe fn gcm_message(s: &CK_GCM_MESSAGE_PARAMS, read_tag: bool, err: Error) -> Result<Param> {
-    // SAFETY: pIv holds ulIvLen bytes by contract.
-    let iv = unsafe { bytes_or(s.pIv, s.ulIvLen, err.clone()) }?.to_vec();
+    gcm_message_sizes(s)?;
+    // SAFETY: pIv holds ulIvLen (<= MAX_IV_LEN) bytes by contract.
+    let iv = unsafe { bytes_max(s.pIv, s.ulIvLen, MAX_IV_LEN, err.clone()) }?;
     let tag = if read_tag {
-        let n = to_ulong(tag_bytes(s.ulTagBits, &err)?)?;
-        // SAFETY: pTag holds ulTagBits / 8 bytes by contract.
-        unsafe { bytes_or(s.pTag, n, err) }?.to_vec()
+        let n = tag_bytes(s.ulTagBits, &err)?;
+        // SAFETY: pTag holds ulTagBits / 8 (<= 16) bytes by contract.
+        unsafe { bytes_max(s.pTag, to_ulong(n)?, n, err) }?
     } else {
         Vec::new()
     };
@@ -222,7 +283,9 @@ pub(in crate::ffi) struct MessageParam {
 /// `CK_GCM_MESSAGE_PARAMS`, and its pointers must be non-null where their
 /// lengths are not zero (an encryption's `pTag` must be there to receive the
 /// tag); otherwise `CKR_ARGUMENTS_BAD`, the code the message functions list for
-/// bad arguments (PKCS#11 3.0 §5.9.2, §5.11.2).
+/// bad arguments (PKCS#11 3.0 §5.9.2, §5.11.2). An IV or tag length beyond its
+/// limit is `CKR_MECHANISM_PARAM_INVALID`, as the mechanism answers for a tag
+/// length it does not take.
 pub(in crate::ffi) unsafe fn message_param(
     p: *mut c_void,
     len: CK_ULONG,
@@ -230,6 +293,7 @@ pub(in crate::ffi) unsafe fn message_param(
 ) -> Result<MessageParam> {
     // SAFETY: pParameter holds ulParameterLen bytes by contract.
     let s: CK_GCM_MESSAGE_PARAMS = unsafe { read_struct(p, len, Error::ArgumentsBad) }?;
+    gcm_message_sizes(&s)?;
     if encrypt && s.pTag.is_null() && tag_bytes(s.ulTagBits, &Error::ArgumentsBad)? > 0 {
         return Err(Error::ArgumentsBad);
     }

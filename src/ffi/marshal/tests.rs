@@ -605,3 +605,201 @@ fn gcm_message_parameters() {
         Err(Error::ArgumentsBad)
     ));
 }
+
+// ---------------------------------------------------------------- limits before allocation (issue 12)
+
+/// Sizes no host can allocate; any of them read or copied aborts the test.
+const HUGE: [CK_ULONG; 3] = [1 << 40, 1 << 62, 1 << 63];
+
+#[test]
+fn template_counts_and_total_size_are_limited() {
+    use super::{MAX_TEMPLATE_ATTRS, MAX_TEMPLATE_BYTES};
+    let mut v = *b"v";
+    let one = [ck_attr(CKA_LABEL, &mut v)];
+    // A count beyond the limit is refused before any attribute is read.
+    let over = CK_ULONG::try_from(MAX_TEMPLATE_ATTRS + 1).unwrap();
+    for n in [over, 1 << 40, 1 << 58] {
+        assert_eq!(
+            unsafe { marshal::template(one.as_ptr(), n) },
+            Err(Error::ArgumentsBad)
+        );
+        assert_eq!(
+            unsafe { marshal::attribute_types(one.as_ptr(), n) },
+            Err(Error::ArgumentsBad)
+        );
+    }
+    let full = vec![one[0]; MAX_TEMPLATE_ATTRS];
+    let n = CK_ULONG::try_from(full.len()).unwrap();
+    assert_eq!(
+        unsafe { marshal::template(full.as_ptr(), n) }
+            .unwrap()
+            .len(),
+        full.len()
+    );
+
+    // Values within the per-value limit that together pass the template's budget.
+    assert_eq!(MAX_TEMPLATE_BYTES, 2 * MAX_VALUE_LEN);
+    let mut big = vec![0u8; MAX_VALUE_LEN];
+    let mut t = vec![ck_attr(CKA_LABEL, &mut big); 2];
+    assert_eq!(
+        unsafe { marshal::template(t.as_ptr(), 2) }.unwrap().len(),
+        2
+    );
+    t.push(ck_attr(CKA_ID, &mut v));
+    assert_eq!(
+        unsafe { marshal::template(t.as_ptr(), 3) },
+        Err(Error::AttributeValueInvalid(CKA_ID))
+    );
+    // The budget is shared with nested templates.
+    let inner = [ck_attr(CKA_LABEL, &mut big)];
+    let t = [
+        ck_attr(CKA_VALUE, &mut big),
+        CK_ATTRIBUTE {
+            type_: CKA_WRAP_TEMPLATE,
+            pValue: inner.as_ptr().cast_mut().cast(),
+            ulValueLen: len_of::<CK_ATTRIBUTE>(),
+        },
+    ];
+    assert_eq!(
+        unsafe { marshal::template(t.as_ptr(), 2) },
+        Err(Error::AttributeValueInvalid(CKA_LABEL))
+    );
+}
+
+#[test]
+fn parameter_sizes_are_limited_before_they_are_read() {
+    use super::mechanism::{GCM_MAX_TAG_BITS, MAX_EC_POINT_LEN, MAX_IV_LEN, MAX_PARAM_DATA_LEN};
+    let p = |kind, ptr: *const c_void, len| unsafe { super::mechanism::param(kind, ptr, len) };
+    let lim = |n: usize| CK_ULONG::try_from(n).unwrap();
+    let mut buf = vec![7u8; MAX_IV_LEN];
+    let b = buf.as_mut_ptr();
+    // A byte-string parameter (an IV): up to MAX_IV_LEN.
+    assert_eq!(
+        p(ParamKind::Bytes, b.cast(), lim(MAX_IV_LEN)),
+        Ok(Param::Bytes(buf.clone()))
+    );
+    for n in [lim(MAX_IV_LEN + 1), 1 << 40, 1 << 62] {
+        assert_eq!(
+            p(ParamKind::OptionalBytes, b.cast(), n),
+            Err(Error::MechanismParamInvalid)
+        );
+    }
+    let gcm = |iv_len, aad_len| CK_GCM_PARAMS {
+        pIv: b,
+        ulIvLen: iv_len,
+        ulIvBits: 0,
+        pAAD: b,
+        ulAADLen: aad_len,
+        ulTagBits: 128,
+    };
+    let gp = |s: &CK_GCM_PARAMS| {
+        p(
+            ParamKind::Gcm,
+            std::ptr::from_ref(s).cast(),
+            len_of::<CK_GCM_PARAMS>(),
+        )
+    };
+    assert!(gp(&gcm(lim(MAX_IV_LEN), 16)).is_ok());
+    let too_big = [
+        gcm(lim(MAX_IV_LEN + 1), 0),
+        gcm(12, lim(MAX_PARAM_DATA_LEN + 1)),
+    ];
+    for s in too_big.iter().chain(
+        HUGE.iter()
+            .flat_map(|&n| [gcm(n, 0), gcm(12, n)])
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
+        assert_eq!(gp(s), Err(Error::MechanismParamInvalid));
+    }
+    let ecdh = |public_len| CK_ECDH1_DERIVE_PARAMS {
+        kdf: CKD_SHA256_KDF,
+        ulSharedDataLen: 0,
+        pSharedData: null_mut(),
+        ulPublicDataLen: public_len,
+        pPublicData: b,
+    };
+    for n in [lim(MAX_EC_POINT_LEN + 1), 1 << 40] {
+        let s = ecdh(n);
+        assert_eq!(
+            p(
+                ParamKind::Ecdh1,
+                std::ptr::from_ref(&s).cast(),
+                len_of::<CK_ECDH1_DERIVE_PARAMS>()
+            ),
+            Err(Error::MechanismParamInvalid)
+        );
+    }
+
+    // Per-message GCM: ulTagBits and ulIvLen are checked before pTag or pIv is read.
+    let mut tag = [0u8; 16];
+    let t = tag.as_mut_ptr();
+    let msg = |iv_len, tag_bits| CK_GCM_MESSAGE_PARAMS {
+        pIv: b,
+        ulIvLen: iv_len,
+        ulIvFixedBits: 0,
+        ivGenerator: CKG_NO_GENERATE,
+        pTag: t,
+        ulTagBits: tag_bits,
+    };
+    let ml = len_of::<CK_GCM_MESSAGE_PARAMS>();
+    for encrypt in [true, false] {
+        let ok = msg(12, GCM_MAX_TAG_BITS);
+        let sp: *mut c_void = std::ptr::from_ref(&ok).cast_mut().cast();
+        assert!(unsafe { marshal::message_param(sp, ml, encrypt) }.is_ok());
+        let mut bad = vec![msg(12, GCM_MAX_TAG_BITS + 1), msg(lim(MAX_IV_LEN + 1), 128)];
+        for n in HUGE {
+            bad.push(msg(12, n));
+            bad.push(msg(n, 128));
+        }
+        for s in &bad {
+            let sp: *mut c_void = std::ptr::from_ref(s).cast_mut().cast();
+            assert!(matches!(
+                unsafe { marshal::message_param(sp, ml, encrypt) },
+                Err(Error::MechanismParamInvalid)
+            ));
+        }
+    }
+}
+
+#[test]
+fn in_place_input_of_a_huge_length_is_host_memory() {
+    let mut buf = [0u8; 64];
+    let p = buf.as_mut_ptr();
+    let mut len: CK_ULONG = 64;
+    let mut called = false;
+    let r = unsafe {
+        marshal::in_out(p, 1 << 62, p, &mut len, |_, _| {
+            called = true;
+            Ok(())
+        })
+    };
+    assert_eq!(r, Err(Error::HostMemory));
+    assert!(!called);
+}
+
+#[test]
+fn user_names_longer_than_any_principal_are_not_read() {
+    let name = *b"alice";
+    assert_eq!(
+        unsafe { marshal::username(name.as_ptr(), 5) }.unwrap(),
+        b"alice"
+    );
+    assert_eq!(
+        unsafe { marshal::username(null(), 0) },
+        Err(Error::ArgumentsBad)
+    );
+    let over = CK_ULONG::try_from(crate::kms::principals::MAX_NAME + 1).unwrap();
+    for n in [over, 1 << 40, 1 << 62] {
+        assert_eq!(
+            unsafe { marshal::username(name.as_ptr(), n) },
+            Err(Error::PinIncorrect)
+        );
+    }
+    for n in [1 << 63, CK_ULONG::MAX] {
+        assert_eq!(
+            unsafe { marshal::username(name.as_ptr(), n) },
+            Err(Error::ArgumentsBad)
+        );
+    }
+}
