@@ -4504,15 +4504,11 @@ fn ecdh_kdf_derive(e: &Env, s: CK_SESSION_HANDLE, kdf: CK_ULONG, value_len: CK_U
 }
 
 /// ECDH with every X9.63 KDF and `CKA_VALUE_LEN` = 2^36 (64 GiB, a block count
-/// that fits 32 bits): an error, not an allocation of the whole length.
-///
-/// Ignored: today `mechanism/ec.rs` (`derive`) hands the length to
-/// `crypto::ec::x963_kdf`, which reserves `len` bytes up front, and the host
-/// aborts ("memory allocation of 68719476736 bytes failed"). The limit belongs
-/// to the mechanism code (issue 12, item 6), which this change does not touch;
-/// run with `--ignored` once it is there.
+/// that fits 32 bits): an error, not an allocation of the whole length. Before
+/// the limit (`mechanism::MAX_DERIVED_LEN`, checked in `C_DeriveKey` before any
+/// derive mechanism runs) the host aborted ("memory allocation of 68719476736
+/// bytes failed").
 #[test]
-#[ignore = "aborts until mechanism/ec.rs checks CKA_VALUE_LEN before the X9.63 KDF (issue 12)"]
 fn ecdh_kdf_value_len_is_checked_before_allocation() {
     let ctx = two_slots();
     let e = Env::new(&ctx);

@@ -30,6 +30,9 @@ pub const MAX_FRAME_SIZE: u32 = 16 * 1024 * 1024;
 pub const MAX_KEY_ID: usize = 128;
 /// Longest wrapped data key.
 pub const MAX_WRAPPED_DEK: usize = 1024;
+/// Longest encryption context (bytes) the SoftKMS mechanisms take, as AWS KMS
+/// (8,192 characters): it goes into the data key's AAD and every audit record.
+pub const MAX_CONTEXT_LEN: usize = 8192;
 /// Length of a data key.
 pub const DEK_LEN: usize = 32;
 

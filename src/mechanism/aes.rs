@@ -304,6 +304,37 @@ fn gcm_open(
 }
 
 /// True when `n` bytes fit in one GCM message.
+/// The most input a multi-part operation holds back until its end (GCM and
+/// message-based GCM decryption, which release nothing before the tag is
+/// checked; key wrap, which works on the whole input): 1 GiB. More is refused
+/// with `too_long` rather than grown without bound.
+const MAX_BUFFERED: usize = 1 << 30;
+
+/// Appends `input` to a held-back buffer within [`MAX_BUFFERED`], without
+/// aborting when memory runs out (`CKR_HOST_MEMORY`).
+fn hold_back(buf: &mut Zeroizing<Vec<u8>>, input: &[u8], too_long: Error) -> Result<()> {
+    let total = buf.len().saturating_add(input.len());
+    if total > MAX_BUFFERED {
+        return Err(too_long);
+    }
+    if total > buf.capacity() {
+        // Grow into a new buffer so that the old one is wiped when dropped,
+        // never left behind by a reallocation.
+        let mut grown = Zeroizing::new(Vec::new());
+        grown
+            .try_reserve_exact(
+                total
+                    .max(buf.capacity().saturating_mul(2))
+                    .min(MAX_BUFFERED),
+            )
+            .map_err(|_| Error::HostMemory)?;
+        grown.extend_from_slice(buf);
+        *buf = grown;
+    }
+    buf.extend_from_slice(input);
+    Ok(())
+}
+
 fn gcm_fits(n: usize) -> bool {
     u64::try_from(n).is_ok_and(|n| n <= GCM_MAX_DATA)
 }
@@ -370,7 +401,7 @@ impl CipherOp for GcmOp {
                 return Err(Error::EncryptedDataLenRange);
             }
             if out.reserve(0)?.is_some() {
-                self.buf.extend_from_slice(input);
+                hold_back(&mut self.buf, input, Error::EncryptedDataLenRange)?;
             }
             return Ok(());
         }
@@ -472,7 +503,12 @@ impl CipherOp for KwOp {
     }
     fn update(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
         if out.reserve(0)?.is_some() {
-            self.buf.extend_from_slice(input);
+            let too_long = if self.encrypt {
+                Error::DataLenRange
+            } else {
+                Error::EncryptedDataLenRange
+            };
+            hold_back(&mut self.buf, input, too_long)?;
         }
         Ok(())
     }
@@ -709,7 +745,7 @@ fn aes_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
 
 /// Message-based AES-GCM (`C_MessageEncryptInit` … base spec §5.13–5.14).
 mod message {
-    use super::{aes_key, gcm_fits, gcm_open, tag_len};
+    use super::{aes_key, gcm_fits, gcm_open, hold_back, tag_len};
     use crate::crypto::aes::{Gcm, GcmKey};
     use crate::error::{Error, Result};
     use crate::gate::{Granted, IvSource};
@@ -954,14 +990,14 @@ mod message {
             }
             if !last {
                 if out.reserve(0)?.is_some() {
-                    p.buf.extend_from_slice(input);
+                    hold_back(&mut p.buf, input, Error::EncryptedDataLenRange)?;
                 }
                 return Ok(());
             }
             let tag = get_tag(param, p.tag_len)?.to_vec();
-            let mut all = Zeroizing::new(Vec::with_capacity(p.buf.len() + input.len()));
-            all.extend_from_slice(&p.buf);
-            all.extend_from_slice(input);
+            let mut all = Zeroizing::new(Vec::new());
+            hold_back(&mut all, &p.buf, Error::EncryptedDataLenRange)?;
+            hold_back(&mut all, input, Error::EncryptedDataLenRange)?;
             let g = p.gcm.clone();
             gcm_open(all.len(), out, Error::AeadDecryptFailed, |dst| {
                 g.open(&all, &tag, dst)

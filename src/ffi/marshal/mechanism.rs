@@ -5,6 +5,7 @@
 use super::{bytes_or, fallible_copy, out_ptr, to_ulong, to_usize, MAX_VALUE_LEN};
 use crate::error::{Error, Result};
 use crate::kms::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
+use crate::kms::envelope::MAX_CONTEXT_LEN;
 use crate::mechanism::{registry, Mechanism, Param, ParamKind};
 use cryptoki_sys::*;
 use std::ffi::c_void;
@@ -184,10 +185,12 @@ pub(in crate::ffi) unsafe fn param(
             ParamKind::Envelope if p.is_null() && len == 0 => Ok(Param::Envelope {
                 context: Vec::new(),
             }),
+            // The encryption context goes into every audit record of the call:
+            // at most `kms::envelope::MAX_CONTEXT_LEN` (8 KiB, as AWS KMS).
             ParamKind::Envelope => {
                 let s: CK_SOFTKMS_ENVELOPE_PARAMS = read_struct(p, len, bad())?;
                 Ok(Param::Envelope {
-                    context: pbytes(s.pContext, s.ulContextLen, MAX_PARAM_DATA_LEN)?,
+                    context: pbytes(s.pContext, s.ulContextLen, MAX_CONTEXT_LEN)?,
                 })
             }
             ParamKind::GenerateDataKey => {
@@ -200,7 +203,7 @@ pub(in crate::ffi) unsafe fn param(
                 // `ulWrappedKeyLen` is the size of the caller's output buffer: never
                 // allocated, only compared with the wrapped key's length.
                 Ok(Param::GenerateDataKey {
-                    context: pbytes(s.pContext, s.ulContextLen, MAX_PARAM_DATA_LEN)?,
+                    context: pbytes(s.pContext, s.ulContextLen, MAX_CONTEXT_LEN)?,
                     capacity,
                     wrapped: Vec::new(),
                     needed: 0,
