@@ -486,7 +486,12 @@ fn admit_once(
             "the key has no version that may be used".into(),
         ));
     }
-    let ivs = tok.iv_source(&key);
+    // Only encryptions generate IVs (message-based AES-GCM).
+    let ivs = if req.what == Use::Encrypt {
+        tok.iv_source(&key)
+    } else {
+        None
+    };
     Ok(Granted {
         uid: Arc::from(key.unique_id()),
         current: lifecycle::current_version(&key),
