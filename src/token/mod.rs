@@ -56,9 +56,6 @@ pub struct TokenState {
     seen: Option<(u64, u64)>,
     /// The objects this process can see.
     pub objects: ObjectCache,
-    /// Handles of private token objects hidden by a logout, by unique id: the
-    /// same object gets the same handle when a login shows it again.
-    hidden: HashMap<String, CK_OBJECT_HANDLE>,
     /// The generation of the row each cached token object was read from or
     /// written as, by unique id: the base of a conditional update.
     generations: HashMap<String, u64>,
@@ -98,7 +95,6 @@ impl Token {
                 meta: None,
                 seen: None,
                 objects: ObjectCache::default(),
-                hidden: HashMap::new(),
                 generations: HashMap::new(),
             }),
         }
@@ -216,7 +212,6 @@ impl Token {
                 .objects
                 .handle_of(&lo.uid)
                 .or_else(|| handles.get(&lo.uid).copied())
-                .or_else(|| st.hidden.remove(&lo.uid))
                 .unwrap_or_else(new_object_handle);
             handles.insert(lo.uid.clone(), h);
             st.generations.insert(lo.uid.clone(), lo.generation);
@@ -372,21 +367,16 @@ impl Token {
     }
 
     /// Logs out: forgets the master key and every decrypted private object.
+    /// Handles to private objects die with it (§5.6: "even if a user is later
+    /// logged back into the token, those handles remain invalid"); the next
+    /// login hands out new ones.
     pub fn logout(&self) -> Result<()> {
         let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = Login::Public;
         st.tmk = None;
         // Every private object goes, session objects too (§5.6.10: "any of the
-        // application's private session objects are destroyed"); token objects
-        // keep their handles for the next login.
-        let gone: Vec<(String, CK_OBJECT_HANDLE)> = st
-            .objects
-            .iter()
-            .filter(|o| o.is_private() && o.is_token())
-            .map(|o| (o.unique_id().to_string(), o.handle))
-            .collect();
-        st.hidden.extend(gone);
+        // application's private session objects are destroyed").
         st.objects.retain(|o| !o.is_private());
         Self::reset_view(&mut st);
         match self.store() {
