@@ -831,13 +831,9 @@ impl Module {
             }
             _ => return Err(Error::UserTypeInvalid),
         };
-        match (&current, &who) {
-            (Login::Public, _) => {}
-            (a, b) if std::mem::discriminant(a) == std::mem::discriminant(b) => {
-                return Err(Error::UserAlreadyLoggedIn)
-            }
-            _ => return Err(Error::UserAnotherAlreadyLoggedIn),
-        }
+        // Logged in or logging in (another thread runs the KDF): refused at
+        // once; `Token::login` decides again under the token's lock.
+        t.check_login(&who)?;
         if who == Login::So && self.sessions_of(t.cfg.id).iter().any(|s| !s.lock().rw) {
             return Err(Error::SessionReadOnlyExists);
         }

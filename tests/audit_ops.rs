@@ -59,7 +59,7 @@ fn every_key_use_is_accounted_for() {
     m.logout(h).unwrap();
     // The owner makes a key every principal may encrypt with.
     m.login(h, CKU_USER, b"user-pin-1", None).unwrap();
-    let key = m
+    let _shared = m
         .generate_key(
             h,
             &Mechanism { mech: CKM_AES_KEY_GEN, param: Param::None },
@@ -77,6 +77,16 @@ fn every_key_use_is_accounted_for() {
         )
         .unwrap();
     m.logout(h).unwrap();
+    // A handle to a private object dies with the logout (§5.6): each login
+    // finds the key again.
+    let find_key = || {
+        m.find_init(h, &vec![Attribute::new(CKA_LABEL, b"shared".to_vec())])
+            .unwrap();
+        let found = m.find(h, 2).unwrap();
+        m.find_final(h).unwrap();
+        assert_eq!(found.len(), 1);
+        found[0]
+    };
     // 1,000 encryptions: 500 by the owner, 300 by alice, 200 by bob.
     let plan = [
         (None, "user-pin-1", 500u64),
@@ -86,6 +96,7 @@ fn every_key_use_is_accounted_for() {
     for (who, pin, n) in plan {
         m.login(h, CKU_USER, pin.as_bytes(), who.map(str::as_bytes))
             .unwrap();
+        let key = find_key();
         for _ in 0..n {
             m.encrypt_init(h, &envelope(), key).unwrap();
             let mut out = vec![0u8; 512];

@@ -297,8 +297,10 @@ fn principals_are_held_to_the_key_policy() {
     assert_eq!(raw.set_policy(h, k, open), CKR_KEY_FUNCTION_NOT_PERMITTED);
     raw.logout(h);
 
-    // bob: decrypt only with app=billing, never encrypt.
+    // bob: decrypt only with app=billing, never encrypt. alice's handle died
+    // with her logout (§5.6).
     assert_eq!(raw.login_user(h, "bob", BOB_PIN), CKR_OK);
+    let k = raw.find(h, "K").expect("bob can find K");
     assert_eq!(
         raw.envelope(h, k, true, billing, &msg).unwrap(),
         b"invoice 42"

@@ -579,12 +579,10 @@ impl Store {
     /// before it returns. `template` gives the function, principal and session;
     /// the store sets the result (`rv`) and, on failure, the reason.
     ///
-    /// A success is recorded in the same transaction that resets the failed-login
-    /// counter. A wrong PIN cannot be recorded in the transaction that counts it:
-    /// the counter is made durable *before* the PIN KDF runs (so that killing the
-    /// process during the KDF still counts the try) and the outcome is only known
-    /// after; its record is appended right after the KDF, before returning. Other
-    /// refusals (locked PIN, unknown principal) are appended on their own.
+    /// A try that ran the KDF is recorded in the transaction that counts its
+    /// outcome (a success resets the failed-login counter, a wrong PIN raises
+    /// it), so a wrong PIN costs the same writes as a right one. A refusal
+    /// before the KDF (locked PIN, unknown principal) is recorded on its own.
     pub fn unlock_audited(
         &self,
         name: &str,
@@ -592,16 +590,7 @@ impl Store {
         max_failures: u32,
         template: &AuditRecord,
     ) -> Result<super::Tmk> {
-        let ok = template.clone().with_rv(0);
-        let r = self.unlock_with_audit(name, pin, max_failures, Some(&ok));
-        if let Err(e) = &r {
-            let mut rec = template.clone().with_rv(e.rv());
-            if rec.reason.is_empty() {
-                rec.reason = e.to_string();
-            }
-            self.append_audit(std::slice::from_ref(&rec))?;
-        }
-        r
+        self.unlock_with_audit(name, pin, max_failures, Some(template))
     }
 
     /// The chain head: the last record's sequence number and hash.

@@ -67,6 +67,26 @@ pub struct PrincipalRow {
     pub failed_logins: u32,
 }
 
+/// A login attempt in flight: recorded before the PIN KDF runs and removed
+/// when its outcome is counted (`src/store/attempts.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    /// The row id (ignored when adding a row).
+    pub id: i64,
+    /// The principal whose PIN is being tried.
+    pub principal: String,
+    /// The process that runs the KDF.
+    pub pid: u32,
+    /// That process's start time (clock ticks since boot), when known: tells
+    /// the process apart from a later one with the same id.
+    pub proc_start: Option<u64>,
+    /// Where `pid` means something: the boot and PID namespace of the process
+    /// (empty when unknown).
+    pub origin: String,
+    /// When the attempt started, in milliseconds since the Unix epoch.
+    pub started_ms: i64,
+}
+
 /// One object row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRow {
@@ -107,7 +127,7 @@ pub trait Tx {
     /// Sets a new epoch and token identity.
     fn set_token(&mut self, epoch: u64, token: &TokenRow) -> Result<()>;
 
-    /// Deletes every object, principal and tombstone.
+    /// Deletes every object, principal, login attempt and tombstone.
     fn wipe(&mut self) -> Result<()>;
 
     /// One principal.
@@ -120,6 +140,15 @@ pub trait Tx {
     fn set_failed_logins(&mut self, name: &str, count: u32) -> Result<bool>;
     /// Deletes a principal; false when it did not exist.
     fn delete_principal(&mut self, name: &str) -> Result<bool>;
+
+    /// The login attempts in flight for a principal, oldest first.
+    fn login_attempts(&mut self, principal: &str) -> Result<Vec<AttemptRow>>;
+    /// Records a login attempt in flight; returns its row id.
+    fn add_login_attempt(&mut self, row: &AttemptRow) -> Result<i64>;
+    /// Removes one login attempt; false when it was not there (any more).
+    fn delete_login_attempt(&mut self, id: i64) -> Result<bool>;
+    /// Removes every login attempt of a principal; returns how many.
+    fn delete_login_attempts(&mut self, principal: &str) -> Result<usize>;
 
     /// Whether an object row exists.
     fn object_exists(&mut self, uid: &str) -> Result<bool>;

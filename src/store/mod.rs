@@ -17,8 +17,9 @@
 //! attributes are not authenticated.
 //!
 //! PINs. Each principal's PIN gives an Argon2id KEK that wraps the TMK (AAD: token
-//! uuid and principal name). The failed-login counter is incremented durably before
-//! the KDF runs and reset after a success.
+//! uuid and principal name). Each try is recorded durably as in flight before the
+//! KDF runs and counted after it (a success resets the failed-login counter); a
+//! try whose process died during the KDF counts as failed (`attempts`).
 //!
 //! Change detection. Every write transaction increments the meta `generation`;
 //! object rows and tombstones carry the generation that wrote them; `epoch` changes
@@ -28,6 +29,7 @@
 //! Locking: one `parking_lot::Mutex` per `Store` around its connection. It is never
 //! held while the PIN KDF runs, and nothing else is locked while it is held.
 
+mod attempts;
 pub mod audit;
 pub mod backend;
 mod codec;

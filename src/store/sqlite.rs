@@ -8,7 +8,9 @@
 
 use crate::error::{Error, Result};
 use crate::store::audit::{AuditRecord, Category, ChainPoint, Hash, HASH_LEN};
-use crate::store::backend::{Backend, MetaRow, ObjectRow, PrincipalRow, TokenRow, Tx, TxMode};
+use crate::store::backend::{
+    AttemptRow, Backend, MetaRow, ObjectRow, PrincipalRow, TokenRow, Tx, TxMode,
+};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
@@ -82,7 +84,19 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE meta ADD COLUMN audit_head_hash BLOB;
      ALTER TABLE meta ADD COLUMN audit_anchor_seq INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE meta ADD COLUMN audit_anchor_hash BLOB;",
-    // 2 -> 3: per-key counters (the generated IV counters of src/token/iv.rs).
+    // 2 -> 3: login attempts in flight (src/store/attempts.rs): one row per PIN
+    // KDF running, so that a lock-out counts a process killed during it
+    // without counting the tries that are still running.
+    "CREATE TABLE login_attempts (
+        id         INTEGER PRIMARY KEY,
+        principal  TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        proc_start INTEGER,
+        origin     TEXT NOT NULL,
+        started_ms INTEGER NOT NULL
+     );
+     CREATE INDEX login_attempts_principal ON login_attempts (principal);",
+    // 3 -> 4: per-key counters (the generated IV counters of src/token/iv.rs).
     "CREATE TABLE counters (
         uid  TEXT PRIMARY KEY,
         next INTEGER NOT NULL
@@ -262,7 +276,14 @@ fn schema_state(conn: &Connection) -> Result<SchemaState> {
     if version < schema_version() {
         return Ok(SchemaState::Behind(version));
     }
-    for table in ["meta", "principals", "objects", "tombstones", "audit"] {
+    for table in [
+        "meta",
+        "principals",
+        "objects",
+        "tombstones",
+        "audit",
+        "login_attempts",
+    ] {
         let n: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -433,7 +454,10 @@ impl Tx for SqliteTx<'_> {
 
     fn wipe(&mut self) -> Result<()> {
         self.tx
-            .execute_batch("DELETE FROM objects; DELETE FROM principals; DELETE FROM tombstones;")
+            .execute_batch(
+                "DELETE FROM objects; DELETE FROM principals; DELETE FROM tombstones;
+                 DELETE FROM login_attempts;",
+            )
             .map_err(db_err)
     }
 
@@ -533,6 +557,80 @@ impl Tx for SqliteTx<'_> {
             .and_then(|mut s| s.execute([name]))
             .map_err(db_err)?;
         Ok(n == 1)
+    }
+
+    fn login_attempts(&mut self, principal: &str) -> Result<Vec<AttemptRow>> {
+        type Raw = (i64, String, i64, Option<i64>, String, i64);
+        let raw: Vec<Raw> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, principal, pid, proc_start, origin, started_ms
+                 FROM login_attempts WHERE principal = ?1 ORDER BY id",
+            )
+            .and_then(|mut s| {
+                s.query_map([principal], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(db_err)?;
+        raw.into_iter()
+            .map(|(id, principal, pid, proc_start, origin, started_ms)| {
+                Ok(AttemptRow {
+                    id,
+                    principal,
+                    pid: to_u32(pid, "login attempt pid")?,
+                    proc_start: proc_start
+                        .map(|v| to_u64(v, "login attempt start"))
+                        .transpose()?,
+                    origin,
+                    started_ms,
+                })
+            })
+            .collect()
+    }
+
+    fn add_login_attempt(&mut self, a: &AttemptRow) -> Result<i64> {
+        let proc_start = a.proc_start.map(to_i64).transpose()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO login_attempts (principal, pid, proc_start, origin, started_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.principal,
+                    a.pid,
+                    proc_start,
+                    a.origin,
+                    a.started_ms
+                ])
+            })
+            .map_err(db_err)?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    fn delete_login_attempt(&mut self, id: i64) -> Result<bool> {
+        let n = self
+            .tx
+            .prepare_cached("DELETE FROM login_attempts WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn delete_login_attempts(&mut self, principal: &str) -> Result<usize> {
+        self.tx
+            .prepare_cached("DELETE FROM login_attempts WHERE principal = ?1")
+            .and_then(|mut s| s.execute([principal]))
+            .map_err(db_err)
     }
 
     fn object_exists(&mut self, uid: &str) -> Result<bool> {

@@ -224,9 +224,10 @@ fn failed_logins_lock_and_survive_reopen() {
 
 #[test]
 fn failed_count_is_written_before_the_kdf() {
-    // The counter is committed by the first transaction, before the KDF: a PIN
-    // whose stored KDF cannot run (bad parameters) still leaves no count, but a
-    // PIN whose wrapped TMK is garbage counts the try even though unwrap fails.
+    // The try is committed (as in flight) by the first transaction, before the
+    // KDF: a PIN whose stored KDF cannot run (bad parameters) leaves no count,
+    // but a PIN whose wrapped TMK is garbage counts the try even though unwrap
+    // fails.
     let (_d, path) = tmp();
     let (s, tmk) = init(&path);
     s.set_pin(USER, &tmk, USER_PIN, &FAST).unwrap();
@@ -255,6 +256,144 @@ fn failed_count_is_written_before_the_kdf() {
         s.unlock(USER, USER_PIN, 5).unwrap_err(),
         Error::TokenNotRecognized(_)
     ));
+}
+
+/// Records a try in flight for `name` as process `pid` (this process's
+/// origin and start time), started `age_ms` ago.
+fn try_in_flight(s: &Store, name: &str, pid: Option<u32>, age_ms: i64) {
+    let mut row = attempts::this_try(name);
+    if let Some(pid) = pid {
+        row.pid = pid;
+    }
+    row.started_ms -= age_ms;
+    s.write(|tx, _, _| tx.add_login_attempt(&row)).unwrap();
+}
+
+/// The id of a process that has exited (and been reaped).
+fn dead_pid() -> u32 {
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+fn in_flight(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM login_attempts", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_try_whose_process_died_counts_as_a_failure() {
+    let (_d, path) = tmp();
+    let (s, tmk) = init(&path);
+    s.set_pin(USER, &tmk, USER_PIN, &FAST).unwrap();
+    // Killed during the KDF; and one hung for longer than the bound.
+    try_in_flight(&s, USER, Some(dead_pid()), 0);
+    try_in_flight(&s, USER, None, attempts::STALE_AFTER_MS + 1000);
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 2);
+    // A wrong PIN: the two stale tries are counted for good, plus this one.
+    assert_eq!(
+        s.unlock(USER, b"wrong", 10).unwrap_err(),
+        Error::PinIncorrect
+    );
+    assert_eq!(in_flight(&path), 0);
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 3);
+    // They count toward the lock-out.
+    try_in_flight(&s, USER, Some(dead_pid()), 0);
+    assert_eq!(s.unlock(USER, USER_PIN, 4).unwrap_err(), Error::PinLocked);
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 4);
+    s.set_pin(USER, &tmk, USER_PIN, &FAST).unwrap();
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 0);
+}
+
+#[test]
+fn live_tries_in_flight_do_not_count_and_a_full_house_waits() {
+    let (_d, path) = tmp();
+    let (s, tmk) = init(&path);
+    s.set_pin(USER, &tmk, USER_PIN, &FAST).unwrap();
+    // Two tries of live processes (this one): not failures.
+    try_in_flight(&s, USER, None, 0);
+    try_in_flight(&s, USER, None, 0);
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 0);
+    s.unlock(USER, USER_PIN, 3).unwrap();
+    assert_eq!(in_flight(&path), 2, "others' tries are left alone");
+    // A third makes the limit: the next try waits until one ends.
+    try_in_flight(&s, USER, None, 0);
+    let t = std::time::Instant::now();
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            raw_sql(
+                &path,
+                "DELETE FROM login_attempts WHERE id = (SELECT min(id) FROM login_attempts)",
+            );
+        });
+        s.unlock(USER, USER_PIN, 3).unwrap();
+    });
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 0);
+}
+
+#[test]
+fn a_try_counted_as_stale_is_not_counted_twice() {
+    // A try whose row a lock-out check took for dead (its process in another
+    // PID namespace, say, or past the age bound) was counted then: its own
+    // end does not count a wrong PIN again, and a right PIN still resets.
+    let (_d, path) = tmp();
+    let (s, tmk) = init(&path);
+    s.set_pin(USER, &tmk, USER_PIN, &FAST).unwrap();
+    let token = s.token_meta().unwrap().unwrap().token_uuid;
+    let taken_for_dead = || {
+        let (_, uuid, epoch, id) = s.admit(USER, 5, None, &mut false).unwrap();
+        assert_eq!(uuid, token);
+        raw_sql(
+            &path,
+            &format!("DELETE FROM login_attempts WHERE id = {id}"),
+        );
+        raw_sql(
+            &path,
+            "UPDATE principals SET failed_logins = failed_logins + 1",
+        );
+        (id, uuid, epoch)
+    };
+    let t = taken_for_dead();
+    assert_eq!(
+        s.count_try(USER, 5, t, None, None).unwrap(),
+        Err(Error::PinIncorrect)
+    );
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 1);
+    let t = taken_for_dead();
+    assert_eq!(s.count_try(USER, 5, t, Some(&tmk), None).unwrap(), Ok(()));
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 0);
+    // A try still in flight is counted by its own end, once.
+    let (_, uuid, epoch, id) = s.admit(USER, 5, None, &mut false).unwrap();
+    assert_eq!(
+        s.count_try(USER, 5, (id, uuid, epoch), None, None).unwrap(),
+        Err(Error::PinIncorrect)
+    );
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 1);
+    assert_eq!(in_flight(&path), 0);
+}
+
+#[test]
+fn a_version_2_token_gains_the_login_attempts_and_keeps_its_pins() {
+    let (_d, path) = tmp();
+    let (s, tmk) = init(&path);
+    s.set_pin(USER, &tmk, USER_PIN, &FAST).unwrap();
+    assert_eq!(
+        s.unlock(USER, b"wrong", 5).unwrap_err(),
+        Error::PinIncorrect
+    );
+    drop(s);
+    // Back to schema 2, as an older SoftKMS left it.
+    raw_sql(&path, "DROP TABLE login_attempts; PRAGMA user_version = 2;");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 1);
+    s.unlock(USER, USER_PIN, 5).unwrap();
+    assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 0);
+    assert_eq!(in_flight(&path), 0);
 }
 
 #[test]

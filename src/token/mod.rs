@@ -52,14 +52,14 @@ pub enum Login {
 pub struct TokenState {
     /// Who is logged in.
     pub login: Login,
+    /// Who is logging in at this moment (a thread of this process is running
+    /// the PIN KDF for them): no other login starts meanwhile.
+    logging_in: Option<Login>,
     tmk: Option<Tmk>,
     meta: Option<TokenMeta>,
     seen: Option<(u64, u64)>,
     /// The objects this process can see.
     pub objects: ObjectCache,
-    /// Handles of private token objects hidden by a logout, by unique id: the
-    /// same object gets the same handle when a login shows it again.
-    hidden: HashMap<String, CK_OBJECT_HANDLE>,
     /// The generation of the row each cached token object was read from or
     /// written as, by unique id: the base of a conditional update.
     generations: HashMap<String, u64>,
@@ -95,11 +95,11 @@ impl Token {
             watch: OnceCell::new(),
             state: RwLock::new(TokenState {
                 login: Login::Public,
+                logging_in: None,
                 tmk: None,
                 meta: None,
                 seen: None,
                 objects: ObjectCache::default(),
-                hidden: HashMap::new(),
                 generations: HashMap::new(),
             }),
         }
@@ -217,7 +217,6 @@ impl Token {
                 .objects
                 .handle_of(&lo.uid)
                 .or_else(|| handles.get(&lo.uid).copied())
-                .or_else(|| st.hidden.remove(&lo.uid))
                 .unwrap_or_else(new_object_handle);
             handles.insert(lo.uid.clone(), h);
             st.generations.insert(lo.uid.clone(), lo.generation);
@@ -277,11 +276,41 @@ impl Token {
         Ok(())
     }
 
+    /// Why `who` may not log in now: somebody is logged in, or logging in (a
+    /// thread of this process runs the PIN KDF), as the same user type
+    /// (`CKR_USER_ALREADY_LOGGED_IN`) or another (`CKR_USER_ANOTHER_ALREADY_LOGGED_IN`).
+    fn login_refused(st: &TokenState, who: &Login) -> Result<()> {
+        let current = match (&st.login, &st.logging_in) {
+            (Login::Public, None) => return Ok(()),
+            (Login::Public, Some(pending)) => pending,
+            (done, _) => done,
+        };
+        if std::mem::discriminant(current) == std::mem::discriminant(who) {
+            Err(Error::UserAlreadyLoggedIn)
+        } else {
+            Err(Error::UserAnotherAlreadyLoggedIn)
+        }
+    }
+
+    /// Checks that `who` may log in now (see [`Token::login`]), without
+    /// running the KDF; [`Token::login`] checks again under the lock.
+    pub fn check_login(&self, who: &Login) -> Result<()> {
+        Self::login_refused(&self.state.read(), who)
+    }
+
     /// Logs a principal in: unwraps the master key with its PIN and loads the
-    /// private objects.
+    /// private objects. At most one login of a token runs in a process: while
+    /// one is logged in or logging in (another thread runs the KDF), a login
+    /// is refused at once ([`Token::check_login`]'s codes) without a KDF.
     pub fn login(&self, who: Login, pin: &[u8], rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
         let name = Self::row_of(&who)?;
+        let mut pending = {
+            let mut st = self.state.write();
+            Self::login_refused(&st, &who)?;
+            st.logging_in = Some(who.clone());
+            LoggingIn(Some(self))
+        };
         if pin.len() > self.cfg.max_pin_len {
             return Err(Error::PinIncorrect);
         }
@@ -293,6 +322,8 @@ impl Token {
         self.raise_kdf(&store, &name, pin, &tmk);
         let _sync = self.sync.lock();
         let mut st = self.state.write();
+        st.logging_in = None;
+        pending.0 = None;
         st.login = who;
         st.tmk = Some(tmk);
         Self::reset_view(&mut st);
@@ -373,21 +404,16 @@ impl Token {
     }
 
     /// Logs out: forgets the master key and every decrypted private object.
+    /// Handles to private objects die with it (§5.6: "even if a user is later
+    /// logged back into the token, those handles remain invalid"); the next
+    /// login hands out new ones.
     pub fn logout(&self) -> Result<()> {
         let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = Login::Public;
         st.tmk = None;
         // Every private object goes, session objects too (§5.6.10: "any of the
-        // application's private session objects are destroyed"); token objects
-        // keep their handles for the next login.
-        let gone: Vec<(String, CK_OBJECT_HANDLE)> = st
-            .objects
-            .iter()
-            .filter(|o| o.is_private() && o.is_token())
-            .map(|o| (o.unique_id().to_string(), o.handle))
-            .collect();
-        st.hidden.extend(gone);
+        // application's private session objects are destroyed").
         st.objects.retain(|o| !o.is_private());
         Self::reset_view(&mut st);
         match self.store() {
@@ -541,6 +567,18 @@ impl Token {
             if generation == seen + 1 {
                 st.seen = Some((epoch, generation));
             }
+        }
+    }
+}
+
+/// A login under way: clears the token's "logging in" state when the login
+/// fails (or panics) before it is done.
+struct LoggingIn<'a>(Option<&'a Token>);
+
+impl Drop for LoggingIn<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            t.state.write().logging_in = None;
         }
     }
 }
