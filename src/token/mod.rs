@@ -449,6 +449,11 @@ impl Token {
 
     /// Checks a principal's PIN (`CKU_CONTEXT_SPECIFIC` re-authentication).
     pub fn change_pin_check(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
+        // A PIN longer than any this slot accepts cannot be right: refused
+        // before the KDF reads it, as at login.
+        if pin.len() > self.cfg.max_pin_len {
+            return Err(Error::PinIncorrect);
+        }
         let store = self.store()?;
         store
             .unlock_audited(name, pin, self.cfg.max_pin_failures, rec)

@@ -311,7 +311,12 @@ pub fn run(r: &mut Runner) {
             let found = m.find(s, &Template::new().bytes(CKA_LABEL, b"conf-hidden"));
             let direct = m.get(s, o, CKA_LABEL);
             m.login(s, CKU_USER, &e.pin);
-            m.destroy(s, o);
+            // Handles of private objects may change across a logout (§5.6): clean up
+            // by label.
+            let again = m.find(s, &Template::new().bytes(CKA_LABEL, b"conf-hidden")).unwrap_or_default();
+            for h in again.into_iter().chain([o]) {
+                let _ = m.destroy(s, h);
+            }
             let found = t!(found, "C_FindObjects");
             ensure!(found.is_empty(), "expected no private object found while logged out, got {}", found.len());
             check(direct.is_err(), || "expected C_GetAttributeValue on a private object to fail while logged out".into())
