@@ -800,7 +800,7 @@ impl Matrix {
             Col::PrincipalWorks => extra.push(policy_attr(&open_policy(ALICE))),
             _ => {}
         }
-        let k = if col == Col::BelowMinDecryptVersion {
+        let mut k = if col == Col::BelowMinDecryptVersion {
             generated_managed(&s, &label, &extra)
         } else {
             make_key(&s, row.kind, &label, &extra)
@@ -813,6 +813,7 @@ impl Matrix {
         } else {
             (row.prep)(&s, k, context)
         };
+        let mut prep = prep;
         // The rest of the column's setup, now that the preparation is made.
         let setup: cryptoki::error::Result<()> = match col {
             Col::Disabled => s.update_attributes(k, &[ulong_attr(KEY_STATE, DISABLED)]),
@@ -844,7 +845,12 @@ impl Matrix {
             Col::PolicyDenies | Col::ContextUnmet | Col::PrincipalWorks => Who::Alice,
             _ => Who::Owner,
         };
-        become_(&self.raw, &self.login, who);
+        // Handles of private objects do not survive the switch (§5.6).
+        let mut keys: Vec<&mut ObjectHandle> = vec![&mut k];
+        if let Some(h) = prep.helper.as_mut() {
+            keys.push(h);
+        }
+        become_with(&self.raw, &self.login, who, &mut keys);
         // The use runs in a session of its own: its audit records are the
         // ones of that session after the last record seen.
         let u = self.ctx.p11.open_rw_session(self.ctx.slot(0)).unwrap();

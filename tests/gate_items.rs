@@ -130,8 +130,10 @@ fn item1_encrypt_permission_never_decrypts() {
     );
 
     // A principal allowed only Encrypt chooses no IV, counter or nonce.
+    let k_uid = uid_of(&s, k);
     let _ = s.logout();
     assert_eq!(raw.login_user(&s, "enc", "enc-pin-1"), CKR_OK);
+    let k = refind(&s, &k_uid);
     let kfnp = Some(RvError::KeyFunctionNotPermitted);
     let mut iv = [7; 12];
     let chosen: [(&str, Mechanism); 4] = [
@@ -183,6 +185,7 @@ fn item1_encrypt_permission_never_decrypts() {
     // A principal allowed only WrapKey wraps with no IV of its choosing.
     let _ = s.logout();
     assert_eq!(raw.login_user(&s, "wrapper", "wrapper-pin-1"), CKR_OK);
+    let k = refind(&s, &k_uid);
     let dk = session_aes(&s, "dk", &[]);
     let mut iv = [7; 12];
     let wraps: [(&str, Mechanism); 2] = [
@@ -255,8 +258,10 @@ fn item2_manage_key_never_becomes_use() {
         &[policy_attr(&only("mgr", &["ManageKey"]))],
     );
     let managed = make_key(&s, Kind::Managed, "a managed key", &[]);
+    let (k_uid, managed_uid) = (uid_of(&s, k), uid_of(&s, managed));
     let _ = s.logout();
     assert_eq!(raw.login_user(&s, "mgr", "mgr-pin-1"), CKR_OK);
+    let k = refind(&s, &k_uid);
 
     // A policy in the copy template needs SetPolicy.
     let seen = audit_head();
@@ -304,6 +309,7 @@ fn item2_manage_key_never_becomes_use() {
     let _ = s.logout();
     s.login(cryptoki::session::UserType::User, Some(&pin(USER_PIN)))
         .unwrap();
+    let managed = refind(&s, &managed_uid);
     let got = code(fresh(&ctx).copy_object(managed, &[]));
     bad.check(
         got == Some(RvError::ActionProhibited),
@@ -477,7 +483,8 @@ fn item4_digest_key_and_the_hkdf_salt_key_go_through_the_gate() {
         "C_DeriveKey",
         |u| code(derive_with_salt_key(u, base, disabled)),
     );
-    become_(&raw, &s, Who::Alice);
+    let (mut no_derive, mut base) = (no_derive, base);
+    become_with(&raw, &s, Who::Alice, &mut [&mut no_derive, &mut base]);
     refused(
         &mut bad,
         "C_DigestKey of a key whose policy denies DeriveKey",
@@ -508,8 +515,10 @@ fn item4_unwrap_permission_is_not_a_decryption() {
     let secret = [0x5a; 32];
     let mut iv = [8; 12];
     let ct = s.encrypt(&gcm(&mut iv), k, &secret).unwrap();
+    let k_uid = uid_of(&s, k);
     let _ = s.logout();
     assert_eq!(raw.login_user(&s, "unw", "unw-pin-1"), CKR_OK);
+    let k = refind(&s, &k_uid);
     let template = [
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::GENERIC_SECRET),

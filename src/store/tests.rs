@@ -388,7 +388,10 @@ fn a_version_2_token_gains_the_login_attempts_and_keeps_its_pins() {
     );
     drop(s);
     // Back to schema 2, as an older SoftKMS left it.
-    raw_sql(&path, "DROP TABLE login_attempts; PRAGMA user_version = 2;");
+    raw_sql(
+        &path,
+        "DROP TABLE login_attempts; DROP TABLE counters; PRAGMA user_version = 2;",
+    );
     let s = Store::open(&path).unwrap();
     assert_eq!(s.principal(USER).unwrap().unwrap().failed_logins, 1);
     s.unlock(USER, USER_PIN, 5).unwrap();

@@ -315,6 +315,39 @@ pub fn become_(raw: &Raw3, s: &Session, who: Who) {
     }
 }
 
+/// The handle a key has now, found by its `CKA_UNIQUE_ID`: after a logout,
+/// handles to private objects are invalid even when the user logs in again
+/// (PKCS#11 3.0 §5.6), so a test that switches principals finds its keys again.
+pub fn refind(s: &Session, uid: &[u8]) -> ObjectHandle {
+    let found = s
+        .find_objects(&[Attribute::UniqueId(uid.to_vec())])
+        .expect("find by unique id");
+    assert_eq!(found.len(), 1, "one object with unique id {uid:?}");
+    found[0]
+}
+
+/// A key's `CKA_UNIQUE_ID`.
+pub fn uid_of(s: &Session, k: ObjectHandle) -> Vec<u8> {
+    match s
+        .get_attributes(k, &[cryptoki::object::AttributeType::UniqueId])
+        .expect("read CKA_UNIQUE_ID")
+        .as_slice()
+    {
+        [Attribute::UniqueId(v)] => v.clone(),
+        other => panic!("CKA_UNIQUE_ID: {other:?}"),
+    }
+}
+
+/// Switches the application's login to `who` and finds `keys` again (their
+/// handles may change, §5.6).
+pub fn become_with(raw: &Raw3, s: &Session, who: Who, keys: &mut [&mut ObjectHandle]) {
+    let uids: Vec<Vec<u8>> = keys.iter().map(|k| uid_of(s, **k)).collect();
+    become_(raw, s, who);
+    for (k, uid) in keys.iter_mut().zip(&uids) {
+        **k = refind(s, uid);
+    }
+}
+
 // ---------------------------------------------------------------- keys
 
 /// The kinds of key the gate tests use.
