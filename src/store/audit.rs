@@ -465,8 +465,11 @@ impl Store {
     /// rows are not objects: object caches need not reload).
     fn write_audit<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
         let mut g = self.inner.lock();
+        let keys = g.keys.clone();
         let mut tx = g.backend.begin(TxMode::Write)?;
-        let r = f(&mut *tx)?;
+        let mut rtx = super::integrity::RootTx::new(&mut *tx, keys.as_deref());
+        let r = f(&mut rtx)?;
+        rtx.finish()?;
         tx.commit()?;
         Ok(r)
     }

@@ -81,7 +81,9 @@ impl Store {
         let serial = hex_upper(&random_bytes::<8>()?);
         // Epochs stay below 2^63 so that they fit SQLite's signed integers.
         let epoch = u64::from_le_bytes(random_bytes::<8>()?) >> 1;
-        let tmk_check = tmk.sealer()?.seal(&check_aad(&uuid), &[])?;
+        let tmk_check = tmk
+            .sealer()?
+            .seal(&check_aad(&uuid), super::integrity::ROOTED)?;
         let wrapped_tmk = wrap_key(&kek, &wrap_aad(&uuid, SO), &tmk)?;
         self.write(|tx, meta, generation| {
             tx.wipe()?;
@@ -111,6 +113,9 @@ impl Store {
             })?;
             append_in_tx(tx, audit).map(|_| ())
         })?;
+        // The new token's integrity root (a crash before it leaves a token the
+        // next login adopts, with nothing in it yet).
+        self.rebuild_root(&tmk)?;
         Ok(tmk)
     }
 
@@ -257,7 +262,7 @@ impl Store {
         drop(old);
         let (salt, kek) = new_kek(pin, kdf)?;
         let wrapped_tmk = wrap_key(&kek, &aad, tmk)?;
-        let (done, _) = self.write(|tx, meta, _| {
+        let (done, _) = self.write_keyed(Some(tmk), |tx, meta, _| {
             let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
             let Some(now) = tx.principal(name)? else {
                 return Ok(false);
@@ -302,7 +307,7 @@ impl Store {
             return Err(Error::ArgumentsBad);
         }
         let (salt, kek) = new_kek(new_pin, kdf)?;
-        self.write(|tx, meta, _| {
+        self.write_keyed(Some(tmk), |tx, meta, _| {
             let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
             Keys::for_token(tmk, token)?;
             let wrapped_tmk = wrap_key(&kek, &wrap_aad(&token.uuid, name), tmk)?;
