@@ -698,6 +698,35 @@ impl Store {
             .any(|p| p == name)
     }
 
+    /// Whether the audit anchor fails the integrity root; false when this
+    /// process does not hold the master key (nothing can be checked then).
+    pub(crate) fn anchor_refused(&self) -> Result<bool> {
+        let mut g = self.inner.lock();
+        let Some(keys) = g.keys.clone() else {
+            return Ok(false);
+        };
+        let mut tx = g.backend.begin(TxMode::Read)?;
+        let meta = tx.meta()?;
+        let snap = integrity::Snapshot::read(&mut *tx)?;
+        tx.commit()?;
+        Ok(snap
+            .check(&keys.mac, &meta)?
+            .refuses(integrity::Kind::Anchor, ""))
+    }
+
+    /// Checks that `tmk` opens this token and keeps its subkeys for this
+    /// process's writes (for tools that write through the store without a
+    /// token view: a load with the TMK does the same).
+    pub fn authenticate(&self, tmk: &Tmk) -> Result<()> {
+        let mut g = self.inner.lock();
+        let mut tx = g.backend.begin(TxMode::Read)?;
+        let meta = tx.meta()?;
+        tx.commit()?;
+        let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+        g.keys = Some(Arc::new(Keys::for_token(tmk, token)?));
+        Ok(())
+    }
+
     /// Whether the last check refused this counter's row (a rolled-back counter).
     pub(crate) fn counter_refused(&self, uid: &str) -> bool {
         self.inner.lock().suspect_counters.iter().any(|c| c == uid)
