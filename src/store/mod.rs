@@ -762,20 +762,33 @@ impl Store {
         }
     }
 
-    /// Makes the integrity root of a token just initialized with `tmk`.
-    fn rebuild_root(&self, tmk: &Tmk) -> Result<()> {
+    /// [`Store::write`] for `C_InitToken`: after `f` has made the new token
+    /// (whose TMK is `tmk`), its integrity root is built from the file in the
+    /// same transaction, so no crash leaves a token without one.
+    fn write_fresh<R>(
+        &self,
+        tmk: &Tmk,
+        f: impl FnOnce(&mut dyn Tx, &MetaRow, u64) -> Result<R>,
+    ) -> Result<(R, u64)> {
         let mut g = self.inner.lock();
         let mut tx = g.backend.begin(TxMode::Write)?;
         let meta = tx.meta()?;
-        let token = meta.token.clone().ok_or(Error::TokenNotInitialized)?;
-        let keys = Keys::for_token(tmk, &token)?;
+        let generation = meta
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| Error::General("generation counter overflow".into()))?;
+        let r = f(&mut *tx, &meta, generation)?;
+        let now = tx.meta()?;
+        let token = now.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+        let keys = Keys::for_token(tmk, token)?;
         let snap = integrity::Snapshot::read(&mut *tx)?;
         let root = snap.fresh_root(&keys.mac)?;
-        integrity::store_root(&mut *tx, &keys.mac, &token, meta.epoch, &root)?;
+        integrity::store_root(&mut *tx, &keys.mac, token, now.epoch, &root)?;
+        tx.set_generation(generation)?;
         tx.commit()?;
         g.keys = Some(Arc::new(keys));
         g.seen = None;
-        Ok(())
+        Ok((r, generation))
     }
 
     /// Adopts a token written before integrity roots (its check value is the

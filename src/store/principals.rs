@@ -85,7 +85,7 @@ impl Store {
             .sealer()?
             .seal(&check_aad(&uuid), super::integrity::ROOTED)?;
         let wrapped_tmk = wrap_key(&kek, &wrap_aad(&uuid, SO), &tmk)?;
-        self.write(|tx, meta, generation| {
+        self.write_fresh(&tmk, |tx, meta, generation| {
             tx.wipe()?;
             let epoch = if epoch == meta.epoch {
                 epoch ^ 1
@@ -113,9 +113,6 @@ impl Store {
             })?;
             append_in_tx(tx, audit).map(|_| ())
         })?;
-        // The new token's integrity root (a crash before it leaves a token the
-        // next login adopts, with nothing in it yet).
-        self.rebuild_root(&tmk)?;
         Ok(tmk)
     }
 
