@@ -184,10 +184,7 @@ fn stored_root(tx: &mut dyn Tx, mac: &MacKey, meta: &MetaRow) -> Result<Option<R
     let Some(r) = Root::from_bytes(&root) else {
         return Ok(None);
     };
-    let ok = mac.verify(
-        &[ROOT, &token.uuid, &meta.epoch.to_be_bytes(), &root],
-        &tag,
-    );
+    let ok = mac.verify(&[ROOT, &token.uuid, &meta.epoch.to_be_bytes(), &root], &tag);
     Ok(ok.then_some(r))
 }
 
@@ -265,9 +262,8 @@ impl Snapshot {
     pub(crate) fn check(&self, mac: &MacKey, meta: &MetaRow) -> Result<Verdict> {
         let computed = self.digests(mac)?;
         let stored = match (meta.token.as_ref(), &self.root) {
-            (Some(token), (Some(root), Some(tag))) => Root::from_bytes(root).filter(|_| {
-                mac.verify(&[ROOT, &token.uuid, &meta.epoch.to_be_bytes(), root], tag)
-            }),
+            (Some(token), (Some(root), Some(tag))) => Root::from_bytes(root)
+                .filter(|_| mac.verify(&[ROOT, &token.uuid, &meta.epoch.to_be_bytes(), root], tag)),
             _ => None,
         };
         let mut v = Verdict {
@@ -282,7 +278,11 @@ impl Snapshot {
         }
         let mut rows: Vec<(Kind, String)> = Vec::new();
         rows.extend(self.objects.iter().map(|o| (Kind::Object, o.0.clone())));
-        rows.extend(self.tombstones.iter().map(|t| (Kind::Tombstone, t.0.clone())));
+        rows.extend(
+            self.tombstones
+                .iter()
+                .map(|t| (Kind::Tombstone, t.0.clone())),
+        );
         rows.extend(
             self.principals
                 .iter()

@@ -66,8 +66,8 @@ use crate::object::AttrMap;
 use backend::{Backend, MetaRow, ObjectRow, TokenRow, Tx, TxMode};
 use codec::{decode_attrs, encode_attrs, lp};
 use parking_lot::Mutex;
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The security officer's principal name.
 pub const SO: &str = "so";
@@ -585,11 +585,14 @@ impl Store {
         for row in rows {
             returned.insert(row.uid.clone());
             let r = if refused(integrity::Kind::Object, &row.uid) {
-                Err(Error::TokenNotRecognized(
+                Err(Error::TokenNotRecognized(if row.mac.is_none() {
+                    "row without a MAC (stripped): it does not match the token's integrity root"
+                        .into()
+                } else {
                     "does not match the token's integrity root (replayed, re-inserted, \
                      or a row of its bucket was removed)"
-                        .into(),
-                ))
+                        .into()
+                }))
             } else {
                 open_object(&row, token, keys.as_deref())
             };
@@ -746,7 +749,9 @@ impl Store {
             let mut tx = g.backend.begin(TxMode::Write)?;
             let mut rtx = integrity::RootTx::new(&mut *tx, Some(keys));
             for (uid, generation, mac) in macs {
-                rtx.fold_object(uid, *generation, mac)?;
+                if !rtx.fold_object(uid, *generation, mac)? {
+                    ::log::info!("object {uid:?} changed since it was checked; not folded");
+                }
             }
             for (uid, generation) in tombstones {
                 rtx.fold_tombstone(uid, *generation)?;
@@ -959,7 +964,10 @@ fn not_pending(clear: &AttrMap) -> Option<&'static str> {
     if class == Some(u64::from(CKO_SECRET_KEY)) || class == Some(u64::from(CKO_PRIVATE_KEY)) {
         return Some("key row without a MAC (stripped)");
     }
-    if clear.get(&CKA_TRUSTED).is_some_and(|v| v.iter().any(|b| *b != 0)) {
+    if clear
+        .get(&CKA_TRUSTED)
+        .is_some_and(|v| v.iter().any(|b| *b != 0))
+    {
         return Some("trusted row without a MAC (stripped)");
     }
     None
@@ -1012,11 +1020,7 @@ fn open_object(
     let clear = decode_clear(Some(clear_bytes)).ok_or_else(|| bad("malformed clear attributes"))?;
     let new_mac = match &row.mac {
         Some(m) if row_mac_ok(keys, token, row, m) => None,
-        Some(_) => {
-            return Err(bad(
-                "attributes fail their MAC (edited, replayed or moved)",
-            ))
-        }
+        Some(_) => return Err(bad("attributes fail their MAC (edited, replayed or moved)")),
         None => {
             // Pending: a public object written before login. Only what a public
             // session may create is taken; anything else lost its MAC.

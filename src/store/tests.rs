@@ -846,3 +846,20 @@ fn a_conditional_delete_refuses_a_row_changed_since_it_was_read() {
         Error::Conflict
     );
 }
+
+#[test]
+fn a_public_object_written_before_login_is_folded_at_the_next_load() {
+    let (_d, p) = tmp();
+    let (s, tmk) = init(&p);
+    s.changes_since(None, None).unwrap();
+    s.put_object(&public_obj("early", b"e", None), None)
+        .unwrap();
+    let has_mac = |s: &Store| s.read(|tx| tx.object_state("early")).unwrap().unwrap().1;
+    assert!(!has_mac(&s));
+    let c = s.changes_since(None, Some(&tmk)).unwrap();
+    assert_eq!(uids(&c), vec!["early"]);
+    assert!(has_mac(&s), "folded with its MAC");
+    // And it stays valid.
+    let c = s.changes_since(None, Some(&tmk)).unwrap();
+    assert_eq!(uids(&c), vec!["early"]);
+}
