@@ -6,9 +6,10 @@
 //! per-key counter (uid, next value) and the audit retention anchor (sequence,
 //! hash). An entry's value is an HMAC under the TMK's MAC subkey, truncated to
 //! 128 bits; entries are spread over [`BUCKETS`] buckets by an unkeyed hash of
-//! (kind, id), and a bucket's digest is the XOR of its entries' values. The meta
-//! row keeps the digests (`root`) and an HMAC over them, the token uuid and the
-//! epoch (`root_mac`).
+//! (kind, id), and a bucket's digest is the XOR of its entries' values, except
+//! principals, which are few and each keep their own digest (so a damaged
+//! principal row can be replaced by the SO). The meta row keeps the digests
+//! (`root`) and an HMAC over them, the token uuid and the epoch (`root_mac`).
 //!
 //! Each write transaction goes through [`RootTx`], which XORs the old entry of
 //! every covered row it replaces or removes out of the digest and the new one in,
@@ -127,28 +128,52 @@ fn anchor_entry(mac: &MacKey, a: &ChainPoint) -> Result<(usize, [u8; DIGEST])> {
     entry(mac, Kind::Anchor, "", &[&a.seq.to_be_bytes(), &a.hash])
 }
 
-/// Bucket digests.
+/// Bucket digests, and one digest per principal (principals are few, and a
+/// principal row must be replaceable when it is damaged: the SO's `C_InitPIN`
+/// after a damaged wrapped key sets the new row's digest whatever the old one).
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Root([[u8; DIGEST]; BUCKETS]);
+pub(crate) struct Root(
+    [[u8; DIGEST]; BUCKETS],
+    std::collections::BTreeMap<String, [u8; DIGEST]>,
+);
 
 impl Root {
     fn empty() -> Root {
-        Root([[0; DIGEST]; BUCKETS])
+        Root([[0; DIGEST]; BUCKETS], std::collections::BTreeMap::new())
     }
 
+    /// The buckets, then per principal a length byte, the name and its digest.
     fn from_bytes(b: &[u8]) -> Option<Root> {
-        if b.len() != ROOT_LEN {
+        if b.len() < ROOT_LEN {
             return None;
         }
+        let (buckets, mut rest) = b.split_at(ROOT_LEN);
         let mut r = Root::empty();
-        for (d, c) in r.0.iter_mut().zip(b.chunks_exact(DIGEST)) {
+        for (d, c) in r.0.iter_mut().zip(buckets.chunks_exact(DIGEST)) {
             d.copy_from_slice(c);
+        }
+        while let Some((&n, tail)) = rest.split_first() {
+            let n = usize::from(n);
+            if tail.len() < n + DIGEST {
+                return None;
+            }
+            let name = std::str::from_utf8(&tail[..n]).ok()?.to_string();
+            let mut d = [0u8; DIGEST];
+            d.copy_from_slice(&tail[n..n + DIGEST]);
+            r.1.insert(name, d);
+            rest = &tail[n + DIGEST..];
         }
         Some(r)
     }
 
     fn to_bytes(&self) -> Vec<u8> {
-        self.0.iter().flatten().copied().collect()
+        let mut out: Vec<u8> = self.0.iter().flatten().copied().collect();
+        for (name, d) in &self.1 {
+            out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(d);
+        }
+        out
     }
 
     fn xor(&mut self, (b, d): (usize, [u8; DIGEST])) {
@@ -159,9 +184,15 @@ impl Root {
         }
     }
 
-    fn merge(&mut self, other: &Root) {
+    fn merge(&mut self, other: &Root, principals: &[(String, Option<[u8; DIGEST]>)]) {
         for (b, d) in other.0.iter().enumerate() {
             self.xor((b, *d));
+        }
+        for (name, d) in principals {
+            match d {
+                Some(d) => self.1.insert(name.clone(), *d),
+                None => self.1.remove(name),
+            };
         }
     }
 
@@ -207,11 +238,17 @@ pub(crate) struct Verdict {
     pub bad: Vec<bool>,
     /// The rows in bad buckets, as (kind, id), for the log and the refusals.
     pub suspects: Vec<(Kind, String)>,
+    /// Principals whose row does not match its digest, or that the root does
+    /// not know, or that the root knows but the file lacks.
+    pub bad_principals: Vec<String>,
 }
 
 impl Verdict {
     /// Whether the row (kind, id) must be refused.
     pub(crate) fn refuses(&self, kind: Kind, id: &str) -> bool {
+        if kind == Kind::Principal {
+            return !self.root_ok || self.bad_principals.iter().any(|p| p == id);
+        }
         !self.root_ok || self.bad.get(bucket(kind, id)).copied().unwrap_or(true)
     }
 }
@@ -249,7 +286,7 @@ impl Snapshot {
             }
         }
         for p in &self.principals {
-            r.xor(principal_entry(mac, p)?);
+            r.1.insert(p.name.clone(), principal_entry(mac, p)?.1);
         }
         for (uid, next) in &self.counters {
             r.xor(counter_entry(mac, uid, *next)?);
@@ -270,11 +307,19 @@ impl Snapshot {
             root_ok: stored.is_some(),
             bad: vec![true; BUCKETS],
             suspects: Vec::new(),
+            bad_principals: Vec::new(),
         };
-        if let Some(stored) = stored {
+        if let Some(stored) = &stored {
             for (b, bad) in v.bad.iter_mut().enumerate() {
                 *bad = stored.0[b] != computed.0[b];
             }
+            let names: std::collections::BTreeSet<&String> =
+                stored.1.keys().chain(computed.1.keys()).collect();
+            v.bad_principals = names
+                .into_iter()
+                .filter(|n| stored.1.get(*n) != computed.1.get(*n))
+                .cloned()
+                .collect();
         }
         let mut rows: Vec<(Kind, String)> = Vec::new();
         rows.extend(self.objects.iter().map(|o| (Kind::Object, o.0.clone())));
@@ -288,6 +333,14 @@ impl Snapshot {
                 .iter()
                 .map(|p| (Kind::Principal, p.name.clone())),
         );
+        if let Some(stored) = &stored {
+            // A principal the root knows but the file lacks (a deleted row).
+            for name in stored.1.keys() {
+                if !self.principals.iter().any(|p| &p.name == name) {
+                    rows.push((Kind::Principal, name.clone()));
+                }
+            }
+        }
         rows.extend(self.counters.iter().map(|c| (Kind::Counter, c.0.clone())));
         rows.push((Kind::Anchor, String::new()));
         v.suspects = rows
@@ -328,6 +381,8 @@ pub(crate) struct RootTx<'a> {
     inner: &'a mut dyn Tx,
     keys: Option<&'a Keys>,
     delta: Root,
+    /// Principal digests to set (`None`: remove), in order.
+    principals: Vec<(String, Option<[u8; DIGEST]>)>,
     touched: bool,
     reset: bool,
 }
@@ -344,6 +399,7 @@ impl<'a> RootTx<'a> {
             inner,
             keys,
             delta: Root::empty(),
+            principals: Vec::new(),
             touched: false,
             reset: false,
         }
@@ -424,7 +480,7 @@ impl<'a> RootTx<'a> {
                 "the token's integrity root is missing or fails its MAC".into(),
             ));
         };
-        root.merge(&self.delta);
+        root.merge(&self.delta, &self.principals);
         store_root(self.inner, &keys.mac, &token, meta.epoch, &root)
     }
 }
@@ -458,10 +514,9 @@ impl Tx for RootTx<'_> {
     }
     fn put_principal(&mut self, row: &PrincipalRow) -> Result<()> {
         if let Some(mac) = self.mac("changing a principal")? {
-            if let Some(old) = self.inner.principal(&row.name)? {
-                self.apply(principal_entry(mac, &old)?);
-            }
-            self.apply(principal_entry(mac, row)?);
+            let d = principal_entry(mac, row)?.1;
+            self.principals.push((row.name.clone(), Some(d)));
+            self.touched = true;
         }
         self.inner.put_principal(row)
     }
@@ -469,10 +524,9 @@ impl Tx for RootTx<'_> {
         self.inner.set_failed_logins(name, count)
     }
     fn delete_principal(&mut self, name: &str) -> Result<bool> {
-        if let Some(old) = self.inner.principal(name)? {
-            if let Some(mac) = self.mac("removing a principal")? {
-                self.apply(principal_entry(mac, &old)?);
-            }
+        if self.inner.principal(name)?.is_some() && self.mac("removing a principal")?.is_some() {
+            self.principals.push((name.to_string(), None));
+            self.touched = true;
         }
         self.inner.delete_principal(name)
     }

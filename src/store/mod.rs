@@ -10,11 +10,12 @@
 //! public one, are one AES-256-GCM blob under the TMK's sealing subkey, with an AAD
 //! that names the token (its uuid), the object's uid, its private flag and the role
 //! `attrs`, so blobs cannot be moved between rows or tokens. Public attributes are in
-//! clear (they must be findable before login) with an HMAC-SHA256 under the TMK's MAC
-//! subkey over the token uuid, uid, private flag, clear blob and sealed blob. An
-//! object written without a TMK at hand (a public object created before login) has
-//! no MAC until the first load with a TMK computes it; until then its clear
-//! attributes are not authenticated.
+//! clear (they must be findable before login). Every row written with the TMK, private
+//! or public, has an HMAC-SHA256 under the TMK's MAC subkey over the token uuid, uid,
+//! private flag, generation, clear blob and sealed blob, and every covered row is an
+//! entry of the token's integrity root ([`integrity`], docs/security.md): a row
+//! with no MAC is refused, except a public object created before login (pending),
+//! which the next load with a TMK checks and folds into the root.
 //!
 //! PINs. Each principal's PIN gives an Argon2id KEK that wraps the TMK (AAD: token
 //! uuid and principal name). The failed-login counter is incremented durably before
@@ -659,7 +660,9 @@ impl Store {
                     let rows: Vec<String> = v
                         .suspects
                         .iter()
-                        .filter(|(k, id)| integrity::bucket(*k, id) == b)
+                        .filter(|(k, id)| {
+                            *k != integrity::Kind::Principal && integrity::bucket(*k, id) == b
+                        })
                         .map(|(k, id)| format!("{} {id:?}", k.name()))
                         .collect();
                     ::log::error!(
