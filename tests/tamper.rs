@@ -393,7 +393,7 @@ fn a_reinserted_destroyed_object_stays_gone() {
     ctx.init_token(0);
     let s = ctx.user_session(0);
     let ku = uid(&s, victim(&s, || aes(&s, "destroyed", true)));
-    let keep = bystanders(&s, &[ku.clone()]);
+    let keep = bystanders(&s, std::slice::from_ref(&ku));
     drop(s);
     stop(&ctx);
     let path = ctx.token_path(0);
@@ -433,7 +433,7 @@ fn a_deleted_row_is_detected() {
     ctx.init_token(0);
     let s = ctx.user_session(0);
     let ku = uid(&s, victim(&s, || aes(&s, "deleted", true)));
-    let keep = bystanders(&s, &[ku.clone()]);
+    let keep = bystanders(&s, std::slice::from_ref(&ku));
     drop(s);
     stop(&ctx);
     let path = ctx.token_path(0);
@@ -524,7 +524,7 @@ fn a_row_from_another_token_is_refused() {
     let foreign = uid(&s, victim(&s, || aes(&s, "foreign", true)));
     drop(s);
     let s = ctx.user_session(1);
-    let keep = bystanders(&s, &[foreign.clone()]);
+    let keep = bystanders(&s, std::slice::from_ref(&foreign));
     drop(s);
     stop(&ctx);
     let row = object_row(&ctx.token_path(0), &foreign).unwrap();

@@ -84,6 +84,10 @@ pub struct ObjectRow {
     pub generation: u64,
 }
 
+/// The integrity root as stored: bucket digests and their MAC, each `None`
+/// before the first.
+pub type StoredRoot = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A storage backend: hands out transactions.
 pub trait Backend: Send {
     /// A number that changes when another connection commits (SQLite
@@ -164,7 +168,7 @@ pub trait Tx {
     fn set_counter(&mut self, uid: &str, next: u64) -> Result<()>;
 
     /// The integrity root's bucket digests and MAC (`None` before the first).
-    fn root(&mut self) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)>;
+    fn root(&mut self) -> Result<StoredRoot>;
     /// Sets the integrity root's bucket digests and MAC.
     fn set_root(&mut self, root: Option<&[u8]>, mac: Option<&[u8]>) -> Result<()>;
     /// An object row's generation and whether it has a MAC; `None` when absent.

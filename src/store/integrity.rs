@@ -226,7 +226,7 @@ pub(crate) struct Snapshot {
     principals: Vec<PrincipalRow>,
     counters: Vec<(String, u64)>,
     anchor: ChainPoint,
-    root: (Option<Vec<u8>>, Option<Vec<u8>>),
+    root: crate::store::backend::StoredRoot,
 }
 
 /// What a check found.
@@ -644,7 +644,7 @@ impl Tx for RootTx<'_> {
         }
         self.inner.set_counter(uid, next)
     }
-    fn root(&mut self) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+    fn root(&mut self) -> Result<crate::store::backend::StoredRoot> {
         self.inner.root()
     }
     fn set_root(&mut self, root: Option<&[u8]>, mac: Option<&[u8]>) -> Result<()> {

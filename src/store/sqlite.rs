@@ -795,7 +795,7 @@ impl Tx for SqliteTx<'_> {
         .transpose()
     }
 
-    fn root(&mut self) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+    fn root(&mut self) -> Result<crate::store::backend::StoredRoot> {
         self.tx
             .prepare_cached("SELECT root, root_mac FROM meta WHERE id = 1")
             .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
