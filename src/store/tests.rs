@@ -863,3 +863,58 @@ fn a_public_object_written_before_login_is_folded_at_the_next_load() {
     let c = s.changes_since(None, Some(&tmk)).unwrap();
     assert_eq!(uids(&c), vec!["early"]);
 }
+
+/// Cost of a full load with the TMK of a token of 10,000 objects, and of the
+/// integrity check alone (run with `--ignored --nocapture`; the dev profile is
+/// optimized).
+#[test]
+#[ignore = "measurement"]
+fn measure_open_of_10k_objects() {
+    let (_d, p) = tmp();
+    let (s, tmk) = init(&p);
+    for chunk in 0..100 {
+        let objs: Vec<StoredObject> = (0..100)
+            .map(|i| {
+                let n = chunk * 100 + i;
+                if n % 2 == 0 {
+                    private_obj(&format!("uid-{n:05}"), b"label", &[7; 32])
+                } else {
+                    public_obj(&format!("uid-{n:05}"), b"label", Some(&[7; 32]))
+                }
+            })
+            .collect();
+        s.put_objects(&objs, Some(&tmk)).unwrap();
+    }
+    let s = Store::open(&p).unwrap();
+    let t = std::time::Instant::now();
+    let c = s.changes_since(None, Some(&tmk)).unwrap();
+    let load = t.elapsed();
+    assert_eq!(c.upserts.len(), 10_000);
+    let keys = Keys::for_token(
+        &tmk,
+        s.read(|tx| tx.meta()).unwrap().token.as_ref().unwrap(),
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let v = s
+        .read(|tx| {
+            let meta = tx.meta()?;
+            integrity::Snapshot::read(tx)?.check(&keys.mac, &meta)
+        })
+        .unwrap();
+    let check = t.elapsed();
+    assert!(v.root_ok && v.suspects.is_empty());
+    let t = std::time::Instant::now();
+    let n = 200;
+    for i in 0..n {
+        s.put_object(
+            &private_obj(&format!("new-{i}"), b"l", &[1; 32]),
+            Some(&tmk),
+        )
+        .unwrap();
+    }
+    let per_create = t.elapsed() / n;
+    eprintln!(
+        "10,000 objects: full load with the TMK {load:?}, of which the integrity check {check:?}; one put_object {per_create:?}"
+    );
+}
