@@ -918,3 +918,33 @@ fn measure_open_of_10k_objects() {
         "10,000 objects: full load with the TMK {load:?}, of which the integrity check {check:?}; one put_object {per_create:?}"
     );
 }
+
+#[test]
+fn a_counter_set_back_is_refused() {
+    let (_d, p) = tmp();
+    let (s, tmk) = init(&p);
+    assert_eq!(s.reserve_counter("k", 10).unwrap(), 0);
+    assert_eq!(s.reserve_counter("k", 10).unwrap(), 10);
+    raw_sql(&p, "UPDATE counters SET next = 10 WHERE uid = 'k'");
+    s.changes_since(None, Some(&tmk)).unwrap();
+    assert!(matches!(
+        s.reserve_counter("k", 1),
+        Err(Error::KeyFunctionNotPermitted(_))
+    ));
+    // Another key's counter is not affected.
+    assert_eq!(s.reserve_counter("other", 1).unwrap(), 0);
+}
+
+#[test]
+fn a_removed_root_refuses_every_object_and_writes() {
+    let (_d, p) = tmp();
+    let (s, tmk) = init(&p);
+    s.put_object(&private_obj("a", b"a", b"x"), Some(&tmk))
+        .unwrap();
+    raw_sql(&p, "UPDATE meta SET root = NULL, root_mac = NULL");
+    let c = s.changes_since(None, Some(&tmk)).unwrap();
+    assert!(c.upserts.is_empty(), "nothing can be trusted");
+    assert!(s
+        .put_object(&private_obj("b", b"b", b"y"), Some(&tmk))
+        .is_err());
+}
