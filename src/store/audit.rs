@@ -290,6 +290,18 @@ pub enum Problem {
         /// The oldest kept record.
         seq: u64,
     },
+    /// The retention anchor was not moved by a retention record: the newest
+    /// retention record in the log names another anchor, or there is none.
+    UnrecordedAnchor {
+        /// The anchor's sequence number.
+        anchor: u64,
+    },
+    /// The retention anchor does not match the token's integrity root (checked
+    /// only with the master key at hand, i.e. logged in).
+    UnauthenticatedAnchor {
+        /// The anchor's sequence number.
+        anchor: u64,
+    },
     /// The last record is not the chain head recorded in the meta row.
     Head {
         /// The head's sequence number.
@@ -329,6 +341,14 @@ impl fmt::Display for Problem {
                 f,
                 "record {seq}: the oldest kept record does not follow the retention anchor"
             ),
+            Problem::UnrecordedAnchor { anchor } => write!(
+                f,
+                "anchor {anchor}: the retention anchor was not moved by a retention record (records cut from the front?)"
+            ),
+            Problem::UnauthenticatedAnchor { anchor } => write!(
+                f,
+                "anchor {anchor}: the retention anchor does not match the token's integrity root (moved by hand)"
+            ),
             Problem::Head { head, last } if head > last => write!(
                 f,
                 "records {}..{head}: missing (removed from the end; the chain head says {head})",
@@ -353,6 +373,18 @@ pub struct Verification {
     pub head: ChainPoint,
     /// Everything wrong, in sequence order; empty when the chain verifies.
     pub problems: Vec<Problem>,
+    /// How many records retention retired (every record up to the anchor).
+    pub retired: u64,
+    /// When the newest retention record was written (ms since the epoch).
+    pub retired_at_ms: Option<i64>,
+}
+
+/// The function name of the record that retention writes when it moves the anchor.
+pub const RETENTION_FUNCTION: &str = "retention";
+
+/// The context of a retention record: the anchor it set.
+fn retention_context(anchor: u64) -> String {
+    format!("anchor={anchor}")
 }
 
 impl Verification {
@@ -465,8 +497,11 @@ impl Store {
     /// rows are not objects: object caches need not reload).
     fn write_audit<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
         let mut g = self.inner.lock();
+        let keys = g.keys.clone();
         let mut tx = g.backend.begin(TxMode::Write)?;
-        let r = f(&mut *tx)?;
+        let mut rtx = super::integrity::RootTx::new(&mut *tx, keys.as_deref());
+        let r = f(&mut rtx)?;
+        rtx.finish()?;
         tx.commit()?;
         Ok(r)
     }
@@ -644,12 +679,28 @@ impl Store {
             }
             Ok((anchor, head, rows))
         })?;
-        let problems = verify_chain(anchor, head, &rows);
+        let mut problems = verify_chain(anchor, head, &rows);
+        // The anchor moves only with a retention record written in the same
+        // transaction, after the cut: the newest one names the current anchor.
+        let last_retention = rows
+            .iter()
+            .rev()
+            .find(|r| r.function == RETENTION_FUNCTION && r.principal.is_empty());
+        let recorded = last_retention
+            .filter(|r| r.context.as_deref() == Some(retention_context(anchor.seq).as_str()));
+        if anchor.seq > 0 && recorded.is_none() {
+            problems.push(Problem::UnrecordedAnchor { anchor: anchor.seq });
+        }
+        if self.anchor_refused()? {
+            problems.push(Problem::UnauthenticatedAnchor { anchor: anchor.seq });
+        }
         Ok(Verification {
             records: u64::try_from(rows.len()).unwrap_or(u64::MAX),
             anchor,
             head,
             problems,
+            retired: anchor.seq,
+            retired_at_ms: recorded.map(|r| r.time_ms),
         })
     }
 
@@ -686,7 +737,12 @@ impl Store {
             }
             let n = tx.delete_audit_through(last.seq)?;
             tx.set_audit_anchor(&last)?;
-            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+            let n = u64::try_from(n).unwrap_or(u64::MAX);
+            let mut rec = AuditRecord::management(RETENTION_FUNCTION, "", 0)
+                .with_reason(&format!("retired records through {} ({n})", last.seq));
+            rec.context = Some(retention_context(last.seq));
+            append_in_tx(tx, &[rec])?;
+            Ok(n)
         })
     }
 }

@@ -104,6 +104,10 @@ pub struct ObjectRow {
     pub generation: u64,
 }
 
+/// The integrity root as stored: bucket digests and their MAC, each `None`
+/// before the first.
+pub type StoredRoot = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A storage backend: hands out transactions.
 pub trait Backend: Send {
     /// A number that changes when another connection commits (SQLite
@@ -191,4 +195,26 @@ pub trait Tx {
     fn counter(&mut self, uid: &str) -> Result<u64>;
     /// Sets the next value of the counter named `uid`.
     fn set_counter(&mut self, uid: &str, next: u64) -> Result<()>;
+
+    /// The integrity root's bucket digests and MAC (`None` before the first).
+    fn root(&mut self) -> Result<StoredRoot>;
+    /// Sets the integrity root's bucket digests and MAC.
+    fn set_root(&mut self, root: Option<&[u8]>, mac: Option<&[u8]>) -> Result<()>;
+    /// An object row's generation and whether it has a MAC; `None` when absent.
+    fn object_state(&mut self, uid: &str) -> Result<Option<(u64, bool)>>;
+    /// Every object row's uid, generation and whether it has a MAC.
+    fn object_index(&mut self) -> Result<Vec<(String, u64, bool)>>;
+    /// Sets a row's MAC (whatever it was) if it is still the one written at
+    /// `generation`; false when it is not.
+    fn replace_object_mac(&mut self, uid: &str, generation: u64, mac: &[u8]) -> Result<bool>;
+    /// A tombstone's generation and whether it is pending; `None` when absent.
+    fn tombstone_state(&mut self, uid: &str) -> Result<Option<(u64, bool)>>;
+    /// Every tombstone's uid, generation and pending flag.
+    fn tombstone_index(&mut self) -> Result<Vec<(String, u64, bool)>>;
+    /// Marks a tombstone pending (written without the master key) or not.
+    fn set_tombstone_pending(&mut self, uid: &str, pending: bool) -> Result<bool>;
+    /// A counter's next value; `None` when there is no such counter row.
+    fn counter_row(&mut self, uid: &str) -> Result<Option<u64>>;
+    /// Every counter row.
+    fn counter_index(&mut self) -> Result<Vec<(String, u64)>>;
 }

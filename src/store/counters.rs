@@ -10,6 +10,11 @@ impl Store {
     /// the next reservation starts after them. A counter that would pass
     /// `u64::MAX` is refused.
     pub fn reserve_counter(&self, uid: &str, n: u64) -> Result<u64> {
+        if self.counter_refused(uid) {
+            return Err(Error::KeyFunctionNotPermitted(
+                "the key's IV counter does not match the token's integrity root".into(),
+            ));
+        }
         self.write(|tx, _, _| {
             let first = tx.counter(uid)?;
             let next = first.checked_add(n).ok_or_else(|| {

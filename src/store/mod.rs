@@ -10,11 +10,12 @@
 //! public one, are one AES-256-GCM blob under the TMK's sealing subkey, with an AAD
 //! that names the token (its uuid), the object's uid, its private flag and the role
 //! `attrs`, so blobs cannot be moved between rows or tokens. Public attributes are in
-//! clear (they must be findable before login) with an HMAC-SHA256 under the TMK's MAC
-//! subkey over the token uuid, uid, private flag, clear blob and sealed blob. An
-//! object written without a TMK at hand (a public object created before login) has
-//! no MAC until the first load with a TMK computes it; until then its clear
-//! attributes are not authenticated.
+//! clear (they must be findable before login). Every row written with the TMK, private
+//! or public, has an HMAC-SHA256 under the TMK's MAC subkey over the token uuid, uid,
+//! private flag, generation, clear blob and sealed blob, and every covered row is an
+//! entry of the token's integrity root ([`integrity`], docs/security.md): a row
+//! with no MAC is refused, except a public object created before login (pending),
+//! which the next load with a TMK checks and folds into the root.
 //!
 //! PINs. Each principal's PIN gives an Argon2id KEK that wraps the TMK (AAD: token
 //! uuid and principal name). Each try is recorded durably as in flight before the
@@ -34,6 +35,7 @@ pub mod audit;
 pub mod backend;
 mod codec;
 mod counters;
+mod integrity;
 mod principals;
 pub mod sqlite;
 
@@ -68,6 +70,7 @@ use backend::{Backend, MetaRow, ObjectRow, TokenRow, Tx, TxMode};
 use codec::{decode_attrs, encode_attrs, lp};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The security officer's principal name.
 pub const SO: &str = "so";
@@ -88,6 +91,7 @@ const AAD_OBJECT: &[u8] = b"softkms/v1/object";
 const AAD_TMK_WRAP: &[u8] = b"softkms/v1/tmk-wrap";
 const AAD_TMK_CHECK: &[u8] = b"softkms/v1/tmk-check";
 const MAC_PUBLIC: &[u8] = b"softkms/v1/public-object-mac";
+const MAC_ROW: &[u8] = b"softkms/v2/object-row-mac";
 const ROLE_ATTRS: &[u8] = b"attrs";
 
 /// The identity of an initialized token.
@@ -167,6 +171,12 @@ struct Seen {
 struct Inner {
     backend: Box<dyn Backend>,
     seen: Option<Seen>,
+    /// The TMK's subkeys while this process is logged in to the token: writes
+    /// need them to keep the integrity root current.
+    keys: Option<Arc<Keys>>,
+    /// Rows the last check refused: principal names and counter uids.
+    suspect_principals: Vec<String>,
+    suspect_counters: Vec<String>,
 }
 
 /// One token file. Open one per file per process and share it (it is `Send + Sync`).
@@ -216,6 +226,8 @@ fn object_mac_parts<'a>(
 struct Keys {
     sealer: Sealer,
     mac: MacKey,
+    /// Whether the token keeps an integrity root (its check value says so).
+    rooted: bool,
 }
 
 impl Keys {
@@ -223,15 +235,13 @@ impl Keys {
     /// before a re-initialization does not): `CKR_USER_NOT_LOGGED_IN` otherwise.
     fn for_token(tmk: &Tmk, token: &TokenRow) -> Result<Keys> {
         let sealer = tmk.sealer()?;
-        if sealer
-            .open(&check_aad(&token.uuid), &token.tmk_check)
-            .is_err()
-        {
+        let Ok(check) = sealer.open(&check_aad(&token.uuid), &token.tmk_check) else {
             return Err(Error::UserNotLoggedIn);
-        }
+        };
         Ok(Keys {
             sealer,
             mac: tmk.mac_key()?,
+            rooted: check.as_slice() == integrity::ROOTED,
         })
     }
 }
@@ -267,6 +277,9 @@ impl Store {
             inner: Mutex::new(Inner {
                 backend,
                 seen: None,
+                keys: None,
+                suspect_principals: Vec::new(),
+                suspect_counters: Vec::new(),
             }),
         }
     }
@@ -292,16 +305,36 @@ impl Store {
         &self,
         f: impl FnOnce(&mut dyn Tx, &MetaRow, u64) -> Result<R>,
     ) -> Result<(R, u64)> {
+        self.write_keyed(None, f)
+    }
+
+    /// [`Store::write`] with the caller's TMK, which keeps the integrity root
+    /// (and is remembered for later writes of this process).
+    fn write_keyed<R>(
+        &self,
+        tmk: Option<&Tmk>,
+        f: impl FnOnce(&mut dyn Tx, &MetaRow, u64) -> Result<R>,
+    ) -> Result<(R, u64)> {
         let mut g = self.inner.lock();
+        let cached = g.keys.clone();
         let mut tx = g.backend.begin(TxMode::Write)?;
         let meta = tx.meta()?;
+        let keys = match (tmk, meta.token.as_ref()) {
+            (Some(t), Some(token)) => Some(Arc::new(Keys::for_token(t, token)?)),
+            _ => cached,
+        };
         let generation = meta
             .generation
             .checked_add(1)
             .ok_or_else(|| Error::General("generation counter overflow".into()))?;
-        let r = f(&mut *tx, &meta, generation)?;
+        let mut rtx = integrity::RootTx::new(&mut *tx, keys.as_deref());
+        let r = f(&mut rtx, &meta, generation)?;
+        rtx.finish()?;
         tx.set_generation(generation)?;
         tx.commit()?;
+        if tmk.is_some() && keys.is_some() {
+            g.keys = keys;
+        }
         // Our own commits do not move our data_version: look again next time.
         g.seen = None;
         Ok((r, generation))
@@ -396,16 +429,17 @@ impl Store {
                 return Err(Error::UserNotLoggedIn);
             }
         }
-        let ((), generation) = self.write(|tx, meta, generation| {
+        let ((), generation) = self.write_keyed(tmk, |tx, meta, generation| {
             let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
             let keys = tmk.map(|t| Keys::for_token(t, token)).transpose()?;
+            let keys = keys.as_ref();
             for o in objs {
                 if let Some(base) = base {
                     if tx.object_generation(&o.uid)? != Some(base) {
                         return Err(Error::Conflict);
                     }
                 }
-                tx.put_object(&seal_object(o, token, keys.as_ref(), generation)?)?;
+                tx.put_object(&seal_object(o, token, keys, generation)?)?;
             }
             audit::append_in_tx(tx, audit).map(|_| ())
         })?;
@@ -475,14 +509,16 @@ impl Store {
     /// What changed since `since` (epoch, generation); `None`, another epoch or a
     /// pruned generation give a full load.
     ///
-    /// With a TMK, private objects are unsealed and public objects' MACs checked; a
-    /// row that fails is left out (and logged), never returned, never deleted. A
-    /// public object stored without a MAC gets one now. A TMK that does not belong
-    /// to this token (the token was re-initialized) is `CKR_USER_NOT_LOGGED_IN`.
-    /// Without a TMK, private objects are left out and public ones come with
-    /// `secret: None`.
+    /// With a TMK, the file is checked against its integrity root
+    /// ([`integrity`]), private objects are unsealed and every row's MAC is
+    /// checked; a row that fails, or that sits in a bucket of the root that does
+    /// not match, is left out (and logged), never returned, never rewritten. A
+    /// pending public object (written before login, no MAC) that passes is folded
+    /// into the root now. A TMK that does not belong to this token (the token was
+    /// re-initialized) is `CKR_USER_NOT_LOGGED_IN`. Without a TMK, private objects
+    /// are left out and public ones come with `secret: None`, unauthenticated.
     pub fn changes_since(&self, since: Option<(u64, u64)>, tmk: Option<&Tmk>) -> Result<Changes> {
-        let (meta, rows, mut deleted, full) = {
+        let (meta, rows, mut deleted, full, snap) = {
             let mut g = self.inner.lock();
             let dv = g.backend.data_version()?;
             let mut tx = g.backend.begin(TxMode::Read)?;
@@ -499,13 +535,17 @@ impl Store {
                 Some(gen) => tx.tombstones_since(gen)?,
                 None => Vec::new(),
             };
+            let snap = match tmk {
+                Some(_) if meta.token.is_some() => Some(integrity::Snapshot::read(&mut *tx)?),
+                _ => None,
+            };
             tx.commit()?;
             g.seen = Some(Seen {
                 data_version: dv,
                 epoch: meta.epoch,
                 generation: meta.generation,
             });
-            (meta, rows, deleted, full)
+            (meta, rows, deleted, full, snap)
         };
         let mut changes = Changes {
             epoch: meta.epoch,
@@ -518,10 +558,48 @@ impl Store {
             changes.deleted = deleted;
             return Ok(changes);
         };
-        let keys = tmk.map(|t| Keys::for_token(t, token)).transpose()?;
+        let keys = match tmk {
+            None => {
+                self.inner.lock().keys = None;
+                None
+            }
+            Some(t) => {
+                let k = Keys::for_token(t, token)?;
+                if !k.rooted {
+                    // A token from before integrity roots: adopt it once.
+                    self.adopt(t)?;
+                    return self.changes_since(None, tmk);
+                }
+                let k = Arc::new(k);
+                self.inner.lock().keys = Some(Arc::clone(&k));
+                Some(k)
+            }
+        };
+        let verdict = match (&keys, &snap) {
+            (Some(k), Some(s)) => Some(s.check(&k.mac, &meta)?),
+            _ => None,
+        };
+        if let Some(v) = &verdict {
+            self.report(v);
+        }
+        let refused = |kind, id: &str| verdict.as_ref().is_some_and(|v| v.refuses(kind, id));
         let mut missing_macs = Vec::new();
+        let mut returned = std::collections::HashSet::new();
         for row in rows {
-            match open_object(&row, token, keys.as_ref()) {
+            returned.insert(row.uid.clone());
+            let r = if refused(integrity::Kind::Object, &row.uid) {
+                Err(Error::TokenNotRecognized(if row.mac.is_none() {
+                    "row without a MAC (stripped): it does not match the token's integrity root"
+                        .into()
+                } else {
+                    "does not match the token's integrity root (replayed, re-inserted, \
+                     or a row of its bucket was removed)"
+                        .into()
+                }))
+            } else {
+                open_object(&row, token, keys.as_deref())
+            };
+            match r {
                 Ok(Some((obj, mac))) => {
                     if let Some(mac) = mac {
                         missing_macs.push((row.uid.clone(), row.generation, mac));
@@ -545,28 +623,287 @@ impl Store {
                 }
             }
         }
+        let mut pending_tombstones = Vec::new();
+        if let (Some(v), Some(s)) = (&verdict, &snap) {
+            // Objects this reload did not return but the check now refuses: the
+            // cache drops them.
+            if !full {
+                for (kind, id) in &v.suspects {
+                    if *kind == integrity::Kind::Object && !returned.contains(id) {
+                        deleted.push(id.clone());
+                    }
+                }
+            }
+            pending_tombstones = s
+                .pending_tombstones()
+                .filter(|(uid, _)| !v.refuses(integrity::Kind::Tombstone, uid))
+                .collect();
+        }
         changes.deleted = deleted;
-        if !missing_macs.is_empty() {
-            self.store_macs(&missing_macs);
+        if let Some(k) = &keys {
+            if !missing_macs.is_empty() || !pending_tombstones.is_empty() {
+                self.fold(k, &missing_macs, &pending_tombstones);
+            }
         }
         Ok(changes)
     }
 
-    /// Stores MACs computed for rows written without one. This changes no content,
-    /// so it does not move the generation. A failure is logged and retried at the
-    /// next load.
-    fn store_macs(&self, macs: &[(String, u64, [u8; crate::crypto::seal::MAC_LEN])]) {
+    /// Logs what a check refused, and remembers the refused principals and
+    /// counters.
+    fn report(&self, v: &integrity::Verdict) {
+        let path = self.path.display();
+        if !v.root_ok {
+            ::log::error!(
+                "{path}: the integrity root is missing or fails its MAC: every row is refused"
+            );
+        } else {
+            for (b, bad) in v.bad.iter().enumerate() {
+                if *bad {
+                    let rows: Vec<String> = v
+                        .suspects
+                        .iter()
+                        .filter(|(k, id)| {
+                            *k != integrity::Kind::Principal && integrity::bucket(*k, id) == b
+                        })
+                        .map(|(k, id)| format!("{} {id:?}", k.name()))
+                        .collect();
+                    ::log::error!(
+                        "{path}: integrity root bucket {b} does not match the file (a row \
+                         was edited, replayed, re-inserted or removed): refusing [{}]",
+                        rows.join(", ")
+                    );
+                }
+            }
+        }
+        let mut principals = Vec::new();
+        let mut counters = Vec::new();
+        for (kind, id) in &v.suspects {
+            match kind {
+                integrity::Kind::Principal => principals.push(id.clone()),
+                integrity::Kind::Counter => counters.push(id.clone()),
+                integrity::Kind::Object => {}
+                _ => ::log::error!(
+                    "{path}: {} {id:?} refused: does not match the integrity root",
+                    kind.name()
+                ),
+            }
+        }
+        for p in &principals {
+            ::log::error!("{path}: principal {p:?} refused: does not match the integrity root");
+        }
+        let mut g = self.inner.lock();
+        g.suspect_principals = principals;
+        g.suspect_counters = counters;
+    }
+
+    /// Whether the last check refused this principal's row (a replayed PIN row):
+    /// a login with it must fail.
+    pub fn principal_refused(&self, name: &str) -> bool {
+        self.inner
+            .lock()
+            .suspect_principals
+            .iter()
+            .any(|p| p == name)
+    }
+
+    /// Whether the audit anchor fails the integrity root; false when this
+    /// process does not hold the master key (nothing can be checked then).
+    pub(crate) fn anchor_refused(&self) -> Result<bool> {
+        let mut g = self.inner.lock();
+        let Some(keys) = g.keys.clone() else {
+            return Ok(false);
+        };
+        let mut tx = g.backend.begin(TxMode::Read)?;
+        let meta = tx.meta()?;
+        let snap = integrity::Snapshot::read(&mut *tx)?;
+        tx.commit()?;
+        Ok(snap
+            .check(&keys.mac, &meta)?
+            .refuses(integrity::Kind::Anchor, ""))
+    }
+
+    /// Checks that `tmk` opens this token and keeps its subkeys for this
+    /// process's writes (for tools that write through the store without a
+    /// token view: a load with the TMK does the same).
+    pub fn authenticate(&self, tmk: &Tmk) -> Result<()> {
+        let mut g = self.inner.lock();
+        let mut tx = g.backend.begin(TxMode::Read)?;
+        let meta = tx.meta()?;
+        tx.commit()?;
+        let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+        g.keys = Some(Arc::new(Keys::for_token(tmk, token)?));
+        Ok(())
+    }
+
+    /// Whether the last check refused this counter's row (a rolled-back counter).
+    pub(crate) fn counter_refused(&self, uid: &str) -> bool {
+        self.inner.lock().suspect_counters.iter().any(|c| c == uid)
+    }
+
+    /// Folds rows written without the TMK, checked since, into the integrity
+    /// root. This changes no content, so it does not move the generation. A
+    /// failure is logged and retried at the next load.
+    fn fold(
+        &self,
+        keys: &Keys,
+        macs: &[(String, u64, [u8; crate::crypto::seal::MAC_LEN])],
+        tombstones: &[(String, u64)],
+    ) {
         let mut g = self.inner.lock();
         let r = (|| -> Result<()> {
             let mut tx = g.backend.begin(TxMode::Write)?;
+            let mut rtx = integrity::RootTx::new(&mut *tx, Some(keys));
             for (uid, generation, mac) in macs {
-                tx.set_object_mac(uid, *generation, mac)?;
+                if !rtx.fold_object(uid, *generation, mac)? {
+                    ::log::info!("object {uid:?} changed since it was checked; not folded");
+                }
             }
+            for (uid, generation) in tombstones {
+                rtx.fold_tombstone(uid, *generation)?;
+            }
+            rtx.finish()?;
             tx.commit()
         })();
         if let Err(e) = r {
-            ::log::warn!("{}: could not store object MACs: {e}", self.path.display());
+            ::log::warn!(
+                "{}: could not fold rows written before login into the integrity root: {e}",
+                self.path.display()
+            );
         }
+    }
+
+    /// [`Store::write`] for `C_InitToken`: after `f` has made the new token
+    /// (whose TMK is `tmk`), its integrity root is built from the file in the
+    /// same transaction, so no crash leaves a token without one.
+    fn write_fresh<R>(
+        &self,
+        tmk: &Tmk,
+        f: impl FnOnce(&mut dyn Tx, &MetaRow, u64) -> Result<R>,
+    ) -> Result<(R, u64)> {
+        let mut g = self.inner.lock();
+        let mut tx = g.backend.begin(TxMode::Write)?;
+        let meta = tx.meta()?;
+        let generation = meta
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| Error::General("generation counter overflow".into()))?;
+        let r = f(&mut *tx, &meta, generation)?;
+        let now = tx.meta()?;
+        let token = now.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+        let keys = Keys::for_token(tmk, token)?;
+        let snap = integrity::Snapshot::read(&mut *tx)?;
+        let root = snap.fresh_root(&keys.mac)?;
+        integrity::store_root(&mut *tx, &keys.mac, token, now.epoch, &root)?;
+        tx.set_generation(generation)?;
+        tx.commit()?;
+        g.keys = Some(Arc::new(keys));
+        g.seen = None;
+        Ok((r, generation))
+    }
+
+    /// Adopts a token written before integrity roots (its check value is the
+    /// old, empty one): every row that passes the old checks gets a row MAC,
+    /// the root is built from the file as it is, and the check value is
+    /// re-sealed to say the token keeps a root. Done once, at the first login.
+    fn adopt(&self, tmk: &Tmk) -> Result<()> {
+        let mut g = self.inner.lock();
+        let mut tx = g.backend.begin(TxMode::Write)?;
+        let meta = tx.meta()?;
+        let mut token = meta.token.clone().ok_or(Error::TokenNotInitialized)?;
+        let keys = Keys::for_token(tmk, &token)?;
+        if !keys.rooted {
+            for row in tx.objects_since(None)? {
+                if legacy_ok(&row, &token, &keys) {
+                    let mac = row_mac(&keys, &token, &row)?;
+                    tx.replace_object_mac(&row.uid, row.generation, &mac)?;
+                } else {
+                    ::log::error!(
+                        "{}: object {:?} fails its checks; not adopted",
+                        self.path.display(),
+                        row.uid
+                    );
+                }
+            }
+            for (uid, _, pending) in tx.tombstone_index()? {
+                if pending {
+                    tx.set_tombstone_pending(&uid, false)?;
+                }
+            }
+            let snap = integrity::Snapshot::read(&mut *tx)?;
+            let root = snap.fresh_root(&keys.mac)?;
+            integrity::store_root(&mut *tx, &keys.mac, &token, meta.epoch, &root)?;
+            token.tmk_check = keys
+                .sealer
+                .seal(&check_aad(&token.uuid), integrity::ROOTED)?;
+            tx.set_token(meta.epoch, &token)?;
+            ::log::info!("{}: integrity root adopted", self.path.display());
+        }
+        tx.commit()?;
+        g.seen = None;
+        Ok(())
+    }
+}
+
+/// The MAC of an object row: token, uid, private flag, generation, both blobs.
+fn row_mac(
+    keys: &Keys,
+    token: &TokenRow,
+    row: &ObjectRow,
+) -> Result<[u8; crate::crypto::seal::MAC_LEN]> {
+    let (p, g) = ([u8::from(row.private)], row.generation.to_be_bytes());
+    keys.mac.mac(&[
+        MAC_ROW,
+        &token.uuid,
+        row.uid.as_bytes(),
+        &p,
+        &g,
+        row.clear.as_deref().unwrap_or(&[]),
+        row.sealed.as_deref().unwrap_or(&[]),
+    ])
+}
+
+/// Checks an object row's MAC ([`row_mac`]) in constant time.
+fn row_mac_ok(keys: &Keys, token: &TokenRow, row: &ObjectRow, tag: &[u8]) -> bool {
+    let (p, g) = ([u8::from(row.private)], row.generation.to_be_bytes());
+    keys.mac.verify(
+        &[
+            MAC_ROW,
+            &token.uuid,
+            row.uid.as_bytes(),
+            &p,
+            &g,
+            row.clear.as_deref().unwrap_or(&[]),
+            row.sealed.as_deref().unwrap_or(&[]),
+        ],
+        tag,
+    )
+}
+
+/// The checks of a row before integrity roots (for adoption only).
+fn legacy_ok(row: &ObjectRow, token: &TokenRow, keys: &Keys) -> bool {
+    let opens = |blob: &Vec<u8>| {
+        keys.sealer
+            .open(&object_aad(&token.uuid, &row.uid, row.private), blob)
+            .is_ok()
+    };
+    if row.private {
+        return row.sealed.as_ref().is_some_and(opens);
+    }
+    if row.sealed.as_ref().is_some_and(|b| !opens(b)) {
+        return false;
+    }
+    match &row.mac {
+        None => true,
+        Some(m) => keys.mac.verify(
+            &object_mac_parts(
+                &token.uuid,
+                &row.uid,
+                &[0],
+                row.clear.as_deref().unwrap_or(&[]),
+                row.sealed.as_deref().unwrap_or(&[]),
+            ),
+            m,
+        ),
     }
 }
 
@@ -592,27 +929,20 @@ fn seal_object(
     } else {
         Some(encode_attrs(&o.clear).to_vec())
     };
-    let mac = match (o.private, keys) {
-        (false, Some(k)) => {
-            let parts = object_mac_parts(
-                &token.uuid,
-                &o.uid,
-                &[0],
-                clear.as_deref().unwrap_or(&[]),
-                sealed.as_deref().unwrap_or(&[]),
-            );
-            Some(k.mac.mac(&parts)?.to_vec())
-        }
-        _ => None,
-    };
-    Ok(ObjectRow {
+    let mut row = ObjectRow {
         uid: o.uid.clone(),
         private: o.private,
         clear,
-        mac,
+        mac: None,
         sealed,
         generation,
-    })
+    };
+    // Every row written with the TMK is MACed, private or not, bound to its
+    // generation; a row without (a public object made before login) is pending.
+    if let Some(k) = keys {
+        row.mac = Some(row_mac(k, token, &row)?.to_vec());
+    }
+    Ok(row)
 }
 
 /// Decodes a clear attribute blob; a missing or empty blob is an empty map.
@@ -621,6 +951,31 @@ fn decode_clear(c: Option<&[u8]>) -> Option<AttrMap> {
         None | Some([]) => Some(AttrMap::new()),
         Some(b) => decode_attrs(b),
     }
+}
+
+/// Why a row without a MAC cannot be a public object made before login, if so:
+/// a public session makes no secret or private key and cannot set `CKA_TRUSTED`.
+fn not_pending(clear: &AttrMap) -> Option<&'static str> {
+    use cryptoki_sys::{CKA_CLASS, CKA_TRUSTED, CKO_PRIVATE_KEY, CKO_SECRET_KEY};
+    let ulong = |ty| {
+        clear
+            .get(&ty)
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_ne_bytes)
+    };
+    #[allow(clippy::useless_conversion)]
+    let class = ulong(CKA_CLASS);
+    #[allow(clippy::useless_conversion)]
+    if class == Some(u64::from(CKO_SECRET_KEY)) || class == Some(u64::from(CKO_PRIVATE_KEY)) {
+        return Some("key row without a MAC (stripped)");
+    }
+    if clear
+        .get(&CKA_TRUSTED)
+        .is_some_and(|v| v.iter().any(|b| *b != 0))
+    {
+        return Some("trusted row without a MAC (stripped)");
+    }
+    None
 }
 
 /// A MAC the caller should store for a row that had none.
@@ -663,37 +1018,30 @@ fn open_object(
         None if row.private => return Err(bad("private object without sealed attributes")),
         None => AttrMap::new(),
     };
-    if row.private {
-        if row.clear.as_ref().is_some_and(|c| !c.is_empty()) {
-            return Err(bad("private object with clear attributes"));
-        }
-        let obj = LoadedObject {
-            uid: row.uid.clone(),
-            private: true,
-            clear: AttrMap::new(),
-            secret: Some(secret),
-            generation: row.generation,
-        };
-        return Ok(Some((obj, None)));
+    if row.private && row.clear.as_ref().is_some_and(|c| !c.is_empty()) {
+        return Err(bad("private object with clear attributes"));
     }
     let clear_bytes = row.clear.as_deref().unwrap_or(&[]);
-    let parts = object_mac_parts(
-        &token.uuid,
-        &row.uid,
-        &[0],
-        clear_bytes,
-        row.sealed.as_deref().unwrap_or(&[]),
-    );
-    let new_mac = match &row.mac {
-        Some(m) if keys.mac.verify(&parts, m) => None,
-        Some(_) => return Err(bad("public attributes fail their MAC")),
-        None => Some(keys.mac.mac(&parts)?),
-    };
     let clear = decode_clear(Some(clear_bytes)).ok_or_else(|| bad("malformed clear attributes"))?;
+    let new_mac = match &row.mac {
+        Some(m) if row_mac_ok(keys, token, row, m) => None,
+        Some(_) => return Err(bad("attributes fail their MAC (edited, replayed or moved)")),
+        None => {
+            // Pending: a public object written before login. Only what a public
+            // session may create is taken; anything else lost its MAC.
+            if row.private || row.sealed.is_some() {
+                return Err(bad("row without a MAC (stripped)"));
+            }
+            if let Some(why) = not_pending(&clear) {
+                return Err(bad(why));
+            }
+            Some(row_mac(keys, token, row)?)
+        }
+    };
     let obj = LoadedObject {
         uid: row.uid.clone(),
-        private: false,
-        clear,
+        private: row.private,
+        clear: if row.private { AttrMap::new() } else { clear },
         secret: Some(secret),
         generation: row.generation,
     };

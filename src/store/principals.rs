@@ -110,9 +110,11 @@ impl Store {
         let serial = hex_upper(&random_bytes::<8>()?);
         // Epochs stay below 2^63 so that they fit SQLite's signed integers.
         let epoch = u64::from_le_bytes(random_bytes::<8>()?) >> 1;
-        let tmk_check = tmk.sealer()?.seal(&check_aad(&uuid), &[])?;
+        let tmk_check = tmk
+            .sealer()?
+            .seal(&check_aad(&uuid), super::integrity::ROOTED)?;
         let wrapped_tmk = wrap_key(&kek, &wrap_aad(&uuid, SO), &tmk)?;
-        self.write(|tx, meta, generation| {
+        self.write_fresh(&tmk, |tx, meta, generation| {
             tx.wipe()?;
             let epoch = if epoch == meta.epoch {
                 epoch ^ 1
@@ -439,7 +441,7 @@ impl Store {
         drop(old);
         let (salt, kek) = new_kek(pin, kdf)?;
         let wrapped_tmk = wrap_key(&kek, &aad, tmk)?;
-        let (done, _) = self.write(|tx, meta, _| {
+        let (done, _) = self.write_keyed(Some(tmk), |tx, meta, _| {
             let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
             let Some(now) = tx.principal(name)? else {
                 return Ok(false);
@@ -484,7 +486,7 @@ impl Store {
             return Err(Error::ArgumentsBad);
         }
         let (salt, kek) = new_kek(new_pin, kdf)?;
-        self.write(|tx, meta, _| {
+        self.write_keyed(Some(tmk), |tx, meta, _| {
             let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
             Keys::for_token(tmk, token)?;
             let wrapped_tmk = wrap_key(&kek, &wrap_aad(&token.uuid, name), tmk)?;

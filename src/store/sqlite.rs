@@ -101,6 +101,12 @@ const MIGRATIONS: &[&str] = &[
         uid  TEXT PRIMARY KEY,
         next INTEGER NOT NULL
      );",
+    // 4 -> 5: the integrity root (src/store/integrity.rs): bucket digests and
+    // their MAC in the meta row; tombstones written without the master key are
+    // pending until the next login folds them in.
+    "ALTER TABLE meta ADD COLUMN root BLOB;
+     ALTER TABLE meta ADD COLUMN root_mac BLOB;
+     ALTER TABLE tombstones ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The migrations, for tests that build an old token file.
@@ -885,6 +891,117 @@ impl Tx for SqliteTx<'_> {
             })
         })
         .transpose()
+    }
+
+    fn root(&mut self) -> Result<crate::store::backend::StoredRoot> {
+        self.tx
+            .prepare_cached("SELECT root, root_mac FROM meta WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(db_err)
+    }
+
+    fn set_root(&mut self, root: Option<&[u8]>, mac: Option<&[u8]>) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE meta SET root = ?1, root_mac = ?2 WHERE id = 1")
+            .and_then(|mut s| s.execute(params![root, mac]))
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn object_state(&mut self, uid: &str) -> Result<Option<(u64, bool)>> {
+        let raw: Option<(i64, bool)> = self
+            .tx
+            .prepare_cached("SELECT generation, mac IS NOT NULL FROM objects WHERE uid = ?1")
+            .and_then(|mut s| {
+                s.query_row([uid], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(db_err)?;
+        raw.map(|(g, m)| Ok((to_u64(g, "generation")?, m)))
+            .transpose()
+    }
+
+    fn object_index(&mut self) -> Result<Vec<(String, u64, bool)>> {
+        let mut s = self
+            .tx
+            .prepare_cached("SELECT uid, generation, mac IS NOT NULL FROM objects")
+            .map_err(db_err)?;
+        let raws = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, i64, bool)>>>())
+            .map_err(db_err)?;
+        raws.into_iter()
+            .map(|(u, g, m)| Ok((u, to_u64(g, "generation")?, m)))
+            .collect()
+    }
+
+    fn replace_object_mac(&mut self, uid: &str, generation: u64, mac: &[u8]) -> Result<bool> {
+        let generation = to_i64(generation)?;
+        let n = self
+            .tx
+            .prepare_cached("UPDATE objects SET mac = ?3 WHERE uid = ?1 AND generation = ?2")
+            .and_then(|mut s| s.execute(params![uid, generation, mac]))
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn tombstone_state(&mut self, uid: &str) -> Result<Option<(u64, bool)>> {
+        let raw: Option<(i64, bool)> = self
+            .tx
+            .prepare_cached("SELECT generation, pending != 0 FROM tombstones WHERE uid = ?1")
+            .and_then(|mut s| {
+                s.query_row([uid], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(db_err)?;
+        raw.map(|(g, p)| Ok((to_u64(g, "generation")?, p)))
+            .transpose()
+    }
+
+    fn tombstone_index(&mut self) -> Result<Vec<(String, u64, bool)>> {
+        let mut s = self
+            .tx
+            .prepare_cached("SELECT uid, generation, pending != 0 FROM tombstones")
+            .map_err(db_err)?;
+        let raws = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, i64, bool)>>>())
+            .map_err(db_err)?;
+        raws.into_iter()
+            .map(|(u, g, p)| Ok((u, to_u64(g, "generation")?, p)))
+            .collect()
+    }
+
+    fn set_tombstone_pending(&mut self, uid: &str, pending: bool) -> Result<bool> {
+        let n = self
+            .tx
+            .prepare_cached("UPDATE tombstones SET pending = ?2 WHERE uid = ?1")
+            .and_then(|mut s| s.execute(params![uid, i64::from(pending)]))
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn counter_row(&mut self, uid: &str) -> Result<Option<u64>> {
+        let next: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT next FROM counters WHERE uid = ?1")
+            .and_then(|mut s| s.query_row([uid], |r| r.get(0)).optional())
+            .map_err(db_err)?;
+        next.map(|n| to_u64(n, "counter")).transpose()
+    }
+
+    fn counter_index(&mut self) -> Result<Vec<(String, u64)>> {
+        let mut s = self
+            .tx
+            .prepare_cached("SELECT uid, next FROM counters")
+            .map_err(db_err)?;
+        let raws = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, i64)>>>())
+            .map_err(db_err)?;
+        raws.into_iter()
+            .map(|(u, n)| Ok((u, to_u64(n, "counter")?)))
+            .collect()
     }
 
     fn delete_audit_through(&mut self, seq: u64) -> Result<usize> {

@@ -327,7 +327,21 @@ impl Token {
         st.login = who;
         st.tmk = Some(tmk);
         Self::reset_view(&mut st);
-        Self::reload(&store, &mut st)
+        Self::reload(&store, &mut st)?;
+        if store.principal_refused(&name) {
+            // The PIN row does not match the integrity root (an old row put
+            // back): the PIN it takes is not the principal's current one.
+            log::error!(
+                "{}: login as {name:?} refused: its PIN row does not match the integrity root",
+                self.cfg.path.display()
+            );
+            st.login = Login::Public;
+            st.tmk = None;
+            Self::reset_view(&mut st);
+            Self::reload(&store, &mut st)?;
+            return Err(Error::PinIncorrect);
+        }
+        Ok(())
     }
 
     /// After a successful login: when the slot's `kdf` is above the cost stored

@@ -123,6 +123,8 @@ fn verify(m: &Module, o: &Opts) -> Result<(), String> {
             "anchor": v.anchor.seq,
             "head": {"sequence": v.head.seq, "hash": head},
             "problems": problems,
+            "retired": v.retired,
+            "retired_at_ms": v.retired_at_ms,
         })
         .to_string());
     } else {
@@ -135,6 +137,15 @@ fn verify(m: &Module, o: &Opts) -> Result<(), String> {
                 v.records,
                 v.anchor.seq + 1,
                 v.head.seq
+            ));
+        }
+        if v.retired > 0 {
+            out(&format!(
+                "retention retired {} records (1..{}), last at {} ms since the epoch",
+                v.retired,
+                v.retired,
+                v.retired_at_ms
+                    .map_or_else(|| "an unrecorded time".to_string(), |t| t.to_string())
             ));
         }
     }

@@ -125,18 +125,22 @@ fn the_auditor_follows_its_mode() {
     );
     agg.data(&s, event(0), 100_000);
     agg.data(&s, event(0), 100_500);
-    assert_eq!(s.audit_head().unwrap().seq, 10);
-    // Retention applied at the first call (10 -> 3 records), then at most once a
-    // minute; the first call after a second flushes (two aggregates).
+    // Retention's own record of the anchor it moved.
+    assert_eq!(s.audit_head().unwrap().seq, 11);
+    // Retention applied at the first call (10 -> 3 records, and its record),
+    // then at most once a minute; the first call after a second flushes (two
+    // aggregates).
     agg.data(&s, event(1), 101_000);
     let rows = s.audit_records(0, 100).unwrap();
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().any(|r| r.function == "retention"));
     assert!(rows.iter().any(|r| r.count == 2));
     assert!(s.verify_audit().unwrap().ok());
     agg.data(&s, event(1), 161_000);
     agg.flush_all(&s);
     let rows = s.audit_records(0, 100).unwrap();
-    assert_eq!(rows.len(), 4);
+    // Three kept, retention's record, the flushed aggregate.
+    assert_eq!(rows.len(), 5);
     assert_eq!(rows.last().unwrap().count, 1);
     assert!(s.verify_audit().unwrap().ok());
 }

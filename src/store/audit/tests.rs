@@ -128,8 +128,11 @@ fn pruning_keeps_the_chain_verifiable() {
     assert_eq!(n, 15);
     let v = s.verify_audit().unwrap();
     assert!(v.ok(), "{:?}", v.problems);
-    assert_eq!(v.records, 5);
+    // The five kept, and the retention record that moved the anchor.
+    assert_eq!(v.records, 6);
     assert_eq!(v.anchor.seq, 15);
+    assert_eq!(v.retired, 15);
+    assert!(v.retired_at_ms.is_some());
     s.append_audit(&[rec(21)]).unwrap();
     assert!(s.verify_audit().unwrap().ok());
     // Nothing is old enough for the age limit.
@@ -139,11 +142,13 @@ fn pruning_keeps_the_chain_verifiable() {
     };
     assert_eq!(s.prune_audit(&r, now_ms()).unwrap(), 0);
     // Two days later everything is.
-    assert_eq!(s.prune_audit(&r, now_ms() + 2 * 86_400_000).unwrap(), 6);
+    assert_eq!(s.prune_audit(&r, now_ms() + 2 * 86_400_000).unwrap(), 7);
     let v = s.verify_audit().unwrap();
     assert!(v.ok(), "{:?}", v.problems);
-    assert_eq!(v.records, 0);
-    assert_eq!(s.append_audit(&[rec(22)]).unwrap(), vec![22]);
+    // Only the new retention record is left.
+    assert_eq!(v.records, 1);
+    assert_eq!(v.retired, 22);
+    assert_eq!(s.append_audit(&[rec(22)]).unwrap(), vec![24]);
     assert!(s.verify_audit().unwrap().ok());
 }
 
@@ -285,7 +290,10 @@ fn an_anchor_moved_past_the_oldest_record_is_caught() {
         let v = s.verify_audit().unwrap();
         assert_eq!(
             v.problems,
-            vec![Problem::Anchor { seq: 6 }],
+            vec![
+                Problem::Anchor { seq: 6 },
+                Problem::UnrecordedAnchor { anchor: seq }
+            ],
             "anchor at {seq}"
         );
     }
