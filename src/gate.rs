@@ -369,10 +369,13 @@ pub fn using<T>(
 ) -> Result<T> {
     let mut granted = Vec::with_capacity(reqs.len());
     for req in reqs {
-        let (r, uid, version) = check(tok, session, req);
+        let (r, seen) = check(tok, session, req);
         match r {
             Ok(g) => granted.push(g),
             Err(e) => {
+                let seen = seen.as_deref();
+                let uid = seen.map(Object::unique_id).unwrap_or_default();
+                let version = seen.and_then(|k| k.get_ulong(CKA_SOFTKMS_CURRENT_VERSION));
                 let ctx = req.context;
                 record_use(
                     tok,
@@ -380,7 +383,7 @@ pub fn using<T>(
                     function,
                     req.mech,
                     ctx,
-                    &uid,
+                    uid,
                     version,
                     Some(&e),
                 );
@@ -409,13 +412,13 @@ pub fn using<T>(
     r
 }
 
-/// One use's checks, with what the audit record names: the key's unique id and
-/// version as far as they are known.
+/// One use's checks, with the key as far as it was found (for the audit
+/// record of a refusal).
 fn check(
     tok: &Token,
     session: CK_SESSION_HANDLE,
     req: &Request<'_>,
-) -> (Result<Granted>, String, Option<u64>) {
+) -> (Result<Granted>, Option<Arc<Object>>) {
     let mut seen: Option<Arc<Object>> = None;
     let mut r = Err(Error::Conflict);
     // When another writer changed the key while a due rotation was being
@@ -427,11 +430,7 @@ fn check(
             break;
         }
     }
-    let uid = seen.as_deref().map(Object::unique_id).unwrap_or_default();
-    let version = seen
-        .as_deref()
-        .and_then(|k| k.get_ulong(CKA_SOFTKMS_CURRENT_VERSION));
-    (r, uid.to_string(), version)
+    (r, seen)
 }
 
 fn admit_once(
@@ -460,8 +459,8 @@ fn admit_once(
     }
     // The policy is checked before anything happens to the key (a due
     // rotation included): a denied use changes nothing.
-    let principal = tok.state.read().login.clone();
-    let principal = principal_name(&principal);
+    let st = tok.state.read();
+    let principal = principal_name(&st.login);
     check_policy(&key, principal, req.what.action(req.mech), req.context)?;
     let may_choose_iv = match req.what.inverse() {
         Some(undo) if !is_envelope(req.mech) => {
@@ -478,6 +477,7 @@ fn admit_once(
             req.what.inverse().map_or("?", Action::name),
         )));
     }
+    drop(st);
     let key = usable(tok, session, key, &req.invalid)?;
     *seen = Some(Arc::clone(&key));
     let versions = views(&key, req.what.purpose(req.mech))?;
@@ -486,8 +486,9 @@ fn admit_once(
             "the key has no version that may be used".into(),
         ));
     }
-    // Only encryptions generate IVs (message-based AES-GCM).
-    let ivs = if req.what == Use::Encrypt {
+    // Only encryptions whose caller does not give the IV generate one
+    // (message-based AES-GCM).
+    let ivs = if req.what == Use::Encrypt && !req.caller_iv && req.mech == CKM_AES_GCM {
         tok.iv_source(&key)
     } else {
         None
