@@ -330,6 +330,34 @@ impl Backend for SqliteBackend {
     }
 }
 
+/// One row's (generation, flag) by uid, from a query that selects exactly
+/// those two columns for `?1` (the integrity root's view of objects and
+/// tombstones).
+fn row_state(tx: &rusqlite::Transaction<'_>, sql: &str, uid: &str) -> Result<Option<(u64, bool)>> {
+    let raw: Option<(i64, bool)> = tx
+        .prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_row([uid], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(db_err)?;
+    raw.map(|(g, f)| Ok((to_u64(g, "generation")?, f)))
+        .transpose()
+}
+
+/// Every row's (uid, generation, flag), from a query that selects those three
+/// columns.
+fn row_index(tx: &rusqlite::Transaction<'_>, sql: &str) -> Result<Vec<(String, u64, bool)>> {
+    let mut s = tx.prepare_cached(sql).map_err(db_err)?;
+    let raws = s
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, i64, bool)>>>())
+        .map_err(db_err)?;
+    raws.into_iter()
+        .map(|(u, g, f)| Ok((u, to_u64(g, "generation")?, f)))
+        .collect()
+}
+
 struct SqliteTx<'c> {
     tx: rusqlite::Transaction<'c>,
 }
@@ -909,30 +937,18 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn object_state(&mut self, uid: &str) -> Result<Option<(u64, bool)>> {
-        let raw: Option<(i64, bool)> = self
-            .tx
-            .prepare_cached("SELECT generation, mac IS NOT NULL FROM objects WHERE uid = ?1")
-            .and_then(|mut s| {
-                s.query_row([uid], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(db_err)?;
-        raw.map(|(g, m)| Ok((to_u64(g, "generation")?, m)))
-            .transpose()
+        row_state(
+            &self.tx,
+            "SELECT generation, mac IS NOT NULL FROM objects WHERE uid = ?1",
+            uid,
+        )
     }
 
     fn object_index(&mut self) -> Result<Vec<(String, u64, bool)>> {
-        let mut s = self
-            .tx
-            .prepare_cached("SELECT uid, generation, mac IS NOT NULL FROM objects")
-            .map_err(db_err)?;
-        let raws = s
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, i64, bool)>>>())
-            .map_err(db_err)?;
-        raws.into_iter()
-            .map(|(u, g, m)| Ok((u, to_u64(g, "generation")?, m)))
-            .collect()
+        row_index(
+            &self.tx,
+            "SELECT uid, generation, mac IS NOT NULL FROM objects",
+        )
     }
 
     fn replace_object_mac(&mut self, uid: &str, generation: u64, mac: &[u8]) -> Result<bool> {
@@ -946,30 +962,18 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn tombstone_state(&mut self, uid: &str) -> Result<Option<(u64, bool)>> {
-        let raw: Option<(i64, bool)> = self
-            .tx
-            .prepare_cached("SELECT generation, pending != 0 FROM tombstones WHERE uid = ?1")
-            .and_then(|mut s| {
-                s.query_row([uid], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(db_err)?;
-        raw.map(|(g, p)| Ok((to_u64(g, "generation")?, p)))
-            .transpose()
+        row_state(
+            &self.tx,
+            "SELECT generation, pending != 0 FROM tombstones WHERE uid = ?1",
+            uid,
+        )
     }
 
     fn tombstone_index(&mut self) -> Result<Vec<(String, u64, bool)>> {
-        let mut s = self
-            .tx
-            .prepare_cached("SELECT uid, generation, pending != 0 FROM tombstones")
-            .map_err(db_err)?;
-        let raws = s
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, i64, bool)>>>())
-            .map_err(db_err)?;
-        raws.into_iter()
-            .map(|(u, g, p)| Ok((u, to_u64(g, "generation")?, p)))
-            .collect()
+        row_index(
+            &self.tx,
+            "SELECT uid, generation, pending != 0 FROM tombstones",
+        )
     }
 
     fn set_tombstone_pending(&mut self, uid: &str, pending: bool) -> Result<bool> {
