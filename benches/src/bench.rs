@@ -382,6 +382,7 @@ fn run_loop(
             }
             continue;
         }
+        workloads::cleanup(s, keys.before(s, op, &mut ctx)?)?;
         let t = Instant::now();
         let created = keys.run(s, op, &mut ctx)?;
         measured += t.elapsed();
@@ -391,5 +392,6 @@ fn run_loop(
             break;
         }
     }
+    workloads::cleanup(s, ctx.leftovers())?;
     Ok(f64::from(count) / measured.as_secs_f64().max(1e-9))
 }

@@ -65,7 +65,18 @@ pub enum Op {
     /// SoftKMS GenerateDataKey (C_DeriveKey with CKM_SOFTKMS_GENERATE_DATA_KEY):
     /// a 32-byte session data key and its wrapped form.
     GenerateDataKey,
+    /// SoftKMS rotation: C_SetAttributeValue of CKA_SOFTKMS_ROTATE on a managed
+    /// token key, which adds a version. Each thread starts a new key (outside the
+    /// clock) every [`ROTATIONS_PER_KEY`] rotations, so the key's version list
+    /// stays short.
+    Rotate,
 }
+
+/// How many versions a key of [`Op::Rotate`] gets before the next key takes over.
+const ROTATIONS_PER_KEY: u32 = 32;
+
+/// `CKA_SOFTKMS_ROTATE` (`include/softkms.h`).
+const CKA_SOFTKMS_ROTATE: cryptoki_sys::CK_ULONG = 0xD34B_0006;
 
 /// SoftKMS's vendor mechanisms (`include/softkms.h`).
 const CKM_SOFTKMS_ENVELOPE: cryptoki_sys::CK_ULONG = 0xD34B_0001;
@@ -148,6 +159,7 @@ pub fn all(max_objects: usize) -> Vec<Workload> {
         one("Envelope encrypt 1 KiB (SoftKMS)", Op::Envelope(1024)),
         one("Envelope encrypt 1 MiB (SoftKMS)", Op::Envelope(1 << 20)),
         one("GenerateDataKey (SoftKMS)", Op::GenerateDataKey),
+        one("Rotate a managed key (SoftKMS)", Op::Rotate),
         Workload {
             name: "ECDSA P-256 sign, 2 threads".into(),
             op: Op::EcdsaSign,
@@ -196,6 +208,8 @@ impl Op {
             Op::CreateTokenKey | Op::Find(_) | Op::Open(_) | Op::Kdf => vec![],
             Op::Envelope(_) => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_ENVELOPE)],
             Op::GenerateDataKey => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_GENERATE_DATA_KEY)],
+            // The envelope mechanism stands for "a module with SoftKMS's vendor ABI".
+            Op::Rotate => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_ENVELOPE)],
         }
     }
 
@@ -262,6 +276,8 @@ struct EcKeys {
 /// Per-thread state of a running operation.
 pub struct OpCtx {
     iv: u128,
+    /// [`Op::Rotate`]'s key and how often it has been rotated.
+    rotating: Option<(ObjectHandle, u32)>,
 }
 
 impl OpCtx {
@@ -269,7 +285,13 @@ impl OpCtx {
     pub fn new(thread: usize) -> OpCtx {
         OpCtx {
             iv: (thread as u128) << 64,
+            rotating: None,
         }
+    }
+
+    /// What this thread leaves on the token when its loop ends.
+    pub fn leftovers(&mut self) -> Vec<ObjectHandle> {
+        self.rotating.take().map(|(k, _)| k).into_iter().collect()
     }
 
     fn next_iv(&mut self) -> [u8; 12] {
@@ -475,9 +497,43 @@ impl Keys {
     }
 
     /// Runs one operation; returns the objects it created, to destroy untimed.
+    /// Work an operation needs before its next run, outside the clock; returns the
+    /// objects to destroy (also outside the clock).
+    pub fn before(&self, s: &Session, op: Op, ctx: &mut OpCtx) -> R<Vec<ObjectHandle>> {
+        if op != Op::Rotate {
+            return Ok(Vec::new());
+        }
+        match ctx.rotating {
+            Some((_, n)) if n < ROTATIONS_PER_KEY => Ok(Vec::new()),
+            _ => {
+                let key = s
+                    .generate_key(&Mechanism::AesKeyGen, &aes_template("bench-rotate"))
+                    .map_err(ck("C_GenerateKey(AES)"))?;
+                Ok(ctx
+                    .rotating
+                    .replace((key, 0))
+                    .map(|(k, _)| k)
+                    .into_iter()
+                    .collect())
+            }
+        }
+    }
+
+    /// Runs one operation; returns the objects it created, to destroy outside the clock.
     pub fn run(&self, s: &Session, op: Op, ctx: &mut OpCtx) -> R<Vec<ObjectHandle>> {
         let missing = || "key not prepared".to_string();
         match op {
+            Op::Rotate => {
+                let (key, n) = ctx.rotating.as_mut().ok_or_else(missing)?;
+                let rotate = Attribute::VendorDefined((
+                    cryptoki::object::AttributeType::VendorDefined(CKA_SOFTKMS_ROTATE),
+                    vec![1],
+                ));
+                s.update_attributes(*key, &[rotate])
+                    .map_err(ck("C_SetAttributeValue(CKA_SOFTKMS_ROTATE)"))?;
+                *n += 1;
+                Ok(Vec::new())
+            }
             Op::Envelope(n) => {
                 let key = self.aes.ok_or_else(missing)?;
                 let mech = cryptoki::mechanism::vendor_defined::VendorDefinedMechanism::new::<u8>(
