@@ -586,3 +586,339 @@ fn a_public_object_made_before_login_is_covered_from_the_next_login() {
     assert_logged(&du, "integrity root");
     start(&mut ctx);
 }
+
+/// The message-based AES-GCM IVs of `n` messages under `k`, with counter-generated
+/// IVs (`CKG_GENERATE_COUNTER`), or the first error.
+fn counter_ivs(s: &Session, k: ObjectHandle, n: usize) -> Result<Vec<[u8; 12]>, RvError> {
+    use cryptoki::mechanism::aead::{GcmMessageParams, GeneratorFunction};
+    use cryptoki::mechanism::MessageParam;
+    fn params<'a>(iv: &'a mut [u8; 12], tag: &'a mut [u8; 16]) -> GcmMessageParams<'a> {
+        GcmMessageParams::new(iv, 32.into(), GeneratorFunction::GenerateCounter, tag).unwrap()
+    }
+    let (mut iv0, mut tag0) = ([9u8; 12], [0u8; 16]);
+    let init = Mechanism::AesGcmMessage(params(&mut iv0, &mut tag0));
+    s.message_encrypt_init(&init, k)
+        .map_err(|e| rv(Err::<(), _>(e)))?;
+    let mut ivs = Vec::new();
+    for _ in 0..n {
+        let (mut iv, mut tag) = ([9u8; 12], [0u8; 16]);
+        let p = MessageParam::AesGcmMessage(params(&mut iv, &mut tag));
+        let r = s.encrypt_message(&p, b"", b"message");
+        if let Err(e) = r {
+            let _ = s.message_encrypt_final();
+            return Err(rv(Err::<(), _>(e)));
+        }
+        ivs.push(iv);
+    }
+    s.message_encrypt_final().unwrap();
+    Ok(ivs)
+}
+
+/// A key's IV counter set back in the file (so that the next block would hand
+/// out IVs already used) is refused at the next login: no counter-generated IV
+/// repeats, the counter is named in the log, and the key's other uses and the
+/// other keys keep working.
+#[test]
+fn a_counter_set_back_is_refused_and_no_iv_repeats() {
+    let mut ctx = logging_ctx(1);
+    ctx.init_token(0);
+    let path = ctx.token_path(0);
+    let s = ctx.user_session(0);
+    let shared = [
+        bucket("principal", "so"),
+        bucket("principal", "user"),
+        bucket("anchor", ""),
+    ];
+    // A key whose counter shares no bucket with the principals, the anchor or
+    // its own row.
+    let (k, ku) = loop {
+        let h = aes(&s, "iv key", true);
+        let u = uid(&s, h);
+        let c = bucket("counter", &u);
+        if !shared.contains(&c) && c != bucket("object", &u) {
+            break (h, u);
+        }
+        s.destroy_object(h).unwrap();
+    };
+    let keep = bystanders(&s, &[]);
+    let keep: Vec<String> = keep
+        .into_iter()
+        .filter(|l| bucket("object", &uid(&s, find(&s, l)[0])) != bucket("counter", &ku))
+        .collect();
+    assert!(!keep.is_empty());
+    let mut seen = counter_ivs(&s, k, 3).unwrap();
+    drop(s);
+    stop(&ctx);
+    let old: i64 = db(&path)
+        .query_row("SELECT next FROM counters WHERE uid = ?1", [&ku], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    start(&mut ctx);
+    let s = ctx.user_session(0);
+    let k = find(&s, "iv key")[0];
+    seen.extend(counter_ivs(&s, k, 3).unwrap());
+    drop(s);
+    stop(&ctx);
+    db(&path)
+        .execute(
+            "UPDATE counters SET next = ?1 WHERE uid = ?2",
+            rusqlite::params![old, ku],
+        )
+        .unwrap();
+    start(&mut ctx);
+    let s = ctx.user_session(0);
+    let k = find(&s, "iv key")[0];
+    match counter_ivs(&s, k, 3) {
+        Ok(ivs) => {
+            let again: Vec<_> = ivs.iter().filter(|iv| seen.contains(iv)).collect();
+            panic!("a set-back counter was used; IVs used twice: {again:?}");
+        }
+        Err(e) => assert_eq!(e, RvError::KeyFunctionNotPermitted),
+    }
+    // The key itself still encrypts with an IV the module draws at random
+    // (single-part GCM with a generated IV is not counter based) and the
+    // others work.
+    works(&s, "iv key");
+    for label in &keep {
+        works(&s, label);
+    }
+    drop(s);
+    stop(&ctx);
+    assert_logged(&ku, "integrity root");
+    start(&mut ctx);
+}
+
+/// The pre-root fixture: a token written by SoftKMS before integrity roots
+/// (commit 90b7ad8), made by [`make_pre_root_fixture`].
+fn pre_root_fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pre-root-token.db")
+}
+
+/// The plaintext of the fixture's envelope message.
+const ENVELOPED: &[u8] = b"sealed before the integrity root";
+
+/// Writes `tests/fixtures/pre-root-token.db` with the module named by
+/// `TEST_PKCS11_MODULE`, which must be a SoftKMS from before integrity roots:
+/// `TEST_PKCS11_MODULE=/path/to/old/libsoftkms.so cargo test --test tamper --
+/// --ignored make_pre_root_fixture`. Its user PIN is [`USER_PIN`], its slot
+/// uses `kdf = "fast"`.
+#[test]
+#[ignore = "makes the fixture with an old module"]
+fn make_pre_root_fixture() {
+    assert!(
+        std::env::var_os("TEST_PKCS11_MODULE").is_some(),
+        "set TEST_PKCS11_MODULE to a SoftKMS from before integrity roots"
+    );
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    // Every object in a bucket of its own (and none with the principals or the
+    // anchor), so that a test that damages one row sees only that row refused.
+    let mut used = vec![
+        bucket("principal", "so"),
+        bucket("principal", "user"),
+        bucket("anchor", ""),
+    ];
+    let mut alone = |make: &dyn Fn() -> ObjectHandle| loop {
+        let h = make();
+        let b = bucket("object", &uid(&s, h));
+        if !used.contains(&b) {
+            used.push(b);
+            return h;
+        }
+        s.destroy_object(h).unwrap();
+    };
+    alone(&|| aes(&s, "old-aes", true));
+    alone(&|| aes(&s, "old-public-aes", false));
+    alone(&|| data(&s, "old-data", false));
+    let managed = alone(&|| {
+        s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::ValueLen(32.into()),
+                Attribute::Label(b"old-managed".to_vec()),
+            ],
+        )
+        .unwrap()
+    });
+    let ct = s.encrypt(&envelope(), managed, ENVELOPED).unwrap();
+    alone(&|| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Value(ct.clone()),
+            Attribute::Label(b"old-envelope".to_vec()),
+        ])
+        .unwrap()
+    });
+    drop(s);
+    let src = ctx.token_path(0);
+    stop(&ctx);
+    db(&src)
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    std::fs::create_dir_all(pre_root_fixture().parent().unwrap()).unwrap();
+    std::fs::copy(&src, pre_root_fixture()).unwrap();
+}
+
+/// `CKM_SOFTKMS_ENVELOPE` without parameters.
+fn envelope() -> Mechanism<'static> {
+    use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
+    use cryptoki::mechanism::MechanismType;
+    let ty = MechanismType::new_vendor_defined(0xD34B_0001).unwrap();
+    Mechanism::VendorDefined(VendorDefinedMechanism::new::<u8>(ty, None))
+}
+
+/// A logging module whose slot 0 holds a copy of the pre-root fixture, changed
+/// by `edit` (with SQLite) before the module opens it.
+fn with_pre_root_token(edit: impl FnOnce(&Path)) -> Ctx {
+    let mut ctx = logging_ctx(1);
+    stop(&ctx);
+    let path = ctx.token_path(0);
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    std::fs::copy(pre_root_fixture(), &path).unwrap();
+    let version: i64 = db(&path)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        version < 5,
+        "the fixture is a token from before roots (schema {version})"
+    );
+    edit(&path);
+    start(&mut ctx);
+    ctx
+}
+
+/// Every object of the fixture but `except` is there and does what it did.
+fn fixture_works(s: &Session, except: &str) {
+    for label in ["old-aes", "old-public-aes"] {
+        if label != except {
+            works(s, label);
+        }
+    }
+    if except != "old-data" {
+        let d = find(s, "old-data");
+        assert_eq!(d.len(), 1);
+        let v = s.get_attributes(d[0], &[AttributeType::Value]).unwrap();
+        assert!(matches!(&v[..], [Attribute::Value(v)] if v == b"value"));
+    }
+    let e = find(s, "old-envelope")[0];
+    let ct = match &s.get_attributes(e, &[AttributeType::Value]).unwrap()[..] {
+        [Attribute::Value(v)] => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    let k = find(s, "old-managed")[0];
+    assert_eq!(s.decrypt(&envelope(), k, &ct).unwrap(), ENVELOPED);
+}
+
+/// A token written before integrity roots is adopted at its first login: its
+/// objects keep working (also an envelope message sealed then), every row gets
+/// a MAC and the file a root, and from then on a tampered row is refused like
+/// in a token made with roots.
+#[test]
+fn a_token_from_before_the_root_is_adopted() {
+    let mut ctx = with_pre_root_token(|_| {});
+    let path = ctx.token_path(0);
+    let s = ctx.user_session(0);
+    fixture_works(&s, "");
+    let public = uid(&s, find(&s, "old-public-aes")[0]);
+    drop(s);
+    stop(&ctx);
+    let c = db(&path);
+    let root: Value = c
+        .query_row("SELECT root FROM meta", [], |r| r.get(0))
+        .unwrap();
+    assert!(matches!(root, Value::Blob(_)), "no root after adoption");
+    let unmacd: i64 = c
+        .query_row("SELECT count(*) FROM objects WHERE mac IS NULL", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(unmacd, 0, "rows left without a MAC");
+    drop(c);
+    assert!(
+        !log_lines("integrity root adopted").is_empty(),
+        "adoption not logged"
+    );
+    // Adopted, the public key's clear attributes are covered: flipped and
+    // stripped, it is refused; the rest keeps working.
+    let mut row = object_row(&path, &public).unwrap();
+    if let Value::Blob(clear) = &row[2] {
+        let c = edit_attr(clear, 0x103, &[0]); // CKA_SENSITIVE
+        row[2] = Value::Blob(edit_attr(&c, 0x162, &[1])); // CKA_EXTRACTABLE
+    }
+    row[3] = Value::Null;
+    put_row(&path, &row);
+    start(&mut ctx);
+    let s = ctx.user_session(0);
+    assert!(find(&s, "old-public-aes").is_empty());
+    fixture_works(&s, "old-public-aes");
+    drop(s);
+    stop(&ctx);
+    assert_logged(&public, "");
+    start(&mut ctx);
+}
+
+/// A pre-root token whose row was changed before its first login: adoption
+/// does not give that row a MAC, it stays refused (and logged), and the rest of
+/// the token is adopted and works.
+#[test]
+fn a_row_changed_before_adoption_is_not_adopted() {
+    let mut victim_uid = String::new();
+    let mut ctx = with_pre_root_token(|path| {
+        let c = db(path);
+        // The private AES key: one byte of its sealed part flipped.
+        let (uid, mut sealed): (String, Vec<u8>) = c
+            .query_row(
+                "SELECT uid, sealed FROM objects WHERE private = 1 AND sealed IS NOT NULL
+                 ORDER BY uid",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        c.execute(
+            "UPDATE objects SET sealed = ?1 WHERE uid = ?2",
+            rusqlite::params![sealed, uid],
+        )
+        .unwrap();
+        victim_uid = uid;
+    });
+    let s = ctx.user_session(0);
+    // Which object it was depends on the uids; find it by what is missing.
+    let labels = [
+        "old-aes",
+        "old-public-aes",
+        "old-data",
+        "old-managed",
+        "old-envelope",
+    ];
+    let missing: Vec<&str> = labels
+        .iter()
+        .copied()
+        .filter(|l| find(&s, l).is_empty())
+        .collect();
+    assert_eq!(
+        missing.len(),
+        1,
+        "exactly the changed row is refused: {missing:?}"
+    );
+    if !["old-managed", "old-envelope"].contains(&missing[0]) {
+        fixture_works(&s, missing[0]);
+    }
+    drop(s);
+    stop(&ctx);
+    assert_logged(&victim_uid, "not adopted");
+    start(&mut ctx);
+}
