@@ -536,7 +536,15 @@ impl Store {
                 None => Vec::new(),
             };
             let snap = match tmk {
-                Some(_) if meta.token.is_some() => Some(integrity::Snapshot::read(&mut *tx)?),
+                Some(_) if meta.token.is_some() => {
+                    // A full load read every object row already.
+                    let objects = from.is_none().then(|| {
+                        rows.iter()
+                            .map(|r| (r.uid.clone(), r.generation, r.mac.is_some()))
+                            .collect()
+                    });
+                    Some(integrity::Snapshot::read_with(&mut *tx, objects)?)
+                }
                 _ => None,
             };
             tx.commit()?;
@@ -586,7 +594,9 @@ impl Store {
         let mut missing_macs = Vec::new();
         let mut returned = std::collections::HashSet::new();
         for row in rows {
-            returned.insert(row.uid.clone());
+            if !full {
+                returned.insert(row.uid.clone());
+            }
             let r = if refused(integrity::Kind::Object, &row.uid) {
                 Err(Error::TokenNotRecognized(if row.mac.is_none() {
                     "row without a MAC (stripped): it does not match the token's integrity root"

@@ -695,10 +695,12 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "SELECT uid, private, clear, mac, sealed, generation FROM objects
-                 WHERE generation > ?1 ORDER BY generation, uid",
+                 WHERE generation > ?1",
             )
             .map_err(db_err)?;
-        let raws = s
+        // Ordered here rather than by SQLite, whose sorter would copy every
+        // row's blobs once more on a full load.
+        let mut raws = s
             .query_map([since], |r| {
                 Ok((
                     r.get(0)?,
@@ -711,6 +713,7 @@ impl Tx for SqliteTx<'_> {
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<RawObject>>>())
             .map_err(db_err)?;
+        raws.sort_unstable_by(|a, b| (a.5, &a.0).cmp(&(b.5, &b.0)));
         raws.into_iter().map(object_from_raw).collect()
     }
 

@@ -46,6 +46,11 @@ impl ObjectCache {
     pub fn is_empty(&self) -> bool {
         self.by_handle.is_empty()
     }
+    /// Makes room for `n` more objects (before a load of many).
+    pub fn reserve(&mut self, n: usize) {
+        self.by_handle.reserve(n);
+        self.by_uid.reserve(n);
+    }
     /// Adds or replaces an object (by handle).
     pub fn insert(&mut self, obj: Arc<Object>) {
         self.remove(obj.handle);

@@ -212,6 +212,8 @@ impl Token {
             }
         }
         let mut loaded = Vec::with_capacity(changes.upserts.len());
+        st.objects.reserve(changes.upserts.len());
+        st.generations.reserve(changes.upserts.len());
         for lo in changes.upserts {
             let h = st
                 .objects
