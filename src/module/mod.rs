@@ -10,13 +10,14 @@
 //! a token's state → a token's store. No lock of this list is held across
 //! crypto work or SQLite I/O of another token.
 
+use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::gate::{self};
 use crate::object::Object;
 use crate::session::Session;
 use crate::store::audit::AuditRecord;
-use crate::token::{clock, Login, Token};
+use crate::token::{Login, Token};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::AtomicU64;
@@ -30,7 +31,7 @@ mod ops;
 mod session;
 mod slot;
 
-pub use audit::{AuditFilter, AuditScope};
+pub use audit::{audit_json, AuditFilter, AuditScope};
 
 /// How the caller asked the library to lock (`CK_C_INITIALIZE_ARGS`), already
 /// checked by `ffi` for the all-or-none rule of the mutex callbacks.

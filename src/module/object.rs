@@ -2,9 +2,10 @@
 //! search; and how a new key object is completed and stored.
 
 use super::{principal_of, random_uid, Module};
+use crate::abi::{CKA_SOFTKMS_IMPORT_FROM, CKO_SOFTKMS_PRINCIPAL};
+use crate::clock;
 use crate::error::{Error, Result};
 use crate::gate::{self, Request, Use};
-use crate::kms::abi::{CKA_SOFTKMS_IMPORT_FROM, CKO_SOFTKMS_PRINCIPAL};
 use crate::kms::lifecycle;
 use crate::kms::{policy, principals};
 use crate::mechanism::keys;
@@ -13,7 +14,7 @@ use crate::object::rules::{self, AttrRead, Origin};
 use crate::object::{AttrMap, Object};
 use crate::session::{FindState, Session};
 use crate::store::MAX_CONFLICT_RETRIES;
-use crate::token::{clock, new_object_handle, protect_key_material, Login, Token};
+use crate::token::{new_object_handle, protect_key_material, Login, Token};
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -31,15 +32,15 @@ impl Module {
             return Ok(());
         }
         let force = attrs
-            .remove(&crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE)
+            .remove(&crate::abi::CKA_SOFTKMS_POLICY_FORCE)
             .is_some_and(|v| v.first().is_some_and(|b| *b != 0));
-        if let Some(p) = attrs.get(&crate::kms::abi::CKA_SOFTKMS_POLICY) {
+        if let Some(p) = attrs.get(&crate::abi::CKA_SOFTKMS_POLICY) {
             if !p.is_empty() {
                 policy::check_set(&policy::parse(p)?, force)?;
             }
         }
         if let std::collections::btree_map::Entry::Vacant(e) =
-            attrs.entry(crate::kms::abi::CKA_SOFTKMS_CREATOR)
+            attrs.entry(crate::abi::CKA_SOFTKMS_CREATOR)
         {
             let creator = principal_of(&tok.state.read().login);
             e.insert(zeroize::Zeroizing::new(creator.into_bytes()));
@@ -177,14 +178,14 @@ impl Module {
             );
             Err(e)
         };
-        if src.get(crate::kms::abi::CKA_SOFTKMS_VERSIONS).is_some() {
+        if src.get(crate::abi::CKA_SOFTKMS_VERSIONS).is_some() {
             log::info!("key {}: a managed key is not copied", src.unique_id());
             return refuse(Error::ActionProhibited);
         }
         if let Some(a) = template.iter().find(|a| {
-            crate::kms::abi::is_vendor(a.ty)
-                && a.ty != crate::kms::abi::CKA_SOFTKMS_POLICY
-                && a.ty != crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE
+            crate::abi::is_vendor(a.ty)
+                && a.ty != crate::abi::CKA_SOFTKMS_POLICY
+                && a.ty != crate::abi::CKA_SOFTKMS_POLICY_FORCE
         }) {
             log::info!("C_CopyObject: the copy keeps its source's 0x{:x}", a.ty);
             return refuse(Error::AttributeReadOnly(a.ty));
@@ -201,7 +202,7 @@ impl Module {
         gate::using(t, h, "C_CopyObject", std::slice::from_ref(&req), |_| {
             let new_policy = template
                 .iter()
-                .any(|a| a.ty == crate::kms::abi::CKA_SOFTKMS_POLICY);
+                .any(|a| a.ty == crate::abi::CKA_SOFTKMS_POLICY);
             if new_policy {
                 self.check_policy(t, &src, policy::Action::SetPolicy)?;
             }
@@ -355,11 +356,11 @@ impl Module {
         }
         let mut attrs = rules::set_attributes(&o, template, Self::is_so(t))?;
         let force = attrs
-            .remove(&crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE)
+            .remove(&crate::abi::CKA_SOFTKMS_POLICY_FORCE)
             .is_some_and(|v| v.first().is_some_and(|b| *b != 0));
         if let Some(a) = template
             .iter()
-            .find(|a| a.ty == crate::kms::abi::CKA_SOFTKMS_POLICY)
+            .find(|a| a.ty == crate::abi::CKA_SOFTKMS_POLICY)
         {
             if !a.value.is_empty() {
                 policy::check_set(&policy::parse(&a.value)?, force)?;
@@ -478,14 +479,12 @@ fn describe_change(template: &Template) -> String {
     let names: Vec<String> = template
         .iter()
         .map(|a| match a.ty {
-            crate::kms::abi::CKA_SOFTKMS_KEY_STATE => "key state".to_string(),
-            crate::kms::abi::CKA_SOFTKMS_ROTATE => "rotate".to_string(),
-            crate::kms::abi::CKA_SOFTKMS_ROTATION_PERIOD => "rotation period".to_string(),
-            crate::kms::abi::CKA_SOFTKMS_MIN_DECRYPT_VERSION => {
-                "minimum decryption version".to_string()
-            }
-            crate::kms::abi::CKA_SOFTKMS_IMPORT_FROM => "re-import".to_string(),
-            crate::kms::abi::CKA_SOFTKMS_POLICY => "policy".to_string(),
+            crate::abi::CKA_SOFTKMS_KEY_STATE => "key state".to_string(),
+            crate::abi::CKA_SOFTKMS_ROTATE => "rotate".to_string(),
+            crate::abi::CKA_SOFTKMS_ROTATION_PERIOD => "rotation period".to_string(),
+            crate::abi::CKA_SOFTKMS_MIN_DECRYPT_VERSION => "minimum decryption version".to_string(),
+            crate::abi::CKA_SOFTKMS_IMPORT_FROM => "re-import".to_string(),
+            crate::abi::CKA_SOFTKMS_POLICY => "policy".to_string(),
             ty => format!("0x{ty:x}"),
         })
         .collect();

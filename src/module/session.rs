@@ -2,6 +2,7 @@
 //! `C_SessionCancel`, login and logout.
 
 use super::{principal_of, Module, SessionInfo, NEXT_SESSION};
+use crate::clock;
 use crate::error::{Error, Result};
 use crate::gate::{self};
 use crate::kms::lifecycle;
@@ -9,7 +10,7 @@ use crate::kms::principals;
 use crate::object::Object;
 use crate::session::Session;
 use crate::store::audit::AuditRecord;
-use crate::token::{clock, Login, Token, USER};
+use crate::token::{Login, Token, USER};
 use cryptoki_sys::*;
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;

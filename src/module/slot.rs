@@ -2,10 +2,11 @@
 //! mechanism information, `C_InitToken`, `C_InitPIN`, `C_SetPIN`.
 
 use super::{MechInfo, Module, SlotInfo, TokenInfo};
+use crate::clock;
 use crate::error::{Error, Result};
 use crate::mechanism::registry;
 use crate::store::audit::AuditRecord;
-use crate::token::{clock, Login, Token, SO, USER};
+use crate::token::{Login, Token, SO, USER};
 use cryptoki_sys::*;
 
 impl Module {
