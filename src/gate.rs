@@ -33,11 +33,12 @@
 //! stream that wrapped an envelope's data key, and `C_UnwrapKey` never opens a
 //! `C_Encrypt` ciphertext.
 
-use crate::error::{Error, Result};
-use crate::kms::abi::{
+use crate::abi::{
     CKA_SOFTKMS_CREATOR, CKA_SOFTKMS_CURRENT_VERSION, CKA_SOFTKMS_VERSIONS, CKM_SOFTKMS_ENVELOPE,
     CKM_SOFTKMS_GENERATE_DATA_KEY,
 };
+use crate::clock;
+use crate::error::{Error, Result};
 use crate::kms::lifecycle::{self, UseCheck};
 use crate::kms::policy::{self, Action};
 use crate::object::rules;
@@ -45,7 +46,7 @@ use crate::object::Object;
 use crate::store::audit::AuditRecord;
 use crate::store::MAX_CONFLICT_RETRIES;
 pub use crate::token::iv::IvSource;
-use crate::token::{clock, protect_key_material, Login, Token, SO, USER};
+use crate::token::{protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
 use std::sync::Arc;
@@ -511,12 +512,12 @@ pub fn check_policy(key: &Object, principal: &str, action: Action, ctx: &[u8]) -
     ) {
         return Ok(());
     }
-    let parsed = key.policy()?;
+    let parsed = policy::of(key)?;
     let creator = key
         .get(CKA_SOFTKMS_CREATOR)
         .and_then(|v| std::str::from_utf8(v).ok())
         .unwrap_or(USER);
-    policy::allows(parsed, creator, principal, action, ctx).map_err(|why| {
+    policy::allows(parsed.get(), creator, principal, action, ctx).map_err(|why| {
         log::info!("key {}: {why}", key.unique_id());
         Error::KeyFunctionNotPermitted(why)
     })

@@ -5,6 +5,8 @@
 //! `ffi` sees a raw pointer, and only `ffi` may step outside
 //! the compiler's memory-safety checks (`Cargo.toml` denies it everywhere else).
 
+pub mod abi;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -16,6 +18,7 @@ pub mod mechanism;
 pub mod module;
 pub mod object;
 pub mod outbuf;
+pub mod principal;
 pub mod session;
 pub mod store;
 pub mod token;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cryptoki_sys::*;
-use softkms::kms::abi::*;
+use softkms::abi::*;
 use softkms::mechanism::{Mechanism, Param};
 use softkms::module::{self, InitArgs};
 use softkms::object::attr::Attribute;

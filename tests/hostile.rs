@@ -3286,7 +3286,7 @@ fn unknown_mechanisms() {
 /// left out (`CKM_AES_KEY_WRAP`'s IV, the envelope's context). `None`: the
 /// mechanism takes no parameter.
 fn param_size(m: CK_MECHANISM_TYPE) -> Option<(usize, bool)> {
-    use softkms::kms::abi::{
+    use softkms::abi::{
         CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY, CK_SOFTKMS_ENVELOPE_PARAMS,
         CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS,
     };
@@ -4134,7 +4134,7 @@ const PARAM_ROWS: &[(&str, &str, CK_MECHANISM_TYPE, KeyOf, BuildParam)] = &[
     (
         "C_EncryptInit",
         "CK_SOFTKMS_ENVELOPE_PARAMS.ulContextLen",
-        softkms::kms::abi::CKM_SOFTKMS_ENVELOPE,
+        softkms::abi::CKM_SOFTKMS_ENVELOPE,
         KeyOf::Aes,
         |_, a, _, n| {
             struct_bytes(&common::EnvelopeParams {
@@ -4146,7 +4146,7 @@ const PARAM_ROWS: &[(&str, &str, CK_MECHANISM_TYPE, KeyOf, BuildParam)] = &[
     (
         "C_DecryptInit",
         "CK_SOFTKMS_ENVELOPE_PARAMS.ulContextLen",
-        softkms::kms::abi::CKM_SOFTKMS_ENVELOPE,
+        softkms::abi::CKM_SOFTKMS_ENVELOPE,
         KeyOf::Aes,
         |_, a, _, n| {
             struct_bytes(&common::EnvelopeParams {
@@ -4158,7 +4158,7 @@ const PARAM_ROWS: &[(&str, &str, CK_MECHANISM_TYPE, KeyOf, BuildParam)] = &[
     (
         "C_WrapKey",
         "CK_SOFTKMS_ENVELOPE_PARAMS.ulContextLen",
-        softkms::kms::abi::CKM_SOFTKMS_ENVELOPE,
+        softkms::abi::CKM_SOFTKMS_ENVELOPE,
         KeyOf::Aes,
         |_, a, _, n| {
             struct_bytes(&common::EnvelopeParams {
@@ -4170,7 +4170,7 @@ const PARAM_ROWS: &[(&str, &str, CK_MECHANISM_TYPE, KeyOf, BuildParam)] = &[
     (
         "C_UnwrapKey",
         "CK_SOFTKMS_ENVELOPE_PARAMS.ulContextLen",
-        softkms::kms::abi::CKM_SOFTKMS_ENVELOPE,
+        softkms::abi::CKM_SOFTKMS_ENVELOPE,
         KeyOf::Aes,
         |_, a, _, n| {
             struct_bytes(&common::EnvelopeParams {
@@ -4182,7 +4182,7 @@ const PARAM_ROWS: &[(&str, &str, CK_MECHANISM_TYPE, KeyOf, BuildParam)] = &[
     (
         "C_DeriveKey",
         "CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS.ulContextLen",
-        softkms::kms::abi::CKM_SOFTKMS_GENERATE_DATA_KEY,
+        softkms::abi::CKM_SOFTKMS_GENERATE_DATA_KEY,
         KeyOf::Aes,
         |_, a, b, n| {
             struct_bytes(&common::GdkParams {

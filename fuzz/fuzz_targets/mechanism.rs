@@ -13,7 +13,7 @@
 use arbitrary::Arbitrary;
 use cryptoki_sys::*;
 use libfuzzer_sys::fuzz_target;
-use softkms::kms::abi::{
+use softkms::abi::{
     CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS, CKM_SOFTKMS_ENVELOPE,
     CKM_SOFTKMS_GENERATE_DATA_KEY,
 };

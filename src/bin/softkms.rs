@@ -299,7 +299,7 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
                 .parse()
                 .map_err(|_| "--rotation-days needs a number".to_string())?;
             t.push(Attribute::ulong(
-                softkms::kms::abi::CKA_SOFTKMS_ROTATION_PERIOD,
+                softkms::abi::CKA_SOFTKMS_ROTATION_PERIOD,
                 days,
             ));
         }

@@ -485,20 +485,13 @@ pub fn rv_name(rv: CK_RV) -> String {
     name.to_string()
 }
 
-/// The name of a mechanism, or its hex value.
-pub fn mechanism_name(mech: u64) -> String {
-    crate::mechanism::registry::get(mech)
-        .map(|d| d.name.to_string())
-        .unwrap_or_else(|_| format!("0x{mech:08x}"))
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `2026-01-02T03:04:05.678Z`.
 pub fn rfc3339_ms(ms: i64) -> String {
-    let s = crate::token::clock::rfc3339(ms.div_euclid(1000));
+    let s = crate::clock::rfc3339(ms.div_euclid(1000));
     let frac = ms.rem_euclid(1000);
     match s.strip_suffix('Z') {
         Some(base) => format!("{base}.{frac:03}Z"),
@@ -506,8 +499,10 @@ pub fn rfc3339_ms(ms: i64) -> String {
     }
 }
 
-/// A record as one CloudTrail-like JSON object (`docs/audit.md`).
-pub fn to_json(r: &AuditRecord) -> serde_json::Value {
+/// A record as one CloudTrail-like JSON object (`docs/audit.md`), with
+/// mechanisms named by `mechanism_name` (the registry's names live above this
+/// layer: `module::audit_json` passes them).
+pub fn to_json(r: &AuditRecord, mechanism_name: &dyn Fn(u64) -> String) -> serde_json::Value {
     use serde_json::{json, Map, Value};
     let mut req = Map::new();
     if let Some(k) = &r.key_uid {

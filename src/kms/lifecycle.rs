@@ -6,8 +6,8 @@
 //! the rules are tested with any clock; the module layer calls in at creation,
 //! at `C_SetAttributeValue` and before every use of a key.
 
+use crate::abi::*;
 use crate::error::{Error, Result};
-use crate::kms::abi::*;
 use crate::kms::versions::{self, Version};
 use crate::object::attr::{decode_bool, decode_ulong, encode_ulongs, Template};
 use crate::object::{AttrMap, Object};
@@ -291,7 +291,7 @@ pub fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) ->
     }
     if given(CKA_SOFTKMS_KEY_STATE) {
         let to = get_ulong(new, CKA_SOFTKMS_KEY_STATE).unwrap_or(0);
-        use crate::kms::abi::{
+        use crate::abi::{
             SOFTKMS_KEY_STATE_DISABLED as D, SOFTKMS_KEY_STATE_ENABLED as E,
             SOFTKMS_KEY_STATE_PENDING_DELETION as PD,
         };

@@ -2,11 +2,9 @@
 //! scheduled deletion, imported material that expires, and the envelope format
 //! (DESIGN §4; `docs/kms.md`, `docs/envelope-format.md`, `docs/vendor-abi.md`).
 
-pub mod abi;
 pub mod audit;
 pub mod envelope;
 pub mod lifecycle;
 pub mod policy;
 pub mod principals;
-pub mod versioned;
 pub mod versions;

@@ -15,15 +15,17 @@
 //! PKCS#11 operations to [`Action`]s ([`action_for`], [`actions_for_set`]). The
 //! module calls it before every use of a key.
 
+use crate::abi::{CKA_SOFTKMS_POLICY, CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
 use crate::error::{Error, Result};
-use crate::kms::abi::{CKA_SOFTKMS_POLICY, CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
 use crate::kms::principals;
+use crate::object::Object;
 use cryptoki_sys::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-pub use crate::kms::abi::CKA_SOFTKMS_CREATOR;
-pub use crate::kms::abi::CKA_SOFTKMS_POLICY_FORCE;
+pub use crate::abi::CKA_SOFTKMS_CREATOR;
+pub use crate::abi::CKA_SOFTKMS_POLICY_FORCE;
 
 /// The largest policy accepted, in bytes (as AWS KMS: 32 KiB).
 pub const MAX_POLICY_LEN: usize = 32 * 1024;
@@ -210,7 +212,7 @@ pub fn explain(json: &[u8]) -> std::result::Result<Policy, String> {
         for p in s.principals {
             if p == ANY {
                 principals.push(Who::Any);
-            } else if p == crate::token::USER || principals::check_name(&p).is_ok() {
+            } else if p == crate::principal::USER || principals::check_name(&p).is_ok() {
                 principals.push(Who::Named(p));
             } else {
                 return Err(format!(
@@ -305,8 +307,8 @@ pub fn allows(
     context: &[u8],
 ) -> std::result::Result<(), String> {
     let Some(policy) = policy else {
-        let owner = principal == crate::token::USER
-            || principal == crate::token::SO
+        let owner = principal == crate::principal::USER
+            || principal == crate::principal::SO
             || principal == ANONYMOUS
             || principal == creator;
         return if owner {
@@ -386,3 +388,27 @@ pub fn actions_for_set(types: &[CK_ATTRIBUTE_TYPE]) -> Vec<Action> {
 
 #[cfg(test)]
 mod tests;
+
+/// A key's policy as parsed once and kept with its object ([`of`]).
+pub struct KeyPolicy(Arc<std::result::Result<Option<Policy>, String>>);
+
+impl KeyPolicy {
+    /// The policy; `None` when the key has none (the default policy applies).
+    pub fn get(&self) -> Option<&Policy> {
+        self.0.as_ref().as_ref().ok().and_then(Option::as_ref)
+    }
+}
+
+/// The key policy of `key` (`CKA_SOFTKMS_POLICY`; none when absent or empty),
+/// parsed on first use and kept with the object. A malformed policy is refused
+/// as [`parse`] refuses it, at every use.
+pub fn of(key: &Object) -> Result<KeyPolicy> {
+    let parsed = key.kms_memo(|o| match o.get(CKA_SOFTKMS_POLICY) {
+        Some(v) if !v.is_empty() => explain(v).map(Some),
+        _ => Ok(None),
+    })?;
+    match parsed.as_ref() {
+        Ok(_) => Ok(KeyPolicy(parsed)),
+        Err(why) => Err(invalid(why.clone())),
+    }
+}

@@ -12,12 +12,12 @@
 
 use crate::error::{Error, Result};
 use crate::object::attr::{Attribute, Template};
-use crate::token::{SO, USER};
+use crate::principal::{SO, USER};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-pub use crate::kms::abi::CKA_SOFTKMS_PRINCIPAL_PIN;
-pub use crate::kms::abi::CKO_SOFTKMS_PRINCIPAL;
+pub use crate::abi::CKA_SOFTKMS_PRINCIPAL_PIN;
+pub use crate::abi::CKO_SOFTKMS_PRINCIPAL;
 
 /// The longest principal name, in bytes.
 pub const MAX_NAME: usize = 32;

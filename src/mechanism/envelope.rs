@@ -3,9 +3,9 @@
 //! managed key's current version, and `C_DeriveKey` that makes a data key and
 //! returns it wrapped. The message format is `kms::envelope`.
 
+use crate::abi::{CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
-use crate::kms::abi::{CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
 use crate::kms::envelope::{
     self, DataKey, Decryptor, Encryptor, Header, DEFAULT_FRAME_SIZE, DEK_LEN,
 };

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod registry;
 pub mod rng;
 pub mod rsa;
+pub mod versioned;
 
 use crate::error::Result;
 pub use crate::gate::Granted;

@@ -31,13 +31,21 @@ pub fn all() -> impl Iterator<Item = &'static MechanismDef> {
     REGISTRY.values()
 }
 
+/// The name of a mechanism this module lists (`CKM_AES_GCM`), or its value in
+/// hex for any other.
+pub fn display_name(mech: CK_MECHANISM_TYPE) -> String {
+    get(mech)
+        .map(|d| d.name.to_string())
+        .unwrap_or_else(|_| format!("0x{mech:08x}"))
+}
+
 /// The definition of one mechanism, or `CKR_MECHANISM_INVALID`.
 pub fn get(mech: CK_MECHANISM_TYPE) -> Result<&'static MechanismDef> {
     REGISTRY.get(&mech).ok_or(Error::MechanismInvalid)
 }
 
 /// Mechanisms whose decryption and unwrapping authenticate their input, so that
-/// a managed key's older versions can be tried after a rotation (`kms::versioned`).
+/// a managed key's older versions can be tried after a rotation (`mechanism::versioned`).
 const AUTHENTICATED: &[CK_MECHANISM_TYPE] = &[CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP];
 
 /// True when decryption with `mech` can tell a wrong key version from the right one.

@@ -5,7 +5,7 @@
 use super::Module;
 use crate::error::{Error, Result};
 use crate::gate::{Granted, Use};
-use crate::kms::versioned;
+use crate::mechanism::versioned;
 use crate::mechanism::{registry, Functions, KeyOpCtor, Mechanism, Param};
 use crate::outbuf::OutBuf;
 use crate::session::{self, OpKey, OpSlot, Ops, Step};

@@ -10,18 +10,14 @@ pub mod rules;
 pub mod search;
 pub mod table;
 
-use crate::kms::policy::Policy;
 use crate::object::attr::{decode_bool, decode_ulong, Attribute, Template};
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
-/// The attributes of one object, by type. Values are wiped when dropped.
-pub type AttrMap = BTreeMap<CK_ATTRIBUTE_TYPE, Zeroizing<Vec<u8>>>;
+pub use crate::store::AttrMap;
 
 /// One PKCS#11 object as the token holds it.
 pub struct Object {
@@ -33,10 +29,10 @@ pub struct Object {
     /// Parsed key material (an RSA or EC key, an expanded AES key …), made once
     /// on first use by the mechanism that needs it.
     parsed: OnceCell<Arc<dyn Any + Send + Sync>>,
-    /// `CKA_SOFTKMS_POLICY` parsed, made once on first use (the object is
-    /// immutable: a changed policy is a new `Object`). The error is the reason
-    /// a malformed policy is refused.
-    policy: OnceCell<std::result::Result<Option<Policy>, String>>,
+    /// What the KMS layer parsed from this object (its key policy), made once
+    /// on first use (the object is immutable: a changed policy is a new
+    /// `Object`).
+    kms: OnceCell<Arc<dyn Any + Send + Sync>>,
     /// What the key gate derived from this object (its per-purpose views),
     /// made once on first use.
     gate: OnceCell<Arc<dyn Any + Send + Sync>>,
@@ -64,7 +60,7 @@ impl Object {
             session,
             attrs,
             parsed: OnceCell::new(),
-            policy: OnceCell::new(),
+            kms: OnceCell::new(),
             gate: OnceCell::new(),
         }
     }
@@ -143,20 +139,19 @@ impl Object {
             .downcast::<T>()
             .map_err(|_| crate::error::Error::General("gate memo of another type".into()))
     }
-    /// The key policy (`CKA_SOFTKMS_POLICY`; `None` when absent or empty),
-    /// parsed on first use and kept. A malformed policy is refused as
-    /// [`crate::kms::policy::parse`] refuses it, at every use.
-    pub fn policy(&self) -> crate::error::Result<Option<&Policy>> {
-        let parsed =
-            self.policy
-                .get_or_init(|| match self.get(crate::kms::abi::CKA_SOFTKMS_POLICY) {
-                    Some(v) if !v.is_empty() => crate::kms::policy::explain(v).map(Some),
-                    _ => Ok(None),
-                });
-        match parsed {
-            Ok(p) => Ok(p.as_ref()),
-            Err(why) => Err(crate::kms::policy::invalid(why.clone())),
-        }
+    /// The KMS layer's memo for this object (`crate::kms::policy::of`), made
+    /// by `make` on first use and kept for the object's lifetime. `make` must
+    /// return the same type every time.
+    pub fn kms_memo<T: Any + Send + Sync>(
+        &self,
+        make: impl FnOnce(&Object) -> T,
+    ) -> crate::error::Result<Arc<T>> {
+        let any = self
+            .kms
+            .get_or_init(|| Arc::new(make(self)) as Arc<dyn Any + Send + Sync>);
+        Arc::clone(any)
+            .downcast::<T>()
+            .map_err(|_| crate::error::Error::General("KMS memo of another type".into()))
     }
     /// A copy of this object with another handle and owner (for the cache).
     pub fn with_handle(

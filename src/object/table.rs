@@ -30,7 +30,7 @@
 //! key types to [`VENDOR_KEY_TYPES`] and its attribute rows (types
 //! `CKA_VENDOR_DEFINED | 0x534B0000 | n`) to [`VENDOR`]; nothing else changes.
 
-use crate::kms::abi;
+use crate::abi;
 use cryptoki_sys::*;
 
 /// How an attribute value is laid out and checked.

@@ -107,7 +107,7 @@ pub struct AuditRecord {
 
 /// Milliseconds since the Unix epoch, on the token's clock.
 pub fn now_ms() -> i64 {
-    crate::token::clock::now_ms()
+    crate::clock::now_ms()
 }
 
 /// The context bytes as KMS logs them: the text when it is UTF-8 without control

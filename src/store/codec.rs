@@ -7,7 +7,7 @@
 //! strictly increasing and nothing may follow the last value, so one map has
 //! exactly one encoding.
 
-use crate::object::AttrMap;
+use super::AttrMap;
 use cryptoki_sys::CK_ATTRIBUTE_TYPE;
 use zeroize::Zeroizing;
 

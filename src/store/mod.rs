@@ -43,7 +43,7 @@ pub mod sqlite;
 /// part of the API: the store is the only user of this encoding).
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::object::AttrMap;
+    use super::AttrMap;
     use zeroize::Zeroizing;
 
     /// [`super::codec`]'s decoder: `None` for anything malformed or non-canonical.
@@ -65,17 +65,18 @@ pub use crate::crypto::seal::Tmk;
 
 use crate::crypto::seal::{MacKey, Sealer};
 use crate::error::{Error, Result};
-use crate::object::AttrMap;
+/// The attributes of one object, by type, as the store keeps them. Values are
+/// wiped when dropped.
+pub type AttrMap =
+    std::collections::BTreeMap<cryptoki_sys::CK_ATTRIBUTE_TYPE, zeroize::Zeroizing<Vec<u8>>>;
+
 use backend::{Backend, MetaRow, ObjectRow, TokenRow, Tx, TxMode};
 use codec::{decode_attrs, encode_attrs, lp};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The security officer's principal name.
-pub const SO: &str = "so";
-/// The default user's principal name.
-pub const USER: &str = "user";
+pub use crate::principal::{SO, USER};
 /// Longest principal name, in bytes.
 pub const MAX_PRINCIPAL_NAME: usize = 64;
 /// Longest token label, in bytes.

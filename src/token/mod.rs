@@ -2,7 +2,6 @@
 //! state, PINs and the object cache of this process.
 
 pub mod cache;
-pub mod clock;
 pub mod iv;
 pub mod watch;
 
@@ -23,10 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use watch::Watch;
 
-/// Principal name of the security officer in the store.
-pub const SO: &str = "so";
-/// Principal name of the default user (the token owner).
-pub const USER: &str = "user";
+pub use crate::principal::{SO, USER};
 
 /// Object handles are unique in the process and never reused, across tokens and
 /// across `C_Finalize`/`C_Initialize`.

@@ -8,7 +8,7 @@
 use super::{fail, flag, out, read_text, session, Opts};
 use cryptoki_sys::*;
 use softkms::kms::audit::{self, AuditRecord};
-use softkms::module::{AuditFilter, Module};
+use softkms::module::{self, AuditFilter, Module};
 
 /// Logs in as whoever reads the log: the SO (`SOFTKMS_SO_PIN`) or, with
 /// `SOFTKMS_PIN`, the token owner or the principal `--user` names. What each may
@@ -37,7 +37,7 @@ fn reader(m: &Module, o: &Opts) -> Result<CK_SESSION_HANDLE, String> {
 fn selected(m: &Module, o: &Opts, h: CK_SESSION_HANDLE) -> Result<Vec<AuditRecord>, String> {
     let since_ms = match flag(&o.words, "--since") {
         Some(s) => Some(
-            softkms::token::clock::parse_rfc3339(&s)
+            softkms::clock::parse_rfc3339(&s)
                 .ok_or_else(|| format!("--since wants an RFC 3339 time, not {s:?}"))?
                 .saturating_mul(1000),
         ),
@@ -65,7 +65,7 @@ fn show(m: &Module, o: &Opts) -> Result<(), String> {
     let h = reader(m, o)?;
     let rows = selected(m, o, h)?;
     if o.json || o.words.iter().any(|w| w == "--json") {
-        let items: Vec<serde_json::Value> = rows.iter().map(audit::to_json).collect();
+        let items: Vec<serde_json::Value> = rows.iter().map(module::audit_json).collect();
         out(&serde_json::Value::Array(items).to_string());
         return Ok(());
     }
@@ -106,7 +106,7 @@ fn show(m: &Module, o: &Opts) -> Result<(), String> {
 fn export(m: &Module, o: &Opts) -> Result<(), String> {
     let h = reader(m, o)?;
     for r in selected(m, o, h)? {
-        out(&audit::to_json(&r).to_string());
+        out(&module::audit_json(&r).to_string());
     }
     Ok(())
 }

@@ -3,14 +3,14 @@
 
 use super::{fail, flag, out, read_text, read_ulong, session, Opts};
 use cryptoki_sys::*;
-use softkms::kms::abi::*;
+use softkms::abi::*;
+use softkms::clock;
 use softkms::kms::envelope::Header;
 use softkms::mechanism::{Mechanism, Param};
 use softkms::module::Module;
 use softkms::object::attr::{decode_ulongs, Attribute};
 use softkms::object::rules::AttrRead;
 use softkms::outbuf::OutBuf;
-use softkms::token::clock;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
 

@@ -5,7 +5,7 @@
 
 use super::{env_pin, fail, flag, json_str, out, read_text, session, Opts};
 use cryptoki_sys::*;
-use softkms::kms::abi::CKA_SOFTKMS_POLICY;
+use softkms::abi::CKA_SOFTKMS_POLICY;
 use softkms::kms::policy::{self, CKA_SOFTKMS_POLICY_FORCE};
 use softkms::kms::principals::{self, CKA_SOFTKMS_PRINCIPAL_PIN, CKO_SOFTKMS_PRINCIPAL};
 use softkms::module::Module;

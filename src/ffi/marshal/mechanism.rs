@@ -3,8 +3,8 @@
 //! of the message-based functions. Same contract as the parent module.
 
 use super::{bytes_or, fallible_copy, out_ptr, to_ulong, to_usize, MAX_VALUE_LEN};
+use crate::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
 use crate::error::{Error, Result};
-use crate::kms::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
 use crate::kms::envelope::MAX_CONTEXT_LEN;
 use crate::mechanism::{registry, Mechanism, Param, ParamKind};
 use cryptoki_sys::*;

@@ -156,7 +156,11 @@ fn records_export_like_cloudtrail() {
         .with_reason("denied by policy");
     s.append_audit(&[r]).unwrap();
     let row = s.audit_records(0, 1).unwrap().remove(0);
-    let j = to_json(&row);
+    let name = |m: u64| match m {
+        cryptoki_sys::CKM_AES_GCM => "CKM_AES_GCM".to_string(),
+        m => format!("0x{m:08x}"),
+    };
+    let j = to_json(&row, &name);
     assert_eq!(j["eventName"], "C_Decrypt");
     assert_eq!(j["userIdentity"]["principalId"], "alice");
     assert_eq!(j["requestParameters"]["keyId"], "uid-1");

@@ -203,7 +203,7 @@ fn explicit_policy_binds_the_creator_and_owner_too() {
 
 #[test]
 fn operations_map_to_actions() {
-    use crate::kms::abi::{CKM_SOFTKMS_ENVELOPE as ENV, CKM_SOFTKMS_GENERATE_DATA_KEY as GDK};
+    use crate::abi::{CKM_SOFTKMS_ENVELOPE as ENV, CKM_SOFTKMS_GENERATE_DATA_KEY as GDK};
     let cases = [
         (CKA_ENCRYPT, ENV, Action::Encrypt),
         (CKA_DECRYPT, ENV, Action::Decrypt),
@@ -224,7 +224,7 @@ fn operations_map_to_actions() {
     for (usage, mech, want) in cases {
         assert_eq!(action_for(usage, mech), want, "0x{usage:x} 0x{mech:x}");
     }
-    use crate::kms::abi::{CKA_SOFTKMS_KEY_STATE, CKA_SOFTKMS_ROTATE};
+    use crate::abi::{CKA_SOFTKMS_KEY_STATE, CKA_SOFTKMS_ROTATE};
     assert_eq!(
         actions_for_set(&[CKA_SOFTKMS_KEY_STATE, CKA_LABEL, CKA_SOFTKMS_ROTATE]),
         vec![Action::ManageKey]

@@ -1,0 +1,333 @@
+//! Key management (PKCS#11 3.0 §5.18) and random numbers (§5.19):
+//! generate, wrap, unwrap, derive.
+
+use super::key_use::SessionKeys;
+use super::{random_uid, Module};
+use crate::error::{Error, Result};
+use crate::gate::{self, Granted, Request, Use};
+use crate::mechanism::{keys, registry, DeriveFn, Mechanism};
+use crate::object::attr::{Attribute, Template};
+use crate::object::rules::{self, Origin};
+use crate::outbuf::OutBuf;
+use crate::session::Session;
+use crate::token::Token;
+use cryptoki_sys::*;
+
+impl Module {
+    /// `C_GenerateKey` (§5.15).
+    pub fn generate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let gen = def.functions.generate_key.ok_or(Error::MechanismInvalid)?;
+        let generated = gen(mech, template)?;
+        let origin = Origin::Generate {
+            mechanism: mech.mech,
+        };
+        let attrs =
+            rules::new_object(template, origin, &generated, &random_uid()?, Self::is_so(t))?;
+        self.add_object("C_GenerateKey", &s, t, attrs)
+    }
+
+    /// `C_GenerateKeyPair` (§5.15): (public, private).
+    pub fn generate_key_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        public: &Template,
+        private: &Template,
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let gen = def
+            .functions
+            .generate_key_pair
+            .ok_or(Error::MechanismInvalid)?;
+        let (gpub, gpriv) = gen(mech, public, private)?;
+        let origin = Origin::Generate {
+            mechanism: mech.mech,
+        };
+        let so = Self::is_so(t);
+        let pub_attrs = rules::new_object(public, origin, &gpub, &random_uid()?, so)?;
+        let priv_attrs = rules::new_object(private, origin, &gpriv, &random_uid()?, so)?;
+        let hpub = self.add_object("C_GenerateKeyPair", &s, t, pub_attrs)?;
+        match self.add_object("C_GenerateKeyPair", &s, t, priv_attrs) {
+            Ok(hpriv) => Ok((hpub, hpriv)),
+            Err(e) => {
+                // Keep the pair whole: undo the public half.
+                if let Ok(o) = self.object(t, hpub, Error::ObjectHandleInvalid) {
+                    if o.is_token() {
+                        let _ = t.unpersist(
+                            &o,
+                            &self
+                                .rec(t, "C_GenerateKeyPair", h)
+                                .with_reason("undone: the private half failed"),
+                        );
+                    } else {
+                        t.state.write().objects.remove(hpub);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `C_WrapKey` (§5.15). Both keys pass the key gate: the wrapping key for
+    /// `CKA_WRAP`, the wrapped key as an export of its material.
+    pub fn wrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        wrapping_key: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        out: &mut OutBuf,
+    ) -> Result<()> {
+        let (_s, t) = self.session(h)?;
+        let def = registry::get(mech.mech)?;
+        let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
+        let reqs = [
+            Request {
+                handle: wrapping_key,
+                what: Use::Wrap,
+                mech: mech.mech,
+                key_types: def.key_types,
+                context: mech.param.context(),
+                caller_iv: registry::caller_chooses_iv(mech.mech),
+                invalid: Error::WrappingKeyHandleInvalid,
+            },
+            Request {
+                handle: key,
+                what: Use::Export,
+                mech: mech.mech,
+                key_types: &[],
+                context: mech.param.context(),
+                caller_iv: false,
+                invalid: Error::KeyHandleInvalid,
+            },
+        ];
+        gate::using(t, h, "C_WrapKey", &reqs, |both| {
+            let [wk, k] = both else {
+                return Err(Error::General(
+                    "the gate granted another number of keys".into(),
+                ));
+            };
+            let k = k.key();
+            rules::check_wrappable(wk.key(), k)?;
+            let bytes = match k.class() {
+                Some(CKO_SECRET_KEY) => zeroize::Zeroizing::new(
+                    k.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec(),
+                ),
+                Some(CKO_PRIVATE_KEY) => keys::private_key_to_pkcs8(k)?,
+                _ => return Err(Error::KeyNotWrappable),
+            };
+            let wrapped = wrap(mech, wk, &bytes)?;
+            out.write(&wrapped).map(|_| ())
+        })
+    }
+
+    /// `C_UnwrapKey` (§5.15).
+    pub fn unwrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        unwrapping_key: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
+        let invalid = Error::UnwrappingKeyHandleInvalid;
+        self.use_key(
+            t,
+            h,
+            "C_UnwrapKey",
+            def,
+            mech,
+            unwrapping_key,
+            Use::Unwrap,
+            invalid,
+            |uk| {
+                let template = rules::apply_unwrap_template(uk.key(), template)?;
+                let class = template
+                    .iter()
+                    .find(|a| a.ty == CKA_CLASS)
+                    .ok_or(Error::TemplateIncomplete { missing: CKA_CLASS })?
+                    .as_ulong()?;
+                let bytes = if registry::tries_versions(mech.mech) {
+                    let mut result = Err(Error::WrappedKeyInvalid);
+                    for k in uk.each_version() {
+                        result = unwrap(mech, &k, wrapped);
+                        if result.is_ok() {
+                            break;
+                        }
+                    }
+                    result?
+                } else {
+                    unwrap(mech, uk, wrapped)?
+                };
+                let generated = match class {
+                    CKO_SECRET_KEY => vec![Attribute::new(CKA_VALUE, bytes.to_vec())],
+                    CKO_PRIVATE_KEY => keys::private_key_from_pkcs8(&bytes)?,
+                    _ => {
+                        return Err(Error::TemplateInconsistent(
+                            "only secret and private keys unwrap",
+                        ))
+                    }
+                };
+                let attrs = rules::new_object(
+                    &template,
+                    Origin::Unwrap,
+                    &generated,
+                    &random_uid()?,
+                    Self::is_so(t),
+                )?;
+                self.add_object("C_UnwrapKey", &s, t, attrs)
+            },
+        )
+    }
+
+    /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
+    pub fn derive_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &mut Mechanism,
+        base_key: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
+        self.derive_with(t, h, def, mech, base_key, |mech, base, lookup| {
+            if mech.mech == CKM_HKDF_DATA {
+                self.derive_data(&s, t, mech, derive, base, lookup, template)
+            } else {
+                self.derive_object(&s, t, mech, derive, base, lookup, template)
+            }
+        })
+    }
+
+    /// `C_DeriveKey` of a key object from a base key the gate granted.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn derive_object(
+        &self,
+        s: &Session,
+        t: &Token,
+        mech: &mut Mechanism,
+        derive: DeriveFn,
+        base: &Granted,
+        lookup: &SessionKeys,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let template = rules::apply_derive_template(base.key(), template)?;
+        let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
+            Some(a) => Some(derived_len(a.as_ulong()?)?),
+            None => None,
+        };
+        let bytes = derive(mech, base, value_len, lookup)?;
+        let base = base.key();
+        let sensitive = |tmpl: &Template| {
+            tmpl.iter()
+                .find(|a| a.ty == CKA_SENSITIVE)
+                .and_then(|a| a.as_bool().ok())
+                .unwrap_or(false)
+        };
+        let extractable = |tmpl: &Template| {
+            tmpl.iter()
+                .find(|a| a.ty == CKA_EXTRACTABLE)
+                .and_then(|a| a.as_bool().ok())
+                .unwrap_or(true)
+        };
+        let generated = vec![
+            Attribute::new(CKA_VALUE, bytes.to_vec()),
+            Attribute::bool(
+                CKA_ALWAYS_SENSITIVE,
+                base.flag(CKA_ALWAYS_SENSITIVE, false) && sensitive(&template),
+            ),
+            Attribute::bool(
+                CKA_NEVER_EXTRACTABLE,
+                base.flag(CKA_NEVER_EXTRACTABLE, false) && !extractable(&template),
+            ),
+        ];
+        let attrs = rules::new_object(
+            &template,
+            Origin::Derive,
+            &generated,
+            &random_uid()?,
+            Self::is_so(t),
+        )?;
+        self.add_object("C_DeriveKey", s, t, attrs)
+    }
+
+    /// CKM_HKDF_DATA (PKCS#11 3.0 §2.43.3): HKDF derive whose output is a
+    /// CKO_DATA object holding the derived bytes. The template names the
+    /// length with CKA_VALUE_LEN, which a data object does not have, so it is
+    /// taken out; CKA_CLASS defaults to CKO_DATA and no other class is allowed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn derive_data(
+        &self,
+        s: &Session,
+        t: &Token,
+        mech: &mut Mechanism,
+        derive: DeriveFn,
+        base: &Granted,
+        lookup: &SessionKeys,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let mut template = template.clone();
+        let mut value_len = None;
+        if let Some(i) = template.iter().position(|a| a.ty == CKA_VALUE_LEN) {
+            let a = template.remove(i);
+            value_len = Some(derived_len(a.as_ulong()?)?);
+        }
+        match template.iter().find(|a| a.ty == CKA_CLASS) {
+            Some(a) if a.as_ulong()? != CKO_DATA => {
+                return Err(Error::TemplateInconsistent(
+                    "CKM_HKDF_DATA makes a CKO_DATA object",
+                ))
+            }
+            Some(_) => {}
+            None => template.push(Attribute::ulong(CKA_CLASS, CKO_DATA)),
+        }
+        let bytes = derive(mech, base, value_len, lookup)?;
+        let generated = vec![Attribute::new(CKA_VALUE, bytes.to_vec())];
+        let attrs = rules::new_object(
+            &template,
+            Origin::Derive,
+            &generated,
+            &random_uid()?,
+            Self::is_so(t),
+        )?;
+        self.add_object("C_DeriveKey", s, t, attrs)
+    }
+
+    /// `C_SeedRandom` (§5.16): the OS generator needs no seed; refused as the
+    /// standard allows.
+    pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
+        self.session(h)?;
+        Err(Error::RandomSeedNotSupported)
+    }
+
+    /// `C_GenerateRandom` (§5.16).
+    pub fn generate_random(&self, h: CK_SESSION_HANDLE, buf: &mut [u8]) -> Result<()> {
+        self.session(h)?;
+        crate::mechanism::rng::fill(buf)
+    }
+}
+
+/// A derived key's length from the template (`CKA_VALUE_LEN`), checked against
+/// the longest key any derive mechanism makes before anything is allocated.
+fn derived_len(v: CK_ULONG) -> Result<usize> {
+    usize::try_from(v)
+        .ok()
+        .filter(|n| *n <= crate::mechanism::MAX_DERIVED_LEN)
+        .ok_or(Error::AttributeValueInvalid(CKA_VALUE_LEN))
+}

@@ -1,0 +1,327 @@
+//! The safe PKCS#11 surface: one method per `C_*` function.
+//!
+//! `ffi` turns each C call into one call here. The module-wide state lives in a
+//! process global guarded by a lock that is only held to clone an `Arc`; it also
+//! records the process id at `C_Initialize`, so that a forked child is told
+//! `CKR_CRYPTOKI_NOT_INITIALIZED` until it initializes again (SoftHSMv2 does the
+//! same).
+//!
+//! Lock order (outer first): `GLOBAL` → `Module::sessions` → one `Session` →
+//! a token's state → a token's store. No lock of this list is held across
+//! crypto work or SQLite I/O of another token.
+
+use crate::clock;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::gate::{self};
+use crate::object::Object;
+use crate::session::Session;
+use crate::store::audit::AuditRecord;
+use crate::token::{Login, Token};
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+mod audit;
+mod key_mgmt;
+mod key_use;
+mod object;
+mod ops;
+mod session;
+mod slot;
+
+pub use audit::{audit_json, AuditFilter, AuditScope};
+
+/// How the caller asked the library to lock (`CK_C_INITIALIZE_ARGS`), already
+/// checked by `ffi` for the all-or-none rule of the mutex callbacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InitArgs {
+    /// The caller supplied mutex callbacks.
+    pub mutex_callbacks: bool,
+    /// `CKF_OS_LOCKING_OK`.
+    pub os_locking_ok: bool,
+    /// `CKF_LIBRARY_CANT_CREATE_OS_THREADS`.
+    pub cant_create_threads: bool,
+}
+
+/// `CK_INFO` in Rust form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// Cryptoki version (3.0).
+    pub cryptoki_version: (u8, u8),
+    /// `manufacturerID`.
+    pub manufacturer: String,
+    /// `libraryDescription`.
+    pub description: String,
+    /// `libraryVersion`.
+    pub library_version: (u8, u8),
+}
+
+/// `CK_SLOT_INFO` in Rust form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotInfo {
+    /// `slotDescription`.
+    pub description: String,
+    /// `manufacturerID`.
+    pub manufacturer: String,
+    /// `CKF_*` slot flags.
+    pub flags: CK_FLAGS,
+    /// Hardware version.
+    pub hardware_version: (u8, u8),
+    /// Firmware version.
+    pub firmware_version: (u8, u8),
+}
+
+/// `CK_TOKEN_INFO` in Rust form. Counts that are not known are
+/// `CK_UNAVAILABLE_INFORMATION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// `label`.
+    pub label: String,
+    /// `manufacturerID`.
+    pub manufacturer: String,
+    /// `model`.
+    pub model: String,
+    /// `serialNumber`.
+    pub serial: String,
+    /// `CKF_*` token flags.
+    pub flags: CK_FLAGS,
+    /// `ulMaxSessionCount`.
+    pub max_session_count: CK_ULONG,
+    /// `ulSessionCount`.
+    pub session_count: CK_ULONG,
+    /// `ulMaxRwSessionCount`.
+    pub max_rw_session_count: CK_ULONG,
+    /// `ulRwSessionCount`.
+    pub rw_session_count: CK_ULONG,
+    /// `ulMaxPinLen`.
+    pub max_pin_len: CK_ULONG,
+    /// `ulMinPinLen`.
+    pub min_pin_len: CK_ULONG,
+    /// `ulTotalPublicMemory`.
+    pub total_public_memory: CK_ULONG,
+    /// `ulFreePublicMemory`.
+    pub free_public_memory: CK_ULONG,
+    /// `ulTotalPrivateMemory`.
+    pub total_private_memory: CK_ULONG,
+    /// `ulFreePrivateMemory`.
+    pub free_private_memory: CK_ULONG,
+    /// `hardwareVersion`.
+    pub hardware_version: (u8, u8),
+    /// `firmwareVersion`.
+    pub firmware_version: (u8, u8),
+    /// `utcTime` (16 characters, or empty when the token has no clock).
+    pub utc_time: String,
+}
+
+/// `CK_SESSION_INFO` in Rust form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The slot.
+    pub slot: CK_SLOT_ID,
+    /// `CKS_*`.
+    pub state: CK_STATE,
+    /// `CKF_RW_SESSION | CKF_SERIAL_SESSION`.
+    pub flags: CK_FLAGS,
+    /// `ulDeviceError`.
+    pub device_error: CK_ULONG,
+}
+
+/// `CK_MECHANISM_INFO` in Rust form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MechInfo {
+    /// `ulMinKeySize`.
+    pub min_key: CK_ULONG,
+    /// `ulMaxKeySize`.
+    pub max_key: CK_ULONG,
+    /// `flags`.
+    pub flags: CK_FLAGS,
+}
+
+/// The module-wide state of one initialization.
+pub struct Module {
+    tokens: Vec<Arc<Token>>,
+    sessions: RwLock<crate::token::cache::HandleMap<Arc<Mutex<Session>>>>,
+    args: InitArgs,
+}
+
+struct Global {
+    pid: u32,
+    module: Arc<Module>,
+}
+
+static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
+
+/// Session handles are unique in the process and never reused.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// `C_Initialize` (PKCS#11 3.0 §5.4): sets up the module for this process.
+pub fn initialize(args: InitArgs) -> Result<()> {
+    if args.mutex_callbacks && !args.os_locking_ok {
+        // We lock with our own primitives; the caller insists on its own.
+        return Err(Error::CantLock);
+    }
+    let mut g = GLOBAL.write();
+    if let Some(old) = g.as_ref() {
+        if old.pid == crate::ffi::os::pid() {
+            return Err(Error::AlreadyInitialized);
+        }
+        // A forked child: the parent's state (SQLite connections, keys) must not
+        // be closed or used here; leak it rather than touch the parent's locks.
+        if let Some(old) = g.take() {
+            std::mem::forget(old);
+        }
+    }
+    let cfg = Config::load()?;
+    crate::log::init(cfg.log_level.as_deref(), cfg.log_file.as_deref());
+    let tokens = cfg
+        .slots
+        .iter()
+        .cloned()
+        .map(|s| Arc::new(Token::new(s)))
+        .collect();
+    *g = Some(Global {
+        pid: crate::ffi::os::pid(),
+        module: Arc::new(Module {
+            tokens,
+            sessions: RwLock::new(Default::default()),
+            args,
+        }),
+    });
+    log::debug!("initialized ({} slots)", cfg.slots.len());
+    crate::ffi::exit::at_exit(flush_at_exit);
+    Ok(())
+}
+
+/// At process exit without `C_Finalize`: writes this process's aggregated
+/// audit events (`docs/audit.md`). Never waits for a lock another thread holds
+/// (that thread may be the one calling `exit`), and does nothing in a forked
+/// child, whose aggregates are the parent's.
+extern "C" fn flush_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        let Some(g) = GLOBAL.try_read() else { return };
+        let Some(global) = g.as_ref() else { return };
+        if global.pid != crate::ffi::os::pid() {
+            return;
+        }
+        for t in &global.module.tokens {
+            if let Ok(store) = t.store_ref() {
+                t.auditor.flush_all(store);
+            }
+        }
+    });
+}
+
+/// `C_Finalize` (§5.4): ends this process's use of the module.
+pub fn finalize() -> Result<()> {
+    let mut g = GLOBAL.write();
+    match g.as_ref() {
+        Some(old) if old.pid == crate::ffi::os::pid() => {
+            if let Some(old) = g.take() {
+                old.module.sessions.write().clear();
+                for t in &old.module.tokens {
+                    if let Ok(store) = t.store() {
+                        t.auditor.flush_all(&store);
+                    }
+                    let _ = t.logout();
+                }
+            }
+            Ok(())
+        }
+        _ => Err(Error::NotInitialized),
+    }
+}
+
+/// The module of this process, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
+/// forked child that has not called `C_Initialize` itself).
+pub fn get() -> Result<Arc<Module>> {
+    let g = GLOBAL.read();
+    match g.as_ref() {
+        Some(g) if g.pid == crate::ffi::os::pid() => Ok(Arc::clone(&g.module)),
+        _ => Err(Error::NotInitialized),
+    }
+}
+
+fn random_uid() -> Result<String> {
+    let mut b = [0u8; 16];
+    crate::crypto::random(&mut b).map_err(|_| Error::FunctionFailed)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// The principal of a login state, as the policy, the key's creator and the
+/// audit log name it ("" for a session nobody logged in to).
+fn principal_of(login: &Login) -> String {
+    gate::principal_name(login).to_string()
+}
+
+impl Module {
+    fn token(&self, slot: CK_SLOT_ID) -> Result<&Arc<Token>> {
+        self.tokens
+            .iter()
+            .find(|t| t.cfg.id == slot)
+            .ok_or(Error::SlotIdInvalid)
+    }
+
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<(Arc<Mutex<Session>>, &Arc<Token>)> {
+        let s = self
+            .sessions
+            .read()
+            .get(&h)
+            .cloned()
+            .ok_or(Error::SessionHandleInvalid)?;
+        let slot = s.lock().slot;
+        let t = self.token(slot)?;
+        // Data-event aggregates are flushed by the first call after they are due
+        // (judged on the coarse clock: at most a tick late).
+        let agg = t.auditor.aggregator();
+        if agg.has_pending() && agg.is_due(clock::coarse_now_ms()) {
+            if let Ok(store) = t.store() {
+                t.auditor.tick(&store, crate::kms::audit::now_ms());
+            }
+        }
+        Ok((s, t))
+    }
+
+    fn sessions_of(&self, slot: CK_SLOT_ID) -> Vec<Arc<Mutex<Session>>> {
+        self.sessions
+            .read()
+            .values()
+            .filter(|s| s.lock().slot == slot)
+            .cloned()
+            .collect()
+    }
+
+    /// An object the session can see (`invalid` is the error for a bad handle).
+    fn object(&self, tok: &Token, h: CK_OBJECT_HANDLE, invalid: Error) -> Result<Arc<Object>> {
+        gate::lookup(tok, h, invalid)
+    }
+
+    /// A management audit record for a call on `tok` by whoever is logged in.
+    fn rec(&self, tok: &Token, function: &str, h: CK_SESSION_HANDLE) -> AuditRecord {
+        AuditRecord::management(function, &principal_of(&tok.state.read().login), h)
+    }
+
+    fn is_so(tok: &Token) -> bool {
+        tok.state.read().login == Login::So
+    }
+
+    /// `C_GetInfo` (§5.4).
+    pub fn info(&self) -> ModuleInfo {
+        let v = |s: &str| s.parse::<u8>().unwrap_or(0);
+        ModuleInfo {
+            cryptoki_version: (3, 0),
+            manufacturer: "SoftKMS".into(),
+            description: "SoftKMS PKCS#11 module".into(),
+            library_version: (
+                v(env!("CARGO_PKG_VERSION_MAJOR")),
+                v(env!("CARGO_PKG_VERSION_MINOR")),
+            ),
+        }
+    }
+
+    /// The locking the caller asked for at `C_Initialize`.
+    pub fn init_args(&self) -> InitArgs {
+        self.args
+    }
+}
