@@ -10,9 +10,9 @@
 //! Layout: `entry.rs` has one short function per `C_*` call, each wrapped by
 //! `entry::guard` (panics → `CKR_GENERAL_ERROR`, errors logged and turned into
 //! `CK_RV`) and, after `C_Initialize`, `entry::with_module`; `marshal.rs` turns
-//! every raw pointer into a typed value and back; `os.rs` locks key material in
-//! memory and keeps it out of core dumps. Every `unsafe` block carries a
-//! `// SAFETY:` comment.
+//! every raw pointer into a typed value and back. The operating system's calls
+//! (memory locking, the process id) live in `crate::sys`. Every `unsafe` block
+//! carries a `// SAFETY:` comment.
 
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -22,9 +22,7 @@
 #![allow(clippy::too_many_arguments)]
 
 mod entry;
-pub(crate) mod exit;
 mod marshal;
-pub(crate) mod os;
 #[cfg(test)]
 mod tests;
 
