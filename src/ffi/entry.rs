@@ -29,11 +29,10 @@ mod crypto;
 pub(super) use crypto::*;
 
 /// [`guard`] plus the module of this process: `CKR_CRYPTOKI_NOT_INITIALIZED`
-/// before `C_Initialize` and in a forked child (the fork check comes first and
-/// takes no lock; see `guard.rs`).
+/// before `C_Initialize` and in a forked child (`guard` makes the fork check
+/// first, without a lock; see `guard.rs`).
 pub(super) fn with_module(name: &'static str, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
     guard(name, || {
-        STATE.check_process()?;
         let m = module::get()?;
         f(&m)
     })

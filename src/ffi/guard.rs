@@ -23,10 +23,13 @@
 //! # The fork check comes first
 //!
 //! PKCS#11 state does not cross `fork`: a child must call `C_Initialize` itself.
-//! Each call compares this process's id with the id of the process that last
-//! initialized the module through this interface, both read without a lock, so
-//! that a child never waits on a lock a thread of its parent held at the fork.
-//! A mismatch is `CKR_CRYPTOKI_NOT_INITIALIZED`.
+//! Every call that needs the module first compares this process's id with the
+//! id of the process that last initialized the module through this interface,
+//! both read from atomics before any lock is taken (logging included), so that
+//! a child never waits on a lock a thread of its parent held at the fork. A
+//! mismatch is `CKR_CRYPTOKI_NOT_INITIALIZED`. `C_Finalize` makes the same
+//! check before the module's lock. `C_Initialize` goes on to the module, which
+//! must replace the parent's state under its own lock.
 //!
 //! # Test builds
 //!
@@ -64,8 +67,10 @@ pub(super) enum Kind {
     Initialize,
     /// `C_Finalize`: clears the failed state, then runs.
     Finalize,
-    /// Any other function: refused when failed.
-    Call,
+    /// Any other function: it needs the module of this process. Refused when
+    /// failed, and `CKR_CRYPTOKI_NOT_INITIALIZED` unless this process
+    /// initialized the module (the fork check), both before anything else.
+    Module,
 }
 
 impl State {
@@ -96,7 +101,9 @@ impl State {
 
     /// Runs the body `f` of the entry point `name` of kind `kind`: refused with
     /// `CKR_GENERAL_ERROR` when the module failed (see the module
-    /// documentation); a panic is caught, logged with its message, fails the
+    /// documentation), and for [`Kind::Module`] with
+    /// `CKR_CRYPTOKI_NOT_INITIALIZED` unless this process initialized it
+    /// ([`State::check_process`]); a panic is caught, logged with its message, fails the
     /// module and becomes `CKR_GENERAL_ERROR`; an `Err(e)` is logged at debug
     /// level and becomes `e.rv()`. Nothing of the arguments is logged, so no
     /// PIN or data can leak.
@@ -106,18 +113,24 @@ impl State {
         kind: Kind,
         f: impl FnOnce() -> Result<()>,
     ) -> CK_RV {
-        log::trace!("{name}");
-        match kind {
-            Kind::Lookup => {}
-            Kind::Finalize => self.failed_in.store(0, Ordering::Release),
-            Kind::Initialize | Kind::Call => {
-                if self.failed() {
-                    log::debug!(
-                        "{name}: the module failed after a panic; CKR_GENERAL_ERROR until C_Finalize"
-                    );
-                    return CKR_GENERAL_ERROR;
-                }
+        // The checks come first: atomics only, no lock (a logger with a level
+        // set has one, so the logging waits until after them).
+        let refused: Option<Error> = match kind {
+            Kind::Lookup => None,
+            Kind::Finalize => {
+                self.failed_in.store(0, Ordering::Release);
+                None
             }
+            Kind::Initialize | Kind::Module if self.failed() => Some(Error::General(
+                "the module failed after a panic; CKR_GENERAL_ERROR until C_Finalize".into(),
+            )),
+            Kind::Initialize => None,
+            Kind::Module => self.check_process().err(),
+        };
+        log::trace!("{name}");
+        if let Some(e) = refused {
+            log::debug!("{name} failed: {e}");
+            return e.rv();
         }
         // AssertUnwindSafe: after a panic, nothing the closure touched is used
         // again until C_Finalize: the module is failed.
@@ -170,9 +183,10 @@ fn test_panic(name: &str) {
 #[cfg(not(feature = "test-clock"))]
 fn test_panic(_name: &str) {}
 
-/// An entry point that refuses to run once the module failed (see [`State::run`]).
+/// An entry point that needs the module: the fork check, then refused once the
+/// module failed (see [`State::run`]).
 pub(super) fn guard(name: &'static str, f: impl FnOnce() -> Result<()>) -> CK_RV {
-    STATE.run(name, Kind::Call, f)
+    STATE.run(name, Kind::Module, f)
 }
 
 /// `C_GetFunctionList`, `C_GetInterfaceList`, `C_GetInterface`: static tables,

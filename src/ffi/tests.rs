@@ -243,13 +243,17 @@ fn init_args_mapping() {
 #[test]
 fn guard_turns_errors_and_panics_into_codes() {
     let s = guard::State::new();
-    assert_eq!(s.run("t", Kind::Call, || Ok(())), CKR_OK);
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
     assert_eq!(
-        s.run("t", Kind::Call, || Err(Error::PinIncorrect)),
+        s.run("t", Kind::Module, || Err(Error::PinIncorrect)),
         CKR_PIN_INCORRECT
     );
     assert!(!s.failed());
-    assert_eq!(s.run("t", Kind::Call, || panic!("boom")), CKR_GENERAL_ERROR);
+    assert_eq!(
+        s.run("t", Kind::Module, || panic!("boom")),
+        CKR_GENERAL_ERROR
+    );
     assert!(s.failed());
 }
 
@@ -258,12 +262,12 @@ fn a_panic_fails_the_module_until_finalize() {
     let s = guard::State::new();
     assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
     assert_eq!(
-        s.run("C_GenerateRandom", Kind::Call, || panic!("boom {}", 1)),
+        s.run("C_GenerateRandom", Kind::Module, || panic!("boom {}", 1)),
         CKR_GENERAL_ERROR
     );
     // Every later call is refused without running, C_Initialize included.
     let ran = std::cell::Cell::new(false);
-    for kind in [Kind::Call, Kind::Initialize] {
+    for kind in [Kind::Module, Kind::Initialize] {
         let rv = s.run("t", kind, || {
             ran.set(true);
             Ok(())
@@ -285,13 +289,17 @@ fn a_panic_fails_the_module_until_finalize() {
     assert!(ran.get());
     assert!(!s.failed());
     assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
-    assert_eq!(s.run("t", Kind::Call, || Ok(())), CKR_OK);
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
 }
 
 #[test]
 fn finalize_clears_the_failed_state_whatever_it_returns() {
     let s = guard::State::new();
-    assert_eq!(s.run("t", Kind::Call, || panic!("boom")), CKR_GENERAL_ERROR);
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(
+        s.run("t", Kind::Module, || panic!("boom")),
+        CKR_GENERAL_ERROR
+    );
     assert_eq!(
         s.run("C_Finalize", Kind::Finalize, || Err(Error::NotInitialized)),
         CKR_CRYPTOKI_NOT_INITIALIZED
@@ -310,12 +318,13 @@ fn finalize_clears_the_failed_state_whatever_it_returns() {
 #[test]
 fn a_panic_in_a_lookup_fails_the_module_too() {
     let s = guard::State::new();
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
     assert_eq!(
         s.run("C_GetInterface", Kind::Lookup, || panic!("boom")),
         CKR_GENERAL_ERROR
     );
     assert!(s.failed());
-    assert_eq!(s.run("t", Kind::Call, || Ok(())), CKR_GENERAL_ERROR);
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_GENERAL_ERROR);
 }
 
 #[test]
@@ -331,14 +340,26 @@ fn the_fork_check_wants_the_process_that_initialized() {
     assert!(s.check_process().is_err());
     assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
     assert!(s.check_process().is_ok());
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
     // As a forked child sees its parent's state: another process's ids.
     let parent = crate::sys::pid().wrapping_add(1);
     s.initialized_in.store(parent, Ordering::Relaxed);
     assert!(matches!(s.check_process(), Err(Error::NotInitialized)));
-    // The parent's failure is not the child's.
+    let ran = std::cell::Cell::new(false);
+    let rv = s.run("t", Kind::Module, || {
+        ran.set(true);
+        Ok(())
+    });
+    assert_eq!(rv, CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert!(
+        !ran.get(),
+        "a call ran in a process that did not initialize"
+    );
+    // The parent's failure is not the child's: the child initializes afresh.
     s.failed_in.store(parent, Ordering::Relaxed);
     assert!(!s.failed());
-    assert_eq!(s.run("t", Kind::Call, || Ok(())), CKR_OK);
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The calls SoftKMS makes to the operating system, beside [`crate::ffi`] the
+//! The calls SoftKMS makes to the operating system: beside `ffi`, the
 //! only code allowed `unsafe` (each block with a `// SAFETY:` line): locking key
 //! material in memory ([`protect`], [`protect_many`]), the coarse realtime clock
 //! ([`coarse_realtime_ms`]), the process id for the fork check ([`pid`]) and a
