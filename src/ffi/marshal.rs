@@ -46,8 +46,8 @@ pub(super) const MAX_TEMPLATE_ATTRS: usize = 4096;
 /// [`MAX_VALUE_LEN`], so one largest value and its companions fit. Without it,
 /// 4096 attributes of 64 MiB each (all pointing at one buffer) would be 256 GiB
 /// of copies. The attribute whose value crosses it is
-/// `CKR_ATTRIBUTE_VALUE_INVALID`, the code PKCS#11 3.0 §5.7 names for a value
-/// the token cannot take.
+/// `CKR_ATTRIBUTE_VALUE_INVALID`, the code PKCS#11 3.0 §5.1.6 defines for an
+/// invalid value (the object functions of §5.7 return it).
 pub(super) const MAX_TEMPLATE_BYTES: usize = 2 * MAX_VALUE_LEN;
 
 /// Deepest nesting of templates: a template inside `CKA_WRAP_TEMPLATE` has depth 1;
@@ -87,7 +87,7 @@ fn template_len(count: CK_ULONG) -> Result<usize> {
 }
 
 /// A copy of `b` whose allocation may fail: `CKR_HOST_MEMORY` (PKCS#11 3.0
-/// §5.1) instead of the abort of an infallible allocation, which
+/// §5.1.1) instead of the abort of an infallible allocation, which
 /// `catch_unwind` cannot stop. Callers check the size against a limit first;
 /// this is the last line for sizes whose limit is the host's memory.
 pub(super) fn fallible_copy(b: &[u8]) -> Result<Vec<u8>> {

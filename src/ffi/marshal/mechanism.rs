@@ -14,7 +14,7 @@ use std::mem::size_of;
 
 // Limits on the sizes inside parameters. Each is checked before anything is
 // read or allocated by the size it bounds, and a size beyond it is
-// `CKR_MECHANISM_PARAM_INVALID` (PKCS#11 3.0 §5.1: "invalid parameters were
+// `CKR_MECHANISM_PARAM_INVALID` (PKCS#11 3.0 §5.1.6: "invalid parameters were
 // specified to the mechanism"). They belong in the mechanisms' registry rows
 // (STYLE.md 15); until the registry carries them, they live here, named.
 
