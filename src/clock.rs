@@ -27,7 +27,7 @@ pub fn now_ms() -> i64 {
 /// scheduler tick (a few ms) behind. For deciding whether something is due,
 /// never for a time that is recorded.
 pub fn coarse_now_ms() -> i64 {
-    match crate::ffi::os::coarse_realtime_ms() {
+    match crate::sys::coarse_realtime_ms() {
         Some(t) => t.saturating_add(test_offset().saturating_mul(1000)),
         None => now_ms(),
     }

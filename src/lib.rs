@@ -2,8 +2,10 @@
 //!
 //! Layers (data flows one way): C caller → [`ffi`] → [`module`] → ([`session`],
 //! [`object`], [`mechanism`], [`kms`]) → [`store`] → [`crypto`]. Nothing below
-//! `ffi` sees a raw pointer, and only `ffi` may step outside
-//! the compiler's memory-safety checks (`Cargo.toml` denies it everywhere else).
+//! `ffi` sees a raw pointer. Beside `ffi` sits `sys`, a leaf that any layer may
+//! call: the operating system's calls (memory locking, the coarse clock, the
+//! process id, the exit handler). Only `ffi` and `sys` may step outside the
+//! compiler's memory-safety checks (`Cargo.toml` denies it everywhere else).
 
 pub mod abi;
 pub mod clock;
@@ -21,4 +23,5 @@ pub mod outbuf;
 pub mod principal;
 pub mod session;
 pub mod store;
+mod sys;
 pub mod token;

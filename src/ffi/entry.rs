@@ -1,52 +1,36 @@
 //! One `extern "C"` function per `C_*` function of PKCS#11 3.0 (section numbers
 //! are those of the 3.0 base specification), each a few
 //! lines: check and convert the caller's pointers (`marshal`), call one
-//! [`Module`] method, convert back. Each goes through [`guard`] (panics, logging,
-//! `CK_RV`) and, except the functions that work before `C_Initialize`, through
-//! [`with_module`] (the initialized check, which also fails in a forked child).
+//! [`Module`] method, convert back. Each goes through `guard.rs` (panics and the
+//! failed state, logging, `CK_RV`) and, except the functions that work before
+//! `C_Initialize`, through [`with_module`] (the fork check, then the
+//! initialized check). `unsafe` blocks hold only the pointer work: the calls
+//! of `Module` methods stay outside them.
 //!
 //! None of these is exported by name: the function tables in `ffi/mod.rs` refer
 //! to them, and only `C_GetFunctionList`, `C_GetInterfaceList` and
 //! `C_GetInterface` are dynamic symbols.
 //!
 //! Safety contract of every function here: the caller passes arguments as the
-//! PKCS#11 signature of that function describes (§5.2: pointers are either null
-//! or point at memory of the stated size, owned by the caller for the call).
+//! PKCS#11 signature of that function describes: pointers are either null or
+//! point at memory of the stated size, owned by the caller for the call (output
+//! buffers with their lengths as §5.2 describes).
 
 #![allow(non_snake_case)]
 
+use super::guard::{guard, Kind, STATE};
 use super::marshal;
 use crate::error::{Error, Result};
 use crate::module::{self, Module};
 use cryptoki_sys::*;
 use std::ffi::c_void;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 mod crypto;
 pub(super) use crypto::*;
 
-/// Runs the body of an entry point: a panic becomes `CKR_GENERAL_ERROR` (logged,
-/// never unwinding into C), an `Err(e)` is logged at debug level and becomes
-/// `e.rv()`. Nothing of the arguments is logged, so no PIN or data can leak.
-pub(super) fn guard(name: &'static str, f: impl FnOnce() -> Result<()>) -> CK_RV {
-    log::trace!("{name}");
-    // AssertUnwindSafe: after a panic nothing the closure touched is looked at
-    // again by this call; module state is behind locks that do not poison.
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => CKR_OK,
-        Ok(Err(e)) => {
-            log::debug!("{name} failed: {e}");
-            e.rv()
-        }
-        Err(_) => {
-            log::error!("{name} panicked; returning CKR_GENERAL_ERROR");
-            CKR_GENERAL_ERROR
-        }
-    }
-}
-
 /// [`guard`] plus the module of this process: `CKR_CRYPTOKI_NOT_INITIALIZED`
-/// before `C_Initialize` and in a forked child.
+/// before `C_Initialize` and in a forked child (`guard` makes the fork check
+/// first, without a lock; see `guard.rs`).
 pub(super) fn with_module(name: &'static str, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
     guard(name, || {
         let m = module::get()?;
@@ -61,21 +45,24 @@ fn not_supported(name: &'static str) -> CK_RV {
 
 // ---------------------------------------------------------------- §5.4 general purpose
 
-/// `C_Initialize` (PKCS#11 3.0 §5.4.1).
+/// `C_Initialize` (PKCS#11 3.0 §5.4.1). Refused with `CKR_GENERAL_ERROR` while
+/// the module is failed (until `C_Finalize`).
 pub(super) unsafe extern "C" fn C_Initialize(p_init_args: *mut c_void) -> CK_RV {
-    guard("C_Initialize", || {
+    STATE.run("C_Initialize", Kind::Initialize, || {
         // SAFETY: pInitArgs is null or a CK_C_INITIALIZE_ARGS (§5.4.1).
         let args = unsafe { marshal::init_args(p_init_args) }?;
         module::initialize(args)
     })
 }
 
-/// `C_Finalize` (§5.4.2): `pReserved` must be null.
+/// `C_Finalize` (§5.4.2): `pReserved` must be null. Clears the failed state
+/// left by a panic, whatever it returns.
 pub(super) unsafe extern "C" fn C_Finalize(p_reserved: *mut c_void) -> CK_RV {
-    guard("C_Finalize", || {
+    STATE.run("C_Finalize", Kind::Finalize, || {
         if !p_reserved.is_null() {
             return Err(Error::ArgumentsBad);
         }
+        STATE.check_process()?;
         module::finalize()
     })
 }
@@ -84,8 +71,9 @@ pub(super) unsafe extern "C" fn C_Finalize(p_reserved: *mut c_void) -> CK_RV {
 pub(super) unsafe extern "C" fn C_GetInfo(p_info: *mut CK_INFO) -> CK_RV {
     with_module("C_GetInfo", |m| {
         let dst = marshal::out_ptr(p_info)?;
+        let info = marshal::ck_info(&m.info());
         // SAFETY: pInfo is a CK_INFO (§5.4.3), checked non-null.
-        unsafe { dst.set(marshal::ck_info(&m.info())) };
+        unsafe { dst.set(info) };
         Ok(())
     })
 }
@@ -434,8 +422,9 @@ pub(super) unsafe extern "C" fn C_FindObjects(
     pul_count: *mut CK_ULONG,
 ) -> CK_RV {
     with_module("C_FindObjects", |m| {
+        let find = |n| m.find(h, n);
         // SAFETY: phObject holds ulMaxObjectCount handles; pulObjectCount is a CK_ULONG (§5.7.8).
-        unsafe { marshal::handles_out(ph_object, max, pul_count, |n| m.find(h, n)) }
+        unsafe { marshal::handles_out(ph_object, max, pul_count, find) }
     })
 }
 

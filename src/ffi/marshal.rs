@@ -7,7 +7,7 @@
 //! non-null pointer is what the PKCS#11 signature of the calling function says it
 //! is (for `(ptr, len)` pairs: `len` readable, or writable, bytes; for templates:
 //! `count` `CK_ATTRIBUTE`s whose `pValue`s hold `ulValueLen` bytes), valid for
-//! the duration of the call (PKCS#11 3.0 §5.2: the application owns that memory).
+//! the duration of the call (the application owns that memory).
 //! Null pointers, lengths and sizes are checked here and refused with the code
 //! the standard names. Structs are read and written with unaligned accesses, so
 //! a caller's packing never matters, and no Rust reference into caller memory
@@ -25,6 +25,7 @@ use std::ops::Deref;
 use zeroize::Zeroizing;
 
 mod mechanism;
+pub(super) mod plain;
 #[cfg(test)]
 mod tests;
 
@@ -45,8 +46,8 @@ pub(super) const MAX_TEMPLATE_ATTRS: usize = 4096;
 /// [`MAX_VALUE_LEN`], so one largest value and its companions fit. Without it,
 /// 4096 attributes of 64 MiB each (all pointing at one buffer) would be 256 GiB
 /// of copies. The attribute whose value crosses it is
-/// `CKR_ATTRIBUTE_VALUE_INVALID`, the code PKCS#11 3.0 §5.7 names for a value
-/// the token cannot take.
+/// `CKR_ATTRIBUTE_VALUE_INVALID`, the code PKCS#11 3.0 §5.1.6 defines for an
+/// invalid value (the object functions of §5.7 return it).
 pub(super) const MAX_TEMPLATE_BYTES: usize = 2 * MAX_VALUE_LEN;
 
 /// Deepest nesting of templates: a template inside `CKA_WRAP_TEMPLATE` has depth 1;
@@ -65,8 +66,8 @@ fn to_usize(len: CK_ULONG, err: &Error) -> Result<usize> {
 
 /// A caller's element count of an array of `T` as `usize`: a count whose array
 /// could not exist in memory (more than `isize::MAX` bytes, such as `ULONG_MAX`
-/// attributes) is `CKR_ARGUMENTS_BAD`, before anything is read (PKCS#11 3.0
-/// §5.2: the arguments must describe memory the application owns).
+/// attributes) is `CKR_ARGUMENTS_BAD`, before anything is read (the arguments
+/// must describe memory the application owns).
 fn array_len<T>(count: CK_ULONG) -> Result<usize> {
     let n = to_usize(count, &Error::ArgumentsBad)?;
     match n.checked_mul(size_of::<T>()) {
@@ -86,7 +87,7 @@ fn template_len(count: CK_ULONG) -> Result<usize> {
 }
 
 /// A copy of `b` whose allocation may fail: `CKR_HOST_MEMORY` (PKCS#11 3.0
-/// §5.1) instead of the abort of an infallible allocation, which
+/// §5.1.1) instead of the abort of an infallible allocation, which
 /// `catch_unwind` cannot stop. Callers check the size against a limit first;
 /// this is the last line for sizes whose limit is the host's memory.
 pub(super) fn fallible_copy(b: &[u8]) -> Result<Vec<u8>> {
@@ -119,7 +120,7 @@ unsafe fn bytes_or<'a>(p: *const u8, len: CK_ULONG, err: Error) -> Result<&'a [u
     Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
-/// `(ptr, len)` → `&[u8]` (PKCS#11 §5.2): null with `len > 0` is `CKR_ARGUMENTS_BAD`.
+/// `(ptr, len)` → `&[u8]`: null with `len > 0` is `CKR_ARGUMENTS_BAD`.
 pub(super) unsafe fn bytes<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
     // SAFETY: same contract as ours.
     unsafe { bytes_or(p, len, Error::ArgumentsBad) }
@@ -172,7 +173,7 @@ pub(super) unsafe fn label<'a>(p: *const u8) -> Result<&'a [u8]> {
     if p.is_null() {
         return Err(Error::ArgumentsBad);
     }
-    // SAFETY: C_InitToken's pLabel points at 32 bytes (PKCS#11 §5.5).
+    // SAFETY: C_InitToken's pLabel points at 32 bytes (PKCS#11 3.0 §5.5.7).
     Ok(unsafe { std::slice::from_raw_parts(p, 32) })
 }
 
@@ -239,7 +240,7 @@ pub(super) unsafe fn with_output<const N: usize>(
 ) -> Result<()> {
     let len_ptr = out_ptr(p_len)?;
     // SAFETY: `p_len` is non-null and readable by contract.
-    let cap = unsafe { p_len.read_unaligned() };
+    let cap = unsafe { plain::read(p_len) };
     let cap_n = to_usize(cap, &Error::ArgumentsBad)?;
     let mut owned = Vec::with_capacity(N);
     for (p, len) in inputs {
@@ -318,7 +319,7 @@ pub(super) unsafe fn list_out<T: Copy>(
         return Ok(());
     }
     // SAFETY: `p_count` is non-null and readable by contract.
-    let cap = unsafe { p_count.read_unaligned() };
+    let cap = unsafe { plain::read(p_count) };
     // SAFETY: checked non-null.
     unsafe { count.set(n) };
     if cap < n {
@@ -331,7 +332,7 @@ pub(super) unsafe fn list_out<T: Copy>(
     Ok(())
 }
 
-/// `C_FindObjects` (PKCS#11 §5.7): `ph` and `p_count` must not be null; `f`
+/// `C_FindObjects` (PKCS#11 3.0 §5.7.8): `ph` and `p_count` must not be null; `f`
 /// gets the maximum and returns at most that many handles.
 pub(super) unsafe fn handles_out(
     ph: *mut CK_OBJECT_HANDLE,
@@ -361,16 +362,15 @@ pub(super) unsafe fn handles_out(
 
 // ---------------------------------------------------------------- C_Initialize
 
-/// `CK_C_INITIALIZE_ARGS` (PKCS#11 §5.4): null means defaults; `pReserved` must
+/// `CK_C_INITIALIZE_ARGS` (PKCS#11 3.0 §3.7, §5.4.1): null means defaults; `pReserved` must
 /// be null and the four mutex callbacks are all set or all null, else
 /// `CKR_ARGUMENTS_BAD`.
 pub(super) unsafe fn init_args(p: *const c_void) -> Result<InitArgs> {
     if p.is_null() {
         return Ok(InitArgs::default());
     }
-    // SAFETY: a non-null pInitArgs points at a CK_C_INITIALIZE_ARGS (§5.4); every
-    // bit pattern of its fields (options of fn pointers, integers, raw pointers) is valid.
-    let a = unsafe { p.cast::<CK_C_INITIALIZE_ARGS>().read_unaligned() };
+    // SAFETY: a non-null pInitArgs points at a CK_C_INITIALIZE_ARGS (§5.4.1).
+    let a = unsafe { plain::read(p.cast::<CK_C_INITIALIZE_ARGS>()) };
     if !a.pReserved.is_null() {
         return Err(Error::ArgumentsBad);
     }
@@ -476,7 +476,7 @@ pub(super) fn ck_mechanism_info(i: &MechInfo) -> CK_MECHANISM_INFO {
 
 // ---------------------------------------------------------------- templates
 
-/// A template (`CK_ATTRIBUTE_PTR`, count) → [`Template`] (PKCS#11 §4.1.2):
+/// A template (`CK_ATTRIBUTE_PTR`, count) → [`Template`] (PKCS#11 3.0 §3.4):
 /// null with `count > 0`, or more than [`MAX_TEMPLATE_ATTRS`] attributes, is
 /// `CKR_ARGUMENTS_BAD`; an attribute whose `pValue` is null with
 /// `ulValueLen > 0`, whose length is `CK_UNAVAILABLE_INFORMATION` or beyond
@@ -509,8 +509,8 @@ unsafe fn template_at(
     // Never trust `count` for an allocation size.
     let mut t = Vec::with_capacity(n.min(64));
     for i in 0..n {
-        // SAFETY: `p` holds `count` attributes by contract; plain integers and pointers.
-        let a = unsafe { p.add(i).read_unaligned() };
+        // SAFETY: `p` holds `count` attributes by contract.
+        let a = unsafe { plain::read(p.add(i)) };
         // SAFETY: the attribute's pValue holds ulValueLen bytes by contract.
         t.push(unsafe { attribute(&a, depth, budget) }?);
     }
@@ -533,7 +533,8 @@ unsafe fn attribute(a: &CK_ATTRIBUTE, depth: usize, budget: &mut usize) -> Resul
             return Err(invalid);
         }
         // SAFETY: pValue of an array attribute holds ulValueLen / sizeof(CK_ATTRIBUTE)
-        // attributes (PKCS#11 §4.1.2); checked non-null when non-empty.
+        // attributes (PKCS#11 3.0 §4.8–§4.10, CKA_WRAP_TEMPLATE and its kin);
+        // checked non-null when non-empty.
         let inner =
             unsafe { template_at(a.pValue.cast(), to_ulong(n / ATTR_SIZE)?, depth + 1, budget) }?;
         return Ok(Attribute {
@@ -563,7 +564,7 @@ pub(super) unsafe fn attribute_types(
     let mut types = Vec::with_capacity(n.min(64));
     for i in 0..n {
         // SAFETY: `p` holds `count` attributes by contract.
-        types.push(unsafe { p.add(i).read_unaligned() }.type_);
+        types.push(unsafe { plain::read(p.add(i)) }.type_);
     }
     Ok(types)
 }
@@ -632,7 +633,7 @@ pub(super) unsafe fn write_attribute_values(
 /// Sets `ulValueLen = CK_UNAVAILABLE_INFORMATION` and returns the error.
 unsafe fn unavailable(slot: *mut CK_ATTRIBUTE, err: fn(CK_ATTRIBUTE_TYPE) -> Error) -> Result<()> {
     // SAFETY: `slot` is a caller attribute, readable and writable.
-    let mut a = unsafe { slot.read_unaligned() };
+    let mut a = unsafe { plain::read(slot) };
     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
     // SAFETY: as above.
     unsafe { slot.write_unaligned(a) };
@@ -642,7 +643,7 @@ unsafe fn unavailable(slot: *mut CK_ATTRIBUTE, err: fn(CK_ATTRIBUTE_TYPE) -> Err
 /// One value by the §5.7.5 rules (see [`write_attribute_values`]).
 unsafe fn fill_value(slot: *mut CK_ATTRIBUTE, value: &[u8], depth: usize) -> Result<()> {
     // SAFETY: `slot` is a caller attribute, readable and writable.
-    let mut a = unsafe { slot.read_unaligned() };
+    let mut a = unsafe { plain::read(slot) };
     if attr::is_template_attribute(a.type_) && depth < MAX_NESTING {
         let Some(inner) = attr::decode_template(value) else {
             // SAFETY: as above.
@@ -670,7 +671,7 @@ unsafe fn fill_value(slot: *mut CK_ATTRIBUTE, value: &[u8], depth: usize) -> Res
             // least `inner.len()` attributes.
             let islot = unsafe { array.add(j) };
             // SAFETY: as above; the type is ignored on input and set on output (§5.7.5).
-            let mut ia = unsafe { islot.read_unaligned() };
+            let mut ia = unsafe { plain::read(islot) };
             ia.type_ = inner_attr.ty;
             // SAFETY: as above.
             unsafe { islot.write_unaligned(ia) };

@@ -7,12 +7,13 @@
 //! `CK_FUNCTION_LIST_3_0`, offered as the interfaces "PKCS 11" 3.0 (the default)
 //! and "PKCS 11" 2.40.
 //!
-//! Layout: `entry.rs` has one short function per `C_*` call, each wrapped by
-//! `entry::guard` (panics → `CKR_GENERAL_ERROR`, errors logged and turned into
-//! `CK_RV`) and, after `C_Initialize`, `entry::with_module`; `marshal.rs` turns
-//! every raw pointer into a typed value and back; `os.rs` locks key material in
-//! memory and keeps it out of core dumps. Every `unsafe` block carries a
-//! `// SAFETY:` comment.
+//! Layout: `entry.rs` has one short function per `C_*` call, each run by
+//! `guard.rs` (a panic → `CKR_GENERAL_ERROR` and the module failed until
+//! `C_Finalize`, errors logged and turned into `CK_RV`, the fork check before
+//! any lock) and, after `C_Initialize`, `entry::with_module`; `marshal.rs` turns
+//! every raw pointer into a typed value and back. The operating system's calls
+//! (memory locking, the process id) live in `crate::sys`. Every `unsafe` block
+//! carries a `// SAFETY:` comment.
 
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -22,9 +23,8 @@
 #![allow(clippy::too_many_arguments)]
 
 mod entry;
-pub(crate) mod exit;
+mod guard;
 mod marshal;
-pub(crate) mod os;
 #[cfg(test)]
 mod tests;
 
@@ -126,7 +126,7 @@ fn interface_version(i: &CK_INTERFACE) -> CK_VERSION {
 /// `pp_function_list` is null or points at a writable `CK_FUNCTION_LIST_PTR`.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetFunctionList(pp_function_list: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
-    entry::guard("C_GetFunctionList", || {
+    guard::lookup("C_GetFunctionList", || {
         let dst = marshal::out_ptr(pp_function_list)?;
         // SAFETY: checked non-null; writable by the caller's contract (§5.4.4).
         unsafe { dst.set(std::ptr::addr_of!(FUNCTION_LIST).cast_mut()) };
@@ -145,7 +145,7 @@ pub unsafe extern "C" fn C_GetInterfaceList(
     p_list: *mut CK_INTERFACE,
     pul_count: *mut CK_ULONG,
 ) -> CK_RV {
-    entry::guard("C_GetInterfaceList", || {
+    guard::lookup("C_GetInterfaceList", || {
         // SAFETY: the caller's contract above (§5.4.5).
         unsafe { marshal::list_out(p_list, pul_count, &INTERFACES.0) }
     })
@@ -166,13 +166,14 @@ pub unsafe extern "C" fn C_GetInterface(
     pp_interface: *mut *mut CK_INTERFACE,
     flags: CK_FLAGS,
 ) -> CK_RV {
-    entry::guard("C_GetInterface", || {
+    guard::lookup("C_GetInterface", || {
         let dst = marshal::out_ptr(pp_interface)?;
         // SAFETY: a non-null pInterfaceName is a NUL-terminated string (§5.4.6).
         let name =
             (!p_name.is_null()).then(|| unsafe { CStr::from_ptr(p_name.cast_const().cast()) });
         // SAFETY: a non-null pVersion points at a CK_VERSION (§5.4.6).
-        let version = (!p_version.is_null()).then(|| unsafe { p_version.read_unaligned() });
+        let version =
+            (!p_version.is_null()).then(|| unsafe { marshal::plain::read(p_version.cast_const()) });
         let found = INTERFACES.0.iter().find(|i| {
             let v = interface_version(i);
             name.is_none_or(|n| n == INTERFACE_NAME)

@@ -4,6 +4,7 @@
 
 #![allow(clippy::undocumented_unsafe_blocks, clippy::unwrap_used)]
 
+use super::guard::{self, Kind};
 use super::marshal;
 use super::*;
 use crate::error::Error;
@@ -241,10 +242,150 @@ fn init_args_mapping() {
 
 #[test]
 fn guard_turns_errors_and_panics_into_codes() {
-    assert_eq!(entry::guard("t", || Ok(())), CKR_OK);
+    let s = guard::State::new();
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
     assert_eq!(
-        entry::guard("t", || Err(Error::PinIncorrect)),
+        s.run("t", Kind::Module, || Err(Error::PinIncorrect)),
         CKR_PIN_INCORRECT
     );
-    assert_eq!(entry::guard("t", || panic!("boom")), CKR_GENERAL_ERROR);
+    assert!(!s.failed());
+    assert_eq!(
+        s.run("t", Kind::Module, || panic!("boom")),
+        CKR_GENERAL_ERROR
+    );
+    assert!(s.failed());
+}
+
+#[test]
+fn a_panic_fails_the_module_until_finalize() {
+    let s = guard::State::new();
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(
+        s.run("C_GenerateRandom", Kind::Module, || panic!("boom {}", 1)),
+        CKR_GENERAL_ERROR
+    );
+    // Every later call is refused without running, C_Initialize included.
+    let ran = std::cell::Cell::new(false);
+    for kind in [Kind::Module, Kind::Initialize] {
+        let rv = s.run("t", kind, || {
+            ran.set(true);
+            Ok(())
+        });
+        assert_eq!(rv, CKR_GENERAL_ERROR);
+    }
+    assert!(!ran.get(), "a call ran on a failed module");
+    // The static tables are still handed out.
+    assert_eq!(s.run("C_GetFunctionList", Kind::Lookup, || Ok(())), CKR_OK);
+    assert!(s.failed());
+    // C_Finalize runs and clears the failed state; then calls work again.
+    assert_eq!(
+        s.run("C_Finalize", Kind::Finalize, || {
+            ran.set(true);
+            Ok(())
+        }),
+        CKR_OK
+    );
+    assert!(ran.get());
+    assert!(!s.failed());
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
+}
+
+#[test]
+fn finalize_clears_the_failed_state_whatever_it_returns() {
+    let s = guard::State::new();
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(
+        s.run("t", Kind::Module, || panic!("boom")),
+        CKR_GENERAL_ERROR
+    );
+    assert_eq!(
+        s.run("C_Finalize", Kind::Finalize, || Err(Error::NotInitialized)),
+        CKR_CRYPTOKI_NOT_INITIALIZED
+    );
+    assert!(!s.failed());
+    // A panic in C_Finalize itself fails the module again.
+    assert_eq!(
+        s.run("C_Finalize", Kind::Finalize, || panic!("boom")),
+        CKR_GENERAL_ERROR
+    );
+    assert!(s.failed());
+    assert_eq!(s.run("C_Finalize", Kind::Finalize, || Ok(())), CKR_OK);
+    assert!(!s.failed());
+}
+
+#[test]
+fn a_panic_in_a_lookup_fails_the_module_too() {
+    let s = guard::State::new();
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(
+        s.run("C_GetInterface", Kind::Lookup, || panic!("boom")),
+        CKR_GENERAL_ERROR
+    );
+    assert!(s.failed());
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_GENERAL_ERROR);
+}
+
+#[test]
+fn the_fork_check_wants_the_process_that_initialized() {
+    use std::sync::atomic::Ordering;
+    let s = guard::State::new();
+    assert!(matches!(s.check_process(), Err(Error::NotInitialized)));
+    // A failed C_Initialize does not record the process.
+    assert_eq!(
+        s.run("C_Initialize", Kind::Initialize, || Err(Error::CantLock)),
+        CKR_CANT_LOCK
+    );
+    assert!(s.check_process().is_err());
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert!(s.check_process().is_ok());
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
+    // As a forked child sees its parent's state: another process's ids.
+    let parent = crate::sys::pid().wrapping_add(1);
+    s.initialized_in.store(parent, Ordering::Relaxed);
+    assert!(matches!(s.check_process(), Err(Error::NotInitialized)));
+    let ran = std::cell::Cell::new(false);
+    let rv = s.run("t", Kind::Module, || {
+        ran.set(true);
+        Ok(())
+    });
+    assert_eq!(rv, CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert!(
+        !ran.get(),
+        "a call ran in a process that did not initialize"
+    );
+    // The parent's failure is not the child's: the child initializes afresh.
+    s.failed_in.store(parent, Ordering::Relaxed);
+    assert!(!s.failed());
+    assert_eq!(s.run("C_Initialize", Kind::Initialize, || Ok(())), CKR_OK);
+    assert_eq!(s.run("t", Kind::Module, || Ok(())), CKR_OK);
+}
+
+#[test]
+fn panic_messages() {
+    let lit: Box<dyn std::any::Any + Send> = Box::new("literal");
+    let fmt: Box<dyn std::any::Any + Send> = Box::new(format!("formatted {}", 7));
+    let other: Box<dyn std::any::Any + Send> = Box::new(7u8);
+    assert_eq!(guard::panic_message(lit.as_ref()), "literal");
+    assert_eq!(guard::panic_message(fmt.as_ref()), "formatted 7");
+    assert_eq!(guard::panic_message(other.as_ref()), "(no message)");
+}
+
+#[test]
+fn entry_points_check_the_process_before_the_module() {
+    // Nothing in this test binary initializes through the C ABI, so every
+    // function that needs the module stops at the fork check.
+    if guard::STATE.check_process().is_ok() {
+        return;
+    }
+    let t = &FUNCTION_LIST_3_0;
+    assert_eq!(
+        unsafe { t.C_Finalize.unwrap()(null_mut()) },
+        CKR_CRYPTOKI_NOT_INITIALIZED
+    );
+    assert_eq!(
+        unsafe { t.C_CloseAllSessions.unwrap()(0) },
+        CKR_CRYPTOKI_NOT_INITIALIZED
+    );
 }

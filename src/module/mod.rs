@@ -164,7 +164,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
     }
     let mut g = GLOBAL.write();
     if let Some(old) = g.as_ref() {
-        if old.pid == crate::ffi::os::pid() {
+        if old.pid == crate::sys::pid() {
             return Err(Error::AlreadyInitialized);
         }
         // A forked child: the parent's state (SQLite connections, keys) must not
@@ -182,7 +182,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
         .map(|s| Arc::new(Token::new(s)))
         .collect();
     *g = Some(Global {
-        pid: crate::ffi::os::pid(),
+        pid: crate::sys::pid(),
         module: Arc::new(Module {
             tokens,
             sessions: RwLock::new(Default::default()),
@@ -190,7 +190,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
         }),
     });
     log::debug!("initialized ({} slots)", cfg.slots.len());
-    crate::ffi::exit::at_exit(flush_at_exit);
+    crate::sys::at_exit(flush_at_exit);
     Ok(())
 }
 
@@ -202,7 +202,7 @@ extern "C" fn flush_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         let Some(g) = GLOBAL.try_read() else { return };
         let Some(global) = g.as_ref() else { return };
-        if global.pid != crate::ffi::os::pid() {
+        if global.pid != crate::sys::pid() {
             return;
         }
         for t in &global.module.tokens {
@@ -217,7 +217,7 @@ extern "C" fn flush_at_exit() {
 pub fn finalize() -> Result<()> {
     let mut g = GLOBAL.write();
     match g.as_ref() {
-        Some(old) if old.pid == crate::ffi::os::pid() => {
+        Some(old) if old.pid == crate::sys::pid() => {
             if let Some(old) = g.take() {
                 old.module.sessions.write().clear();
                 for t in &old.module.tokens {
@@ -238,7 +238,7 @@ pub fn finalize() -> Result<()> {
 pub fn get() -> Result<Arc<Module>> {
     let g = GLOBAL.read();
     match g.as_ref() {
-        Some(g) if g.pid == crate::ffi::os::pid() => Ok(Arc::clone(&g.module)),
+        Some(g) if g.pid == crate::sys::pid() => Ok(Arc::clone(&g.module)),
         _ => Err(Error::NotInitialized),
     }
 }

@@ -227,7 +227,7 @@ impl Token {
             st.objects.insert(obj);
         }
         // Locked in memory together: one pair of system calls per run of pages.
-        crate::ffi::os::protect_many(loaded.iter().flat_map(|o| {
+        crate::sys::protect_many(loaded.iter().flat_map(|o| {
             crate::object::rules::key_material_types(o.attrs())
                 .into_iter()
                 .filter_map(|ty| o.attrs().get(&ty).map(|v| v.as_slice()))
@@ -601,12 +601,12 @@ impl Drop for LoggingIn<'_> {
 }
 
 /// Locks the key material of an object that enters the cache in memory and
-/// keeps it out of core dumps (DESIGN.md §3; best effort, see `ffi::os`). The
+/// keeps it out of core dumps (DESIGN.md §3; best effort, see `sys`). The
 /// values must not move afterwards: the object holding them is immutable.
 pub(crate) fn protect_key_material(attrs: &AttrMap) {
     for ty in crate::object::rules::key_material_types(attrs) {
         if let Some(v) = attrs.get(&ty) {
-            crate::ffi::os::protect(v);
+            crate::sys::protect(v);
         }
     }
 }

@@ -1,15 +1,17 @@
-//! The cryptographic entry points (PKCS#11 3.0 §5.8–§5.20 and the
-//! message-based functions): same rules and safety contract as the parent module.
+//! The cryptographic entry points (PKCS#11 3.0 §5.8–§5.20, the message-based
+//! functions of §5.9, §5.11, §5.14 and §5.16 included): same rules and safety
+//! contract as the parent module.
 
 #![allow(non_snake_case)]
 
 use super::{not_supported, with_module};
 use crate::error::Error;
 use crate::ffi::marshal;
+use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::ffi::c_void;
 
-// ---------------------------------------------------------------- §5.8–5.17 cryptography
+// ---------------------------------------------------------------- §5.8, §5.10, §5.12–5.17 cryptography
 
 /// Defines `C_xxxInit(h, pMechanism, hKey)`.
 macro_rules! init_with_key {
@@ -41,8 +43,9 @@ macro_rules! in_out {
             pul_out_len: *mut CK_ULONG,
         ) -> CK_RV {
             with_module(stringify!($name), |m| {
+                let run = |d: &[u8], o: &mut OutBuf<'_>| m.$method(h, d, o);
                 // SAFETY: pIn holds ulInLen bytes; pOut holds *pulOutLen bytes or is null.
-                unsafe { marshal::in_out(p_in, in_len, p_out, pul_out_len, |d, o| m.$method(h, d, o)) }
+                unsafe { marshal::in_out(p_in, in_len, p_out, pul_out_len, run) }
             })
         }
     };
@@ -54,8 +57,9 @@ macro_rules! final_out {
         $(#[$doc])*
         pub(in crate::ffi) unsafe extern "C" fn $name(h: CK_SESSION_HANDLE, p_out: *mut CK_BYTE, pul_out_len: *mut CK_ULONG) -> CK_RV {
             with_module(stringify!($name), |m| {
+                let run = |o: &mut OutBuf<'_>| m.$method(h, o);
                 // SAFETY: pOut holds *pulOutLen bytes or is null.
-                unsafe { marshal::out(p_out, pul_out_len, |o| m.$method(h, o)) }
+                unsafe { marshal::out(p_out, pul_out_len, run) }
             })
         }
     };
@@ -255,13 +259,11 @@ pub(in crate::ffi) unsafe extern "C" fn C_WrapKey(
     pul_wrapped_len: *mut CK_ULONG,
 ) -> CK_RV {
     with_module("C_WrapKey", |m| {
-        // SAFETY: pMechanism is a CK_MECHANISM; pWrappedKey holds *pulWrappedKeyLen bytes or is null (§5.18.3).
-        unsafe {
-            let mech = marshal::mechanism(p_mechanism)?;
-            marshal::out(p_wrapped, pul_wrapped_len, |o| {
-                m.wrap_key(h, &mech, wrapping_key, key, o)
-            })
-        }
+        // SAFETY: pMechanism is a CK_MECHANISM (§5.18.3).
+        let mech = unsafe { marshal::mechanism(p_mechanism) }?;
+        let run = |o: &mut OutBuf<'_>| m.wrap_key(h, &mech, wrapping_key, key, o);
+        // SAFETY: pWrappedKey holds *pulWrappedKeyLen bytes or is null (§5.18.3).
+        unsafe { marshal::out(p_wrapped, pul_wrapped_len, run) }
     })
 }
 
@@ -342,7 +344,7 @@ pub(in crate::ffi) unsafe extern "C" fn C_GenerateRandom(
     })
 }
 
-// ---------------------------------------------------------------- §5.20 legacy
+// ---------------------------------------------------------------- §5.20 parallel (legacy)
 
 /// `C_GetFunctionStatus` (§5.20.1): legacy, always `CKR_FUNCTION_NOT_PARALLEL`.
 pub(in crate::ffi) unsafe extern "C" fn C_GetFunctionStatus(_h: CK_SESSION_HANDLE) -> CK_RV {
@@ -354,7 +356,7 @@ pub(in crate::ffi) unsafe extern "C" fn C_CancelFunction(_h: CK_SESSION_HANDLE) 
     with_module("C_CancelFunction", |_| Err(Error::FunctionNotParallel))
 }
 
-// ---------------------------------------------------------------- message-based encryption
+// ---------------------------------------------------------------- §5.9, §5.11 message-based
 
 /// `C_MessageEncryptInit` (§5.9.1): the
 /// mechanism's parameter is ignored; each message brings its own.
@@ -383,9 +385,9 @@ pub(in crate::ffi) unsafe extern "C" fn C_MessageDecryptInit(
     })
 }
 
-/// Defines `C_EncryptMessage`/`C_DecryptMessage`: one whole message; the IV
-/// (when generated) and the tag (encryption) go back into the caller's
-/// `CK_GCM_MESSAGE_PARAMS`.
+/// Defines `C_EncryptMessage`/`C_DecryptMessage` (§5.9.2, §5.11.2): one whole
+/// message; the IV (when generated) and the tag (encryption) go back into the
+/// caller's `CK_GCM_MESSAGE_PARAMS`.
 macro_rules! message_one_shot {
     ($(#[$doc:meta])* $name:ident => $method:ident, encrypt = $enc:expr) => {
         $(#[$doc])*
@@ -401,21 +403,22 @@ macro_rules! message_one_shot {
             pul_out_len: *mut CK_ULONG,
         ) -> CK_RV {
             with_module(stringify!($name), |m| {
-                // SAFETY: pParameter holds ulParameterLen bytes, pAssociatedData and
-                // the input their lengths, the output *pulLen bytes or null.
-                unsafe {
-                    let mut mp = marshal::message_param(p_param, param_len, $enc)?;
-                    marshal::with_output([(p_aad, aad_len), (p_in, in_len)], p_out, pul_out_len, |[aad, data], o| {
-                        m.$method(h, &mut mp.param, aad, data, o)
-                    })?;
-                    mp.write_back()
-                }
+                // SAFETY: pParameter holds ulParameterLen bytes.
+                let mut mp = unsafe { marshal::message_param(p_param, param_len, $enc) }?;
+                let run = |[aad, data]: [&[u8]; 2], o: &mut OutBuf<'_>| {
+                    m.$method(h, &mut mp.param, aad, data, o)
+                };
+                // SAFETY: pAssociatedData and the input hold their lengths, the
+                // output *pulLen bytes or is null.
+                unsafe { marshal::with_output([(p_aad, aad_len), (p_in, in_len)], p_out, pul_out_len, run) }?;
+                // SAFETY: the parameter's pIv and pTag hold their lengths.
+                unsafe { mp.write_back() }
             })
         }
     };
 }
 
-/// Defines `C_EncryptMessageBegin`/`C_DecryptMessageBegin` (§5.11.3).
+/// Defines `C_EncryptMessageBegin`/`C_DecryptMessageBegin` (§5.9.3, §5.11.3).
 macro_rules! message_begin {
     ($(#[$doc:meta])* $name:ident => $method:ident, encrypt = $enc:expr) => {
         $(#[$doc])*
@@ -428,19 +431,22 @@ macro_rules! message_begin {
         ) -> CK_RV {
             with_module(stringify!($name), |m| {
                 // SAFETY: pParameter holds ulParameterLen bytes, pAssociatedData its length.
-                unsafe {
-                    let mut mp = marshal::message_param(p_param, param_len, $enc)?;
-                    let aad = marshal::bytes(p_aad, aad_len)?;
-                    m.$method(h, &mut mp.param, aad)?;
-                    mp.write_back()
-                }
+                let (mut mp, aad) = unsafe {
+                    (
+                        marshal::message_param(p_param, param_len, $enc)?,
+                        marshal::bytes(p_aad, aad_len)?,
+                    )
+                };
+                m.$method(h, &mut mp.param, aad)?;
+                // SAFETY: the parameter's pIv and pTag hold their lengths.
+                unsafe { mp.write_back() }
             })
         }
     };
 }
 
-/// Defines `C_EncryptMessageNext`/`C_DecryptMessageNext`; `CKF_END_OF_MESSAGE`
-/// in `flags` is the last part.
+/// Defines `C_EncryptMessageNext`/`C_DecryptMessageNext` (§5.9.4, §5.11.4);
+/// `CKF_END_OF_MESSAGE` in `flags` is the last part.
 macro_rules! message_next {
     ($(#[$doc:meta])* $name:ident => $method:ident, encrypt = $enc:expr) => {
         $(#[$doc])*
@@ -456,15 +462,13 @@ macro_rules! message_next {
         ) -> CK_RV {
             with_module(stringify!($name), |m| {
                 let last = flags & CKF_END_OF_MESSAGE != 0;
-                // SAFETY: pParameter holds ulParameterLen bytes, the input its
-                // length, the output *pulLen bytes or null.
-                unsafe {
-                    let mut mp = marshal::message_param(p_param, param_len, $enc)?;
-                    marshal::in_out(p_in, in_len, p_out, pul_out_len, |d, o| {
-                        m.$method(h, &mut mp.param, d, last, o)
-                    })?;
-                    mp.write_back()
-                }
+                // SAFETY: pParameter holds ulParameterLen bytes.
+                let mut mp = unsafe { marshal::message_param(p_param, param_len, $enc) }?;
+                let run = |d: &[u8], o: &mut OutBuf<'_>| m.$method(h, &mut mp.param, d, last, o);
+                // SAFETY: the input holds its length, the output *pulLen bytes or is null.
+                unsafe { marshal::in_out(p_in, in_len, p_out, pul_out_len, run) }?;
+                // SAFETY: the parameter's pIv and pTag hold their lengths.
+                unsafe { mp.write_back() }
             })
         }
     };

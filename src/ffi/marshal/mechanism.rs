@@ -2,6 +2,7 @@
 //! typed decoder per [`ParamKind`], and the per-message `CK_GCM_MESSAGE_PARAMS`
 //! of the message-based functions. Same contract as the parent module.
 
+use super::plain::{self, PlainData};
 use super::{bytes_or, fallible_copy, out_ptr, to_ulong, to_usize, MAX_VALUE_LEN};
 use crate::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
 use crate::error::{Error, Result};
@@ -13,7 +14,7 @@ use std::mem::size_of;
 
 // Limits on the sizes inside parameters. Each is checked before anything is
 // read or allocated by the size it bounds, and a size beyond it is
-// `CKR_MECHANISM_PARAM_INVALID` (PKCS#11 3.0 §5.1: "invalid parameters were
+// `CKR_MECHANISM_PARAM_INVALID` (PKCS#11 3.0 §5.1.6: "invalid parameters were
 // specified to the mechanism"). They belong in the mechanisms' registry rows
 // (STYLE.md 15); until the registry carries them, they live here, named.
 
@@ -44,8 +45,8 @@ pub(in crate::ffi) const MAX_PARAM_DATA_LEN: usize = MAX_VALUE_LEN;
 /// [`ParamKind`].
 pub(in crate::ffi) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     let m = out_ptr(p.cast_mut())?;
-    // SAFETY: non-null; a CK_MECHANISM by contract (integers and a raw pointer).
-    let raw = unsafe { m.0.read_unaligned() };
+    // SAFETY: non-null; a CK_MECHANISM by contract.
+    let raw = unsafe { plain::read(m.0.cast_const()) };
     let def = registry::get(raw.mechanism)?;
     // SAFETY: pParameter holds ulParameterLen bytes by contract.
     let param = unsafe { param(def.param, raw.pParameter, raw.ulParameterLen) }?;
@@ -61,7 +62,7 @@ pub(in crate::ffi) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechani
 pub(in crate::ffi) unsafe fn message_mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     let m = out_ptr(p.cast_mut())?;
     // SAFETY: non-null; a CK_MECHANISM by contract.
-    let raw = unsafe { m.0.read_unaligned() };
+    let raw = unsafe { plain::read(m.0.cast_const()) };
     registry::get(raw.mechanism)?;
     Ok(Mechanism {
         mech: raw.mechanism,
@@ -87,16 +88,14 @@ unsafe fn bytes_max(p: *const u8, len: CK_ULONG, max: usize, err: Error) -> Resu
     fallible_copy(unsafe { bytes_or(p, len, err) }?)
 }
 
-/// Reads a parameter struct: null or `len != size_of::<T>()` is `err`.
-/// `T` must be a plain C struct (integers, byte arrays, raw pointers), for which
-/// every bit pattern is valid.
-unsafe fn read_struct<T>(p: *const c_void, len: CK_ULONG, err: Error) -> Result<T> {
+/// Reads a parameter struct: null or `len != size_of::<T>()` is `err`. `T` is
+/// [`PlainData`], so the caller's bytes are always a valid `T`.
+unsafe fn read_struct<T: PlainData>(p: *const c_void, len: CK_ULONG, err: Error) -> Result<T> {
     if p.is_null() || usize::try_from(len) != Ok(size_of::<T>()) {
         return Err(err);
     }
-    // SAFETY: non-null, `size_of::<T>()` readable bytes by contract; every bit
-    // pattern of T is valid; unaligned read.
-    Ok(unsafe { p.cast::<T>().read_unaligned() })
+    // SAFETY: non-null, `size_of::<T>()` readable bytes by contract.
+    Ok(unsafe { plain::read(p.cast::<T>()) })
 }
 
 /// Decodes a mechanism parameter by its kind. Wrong struct sizes and null inner
@@ -358,13 +357,13 @@ pub(in crate::ffi) unsafe fn write_back_derive(
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: pMechanism is a CK_MECHANISM (checked when it was decoded).
-    let m = unsafe { p.read_unaligned() };
+    let m = unsafe { plain::read(p) };
     let sp = m.pParameter.cast::<CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS>();
     if sp.is_null() {
         return Err(Error::MechanismParamInvalid);
     }
     // SAFETY: the parameter was read as this struct, so it is that many bytes.
-    let mut s = unsafe { sp.read_unaligned() };
+    let mut s = unsafe { plain::read(sp.cast_const()) };
     if !wrapped.is_empty()
         && capacity.is_some_and(|c| c >= wrapped.len())
         && !s.pWrappedKey.is_null()

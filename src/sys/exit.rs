@@ -1,7 +1,8 @@
-//! Process exit: the audit aggregates of a process that exits without
-//! `C_Finalize` are flushed from an `atexit` handler (`docs/audit.md`, "What a
-//! crash can lose"). The module is linked with `-z nodelete` (build.rs), so the
-//! handler's code stays mapped until the process ends.
+//! Process exit: a handler registered with `atexit`. The module uses it to flush
+//! the audit aggregates of a process that exits without `C_Finalize`
+//! (`docs/audit.md`, "What a crash can lose"). The library is linked with
+//! `-z nodelete` (build.rs), so the handler's code stays mapped until the
+//! process ends.
 
 use std::sync::Once;
 
@@ -12,11 +13,11 @@ static REGISTERED: Once = Once::new();
 pub(crate) fn at_exit(f: extern "C" fn()) {
     REGISTERED.call_once(|| {
         // SAFETY: `atexit` only records the function pointer; `f` is a plain
-        // `extern "C" fn()` in this module, whose code is never unmapped
+        // `extern "C" fn()` of this library, whose code is never unmapped
         // (`-z nodelete`). A failure (no room for more handlers) is logged.
         let rc = unsafe { libc::atexit(f) };
         if rc != 0 {
-            log::warn!("atexit: cannot register the audit flush at exit");
+            log::warn!("atexit: cannot register the handler at process exit");
         }
     });
 }

@@ -183,64 +183,6 @@ fn dont_dump(start: usize, len: usize) {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn dont_dump(_start: usize, _len: usize) {}
 
-/// Milliseconds since the Unix epoch from `CLOCK_REALTIME_COARSE` (Linux; a
-/// vDSO read, no system call); `None` elsewhere or on failure.
-pub fn coarse_realtime_ms() -> Option<i64> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec owned by this frame.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-        if rc != 0 {
-            return None;
-        }
-        // time_t and c_long are i64 here but narrower on some targets.
-        #[allow(clippy::useless_conversion)]
-        let secs = i64::try_from(ts.tv_sec).ok()?;
-        #[allow(clippy::useless_conversion)]
-        let ms = i64::try_from(ts.tv_nsec).ok()? / 1_000_000;
-        Some(secs.saturating_mul(1000).saturating_add(ms))
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        None
-    }
-}
-
-/// This process's id, without a system call after the first (glibc's `getpid`
-/// is one since 2.25). A `pthread_atfork` handler forgets the cached id in a
-/// forked child, so a child sees its own id (the module's fork check).
-pub fn pid() -> u32 {
-    static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    static HANDLER: std::sync::Once = std::sync::Once::new();
-    static REGISTERED: AtomicBool = AtomicBool::new(false);
-    #[cfg(unix)]
-    extern "C" fn forget_in_child() {
-        PID.store(0, Ordering::Relaxed);
-    }
-    let cached = PID.load(Ordering::Relaxed);
-    if cached != 0 {
-        return cached;
-    }
-    HANDLER.call_once(|| {
-        #[cfg(unix)]
-        {
-            // SAFETY: registers a handler that only stores to an atomic, which
-            // is async-signal-safe as a fork child handler must be.
-            let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
-            REGISTERED.store(rc == 0, Ordering::Relaxed);
-        }
-    });
-    let id = std::process::id();
-    if REGISTERED.load(Ordering::Relaxed) {
-        PID.store(id, Ordering::Relaxed);
-    }
-    id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
