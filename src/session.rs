@@ -2,7 +2,7 @@
 //!
 //! Each kind of operation has its own slot (`Option<Box<dyn …>>`); an operation
 //! lives there from its `Init` until a single-part call, its `Final`, or an
-//! error takes it out (PKCS#11 3.0 §5.2 and §5.8–5.13).
+//! error takes it out (PKCS#11 3.0 §5.2 and §5.8–§5.17).
 
 use crate::error::{Error, Result};
 use crate::mechanism::{CipherOp, DigestOp, MessageOp, SignOp, VerifyOp};
@@ -121,7 +121,7 @@ pub enum Step {
     /// A single-part call or a `Final`: success ends the operation.
     Last,
     /// `C_EncryptMessage`/`C_DecryptMessage`: the call begins and ends one
-    /// message (PKCS#11 3.0 §5.13.3, §5.14.3); whatever its result, the
+    /// message (PKCS#11 3.0 §5.9.2, §5.11.2); whatever its result, the
     /// message-based process stays until `C_Message*Final`.
     Message,
 }

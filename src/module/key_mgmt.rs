@@ -14,7 +14,7 @@ use crate::token::Token;
 use cryptoki_sys::*;
 
 impl Module {
-    /// `C_GenerateKey` (§5.15).
+    /// `C_GenerateKey` (§5.18.1).
     pub fn generate_key(
         &self,
         h: CK_SESSION_HANDLE,
@@ -34,7 +34,7 @@ impl Module {
         self.add_object("C_GenerateKey", &s, t, attrs)
     }
 
-    /// `C_GenerateKeyPair` (§5.15): (public, private).
+    /// `C_GenerateKeyPair` (§5.18.2): (public, private).
     pub fn generate_key_pair(
         &self,
         h: CK_SESSION_HANDLE,
@@ -78,7 +78,7 @@ impl Module {
         }
     }
 
-    /// `C_WrapKey` (§5.15). Both keys pass the key gate: the wrapping key for
+    /// `C_WrapKey` (§5.18.3). Both keys pass the key gate: the wrapping key for
     /// `CKA_WRAP`, the wrapped key as an export of its material.
     pub fn wrap_key(
         &self,
@@ -131,7 +131,7 @@ impl Module {
         })
     }
 
-    /// `C_UnwrapKey` (§5.15).
+    /// `C_UnwrapKey` (§5.18.4).
     pub fn unwrap_key(
         &self,
         h: CK_SESSION_HANDLE,
@@ -194,7 +194,7 @@ impl Module {
         )
     }
 
-    /// `C_DeriveKey` (§5.15). `mech` may carry output fields (vendor mechanisms).
+    /// `C_DeriveKey` (§5.18.5). `mech` may carry output fields (vendor mechanisms).
     pub fn derive_key(
         &self,
         h: CK_SESSION_HANDLE,
@@ -309,14 +309,14 @@ impl Module {
         self.add_object("C_DeriveKey", s, t, attrs)
     }
 
-    /// `C_SeedRandom` (§5.16): the OS generator needs no seed; refused as the
+    /// `C_SeedRandom` (§5.19.1): the OS generator needs no seed; refused as the
     /// standard allows.
     pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
         self.session(h)?;
         Err(Error::RandomSeedNotSupported)
     }
 
-    /// `C_GenerateRandom` (§5.16).
+    /// `C_GenerateRandom` (§5.19.2).
     pub fn generate_random(&self, h: CK_SESSION_HANDLE, buf: &mut [u8]) -> Result<()> {
         self.session(h)?;
         crate::mechanism::rng::fill(buf)

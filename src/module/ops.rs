@@ -1,5 +1,5 @@
-//! The cryptographic operations of a session (PKCS#11 3.0 §5.8–5.13 and the 3.0
-//! message-based functions): each `Init` puts an operation object in the session,
+//! The cryptographic operations of a session (PKCS#11 3.0 §5.8–§5.17, the
+//! message-based functions among them): each `Init` puts an operation object in the session,
 //! the following calls step it by the rules of [`crate::session::step`].
 
 use super::Module;
@@ -156,7 +156,7 @@ impl Module {
             |op| op.finish(out),
         )
     }
-    /// `C_DecryptInit` (§5.9).
+    /// `C_DecryptInit` (§5.10).
     pub fn decrypt_init(
         &self,
         h: CK_SESSION_HANDLE,
@@ -196,7 +196,7 @@ impl Module {
         s.context_login_needed = always_auth;
         Ok(())
     }
-    /// `C_Decrypt` (§5.9).
+    /// `C_Decrypt` (§5.10).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
         self.check_context_login(h, false)?;
         let q = out.is_query();
@@ -210,7 +210,7 @@ impl Module {
             |op| op.one_shot(data, out),
         )
     }
-    /// `C_DecryptUpdate` (§5.9).
+    /// `C_DecryptUpdate` (§5.10).
     pub fn decrypt_update(
         &self,
         h: CK_SESSION_HANDLE,
@@ -229,7 +229,7 @@ impl Module {
             |op| op.update(data, out),
         )
     }
-    /// `C_DecryptFinal` (§5.9).
+    /// `C_DecryptFinal` (§5.10).
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
         self.check_context_login(h, false)?;
         let q = out.is_query();
@@ -243,7 +243,7 @@ impl Module {
             |op| op.finish(out),
         )
     }
-    /// `C_DigestInit` (§5.10).
+    /// `C_DigestInit` (§5.12).
     pub fn digest_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
         let (s, _) = self.session(h)?;
         let mut s = s.lock();
@@ -252,7 +252,7 @@ impl Module {
         let make = def.functions.digest.ok_or(Error::MechanismInvalid)?;
         session::start(&mut s.ops.digest, make(mech)?)
     }
-    /// `C_Digest` (§5.10).
+    /// `C_Digest` (§5.12).
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
         self.run(
@@ -277,7 +277,7 @@ impl Module {
             },
         )
     }
-    /// `C_DigestUpdate` (§5.10).
+    /// `C_DigestUpdate` (§5.12).
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.run(
             h,
@@ -289,7 +289,7 @@ impl Module {
             |op| op.update(data),
         )
     }
-    /// `C_DigestKey` (§5.10): digests a secret key's value. The key passes the
+    /// `C_DigestKey` (§5.12): digests a secret key's value. The key passes the
     /// key gate (`DeriveKey`: a digest of a key is a derivation of it).
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
         let (s, t) = self.session(h)?;
@@ -326,7 +326,7 @@ impl Module {
             |op| op.update(&value),
         )
     }
-    /// `C_DigestFinal` (§5.10).
+    /// `C_DigestFinal` (§5.12).
     pub fn digest_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
         let q = out.is_query();
         self.run(
@@ -339,7 +339,7 @@ impl Module {
             |op| op.finish(out),
         )
     }
-    /// `C_SignInit` (§5.11).
+    /// `C_SignInit` (§5.13).
     pub fn sign_init(
         &self,
         h: CK_SESSION_HANDLE,
@@ -357,7 +357,7 @@ impl Module {
             "C_SignInit",
         )
     }
-    /// `C_Sign` (§5.11).
+    /// `C_Sign` (§5.13).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
         self.check_context_login(h, true)?;
         let q = out.is_query();
@@ -371,7 +371,7 @@ impl Module {
             |op| op.one_shot(data, out),
         )
     }
-    /// `C_SignUpdate` (§5.11).
+    /// `C_SignUpdate` (§5.13).
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.check_context_login(h, true)?;
         self.run(
@@ -384,7 +384,7 @@ impl Module {
             |op| op.update(data),
         )
     }
-    /// `C_SignFinal` (§5.11).
+    /// `C_SignFinal` (§5.13).
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
         self.check_context_login(h, true)?;
         let q = out.is_query();
@@ -398,7 +398,7 @@ impl Module {
             |op| op.finish(out),
         )
     }
-    /// `C_VerifyInit` (§5.13).
+    /// `C_VerifyInit` (§5.15).
     pub fn verify_init(
         &self,
         h: CK_SESSION_HANDLE,
@@ -416,7 +416,7 @@ impl Module {
             "C_VerifyInit",
         )
     }
-    /// `C_Verify` (§5.13).
+    /// `C_Verify` (§5.15).
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
         self.run(
             h,
@@ -428,7 +428,7 @@ impl Module {
             |op| op.one_shot(data, signature),
         )
     }
-    /// `C_VerifyUpdate` (§5.13).
+    /// `C_VerifyUpdate` (§5.15).
     pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.run(
             h,
@@ -440,7 +440,7 @@ impl Module {
             |op| op.update(data),
         )
     }
-    /// `C_VerifyFinal` (§5.13).
+    /// `C_VerifyFinal` (§5.15).
     pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
         self.run(
             h,

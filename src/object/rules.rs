@@ -667,7 +667,7 @@ pub fn check_key_use(
     Ok(())
 }
 
-/// The checks of `C_WrapKey` (§5.18.6) on the key to be wrapped: it must be
+/// The checks of `C_WrapKey` (§5.18.3) on the key to be wrapped: it must be
 /// extractable (`CKR_KEY_UNEXTRACTABLE`); if it has `CKA_WRAP_WITH_TRUSTED`, the
 /// wrapping key must be `CKA_TRUSTED`; and it must match the wrapping key's
 /// `CKA_WRAP_TEMPLATE` (`CKR_KEY_NOT_WRAPPABLE` for both).
@@ -714,13 +714,13 @@ fn merge_template(key: &Object, ty: CK_ATTRIBUTE_TYPE, template: &Template) -> R
     Ok(out)
 }
 
-/// `C_UnwrapKey` (§5.18.7): the template for the new key, with the unwrapping
+/// `C_UnwrapKey` (§5.18.4): the template for the new key, with the unwrapping
 /// key's `CKA_UNWRAP_TEMPLATE` merged in.
 pub fn apply_unwrap_template(unwrapping_key: &Object, template: &Template) -> Result<Template> {
     merge_template(unwrapping_key, CKA_UNWRAP_TEMPLATE, template)
 }
 
-/// `C_DeriveKey` (§5.18.8): the template for the new key, with the base key's
+/// `C_DeriveKey` (§5.18.5): the template for the new key, with the base key's
 /// `CKA_DERIVE_TEMPLATE` merged in.
 pub fn apply_derive_template(base_key: &Object, template: &Template) -> Result<Template> {
     merge_template(base_key, CKA_DERIVE_TEMPLATE, template)
