@@ -5,6 +5,7 @@
 //! `ffi` sees a raw pointer, and only `ffi` may step outside
 //! the compiler's memory-safety checks (`Cargo.toml` denies it everywhere else).
 
+pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -19,3 +20,8 @@ pub mod outbuf;
 pub mod session;
 pub mod store;
 pub mod token;
+
+pub use api::{
+    EncryptionContext, Error, ErrorKind, KeyId, KeyMetadata, KeyOptions, KeyRef, KeySpec, KeyState,
+    Pin, Principal, Softkms, Token,
+};
