@@ -7,7 +7,7 @@
 
 use softkms::api::{
     AuditQuery, EncryptionContext, ErrorKind, KeyOptions, KeyPolicy, KeyRef, KeySpec, KeyState,
-    Pin, Principal, PrincipalName, Softkms, Token,
+    MacAlgorithm, Pin, Principal, PrincipalName, SigningAlgorithm, Softkms, Token,
 };
 use std::sync::{Mutex, MutexGuard};
 
@@ -129,10 +129,7 @@ fn envelope_encryption_with_context_rotation_and_lifecycle() {
     assert_eq!(old.plaintext.as_bytes(), b"hello, envelope");
 
     // Disabled: every use fails with Disabled; enabled again, it works.
-    assert_eq!(
-        t.disable_key(&key).unwrap().state,
-        Some(KeyState::Disabled)
-    );
+    assert_eq!(t.disable_key(&key).unwrap().state, Some(KeyState::Disabled));
     let e = t.encrypt(&key, b"x", &ctx).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Disabled, "{e}");
     assert_eq!(
@@ -165,7 +162,10 @@ fn envelope_encryption_with_context_rotation_and_lifecycle() {
 
     // Keys are found by label too; unknown ones are NotFound.
     assert_eq!(
-        t.describe_key(&KeyRef::label("k1")).unwrap().label.as_deref(),
+        t.describe_key(&KeyRef::label("k1"))
+            .unwrap()
+            .label
+            .as_deref(),
         Some("k1")
     );
     assert_eq!(
@@ -211,7 +211,10 @@ fn streams_data_keys_and_re_encryption() {
     // Data keys: the blob decrypts to the plaintext, also after re-encryption.
     let dk = t.generate_data_key(&a, 16, &ctx).unwrap();
     assert_eq!(dk.plaintext.len(), 16);
-    assert_eq!(t.decrypt(&dk.ciphertext_blob, &ctx).unwrap().plaintext, dk.plaintext);
+    assert_eq!(
+        t.decrypt(&dk.ciphertext_blob, &ctx).unwrap().plaintext,
+        dk.plaintext
+    );
     let re = t.re_encrypt(&dk.ciphertext_blob, &ctx, &b, &ctx).unwrap();
     assert_eq!(KeyRef::from(&re.source_key_id), a);
     assert_eq!(KeyRef::from(&re.key_id), b);
@@ -281,7 +284,10 @@ fn principals_policies_and_the_audit_log() {
         assert_eq!(e.kind(), ErrorKind::AccessDenied, "{e}");
         assert!(e.pkcs11_rv().is_some());
         // Not the whole log for alice.
-        assert_eq!(t.verify_audit().unwrap_err().kind(), ErrorKind::AccessDenied);
+        assert_eq!(
+            t.verify_audit().unwrap_err().kind(),
+            ErrorKind::AccessDenied
+        );
         t.logout().unwrap();
     }
     // The token owner reads the key's records, and the chain verifies.
@@ -332,6 +338,36 @@ fn key_specs_and_usages() {
         )
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    // Signatures, MACs and public keys.
+    for (label, alg) in [
+        ("p256", SigningAlgorithm::EcdsaSha256),
+        ("rsa2048", SigningAlgorithm::RsassaPssSha256),
+        ("rsa2048", SigningAlgorithm::RsassaPkcs1V15Sha256),
+    ] {
+        let key = KeyRef::label(label);
+        let sig = t.sign(&key, b"signed", alg).unwrap();
+        t.verify(&key, b"signed", &sig, alg).unwrap();
+        let e = t.verify(&key, b"changed", &sig, alg).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSignature, "{alg}: {e}");
+        assert_eq!(t.get_public_key(&key).unwrap()[0], 0x30);
+    }
+    let hmac = KeyRef::label("hmac256");
+    let mac = t
+        .generate_mac(&hmac, b"m", MacAlgorithm::HmacSha256)
+        .unwrap();
+    assert_eq!(mac.len(), 32);
+    t.verify_mac(&hmac, b"m", &mac, MacAlgorithm::HmacSha256)
+        .unwrap();
+    assert_eq!(
+        t.verify_mac(&hmac, b"n", &mac, MacAlgorithm::HmacSha256)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidSignature
+    );
+    assert_eq!(
+        t.get_public_key(&hmac).unwrap_err().kind(),
+        ErrorKind::InvalidKeyUsage
+    );
     let listed = t.list_keys().unwrap();
     assert_eq!(listed.len(), 3);
     assert_eq!(t.generate_random(16).unwrap().len(), 16);

@@ -101,6 +101,8 @@
 //! | GenerateDataKey(WithoutPlaintext) | [`Token::generate_data_key`], [`Token::generate_data_key_without_plaintext`] |
 //! | ReEncrypt | [`Token::re_encrypt`] |
 //! | ImportKeyMaterial | [`Token::import_key_material`] |
+//! | Sign, Verify, GetPublicKey | [`Token::sign`], [`Token::verify`], [`Token::get_public_key`] |
+//! | GenerateMac, VerifyMac | [`Token::generate_mac`], [`Token::verify_mac`] |
 //! | GenerateRandom | [`Token::generate_random`] |
 //! | CloudTrail | [`Token::audit_records`], [`Token::verify_audit`], [`Token::audit_head`] |
 
@@ -111,6 +113,7 @@ mod keys;
 mod manage;
 mod principals;
 mod session;
+mod sign;
 mod types;
 
 pub use audit::{
@@ -124,6 +127,7 @@ pub use keys::{
 };
 pub use manage::IMPORT_KEY_LABEL;
 pub use session::{Softkms, Token, MAX_RANDOM_BYTES};
+pub use sign::{MacAlgorithm, SigningAlgorithm};
 pub use types::{
     EncryptionContext, MechanismInfo, ObjectClass, ObjectSummary, Pin, Principal, PrincipalName,
     SecretBytes, Timestamp, TokenStatus,
