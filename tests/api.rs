@@ -376,3 +376,26 @@ fn key_specs_and_usages() {
     // An open SoftKMS cannot be opened twice.
     assert_eq!(Softkms::open().unwrap_err().kind(), ErrorKind::InvalidState);
 }
+
+#[test]
+fn handles_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Softkms>();
+    shared::<Token>();
+    shared::<softkms::api::Error>();
+    let f = Fixture::new();
+    let t = f.user();
+    let key = managed_key(&t, "threads");
+    let ctx = EncryptionContext::new().with("t", "1");
+    std::thread::scope(|s| {
+        for i in 0..4u8 {
+            let (t, key, ctx) = (&t, &key, &ctx);
+            s.spawn(move || {
+                for _ in 0..5 {
+                    let m = t.encrypt(key, &[i; 100], ctx).unwrap();
+                    assert_eq!(t.decrypt(&m, ctx).unwrap().plaintext.as_bytes(), &[i; 100]);
+                }
+            });
+        }
+    });
+}
