@@ -183,6 +183,7 @@ impl fmt::Display for AuditProblem {
 
 /// The result of [`Token::verify_audit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuditVerification {
     /// Records present.
     pub records: u64,

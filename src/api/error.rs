@@ -19,8 +19,9 @@ pub enum ErrorKind {
     /// The key is disabled.
     Disabled,
     /// The key's state does not allow this (pending deletion, pending import,
-    /// a lifecycle change that is not a valid transition), or SoftKMS is
-    /// already open in this process.
+    /// a lifecycle change that is not a valid transition), or the session's
+    /// state does not (SoftKMS already open in this process, someone already
+    /// logged in).
     InvalidState,
     /// The key policy does not allow the principal this action (or this
     /// encryption context), or the principal may not read what it asked for.
@@ -169,8 +170,6 @@ fn kind_of(e: &ModuleError) -> ErrorKind {
         | M::UnwrappingKeySizeRange => ErrorKind::InvalidInput,
         M::UserNotLoggedIn
         | M::UserTypeInvalid
-        | M::UserAlreadyLoggedIn
-        | M::UserAnotherAlreadyLoggedIn
         | M::SessionReadOnly
         | M::SessionReadWriteSoExists
         | M::SessionReadOnlyExists => ErrorKind::NotLoggedIn,
@@ -183,7 +182,10 @@ fn kind_of(e: &ModuleError) -> ErrorKind {
         | M::CurveNotSupported
         | M::RandomSeedNotSupported
         | M::ActionProhibited => ErrorKind::Unsupported,
-        M::AlreadyInitialized | M::SessionExists => ErrorKind::InvalidState,
+        M::AlreadyInitialized
+        | M::SessionExists
+        | M::UserAlreadyLoggedIn
+        | M::UserAnotherAlreadyLoggedIn => ErrorKind::InvalidState,
         _ => ErrorKind::Internal,
     }
 }

@@ -272,6 +272,7 @@ impl KeyOrigin {
 
 /// One version of a managed key's material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyVersion {
     /// The version number, 1, 2, ….
     pub version: u64,
@@ -281,6 +282,7 @@ pub struct KeyVersion {
 
 /// Everything about a key that is not secret ([`Token::describe_key`](super::Token::describe_key)).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyMetadata {
     /// The key's id.
     pub id: KeyId,
@@ -382,7 +384,8 @@ pub struct KeyOptions {
     pub usage: Option<KeyUsage>,
     /// Automatic rotation every this many days (90–2560; managed keys).
     pub rotation_period_days: Option<u64>,
-    /// A key policy instead of the default one.
+    /// A key policy instead of the default one (on the private key, for a
+    /// key pair).
     pub policy: Option<KeyPolicy>,
     /// Accept a policy that nobody could change again ([`KeyPolicy::locks_out`]).
     pub bypass_policy_lockout_safety_check: bool,
@@ -390,6 +393,7 @@ pub struct KeyOptions {
 
 /// A data key ([`Token::generate_data_key`](super::Token::generate_data_key)).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DataKey {
     /// The key under which the blob is encrypted.
     pub key_id: KeyId,
@@ -402,6 +406,7 @@ pub struct DataKey {
 
 /// The result of a decryption ([`Token::decrypt`](super::Token::decrypt)).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Decrypted {
     /// The key that decrypted it (as the message names it).
     pub key_id: KeyId,
@@ -413,6 +418,7 @@ pub struct Decrypted {
 
 /// The result of a re-encryption ([`Token::re_encrypt`](super::Token::re_encrypt)).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReEncrypted {
     /// The key the ciphertext was under.
     pub source_key_id: KeyId,

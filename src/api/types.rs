@@ -277,6 +277,7 @@ impl ObjectClass {
 
 /// One object a session sees ([`Token::list_objects`](super::Token::list_objects)).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ObjectSummary {
     /// Its label (`CKA_LABEL`), when it has one.
     pub label: Option<String>,
@@ -288,6 +289,7 @@ pub struct ObjectSummary {
 
 /// A token as [`Softkms::token_status`](super::Softkms::token_status) sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenStatus {
     /// The slot.
     pub slot: u64,
@@ -307,6 +309,7 @@ pub struct TokenStatus {
 
 /// One mechanism the module offers ([`Softkms::mechanisms`](super::Softkms::mechanisms)).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MechanismInfo {
     /// Its PKCS#11 name, e.g. `CKM_AES_GCM`.
     pub name: &'static str,
