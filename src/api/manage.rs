@@ -7,7 +7,7 @@ use super::keys::{
     KeyId, KeyMetadata, KeyOptions, KeyOrigin, KeyPolicy, KeyRef, KeySpec, KeyState, KeyUsage,
     KeyVersion,
 };
-use super::session::{call, label, mech, Token};
+use super::session::{call, label as label_attr, mech, Token};
 use super::types::{SecretBytes, Timestamp};
 use crate::error::Error as ModuleError;
 use crate::kms::abi::*;
@@ -69,7 +69,7 @@ impl Token {
             }),
             KeyRef::Label(name) => {
                 for class in [CKO_SECRET_KEY, CKO_PRIVATE_KEY] {
-                    let t = vec![label(name), Attribute::ulong(CKA_CLASS, class)];
+                    let t = vec![label_attr(name), Attribute::ulong(CKA_CLASS, class)];
                     match self.find(&t, 2)?.as_slice() {
                         [k] => return Ok(*k),
                         [] => continue,
@@ -207,7 +207,7 @@ impl Token {
             Attribute::bool(CKA_PRIVATE, true),
         ];
         if let Some(l) = &options.label {
-            common.push(label(l));
+            common.push(label_attr(l));
         }
         let mut kms_attrs = Vec::new();
         if let Some(p) = &options.policy {
@@ -457,7 +457,7 @@ impl Token {
     /// again, and only the same.
     pub fn import_key_material(
         &self,
-        label_text: &str,
+        label: &str,
         material: &SecretBytes,
         valid_to: Option<Timestamp>,
     ) -> Result<KeyMetadata> {
@@ -478,7 +478,7 @@ impl Token {
         let h = self.h();
         m.encrypt_init(h, &oaep_sha256(), public)?;
         let wrapped = call(|ob| m.encrypt(h, material.as_bytes(), ob))?;
-        let existing = self.key_handle(&KeyRef::label(label_text)).ok();
+        let existing = self.key_handle(&KeyRef::label(label)).ok();
         let mut t = vec![
             Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
             Attribute::ulong(CKA_KEY_TYPE, CKK_AES),
@@ -487,7 +487,7 @@ impl Token {
             Attribute::bool(CKA_EXTRACTABLE, false),
         ];
         if existing.is_none() {
-            t.push(label(label_text));
+            t.push(label_attr(label));
             t.push(Attribute::bool(CKA_PRIVATE, true));
             for u in [CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE] {
                 t.push(Attribute::bool(u, true));
@@ -514,14 +514,17 @@ impl Token {
     /// The import key pair (public, private), made on first use.
     fn import_key_pair(&self) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let find = |class| -> Result<Option<CK_OBJECT_HANDLE>> {
-            let t = vec![label(IMPORT_KEY_LABEL), Attribute::ulong(CKA_CLASS, class)];
+            let t = vec![
+                label_attr(IMPORT_KEY_LABEL),
+                Attribute::ulong(CKA_CLASS, class),
+            ];
             Ok(self.find(&t, 1)?.first().copied())
         };
         if let (Some(p), Some(k)) = (find(CKO_PUBLIC_KEY)?, find(CKO_PRIVATE_KEY)?) {
             return Ok((p, k));
         }
         let public = vec![
-            label(IMPORT_KEY_LABEL),
+            label_attr(IMPORT_KEY_LABEL),
             Attribute::bool(CKA_TOKEN, true),
             Attribute::ulong(CKA_MODULUS_BITS, 3072),
             Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
@@ -530,7 +533,7 @@ impl Token {
             Attribute::bool(CKA_VERIFY, false),
         ];
         let private = vec![
-            label(IMPORT_KEY_LABEL),
+            label_attr(IMPORT_KEY_LABEL),
             Attribute::bool(CKA_TOKEN, true),
             Attribute::bool(CKA_PRIVATE, true),
             Attribute::bool(CKA_SENSITIVE, true),
