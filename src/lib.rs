@@ -8,6 +8,7 @@
 //! compiler's memory-safety checks (`Cargo.toml` denies it everywhere else).
 
 pub mod abi;
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -25,3 +26,8 @@ pub mod session;
 pub mod store;
 mod sys;
 pub mod token;
+
+pub use api::{
+    EncryptionContext, Error, ErrorKind, KeyId, KeyMetadata, KeyOptions, KeyRef, KeySpec, KeyState,
+    Pin, Principal, Softkms, Token,
+};

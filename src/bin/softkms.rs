@@ -1,19 +1,13 @@
 //! `softkms`: the administration command line of SoftKMS.
 //!
-//! It drives the same safe API (`softkms::module`) that the PKCS#11 entry points
-//! call, so whatever it does a PKCS#11 client can do too. PINs come from the
+//! It is built on the SoftKMS Rust API (`softkms::api`), which drives the same
+//! safe module surface that the PKCS#11 entry points call, so whatever it does
+//! a PKCS#11 client can do too. PINs come from the
 //! environment (`SOFTKMS_SO_PIN`, `SOFTKMS_PIN`), never from the command line.
 //! See `docs/cli.md`.
 
-use cryptoki_sys::*;
-use softkms::error::Error;
-use softkms::mechanism::{registry, Mechanism, Param};
-use softkms::module::{self, InitArgs, Module};
-use softkms::object::attr::Attribute;
-use softkms::object::rules::AttrRead;
+use softkms::api::{Error, KeyOptions, KeySpec, Pin, Principal, Softkms, Token};
 use std::process::ExitCode;
-use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// Prints a line; a closed pipe (`softkms … | head`) ends the program quietly.
 fn out(line: &str) {
@@ -41,7 +35,7 @@ commands:
   token init --label LABEL     initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN becomes the user PIN)
   token info                   show the token
   object list                  list the objects (logs in with SOFTKMS_PIN when set)
-  key create --label NAME [--spec aes256|aes128|hmac256|p256|rsa2048|rsa3072|rsa4096] [--rotation-days N]
+  key create --label NAME [--spec aes256|aes128|hmac224..512|p256|rsa2048|rsa3072|rsa4096] [--rotation-days N]
   key list | key show NAME      managed keys: state, versions, rotation, deletion
   key rotate|enable|disable|cancel-deletion NAME
   key schedule-deletion NAME [--days 7..30]
@@ -61,7 +55,7 @@ commands:
   key set-policy NAME --policy FILE [--force]   replace the key policy (docs/policy.md)";
 
 struct Opts {
-    slot: CK_SLOT_ID,
+    slot: u64,
     json: bool,
     /// `--user NAME`: the principal `session()` logs in as (default: "user").
     username: Option<String>,
@@ -105,9 +99,9 @@ fn flag(words: &[String], name: &str) -> Option<String> {
 
 /// A PIN from the environment variable `var`, or else a prompt on the terminal
 /// (without echo). Never from the command line.
-fn env_pin(var: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+fn env_pin(var: &str) -> Result<Pin, String> {
     if let Ok(p) = std::env::var(var) {
-        return Ok(Zeroizing::new(p.into_bytes()));
+        return Ok(Pin::from(p));
     }
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
@@ -118,22 +112,18 @@ fn env_pin(var: &str) -> Result<Zeroizing<Vec<u8>>, String> {
         };
         let pin = rpassword::prompt_password(format!("{who}: "))
             .map_err(|e| format!("cannot read the {who}: {e}"))?;
-        return Ok(Zeroizing::new(pin.into_bytes()));
+        return Ok(Pin::from(pin));
     }
     Err(format!("set {var} to the PIN, or run on a terminal to be asked (PINs are never taken from the command line)"))
 }
 
+/// An API error as the command prints it: the message, and the PKCS#11 code
+/// when the module refused the call.
 fn fail(e: Error) -> String {
-    format!("{e} (CKR 0x{:x})", e.rv())
-}
-
-fn pad32(label: &str) -> Result<Vec<u8>, String> {
-    if label.len() > 32 {
-        return Err("a label has at most 32 bytes".into());
+    match e.pkcs11_rv() {
+        Some(rv) => format!("{e} (CKR 0x{rv:x})"),
+        None => e.to_string(),
     }
-    let mut v = label.as_bytes().to_vec();
-    v.resize(32, b' ');
-    Ok(v)
 }
 
 fn json_str(s: &str) -> String {
@@ -143,29 +133,29 @@ fn json_str(s: &str) -> String {
 /// The `--user` of this run, for `session()` (set once by `main`).
 static USERNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-fn session(m: &Module, slot: CK_SLOT_ID, login: bool) -> Result<CK_SESSION_HANDLE, String> {
-    let h = m
-        .open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)
-        .map_err(fail)?;
+/// A session on the slot of this run, logged in as the user (or the `--user`
+/// principal) with `SOFTKMS_PIN` when `login`.
+fn session(kms: &Softkms, slot: u64, login: bool) -> Result<Token, String> {
+    let t = kms.token(slot).map_err(fail)?;
     if login {
         let pin = env_pin("SOFTKMS_PIN")?;
-        let name = USERNAME.get().map(String::as_bytes);
-        m.login(h, CKU_USER, &pin, name).map_err(fail)?;
+        let who = match USERNAME.get() {
+            Some(name) => Principal::Named(name.clone()),
+            None => Principal::User,
+        };
+        t.login(&who, &pin).map_err(fail)?;
     }
-    Ok(h)
+    Ok(t)
 }
 
-fn token_init(m: &Module, o: &Opts) -> Result<(), String> {
+fn token_init(kms: &Softkms, o: &Opts) -> Result<(), String> {
     let label = flag(&o.words, "--label").ok_or("token init needs --label")?;
     let so = env_pin("SOFTKMS_SO_PIN")?;
-    m.init_token(o.slot, &so, &pad32(&label)?).map_err(fail)?;
+    kms.init_token(o.slot, &label, &so).map_err(fail)?;
     if let Ok(user) = env_pin("SOFTKMS_PIN") {
-        let h = m
-            .open_session(o.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)
-            .map_err(fail)?;
-        m.login(h, CKU_SO, &so, None).map_err(fail)?;
-        m.init_pin(h, &user).map_err(fail)?;
-        m.close_session(h).map_err(fail)?;
+        let t = kms.token(o.slot).map_err(fail)?;
+        t.login(&Principal::SecurityOfficer, &so).map_err(fail)?;
+        t.init_user_pin(&user).map_err(fail)?;
     }
     if o.json {
         emit!("{{\"initialized\":true,\"label\":{}}}", json_str(&label));
@@ -175,15 +165,10 @@ fn token_init(m: &Module, o: &Opts) -> Result<(), String> {
     Ok(())
 }
 
-fn token_info(m: &Module, o: &Opts) -> Result<(), String> {
-    let t = m.token_info(o.slot).map_err(fail)?;
-    let init = t.flags & CKF_TOKEN_INITIALIZED != 0;
-    let user = t.flags & CKF_USER_PIN_INITIALIZED != 0;
-    let path = softkms::config::Config::load()
-        .ok()
-        .and_then(|c| c.slots.into_iter().find(|s| s.id == o.slot))
-        .map(|s| s.path.display().to_string())
-        .unwrap_or_default();
+fn token_info(kms: &Softkms, o: &Opts) -> Result<(), String> {
+    let t = kms.token_status(o.slot).map_err(fail)?;
+    let (init, user) = (t.initialized, t.user_pin_initialized);
+    let path = t.path.map(|p| p.display().to_string()).unwrap_or_default();
     if o.json {
         emit!(
             "{{\"slot\":{},\"label\":{},\"serial\":{},\"initialized\":{init},\"user_pin_initialized\":{user},\"path\":{}}}",
@@ -199,177 +184,64 @@ fn token_info(m: &Module, o: &Opts) -> Result<(), String> {
         emit!("label:       {}", t.label);
         emit!("serial:      {}", t.serial);
         emit!("user PIN:    {}", if user { "set" } else { "not set" });
-        emit!("sessions:    {}", t.session_count);
+        emit!("sessions:    {}", t.sessions);
     }
     Ok(())
 }
 
-fn read_text(
-    m: &Module,
-    h: CK_SESSION_HANDLE,
-    o: CK_OBJECT_HANDLE,
-    ty: CK_ATTRIBUTE_TYPE,
-) -> String {
-    match m.get_attributes(h, o, &[ty]).ok().and_then(|mut v| v.pop()) {
-        Some(AttrRead::Value(v)) => String::from_utf8_lossy(&v).into_owned(),
-        _ => String::new(),
-    }
-}
-
-fn read_ulong(
-    m: &Module,
-    h: CK_SESSION_HANDLE,
-    o: CK_OBJECT_HANDLE,
-    ty: CK_ATTRIBUTE_TYPE,
-) -> Option<CK_ULONG> {
-    match m.get_attributes(h, o, &[ty]).ok().and_then(|mut v| v.pop()) {
-        Some(AttrRead::Value(v)) => softkms::object::attr::decode_ulong(ty, &v).ok(),
-        _ => None,
-    }
-}
-
-fn class_name(c: Option<CK_ULONG>) -> &'static str {
-    match c {
-        Some(CKO_DATA) => "data",
-        Some(CKO_CERTIFICATE) => "certificate",
-        Some(CKO_PUBLIC_KEY) => "public-key",
-        Some(CKO_PRIVATE_KEY) => "private-key",
-        Some(CKO_SECRET_KEY) => "secret-key",
-        _ => "other",
-    }
-}
-
-fn object_list(m: &Module, o: &Opts) -> Result<(), String> {
-    let h = session(m, o.slot, std::env::var_os("SOFTKMS_PIN").is_some())?;
-    m.find_init(h, &Vec::new()).map_err(fail)?;
-    let objs = m.find(h, usize::MAX).map_err(fail)?;
-    m.find_final(h).map_err(fail)?;
-    let mut rows = Vec::new();
-    for obj in objs {
-        let label = read_text(m, h, obj, CKA_LABEL);
-        let class = class_name(read_ulong(m, h, obj, CKA_CLASS));
-        let uid = read_text(m, h, obj, CKA_UNIQUE_ID);
-        rows.push((label, class, uid));
-    }
+fn object_list(kms: &Softkms, o: &Opts) -> Result<(), String> {
+    let t = session(kms, o.slot, std::env::var_os("SOFTKMS_PIN").is_some())?;
+    let rows = t.list_objects().map_err(fail)?;
     if o.json {
         let items: Vec<String> = rows
             .iter()
-            .map(|(l, c, u)| {
+            .map(|r| {
                 format!(
-                    "{{\"label\":{},\"class\":\"{c}\",\"id\":{}}}",
-                    json_str(l),
-                    json_str(u)
+                    "{{\"label\":{},\"class\":\"{}\",\"id\":{}}}",
+                    json_str(r.label.as_deref().unwrap_or_default()),
+                    r.class.name(),
+                    json_str(&r.id)
                 )
             })
             .collect();
         emit!("[{}]", items.join(","));
     } else {
-        for (l, c, u) in rows {
-            emit!("{c:<12} {u}  {l}");
+        for r in rows {
+            emit!(
+                "{:<12} {}  {}",
+                r.class.name(),
+                r.id,
+                r.label.unwrap_or_default()
+            );
         }
     }
     Ok(())
 }
 
-fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
+fn key_create(kms: &Softkms, o: &Opts) -> Result<(), String> {
     let label = flag(&o.words, "--label").ok_or("key create needs --label")?;
-    let spec = flag(&o.words, "--spec").unwrap_or_else(|| "aes256".into());
-    let h = session(m, o.slot, true)?;
-    let common = |t: &mut Vec<Attribute>| {
-        t.push(Attribute::bool(CKA_TOKEN, true));
-        t.push(Attribute::bool(CKA_PRIVATE, true));
-        t.push(Attribute::new(CKA_LABEL, label.clone().into_bytes()));
+    let spec: KeySpec = flag(&o.words, "--spec")
+        .unwrap_or_else(|| "aes256".into())
+        .parse()
+        .map_err(fail)?;
+    let rotation_period_days = flag(&o.words, "--rotation-days")
+        .map(|d| d.parse())
+        .transpose()
+        .map_err(|_| "--rotation-days needs a number".to_string())?;
+    let t = session(kms, o.slot, true)?;
+    let options = KeyOptions {
+        label: Some(label.clone()),
+        rotation_period_days,
+        ..KeyOptions::default()
     };
-    let mech = |mech| Mechanism {
-        mech,
-        param: Param::None,
-    };
-    let sym = |mechanism: CK_MECHANISM_TYPE, len: CK_ULONG, uses: &[CK_ATTRIBUTE_TYPE]| {
-        let mut t = vec![
-            Attribute::ulong(CKA_VALUE_LEN, len),
-            Attribute::bool(CKA_SENSITIVE, true),
-            Attribute::bool(CKA_EXTRACTABLE, false),
-        ];
-        for u in uses {
-            t.push(Attribute::bool(*u, true));
-        }
-        common(&mut t);
-        if let Some(days) = flag(&o.words, "--rotation-days") {
-            let days: CK_ULONG = days
-                .parse()
-                .map_err(|_| "--rotation-days needs a number".to_string())?;
-            t.push(Attribute::ulong(
-                softkms::abi::CKA_SOFTKMS_ROTATION_PERIOD,
-                days,
-            ));
-        }
-        m.generate_key(h, &mech(mechanism), &t).map_err(fail)
-    };
-    let pair = |mechanism: CK_MECHANISM_TYPE,
-                public: Vec<Attribute>,
-                private_uses: &[CK_ATTRIBUTE_TYPE],
-                public_uses: &[CK_ATTRIBUTE_TYPE]| {
-        let mut pubt = public;
-        common(&mut pubt);
-        pubt.retain(|a| a.ty != CKA_PRIVATE);
-        pubt.push(Attribute::bool(CKA_PRIVATE, false));
-        for u in public_uses {
-            pubt.push(Attribute::bool(*u, true));
-        }
-        let mut privt = vec![
-            Attribute::bool(CKA_SENSITIVE, true),
-            Attribute::bool(CKA_EXTRACTABLE, false),
-        ];
-        for u in private_uses {
-            privt.push(Attribute::bool(*u, true));
-        }
-        common(&mut privt);
-        m.generate_key_pair(h, &mech(mechanism), &pubt, &privt)
-            .map(|(_, p)| p)
-            .map_err(fail)
-    };
-    let handle = match spec.as_str() {
-        "aes256" => sym(
-            CKM_AES_KEY_GEN,
-            32,
-            &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE],
-        )?,
-        "aes128" => sym(
-            CKM_AES_KEY_GEN,
-            16,
-            &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP],
-        )?,
-        "hmac256" => sym(CKM_GENERIC_SECRET_KEY_GEN, 32, &[CKA_SIGN, CKA_VERIFY])?,
-        "p256" => pair(
-            CKM_EC_KEY_PAIR_GEN,
-            vec![Attribute::new(
-                CKA_EC_PARAMS,
-                vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
-            )],
-            &[CKA_SIGN, CKA_DERIVE],
-            &[CKA_VERIFY],
-        )?,
-        s if s.starts_with("rsa") => {
-            let bits: CK_ULONG = s[3..].parse().map_err(|_| format!("unknown spec {s}"))?;
-            pair(
-                CKM_RSA_PKCS_KEY_PAIR_GEN,
-                vec![
-                    Attribute::ulong(CKA_MODULUS_BITS, bits),
-                    Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
-                ],
-                &[CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP],
-                &[CKA_VERIFY, CKA_ENCRYPT, CKA_WRAP],
-            )?
-        }
-        other => return Err(format!("unknown spec {other}")),
-    };
-    let uid = read_text(m, h, handle, CKA_UNIQUE_ID);
+    let key = t.create_key(spec, &options).map_err(fail)?;
+    let uid = key.id.as_str();
     if o.json {
         emit!(
             "{{\"label\":{},\"id\":{},\"spec\":{}}}",
             json_str(&label),
-            json_str(&uid),
-            json_str(&spec)
+            json_str(uid),
+            json_str(spec.name())
         );
     } else {
         emit!("created {spec} key {label:?} ({uid})");
@@ -377,62 +249,31 @@ fn key_create(m: &Module, o: &Opts) -> Result<(), String> {
     Ok(())
 }
 
-fn random(m: &Module, o: &Opts) -> Result<(), String> {
+fn random(kms: &Softkms, o: &Opts) -> Result<(), String> {
     let n: usize = flag(&o.words, "--bytes")
         .map(|v| v.parse())
         .transpose()
         .map_err(|_| "--bytes needs a number")?
         .unwrap_or(32);
-    let h = session(m, o.slot, false)?;
-    let mut buf = vec![0u8; n];
-    m.generate_random(h, &mut buf).map_err(fail)?;
+    let t = session(kms, o.slot, false)?;
+    let buf = t.generate_random(n).map_err(fail)?;
     let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
     emit!("{hex}");
     Ok(())
 }
 
-/// `CKF_*` names of a mechanism's flags, in the standard's order.
-fn flag_names(flags: CK_FLAGS) -> Vec<&'static str> {
-    const NAMES: [(CK_FLAGS, &str); 19] = [
-        (CKF_HW, "hw"),
-        (CKF_MESSAGE_ENCRYPT, "message-encrypt"),
-        (CKF_MESSAGE_DECRYPT, "message-decrypt"),
-        (CKF_ENCRYPT, "encrypt"),
-        (CKF_DECRYPT, "decrypt"),
-        (CKF_DIGEST, "digest"),
-        (CKF_SIGN, "sign"),
-        (CKF_SIGN_RECOVER, "sign-recover"),
-        (CKF_VERIFY, "verify"),
-        (CKF_VERIFY_RECOVER, "verify-recover"),
-        (CKF_GENERATE, "generate"),
-        (CKF_GENERATE_KEY_PAIR, "generate-key-pair"),
-        (CKF_WRAP, "wrap"),
-        (CKF_UNWRAP, "unwrap"),
-        (CKF_DERIVE, "derive"),
-        (CKF_EC_F_P, "ec-f-p"),
-        (CKF_EC_OID, "ec-oid"),
-        (CKF_EC_UNCOMPRESS, "ec-uncompress"),
-        (CKF_EC_COMPRESS, "ec-compress"),
-    ];
-    NAMES
-        .iter()
-        .filter(|(f, _)| flags & f != 0)
-        .map(|(_, n)| *n)
-        .collect()
-}
-
-fn mechanisms(o: &Opts) {
+fn mechanisms(kms: &Softkms, o: &Opts) {
     let markdown = o.words.iter().any(|w| w == "--markdown");
     if markdown {
         emit!("| mechanism | key size (min–max) | functions |");
         emit!("| --- | --- | --- |");
     }
-    for d in registry::all() {
-        let names = flag_names(d.info_flags());
-        let size = if d.max_key == 0 {
+    for d in kms.mechanisms() {
+        let names = &d.functions;
+        let size = if d.max_key_size == 0 {
             "–".to_string()
         } else {
-            format!("{}–{}", d.min_key, d.max_key)
+            format!("{}–{}", d.min_key_size, d.max_key_size)
         };
         if markdown {
             emit!("| `{}` | {size} | {} |", d.name, names.join(", "));
@@ -440,9 +281,9 @@ fn mechanisms(o: &Opts) {
             emit!(
                 "{{\"mechanism\":\"{}\",\"min_key\":{},\"max_key\":{},\"flags\":{}}}",
                 d.name,
-                d.min_key,
-                d.max_key,
-                d.info_flags()
+                d.min_key_size,
+                d.max_key_size,
+                d.pkcs11_flags
             );
         } else {
             emit!("{:<28} {size:<12} {}", d.name, names.join(","));
@@ -450,7 +291,7 @@ fn mechanisms(o: &Opts) {
     }
 }
 
-fn run(o: &Opts, m: &Arc<Module>) -> Result<(), String> {
+fn run(o: &Opts, m: &Softkms) -> Result<(), String> {
     let w: Vec<&str> = o.words.iter().map(String::as_str).collect();
     match w.as_slice() {
         ["token", "init", ..] => token_init(m, o),
@@ -471,7 +312,7 @@ fn run(o: &Opts, m: &Arc<Module>) -> Result<(), String> {
         ["audit", verb, ..] => audit::run(m, o, verb),
         ["random", ..] => random(m, o),
         ["mechanisms", ..] => {
-            mechanisms(o);
+            mechanisms(m, o);
             Ok(())
         }
         _ => Err(USAGE.into()),
@@ -489,14 +330,10 @@ fn main() -> ExitCode {
     if let Some(u) = &opts.username {
         let _ = USERNAME.set(u.clone());
     }
-    let result = module::initialize(InitArgs {
-        os_locking_ok: true,
-        ..InitArgs::default()
-    })
-    .map_err(fail)
-    .and_then(|()| module::get().map_err(fail))
-    .and_then(|m| run(&opts, &m));
-    let _ = module::finalize();
+    // Dropping the handle at the end of the run closes SoftKMS (`C_Finalize`).
+    let result = Softkms::open()
+        .map_err(fail)
+        .and_then(|kms| run(&opts, &kms));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

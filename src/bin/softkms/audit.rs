@@ -1,30 +1,28 @@
 //! The audit commands of `softkms`: show, export, verify, head (`docs/audit.md`).
 //!
 //! Audit rows are not secret (they never hold key material, PINs or plaintext),
-//! but who may read which of them is the module's decision (`ReadAudit`,
-//! `Module::read_audit`): the SO and the token owner read every record, a named
-//! principal the records of the keys whose policy grants it `ReadAudit`.
+//! but who may read which of them is the module's decision (`ReadAudit`): the
+//! SO and the token owner read every record, a named principal the records of
+//! the keys whose policy grants it `ReadAudit`.
 
-use super::{fail, flag, out, read_text, session, Opts};
-use cryptoki_sys::*;
-use softkms::kms::audit::{self, AuditRecord};
-use softkms::module::{self, AuditFilter, Module};
+use super::{fail, flag, out, session, Opts};
+use softkms::api::{AuditQuery, AuditRecord, KeyId, KeyRef, Principal, Softkms, Timestamp, Token};
 
 /// Logs in as whoever reads the log: the SO (`SOFTKMS_SO_PIN`) or, with
 /// `SOFTKMS_PIN`, the token owner or the principal `--user` names. What each may
 /// read is the module's policy-checked call (`ReadAudit`), not the CLI's.
-fn reader(m: &Module, o: &Opts) -> Result<CK_SESSION_HANDLE, String> {
+fn reader(kms: &Softkms, o: &Opts) -> Result<Token, String> {
     // A key label is only visible to the user (labels of private keys are
     // sealed): with `--key` and both PINs at hand, the user reads.
     let user_for_label =
         flag(&o.words, "--key").is_some() && std::env::var_os("SOFTKMS_PIN").is_some();
     if std::env::var_os("SOFTKMS_SO_PIN").is_some() && !user_for_label {
-        let h = session(m, o.slot, false)?;
+        let t = session(kms, o.slot, false)?;
         let pin = super::env_pin("SOFTKMS_SO_PIN")?;
-        m.login(h, CKU_SO, &pin, None).map_err(fail)?;
-        Ok(h)
+        t.login(&Principal::SecurityOfficer, &pin).map_err(fail)?;
+        Ok(t)
     } else if std::env::var_os("SOFTKMS_PIN").is_some() {
-        session(m, o.slot, true)
+        session(kms, o.slot, true)
     } else {
         Err(
             "reading the audit log needs SOFTKMS_SO_PIN (the SO) or SOFTKMS_PIN (the user or the --user principal)"
@@ -34,87 +32,86 @@ fn reader(m: &Module, o: &Opts) -> Result<CK_SESSION_HANDLE, String> {
 }
 
 /// The records `--since` and `--key` select, of those the principal may read.
-fn selected(m: &Module, o: &Opts, h: CK_SESSION_HANDLE) -> Result<Vec<AuditRecord>, String> {
-    let since_ms = match flag(&o.words, "--since") {
+fn selected(o: &Opts, t: &Token) -> Result<Vec<AuditRecord>, String> {
+    let since = match flag(&o.words, "--since") {
         Some(s) => Some(
-            softkms::clock::parse_rfc3339(&s)
-                .ok_or_else(|| format!("--since wants an RFC 3339 time, not {s:?}"))?
-                .saturating_mul(1000),
+            Timestamp::parse_rfc3339(&s)
+                .map_err(|_| format!("--since wants an RFC 3339 time, not {s:?}"))?,
         ),
         None => None,
     };
     // --key takes a label (resolved when a user is logged in) or a unique id.
     let key = flag(&o.words, "--key");
     let by_label = match &key {
-        Some(name) if std::env::var_os("SOFTKMS_PIN").is_some() => super::kms::find_key(m, h, name)
-            .ok()
-            .map(|k| read_text(m, h, k, CKA_UNIQUE_ID)),
+        Some(name) if std::env::var_os("SOFTKMS_PIN").is_some() => {
+            t.describe_key(&KeyRef::label(name)).ok().map(|k| k.id)
+        }
         _ => None,
     };
     if let (Some(k), None) = (&key, &by_label) {
         eprintln!("note: --key {k:?} is taken as a unique id (no key with that label is visible; labels need SOFTKMS_PIN)");
     }
-    let filter = AuditFilter {
-        since_ms,
-        key_uid: by_label.or(key),
+    let query = AuditQuery {
+        since,
+        key_id: by_label.or(key.map(KeyId::new)),
     };
-    m.read_audit(h, &filter).map_err(fail)
+    t.audit_records(&query).map_err(fail)
 }
 
-fn show(m: &Module, o: &Opts) -> Result<(), String> {
-    let h = reader(m, o)?;
-    let rows = selected(m, o, h)?;
+fn show(kms: &Softkms, o: &Opts) -> Result<(), String> {
+    let t = reader(kms, o)?;
+    let rows = selected(o, &t)?;
     if o.json || o.words.iter().any(|w| w == "--json") {
-        let items: Vec<serde_json::Value> = rows.iter().map(module::audit_json).collect();
+        let items: Vec<serde_json::Value> = rows.iter().map(AuditRecord::to_json).collect();
         out(&serde_json::Value::Array(items).to_string());
         return Ok(());
     }
     for r in &rows {
-        let key = match (&r.key_uid, r.key_version) {
+        let key = match (r.key_id(), r.key_version()) {
             (Some(k), Some(v)) => format!("{k}@{v}"),
-            (Some(k), None) => k.clone(),
+            (Some(k), None) => k.to_string(),
             _ => "-".into(),
         };
-        let count = if r.count == 1 {
+        let count = if r.count() == 1 {
             String::new()
         } else {
-            format!(" x{}", r.count)
+            format!(" x{}", r.count())
         };
-        let principal = if r.principal.is_empty() {
+        let principal = if r.principal().is_empty() {
             "-"
         } else {
-            &r.principal
+            r.principal()
         };
         let mut line = format!(
             "{:>6} {} {principal:<8} {:<22} {key} {}{count}",
-            r.seq,
-            audit::rfc3339_ms(r.time_ms),
-            r.function,
-            audit::rv_name(r.rv)
+            r.seq(),
+            r.time_rfc3339(),
+            r.function(),
+            r.result_name()
         );
-        if let Some(c) = &r.context {
+        if let Some(c) = r.context() {
             line.push_str(&format!(" context={c}"));
         }
-        if !r.reason.is_empty() {
-            line.push_str(&format!(" ({})", r.reason));
+        if !r.reason().is_empty() {
+            line.push_str(&format!(" ({})", r.reason()));
         }
         out(&line);
     }
     Ok(())
 }
 
-fn export(m: &Module, o: &Opts) -> Result<(), String> {
-    let h = reader(m, o)?;
-    for r in selected(m, o, h)? {
-        out(&module::audit_json(&r).to_string());
+fn export(kms: &Softkms, o: &Opts) -> Result<(), String> {
+    let t = reader(kms, o)?;
+    for r in selected(o, &t)? {
+        out(&r.to_json().to_string());
     }
     Ok(())
 }
 
-fn verify(m: &Module, o: &Opts) -> Result<(), String> {
-    let h = reader(m, o)?;
-    let v = m.verify_audit(h).map_err(fail)?;
-    let head = audit::hash_hex(&v.head.hash);
+fn verify(kms: &Softkms, o: &Opts) -> Result<(), String> {
+    let t = reader(kms, o)?;
+    let v = t.verify_audit().map_err(fail)?;
+    let head = v.head.hash_hex();
     if o.json {
         let problems: Vec<String> = v.problems.iter().map(ToString::to_string).collect();
         out(&serde_json::json!({
@@ -158,10 +155,10 @@ fn verify(m: &Module, o: &Opts) -> Result<(), String> {
     }
 }
 
-fn head(m: &Module, o: &Opts) -> Result<(), String> {
-    let h = reader(m, o)?;
-    let h = m.audit_head(h).map_err(fail)?;
-    let hex = audit::hash_hex(&h.hash);
+fn head(kms: &Softkms, o: &Opts) -> Result<(), String> {
+    let t = reader(kms, o)?;
+    let h = t.audit_head().map_err(fail)?;
+    let hex = h.hash_hex();
     if o.json {
         out(&serde_json::json!({"sequence": h.seq, "hash": hex}).to_string());
     } else {
@@ -171,12 +168,12 @@ fn head(m: &Module, o: &Opts) -> Result<(), String> {
 }
 
 /// `softkms audit VERB …`.
-pub(super) fn run(m: &Module, o: &Opts, verb: &str) -> Result<(), String> {
+pub(super) fn run(kms: &Softkms, o: &Opts, verb: &str) -> Result<(), String> {
     match verb {
-        "show" => show(m, o),
-        "export" => export(m, o),
-        "verify" => verify(m, o),
-        "head" => head(m, o),
+        "show" => show(kms, o),
+        "export" => export(kms, o),
+        "verify" => verify(kms, o),
+        "head" => head(kms, o),
         _ => Err(format!(
             "unknown audit command {verb:?} (show, export, verify, head)"
         )),

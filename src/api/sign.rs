@@ -1,0 +1,291 @@
+//! Signatures and MACs with asymmetric and HMAC keys, and public keys
+//! (AWS KMS's `Sign`, `Verify`, `GenerateMac`, `VerifyMac`, `GetPublicKey`).
+
+use super::envelope::MAX_ONE_SHOT_BYTES;
+use super::error::{Error, ErrorKind, Result};
+use super::keys::KeyRef;
+use super::session::{call, Token};
+use super::types::check_len;
+use crate::mechanism::{Mechanism, Param};
+use crate::object::attr::Attribute;
+use cryptoki_sys::*;
+use std::fmt;
+
+/// How [`Token::sign`] signs a message (the message itself, which the
+/// module hashes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigningAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RsassaPkcs1V15Sha256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RsassaPkcs1V15Sha384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RsassaPkcs1V15Sha512,
+    /// RSASSA-PSS with SHA-256, MGF1 with SHA-256, a 32-byte salt.
+    RsassaPssSha256,
+    /// RSASSA-PSS with SHA-384, MGF1 with SHA-384, a 48-byte salt.
+    RsassaPssSha384,
+    /// RSASSA-PSS with SHA-512, MGF1 with SHA-512, a 64-byte salt.
+    RsassaPssSha512,
+    /// ECDSA with SHA-256. The signature is PKCS#11's: `r` and `s`, each
+    /// as long as the curve's order (64 bytes for P-256), not DER.
+    EcdsaSha256,
+    /// ECDSA with SHA-384 (PKCS#11's `r || s`).
+    EcdsaSha384,
+    /// ECDSA with SHA-512 (PKCS#11's `r || s`).
+    EcdsaSha512,
+}
+
+const SIGNING: [SigningAlgorithm; 9] = [
+    SigningAlgorithm::RsassaPkcs1V15Sha256,
+    SigningAlgorithm::RsassaPkcs1V15Sha384,
+    SigningAlgorithm::RsassaPkcs1V15Sha512,
+    SigningAlgorithm::RsassaPssSha256,
+    SigningAlgorithm::RsassaPssSha384,
+    SigningAlgorithm::RsassaPssSha512,
+    SigningAlgorithm::EcdsaSha256,
+    SigningAlgorithm::EcdsaSha384,
+    SigningAlgorithm::EcdsaSha512,
+];
+
+impl SigningAlgorithm {
+    /// Every algorithm.
+    pub fn all() -> impl Iterator<Item = SigningAlgorithm> {
+        SIGNING.into_iter()
+    }
+
+    /// AWS KMS's name (`RSASSA_PSS_SHA_256`, `ECDSA_SHA_256` …).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            SigningAlgorithm::RsassaPkcs1V15Sha256 => "RSASSA_PKCS1_V1_5_SHA_256",
+            SigningAlgorithm::RsassaPkcs1V15Sha384 => "RSASSA_PKCS1_V1_5_SHA_384",
+            SigningAlgorithm::RsassaPkcs1V15Sha512 => "RSASSA_PKCS1_V1_5_SHA_512",
+            SigningAlgorithm::RsassaPssSha256 => "RSASSA_PSS_SHA_256",
+            SigningAlgorithm::RsassaPssSha384 => "RSASSA_PSS_SHA_384",
+            SigningAlgorithm::RsassaPssSha512 => "RSASSA_PSS_SHA_512",
+            SigningAlgorithm::EcdsaSha256 => "ECDSA_SHA_256",
+            SigningAlgorithm::EcdsaSha384 => "ECDSA_SHA_384",
+            SigningAlgorithm::EcdsaSha512 => "ECDSA_SHA_512",
+        }
+    }
+
+    fn mechanism(self) -> Mechanism {
+        let pss = |mech, hash, mgf, salt_len| Mechanism {
+            mech,
+            param: Param::Pss {
+                hash,
+                mgf,
+                salt_len,
+            },
+        };
+        let plain = |mech| Mechanism {
+            mech,
+            param: Param::None,
+        };
+        match self {
+            SigningAlgorithm::RsassaPkcs1V15Sha256 => plain(CKM_SHA256_RSA_PKCS),
+            SigningAlgorithm::RsassaPkcs1V15Sha384 => plain(CKM_SHA384_RSA_PKCS),
+            SigningAlgorithm::RsassaPkcs1V15Sha512 => plain(CKM_SHA512_RSA_PKCS),
+            SigningAlgorithm::RsassaPssSha256 => {
+                pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256, 32)
+            }
+            SigningAlgorithm::RsassaPssSha384 => {
+                pss(CKM_SHA384_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA384, 48)
+            }
+            SigningAlgorithm::RsassaPssSha512 => {
+                pss(CKM_SHA512_RSA_PKCS_PSS, CKM_SHA512, CKG_MGF1_SHA512, 64)
+            }
+            SigningAlgorithm::EcdsaSha256 => plain(CKM_ECDSA_SHA256),
+            SigningAlgorithm::EcdsaSha384 => plain(CKM_ECDSA_SHA384),
+            SigningAlgorithm::EcdsaSha512 => plain(CKM_ECDSA_SHA512),
+        }
+    }
+}
+
+impl fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.aws_name())
+    }
+}
+
+impl std::str::FromStr for SigningAlgorithm {
+    type Err = Error;
+
+    /// AWS KMS's name.
+    fn from_str(s: &str) -> Result<SigningAlgorithm> {
+        SigningAlgorithm::all()
+            .find(|a| a.aws_name() == s)
+            .ok_or_else(|| Error::invalid(format!("unknown signing algorithm {s}")))
+    }
+}
+
+/// How [`Token::generate_mac`] makes a MAC with an HMAC key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MacAlgorithm {
+    /// HMAC with SHA-224.
+    HmacSha224,
+    /// HMAC with SHA-256.
+    HmacSha256,
+    /// HMAC with SHA-384.
+    HmacSha384,
+    /// HMAC with SHA-512.
+    HmacSha512,
+}
+
+impl MacAlgorithm {
+    /// AWS KMS's name (`HMAC_SHA_256` …).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            MacAlgorithm::HmacSha224 => "HMAC_SHA_224",
+            MacAlgorithm::HmacSha256 => "HMAC_SHA_256",
+            MacAlgorithm::HmacSha384 => "HMAC_SHA_384",
+            MacAlgorithm::HmacSha512 => "HMAC_SHA_512",
+        }
+    }
+
+    fn mechanism(self) -> Mechanism {
+        Mechanism {
+            mech: match self {
+                MacAlgorithm::HmacSha224 => CKM_SHA224_HMAC,
+                MacAlgorithm::HmacSha256 => CKM_SHA256_HMAC,
+                MacAlgorithm::HmacSha384 => CKM_SHA384_HMAC,
+                MacAlgorithm::HmacSha512 => CKM_SHA512_HMAC,
+            },
+            param: Param::None,
+        }
+    }
+}
+
+impl std::str::FromStr for MacAlgorithm {
+    type Err = Error;
+
+    /// AWS KMS's name.
+    fn from_str(s: &str) -> Result<MacAlgorithm> {
+        [
+            MacAlgorithm::HmacSha224,
+            MacAlgorithm::HmacSha256,
+            MacAlgorithm::HmacSha384,
+            MacAlgorithm::HmacSha512,
+        ]
+        .into_iter()
+        .find(|a| a.aws_name() == s)
+        .ok_or_else(|| Error::invalid(format!("unknown MAC algorithm {s}")))
+    }
+}
+
+impl Token {
+    /// The public key object of the key `k` (itself when it is one).
+    fn public_half(&self, k: CK_OBJECT_HANDLE) -> Result<CK_OBJECT_HANDLE> {
+        if self.ulong(k, CKA_CLASS) == Some(CKO_PUBLIC_KEY) {
+            return Ok(k);
+        }
+        let spki = self.attrs(k, &[CKA_PUBLIC_KEY_INFO]).pop().flatten();
+        let Some(spki) = spki.filter(|s| !s.is_empty()) else {
+            return Err(Error::new(
+                ErrorKind::InvalidKeyUsage,
+                "the key has no public key",
+            ));
+        };
+        let t = vec![
+            Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            Attribute::new(CKA_PUBLIC_KEY_INFO, spki.to_vec()),
+        ];
+        self.find(&t, 1)?.first().copied().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                "the key's public key is not on this token",
+            )
+        })
+    }
+
+    /// Signs `message` with a key pair's private key (needs `Sign`).
+    pub fn sign(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        algorithm: SigningAlgorithm,
+    ) -> Result<Vec<u8>> {
+        self.sign_with(key, message, &algorithm.mechanism())
+    }
+
+    /// Verifies a signature with the key pair's public key (`key` may name
+    /// either half). A signature that does not verify is
+    /// [`ErrorKind::InvalidSignature`].
+    pub fn verify(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        signature: &[u8],
+        algorithm: SigningAlgorithm,
+    ) -> Result<()> {
+        check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
+        let _g = self.take();
+        let k = self.key_handle(key)?;
+        let public = self.public_half(k)?;
+        self.verify_with(public, message, signature, &algorithm.mechanism())
+    }
+
+    /// The MAC of `message` under an HMAC key (needs `Sign`).
+    pub fn generate_mac(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        algorithm: MacAlgorithm,
+    ) -> Result<Vec<u8>> {
+        self.sign_with(key, message, &algorithm.mechanism())
+    }
+
+    /// Checks a MAC (needs `Verify`); one that does not match is
+    /// [`ErrorKind::InvalidSignature`].
+    pub fn verify_mac(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        mac: &[u8],
+        algorithm: MacAlgorithm,
+    ) -> Result<()> {
+        check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
+        let _g = self.take();
+        let k = self.key_handle(key)?;
+        self.verify_with(k, message, mac, &algorithm.mechanism())
+    }
+
+    /// The public key of a key pair, as a DER `SubjectPublicKeyInfo`.
+    pub fn get_public_key(&self, key: &KeyRef) -> Result<Vec<u8>> {
+        let _g = self.take();
+        let k = self.key_handle(key)?;
+        match self.attrs(k, &[CKA_PUBLIC_KEY_INFO]).pop().flatten() {
+            Some(spki) if !spki.is_empty() => Ok(spki.to_vec()),
+            _ => Err(Error::new(
+                ErrorKind::InvalidKeyUsage,
+                "the key has no public key",
+            )),
+        }
+    }
+
+    fn sign_with(&self, key: &KeyRef, message: &[u8], mech: &Mechanism) -> Result<Vec<u8>> {
+        check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
+        let _g = self.take();
+        let k = self.key_handle(key)?;
+        let (m, h) = (self.m(), self.h());
+        m.sign_init(h, mech, k)
+            .map_err(|e| self.refine(k, e.into()))?;
+        call(|ob| m.sign(h, message, ob)).map_err(|e| self.refine(k, e))
+    }
+
+    fn verify_with(
+        &self,
+        k: CK_OBJECT_HANDLE,
+        message: &[u8],
+        signature: &[u8],
+        mech: &Mechanism,
+    ) -> Result<()> {
+        let (m, h) = (self.m(), self.h());
+        m.verify_init(h, mech, k)
+            .map_err(|e| self.refine(k, e.into()))?;
+        m.verify(h, message, signature)
+            .map_err(|e| self.refine(k, e.into()))
+    }
+}
