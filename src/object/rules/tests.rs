@@ -827,9 +827,7 @@ fn copy_rules() {
         raw(CKA_LABEL, b"copy"),
     ];
     let m = copy_object(&key, &t, "uid-2").unwrap();
-    assert!(
-        get_bool(&m, CKA_TOKEN) && !get_bool(&m, CKA_PRIVATE) && !get_bool(&m, CKA_MODIFIABLE)
-    );
+    assert!(get_bool(&m, CKA_TOKEN) && !get_bool(&m, CKA_PRIVATE) && !get_bool(&m, CKA_MODIFIABLE));
     assert_eq!(m[&CKA_UNIQUE_ID].as_slice(), b"uid-2");
     assert!(get_bool(&m, CKA_LOCAL), "a copy of a local key is local");
     assert_eq!(get_ulong(&m, CKA_KEY_GEN_MECHANISM), CKM_AES_KEY_GEN);
