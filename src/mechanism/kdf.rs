@@ -16,7 +16,7 @@ use crate::crypto::hash::{hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
 use crate::mechanism::digest::{hash_alg, no_param, NO_FUNCTIONS};
-use crate::mechanism::hmac::{key_value, template_value_len};
+use crate::mechanism::mac::{key_value, template_value_len};
 use crate::mechanism::{
     Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind,
 };
@@ -155,7 +155,7 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
 mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
-    use crate::mechanism::hmac::tests::key_obj;
+    use crate::mechanism::mac::tests::key_obj;
     use crate::object::Object;
     use std::sync::Arc;
 

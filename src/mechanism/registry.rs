@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 static REGISTRY: Lazy<BTreeMap<CK_MECHANISM_TYPE, MechanismDef>> = Lazy::new(|| {
     let families: &[&[MechanismDef]] = &[
         super::digest::MECHANISMS,
-        super::hmac::MECHANISMS,
+        super::mac::MECHANISMS,
         super::aes::MECHANISMS,
         super::rsa::MECHANISMS,
         super::ec::MECHANISMS,
