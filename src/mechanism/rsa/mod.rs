@@ -1,0 +1,230 @@
+//! RSA mechanisms (PKCS#11 3.0 Current Mechanisms §2.1): key pair generation,
+//! PKCS#1 v1.5, PSS, OAEP, the hash-and-sign forms and `CKM_RSA_AES_KEY_WRAP`.
+//!
+//! Lengths (k = modulus bytes):
+//! - `CKM_RSA_PKCS`: encrypt/sign input ≤ k-11 (`CKR_DATA_LEN_RANGE`), output k;
+//!   decrypt input = k (`CKR_ENCRYPTED_DATA_LEN_RANGE`); verify signature = k
+//!   (`CKR_SIGNATURE_LEN_RANGE`). Sign takes the caller's DigestInfo as is.
+//! - `CKM_RSA_PKCS_PSS`: input is the hash, exactly hLen bytes.
+//! - `CKM_RSA_PKCS_OAEP`: input ≤ k-2-2hLen.
+//! - A modulus too small for the hash of OAEP/PSS is `CKR_KEY_SIZE_RANGE` at init.
+//!
+//! The single-part-only mechanisms (`CKM_RSA_PKCS`, `CKM_RSA_PKCS_PSS`, OAEP)
+//! answer `C_*Update`/`C_*Final` with `CKR_FUNCTION_NOT_SUPPORTED`.
+//! The PSS MGF must be MGF1 with the PSS hash (`CKR_MECHANISM_PARAM_INVALID`
+//! otherwise); OAEP takes any MGF1 hash.
+//!
+//! One file per kind of operation, since each serves several schemes:
+//! `sign` (PKCS#1 v1.5, raw and hash-and-sign, and PSS), `cipher` (PKCS#1 v1.5
+//! and OAEP encryption, decryption, wrapping and unwrapping), `aes_wrap`
+//! (`CKM_RSA_AES_KEY_WRAP`), `keygen` (`CKM_RSA_PKCS_KEY_PAIR_GEN`). This file
+//! holds the registry rows and what they share.
+
+mod aes_wrap;
+mod cipher;
+mod keygen;
+mod sign;
+
+use crate::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use crate::error::{Error, Result};
+use crate::mechanism::keys::{rsa_private, rsa_public};
+use crate::mechanism::{Functions, MechanismDef, ParamKind};
+use crate::object::Object;
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+const RSA: &[CK_KEY_TYPE] = &[CKK_RSA];
+/// Smallest modulus for use, in bits.
+const MIN_USE: CK_ULONG = 1024;
+/// Smallest modulus `CKM_RSA_PKCS_KEY_PAIR_GEN` makes.
+const MIN_GEN: CK_ULONG = 2048;
+/// Largest modulus.
+const MAX_BITS: CK_ULONG = 8192;
+
+const fn def(
+    mech: CK_MECHANISM_TYPE,
+    name: &'static str,
+    param: ParamKind,
+    functions: Functions,
+) -> MechanismDef {
+    MechanismDef {
+        mech,
+        name,
+        key_types: RSA,
+        min_key: MIN_USE,
+        max_key: MAX_BITS,
+        extra_flags: 0,
+        param,
+        functions,
+    }
+}
+
+const SIGN_VERIFY: Functions = Functions {
+    encrypt: None,
+    decrypt: None,
+    digest: None,
+    sign: Some(sign::sign_init),
+    verify: Some(sign::verify_init),
+    message_encrypt: None,
+    message_decrypt: None,
+    generate_key: None,
+    generate_key_pair: None,
+    wrap: None,
+    unwrap: None,
+    derive: None,
+};
+
+const CIPHER_WRAP: Functions = Functions {
+    encrypt: Some(cipher::encrypt_init),
+    decrypt: Some(cipher::decrypt_init),
+    wrap: Some(cipher::wrap),
+    unwrap: Some(cipher::unwrap),
+    ..SIGN_VERIFY_NONE
+};
+
+const SIGN_VERIFY_NONE: Functions = Functions {
+    sign: None,
+    verify: None,
+    ..SIGN_VERIFY
+};
+
+/// The mechanisms of this family.
+pub(crate) static MECHANISMS: &[MechanismDef] = &[
+    MechanismDef {
+        mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
+        name: "CKM_RSA_PKCS_KEY_PAIR_GEN",
+        key_types: &[],
+        min_key: MIN_GEN,
+        max_key: MAX_BITS,
+        extra_flags: 0,
+        param: ParamKind::None,
+        functions: Functions {
+            generate_key_pair: Some(keygen::generate_key_pair),
+            ..SIGN_VERIFY_NONE
+        },
+    },
+    def(
+        CKM_RSA_PKCS,
+        "CKM_RSA_PKCS",
+        ParamKind::None,
+        Functions {
+            sign: Some(sign::sign_init),
+            verify: Some(sign::verify_init),
+            ..CIPHER_WRAP
+        },
+    ),
+    def(
+        CKM_RSA_PKCS_PSS,
+        "CKM_RSA_PKCS_PSS",
+        ParamKind::Pss,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_RSA_PKCS_OAEP,
+        "CKM_RSA_PKCS_OAEP",
+        ParamKind::Oaep,
+        CIPHER_WRAP,
+    ),
+    def(
+        CKM_SHA1_RSA_PKCS,
+        "CKM_SHA1_RSA_PKCS",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA224_RSA_PKCS,
+        "CKM_SHA224_RSA_PKCS",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA256_RSA_PKCS,
+        "CKM_SHA256_RSA_PKCS",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA384_RSA_PKCS,
+        "CKM_SHA384_RSA_PKCS",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA512_RSA_PKCS,
+        "CKM_SHA512_RSA_PKCS",
+        ParamKind::None,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA1_RSA_PKCS_PSS,
+        "CKM_SHA1_RSA_PKCS_PSS",
+        ParamKind::Pss,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA224_RSA_PKCS_PSS,
+        "CKM_SHA224_RSA_PKCS_PSS",
+        ParamKind::Pss,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA256_RSA_PKCS_PSS,
+        "CKM_SHA256_RSA_PKCS_PSS",
+        ParamKind::Pss,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA384_RSA_PKCS_PSS,
+        "CKM_SHA384_RSA_PKCS_PSS",
+        ParamKind::Pss,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_SHA512_RSA_PKCS_PSS,
+        "CKM_SHA512_RSA_PKCS_PSS",
+        ParamKind::Pss,
+        SIGN_VERIFY,
+    ),
+    def(
+        CKM_RSA_AES_KEY_WRAP,
+        "CKM_RSA_AES_KEY_WRAP",
+        ParamKind::RsaAesKeyWrap,
+        Functions {
+            wrap: Some(aes_wrap::aes_wrap),
+            unwrap: Some(aes_wrap::aes_unwrap),
+            ..SIGN_VERIFY_NONE
+        },
+    ),
+];
+
+fn single_part_only() -> Error {
+    Error::FunctionNotSupported
+}
+
+fn wrapping_key(key: &Object) -> Result<Arc<RsaPublicKey>> {
+    rsa_public(key).map_err(|e| match e {
+        Error::KeyTypeInconsistent => Error::WrappingKeyTypeInconsistent,
+        Error::KeySizeRange => Error::WrappingKeySizeRange,
+        other => other,
+    })
+}
+
+fn unwrapping_key(key: &Object) -> Result<Arc<RsaPrivateKey>> {
+    rsa_private(key).map_err(|e| match e {
+        Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
+        Error::KeySizeRange => Error::UnwrappingKeySizeRange,
+        other => other,
+    })
+}
+
+fn unwrap_err(e: Error) -> Error {
+    match e {
+        Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
+        Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
