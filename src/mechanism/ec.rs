@@ -17,6 +17,7 @@ use crate::crypto::ec::{der_octet_string, x963_kdf, Curve, EcPrivateKey, EcPubli
 use crate::crypto::rsa::{HashAlg, Hasher};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
+use crate::mechanism::digest::NO_FUNCTIONS;
 use crate::mechanism::keys::{ec_private, ec_private_template, ec_public, tmpl_get};
 use crate::mechanism::{
     Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind, SignOp, VerifyOp,
@@ -35,100 +36,33 @@ const MAX_BITS: CK_ULONG = 256;
 /// curves given by OID (or name), uncompressed points.
 const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_OID | CKF_EC_UNCOMPRESS;
 
-const NONE: Functions = Functions {
-    encrypt: None,
-    decrypt: None,
-    digest: None,
-    sign: None,
-    verify: None,
-    message_encrypt: None,
-    message_decrypt: None,
-    generate_key: None,
-    generate_key_pair: None,
-    wrap: None,
-    unwrap: None,
-    derive: None,
-};
-
 const SIGN_VERIFY: Functions = Functions {
     sign: Some(sign_init),
     verify: Some(verify_init),
-    ..NONE
+    ..NO_FUNCTIONS
 };
 
-const fn def(
-    mech: CK_MECHANISM_TYPE,
-    name: &'static str,
-    param: ParamKind,
-    functions: Functions,
-) -> MechanismDef {
-    MechanismDef {
-        mech,
-        name,
-        key_types: EC,
-        min_key: MIN_BITS,
-        max_key: MAX_BITS,
-        extra_flags: EC_FLAGS,
-        param,
-        functions,
-    }
-}
+const KEY_PAIR_GEN: Functions = Functions {
+    generate_key_pair: Some(generate_key_pair),
+    ..NO_FUNCTIONS
+};
+
+const DERIVE: Functions = Functions {
+    derive: Some(derive),
+    ..NO_FUNCTIONS
+};
 
 /// The mechanisms of this family.
+#[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    MechanismDef {
-        mech: CKM_EC_KEY_PAIR_GEN,
-        name: "CKM_EC_KEY_PAIR_GEN",
-        key_types: &[],
-        min_key: MIN_BITS,
-        max_key: MAX_BITS,
-        extra_flags: EC_FLAGS,
-        param: ParamKind::None,
-        functions: Functions {
-            generate_key_pair: Some(generate_key_pair),
-            ..NONE
-        },
-    },
-    def(CKM_ECDSA, "CKM_ECDSA", ParamKind::None, SIGN_VERIFY),
-    def(
-        CKM_ECDSA_SHA1,
-        "CKM_ECDSA_SHA1",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_ECDSA_SHA224,
-        "CKM_ECDSA_SHA224",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_ECDSA_SHA256,
-        "CKM_ECDSA_SHA256",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_ECDSA_SHA384,
-        "CKM_ECDSA_SHA384",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_ECDSA_SHA512,
-        "CKM_ECDSA_SHA512",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_ECDH1_DERIVE,
-        "CKM_ECDH1_DERIVE",
-        ParamKind::Ecdh1,
-        Functions {
-            derive: Some(derive),
-            ..NONE
-        },
-    ),
+    MechanismDef::new(CKM_EC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN", ParamKind::None, KEY_PAIR_GEN).sizes(MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDSA, "CKM_ECDSA", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDSA_SHA1, "CKM_ECDSA_SHA1", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDSA_SHA224, "CKM_ECDSA_SHA224", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDSA_SHA256, "CKM_ECDSA_SHA256", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDSA_SHA384, "CKM_ECDSA_SHA384", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDSA_SHA512, "CKM_ECDSA_SHA512", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDH1_DERIVE, "CKM_ECDH1_DERIVE", ParamKind::Ecdh1, DERIVE).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
 ];
 
 /// The hash a hash-and-sign ECDSA mechanism applies (`None` for `CKM_ECDSA`).

@@ -36,31 +36,17 @@ pub fn get(mech: CK_MECHANISM_TYPE) -> Result<&'static MechanismDef> {
     REGISTRY.get(&mech).ok_or(Error::MechanismInvalid)
 }
 
-/// Mechanisms whose decryption and unwrapping authenticate their input, so that
-/// a managed key's older versions can be tried after a rotation (`kms::versioned`).
-const AUTHENTICATED: &[CK_MECHANISM_TYPE] = &[CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP];
-
-/// True when decryption with `mech` can tell a wrong key version from the right one.
+/// True when decryption with `mech` can tell a wrong key version from the
+/// right one, so that a managed key's older versions can be tried after a
+/// rotation (`kms::versioned`): the row's [`MechanismDef::is_authenticated`].
 pub fn tries_versions(mech: CK_MECHANISM_TYPE) -> bool {
-    AUTHENTICATED.contains(&mech)
+    get(mech).is_ok_and(MechanismDef::is_authenticated)
 }
 
-/// The mechanisms whose caller chooses the IV, counter or nonce, and the bare
-/// block cipher: under a key whose policy lets a principal encrypt (or wrap)
-/// but not decrypt (or unwrap), the key gate refuses them, since their output
-/// under chosen inputs is the key stream of other people's ciphertexts
-/// (`crate::gate`, the IV rule). Message-based GCM decides per message.
-const CALLER_IV: &[CK_MECHANISM_TYPE] = &[
-    CKM_AES_ECB,
-    CKM_AES_CBC,
-    CKM_AES_CBC_PAD,
-    CKM_AES_CTR,
-    CKM_AES_GCM,
-];
-
-/// Whether the caller of `mech` chooses its IV (see [`CALLER_IV`]).
+/// Whether the caller of `mech` chooses its IV, counter or nonce (the key
+/// gate's IV rule, `crate::gate`): the row's [`MechanismDef::caller_chooses_iv`].
 pub fn caller_chooses_iv(mech: CK_MECHANISM_TYPE) -> bool {
-    CALLER_IV.contains(&mech)
+    get(mech).is_ok_and(MechanismDef::caller_chooses_iv)
 }
 
 #[cfg(test)]

@@ -191,87 +191,41 @@ fn aes_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
 
 const AES_KEYS: &[CK_KEY_TYPE] = &[CKK_AES];
 
-const fn def(
-    mech: CK_MECHANISM_TYPE,
-    name: &'static str,
-    param: ParamKind,
-    functions: Functions,
-) -> MechanismDef {
-    MechanismDef {
-        mech,
-        name,
-        key_types: AES_KEYS,
-        min_key: 16,
-        max_key: 32,
-        extra_flags: 0,
-        param,
-        functions,
-    }
-}
-
-const CIPHER_WRAP: Functions = Functions {
-    encrypt: Some(encrypt_init),
-    decrypt: Some(decrypt_init),
-    wrap: Some(wrap),
-    unwrap: Some(unwrap),
+const KEY_GEN: Functions = Functions {
+    generate_key: Some(aes_key_gen),
     ..NO_FUNCTIONS
 };
 
-/// The mechanisms of this family.
+const CIPHER: Functions = Functions {
+    encrypt: Some(encrypt_init),
+    decrypt: Some(decrypt_init),
+    ..NO_FUNCTIONS
+};
+
+const CIPHER_WRAP: Functions = Functions {
+    wrap: Some(wrap),
+    unwrap: Some(unwrap),
+    ..CIPHER
+};
+
+const GCM: Functions = Functions {
+    message_encrypt: Some(message::encrypt_init),
+    message_decrypt: Some(message::decrypt_init),
+    ..CIPHER_WRAP
+};
+
+/// The mechanisms of this family. Authenticated: GCM, KW and KWP. The caller
+/// chooses the IV (or the bare block cipher): ECB, CBC, CBC_PAD, CTR, GCM.
+#[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    MechanismDef {
-        mech: CKM_AES_KEY_GEN,
-        name: "CKM_AES_KEY_GEN",
-        key_types: &[],
-        min_key: 16,
-        max_key: 32,
-        extra_flags: 0,
-        param: ParamKind::None,
-        functions: Functions {
-            generate_key: Some(aes_key_gen),
-            ..NO_FUNCTIONS
-        },
-    },
-    def(CKM_AES_ECB, "CKM_AES_ECB", ParamKind::None, CIPHER_WRAP),
-    def(CKM_AES_CBC, "CKM_AES_CBC", ParamKind::Bytes, CIPHER_WRAP),
-    def(
-        CKM_AES_CBC_PAD,
-        "CKM_AES_CBC_PAD",
-        ParamKind::Bytes,
-        CIPHER_WRAP,
-    ),
-    def(
-        CKM_AES_CTR,
-        "CKM_AES_CTR",
-        ParamKind::Ctr,
-        Functions {
-            encrypt: Some(encrypt_init),
-            decrypt: Some(decrypt_init),
-            ..NO_FUNCTIONS
-        },
-    ),
-    def(
-        CKM_AES_GCM,
-        "CKM_AES_GCM",
-        ParamKind::Gcm,
-        Functions {
-            message_encrypt: Some(message::encrypt_init),
-            message_decrypt: Some(message::decrypt_init),
-            ..CIPHER_WRAP
-        },
-    ),
-    def(
-        CKM_AES_KEY_WRAP,
-        "CKM_AES_KEY_WRAP",
-        ParamKind::OptionalBytes,
-        CIPHER_WRAP,
-    ),
-    def(
-        CKM_AES_KEY_WRAP_KWP,
-        "CKM_AES_KEY_WRAP_KWP",
-        ParamKind::OptionalBytes,
-        CIPHER_WRAP,
-    ),
+    MechanismDef::new(CKM_AES_KEY_GEN, "CKM_AES_KEY_GEN", ParamKind::None, KEY_GEN).sizes(16, 32),
+    MechanismDef::new(CKM_AES_ECB, "CKM_AES_ECB", ParamKind::None, CIPHER_WRAP).keys(AES_KEYS, 16, 32).caller_iv(),
+    MechanismDef::new(CKM_AES_CBC, "CKM_AES_CBC", ParamKind::Bytes, CIPHER_WRAP).keys(AES_KEYS, 16, 32).caller_iv(),
+    MechanismDef::new(CKM_AES_CBC_PAD, "CKM_AES_CBC_PAD", ParamKind::Bytes, CIPHER_WRAP).keys(AES_KEYS, 16, 32).caller_iv(),
+    MechanismDef::new(CKM_AES_CTR, "CKM_AES_CTR", ParamKind::Ctr, CIPHER).keys(AES_KEYS, 16, 32).caller_iv(),
+    MechanismDef::new(CKM_AES_GCM, "CKM_AES_GCM", ParamKind::Gcm, GCM).keys(AES_KEYS, 16, 32).authenticated().caller_iv(),
+    MechanismDef::new(CKM_AES_KEY_WRAP, "CKM_AES_KEY_WRAP", ParamKind::OptionalBytes, CIPHER_WRAP).keys(AES_KEYS, 16, 32).authenticated(),
+    MechanismDef::new(CKM_AES_KEY_WRAP_KWP, "CKM_AES_KEY_WRAP_KWP", ParamKind::OptionalBytes, CIPHER_WRAP).keys(AES_KEYS, 16, 32).authenticated(),
 ];
 
 #[cfg(test)]

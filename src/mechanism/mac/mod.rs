@@ -56,50 +56,8 @@ pub(crate) fn template_value_len(t: &Template) -> Result<usize> {
     usize::try_from(v).map_err(|_| Error::AttributeValueInvalid(CKA_VALUE_LEN))
 }
 
-const fn def(
-    mech: CK_MECHANISM_TYPE,
-    name: &'static str,
-    key_types: &'static [CK_KEY_TYPE],
-    general: bool,
-) -> MechanismDef {
-    MechanismDef {
-        mech,
-        name,
-        key_types,
-        min_key: 1,
-        max_key: MAX_KEY as CK_ULONG,
-        extra_flags: 0,
-        param: if general {
-            ParamKind::Ulong
-        } else {
-            ParamKind::None
-        },
-        functions: Functions {
-            sign: Some(hmac::sign_init),
-            verify: Some(hmac::verify_init),
-            ..NO_FUNCTIONS
-        },
-    }
-}
-
-/// A CMAC row: AES keys of 16 to 32 bytes.
-const fn cmac_def(
-    mech: CK_MECHANISM_TYPE,
-    name: &'static str,
-    param: ParamKind,
-    functions: Functions,
-) -> MechanismDef {
-    MechanismDef {
-        mech,
-        name,
-        key_types: &[CKK_AES],
-        min_key: 16,
-        max_key: 32,
-        extra_flags: 0,
-        param,
-        functions,
-    }
-}
+/// [`MAX_KEY`] as a `CK_ULONG`, for the rows.
+const MAX_KEY_LEN: CK_ULONG = MAX_KEY as CK_ULONG;
 
 const SHA1_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA_1_HMAC];
 const SHA224_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA224_HMAC];
@@ -107,77 +65,40 @@ const SHA256_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA256_HMAC];
 const SHA384_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA384_HMAC];
 const SHA512_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA512_HMAC];
 
+const HMAC: Functions = Functions {
+    sign: Some(hmac::sign_init),
+    verify: Some(hmac::verify_init),
+    ..NO_FUNCTIONS
+};
+
+const CMAC: Functions = Functions {
+    sign: Some(cmac::cmac_sign),
+    verify: Some(cmac::cmac_verify),
+    ..NO_FUNCTIONS
+};
+
+const GENERIC_KEY_GEN: Functions = Functions {
+    generate_key: Some(hmac::generic_secret_key_gen),
+    ..NO_FUNCTIONS
+};
+
 /// The mechanisms of this family.
+#[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    def(CKM_SHA_1_HMAC, "CKM_SHA_1_HMAC", SHA1_KEYS, false),
-    def(
-        CKM_SHA_1_HMAC_GENERAL,
-        "CKM_SHA_1_HMAC_GENERAL",
-        SHA1_KEYS,
-        true,
-    ),
-    def(CKM_SHA224_HMAC, "CKM_SHA224_HMAC", SHA224_KEYS, false),
-    def(
-        CKM_SHA224_HMAC_GENERAL,
-        "CKM_SHA224_HMAC_GENERAL",
-        SHA224_KEYS,
-        true,
-    ),
-    def(CKM_SHA256_HMAC, "CKM_SHA256_HMAC", SHA256_KEYS, false),
-    def(
-        CKM_SHA256_HMAC_GENERAL,
-        "CKM_SHA256_HMAC_GENERAL",
-        SHA256_KEYS,
-        true,
-    ),
-    def(CKM_SHA384_HMAC, "CKM_SHA384_HMAC", SHA384_KEYS, false),
-    def(
-        CKM_SHA384_HMAC_GENERAL,
-        "CKM_SHA384_HMAC_GENERAL",
-        SHA384_KEYS,
-        true,
-    ),
-    def(CKM_SHA512_HMAC, "CKM_SHA512_HMAC", SHA512_KEYS, false),
-    def(
-        CKM_SHA512_HMAC_GENERAL,
-        "CKM_SHA512_HMAC_GENERAL",
-        SHA512_KEYS,
-        true,
-    ),
-    MechanismDef {
-        mech: CKM_GENERIC_SECRET_KEY_GEN,
-        name: "CKM_GENERIC_SECRET_KEY_GEN",
-        key_types: &[],
-        // In bits, as the standard says for this mechanism.
-        min_key: 8,
-        max_key: (MAX_KEY * 8) as CK_ULONG,
-        extra_flags: 0,
-        param: ParamKind::None,
-        functions: Functions {
-            generate_key: Some(hmac::generic_secret_key_gen),
-            ..NO_FUNCTIONS
-        },
-    },
-    cmac_def(
-        CKM_AES_CMAC,
-        "CKM_AES_CMAC",
-        ParamKind::None,
-        Functions {
-            sign: Some(cmac::cmac_sign),
-            verify: Some(cmac::cmac_verify),
-            ..NO_FUNCTIONS
-        },
-    ),
-    cmac_def(
-        CKM_AES_CMAC_GENERAL,
-        "CKM_AES_CMAC_GENERAL",
-        ParamKind::Ulong,
-        Functions {
-            sign: Some(cmac::cmac_sign),
-            verify: Some(cmac::cmac_verify),
-            ..NO_FUNCTIONS
-        },
-    ),
+    MechanismDef::new(CKM_SHA_1_HMAC, "CKM_SHA_1_HMAC", ParamKind::None, HMAC).keys(SHA1_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA_1_HMAC_GENERAL, "CKM_SHA_1_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA1_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA224_HMAC, "CKM_SHA224_HMAC", ParamKind::None, HMAC).keys(SHA224_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA224_HMAC_GENERAL, "CKM_SHA224_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA224_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA256_HMAC, "CKM_SHA256_HMAC", ParamKind::None, HMAC).keys(SHA256_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA256_HMAC_GENERAL, "CKM_SHA256_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA256_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA384_HMAC, "CKM_SHA384_HMAC", ParamKind::None, HMAC).keys(SHA384_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA384_HMAC_GENERAL, "CKM_SHA384_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA384_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_HMAC, "CKM_SHA512_HMAC", ParamKind::None, HMAC).keys(SHA512_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_HMAC_GENERAL, "CKM_SHA512_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA512_KEYS, 1, MAX_KEY_LEN),
+    // In bits, as the standard says for this mechanism.
+    MechanismDef::new(CKM_GENERIC_SECRET_KEY_GEN, "CKM_GENERIC_SECRET_KEY_GEN", ParamKind::None, GENERIC_KEY_GEN).sizes(8, MAX_KEY_LEN * 8),
+    MechanismDef::new(CKM_AES_CMAC, "CKM_AES_CMAC", ParamKind::None, CMAC).keys(&[CKK_AES], 16, 32),
+    MechanismDef::new(CKM_AES_CMAC_GENERAL, "CKM_AES_CMAC_GENERAL", ParamKind::Ulong, CMAC).keys(&[CKK_AES], 16, 32),
 ];
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod sign;
 
 use crate::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
 use crate::error::{Error, Result};
+use crate::mechanism::digest::NO_FUNCTIONS;
 use crate::mechanism::keys::{rsa_private, rsa_public};
 use crate::mechanism::{Functions, MechanismDef, ParamKind};
 use crate::object::Object;
@@ -41,37 +42,10 @@ const MIN_GEN: CK_ULONG = 2048;
 /// Largest modulus.
 const MAX_BITS: CK_ULONG = 8192;
 
-const fn def(
-    mech: CK_MECHANISM_TYPE,
-    name: &'static str,
-    param: ParamKind,
-    functions: Functions,
-) -> MechanismDef {
-    MechanismDef {
-        mech,
-        name,
-        key_types: RSA,
-        min_key: MIN_USE,
-        max_key: MAX_BITS,
-        extra_flags: 0,
-        param,
-        functions,
-    }
-}
-
 const SIGN_VERIFY: Functions = Functions {
-    encrypt: None,
-    decrypt: None,
-    digest: None,
     sign: Some(sign::sign_init),
     verify: Some(sign::verify_init),
-    message_encrypt: None,
-    message_decrypt: None,
-    generate_key: None,
-    generate_key_pair: None,
-    wrap: None,
-    unwrap: None,
-    derive: None,
+    ..NO_FUNCTIONS
 };
 
 const CIPHER_WRAP: Functions = Functions {
@@ -79,122 +53,44 @@ const CIPHER_WRAP: Functions = Functions {
     decrypt: Some(cipher::decrypt_init),
     wrap: Some(cipher::wrap),
     unwrap: Some(cipher::unwrap),
-    ..SIGN_VERIFY_NONE
+    ..NO_FUNCTIONS
 };
 
-const SIGN_VERIFY_NONE: Functions = Functions {
-    sign: None,
-    verify: None,
-    ..SIGN_VERIFY
+const CIPHER_WRAP_SIGN_VERIFY: Functions = Functions {
+    sign: Some(sign::sign_init),
+    verify: Some(sign::verify_init),
+    ..CIPHER_WRAP
+};
+
+const AES_WRAP: Functions = Functions {
+    wrap: Some(aes_wrap::aes_wrap),
+    unwrap: Some(aes_wrap::aes_unwrap),
+    ..NO_FUNCTIONS
+};
+
+const KEY_PAIR_GEN: Functions = Functions {
+    generate_key_pair: Some(keygen::generate_key_pair),
+    ..NO_FUNCTIONS
 };
 
 /// The mechanisms of this family.
+#[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    MechanismDef {
-        mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
-        name: "CKM_RSA_PKCS_KEY_PAIR_GEN",
-        key_types: &[],
-        min_key: MIN_GEN,
-        max_key: MAX_BITS,
-        extra_flags: 0,
-        param: ParamKind::None,
-        functions: Functions {
-            generate_key_pair: Some(keygen::generate_key_pair),
-            ..SIGN_VERIFY_NONE
-        },
-    },
-    def(
-        CKM_RSA_PKCS,
-        "CKM_RSA_PKCS",
-        ParamKind::None,
-        Functions {
-            sign: Some(sign::sign_init),
-            verify: Some(sign::verify_init),
-            ..CIPHER_WRAP
-        },
-    ),
-    def(
-        CKM_RSA_PKCS_PSS,
-        "CKM_RSA_PKCS_PSS",
-        ParamKind::Pss,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_RSA_PKCS_OAEP,
-        "CKM_RSA_PKCS_OAEP",
-        ParamKind::Oaep,
-        CIPHER_WRAP,
-    ),
-    def(
-        CKM_SHA1_RSA_PKCS,
-        "CKM_SHA1_RSA_PKCS",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA224_RSA_PKCS,
-        "CKM_SHA224_RSA_PKCS",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA256_RSA_PKCS,
-        "CKM_SHA256_RSA_PKCS",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA384_RSA_PKCS,
-        "CKM_SHA384_RSA_PKCS",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA512_RSA_PKCS,
-        "CKM_SHA512_RSA_PKCS",
-        ParamKind::None,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA1_RSA_PKCS_PSS,
-        "CKM_SHA1_RSA_PKCS_PSS",
-        ParamKind::Pss,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA224_RSA_PKCS_PSS,
-        "CKM_SHA224_RSA_PKCS_PSS",
-        ParamKind::Pss,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA256_RSA_PKCS_PSS,
-        "CKM_SHA256_RSA_PKCS_PSS",
-        ParamKind::Pss,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA384_RSA_PKCS_PSS,
-        "CKM_SHA384_RSA_PKCS_PSS",
-        ParamKind::Pss,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_SHA512_RSA_PKCS_PSS,
-        "CKM_SHA512_RSA_PKCS_PSS",
-        ParamKind::Pss,
-        SIGN_VERIFY,
-    ),
-    def(
-        CKM_RSA_AES_KEY_WRAP,
-        "CKM_RSA_AES_KEY_WRAP",
-        ParamKind::RsaAesKeyWrap,
-        Functions {
-            wrap: Some(aes_wrap::aes_wrap),
-            unwrap: Some(aes_wrap::aes_unwrap),
-            ..SIGN_VERIFY_NONE
-        },
-    ),
+    MechanismDef::new(CKM_RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN", ParamKind::None, KEY_PAIR_GEN).sizes(MIN_GEN, MAX_BITS),
+    MechanismDef::new(CKM_RSA_PKCS, "CKM_RSA_PKCS", ParamKind::None, CIPHER_WRAP_SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS", ParamKind::Pss, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_RSA_PKCS_OAEP, "CKM_RSA_PKCS_OAEP", ParamKind::Oaep, CIPHER_WRAP).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA1_RSA_PKCS, "CKM_SHA1_RSA_PKCS", ParamKind::None, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA224_RSA_PKCS, "CKM_SHA224_RSA_PKCS", ParamKind::None, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA256_RSA_PKCS, "CKM_SHA256_RSA_PKCS", ParamKind::None, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA384_RSA_PKCS, "CKM_SHA384_RSA_PKCS", ParamKind::None, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA512_RSA_PKCS, "CKM_SHA512_RSA_PKCS", ParamKind::None, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA1_RSA_PKCS_PSS, "CKM_SHA1_RSA_PKCS_PSS", ParamKind::Pss, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA224_RSA_PKCS_PSS, "CKM_SHA224_RSA_PKCS_PSS", ParamKind::Pss, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA256_RSA_PKCS_PSS, "CKM_SHA256_RSA_PKCS_PSS", ParamKind::Pss, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA384_RSA_PKCS_PSS, "CKM_SHA384_RSA_PKCS_PSS", ParamKind::Pss, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_SHA512_RSA_PKCS_PSS, "CKM_SHA512_RSA_PKCS_PSS", ParamKind::Pss, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
+    MechanismDef::new(CKM_RSA_AES_KEY_WRAP, "CKM_RSA_AES_KEY_WRAP", ParamKind::RsaAesKeyWrap, AES_WRAP).keys(RSA, MIN_USE, MAX_BITS),
 ];
 
 fn single_part_only() -> Error {
