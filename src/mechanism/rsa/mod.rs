@@ -93,10 +93,12 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
     MechanismDef::new(CKM_RSA_AES_KEY_WRAP, "CKM_RSA_AES_KEY_WRAP", ParamKind::RsaAesKeyWrap, AES_WRAP).keys(RSA, MIN_USE, MAX_BITS),
 ];
 
+/// The answer of the single-part-only mechanisms to `C_*Update`/`C_*Final`.
 fn single_part_only() -> Error {
     Error::FunctionNotSupported
 }
 
+/// The public key of a wrapping key, with the errors `C_WrapKey` names.
 fn wrapping_key(key: &Object) -> Result<Arc<RsaPublicKey>> {
     rsa_public(key).map_err(|e| match e {
         Error::KeyTypeInconsistent => Error::WrappingKeyTypeInconsistent,
@@ -105,6 +107,7 @@ fn wrapping_key(key: &Object) -> Result<Arc<RsaPublicKey>> {
     })
 }
 
+/// The private key of an unwrapping key, with the errors `C_UnwrapKey` names.
 fn unwrapping_key(key: &Object) -> Result<Arc<RsaPrivateKey>> {
     rsa_private(key).map_err(|e| match e {
         Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
@@ -113,6 +116,7 @@ fn unwrapping_key(key: &Object) -> Result<Arc<RsaPrivateKey>> {
     })
 }
 
+/// A decryption error as `C_UnwrapKey` reports it.
 fn unwrap_err(e: Error) -> Error {
     match e {
         Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
