@@ -25,6 +25,8 @@ pub(crate) const NO_FUNCTIONS: Functions = Functions {
     wrap: None,
     unwrap: None,
     derive: None,
+    authenticated: false,
+    caller_iv: false,
 };
 
 /// The hash algorithm of a digest mechanism (`CKM_SHA256` …), as HKDF's
@@ -77,32 +79,22 @@ fn digest_init(mech: &Mechanism) -> Result<Box<dyn DigestOp>> {
     }))
 }
 
-const fn def(mech: CK_MECHANISM_TYPE, name: &'static str) -> MechanismDef {
-    MechanismDef {
-        mech,
-        name,
-        key_types: &[],
-        min_key: 0,
-        max_key: 0,
-        extra_flags: 0,
-        param: ParamKind::None,
-        functions: Functions {
-            digest: Some(digest_init),
-            ..NO_FUNCTIONS
-        },
-    }
-}
+const DIGEST: Functions = Functions {
+    digest: Some(digest_init),
+    ..NO_FUNCTIONS
+};
 
 /// The mechanisms of this family.
+#[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    def(CKM_SHA_1, "CKM_SHA_1"),
-    def(CKM_SHA224, "CKM_SHA224"),
-    def(CKM_SHA256, "CKM_SHA256"),
-    def(CKM_SHA384, "CKM_SHA384"),
-    def(CKM_SHA512, "CKM_SHA512"),
-    def(CKM_SHA3_256, "CKM_SHA3_256"),
-    def(CKM_SHA3_384, "CKM_SHA3_384"),
-    def(CKM_SHA3_512, "CKM_SHA3_512"),
+    MechanismDef::new(CKM_SHA_1, "CKM_SHA_1", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA224, "CKM_SHA224", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA256, "CKM_SHA256", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA384, "CKM_SHA384", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA512, "CKM_SHA512", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA3_256, "CKM_SHA3_256", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA3_384, "CKM_SHA3_384", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA3_512, "CKM_SHA3_512", ParamKind::None, DIGEST),
 ];
 
 #[cfg(test)]

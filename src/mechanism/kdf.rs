@@ -16,7 +16,7 @@ use crate::crypto::hash::{hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
 use crate::mechanism::digest::{hash_alg, no_param, NO_FUNCTIONS};
-use crate::mechanism::hmac::{key_value, template_value_len};
+use crate::mechanism::mac::{key_value, template_value_len};
 use crate::mechanism::{
     Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind,
 };
@@ -107,47 +107,25 @@ fn hkdf_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
 
 const HKDF_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_HKDF];
 
+const DERIVE: Functions = Functions {
+    derive: Some(derive),
+    ..NO_FUNCTIONS
+};
+
+const KEY_GEN: Functions = Functions {
+    generate_key: Some(hkdf_key_gen),
+    ..NO_FUNCTIONS
+};
+
+/// [`MAX_LEN`] as a `CK_ULONG`, for the rows.
+const MAX_KEY_LEN: CK_ULONG = MAX_LEN as CK_ULONG;
+
 /// The mechanisms of this family.
+#[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    MechanismDef {
-        mech: CKM_HKDF_DERIVE,
-        name: "CKM_HKDF_DERIVE",
-        key_types: HKDF_KEYS,
-        min_key: 1,
-        max_key: MAX_LEN as CK_ULONG,
-        extra_flags: 0,
-        param: ParamKind::Hkdf,
-        functions: Functions {
-            derive: Some(derive),
-            ..NO_FUNCTIONS
-        },
-    },
-    MechanismDef {
-        mech: CKM_HKDF_DATA,
-        name: "CKM_HKDF_DATA",
-        key_types: HKDF_KEYS,
-        min_key: 1,
-        max_key: MAX_LEN as CK_ULONG,
-        extra_flags: 0,
-        param: ParamKind::Hkdf,
-        functions: Functions {
-            derive: Some(derive),
-            ..NO_FUNCTIONS
-        },
-    },
-    MechanismDef {
-        mech: CKM_HKDF_KEY_GEN,
-        name: "CKM_HKDF_KEY_GEN",
-        key_types: &[],
-        min_key: 1,
-        max_key: MAX_LEN as CK_ULONG,
-        extra_flags: 0,
-        param: ParamKind::None,
-        functions: Functions {
-            generate_key: Some(hkdf_key_gen),
-            ..NO_FUNCTIONS
-        },
-    },
+    MechanismDef::new(CKM_HKDF_DERIVE, "CKM_HKDF_DERIVE", ParamKind::Hkdf, DERIVE).keys(HKDF_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_HKDF_DATA, "CKM_HKDF_DATA", ParamKind::Hkdf, DERIVE).keys(HKDF_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_HKDF_KEY_GEN, "CKM_HKDF_KEY_GEN", ParamKind::None, KEY_GEN).sizes(1, MAX_KEY_LEN),
 ];
 
 #[cfg(test)]
@@ -155,7 +133,7 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
 mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
-    use crate::mechanism::hmac::tests::key_obj;
+    use crate::mechanism::mac::tests::key_obj;
     use crate::object::Object;
     use std::sync::Arc;
 

@@ -1,10 +1,12 @@
-//! Mechanisms: one registry, one file per family.
+//! Mechanisms: one registry, one module per family (`aes` by mode, `rsa` by
+//! operation, `mac` for HMAC and CMAC, `digest`, `ec`, `kdf`, `envelope`).
 //!
-//! Every mechanism is registered once as a [`MechanismDef`]: its id, the key
-//! types it takes, its key sizes, the form of its parameter and the functions it
-//! serves. `C_GetMechanismList`/`C_GetMechanismInfo` are generated from the
-//! registry, so what is advertised is exactly what is implemented. No code outside
-//! this module matches on `CKM_*` values.
+//! Every mechanism is registered once as a [`MechanismDef`] row, built with
+//! [`MechanismDef::new`]: its id, the key types it takes, its key sizes, the
+//! form of its parameter, the functions it serves and its properties
+//! (authenticated, caller-chosen IV). `C_GetMechanismList`/`C_GetMechanismInfo`
+//! are generated from the registry, so what is advertised is exactly what is
+//! implemented. No code outside this module matches on `CKM_*` values.
 //!
 //! An operation is a state machine object (`Box<dyn EncryptOp>` …) that the
 //! session owns while it runs; `Final`, a single-part call or an error takes it
@@ -14,9 +16,9 @@ pub mod aes;
 pub mod digest;
 pub mod ec;
 pub mod envelope;
-pub mod hmac;
 pub mod kdf;
 pub mod keys;
+pub mod mac;
 pub mod registry;
 pub mod rng;
 pub mod rsa;
@@ -244,7 +246,7 @@ pub trait VerifyOp: Send {
     fn finish(&mut self, signature: &[u8]) -> Result<()>;
 }
 
-/// Message-based AEAD (`C_MessageEncryptInit` … PKCS#11 3.0 §5.13–5.14).
+/// Message-based AEAD (`C_MessageEncryptInit` … PKCS#11 3.0 §5.9 and §5.11).
 pub trait MessageOp: Send {
     /// One whole message. `param` is the per-message parameter (its IV may be an
     /// output, written back by the caller's marshal layer).
@@ -293,6 +295,10 @@ pub type DeriveFn =
 /// for the usage attribute, the allowed mechanisms, the key type the registry
 /// names, the policy and the lifecycle; a mechanism never sees a key object
 /// that did not pass the gate.
+///
+/// Two properties of these functions ride along (`authenticated`,
+/// `caller_iv`); rows set them with [`MechanismDef::authenticated`] and
+/// [`MechanismDef::caller_iv`] and the module reads them through the registry.
 #[derive(Clone, Copy, Default)]
 pub struct Functions {
     /// `C_EncryptInit`.
@@ -321,6 +327,16 @@ pub struct Functions {
     /// `C_DeriveKey`: the derived secret bytes, `value_len` long when the
     /// template fixes it (`CKA_VALUE_LEN` or the key type's size).
     pub derive: Option<DeriveFn>,
+    /// Decryption and unwrapping authenticate their input (a tag, an integrity
+    /// check), so a wrong key fails instead of giving garbage: a managed key's
+    /// older versions can be tried after a rotation (`kms::versioned`).
+    pub authenticated: bool,
+    /// The caller chooses the IV, counter or nonce, or it is the bare block
+    /// cipher: under a key whose policy lets a principal encrypt (or wrap) but
+    /// not decrypt (or unwrap), the key gate refuses it, since its output under
+    /// chosen inputs is the key stream of other people's ciphertexts
+    /// (`crate::gate`, the IV rule). Message-based GCM decides per message.
+    pub caller_iv: bool,
 }
 
 /// Lets a derive mechanism use another key named in its parameter (HKDF's
@@ -355,6 +371,78 @@ pub struct MechanismDef {
 }
 
 impl MechanismDef {
+    /// A registry row: `mech`, called `name`, with a parameter of form `param`,
+    /// serving `functions`; no key types, key sizes 0, no extra flags. The
+    /// builder methods below add the rest, so that every row reads
+    /// `MechanismDef::new(…).keys(…)…`.
+    pub const fn new(
+        mech: CK_MECHANISM_TYPE,
+        name: &'static str,
+        param: ParamKind,
+        functions: Functions,
+    ) -> Self {
+        Self {
+            mech,
+            name,
+            key_types: &[],
+            min_key: 0,
+            max_key: 0,
+            extra_flags: 0,
+            param,
+            functions,
+        }
+    }
+
+    /// The key types the mechanism takes and their sizes (`min_key`, `max_key`).
+    pub const fn keys(
+        mut self,
+        key_types: &'static [CK_KEY_TYPE],
+        min: CK_ULONG,
+        max: CK_ULONG,
+    ) -> Self {
+        self.key_types = key_types;
+        self.min_key = min;
+        self.max_key = max;
+        self
+    }
+
+    /// The key sizes of a mechanism that takes no key (key generation).
+    pub const fn sizes(mut self, min: CK_ULONG, max: CK_ULONG) -> Self {
+        self.min_key = min;
+        self.max_key = max;
+        self
+    }
+
+    /// `CKF_*` flags beyond those implied by the functions (`extra_flags`).
+    pub const fn with_flags(mut self, flags: CK_FLAGS) -> Self {
+        self.extra_flags = flags;
+        self
+    }
+
+    /// Marks decryption and unwrapping as authenticated ([`Functions::authenticated`]).
+    pub const fn authenticated(mut self) -> Self {
+        self.functions.authenticated = true;
+        self
+    }
+
+    /// Marks the caller as choosing the IV ([`Functions::caller_iv`]).
+    pub const fn caller_iv(mut self) -> Self {
+        self.functions.caller_iv = true;
+        self
+    }
+
+    /// True when decryption and unwrapping with this mechanism can tell a wrong
+    /// key version from the right one ([`Functions::authenticated`]).
+    pub fn is_authenticated(&self) -> bool {
+        self.functions.authenticated
+    }
+
+    /// True when the caller of this mechanism chooses its IV, counter or nonce
+    /// ([`Functions::caller_iv`]).
+    pub fn caller_chooses_iv(&self) -> bool {
+        self.functions.caller_iv
+    }
+
     /// The `CKF_*` flags: one per function it serves, plus `extra_flags`.
     pub fn flags(&self) -> CK_FLAGS {
         let f = &self.functions;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 static REGISTRY: Lazy<BTreeMap<CK_MECHANISM_TYPE, MechanismDef>> = Lazy::new(|| {
     let families: &[&[MechanismDef]] = &[
         super::digest::MECHANISMS,
-        super::hmac::MECHANISMS,
+        super::mac::MECHANISMS,
         super::aes::MECHANISMS,
         super::rsa::MECHANISMS,
         super::ec::MECHANISMS,
@@ -44,29 +44,113 @@ pub fn get(mech: CK_MECHANISM_TYPE) -> Result<&'static MechanismDef> {
     REGISTRY.get(&mech).ok_or(Error::MechanismInvalid)
 }
 
-/// Mechanisms whose decryption and unwrapping authenticate their input, so that
-/// a managed key's older versions can be tried after a rotation (`mechanism::versioned`).
-const AUTHENTICATED: &[CK_MECHANISM_TYPE] = &[CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP];
-
-/// True when decryption with `mech` can tell a wrong key version from the right one.
+/// True when decryption with `mech` can tell a wrong key version from the
+/// right one, so that a managed key's older versions can be tried after a
+/// rotation (`mechanism::versioned`): the row's [`MechanismDef::is_authenticated`].
 pub fn tries_versions(mech: CK_MECHANISM_TYPE) -> bool {
-    AUTHENTICATED.contains(&mech)
+    get(mech).is_ok_and(MechanismDef::is_authenticated)
 }
 
-/// The mechanisms whose caller chooses the IV, counter or nonce, and the bare
-/// block cipher: under a key whose policy lets a principal encrypt (or wrap)
-/// but not decrypt (or unwrap), the key gate refuses them, since their output
-/// under chosen inputs is the key stream of other people's ciphertexts
-/// (`crate::gate`, the IV rule). Message-based GCM decides per message.
-const CALLER_IV: &[CK_MECHANISM_TYPE] = &[
-    CKM_AES_ECB,
-    CKM_AES_CBC,
-    CKM_AES_CBC_PAD,
-    CKM_AES_CTR,
-    CKM_AES_GCM,
-];
-
-/// Whether the caller of `mech` chooses its IV (see [`CALLER_IV`]).
+/// Whether the caller of `mech` chooses its IV, counter or nonce (the key
+/// gate's IV rule, `crate::gate`): the row's [`MechanismDef::caller_chooses_iv`].
 pub fn caller_chooses_iv(mech: CK_MECHANISM_TYPE) -> bool {
-    CALLER_IV.contains(&mech)
+    get(mech).is_ok_and(MechanismDef::caller_chooses_iv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One line per mechanism: everything `C_GetMechanismList`/`C_GetMechanismInfo`
+    /// report and what the module asks the registry (parameter form, the
+    /// authenticated and caller-chosen-IV properties).
+    fn table() -> String {
+        all()
+            .map(|d| {
+                format!(
+                    "{:#010x} {} keys={:?} min={} max={} info_flags={:#x} param={:?} authenticated={} caller_iv={}\n",
+                    d.mech,
+                    d.name,
+                    d.key_types,
+                    d.min_key,
+                    d.max_key,
+                    d.info_flags(),
+                    d.param,
+                    tries_versions(d.mech),
+                    caller_chooses_iv(d.mech),
+                )
+            })
+            .collect()
+    }
+
+    /// The registry as it stood before its rows were rewritten with one
+    /// constructor: a change here changes what the module advertises.
+    const PINNED: &str = "\
+0x00000000 CKM_RSA_PKCS_KEY_PAIR_GEN keys=[] min=2048 max=8192 info_flags=0x10001 param=None authenticated=false caller_iv=false
+0x00000001 CKM_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x62b01 param=None authenticated=false caller_iv=false
+0x00000006 CKM_SHA1_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000009 CKM_RSA_PKCS_OAEP keys=[0] min=1024 max=8192 info_flags=0x60301 param=Oaep authenticated=false caller_iv=false
+0x0000000d CKM_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x0000000e CKM_SHA1_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x00000040 CKM_SHA256_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000041 CKM_SHA384_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000042 CKM_SHA512_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000043 CKM_SHA256_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x00000044 CKM_SHA384_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x00000045 CKM_SHA512_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x00000046 CKM_SHA224_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000047 CKM_SHA224_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x00000220 CKM_SHA_1 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x00000221 CKM_SHA_1_HMAC keys=[16, 40] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000222 CKM_SHA_1_HMAC_GENERAL keys=[16, 40] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x00000250 CKM_SHA256 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x00000251 CKM_SHA256_HMAC keys=[16, 43] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000252 CKM_SHA256_HMAC_GENERAL keys=[16, 43] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x00000255 CKM_SHA224 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x00000256 CKM_SHA224_HMAC keys=[16, 46] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000257 CKM_SHA224_HMAC_GENERAL keys=[16, 46] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x00000260 CKM_SHA384 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x00000261 CKM_SHA384_HMAC keys=[16, 44] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000262 CKM_SHA384_HMAC_GENERAL keys=[16, 44] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x00000270 CKM_SHA512 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x00000271 CKM_SHA512_HMAC keys=[16, 45] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x00000272 CKM_SHA512_HMAC_GENERAL keys=[16, 45] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x000002b0 CKM_SHA3_256 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x000002c0 CKM_SHA3_384 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x000002d0 CKM_SHA3_512 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x00000350 CKM_GENERIC_SECRET_KEY_GEN keys=[] min=8 max=32768 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00001040 CKM_EC_KEY_PAIR_GEN keys=[] min=256 max=256 info_flags=0x1910001 param=None authenticated=false caller_iv=false
+0x00001041 CKM_ECDSA keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001042 CKM_ECDSA_SHA1 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001043 CKM_ECDSA_SHA224 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001044 CKM_ECDSA_SHA256 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001045 CKM_ECDSA_SHA384 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001046 CKM_ECDSA_SHA512 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001050 CKM_ECDH1_DERIVE keys=[3] min=256 max=256 info_flags=0x1980001 param=Ecdh1 authenticated=false caller_iv=false
+0x00001054 CKM_RSA_AES_KEY_WRAP keys=[0] min=1024 max=8192 info_flags=0x60001 param=RsaAesKeyWrap authenticated=false caller_iv=false
+0x00001080 CKM_AES_KEY_GEN keys=[] min=16 max=32 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00001081 CKM_AES_ECB keys=[31] min=16 max=32 info_flags=0x60301 param=None authenticated=false caller_iv=true
+0x00001082 CKM_AES_CBC keys=[31] min=16 max=32 info_flags=0x60301 param=Bytes authenticated=false caller_iv=true
+0x00001085 CKM_AES_CBC_PAD keys=[31] min=16 max=32 info_flags=0x60301 param=Bytes authenticated=false caller_iv=true
+0x00001086 CKM_AES_CTR keys=[31] min=16 max=32 info_flags=0x301 param=Ctr authenticated=false caller_iv=true
+0x00001087 CKM_AES_GCM keys=[31] min=16 max=32 info_flags=0x60307 param=Gcm authenticated=true caller_iv=true
+0x0000108a CKM_AES_CMAC keys=[31] min=16 max=32 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x0000108b CKM_AES_CMAC_GENERAL keys=[31] min=16 max=32 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x00002109 CKM_AES_KEY_WRAP keys=[31] min=16 max=32 info_flags=0x60301 param=OptionalBytes authenticated=true caller_iv=false
+0x0000210b CKM_AES_KEY_WRAP_KWP keys=[31] min=16 max=32 info_flags=0x60301 param=OptionalBytes authenticated=true caller_iv=false
+0x0000402a CKM_HKDF_DERIVE keys=[16, 66] min=1 max=16320 info_flags=0x80001 param=Hkdf authenticated=false caller_iv=false
+0x0000402b CKM_HKDF_DATA keys=[16, 66] min=1 max=16320 info_flags=0x80001 param=Hkdf authenticated=false caller_iv=false
+0x0000402c CKM_HKDF_KEY_GEN keys=[] min=1 max=16320 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0xd34b0001 CKM_SOFTKMS_ENVELOPE keys=[31] min=32 max=32 info_flags=0x60301 param=Envelope authenticated=false caller_iv=false
+0xd34b0002 CKM_SOFTKMS_GENERATE_DATA_KEY keys=[31] min=32 max=32 info_flags=0x80001 param=GenerateDataKey authenticated=false caller_iv=false
+";
+
+    #[test]
+    fn advertised_mechanisms_are_pinned() {
+        let got = table();
+        for (g, w) in got.lines().zip(PINNED.lines()) {
+            assert_eq!(g, w);
+        }
+        assert_eq!(got, PINNED);
+    }
 }
