@@ -25,8 +25,6 @@ pub(crate) const NO_FUNCTIONS: Functions = Functions {
     wrap: None,
     unwrap: None,
     derive: None,
-    authenticated: false,
-    caller_iv: false,
 };
 
 /// The hash algorithm of a digest mechanism (`CKM_SHA256` …), as HKDF's

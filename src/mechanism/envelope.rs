@@ -21,35 +21,29 @@ pub const MAX_DATA_KEY: usize = 1024;
 
 /// The mechanisms of this family.
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    MechanismDef {
-        mech: CKM_SOFTKMS_ENVELOPE,
-        name: "CKM_SOFTKMS_ENVELOPE",
-        key_types: &[CKK_AES],
-        min_key: 32,
-        max_key: 32,
-        extra_flags: 0,
-        param: ParamKind::Envelope,
-        functions: Functions {
+    MechanismDef::new(
+        CKM_SOFTKMS_ENVELOPE,
+        "CKM_SOFTKMS_ENVELOPE",
+        ParamKind::Envelope,
+        Functions {
             encrypt: Some(encrypt),
             decrypt: Some(decrypt),
             wrap: Some(wrap),
             unwrap: Some(unwrap),
             ..NO_FUNCTIONS
         },
-    },
-    MechanismDef {
-        mech: CKM_SOFTKMS_GENERATE_DATA_KEY,
-        name: "CKM_SOFTKMS_GENERATE_DATA_KEY",
-        key_types: &[CKK_AES],
-        min_key: 32,
-        max_key: 32,
-        extra_flags: 0,
-        param: ParamKind::GenerateDataKey,
-        functions: Functions {
+    )
+    .keys(&[CKK_AES], 32, 32),
+    MechanismDef::new(
+        CKM_SOFTKMS_GENERATE_DATA_KEY,
+        "CKM_SOFTKMS_GENERATE_DATA_KEY",
+        ParamKind::GenerateDataKey,
+        Functions {
             derive: Some(generate_data_key),
             ..NO_FUNCTIONS
         },
-    },
+    )
+    .keys(&[CKK_AES], 32, 32),
 ];
 
 /// The current version's material of a master key: 32 bytes (AES-256).

@@ -327,16 +327,6 @@ pub struct Functions {
     /// `C_DeriveKey`: the derived secret bytes, `value_len` long when the
     /// template fixes it (`CKA_VALUE_LEN` or the key type's size).
     pub derive: Option<DeriveFn>,
-    /// Decryption and unwrapping authenticate their input (a tag, an integrity
-    /// check), so a wrong key fails instead of giving garbage: a managed key's
-    /// older versions can be tried after a rotation (`kms::versioned`).
-    pub authenticated: bool,
-    /// The caller chooses the IV, counter or nonce, or it is the bare block
-    /// cipher: under a key whose policy lets a principal encrypt (or wrap) but
-    /// not decrypt (or unwrap), the key gate refuses it, since its output under
-    /// chosen inputs is the key stream of other people's ciphertexts
-    /// (`crate::gate`, the IV rule). Message-based GCM decides per message.
-    pub caller_iv: bool,
 }
 
 /// Lets a derive mechanism use another key named in its parameter (HKDF's
@@ -368,6 +358,16 @@ pub struct MechanismDef {
     pub param: ParamKind,
     /// What it does.
     pub functions: Functions,
+    /// Decryption and unwrapping authenticate their input (a tag, an integrity
+    /// check), so a wrong key fails instead of giving garbage: a managed key's
+    /// older versions can be tried after a rotation (`mechanism::versioned`).
+    pub authenticated: bool,
+    /// The caller chooses the IV, counter or nonce, or it is the bare block
+    /// cipher: under a key whose policy lets a principal encrypt (or wrap) but
+    /// not decrypt (or unwrap), the key gate refuses it, since its output under
+    /// chosen inputs is the key stream of other people's ciphertexts
+    /// (`crate::gate`, the IV rule). Message-based GCM decides per message.
+    pub caller_iv: bool,
 }
 
 impl MechanismDef {
@@ -390,6 +390,8 @@ impl MechanismDef {
             extra_flags: 0,
             param,
             functions,
+            authenticated: false,
+            caller_iv: false,
         }
     }
 
@@ -419,28 +421,28 @@ impl MechanismDef {
         self
     }
 
-    /// Marks decryption and unwrapping as authenticated ([`Functions::authenticated`]).
+    /// Marks decryption and unwrapping as authenticated ([`MechanismDef::authenticated`]).
     pub const fn authenticated(mut self) -> Self {
-        self.functions.authenticated = true;
+        self.authenticated = true;
         self
     }
 
-    /// Marks the caller as choosing the IV ([`Functions::caller_iv`]).
+    /// Marks the caller as choosing the IV ([`MechanismDef::caller_iv`]).
     pub const fn caller_iv(mut self) -> Self {
-        self.functions.caller_iv = true;
+        self.caller_iv = true;
         self
     }
 
     /// True when decryption and unwrapping with this mechanism can tell a wrong
-    /// key version from the right one ([`Functions::authenticated`]).
+    /// key version from the right one ([`MechanismDef::authenticated`]).
     pub fn is_authenticated(&self) -> bool {
-        self.functions.authenticated
+        self.authenticated
     }
 
     /// True when the caller of this mechanism chooses its IV, counter or nonce
-    /// ([`Functions::caller_iv`]).
+    /// ([`MechanismDef::caller_iv`]).
     pub fn caller_chooses_iv(&self) -> bool {
-        self.functions.caller_iv
+        self.caller_iv
     }
 
     /// The `CKF_*` flags: one per function it serves, plus `extra_flags`.
