@@ -22,8 +22,8 @@
 use aes::cipher::common::InnerInit;
 use aes::cipher::consts::U16;
 use aes::cipher::{
-    Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt,
-    InnerIvInit, IvState, KeyInit, StreamCipherCore,
+    Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit,
+    IvState, KeyInit, StreamCipherCore,
 };
 use ghash::universal_hash::UniversalHash;
 use ghash::GHash;
@@ -763,8 +763,10 @@ mod tests {
     fn cbc_sp800_38a_in_pieces() {
         // SP 800-38A F.2.1/F.2.2, fed in uneven runs of whole blocks.
         let k = AesKey::new(&h(KEY128)).unwrap();
-        let ct = h("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2
-                    73bed6b8e3c1743b7116e69e222295163ff1caa1681fac09120eca307586e1a7");
+        let ct = h(
+            "7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2
+                    73bed6b8e3c1743b7116e69e222295163ff1caa1681fac09120eca307586e1a7",
+        );
         let iv0: [u8; 16] = h("000102030405060708090a0b0c0d0e0f").try_into().unwrap();
         let mut data = h(PT4);
         let mut iv = iv0;
@@ -787,8 +789,10 @@ mod tests {
     fn ctr_sp800_38a_in_pieces() {
         // SP 800-38A F.5.1, fed in runs that cut blocks.
         let k = AesKey::new(&h(KEY128)).unwrap();
-        let ct = h("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff
-                    5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee");
+        let ct = h(
+            "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff
+                    5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee",
+        );
         let cb: [u8; 16] = h("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff").try_into().unwrap();
         for cuts in [&[64][..], &[1, 15, 16, 32], &[5, 17, 3, 39], &[33, 0, 31]] {
             let mut c = Ctr::new(cb, 128).unwrap();
@@ -804,7 +808,11 @@ mod tests {
 
     /// The keystream of a counter whose low `bits` bits count, block by block.
     fn ctr_reference(k: &AesKey, cb: [u8; 16], bits: u32, blocks: usize) -> Vec<u8> {
-        let mask = if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 };
+        let mask = if bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << bits) - 1
+        };
         let mut v = u128::from_be_bytes(cb);
         let mut out = Vec::new();
         for _ in 0..blocks {
@@ -821,9 +829,18 @@ mod tests {
         // The crate's 128-bit counter gives the narrow counter's blocks right
         // up to the last value the narrow counter has.
         let k = AesKey::new(&h(KEY128)).unwrap();
-        for (bits, low) in [(8u32, 0xf0u128), (16, 0xfffa), (33, 0x1_ffff_fff8), (128, u128::MAX - 9)] {
-            let mask = if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 };
-            let cb = ((u128::MAX & !mask) | low).to_be_bytes();
+        for (bits, low) in [
+            (8u32, 0xf0u128),
+            (16, 0xfffa),
+            (33, 0x1_ffff_fff8),
+            (128, u128::MAX - 9),
+        ] {
+            let mask = if bits == 128 {
+                u128::MAX
+            } else {
+                (1u128 << bits) - 1
+            };
+            let cb = (!mask | low).to_be_bytes();
             let blocks = usize::try_from(mask - low + 1).unwrap();
             let want = ctr_reference(&k, cb, bits, blocks);
             let mut c = Ctr::new(cb, bits).unwrap();
@@ -891,7 +908,10 @@ mod tests {
         use aes_gcm::aead::consts::{U12, U13, U16 as N16};
         use aes_gcm::aead::AeadInOut;
         use aes_gcm::AesGcm;
-        for (i, len) in [0usize, 1, 15, 16, 17, 63, 64, 65, 200, 1000].into_iter().enumerate() {
+        for (i, len) in [0usize, 1, 15, 16, 17, 63, 64, 65, 200, 1000]
+            .into_iter()
+            .enumerate()
+        {
             let seed = u64::try_from(i).unwrap();
             let key = bytes(seed, 32);
             let k = GcmKey::from_bytes(&key).unwrap();
@@ -903,7 +923,11 @@ mod tests {
             let (ct, tag) = own_gcm(&k, &iv, &aad, &pt, len / 3);
             let mut buf = pt.clone();
             let want = AesGcm::<aes::Aes256, U12>::from(rc.clone())
-                .encrypt_inout_detached(iv.as_slice().try_into().unwrap(), &aad, buf.as_mut_slice().into())
+                .encrypt_inout_detached(
+                    iv.as_slice().try_into().unwrap(),
+                    &aad,
+                    buf.as_mut_slice().into(),
+                )
                 .unwrap();
             assert_eq!((&ct, &tag[..]), (&buf, want.as_slice()), "len {len}");
             // A 128-bit IV (J0 through GHASH) and a 13-byte tag.
@@ -911,7 +935,11 @@ mod tests {
             let (ct, tag) = own_gcm(&k, &iv, &aad, &pt, len / 2);
             let mut buf = pt.clone();
             let want = AesGcm::<aes::Aes256, N16, U13>::from(rc)
-                .encrypt_inout_detached(iv.as_slice().try_into().unwrap(), &aad, buf.as_mut_slice().into())
+                .encrypt_inout_detached(
+                    iv.as_slice().try_into().unwrap(),
+                    &aad,
+                    buf.as_mut_slice().into(),
+                )
                 .unwrap();
             assert_eq!((&ct, &tag[..13]), (&buf, want.as_slice()), "len {len}");
             // Our one-shot decryption takes the crate's truncated tag.
