@@ -834,56 +834,25 @@ impl RsaPrivateKey {
     }
 }
 
-/// AES key wrap with padding (RFC 5649) of `data` under `kek` (16, 24 or 32 bytes).
+/// AES key wrap with padding (RFC 5649, default ICV) of `data` under `kek`
+/// (16, 24 or 32 bytes), for `CKM_RSA_AES_KEY_WRAP`: the one KWP of
+/// [`crate::crypto::aes::kwp_wrap`].
 pub fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-    use aes_kw::KeyInit;
+    use crate::crypto::aes::{AesKey, KWP_DEFAULT_IV};
     if data.is_empty() || u32::try_from(data.len()).is_err() {
         return Err(Error::DataLenRange);
     }
-    let mut out = vec![0u8; data.len().div_ceil(8) * 8 + 8];
-    let res = match kek.len() {
-        16 => aes_kw::KwpAes128::new_from_slice(kek)
-            .map_err(|_| Error::KeySizeRange)?
-            .wrap_key(data, &mut out)
-            .map(|s| s.len()),
-        24 => aes_kw::KwpAes192::new_from_slice(kek)
-            .map_err(|_| Error::KeySizeRange)?
-            .wrap_key(data, &mut out)
-            .map(|s| s.len()),
-        32 => aes_kw::KwpAes256::new_from_slice(kek)
-            .map_err(|_| Error::KeySizeRange)?
-            .wrap_key(data, &mut out)
-            .map(|s| s.len()),
-        _ => return Err(Error::KeySizeRange),
-    };
-    let n = res.map_err(|e| Error::General(format!("kwp: {e}")))?;
-    out.truncate(n);
-    Ok(out)
+    let k = AesKey::new(kek).ok_or(Error::KeySizeRange)?;
+    crate::crypto::aes::kwp_wrap(&k, KWP_DEFAULT_IV, data)
+        .ok_or_else(|| Error::General("kwp: wrap failed".into()))
 }
 
 /// Reverses [`kwp_wrap`]; an integrity failure or a bad length is `WrappedKeyInvalid`.
 pub fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    use aes_kw::KeyInit;
+    use crate::crypto::aes::{AesKey, KWP_DEFAULT_IV};
     if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
         return Err(Error::WrappedKeyLenRange);
     }
-    let mut out = Zeroizing::new(vec![0u8; wrapped.len() - 8]);
-    let res = match kek.len() {
-        16 => aes_kw::KwpAes128::new_from_slice(kek)
-            .map_err(|_| Error::KeySizeRange)?
-            .unwrap_key(wrapped, &mut out)
-            .map(|s| s.len()),
-        24 => aes_kw::KwpAes192::new_from_slice(kek)
-            .map_err(|_| Error::KeySizeRange)?
-            .unwrap_key(wrapped, &mut out)
-            .map(|s| s.len()),
-        32 => aes_kw::KwpAes256::new_from_slice(kek)
-            .map_err(|_| Error::KeySizeRange)?
-            .unwrap_key(wrapped, &mut out)
-            .map(|s| s.len()),
-        _ => return Err(Error::KeySizeRange),
-    };
-    let n = res.map_err(|_| Error::WrappedKeyInvalid)?;
-    out.truncate(n);
-    Ok(out)
+    let k = AesKey::new(kek).ok_or(Error::KeySizeRange)?;
+    crate::crypto::aes::kwp_unwrap(&k, KWP_DEFAULT_IV, wrapped).ok_or(Error::WrappedKeyInvalid)
 }
