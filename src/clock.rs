@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, now: the time every KMS rule (rotation,
 /// deletion, expiry) is checked against.
-pub fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     let t = match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(_) => 0,
@@ -15,7 +15,7 @@ pub fn now_unix() -> i64 {
 
 /// Milliseconds since the Unix epoch, now, from one reading of the clock (the
 /// audit log's times).
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     let t = match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
         Err(_) => 0,
@@ -26,7 +26,7 @@ pub fn now_ms() -> i64 {
 /// [`now_ms`] from the system's coarse clock: a few nanoseconds, but up to a
 /// scheduler tick (a few ms) behind. For deciding whether something is due,
 /// never for a time that is recorded.
-pub fn coarse_now_ms() -> i64 {
+pub(crate) fn coarse_now_ms() -> i64 {
     match crate::sys::coarse_realtime_ms() {
         Some(t) => t.saturating_add(test_offset().saturating_mul(1000)),
         None => now_ms(),
@@ -68,7 +68,7 @@ fn civil(days: i64) -> (i64, u32, u32) {
 }
 
 /// `YYYYMMDDhhmmss00`, as `CK_TOKEN_INFO.utcTime` wants it.
-pub fn utc_time_string(unix: i64) -> String {
+pub(crate) fn utc_time_string(unix: i64) -> String {
     let (y, mo, d) = civil(unix.div_euclid(86_400));
     let s = unix.rem_euclid(86_400);
     format!(
@@ -80,7 +80,7 @@ pub fn utc_time_string(unix: i64) -> String {
 }
 
 /// RFC 3339 form (`2026-11-28T15:09:59Z`).
-pub fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     let (y, mo, d) = civil(unix.div_euclid(86_400));
     let s = unix.rem_euclid(86_400);
     format!(
@@ -103,7 +103,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339 in UTC, as [`rfc3339`] writes it).
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 20
         || b[4] != b'-'

@@ -97,11 +97,11 @@ enum FileKdf {
 }
 
 /// Default number of wrong PINs before lock-out.
-pub const DEFAULT_MAX_PIN_FAILURES: u32 = 10;
+pub(crate) const DEFAULT_MAX_PIN_FAILURES: u32 = 10;
 /// Default shortest PIN.
-pub const DEFAULT_MIN_PIN_LEN: usize = 4;
+pub(crate) const DEFAULT_MIN_PIN_LEN: usize = 4;
 /// Default longest PIN.
-pub const DEFAULT_MAX_PIN_LEN: usize = 256;
+pub(crate) const DEFAULT_MAX_PIN_LEN: usize = 256;
 
 fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name)
@@ -114,7 +114,7 @@ fn home() -> Option<PathBuf> {
 }
 
 /// The default token path: `$XDG_DATA_HOME/softkms/token.db`.
-pub fn default_token_path() -> PathBuf {
+pub(crate) fn default_token_path() -> PathBuf {
     env_path("XDG_DATA_HOME")
         .or_else(|| home().map(|h| h.join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."))
@@ -122,7 +122,7 @@ pub fn default_token_path() -> PathBuf {
 }
 
 /// The config file that applies, if any.
-pub fn config_file_path() -> Option<PathBuf> {
+pub(crate) fn config_file_path() -> Option<PathBuf> {
     if let Some(p) = env_path("SOFTKMS_CONF") {
         return Some(p);
     }

@@ -45,7 +45,7 @@ use crate::object::rules;
 use crate::object::Object;
 use crate::store::audit::AuditRecord;
 use crate::store::MAX_CONFLICT_RETRIES;
-pub use crate::token::iv::IvSource;
+pub(crate) use crate::token::iv::IvSource;
 use crate::token::{protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
@@ -54,7 +54,7 @@ use zeroize::Zeroizing;
 
 /// What a call does with a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Use {
+pub(crate) enum Use {
     /// `C_EncryptInit`, `C_MessageEncryptInit`.
     Encrypt,
     /// `C_DecryptInit`, `C_MessageDecryptInit`.
@@ -299,7 +299,7 @@ impl Granted {
 }
 
 /// One request to use a key.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// The handle the caller named.
     pub handle: CK_OBJECT_HANDLE,
     /// What the call does with it.
@@ -319,7 +319,7 @@ pub struct Request<'a> {
 
 /// The principal of a login state as policies, creators and the audit log name
 /// it ("" for a session nobody logged in to).
-pub fn principal_name(login: &Login) -> &str {
+pub(crate) fn principal_name(login: &Login) -> &str {
     match login {
         Login::So => SO,
         Login::User(n) => n,
@@ -328,12 +328,12 @@ pub fn principal_name(login: &Login) -> &str {
 }
 
 /// Whether a session logged in as `login` sees `obj`.
-pub fn visible(login: &Login, obj: &Object) -> bool {
+pub(crate) fn visible(login: &Login, obj: &Object) -> bool {
     !obj.is_private() || matches!(login, Login::User(_))
 }
 
 /// An object the session can see (`invalid` is the error for a bad handle).
-pub fn lookup(tok: &Token, h: CK_OBJECT_HANDLE, invalid: Error) -> Result<Arc<Object>> {
+pub(crate) fn lookup(tok: &Token, h: CK_OBJECT_HANDLE, invalid: Error) -> Result<Arc<Object>> {
     tok.refresh()?;
     let st = tok.state.read();
     match st.objects.get(h) {
@@ -345,7 +345,7 @@ pub fn lookup(tok: &Token, h: CK_OBJECT_HANDLE, invalid: Error) -> Result<Arc<Ob
 /// Checks one use of a key, makes what the lifecycle makes due, records the
 /// outcome in the audit log (as `function` of session `session`), and hands
 /// out the key as the use may see it.
-pub fn admit(
+pub(crate) fn admit(
     tok: &Token,
     session: CK_SESSION_HANDLE,
     function: &'static str,
@@ -361,7 +361,7 @@ pub fn admit(
 /// grants, and records the call's outcome: one record for a refused or failed
 /// call (the refused key's, or the first key's with `f`'s error), one per key
 /// for a call that succeeded.
-pub fn using<T>(
+pub(crate) fn using<T>(
     tok: &Token,
     session: CK_SESSION_HANDLE,
     function: &'static str,
@@ -505,7 +505,12 @@ fn admit_once(
 
 /// May `principal` do `action` with `key` (and this encryption context)? A
 /// denial is `CKR_KEY_FUNCTION_NOT_PERMITTED` with the reason.
-pub fn check_policy(key: &Object, principal: &str, action: Action, ctx: &[u8]) -> Result<()> {
+pub(crate) fn check_policy(
+    key: &Object,
+    principal: &str,
+    action: Action,
+    ctx: &[u8],
+) -> Result<()> {
     if !matches!(
         key.class(),
         Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)
@@ -583,7 +588,12 @@ fn replace(
 /// Removes an object the KMS lifecycle found due for deletion, only if it is
 /// still the version that was checked (`Error::Conflict` otherwise: another
 /// writer may have cancelled the deletion).
-pub fn remove(tok: &Token, session: CK_SESSION_HANDLE, obj: &Object, why: &str) -> Result<()> {
+pub(crate) fn remove(
+    tok: &Token,
+    session: CK_SESSION_HANDLE,
+    obj: &Object,
+    why: &str,
+) -> Result<()> {
     if obj.is_token() {
         tok.unpersist_if_current(obj, &lifecycle_record(tok, session, why))
     } else {
@@ -638,7 +648,7 @@ fn purpose_material(purpose: Purpose, material: &[u8]) -> Zeroizing<Vec<u8>> {
 /// Records one key use, accepted or refused (a data event: aggregated by
 /// default, `docs/audit.md`).
 #[allow(clippy::too_many_arguments)]
-pub fn record_use(
+pub(crate) fn record_use(
     tok: &Token,
     session: CK_SESSION_HANDLE,
     function: &'static str,

@@ -34,7 +34,7 @@ impl Log for Logger {
 }
 
 /// Parses a level name; unknown names turn logging off.
-pub fn parse_level(s: &str) -> LevelFilter {
+pub(crate) fn parse_level(s: &str) -> LevelFilter {
     match s.trim().to_ascii_lowercase().as_str() {
         "error" => LevelFilter::Error,
         "warn" | "warning" => LevelFilter::Warn,
@@ -47,7 +47,7 @@ pub fn parse_level(s: &str) -> LevelFilter {
 
 /// Installs the logger once per process (later calls only change the level).
 /// A host program that installed its own `log` logger keeps it.
-pub fn init(level: Option<&str>, file: Option<&std::path::Path>) {
+pub(crate) fn init(level: Option<&str>, file: Option<&std::path::Path>) {
     let filter = level.map(parse_level).unwrap_or(LevelFilter::Off);
     if filter == LevelFilter::Off {
         log::set_max_level(LevelFilter::Off);

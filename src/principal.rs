@@ -3,6 +3,6 @@
 //! principals' rows are `kms::principals::row_name`.
 
 /// The security officer.
-pub const SO: &str = "so";
+pub(crate) const SO: &str = "so";
 /// The default user (the token owner).
-pub const USER: &str = "user";
+pub(crate) const USER: &str = "user";

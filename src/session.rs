@@ -9,14 +9,14 @@ use crate::mechanism::{CipherOp, DigestOp, MessageOp, SignOp, VerifyOp};
 use cryptoki_sys::*;
 
 /// An object search in progress.
-pub struct FindState {
+pub(crate) struct FindState {
     /// Handles still to return.
     pub pending: Vec<CK_OBJECT_HANDLE>,
 }
 
 /// The operations a session is running.
 #[derive(Default)]
-pub struct Ops {
+pub(crate) struct Ops {
     /// `C_Encrypt*`.
     pub encrypt: Option<Box<dyn CipherOp>>,
     /// `C_Decrypt*`.
@@ -37,7 +37,7 @@ pub struct Ops {
 
 /// Which of a session's key operations a call steps (for its audit record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpSlot {
+pub(crate) enum OpSlot {
     /// `C_Encrypt*`.
     Encrypt,
     /// `C_Decrypt*`.
@@ -56,7 +56,7 @@ pub enum OpSlot {
 /// it (`C_Decrypt` of a message with the wrong context, a bad tag) is audited
 /// against the key.
 #[derive(Debug, Clone)]
-pub struct OpKey {
+pub(crate) struct OpKey {
     /// The mechanism.
     pub mech: CK_MECHANISM_TYPE,
     /// The key's `CKA_UNIQUE_ID`.
@@ -69,21 +69,21 @@ pub struct OpKey {
 
 /// [`OpKey`] per running key operation.
 #[derive(Debug, Default)]
-pub struct OpKeys([Option<OpKey>; 6]);
+pub(crate) struct OpKeys([Option<OpKey>; 6]);
 
 impl OpKeys {
     /// The key of the operation in `slot`.
-    pub fn get(&self, slot: OpSlot) -> Option<&OpKey> {
+    pub(crate) fn get(&self, slot: OpSlot) -> Option<&OpKey> {
         self.0[slot as usize].as_ref()
     }
     /// Remembers the key of the operation just started in `slot`.
-    pub fn set(&mut self, slot: OpSlot, key: OpKey) {
+    pub(crate) fn set(&mut self, slot: OpSlot, key: OpKey) {
         self.0[slot as usize] = Some(key);
     }
 }
 
 /// One open session.
-pub struct Session {
+pub(crate) struct Session {
     /// Its handle.
     pub handle: CK_SESSION_HANDLE,
     /// The slot it was opened on.
@@ -101,7 +101,7 @@ pub struct Session {
 
 impl Session {
     /// A new session.
-    pub fn new(handle: CK_SESSION_HANDLE, slot: CK_SLOT_ID, rw: bool) -> Session {
+    pub(crate) fn new(handle: CK_SESSION_HANDLE, slot: CK_SLOT_ID, rw: bool) -> Session {
         Session {
             handle,
             slot,
@@ -115,7 +115,7 @@ impl Session {
 
 /// How a call relates to its operation: whether success ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// `C_EncryptUpdate` and friends: success keeps the operation.
     Update,
     /// A single-part call or a `Final`: success ends the operation.
@@ -129,7 +129,7 @@ pub enum Step {
 /// Runs one step of the operation in `slot` with the rules of §5.2: no operation
 /// → `CKR_OPERATION_NOT_INITIALIZED`; a size query or `CKR_BUFFER_TOO_SMALL` keeps
 /// the operation; success of a `Last` step or any other error ends it.
-pub fn step<T: ?Sized, R>(
+pub(crate) fn step<T: ?Sized, R>(
     slot: &mut Option<Box<T>>,
     step: Step,
     query: bool,
@@ -150,7 +150,7 @@ pub fn step<T: ?Sized, R>(
 }
 
 /// Starts an operation: `CKR_OPERATION_ACTIVE` when one of this kind runs.
-pub fn start<T: ?Sized>(slot: &mut Option<Box<T>>, op: Box<T>) -> Result<()> {
+pub(crate) fn start<T: ?Sized>(slot: &mut Option<Box<T>>, op: Box<T>) -> Result<()> {
     if slot.is_some() {
         return Err(Error::OperationActive);
     }
@@ -159,7 +159,7 @@ pub fn start<T: ?Sized>(slot: &mut Option<Box<T>>, op: Box<T>) -> Result<()> {
 }
 
 /// Makes sure no operation of this kind runs yet.
-pub fn idle<T: ?Sized>(slot: &Option<Box<T>>) -> Result<()> {
+pub(crate) fn idle<T: ?Sized>(slot: &Option<Box<T>>) -> Result<()> {
     if slot.is_some() {
         return Err(Error::OperationActive);
     }

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use softkms::kms::audit::{AuditRecord, Category, Retention};
-use softkms::store::{Store, StoredObject};
+use softkms::internals::kms::audit::{AuditRecord, Category, Retention};
+use softkms::internals::store::{Store, StoredObject};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -258,7 +258,7 @@ fn pruning_keeps_it_verifiable() {
                 max_records: Some(10),
                 max_age_days: None,
             },
-            softkms::kms::audit::now_ms(),
+            softkms::internals::kms::audit::now_ms(),
         )
         .unwrap();
     assert_eq!(n, total - 10);

@@ -6,10 +6,10 @@
 
 use cryptoki_sys::*;
 use softkms::abi::*;
-use softkms::mechanism::{Mechanism, Param};
-use softkms::module::{self, InitArgs};
-use softkms::object::attr::Attribute;
-use softkms::outbuf::OutBuf;
+use softkms::internals::mechanism::{Mechanism, Param};
+use softkms::internals::module::{self, InitArgs};
+use softkms::internals::object::attr::Attribute;
+use softkms::internals::OutBuf;
 use std::collections::HashMap;
 
 fn envelope() -> Mechanism {

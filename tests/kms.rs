@@ -632,7 +632,7 @@ fn key_uses_and_management_events_reach_the_audit_log() {
         );
     }
     c.restart();
-    let store = softkms::store::Store::open(&c.token_path(0)).unwrap();
+    let store = softkms::internals::store::Store::open(&c.token_path(0)).unwrap();
     assert!(
         store.verify_audit().unwrap().problems.is_empty(),
         "the chain verifies"

@@ -492,11 +492,11 @@ fn a_cut_audit_front_with_a_moved_anchor_is_detected() {
     stop(&ctx);
     assert_logged(&path.display().to_string(), "audit anchor");
 
-    let store = softkms::store::Store::open(&path).unwrap();
+    let store = softkms::internals::store::Store::open(&path).unwrap();
     let v = store.verify_audit().unwrap();
     assert!(
         v.problems
-            .contains(&softkms::store::audit::Problem::UnrecordedAnchor { anchor: 3 }),
+            .contains(&softkms::internals::store::audit::Problem::UnrecordedAnchor { anchor: 3 }),
         "{:?}",
         v.problems
     );
@@ -504,8 +504,9 @@ fn a_cut_audit_front_with_a_moved_anchor_is_detected() {
     store.authenticate(&tmk).unwrap();
     let v = store.verify_audit().unwrap();
     assert!(
-        v.problems
-            .contains(&softkms::store::audit::Problem::UnauthenticatedAnchor { anchor: 3 }),
+        v.problems.contains(
+            &softkms::internals::store::audit::Problem::UnauthenticatedAnchor { anchor: 3 }
+        ),
         "{:?}",
         v.problems
     );

@@ -7,8 +7,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use softkms::kms::audit::{rfc3339_ms, to_json};
-use softkms::store::audit::{render_context, verify_chain, AuditRecord, Category, ChainPoint};
+use softkms::internals::kms::audit::{rfc3339_ms, to_json};
+use softkms::internals::store::audit::{render_context, verify_chain, AuditRecord, Category, ChainPoint};
 
 #[derive(Arbitrary, Debug, Clone)]
 struct Rec {

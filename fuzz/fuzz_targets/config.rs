@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use softkms::config::Config;
+use softkms::internals::Config;
 use std::path::Path;
 
 fuzz_target!(|text: &str| {

@@ -7,11 +7,11 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use softkms::error::{Error, Result};
-use softkms::kms::envelope::{
+use softkms::internals::{Error, Result};
+use softkms::internals::kms::envelope::{
     unwrap_data_key, wrap_data_key, DataKeySource, Decryptor, Encryptor, Header, DEK_LEN,
 };
-use softkms::outbuf::OutBuf;
+use softkms::internals::OutBuf;
 
 const MASTER: [u8; 32] = [0x42; 32];
 const KEY_ID: &str = "fuzz-key-id";

@@ -17,7 +17,7 @@ use softkms::abi::{
     CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS, CKM_SOFTKMS_ENVELOPE,
     CKM_SOFTKMS_GENERATE_DATA_KEY,
 };
-use softkms::mechanism::ParamKind;
+use softkms::internals::mechanism::ParamKind;
 use softkms_fuzz::{build, call, check, p11, AttrIn, P11};
 use std::ffi::c_void;
 use std::mem::size_of;
@@ -403,7 +403,7 @@ fn run(p: &P11, s: CK_SESSION_HANDLE, inp: &Input) {
     // A struct with pointers goes only with a mechanism that reads that struct: a
     // caller who passes another struct of the same size breaks the contract in a
     // way no module can detect.
-    let kind = softkms::mechanism::registry::get(mech).map(|d| d.param).ok();
+    let kind = softkms::internals::mechanism::registry::get(mech).map(|d| d.param).ok();
     let wants = match inp.param {
         ParamIn::Gcm { .. } => Some(ParamKind::Gcm),
         ParamIn::Oaep { .. } => Some(ParamKind::Oaep),

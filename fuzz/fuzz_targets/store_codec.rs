@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use softkms::kms::{policy, versions};
-use softkms::store::fuzzing::{decode_attrs, encode_attrs};
+use softkms::internals::kms::{policy, versions};
+use softkms::internals::store::fuzzing::{decode_attrs, encode_attrs};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(m) = decode_attrs(data) {

@@ -8,7 +8,7 @@
 use arbitrary::Arbitrary;
 use cryptoki_sys::*;
 use libfuzzer_sys::fuzz_target;
-use softkms::object::attr::{decode_template, decode_ulongs, encode_template, is_template_attribute};
+use softkms::internals::object::attr::{decode_template, decode_ulongs, encode_template, is_template_attribute};
 use softkms_fuzz::{build, call, check, p11, AttrIn, TypeSel, P11};
 use std::mem::size_of;
 use std::ptr::null_mut;

@@ -79,7 +79,7 @@ fn setup() -> P11 {
     std::env::set_var("SOFTKMS_CONF", &conf);
     let mut iface: *mut CK_INTERFACE = null_mut();
     // SAFETY: null name and version ask for the default; `iface` is writable.
-    let rv = unsafe { softkms::ffi::C_GetInterface(null_mut(), null_mut(), &mut iface, 0) };
+    let rv = unsafe { softkms::internals::C_GetInterface(null_mut(), null_mut(), &mut iface, 0) };
     ok(rv, "C_GetInterface");
     // SAFETY: the module returned a pointer to its static 3.0 interface.
     let f: &'static CK_FUNCTION_LIST_3_0 =
@@ -343,7 +343,7 @@ pub fn build(t: &[AttrIn]) -> Built {
             // refuses before it reads them (not a multiple of the struct size).
             let nested = matches!(a.value, ValueIn::Nested(..));
             let size = std::mem::size_of::<CK_ATTRIBUTE>();
-            if !nested && softkms::object::attr::is_template_attribute(ty) && !v.is_empty() && v.len() % size == 0 {
+            if !nested && softkms::internals::object::attr::is_template_attribute(ty) && !v.is_empty() && v.len() % size == 0 {
                 v.push(0);
             }
             b.attrs.push(CK_ATTRIBUTE {

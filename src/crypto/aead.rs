@@ -12,13 +12,13 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use std::fmt;
 
 /// Length of a GCM tag.
-pub const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = 16;
 /// Length of a nonce.
-pub const NONCE_LEN: usize = 12;
+pub(crate) const NONCE_LEN: usize = 12;
 
 /// An AES-256-GCM key (its schedule is wiped on drop by `aes-gcm`'s `zeroize`
 /// or by aws-lc).
-pub struct Aes256GcmKey(Inner);
+pub(crate) struct Aes256GcmKey(Inner);
 
 enum Inner {
     #[cfg(feature = "aws-lc")]
@@ -34,7 +34,7 @@ impl fmt::Debug for Aes256GcmKey {
 
 impl Aes256GcmKey {
     /// A key from 32 bytes.
-    pub fn new(key: &[u8; 32]) -> Self {
+    pub(crate) fn new(key: &[u8; 32]) -> Self {
         #[cfg(feature = "aws-lc")]
         {
             use aws_lc_rs::aead;
@@ -46,7 +46,7 @@ impl Aes256GcmKey {
     }
 
     /// Encrypts `buf` in place and returns the tag.
-    pub fn seal(
+    pub(crate) fn seal(
         &self,
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
@@ -77,7 +77,7 @@ impl Aes256GcmKey {
 
     /// Checks the tag and decrypts `buf` in place; on a bad tag `buf` is left
     /// unusable and `CKR_ENCRYPTED_DATA_INVALID` is returned.
-    pub fn open(
+    pub(crate) fn open(
         &self,
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],

@@ -19,11 +19,12 @@ use p256::elliptic_curve::sec1::ToSec1Point;
 use zeroize::Zeroizing;
 
 /// DER of the object identifier `prime256v1` (1.2.840.10045.3.1.7).
-pub const P256_OID_DER: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+pub(crate) const P256_OID_DER: &[u8] =
+    &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 /// A supported named curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Curve {
+pub(crate) enum Curve {
     /// NIST P-256 (secp256r1, prime256v1).
     P256,
 }
@@ -33,7 +34,7 @@ impl Curve {
     /// PrintableString (or UTF8String) of its name. A well-formed but unknown
     /// curve (or explicit parameters) is `CurveNotSupported`; bytes that are not
     /// one DER element are `DomainParamsInvalid`.
-    pub fn from_ec_params(params: &[u8]) -> Result<Curve> {
+    pub(crate) fn from_ec_params(params: &[u8]) -> Result<Curve> {
         let (tag, body) = der_single(params).ok_or(Error::DomainParamsInvalid)?;
         match tag {
             0x06 => {
@@ -52,35 +53,37 @@ impl Curve {
     }
 
     /// The DER OID of the curve (the canonical `CKA_EC_PARAMS`).
-    pub fn oid_der(self) -> &'static [u8] {
+    pub(crate) fn oid_der(self) -> &'static [u8] {
         match self {
             Curve::P256 => P256_OID_DER,
         }
     }
 
     /// Size of the field (and of a scalar, and of each half of a signature) in bytes.
-    pub fn field_len(self) -> usize {
+    pub(crate) fn field_len(self) -> usize {
         match self {
             Curve::P256 => 32,
         }
     }
 
+    #[cfg(test)]
     /// Size of the curve order in bits (the key size `C_GetMechanismInfo` names).
-    pub fn bits(self) -> usize {
+    pub(crate) fn bits(self) -> usize {
         match self {
             Curve::P256 => 256,
         }
     }
 
+    #[cfg(test)]
     /// Length of an uncompressed point (`04 || x || y`).
-    pub fn uncompressed_len(self) -> usize {
+    pub(crate) fn uncompressed_len(self) -> usize {
         1 + 2 * self.field_len()
     }
 }
 
 /// Parses one DER element with a short or long definite length and nothing after
 /// it: `(tag, contents)`.
-pub fn der_single(b: &[u8]) -> Option<(u8, &[u8])> {
+pub(crate) fn der_single(b: &[u8]) -> Option<(u8, &[u8])> {
     let (&tag, rest) = b.split_first()?;
     let (&l0, rest) = rest.split_first()?;
     let (len, rest) = if l0 < 0x80 {
@@ -109,7 +112,7 @@ pub fn der_single(b: &[u8]) -> Option<(u8, &[u8])> {
 }
 
 /// DER OCTET STRING of `content` (how `CKA_EC_POINT` holds a point).
-pub fn der_octet_string(content: &[u8]) -> Vec<u8> {
+pub(crate) fn der_octet_string(content: &[u8]) -> Vec<u8> {
     let mut out = vec![0x04];
     let len = content.len();
     if len < 0x80 {
@@ -130,7 +133,7 @@ pub fn der_octet_string(content: &[u8]) -> Vec<u8> {
 
 /// An EC public key (a point on the curve, not the identity).
 #[derive(Clone)]
-pub struct EcPublicKey {
+pub(crate) struct EcPublicKey {
     curve: Curve,
     key: p256::PublicKey,
     /// The `aws-lc-rs` ECDSA verification key, parsed on first use.
@@ -172,7 +175,7 @@ impl EcPublicKey {
     /// carry it: a DER OCTET STRING around the SEC 1 encoding, or the bare SEC 1
     /// encoding (compressed or uncompressed). Not a point of the curve →
     /// `PublicKeyInvalid`.
-    pub fn from_point(curve: Curve, bytes: &[u8]) -> Result<Self> {
+    pub(crate) fn from_point(curve: Curve, bytes: &[u8]) -> Result<Self> {
         if let Some((0x04, inner)) = der_single(bytes) {
             if let Ok(k) = Self::from_sec1(curve, inner) {
                 return Ok(k);
@@ -191,25 +194,27 @@ impl EcPublicKey {
         }
     }
 
+    #[cfg(test)]
     /// From a DER SubjectPublicKeyInfo.
-    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+    pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self> {
         use p256::pkcs8::DecodePublicKey;
         let key = p256::PublicKey::from_public_key_der(der).map_err(|_| Error::PublicKeyInvalid)?;
         Ok(Self::new(Curve::P256, key))
     }
 
+    #[cfg(test)]
     /// The curve.
-    pub fn curve(&self) -> Curve {
+    pub(crate) fn curve(&self) -> Curve {
         self.curve
     }
 
     /// The uncompressed SEC 1 encoding `04 || x || y`.
-    pub fn uncompressed(&self) -> Vec<u8> {
+    pub(crate) fn uncompressed(&self) -> Vec<u8> {
         self.key.to_sec1_point(false).as_bytes().to_vec()
     }
 
     /// The DER SubjectPublicKeyInfo (id-ecPublicKey with the namedCurve OID).
-    pub fn to_spki_der(&self) -> Result<Vec<u8>> {
+    pub(crate) fn to_spki_der(&self) -> Result<Vec<u8>> {
         use p256::pkcs8::EncodePublicKey;
         let doc = self
             .key
@@ -221,7 +226,7 @@ impl EcPublicKey {
     /// Verifies a raw `r || s` ECDSA signature over `hash` (any length; the
     /// leftmost bits of the order's size are used, ECDSA's rule). A signature of
     /// the wrong length is `SignatureLenRange`, any other failure `SignatureInvalid`.
-    pub fn verify_prehash(&self, hash: &[u8], sig: &[u8]) -> Result<()> {
+    pub(crate) fn verify_prehash(&self, hash: &[u8], sig: &[u8]) -> Result<()> {
         if sig.len() != 2 * self.curve.field_len() {
             return Err(Error::SignatureLenRange);
         }
@@ -257,7 +262,7 @@ fn truncate_hash(curve: Curve, hash: &[u8]) -> Vec<u8> {
 }
 
 /// An EC private key.
-pub struct EcPrivateKey {
+pub(crate) struct EcPrivateKey {
     curve: Curve,
     key: p256::SecretKey,
     /// The `aws-lc-rs` forms of the key, built on first use (`None` if
@@ -351,7 +356,7 @@ impl EcPrivateKey {
 
     /// A fresh random key (from `aws-lc-rs` with the `aws-lc` feature, which
     /// also computes the public point once for [`Self::public_point`]).
-    pub fn generate(curve: Curve) -> Result<Self> {
+    pub(crate) fn generate(curve: Curve) -> Result<Self> {
         #[cfg(feature = "aws-lc")]
         {
             use aws_lc_rs::encoding::AsBigEndian;
@@ -384,7 +389,7 @@ impl EcPrivateKey {
 
     /// From the scalar (`CKA_VALUE`, big-endian). Leading zeros may be missing;
     /// zero or a value not below the order is `AttributeValueInvalid(CKA_VALUE)`.
-    pub fn from_scalar(curve: Curve, value: &[u8]) -> Result<Self> {
+    pub(crate) fn from_scalar(curve: Curve, value: &[u8]) -> Result<Self> {
         let n = curve.field_len();
         let v = crate::crypto::rsa::trim_be(value);
         if v.len() > n {
@@ -403,7 +408,7 @@ impl EcPrivateKey {
 
     /// From a DER PKCS#8 `PrivateKeyInfo` of a P-256 key; anything else is
     /// `WrappedKeyInvalid`.
-    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+    pub(crate) fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         use p256::pkcs8::DecodePrivateKey;
         let key = p256::SecretKey::from_pkcs8_der(der).map_err(|_| Error::WrappedKeyInvalid)?;
         Ok(Self::new(Curve::P256, key))
@@ -411,7 +416,7 @@ impl EcPrivateKey {
 
     /// The DER PKCS#8 `PrivateKeyInfo`: id-ecPublicKey with the namedCurve OID,
     /// an `ECPrivateKey` that includes the public key.
-    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
         use p256::pkcs8::EncodePrivateKey;
         let doc = self
             .key
@@ -421,24 +426,24 @@ impl EcPrivateKey {
     }
 
     /// The curve.
-    pub fn curve(&self) -> Curve {
+    pub(crate) fn curve(&self) -> Curve {
         self.curve
     }
 
     /// The scalar, `field_len` bytes big-endian.
-    pub fn scalar(&self) -> Zeroizing<Vec<u8>> {
+    pub(crate) fn scalar(&self) -> Zeroizing<Vec<u8>> {
         let b = Zeroizing::new(self.key.to_bytes());
         Zeroizing::new(b.to_vec())
     }
 
     /// The public key.
-    pub fn public(&self) -> EcPublicKey {
+    pub(crate) fn public(&self) -> EcPublicKey {
         EcPublicKey::new(self.curve, self.key.public_key())
     }
 
     /// The public point, uncompressed (`04 || x || y`); with `aws-lc`, the one
     /// computed when the `aws-lc-rs` key was built.
-    pub fn public_point(&self) -> Vec<u8> {
+    pub(crate) fn public_point(&self) -> Vec<u8> {
         #[cfg(feature = "aws-lc")]
         if let Some(lc) = self.lc() {
             return lc.point.clone();
@@ -449,7 +454,7 @@ impl EcPrivateKey {
     /// A raw `r || s` ECDSA signature over `hash` (any length, truncated as
     /// ECDSA says). `k` per RFC 6979 in the pure-Rust build; a hedged random
     /// nonce with `aws-lc` (see the module docs).
-    pub fn sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>> {
         let e = truncate_hash(self.curve, hash);
         // The truncated (or zero-padded) hash is exactly 32 bytes, the integer
         // ECDSA signs: as a "SHA-256 digest" aws-lc takes it unchanged.
@@ -469,7 +474,7 @@ impl EcPrivateKey {
     }
 
     /// ECDH: the x-coordinate of `d · Q` (`field_len` bytes).
-    pub fn ecdh(&self, peer: &EcPublicKey) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn ecdh(&self, peer: &EcPublicKey) -> Result<Zeroizing<Vec<u8>>> {
         if peer.curve != self.curve {
             return Err(Error::MechanismParamInvalid);
         }
@@ -490,7 +495,7 @@ impl EcPrivateKey {
 
 /// The ANSI X9.63 KDF (SEC 1 §3.6.1): `H(Z || counter || shared_info)` for counter
 /// 1, 2, …, concatenated and cut to `len` bytes.
-pub fn x963_kdf(
+pub(crate) fn x963_kdf(
     hash: HashAlg,
     z: &[u8],
     shared_info: &[u8],

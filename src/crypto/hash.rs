@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 /// A hash algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlg {
+pub(crate) enum HashAlg {
     /// SHA-1.
     Sha1,
     /// SHA-224.
@@ -61,7 +61,7 @@ impl HashAlg {
     }
 
     /// Output length in bytes.
-    pub fn output_len(self) -> usize {
+    pub(crate) fn output_len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,
             HashAlg::Sha224 => 28,
@@ -72,8 +72,9 @@ impl HashAlg {
     }
 }
 
+#[cfg(test)]
 /// The largest output of any [`HashAlg`], in bytes.
-pub const MAX_OUTPUT: usize = 64;
+pub(crate) const MAX_OUTPUT: usize = 64;
 
 macro_rules! by_alg {
     ($( $alg:ident => $ty:ty ),* $(,)?) => {
@@ -133,12 +134,6 @@ macro_rules! by_alg {
                     ), )*
                 })
             }
-            /// The algorithm.
-            fn alg(&self) -> HashAlg {
-                match &self.0 {
-                    $( HmacInner::$alg(_) => HashAlg::$alg, )*
-                }
-            }
             /// Adds data.
             fn update(&mut self, data: &[u8]) {
                 match &mut self.0 {
@@ -168,7 +163,7 @@ by_alg! {
 
 /// A running hash.
 #[derive(Clone)]
-pub struct Hasher(HasherImpl);
+pub(crate) struct Hasher(HasherImpl);
 
 #[derive(Clone)]
 enum HasherImpl {
@@ -179,7 +174,7 @@ enum HasherImpl {
 
 impl Hasher {
     /// A new hash of `alg`.
-    pub fn new(alg: HashAlg) -> Self {
+    pub(crate) fn new(alg: HashAlg) -> Self {
         #[cfg(feature = "aws-lc")]
         if let Some(a) = alg.aws_lc() {
             return Hasher(HasherImpl::AwsLc(alg, aws_lc_rs::digest::Context::new(a)));
@@ -187,7 +182,7 @@ impl Hasher {
         Hasher(HasherImpl::Rc(RcHasher::new(alg)))
     }
     /// The algorithm.
-    pub fn alg(&self) -> HashAlg {
+    pub(crate) fn alg(&self) -> HashAlg {
         match &self.0 {
             #[cfg(feature = "aws-lc")]
             HasherImpl::AwsLc(alg, _) => *alg,
@@ -195,7 +190,7 @@ impl Hasher {
         }
     }
     /// Adds data.
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match &mut self.0 {
             #[cfg(feature = "aws-lc")]
             HasherImpl::AwsLc(_, h) => h.update(data),
@@ -203,7 +198,7 @@ impl Hasher {
         }
     }
     /// The digest.
-    pub fn finalize(self) -> Vec<u8> {
+    pub(crate) fn finalize(self) -> Vec<u8> {
         match self.0 {
             #[cfg(feature = "aws-lc")]
             HasherImpl::AwsLc(_, h) => h.finish().as_ref().to_vec(),
@@ -215,7 +210,7 @@ impl Hasher {
 /// A running HMAC. Its key schedule (the inner and outer padded key states)
 /// lives inside, so the type is not `Debug`.
 #[derive(Clone)]
-pub struct Hmac(HmacImpl);
+pub(crate) struct Hmac(HmacImpl);
 
 // One running HMAC per operation, never in bulk: boxing the larger variant
 // would only add an allocation per operation.
@@ -223,56 +218,48 @@ pub struct Hmac(HmacImpl);
 #[derive(Clone)]
 enum HmacImpl {
     #[cfg(feature = "aws-lc")]
-    AwsLc(HashAlg, aws_lc_rs::hmac::Context),
+    AwsLc(aws_lc_rs::hmac::Context),
     Rc(RcHmac),
 }
 
 impl Hmac {
     /// A new HMAC of `alg` with `key` (any length; long keys are hashed as
     /// RFC 2104 says).
-    pub fn new(alg: HashAlg, key: &[u8]) -> Self {
+    pub(crate) fn new(alg: HashAlg, key: &[u8]) -> Self {
         #[cfg(feature = "aws-lc")]
         if let Some(a) = alg.aws_lc_hmac() {
             let k = aws_lc_rs::hmac::Key::new(a, key);
-            return Hmac(HmacImpl::AwsLc(alg, aws_lc_rs::hmac::Context::with_key(&k)));
+            return Hmac(HmacImpl::AwsLc(aws_lc_rs::hmac::Context::with_key(&k)));
         }
         Hmac(HmacImpl::Rc(RcHmac::new(alg, key)))
     }
-    /// The algorithm.
-    pub fn alg(&self) -> HashAlg {
-        match &self.0 {
-            #[cfg(feature = "aws-lc")]
-            HmacImpl::AwsLc(alg, _) => *alg,
-            HmacImpl::Rc(h) => h.alg(),
-        }
-    }
     /// Adds data.
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match &mut self.0 {
             #[cfg(feature = "aws-lc")]
-            HmacImpl::AwsLc(_, h) => h.update(data),
+            HmacImpl::AwsLc(h) => h.update(data),
             HmacImpl::Rc(h) => h.update(data),
         }
     }
     /// The full-length MAC.
-    pub fn finalize(self) -> Zeroizing<Vec<u8>> {
+    pub(crate) fn finalize(self) -> Zeroizing<Vec<u8>> {
         match self.0 {
             #[cfg(feature = "aws-lc")]
-            HmacImpl::AwsLc(_, h) => Zeroizing::new(h.sign().as_ref().to_vec()),
+            HmacImpl::AwsLc(h) => Zeroizing::new(h.sign().as_ref().to_vec()),
             HmacImpl::Rc(h) => h.finalize(),
         }
     }
 }
 
 /// One-shot digest.
-pub fn digest(alg: HashAlg, data: &[u8]) -> Vec<u8> {
+pub(crate) fn digest(alg: HashAlg, data: &[u8]) -> Vec<u8> {
     let mut h = Hasher::new(alg);
     h.update(data);
     h.finalize()
 }
 
 /// One-shot HMAC.
-pub fn hmac(alg: HashAlg, key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
+pub(crate) fn hmac(alg: HashAlg, key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut m = Hmac::new(alg, key);
     m.update(data);
     m.finalize()
@@ -280,13 +267,13 @@ pub fn hmac(alg: HashAlg, key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
 
 /// HKDF-Extract (RFC 5869 §2.2): `PRK = HMAC(salt, IKM)`. An empty salt is the
 /// RFC's "not provided" (HMAC pads it to zeros, the same as `HashLen` zeros).
-pub fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Zeroizing<Vec<u8>> {
+pub(crate) fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Zeroizing<Vec<u8>> {
     hmac(alg, salt, ikm)
 }
 
 /// HKDF-Expand (RFC 5869 §2.3): `len` bytes of output keying material from
 /// `prk` and `info`. `None` when `len` is more than 255 times the hash length.
-pub fn hkdf_expand(
+pub(crate) fn hkdf_expand(
     alg: HashAlg,
     prk: &[u8],
     info: &[u8],
@@ -314,7 +301,7 @@ pub fn hkdf_expand(
 }
 
 /// Constant-time equality of two byte strings (lengths are not secret).
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }

@@ -15,21 +15,21 @@ compile_error!(
      module with `--no-default-features --features pure-rust`"
 );
 
-pub mod aead;
-pub mod aes;
-pub mod ec;
-pub mod hash;
-pub mod pinkdf;
-pub mod rsa;
-pub mod seal;
+pub(crate) mod aead;
+pub(crate) mod aes;
+pub(crate) mod ec;
+pub(crate) mod hash;
+pub(crate) mod pinkdf;
+pub(crate) mod rsa;
+pub(crate) mod seal;
 
 /// Fills `buf` with bytes from the operating system's random source.
-pub fn random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
+pub(crate) fn random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
     getrandom::fill(buf)
 }
 
 /// `n` random bytes in a buffer that is wiped on drop.
-pub fn random_vec(n: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, getrandom::Error> {
+pub(crate) fn random_vec(n: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, getrandom::Error> {
     let mut v = zeroize::Zeroizing::new(vec![0u8; n]);
     random(&mut v)?;
     Ok(v)

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// Length of the derived key-encryption key.
-pub const KEK_LEN: usize = 32;
+pub(crate) const KEK_LEN: usize = 32;
 /// Length of the random salt the store keeps per principal.
-pub const SALT_LEN: usize = 16;
+pub(crate) const SALT_LEN: usize = 16;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +72,11 @@ impl Default for KdfParams {
 }
 
 /// Derives the 256-bit KEK from a PIN and salt with Argon2id (version 0x13).
-pub fn derive_kek(pin: &[u8], salt: &[u8], p: &KdfParams) -> Result<Zeroizing<[u8; KEK_LEN]>> {
+pub(crate) fn derive_kek(
+    pin: &[u8],
+    salt: &[u8],
+    p: &KdfParams,
+) -> Result<Zeroizing<[u8; KEK_LEN]>> {
     let mut out = Zeroizing::new([0u8; KEK_LEN]);
     argon2id(pin, salt, p, &[], &[], out.as_mut())?;
     Ok(out)

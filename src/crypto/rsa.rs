@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 /// A hash function of the SHA-1/SHA-2 family, as the RSA and EC mechanisms name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlg {
+pub(crate) enum HashAlg {
     /// SHA-1.
     Sha1,
     /// SHA-224.
@@ -62,7 +62,7 @@ macro_rules! with_hash {
 impl HashAlg {
     /// Output length in bytes.
     #[allow(clippy::len_without_is_empty)]
-    pub fn len(self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,
             HashAlg::Sha224 => 28,
@@ -73,7 +73,7 @@ impl HashAlg {
     }
 
     /// The DER `DigestInfo` prefix of PKCS#1 v1.5 signatures (RFC 8017 §9.2 note 1).
-    pub fn digest_info_prefix(self) -> &'static [u8] {
+    pub(crate) fn digest_info_prefix(self) -> &'static [u8] {
         match self {
             HashAlg::Sha1 => &[
                 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
@@ -99,7 +99,7 @@ impl HashAlg {
     }
 
     /// The same algorithm as [`crate::crypto::hash`] names it.
-    pub fn general(self) -> crate::crypto::hash::HashAlg {
+    pub(crate) fn general(self) -> crate::crypto::hash::HashAlg {
         use crate::crypto::hash::HashAlg as G;
         match self {
             HashAlg::Sha1 => G::Sha1,
@@ -111,12 +111,12 @@ impl HashAlg {
     }
 
     /// A fresh incremental hasher.
-    pub fn hasher(self) -> Hasher {
+    pub(crate) fn hasher(self) -> Hasher {
         Hasher::new(self.general())
     }
 
     /// The hash of the concatenation of `parts`.
-    pub fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
+    pub(crate) fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
         let mut h = self.hasher();
         for p in parts {
             h.update(p);
@@ -127,11 +127,11 @@ impl HashAlg {
 
 /// An incremental SHA-1/SHA-2 hash (for the multi-part hash-and-sign
 /// mechanisms): the one of [`crate::crypto::hash`], so it has the same backend.
-pub type Hasher = crate::crypto::hash::Hasher;
+pub(crate) type Hasher = crate::crypto::hash::Hasher;
 
 /// The components of an RSA private key, big-endian without leading zeros
 /// (the form of the PKCS#11 attributes).
-pub struct RsaComponents {
+pub(crate) struct RsaComponents {
     /// `CKA_MODULUS`.
     pub n: Vec<u8>,
     /// `CKA_PUBLIC_EXPONENT`.
@@ -151,14 +151,14 @@ pub struct RsaComponents {
 }
 
 /// Smallest modulus accepted for use, in bits.
-pub const MIN_BITS: usize = 1024;
+pub(crate) const MIN_BITS: usize = 1024;
 /// Largest modulus accepted, in bits.
-pub const MAX_BITS: usize = 8192;
+pub(crate) const MAX_BITS: usize = 8192;
 /// Largest public exponent accepted (the `rsa` crate's bound, 2^33 - 1).
-pub const MAX_PUBLIC_EXPONENT: u64 = rsa::PublicKey::MAX_PUB_EXPONENT;
+pub(crate) const MAX_PUBLIC_EXPONENT: u64 = rsa::PublicKey::MAX_PUB_EXPONENT;
 
 /// Strips leading zero bytes (keeps one byte for zero).
-pub fn trim_be(b: &[u8]) -> &[u8] {
+pub(crate) fn trim_be(b: &[u8]) -> &[u8] {
     let first = b
         .iter()
         .position(|&x| x != 0)
@@ -181,7 +181,7 @@ fn uint(bytes: &[u8], bits: u32) -> Result<BoxedUint> {
 }
 
 /// Parses and checks a public exponent: odd, at least 3, at most [`MAX_PUBLIC_EXPONENT`].
-pub fn check_public_exponent(e: &[u8]) -> Result<u64> {
+pub(crate) fn check_public_exponent(e: &[u8]) -> Result<u64> {
     let e = trim_be(e);
     if e.len() > 8 {
         return Err(Error::AttributeValueInvalid(
@@ -216,7 +216,7 @@ fn map_encrypt_err(e: rsa::Error) -> Error {
 /// An RSA public key. With the `aws-lc` feature it also holds the
 /// `aws-lc-rs` forms of the key (one verification key per algorithm, the
 /// encryption key), each parsed on first use and cached with it.
-pub struct RsaPublicKey {
+pub(crate) struct RsaPublicKey {
     key: rsa::PublicKey,
     #[cfg(feature = "aws-lc")]
     lc: LcPublic,
@@ -303,7 +303,7 @@ impl std::fmt::Debug for RsaPublicKey {
 impl RsaPublicKey {
     /// From the modulus and public exponent (big-endian). A modulus outside
     /// [`MIN_BITS`]..=[`MAX_BITS`] is `KeySizeRange`; a malformed key `KeyTypeInconsistent`.
-    pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
+    pub(crate) fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
         let n = trim_be(n);
         let e = trim_be(e);
         let nbits = usize::try_from(bits_of(n)?).map_err(|_| Error::KeySizeRange)?;
@@ -330,25 +330,26 @@ impl RsaPublicKey {
         }
     }
 
+    #[cfg(test)]
     /// From a DER SubjectPublicKeyInfo.
-    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+    pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self> {
         use rsa::pkcs8::DecodePublicKey;
         let key = rsa::PublicKey::from_public_key_der(der).map_err(|_| Error::PublicKeyInvalid)?;
         Ok(Self::new(key))
     }
 
     /// `k`: the modulus length in bytes (the length of signatures and ciphertexts).
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.key.size()
     }
 
     /// The modulus length in bits.
-    pub fn bits(&self) -> usize {
+    pub(crate) fn bits(&self) -> usize {
         usize::try_from(self.key.n().bit_width_vartime()).unwrap_or(usize::MAX)
     }
 
     /// The DER SubjectPublicKeyInfo.
-    pub fn to_spki_der(&self) -> Result<Vec<u8>> {
+    pub(crate) fn to_spki_der(&self) -> Result<Vec<u8>> {
         use rsa::pkcs8::EncodePublicKey;
         let doc = self
             .key
@@ -359,7 +360,7 @@ impl RsaPublicKey {
 
     /// Verifies a PKCS#1 v1.5 signature over `data` taken as the encoded
     /// DigestInfo (no hashing here).
-    pub fn verify_pkcs1v15_raw(&self, data: &[u8], sig: &[u8]) -> Result<()> {
+    pub(crate) fn verify_pkcs1v15_raw(&self, data: &[u8], sig: &[u8]) -> Result<()> {
         if sig.len() != self.size() {
             return Err(Error::SignatureLenRange);
         }
@@ -392,7 +393,7 @@ impl RsaPublicKey {
     }
 
     /// Verifies an RSASSA-PSS signature over the hash `digest` (MGF1 with the same hash).
-    pub fn verify_pss(
+    pub(crate) fn verify_pss(
         &self,
         hash: HashAlg,
         digest: &[u8],
@@ -427,7 +428,7 @@ impl RsaPublicKey {
     }
 
     /// PKCS#1 v1.5 (type 2) encryption; input at most `k - 11` bytes.
-    pub fn encrypt_pkcs1v15(&self, msg: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn encrypt_pkcs1v15(&self, msg: &[u8]) -> Result<Vec<u8>> {
         if msg.len() + 11 > self.size() {
             return Err(Error::DataLenRange);
         }
@@ -449,7 +450,7 @@ impl RsaPublicKey {
     }
 
     /// RSAES-OAEP encryption; input at most `k - 2 hLen - 2` bytes.
-    pub fn encrypt_oaep(
+    pub(crate) fn encrypt_oaep(
         &self,
         hash: HashAlg,
         mgf: HashAlg,
@@ -497,7 +498,7 @@ fn lc_oaep_alg(hash: HashAlg, mgf: HashAlg) -> Option<&'static aws_lc_rs::rsa::O
 
 /// The longest OAEP plaintext for a modulus of `k` bytes, or `None` when the
 /// modulus is too small for the hash.
-pub fn oaep_max_len(k: usize, hash: HashAlg) -> Option<usize> {
+pub(crate) fn oaep_max_len(k: usize, hash: HashAlg) -> Option<usize> {
     k.checked_sub(2 * hash.len() + 2)
 }
 
@@ -507,7 +508,7 @@ pub fn oaep_max_len(k: usize, hash: HashAlg) -> Option<usize> {
 /// never re-parsed per operation, and a key that is only generated and
 /// stored is never converted); keys `aws-lc-rs` refuses (below 2048 bits)
 /// have none and use the `rsa` crate throughout.
-pub struct RsaPrivateKey {
+pub(crate) struct RsaPrivateKey {
     key: rsa::PrivateKey,
     /// The signing key.
     #[cfg(feature = "aws-lc")]
@@ -586,7 +587,7 @@ impl RsaPrivateKey {
     /// 65537) come from `aws-lc-rs`; the new key is parsed once (by the `rsa`
     /// crate, for its components), and its `aws-lc-rs` forms are only built
     /// if this value is used to sign or decrypt.
-    pub fn generate(bits: usize, e: u64) -> Result<Self> {
+    pub(crate) fn generate(bits: usize, e: u64) -> Result<Self> {
         if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(Error::KeySizeRange);
         }
@@ -616,7 +617,7 @@ impl RsaPrivateKey {
     /// From the components: `n`, `e`, `d` and, when known, the primes. Without the
     /// primes they are recovered from `n`, `e`, `d` (NIST SP 800-56B App. C); a
     /// key that does not add up is `KeyTypeInconsistent`.
-    pub fn from_components(
+    pub(crate) fn from_components(
         n: &[u8],
         e: &[u8],
         d: &[u8],
@@ -647,14 +648,14 @@ impl RsaPrivateKey {
     }
 
     /// From a DER PKCS#8 `PrivateKeyInfo`; anything malformed is `WrappedKeyInvalid`.
-    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+    pub(crate) fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         use rsa::pkcs8::DecodePrivateKey;
         let key = rsa::PrivateKey::from_pkcs8_der(der).map_err(|_| Error::WrappedKeyInvalid)?;
         Ok(Self::with_backend(key))
     }
 
     /// The DER PKCS#8 `PrivateKeyInfo`.
-    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
         use rsa::pkcs8::EncodePrivateKey;
         let doc = self
             .key
@@ -664,7 +665,7 @@ impl RsaPrivateKey {
     }
 
     /// All components, big-endian without leading zeros.
-    pub fn components(&self) -> Result<RsaComponents> {
+    pub(crate) fn components(&self) -> Result<RsaComponents> {
         let k = &self.key;
         let primes = k.primes();
         let (p, q) = match primes {
@@ -694,23 +695,23 @@ impl RsaPrivateKey {
     }
 
     /// `k`: the modulus length in bytes.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.key.size()
     }
 
     /// The modulus length in bits.
-    pub fn bits(&self) -> usize {
+    pub(crate) fn bits(&self) -> usize {
         usize::try_from(self.key.n().bit_width_vartime()).unwrap_or(usize::MAX)
     }
 
     /// The public half.
-    pub fn public(&self) -> RsaPublicKey {
+    pub(crate) fn public(&self) -> RsaPublicKey {
         RsaPublicKey::new(self.key.to_public_key())
     }
 
     /// PKCS#1 v1.5 signature over `data` taken as the encoded DigestInfo
     /// (`CKM_RSA_PKCS`): at most `k - 11` bytes; deterministic; blinded.
-    pub fn sign_pkcs1v15_raw(&self, data: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign_pkcs1v15_raw(&self, data: &[u8]) -> Result<Vec<u8>> {
         if data.len() + 11 > self.size() {
             return Err(Error::DataLenRange);
         }
@@ -744,7 +745,12 @@ impl RsaPrivateKey {
     }
 
     /// RSASSA-PSS signature over the hash `digest` with MGF1 of the same hash.
-    pub fn sign_pss(&self, hash: HashAlg, digest: &[u8], salt_len: usize) -> Result<Vec<u8>> {
+    pub(crate) fn sign_pss(
+        &self,
+        hash: HashAlg,
+        digest: &[u8],
+        salt_len: usize,
+    ) -> Result<Vec<u8>> {
         if digest.len() != hash.len() {
             return Err(Error::DataLenRange);
         }
@@ -770,7 +776,7 @@ impl RsaPrivateKey {
     }
 
     /// PKCS#1 v1.5 (type 2) decryption with implicit rejection (see the module docs).
-    pub fn decrypt_pkcs1v15(&self, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn decrypt_pkcs1v15(&self, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         if ct.len() != self.size() {
             return Err(Error::EncryptedDataLenRange);
         }
@@ -781,7 +787,7 @@ impl RsaPrivateKey {
     }
 
     /// RSAES-OAEP decryption. Every failure is the same `EncryptedDataInvalid`.
-    pub fn decrypt_oaep(
+    pub(crate) fn decrypt_oaep(
         &self,
         hash: HashAlg,
         mgf: HashAlg,
@@ -837,7 +843,7 @@ impl RsaPrivateKey {
 /// AES key wrap with padding (RFC 5649, default ICV) of `data` under `kek`
 /// (16, 24 or 32 bytes), for `CKM_RSA_AES_KEY_WRAP`: the one KWP of
 /// [`crate::crypto::aes::kwp_wrap`].
-pub fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     use crate::crypto::aes::{AesKey, KWP_DEFAULT_IV};
     if data.is_empty() || u32::try_from(data.len()).is_err() {
         return Err(Error::DataLenRange);
@@ -848,7 +854,7 @@ pub fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Reverses [`kwp_wrap`]; an integrity failure or a bad length is `WrappedKeyInvalid`.
-pub fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     use crate::crypto::aes::{AesKey, KWP_DEFAULT_IV};
     if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
         return Err(Error::WrappedKeyLenRange);

@@ -21,17 +21,17 @@ use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Version byte of the blob format made by [`Sealer::seal`] and [`wrap_key`].
-pub const BLOB_VERSION: u8 = 1;
+pub(crate) const BLOB_VERSION: u8 = 1;
 /// Length of the AES-GCM nonce in a blob.
-pub const NONCE_LEN: usize = 12;
+pub(crate) const NONCE_LEN: usize = 12;
 /// Length of the AES-GCM tag in a blob.
-pub const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = 16;
 /// Bytes a blob adds to its plaintext (version, nonce, tag).
-pub const BLOB_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
+pub(crate) const BLOB_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
 /// Length of a TMK and of every key derived from it.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 /// Length of a MAC made by [`MacKey::mac`].
-pub const MAC_LEN: usize = 32;
+pub(crate) const MAC_LEN: usize = 32;
 
 const INFO_SEAL: &[u8] = b"softkms/v1/tmk/seal-objects";
 const INFO_MAC: &[u8] = b"softkms/v1/tmk/mac-public-objects";
@@ -220,14 +220,14 @@ impl MacKey {
 
 /// Wraps a TMK under a key-encryption key (e.g. from a PIN) with AES-256-GCM; the
 /// result has the blob format of [`Sealer::seal`].
-pub fn wrap_key(kek: &[u8; KEY_LEN], aad: &[u8], tmk: &Tmk) -> Result<Vec<u8>> {
+pub(crate) fn wrap_key(kek: &[u8; KEY_LEN], aad: &[u8], tmk: &Tmk) -> Result<Vec<u8>> {
     Sealer::new(kek)?.seal(aad, &tmk.bytes)
 }
 
 /// Unwraps a TMK wrapped by [`wrap_key`]. A wrong KEK (wrong PIN), a changed AAD or a
 /// damaged blob all fail the same way, with `CKR_ENCRYPTED_DATA_INVALID`; the tag
 /// comparison is constant-time.
-pub fn unwrap_key(kek: &[u8; KEY_LEN], aad: &[u8], blob: &[u8]) -> Result<Tmk> {
+pub(crate) fn unwrap_key(kek: &[u8; KEY_LEN], aad: &[u8], blob: &[u8]) -> Result<Tmk> {
     let pt = Sealer::new(kek)?.open(aad, blob)?;
     Tmk::from_slice(&pt)
 }

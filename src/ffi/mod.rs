@@ -125,7 +125,9 @@ fn interface_version(i: &CK_INTERFACE) -> CK_VERSION {
 /// # Safety
 /// `pp_function_list` is null or points at a writable `CK_FUNCTION_LIST_PTR`.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetFunctionList(pp_function_list: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
+pub(crate) unsafe extern "C" fn C_GetFunctionList(
+    pp_function_list: *mut *mut CK_FUNCTION_LIST,
+) -> CK_RV {
     guard::lookup("C_GetFunctionList", || {
         let dst = marshal::out_ptr(pp_function_list)?;
         // SAFETY: checked non-null; writable by the caller's contract (§5.4.4).
@@ -141,7 +143,7 @@ pub unsafe extern "C" fn C_GetFunctionList(pp_function_list: *mut *mut CK_FUNCTI
 /// `p_list` is null or holds `*pul_count` `CK_INTERFACE`s; `pul_count` is null
 /// or a writable `CK_ULONG`.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetInterfaceList(
+pub(crate) unsafe extern "C" fn C_GetInterfaceList(
     p_list: *mut CK_INTERFACE,
     pul_count: *mut CK_ULONG,
 ) -> CK_RV {

@@ -15,21 +15,20 @@ use std::collections::HashMap;
 use std::hash::{Hash as StdHash, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-pub use crate::config::AuditMode;
-pub use crate::store::audit::{
-    now_ms, render_context, verify_chain, AuditRecord, Category, ChainPoint, Hash, Problem,
-    Retention, Verification,
+pub(crate) use crate::config::AuditMode;
+pub(crate) use crate::store::audit::{
+    now_ms, render_context, AuditRecord, Category, ChainPoint, Hash, Retention,
 };
 
 /// How long aggregated data events may wait before the next call flushes them.
-pub const FLUSH_AFTER_MS: i64 = 1000;
+pub(crate) const FLUSH_AFTER_MS: i64 = 1000;
 /// How often [`Auditor::flush_due`] applies the retention limits.
-pub const PRUNE_EVERY_MS: i64 = 60_000;
+pub(crate) const PRUNE_EVERY_MS: i64 = 60_000;
 
 /// One use of a key, as the module sees it on the hot path (borrowed: recording it
 /// allocates nothing unless it is the first event of its aggregate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DataEvent<'a> {
+pub(crate) struct DataEvent<'a> {
     /// The session handle.
     pub session: u64,
     /// Who is logged in ("user", "so", a named principal).
@@ -157,7 +156,7 @@ struct Padded(Mutex<Shard>);
 /// [`Aggregator::flush_session`] when a session closes and
 /// [`Aggregator::flush_all`] at `C_Finalize`.
 #[derive(Debug)]
-pub struct Aggregator {
+pub(crate) struct Aggregator {
     /// The aggregates, by session handle modulo [`SHARDS`].
     shards: [Padded; SHARDS],
     /// The first time of the oldest pending aggregate; `i64::MAX` when none.
@@ -172,7 +171,7 @@ impl Default for Aggregator {
 
 impl Aggregator {
     /// An empty aggregator.
-    pub fn new() -> Aggregator {
+    pub(crate) fn new() -> Aggregator {
         Aggregator {
             shards: std::array::from_fn(|_| Padded::default()),
             oldest_ms: AtomicI64::new(i64::MAX),
@@ -186,7 +185,7 @@ impl Aggregator {
     }
 
     /// Counts one event at `now_ms`.
-    pub fn record(&self, ev: DataEvent<'_>, now_ms: i64) {
+    pub(crate) fn record(&self, ev: DataEvent<'_>, now_ms: i64) {
         let mut map = self.shard(ev.session).lock();
         if let Some(t) = map.get_mut(&ev as &dyn KeyView) {
             t.count = t.count.saturating_add(1);
@@ -215,19 +214,19 @@ impl Aggregator {
     }
 
     /// Whether anything waits longer than [`FLUSH_AFTER_MS`] at `now_ms`.
-    pub fn is_due(&self, now_ms: i64) -> bool {
+    pub(crate) fn is_due(&self, now_ms: i64) -> bool {
         let oldest = self.oldest_ms.load(Ordering::Relaxed);
         oldest != i64::MAX && now_ms.saturating_sub(oldest) >= FLUSH_AFTER_MS
     }
 
     /// Whether any aggregate waits to be flushed.
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         self.oldest_ms.load(Ordering::Relaxed) != i64::MAX
     }
 
     /// Flushes everything when the oldest pending aggregate is a second old; returns
     /// how many records were written.
-    pub fn flush_due(&self, store: &Store, now_ms: i64) -> Result<usize> {
+    pub(crate) fn flush_due(&self, store: &Store, now_ms: i64) -> Result<usize> {
         if !self.is_due(now_ms) {
             return Ok(0);
         }
@@ -235,18 +234,19 @@ impl Aggregator {
     }
 
     /// Flushes everything (at `C_Finalize`, `C_CloseAllSessions`, logout).
-    pub fn flush_all(&self, store: &Store) -> Result<usize> {
+    pub(crate) fn flush_all(&self, store: &Store) -> Result<usize> {
         self.flush_where(store, |_| true)
     }
 
     /// Flushes the aggregates of one session (at `C_CloseSession`).
-    pub fn flush_session(&self, store: &Store, session: u64) -> Result<usize> {
+    pub(crate) fn flush_session(&self, store: &Store, session: u64) -> Result<usize> {
         self.flush_where(store, |k| k.session == session)
     }
 
+    #[cfg(test)]
     /// Pending aggregates: (key uid, principal, function, count). For tests and
     /// diagnostics.
-    pub fn pending(&self) -> Vec<(String, String, &'static str, u64)> {
+    pub(crate) fn pending(&self) -> Vec<(String, String, &'static str, u64)> {
         self.shards
             .iter()
             .flat_map(|m| {
@@ -324,7 +324,7 @@ fn to_record(k: &OwnedKey, t: &Tally) -> AuditRecord {
 }
 
 /// The data record of one event (per-call mode).
-pub fn data_record(ev: &DataEvent<'_>, now_ms: i64) -> AuditRecord {
+pub(crate) fn data_record(ev: &DataEvent<'_>, now_ms: i64) -> AuditRecord {
     let mut r = AuditRecord::new(Category::Data, ev.function, ev.principal, ev.session);
     r.time_ms = now_ms;
     r.last_ms = now_ms;
@@ -340,7 +340,7 @@ pub fn data_record(ev: &DataEvent<'_>, now_ms: i64) -> AuditRecord {
 /// One slot's auditing: its mode, its retention and its aggregator. The module
 /// keeps one per token and calls it from the hooks listed in `docs/audit.md`.
 #[derive(Debug)]
-pub struct Auditor {
+pub(crate) struct Auditor {
     mode: AuditMode,
     retention: Retention,
     agg: Aggregator,
@@ -349,7 +349,7 @@ pub struct Auditor {
 
 impl Auditor {
     /// The auditor of a slot.
-    pub fn new(cfg: &SlotConfig) -> Auditor {
+    pub(crate) fn new(cfg: &SlotConfig) -> Auditor {
         Auditor::with(
             cfg.audit,
             Retention {
@@ -360,7 +360,7 @@ impl Auditor {
     }
 
     /// An auditor with explicit settings.
-    pub fn with(mode: AuditMode, retention: Retention) -> Auditor {
+    pub(crate) fn with(mode: AuditMode, retention: Retention) -> Auditor {
         Auditor {
             mode,
             retention,
@@ -370,19 +370,19 @@ impl Auditor {
     }
 
     /// The data-event mode.
-    pub fn mode(&self) -> AuditMode {
+    pub(crate) fn mode(&self) -> AuditMode {
         self.mode
     }
 
     /// The aggregator (aggregate mode).
-    pub fn aggregator(&self) -> &Aggregator {
+    pub(crate) fn aggregator(&self) -> &Aggregator {
         &self.agg
     }
 
     /// Records one use of a key: aggregated, appended at once (per-call), or
     /// dropped (off). Then flushes what is due. A failure to write is logged, never
     /// turned into the call's result (the key use itself succeeded or failed).
-    pub fn data(&self, store: &Store, ev: DataEvent<'_>, now_ms: i64) {
+    pub(crate) fn data(&self, store: &Store, ev: DataEvent<'_>, now_ms: i64) {
         match self.mode {
             AuditMode::Off => {}
             AuditMode::PerCall => {
@@ -398,7 +398,7 @@ impl Auditor {
 
     /// What every call does first: flushes aggregates that are due and applies the
     /// retention limits (at most once a minute). Cheap when nothing is due.
-    pub fn tick(&self, store: &Store, now_ms: i64) {
+    pub(crate) fn tick(&self, store: &Store, now_ms: i64) {
         if let Err(e) = self.agg.flush_due(store, now_ms) {
             log::error!("audit: cannot flush data events: {e}");
         }
@@ -406,14 +406,14 @@ impl Auditor {
     }
 
     /// Flushes one session's aggregates (`C_CloseSession`).
-    pub fn session_closed(&self, store: &Store, session: u64) {
+    pub(crate) fn session_closed(&self, store: &Store, session: u64) {
         if let Err(e) = self.agg.flush_session(store, session) {
             log::error!("audit: cannot flush data events of session {session}: {e}");
         }
     }
 
     /// Flushes everything (`C_Finalize`, `C_CloseAllSessions`, `C_Logout`).
-    pub fn flush_all(&self, store: &Store) {
+    pub(crate) fn flush_all(&self, store: &Store) {
         if let Err(e) = self.agg.flush_all(store) {
             log::error!("audit: cannot flush data events: {e}");
         }
@@ -422,7 +422,7 @@ impl Auditor {
     /// Appends management records that go with no store change (a refused call),
     /// durably. Unlike data events, a failure here is returned: the caller must not
     /// report success for a management call whose record is not durable.
-    pub fn management(&self, store: &Store, records: &[AuditRecord]) -> Result<()> {
+    pub(crate) fn management(&self, store: &Store, records: &[AuditRecord]) -> Result<()> {
         store.append_audit(records).map(|_| ())
     }
 
@@ -557,7 +557,7 @@ pub fn to_json(r: &AuditRecord, mechanism_name: &dyn Fn(u64) -> String) -> serde
 }
 
 /// A chain hash in hex.
-pub fn hash_hex(h: &Hash) -> String {
+pub(crate) fn hash_hex(h: &Hash) -> String {
     hex(h)
 }
 

@@ -17,11 +17,11 @@ use zeroize::Zeroizing;
 /// Seconds in a day.
 const DAY: i64 = 86_400;
 /// Shortest and longest automatic rotation periods (days), as AWS KMS allows.
-pub const ROTATION_DAYS: std::ops::RangeInclusive<CK_ULONG> = 90..=2560;
+pub(crate) const ROTATION_DAYS: std::ops::RangeInclusive<CK_ULONG> = 90..=2560;
 /// Why a key with imported material takes no rotation period.
 const IMPORTED_DO_NOT_ROTATE: &str = "keys with imported material do not rotate automatically";
 /// Shortest and longest deletion windows (days).
-pub const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<CK_ULONG> = 7..=30;
+pub(crate) const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<CK_ULONG> = 7..=30;
 
 fn get_ulong(attrs: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> Option<CK_ULONG> {
     attrs.get(&ty).and_then(|v| decode_ulong(ty, v).ok())
@@ -49,7 +49,7 @@ fn denied(why: &str) -> Error {
 
 /// A managed key: an AES token key that is sensitive and unextractable (AWS
 /// KMS's symmetric default). Only managed keys have versions and rotate.
-pub fn is_managed(attrs: &AttrMap) -> bool {
+pub(crate) fn is_managed(attrs: &AttrMap) -> bool {
     get_ulong(attrs, CKA_CLASS) == Some(CKO_SECRET_KEY)
         && get_ulong(attrs, CKA_KEY_TYPE) == Some(CKK_AES)
         && get_bool(attrs, CKA_TOKEN) == Some(true)
@@ -65,7 +65,7 @@ fn is_key(attrs: &AttrMap) -> bool {
 }
 
 /// The versions of a managed key.
-pub fn key_versions(attrs: &AttrMap) -> Result<Vec<Version>> {
+pub(crate) fn key_versions(attrs: &AttrMap) -> Result<Vec<Version>> {
     match attrs.get(&CKA_SOFTKMS_VERSIONS) {
         Some(v) => versions::decode(v),
         None => Ok(Vec::new()),
@@ -101,7 +101,7 @@ fn check_rotation_period(days: CK_ULONG) -> Result<()> {
 }
 
 /// Fills in the KMS attributes of a new key object (any creation path).
-pub fn on_create(attrs: &mut AttrMap, now: i64) -> Result<()> {
+pub(crate) fn on_create(attrs: &mut AttrMap, now: i64) -> Result<()> {
     if !is_key(attrs) {
         return Ok(());
     }
@@ -163,7 +163,7 @@ pub fn on_create(attrs: &mut AttrMap, now: i64) -> Result<()> {
 }
 
 /// Adds a new version of a managed key with fresh material and makes it current.
-pub fn rotate(attrs: &mut AttrMap, now: i64) -> Result<()> {
+pub(crate) fn rotate(attrs: &mut AttrMap, now: i64) -> Result<()> {
     if !is_managed(attrs) {
         return Err(denied(
             "only managed keys (AES token keys, sensitive, unextractable) rotate",
@@ -195,7 +195,7 @@ pub fn rotate(attrs: &mut AttrMap, now: i64) -> Result<()> {
 
 /// What a use of a key must do first.
 #[derive(Debug)]
-pub enum UseCheck {
+pub(crate) enum UseCheck {
     /// Use it as it is.
     Ready,
     /// Store these attributes first (a due rotation), then use the key.
@@ -207,7 +207,7 @@ pub enum UseCheck {
 }
 
 /// Checks that a key may be used now, and what must happen first.
-pub fn check_use(key: &Object, now: i64) -> Result<UseCheck> {
+pub(crate) fn check_use(key: &Object, now: i64) -> Result<UseCheck> {
     let attrs = key.attrs();
     let state = get_ulong(attrs, CKA_SOFTKMS_KEY_STATE).unwrap_or(SOFTKMS_KEY_STATE_ENABLED);
     match state {
@@ -269,7 +269,7 @@ fn expire(attrs: &mut AttrMap) -> Result<()> {
 }
 
 /// Whether a key in PendingDeletion is due to be destroyed (at login and use).
-pub fn deletion_due(key: &Object, now: i64) -> bool {
+pub(crate) fn deletion_due(key: &Object, now: i64) -> bool {
     let attrs = key.attrs();
     get_ulong(attrs, CKA_SOFTKMS_KEY_STATE) == Some(SOFTKMS_KEY_STATE_PENDING_DELETION)
         && get_ulong(attrs, CKA_SOFTKMS_DELETION_TIME).is_some_and(|t| ulong_time(t) <= now)
@@ -278,7 +278,7 @@ pub fn deletion_due(key: &Object, now: i64) -> bool {
 /// Applies the KMS meaning of a `C_SetAttributeValue` that the generic rules
 /// accepted: state transitions, rotation on demand, the rotation period and the
 /// minimum decryption version. `new` is the object's attributes after the write.
-pub fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) -> Result<()> {
+pub(crate) fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) -> Result<()> {
     let given = |ty| template.iter().any(|a| a.ty == ty);
     let old_state = old
         .get_ulong(CKA_SOFTKMS_KEY_STATE)
@@ -374,7 +374,7 @@ pub fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) ->
 /// Imports the same material again into a key whose imported material expired
 /// (PendingImport): only material with the recorded SHA-256 is accepted. The key
 /// becomes Enabled; its expiry is what the same write sets (or none).
-pub fn reimport(old: &Object, new: &mut AttrMap, material: &[u8]) -> Result<()> {
+pub(crate) fn reimport(old: &Object, new: &mut AttrMap, material: &[u8]) -> Result<()> {
     if old.get_ulong(CKA_SOFTKMS_KEY_STATE) != Some(SOFTKMS_KEY_STATE_PENDING_IMPORT) {
         return Err(denied(
             "material can only be imported again into a key in PendingImport",
@@ -403,7 +403,7 @@ pub fn reimport(old: &Object, new: &mut AttrMap, material: &[u8]) -> Result<()> 
 /// The material a managed key decrypts with, newest version first (only the
 /// versions at or above the minimum decryption version). A key without
 /// versions decrypts with its value as version 1.
-pub fn decrypt_versions(key: &Object) -> Result<Vec<(u32, Zeroizing<Vec<u8>>)>> {
+pub(crate) fn decrypt_versions(key: &Object) -> Result<Vec<(u32, Zeroizing<Vec<u8>>)>> {
     let attrs = key.attrs();
     let all = key_versions(attrs)?;
     if all.is_empty() {
@@ -420,7 +420,7 @@ pub fn decrypt_versions(key: &Object) -> Result<Vec<(u32, Zeroizing<Vec<u8>>)>> 
 }
 
 /// The version new encryptions use.
-pub fn current_version(key: &Object) -> u32 {
+pub(crate) fn current_version(key: &Object) -> u32 {
     key.get_ulong(CKA_SOFTKMS_CURRENT_VERSION)
         .and_then(|v| u32::try_from(v).ok())
         .unwrap_or(1)

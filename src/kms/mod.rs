@@ -2,9 +2,9 @@
 //! scheduled deletion, imported material that expires, and the envelope format
 //! (DESIGN §4; `docs/kms.md`, `docs/envelope-format.md`, `docs/vendor-abi.md`).
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod envelope;
-pub mod lifecycle;
+pub(crate) mod lifecycle;
 pub mod policy;
-pub mod principals;
+pub(crate) mod principals;
 pub mod versions;

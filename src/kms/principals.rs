@@ -16,19 +16,19 @@ use crate::principal::{SO, USER};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-pub use crate::abi::CKA_SOFTKMS_PRINCIPAL_PIN;
-pub use crate::abi::CKO_SOFTKMS_PRINCIPAL;
+pub(crate) use crate::abi::CKA_SOFTKMS_PRINCIPAL_PIN;
+pub(crate) use crate::abi::CKO_SOFTKMS_PRINCIPAL;
 
 /// The longest principal name, in bytes.
-pub const MAX_NAME: usize = 32;
+pub(crate) const MAX_NAME: usize = 32;
 /// The prefix of a named principal's row in the store, so that no name can
 /// reach the rows of the SO ("so") or the token owner ("user").
-pub const ROW_PREFIX: &str = "p:";
+pub(crate) const ROW_PREFIX: &str = "p:";
 
 /// Checks a principal name: 1 to 32 bytes of ASCII letters, digits, `.`, `_`,
 /// `-` and `@`, starting with a letter or digit; "so" and "user" are reserved.
 /// `Err` holds the reason.
-pub fn check_name(name: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(format!("a principal name has 1 to {MAX_NAME} bytes"));
     }
@@ -49,7 +49,7 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
 
 /// The store row of a user login name: "user" for the token owner,
 /// `"p:" + name` for a named principal. Never "so".
-pub fn row_name(name: &str) -> String {
+pub(crate) fn row_name(name: &str) -> String {
     if name == USER {
         USER.to_string()
     } else {
@@ -57,15 +57,16 @@ pub fn row_name(name: &str) -> String {
     }
 }
 
+#[cfg(test)]
 /// The principal name of a store row, for named principals only.
-pub fn name_of_row(row: &str) -> Option<&str> {
+pub(crate) fn name_of_row(row: &str) -> Option<&str> {
     row.strip_prefix(ROW_PREFIX)
 }
 
 /// The name `C_LoginUser` gives, checked: "user" or a valid principal name.
 /// Anything else is `CKR_PIN_INCORRECT`, as an unknown name is (no hint about
 /// which names exist).
-pub fn login_name(username: &[u8]) -> Result<String> {
+pub(crate) fn login_name(username: &[u8]) -> Result<String> {
     let name = std::str::from_utf8(username).map_err(|_| Error::PinIncorrect)?;
     if name == USER || check_name(name).is_ok() {
         Ok(name.to_string())
@@ -77,7 +78,7 @@ pub fn login_name(username: &[u8]) -> Result<String> {
 
 /// A principal the SO asked to create.
 #[derive(Debug)]
-pub struct NewPrincipal {
+pub(crate) struct NewPrincipal {
     /// Its name (checked).
     pub name: String,
     /// Its PIN (the token checks the length).
@@ -100,7 +101,7 @@ fn label(a: &Attribute) -> Result<String> {
 /// required; `CKA_TOKEN` may be given as `CK_TRUE` and `CKA_PRIVATE` as
 /// `CK_FALSE` (principals are public token objects, so the SO sees them);
 /// nothing else is accepted.
-pub fn parse_create(template: &[Attribute]) -> Result<NewPrincipal> {
+pub(crate) fn parse_create(template: &[Attribute]) -> Result<NewPrincipal> {
     let mut seen: Vec<CK_ATTRIBUTE_TYPE> = Vec::with_capacity(template.len());
     let (mut name, mut pin) = (None, None);
     for a in template {
@@ -137,7 +138,7 @@ pub fn parse_create(template: &[Attribute]) -> Result<NewPrincipal> {
 
 /// The template of the object that stands for a principal (what is stored:
 /// no PIN).
-pub fn stored_template(name: &str) -> Template {
+pub(crate) fn stored_template(name: &str) -> Template {
     vec![
         Attribute::ulong(CKA_CLASS, CKO_SOFTKMS_PRINCIPAL),
         Attribute::new(CKA_LABEL, name.as_bytes().to_vec()),
@@ -149,7 +150,7 @@ pub fn stored_template(name: &str) -> Template {
 /// Validates a `C_SetAttributeValue` template on a principal object: only
 /// [`CKA_SOFTKMS_PRINCIPAL_PIN`] may be written (the name is fixed:
 /// `CKR_ATTRIBUTE_READ_ONLY` for anything else). Returns the new PIN.
-pub fn parse_set_pin(template: &[Attribute]) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn parse_set_pin(template: &[Attribute]) -> Result<Zeroizing<Vec<u8>>> {
     let mut pin = None;
     for a in template {
         if a.ty != CKA_SOFTKMS_PRINCIPAL_PIN {

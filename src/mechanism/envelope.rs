@@ -17,7 +17,7 @@ use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 /// Longest data key `CKM_SOFTKMS_GENERATE_DATA_KEY` makes (bytes), as AWS KMS.
-pub const MAX_DATA_KEY: usize = 1024;
+pub(crate) const MAX_DATA_KEY: usize = 1024;
 
 /// The mechanisms of this family.
 pub(crate) static MECHANISMS: &[MechanismDef] = &[

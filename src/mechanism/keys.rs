@@ -184,7 +184,7 @@ pub(crate) fn ec_private_template(key: &EcPrivateKey, params: Option<&[u8]>) -> 
 /// A private key object (RSA or EC) as a DER PKCS#8 `PrivateKeyInfo`, for
 /// `C_WrapKey`. EC keys carry the namedCurve OID and their public key. Another
 /// class or key type is `KeyNotWrappable`.
-pub fn private_key_to_pkcs8(key: &Object) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn private_key_to_pkcs8(key: &Object) -> Result<Zeroizing<Vec<u8>>> {
     if key.class() != Some(CKO_PRIVATE_KEY) {
         return Err(Error::KeyNotWrappable);
     }
@@ -200,7 +200,7 @@ pub fn private_key_to_pkcs8(key: &Object) -> Result<Zeroizing<Vec<u8>>> {
 /// modulus, exponents, primes, CRT values; EC: `CKA_EC_PARAMS` as the OID and
 /// `CKA_VALUE`). Malformed → `WrappedKeyInvalid`; an EC key on a curve we do not
 /// support → `CurveNotSupported`.
-pub fn private_key_from_pkcs8(der: &[u8]) -> Result<Template> {
+pub(crate) fn private_key_from_pkcs8(der: &[u8]) -> Result<Template> {
     use pkcs8::der::Decode;
     let info = pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|_| Error::WrappedKeyInvalid)?;
     let oid = info.algorithm.oid.to_string();
@@ -228,7 +228,7 @@ pub fn private_key_from_pkcs8(der: &[u8]) -> Result<Template> {
 /// DER SubjectPublicKeyInfo of an RSA or EC public or private key, from its
 /// attributes (for `CKA_PUBLIC_KEY_INFO`); `None` when the attributes do not
 /// make a key we know.
-pub fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
+pub(crate) fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
     let class = ulong_attr(attrs, CKA_CLASS)?;
     if class != CKO_PUBLIC_KEY && class != CKO_PRIVATE_KEY {
         return None;
@@ -251,7 +251,7 @@ pub fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
 /// standard, but OpenSSL's PKCS#11 provider and libp11 look for it on the private
 /// key to learn the public key when no public key object is found, as SoftHSM and
 /// Kryoptic provide it.
-pub fn public_attributes_of_private(attrs: &AttrMap) -> Template {
+pub(crate) fn public_attributes_of_private(attrs: &AttrMap) -> Template {
     let mut out = Template::new();
     if ulong_attr(attrs, CKA_CLASS) != Some(CKO_PRIVATE_KEY) {
         return out;
@@ -276,7 +276,7 @@ pub fn public_attributes_of_private(attrs: &AttrMap) -> Template {
 /// form one key and match their CRT values (`TemplateInconsistent`), a known
 /// curve (`CurveNotSupported`), a point on it (`AttributeValueInvalid(CKA_EC_POINT)`),
 /// a scalar in range (`AttributeValueInvalid(CKA_VALUE)`). Other objects pass.
-pub fn check_key_attributes(attrs: &AttrMap) -> Result<()> {
+pub(crate) fn check_key_attributes(attrs: &AttrMap) -> Result<()> {
     let class = ulong_attr(attrs, CKA_CLASS);
     let key_type = ulong_attr(attrs, CKA_KEY_TYPE);
     match (class, key_type) {

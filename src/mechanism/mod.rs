@@ -12,20 +12,20 @@
 //! session owns while it runs; `Final`, a single-part call or an error takes it
 //! out. Operations follow the length rules of [`crate::outbuf`].
 
-pub mod aes;
-pub mod digest;
-pub mod ec;
-pub mod envelope;
-pub mod kdf;
-pub mod keys;
-pub mod mac;
+pub(crate) mod aes;
+pub(crate) mod digest;
+pub(crate) mod ec;
+pub(crate) mod envelope;
+pub(crate) mod kdf;
+pub(crate) mod keys;
+pub(crate) mod mac;
 pub mod registry;
-pub mod rng;
-pub mod rsa;
-pub mod versioned;
+pub(crate) mod rng;
+pub(crate) mod rsa;
+pub(crate) mod versioned;
 
 use crate::error::Result;
-pub use crate::gate::Granted;
+pub(crate) use crate::gate::Granted;
 use crate::object::attr::Template;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
@@ -266,28 +266,29 @@ pub trait MessageOp: Send {
 
 /// What a key-generating mechanism returns: the attributes it sets itself
 /// (`CKA_VALUE`, `CKA_MODULUS`, …); the object rules add the template and defaults.
-pub type Generated = Template;
+pub(crate) type Generated = Template;
 
 /// The longest key any derive mechanism makes (bytes): HKDF's limit with
 /// SHA-512 (255 × 64). A longer `CKA_VALUE_LEN` is refused before anything is
 /// allocated.
-pub const MAX_DERIVED_LEN: usize = 255 * 64;
+pub(crate) const MAX_DERIVED_LEN: usize = 255 * 64;
 
 /// Makes a key operation of one kind (`C_EncryptInit`, `C_SignInit`, …).
-pub type KeyOpCtor<T> = fn(&Mechanism, &Granted) -> Result<Box<T>>;
+pub(crate) type KeyOpCtor<T> = fn(&Mechanism, &Granted) -> Result<Box<T>>;
 /// Makes a digest operation.
-pub type DigestCtor = fn(&Mechanism) -> Result<Box<dyn DigestOp>>;
+pub(crate) type DigestCtor = fn(&Mechanism) -> Result<Box<dyn DigestOp>>;
 /// Generates a key's attributes from the caller's template.
-pub type GenerateFn = fn(&Mechanism, &Template) -> Result<Generated>;
+pub(crate) type GenerateFn = fn(&Mechanism, &Template) -> Result<Generated>;
 /// Generates a key pair's (public, private) attributes from the two templates.
-pub type GeneratePairFn = fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>;
+pub(crate) type GeneratePairFn =
+    fn(&Mechanism, &Template, &Template) -> Result<(Generated, Generated)>;
 /// Wraps key bytes under a wrapping key.
-pub type WrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Vec<u8>>;
+pub(crate) type WrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Vec<u8>>;
 /// Unwraps key bytes with an unwrapping key.
-pub type UnwrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+pub(crate) type UnwrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
 /// Derives secret bytes from a base key.
 /// The mechanism is `&mut` because some parameters have output fields.
-pub type DeriveFn =
+pub(crate) type DeriveFn =
     fn(&mut Mechanism, &Granted, Option<usize>, &dyn KeyLookup) -> Result<Zeroizing<Vec<u8>>>;
 
 /// Constructors that a mechanism family registers. Each `fn` gets the checked

@@ -46,13 +46,13 @@ pub fn get(mech: CK_MECHANISM_TYPE) -> Result<&'static MechanismDef> {
 
 /// True when decryption with `mech` can tell a wrong key version from the
 /// right one, so that a managed key's older versions can be tried after a
-/// rotation (`mechanism::versioned`): the row's [`MechanismDef::is_authenticated`].
+/// rotation (`mechanism::versioned`): the row's `MechanismDef::is_authenticated`.
 pub fn tries_versions(mech: CK_MECHANISM_TYPE) -> bool {
     get(mech).is_ok_and(MechanismDef::is_authenticated)
 }
 
 /// Whether the caller of `mech` chooses its IV, counter or nonce (the key
-/// gate's IV rule, `crate::gate`): the row's [`MechanismDef::caller_chooses_iv`].
+/// gate's IV rule, `crate::gate`): the row's `MechanismDef::caller_chooses_iv`.
 pub fn caller_chooses_iv(mech: CK_MECHANISM_TYPE) -> bool {
     get(mech).is_ok_and(MechanismDef::caller_chooses_iv)
 }

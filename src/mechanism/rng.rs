@@ -3,6 +3,6 @@
 use crate::error::{Error, Result};
 
 /// Fills `buf` from the OS random source.
-pub fn fill(buf: &mut [u8]) -> Result<()> {
+pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
     crate::crypto::random(buf).map_err(|_| Error::FunctionFailed)
 }

@@ -17,13 +17,13 @@ fn wrong_key(e: &Error) -> bool {
 }
 
 /// Decrypts with whichever version opens the input, newest first.
-pub struct VersionedCipher {
+pub(crate) struct VersionedCipher {
     ops: Vec<Box<dyn CipherOp>>,
 }
 
 impl VersionedCipher {
     /// One operation per version, newest first.
-    pub fn new(ops: Vec<Box<dyn CipherOp>>) -> Self {
+    pub(crate) fn new(ops: Vec<Box<dyn CipherOp>>) -> Self {
         VersionedCipher { ops }
     }
 }

@@ -168,6 +168,6 @@ fn scope_of(t: &Token) -> Result<AuditScope> {
 
 /// A record as one CloudTrail-like JSON object (`docs/audit.md`), mechanisms
 /// named as the registry names them.
-pub fn audit_json(r: &AuditRecord) -> serde_json::Value {
+pub(crate) fn audit_json(r: &AuditRecord) -> serde_json::Value {
     crate::kms::audit::to_json(r, &crate::mechanism::registry::display_name)
 }

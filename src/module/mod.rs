@@ -31,7 +31,7 @@ mod ops;
 mod session;
 mod slot;
 
-pub use audit::{audit_json, AuditFilter, AuditScope};
+pub(crate) use audit::{audit_json, AuditFilter};
 
 /// How the caller asked the library to lock (`CK_C_INITIALIZE_ARGS`), already
 /// checked by `ffi` for the all-or-none rule of the mutex callbacks.

@@ -6,9 +6,9 @@
 //! replaces the old one.
 
 pub mod attr;
-pub mod rules;
-pub mod search;
-pub mod table;
+pub(crate) mod rules;
+pub(crate) mod search;
+pub(crate) mod table;
 
 use crate::object::attr::{decode_bool, decode_ulong, Attribute, Template};
 use cryptoki_sys::*;
@@ -17,7 +17,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-pub use crate::store::AttrMap;
+pub(crate) use crate::store::AttrMap;
 
 /// One PKCS#11 object as the token holds it.
 pub struct Object {

@@ -45,12 +45,12 @@ use crate::object::{AttrMap, Object};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-pub use crate::object::search::matches;
+pub(crate) use crate::object::search::matches;
 
 /// How a new object comes to be; it decides which attributes the caller may give
 /// and which the token computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// `C_CreateObject`.
     Create,
     /// `C_GenerateKey` / `C_GenerateKeyPair` with this key generation mechanism.
@@ -62,14 +62,12 @@ pub enum Origin {
     Unwrap,
     /// `C_DeriveKey`.
     Derive,
-    /// A copy validated as a fresh object (`C_CopyObject` itself uses [`copy_object`]).
-    Copy,
 }
 
 impl Origin {
     fn forbidden(self) -> Flags {
         match self {
-            Origin::Create | Origin::Copy => NO_CREATE,
+            Origin::Create => NO_CREATE,
             Origin::Generate { .. } => NO_GENERATE,
             Origin::Unwrap => NO_UNWRAP,
             Origin::Derive => NO_DERIVE,
@@ -78,7 +76,7 @@ impl Origin {
     /// This origin's entry of a per-origin default.
     fn pick(self, by: OriginDefaults) -> bool {
         match self {
-            Origin::Create | Origin::Copy => by.create,
+            Origin::Create => by.create,
             Origin::Generate { .. } => by.generate,
             Origin::Unwrap => by.unwrap,
             Origin::Derive => by.derive,
@@ -86,7 +84,7 @@ impl Origin {
     }
     fn required(self) -> Option<Flags> {
         match self {
-            Origin::Create | Origin::Copy => Some(REQ_CREATE),
+            Origin::Create => Some(REQ_CREATE),
             Origin::Generate { .. } => Some(REQ_GENERATE),
             Origin::Unwrap => Some(REQ_UNWRAP),
             Origin::Derive => None,
@@ -338,7 +336,7 @@ fn map_flag(map: &AttrMap, ty: CK_ATTRIBUTE_TYPE, default: bool) -> bool {
 ///
 /// The template may not contradict `generated`. `uid` becomes `CKA_UNIQUE_ID`;
 /// `so` says whether the SO is logged in (only the SO may set `CKA_TRUSTED`).
-pub fn new_object(
+pub(crate) fn new_object(
     template: &Template,
     origin: Origin,
     generated: &Template,
@@ -532,7 +530,7 @@ fn apply_changes(
 /// `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_MODIFIABLE` and `CKA_DESTROYABLE`, may be given;
 /// the direction rules apply. `CKA_LOCAL`, `CKA_ALWAYS_SENSITIVE`,
 /// `CKA_NEVER_EXTRACTABLE` carry over; the copy gets `uid` as `CKA_UNIQUE_ID`.
-pub fn copy_object(src: &Object, template: &Template, uid: &str) -> Result<AttrMap> {
+pub(crate) fn copy_object(src: &Object, template: &Template, uid: &str) -> Result<AttrMap> {
     if !src.flag(CKA_COPYABLE, true) {
         return Err(Error::ActionProhibited);
     }
@@ -546,7 +544,7 @@ pub fn copy_object(src: &Object, template: &Template, uid: &str) -> Result<AttrM
 
 /// `C_SetAttributeValue` (§5.7, §4.1.2): the object's attributes after the change,
 /// or the first error with nothing changed. `so` says whether the SO is logged in.
-pub fn set_attributes(obj: &Object, template: &Template, so: bool) -> Result<AttrMap> {
+pub(crate) fn set_attributes(obj: &Object, template: &Template, so: bool) -> Result<AttrMap> {
     if !obj.flag(CKA_MODIFIABLE, true) {
         return Err(Error::ActionProhibited);
     }
@@ -582,7 +580,7 @@ impl std::fmt::Debug for AttrRead {
 }
 
 /// Reads attribute `ty` of `obj` as `C_GetAttributeValue` may reveal it.
-pub fn read_attribute(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> AttrRead {
+pub(crate) fn read_attribute(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> AttrRead {
     let Some(shape) = shape_of(obj.attrs()) else {
         return AttrRead::Invalid;
     };
@@ -597,7 +595,7 @@ pub fn read_attribute(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> AttrRead {
 
 /// The attributes of an object that are key material and must be sealed in
 /// storage even when the object is public.
-pub fn key_material_types(obj_attrs: &AttrMap) -> Vec<CK_ATTRIBUTE_TYPE> {
+pub(crate) fn key_material_types(obj_attrs: &AttrMap) -> Vec<CK_ATTRIBUTE_TYPE> {
     let Some(shape) = shape_of(obj_attrs) else {
         return Vec::new();
     };
@@ -612,7 +610,7 @@ pub fn key_material_types(obj_attrs: &AttrMap) -> Vec<CK_ATTRIBUTE_TYPE> {
 
 /// An estimate of the object's size in bytes (`C_GetObjectSize`): its attribute
 /// values plus a fixed overhead per attribute and per object.
-pub fn object_size(obj: &Object) -> usize {
+pub(crate) fn object_size(obj: &Object) -> usize {
     const PER_OBJECT: usize = 64;
     const PER_ATTRIBUTE: usize = 16;
     obj.attrs().values().fold(PER_OBJECT, |n, v| {
@@ -637,7 +635,7 @@ const USAGES: &[(CK_ATTRIBUTE_TYPE, &str)] = &[
 /// non-empty `CKA_ALLOWED_MECHANISMS` must list the mechanism
 /// (`CKR_KEY_FUNCTION_NOT_PERMITTED` otherwise). `CKA_START_DATE`/`CKA_END_DATE`
 /// are not enforced: §4.7 says Cryptoki attaches no meaning to them.
-pub fn check_key_use(
+pub(crate) fn check_key_use(
     key: &Object,
     usage: CK_ATTRIBUTE_TYPE,
     mechanism: CK_MECHANISM_TYPE,
@@ -671,7 +669,7 @@ pub fn check_key_use(
 /// extractable (`CKR_KEY_UNEXTRACTABLE`); if it has `CKA_WRAP_WITH_TRUSTED`, the
 /// wrapping key must be `CKA_TRUSTED`; and it must match the wrapping key's
 /// `CKA_WRAP_TEMPLATE` (`CKR_KEY_NOT_WRAPPABLE` for both).
-pub fn check_wrappable(wrapping_key: &Object, key: &Object) -> Result<()> {
+pub(crate) fn check_wrappable(wrapping_key: &Object, key: &Object) -> Result<()> {
     if matches!(key.class(), Some(CKO_PRIVATE_KEY | CKO_SECRET_KEY))
         && !key.flag(CKA_EXTRACTABLE, false)
     {
@@ -716,13 +714,16 @@ fn merge_template(key: &Object, ty: CK_ATTRIBUTE_TYPE, template: &Template) -> R
 
 /// `C_UnwrapKey` (§5.18.4): the template for the new key, with the unwrapping
 /// key's `CKA_UNWRAP_TEMPLATE` merged in.
-pub fn apply_unwrap_template(unwrapping_key: &Object, template: &Template) -> Result<Template> {
+pub(crate) fn apply_unwrap_template(
+    unwrapping_key: &Object,
+    template: &Template,
+) -> Result<Template> {
     merge_template(unwrapping_key, CKA_UNWRAP_TEMPLATE, template)
 }
 
 /// `C_DeriveKey` (§5.18.5): the template for the new key, with the base key's
 /// `CKA_DERIVE_TEMPLATE` merged in.
-pub fn apply_derive_template(base_key: &Object, template: &Template) -> Result<Template> {
+pub(crate) fn apply_derive_template(base_key: &Object, template: &Template) -> Result<Template> {
     merge_template(base_key, CKA_DERIVE_TEMPLATE, template)
 }
 

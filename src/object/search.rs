@@ -23,7 +23,7 @@ pub(crate) fn same_value(ty: CK_ATTRIBUTE_TYPE, a: &[u8], b: &[u8]) -> bool {
 /// value (exact bytes; booleans by truth). An attribute the object lacks never
 /// matches. A secret attribute (footnote 7) of a sensitive or unextractable key
 /// never matches either, so that a search cannot be used to guess key material.
-pub fn matches(obj: &Object, template: &Template) -> bool {
+pub(crate) fn matches(obj: &Object, template: &Template) -> bool {
     let hidden = hides_secrets(obj.attrs());
     let shape = shape_of(obj.attrs());
     template.iter().all(|a| {

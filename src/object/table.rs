@@ -35,7 +35,7 @@ use cryptoki_sys::*;
 
 /// How an attribute value is laid out and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `CK_BBOOL`: exactly one byte.
     Bool,
     /// `CK_ULONG` (and the types defined as it): exactly `size_of::<CK_ULONG>()` bytes.
@@ -56,7 +56,7 @@ pub enum Kind {
 
 /// The default an attribute gets when neither the template nor the mechanism gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefaultValue {
+pub(crate) enum DefaultValue {
     /// No default: the attribute stays absent.
     None,
     /// `CK_FALSE`.
@@ -79,7 +79,7 @@ pub enum DefaultValue {
 /// ([`DefaultValue::ByOrigin`]). A copy validated as a fresh object counts as
 /// `create`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OriginDefaults {
+pub(crate) struct OriginDefaults {
     /// `C_CreateObject`: the caller brings the value.
     pub create: bool,
     /// `C_GenerateKey` / `C_GenerateKeyPair`.
@@ -95,7 +95,7 @@ pub struct OriginDefaults {
 /// template asks otherwise; a key whose value the caller brings in the clear
 /// (`C_CreateObject`) or that a derivation makes keeps the standard's examples'
 /// TRUE (see `docs/mechanisms.md`, "Defaults of new keys").
-pub const EXTRACTABLE_DEFAULT: OriginDefaults = OriginDefaults {
+pub(crate) const EXTRACTABLE_DEFAULT: OriginDefaults = OriginDefaults {
     create: true,
     generate: false,
     unwrap: false,
@@ -104,7 +104,7 @@ pub const EXTRACTABLE_DEFAULT: OriginDefaults = OriginDefaults {
 
 /// An extra check on a value, beyond its [`Kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     /// Nothing more.
     None,
     /// The value length must be one of these (e.g. AES keys).
@@ -115,57 +115,58 @@ pub enum Check {
 
 /// A set of rule flags (see the module docs for the footnotes they stand for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Flags(u32);
+pub(crate) struct Flags(u32);
 
 impl Flags {
+    #[cfg(test)]
     /// True when every flag of `other` is set (always true for [`NONE`]).
-    pub const fn has(self, other: Flags) -> bool {
+    pub(crate) const fn has(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
     }
     /// True when at least one flag of `other` is set.
-    pub const fn any(self, other: Flags) -> bool {
+    pub(crate) const fn any(self, other: Flags) -> bool {
         self.0 & other.0 != 0
     }
     /// The union of two sets.
-    pub const fn or(self, other: Flags) -> Flags {
+    pub(crate) const fn or(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)
     }
 }
 
 /// No flag.
-pub const NONE: Flags = Flags(0);
+pub(crate) const NONE: Flags = Flags(0);
 /// Footnote 1: required by `C_CreateObject` (and required in the finished object).
-pub const REQ_CREATE: Flags = Flags(1);
+pub(crate) const REQ_CREATE: Flags = Flags(1);
 /// Footnote 2: may not be given to `C_CreateObject`.
-pub const NO_CREATE: Flags = Flags(1 << 1);
+pub(crate) const NO_CREATE: Flags = Flags(1 << 1);
 /// Footnote 3: required by `C_GenerateKey`/`C_GenerateKeyPair`.
-pub const REQ_GENERATE: Flags = Flags(1 << 2);
+pub(crate) const REQ_GENERATE: Flags = Flags(1 << 2);
 /// Footnote 4: may not be given to `C_GenerateKey`/`C_GenerateKeyPair`.
-pub const NO_GENERATE: Flags = Flags(1 << 3);
+pub(crate) const NO_GENERATE: Flags = Flags(1 << 3);
 /// Footnote 5: required by `C_UnwrapKey`.
-pub const REQ_UNWRAP: Flags = Flags(1 << 4);
+pub(crate) const REQ_UNWRAP: Flags = Flags(1 << 4);
 /// Footnote 6: may not be given to `C_UnwrapKey`.
-pub const NO_UNWRAP: Flags = Flags(1 << 5);
+pub(crate) const NO_UNWRAP: Flags = Flags(1 << 5);
 /// Footnote 7: hidden when the key is sensitive or unextractable.
-pub const SECRET: Flags = Flags(1 << 6);
+pub(crate) const SECRET: Flags = Flags(1 << 6);
 /// Footnote 8: changeable by `C_SetAttributeValue` and `C_CopyObject`.
-pub const MODIFIABLE: Flags = Flags(1 << 7);
+pub(crate) const MODIFIABLE: Flags = Flags(1 << 7);
 /// Footnote 10: only the SO may set it to `CK_TRUE`.
-pub const SO_TRUE_ONLY: Flags = Flags(1 << 8);
+pub(crate) const SO_TRUE_ONLY: Flags = Flags(1 << 8);
 /// Footnote 11: read-only once `CK_TRUE`.
-pub const TO_TRUE_ONLY: Flags = Flags(1 << 9);
+pub(crate) const TO_TRUE_ONLY: Flags = Flags(1 << 9);
 /// Footnote 12: read-only once `CK_FALSE`.
-pub const TO_FALSE_ONLY: Flags = Flags(1 << 10);
+pub(crate) const TO_FALSE_ONLY: Flags = Flags(1 << 10);
 /// May not be given to `C_DeriveKey` (the mechanism or the token supplies it).
-pub const NO_DERIVE: Flags = Flags(1 << 11);
+pub(crate) const NO_DERIVE: Flags = Flags(1 << 11);
 /// Changeable by `C_CopyObject` only (`CKA_TOKEN`, `CKA_PRIVATE`, `CKA_MODIFIABLE`,
 /// `CKA_DESTROYABLE`, §4.1.3).
-pub const COPY_MODIFIABLE: Flags = Flags(1 << 12);
+pub(crate) const COPY_MODIFIABLE: Flags = Flags(1 << 12);
 /// Key material: sealed in storage even when the object is public.
-pub const KEY_MATERIAL: Flags = Flags(1 << 13);
+pub(crate) const KEY_MATERIAL: Flags = Flags(1 << 13);
 
 /// Set by the token alone, whatever creates the object (footnotes 2,4,6 + derive).
-pub const TOKEN_SET: Flags = Flags(NO_CREATE.0 | NO_GENERATE.0 | NO_UNWRAP.0 | NO_DERIVE.0);
+pub(crate) const TOKEN_SET: Flags = Flags(NO_CREATE.0 | NO_GENERATE.0 | NO_UNWRAP.0 | NO_DERIVE.0);
 /// Secret key material: 1,4,6,7, also not given to `C_DeriveKey`.
 const SECRET_MATERIAL: Flags =
     Flags(REQ_CREATE.0 | NO_GENERATE.0 | NO_UNWRAP.0 | NO_DERIVE.0 | SECRET.0 | KEY_MATERIAL.0);
@@ -175,10 +176,12 @@ const OPT_SECRET_MATERIAL: Flags =
 
 /// One attribute rule.
 #[derive(Debug, Clone, Copy)]
-pub struct AttrDef {
+pub(crate) struct AttrDef {
     /// The `CKA_*` type.
     pub ty: CK_ATTRIBUTE_TYPE,
-    /// Its name, for logs.
+    /// Its name: the table reads as the standard's list, and its tests name
+    /// the rows they find wrong.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub name: &'static str,
     /// Its value layout.
     pub kind: Kind,
@@ -442,7 +445,7 @@ const SECRET_ROWS: &[AttrDef] = &[
 /// Vendor attribute rows (`CKA_VENDOR_DEFINED | 0x534B0000 | n`): the KMS layer
 /// adds its rows here, and nowhere else.
 #[rustfmt::skip]
-pub const VENDOR: &[AttrDef] = &[
+pub(crate) const VENDOR: &[AttrDef] = &[
     row(abi::CKA_SOFTKMS_KEY_STATE, "CKA_SOFTKMS_KEY_STATE", Ulong, MODIFIABLE.or(NO_DERIVE), D::Ulong(abi::SOFTKMS_KEY_STATE_ENABLED), KEYS),
     row(abi::CKA_SOFTKMS_PENDING_WINDOW, "CKA_SOFTKMS_PENDING_WINDOW", Ulong, MODIFIABLE, D::Ulong(30), KEYS),
     row(abi::CKA_SOFTKMS_DELETION_TIME, "CKA_SOFTKMS_DELETION_TIME", Ulong, TOKEN_SET, D::Ulong(0), KEYS),
@@ -463,10 +466,10 @@ pub const VENDOR: &[AttrDef] = &[
 ];
 
 /// Vendor object classes accepted besides the standard ones.
-pub const VENDOR_CLASSES: &[CK_OBJECT_CLASS] = &[abi::CKO_SOFTKMS_PRINCIPAL];
+pub(crate) const VENDOR_CLASSES: &[CK_OBJECT_CLASS] = &[abi::CKO_SOFTKMS_PRINCIPAL];
 
 /// Vendor key types accepted besides the standard ones, with their class.
-pub const VENDOR_KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[];
+pub(crate) const VENDOR_KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[];
 
 /// Every group of rows, searched in order.
 const GROUPS: &[&[AttrDef]] = &[
@@ -498,17 +501,17 @@ const KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[
 ];
 
 /// True for the classes objects can be created in.
-pub fn class_known(class: CK_OBJECT_CLASS) -> bool {
+pub(crate) fn class_known(class: CK_OBJECT_CLASS) -> bool {
     STORAGE_CLASSES.contains(&class) || VENDOR_CLASSES.contains(&class)
 }
 
 /// True for key classes (they need `CKA_KEY_TYPE`).
-pub fn is_key_class(class: CK_OBJECT_CLASS) -> bool {
+pub(crate) fn is_key_class(class: CK_OBJECT_CLASS) -> bool {
     KEYS.contains(&class) || VENDOR_KEY_TYPES.iter().any(|(c, _)| *c == class)
 }
 
 /// True when `key_type` is a known key type of `class`.
-pub fn key_type_known(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
+pub(crate) fn key_type_known(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
     KEY_TYPES
         .iter()
         .chain(VENDOR_KEY_TYPES)
@@ -516,7 +519,7 @@ pub fn key_type_known(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
 }
 
 /// True when `cert_type` is a supported certificate type.
-pub fn cert_type_known(cert_type: CK_CERTIFICATE_TYPE) -> bool {
+pub(crate) fn cert_type_known(cert_type: CK_CERTIFICATE_TYPE) -> bool {
     X509.contains(&cert_type)
 }
 
@@ -528,7 +531,7 @@ fn applies(d: &AttrDef, class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> bo
 /// The rule for attribute `ty` of an object of `class` whose key type (for keys)
 /// or certificate type (for certificates) is `subtype`; `None` when the attribute
 /// is not valid for such an object.
-pub fn def(
+pub(crate) fn def(
     class: CK_OBJECT_CLASS,
     subtype: Option<CK_ULONG>,
     ty: CK_ATTRIBUTE_TYPE,
@@ -554,7 +557,7 @@ pub fn def(
 
 /// The attribute types that are key material ([`KEY_MATERIAL`]) for some kind
 /// of object, ascending.
-pub fn key_material_candidates() -> &'static [CK_ATTRIBUTE_TYPE] {
+pub(crate) fn key_material_candidates() -> &'static [CK_ATTRIBUTE_TYPE] {
     static TYPES: once_cell::sync::Lazy<Vec<CK_ATTRIBUTE_TYPE>> =
         once_cell::sync::Lazy::new(|| {
             let mut v: Vec<CK_ATTRIBUTE_TYPE> = GROUPS
@@ -571,7 +574,7 @@ pub fn key_material_candidates() -> &'static [CK_ATTRIBUTE_TYPE] {
 }
 
 /// Every rule that applies to an object of `class` and `subtype`.
-pub fn defs_for(
+pub(crate) fn defs_for(
     class: CK_OBJECT_CLASS,
     subtype: Option<CK_ULONG>,
 ) -> impl Iterator<Item = &'static AttrDef> {
@@ -583,7 +586,7 @@ pub fn defs_for(
 
 /// The kind of the first row of attribute `ty` (rows of one type differ at most
 /// between `Bytes` and `BigInteger`; a boolean is a boolean everywhere).
-pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
+pub(crate) fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
     GROUPS
         .iter()
         .flat_map(|g| g.iter())
@@ -591,8 +594,9 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         .map(|d| d.kind)
 }
 
+#[cfg(test)]
 /// True when `ty` has a row for some class (an attribute the token knows at all).
-pub fn known_anywhere(ty: CK_ATTRIBUTE_TYPE) -> bool {
+pub(crate) fn known_anywhere(ty: CK_ATTRIBUTE_TYPE) -> bool {
     GROUPS.iter().flat_map(|g| g.iter()).any(|d| d.ty == ty)
 }
 

@@ -19,9 +19,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// Length of a chain hash.
-pub const HASH_LEN: usize = 32;
+pub(crate) const HASH_LEN: usize = 32;
 /// A chain hash.
-pub type Hash = [u8; HASH_LEN];
+pub(crate) type Hash = [u8; HASH_LEN];
 
 const DOMAIN: &[u8] = b"softkms/v1/audit-record";
 /// How far (in sequence numbers) verification looks for where a moved record
@@ -380,7 +380,7 @@ pub struct Verification {
 }
 
 /// The function name of the record that retention writes when it moves the anchor.
-pub const RETENTION_FUNCTION: &str = "retention";
+pub(crate) const RETENTION_FUNCTION: &str = "retention";
 
 /// The context of a retention record: the anchor it set.
 fn retention_context(anchor: u64) -> String {

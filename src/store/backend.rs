@@ -106,7 +106,7 @@ pub struct ObjectRow {
 
 /// The integrity root as stored: bucket digests and their MAC, each `None`
 /// before the first.
-pub type StoredRoot = (Option<Vec<u8>>, Option<Vec<u8>>);
+pub(crate) type StoredRoot = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// A storage backend: hands out transactions.
 pub trait Backend: Send {

@@ -31,13 +31,13 @@
 //! held while the PIN KDF runs, and nothing else is locked while it is held.
 
 mod attempts;
-pub mod audit;
-pub mod backend;
+pub(crate) mod audit;
+pub(crate) mod backend;
 mod codec;
 mod counters;
 mod integrity;
 mod principals;
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 /// The store's attribute-map codec, for the fuzz targets in `fuzz/` only (not
 /// part of the API: the store is the only user of this encoding).
@@ -46,12 +46,12 @@ pub mod fuzzing {
     use super::AttrMap;
     use zeroize::Zeroizing;
 
-    /// [`super::codec`]'s decoder: `None` for anything malformed or non-canonical.
+    /// The store codec's decoder: `None` for anything malformed or non-canonical.
     pub fn decode_attrs(b: &[u8]) -> Option<AttrMap> {
         super::codec::decode_attrs(b)
     }
 
-    /// [`super::codec`]'s encoder.
+    /// The store codec's encoder.
     pub fn encode_attrs(m: &AttrMap) -> Zeroizing<Vec<u8>> {
         super::codec::encode_attrs(m)
     }
@@ -60,14 +60,14 @@ pub mod fuzzing {
 #[allow(clippy::unwrap_used)]
 mod tests;
 
-pub use crate::crypto::pinkdf::KdfParams;
-pub use crate::crypto::seal::Tmk;
+pub(crate) use crate::crypto::pinkdf::KdfParams;
+pub(crate) use crate::crypto::seal::Tmk;
 
 use crate::crypto::seal::{MacKey, Sealer};
 use crate::error::{Error, Result};
 /// The attributes of one object, by type, as the store keeps them. Values are
 /// wiped when dropped.
-pub type AttrMap =
+pub(crate) type AttrMap =
     std::collections::BTreeMap<cryptoki_sys::CK_ATTRIBUTE_TYPE, zeroize::Zeroizing<Vec<u8>>>;
 
 use backend::{Backend, MetaRow, ObjectRow, TokenRow, Tx, TxMode};
@@ -76,17 +76,17 @@ use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use crate::principal::{SO, USER};
+pub(crate) use crate::principal::{SO, USER};
 /// Longest principal name, in bytes.
-pub const MAX_PRINCIPAL_NAME: usize = 64;
+pub(crate) const MAX_PRINCIPAL_NAME: usize = 64;
 /// Longest token label, in bytes.
-pub const MAX_LABEL: usize = 32;
+pub(crate) const MAX_LABEL: usize = 32;
 /// Longest object uid, in bytes.
-pub const MAX_UID: usize = 1024;
+pub(crate) const MAX_UID: usize = 1024;
 /// How many times a read-modify-write of an object is redone after an
 /// [`Error::Conflict`] before the caller gives up (each retry means another
 /// writer made progress, so this is only reached under sustained contention).
-pub const MAX_CONFLICT_RETRIES: usize = 100;
+pub(crate) const MAX_CONFLICT_RETRIES: usize = 100;
 
 const AAD_OBJECT: &[u8] = b"softkms/v1/object";
 const AAD_TMK_WRAP: &[u8] = b"softkms/v1/tmk-wrap";

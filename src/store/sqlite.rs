@@ -16,9 +16,9 @@ use std::path::Path;
 use std::time::Duration;
 
 /// `PRAGMA application_id` of a SoftKMS token file ("SKMS").
-pub const APPLICATION_ID: i64 = 0x534B_4D53;
+pub(crate) const APPLICATION_ID: i64 = 0x534B_4D53;
 /// How long a connection waits for another's write transaction before giving up.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Forward migrations: entry `i` takes a file from `user_version` `i` to `i + 1`.
 /// Never edit an entry once released; append a new one.
@@ -114,7 +114,7 @@ const MIGRATIONS: &[&str] = &[
 pub(crate) const MIGRATIONS_FOR_TESTS: &[&str] = MIGRATIONS;
 
 /// The schema version this build writes and understands.
-pub fn schema_version() -> i64 {
+pub(crate) fn schema_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
 
@@ -147,7 +147,7 @@ fn to_u32(v: i64, what: &str) -> Result<u32> {
 }
 
 /// A token file opened with SQLite.
-pub struct SqliteBackend {
+pub(crate) struct SqliteBackend {
     conn: Connection,
 }
 
@@ -187,7 +187,7 @@ fn create_file(path: &Path) -> Result<()> {
 
 impl SqliteBackend {
     /// Opens (creating when missing) a token file and migrates its schema.
-    pub fn open(path: &Path) -> Result<SqliteBackend> {
+    pub(crate) fn open(path: &Path) -> Result<SqliteBackend> {
         create_file(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(db_err)?;

@@ -2,7 +2,7 @@
 
 /// Milliseconds since the Unix epoch from `CLOCK_REALTIME_COARSE` (Linux; a
 /// vDSO read, no system call); `None` elsewhere or on failure.
-pub fn coarse_realtime_ms() -> Option<i64> {
+pub(crate) fn coarse_realtime_ms() -> Option<i64> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let mut ts = libc::timespec {

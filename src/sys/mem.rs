@@ -44,7 +44,7 @@ use std::sync::OnceLock;
 
 /// The most distinct pages [`protect`] touches in the life of the process
 /// (64 MiB with 4 KiB pages).
-pub const MAX_PAGES: usize = 16_384;
+pub(super) const MAX_PAGES: usize = 16_384;
 
 /// The pages touched so far (their first address), for the budget.
 static PAGES: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
@@ -108,7 +108,7 @@ fn within_budget(start: usize, end: usize, page: usize) -> bool {
 /// Locks the pages that hold `buf` in RAM and leaves them out of core dumps,
 /// as far as the system allows. Never fails; never unlocks (see the module
 /// documentation).
-pub fn protect(buf: &[u8]) {
+pub(crate) fn protect(buf: &[u8]) {
     let page = page_size();
     let Some((start, end)) = page_range(buf.as_ptr() as usize, buf.len(), page) else {
         return;
@@ -123,7 +123,7 @@ pub fn protect(buf: &[u8]) {
 /// [`protect`] for many values at once (a login loading thousands of keys):
 /// the same pages, charged to the same budget, but one pair of system calls
 /// per run of adjacent or overlapping pages instead of per value.
-pub fn protect_many<'a>(bufs: impl IntoIterator<Item = &'a [u8]>) {
+pub(crate) fn protect_many<'a>(bufs: impl IntoIterator<Item = &'a [u8]>) {
     let page = page_size();
     let mut ranges: Vec<(usize, usize)> = bufs
         .into_iter()

@@ -17,7 +17,7 @@ mod exit;
 mod mem;
 mod process;
 
-pub use clock::coarse_realtime_ms;
+pub(crate) use clock::coarse_realtime_ms;
 pub(crate) use exit::at_exit;
-pub use mem::{protect, protect_many};
-pub use process::pid;
+pub(crate) use mem::{protect, protect_many};
+pub(crate) use process::pid;

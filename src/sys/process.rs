@@ -6,7 +6,7 @@ use std::sync::Once;
 /// This process's id, without a system call after the first (glibc's `getpid`
 /// is one since 2.25). A `pthread_atfork` handler forgets the cached id in a
 /// forked child, so a child sees its own id (the module's fork check).
-pub fn pid() -> u32 {
+pub(crate) fn pid() -> u32 {
     static PID: AtomicU32 = AtomicU32::new(0);
     static HANDLER: Once = Once::new();
     static REGISTERED: AtomicBool = AtomicBool::new(false);

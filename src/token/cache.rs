@@ -12,18 +12,18 @@ use std::sync::Arc;
 const INDEXED: [CK_ATTRIBUTE_TYPE; 4] = [CKA_LABEL, CKA_ID, CKA_CLASS, CKA_UNIQUE_ID];
 
 /// A map keyed by handle.
-pub type HandleMap<V> = HashMap<CK_OBJECT_HANDLE, V, Fast>;
+pub(crate) type HandleMap<V> = HashMap<CK_OBJECT_HANDLE, V, Fast>;
 
 /// The hasher of the cache's maps (FxHash). Handles are integers this process
 /// hands out; labels, ids and unique ids come from callers who hold the
 /// token's PIN, that is from the application itself: SipHash's protection
 /// against chosen keys buys nothing here, and costs on every lookup.
-pub type Fast = rustc_hash::FxBuildHasher;
+pub(crate) type Fast = rustc_hash::FxBuildHasher;
 
 /// Objects of one token (token objects of this process's view, plus session
 /// objects), by handle, with secondary indexes.
 #[derive(Default)]
-pub struct ObjectCache {
+pub(crate) struct ObjectCache {
     by_handle: HandleMap<Arc<Object>>,
     by_uid: HashMap<String, CK_OBJECT_HANDLE, Fast>,
     index: HashMap<(CK_ATTRIBUTE_TYPE, Vec<u8>), HashSet<CK_OBJECT_HANDLE, Fast>, Fast>,
@@ -31,28 +31,30 @@ pub struct ObjectCache {
 
 impl ObjectCache {
     /// The object with this handle.
-    pub fn get(&self, h: CK_OBJECT_HANDLE) -> Option<&Arc<Object>> {
+    pub(crate) fn get(&self, h: CK_OBJECT_HANDLE) -> Option<&Arc<Object>> {
         self.by_handle.get(&h)
     }
     /// The handle of the object with this unique id.
-    pub fn handle_of(&self, uid: &str) -> Option<CK_OBJECT_HANDLE> {
+    pub(crate) fn handle_of(&self, uid: &str) -> Option<CK_OBJECT_HANDLE> {
         self.by_uid.get(uid).copied()
     }
+    #[cfg(test)]
     /// Number of objects.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_handle.len()
     }
+    #[cfg(test)]
     /// True when empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.by_handle.is_empty()
     }
     /// Makes room for `n` more objects (before a load of many).
-    pub fn reserve(&mut self, n: usize) {
+    pub(crate) fn reserve(&mut self, n: usize) {
         self.by_handle.reserve(n);
         self.by_uid.reserve(n);
     }
     /// Adds or replaces an object (by handle).
-    pub fn insert(&mut self, obj: Arc<Object>) {
+    pub(crate) fn insert(&mut self, obj: Arc<Object>) {
         self.remove(obj.handle);
         let h = obj.handle;
         for ty in INDEXED {
@@ -64,7 +66,7 @@ impl ObjectCache {
         self.by_handle.insert(h, obj);
     }
     /// Removes an object; returns it.
-    pub fn remove(&mut self, h: CK_OBJECT_HANDLE) -> Option<Arc<Object>> {
+    pub(crate) fn remove(&mut self, h: CK_OBJECT_HANDLE) -> Option<Arc<Object>> {
         let obj = self.by_handle.remove(&h)?;
         for ty in INDEXED {
             if let Some(v) = obj.get(ty) {
@@ -83,7 +85,7 @@ impl ObjectCache {
         Some(obj)
     }
     /// Removes every object for which `drop` is true.
-    pub fn retain(&mut self, keep: impl Fn(&Object) -> bool) {
+    pub(crate) fn retain(&mut self, keep: impl Fn(&Object) -> bool) {
         let gone: Vec<_> = self
             .by_handle
             .values()
@@ -95,12 +97,12 @@ impl ObjectCache {
         }
     }
     /// All objects.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Object>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Object>> {
         self.by_handle.values()
     }
     /// Handles of the objects that match `template` and pass `visible`, in
     /// handle order. Uses the most selective index the template allows.
-    pub fn find(
+    pub(crate) fn find(
         &self,
         template: &Template,
         visible: impl Fn(&Object) -> bool,

@@ -56,7 +56,7 @@ impl IvSource for Local {
 
 /// The counter of a key no other process can see (a session key), by its
 /// unique id.
-pub fn local(uid: &str) -> Arc<dyn IvSource> {
+pub(crate) fn local(uid: &str) -> Arc<dyn IvSource> {
     Arc::new(Local {
         uid: uid.to_string(),
     })
@@ -65,7 +65,7 @@ pub fn local(uid: &str) -> Arc<dyn IvSource> {
 impl Token {
     /// Where the IV counters of `key` come from (`None` when the token file
     /// cannot be opened).
-    pub fn iv_source(&self, key: &Object) -> Option<Arc<dyn IvSource>> {
+    pub(crate) fn iv_source(&self, key: &Object) -> Option<Arc<dyn IvSource>> {
         let uid = key.unique_id().to_string();
         if key.is_token() {
             let store = self.store().ok()?;

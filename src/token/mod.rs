@@ -1,9 +1,9 @@
 //! Slots and tokens: one token per slot, each in its own SQLite file; login
 //! state, PINs and the object cache of this process.
 
-pub mod cache;
-pub mod iv;
-pub mod watch;
+pub(crate) mod cache;
+pub(crate) mod iv;
+pub(crate) mod watch;
 
 use crate::config::SlotConfig;
 use crate::crypto::seal::Tmk;
@@ -22,20 +22,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use watch::Watch;
 
-pub use crate::principal::{SO, USER};
+pub(crate) use crate::principal::{SO, USER};
 
 /// Object handles are unique in the process and never reused, across tokens and
 /// across `C_Finalize`/`C_Initialize`.
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
 
 /// A fresh object handle.
-pub fn new_object_handle() -> CK_OBJECT_HANDLE {
+pub(crate) fn new_object_handle() -> CK_OBJECT_HANDLE {
     NEXT_OBJECT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Who is logged in to a token in this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Login {
+pub(crate) enum Login {
     /// Nobody: public session states.
     Public,
     /// A user: the default user (`USER`) or a named principal.
@@ -45,7 +45,7 @@ pub enum Login {
 }
 
 /// Mutable state of a token in this process.
-pub struct TokenState {
+pub(crate) struct TokenState {
     /// Who is logged in.
     pub login: Login,
     /// Who is logging in at this moment (a thread of this process is running
@@ -62,7 +62,7 @@ pub struct TokenState {
 }
 
 /// One slot and its token.
-pub struct Token {
+pub(crate) struct Token {
     /// The slot's configuration.
     pub cfg: SlotConfig,
     store: OnceCell<Arc<Store>>,
@@ -82,7 +82,7 @@ pub struct Token {
 
 impl Token {
     /// A token for a configured slot; the file is opened on first use.
-    pub fn new(cfg: SlotConfig) -> Token {
+    pub(crate) fn new(cfg: SlotConfig) -> Token {
         Token {
             sync: Mutex::new(()),
             auditor: Auditor::new(&cfg),
@@ -102,12 +102,12 @@ impl Token {
     }
 
     /// The store, opened (and the file created) on first use.
-    pub fn store(&self) -> Result<Arc<Store>> {
+    pub(crate) fn store(&self) -> Result<Arc<Store>> {
         self.store_ref().cloned()
     }
 
     /// [`Token::store`], borrowed (no reference count to touch on a hot path).
-    pub fn store_ref(&self) -> Result<&Arc<Store>> {
+    pub(crate) fn store_ref(&self) -> Result<&Arc<Store>> {
         self.store.get_or_try_init(|| {
             Store::open(&self.cfg.path).map(Arc::new).inspect_err(|e| {
                 log::error!(
@@ -122,7 +122,7 @@ impl Token {
     /// Brings the cache up to date with the file when another connection changed
     /// it. Cheap when nothing changed: a look at the WAL index (see [`watch`]),
     /// SQLite only when somebody committed since the last check.
-    pub fn refresh(&self) -> Result<()> {
+    pub(crate) fn refresh(&self) -> Result<()> {
         let store = self.store_ref()?;
         // The WAL index is watched once our connection has read the file (see
         // `watch`): until then every call asks SQLite.
@@ -243,13 +243,13 @@ impl Token {
     }
 
     /// The token's stored description (`None` = not initialized).
-    pub fn meta(&self) -> Result<Option<TokenMeta>> {
+    pub(crate) fn meta(&self) -> Result<Option<TokenMeta>> {
         self.refresh()?;
         Ok(self.state.read().meta.clone())
     }
 
     /// `C_InitToken`: the SO PIN is checked when the token is initialized already.
-    pub fn init(&self, so_pin: &[u8], label: &str, rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn init(&self, so_pin: &[u8], label: &str, rec: &AuditRecord) -> Result<()> {
         self.check_pin_len(so_pin)?;
         let store = self.store()?;
         if store.token_meta()?.is_some() {
@@ -267,7 +267,7 @@ impl Token {
     }
 
     /// Checks a PIN's length against the slot's limits.
-    pub fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
+    pub(crate) fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
         if pin.len() < self.cfg.min_pin_len || pin.len() > self.cfg.max_pin_len {
             return Err(Error::PinLenRange);
         }
@@ -292,7 +292,7 @@ impl Token {
 
     /// Checks that `who` may log in now (see [`Token::login`]), without
     /// running the KDF; [`Token::login`] checks again under the lock.
-    pub fn check_login(&self, who: &Login) -> Result<()> {
+    pub(crate) fn check_login(&self, who: &Login) -> Result<()> {
         Self::login_refused(&self.state.read(), who)
     }
 
@@ -300,7 +300,7 @@ impl Token {
     /// private objects. At most one login of a token runs in a process: while
     /// one is logged in or logging in (another thread runs the KDF), a login
     /// is refused at once ([`Token::check_login`]'s codes) without a KDF.
-    pub fn login(&self, who: Login, pin: &[u8], rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn login(&self, who: Login, pin: &[u8], rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
         let name = Self::row_of(&who)?;
         let mut pending = {
@@ -359,7 +359,7 @@ impl Token {
 
     /// The store row of a login: "so", "user", or `"p:NAME"` for a named
     /// principal (`kms::principals`), so that no user name reaches the SO's row.
-    pub fn row_of(who: &Login) -> Result<String> {
+    pub(crate) fn row_of(who: &Login) -> Result<String> {
         match who {
             Login::So => Ok(SO.to_string()),
             Login::User(n) => Ok(principals::row_name(n)),
@@ -370,7 +370,7 @@ impl Token {
     /// Creates a named principal with its PIN (wrapping the master key of this
     /// session: the caller checks that the SO is logged in). An invalid or
     /// existing name is `CKR_ATTRIBUTE_VALUE_INVALID` on `CKA_LABEL`.
-    pub fn add_principal(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn add_principal(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
         principals::check_name(name).map_err(|why| {
             log::info!("principal {name:?} refused: {why}");
             Error::AttributeValueInvalid(CKA_LABEL)
@@ -386,7 +386,12 @@ impl Token {
     /// Replaces a named principal's PIN and clears its lock-out (the caller
     /// checks that the SO is logged in). An unknown name is
     /// `CKR_USER_PIN_NOT_INITIALIZED`.
-    pub fn set_principal_pin(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn set_principal_pin(
+        &self,
+        name: &str,
+        pin: &[u8],
+        rec: &AuditRecord,
+    ) -> Result<()> {
         let row = principals::row_name(name);
         if name == USER || self.store()?.principal(&row)?.is_none() {
             return Err(Error::UserPinNotInitialized);
@@ -397,7 +402,7 @@ impl Token {
     /// Removes a named principal (nothing happens when it does not exist; the
     /// caller checks that the SO is logged in). Its sessions in other processes
     /// keep their login until they log out, as with a PIN change.
-    pub fn remove_principal(&self, name: &str, rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn remove_principal(&self, name: &str, rec: &AuditRecord) -> Result<()> {
         if name == USER {
             return Err(Error::ActionProhibited);
         }
@@ -405,8 +410,9 @@ impl Token {
             .remove_principal_audited(&principals::row_name(name), rec)
     }
 
+    #[cfg(test)]
     /// The names of the named principals, sorted (not "so" nor "user").
-    pub fn principal_names(&self) -> Result<Vec<String>> {
+    pub(crate) fn principal_names(&self) -> Result<Vec<String>> {
         Ok(self
             .store()?
             .principals()?
@@ -419,7 +425,7 @@ impl Token {
     /// Handles to private objects die with it (§5.6: "even if a user is later
     /// logged back into the token, those handles remain invalid"); the next
     /// login hands out new ones.
-    pub fn logout(&self) -> Result<()> {
+    pub(crate) fn logout(&self) -> Result<()> {
         let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = Login::Public;
@@ -435,7 +441,7 @@ impl Token {
     }
 
     /// Sets a principal's PIN (the caller has checked who may); needs the master key.
-    pub fn set_pin(&self, name: &str, new_pin: &[u8], rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn set_pin(&self, name: &str, new_pin: &[u8], rec: &AuditRecord) -> Result<()> {
         self.check_pin_len(new_pin)?;
         let store = self.store()?;
         let st = self.state.read();
@@ -444,7 +450,13 @@ impl Token {
     }
 
     /// Changes a PIN after checking the old one; works logged in or not.
-    pub fn change_pin(&self, name: &str, old: &[u8], new: &[u8], rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn change_pin(
+        &self,
+        name: &str,
+        old: &[u8],
+        new: &[u8],
+        rec: &AuditRecord,
+    ) -> Result<()> {
         self.check_pin_len(new)?;
         if old.len() > self.cfg.max_pin_len {
             return Err(Error::PinIncorrect);
@@ -460,7 +472,7 @@ impl Token {
     }
 
     /// Checks a principal's PIN (`CKU_CONTEXT_SPECIFIC` re-authentication).
-    pub fn change_pin_check(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn change_pin_check(&self, name: &str, pin: &[u8], rec: &AuditRecord) -> Result<()> {
         // A PIN longer than any this slot accepts cannot be right: refused
         // before the KDF reads it, as at login.
         if pin.len() > self.cfg.max_pin_len {
@@ -473,7 +485,7 @@ impl Token {
     }
 
     /// The failed-login count of a principal, and whether it is locked.
-    pub fn pin_status(&self, name: &str) -> Result<Option<(u32, bool)>> {
+    pub(crate) fn pin_status(&self, name: &str) -> Result<Option<(u32, bool)>> {
         let store = self.store()?;
         Ok(store.principal(name)?.map(|p| {
             (
@@ -484,7 +496,7 @@ impl Token {
     }
 
     /// Writes a token object to the file and puts it in the cache.
-    pub fn persist(
+    pub(crate) fn persist(
         &self,
         handle: CK_OBJECT_HANDLE,
         attrs: AttrMap,
@@ -507,7 +519,12 @@ impl Token {
     /// no change, when the object changed since `old` was read, here (another
     /// thread) or in another process. The caller reads the object again (its
     /// next `refresh` brings the other writer's change) and redoes its change.
-    pub fn update(&self, old: &Object, attrs: AttrMap, rec: &AuditRecord) -> Result<Arc<Object>> {
+    pub(crate) fn update(
+        &self,
+        old: &Object,
+        attrs: AttrMap,
+        rec: &AuditRecord,
+    ) -> Result<Arc<Object>> {
         let store = self.store()?;
         let obj = Object::new(old.handle, None, attrs);
         protect_key_material(obj.attrs());
@@ -546,7 +563,7 @@ impl Token {
     }
 
     /// Removes a token object from the file and the cache.
-    pub fn unpersist(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn unpersist(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
         let rec = rec.clone().with_key(obj.unique_id(), None);
         let _sync = self.sync.lock();
@@ -561,7 +578,7 @@ impl Token {
     /// Removes a token object from the file and the cache only if the file
     /// still holds the version of it that `obj` is (`Error::Conflict` when
     /// another writer changed it meanwhile: a cancelled deletion, say).
-    pub fn unpersist_if_current(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
+    pub(crate) fn unpersist_if_current(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
         let rec = rec.clone().with_key(obj.unique_id(), None);
         let _sync = self.sync.lock();

@@ -39,7 +39,7 @@ const HEADER_LEN: usize = 48;
 
 /// The WAL index of one token file, and the mark of the last time the cache
 /// was found current.
-pub struct Watch {
+pub(crate) struct Watch {
     shm: File,
     /// A fingerprint of the header; 0 = no mark.
     mark: AtomicU64,
@@ -48,7 +48,7 @@ pub struct Watch {
 impl Watch {
     /// Opens the WAL index of the token file at `db`; call it only once the
     /// token's own connection has read the database.
-    pub fn open(db: &Path) -> Option<Watch> {
+    pub(crate) fn open(db: &Path) -> Option<Watch> {
         let mut shm = db.as_os_str().to_os_string();
         shm.push("-shm");
         let shm = File::open(Path::new(&shm)).ok()?;
@@ -60,7 +60,7 @@ impl Watch {
 
     /// A fingerprint of the header as it is now; 0 when it cannot be read whole
     /// (0 never counts as unchanged).
-    pub fn read(&self) -> u64 {
+    pub(crate) fn read(&self) -> u64 {
         let mut buf = [0u8; HEADER_LEN];
         if self.shm.read_exact_at(&mut buf, 0).is_err() {
             return 0;
@@ -78,13 +78,13 @@ impl Watch {
 
     /// True when `now` (from [`Watch::read`]) is the mark: nobody committed
     /// since the cache was last found current.
-    pub fn unchanged(&self, now: u64) -> bool {
+    pub(crate) fn unchanged(&self, now: u64) -> bool {
         now != 0 && self.mark.load(Ordering::Acquire) == now
     }
 
     /// Leaves `before` (read before the check that found the cache current) as
     /// the mark.
-    pub fn set(&self, before: u64) {
+    pub(crate) fn set(&self, before: u64) {
         self.mark.store(before, Ordering::Release);
     }
 }

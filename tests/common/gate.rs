@@ -97,7 +97,7 @@ pub fn ck(rv: RvError) -> CK_RV {
 
 /// The name the audit log gives `rv` (`returnValue`, `errorCode`).
 pub fn rv_name(rv: CK_RV) -> String {
-    softkms::kms::audit::rv_name(rv)
+    softkms::internals::kms::audit::rv_name(rv)
 }
 
 pub fn ulong_attr(ty: CK_ULONG, v: CK_ULONG) -> Attribute {

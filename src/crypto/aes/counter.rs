@@ -14,7 +14,7 @@ use zeroize::Zeroize;
 /// checked here first. GCM's own counter ([`super::Gcm`]) is the `ctr`
 /// crate's 32-bit one, which wraps within its 32 bits as GCM's `inc32` does.
 #[derive(Clone)]
-pub struct Ctr {
+pub(crate) struct Ctr {
     /// The next counter block.
     next: [u8; BLOCK],
     /// GCM's `inc32` rather than the 128-bit counter limited by `blocks_left`.
@@ -47,7 +47,7 @@ where
 
 impl Ctr {
     /// A keystream starting at `cb`; `None` unless `1 <= counter_bits <= 128`.
-    pub fn new(cb: [u8; BLOCK], counter_bits: u32) -> Option<Self> {
+    pub(crate) fn new(cb: [u8; BLOCK], counter_bits: u32) -> Option<Self> {
         if !(1..=128).contains(&counter_bits) {
             return None;
         }
@@ -78,7 +78,7 @@ impl Ctr {
         }
     }
     /// True when `len` more bytes can be processed without wrapping the counter.
-    pub fn fits(&self, len: usize) -> bool {
+    pub(crate) fn fits(&self, len: usize) -> bool {
         let buffered = BLOCK - self.ks_pos;
         if len <= buffered {
             return true;
@@ -116,7 +116,7 @@ impl Ctr {
     }
     /// XORs the keystream into `data`; `false` (and nothing done) when the
     /// counter would wrap.
-    pub fn apply(&mut self, key: &AesKey, data: &mut [u8]) -> bool {
+    pub(crate) fn apply(&mut self, key: &AesKey, data: &mut [u8]) -> bool {
         if !self.fits(data.len()) {
             return false;
         }

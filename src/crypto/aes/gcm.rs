@@ -14,7 +14,7 @@ use zeroize::Zeroize;
 /// and, with the `aws-lc` feature, the `aws-lc-rs` GCM key for the one-shot
 /// 96-bit-IV case ([`GcmKey::seal`], [`GcmKey::open`]).
 #[derive(Clone)]
-pub struct GcmKey {
+pub(crate) struct GcmKey {
     aes: AesKey,
     ghash: GHash,
     #[cfg(feature = "aws-lc")]
@@ -29,7 +29,7 @@ impl std::fmt::Debug for GcmKey {
 
 impl GcmKey {
     /// Prepares `aes` for GCM (our own GCM only; see [`GcmKey::from_bytes`]).
-    pub fn new(aes: AesKey) -> Self {
+    pub(crate) fn new(aes: AesKey) -> Self {
         let mut h = [0u8; BLOCK];
         aes.encrypt_block(&mut h);
         let ghash = GHash::new(&Blk::from(h));
@@ -44,7 +44,7 @@ impl GcmKey {
 
     /// Expands a 16, 24 or 32 byte key for every mode; `None` for any other
     /// length. With the `aws-lc` feature the `aws-lc-rs` GCM key is built too.
-    pub fn from_bytes(key: &[u8]) -> Option<Self> {
+    pub(crate) fn from_bytes(key: &[u8]) -> Option<Self> {
         #[allow(unused_mut)]
         let mut k = Self::new(AesKey::new(key)?);
         #[cfg(feature = "aws-lc")]
@@ -65,7 +65,7 @@ impl GcmKey {
     /// One-shot GCM encryption of `data` in place; the full 16-byte tag
     /// (truncate as the caller's tag length says). The caller checks the length
     /// against [`GCM_MAX_DATA`]. With `aws-lc`, a 96-bit IV goes to `aws-lc-rs`.
-    pub fn seal(
+    pub(crate) fn seal(
         &self,
         iv: &[u8],
         aad: &[u8],
@@ -92,7 +92,14 @@ impl GcmKey {
     /// bad tag, with no plaintext in `dst` (wiped by the `aws-lc-rs` path,
     /// untouched by ours). With `aws-lc`, a 96-bit IV with a full tag goes to
     /// `aws-lc-rs`.
-    pub fn open(&self, iv: &[u8], aad: &[u8], ct: &[u8], tag: &[u8], dst: &mut [u8]) -> bool {
+    pub(crate) fn open(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        ct: &[u8],
+        tag: &[u8],
+        dst: &mut [u8],
+    ) -> bool {
         if dst.len() != ct.len() {
             return false;
         }
@@ -113,19 +120,19 @@ impl GcmKey {
         Gcm::new(self, iv, aad).open(ct, tag, dst)
     }
     /// The expanded AES key.
-    pub fn aes(&self) -> &AesKey {
+    pub(crate) fn aes(&self) -> &AesKey {
         &self.aes
     }
 }
 
 /// Largest GCM plaintext (NIST SP 800-38D: 2^39 - 256 bits).
-pub const GCM_MAX_DATA: u64 = (1 << 36) - 32;
+pub(crate) const GCM_MAX_DATA: u64 = (1 << 36) - 32;
 
 /// One GCM message in progress (NIST SP 800-38D). The keystream and the
 /// authentication run separately so that a decryptor can authenticate the
 /// whole ciphertext before it releases any plaintext.
 #[derive(Clone)]
-pub struct Gcm {
+pub(crate) struct Gcm {
     aes: AesKey,
     ghash: GHash,
     ctr: Ctr,
@@ -145,7 +152,7 @@ impl Drop for Gcm {
 
 impl Gcm {
     /// Starts a message with `iv` (any non-empty length) and `aad`.
-    pub fn new(key: &GcmKey, iv: &[u8], aad: &[u8]) -> Self {
+    pub(crate) fn new(key: &GcmKey, iv: &[u8], aad: &[u8]) -> Self {
         let mut j0 = [0u8; BLOCK];
         if iv.len() == 12 {
             j0[..12].copy_from_slice(iv);
@@ -179,18 +186,18 @@ impl Gcm {
         }
     }
     /// True when `more` bytes can still be added to this message.
-    pub fn fits(&self, more: usize) -> bool {
+    pub(crate) fn fits(&self, more: usize) -> bool {
         u64::try_from(more)
             .ok()
             .and_then(|m| self.ct_len.checked_add(m))
             .is_some_and(|t| t <= GCM_MAX_DATA)
     }
     /// XORs the keystream into `data` (encrypts or decrypts), without authenticating.
-    pub fn keystream(&mut self, data: &mut [u8]) {
+    pub(crate) fn keystream(&mut self, data: &mut [u8]) {
         self.ctr.apply(&self.aes, data);
     }
     /// Authenticates ciphertext bytes.
-    pub fn authenticate(&mut self, mut ct: &[u8]) {
+    pub(crate) fn authenticate(&mut self, mut ct: &[u8]) {
         self.ct_len = self
             .ct_len
             .saturating_add(u64::try_from(ct.len()).unwrap_or(u64::MAX));
@@ -211,14 +218,14 @@ impl Gcm {
         self.partial_len = rest.len();
     }
     /// Encrypts `data` in place and authenticates the result.
-    pub fn encrypt(&mut self, data: &mut [u8]) {
+    pub(crate) fn encrypt(&mut self, data: &mut [u8]) {
         self.keystream(data);
         self.authenticate(data);
     }
     /// Authenticates all of `ct` and checks `tag` (its first `tag.len()`
     /// bytes); only if it matches is the plaintext written to `dst` (as long
     /// as `ct`). `false` on a bad tag or length, with `dst` untouched.
-    pub fn open(mut self, ct: &[u8], tag: &[u8], dst: &mut [u8]) -> bool {
+    pub(crate) fn open(mut self, ct: &[u8], tag: &[u8], dst: &mut [u8]) -> bool {
         if dst.len() != ct.len() || tag.is_empty() || tag.len() > BLOCK {
             return false;
         }
@@ -234,7 +241,7 @@ impl Gcm {
     }
 
     /// The full 16-byte tag (truncate as the caller's tag length says).
-    pub fn tag(mut self) -> [u8; BLOCK] {
+    pub(crate) fn tag(mut self) -> [u8; BLOCK] {
         if self.partial_len > 0 {
             let p = self.partial;
             self.ghash.update_padded(&p[..self.partial_len]);

@@ -8,7 +8,7 @@ use aes::cipher::common::InnerInit;
 /// (its state is wiped on drop by the crate's `zeroize` feature); the
 /// `aws-lc-rs` context over the key's own `aws-lc-rs` CMAC key.
 #[derive(Clone)]
-pub struct Cmac(Inner);
+pub(crate) struct Cmac(Inner);
 
 #[derive(Clone)]
 enum Inner {
@@ -31,7 +31,7 @@ fn lc_failed() -> ! {
 
 impl Cmac {
     /// A new CMAC under `key`.
-    pub fn new(key: &AesKey) -> Self {
+    pub(crate) fn new(key: &AesKey) -> Self {
         #[cfg(feature = "aws-lc")]
         if let Some(c) = key.lc.cmac() {
             return Cmac(Inner::Lc(c));
@@ -43,7 +43,7 @@ impl Cmac {
         })
     }
     /// Adds data.
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         use cmac::Mac;
         match &mut self.0 {
             #[cfg(feature = "aws-lc")]
@@ -58,7 +58,7 @@ impl Cmac {
         }
     }
     /// The full 16-byte MAC.
-    pub fn finalize(self) -> [u8; BLOCK] {
+    pub(crate) fn finalize(self) -> [u8; BLOCK] {
         use cmac::Mac;
         match self.0 {
             #[cfg(feature = "aws-lc")]

@@ -30,7 +30,7 @@ use aes::cipher::{
 };
 
 /// The AES block size in bytes.
-pub const BLOCK: usize = 16;
+pub(crate) const BLOCK: usize = 16;
 
 type Blk = Array<u8, U16>;
 
@@ -61,17 +61,17 @@ mod lc;
 mod mac;
 mod wrap;
 
-pub use counter::Ctr;
-pub use gcm::{Gcm, GcmKey, GCM_MAX_DATA};
-pub use mac::Cmac;
-pub use wrap::{kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, KWP_DEFAULT_IV, KW_DEFAULT_IV};
+pub(crate) use counter::Ctr;
+pub(crate) use gcm::{Gcm, GcmKey, GCM_MAX_DATA};
+pub(crate) use mac::Cmac;
+pub(crate) use wrap::{kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, KWP_DEFAULT_IV, KW_DEFAULT_IV};
 
 /// An expanded AES key of any of the three sizes (the `aes` crate's schedule,
 /// wiped on drop by its `zeroize` feature) and, with the `aws-lc` feature, the
 /// `aws-lc-rs` keys for CBC, CTR and CMAC, made on first use. Clones share
 /// the `aws-lc-rs` keys.
 #[derive(Clone)]
-pub struct AesKey {
+pub(crate) struct AesKey {
     rc: Rc,
     #[cfg(feature = "aws-lc")]
     lc: std::sync::Arc<lc::LcKeys>,
@@ -85,7 +85,7 @@ impl std::fmt::Debug for AesKey {
 
 impl AesKey {
     /// Expands a 16, 24 or 32 byte key; `None` for any other length.
-    pub fn new(key: &[u8]) -> Option<Self> {
+    pub(crate) fn new(key: &[u8]) -> Option<Self> {
         let rc = match key.len() {
             16 => Rc::A128(aes::Aes128::new_from_slice(key).ok()?),
             24 => Rc::A192(aes::Aes192::new_from_slice(key).ok()?),
@@ -99,7 +99,7 @@ impl AesKey {
         })
     }
     /// The key length in bytes.
-    pub fn key_len(&self) -> usize {
+    pub(crate) fn key_len(&self) -> usize {
         match self.rc {
             Rc::A128(_) => 16,
             Rc::A192(_) => 24,
@@ -107,22 +107,22 @@ impl AesKey {
         }
     }
     /// Encrypts one block in place.
-    pub fn encrypt_block(&self, b: &mut [u8; BLOCK]) {
+    pub(crate) fn encrypt_block(&self, b: &mut [u8; BLOCK]) {
         let blk: &mut Blk = b.into();
         with_cipher!(self, k => k.encrypt_block(blk))
     }
     /// Decrypts one block in place.
-    pub fn decrypt_block(&self, b: &mut [u8; BLOCK]) {
+    pub(crate) fn decrypt_block(&self, b: &mut [u8; BLOCK]) {
         let blk: &mut Blk = b.into();
         with_cipher!(self, k => k.decrypt_block(blk))
     }
     /// Encrypts whole blocks in place (ECB); a trailing partial block is left alone.
-    pub fn encrypt_blocks(&self, data: &mut [u8]) {
+    pub(crate) fn encrypt_blocks(&self, data: &mut [u8]) {
         let (blocks, _) = Blk::slice_as_chunks_mut(data);
         with_cipher!(self, k => k.encrypt_blocks(blocks))
     }
     /// Decrypts whole blocks in place (ECB); a trailing partial block is left alone.
-    pub fn decrypt_blocks(&self, data: &mut [u8]) {
+    pub(crate) fn decrypt_blocks(&self, data: &mut [u8]) {
         let (blocks, _) = Blk::slice_as_chunks_mut(data);
         with_cipher!(self, k => k.decrypt_blocks(blocks))
     }
@@ -137,7 +137,7 @@ fn xor_into(dst: &mut [u8], src: &[u8]) {
 /// CBC encryption of whole blocks in place (`aws-lc-rs` with the `aws-lc`
 /// feature, else the `cbc` crate); `iv` becomes the last ciphertext block. A
 /// trailing partial block is left alone.
-pub fn cbc_encrypt(key: &AesKey, iv: &mut [u8; BLOCK], data: &mut [u8]) {
+pub(crate) fn cbc_encrypt(key: &AesKey, iv: &mut [u8; BLOCK], data: &mut [u8]) {
     let n = data.len() / BLOCK * BLOCK;
     if n == 0 {
         return;
@@ -159,7 +159,7 @@ pub fn cbc_encrypt(key: &AesKey, iv: &mut [u8; BLOCK], data: &mut [u8]) {
 /// CBC decryption of whole blocks in place (`aws-lc-rs` with the `aws-lc`
 /// feature, else the `cbc` crate); `iv` becomes the last ciphertext block. A
 /// trailing partial block is left alone.
-pub fn cbc_decrypt(key: &AesKey, iv: &mut [u8; BLOCK], data: &mut [u8]) {
+pub(crate) fn cbc_decrypt(key: &AesKey, iv: &mut [u8; BLOCK], data: &mut [u8]) {
     let n = data.len() / BLOCK * BLOCK;
     if n == 0 {
         return;

@@ -8,9 +8,9 @@ use aes::cipher::common::InnerInit;
 use zeroize::{Zeroize, Zeroizing};
 
 /// The default IV of KW (RFC 3394 §2.2.3.1).
-pub const KW_DEFAULT_IV: [u8; 8] = [0xa6; 8];
+pub(crate) const KW_DEFAULT_IV: [u8; 8] = [0xa6; 8];
 /// The default ICV of KWP (RFC 5649 §3).
-pub const KWP_DEFAULT_IV: [u8; 4] = [0xa6, 0x59, 0x59, 0xa6];
+pub(crate) const KWP_DEFAULT_IV: [u8; 4] = [0xa6, 0x59, 0x59, 0xa6];
 
 /// The wrapping function W of SP 800-38F (RFC 3394 §2.2.1) with initial value
 /// `a`; `data` is `n >= 2` semiblocks. Ours: `aes-kw` fixes the initial value.
@@ -64,7 +64,7 @@ fn w_inv(key: &AesKey, wrapped: &[u8]) -> ([u8; 8], Zeroizing<Vec<u8>>) {
 
 /// KW wrap (RFC 3394): `data` must be a multiple of 8 bytes and at least 16.
 /// The default IV goes to the `aes-kw` crate, any other to our own W.
-pub fn kw_wrap(key: &AesKey, iv: [u8; 8], data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn kw_wrap(key: &AesKey, iv: [u8; 8], data: &[u8]) -> Option<Vec<u8>> {
     if data.len() < 16 || data.len() % 8 != 0 {
         return None;
     }
@@ -78,7 +78,7 @@ pub fn kw_wrap(key: &AesKey, iv: [u8; 8], data: &[u8]) -> Option<Vec<u8>> {
 
 /// KW unwrap (RFC 3394): `None` on a bad length or a failed integrity check.
 /// The default IV goes to the `aes-kw` crate, any other to our own W⁻¹.
-pub fn kw_unwrap(key: &AesKey, iv: [u8; 8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) fn kw_unwrap(key: &AesKey, iv: [u8; 8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
         return None;
     }
@@ -98,7 +98,7 @@ fn kw_unwrap_own(key: &AesKey, iv: [u8; 8], wrapped: &[u8]) -> Option<Zeroizing<
 
 /// KWP wrap (RFC 5649): any length from 1 to 2^32 - 1 bytes. The default ICV
 /// goes to the `aes-kw` crate, any other to our own code.
-pub fn kwp_wrap(key: &AesKey, icv: [u8; 4], data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn kwp_wrap(key: &AesKey, icv: [u8; 4], data: &[u8]) -> Option<Vec<u8>> {
     if data.is_empty() || u32::try_from(data.len()).is_err() {
         return None;
     }
@@ -133,7 +133,7 @@ fn kwp_wrap_own(key: &AesKey, icv: [u8; 4], data: &[u8]) -> Option<Vec<u8>> {
 
 /// KWP unwrap (RFC 5649): `None` on a bad length or a failed integrity check.
 /// The default ICV goes to the `aes-kw` crate, any other to our own code.
-pub fn kwp_unwrap(key: &AesKey, icv: [u8; 4], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) fn kwp_unwrap(key: &AesKey, icv: [u8; 4], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
         return None;
     }

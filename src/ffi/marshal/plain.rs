@@ -13,7 +13,7 @@ use cryptoki_sys::*;
 
 mod sealed {
     /// Keeps [`super::PlainData`] implemented only in this file.
-    pub trait Sealed {}
+    pub(crate) trait Sealed {}
 }
 
 /// A type for which every bit pattern of its size is a valid value, so that it

@@ -31,7 +31,7 @@ use crate::object::Object;
 use cryptoki_sys::*;
 
 /// The largest HMAC / generic secret key, in bytes.
-pub const MAX_KEY: usize = 4096;
+pub(crate) const MAX_KEY: usize = 4096;
 
 /// The key's `CKA_VALUE`, checked against `min..=max` bytes (`CKR_KEY_SIZE_RANGE`).
 pub(crate) fn key_value(obj: &Object, min: usize, max: usize) -> Result<&[u8]> {
