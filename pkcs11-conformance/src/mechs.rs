@@ -9,10 +9,10 @@
 //! the operation, §5.2), `operation-active`, `param-invalid`,
 //! `key-type-inconsistent`, `bad-input` (data length / bad signature).
 
-use crate::p11::{rv_name, Mech, Module, Op, Template};
 use crate::vectors as v;
 use crate::{check, ensure, expect_rv, ok, t, Env, Outcome, Runner};
 use cryptoki_sys::*;
+use p11_testkit::{rv_name, Mech, Module, Op, Template};
 
 /// Hex to bytes (vectors are well-formed).
 pub fn hx(s: &str) -> Vec<u8> {
@@ -1868,7 +1868,7 @@ fn common(r: &mut Runner, env: &Env) {
             m.op_init(Op::Digest, s, &Mech::new(CKM_SHA256), 0),
             "C_DigestInit"
         );
-        let rv = crate::p11::call!(m.f, C_DigestKey, s, k);
+        let rv = p11_testkit::call!(m.f, C_DigestKey, s, k);
         if rv == CKR_FUNCTION_NOT_SUPPORTED || rv == CKR_KEY_INDIGESTIBLE {
             return Outcome::Skip(format!("C_DigestKey: {}", rv_name(rv)));
         }

@@ -5,9 +5,9 @@
 
 #![allow(unsafe_code)]
 
-use crate::p11::{call, rv_name, Module, Template};
 use crate::{check, ensure, expect_rv, ok, t, want, Env, Outcome, Runner};
 use cryptoki_sys::*;
+use p11_testkit::{call, rv_name, Module, Template};
 use std::ffi::c_void;
 use std::ptr::null_mut as nul;
 
