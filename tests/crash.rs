@@ -34,10 +34,10 @@ const ROLE: &str = "SOFTKMS_CRASH_ROLE";
 const LOG: &str = "SOFTKMS_CRASH_LOG";
 const START: &str = "SOFTKMS_CRASH_START";
 
-const BASE: CK_ULONG = 0xD34B_0000;
-const CURRENT_VERSION: CK_ULONG = BASE + 0x02;
-const ROTATE: CK_ULONG = BASE + 0x06;
-const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
+use p11_testkit::vendor::{
+    CKA_SOFTKMS_CURRENT_VERSION as CURRENT_VERSION, CKA_SOFTKMS_ROTATE as ROTATE,
+    CKM_SOFTKMS_ENVELOPE as CKM_ENVELOPE,
+};
 const CONTEXT: &[u8] = b"app=crash";
 
 fn envelope_op(s: &Session, k: ObjectHandle, data: &[u8], encrypt: bool) -> Vec<u8> {

@@ -154,8 +154,7 @@ fn item1_encrypt_permission_never_decrypts() {
         cb: [5; 16],
     };
     let u = fresh(&ctx);
-    let got =
-        mech_common::Raw::new().encrypt_init(&u, &mech_common::mech(CKM_AES_CTR, Some(&ctr)), k);
+    let got = mech_common::raw().encrypt_init(&u, &mech_common::mech(CKM_AES_CTR, Some(&ctr)), k);
     bad.check(
         got == Err(CKR_KEY_FUNCTION_NOT_PERMITTED),
         format!("Encrypt-only C_EncryptInit CKM_AES_CTR: {got:?}"),

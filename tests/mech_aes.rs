@@ -86,7 +86,7 @@ fn sp800_38a_and_gcm_vectors() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let mut n = 0;
     for r in sym_rows().iter().filter(|r| !r[0].starts_with("KW")) {
         let (key, input, output) = (h(&r[1]), h(&r[3]), h(&r[4]));
@@ -178,7 +178,7 @@ fn kw_and_kwp_encrypt_and_wrap() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let mut n = 0;
     for r in sym_rows().iter().filter(|r| r[0].starts_with("KW")) {
         let (kek, input, output) = (h(&r[1]), h(&r[3]), h(&r[4]));

@@ -84,7 +84,7 @@ fn imported_key_known_answers() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let (private, public) = import_key(&s);
     // Wycheproof RSAES-PKCS1-v1_5 decryption.
     let v = json("so-wycheproof-rsa-pkcs1-2048-decrypt.json");
@@ -247,7 +247,7 @@ fn generated_pair_and_key_wrapping() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let (public, private) = gen_pair(&s);
     let attrs = s
         .get_attributes(
@@ -346,7 +346,7 @@ fn pkcs8_private_key_under_kwp() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let (private, public) = import_key(&s);
     let kek = aes_key(&s, &[0x42; 32]);
     let m = plain(CKM_AES_KEY_WRAP_KWP);

@@ -49,7 +49,7 @@ fn multi_part_equals_single_part() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let d = data();
     let k = aes_key(&s, &pattern(32));
     let iv = pattern(16);
@@ -238,7 +238,7 @@ fn buffer_too_small_and_size_query_keep_the_operation() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let k = aes_key(&s, &pattern(16));
     let iv = pattern(16);
     let m = CK_MECHANISM {
@@ -322,7 +322,7 @@ fn key_usage_and_allowed_mechanisms() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let no_enc = secret_key(&s, KeyType::AES, &pattern(16), &[Attribute::Encrypt(false)]);
     assert_eq!(
         rv(s.encrypt(&Mechanism::AesEcb, no_enc, &[0; 16])),
@@ -421,7 +421,7 @@ fn key_type_param_and_mechanism_errors() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let (rpub, rpriv) = rsa_pair(&s);
     let k = aes_key(&s, &pattern(16));
     let hk = generic_key(&s, &pattern(16));
@@ -708,7 +708,7 @@ fn exercised() -> Vec<(CK_MECHANISM_TYPE, CK_FLAGS)> {
 fn mechanism_list_matches_what_is_exercised() {
     let ctx = Ctx::new(1);
     let slot = ctx.init_token(0).id();
-    let raw = Raw::new();
+    let raw = raw();
     let list = raw.mechanism_list(slot);
     let want = exercised();
     let mut missing = Vec::new();
@@ -813,7 +813,14 @@ fn new_keys_default_to_unextractable_when_generated_or_unwrapped() {
     // So a sensitive token key needs nothing more to be a managed key
     // (docs/kms.md): it has versions.
     let managed = gen(&[Attribute::Token(true), Attribute::Sensitive(true)]);
-    assert_eq!(common::read_ulong(&s, managed, 0xD34B_0002), 1);
+    assert_eq!(
+        common::read_ulong(
+            &s,
+            managed,
+            p11_testkit::vendor::CKA_SOFTKMS_CURRENT_VERSION
+        ),
+        1
+    );
     s.destroy_object(managed).expect("destroy");
     // Asking for it works, and is remembered.
     let open = gen(&[Attribute::Extractable(true)]);

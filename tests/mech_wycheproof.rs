@@ -58,7 +58,7 @@ fn key_wrap_file(file: &str, ty: CK_MECHANISM_TYPE) -> Tally {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let m = plain(ty);
     let v = json(file);
     let mut n = Tally::default();
@@ -139,7 +139,7 @@ fn wycheproof_aes_cmac() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let v = json("so-wycheproof-aes-cmac.json");
     let full = plain(CKM_AES_CMAC);
     let eight: CK_ULONG = 8;
@@ -214,7 +214,7 @@ fn wycheproof_rsa_pss_2048_sha256() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let v = json("so-wycheproof-rsa-pss-2048-sha256.json");
     assert_eq!(v["sLen"], 32);
     let k = &v["publicKey"];

@@ -1,13 +1,17 @@
 //! `cryptoki`-level helpers that several black-box tests share: managed keys
-//! made with a plain template (as any client would), vendor attributes, and the
-//! envelope mechanism.
+//! made with a plain template (as any client would), vendor attributes, the
+//! envelope mechanism and data keys.
 
 use crate::sys::{CK_ATTRIBUTE_TYPE, CK_MECHANISM_TYPE, CK_ULONG};
-use crate::vendor::{EnvelopeParams, CKA_SOFTKMS_POLICY, CKM_SOFTKMS_ENVELOPE};
+use crate::vendor::{
+    EnvelopeParams, GdkParams, CKA_SOFTKMS_POLICY, CKM_SOFTKMS_ENVELOPE,
+    CKM_SOFTKMS_GENERATE_DATA_KEY,
+};
 use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
 use cryptoki::session::Session;
+use std::cell::UnsafeCell;
 
 /// A vendor attribute with raw bytes.
 pub fn vendor_attr(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attribute {
@@ -95,4 +99,38 @@ impl ManagedKey {
         s.generate_key(&Mechanism::AesKeyGen, &self.template)
             .expect("generate a managed key")
     }
+}
+
+/// `CKM_SOFTKMS_GENERATE_DATA_KEY` (`C_DeriveKey`) on the managed key `k` with
+/// the encryption context `context`: the data key made from `template`, the
+/// wrapped form (an envelope message) and the length the module reported in
+/// `ulWrappedKeyLen`. `cap` is the size of the output buffer; `None` passes a
+/// null pointer (the length query).
+pub fn generate_data_key(
+    s: &Session,
+    k: ObjectHandle,
+    context: &[u8],
+    cap: Option<usize>,
+    template: &[Attribute],
+) -> (cryptoki::error::Result<ObjectHandle>, Vec<u8>, usize) {
+    let mut buf = vec![0u8; cap.unwrap_or(0)];
+    let params = UnsafeCell::new(GdkParams {
+        p_context: context.as_ptr(),
+        ul_context_len: crate::ulen(context.len()),
+        p_wrapped: if cap.is_some() {
+            buf.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        },
+        ul_wrapped_len: crate::ulen(buf.len()),
+    });
+    // The module writes the output length through the parameter pointer, so
+    // the parameter lives in an `UnsafeCell`.
+    let mech = vendor_mechanism(CKM_SOFTKMS_GENERATE_DATA_KEY, &params);
+    let r = s.derive_key(&mech, k, template);
+    // SAFETY: the module wrote the output length into the struct during the
+    // call; no reference to it is alive now.
+    let len = usize::try_from(unsafe { (*params.get()).ul_wrapped_len }).expect("a length");
+    buf.truncate(len.min(buf.len()));
+    (r, buf, len)
 }

@@ -103,6 +103,20 @@ pub fn rv_ok<T>(rv: sys::CK_RV, v: T) -> Result<T, sys::CK_RV> {
     }
 }
 
+/// Runs an output call by the length-query rule (PKCS#11 3.0 §5.2): first
+/// with a null buffer to learn the size, then with a buffer of that size.
+/// `f` gets the output pointer and the in/out length.
+pub fn with_length_query(
+    mut f: impl FnMut(*mut u8, *mut sys::CK_ULONG) -> sys::CK_RV,
+) -> Result<Vec<u8>, sys::CK_RV> {
+    let mut n: sys::CK_ULONG = 0;
+    rv_ok(f(std::ptr::null_mut(), &mut n), ())?;
+    let mut out = vec![0u8; usize::try_from(n).expect("a length")];
+    rv_ok(f(out.as_mut_ptr(), &mut n), ())?;
+    out.truncate(usize::try_from(n).expect("a length"));
+    Ok(out)
+}
+
 /// A `CK_ULONG` length from a `usize` (panics past `CK_ULONG::MAX`, which test
 /// buffers never reach).
 pub fn ulen(n: usize) -> sys::CK_ULONG {

@@ -66,12 +66,7 @@ impl Raw {
     }
     /// Runs a C_Xxx(data) → out call with the size-query rule: null buffer first.
     fn out2(&self, mut f: impl FnMut(*mut u8, *mut CK_ULONG) -> Rv<()>) -> Rv<Vec<u8>> {
-        let mut n: CK_ULONG = 0;
-        f(ptr::null_mut(), &mut n)?;
-        let mut out = vec![0u8; usize::try_from(n).expect("len")];
-        f(out.as_mut_ptr(), &mut n)?;
-        out.truncate(usize::try_from(n).expect("len"));
-        Ok(out)
+        crate::with_length_query(|o, n| f(o, n).err().unwrap_or(CKR_OK))
     }
 
     /// `C_EncryptInit`.
