@@ -20,11 +20,11 @@ mod common;
 use common::*;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki_sys::CK_ULONG;
+use p11_testkit::keys::envelope;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command};
@@ -36,17 +36,12 @@ const START: &str = "SOFTKMS_CRASH_START";
 
 use p11_testkit::vendor::{
     CKA_SOFTKMS_CURRENT_VERSION as CURRENT_VERSION, CKA_SOFTKMS_ROTATE as ROTATE,
-    CKM_SOFTKMS_ENVELOPE as CKM_ENVELOPE,
 };
 const CONTEXT: &[u8] = b"app=crash";
 
 fn envelope_op(s: &Session, k: ObjectHandle, data: &[u8], encrypt: bool) -> Vec<u8> {
-    let params = EnvelopeParams {
-        p_context: CONTEXT.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(CONTEXT.len()).unwrap(),
-    };
-    let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).unwrap();
-    let mech = Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(&params)));
+    let params = EnvelopeParams::new(CONTEXT);
+    let mech = envelope(&params);
     if encrypt {
         s.encrypt(&mech, k, data).unwrap()
     } else {

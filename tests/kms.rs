@@ -44,10 +44,7 @@ fn now() -> i64 {
 }
 
 fn ctx(c: &[u8]) -> EnvelopeParams {
-    EnvelopeParams {
-        p_context: c.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(c.len()).unwrap(),
-    }
+    EnvelopeParams::new(c)
 }
 
 fn seal(s: &Session, k: ObjectHandle, c: &[u8], data: &[u8]) -> Vec<u8> {

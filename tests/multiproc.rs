@@ -49,10 +49,7 @@ const UPDATES_EACH: usize = 40;
 const CONTEXT: &[u8] = b"app=multiproc";
 
 fn envelope_params() -> EnvelopeParams {
-    EnvelopeParams {
-        p_context: CONTEXT.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(CONTEXT.len()).unwrap(),
-    }
+    EnvelopeParams::new(CONTEXT)
 }
 
 /// The master key version named in an envelope header (docs/envelope-format.md).

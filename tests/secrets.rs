@@ -10,7 +10,6 @@ use common::*;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
-use cryptoki_sys::CK_ULONG;
 use p11_testkit::keys::{self, envelope, ManagedKey};
 use std::process::Command;
 
@@ -30,10 +29,7 @@ const PLAINTEXT: &[u8] = b"PLAINTEXT-SECRET-attack-at-dawn-from-the-north";
 const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 fn ctx(c: &'static [u8]) -> EnvelopeParams {
-    EnvelopeParams {
-        p_context: c.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(c.len()).unwrap(),
-    }
+    EnvelopeParams::new(c)
 }
 
 /// GenerateDataKey (`C_DeriveKey` with the vendor mechanism): the key and its wrapped form.

@@ -10,8 +10,7 @@
 
 use crate::common::{self, pin, Ctx, SO_PIN, USER_PIN};
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
@@ -93,17 +92,11 @@ pub fn rv_name(rv: CK_RV) -> String {
     softkms::kms::audit::rv_name(rv)
 }
 
-pub fn ulong_attr(ty: CK_ULONG, v: CK_ULONG) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), v.to_ne_bytes().to_vec()))
-}
-
-pub fn bool_attr(ty: CK_ULONG, v: bool) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), vec![u8::from(v)]))
-}
-
-pub fn bytes_attr(ty: CK_ULONG, v: &[u8]) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), v.to_vec()))
-}
+/// Vendor attributes and the envelope mechanism, by the names these tests use.
+#[allow(unused_imports)] // each test binary uses some of them
+pub use p11_testkit::keys::{
+    envelope, vendor_attr as bytes_attr, vendor_bool as bool_attr, vendor_ulong as ulong_attr,
+};
 
 pub fn policy_attr(json: &str) -> Attribute {
     bytes_attr(POLICY, json.as_bytes())
@@ -504,16 +497,7 @@ pub fn uid(s: &Session, k: ObjectHandle) -> String {
 
 /// `CK_SOFTKMS_ENVELOPE_PARAMS` for `context` (which must outlive it).
 pub fn env_params(context: &[u8]) -> common::EnvelopeParams {
-    common::EnvelopeParams {
-        p_context: context.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(context.len()).expect("len"),
-    }
-}
-
-/// `CKM_SOFTKMS_ENVELOPE` with `params`.
-pub fn envelope(params: &common::EnvelopeParams) -> Mechanism<'_> {
-    let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).expect("vendor mechanism");
-    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(params)))
+    common::EnvelopeParams::new(context)
 }
 
 /// `CKM_SOFTKMS_GENERATE_DATA_KEY` on `k` with `context`: the data key and its
