@@ -4,7 +4,8 @@
 //! sees (to show that a refused call changed nothing), and the audit log as
 //! the `softkms` CLI prints it.
 //!
-//! Included with `#[path = "common/gate.rs"] mod gate;` next to `mod common;`.
+//! Included with `#[path = "common/gate.rs"] mod gate;` next to `mod common;`
+//! (`"../common/gate.rs"` from a test binary in its own directory, like `tests/gate/`).
 
 #![allow(dead_code)]
 
