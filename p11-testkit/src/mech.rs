@@ -196,3 +196,25 @@ impl Mech {
         self.call.insert(self.raw())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mechanism_points_at_its_parameter_and_with_len_keeps_the_pointer() {
+        let m = Mech::with_bytes(CKM_AES_CBC, &[7; 16]);
+        let raw = m.raw();
+        assert!(!raw.pParameter.is_null());
+        assert_eq!(raw.ulParameterLen, 16);
+        let mut m = m.with_len(CK_ULONG::MAX);
+        let p = m.p();
+        // SAFETY: `p` points into `m`, alive here.
+        let (ptr, len) = unsafe { ((*p).pParameter, (*p).ulParameterLen) };
+        assert_eq!(ptr, raw.pParameter);
+        assert_eq!(len, CK_ULONG::MAX);
+        let none = Mech::new(CKM_SHA256).raw();
+        assert!(none.pParameter.is_null());
+        assert_eq!(none.ulParameterLen, 0);
+    }
+}

@@ -77,3 +77,31 @@ impl Template {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builders_replace_push_appends_and_raw_points_into_the_template() {
+        let t = Template::new()
+            .ulong(CKA_CLASS, CKO_DATA)
+            .flag(CKA_TOKEN, true)
+            .flag(CKA_TOKEN, false)
+            .bytes(CKA_LABEL, b"")
+            .push(CKA_CLASS, &[0; 8]);
+        let types: Vec<_> = t.0.iter().map(|a| a.0).collect();
+        assert_eq!(types, [CKA_CLASS, CKA_TOKEN, CKA_LABEL, CKA_CLASS]);
+        assert_eq!(t.0[1].1, [0]);
+        let raw = t.raw();
+        assert_eq!(raw[0].pValue.cast_const(), t.0[0].1.as_ptr().cast());
+        assert_eq!(raw[0].ulValueLen, 8);
+        assert!(raw[2].pValue.is_null(), "an empty value is passed as NULL");
+        let t = t.set(CKA_CLASS, &[1; 8]);
+        assert!(t
+            .0
+            .iter()
+            .filter(|a| a.0 == CKA_CLASS)
+            .all(|a| a.1 == [1; 8]));
+    }
+}

@@ -142,3 +142,109 @@ pub struct GdkParams {
     /// `ulWrappedKeyLen`: in, the size of `p_wrapped`; out, the message's length.
     pub ul_wrapped_len: CK_ULONG,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Every `#define` of include/softkms.h with its value.
+    fn header() -> BTreeMap<String, CK_ULONG> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../include/softkms.h");
+        let text = std::fs::read_to_string(path).expect("include/softkms.h");
+        let mut defs = BTreeMap::new();
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("#define") {
+                continue;
+            }
+            let (Some(name), rest) = (words.next(), words.collect::<Vec<_>>().join(" ")) else {
+                continue;
+            };
+            let value = rest.split("/*").next().unwrap_or("").trim();
+            let number = |s: &str| {
+                let s = s.trim().trim_end_matches("UL");
+                match s.strip_prefix("0x") {
+                    Some(hex) => CK_ULONG::from_str_radix(hex, 16).ok(),
+                    None => s.parse().ok(),
+                }
+            };
+            let v = if let Some(off) = value
+                .strip_prefix("(SOFTKMS_VENDOR_BASE +")
+                .and_then(|s| s.strip_suffix(')'))
+            {
+                number(off).map(|o| defs["SOFTKMS_VENDOR_BASE"] + o)
+            } else {
+                number(value)
+            };
+            if let Some(v) = v {
+                defs.insert(name.to_string(), v);
+            }
+        }
+        defs
+    }
+
+    /// The kit's copy of every value the header defines, by the header's name.
+    #[test]
+    fn the_constants_match_include_softkms_h() {
+        let ours: &[(&str, CK_ULONG)] = &[
+            ("SOFTKMS_VENDOR_BASE", SOFTKMS_VENDOR_BASE),
+            ("CKA_SOFTKMS_KEY_STATE", CKA_SOFTKMS_KEY_STATE),
+            ("CKA_SOFTKMS_CURRENT_VERSION", CKA_SOFTKMS_CURRENT_VERSION),
+            (
+                "CKA_SOFTKMS_MIN_DECRYPT_VERSION",
+                CKA_SOFTKMS_MIN_DECRYPT_VERSION,
+            ),
+            ("CKA_SOFTKMS_ROTATION_PERIOD", CKA_SOFTKMS_ROTATION_PERIOD),
+            ("CKA_SOFTKMS_NEXT_ROTATION", CKA_SOFTKMS_NEXT_ROTATION),
+            ("CKA_SOFTKMS_ROTATE", CKA_SOFTKMS_ROTATE),
+            ("CKA_SOFTKMS_PENDING_WINDOW", CKA_SOFTKMS_PENDING_WINDOW),
+            ("CKA_SOFTKMS_DELETION_TIME", CKA_SOFTKMS_DELETION_TIME),
+            ("CKA_SOFTKMS_VALID_TO", CKA_SOFTKMS_VALID_TO),
+            ("CKA_SOFTKMS_ORIGIN", CKA_SOFTKMS_ORIGIN),
+            ("CKA_SOFTKMS_VERSION_TIMES", CKA_SOFTKMS_VERSION_TIMES),
+            ("CKA_SOFTKMS_POLICY", CKA_SOFTKMS_POLICY),
+            ("CKA_SOFTKMS_IMPORT_FROM", CKA_SOFTKMS_IMPORT_FROM),
+            ("CKA_SOFTKMS_CREATOR", CKA_SOFTKMS_CREATOR),
+            ("CKA_SOFTKMS_POLICY_FORCE", CKA_SOFTKMS_POLICY_FORCE),
+            ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
+            ("CKO_SOFTKMS_PRINCIPAL", CKO_SOFTKMS_PRINCIPAL),
+            ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
+            ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
+            (
+                "SOFTKMS_KEY_STATE_PENDING_DELETION",
+                SOFTKMS_KEY_STATE_PENDING_DELETION,
+            ),
+            (
+                "SOFTKMS_KEY_STATE_PENDING_IMPORT",
+                SOFTKMS_KEY_STATE_PENDING_IMPORT,
+            ),
+            ("SOFTKMS_ORIGIN_SOFTKMS", SOFTKMS_ORIGIN_SOFTKMS),
+            ("SOFTKMS_ORIGIN_EXTERNAL", SOFTKMS_ORIGIN_EXTERNAL),
+            ("CKM_SOFTKMS_ENVELOPE", CKM_SOFTKMS_ENVELOPE),
+            (
+                "CKM_SOFTKMS_GENERATE_DATA_KEY",
+                CKM_SOFTKMS_GENERATE_DATA_KEY,
+            ),
+        ];
+        let header = header();
+        let ours: BTreeMap<String, CK_ULONG> =
+            ours.iter().map(|(n, v)| ((*n).to_string(), *v)).collect();
+        assert_eq!(
+            ours, header,
+            "p11-testkit's vendor values and include/softkms.h"
+        );
+    }
+
+    /// The parameter structs have the header's layout (pointers and `CK_ULONG`s).
+    #[test]
+    fn the_parameter_structs_have_the_header_layout() {
+        use std::mem::{offset_of, size_of};
+        let w = size_of::<CK_ULONG>();
+        assert_eq!(size_of::<EnvelopeParams>(), 2 * w);
+        assert_eq!(offset_of!(EnvelopeParams, ul_context_len), w);
+        assert_eq!(size_of::<GdkParams>(), 4 * w);
+        assert_eq!(offset_of!(GdkParams, p_wrapped), 2 * w);
+        assert_eq!(offset_of!(GdkParams, ul_wrapped_len), 3 * w);
+    }
+}
