@@ -16,9 +16,10 @@
 //! - [`vendor`]: the SoftKMS constants and parameter structs of
 //!   `include/softkms.h` (the vendor base `0xD34B_0000` is declared once, here);
 //! - [`rv_name`]: the name of a return value, for messages;
-//! - with the `cryptoki` feature, [`session`]: the raw path next to a
-//!   `cryptoki` session (the same module instance), and [`keys`]: helpers that
-//!   several black-box tests share, such as [`keys::ManagedKey`].
+//! - with the `cryptoki` feature, `session`: the raw path next to a
+//!   `cryptoki` session (the same module instance), and `keys`: helpers that
+//!   several black-box tests share, such as `keys::ManagedKey` (a managed key
+//!   with the options the tests need) and `keys::generate_data_key`.
 //!
 //! Every `unsafe` block here is the *caller's* side of the PKCS#11 contract:
 //! pointers hold the lengths passed with them, unless a hostile case passes a
@@ -82,6 +83,8 @@ pub mod vendor;
 
 #[cfg(feature = "cryptoki")]
 pub mod keys;
+// (`keys` and `session` need the `cryptoki` feature: the conformance runner and
+// the fuzz targets do without it.)
 #[cfg(feature = "cryptoki")]
 pub mod session;
 

@@ -19,7 +19,9 @@ pub type GetInterfaceFn = unsafe extern "C" fn(
 /// `C_GetFunctionList`.
 pub type GetFunctionListFn = unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV;
 
-/// A loaded module.
+/// A loaded module: its tables, and one method per PKCS#11 function (or pair
+/// of calls, for the length-query rule) that returns the module's `CK_RV`
+/// unchanged. The library stays loaded while the value lives.
 pub struct Module {
     _lib: libloading::Library,
     /// The version-2 function list (a copy; the pointers stay valid while the library is loaded).
