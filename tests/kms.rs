@@ -226,9 +226,7 @@ fn data_key_pairs_wrap_under_a_managed_key() {
         .generate_key_pair(
             &Mechanism::EccKeyPairGen,
             &[
-                Attribute::EcParams(vec![
-                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-                ]),
+                Attribute::EcParams(p11_testkit::P256_OID.to_vec()),
                 Attribute::Verify(true),
             ],
             &[

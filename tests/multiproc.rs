@@ -385,9 +385,7 @@ fn one_writer_and_three_readers_see_each_others_changes() {
         &[
             Attribute::Token(true),
             Attribute::Label(b"ec-pub".to_vec()),
-            Attribute::EcParams(vec![
-                0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-            ]),
+            Attribute::EcParams(p11_testkit::P256_OID.to_vec()),
             Attribute::Verify(true),
         ],
         &[

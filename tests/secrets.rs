@@ -26,7 +26,7 @@ const AES_BINARY: [u8; 16] = [
 ];
 const DATA_VALUE: &[u8] = b"DATA-SECRET-value-of-a-private-data-object";
 const PLAINTEXT: &[u8] = b"PLAINTEXT-SECRET-attack-at-dawn-from-the-north";
-const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+use p11_testkit::P256_OID as P256;
 
 fn ctx(c: &'static [u8]) -> EnvelopeParams {
     EnvelopeParams::new(c)

@@ -39,9 +39,7 @@ fn eight_threads_share_a_token_without_deadlock_or_wrong_results() {
             &Mechanism::EccKeyPairGen,
             &[
                 Attribute::Token(true),
-                Attribute::EcParams(vec![
-                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-                ]),
+                Attribute::EcParams(p11_testkit::P256_OID.to_vec()),
                 Attribute::Verify(true),
             ],
             &[Attribute::Token(true), Attribute::Sign(true)],

@@ -12,7 +12,7 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::Session;
 
 /// DER of the P-256 curve OID (`CKA_EC_PARAMS`).
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P256: &[u8] = &p11_testkit::P256_OID;
 /// The label every `find` workload looks for, among `bench-find-0..N`.
 const FIND_LABEL: &str = "bench-find-7";
 

@@ -163,8 +163,7 @@ fn setup() -> P11 {
         );
         (privh, pubh)
     };
-    // DER of the P-256 OID.
-    let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let p256 = p11_testkit::P256_OID;
     let (ec_priv, ec_pub) = pair(CKM_EC_KEY_PAIR_GEN, &[attr(CKA_EC_PARAMS, &p256)]);
     let bits = (2048 as CK_ULONG).to_ne_bytes();
     let e = [1, 0, 1];

@@ -97,6 +97,9 @@ pub use module::{
 pub use rv::rv_name;
 pub use template::Template;
 
+/// The DER of the P-256 curve's OID, 1.2.840.10045.3.1.7 (`CKA_EC_PARAMS`).
+pub const P256_OID: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
 /// `Ok(v)` when `rv` is `CKR_OK`, else `Err(rv)`.
 pub fn rv_ok<T>(rv: sys::CK_RV, v: T) -> Result<T, sys::CK_RV> {
     if rv == sys::CKR_OK {

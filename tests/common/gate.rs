@@ -317,7 +317,7 @@ pub const MATERIAL: [u8; 32] = [0x42; 32];
 /// An EC P-256 private scalar.
 pub const EC_D: [u8; 32] = [0x11; 32];
 /// DER of the P-256 curve OID.
-pub const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+pub use p11_testkit::P256_OID as P256;
 
 fn usage_attr(ty: CK_ATTRIBUTE_TYPE, on: bool) -> Attribute {
     match ty {

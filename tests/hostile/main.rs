@@ -78,9 +78,9 @@ mod prelude {
     pub(crate) use crate::mechanisms::*;
     pub(crate) use crate::rows::*;
     pub(crate) use crate::table::*;
-    pub(crate) use crate::{P256_OID, U, UNKNOWN_ATTR, UNKNOWN_HANDLES};
+    pub(crate) use crate::{U, UNKNOWN_ATTR, UNKNOWN_HANDLES};
     pub(crate) use cryptoki_sys::*;
-    pub(crate) use p11_testkit::{struct_bytes, Mech, Template};
+    pub(crate) use p11_testkit::{struct_bytes, Mech, Template, P256_OID};
     pub(crate) use std::collections::{BTreeMap, BTreeSet};
     pub(crate) use std::ffi::c_void;
     pub(crate) use std::mem::{offset_of, size_of};
@@ -95,4 +95,3 @@ const U: CK_ULONG = CK_ULONG::MAX;
 const UNKNOWN_ATTR: CK_ATTRIBUTE_TYPE = 0x7fff_0bad;
 /// Session and object handles nobody was given.
 const UNKNOWN_HANDLES: [CK_ULONG; 3] = [0, 0xdead_beef, U];
-const P256_OID: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];

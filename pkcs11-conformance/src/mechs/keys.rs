@@ -4,7 +4,7 @@
 use super::*;
 
 /// The DER of the P-256 OID (CKA_EC_PARAMS).
-pub const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+pub use p11_testkit::P256_OID as P256_PARAMS;
 
 /// Secret key with a value, usable for everything.
 pub fn secret(
