@@ -2,6 +2,7 @@
 //! and nothing else (every other `C_*` is reached through the function tables).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 

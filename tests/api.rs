@@ -4,6 +4,7 @@
 //! SoftKMS is opened once per process at a time, so the tests take turns.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 use softkms::api::{
     AuditQuery, EncryptionContext, ErrorKind, KeyOptions, KeyPolicy, KeyRef, KeySpec, KeyState,

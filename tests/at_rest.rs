@@ -1,6 +1,7 @@
 //! DESIGN §3: what the token file reveals without the PIN.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 

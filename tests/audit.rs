@@ -3,6 +3,7 @@
 //! a writer killed with SIGKILL loses no record of a call that returned.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 use softkms::internals::kms::audit::{AuditRecord, Category, Retention};
 use softkms::internals::store::{Store, StoredObject};

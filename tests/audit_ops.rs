@@ -3,6 +3,7 @@
 //! operation), and the chain verifies (issue: principals, policies, audit).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 use cryptoki_sys::*;
 use softkms::abi::*;

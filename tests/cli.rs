@@ -1,6 +1,7 @@
 //! The `softkms` command line, as a script would drive it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 use std::path::Path;
 use std::process::{Command, Output};

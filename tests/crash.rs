@@ -14,17 +14,18 @@
 //! kills per scenario, `SOFTKMS_CRASH_SEED` the random kill points.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 
 use common::*;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki_sys::CK_ULONG;
+use p11_testkit::keys::envelope;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command};
@@ -34,19 +35,14 @@ const ROLE: &str = "SOFTKMS_CRASH_ROLE";
 const LOG: &str = "SOFTKMS_CRASH_LOG";
 const START: &str = "SOFTKMS_CRASH_START";
 
-const BASE: CK_ULONG = 0xD34B_0000;
-const CURRENT_VERSION: CK_ULONG = BASE + 0x02;
-const ROTATE: CK_ULONG = BASE + 0x06;
-const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
+use p11_testkit::vendor::{
+    CKA_SOFTKMS_CURRENT_VERSION as CURRENT_VERSION, CKA_SOFTKMS_ROTATE as ROTATE,
+};
 const CONTEXT: &[u8] = b"app=crash";
 
 fn envelope_op(s: &Session, k: ObjectHandle, data: &[u8], encrypt: bool) -> Vec<u8> {
-    let params = EnvelopeParams {
-        p_context: CONTEXT.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(CONTEXT.len()).unwrap(),
-    };
-    let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).unwrap();
-    let mech = Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(&params)));
+    let params = EnvelopeParams::new(CONTEXT);
+    let mech = envelope(&params);
     if encrypt {
         s.encrypt(&mech, k, data).unwrap()
     } else {

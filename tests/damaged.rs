@@ -2,6 +2,7 @@
 //! "repaired" into something that loses keys.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 
@@ -126,7 +127,7 @@ const IV: &str = "000102030405060708090a0b0c0d0e0f";
 const PT: &str = "6bc1bee22e409f96e93d7e117393172a";
 const CT: &str = "7649abac8119b246cee98e9b12e9197d";
 /// P-256 (prime256v1) as DER.
-const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+use p11_testkit::P256_OID as P256;
 
 fn h(s: &str) -> Vec<u8> {
     (0..s.len())

@@ -4,6 +4,7 @@
 //! a release). Its own test binary, so its own process.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 

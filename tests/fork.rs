@@ -3,6 +3,7 @@
 
 #![allow(unsafe_code)] // fork() and waitpid() have no safe wrapper; each block says why it is sound.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 

@@ -7,6 +7,7 @@
 //! child`) with `GATE_ITEMS_ROLE` naming what to do.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 #[path = "common/gate.rs"]
@@ -154,8 +155,7 @@ fn item1_encrypt_permission_never_decrypts() {
         cb: [5; 16],
     };
     let u = fresh(&ctx);
-    let got =
-        mech_common::Raw::new().encrypt_init(&u, &mech_common::mech(CKM_AES_CTR, Some(&ctr)), k);
+    let got = mech_common::raw().encrypt_init(&u, &mech_common::mech(CKM_AES_CTR, Some(&ctr)), k);
     bad.check(
         got == Err(CKR_KEY_FUNCTION_NOT_PERMITTED),
         format!("Encrypt-only C_EncryptInit CKM_AES_CTR: {got:?}"),

@@ -3,45 +3,32 @@
 //! encryption, data keys, lifecycle and expiring imported material.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(unsafe_code)] // reading output fields of a vendor parameter struct; each block says why
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 
 use common::*;
 use cryptoki::error::RvError;
-use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki_sys::CK_ULONG;
-use std::cell::UnsafeCell;
+use p11_testkit::keys::{
+    envelope, generate_data_key, vendor_bool as bool_attr, vendor_ulong as ulong_attr, ManagedKey,
+};
 
-const BASE: CK_ULONG = 0xD34B_0000;
-const KEY_STATE: CK_ULONG = BASE + 0x01;
-const CURRENT_VERSION: CK_ULONG = BASE + 0x02;
-const MIN_DECRYPT_VERSION: CK_ULONG = BASE + 0x03;
-const ROTATION_PERIOD: CK_ULONG = BASE + 0x04;
-const NEXT_ROTATION: CK_ULONG = BASE + 0x05;
-const ROTATE: CK_ULONG = BASE + 0x06;
-const PENDING_WINDOW: CK_ULONG = BASE + 0x07;
-const DELETION_TIME: CK_ULONG = BASE + 0x08;
-const VALID_TO: CK_ULONG = BASE + 0x09;
-const ORIGIN: CK_ULONG = BASE + 0x0A;
-const ENABLED: CK_ULONG = 1;
-const DISABLED: CK_ULONG = 2;
-const PENDING_DELETION: CK_ULONG = 3;
-const PENDING_IMPORT: CK_ULONG = 4;
-const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
-const CKM_GENERATE_DATA_KEY: CK_ULONG = BASE + 0x02;
+use p11_testkit::vendor::{
+    CKA_SOFTKMS_CURRENT_VERSION as CURRENT_VERSION, CKA_SOFTKMS_DELETION_TIME as DELETION_TIME,
+    CKA_SOFTKMS_IMPORT_FROM as IMPORT_FROM, CKA_SOFTKMS_KEY_STATE as KEY_STATE,
+    CKA_SOFTKMS_MIN_DECRYPT_VERSION as MIN_DECRYPT_VERSION,
+    CKA_SOFTKMS_NEXT_ROTATION as NEXT_ROTATION, CKA_SOFTKMS_ORIGIN as ORIGIN,
+    CKA_SOFTKMS_PENDING_WINDOW as PENDING_WINDOW, CKA_SOFTKMS_ROTATE as ROTATE,
+    CKA_SOFTKMS_ROTATION_PERIOD as ROTATION_PERIOD, CKA_SOFTKMS_VALID_TO as VALID_TO,
+    SOFTKMS_KEY_STATE_DISABLED as DISABLED, SOFTKMS_KEY_STATE_ENABLED as ENABLED,
+    SOFTKMS_KEY_STATE_PENDING_DELETION as PENDING_DELETION,
+    SOFTKMS_KEY_STATE_PENDING_IMPORT as PENDING_IMPORT,
+};
 const DAY: i64 = 86_400;
-
-fn ulong_attr(ty: CK_ULONG, v: CK_ULONG) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), v.to_ne_bytes().to_vec()))
-}
-
-fn bool_attr(ty: CK_ULONG, v: bool) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), vec![u8::from(v)]))
-}
 
 fn set_clock(offset_seconds: i64) {
     std::env::set_var("SOFTKMS_TEST_CLOCK_OFFSET", offset_seconds.to_string());
@@ -57,34 +44,8 @@ fn now() -> i64 {
     .unwrap()
 }
 
-/// A managed key made with a plain template, as any client would.
-fn managed_key(s: &Session, label: &str, extra: &[Attribute]) -> ObjectHandle {
-    let mut t = vec![
-        Attribute::Token(true),
-        Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::ValueLen(32.into()),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Encrypt(true),
-        Attribute::Decrypt(true),
-        Attribute::Wrap(true),
-        Attribute::Unwrap(true),
-        Attribute::Derive(true),
-    ];
-    t.extend_from_slice(extra);
-    s.generate_key(&Mechanism::AesKeyGen, &t).unwrap()
-}
-
-fn envelope(params: &EnvelopeParams) -> Mechanism<'_> {
-    let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).unwrap();
-    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(params)))
-}
-
 fn ctx(c: &[u8]) -> EnvelopeParams {
-    EnvelopeParams {
-        p_context: c.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(c.len()).unwrap(),
-    }
+    EnvelopeParams::new(c)
 }
 
 fn seal(s: &Session, k: ObjectHandle, c: &[u8], data: &[u8]) -> Vec<u8> {
@@ -93,35 +54,6 @@ fn seal(s: &Session, k: ObjectHandle, c: &[u8], data: &[u8]) -> Vec<u8> {
 
 fn open(s: &Session, k: ObjectHandle, c: &[u8], msg: &[u8]) -> cryptoki::error::Result<Vec<u8>> {
     s.decrypt(&envelope(&ctx(c)), k, msg)
-}
-
-/// `CKM_SOFTKMS_GENERATE_DATA_KEY`: (data key handle, wrapped form). `cap` is
-/// the size of the output buffer; `None` passes a null pointer.
-fn generate_data_key(
-    s: &Session,
-    k: ObjectHandle,
-    c: &[u8],
-    cap: Option<usize>,
-    template: &[Attribute],
-) -> (cryptoki::error::Result<ObjectHandle>, Vec<u8>, usize) {
-    let mut buf = vec![0u8; cap.unwrap_or(0)];
-    let params = UnsafeCell::new(GdkParams {
-        p_context: c.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(c.len()).unwrap(),
-        p_wrapped: if cap.is_some() {
-            buf.as_mut_ptr()
-        } else {
-            std::ptr::null_mut()
-        },
-        ul_wrapped_len: CK_ULONG::try_from(buf.len()).unwrap(),
-    });
-    let ty = MechanismType::new_vendor_defined(CKM_GENERATE_DATA_KEY).unwrap();
-    let mech = Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(&params)));
-    let r = s.derive_key(&mech, k, template);
-    // SAFETY: the module wrote the output length into the struct during the call; no reference to it is alive.
-    let len = usize::try_from(unsafe { (*params.get()).ul_wrapped_len }).unwrap();
-    buf.truncate(len.min(buf.len()));
-    (r, buf, len)
 }
 
 fn data_key_template() -> Vec<Attribute> {
@@ -141,7 +73,7 @@ fn a_plain_key_rotates_and_old_ciphertexts_still_open() {
     let ctx0 = Ctx::new(1);
     ctx0.init_token(0);
     let s = ctx0.user_session(0);
-    let k = managed_key(&s, "master", &[]);
+    let k = ManagedKey::new("master").all_usages().generate(&s);
     assert_eq!(read_ulong(&s, k, KEY_STATE), ENABLED);
     assert_eq!(read_ulong(&s, k, CURRENT_VERSION), 1);
     assert_eq!(read_ulong(&s, k, ORIGIN), 1);
@@ -173,7 +105,7 @@ fn standard_gcm_decrypts_across_rotations() {
     let c = Ctx::new(1);
     c.init_token(0);
     let s = c.user_session(0);
-    let k = managed_key(&s, "gcm", &[]);
+    let k = ManagedKey::new("gcm").all_usages().generate(&s);
     fn gcm(iv: &mut [u8; 12]) -> Mechanism<'_> {
         Mechanism::AesGcm(
             cryptoki::mechanism::aead::GcmParams::new(iv, b"aad", 128.into()).unwrap(),
@@ -199,7 +131,10 @@ fn automatic_rotation_happens_on_the_first_use_after_it_is_due() {
     let c = Ctx::new(1);
     c.init_token(0);
     let s = c.user_session(0);
-    let k = managed_key(&s, "auto", &[ulong_attr(ROTATION_PERIOD, 90)]);
+    let k = ManagedKey::new("auto")
+        .all_usages()
+        .with(&[ulong_attr(ROTATION_PERIOD, 90)])
+        .generate(&s);
     let next = read_ulong(&s, k, NEXT_ROTATION);
     assert!(i64::try_from(next).unwrap() >= now() + 90 * DAY - 5);
     assert_eq!(
@@ -219,8 +154,8 @@ fn data_keys_are_generated_decrypted_and_re_encrypted() {
     let c = Ctx::new(1);
     c.init_token(0);
     let s = c.user_session(0);
-    let a = managed_key(&s, "key-a", &[]);
-    let b = managed_key(&s, "key-b", &[]);
+    let a = ManagedKey::new("key-a").all_usages().generate(&s);
+    let b = ManagedKey::new("key-b").all_usages().generate(&s);
     // A null output buffer asks for the length and makes nothing.
     let (r, _, needed) = generate_data_key(&s, a, b"tenant=7", None, &data_key_template());
     assert_eq!(rv(r), RvError::BufferTooSmall);
@@ -287,14 +222,12 @@ fn data_key_pairs_wrap_under_a_managed_key() {
     let c = Ctx::new(1);
     c.init_token(0);
     let s = c.user_session(0);
-    let k = managed_key(&s, "pairs", &[]);
+    let k = ManagedKey::new("pairs").all_usages().generate(&s);
     let (public, private) = s
         .generate_key_pair(
             &Mechanism::EccKeyPairGen,
             &[
-                Attribute::EcParams(vec![
-                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-                ]),
+                Attribute::EcParams(p11_testkit::P256_OID.to_vec()),
                 Attribute::Verify(true),
             ],
             &[
@@ -328,7 +261,7 @@ fn disable_enable_and_scheduled_deletion() {
     let c = Ctx::new(1);
     c.init_token(0);
     let s = c.user_session(0);
-    let k = managed_key(&s, "life", &[]);
+    let k = ManagedKey::new("life").all_usages().generate(&s);
     s.update_attributes(k, &[ulong_attr(KEY_STATE, DISABLED)])
         .unwrap();
     assert_eq!(
@@ -388,7 +321,7 @@ fn a_due_deletion_happens_at_login_too() {
     c.init_token(0);
     {
         let s = c.user_session(0);
-        let k = managed_key(&s, "doomed", &[]);
+        let k = ManagedKey::new("doomed").all_usages().generate(&s);
         s.update_attributes(
             k,
             &[
@@ -461,7 +394,7 @@ fn tampered_envelopes_fail_with_encrypted_data_invalid() {
     c.init_token(0);
     c.init_token(1);
     let s = c.user_session(0);
-    let k = managed_key(&s, "tamper", &[]);
+    let k = ManagedKey::new("tamper").all_usages().generate(&s);
     let msg = seal(&s, k, b"ctx", b"small secret message");
     for bit in 0..msg.len() * 8 {
         let mut bad = msg.clone();
@@ -481,7 +414,7 @@ fn tampered_envelopes_fail_with_encrypted_data_invalid() {
     );
     // A message from another token's key.
     let s1 = c.user_session(1);
-    let k1 = managed_key(&s1, "tamper", &[]);
+    let k1 = ManagedKey::new("tamper").all_usages().generate(&s1);
     let foreign = seal(&s1, k1, b"ctx", b"small secret message");
     assert_eq!(
         rv(open(&s, k, b"ctx", &foreign)),
@@ -498,7 +431,7 @@ fn large_messages_stream_in_parts() {
     let c = Ctx::new(1);
     c.init_token(0);
     let s = c.user_session(0);
-    let k = managed_key(&s, "stream", &[]);
+    let k = ManagedKey::new("stream").all_usages().generate(&s);
     let data: Vec<u8> = (0..300_000u32)
         .map(|i| u8::try_from(i % 251).unwrap())
         .collect();
@@ -517,8 +450,6 @@ fn large_messages_stream_in_parts() {
     out.extend(s.decrypt_final().unwrap());
     assert_eq!(out, data);
 }
-
-const IMPORT_FROM: CK_ULONG = BASE + 0x0D;
 
 #[test]
 fn imported_material_is_unwrapped_expires_and_only_the_same_material_returns() {
@@ -620,7 +551,7 @@ fn key_uses_and_management_events_reach_the_audit_log() {
     c.init_token(0);
     {
         let s = c.user_session(0);
-        let k = managed_key(&s, "audited", &[]);
+        let k = ManagedKey::new("audited").all_usages().generate(&s);
         for _ in 0..25 {
             seal(&s, k, b"app=billing", b"x");
         }

@@ -3,6 +3,7 @@
 //! (test code left out) and names each arrow that points up.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 use std::path::{Path, PathBuf};
 

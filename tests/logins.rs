@@ -13,6 +13,7 @@
 //! `SOFTKMS_LOGINS_ROLE` naming what to do, as in `tests/multiproc.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 

@@ -4,6 +4,8 @@
 //! C_WrapKey/C_UnwrapKey, and message-based GCM (§5.13–5.14). Known keys are
 //! imported with C_CreateObject so the vectors apply.
 
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
+
 mod common;
 mod mech_common;
 
@@ -86,7 +88,7 @@ fn sp800_38a_and_gcm_vectors() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let mut n = 0;
     for r in sym_rows().iter().filter(|r| !r[0].starts_with("KW")) {
         let (key, input, output) = (h(&r[1]), h(&r[3]), h(&r[4]));
@@ -178,7 +180,7 @@ fn kw_and_kwp_encrypt_and_wrap() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let mut n = 0;
     for r in sym_rows().iter().filter(|r| r[0].starts_with("KW")) {
         let (kek, input, output) = (h(&r[1]), h(&r[3]), h(&r[4]));

@@ -3,6 +3,8 @@
 //! `tests/vectors/so-digest.txt` and `so-mac.txt`, one loop per table, single
 //! and multi-part, `C_DigestKey`, and the verification errors.
 
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
+
 mod common;
 mod mech_common;
 
@@ -18,7 +20,7 @@ fn digest_vectors_single_and_multi_part() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let rows = table("so-digest.txt");
     assert!(rows.len() >= 32);
     for r in &rows {
@@ -57,7 +59,7 @@ fn digest_key_hashes_the_key_value() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let rows = table("so-digest.txt");
     // C_DigestKey on a secret key whose value is the message: same digest as the data.
     for r in rows.iter().filter(|r| !r[1].is_empty()) {
@@ -100,7 +102,7 @@ fn mac_vectors_sign_verify_and_errors() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let rows = table("so-mac.txt");
     assert!(rows.len() >= 35);
     for r in &rows {
@@ -159,7 +161,7 @@ fn mac_typed_api_and_general_length_limits() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     // RFC 4231 case 2 through cryptoki's typed mechanisms.
     let k = generic_key(&s, b"Jefe");
     let mac = s

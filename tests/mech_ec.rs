@@ -3,6 +3,8 @@
 //! imported key, ECDH1 derivation against the Wycheproof ECDH subset, and the
 //! attributes of a generated key pair.
 
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
+
 mod common;
 mod mech_common;
 

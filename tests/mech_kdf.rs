@@ -2,6 +2,8 @@
 //! extractable generic secrets, salt as data or as a key, extract-only and
 //! expand-only.
 
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
+
 mod common;
 mod mech_common;
 

@@ -5,6 +5,8 @@
 //! mechanism, key-pair generation, wrapping an AES key with RSA-PKCS, OAEP
 //! and CKM_RSA_AES_KEY_WRAP, and a private key wrapped as PKCS#8 under AES-KWP.
 
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
+
 mod common;
 mod mech_common;
 
@@ -84,7 +86,7 @@ fn imported_key_known_answers() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let (private, public) = import_key(&s);
     // Wycheproof RSAES-PKCS1-v1_5 decryption.
     let v = json("so-wycheproof-rsa-pkcs1-2048-decrypt.json");
@@ -247,7 +249,7 @@ fn generated_pair_and_key_wrapping() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let (public, private) = gen_pair(&s);
     let attrs = s
         .get_attributes(
@@ -346,7 +348,7 @@ fn pkcs8_private_key_under_kwp() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let (private, public) = import_key(&s);
     let kek = aes_key(&s, &[0x42; 32]);
     let m = plain(CKM_AES_KEY_WRAP_KWP);

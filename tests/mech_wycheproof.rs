@@ -11,6 +11,8 @@
 //! when accepted. The vector files keep Wycheproof's tcId, so a failure names
 //! the published case.
 
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
+
 mod common;
 mod mech_common;
 
@@ -58,7 +60,7 @@ fn key_wrap_file(file: &str, ty: CK_MECHANISM_TYPE) -> Tally {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let m = plain(ty);
     let v = json(file);
     let mut n = Tally::default();
@@ -139,7 +141,7 @@ fn wycheproof_aes_cmac() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let v = json("so-wycheproof-aes-cmac.json");
     let full = plain(CKM_AES_CMAC);
     let eight: CK_ULONG = 8;
@@ -214,7 +216,7 @@ fn wycheproof_rsa_pss_2048_sha256() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let raw = Raw::new();
+    let raw = raw();
     let v = json("so-wycheproof-rsa-pss-2048-sha256.json");
     assert_eq!(v["sLen"], 32);
     let k = &v["publicKey"];

@@ -17,16 +17,17 @@
 //! `SOFTKMS_MULTIPROC_SECS` (default 3) sets how long each child works.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 
 use common::*;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki_sys::CK_ULONG;
+use p11_testkit::keys::{envelope, ManagedKey};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -37,11 +38,10 @@ const ID: &str = "SOFTKMS_MULTIPROC_ID";
 const DIR: &str = "SOFTKMS_MULTIPROC_DIR";
 const SECS: &str = "SOFTKMS_MULTIPROC_SECS";
 
-const BASE: CK_ULONG = 0xD34B_0000;
-const CURRENT_VERSION: CK_ULONG = BASE + 0x02;
-const ROTATION_PERIOD: CK_ULONG = BASE + 0x04;
-const ROTATE: CK_ULONG = BASE + 0x06;
-const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
+use p11_testkit::vendor::{
+    CKA_SOFTKMS_CURRENT_VERSION as CURRENT_VERSION, CKA_SOFTKMS_ROTATE as ROTATE,
+    CKA_SOFTKMS_ROTATION_PERIOD as ROTATION_PERIOD,
+};
 /// How many rotations each of the two rotating processes makes.
 const ROTATIONS_EACH: usize = 25;
 /// How many updates each of the two updating processes makes.
@@ -50,15 +50,7 @@ const UPDATES_EACH: usize = 40;
 const CONTEXT: &[u8] = b"app=multiproc";
 
 fn envelope_params() -> EnvelopeParams {
-    EnvelopeParams {
-        p_context: CONTEXT.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(CONTEXT.len()).unwrap(),
-    }
-}
-
-fn envelope(params: &EnvelopeParams) -> Mechanism<'_> {
-    let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).unwrap();
-    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(params)))
+    EnvelopeParams::new(CONTEXT)
 }
 
 /// The master key version named in an envelope header (docs/envelope-format.md).
@@ -85,22 +77,6 @@ fn rotate(s: &Session, k: ObjectHandle) {
         ))],
     )
     .unwrap();
-}
-
-fn managed_key(s: &Session, label: &str) -> ObjectHandle {
-    s.generate_key(
-        &Mechanism::AesKeyGen,
-        &[
-            Attribute::Token(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::ValueLen(32.into()),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-        ],
-    )
-    .unwrap()
 }
 
 fn one(s: &Session, label: &str) -> ObjectHandle {
@@ -404,15 +380,13 @@ fn one_writer_and_three_readers_see_each_others_changes() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let mk = managed_key(&s, "mk");
+    let mk = ManagedKey::new("mk").generate(&s);
     s.generate_key_pair(
         &Mechanism::EccKeyPairGen,
         &[
             Attribute::Token(true),
             Attribute::Label(b"ec-pub".to_vec()),
-            Attribute::EcParams(vec![
-                0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-            ]),
+            Attribute::EcParams(p11_testkit::P256_OID.to_vec()),
             Attribute::Verify(true),
         ],
         &[
@@ -477,7 +451,7 @@ fn two_processes_rotating_one_key_lose_no_version() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let mk = managed_key(&s, "mk2");
+    let mk = ManagedKey::new("mk2").generate(&s);
     let dir = ctx.dir.path().join("rotators");
     std::fs::create_dir(&dir).unwrap();
     std::env::set_var(DIR, &dir);

@@ -26,6 +26,8 @@
 //! PIN has a lower stored cost) shows that the estimator does see a difference
 //! of the size of part of the KDF, so the test is not vacuous.
 
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
+
 mod common;
 
 use common::{pin, rv, Ctx, SO_PIN, USER_PIN};

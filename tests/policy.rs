@@ -4,7 +4,7 @@
 //! function list from `C_GetInterface` directly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(unsafe_code)] // raw calls through the 3.0 function list; each block says why
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 
@@ -12,13 +12,12 @@ use common::*;
 use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki_sys::*;
-
-const BASE: CK_ULONG = 0xD34B_0000;
-const CKA_POLICY: CK_ULONG = BASE + 0x0C;
-const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
-// Proposed in src/kms/principals.rs (to move to include/softkms.h).
-const CKO_PRINCIPAL: CK_ULONG = BASE + 0x01;
-const CKA_PRINCIPAL_PIN: CK_ULONG = BASE + 0x12;
+use p11_testkit::keys::{vendor_attr as vendor, ManagedKey};
+use p11_testkit::vendor::{
+    CKA_SOFTKMS_POLICY as CKA_POLICY, CKA_SOFTKMS_PRINCIPAL_PIN as CKA_PRINCIPAL_PIN,
+    CKM_SOFTKMS_ENVELOPE as CKM_ENVELOPE, CKO_SOFTKMS_PRINCIPAL as CKO_PRINCIPAL,
+};
+use p11_testkit::{call_strict, rv_ok, struct_bytes, ulen, Mech, Template};
 
 const ALICE_PIN: &str = "alice-pin-1";
 const BOB_PIN: &str = "bob-pin-22";
@@ -32,10 +31,6 @@ const POLICY: &str = r#"{"statements": [
     {"principals": ["user"], "allow": ["*"]}
 ]}"#;
 
-fn vendor(ty: CK_ULONG, v: &[u8]) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), v.to_vec()))
-}
-
 fn read_policy(s: &Session, k: ObjectHandle) -> Vec<u8> {
     match s
         .get_attributes(k, &[AttributeType::VendorDefined(CKA_POLICY)])
@@ -47,104 +42,66 @@ fn read_policy(s: &Session, k: ObjectHandle) -> Vec<u8> {
     }
 }
 
-fn managed_key(s: &Session, label: &str, policy: Option<&str>) -> ObjectHandle {
-    let mut t = vec![
-        Attribute::Token(true),
-        Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::ValueLen(32.into()),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Encrypt(true),
-        Attribute::Decrypt(true),
-    ];
-    if let Some(p) = policy {
-        t.push(vendor(CKA_POLICY, p.as_bytes()));
-    }
-    s.generate_key(&cryptoki::mechanism::Mechanism::AesKeyGen, &t)
-        .unwrap()
-}
-
 /// The module's PKCS#11 3.0 function list, from a second handle on the same
 /// library (the same module instance `cryptoki` initialized).
 struct Raw {
-    f: *const CK_FUNCTION_LIST_3_0,
-    _lib: cryptoki_sys::Pkcs11,
+    f: &'static CK_FUNCTION_LIST_3_0,
 }
 
 impl Raw {
     fn new() -> Raw {
-        // SAFETY: loading the module under test, which cryptoki has loaded already.
-        let lib = unsafe { cryptoki_sys::Pkcs11::new(module_path()) }.unwrap();
-        let mut name = *b"PKCS 11\0";
-        let mut version = CK_VERSION { major: 3, minor: 0 };
-        let mut iface: *mut CK_INTERFACE = std::ptr::null_mut();
-        // SAFETY: C_GetInterface (§5.4) with a NUL-terminated name and valid out pointers.
-        let rv = unsafe { lib.C_GetInterface(name.as_mut_ptr(), &mut version, &mut iface, 0) };
-        assert_eq!(rv, CKR_OK);
-        // SAFETY: a 3.0 interface's pFunctionList points at a CK_FUNCTION_LIST_3_0.
-        let f = unsafe { (*iface).pFunctionList } as *const CK_FUNCTION_LIST_3_0;
-        Raw { f, _lib: lib }
-    }
-
-    fn list(&self) -> &CK_FUNCTION_LIST_3_0 {
-        // SAFETY: the module's static function list, valid while the library is loaded.
-        unsafe { &*self.f }
+        Raw {
+            f: p11_testkit::function_table_3_0(module_path()),
+        }
     }
 
     fn open(&self, slot: CK_SLOT_ID) -> CK_SESSION_HANDLE {
         let mut h = 0;
-        let open = self.list().C_OpenSession.unwrap();
-        // SAFETY: C_OpenSession (§5.6) with no callback and a valid out pointer.
-        let rv = unsafe {
-            open(
-                slot,
-                CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                std::ptr::null_mut(),
-                None,
-                &mut h,
-            )
-        };
+        let flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
+        let rv = call_strict!(
+            self.f,
+            C_OpenSession,
+            slot,
+            flags,
+            std::ptr::null_mut(),
+            None,
+            &mut h
+        );
         assert_eq!(rv, CKR_OK);
         h
     }
 
     fn login_user(&self, h: CK_SESSION_HANDLE, name: &str, pin: &str) -> CK_RV {
-        let login = self.list().C_LoginUser.unwrap();
         let (mut pin, mut name) = (pin.as_bytes().to_vec(), name.as_bytes().to_vec());
-        // SAFETY: C_LoginUser (§5.6.9) with buffers of the lengths given.
-        unsafe {
-            login(
-                h,
-                CKU_USER,
-                pin.as_mut_ptr(),
-                pin.len() as CK_ULONG,
-                name.as_mut_ptr(),
-                name.len() as CK_ULONG,
-            )
-        }
+        call_strict!(
+            self.f,
+            C_LoginUser,
+            h,
+            CKU_USER,
+            pin.as_mut_ptr(),
+            ulen(pin.len()),
+            name.as_mut_ptr(),
+            ulen(name.len())
+        )
     }
 
     fn logout(&self, h: CK_SESSION_HANDLE) {
-        let logout = self.list().C_Logout.unwrap();
-        // SAFETY: C_Logout (§5.6) on an open session.
-        assert_eq!(unsafe { logout(h) }, CKR_OK);
+        assert_eq!(call_strict!(self.f, C_Logout, h), CKR_OK);
     }
 
     fn find(&self, h: CK_SESSION_HANDLE, label: &str) -> Option<CK_OBJECT_HANDLE> {
-        let l = self.list();
-        let mut label = label.as_bytes().to_vec();
-        let mut t = [CK_ATTRIBUTE {
-            type_: CKA_LABEL,
-            pValue: label.as_mut_ptr().cast(),
-            ulValueLen: label.len() as CK_ULONG,
-        }];
+        let t = Template::new().bytes(CKA_LABEL, label.as_bytes());
+        let mut a = t.raw();
         let (mut out, mut n) = (0, 0);
-        // SAFETY: C_FindObjects* (§5.7) with a one-attribute template and one slot of output.
-        unsafe {
-            assert_eq!(l.C_FindObjectsInit.unwrap()(h, t.as_mut_ptr(), 1), CKR_OK);
-            assert_eq!(l.C_FindObjects.unwrap()(h, &mut out, 1, &mut n), CKR_OK);
-            assert_eq!(l.C_FindObjectsFinal.unwrap()(h), CKR_OK);
-        }
+        assert_eq!(
+            call_strict!(self.f, C_FindObjectsInit, h, a.as_mut_ptr(), 1),
+            CKR_OK
+        );
+        assert_eq!(
+            call_strict!(self.f, C_FindObjects, h, &mut out, 1, &mut n),
+            CKR_OK
+        );
+        assert_eq!(call_strict!(self.f, C_FindObjectsFinal, h), CKR_OK);
         (n == 1).then_some(out)
     }
 
@@ -157,59 +114,32 @@ impl Raw {
         context: &[u8],
         input: &[u8],
     ) -> Result<Vec<u8>, CK_RV> {
-        let l = self.list();
-        let mut ctx = context.to_vec();
-        let mut params = [ctx.as_mut_ptr() as usize, ctx.len()];
-        let mut mech = CK_MECHANISM {
-            mechanism: CKM_ENVELOPE,
-            pParameter: params.as_mut_ptr().cast(),
-            ulParameterLen: std::mem::size_of_val(&params) as CK_ULONG,
-        };
+        let params = EnvelopeParams::new(context);
+        let mut mech = Mech::with_bytes(CKM_ENVELOPE, &struct_bytes(&params));
         let mut input = input.to_vec();
         let mut out = vec![0u8; input.len() + 4096];
-        let mut n = out.len() as CK_ULONG;
-        // SAFETY: C_{En,De}cryptInit and C_{En,De}crypt (§5.8, §5.9) with a
-        // CK_SOFTKMS_ENVELOPE_PARAMS laid out as {pointer, length} and buffers of
-        // the lengths given.
-        let rv = unsafe {
-            let init = if decrypt {
-                l.C_DecryptInit.unwrap()
-            } else {
-                l.C_EncryptInit.unwrap()
-            };
-            let rv = init(h, &mut mech, k);
-            if rv != CKR_OK {
-                return Err(rv);
-            }
-            let run = if decrypt {
-                l.C_Decrypt.unwrap()
-            } else {
-                l.C_Encrypt.unwrap()
-            };
-            run(
-                h,
-                input.as_mut_ptr(),
-                input.len() as CK_ULONG,
-                out.as_mut_ptr(),
-                &mut n,
-            )
+        let mut n = ulen(out.len());
+        let (inp, inl) = (input.as_mut_ptr(), ulen(input.len()));
+        let rv = if decrypt {
+            call_strict!(self.f, C_DecryptInit, h, mech.p(), k)
+        } else {
+            call_strict!(self.f, C_EncryptInit, h, mech.p(), k)
         };
-        if rv != CKR_OK {
-            return Err(rv);
-        }
+        rv_ok(rv, ())?;
+        let rv = if decrypt {
+            call_strict!(self.f, C_Decrypt, h, inp, inl, out.as_mut_ptr(), &mut n)
+        } else {
+            call_strict!(self.f, C_Encrypt, h, inp, inl, out.as_mut_ptr(), &mut n)
+        };
+        rv_ok(rv, ())?;
         out.truncate(usize::try_from(n).unwrap());
         Ok(out)
     }
 
     fn set_policy(&self, h: CK_SESSION_HANDLE, k: CK_OBJECT_HANDLE, json: &str) -> CK_RV {
-        let mut v = json.as_bytes().to_vec();
-        let mut t = [CK_ATTRIBUTE {
-            type_: CKA_POLICY,
-            pValue: v.as_mut_ptr().cast(),
-            ulValueLen: v.len() as CK_ULONG,
-        }];
-        // SAFETY: C_SetAttributeValue (§5.7) with a one-attribute template.
-        unsafe { self.list().C_SetAttributeValue.unwrap()(h, k, t.as_mut_ptr(), 1) }
+        let t = Template::new().bytes(CKA_POLICY, json.as_bytes());
+        let mut a = t.raw();
+        call_strict!(self.f, C_SetAttributeValue, h, k, a.as_mut_ptr(), 1)
     }
 }
 
@@ -218,14 +148,14 @@ fn the_policy_attribute_round_trips() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let k = managed_key(&s, "K", Some(POLICY));
+    let k = ManagedKey::new("K").policy(POLICY).generate(&s);
     assert_eq!(read_policy(&s, k), POLICY.as_bytes());
     let next = r#"{"statements":[{"principals":["user"],"allow":["*"]}]}"#;
     s.update_attributes(k, &[vendor(CKA_POLICY, next.as_bytes())])
         .unwrap();
     assert_eq!(read_policy(&s, k), next.as_bytes());
     // A key without a policy has none to read (the default policy applies).
-    let plain = managed_key(&s, "plain", None);
+    let plain = ManagedKey::new("plain").generate(&s);
     assert!(s
         .get_attributes(plain, &[AttributeType::VendorDefined(CKA_POLICY)])
         .unwrap()
@@ -252,7 +182,7 @@ fn principals_are_held_to_the_key_policy() {
     let slot = ctx.init_token(0);
     {
         let s = ctx.user_session(0);
-        managed_key(&s, "K", Some(POLICY));
+        ManagedKey::new("K").policy(POLICY).generate(&s);
         s.logout().unwrap();
     }
     {

@@ -3,22 +3,18 @@
 //! locked in memory and left out of core dumps.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(unsafe_code)] // reading the output fields of a vendor parameter struct; the block says why
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 
 use common::*;
-use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
-use cryptoki_sys::CK_ULONG;
-use std::cell::UnsafeCell;
+use p11_testkit::keys::{self, envelope, ManagedKey};
 use std::process::Command;
 
-const CKM_ENVELOPE: CK_ULONG = 0xD34B_0001;
-const CKM_GENERATE_DATA_KEY: CK_ULONG = 0xD34B_0002;
-const CKA_ROTATE: CK_ULONG = 0xD34B_0006;
+use p11_testkit::vendor::CKA_SOFTKMS_ROTATE as CKA_ROTATE;
 
 const SO_PIN_1: &str = "so1-SECRET-pin-4242";
 const SO_PIN_2: &str = "so2-SECRET-pin-5353";
@@ -31,18 +27,10 @@ const AES_BINARY: [u8; 16] = [
 ];
 const DATA_VALUE: &[u8] = b"DATA-SECRET-value-of-a-private-data-object";
 const PLAINTEXT: &[u8] = b"PLAINTEXT-SECRET-attack-at-dawn-from-the-north";
-const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-
-fn envelope(params: &EnvelopeParams) -> Mechanism<'_> {
-    let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).unwrap();
-    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(params)))
-}
+use p11_testkit::P256_OID as P256;
 
 fn ctx(c: &'static [u8]) -> EnvelopeParams {
-    EnvelopeParams {
-        p_context: c.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(c.len()).unwrap(),
-    }
+    EnvelopeParams::new(c)
 }
 
 /// GenerateDataKey (`C_DeriveKey` with the vendor mechanism): the key and its wrapped form.
@@ -51,21 +39,8 @@ fn generate_data_key(
     k: ObjectHandle,
     template: &[Attribute],
 ) -> (ObjectHandle, Vec<u8>) {
-    let c = b"tenant=secrets";
-    let mut buf = vec![0u8; 1024];
-    let params = UnsafeCell::new(GdkParams {
-        p_context: c.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(c.len()).unwrap(),
-        p_wrapped: buf.as_mut_ptr(),
-        ul_wrapped_len: CK_ULONG::try_from(buf.len()).unwrap(),
-    });
-    let ty = MechanismType::new_vendor_defined(CKM_GENERATE_DATA_KEY).unwrap();
-    let mech = Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(&params)));
-    let dk = s.derive_key(&mech, k, template).unwrap();
-    // SAFETY: the module wrote the output length into the struct during the call; no reference to it is alive.
-    let len = usize::try_from(unsafe { (*params.get()).ul_wrapped_len }).unwrap();
-    buf.truncate(len);
-    (dk, buf)
+    let (dk, buf, _) = keys::generate_data_key(s, k, b"tenant=secrets", Some(1024), template);
+    (dk.unwrap(), buf)
 }
 
 /// A byte-string attribute's value.
@@ -95,25 +70,6 @@ fn aes_template(value: &[u8], token: bool) -> Vec<Attribute> {
         Attribute::Sensitive(false),
         Attribute::Extractable(true),
     ]
-}
-
-fn managed_key(s: &Session, label: &str) -> ObjectHandle {
-    s.generate_key(
-        &Mechanism::AesKeyGen,
-        &[
-            Attribute::Token(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::ValueLen(32.into()),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Wrap(true),
-            Attribute::Unwrap(true),
-            Attribute::Derive(true),
-        ],
-    )
-    .unwrap()
 }
 
 /// The forms in which a secret could show up in a log line.
@@ -300,7 +256,7 @@ fn nothing_secret_is_logged_at_trace_level() {
     ));
 
     // Envelope encryption of a known plaintext under a rotated managed key.
-    let managed = managed_key(&s, "managed");
+    let managed = ManagedKey::new("managed").all_usages().generate(&s);
     s.update_attributes(
         managed,
         &[Attribute::VendorDefined((
@@ -458,7 +414,7 @@ fn key_material_is_locked_and_not_dumped() {
     c.init_token(0);
     let s = c.user_session(0);
     s.create_object(&aes_template(AES_VALUE, true)).unwrap();
-    let managed = managed_key(&s, "managed");
+    let managed = ManagedKey::new("managed").all_usages().generate(&s);
     s.update_attributes(
         managed,
         &[Attribute::VendorDefined((

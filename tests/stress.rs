@@ -4,6 +4,7 @@
 //! hanging), no wrong result, every created object accounted for.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 
@@ -39,9 +40,7 @@ fn eight_threads_share_a_token_without_deadlock_or_wrong_results() {
             &Mechanism::EccKeyPairGen,
             &[
                 Attribute::Token(true),
-                Attribute::EcParams(vec![
-                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-                ]),
+                Attribute::EcParams(p11_testkit::P256_OID.to_vec()),
                 Attribute::Verify(true),
             ],
             &[Attribute::Token(true), Attribute::Sign(true)],

@@ -2,6 +2,7 @@
 //! tokens, PIN management, sessions and login.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 mod common;
 

@@ -12,7 +12,7 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::Session;
 
 /// DER of the P-256 curve OID (`CKA_EC_PARAMS`).
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P256: &[u8] = &p11_testkit::P256_OID;
 /// The label every `find` workload looks for, among `bench-find-0..N`.
 const FIND_LABEL: &str = "bench-find-7";
 
@@ -75,12 +75,10 @@ pub enum Op {
 /// How many versions a key of [`Op::Rotate`] gets before the next key takes over.
 const ROTATIONS_PER_KEY: u32 = 32;
 
-/// `CKA_SOFTKMS_ROTATE` (`include/softkms.h`).
-const CKA_SOFTKMS_ROTATE: cryptoki_sys::CK_ULONG = 0xD34B_0006;
-
-/// SoftKMS's vendor mechanisms (`include/softkms.h`).
-const CKM_SOFTKMS_ENVELOPE: cryptoki_sys::CK_ULONG = 0xD34B_0001;
-const CKM_SOFTKMS_GENERATE_DATA_KEY: cryptoki_sys::CK_ULONG = 0xD34B_0002;
+// SoftKMS's vendor values (`include/softkms.h`), from the test kit.
+use p11_testkit::vendor::{
+    GdkParams, CKA_SOFTKMS_ROTATE, CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY,
+};
 
 /// The vendor mechanisms some workloads need.
 pub const VENDOR_MECHANISMS: &[cryptoki_sys::CK_ULONG] =
@@ -88,15 +86,6 @@ pub const VENDOR_MECHANISMS: &[cryptoki_sys::CK_ULONG] =
 
 fn vendor(m: cryptoki_sys::CK_ULONG) -> MechanismType {
     MechanismType::new_vendor_defined(m).unwrap_or(MechanismType::AES_GCM)
-}
-
-/// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS`.
-#[repr(C)]
-struct GdkParams {
-    p_context: *const u8,
-    ul_context_len: cryptoki_sys::CK_ULONG,
-    p_wrapped: *mut u8,
-    ul_wrapped_len: cryptoki_sys::CK_ULONG,
 }
 
 /// A named workload: an operation run on this many threads at once.

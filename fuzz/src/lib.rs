@@ -12,6 +12,7 @@
 
 use arbitrary::Arbitrary;
 use cryptoki_sys::*;
+use p11_testkit::vendor::*;
 use std::ptr::null_mut;
 use std::sync::OnceLock;
 
@@ -32,14 +33,16 @@ pub struct P11 {
 unsafe impl Sync for P11 {}
 unsafe impl Send for P11 {}
 
-/// Calls a function of the list.
+/// The raw-call harness the tests share (the call macro, the vendor values).
+pub use p11_testkit;
+
+/// Calls a function of the list: `call!(p, C_Foo, args...)` is
+/// [`p11_testkit::call_strict!`] on `p.f` (an empty entry panics).
 #[macro_export]
 macro_rules! call {
-    ($p:expr, $name:ident $(, $arg:expr)* $(,)?) => {{
-        let f = $p.f.$name.expect(stringify!($name));
-        #[allow(unused_unsafe)]
-        unsafe { f($($arg),*) }
-    }};
+    ($p:expr, $name:ident $(, $arg:expr)* $(,)?) => {
+        $crate::p11_testkit::call_strict!($p.f, $name $(, $arg)*)
+    };
 }
 
 /// `rv` must be `CKR_OK` during setup.
@@ -160,8 +163,7 @@ fn setup() -> P11 {
         );
         (privh, pubh)
     };
-    // DER of the P-256 OID.
-    let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let p256 = p11_testkit::P256_OID;
     let (ec_priv, ec_pub) = pair(CKM_EC_KEY_PAIR_GEN, &[attr(CKA_EC_PARAMS, &p256)]);
     let bits = (2048 as CK_ULONG).to_ne_bytes();
     let e = [1, 0, 1];
@@ -234,9 +236,13 @@ pub const KNOWN_TYPES: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_COPYABLE, CKA_DESTROYABLE, CKA_EC_PARAMS, CKA_EC_POINT, CKA_WRAP_WITH_TRUSTED,
     CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE, CKA_ALLOWED_MECHANISMS,
     CKA_UNIQUE_ID, CKA_ALWAYS_AUTHENTICATE, CKA_CHECK_VALUE, CKA_PUBLIC_KEY_INFO,
-    0xD34B_0001, 0xD34B_0002, 0xD34B_0003, 0xD34B_0004, 0xD34B_0005, 0xD34B_0006, 0xD34B_0007,
-    0xD34B_0008, 0xD34B_0009, 0xD34B_000A, 0xD34B_000B, 0xD34B_000C, 0xD34B_000D, 0xD34B_0010,
-    0xD34B_0011, 0xD34B_0012, 0xD34B_0080, 0xD34B_0081,
+    // The vendor ones, in the order of their values (an input's index picks one).
+    CKA_SOFTKMS_KEY_STATE, CKA_SOFTKMS_CURRENT_VERSION, CKA_SOFTKMS_MIN_DECRYPT_VERSION,
+    CKA_SOFTKMS_ROTATION_PERIOD, CKA_SOFTKMS_NEXT_ROTATION, CKA_SOFTKMS_ROTATE,
+    CKA_SOFTKMS_PENDING_WINDOW, CKA_SOFTKMS_DELETION_TIME, CKA_SOFTKMS_VALID_TO,
+    CKA_SOFTKMS_ORIGIN, CKA_SOFTKMS_VERSION_TIMES, CKA_SOFTKMS_POLICY, CKA_SOFTKMS_IMPORT_FROM,
+    CKA_SOFTKMS_CREATOR, CKA_SOFTKMS_POLICY_FORCE, CKA_SOFTKMS_PRINCIPAL_PIN,
+    CKA_SOFTKMS_VERSIONS, CKA_SOFTKMS_MATERIAL_DIGEST,
 ];
 
 impl TypeSel {

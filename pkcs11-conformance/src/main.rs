@@ -9,11 +9,10 @@
 
 mod cases;
 mod mechs;
-mod p11;
 mod vectors;
 
 use cryptoki_sys::*;
-use p11::{rv_name, Module};
+use p11_testkit::{rv_name, Module};
 
 /// The result of one case.
 #[derive(Clone, Debug)]
@@ -213,7 +212,7 @@ macro_rules! t {
                 return $crate::Outcome::Fail(format!(
                     "{} failed: {}",
                     $what,
-                    $crate::p11::rv_name(rv)
+                    p11_testkit::rv_name(rv)
                 ))
             }
         }
@@ -229,7 +228,7 @@ macro_rules! ok {
             return $crate::Outcome::Fail(format!(
                 "{}: expected CKR_OK, got {}",
                 $what,
-                $crate::p11::rv_name(rv)
+                p11_testkit::rv_name(rv)
             ));
         }
     };
@@ -243,7 +242,7 @@ macro_rules! want {
         let exp = [$($rv),+];
         if !exp.contains(&rv) {
             return $crate::Outcome::Fail(format!(
-                "{}: expected {}, got {}", $what, $crate::names(&exp), $crate::p11::rv_name(rv)
+                "{}: expected {}, got {}", $what, $crate::names(&exp), p11_testkit::rv_name(rv)
             ));
         }
     };

@@ -65,20 +65,6 @@ impl Curve {
             Curve::P256 => 32,
         }
     }
-
-    #[cfg(test)]
-    /// Size of the curve order in bits (the key size `C_GetMechanismInfo` names).
-    pub(crate) fn bits(self) -> usize {
-        match self {
-            Curve::P256 => 256,
-        }
-    }
-
-    #[cfg(test)]
-    /// Length of an uncompressed point (`04 || x || y`).
-    pub(crate) fn uncompressed_len(self) -> usize {
-        1 + 2 * self.field_len()
-    }
 }
 
 /// Parses one DER element with a short or long definite length and nothing after
@@ -192,20 +178,6 @@ impl EcPublicKey {
                 Ok(Self::new(curve, key))
             }
         }
-    }
-
-    #[cfg(test)]
-    /// From a DER SubjectPublicKeyInfo.
-    pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self> {
-        use p256::pkcs8::DecodePublicKey;
-        let key = p256::PublicKey::from_public_key_der(der).map_err(|_| Error::PublicKeyInvalid)?;
-        Ok(Self::new(Curve::P256, key))
-    }
-
-    #[cfg(test)]
-    /// The curve.
-    pub(crate) fn curve(&self) -> Curve {
-        self.curve
     }
 
     /// The uncompressed SEC 1 encoding `04 || x || y`.

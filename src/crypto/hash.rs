@@ -72,10 +72,6 @@ impl HashAlg {
     }
 }
 
-#[cfg(test)]
-/// The largest output of any [`HashAlg`], in bytes.
-pub(crate) const MAX_OUTPUT: usize = 64;
-
 macro_rules! by_alg {
     ($( $alg:ident => $ty:ty ),* $(,)?) => {
         /// A running hash of the RustCrypto crates.

@@ -330,14 +330,6 @@ impl RsaPublicKey {
         }
     }
 
-    #[cfg(test)]
-    /// From a DER SubjectPublicKeyInfo.
-    pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self> {
-        use rsa::pkcs8::DecodePublicKey;
-        let key = rsa::PublicKey::from_public_key_der(der).map_err(|_| Error::PublicKeyInvalid)?;
-        Ok(Self::new(key))
-    }
-
     /// `k`: the modulus length in bytes (the length of signatures and ciphertexts).
     pub(crate) fn size(&self) -> usize {
         self.key.size()

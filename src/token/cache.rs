@@ -38,16 +38,6 @@ impl ObjectCache {
     pub(crate) fn handle_of(&self, uid: &str) -> Option<CK_OBJECT_HANDLE> {
         self.by_uid.get(uid).copied()
     }
-    #[cfg(test)]
-    /// Number of objects.
-    pub(crate) fn len(&self) -> usize {
-        self.by_handle.len()
-    }
-    #[cfg(test)]
-    /// True when empty.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.by_handle.is_empty()
-    }
     /// Makes room for `n` more objects (before a load of many).
     pub(crate) fn reserve(&mut self, n: usize) {
         self.by_handle.reserve(n);

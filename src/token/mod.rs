@@ -410,17 +410,6 @@ impl Token {
             .remove_principal_audited(&principals::row_name(name), rec)
     }
 
-    #[cfg(test)]
-    /// The names of the named principals, sorted (not "so" nor "user").
-    pub(crate) fn principal_names(&self) -> Result<Vec<String>> {
-        Ok(self
-            .store()?
-            .principals()?
-            .iter()
-            .filter_map(|r| principals::name_of_row(r).map(str::to_string))
-            .collect())
-    }
-
     /// Logs out: forgets the master key and every decrypted private object.
     /// Handles to private objects die with it (§5.6: "even if a user is later
     /// logged back into the token, those handles remain invalid"); the next

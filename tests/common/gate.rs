@@ -4,45 +4,38 @@
 //! sees (to show that a refused call changed nothing), and the audit log as
 //! the `softkms` CLI prints it.
 //!
-//! Included with `#[path = "common/gate.rs"] mod gate;` next to `mod common;`.
+//! Included with `#[path = "common/gate.rs"] mod gate;` next to `mod common;`
+//! (`"../common/gate.rs"` from a test binary in its own directory, like `tests/gate/`).
 
 #![allow(dead_code)]
-#![allow(unsafe_code)] // C_LoginUser through the 3.0 function list and a vendor output field; each block says why
 
 use crate::common::{self, pin, Ctx, SO_PIN, USER_PIN};
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki_sys::*;
+use p11_testkit::{call_strict, keys, ulen, with_length_query};
 use serde_json::Value;
-use std::cell::UnsafeCell;
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
-pub const BASE: CK_ULONG = 0xD34B_0000;
-pub const KEY_STATE: CK_ULONG = BASE + 0x01;
-pub const CURRENT_VERSION: CK_ULONG = BASE + 0x02;
-pub const MIN_DECRYPT_VERSION: CK_ULONG = BASE + 0x03;
-pub const NEXT_ROTATION: CK_ULONG = BASE + 0x05;
-pub const ROTATE: CK_ULONG = BASE + 0x06;
-pub const PENDING_WINDOW: CK_ULONG = BASE + 0x07;
-pub const DELETION_TIME: CK_ULONG = BASE + 0x08;
-pub const VALID_TO: CK_ULONG = BASE + 0x09;
-pub const ORIGIN: CK_ULONG = BASE + 0x0A;
-pub const VERSION_TIMES: CK_ULONG = BASE + 0x0B;
-pub const POLICY: CK_ULONG = BASE + 0x0C;
-pub const CREATOR: CK_ULONG = BASE + 0x10;
-pub const PRINCIPAL_PIN: CK_ULONG = BASE + 0x12;
-pub const CKO_PRINCIPAL: CK_ULONG = BASE + 0x01;
-pub const CKM_ENVELOPE: CK_ULONG = BASE + 0x01;
-pub const CKM_GENERATE_DATA_KEY: CK_ULONG = BASE + 0x02;
-pub const ENABLED: CK_ULONG = 1;
-pub const DISABLED: CK_ULONG = 2;
-pub const PENDING_DELETION: CK_ULONG = 3;
-pub const PENDING_IMPORT: CK_ULONG = 4;
+/// The vendor values of include/softkms.h, by the short names these tests use.
+#[allow(unused_imports)] // each test binary uses some of them
+pub use p11_testkit::vendor::{
+    CKA_SOFTKMS_CREATOR as CREATOR, CKA_SOFTKMS_CURRENT_VERSION as CURRENT_VERSION,
+    CKA_SOFTKMS_DELETION_TIME as DELETION_TIME, CKA_SOFTKMS_KEY_STATE as KEY_STATE,
+    CKA_SOFTKMS_MIN_DECRYPT_VERSION as MIN_DECRYPT_VERSION,
+    CKA_SOFTKMS_NEXT_ROTATION as NEXT_ROTATION, CKA_SOFTKMS_ORIGIN as ORIGIN,
+    CKA_SOFTKMS_PENDING_WINDOW as PENDING_WINDOW, CKA_SOFTKMS_POLICY as POLICY,
+    CKA_SOFTKMS_PRINCIPAL_PIN as PRINCIPAL_PIN, CKA_SOFTKMS_ROTATE as ROTATE,
+    CKA_SOFTKMS_VALID_TO as VALID_TO, CKA_SOFTKMS_VERSION_TIMES as VERSION_TIMES,
+    CKM_SOFTKMS_ENVELOPE as CKM_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY as CKM_GENERATE_DATA_KEY,
+    CKO_SOFTKMS_PRINCIPAL as CKO_PRINCIPAL, SOFTKMS_KEY_STATE_DISABLED as DISABLED,
+    SOFTKMS_KEY_STATE_ENABLED as ENABLED, SOFTKMS_KEY_STATE_PENDING_DELETION as PENDING_DELETION,
+    SOFTKMS_KEY_STATE_PENDING_IMPORT as PENDING_IMPORT,
+};
 
 /// The named principal most tests act as.
 pub const ALICE: &str = "alice";
@@ -100,17 +93,11 @@ pub fn rv_name(rv: CK_RV) -> String {
     softkms::internals::kms::audit::rv_name(rv)
 }
 
-pub fn ulong_attr(ty: CK_ULONG, v: CK_ULONG) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), v.to_ne_bytes().to_vec()))
-}
-
-pub fn bool_attr(ty: CK_ULONG, v: bool) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), vec![u8::from(v)]))
-}
-
-pub fn bytes_attr(ty: CK_ULONG, v: &[u8]) -> Attribute {
-    Attribute::VendorDefined((AttributeType::VendorDefined(ty), v.to_vec()))
-}
+/// Vendor attributes and the envelope mechanism, by the names these tests use.
+#[allow(unused_imports)] // each test binary uses some of them
+pub use p11_testkit::keys::{
+    envelope, vendor_attr as bytes_attr, vendor_bool as bool_attr, vendor_ulong as ulong_attr,
+};
 
 pub fn policy_attr(json: &str) -> Attribute {
     bytes_attr(POLICY, json.as_bytes())
@@ -184,105 +171,64 @@ pub fn add_principal(ctx: &Ctx, slot: Slot, name: &str, principal_pin: &str) {
 /// The module's PKCS#11 3.0 function list (for `C_LoginUser`, which `cryptoki`
 /// 0.12 does not offer), from a second handle on the loaded library.
 pub struct Raw3 {
-    f: *const CK_FUNCTION_LIST_3_0,
-    _lib: cryptoki_sys::Pkcs11,
+    f: &'static CK_FUNCTION_LIST_3_0,
 }
 
 impl Raw3 {
     pub fn new() -> Raw3 {
-        // SAFETY: loading the module under test, which cryptoki has loaded already.
-        let lib = unsafe { cryptoki_sys::Pkcs11::new(common::module_path()) }.expect("load");
-        let mut name = *b"PKCS 11\0";
-        let mut version = CK_VERSION { major: 3, minor: 0 };
-        let mut iface: *mut CK_INTERFACE = std::ptr::null_mut();
-        // SAFETY: C_GetInterface (§5.4) with a NUL-terminated name and valid out pointers.
-        let rv = unsafe { lib.C_GetInterface(name.as_mut_ptr(), &mut version, &mut iface, 0) };
-        assert_eq!(rv, CKR_OK, "C_GetInterface");
-        // SAFETY: a 3.0 interface's pFunctionList points at a CK_FUNCTION_LIST_3_0.
-        let f = unsafe { (*iface).pFunctionList } as *const CK_FUNCTION_LIST_3_0;
-        Raw3 { f, _lib: lib }
+        Raw3 {
+            f: p11_testkit::function_table_3_0(common::module_path()),
+        }
     }
 
     /// `C_LoginUser(CKU_USER, pin, name)` on `s` (the login is the whole
     /// application's, so every session of the slot acts as `name`).
     pub fn login_user(&self, s: &Session, name: &str, principal_pin: &str) -> CK_RV {
-        // SAFETY: the module's static function list, valid while the library is loaded.
-        let login = unsafe { &*self.f }.C_LoginUser.expect("C_LoginUser");
         let (mut p, mut n) = (principal_pin.as_bytes().to_vec(), name.as_bytes().to_vec());
-        // SAFETY: C_LoginUser (§5.6.9) with buffers of the lengths given.
-        unsafe {
-            login(
-                s.handle(),
-                CKU_USER,
-                p.as_mut_ptr(),
-                CK_ULONG::try_from(p.len()).expect("len"),
-                n.as_mut_ptr(),
-                CK_ULONG::try_from(n.len()).expect("len"),
-            )
-        }
-    }
-}
-
-impl Raw3 {
-    fn list(&self) -> &CK_FUNCTION_LIST_3_0 {
-        // SAFETY: the module's static function list, valid while the library is loaded.
-        unsafe { &*self.f }
+        call_strict!(
+            self.f,
+            C_LoginUser,
+            s.handle(),
+            CKU_USER,
+            p.as_mut_ptr(),
+            ulen(p.len()),
+            n.as_mut_ptr(),
+            ulen(n.len())
+        )
     }
 
     /// `C_Decrypt` of `data` in the decryption `s` has started (with the
     /// size query first): `cryptoki`'s `decrypt` always starts another.
     pub fn decrypt(&self, s: &Session, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
-        one_shot(self.list().C_Decrypt.expect("C_Decrypt"), s, data)
+        let mut input = data.to_vec();
+        with_length_query(|out, n| {
+            call_strict!(
+                self.f,
+                C_Decrypt,
+                s.handle(),
+                input.as_mut_ptr(),
+                ulen(input.len()),
+                out,
+                n
+            )
+        })
     }
 
     /// `C_Encrypt` of `data` in the encryption `s` has started.
     pub fn encrypt(&self, s: &Session, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
-        one_shot(self.list().C_Encrypt.expect("C_Encrypt"), s, data)
+        let mut input = data.to_vec();
+        with_length_query(|out, n| {
+            call_strict!(
+                self.f,
+                C_Encrypt,
+                s.handle(),
+                input.as_mut_ptr(),
+                ulen(input.len()),
+                out,
+                n
+            )
+        })
     }
-}
-
-type OneShot = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    CK_BYTE_PTR,
-    CK_ULONG,
-    CK_BYTE_PTR,
-    CK_ULONG_PTR,
-) -> CK_RV;
-
-/// A single-part `C_Encrypt`/`C_Decrypt` with the size query first.
-fn one_shot(f: OneShot, s: &Session, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
-    let mut input = data.to_vec();
-    let len = CK_ULONG::try_from(input.len()).expect("len");
-    let mut n: CK_ULONG = 0;
-    // SAFETY: C_Encrypt/C_Decrypt (§5.8, §5.9) with the input's length and a null output: the size query.
-    let rv = unsafe {
-        f(
-            s.handle(),
-            input.as_mut_ptr(),
-            len,
-            std::ptr::null_mut(),
-            &mut n,
-        )
-    };
-    if rv != CKR_OK {
-        return Err(rv);
-    }
-    let mut out = vec![0u8; usize::try_from(n).expect("len")];
-    // SAFETY: the same call with an output buffer of the n bytes the module asked for.
-    let rv = unsafe {
-        f(
-            s.handle(),
-            input.as_mut_ptr(),
-            len,
-            out.as_mut_ptr(),
-            &mut n,
-        )
-    };
-    if rv != CKR_OK {
-        return Err(rv);
-    }
-    out.truncate(usize::try_from(n).expect("len"));
-    Ok(out)
 }
 
 /// The `RvError` of a `CK_RV` returned by a raw call.
@@ -371,7 +317,7 @@ pub const MATERIAL: [u8; 32] = [0x42; 32];
 /// An EC P-256 private scalar.
 pub const EC_D: [u8; 32] = [0x11; 32];
 /// DER of the P-256 curve OID.
-pub const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+pub use p11_testkit::P256_OID as P256;
 
 fn usage_attr(ty: CK_ATTRIBUTE_TYPE, on: bool) -> Attribute {
     match ty {
@@ -552,16 +498,7 @@ pub fn uid(s: &Session, k: ObjectHandle) -> String {
 
 /// `CK_SOFTKMS_ENVELOPE_PARAMS` for `context` (which must outlive it).
 pub fn env_params(context: &[u8]) -> common::EnvelopeParams {
-    common::EnvelopeParams {
-        p_context: context.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(context.len()).expect("len"),
-    }
-}
-
-/// `CKM_SOFTKMS_ENVELOPE` with `params`.
-pub fn envelope(params: &common::EnvelopeParams) -> Mechanism<'_> {
-    let ty = MechanismType::new_vendor_defined(CKM_ENVELOPE).expect("vendor mechanism");
-    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(params)))
+    common::EnvelopeParams::new(context)
 }
 
 /// `CKM_SOFTKMS_GENERATE_DATA_KEY` on `k` with `context`: the data key and its
@@ -571,15 +508,6 @@ pub fn generate_data_key(
     k: ObjectHandle,
     context: &[u8],
 ) -> cryptoki::error::Result<(ObjectHandle, Vec<u8>)> {
-    let mut buf = vec![0u8; 4096];
-    let params = UnsafeCell::new(common::GdkParams {
-        p_context: context.as_ptr(),
-        ul_context_len: CK_ULONG::try_from(context.len()).expect("len"),
-        p_wrapped: buf.as_mut_ptr(),
-        ul_wrapped_len: CK_ULONG::try_from(buf.len()).expect("len"),
-    });
-    let ty = MechanismType::new_vendor_defined(CKM_GENERATE_DATA_KEY).expect("vendor mechanism");
-    let mech = Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(&params)));
     let template = [
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),
@@ -589,11 +517,8 @@ pub fn generate_data_key(
         Attribute::Extractable(false),
         Attribute::Encrypt(true),
     ];
-    let h = s.derive_key(&mech, k, &template)?;
-    // SAFETY: the module wrote the output length into the struct during the call; no reference to it is alive.
-    let len = usize::try_from(unsafe { (*params.get()).ul_wrapped_len }).expect("len");
-    buf.truncate(len.min(buf.len()));
-    Ok((h, buf))
+    let (h, buf, _) = keys::generate_data_key(s, k, context, Some(4096), &template);
+    Ok((h?, buf))
 }
 
 /// The parts of an envelope message's header (docs/envelope-format.md).

@@ -234,19 +234,6 @@ pub fn read_ulong(
     }
 }
 
-/// `CK_SOFTKMS_ENVELOPE_PARAMS` (include/softkms.h): the encryption context.
-#[repr(C)]
-pub struct EnvelopeParams {
-    pub p_context: *const u8,
-    pub ul_context_len: cryptoki_sys::CK_ULONG,
-}
-
-/// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS` (include/softkms.h): the context and
-/// the buffer that receives the wrapped data key.
-#[repr(C)]
-pub struct GdkParams {
-    pub p_context: *const u8,
-    pub ul_context_len: cryptoki_sys::CK_ULONG,
-    pub p_wrapped: *mut u8,
-    pub ul_wrapped_len: cryptoki_sys::CK_ULONG,
-}
+/// The vendor parameter structs of include/softkms.h.
+#[allow(unused_imports)] // each test binary uses some of them
+pub use p11_testkit::vendor::{EnvelopeParams, GdkParams};

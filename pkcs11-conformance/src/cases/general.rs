@@ -4,9 +4,9 @@
 
 #![allow(unsafe_code)]
 
-use crate::p11::{call, rv_name, Module};
 use crate::{check, expect_rv, Outcome, Runner};
 use cryptoki_sys::*;
+use p11_testkit::{call, rv_name, Module};
 use std::ffi::c_void;
 use std::ptr::{null_mut as nul, null_mut};
 

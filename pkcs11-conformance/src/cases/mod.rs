@@ -1,4 +1,4 @@
-//! The cases of the chapters other than the mechanisms (see `mechs.rs`).
+//! The cases of the chapters other than the mechanisms (see `mechs/`).
 
 pub mod general;
 pub mod more;

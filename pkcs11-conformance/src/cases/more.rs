@@ -4,9 +4,9 @@
 //! An optional function a module does not support is skipped, not failed.
 
 use crate::mechs::{rsa_pair, secret};
-use crate::p11::{call, rv_name, Mech, Module, Op, Template};
 use crate::{check, ensure, expect_rv, ok, t, Env, Outcome, Runner};
 use cryptoki_sys::*;
+use p11_testkit::{call, rv_name, Mech, Module, Op, Template};
 use std::ptr::null_mut as nul;
 
 fn user(m: &Module, e: &Env) -> Result<CK_SESSION_HANDLE, CK_RV> {

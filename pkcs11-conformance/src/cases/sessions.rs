@@ -1,14 +1,14 @@
 //! Session and login state machine (§5.6, with the session states of §5.6's
 //! figures: R/O public, R/O user, R/W public, R/W user, R/W SO).
 
-use crate::p11::{call, Template};
 use crate::{check, ensure, expect_rv, ok, t, want, Outcome, Runner};
 use cryptoki_sys::*;
+use p11_testkit::{call, Template};
 use std::ptr::null_mut as nul;
 
 const BAD_SESSION: CK_SESSION_HANDLE = 0x7FFF_FFF0;
 
-fn state_is(m: &crate::p11::Module, s: CK_SESSION_HANDLE, want: CK_STATE) -> Outcome {
+fn state_is(m: &p11_testkit::Module, s: CK_SESSION_HANDLE, want: CK_STATE) -> Outcome {
     match m.session_info(s) {
         Ok(i) => check(i.state == want, || {
             format!(
@@ -17,7 +17,7 @@ fn state_is(m: &crate::p11::Module, s: CK_SESSION_HANDLE, want: CK_STATE) -> Out
                 state_name(i.state)
             )
         }),
-        Err(rv) => Outcome::Fail(format!("C_GetSessionInfo: {}", crate::p11::rv_name(rv))),
+        Err(rv) => Outcome::Fail(format!("C_GetSessionInfo: {}", p11_testkit::rv_name(rv))),
     }
 }
 
@@ -120,7 +120,7 @@ pub fn run(r: &mut Runner) {
             let ra = m.session_info(a).err().unwrap_or(CKR_OK);
             let rb = m.session_info(b).err().unwrap_or(CKR_OK);
             check(ra == CKR_SESSION_HANDLE_INVALID && rb == CKR_SESSION_HANDLE_INVALID, || {
-                format!("expected CKR_SESSION_HANDLE_INVALID for both, got {} and {}", crate::p11::rv_name(ra), crate::p11::rv_name(rb))
+                format!("expected CKR_SESSION_HANDLE_INVALID for both, got {} and {}", p11_testkit::rv_name(ra), p11_testkit::rv_name(rb))
             })
         });
         r.case("close-all.logs-out", "§5.6.3", env, |m, e| {
@@ -349,13 +349,13 @@ pub fn run(r: &mut Runner) {
                 return Outcome::Skip("CKM_SHA256 not advertised".into());
             }
             let s = t!(m.open(e.slot, false), "C_OpenSession");
-            ok!(m.op_init(crate::p11::Op::Digest, s, &crate::p11::Mech::new(CKM_SHA256), 0), "C_DigestInit");
+            ok!(m.op_init(p11_testkit::Op::Digest, s, &p11_testkit::Mech::new(CKM_SHA256), 0), "C_DigestInit");
             let rv = call!(f3, C_SessionCancel, s, CKF_DIGEST);
             if rv == CKR_FUNCTION_NOT_SUPPORTED {
                 return Outcome::Skip("C_SessionCancel not supported".into());
             }
             want!(rv, [CKR_OK], "C_SessionCancel");
-            expect_rv(&[CKR_OK], m.op_init(crate::p11::Op::Digest, s, &crate::p11::Mech::new(CKM_SHA256), 0))
+            expect_rv(&[CKR_OK], m.op_init(p11_testkit::Op::Digest, s, &p11_testkit::Mech::new(CKM_SHA256), 0))
         });
         r.case("operation-state.get-null-length", "§5.6.6", env, |m, e| {
             let s = t!(m.open(e.slot, false), "C_OpenSession");
@@ -369,7 +369,7 @@ pub fn run(r: &mut Runner) {
             let a = call!(m.f, C_GetFunctionStatus, s);
             let b = call!(m.f, C_CancelFunction, s);
             check(a == CKR_FUNCTION_NOT_PARALLEL && b == CKR_FUNCTION_NOT_PARALLEL, || {
-                format!("expected CKR_FUNCTION_NOT_PARALLEL twice, got {} and {}", crate::p11::rv_name(a), crate::p11::rv_name(b))
+                format!("expected CKR_FUNCTION_NOT_PARALLEL twice, got {} and {}", p11_testkit::rv_name(a), p11_testkit::rv_name(b))
             })
         });
         // --- random (§5.19)

@@ -2,9 +2,9 @@
 //! (blank padding, flags, CK_UNAVAILABLE_INFORMATION), mechanism list and
 //! information, C_WaitForSlotEvent, C_InitToken, C_InitPIN and C_SetPIN.
 
-use crate::p11::{call, rv_name};
 use crate::{check, ensure, expect_rv, ok, padded, t, want, Outcome, Runner};
 use cryptoki_sys::*;
+use p11_testkit::{call, rv_name};
 use std::ptr::null_mut as nul;
 
 const BAD_SLOT: CK_SLOT_ID = 0x7FFF_FFF0;

@@ -3,9 +3,9 @@
 //! CKA_WRAP_WITH_TRUSTED; unwrapped keys are not CKA_LOCAL).
 
 use crate::mechs::{hx, rsa_pair, secret};
-use crate::p11::{call, rv_name, Mech, Module, Template};
 use crate::{check, ensure, expect_rv, t, Env, Outcome, Runner};
 use cryptoki_sys::*;
+use p11_testkit::{call, rv_name, Mech, Module, Template};
 use std::ptr::null_mut as nul;
 
 const IV16: [u8; 16] = [3; 16];
@@ -280,7 +280,7 @@ fn per_mechanism(r: &mut Runner, env: &Env, name: &str, ty: CK_MECHANISM_TYPE, w
                 let k = t!(target(m, s, &value, true, false), "key");
                 let wrapped = t!(m.wrap(s, &mech_of(w), kek, k), "C_WrapKey");
                 let enc = t!(
-                    m.run(crate::p11::Op::Encrypt, s, &mech_of(w), kek, &value),
+                    m.run(p11_testkit::Op::Encrypt, s, &mech_of(w), kek, &value),
                     "C_Encrypt"
                 );
                 check(wrapped == enc, || {
