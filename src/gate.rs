@@ -49,6 +49,7 @@ pub(crate) use crate::token::iv::IvSource;
 use crate::token::{protect_key_material, Login, Token, SO, USER};
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
+use std::any::Any;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -200,24 +201,39 @@ fn is_envelope(mech: CK_MECHANISM_TYPE) -> bool {
 /// HKDF salt of the purpose keys.
 const PURPOSE_SALT: &[u8] = b"softkms managed key purpose separation";
 
-/// One version of a key as a use sees it: its number and an object whose
-/// `CKA_VALUE` is the material for the use's purpose.
-type VersionView = (u32, Arc<Object>);
-
-/// The per-purpose views of a managed key, made once per object (an object is
-/// immutable: a rotation makes a new one).
-#[derive(Default)]
-struct Views {
-    by_purpose: [OnceCell<Arc<Vec<VersionView>>>; 5],
+/// One version of a key as a use sees it.
+struct KeyVersion {
+    /// Its number.
+    number: u32,
+    /// For a managed key, this version's key for the use's purpose and what a
+    /// mechanism parsed from it (an expanded AES key), made once. `None` for a
+    /// key without versions: its key is its own `CKA_VALUE`, parsed into the
+    /// object's own memo.
+    derived: Option<Derived>,
 }
 
-/// A key use the gate accepted: the key as the use may see it, and what the
-/// gate decided about it. Only [`admit`] makes one.
+/// A managed key version's key for one purpose.
+struct Derived {
+    secret: Zeroizing<Vec<u8>>,
+    parsed: OnceCell<Arc<dyn Any + Send + Sync>>,
+}
+
+/// The versions of a managed key, per purpose, made once per object (an
+/// object is immutable: a rotation makes a new one).
+#[derive(Default)]
+struct Views {
+    by_purpose: [OnceCell<Arc<Vec<Arc<KeyVersion>>>>; 5],
+}
+
+/// A key use the gate accepted: the key, the versions the use may take, and
+/// what the gate decided about it. Only [`admit`] makes one.
 #[derive(Clone)]
 pub struct Granted {
-    /// The versions the use may take, newest (current) first. A key without
-    /// versions has one, its own object.
-    versions: Arc<Vec<VersionView>>,
+    /// The key object (its attributes; for a managed key, without a version's
+    /// key in it).
+    key: Arc<Object>,
+    /// The versions the use may take, newest (current) first.
+    versions: Arc<Vec<Arc<KeyVersion>>>,
     /// The key's `CKA_UNIQUE_ID`.
     uid: Arc<str>,
     /// The version new encryptions use.
@@ -239,37 +255,72 @@ impl std::fmt::Debug for Granted {
 }
 
 impl Granted {
-    /// The key (its current version) as this use sees it.
-    pub fn key(&self) -> &Arc<Object> {
+    /// The key object: its attributes, and for a key pair its parsed form. A
+    /// secret key's value is [`Granted::secret`], never this object's
+    /// `CKA_VALUE` (a managed key's object has none).
+    pub(crate) fn key(&self) -> &Arc<Object> {
+        &self.key
+    }
+
+    /// The secret key of the version this grant uses first (the current one,
+    /// or the one [`Granted::each_version`] or [`Granted::version`] chose): a
+    /// managed key's version key for the use's purpose, else the key's
+    /// `CKA_VALUE`.
+    pub(crate) fn secret(&self) -> Result<&[u8]> {
         // `admit` never hands out a grant without a version.
-        &self.versions[0].1
+        match &self.versions[0].derived {
+            Some(d) => Ok(&d.secret),
+            None => self
+                .key
+                .get(CKA_VALUE)
+                .ok_or_else(|| Error::General("secret key object without CKA_VALUE".into())),
+        }
+    }
+
+    /// What `make` parses from [`Granted::secret`] (an expanded AES key), made
+    /// on first use and kept with the version (or the object) for later uses.
+    /// `make` must return the same type every time.
+    pub(crate) fn parsed<T: Any + Send + Sync>(
+        &self,
+        make: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Arc<T>> {
+        match &self.versions[0].derived {
+            Some(d) => {
+                let any = d.parsed.get_or_try_init(|| {
+                    make(&d.secret).map(|t| Arc::new(t) as Arc<dyn Any + Send + Sync>)
+                })?;
+                Arc::clone(any)
+                    .downcast::<T>()
+                    .map_err(|_| Error::General("parsed key of another type".into()))
+            }
+            None => self
+                .key
+                .parsed(|o| make(o.get(CKA_VALUE).unwrap_or_default())),
+        }
     }
 
     /// The key's `CKA_UNIQUE_ID`.
-    pub fn key_id(&self) -> &str {
+    pub(crate) fn key_id(&self) -> &str {
         &self.uid
     }
 
     /// The version new encryptions use.
-    pub fn current_version(&self) -> u32 {
+    pub(crate) fn current_version(&self) -> u32 {
         self.current
     }
 
     /// The versions this use may take, newest first, each as its own grant
     /// (for decryption with the authenticated modes, which try them in turn).
-    pub fn each_version(&self) -> impl Iterator<Item = Granted> + '_ {
-        (0..self.versions.len()).map(move |i| Granted {
-            versions: Arc::new(vec![self.versions[i].clone()]),
+    pub(crate) fn each_version(&self) -> impl Iterator<Item = Granted> + '_ {
+        self.versions.iter().map(move |v| Granted {
+            versions: Arc::new(vec![Arc::clone(v)]),
             ..self.clone()
         })
     }
 
-    /// The material of version `number`, if this use may take it.
-    pub fn version(&self, number: u32) -> Option<&Arc<Object>> {
-        self.versions
-            .iter()
-            .find(|(n, _)| *n == number)
-            .map(|(_, o)| o)
+    /// The grant narrowed to version `number`, if this use may take it.
+    pub(crate) fn version(&self, number: u32) -> Option<Granted> {
+        self.each_version().find(|g| g.versions[0].number == number)
     }
 
     /// Whether the principal may choose the IV, counter or nonce of this use
@@ -289,7 +340,11 @@ impl Granted {
     /// A grant of `key` as it is, for the mechanisms' unit tests.
     pub(crate) fn for_tests(key: &Arc<Object>) -> Granted {
         Granted {
-            versions: Arc::new(vec![(1, Arc::clone(key))]),
+            key: Arc::clone(key),
+            versions: Arc::new(vec![Arc::new(KeyVersion {
+                number: 1,
+                derived: None,
+            })]),
             uid: Arc::from(key.unique_id()),
             current: 1,
             may_choose_iv: true,
@@ -497,6 +552,7 @@ fn admit_once(
     Ok(Granted {
         uid: Arc::from(key.unique_id()),
         current: lifecycle::current_version(&key),
+        key,
         versions,
         may_choose_iv,
         ivs,
@@ -603,28 +659,34 @@ pub(crate) fn remove(
 }
 
 /// The versions of `key` a use with `purpose` sees, newest first: for a key
-/// without versions, the key itself; for a managed key, one object per version
-/// that still decrypts (at or above the minimum decryption version, material
-/// not destroyed), whose `CKA_VALUE` is the purpose's key.
-fn views(key: &Arc<Object>, purpose: Purpose) -> Result<Arc<Vec<VersionView>>> {
+/// without versions, one (its own value); for a managed key, each version that
+/// still decrypts (at or above the minimum decryption version, material not
+/// destroyed), with the purpose's key made from its material.
+fn views(key: &Arc<Object>, purpose: Purpose) -> Result<Arc<Vec<Arc<KeyVersion>>>> {
     if key.get(CKA_SOFTKMS_VERSIONS).is_none() {
-        let n = key
+        let number = key
             .get_ulong(CKA_SOFTKMS_CURRENT_VERSION)
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(1);
-        return Ok(Arc::new(vec![(n, Arc::clone(key))]));
+        return Ok(Arc::new(vec![Arc::new(KeyVersion {
+            number,
+            derived: None,
+        })]));
     }
     let memo = key.gate_memo(|| Ok(Views::default()))?;
     memo.by_purpose[purpose.index()]
         .get_or_try_init(|| {
             let mut out = Vec::new();
             for (number, material) in lifecycle::decrypt_versions(key)? {
-                let mut attrs = key.attrs().clone();
-                attrs.remove(&CKA_SOFTKMS_VERSIONS);
-                attrs.insert(CKA_VALUE, purpose_material(purpose, &material));
-                let view = Object::new(key.handle, key.session, attrs);
-                protect_key_material(view.attrs());
-                out.push((number, Arc::new(view)));
+                let secret = purpose_material(purpose, &material);
+                crate::sys::protect(&secret);
+                out.push(Arc::new(KeyVersion {
+                    number,
+                    derived: Some(Derived {
+                        secret,
+                        parsed: OnceCell::new(),
+                    }),
+                }));
             }
             Ok(Arc::new(out))
         })

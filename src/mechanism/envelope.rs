@@ -11,7 +11,6 @@ use crate::kms::envelope::{
 };
 use crate::mechanism::digest::NO_FUNCTIONS;
 use crate::mechanism::{CipherOp, Functions, KeyLookup, Mechanism, MechanismDef, Param, ParamKind};
-use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -47,8 +46,9 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
 ];
 
 /// The current version's material of a master key: 32 bytes (AES-256).
-fn master(key: &Object) -> Result<[u8; 32]> {
-    key.get(CKA_VALUE)
+fn master(key: &Granted) -> Result<[u8; 32]> {
+    key.secret()
+        .ok()
         .and_then(|v| <[u8; 32]>::try_from(v).ok())
         .ok_or(Error::KeySizeRange)
 }
@@ -62,7 +62,7 @@ fn fresh_dek() -> Result<DataKey> {
 
 /// An encryptor for one message under the key's current version.
 fn encryptor(mech: &Mechanism, key: &Granted) -> Result<Encryptor> {
-    let mut m = Zeroizing::new(master(key.key())?);
+    let mut m = Zeroizing::new(master(key)?);
     let version = key.current_version();
     let dek = fresh_dek()?;
     let ctx = mech.param.context();
@@ -90,7 +90,7 @@ fn decryptor(mech: &Mechanism, key: &Granted) -> Result<Decryptor> {
         }
         match key.version(h.key_version) {
             Some(v) => {
-                let m = master(v).map_err(|_| Error::EncryptedDataInvalid)?;
+                let m = master(&v).map_err(|_| Error::EncryptedDataInvalid)?;
                 let m = Zeroizing::new(m);
                 envelope::unwrap_data_key(&m, &h.key_id, h.key_version, &ctx, &h.wrapped_dek)
             }

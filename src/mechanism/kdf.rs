@@ -33,7 +33,6 @@ fn derive(
     value_len: Option<usize>,
     keys: &dyn KeyLookup,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let base = base.key();
     let Param::Hkdf {
         extract,
         expand,
@@ -58,13 +57,12 @@ fn derive(
             CKF_HKDF_SALT_KEY => {
                 // The salt key passes the key gate as a derivation key.
                 let k = keys.key(*salt_key)?;
-                let k = k.key();
-                if k.class() != Some(CKO_SECRET_KEY) {
+                if k.key().class() != Some(CKO_SECRET_KEY) {
                     return Err(Error::MechanismParamInvalid);
                 }
                 Zeroizing::new(
-                    k.get(CKA_VALUE)
-                        .ok_or(Error::MechanismParamInvalid)?
+                    k.secret()
+                        .map_err(|_| Error::MechanismParamInvalid)?
                         .to_vec(),
                 )
             }

@@ -270,7 +270,7 @@ fn init(mech: &Mechanism, g: &Granted, encrypt: bool) -> Result<Box<dyn MessageO
         Param::None | Param::GcmMessage { .. } => {}
         _ => return Err(Error::MechanismParamInvalid),
     }
-    let key = aes_key(g.key(), Error::KeySizeRange)?;
+    let key = aes_key(g, Error::KeySizeRange)?;
     Ok(Box::new(GcmMessages {
         key,
         encrypt,

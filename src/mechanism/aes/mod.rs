@@ -46,25 +46,18 @@ use crate::mechanism::digest::{no_param, NO_FUNCTIONS};
 use crate::mechanism::mac::template_value_len;
 use crate::mechanism::{CipherOp, Functions, Generated, Mechanism, MechanismDef, ParamKind};
 use crate::object::attr::{Attribute, Template};
-use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// The expanded key of an AES key object; `size_err` when its value is not 16,
-/// 24 or 32 bytes long.
-pub(crate) fn aes_key(obj: &Object, size_err: Error) -> Result<Arc<GcmKey>> {
-    let v = obj
-        .get(CKA_VALUE)
-        .ok_or_else(|| Error::General("AES key object without CKA_VALUE".into()))?;
-    if !matches!(v.len(), 16 | 24 | 32) {
+/// The expanded key of a granted AES key; `size_err` when its value is not
+/// 16, 24 or 32 bytes long.
+pub(crate) fn aes_key(key: &Granted, size_err: Error) -> Result<Arc<GcmKey>> {
+    if !matches!(key.secret()?.len(), 16 | 24 | 32) {
         return Err(size_err);
     }
-    obj.parsed(|o| {
-        let v = o.get(CKA_VALUE).unwrap_or_default();
-        GcmKey::from_bytes(v).ok_or(Error::KeySizeRange)
-    })
+    key.parsed(|v| GcmKey::from_bytes(v).ok_or(Error::KeySizeRange))
 }
 
 /// The most input a multi-part operation holds back until its end (GCM and
@@ -116,12 +109,10 @@ fn cipher(mech: &Mechanism, key: Arc<GcmKey>, encrypt: bool) -> Result<Box<dyn C
 }
 
 fn encrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
-    let key = key.key();
     cipher(mech, aes_key(key, Error::KeySizeRange)?, true)
 }
 
 fn decrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
-    let key = key.key();
     cipher(mech, aes_key(key, Error::KeySizeRange)?, false)
 }
 
@@ -138,7 +129,6 @@ fn run_to_vec(op: &mut dyn CipherOp, input: &[u8]) -> Result<Zeroizing<Vec<u8>>>
 }
 
 fn wrap(mech: &Mechanism, wrapping_key: &Granted, key_bytes: &[u8]) -> Result<Vec<u8>> {
-    let wrapping_key = wrapping_key.key();
     let key = aes_key(wrapping_key, Error::WrappingKeySizeRange)?;
     let mut op = cipher(mech, key, true)?;
     let mut input = Zeroizing::new(key_bytes.to_vec());
@@ -162,7 +152,7 @@ fn unwrap(
     unwrapping_key: &Granted,
     wrapped: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let key = aes_key(unwrapping_key.key(), Error::UnwrappingKeySizeRange)?;
+    let key = aes_key(unwrapping_key, Error::UnwrappingKeySizeRange)?;
     let mut op = cipher(mech, key, false)?;
     if wrapped.is_empty() {
         return Err(Error::WrappedKeyLenRange);

@@ -5,6 +5,7 @@ use super::*;
 use crate::mechanism::digest::tests::h;
 use crate::mechanism::mac::tests::key_obj;
 use crate::mechanism::Param;
+use crate::object::Object;
 
 const VECTORS: &str = include_str!("../../../tests/vectors/sym-aes.txt");
 

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::gate::Granted;
 use crate::mechanism::aes::aes_key;
 use crate::mechanism::{Mechanism, Param, SignOp, VerifyOp};
-use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 
@@ -61,7 +60,7 @@ impl VerifyOp for CmacOp {
     }
 }
 
-fn cmac_setup(mech: &Mechanism, key: &Object) -> Result<CmacOp> {
+fn cmac_setup(mech: &Mechanism, key: &Granted) -> Result<CmacOp> {
     let out_len = match (mech.mech, &mech.param) {
         (CKM_AES_CMAC, Param::None) => BLOCK,
         (CKM_AES_CMAC_GENERAL, Param::Ulong(n)) => usize::try_from(*n)
@@ -78,11 +77,9 @@ fn cmac_setup(mech: &Mechanism, key: &Object) -> Result<CmacOp> {
 }
 
 pub(super) fn cmac_sign(mech: &Mechanism, key: &Granted) -> Result<Box<dyn SignOp>> {
-    let key = key.key();
     Ok(Box::new(cmac_setup(mech, key)?))
 }
 
 pub(super) fn cmac_verify(mech: &Mechanism, key: &Granted) -> Result<Box<dyn VerifyOp>> {
-    let key = key.key();
     Ok(Box::new(cmac_setup(mech, key)?))
 }

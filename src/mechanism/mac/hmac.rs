@@ -8,7 +8,6 @@ use crate::gate::Granted;
 use crate::mechanism::digest::{hash_alg, no_param};
 use crate::mechanism::{Generated, Mechanism, Param, SignOp, VerifyOp};
 use crate::object::attr::{Attribute, Template};
-use crate::object::Object;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 
@@ -31,7 +30,7 @@ fn hmac_kind(mech: CK_MECHANISM_TYPE) -> Option<(HashAlg, bool)> {
 }
 
 /// The keyed HMAC and the output length, from the mechanism and the key.
-fn setup(mech: &Mechanism, key: &Object) -> Result<(Hmac, usize)> {
+fn setup(mech: &Mechanism, key: &Granted) -> Result<(Hmac, usize)> {
     let (alg, general) = hmac_kind(mech.mech).ok_or(Error::MechanismInvalid)?;
     let full = alg.output_len();
     let out_len = if general {
@@ -108,13 +107,11 @@ impl VerifyOp for HmacSign {
 }
 
 pub(super) fn sign_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn SignOp>> {
-    let key = key.key();
     let (mac, out_len) = setup(mech, key)?;
     Ok(Box::new(HmacSign { mac, out_len }))
 }
 
 pub(super) fn verify_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn VerifyOp>> {
-    let key = key.key();
     let (mac, out_len) = setup(mech, key)?;
     Ok(Box::new(HmacSign { mac, out_len }))
 }

@@ -24,20 +24,18 @@ mod cmac;
 mod hmac;
 
 use crate::error::{Error, Result};
+use crate::gate::Granted;
 use crate::mechanism::digest::NO_FUNCTIONS;
 use crate::mechanism::{Functions, MechanismDef, ParamKind};
 use crate::object::attr::Template;
-use crate::object::Object;
 use cryptoki_sys::*;
 
 /// The largest HMAC / generic secret key, in bytes.
 pub(crate) const MAX_KEY: usize = 4096;
 
 /// The key's `CKA_VALUE`, checked against `min..=max` bytes (`CKR_KEY_SIZE_RANGE`).
-pub(crate) fn key_value(obj: &Object, min: usize, max: usize) -> Result<&[u8]> {
-    let v = obj
-        .get(CKA_VALUE)
-        .ok_or_else(|| Error::General("secret key object without CKA_VALUE".into()))?;
+pub(crate) fn key_value(key: &Granted, min: usize, max: usize) -> Result<&[u8]> {
+    let v = key.secret()?;
     if v.len() < min || v.len() > max {
         return Err(Error::KeySizeRange);
     }

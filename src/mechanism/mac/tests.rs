@@ -9,6 +9,7 @@ use crate::mechanism::digest::tests::h;
 use crate::mechanism::{Mechanism, Param};
 use crate::object::attr::Attribute;
 use crate::object::AttrMap;
+use crate::object::Object;
 use crate::outbuf::OutBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
