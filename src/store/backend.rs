@@ -159,7 +159,11 @@ pub trait Tx {
     /// The generation that wrote an object row; `None` when there is no such row.
     fn object_generation(&mut self, uid: &str) -> Result<Option<u64>>;
     /// Object rows written after `generation` (all rows for `None`).
-    fn objects_since(&mut self, generation: Option<u64>) -> Result<Vec<ObjectRow>>;
+    fn objects_since(
+        &mut self,
+        generation: Option<u64>,
+        public_only: bool,
+    ) -> Result<Vec<ObjectRow>>;
     /// Inserts or replaces an object row (by uid) and drops its tombstone, if any.
     fn put_object(&mut self, row: &ObjectRow) -> Result<()>;
     /// Fills in a missing MAC if the row is still the one written at `generation`;

@@ -564,8 +564,12 @@ impl Tx for RootTx<'_> {
     fn object_generation(&mut self, uid: &str) -> Result<Option<u64>> {
         self.inner.object_generation(uid)
     }
-    fn objects_since(&mut self, generation: Option<u64>) -> Result<Vec<ObjectRow>> {
-        self.inner.objects_since(generation)
+    fn objects_since(
+        &mut self,
+        generation: Option<u64>,
+        public_only: bool,
+    ) -> Result<Vec<ObjectRow>> {
+        self.inner.objects_since(generation, public_only)
     }
     fn put_object(&mut self, row: &ObjectRow) -> Result<()> {
         let old = self.inner.object_state(&row.uid)?;

@@ -531,7 +531,10 @@ impl Store {
                 }
             };
             let from = if full { None } else { since.map(|s| s.1) };
-            let rows = tx.objects_since(from)?;
+            // A full load without the master key neither shows nor checks
+            // private rows: they are not read at all. (An incremental one
+            // reads them, to tell the cache which objects turned private.)
+            let rows = tx.objects_since(from, tmk.is_none() && from.is_none())?;
             let deleted = match from {
                 Some(gen) => tx.tombstones_since(gen)?,
                 None => Vec::new(),
@@ -823,7 +826,7 @@ impl Store {
         let mut token = meta.token.clone().ok_or(Error::TokenNotInitialized)?;
         let keys = Keys::for_token(tmk, &token)?;
         if !keys.rooted {
-            for row in tx.objects_since(None)? {
+            for row in tx.objects_since(None, false)? {
                 if legacy_ok(&row, &token, &keys) {
                     let mac = row_mac(&keys, &token, &row)?;
                     tx.replace_object_mac(&row.uid, row.generation, &mac)?;

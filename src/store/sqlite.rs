@@ -685,7 +685,11 @@ impl Tx for SqliteTx<'_> {
         g.map(|g| to_u64(g, "generation")).transpose()
     }
 
-    fn objects_since(&mut self, generation: Option<u64>) -> Result<Vec<ObjectRow>> {
+    fn objects_since(
+        &mut self,
+        generation: Option<u64>,
+        public_only: bool,
+    ) -> Result<Vec<ObjectRow>> {
         // -1 selects every row (generations are never negative).
         let since = match generation {
             Some(g) => to_i64(g)?,
@@ -695,13 +699,13 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "SELECT uid, private, clear, mac, sealed, generation FROM objects
-                 WHERE generation > ?1",
+                 WHERE generation > ?1 AND (?2 = 0 OR private = 0)",
             )
             .map_err(db_err)?;
         // Ordered here rather than by SQLite, whose sorter would copy every
         // row's blobs once more on a full load.
         let mut raws = s
-            .query_map([since], |r| {
+            .query_map(params![since, public_only], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,

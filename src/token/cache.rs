@@ -8,8 +8,8 @@ use cryptoki_sys::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// The attributes that are indexed.
-const INDEXED: [CK_ATTRIBUTE_TYPE; 4] = [CKA_LABEL, CKA_ID, CKA_CLASS, CKA_UNIQUE_ID];
+/// The attributes that are indexed (`CKA_UNIQUE_ID` is the `by_uid` map).
+const INDEXED: [CK_ATTRIBUTE_TYPE; 3] = [CKA_LABEL, CKA_ID, CKA_CLASS];
 
 /// A map keyed by handle.
 pub(crate) type HandleMap<V> = HashMap<CK_OBJECT_HANDLE, V, Fast>;
@@ -97,6 +97,15 @@ impl ObjectCache {
         template: &Template,
         visible: impl Fn(&Object) -> bool,
     ) -> Vec<CK_OBJECT_HANDLE> {
+        if let Some(a) = template.iter().find(|a| a.ty == CKA_UNIQUE_ID) {
+            // At most one object has a given unique id.
+            let one = std::str::from_utf8(&a.value)
+                .ok()
+                .and_then(|u| self.by_uid.get(u))
+                .and_then(|h| self.by_handle.get(h))
+                .filter(|o| visible(o) && rules::matches(o, template));
+            return one.map(|o| o.handle).into_iter().collect();
+        }
         let mut best: Option<&HashSet<CK_OBJECT_HANDLE, Fast>> = None;
         for a in template.iter().filter(|a| INDEXED.contains(&a.ty)) {
             match self.index.get(&(a.ty, a.value.to_vec())) {
