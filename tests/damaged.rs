@@ -136,59 +136,6 @@ fn h(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// One log file for the whole test binary: the module installs its logger once per
-/// process, on the first `C_Initialize` that asks for one, and keeps its file.
-fn log_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("damaged-{}.log", std::process::id()))
-}
-
-/// A module with `slots` slots that logs at info level to [`log_path`].
-fn logging_ctx(slots: usize) -> Ctx {
-    // Without this, a SOFTKMS_LOG from the environment would install a logger on
-    // stderr at Ctx::new's C_Initialize, before the config names the file.
-    std::env::remove_var("SOFTKMS_LOG");
-    let mut c = Ctx::new(slots);
-    let mut conf = format!("log = \"info\"\nlog_file = \"{}\"\n", log_path().display());
-    for i in 0..slots {
-        conf.push_str(&format!(
-            "[[slot]]\nid = {i}\npath = \"{}\"\nkdf = \"fast\"\n",
-            c.token_path(i).display()
-        ));
-    }
-    std::fs::write(c.dir.path().join("softkms.toml"), conf).unwrap();
-    c.restart();
-    c
-}
-
-/// The log lines that mention `needle` (a token path or an object uid).
-fn log_lines(needle: &str) -> Vec<String> {
-    std::fs::read_to_string(log_path())
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .map(str::to_string)
-        .collect()
-}
-
-/// C_Finalize: the module closes its connections (the WAL is checkpointed away).
-fn stop(ctx: &Ctx) {
-    ctx.p11.clone().finalize().unwrap();
-}
-
-/// A fresh load and C_Initialize after [`stop`].
-fn start(ctx: &mut Ctx) {
-    ctx.p11 = cryptoki::context::Pkcs11::new(module_path()).unwrap();
-    ctx.p11
-        .initialize(cryptoki::context::CInitializeArgs::new(
-            cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
-        ))
-        .unwrap();
-}
-
-fn db(path: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(path).unwrap()
-}
-
 /// Every row of `table`, ordered by `order`, every column.
 fn rows(path: &Path, table: &str, order: &str) -> Vec<Vec<Value>> {
     let c = db(path);
@@ -560,7 +507,7 @@ fn a_flipped_byte_in_the_token_check_value_is_a_device_error() {
 
 /// Token B: initialized with its own label and PINs, one private AES key and one
 /// public data object. Returns (uid of the key, uid of the data, serial).
-fn token_b(ctx: &Ctx) -> (String, String, String) {
+fn token_b(ctx: &Ctx, avoid: &[u64]) -> (String, String, String) {
     let slot = ctx.slot(1);
     ctx.p11
         .init_token(slot, &pin("b-so-pin"), "token B")
@@ -570,8 +517,18 @@ fn token_b(ctx: &Ctx) -> (String, String, String) {
     s.init_pin(&pin("b-user-pin")).unwrap();
     s.logout().unwrap();
     s.login(UserType::User, Some(&pin("b-user-pin"))).unwrap();
-    let k = aes(&s, "b-key", &h(K1), true);
-    let d = data(&s, "b-pub", b"from B", false);
+    // Rows whose integrity-root buckets hold none of `avoid`'s (token A's
+    // objects, principals and audit anchor): a foreign row refuses its whole
+    // bucket in A, and this test looks at the refusal of the rows themselves.
+    let alone = |make: &dyn Fn() -> cryptoki::object::ObjectHandle| loop {
+        let o = make();
+        if !avoid.contains(&bucket("object", &uid(&s, o))) {
+            return o;
+        }
+        s.destroy_object(o).unwrap();
+    };
+    let k = alone(&|| aes(&s, "b-key", &h(K1), true));
+    let d = alone(&|| data(&s, "b-pub", b"from B", false));
     let serial = ctx
         .p11
         .get_token_info(slot)
@@ -590,7 +547,16 @@ fn rows_from_another_token_are_refused() {
     let mut ctx = logging_ctx(2);
     ctx.init_token(0);
     let (uids, sig) = populate(&ctx, 0);
-    let (b_key, b_pub, _) = token_b(&ctx);
+    let avoid: Vec<u64> = uids
+        .values()
+        .map(|u| bucket("object", u))
+        .chain([
+            bucket("principal", "so"),
+            bucket("principal", "user"),
+            bucket("anchor", ""),
+        ])
+        .collect();
+    let (b_key, b_pub, _) = token_b(&ctx, &avoid);
     stop(&ctx);
     let (a, b) = (ctx.token_path(0), ctx.token_path(1));
     let dst = db(&a);
@@ -642,7 +608,7 @@ fn another_tokens_file_opens_as_that_token() {
     let mut ctx = logging_ctx(2);
     ctx.init_token(0);
     populate(&ctx, 0);
-    let (_, _, b_serial) = token_b(&ctx);
+    let (_, _, b_serial) = token_b(&ctx, &[]);
     let a_serial = ctx
         .p11
         .get_token_info(ctx.slot(0))

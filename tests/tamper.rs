@@ -20,37 +20,6 @@ use std::path::{Path, PathBuf};
 const KEY: [u8; 16] = [7; 16];
 const IV: [u8; 16] = [1; 16];
 
-/// One log file for the whole test binary (the module installs its logger once).
-fn log_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tamper-{}.log", std::process::id()))
-}
-
-/// A module with `slots` slots that logs at info level to [`log_path`].
-fn logging_ctx(slots: usize) -> Ctx {
-    std::env::remove_var("SOFTKMS_LOG");
-    let mut c = Ctx::new(slots);
-    let mut conf = format!("log = \"info\"\nlog_file = \"{}\"\n", log_path().display());
-    for i in 0..slots {
-        conf.push_str(&format!(
-            "[[slot]]\nid = {i}\npath = \"{}\"\nkdf = \"fast\"\n",
-            c.token_path(i).display()
-        ));
-    }
-    std::fs::write(c.dir.path().join("softkms.toml"), conf).unwrap();
-    c.restart();
-    c
-}
-
-/// The log lines that mention `needle`.
-fn log_lines(needle: &str) -> Vec<String> {
-    std::fs::read_to_string(log_path())
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .map(str::to_string)
-        .collect()
-}
-
 fn assert_logged(needle: &str, what: &str) {
     let lines = log_lines(needle);
     assert!(
@@ -59,23 +28,6 @@ fn assert_logged(needle: &str, what: &str) {
             .any(|l| l.contains(" ERROR ") && l.contains(what)),
         "no ERROR line with {needle:?} and {what:?}: {lines:?}"
     );
-}
-
-fn stop(ctx: &Ctx) {
-    ctx.p11.clone().finalize().unwrap();
-}
-
-fn start(ctx: &mut Ctx) {
-    ctx.p11 = cryptoki::context::Pkcs11::new(module_path()).unwrap();
-    ctx.p11
-        .initialize(cryptoki::context::CInitializeArgs::new(
-            cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
-        ))
-        .unwrap();
-}
-
-fn db(path: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(path).unwrap()
 }
 
 /// One object row, every column, or `None`.
@@ -161,18 +113,6 @@ fn works(s: &Session, label: &str) {
     let m = Mechanism::AesCbcPad(IV);
     let ct = s.encrypt(&m, k[0], b"hello").unwrap();
     assert_eq!(s.decrypt(&m, k[0], &ct).unwrap(), b"hello", "{label}");
-}
-
-/// The bucket of an object row in the integrity root (an unkeyed FNV-1a over
-/// kind and uid, documented in src/store/integrity.rs): objects in other
-/// buckets than a damaged row must keep working.
-fn bucket(kind: &str, id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in kind.bytes().chain([0u8]).chain(id.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h % 64
 }
 
 /// Makes an object with `make` until its row shares no bucket with the

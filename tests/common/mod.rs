@@ -237,3 +237,73 @@ pub fn read_ulong(
 /// The vendor parameter structs of include/softkms.h.
 #[allow(unused_imports)] // each test binary uses some of them
 pub use p11_testkit::vendor::{EnvelopeParams, GdkParams};
+
+/// One log file for the whole test binary (named after it): the module
+/// installs its logger once per process, on the first `C_Initialize` that asks
+/// for one, and keeps its file.
+pub fn log_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{}-{}.log",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ))
+}
+
+/// A module with `slots` slots that logs at info level to [`log_path`].
+pub fn logging_ctx(slots: usize) -> Ctx {
+    // Without this, a SOFTKMS_LOG from the environment would install a logger on
+    // stderr at Ctx::new's C_Initialize, before the config names the file.
+    std::env::remove_var("SOFTKMS_LOG");
+    let mut c = Ctx::new(slots);
+    let mut conf = format!("log = \"info\"\nlog_file = \"{}\"\n", log_path().display());
+    for i in 0..slots {
+        conf.push_str(&format!(
+            "[[slot]]\nid = {i}\npath = \"{}\"\nkdf = \"fast\"\n",
+            c.token_path(i).display()
+        ));
+    }
+    std::fs::write(c.dir.path().join("softkms.toml"), conf).expect("write config");
+    c.restart();
+    c
+}
+
+/// The lines of [`log_path`] that mention `needle` (a token path or an object uid).
+pub fn log_lines(needle: &str) -> Vec<String> {
+    std::fs::read_to_string(log_path())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `C_Finalize`: the module closes its connections (the WAL is checkpointed
+/// away), so that the test may edit the token file.
+pub fn stop(ctx: &Ctx) {
+    ctx.p11.clone().finalize().expect("finalize");
+}
+
+/// A fresh load and `C_Initialize` after [`stop`].
+pub fn start(ctx: &mut Ctx) {
+    ctx.p11 = Pkcs11::new(module_path()).expect("load module");
+    ctx.p11
+        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("initialize");
+}
+
+/// A connection to a token file, behind the module's back.
+pub fn db(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).expect("open token file")
+}
+
+/// The bucket of an object row in the integrity root (an unkeyed FNV-1a over
+/// kind and uid, documented in src/store/integrity.rs): objects in other
+/// buckets than a damaged row must keep working.
+pub fn bucket(kind: &str, id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.bytes().chain([0u8]).chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h % 64
+}
