@@ -51,25 +51,8 @@ pub(super) unsafe extern "C" fn C_Initialize(p_init_args: *mut c_void) -> CK_RV 
     STATE.run("C_Initialize", Kind::Initialize, || {
         // SAFETY: pInitArgs is null or a CK_C_INITIALIZE_ARGS (§5.4.1).
         let args = unsafe { marshal::init_args(p_init_args) }?;
-        crate::sys::at_fork(before_fork, after_fork);
         module::initialize(args)
     })
-}
-
-/// `pthread_atfork` prepare handler: no thread of this process holds the
-/// module's global lock across a fork.
-extern "C" fn before_fork() {
-    module::lock_for_fork();
-}
-
-/// `pthread_atfork` parent and child handler: releases what [`before_fork`]
-/// took.
-extern "C" fn after_fork() {
-    // SAFETY: `before_fork` took the global lock for writing in this thread
-    // (the one that forks; the handlers run in it, once per fork, in the
-    // parent and in the child) and forgot its guard, so the lock is held
-    // exclusively by this context and nothing else will release it.
-    unsafe { module::global_lock().force_unlock_write() };
 }
 
 /// `C_Finalize` (§5.4.2): `pReserved` must be null. Clears the failed state

@@ -146,27 +146,12 @@ pub struct Module {
     args: InitArgs,
 }
 
-pub(crate) struct Global {
+struct Global {
     pid: u32,
     module: Arc<Module>,
 }
 
 static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
-
-/// Before a `fork(2)` of this process, in the forking thread: takes the global
-/// lock (and forgets the guard), so that no other thread holds it across the
-/// fork. A forked child's `C_Initialize` could never take a lock that a
-/// thread of the parent held at the fork. `ffi`'s after-fork handler releases
-/// it, in the parent and in the child ([`global_lock`]).
-pub(crate) fn lock_for_fork() {
-    std::mem::forget(GLOBAL.write());
-}
-
-/// The global lock, for `ffi`'s after-fork handler, which releases what
-/// [`lock_for_fork`] took.
-pub(crate) fn global_lock() -> &'static RwLock<Option<Global>> {
-    &GLOBAL
-}
 
 /// Session handles are unique in the process and never reused.
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
