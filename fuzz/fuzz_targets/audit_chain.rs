@@ -147,7 +147,7 @@ fuzz_target!(|inp: Input| {
         let _ = p.to_string();
     }
     for r in &rows {
-        let _ = to_json(r).to_string();
+        let _ = to_json(r, &|m| format!("{m:#x}")).to_string();
         let _ = rfc3339_ms(r.time_ms);
     }
 });
