@@ -18,7 +18,9 @@ compile_error!(
 pub(crate) mod aead;
 pub(crate) mod aes;
 pub(crate) mod ec;
+pub(crate) mod edwards;
 pub(crate) mod hash;
+pub(crate) mod montgomery;
 pub(crate) mod pinkdf;
 pub(crate) mod rsa;
 pub(crate) mod seal;

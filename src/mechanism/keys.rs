@@ -1,6 +1,7 @@
-//! RSA and EC key objects: from attributes to parsed keys and back, PKCS#8 for
-//! wrapping private keys, SubjectPublicKeyInfo for `CKA_PUBLIC_KEY_INFO`, and
-//! the consistency checks `C_CreateObject` runs on RSA and EC key templates.
+//! RSA, EC, Edwards and Montgomery key objects: from attributes to parsed keys
+//! and back, PKCS#8 for wrapping private keys, SubjectPublicKeyInfo for
+//! `CKA_PUBLIC_KEY_INFO`, and the consistency checks `C_CreateObject` runs on
+//! their templates.
 //!
 //! Attribute conventions (PKCS#11 3.0 §2.1, §2.3):
 //! - RSA big integers are big-endian; leading zeros are accepted on input and
@@ -8,11 +9,20 @@
 //! - `CKA_EC_PARAMS` is the DER OID of a named curve (a PrintableString name is
 //!   accepted, see [`Curve::from_ec_params`]); `CKA_EC_POINT` is a DER OCTET
 //!   STRING around the SEC 1 point (a bare point is accepted on input).
+//! - Edwards (`CKK_EC_EDWARDS`, Ed25519) and Montgomery (`CKK_EC_MONTGOMERY`,
+//!   X25519) keys: `CKA_EC_PARAMS` is the curve's OID or its PrintableString
+//!   name (`edwards25519`, `curve25519`); `CKA_VALUE` is the 32 key bytes of
+//!   RFC 8032 / RFC 7748; `CKA_EC_POINT` is the 32 public key bytes, raw, as
+//!   PKCS#11 3.1 and 3.2 say (a DER OCTET STRING around them, the 3.0 reading
+//!   SoftHSMv2 uses, is accepted on input). Their PKCS#8 and SPKI forms are
+//!   RFC 8410's.
 //! - An RSA private key object must carry `CKA_PUBLIC_EXPONENT` (the standard
 //!   leaves it optional; without it `C_CreateObject` is `CKR_TEMPLATE_INCOMPLETE`).
 //!   Its primes may be missing: they are recovered from `n`, `e`, `d`.
 
 use crate::crypto::ec::{der_octet_string, Curve, EcPrivateKey, EcPublicKey};
+use crate::crypto::edwards::{self, Ed25519Private, Ed25519Public, ED25519_OID_DER};
+use crate::crypto::montgomery::{self, X25519Private, X25519_OID_DER};
 use crate::crypto::rsa::{HashAlg, RsaPrivateKey, RsaPublicKey};
 use crate::error::{Error, Result};
 use crate::object::attr::{decode_ulong, Attribute, Template};
@@ -25,6 +35,14 @@ use zeroize::Zeroizing;
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
 /// OID id-ecPublicKey (1.2.840.10045.2.1).
 const OID_EC: &str = "1.2.840.10045.2.1";
+/// OID id-Ed25519 (RFC 8410).
+const OID_ED25519: &str = "1.3.101.112";
+/// OID id-X25519 (RFC 8410).
+const OID_X25519: &str = "1.3.101.110";
+/// OID id-Ed448 (RFC 8410), not supported.
+const OID_ED448: &str = "1.3.101.113";
+/// OID id-X448 (RFC 8410), not supported.
+const OID_X448: &str = "1.3.101.111";
 
 /// The first value of `ty` in a template.
 pub(crate) fn tmpl_get(t: &Template, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
@@ -119,6 +137,31 @@ pub(crate) fn ec_private_from_attrs(attrs: &AttrMap) -> Result<EcPrivateKey> {
     EcPrivateKey::from_scalar(curve, attr(attrs, CKA_VALUE)?)
 }
 
+/// An Ed25519 private key from `CKA_EC_PARAMS` and `CKA_VALUE`.
+fn ed_private_from_attrs(attrs: &AttrMap) -> Result<Ed25519Private> {
+    edwards::check_params(attr(attrs, CKA_EC_PARAMS)?)?;
+    Ed25519Private::from_seed(attr(attrs, CKA_VALUE)?)
+}
+
+/// An Ed25519 public key from `CKA_EC_PARAMS` and `CKA_EC_POINT`.
+fn ed_public_from_attrs(attrs: &AttrMap) -> Result<Ed25519Public> {
+    edwards::check_params(attr(attrs, CKA_EC_PARAMS)?)?;
+    Ed25519Public::from_point(attr(attrs, CKA_EC_POINT)?)
+        .map_err(|_| Error::AttributeValueInvalid(CKA_EC_POINT))
+}
+
+/// An X25519 private key from `CKA_EC_PARAMS` and `CKA_VALUE`.
+fn x_private_from_attrs(attrs: &AttrMap) -> Result<X25519Private> {
+    montgomery::check_params(attr(attrs, CKA_EC_PARAMS)?)?;
+    X25519Private::from_bytes(attr(attrs, CKA_VALUE)?)
+}
+
+/// An X25519 public key (its 32 bytes) from `CKA_EC_PARAMS` and `CKA_EC_POINT`.
+fn x_public_from_attrs(attrs: &AttrMap) -> Result<[u8; edwards::KEY_LEN]> {
+    montgomery::check_params(attr(attrs, CKA_EC_PARAMS)?)?;
+    edwards::raw_point(attr(attrs, CKA_EC_POINT)?).ok_or(Error::AttributeValueInvalid(CKA_EC_POINT))
+}
+
 fn check_kind(obj: &Object, class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> Result<()> {
     if obj.class() != Some(class) || obj.key_type() != Some(key_type) {
         return Err(Error::KeyTypeInconsistent);
@@ -149,6 +192,46 @@ pub(crate) fn ec_private(obj: &Object) -> Result<Arc<EcPrivateKey>> {
 pub(crate) fn ec_public(obj: &Object) -> Result<Arc<EcPublicKey>> {
     check_kind(obj, CKO_PUBLIC_KEY, CKK_EC)?;
     obj.parsed(|o| ec_public_from_attrs(o.attrs()))
+}
+
+/// The parsed Ed25519 private key of an object (cached).
+pub(crate) fn ed_private(obj: &Object) -> Result<Arc<Ed25519Private>> {
+    check_kind(obj, CKO_PRIVATE_KEY, CKK_EC_EDWARDS)?;
+    obj.parsed(|o| ed_private_from_attrs(o.attrs()))
+}
+
+/// The parsed Ed25519 public key of an object (cached).
+pub(crate) fn ed_public(obj: &Object) -> Result<Arc<Ed25519Public>> {
+    check_kind(obj, CKO_PUBLIC_KEY, CKK_EC_EDWARDS)?;
+    obj.parsed(|o| ed_public_from_attrs(o.attrs()))
+}
+
+/// The parsed X25519 private key of an object (cached).
+pub(crate) fn x_private(obj: &Object) -> Result<Arc<X25519Private>> {
+    check_kind(obj, CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY)?;
+    obj.parsed(|o| x_private_from_attrs(o.attrs()))
+}
+
+/// The attributes of an Ed25519 private key: class, type, `CKA_EC_PARAMS` (as
+/// given, or the OID) and `CKA_VALUE` (the seed).
+pub(crate) fn ed_private_template(key: &Ed25519Private, params: Option<&[u8]>) -> Template {
+    vec![
+        Attribute::ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+        Attribute::ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS),
+        Attribute::new(CKA_EC_PARAMS, params.unwrap_or(ED25519_OID_DER).to_vec()),
+        Attribute::new(CKA_VALUE, key.seed().to_vec()),
+    ]
+}
+
+/// The attributes of an X25519 private key: class, type, `CKA_EC_PARAMS` (as
+/// given, or the OID) and `CKA_VALUE`.
+pub(crate) fn x_private_template(key: &X25519Private, params: Option<&[u8]>) -> Template {
+    vec![
+        Attribute::ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+        Attribute::ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY),
+        Attribute::new(CKA_EC_PARAMS, params.unwrap_or(X25519_OID_DER).to_vec()),
+        Attribute::new(CKA_VALUE, key.bytes().to_vec()),
+    ]
 }
 
 /// The attributes of a generated or imported RSA private key (class, type and
@@ -191,6 +274,22 @@ pub(crate) fn private_key_to_pkcs8(key: &Object) -> Result<Zeroizing<Vec<u8>>> {
     match key.key_type() {
         Some(CKK_RSA) => rsa_private(key)?.to_pkcs8_der(),
         Some(CKK_EC) => ec_private(key)?.to_pkcs8_der(),
+        Some(CKK_EC_EDWARDS) => {
+            let seed = ed_private(key)?.seed();
+            let seed: &[u8; edwards::KEY_LEN] = seed
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::KeyNotWrappable)?;
+            Ok(edwards::pkcs8_of(ED25519_OID_DER, seed))
+        }
+        Some(CKK_EC_MONTGOMERY) => {
+            let k = x_private(key)?.bytes();
+            let k: &[u8; edwards::KEY_LEN] = k
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::KeyNotWrappable)?;
+            Ok(edwards::pkcs8_of(X25519_OID_DER, k))
+        }
         _ => Err(Error::KeyNotWrappable),
     }
 }
@@ -215,11 +314,19 @@ pub(crate) fn private_key_from_pkcs8(der: &[u8]) -> Result<Template> {
         let curve_der =
             pkcs8::der::Encode::to_der(&curve_oid).map_err(|_| Error::WrappedKeyInvalid)?;
         let curve = Curve::from_ec_params(&curve_der)?;
-        let key = EcPrivateKey::from_pkcs8_der(der)?;
-        if key.curve() != curve {
-            return Err(Error::WrappedKeyInvalid);
-        }
+        let key = EcPrivateKey::from_pkcs8_der(curve, der)?;
         Ok(ec_private_template(&key, None))
+    } else if oid == OID_ED25519 {
+        let seed = edwards::key_from_pkcs8(ED25519_OID_DER, der)?;
+        Ok(ed_private_template(
+            &Ed25519Private::from_seed(&seed)?,
+            None,
+        ))
+    } else if oid == OID_X25519 {
+        let k = edwards::key_from_pkcs8(X25519_OID_DER, der)?;
+        Ok(x_private_template(&X25519Private::from_bytes(&k)?, None))
+    } else if oid == OID_ED448 || oid == OID_X448 {
+        Err(Error::CurveNotSupported)
     } else {
         Err(Error::WrappedKeyInvalid)
     }
@@ -241,6 +348,22 @@ pub(crate) fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
             .public()
             .to_spki_der()
             .ok(),
+        CKK_EC_EDWARDS if class == CKO_PUBLIC_KEY => Some(edwards::spki_of(
+            ED25519_OID_DER,
+            &ed_public_from_attrs(attrs).ok()?.bytes(),
+        )),
+        CKK_EC_EDWARDS => Some(edwards::spki_of(
+            ED25519_OID_DER,
+            &ed_private_from_attrs(attrs).ok()?.public().bytes(),
+        )),
+        CKK_EC_MONTGOMERY if class == CKO_PUBLIC_KEY => Some(edwards::spki_of(
+            X25519_OID_DER,
+            &x_public_from_attrs(attrs).ok()?,
+        )),
+        CKK_EC_MONTGOMERY => Some(edwards::spki_of(
+            X25519_OID_DER,
+            &x_private_from_attrs(attrs).ok()?.public(),
+        )),
         _ => None,
     }
 }
@@ -256,13 +379,20 @@ pub(crate) fn public_attributes_of_private(attrs: &AttrMap) -> Template {
     if ulong_attr(attrs, CKA_CLASS) != Some(CKO_PRIVATE_KEY) {
         return out;
     }
-    if ulong_attr(attrs, CKA_KEY_TYPE) == Some(CKK_EC) {
-        if let Ok(k) = ec_private_from_attrs(attrs) {
-            out.push(Attribute::new(
-                CKA_EC_POINT,
-                der_octet_string(&k.public().uncompressed()),
-            ));
-        }
+    let point = match ulong_attr(attrs, CKA_KEY_TYPE) {
+        Some(CKK_EC) => ec_private_from_attrs(attrs)
+            .ok()
+            .map(|k| der_octet_string(&k.public().uncompressed())),
+        Some(CKK_EC_EDWARDS) => ed_private_from_attrs(attrs)
+            .ok()
+            .map(|k| k.public().bytes().to_vec()),
+        Some(CKK_EC_MONTGOMERY) => x_private_from_attrs(attrs)
+            .ok()
+            .map(|k| k.public().to_vec()),
+        _ => None,
+    };
+    if let Some(p) = point {
+        out.push(Attribute::new(CKA_EC_POINT, p));
     }
     if let Some(spki) = public_key_info(attrs) {
         out.push(Attribute::new(CKA_PUBLIC_KEY_INFO, spki));
@@ -319,13 +449,15 @@ pub(crate) fn check_key_attributes(attrs: &AttrMap) -> Result<()> {
         }
         (Some(CKO_PRIVATE_KEY), Some(CKK_EC)) => {
             let curve = ec_curve(attrs)?;
-            let v = attr(attrs, CKA_VALUE)?;
-            if v.len() > curve.field_len() {
-                return Err(Error::AttributeValueInvalid(CKA_VALUE));
-            }
-            EcPrivateKey::from_scalar(curve, v)?;
+            // Leading zero bytes are accepted (Wycheproof pads some scalars);
+            // the value itself must be below the order.
+            EcPrivateKey::from_scalar(curve, attr(attrs, CKA_VALUE)?)?;
             Ok(())
         }
+        (Some(CKO_PUBLIC_KEY), Some(CKK_EC_EDWARDS)) => ed_public_from_attrs(attrs).map(|_| ()),
+        (Some(CKO_PRIVATE_KEY), Some(CKK_EC_EDWARDS)) => ed_private_from_attrs(attrs).map(|_| ()),
+        (Some(CKO_PUBLIC_KEY), Some(CKK_EC_MONTGOMERY)) => x_public_from_attrs(attrs).map(|_| ()),
+        (Some(CKO_PRIVATE_KEY), Some(CKK_EC_MONTGOMERY)) => x_private_from_attrs(attrs).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -441,10 +573,11 @@ mod tests {
             check_key_attributes(&map(&t)),
             Err(Error::AttributeValueInvalid(CKA_VALUE))
         );
+        // secp224r1 is not offered.
         let mut t = ec_private_attrs("01");
         t[2] = Attribute::new(
             CKA_EC_PARAMS,
-            vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+            vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21],
         );
         assert_eq!(
             check_key_attributes(&map(&t)),

@@ -57,6 +57,8 @@ pub enum ParamKind {
     Ecdh1,
     /// `CK_HKDF_PARAMS`.
     Hkdf,
+    /// `CK_EDDSA_PARAMS`, or no parameter (pure EdDSA).
+    Eddsa,
     /// Either no parameter or a byte string (an optional IV, as `CKM_AES_KEY_WRAP` takes).
     OptionalBytes,
     /// `CK_SOFTKMS_ENVELOPE_PARAMS`, or no parameter (an empty context).
@@ -137,6 +139,13 @@ pub enum Param {
         shared_data: Vec<u8>,
         /// The other party's public point (raw or DER OCTET STRING).
         public_data: Vec<u8>,
+    },
+    /// `CK_EDDSA_PARAMS`.
+    Eddsa {
+        /// `phFlag`: Ed25519ph (the message is hashed first).
+        ph: bool,
+        /// The context (`pContextData`), at most 255 bytes.
+        context: Vec<u8>,
     },
     /// `CK_SOFTKMS_ENVELOPE_PARAMS`.
     Envelope {

@@ -119,15 +119,18 @@ mod tests {
 0x000002c0 CKM_SHA3_384 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
 0x000002d0 CKM_SHA3_512 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
 0x00000350 CKM_GENERIC_SECRET_KEY_GEN keys=[] min=8 max=32768 info_flags=0x8001 param=None authenticated=false caller_iv=false
-0x00001040 CKM_EC_KEY_PAIR_GEN keys=[] min=256 max=256 info_flags=0x1910001 param=None authenticated=false caller_iv=false
-0x00001041 CKM_ECDSA keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
-0x00001042 CKM_ECDSA_SHA1 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
-0x00001043 CKM_ECDSA_SHA224 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
-0x00001044 CKM_ECDSA_SHA256 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
-0x00001045 CKM_ECDSA_SHA384 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
-0x00001046 CKM_ECDSA_SHA512 keys=[3] min=256 max=256 info_flags=0x1902801 param=None authenticated=false caller_iv=false
-0x00001050 CKM_ECDH1_DERIVE keys=[3] min=256 max=256 info_flags=0x1980001 param=Ecdh1 authenticated=false caller_iv=false
+0x00001040 CKM_EC_KEY_PAIR_GEN keys=[] min=256 max=521 info_flags=0x1910001 param=None authenticated=false caller_iv=false
+0x00001041 CKM_ECDSA keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001042 CKM_ECDSA_SHA1 keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001043 CKM_ECDSA_SHA224 keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001044 CKM_ECDSA_SHA256 keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001045 CKM_ECDSA_SHA384 keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001046 CKM_ECDSA_SHA512 keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
+0x00001050 CKM_ECDH1_DERIVE keys=[3, 65] min=255 max=521 info_flags=0x5980001 param=Ecdh1 authenticated=false caller_iv=false
 0x00001054 CKM_RSA_AES_KEY_WRAP keys=[0] min=1024 max=8192 info_flags=0x60001 param=RsaAesKeyWrap authenticated=false caller_iv=false
+0x00001055 CKM_EC_EDWARDS_KEY_PAIR_GEN keys=[] min=255 max=255 info_flags=0x4810001 param=None authenticated=false caller_iv=false
+0x00001056 CKM_EC_MONTGOMERY_KEY_PAIR_GEN keys=[] min=255 max=255 info_flags=0x4810001 param=None authenticated=false caller_iv=false
+0x00001057 CKM_EDDSA keys=[64] min=255 max=255 info_flags=0x4802801 param=Eddsa authenticated=false caller_iv=false
 0x00001080 CKM_AES_KEY_GEN keys=[] min=16 max=32 info_flags=0x8001 param=None authenticated=false caller_iv=false
 0x00001081 CKM_AES_ECB keys=[31] min=16 max=32 info_flags=0x60301 param=None authenticated=false caller_iv=true
 0x00001082 CKM_AES_CBC keys=[31] min=16 max=32 info_flags=0x60301 param=Bytes authenticated=false caller_iv=true

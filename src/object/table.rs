@@ -260,6 +260,12 @@ const CERT: &[CK_OBJECT_CLASS] = &[CKO_CERTIFICATE];
 const X509: &[CK_ULONG] = &[CKC_X_509];
 const RSA: &[CK_ULONG] = &[CKK_RSA];
 const EC: &[CK_ULONG] = &[CKK_EC];
+/// Every key type with `CKA_EC_PARAMS` and `CKA_EC_POINT` (§2.3: short
+/// Weierstrass, Edwards and Montgomery curves).
+const EC_ALL: &[CK_ULONG] = &[CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY];
+/// Edwards and Montgomery keys, whose `CKA_VALUE` is a byte string (RFC 8032 and
+/// RFC 7748 encodings), not a big integer.
+const ECX: &[CK_ULONG] = &[CKK_EC_EDWARDS, CKK_EC_MONTGOMERY];
 const AES: &[CK_ULONG] = &[CKK_AES];
 /// Secret key types whose `CKA_VALUE` has any length.
 #[rustfmt::skip]
@@ -415,20 +421,23 @@ const RSA_ROWS: &[AttrDef] = &[
     sub(row(CKA_COEFFICIENT, "CKA_COEFFICIENT", BigInteger, OPT_SECRET_MATERIAL, D::None, PRIV), RSA),
 ];
 
-/// §2.3 (EC) key objects.
+/// §2.3 (EC) key objects: short Weierstrass (§2.3.3, §2.3.4), Edwards (§2.3.5,
+/// §2.3.6) and Montgomery (§2.3.7, §2.3.8) keys share the rows; only the form of
+/// the private `CKA_VALUE` differs.
 #[rustfmt::skip]
 const EC_ROWS: &[AttrDef] = &[
-    sub(row(CKA_EC_PARAMS, "CKA_EC_PARAMS", Bytes, REQ_CREATE.or(REQ_GENERATE), D::None, PUB), EC),
-    sub(row(CKA_EC_POINT, "CKA_EC_POINT", Bytes, REQ_CREATE.or(NO_GENERATE), D::None, PUB), EC),
+    sub(row(CKA_EC_PARAMS, "CKA_EC_PARAMS", Bytes, REQ_CREATE.or(REQ_GENERATE), D::None, PUB), EC_ALL),
+    sub(row(CKA_EC_POINT, "CKA_EC_POINT", Bytes, REQ_CREATE.or(NO_GENERATE), D::None, PUB), EC_ALL),
     sub(
         row(CKA_EC_PARAMS, "CKA_EC_PARAMS", Bytes, REQ_CREATE.or(NO_GENERATE).or(NO_UNWRAP).or(NO_DERIVE), D::None, PRIV),
-        EC,
+        EC_ALL,
     ),
     sub(row(CKA_VALUE, "CKA_VALUE", BigInteger, SECRET_MATERIAL, D::None, PRIV), EC),
+    sub(row(CKA_VALUE, "CKA_VALUE", Bytes, SECRET_MATERIAL, D::None, PRIV), ECX),
     // Not in the standard's private-key table: SoftKMS keeps the public point on
     // the private key too, because OpenSSL's PKCS#11 engine and provider look for
     // it there (SoftHSMv2 and Kryoptic do the same).
-    sub(row(CKA_EC_POINT, "CKA_EC_POINT", Bytes, NONE, D::None, PRIV), EC),
+    sub(row(CKA_EC_POINT, "CKA_EC_POINT", Bytes, NONE, D::None, PRIV), EC_ALL),
 ];
 
 /// §2.8 (AES), generic secret and HMAC key objects. `CKA_VALUE_LEN` carries
@@ -490,6 +499,10 @@ const KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[
     (CKO_PRIVATE_KEY, CKK_RSA),
     (CKO_PUBLIC_KEY, CKK_EC),
     (CKO_PRIVATE_KEY, CKK_EC),
+    (CKO_PUBLIC_KEY, CKK_EC_EDWARDS),
+    (CKO_PRIVATE_KEY, CKK_EC_EDWARDS),
+    (CKO_PUBLIC_KEY, CKK_EC_MONTGOMERY),
+    (CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY),
     (CKO_SECRET_KEY, CKK_AES),
     (CKO_SECRET_KEY, CKK_GENERIC_SECRET),
     (CKO_SECRET_KEY, CKK_HKDF),

@@ -33,6 +33,9 @@ pub(in crate::ffi) const GCM_MAX_TAG_BITS: CK_ULONG = 128;
 /// Longest EC point in `CK_ECDH1_DERIVE_PARAMS.pPublicData`: an uncompressed
 /// P-521 point (133 bytes) in a DER OCTET STRING (3 more), with room to spare.
 pub(in crate::ffi) const MAX_EC_POINT_LEN: usize = 256;
+/// The longest EdDSA context (RFC 8032: 255 bytes); a longer one is
+/// `CKR_MECHANISM_PARAM_INVALID` before anything is copied.
+pub(in crate::ffi) const MAX_EDDSA_CONTEXT_LEN: usize = 255;
 
 /// Longest byte string of any other parameter field: GCM AAD, an OAEP label,
 /// ECDH shared data, HKDF salt and info, a SoftKMS encryption context. The
@@ -163,6 +166,14 @@ pub(in crate::ffi) unsafe fn param(
                     kdf: s.kdf,
                     shared_data: pbytes(s.pSharedData, s.ulSharedDataLen, MAX_PARAM_DATA_LEN)?,
                     public_data: pbytes(s.pPublicData, s.ulPublicDataLen, MAX_EC_POINT_LEN)?,
+                })
+            }
+            ParamKind::Eddsa if p.is_null() && len == 0 => Ok(Param::None),
+            ParamKind::Eddsa => {
+                let s: CK_EDDSA_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::Eddsa {
+                    ph: s.phFlag != CK_FALSE,
+                    context: pbytes(s.pContextData, s.ulContextDataLen, MAX_EDDSA_CONTEXT_LEN)?,
                 })
             }
             ParamKind::Hkdf => {

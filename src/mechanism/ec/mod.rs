@@ -1,24 +1,39 @@
 //! Elliptic-curve mechanisms (PKCS#11 3.0 Current Mechanisms §2.3): key pair
-//! generation, ECDSA (raw and hash-and-sign) and ECDH1 derivation. P-256 only.
+//! generation, ECDSA (raw and hash-and-sign) and ECDH1 derivation on P-256,
+//! P-384, P-521 and secp256k1; EdDSA on Ed25519 ([`edwards`]); X25519 key pairs
+//! ([`montgomery`]) and ECDH1 derivation with them.
 //!
+//! - `CKM_EC_KEY_PAIR_GEN` reads the curve from `CKA_EC_PARAMS`: the DER OID,
+//!   or the PrintableString/UTF8String name PKCS#11 3.0 allows (`prime256v1`,
+//!   `P-256`, `secp384r1`, `P-384`, `secp521r1`, `P-521`, `secp256k1`).
 //! - `CKM_ECDSA` takes the hash (any length; ECDSA keeps its leftmost bits as
 //!   the order's size, a shorter one is the same integer); single-part only
-//!   (`CKR_FUNCTION_NOT_SUPPORTED` for `Update`/`Final`).
-//! - Signatures are `r || s`, 2·32 bytes; another length on verify is
-//!   `CKR_SIGNATURE_LEN_RANGE`.
-//! - `CKM_ECDH1_DERIVE`: `CKD_NULL` (shared data must be empty) or the ANSI
-//!   X9.63 KDF with SHA-1/SHA-2; the other party's point raw or in a DER OCTET
-//!   STRING; a point not on the curve is `CKR_MECHANISM_PARAM_INVALID`. With
-//!   `CKD_NULL` the result is the x-coordinate, truncated to the requested
-//!   length; a longer request is `CKR_KEY_SIZE_RANGE`; a KDF needs a length
-//!   (`CKR_TEMPLATE_INCOMPLETE` for `CKA_VALUE_LEN` otherwise).
+//!   (`CKR_FUNCTION_NOT_SUPPORTED` for `Update`/`Final`). The `CKM_ECDSA_SHA*`
+//!   variants work on every curve, single- and multi-part.
+//! - Signatures are `r || s`, twice the field size (64, 96, 132 bytes); another
+//!   length on verify is `CKR_SIGNATURE_LEN_RANGE`.
+//! - `CKM_ECDH1_DERIVE` on `CKK_EC` (not secp256k1: as in AWS KMS those keys
+//!   only sign, and derivation with one is `CKR_KEY_TYPE_INCONSISTENT`, the key
+//!   not being of a type the mechanism can use) and on `CKK_EC_MONTGOMERY`
+//!   (X25519). KDFs: `CKD_NULL` (shared data must be empty), the ANSI X9.63 KDF
+//!   (`CKD_SHA*_KDF`) and the SP 800-56C one-step KDF (`CKD_SHA*_KDF_SP800`),
+//!   with SHA-1 and SHA-2; the other party's point raw or in a DER OCTET STRING;
+//!   a point not on the curve is `CKR_MECHANISM_PARAM_INVALID`. With `CKD_NULL`
+//!   the result is the x-coordinate (the X25519 output), truncated to the
+//!   requested length; a longer request is `CKR_KEY_SIZE_RANGE`; a KDF needs a
+//!   length (`CKR_TEMPLATE_INCOMPLETE` for `CKA_VALUE_LEN` otherwise).
 
-use crate::crypto::ec::{der_octet_string, x963_kdf, Curve, EcPrivateKey, EcPublicKey};
+pub(crate) mod edwards;
+pub(crate) mod montgomery;
+
+use crate::crypto::ec::{
+    der_octet_string, sp800_56c_kdf, x963_kdf, Curve, EcPrivateKey, EcPublicKey,
+};
 use crate::crypto::rsa::{HashAlg, Hasher};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
 use crate::mechanism::digest::NO_FUNCTIONS;
-use crate::mechanism::keys::{ec_private, ec_private_template, ec_public, tmpl_get};
+use crate::mechanism::keys::{ec_private, ec_private_template, ec_public, tmpl_get, x_private};
 use crate::mechanism::{
     Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind, SignOp, VerifyOp,
 };
@@ -29,12 +44,19 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 const EC: &[CK_KEY_TYPE] = &[CKK_EC];
-/// Smallest and largest curve size, in bits.
+const EDWARDS: &[CK_KEY_TYPE] = &[CKK_EC_EDWARDS];
+const ECDH_KEYS: &[CK_KEY_TYPE] = &[CKK_EC, CKK_EC_MONTGOMERY];
+/// Smallest and largest curve size (order bits) of the short Weierstrass curves.
 const MIN_BITS: CK_ULONG = 256;
-const MAX_BITS: CK_ULONG = 256;
+const MAX_BITS: CK_ULONG = 521;
+/// The size of Ed25519 and X25519 keys in bits as `C_GetMechanismInfo` gives
+/// it (the field is GF(2^255 - 19); OpenSC reports such keys as 255 bits).
+const X_BITS: CK_ULONG = 255;
 /// What `C_GetMechanismInfo` says about our EC support: prime fields, named
 /// curves given by OID (or name), uncompressed points.
 const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_OID | CKF_EC_UNCOMPRESS;
+/// Edwards and Montgomery curves: given by OID or by name.
+const ECX_FLAGS: CK_FLAGS = CKF_EC_OID | CKF_EC_CURVENAME;
 
 const SIGN_VERIFY: Functions = Functions {
     sign: Some(sign_init),
@@ -52,6 +74,22 @@ const DERIVE: Functions = Functions {
     ..NO_FUNCTIONS
 };
 
+const EDDSA: Functions = Functions {
+    sign: Some(edwards::sign_init),
+    verify: Some(edwards::verify_init),
+    ..NO_FUNCTIONS
+};
+
+const EDWARDS_KEY_PAIR_GEN: Functions = Functions {
+    generate_key_pair: Some(edwards::generate_key_pair),
+    ..NO_FUNCTIONS
+};
+
+const MONTGOMERY_KEY_PAIR_GEN: Functions = Functions {
+    generate_key_pair: Some(montgomery::generate_key_pair),
+    ..NO_FUNCTIONS
+};
+
 /// The mechanisms of this family.
 #[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
@@ -62,7 +100,10 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
     MechanismDef::new(CKM_ECDSA_SHA256, "CKM_ECDSA_SHA256", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
     MechanismDef::new(CKM_ECDSA_SHA384, "CKM_ECDSA_SHA384", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
     MechanismDef::new(CKM_ECDSA_SHA512, "CKM_ECDSA_SHA512", ParamKind::None, SIGN_VERIFY).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
-    MechanismDef::new(CKM_ECDH1_DERIVE, "CKM_ECDH1_DERIVE", ParamKind::Ecdh1, DERIVE).keys(EC, MIN_BITS, MAX_BITS).with_flags(EC_FLAGS),
+    MechanismDef::new(CKM_ECDH1_DERIVE, "CKM_ECDH1_DERIVE", ParamKind::Ecdh1, DERIVE).keys(ECDH_KEYS, X_BITS, MAX_BITS).with_flags(EC_FLAGS | CKF_EC_CURVENAME),
+    MechanismDef::new(CKM_EC_EDWARDS_KEY_PAIR_GEN, "CKM_EC_EDWARDS_KEY_PAIR_GEN", ParamKind::None, EDWARDS_KEY_PAIR_GEN).sizes(X_BITS, X_BITS).with_flags(ECX_FLAGS),
+    MechanismDef::new(CKM_EC_MONTGOMERY_KEY_PAIR_GEN, "CKM_EC_MONTGOMERY_KEY_PAIR_GEN", ParamKind::None, MONTGOMERY_KEY_PAIR_GEN).sizes(X_BITS, X_BITS).with_flags(ECX_FLAGS),
+    MechanismDef::new(CKM_EDDSA, "CKM_EDDSA", ParamKind::Eddsa, EDDSA).keys(EDWARDS, X_BITS, X_BITS).with_flags(ECX_FLAGS),
 ];
 
 /// The hash a hash-and-sign ECDSA mechanism applies (`None` for `CKM_ECDSA`).
@@ -195,20 +236,36 @@ fn generate_key_pair(
     Ok((pub_attrs, ec_private_template(&key, Some(params))))
 }
 
-/// `CKD_*` → the X9.63 hash (`None` for `CKD_NULL`).
-fn kdf_hash(kdf: CK_ULONG) -> Result<Option<HashAlg>> {
+/// The KDF of `CK_ECDH1_DERIVE_PARAMS.kdf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kdf {
+    /// `CKD_NULL`.
+    Null,
+    /// `CKD_SHA*_KDF`: ANSI X9.63.
+    X963(HashAlg),
+    /// `CKD_SHA*_KDF_SP800`: SP 800-56C one-step.
+    Sp800(HashAlg),
+}
+
+/// `CKD_*` → the KDF (an unknown one is `MechanismParamInvalid`).
+fn kdf_of(kdf: CK_ULONG) -> Result<Kdf> {
     Ok(match kdf {
-        CKD_NULL => None,
-        CKD_SHA1_KDF => Some(HashAlg::Sha1),
-        CKD_SHA224_KDF => Some(HashAlg::Sha224),
-        CKD_SHA256_KDF => Some(HashAlg::Sha256),
-        CKD_SHA384_KDF => Some(HashAlg::Sha384),
-        CKD_SHA512_KDF => Some(HashAlg::Sha512),
+        CKD_NULL => Kdf::Null,
+        CKD_SHA1_KDF => Kdf::X963(HashAlg::Sha1),
+        CKD_SHA224_KDF => Kdf::X963(HashAlg::Sha224),
+        CKD_SHA256_KDF => Kdf::X963(HashAlg::Sha256),
+        CKD_SHA384_KDF => Kdf::X963(HashAlg::Sha384),
+        CKD_SHA512_KDF => Kdf::X963(HashAlg::Sha512),
+        CKD_SHA1_KDF_SP800 => Kdf::Sp800(HashAlg::Sha1),
+        CKD_SHA224_KDF_SP800 => Kdf::Sp800(HashAlg::Sha224),
+        CKD_SHA256_KDF_SP800 => Kdf::Sp800(HashAlg::Sha256),
+        CKD_SHA384_KDF_SP800 => Kdf::Sp800(HashAlg::Sha384),
+        CKD_SHA512_KDF_SP800 => Kdf::Sp800(HashAlg::Sha512),
         _ => return Err(Error::MechanismParamInvalid),
     })
 }
 
-/// `CKM_ECDH1_DERIVE` (§2.3.15).
+/// `CKM_ECDH1_DERIVE` (§2.3.15) on an EC or Montgomery private key.
 fn derive(
     mech: &mut Mechanism,
     base: &Granted,
@@ -224,30 +281,44 @@ fn derive(
     else {
         return Err(Error::MechanismParamInvalid);
     };
-    let hash = kdf_hash(*kdf)?;
-    if hash.is_none() && !shared_data.is_empty() {
+    let kdf = kdf_of(*kdf)?;
+    if kdf == Kdf::Null && !shared_data.is_empty() {
         return Err(Error::MechanismParamInvalid);
     }
-    let key = ec_private(base)?;
-    let peer = EcPublicKey::from_point(key.curve(), public_data)
-        .map_err(|_| Error::MechanismParamInvalid)?;
-    let z = key.ecdh(&peer)?;
-    match hash {
-        None => {
+    let z = if base.key_type() == Some(CKK_EC_MONTGOMERY) {
+        x_private(base)?.ecdh(public_data)?
+    } else {
+        let key = ec_private(base)?;
+        if !key.curve().allows_ecdh() {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let peer = EcPublicKey::from_point(key.curve(), public_data)
+            .map_err(|_| Error::MechanismParamInvalid)?;
+        key.ecdh(&peer)?
+    };
+    let needs_len = || {
+        value_len.ok_or(Error::TemplateIncomplete {
+            missing: CKA_VALUE_LEN,
+        })
+    };
+    match kdf {
+        Kdf::Null => {
             let len = value_len.unwrap_or(z.len());
             if len > z.len() || len == 0 {
                 return Err(Error::KeySizeRange);
             }
             Ok(Zeroizing::new(z[..len].to_vec()))
         }
-        Some(h) => {
-            let len = value_len.ok_or(Error::TemplateIncomplete {
-                missing: CKA_VALUE_LEN,
-            })?;
-            if len == 0 {
+        Kdf::X963(h) | Kdf::Sp800(h) => {
+            let len = needs_len()?;
+            if len == 0 || len > crate::mechanism::MAX_DERIVED_LEN {
                 return Err(Error::KeySizeRange);
             }
-            x963_kdf(h, &z, shared_data, len)
+            if matches!(kdf, Kdf::X963(_)) {
+                x963_kdf(h, &z, shared_data, len)
+            } else {
+                sp800_56c_kdf(h, &z, shared_data, len)
+            }
         }
     }
 }

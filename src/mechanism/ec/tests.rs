@@ -351,17 +351,18 @@ fn bad_templates_and_keys() {
             missing: CKA_EC_PARAMS
         })
     );
-    let p384 = vec![Attribute::new(
+    // secp224r1 is not offered, by OID or by name.
+    let p224 = vec![Attribute::new(
         CKA_EC_PARAMS,
-        vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21],
     )];
     assert_eq!(
-        generate_key_pair(&gen, &p384, &vec![]).err(),
+        generate_key_pair(&gen, &p224, &vec![]).err(),
         Some(Error::CurveNotSupported)
     );
     let name = vec![Attribute::new(
         CKA_EC_PARAMS,
-        [&[0x13u8, 5][..], b"P-384"].concat(),
+        [&[0x13u8, 5][..], b"P-224"].concat(),
     )];
     assert_eq!(
         generate_key_pair(&gen, &name, &vec![]).err(),
@@ -383,6 +384,267 @@ fn bad_templates_and_keys() {
 fn registry_flags() {
     let f = |m| MECHANISMS.iter().find(|d| d.mech == m).unwrap().flags();
     assert_eq!(f(CKM_ECDSA), CKF_SIGN | CKF_VERIFY | EC_FLAGS);
-    assert_eq!(f(CKM_ECDH1_DERIVE), CKF_DERIVE | EC_FLAGS);
+    assert_eq!(
+        f(CKM_ECDH1_DERIVE),
+        CKF_DERIVE | EC_FLAGS | CKF_EC_CURVENAME
+    );
+    assert_eq!(f(CKM_EDDSA), CKF_SIGN | CKF_VERIFY | ECX_FLAGS);
     assert_eq!(f(CKM_EC_KEY_PAIR_GEN), CKF_GENERATE_KEY_PAIR | EC_FLAGS);
+}
+
+/// The objects of a generated pair.
+fn pair(gen: CK_MECHANISM_TYPE, params: &[u8]) -> (Arc<Object>, Arc<Object>) {
+    let t = vec![Attribute::new(CKA_EC_PARAMS, params.to_vec())];
+    let f = registry_fn(gen);
+    let (p, s) = f(&mech(gen), &t, &vec![]).unwrap();
+    (obj(&p), obj(&s))
+}
+
+fn registry_fn(gen: CK_MECHANISM_TYPE) -> crate::mechanism::GeneratePairFn {
+    MECHANISMS
+        .iter()
+        .find(|d| d.mech == gen)
+        .unwrap()
+        .functions
+        .generate_key_pair
+        .unwrap()
+}
+
+fn printable(name: &str) -> Vec<u8> {
+    [
+        &[0x13u8, u8::try_from(name.len()).unwrap()][..],
+        name.as_bytes(),
+    ]
+    .concat()
+}
+
+fn sign_any(m: &Mechanism, key: &Arc<Object>, data: &[u8]) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; 200];
+    let mut out = OutBuf::new(Some(&mut buf));
+    match m.mech {
+        CKM_EDDSA => edwards::sign_init(m, &Granted::for_tests(key))?.one_shot(data, &mut out)?,
+        _ => sign_init(m, &Granted::for_tests(key))?.one_shot(data, &mut out)?,
+    }
+    let n = out.len();
+    buf.truncate(n);
+    Ok(buf)
+}
+
+#[test]
+fn every_curve_by_oid_and_by_name_signs_with_every_hash() {
+    let curves: [(&[u8], usize); 6] = [
+        (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22], 48),
+        (&printable("secp384r1"), 48),
+        (&printable("P-521"), 66),
+        (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23], 66),
+        (&printable("secp256k1"), 32),
+        (&printable("prime256v1"), 32),
+    ];
+    for (params, n) in curves {
+        let (public, private) = pair(CKM_EC_KEY_PAIR_GEN, params);
+        for m in [
+            CKM_ECDSA_SHA1,
+            CKM_ECDSA_SHA224,
+            CKM_ECDSA_SHA256,
+            CKM_ECDSA_SHA384,
+            CKM_ECDSA_SHA512,
+        ] {
+            let sig = sign_any(&mech(m), &private, b"message").unwrap();
+            assert_eq!(sig.len(), 2 * n);
+            let v = || verify_init(&mech(m), &Granted::for_tests(&public)).unwrap();
+            v().one_shot(b"message", &sig).unwrap();
+            assert_eq!(v().one_shot(b"messagf", &sig), Err(Error::SignatureInvalid));
+            assert_eq!(
+                v().one_shot(b"message", &sig[1..]),
+                Err(Error::SignatureLenRange)
+            );
+        }
+        // Raw ECDSA over a digest longer than the order.
+        let sig = sign_any(&mech(CKM_ECDSA), &private, &[0xa5; 80]).unwrap();
+        verify_init(&mech(CKM_ECDSA), &Granted::for_tests(&public))
+            .unwrap()
+            .one_shot(&[0xa5; 80], &sig)
+            .unwrap();
+    }
+}
+
+#[test]
+fn secp256k1_keys_do_not_derive() {
+    let (public, private) = pair(CKM_EC_KEY_PAIR_GEN, &printable("secp256k1"));
+    let point = public.attrs().get(&CKA_EC_POINT).unwrap().to_vec();
+    let mut m = Mechanism {
+        mech: CKM_ECDH1_DERIVE,
+        param: Param::Ecdh1 {
+            kdf: CKD_NULL,
+            shared_data: vec![],
+            public_data: point,
+        },
+    };
+    assert_eq!(
+        derive(&mut m, &Granted::for_tests(&private), Some(32), &NoLookup),
+        Err(Error::KeyTypeInconsistent)
+    );
+}
+
+#[test]
+fn eddsa_parameters_key_types_and_curves() {
+    let (public, private) = pair(CKM_EC_EDWARDS_KEY_PAIR_GEN, &printable("edwards25519"));
+    assert_eq!(public.attrs().get(&CKA_EC_POINT).unwrap().len(), 32);
+    let forms = [
+        Param::None,
+        Param::Eddsa {
+            ph: false,
+            context: vec![],
+        },
+        Param::Eddsa {
+            ph: false,
+            context: b"ctx".to_vec(),
+        },
+        Param::Eddsa {
+            ph: true,
+            context: vec![],
+        },
+        Param::Eddsa {
+            ph: true,
+            context: b"ctx".to_vec(),
+        },
+    ];
+    for p in forms {
+        let m = Mechanism {
+            mech: CKM_EDDSA,
+            param: p,
+        };
+        let sig = sign_any(&m, &private, b"data").unwrap();
+        assert_eq!(sig.len(), 64);
+        let v = || edwards::verify_init(&m, &Granted::for_tests(&public)).unwrap();
+        v().one_shot(b"data", &sig).unwrap();
+        // Multi-part gives a signature over the same message.
+        let mut op = v();
+        op.update(b"da").unwrap();
+        op.update(b"ta").unwrap();
+        op.finish(&sig).unwrap();
+        assert_eq!(v().one_shot(b"dat", &sig), Err(Error::SignatureInvalid));
+        assert_eq!(
+            v().one_shot(b"data", &sig[..63]),
+            Err(Error::SignatureLenRange)
+        );
+    }
+    let long = Mechanism {
+        mech: CKM_EDDSA,
+        param: Param::Eddsa {
+            ph: true,
+            context: vec![1; 256],
+        },
+    };
+    assert_eq!(
+        sign_any(&long, &private, b"d"),
+        Err(Error::MechanismParamInvalid)
+    );
+    let other = Mechanism {
+        mech: CKM_EDDSA,
+        param: Param::Ulong(1),
+    };
+    assert_eq!(
+        sign_any(&other, &private, b"d"),
+        Err(Error::MechanismParamInvalid)
+    );
+    // Wrong key types, both ways.
+    let ec = private_p256();
+    assert_eq!(
+        sign_any(&mech(CKM_EDDSA), &ec, b"d"),
+        Err(Error::KeyTypeInconsistent)
+    );
+    assert_eq!(
+        sign_any(&mech(CKM_ECDSA_SHA256), &private, b"d"),
+        Err(Error::KeyTypeInconsistent)
+    );
+    // Curves the Edwards and Montgomery generators do not make.
+    let gen = registry_fn(CKM_EC_EDWARDS_KEY_PAIR_GEN);
+    for p in [
+        printable("edwards448"),
+        vec![0x06, 0x03, 0x2b, 0x65, 0x71],
+        P256_OID_DER.to_vec(),
+    ] {
+        let t = vec![Attribute::new(CKA_EC_PARAMS, p)];
+        assert_eq!(
+            gen(&mech(CKM_EC_EDWARDS_KEY_PAIR_GEN), &t, &vec![]).err(),
+            Some(Error::CurveNotSupported)
+        );
+    }
+    let gen = registry_fn(CKM_EC_MONTGOMERY_KEY_PAIR_GEN);
+    for p in [printable("curve448"), printable("edwards25519")] {
+        let t = vec![Attribute::new(CKA_EC_PARAMS, p)];
+        assert_eq!(
+            gen(&mech(CKM_EC_MONTGOMERY_KEY_PAIR_GEN), &t, &vec![]).err(),
+            Some(Error::CurveNotSupported)
+        );
+    }
+}
+
+fn private_p256() -> Arc<Object> {
+    private(&[1])
+}
+
+/// RFC 7748 §6.1 through `CKM_ECDH1_DERIVE`, with `CKD_NULL` and the KDFs.
+#[test]
+fn x25519_derive() {
+    let key = obj(&[
+        Attribute::ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+        Attribute::ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY),
+        Attribute::new(CKA_EC_PARAMS, printable("curve25519")),
+        Attribute::new(
+            CKA_VALUE,
+            hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+        ),
+    ]);
+    let bob = hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+    let k = hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    let run = |kdf, shared: &[u8], public: &[u8], len| {
+        let mut m = Mechanism {
+            mech: CKM_ECDH1_DERIVE,
+            param: Param::Ecdh1 {
+                kdf,
+                shared_data: shared.to_vec(),
+                public_data: public.to_vec(),
+            },
+        };
+        derive(&mut m, &Granted::for_tests(&key), len, &NoLookup)
+    };
+    assert_eq!(run(CKD_NULL, b"", &bob, None).unwrap().to_vec(), k);
+    assert_eq!(
+        run(CKD_NULL, b"", &der_octet_string(&bob), Some(16))
+            .unwrap()
+            .to_vec(),
+        k[..16].to_vec()
+    );
+    let sp = run(CKD_SHA256_KDF_SP800, b"info", &bob, Some(40)).unwrap();
+    let want = [
+        HashAlg::Sha256.digest(&[&[0, 0, 0, 1], &k, b"info"]),
+        HashAlg::Sha256.digest(&[&[0, 0, 0, 2], &k, b"info"]),
+    ]
+    .concat();
+    assert_eq!(sp.to_vec(), want[..40].to_vec());
+    let x963 = run(CKD_SHA512_KDF, b"info", &bob, Some(16)).unwrap();
+    assert_eq!(
+        x963.to_vec(),
+        HashAlg::Sha512.digest(&[&k, &[0, 0, 0, 1], b"info"])[..16].to_vec()
+    );
+    assert_eq!(
+        run(CKD_SHA256_KDF_SP800, b"", &bob, None),
+        Err(Error::TemplateIncomplete {
+            missing: CKA_VALUE_LEN
+        })
+    );
+    assert_eq!(
+        run(CKD_NULL, b"", &bob[..31], None),
+        Err(Error::MechanismParamInvalid)
+    );
+    assert_eq!(
+        run(CKD_NULL, b"", &[0; 32], None),
+        Err(Error::MechanismParamInvalid)
+    );
+    assert_eq!(
+        run(0x7777, b"", &bob, None),
+        Err(Error::MechanismParamInvalid)
+    );
 }
