@@ -381,3 +381,98 @@ fn message_based_gcm() {
     );
     s.message_decrypt_final().expect("final");
 }
+
+/// AES-192 in every mode AES-128 and AES-256 work in: a generated 24-byte key
+/// round-trips through ECB, CBC, CBC-PAD, CTR and GCM, signs with CMAC, wraps
+/// with KW and KWP, and message-based GCM gives McGrew–Viega test case 11.
+/// (The known answers of each mode with AES-192 are rows of `sym-aes.txt` and
+/// `so-mac.txt`.)
+#[test]
+fn aes192_everywhere() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let raw = raw();
+    let k = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(24.into()),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::Sign(true),
+                Attribute::Verify(true),
+                Attribute::Wrap(true),
+                Attribute::Unwrap(true),
+            ],
+        )
+        .expect("AES-192 key generation");
+    let got = s
+        .get_attributes(k, &[cryptoki::object::AttributeType::ValueLen])
+        .expect("len");
+    assert_eq!(got, vec![Attribute::ValueLen(24.into())]);
+    let pt = pattern(64);
+    let iv = [7u8; 16];
+    for m in [
+        Mechanism::AesEcb,
+        Mechanism::AesCbc(iv),
+        Mechanism::AesCbcPad(iv),
+    ] {
+        let ct = s.encrypt(&m, k, &pt).expect("encrypt");
+        assert_ne!(ct[..16], pt[..16]);
+        assert_eq!(s.decrypt(&m, k, &ct).expect("decrypt"), pt);
+    }
+    let ctr = mech(
+        CKM_AES_CTR,
+        Some(&CK_AES_CTR_PARAMS {
+            ulCounterBits: 32,
+            cb: [1; 16],
+        }),
+    );
+    let ct = raw.encrypt(&s, &ctr, k, &pt).expect("ctr");
+    assert_eq!(raw.decrypt(&s, &ctr, k, &ct).expect("ctr"), pt);
+    for iv_len in [12, 16] {
+        let mut giv = vec![9u8; iv_len];
+        let m = Mechanism::AesGcm(GcmParams::new(&mut giv, b"aad", 128.into()).expect("gcm"));
+        let ct = s.encrypt(&m, k, &pt).expect("gcm encrypt");
+        assert_eq!(s.decrypt(&m, k, &ct).expect("gcm decrypt"), pt);
+    }
+    let mac = s.sign(&Mechanism::AesCMac, k, &pt).expect("cmac");
+    s.verify(&Mechanism::AesCMac, k, &pt, &mac)
+        .expect("cmac verify");
+    let target = secret_key(
+        &s,
+        KeyType::GENERIC_SECRET,
+        &pattern(32),
+        &[Attribute::Extractable(true)],
+    );
+    for m in [CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP] {
+        let wrapped = raw.wrap_key(&s, &plain(m), k, target).expect("wrap");
+        let back = raw
+            .unwrap_secret(&s, &plain(m), k, &wrapped, CKK_GENERIC_SECRET)
+            .expect("unwrap");
+        assert_eq!(value_of(&s, back), pattern(32), "{m:#x}");
+    }
+    // Message-based GCM, McGrew–Viega test case 11 (AES-192).
+    let k = aes_key(&s, &h("feffe9928665731c6d6a8f9467308308feffe9928665731c"));
+    let pt = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
+    let aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+    let mut iv0 = h("cafebabefacedbaddecaf888");
+    let mut tag0 = [0u8; 16];
+    let init = Mechanism::AesGcmMessage(
+        GcmMessageParams::new(&mut iv0, 0.into(), GeneratorFunction::NoGenerate, &mut tag0)
+            .expect("p"),
+    );
+    s.message_encrypt_init(&init, k).expect("init");
+    let mut iv = h("cafebabefacedbaddecaf888");
+    let mut tag = [0u8; 16];
+    let p = GcmMessageParams::new(&mut iv, 0.into(), GeneratorFunction::NoGenerate, &mut tag)
+        .expect("p");
+    let ct = s
+        .encrypt_message(&MessageParam::AesGcmMessage(p), &aad, &pt)
+        .expect("encrypt message");
+    s.message_encrypt_final().expect("final");
+    assert_eq!(hx(&ct), "3980ca0b3c00e841eb06fac4872a2757859e1ceaa6efd984628593b40ca1e19c7d773d00c144c525ac619d18c84a3f4718e2448b2fe324d9ccda2710");
+    assert_eq!(hx(&tag), "2519498e80f1478f37ba55bd6d27618c");
+}

@@ -219,3 +219,81 @@ fn mac_typed_api_and_general_length_limits() {
         .expect("cmac");
     assert_eq!(hx(&cm), "bb1d6929e95937287fa37d129b756746");
 }
+
+/// `CKM_SHA_1_KEY_GEN` … `CKM_SHA512_KEY_GEN` make keys of the matching
+/// `CKK_SHA*_HMAC` type; the HMAC mechanisms take that type or a generic
+/// secret, and refuse another HMAC type.
+#[test]
+fn hmac_key_generation_and_key_types() {
+    use cryptoki::object::{Attribute, AttributeType};
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let gens = [
+        (
+            Mechanism::Sha1KeyGen,
+            KeyType::SHA_1_HMAC,
+            Mechanism::Sha1Hmac,
+        ),
+        (
+            Mechanism::Sha224KeyGen,
+            KeyType::SHA224_HMAC,
+            Mechanism::Sha224Hmac,
+        ),
+        (
+            Mechanism::Sha256KeyGen,
+            KeyType::SHA256_HMAC,
+            Mechanism::Sha256Hmac,
+        ),
+        (
+            Mechanism::Sha384KeyGen,
+            KeyType::SHA384_HMAC,
+            Mechanism::Sha384Hmac,
+        ),
+        (
+            Mechanism::Sha512KeyGen,
+            KeyType::SHA512_HMAC,
+            Mechanism::Sha512Hmac,
+        ),
+    ];
+    let t = [
+        Attribute::Token(false),
+        Attribute::Sign(true),
+        Attribute::Verify(true),
+        Attribute::ValueLen(48.into()),
+    ];
+    for (i, (gen, kt, hmac)) in gens.iter().enumerate() {
+        let k = s.generate_key(gen, &t).expect("generate");
+        let got = s
+            .get_attributes(k, &[AttributeType::KeyType, AttributeType::ValueLen])
+            .expect("attributes");
+        assert_eq!(
+            got,
+            vec![Attribute::KeyType(*kt), Attribute::ValueLen(48.into())]
+        );
+        let mac = s.sign(hmac, k, b"data").expect("sign");
+        s.verify(hmac, k, b"data", &mac).expect("verify");
+        // Another hash's HMAC refuses this key type.
+        let other = &gens[(i + 1) % gens.len()].2;
+        assert_eq!(rv(s.sign(other, k, b"data")), RvError::KeyTypeInconsistent);
+        // No length: the template is incomplete.
+        assert_eq!(
+            rv(s.generate_key(gen, &t[..3])),
+            RvError::TemplateIncomplete
+        );
+    }
+    // The other key generations are listed for C_GenerateKey, in bytes.
+    let raw = raw();
+    for m in [
+        CKM_SHA512_224_KEY_GEN,
+        CKM_SHA512_256_KEY_GEN,
+        CKM_SHA3_224_KEY_GEN,
+        CKM_SHA3_512_KEY_GEN,
+    ] {
+        let i = raw
+            .mechanism_info(ctx.slot(0).id(), m)
+            .expect("mechanism info");
+        assert_ne!(i.flags & CKF_GENERATE, 0, "{m:#x}");
+        assert_eq!((i.ulMinKeySize, i.ulMaxKeySize), (1, 4096), "{m:#x}");
+    }
+}

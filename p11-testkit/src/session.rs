@@ -278,6 +278,44 @@ impl Raw {
         Ok(unsafe { ObjectHandle::new_from_raw(h) })
     }
 
+    /// `C_DeriveKey` of an extractable session secret key of type `kt`, `len`
+    /// bytes long (`CKA_VALUE_LEN` left out when `None`).
+    pub fn derive_secret(
+        &self,
+        s: &Session,
+        m: &CK_MECHANISM,
+        base: ObjectHandle,
+        kt: CK_KEY_TYPE,
+        len: Option<CK_ULONG>,
+    ) -> Rv<ObjectHandle> {
+        let mut m = *m;
+        let class: CK_OBJECT_CLASS = CKO_SECRET_KEY;
+        let t: CK_BBOOL = CK_TRUE;
+        let f: CK_BBOOL = CK_FALSE;
+        let n = len.unwrap_or(0);
+        let mut tmpl = vec![
+            attr(CKA_CLASS, &class),
+            attr(CKA_KEY_TYPE, &kt),
+            attr(CKA_TOKEN, &f),
+            attr(CKA_EXTRACTABLE, &t),
+            attr(CKA_SENSITIVE, &f),
+        ];
+        if len.is_some() {
+            tmpl.push(attr(CKA_VALUE_LEN, &n));
+        }
+        let mut h: CK_OBJECT_HANDLE = 0;
+        call!(self.C_DeriveKey(
+            s.handle(),
+            &mut m,
+            base.handle(),
+            tmpl.as_mut_ptr(),
+            ulen(tmpl.len()),
+            &mut h
+        ))?;
+        // SAFETY: h is a handle the module just returned.
+        Ok(unsafe { ObjectHandle::new_from_raw(h) })
+    }
+
     /// C_UnwrapKey into a private key of type `kt` (token=false, sign, decrypt).
     pub fn unwrap_private(
         &self,

@@ -1,7 +1,8 @@
 //! Hashes, HMAC and HKDF, selected at run time by [`HashAlg`]. With the
-//! `aws-lc` feature SHA-1 and SHA-2 (hash and HMAC) come from `aws-lc-rs`;
-//! SHA-3, and everything in the pure-Rust build, from the RustCrypto crates
-//! (`sha1`, `sha2`, `sha3`, `hmac`).
+//! `aws-lc` feature SHA-1 and SHA-2 (hash and HMAC) come from `aws-lc-rs`,
+//! but for SHA-512/224 (which aws-lc-rs does not offer) and HMAC with
+//! SHA-512/224 or SHA-512/256; SHA-3, those, and everything in the pure-Rust
+//! build, from the RustCrypto crates (`sha1`, `sha2`, `sha3`, `hmac`).
 //!
 //! HKDF (RFC 5869) is written here over [`Hmac`] rather than through the `hkdf`
 //! crate, because PKCS#11 lets the caller hand in a pseudorandom key of any
@@ -24,6 +25,12 @@ pub(crate) enum HashAlg {
     Sha384,
     /// SHA-512.
     Sha512,
+    /// SHA-512/224.
+    Sha512_224,
+    /// SHA-512/256.
+    Sha512_256,
+    /// SHA3-224.
+    Sha3_224,
     /// SHA3-256.
     Sha3_256,
     /// SHA3-384.
@@ -43,7 +50,12 @@ impl HashAlg {
             HashAlg::Sha256 => Some(&d::SHA256),
             HashAlg::Sha384 => Some(&d::SHA384),
             HashAlg::Sha512 => Some(&d::SHA512),
-            HashAlg::Sha3_256 | HashAlg::Sha3_384 | HashAlg::Sha3_512 => None,
+            HashAlg::Sha512_256 => Some(&d::SHA512_256),
+            HashAlg::Sha512_224
+            | HashAlg::Sha3_224
+            | HashAlg::Sha3_256
+            | HashAlg::Sha3_384
+            | HashAlg::Sha3_512 => None,
         }
     }
 
@@ -56,7 +68,12 @@ impl HashAlg {
             HashAlg::Sha256 => Some(h::HMAC_SHA256),
             HashAlg::Sha384 => Some(h::HMAC_SHA384),
             HashAlg::Sha512 => Some(h::HMAC_SHA512),
-            HashAlg::Sha3_256 | HashAlg::Sha3_384 | HashAlg::Sha3_512 => None,
+            HashAlg::Sha512_224
+            | HashAlg::Sha512_256
+            | HashAlg::Sha3_224
+            | HashAlg::Sha3_256
+            | HashAlg::Sha3_384
+            | HashAlg::Sha3_512 => None,
         }
     }
 
@@ -64,8 +81,8 @@ impl HashAlg {
     pub(crate) fn output_len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,
-            HashAlg::Sha224 => 28,
-            HashAlg::Sha256 | HashAlg::Sha3_256 => 32,
+            HashAlg::Sha224 | HashAlg::Sha512_224 | HashAlg::Sha3_224 => 28,
+            HashAlg::Sha256 | HashAlg::Sha512_256 | HashAlg::Sha3_256 => 32,
             HashAlg::Sha384 | HashAlg::Sha3_384 => 48,
             HashAlg::Sha512 | HashAlg::Sha3_512 => 64,
         }
@@ -152,6 +169,9 @@ by_alg! {
     Sha256 => sha2::Sha256,
     Sha384 => sha2::Sha384,
     Sha512 => sha2::Sha512,
+    Sha512_224 => sha2::Sha512_224,
+    Sha512_256 => sha2::Sha512_256,
+    Sha3_224 => sha3::Sha3_224,
     Sha3_256 => sha3::Sha3_256,
     Sha3_384 => sha3::Sha3_384,
     Sha3_512 => sha3::Sha3_512,

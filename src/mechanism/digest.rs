@@ -1,6 +1,7 @@
-//! Message digests (PKCS#11 3.0 current mechanisms §2.20–2.25, §2.28 SHA-3):
+//! Message digests (PKCS#11 3.0 current mechanisms §2.20–2.26, §2.28 SHA-3):
 //! `CKM_SHA_1`, `CKM_SHA224`, `CKM_SHA256`, `CKM_SHA384`, `CKM_SHA512`,
-//! `CKM_SHA3_256`, `CKM_SHA3_384`, `CKM_SHA3_512`. No parameter; single and
+//! `CKM_SHA512_224`, `CKM_SHA512_256`, `CKM_SHA3_224`, `CKM_SHA3_256`,
+//! `CKM_SHA3_384`, `CKM_SHA3_512`. No parameter; single and
 //! multi-part; a size query or a short buffer at the end keeps the state.
 //!
 //! Also home of the small helpers the symmetric families share.
@@ -36,6 +37,9 @@ pub(crate) fn hash_alg(mech: CK_MECHANISM_TYPE) -> Option<HashAlg> {
         CKM_SHA256 => HashAlg::Sha256,
         CKM_SHA384 => HashAlg::Sha384,
         CKM_SHA512 => HashAlg::Sha512,
+        CKM_SHA512_224 => HashAlg::Sha512_224,
+        CKM_SHA512_256 => HashAlg::Sha512_256,
+        CKM_SHA3_224 => HashAlg::Sha3_224,
         CKM_SHA3_256 => HashAlg::Sha3_256,
         CKM_SHA3_384 => HashAlg::Sha3_384,
         CKM_SHA3_512 => HashAlg::Sha3_512,
@@ -90,6 +94,9 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
     MechanismDef::new(CKM_SHA256, "CKM_SHA256", ParamKind::None, DIGEST),
     MechanismDef::new(CKM_SHA384, "CKM_SHA384", ParamKind::None, DIGEST),
     MechanismDef::new(CKM_SHA512, "CKM_SHA512", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA512_224, "CKM_SHA512_224", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA512_256, "CKM_SHA512_256", ParamKind::None, DIGEST),
+    MechanismDef::new(CKM_SHA3_224, "CKM_SHA3_224", ParamKind::None, DIGEST),
     MechanismDef::new(CKM_SHA3_256, "CKM_SHA3_256", ParamKind::None, DIGEST),
     MechanismDef::new(CKM_SHA3_384, "CKM_SHA3_384", ParamKind::None, DIGEST),
     MechanismDef::new(CKM_SHA3_512, "CKM_SHA3_512", ParamKind::None, DIGEST),
@@ -153,6 +160,11 @@ pub(crate) mod tests {
             (CKM_SHA256, two, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
             (CKM_SHA384, abc, "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"),
             (CKM_SHA512, abc, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"),
+            (CKM_SHA512_224, abc, "4634270f707b6a54daae7530460842e20e37ed265ceee9a43e8924aa"),
+            (CKM_SHA512_224, two, "e5302d6d54bb242275d1e7622d68df6eb02dedd13f564c13dbda2174"),
+            (CKM_SHA512_256, abc, "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23"),
+            (CKM_SHA512_256, two, "bde8e1f9f19bb9fd3406c90ec6bc47bd36d8ada9f11880dbc8a22a7078b6a461"),
+            (CKM_SHA3_224, abc, "e642824c3f8cf24ad09234ee7d3c766fc9a3a5168d0c94ad73b46fdf"),
             (CKM_SHA3_256, abc, "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"),
             (CKM_SHA3_256, empty, "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"),
             (CKM_SHA3_384, abc, "ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0e49be4b298d88cea927ac7f539f1edf228376d25"),

@@ -65,6 +65,17 @@ pub enum ParamKind {
     Envelope,
     /// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS` (has output fields).
     GenerateDataKey,
+    /// `CK_KEY_DERIVATION_STRING_DATA` (the concatenate and XOR mechanisms,
+    /// `CKM_AES_ECB_ENCRYPT_DATA`): read as [`Param::Bytes`].
+    StringData,
+    /// A `CK_OBJECT_HANDLE` (`CKM_CONCATENATE_BASE_AND_KEY`): [`Param::Key`].
+    ObjectHandle,
+    /// `CK_AES_CBC_ENCRYPT_DATA_PARAMS`.
+    AesCbcEncryptData,
+    /// `CK_SP800_108_KDF_PARAMS` (counter and double-pipeline KBKDF).
+    Sp800108,
+    /// `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
+    Sp800108Feedback,
 }
 
 /// A decoded mechanism parameter.
@@ -163,6 +174,18 @@ pub enum Param {
         /// Out: its length (also on `CKR_BUFFER_TOO_SMALL`).
         needed: usize,
     },
+    /// A key handle (`CKM_CONCATENATE_BASE_AND_KEY`'s other key).
+    Key(CK_OBJECT_HANDLE),
+    /// `CK_AES_CBC_ENCRYPT_DATA_PARAMS`.
+    AesCbcEncryptData {
+        /// The IV.
+        iv: [u8; 16],
+        /// The data to encrypt.
+        data: Vec<u8>,
+    },
+    /// `CK_SP800_108_KDF_PARAMS` or `CK_SP800_108_FEEDBACK_KDF_PARAMS`, with
+    /// output fields (the additional keys' handles).
+    Kbkdf(Box<kdf::sp800_108::KbkdfParams>),
     /// `CK_HKDF_PARAMS`.
     Hkdf {
         /// Run the extract step.
@@ -194,6 +217,7 @@ impl Param {
                 salt_key,
                 ..
             } => vec![*salt_key],
+            Param::Key(k) => vec![*k],
             _ => Vec::new(),
         }
     }
@@ -347,6 +371,28 @@ pub trait KeyLookup {
     fn key(&self, handle: CK_OBJECT_HANDLE) -> Result<Granted>;
 }
 
+/// The standard's rules about the sensitivity and extractability of a derived
+/// key, one per family of derive mechanisms. "Inputs" are the base key and
+/// every key the parameter names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DerivedAttrs {
+    /// The template sets `CKA_SENSITIVE` and `CKA_EXTRACTABLE` (else the
+    /// token's defaults); `CKA_ALWAYS_SENSITIVE` is TRUE when every input
+    /// always was and the new key is sensitive, `CKA_NEVER_EXTRACTABLE` when
+    /// every input never was and the new key is not extractable (ECDH, HKDF:
+    /// "can both be specified to be either CK_TRUE or CK_FALSE. If omitted,
+    /// these attributes each take on some default value").
+    Template,
+    /// As [`DerivedAttrs::Template`], but an attribute the template omits
+    /// takes the base key's value (the SP 800-108 KDFs, PKCS#11 3.0 §2.42.8).
+    FromBase,
+    /// The new key is sensitive if any input is, unextractable if any input
+    /// is, always sensitive / never extractable only if every input is
+    /// (concatenation, XOR, extraction, the ENCRYPT_DATA mechanisms: their
+    /// output reveals the inputs' bits, §2.43.x and §2.16.x).
+    Contained,
+}
+
 /// One registered mechanism.
 #[derive(Clone, Copy)]
 pub struct MechanismDef {
@@ -372,6 +418,10 @@ pub struct MechanismDef {
     /// check), so a wrong key fails instead of giving garbage: a managed key's
     /// older versions can be tried after a rotation (`mechanism::versioned`).
     pub authenticated: bool,
+    /// How a key this mechanism derives gets `CKA_SENSITIVE`,
+    /// `CKA_EXTRACTABLE` and the two history attributes (§5.18.5 and each
+    /// mechanism's "rules about key sensitivity and extractability").
+    pub derived_attrs: DerivedAttrs,
     /// The caller chooses the IV, counter or nonce, or it is the bare block
     /// cipher: under a key whose policy lets a principal encrypt (or wrap) but
     /// not decrypt (or unwrap), the key gate refuses it, since its output under
@@ -401,8 +451,16 @@ impl MechanismDef {
             param,
             functions,
             authenticated: false,
+            derived_attrs: DerivedAttrs::Template,
             caller_iv: false,
         }
+    }
+
+    /// How the keys it derives get their sensitivity and extractability
+    /// ([`MechanismDef::derived_attrs`]).
+    pub const fn derived_attrs(mut self, rule: DerivedAttrs) -> Self {
+        self.derived_attrs = rule;
+        self
     }
 
     /// The key types the mechanism takes and their sizes (`min_key`, `max_key`).

@@ -100,6 +100,12 @@ mod tests {
 0x00000045 CKM_SHA512_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
 0x00000046 CKM_SHA224_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x00000047 CKM_SHA224_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x00000048 CKM_SHA512_224 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x00000049 CKM_SHA512_224_HMAC keys=[16, 67] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x0000004a CKM_SHA512_224_HMAC_GENERAL keys=[16, 67] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x0000004c CKM_SHA512_256 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x0000004d CKM_SHA512_256_HMAC keys=[16, 68] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x0000004e CKM_SHA512_256_HMAC_GENERAL keys=[16, 68] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
 0x00000220 CKM_SHA_1 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
 0x00000221 CKM_SHA_1_HMAC keys=[16, 40] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x00000222 CKM_SHA_1_HMAC_GENERAL keys=[16, 40] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
@@ -116,9 +122,30 @@ mod tests {
 0x00000271 CKM_SHA512_HMAC keys=[16, 45] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x00000272 CKM_SHA512_HMAC_GENERAL keys=[16, 45] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
 0x000002b0 CKM_SHA3_256 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x000002b1 CKM_SHA3_256_HMAC keys=[16, 55] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x000002b2 CKM_SHA3_256_HMAC_GENERAL keys=[16, 55] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x000002b3 CKM_SHA3_256_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x000002b5 CKM_SHA3_224 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x000002b6 CKM_SHA3_224_HMAC keys=[16, 54] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x000002b7 CKM_SHA3_224_HMAC_GENERAL keys=[16, 54] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x000002b8 CKM_SHA3_224_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
 0x000002c0 CKM_SHA3_384 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x000002c1 CKM_SHA3_384_HMAC keys=[16, 56] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x000002c2 CKM_SHA3_384_HMAC_GENERAL keys=[16, 56] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x000002c3 CKM_SHA3_384_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
 0x000002d0 CKM_SHA3_512 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
+0x000002d1 CKM_SHA3_512_HMAC keys=[16, 57] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
+0x000002d2 CKM_SHA3_512_HMAC_GENERAL keys=[16, 57] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x000002d3 CKM_SHA3_512_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
 0x00000350 CKM_GENERIC_SECRET_KEY_GEN keys=[] min=8 max=32768 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00000360 CKM_CONCATENATE_BASE_AND_KEY keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=1 max=4096 info_flags=0x80001 param=ObjectHandle authenticated=false caller_iv=false
+0x00000362 CKM_CONCATENATE_BASE_AND_DATA keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=1 max=4096 info_flags=0x80001 param=StringData authenticated=false caller_iv=false
+0x00000363 CKM_CONCATENATE_DATA_AND_BASE keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=1 max=4096 info_flags=0x80001 param=StringData authenticated=false caller_iv=false
+0x00000364 CKM_XOR_BASE_AND_DATA keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=1 max=4096 info_flags=0x80001 param=StringData authenticated=false caller_iv=false
+0x00000365 CKM_EXTRACT_KEY_FROM_KEY keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=1 max=4096 info_flags=0x80001 param=Ulong authenticated=false caller_iv=false
+0x000003ac CKM_SP800_108_COUNTER_KDF keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=8 max=32768 info_flags=0x80001 param=Sp800108 authenticated=false caller_iv=false
+0x000003ad CKM_SP800_108_FEEDBACK_KDF keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=8 max=32768 info_flags=0x80001 param=Sp800108Feedback authenticated=false caller_iv=false
+0x000003ae CKM_SP800_108_DOUBLE_PIPELINE_KDF keys=[16, 31, 40, 46, 43, 44, 45, 67, 68, 54, 55, 56, 57, 66] min=8 max=32768 info_flags=0x80001 param=Sp800108 authenticated=false caller_iv=false
 0x00001040 CKM_EC_KEY_PAIR_GEN keys=[] min=256 max=521 info_flags=0x1910001 param=None authenticated=false caller_iv=false
 0x00001041 CKM_ECDSA keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
 0x00001042 CKM_ECDSA_SHA1 keys=[3] min=256 max=521 info_flags=0x1902801 param=None authenticated=false caller_iv=false
@@ -139,8 +166,17 @@ mod tests {
 0x00001087 CKM_AES_GCM keys=[31] min=16 max=32 info_flags=0x60307 param=Gcm authenticated=true caller_iv=true
 0x0000108a CKM_AES_CMAC keys=[31] min=16 max=32 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x0000108b CKM_AES_CMAC_GENERAL keys=[31] min=16 max=32 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x00001104 CKM_AES_ECB_ENCRYPT_DATA keys=[31] min=16 max=32 info_flags=0x80001 param=StringData authenticated=false caller_iv=false
+0x00001105 CKM_AES_CBC_ENCRYPT_DATA keys=[31] min=16 max=32 info_flags=0x80001 param=AesCbcEncryptData authenticated=false caller_iv=false
 0x00002109 CKM_AES_KEY_WRAP keys=[31] min=16 max=32 info_flags=0x60301 param=OptionalBytes authenticated=true caller_iv=false
 0x0000210b CKM_AES_KEY_WRAP_KWP keys=[31] min=16 max=32 info_flags=0x60301 param=OptionalBytes authenticated=true caller_iv=false
+0x00004003 CKM_SHA_1_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00004004 CKM_SHA224_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00004005 CKM_SHA256_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00004006 CKM_SHA384_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00004007 CKM_SHA512_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00004008 CKM_SHA512_224_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00004009 CKM_SHA512_256_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false
 0x0000402a CKM_HKDF_DERIVE keys=[16, 66] min=1 max=16320 info_flags=0x80001 param=Hkdf authenticated=false caller_iv=false
 0x0000402b CKM_HKDF_DATA keys=[16, 66] min=1 max=16320 info_flags=0x80001 param=Hkdf authenticated=false caller_iv=false
 0x0000402c CKM_HKDF_KEY_GEN keys=[] min=1 max=16320 info_flags=0x8001 param=None authenticated=false caller_iv=false

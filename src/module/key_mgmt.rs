@@ -5,9 +5,10 @@ use super::key_use::SessionKeys;
 use super::{random_uid, Module};
 use crate::error::{Error, Result};
 use crate::gate::{self, Granted, Request, Use};
-use crate::mechanism::{keys, registry, DeriveFn, Mechanism};
+use crate::mechanism::{keys, registry, DeriveFn, DerivedAttrs, Mechanism, Param};
 use crate::object::attr::{Attribute, Template};
 use crate::object::rules::{self, Origin};
+use crate::object::{AttrMap, Object};
 use crate::outbuf::OutBuf;
 use crate::session::Session;
 use crate::token::Token;
@@ -210,17 +211,24 @@ impl Module {
             if mech.mech == CKM_HKDF_DATA {
                 self.derive_data(&s, t, mech, derive, base, lookup, template)
             } else {
-                self.derive_object(&s, t, mech, derive, base, lookup, template)
+                let rule = def.derived_attrs;
+                self.derive_object(&s, t, rule, mech, derive, base, lookup, template)
             }
         })
     }
 
-    /// `C_DeriveKey` of a key object from a base key the gate granted.
+    /// `C_DeriveKey` of key objects from a base key the gate granted: the
+    /// template's key, and the additional keys a parameter asks for (the SP
+    /// 800-108 KDFs). Every key is made or none; the additional keys' handles
+    /// go back into the parameter. The derived keys' sensitivity and
+    /// extractability follow the row's [`DerivedAttrs`] rule, over the base key
+    /// and every key the parameter named.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn derive_object(
         &self,
         s: &Session,
         t: &Token,
+        rule: DerivedAttrs,
         mech: &mut Mechanism,
         derive: DeriveFn,
         base: &Granted,
@@ -228,43 +236,73 @@ impl Module {
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
         let template = rules::apply_derive_template(base.key(), template)?;
-        let value_len = match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
-            Some(a) => Some(derived_len(a.as_ulong()?)?),
-            None => None,
-        };
+        let value_len = template_len(&template)?;
+        if let Param::Kbkdf(p) = &mut mech.param {
+            for a in &mut p.additional {
+                a.template = rules::apply_derive_template(base.key(), &a.template)?;
+                a.len = template_len(&a.template)?;
+            }
+        }
         let bytes = derive(mech, base, value_len, lookup)?;
-        let base = base.key();
-        let sensitive = |tmpl: &Template| {
-            tmpl.iter()
-                .find(|a| a.ty == CKA_SENSITIVE)
-                .and_then(|a| a.as_bool().ok())
-                .unwrap_or(false)
-        };
-        let extractable = |tmpl: &Template| {
-            tmpl.iter()
-                .find(|a| a.ty == CKA_EXTRACTABLE)
-                .and_then(|a| a.as_bool().ok())
-                .unwrap_or(true)
-        };
-        let generated = vec![
-            Attribute::new(CKA_VALUE, bytes.to_vec()),
-            Attribute::bool(
-                CKA_ALWAYS_SENSITIVE,
-                base.flag(CKA_ALWAYS_SENSITIVE, false) && sensitive(&template),
-            ),
-            Attribute::bool(
-                CKA_NEVER_EXTRACTABLE,
-                base.flag(CKA_NEVER_EXTRACTABLE, false) && !extractable(&template),
-            ),
-        ];
-        let attrs = rules::new_object(
-            &template,
-            Origin::Derive,
-            &generated,
-            &random_uid()?,
-            Self::is_so(t),
-        )?;
-        self.add_object("C_DeriveKey", s, t, attrs)
+        let inputs: Vec<&Object> = std::iter::once(base.key().as_ref())
+            .chain(lookup.granted.iter().map(|(_, g)| g.key().as_ref()))
+            .collect();
+        let so = Self::is_so(t);
+        let mut all = vec![derived_object(rule, &inputs, &template, &bytes, so)?];
+        if let Param::Kbkdf(p) = &mut mech.param {
+            for a in &mut p.additional {
+                let v = a
+                    .value
+                    .take()
+                    .ok_or(Error::General("KBKDF left an additional key out".into()))?;
+                all.push(derived_object(rule, &inputs, &a.template, &v.0, so)?);
+            }
+        }
+        let handles = self.add_objects_or_none(s, t, all)?;
+        if let Param::Kbkdf(p) = &mut mech.param {
+            for (a, h) in p.additional.iter_mut().zip(handles.iter().skip(1)) {
+                a.handle = *h;
+            }
+        }
+        handles
+            .first()
+            .copied()
+            .ok_or(Error::General("no derived key".into()))
+    }
+
+    /// Adds `objects` in order; when one fails, those already added are taken
+    /// out again (token objects unpersisted with an audit record), so that
+    /// either all exist or none.
+    fn add_objects_or_none(
+        &self,
+        s: &Session,
+        t: &Token,
+        objects: Vec<AttrMap>,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let mut made = Vec::with_capacity(objects.len());
+        for attrs in objects {
+            match self.add_object("C_DeriveKey", s, t, attrs) {
+                Ok(h) => made.push(h),
+                Err(e) => {
+                    for h in made {
+                        if let Ok(o) = self.object(t, h, Error::ObjectHandleInvalid) {
+                            if o.is_token() {
+                                let _ = t.unpersist(
+                                    &o,
+                                    &self
+                                        .rec(t, "C_DeriveKey", s.handle)
+                                        .with_reason("undone: another derived key failed"),
+                                );
+                            } else {
+                                t.state.write().objects.remove(h);
+                            }
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(made)
     }
 
     /// CKM_HKDF_DATA (PKCS#11 3.0 §2.43.3): HKDF derive whose output is a
@@ -330,4 +368,103 @@ fn derived_len(v: CK_ULONG) -> Result<usize> {
         .ok()
         .filter(|n| *n <= crate::mechanism::MAX_DERIVED_LEN)
         .ok_or(Error::AttributeValueInvalid(CKA_VALUE_LEN))
+}
+
+/// The usage attributes of a secret key.
+const USAGES: [CK_ATTRIBUTE_TYPE; 6] = [
+    CKA_ENCRYPT,
+    CKA_DECRYPT,
+    CKA_SIGN,
+    CKA_VERIFY,
+    CKA_WRAP,
+    CKA_UNWRAP,
+];
+
+/// A derived key's length from its template (`CKA_VALUE_LEN`, checked against
+/// the longest key any derive mechanism makes), `None` without one.
+fn template_len(template: &Template) -> Result<Option<usize>> {
+    match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
+        Some(a) => Ok(Some(derived_len(a.as_ulong()?)?)),
+        None => Ok(None),
+    }
+}
+
+/// The boolean a template gives `ty`, if it does (a malformed one is
+/// `CKR_ATTRIBUTE_VALUE_INVALID`).
+fn template_bool(template: &Template, ty: CK_ATTRIBUTE_TYPE) -> Result<Option<bool>> {
+    template
+        .iter()
+        .find(|a| a.ty == ty)
+        .map(|a| a.as_bool().map_err(|_| Error::AttributeValueInvalid(ty)))
+        .transpose()
+}
+
+/// The attributes of one derived key: the template (with `CKA_CLASS` and
+/// `CKA_KEY_TYPE` defaulting to a generic secret key, §2.43.x), the value,
+/// and `CKA_SENSITIVE`, `CKA_EXTRACTABLE`, `CKA_ALWAYS_SENSITIVE`,
+/// `CKA_NEVER_EXTRACTABLE` by `rule` over the `inputs` (the base key first).
+fn derived_object(
+    rule: DerivedAttrs,
+    inputs: &[&Object],
+    template: &Template,
+    value: &[u8],
+    so: bool,
+) -> Result<AttrMap> {
+    let base = inputs
+        .first()
+        .ok_or(Error::General("a derivation without a base key".into()))?;
+    let any = |ty, default| inputs.iter().any(|k| k.flag(ty, default));
+    let all = |ty, default| inputs.iter().all(|k| k.flag(ty, default));
+    let asked_sensitive = template_bool(template, CKA_SENSITIVE)?;
+    let asked_extractable = template_bool(template, CKA_EXTRACTABLE)?;
+    let (sensitive, extractable) = match rule {
+        // The token's defaults for a derived key: not sensitive, extractable
+        // (docs/mechanisms.md, "Defaults of new keys").
+        DerivedAttrs::Template => (
+            asked_sensitive.unwrap_or(false),
+            asked_extractable.unwrap_or(true),
+        ),
+        DerivedAttrs::FromBase => (
+            asked_sensitive.unwrap_or_else(|| base.flag(CKA_SENSITIVE, false)),
+            asked_extractable.unwrap_or_else(|| base.flag(CKA_EXTRACTABLE, false)),
+        ),
+        DerivedAttrs::Contained => (
+            any(CKA_SENSITIVE, false) || asked_sensitive.unwrap_or(false),
+            all(CKA_EXTRACTABLE, false) && asked_extractable.unwrap_or(true),
+        ),
+    };
+    let template: Template = template
+        .iter()
+        .filter(|a| a.ty != CKA_SENSITIVE && a.ty != CKA_EXTRACTABLE)
+        .cloned()
+        .collect();
+    let mut generated = vec![
+        Attribute::new(CKA_VALUE, value.to_vec()),
+        Attribute::bool(CKA_SENSITIVE, sensitive),
+        Attribute::bool(CKA_EXTRACTABLE, extractable),
+        Attribute::bool(
+            CKA_ALWAYS_SENSITIVE,
+            all(CKA_ALWAYS_SENSITIVE, false) && sensitive,
+        ),
+        Attribute::bool(
+            CKA_NEVER_EXTRACTABLE,
+            all(CKA_NEVER_EXTRACTABLE, false) && !extractable,
+        ),
+    ];
+    if rule != DerivedAttrs::Template {
+        // These derivations make keys for the uses their template names, and
+        // no other (footnote 9 leaves the default to the token).
+        for ty in USAGES {
+            if !template.iter().any(|a| a.ty == ty) {
+                generated.push(Attribute::bool(ty, false));
+            }
+        }
+    }
+    if !template.iter().any(|a| a.ty == CKA_CLASS) {
+        generated.push(Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY));
+    }
+    if !template.iter().any(|a| a.ty == CKA_KEY_TYPE) {
+        generated.push(Attribute::ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET));
+    }
+    rules::new_object(&template, Origin::Derive, &generated, &random_uid()?, so)
 }

@@ -296,8 +296,9 @@ pub(in crate::ffi) unsafe extern "C" fn C_UnwrapKey(
     })
 }
 
-/// `C_DeriveKey` (§5.18.5). No parameter kind registered today has output
-/// fields; one that does would be written back here after the call.
+/// `C_DeriveKey` (§5.18.5). Parameters with output fields (the SoftKMS data
+/// key, the SP 800-108 additional keys' handles) are written back after the
+/// call.
 pub(in crate::ffi) unsafe extern "C" fn C_DeriveKey(
     h: CK_SESSION_HANDLE,
     p_mechanism: *mut CK_MECHANISM,
@@ -316,10 +317,9 @@ pub(in crate::ffi) unsafe extern "C" fn C_DeriveKey(
             )
         };
         let r = m.derive_key(h, &mut mech, base_key, &t);
-        if matches!(r, Ok(_) | Err(Error::BufferTooSmall)) {
-            // SAFETY: pMechanism was decoded above; output fields go back to it.
-            unsafe { marshal::write_back_derive(p_mechanism, &mech.param) }?;
-        }
+        let (ok, too_small) = (r.is_ok(), matches!(r, Err(Error::BufferTooSmall)));
+        // SAFETY: pMechanism was decoded above; output fields go back to it.
+        unsafe { marshal::write_back_derive(p_mechanism, &mech.param, ok, too_small) }?;
         let key = r?;
         // SAFETY: checked non-null.
         unsafe { dst.set(key) };

@@ -7,6 +7,10 @@ use super::{bytes_or, fallible_copy, out_ptr, to_ulong, to_usize, MAX_VALUE_LEN}
 use crate::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
 use crate::error::{Error, Result};
 use crate::kms::envelope::MAX_CONTEXT_LEN;
+use crate::mechanism::kdf::sp800_108::{
+    AdditionalKey, CounterFormat, DkmFormat, KbkdfParams, PrfData, MAX_ADDITIONAL_KEYS,
+    MAX_DATA_PARAMS,
+};
 use crate::mechanism::{registry, Mechanism, Param, ParamKind};
 use cryptoki_sys::*;
 use std::ffi::c_void;
@@ -188,6 +192,42 @@ pub(in crate::ffi) unsafe fn param(
                     info: pbytes(s.pInfo, s.ulInfoLen, MAX_PARAM_DATA_LEN)?,
                 })
             }
+            ParamKind::StringData => {
+                let s: CK_KEY_DERIVATION_STRING_DATA = read_struct(p, len, bad())?;
+                Ok(Param::Bytes(pbytes(s.pData, s.ulLen, MAX_PARAM_DATA_LEN)?))
+            }
+            ParamKind::ObjectHandle => {
+                Ok(Param::Key(read_struct::<CK_OBJECT_HANDLE>(p, len, bad())?))
+            }
+            ParamKind::AesCbcEncryptData => {
+                let s: CK_AES_CBC_ENCRYPT_DATA_PARAMS = read_struct(p, len, bad())?;
+                Ok(Param::AesCbcEncryptData {
+                    iv: s.iv,
+                    data: pbytes(s.pData, s.length, MAX_PARAM_DATA_LEN)?,
+                })
+            }
+            ParamKind::Sp800108 => {
+                let s: CK_SP800_108_KDF_PARAMS = read_struct(p, len, bad())?;
+                kbkdf(
+                    s.prfType,
+                    (s.pDataParams, s.ulNumberOfDataParams),
+                    Vec::new(),
+                    (s.pAdditionalDerivedKeys, s.ulAdditionalDerivedKeys),
+                )
+            }
+            ParamKind::Sp800108Feedback => {
+                let s: CK_SP800_108_FEEDBACK_KDF_PARAMS = read_struct(p, len, bad())?;
+                // §2.42.2: a null pIV goes with ulIVLen 0, and only with it.
+                if s.pIV.is_null() != (s.ulIVLen == 0) {
+                    return Err(bad());
+                }
+                kbkdf(
+                    s.prfType,
+                    (s.pDataParams, s.ulNumberOfDataParams),
+                    pbytes(s.pIV, s.ulIVLen, MAX_PARAM_DATA_LEN)?,
+                    (s.pAdditionalDerivedKeys, s.ulAdditionalDerivedKeys),
+                )
+            }
             ParamKind::GcmMessage => {
                 let s: CK_GCM_MESSAGE_PARAMS = read_struct(p, len, bad())?;
                 gcm_message(&s, false, bad())
@@ -221,6 +261,116 @@ pub(in crate::ffi) unsafe fn param(
             }
         }
     }
+}
+
+/// A `CK_BBOOL` that must be `CK_TRUE` or `CK_FALSE`.
+fn strict_bool(b: CK_BBOOL) -> Result<bool> {
+    match b {
+        CK_FALSE => Ok(false),
+        CK_TRUE => Ok(true),
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// An array of `count` `T`s at `p` for a mechanism parameter: more than `max`,
+/// or a null pointer with a non-zero count, or a pointer with a zero count, is
+/// `CKR_MECHANISM_PARAM_INVALID`. Returns the count.
+fn param_array<T>(p: *const T, count: CK_ULONG, max: usize) -> Result<usize> {
+    let n = to_usize(count, &Error::MechanismParamInvalid)?;
+    if n > max || p.is_null() != (n == 0) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(n)
+}
+
+/// One `CK_PRF_DATA_PARAM` (PKCS#11 3.0 §2.42.2): its `pValue` must be the
+/// struct its type names, or the non-empty byte array; the iteration variable
+/// may have no value (feedback and double-pipeline modes). Anything else is
+/// `CKR_MECHANISM_PARAM_INVALID`; the mode's rules are the mechanism's.
+unsafe fn prf_data(d: &CK_PRF_DATA_PARAM) -> Result<PrfData> {
+    let bad = || Error::MechanismParamInvalid;
+    let counter = |d: &CK_PRF_DATA_PARAM| -> Result<CounterFormat> {
+        // SAFETY: pValue holds ulValueLen bytes by contract, and `read_struct`
+        // checks that this is the struct's size.
+        let f: CK_SP800_108_COUNTER_FORMAT =
+            unsafe { read_struct(d.pValue.cast_const(), d.ulValueLen, bad()) }?;
+        Ok(CounterFormat {
+            little_endian: strict_bool(f.bLittleEndian)?,
+            bits: f.ulWidthInBits,
+        })
+    };
+    Ok(match d.type_ {
+        CK_SP800_108_ITERATION_VARIABLE if d.pValue.is_null() && d.ulValueLen == 0 => {
+            PrfData::Iteration(None)
+        }
+        CK_SP800_108_ITERATION_VARIABLE => PrfData::Iteration(Some(counter(d)?)),
+        CK_SP800_108_COUNTER => PrfData::Counter(counter(d)?),
+        CK_SP800_108_DKM_LENGTH => {
+            // SAFETY: as for the counter format.
+            let f: CK_SP800_108_DKM_LENGTH_FORMAT =
+                unsafe { read_struct(d.pValue.cast_const(), d.ulValueLen, bad()) }?;
+            PrfData::DkmLength(DkmFormat {
+                method: f.dkmLengthMethod,
+                little_endian: strict_bool(f.bLittleEndian)?,
+                bits: f.ulWidthInBits,
+            })
+        }
+        CK_SP800_108_BYTE_ARRAY if d.ulValueLen > 0 => {
+            // SAFETY: pValue holds ulValueLen bytes by contract.
+            PrfData::Bytes(unsafe {
+                pbytes(
+                    d.pValue.cast_const().cast(),
+                    d.ulValueLen,
+                    MAX_PARAM_DATA_LEN,
+                )
+            }?)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// The common part of `CK_SP800_108_KDF_PARAMS` and
+/// `CK_SP800_108_FEEDBACK_KDF_PARAMS`: the data parameters (at most
+/// [`MAX_DATA_PARAMS`]) and the additional keys (at most
+/// [`MAX_ADDITIONAL_KEYS`], each with a non-null `phKey` and a template).
+unsafe fn kbkdf(
+    prf: CK_MECHANISM_TYPE,
+    (pd, nd): (*mut CK_PRF_DATA_PARAM, CK_ULONG),
+    iv: Vec<u8>,
+    (pk, nk): (*mut CK_DERIVED_KEY, CK_ULONG),
+) -> Result<Param> {
+    let nd = param_array(pd, nd, MAX_DATA_PARAMS)?;
+    let mut data = Vec::with_capacity(nd);
+    for i in 0..nd {
+        // SAFETY: pDataParams holds ulNumberOfDataParams (= nd) structs by contract.
+        let d = unsafe { plain::read(pd.add(i)) };
+        // SAFETY: the struct's pValue holds ulValueLen bytes by contract.
+        data.push(unsafe { prf_data(&d) }?);
+    }
+    let nk = param_array(pk, nk, MAX_ADDITIONAL_KEYS)?;
+    let mut additional = Vec::with_capacity(nk);
+    for i in 0..nk {
+        // SAFETY: pAdditionalDerivedKeys holds ulAdditionalDerivedKeys (= nk)
+        // structs by contract.
+        let k = unsafe { plain::read(pk.add(i)) };
+        if k.phKey.is_null() {
+            return Err(Error::MechanismParamInvalid);
+        }
+        // SAFETY: pTemplate holds ulAttributeCount attributes by contract.
+        let template = unsafe { super::template(k.pTemplate, k.ulAttributeCount) }?;
+        additional.push(AdditionalKey {
+            template,
+            len: None,
+            value: None,
+            handle: CK_INVALID_HANDLE,
+        });
+    }
+    Ok(Param::Kbkdf(Box::new(KbkdfParams {
+        prf,
+        data,
+        iv,
+        additional,
+    })))
 }
 
 /// `CK_RSA_PKCS_OAEP_PARAMS`: the source is `CKZ_DATA_SPECIFIED` (the label is
@@ -348,13 +498,26 @@ impl MessageParam {
     }
 }
 
-/// After `C_DeriveKey`: writes the output fields of a parameter that has them
-/// (`CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS`: the wrapped key and its length, or
-/// just the needed length after `CKR_BUFFER_TOO_SMALL`).
+/// After `C_DeriveKey` (whatever its outcome, `ok` telling which): writes
+/// the output fields of a parameter that has them.
+/// `CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS`: the wrapped key and its length, or
+/// just the needed length after `CKR_BUFFER_TOO_SMALL` (nothing after another
+/// error). The SP 800-108 parameters: each additional key's handle into its
+/// `phKey`, `CK_INVALID_HANDLE` when the call failed (PKCS#11 3.0 §2.42.7:
+/// all keys are made or none).
 pub(in crate::ffi) unsafe fn write_back_derive(
     p: *const CK_MECHANISM,
     param: &Param,
+    ok: bool,
+    too_small: bool,
 ) -> Result<()> {
+    if let Param::Kbkdf(k) = param {
+        // SAFETY: same contract as ours.
+        return unsafe { write_back_kbkdf(p, k, ok) };
+    }
+    if !ok && !too_small {
+        return Ok(());
+    }
     let Param::GenerateDataKey {
         capacity,
         wrapped,
@@ -385,5 +548,46 @@ pub(in crate::ffi) unsafe fn write_back_derive(
     s.ulWrappedKeyLen = to_ulong(*needed)?;
     // SAFETY: as above; the caller's struct is writable (it holds outputs).
     unsafe { sp.write_unaligned(s) };
+    Ok(())
+}
+
+/// The handles of the additional keys of an SP 800-108 derivation, written to
+/// the `phKey` of each `CK_DERIVED_KEY` the parameter held when it was read.
+unsafe fn write_back_kbkdf(p: *const CK_MECHANISM, k: &KbkdfParams, ok: bool) -> Result<()> {
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: pMechanism is a CK_MECHANISM (checked when it was decoded).
+    let m = unsafe { plain::read(p) };
+    let def = registry::get(m.mechanism)?;
+    let (pk, nk) = match def.param {
+        ParamKind::Sp800108 => {
+            // SAFETY: the parameter was read as this struct, so it is that many bytes.
+            let s: CK_SP800_108_KDF_PARAMS = unsafe { plain::read(m.pParameter.cast()) };
+            (s.pAdditionalDerivedKeys, s.ulAdditionalDerivedKeys)
+        }
+        ParamKind::Sp800108Feedback => {
+            // SAFETY: as above.
+            let s: CK_SP800_108_FEEDBACK_KDF_PARAMS = unsafe { plain::read(m.pParameter.cast()) };
+            (s.pAdditionalDerivedKeys, s.ulAdditionalDerivedKeys)
+        }
+        _ => return Err(Error::General("KBKDF output for another mechanism".into())),
+    };
+    if to_usize(nk, &Error::MechanismParamInvalid)? != k.additional.len() {
+        return Err(Error::General(
+            "the additional keys changed under the call".into(),
+        ));
+    }
+    for (i, a) in k.additional.iter().enumerate() {
+        // SAFETY: pAdditionalDerivedKeys holds ulAdditionalDerivedKeys structs
+        // (checked when decoded, and the count is the same).
+        let d = unsafe { plain::read(pk.add(i)) };
+        if d.phKey.is_null() {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let h = if ok { a.handle } else { CK_INVALID_HANDLE };
+        // SAFETY: phKey is a writable CK_OBJECT_HANDLE by contract (non-null, checked).
+        unsafe { d.phKey.write_unaligned(h) };
+    }
     Ok(())
 }

@@ -24,6 +24,18 @@ fn hmac_kind(mech: CK_MECHANISM_TYPE) -> Option<(HashAlg, bool)> {
         CKM_SHA384_HMAC_GENERAL => (CKM_SHA384, true),
         CKM_SHA512_HMAC => (CKM_SHA512, false),
         CKM_SHA512_HMAC_GENERAL => (CKM_SHA512, true),
+        CKM_SHA512_224_HMAC => (CKM_SHA512_224, false),
+        CKM_SHA512_224_HMAC_GENERAL => (CKM_SHA512_224, true),
+        CKM_SHA512_256_HMAC => (CKM_SHA512_256, false),
+        CKM_SHA512_256_HMAC_GENERAL => (CKM_SHA512_256, true),
+        CKM_SHA3_224_HMAC => (CKM_SHA3_224, false),
+        CKM_SHA3_224_HMAC_GENERAL => (CKM_SHA3_224, true),
+        CKM_SHA3_256_HMAC => (CKM_SHA3_256, false),
+        CKM_SHA3_256_HMAC_GENERAL => (CKM_SHA3_256, true),
+        CKM_SHA3_384_HMAC => (CKM_SHA3_384, false),
+        CKM_SHA3_384_HMAC_GENERAL => (CKM_SHA3_384, true),
+        CKM_SHA3_512_HMAC => (CKM_SHA3_512, false),
+        CKM_SHA3_512_HMAC_GENERAL => (CKM_SHA3_512, true),
         _ => return None,
     };
     Some((hash_alg(hash)?, general))
@@ -117,6 +129,41 @@ pub(super) fn verify_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn Ver
 }
 
 pub(super) fn generic_secret_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
+    secret_key_gen(mech, template, CKK_GENERIC_SECRET)
+}
+
+/// The key type an HMAC key generation mechanism makes (`CKM_SHA256_KEY_GEN`
+/// makes `CKK_SHA256_HMAC` keys …).
+fn hmac_key_type(mech: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
+    Some(match mech {
+        CKM_SHA_1_KEY_GEN => CKK_SHA_1_HMAC,
+        CKM_SHA224_KEY_GEN => CKK_SHA224_HMAC,
+        CKM_SHA256_KEY_GEN => CKK_SHA256_HMAC,
+        CKM_SHA384_KEY_GEN => CKK_SHA384_HMAC,
+        CKM_SHA512_KEY_GEN => CKK_SHA512_HMAC,
+        CKM_SHA512_224_KEY_GEN => CKK_SHA512_224_HMAC,
+        CKM_SHA512_256_KEY_GEN => CKK_SHA512_256_HMAC,
+        CKM_SHA3_224_KEY_GEN => CKK_SHA3_224_HMAC,
+        CKM_SHA3_256_KEY_GEN => CKK_SHA3_256_HMAC,
+        CKM_SHA3_384_KEY_GEN => CKK_SHA3_384_HMAC,
+        CKM_SHA3_512_KEY_GEN => CKK_SHA3_512_HMAC,
+        _ => return None,
+    })
+}
+
+/// `CKM_SHA_1_KEY_GEN`, `CKM_SHA224_KEY_GEN` … (PKCS#11 3.0 current
+/// mechanisms, the "key generation" section of each hash): a random key of
+/// `CKA_VALUE_LEN` bytes of the hash's HMAC key type.
+pub(super) fn hmac_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
+    let kt = hmac_key_type(mech.mech).ok_or(Error::MechanismInvalid)?;
+    secret_key_gen(mech, template, kt)
+}
+
+fn secret_key_gen(
+    mech: &Mechanism,
+    template: &Template,
+    key_type: CK_KEY_TYPE,
+) -> Result<Generated> {
     no_param(mech)?;
     let len = template_value_len(template)?;
     if !(1..=MAX_KEY).contains(&len) {
@@ -126,7 +173,7 @@ pub(super) fn generic_secret_key_gen(mech: &Mechanism, template: &Template) -> R
         crate::crypto::random_vec(len).map_err(|e| Error::General(format!("random: {e}")))?;
     Ok(vec![
         Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
-        Attribute::ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+        Attribute::ulong(CKA_KEY_TYPE, key_type),
         Attribute::new(CKA_VALUE, value.to_vec()),
     ])
 }

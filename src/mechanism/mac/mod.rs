@@ -5,8 +5,13 @@
 //! - The plain forms take no parameter and output the full hash length; the
 //!   `_GENERAL` forms take a `CK_MAC_GENERAL_PARAMS` (a `CK_ULONG`) output
 //!   length in `1..=hash length`, anything else is `CKR_MECHANISM_PARAM_INVALID`.
+//! - Hashes: SHA-1, SHA-224/256/384/512, SHA-512/224, SHA-512/256 and
+//!   SHA3-224/256/384/512.
 //! - Keys: `CKK_GENERIC_SECRET` or the matching `CKK_SHA*_HMAC`, 1 to
 //!   [`MAX_KEY`] bytes (`ulMinKeySize`/`ulMaxKeySize` in bytes).
+//! - `CKM_SHA_1_KEY_GEN`, `CKM_SHA224_KEY_GEN` … `CKM_SHA3_512_KEY_GEN` make
+//!   keys of the matching `CKK_SHA*_HMAC` type, `CKA_VALUE_LEN` bytes (needed,
+//!   1 to [`MAX_KEY`]; mechanism info in bytes).
 //! - Verification compares in constant time; a signature of the wrong length is
 //!   `CKR_SIGNATURE_LEN_RANGE`, a mismatch `CKR_SIGNATURE_INVALID`.
 //! - `CKM_GENERIC_SECRET_KEY_GEN` needs `CKA_VALUE_LEN` (bytes) in the template;
@@ -62,10 +67,21 @@ const SHA224_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA224_HMAC];
 const SHA256_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA256_HMAC];
 const SHA384_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA384_HMAC];
 const SHA512_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA512_HMAC];
+const SHA512_224_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA512_224_HMAC];
+const SHA512_256_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA512_256_HMAC];
+const SHA3_224_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA3_224_HMAC];
+const SHA3_256_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA3_256_HMAC];
+const SHA3_384_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA3_384_HMAC];
+const SHA3_512_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_SHA3_512_HMAC];
 
 const HMAC: Functions = Functions {
     sign: Some(hmac::sign_init),
     verify: Some(hmac::verify_init),
+    ..NO_FUNCTIONS
+};
+
+const HMAC_KEY_GEN: Functions = Functions {
+    generate_key: Some(hmac::hmac_key_gen),
     ..NO_FUNCTIONS
 };
 
@@ -93,6 +109,30 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
     MechanismDef::new(CKM_SHA384_HMAC_GENERAL, "CKM_SHA384_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA384_KEYS, 1, MAX_KEY_LEN),
     MechanismDef::new(CKM_SHA512_HMAC, "CKM_SHA512_HMAC", ParamKind::None, HMAC).keys(SHA512_KEYS, 1, MAX_KEY_LEN),
     MechanismDef::new(CKM_SHA512_HMAC_GENERAL, "CKM_SHA512_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA512_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_224_HMAC, "CKM_SHA512_224_HMAC", ParamKind::None, HMAC).keys(SHA512_224_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_224_HMAC_GENERAL, "CKM_SHA512_224_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA512_224_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_256_HMAC, "CKM_SHA512_256_HMAC", ParamKind::None, HMAC).keys(SHA512_256_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_256_HMAC_GENERAL, "CKM_SHA512_256_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA512_256_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_224_HMAC, "CKM_SHA3_224_HMAC", ParamKind::None, HMAC).keys(SHA3_224_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_224_HMAC_GENERAL, "CKM_SHA3_224_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA3_224_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_256_HMAC, "CKM_SHA3_256_HMAC", ParamKind::None, HMAC).keys(SHA3_256_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_256_HMAC_GENERAL, "CKM_SHA3_256_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA3_256_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_384_HMAC, "CKM_SHA3_384_HMAC", ParamKind::None, HMAC).keys(SHA3_384_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_384_HMAC_GENERAL, "CKM_SHA3_384_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA3_384_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_512_HMAC, "CKM_SHA3_512_HMAC", ParamKind::None, HMAC).keys(SHA3_512_KEYS, 1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_512_HMAC_GENERAL, "CKM_SHA3_512_HMAC_GENERAL", ParamKind::Ulong, HMAC).keys(SHA3_512_KEYS, 1, MAX_KEY_LEN),
+    // HMAC key generation: sizes in bytes.
+    MechanismDef::new(CKM_SHA_1_KEY_GEN, "CKM_SHA_1_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA224_KEY_GEN, "CKM_SHA224_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA256_KEY_GEN, "CKM_SHA256_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA384_KEY_GEN, "CKM_SHA384_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_KEY_GEN, "CKM_SHA512_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_224_KEY_GEN, "CKM_SHA512_224_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA512_256_KEY_GEN, "CKM_SHA512_256_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_224_KEY_GEN, "CKM_SHA3_224_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_256_KEY_GEN, "CKM_SHA3_256_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_384_KEY_GEN, "CKM_SHA3_384_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
+    MechanismDef::new(CKM_SHA3_512_KEY_GEN, "CKM_SHA3_512_KEY_GEN", ParamKind::None, HMAC_KEY_GEN).sizes(1, MAX_KEY_LEN),
     // In bits, as the standard says for this mechanism.
     MechanismDef::new(CKM_GENERIC_SECRET_KEY_GEN, "CKM_GENERIC_SECRET_KEY_GEN", ParamKind::None, GENERIC_KEY_GEN).sizes(8, MAX_KEY_LEN * 8),
     MechanismDef::new(CKM_AES_CMAC, "CKM_AES_CMAC", ParamKind::None, CMAC).keys(&[CKK_AES], 16, 32),

@@ -15,19 +15,17 @@
 use crate::crypto::hash::{hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
-use crate::mechanism::digest::{hash_alg, no_param, NO_FUNCTIONS};
+use crate::mechanism::digest::{hash_alg, no_param};
 use crate::mechanism::mac::{key_value, template_value_len};
-use crate::mechanism::{
-    Functions, Generated, KeyLookup, Mechanism, MechanismDef, Param, ParamKind,
-};
+use crate::mechanism::{Generated, KeyLookup, Mechanism, Param};
 use crate::object::attr::{Attribute, Template};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 /// The largest HKDF output (255 × 64 bytes), and so the largest base key taken.
-const MAX_LEN: usize = 255 * 64;
+pub(super) const MAX_LEN: usize = 255 * 64;
 
-fn derive(
+pub(super) fn derive(
     mech: &mut Mechanism,
     base: &Granted,
     value_len: Option<usize>,
@@ -88,7 +86,7 @@ fn derive(
     hkdf_expand(alg, &prk, info, len).ok_or(Error::AttributeValueInvalid(CKA_VALUE_LEN))
 }
 
-fn hkdf_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
+pub(super) fn hkdf_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
     no_param(mech)?;
     let len = template_value_len(template)?;
     if !(1..=MAX_LEN).contains(&len) {
@@ -102,29 +100,6 @@ fn hkdf_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {
         Attribute::new(CKA_VALUE, value.to_vec()),
     ])
 }
-
-const HKDF_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_HKDF];
-
-const DERIVE: Functions = Functions {
-    derive: Some(derive),
-    ..NO_FUNCTIONS
-};
-
-const KEY_GEN: Functions = Functions {
-    generate_key: Some(hkdf_key_gen),
-    ..NO_FUNCTIONS
-};
-
-/// [`MAX_LEN`] as a `CK_ULONG`, for the rows.
-const MAX_KEY_LEN: CK_ULONG = MAX_LEN as CK_ULONG;
-
-/// The mechanisms of this family.
-#[rustfmt::skip]
-pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    MechanismDef::new(CKM_HKDF_DERIVE, "CKM_HKDF_DERIVE", ParamKind::Hkdf, DERIVE).keys(HKDF_KEYS, 1, MAX_KEY_LEN),
-    MechanismDef::new(CKM_HKDF_DATA, "CKM_HKDF_DATA", ParamKind::Hkdf, DERIVE).keys(HKDF_KEYS, 1, MAX_KEY_LEN),
-    MechanismDef::new(CKM_HKDF_KEY_GEN, "CKM_HKDF_KEY_GEN", ParamKind::None, KEY_GEN).sizes(1, MAX_KEY_LEN),
-];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
