@@ -6,6 +6,7 @@
 //! after an `Update` is `CKR_OPERATION_ACTIVE` and leaves the operation and
 //! its data as they were.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(unreachable_pub)]
 
 mod common;
