@@ -19,6 +19,38 @@ pub struct Config {
     pub log_level: Option<String>,
     /// Where diagnostics go (stderr when `None`).
     pub log_file: Option<PathBuf>,
+    /// What the mechanisms may do beyond the defaults (`min_rsa_bits`,
+    /// `legacy_mechanisms`).
+    pub mechanisms: MechanismSettings,
+}
+
+/// The top-level options that change what the mechanisms offer: the module
+/// hands them to the mechanism registry, which reports and enforces them
+/// (`C_GetMechanismList`/`C_GetMechanismInfo` show what is in force).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MechanismSettings {
+    /// The smallest RSA modulus `CKM_RSA_PKCS_KEY_PAIR_GEN` makes, in bits
+    /// (`min_rsa_bits`; default 2048, at least 1024).
+    pub min_rsa_bits: u64,
+    /// Triple-DES and the other legacy mechanisms are offered
+    /// (`legacy_mechanisms`; default false).
+    pub legacy: bool,
+}
+
+/// Default `min_rsa_bits`.
+pub(crate) const DEFAULT_MIN_RSA_BITS: u64 = 2048;
+/// The lowest `min_rsa_bits` accepted.
+pub(crate) const LOWEST_MIN_RSA_BITS: u64 = 1024;
+/// The highest `min_rsa_bits` accepted: the largest modulus SoftKMS makes.
+pub(crate) const HIGHEST_MIN_RSA_BITS: u64 = 8192;
+
+impl Default for MechanismSettings {
+    fn default() -> Self {
+        MechanismSettings {
+            min_rsa_bits: DEFAULT_MIN_RSA_BITS,
+            legacy: false,
+        }
+    }
 }
 
 /// One slot and its token file.
@@ -66,6 +98,8 @@ pub enum AuditMode {
 struct FileConfig {
     log: Option<String>,
     log_file: Option<PathBuf>,
+    min_rsa_bits: Option<u64>,
+    legacy_mechanisms: Option<bool>,
     #[serde(default, rename = "slot")]
     slots: Vec<FileSlot>,
 }
@@ -221,10 +255,27 @@ impl Config {
                 return Err(Error::General("config file: bad PIN length limits".into()));
             }
         }
+        let min_rsa_bits = file.min_rsa_bits.unwrap_or(DEFAULT_MIN_RSA_BITS);
+        if min_rsa_bits < LOWEST_MIN_RSA_BITS {
+            return Err(Error::General(format!(
+                "config file: min_rsa_bits = {min_rsa_bits} is below the lowest allowed, \
+                 {LOWEST_MIN_RSA_BITS}"
+            )));
+        }
+        if min_rsa_bits > HIGHEST_MIN_RSA_BITS {
+            return Err(Error::General(format!(
+                "config file: min_rsa_bits = {min_rsa_bits} is above the largest RSA key \
+                 SoftKMS makes, {HIGHEST_MIN_RSA_BITS}"
+            )));
+        }
         Ok(Config {
             slots,
             log_level: file.log,
             log_file: file.log_file,
+            mechanisms: MechanismSettings {
+                min_rsa_bits,
+                legacy: file.legacy_mechanisms.unwrap_or(false),
+            },
         })
     }
 }
@@ -278,6 +329,28 @@ mod tests {
         assert_eq!(c.slots[0].audit_max_records, Some(100));
         assert_eq!(c.slots[0].audit_max_age_days, Some(30));
         assert!(Config::parse("[[slot]]\npath='a'\naudit='some'", None).is_err());
+    }
+
+    #[test]
+    fn mechanism_options() {
+        let c = Config::parse("", None).unwrap();
+        assert_eq!(c.mechanisms, MechanismSettings::default());
+        assert_eq!(c.mechanisms.min_rsa_bits, 2048);
+        assert!(!c.mechanisms.legacy);
+        let c = Config::parse(
+            "min_rsa_bits = 1024\nlegacy_mechanisms = true\n[[slot]]\npath='a'",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.mechanisms.min_rsa_bits, 1024);
+        assert!(c.mechanisms.legacy);
+        let c = Config::parse("min_rsa_bits = 3072", None).unwrap();
+        assert_eq!(c.mechanisms.min_rsa_bits, 3072);
+        let e = Config::parse("min_rsa_bits = 512", None).unwrap_err();
+        assert!(e.to_string().contains("min_rsa_bits = 512"), "{e}");
+        assert!(e.to_string().contains("1024"), "{e}");
+        assert!(Config::parse("min_rsa_bits = 8193", None).is_err());
+        assert!(Config::parse("legacy_mechanisms = 1", None).is_err());
     }
 
     #[test]

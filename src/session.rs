@@ -2,7 +2,8 @@
 //!
 //! Each kind of operation has its own slot (`Option<Box<dyn …>>`); an operation
 //! lives there from its `Init` until a single-part call, its `Final`, or an
-//! error takes it out (PKCS#11 3.0 §5.2 and §5.8–§5.17).
+//! error takes it out (PKCS#11 3.0 §5.2 and §5.8–§5.17); [`step`] applies
+//! those rules to every call.
 
 use crate::error::{Error, Result};
 use crate::mechanism::{CipherOp, DigestOp, MessageOp, SignOp, VerifyOp};
@@ -33,6 +34,28 @@ pub(crate) struct Ops {
     pub message_decrypt: Option<Box<dyn MessageOp>>,
     /// `C_FindObjects*`.
     pub find: Option<FindState>,
+    /// Which operations have run in parts (an `Update` succeeded since
+    /// their `Init`): a single-part call is then refused ([`step`]).
+    pub in_parts: InParts,
+}
+
+/// Per kind of operation, whether it runs in parts; [`start`] clears it.
+#[derive(Debug, Default)]
+pub(crate) struct InParts {
+    /// `C_EncryptUpdate` succeeded.
+    pub encrypt: bool,
+    /// `C_DecryptUpdate` succeeded.
+    pub decrypt: bool,
+    /// `C_DigestUpdate`/`C_DigestKey` succeeded.
+    pub digest: bool,
+    /// `C_SignUpdate` succeeded.
+    pub sign: bool,
+    /// `C_VerifyUpdate` succeeded.
+    pub verify: bool,
+    /// A message-based encryption runs (`C_EncryptMessageBegin`).
+    pub message_encrypt: bool,
+    /// A message-based decryption runs (`C_DecryptMessageBegin`).
+    pub message_decrypt: bool,
 }
 
 /// Which of a session's key operations a call steps (for its audit record).
@@ -116,9 +139,14 @@ impl Session {
 /// How a call relates to its operation: whether success ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// `C_EncryptUpdate` and friends: success keeps the operation.
+    /// `C_EncryptUpdate` and friends: success keeps the operation and marks it
+    /// as running in parts.
     Update,
-    /// A single-part call or a `Final`: success ends the operation.
+    /// A single-part call (`C_Encrypt`, `C_Sign`, …): success ends the
+    /// operation; refused with `CKR_OPERATION_ACTIVE` once an `Update` ran,
+    /// the operation and its data left as they were.
+    Single,
+    /// A `Final`: success ends the operation.
     Last,
     /// `C_EncryptMessage`/`C_DecryptMessage`: the call begins and ends one
     /// message (PKCS#11 3.0 §5.9.2, §5.11.2); whatever its result, the
@@ -126,35 +154,59 @@ pub(crate) enum Step {
     Message,
 }
 
-/// Runs one step of the operation in `slot` with the rules of §5.2: no operation
-/// → `CKR_OPERATION_NOT_INITIALIZED`; a size query or `CKR_BUFFER_TOO_SMALL` keeps
-/// the operation; success of a `Last` step or any other error ends it.
+/// An operation's slot in the session and whether it has run in parts (an
+/// `Update` succeeded since its `Init`).
+pub(crate) type OpSlotRef<'a, T> = (&'a mut Option<Box<T>>, &'a mut bool);
+
+/// Runs one step of the operation in `slot` with the rules of PKCS#11 3.0
+/// §5.2 and §5.8–§5.15, to the letter: no operation →
+/// `CKR_OPERATION_NOT_INITIALIZED`; a single-part call after an `Update` →
+/// `CKR_OPERATION_ACTIVE`, the operation kept as it was; a size query (a
+/// successful call with a null output pointer) or `CKR_BUFFER_TOO_SMALL`
+/// keeps the operation; success of a single-part call or a `Final`, and any
+/// other error (`CKR_ARGUMENTS_BAD` included), ends it.
 pub(crate) fn step<T: ?Sized, R>(
-    slot: &mut Option<Box<T>>,
+    (slot, in_parts): OpSlotRef<'_, T>,
     step: Step,
     query: bool,
     f: impl FnOnce(&mut T) -> Result<R>,
 ) -> Result<R> {
     let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    if step == Step::Single && *in_parts {
+        return Err(Error::OperationActive);
+    }
     let r = f(op);
     let keep = match &r {
-        Ok(_) => query || step != Step::Last,
+        Ok(_) => query || matches!(step, Step::Update | Step::Message),
         Err(Error::BufferTooSmall) => true,
         Err(_) if step == Step::Message => true,
         Err(_) => false,
     };
-    if !keep {
+    if keep {
+        if step == Step::Update && r.is_ok() {
+            *in_parts = true;
+        }
+    } else {
         *slot = None;
+        *in_parts = false;
     }
     r
 }
 
+/// Ends the operation in `slot`, if any (an error the module did not see,
+/// such as a null pointer refused before the call reached it, ends it too).
+pub(crate) fn end<T: ?Sized>((slot, in_parts): OpSlotRef<'_, T>) {
+    *slot = None;
+    *in_parts = false;
+}
+
 /// Starts an operation: `CKR_OPERATION_ACTIVE` when one of this kind runs.
-pub(crate) fn start<T: ?Sized>(slot: &mut Option<Box<T>>, op: Box<T>) -> Result<()> {
+pub(crate) fn start<T: ?Sized>((slot, in_parts): OpSlotRef<'_, T>, op: Box<T>) -> Result<()> {
     if slot.is_some() {
         return Err(Error::OperationActive);
     }
     *slot = Some(op);
+    *in_parts = false;
     Ok(())
 }
 

@@ -200,3 +200,48 @@ fn errors_are_clear_and_pins_never_come_from_argv() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no key labelled"));
     assert!(Path::new(&c.path("t.db")).exists());
 }
+
+#[test]
+fn key_specs_beyond_aes_and_no_rotation_for_them() {
+    let c = Cli::new();
+    c.ok(&["token", "init", "--label", "cli"]);
+    for (spec, label) in [
+        ("hmac224", "h224"),
+        ("hmac384", "h384"),
+        ("HMAC_512", "h512"),
+        ("p256", "ec"),
+        ("rsa2048", "rsa"),
+    ] {
+        c.ok(&["key", "create", "--label", label, "--spec", spec]);
+    }
+    assert_eq!(c.json(&["key", "show", "h224"])["spec"], "hmac224");
+    assert_eq!(c.json(&["key", "show", "h384"])["spec"], "hmac384");
+    assert_eq!(c.json(&["key", "show", "h512"])["spec"], "hmac512");
+    assert_eq!(c.json(&["key", "show", "ec"])["spec"], "p256");
+    // No rotation for asymmetric and HMAC keys, as in AWS KMS.
+    for label in ["h384", "ec", "rsa"] {
+        let o = c.run(&["key", "rotate", label]);
+        assert!(!o.status.success(), "rotated {label}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("does not rotate"), "{err}");
+    }
+    let o = c.run(&[
+        "key",
+        "create",
+        "--label",
+        "x",
+        "--spec",
+        "hmac256",
+        "--rotation-days",
+        "90",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not rotate"));
+    // The same lifecycle as managed keys.
+    c.ok(&["key", "disable", "h384"]);
+    assert_eq!(c.json(&["key", "show", "h384"])["state"], "Disabled");
+    c.ok(&["key", "enable", "h384"]);
+    assert_eq!(c.json(&["key", "show", "h384"])["state"], "Enabled");
+    let o = c.run(&["key", "create", "--label", "y", "--spec", "p255"]);
+    assert!(!o.status.success());
+}

@@ -61,9 +61,13 @@ impl From<&KeyId> for KeyRef {
     }
 }
 
-/// What kind of key to make ([`Token::create_key`](super::Token::create_key)).
+/// What kind of key to make ([`Token::create_key`](super::Token::create_key)),
+/// the key specs of AWS KMS (`docs/kms.md`, "Key specs").
 ///
-/// These are the kinds the module makes today (`docs/mechanisms.md`).
+/// AES keys are managed keys (versions, rotation, envelope encryption); the
+/// others have the same state, policy and audit, and never rotate (as in AWS
+/// KMS). A spec whose mechanism the module lacks is refused by the module when
+/// the key is made (`CKR_MECHANISM_INVALID`, [`ErrorKind::Unsupported`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KeySpec {
@@ -82,6 +86,20 @@ pub enum KeySpec {
     Hmac512,
     /// An EC key pair on NIST P-256.
     EccNistP256,
+    /// An EC key pair on NIST P-384.
+    EccNistP384,
+    /// An EC key pair on NIST P-521.
+    EccNistP521,
+    /// An EC key pair on SECG secp256k1 (signing only, as in AWS KMS).
+    EccSecgP256k1,
+    /// An Ed25519 key pair (EdDSA signing).
+    Ed25519,
+    /// An ML-DSA-44 key pair (FIPS 204).
+    MlDsa44,
+    /// An ML-DSA-65 key pair (FIPS 204).
+    MlDsa65,
+    /// An ML-DSA-87 key pair (FIPS 204).
+    MlDsa87,
     /// An RSA key pair of 2048 bits.
     Rsa2048,
     /// An RSA key pair of 3072 bits.
@@ -90,86 +108,90 @@ pub enum KeySpec {
     Rsa4096,
 }
 
-const ALL_SPECS: [KeySpec; 10] = [
-    KeySpec::Aes256,
-    KeySpec::Aes128,
-    KeySpec::Hmac224,
-    KeySpec::Hmac256,
-    KeySpec::Hmac384,
-    KeySpec::Hmac512,
-    KeySpec::EccNistP256,
-    KeySpec::Rsa2048,
-    KeySpec::Rsa3072,
-    KeySpec::Rsa4096,
+/// One row of the spec table: the spec, its `softkms` name, its AWS KMS name
+/// and the usages a key of it can have.
+struct SpecRow {
+    spec: KeySpec,
+    name: &'static str,
+    aws: Option<&'static str>,
+    usages: &'static [KeyUsage],
+}
+
+const ENCRYPT: &[KeyUsage] = &[KeyUsage::EncryptDecrypt];
+const MAC: &[KeyUsage] = &[KeyUsage::GenerateVerifyMac];
+const SIGN: &[KeyUsage] = &[KeyUsage::SignVerify];
+const SIGN_AGREE: &[KeyUsage] = &[KeyUsage::SignVerify, KeyUsage::KeyAgreement];
+const SIGN_ENCRYPT: &[KeyUsage] = &[KeyUsage::SignVerify, KeyUsage::EncryptDecrypt];
+
+/// Every spec, in the order `softkms key create --help` and the docs list them.
+#[rustfmt::skip]
+const SPECS: [SpecRow; 17] = [
+    SpecRow { spec: KeySpec::Aes256, name: "aes256", aws: Some("SYMMETRIC_DEFAULT"), usages: ENCRYPT },
+    SpecRow { spec: KeySpec::Aes128, name: "aes128", aws: None, usages: ENCRYPT },
+    SpecRow { spec: KeySpec::Hmac224, name: "hmac224", aws: Some("HMAC_224"), usages: MAC },
+    SpecRow { spec: KeySpec::Hmac256, name: "hmac256", aws: Some("HMAC_256"), usages: MAC },
+    SpecRow { spec: KeySpec::Hmac384, name: "hmac384", aws: Some("HMAC_384"), usages: MAC },
+    SpecRow { spec: KeySpec::Hmac512, name: "hmac512", aws: Some("HMAC_512"), usages: MAC },
+    SpecRow { spec: KeySpec::EccNistP256, name: "p256", aws: Some("ECC_NIST_P256"), usages: SIGN_AGREE },
+    SpecRow { spec: KeySpec::EccNistP384, name: "p384", aws: Some("ECC_NIST_P384"), usages: SIGN_AGREE },
+    SpecRow { spec: KeySpec::EccNistP521, name: "p521", aws: Some("ECC_NIST_P521"), usages: SIGN_AGREE },
+    SpecRow { spec: KeySpec::EccSecgP256k1, name: "secp256k1", aws: Some("ECC_SECG_P256K1"), usages: SIGN },
+    SpecRow { spec: KeySpec::Ed25519, name: "ed25519", aws: Some("ECC_NIST_EDWARDS25519"), usages: SIGN },
+    SpecRow { spec: KeySpec::MlDsa44, name: "ml-dsa-44", aws: Some("ML_DSA_44"), usages: SIGN },
+    SpecRow { spec: KeySpec::MlDsa65, name: "ml-dsa-65", aws: Some("ML_DSA_65"), usages: SIGN },
+    SpecRow { spec: KeySpec::MlDsa87, name: "ml-dsa-87", aws: Some("ML_DSA_87"), usages: SIGN },
+    SpecRow { spec: KeySpec::Rsa2048, name: "rsa2048", aws: Some("RSA_2048"), usages: SIGN_ENCRYPT },
+    SpecRow { spec: KeySpec::Rsa3072, name: "rsa3072", aws: Some("RSA_3072"), usages: SIGN_ENCRYPT },
+    SpecRow { spec: KeySpec::Rsa4096, name: "rsa4096", aws: Some("RSA_4096"), usages: SIGN_ENCRYPT },
 ];
 
 impl KeySpec {
     /// Every spec.
     pub fn all() -> impl Iterator<Item = KeySpec> {
-        ALL_SPECS.into_iter()
+        SPECS.iter().map(|r| r.spec)
     }
 
-    /// The name the `softkms` command uses: `aes256`, `aes128`, `hmac256`,
-    /// `p256`, `rsa2048` ….
+    fn row(self) -> &'static SpecRow {
+        // Every variant has a row (a unit test checks it).
+        SPECS.iter().find(|r| r.spec == self).unwrap_or(&SPECS[0])
+    }
+
+    /// The name the `softkms` command uses: `aes256`, `hmac384`, `p384`,
+    /// `secp256k1`, `ed25519`, `ml-dsa-65`, `rsa2048` ….
     pub fn name(self) -> &'static str {
-        match self {
-            KeySpec::Aes256 => "aes256",
-            KeySpec::Aes128 => "aes128",
-            KeySpec::Hmac224 => "hmac224",
-            KeySpec::Hmac256 => "hmac256",
-            KeySpec::Hmac384 => "hmac384",
-            KeySpec::Hmac512 => "hmac512",
-            KeySpec::EccNistP256 => "p256",
-            KeySpec::Rsa2048 => "rsa2048",
-            KeySpec::Rsa3072 => "rsa3072",
-            KeySpec::Rsa4096 => "rsa4096",
-        }
+        self.row().name
     }
 
     /// AWS KMS's name of the spec (`SYMMETRIC_DEFAULT`, `RSA_2048`,
-    /// `ECC_NIST_P256`, `HMAC_256` …); AES-128 has none.
+    /// `ECC_NIST_P384`, `ECC_SECG_P256K1`, `ML_DSA_65`, `HMAC_256` …);
+    /// AES-128 has none.
     pub fn aws_name(self) -> Option<&'static str> {
-        Some(match self {
-            KeySpec::Aes256 => "SYMMETRIC_DEFAULT",
-            KeySpec::Aes128 => return None,
-            KeySpec::Hmac224 => "HMAC_224",
-            KeySpec::Hmac256 => "HMAC_256",
-            KeySpec::Hmac384 => "HMAC_384",
-            KeySpec::Hmac512 => "HMAC_512",
-            KeySpec::EccNistP256 => "ECC_NIST_P256",
-            KeySpec::Rsa2048 => "RSA_2048",
-            KeySpec::Rsa3072 => "RSA_3072",
-            KeySpec::Rsa4096 => "RSA_4096",
-        })
+        self.row().aws
     }
 
     /// Whether keys of this spec are managed keys (versions, rotation,
-    /// envelope encryption; `docs/kms.md`).
+    /// envelope encryption; `docs/kms.md`). Only they rotate.
     pub fn is_managed(self) -> bool {
         matches!(self, KeySpec::Aes256 | KeySpec::Aes128)
     }
 
     /// Whether keys of this spec are key pairs.
     pub fn is_pair(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            KeySpec::EccNistP256 | KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096
+            KeySpec::Aes256
+                | KeySpec::Aes128
+                | KeySpec::Hmac224
+                | KeySpec::Hmac256
+                | KeySpec::Hmac384
+                | KeySpec::Hmac512
         )
     }
 
     /// The usages a key of this spec can have. [`KeyOptions::usage`] picks
     /// one of them; without it a key gets all of them.
     pub fn usages(self) -> &'static [KeyUsage] {
-        match self {
-            KeySpec::Aes256 | KeySpec::Aes128 => &[KeyUsage::EncryptDecrypt],
-            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
-                &[KeyUsage::GenerateVerifyMac]
-            }
-            KeySpec::EccNistP256 => &[KeyUsage::SignVerify, KeyUsage::KeyAgreement],
-            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
-                &[KeyUsage::SignVerify, KeyUsage::EncryptDecrypt]
-            }
-        }
+        self.row().usages
     }
 }
 

@@ -15,15 +15,107 @@ use crate::mechanism::{Mechanism, Param};
 use crate::object::attr::{decode_ulong, decode_ulongs, Attribute, Template};
 use cryptoki_sys::*;
 
-/// The DER OID of NIST P-256 (`CKA_EC_PARAMS`).
-const P256_OID: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// The DER OID of NIST P-256, 1.2.840.10045.3.1.7 (`CKA_EC_PARAMS`).
+const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// The DER OID of NIST P-384, 1.3.132.0.34.
+const P384_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+/// The DER OID of NIST P-521, 1.3.132.0.35.
+const P521_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+/// The DER OID of SECG secp256k1, 1.3.132.0.10.
+const SECP256K1_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
+/// The DER OID of Ed25519, 1.3.101.112 (RFC 8410; `CKA_EC_PARAMS` of a
+/// `CKK_EC_EDWARDS` key).
+const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+
+/// How a key pair of `spec` is generated: the mechanism, the attributes of
+/// the public template that choose the key (curve, parameter set, modulus),
+/// and the usage attributes of (private, public) for each usage. `None` for
+/// symmetric specs.
+#[allow(clippy::type_complexity)]
+fn pair_generation(
+    spec: KeySpec,
+) -> Option<(
+    CK_MECHANISM_TYPE,
+    Template,
+    &'static [(
+        KeyUsage,
+        &'static [CK_ATTRIBUTE_TYPE],
+        &'static [CK_ATTRIBUTE_TYPE],
+    )],
+)> {
+    const EC_USES: &[(KeyUsage, &[CK_ATTRIBUTE_TYPE], &[CK_ATTRIBUTE_TYPE])] = &[
+        (KeyUsage::SignVerify, &[CKA_SIGN], &[CKA_VERIFY]),
+        (KeyUsage::KeyAgreement, &[CKA_DERIVE], &[]),
+    ];
+    const SIGN_USES: &[(KeyUsage, &[CK_ATTRIBUTE_TYPE], &[CK_ATTRIBUTE_TYPE])] =
+        &[(KeyUsage::SignVerify, &[CKA_SIGN], &[CKA_VERIFY])];
+    const RSA_USES: &[(KeyUsage, &[CK_ATTRIBUTE_TYPE], &[CK_ATTRIBUTE_TYPE])] = &[
+        (KeyUsage::SignVerify, &[CKA_SIGN], &[CKA_VERIFY]),
+        (
+            KeyUsage::EncryptDecrypt,
+            &[CKA_DECRYPT, CKA_UNWRAP],
+            &[CKA_ENCRYPT, CKA_WRAP],
+        ),
+    ];
+    let ec = |oid: &[u8]| vec![Attribute::new(CKA_EC_PARAMS, oid.to_vec())];
+    let rsa = |bits: CK_ULONG| {
+        vec![
+            Attribute::ulong(CKA_MODULUS_BITS, bits),
+            Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
+        ]
+    };
+    let ml_dsa = |set: CK_ULONG| vec![Attribute::ulong(CKA_PARAMETER_SET, set)];
+    Some(match spec {
+        KeySpec::EccNistP256 => (CKM_EC_KEY_PAIR_GEN, ec(P256_OID), EC_USES),
+        KeySpec::EccNistP384 => (CKM_EC_KEY_PAIR_GEN, ec(P384_OID), EC_USES),
+        KeySpec::EccNistP521 => (CKM_EC_KEY_PAIR_GEN, ec(P521_OID), EC_USES),
+        KeySpec::EccSecgP256k1 => (CKM_EC_KEY_PAIR_GEN, ec(SECP256K1_OID), SIGN_USES),
+        KeySpec::Ed25519 => (CKM_EC_EDWARDS_KEY_PAIR_GEN, ec(ED25519_OID), SIGN_USES),
+        KeySpec::MlDsa44 => (CKM_ML_DSA_KEY_PAIR_GEN, ml_dsa(CKP_ML_DSA_44), SIGN_USES),
+        KeySpec::MlDsa65 => (CKM_ML_DSA_KEY_PAIR_GEN, ml_dsa(CKP_ML_DSA_65), SIGN_USES),
+        KeySpec::MlDsa87 => (CKM_ML_DSA_KEY_PAIR_GEN, ml_dsa(CKP_ML_DSA_87), SIGN_USES),
+        KeySpec::Rsa2048 => (CKM_RSA_PKCS_KEY_PAIR_GEN, rsa(2048), RSA_USES),
+        KeySpec::Rsa3072 => (CKM_RSA_PKCS_KEY_PAIR_GEN, rsa(3072), RSA_USES),
+        KeySpec::Rsa4096 => (CKM_RSA_PKCS_KEY_PAIR_GEN, rsa(4096), RSA_USES),
+        _ => return None,
+    })
+}
+
+/// The spec name of a key pair from its key type and the attributes that
+/// choose its key (`CKA_EC_PARAMS`, `CKA_PARAMETER_SET`, the modulus size).
+fn pair_spec_name(
+    key_type: CK_KEY_TYPE,
+    ec_params: Option<&[u8]>,
+    parameter_set: Option<u64>,
+    modulus_bits: Option<u64>,
+) -> String {
+    let curve = |p: Option<&[u8]>| match p {
+        Some(P256_OID) => "p256",
+        Some(P384_OID) => "p384",
+        Some(P521_OID) => "p521",
+        Some(SECP256K1_OID) => "secp256k1",
+        Some(ED25519_OID) => "ed25519",
+        _ => "other",
+    };
+    match key_type {
+        CKK_RSA => format!("rsa{}", modulus_bits.unwrap_or(0)),
+        CKK_EC | CKK_EC_EDWARDS => curve(ec_params).into(),
+        CKK_ML_DSA => match parameter_set {
+            Some(CKP_ML_DSA_44) => "ml-dsa-44".into(),
+            Some(CKP_ML_DSA_65) => "ml-dsa-65".into(),
+            Some(CKP_ML_DSA_87) => "ml-dsa-87".into(),
+            _ => "other".into(),
+        },
+        _ => "other".into(),
+    }
+}
 
 /// Label of the token's RSA key pair for importing material (like AWS KMS's
 /// `GetParametersForImport`): made on first use, RSA-3072, OAEP with SHA-256.
 pub const IMPORT_KEY_LABEL: &str = "softkms-import";
 
 /// The attributes [`Token::describe`] reads, in this order.
-const DESCRIBE: [CK_ATTRIBUTE_TYPE; 22] = [
+const DESCRIBE: [CK_ATTRIBUTE_TYPE; 24] = [
     CKA_LABEL,
     CKA_UNIQUE_ID,
     CKA_CLASS,
@@ -46,7 +138,20 @@ const DESCRIBE: [CK_ATTRIBUTE_TYPE; 22] = [
     CKA_DERIVE,
     CKA_SENSITIVE,
     CKA_EXTRACTABLE,
+    CKA_EC_PARAMS,
+    CKA_PARAMETER_SET,
 ];
+
+/// The refusal to rotate a key of spec `spec`.
+fn not_rotatable(spec: &str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "a {spec} key does not rotate: only symmetric encryption keys (aes256, aes128) \
+             have versions and rotation, as in AWS KMS"
+        ),
+    )
+}
 
 fn state_of(v: Option<u64>) -> Option<KeyState> {
     match v? {
@@ -128,10 +233,9 @@ impl Token {
         let bytes = num(4).unwrap_or(0);
         let spec_name = match key_type {
             Some(CKK_AES) => format!("aes{}", bytes * 8),
-            Some(CKK_RSA) => format!("rsa{}", num(5).unwrap_or(0)),
-            Some(CKK_EC) => "p256".into(),
             Some(CKK_GENERIC_SECRET) => format!("hmac{}", bytes * 8),
-            _ => "other".into(),
+            Some(kt) => pair_spec_name(kt, raw(22).map(|v| v.as_slice()), num(23), num(5)),
+            None => "other".into(),
         };
         let spec = spec_name.parse::<KeySpec>().ok();
         let versions = raw(10)
@@ -147,7 +251,9 @@ impl Token {
         let mut usages = Vec::new();
         match key_type {
             Some(CKK_GENERIC_SECRET) if sign => usages.push(KeyUsage::GenerateVerifyMac),
-            Some(CKK_RSA | CKK_EC) if sign => usages.push(KeyUsage::SignVerify),
+            Some(CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA) if sign => {
+                usages.push(KeyUsage::SignVerify);
+            }
             _ => {}
         }
         if (encrypt || decrypt) && matches!(key_type, Some(CKK_AES | CKK_RSA)) {
@@ -198,8 +304,8 @@ impl Token {
                 )));
             }
         }
-        if options.rotation_period_days.is_some() && spec.is_pair() {
-            return Err(Error::invalid("only symmetric keys rotate"));
+        if options.rotation_period_days.is_some() && !spec.is_managed() {
+            return Err(not_rotatable(spec.name()));
         }
         let wants = |u: KeyUsage| usage.is_none_or(|x| x == u);
         let mut common = vec![
@@ -221,51 +327,16 @@ impl Token {
         }
         let _g = self.take();
         let handle = if spec.is_pair() {
-            let (generator, public_key, private_uses, public_uses) = match spec {
-                KeySpec::EccNistP256 => {
-                    let mut private_uses = Vec::new();
-                    let mut public_uses = Vec::new();
-                    if wants(KeyUsage::SignVerify) {
-                        private_uses.push(CKA_SIGN);
-                        public_uses.push(CKA_VERIFY);
-                    }
-                    if wants(KeyUsage::KeyAgreement) {
-                        private_uses.push(CKA_DERIVE);
-                    }
-                    (
-                        CKM_EC_KEY_PAIR_GEN,
-                        vec![Attribute::new(CKA_EC_PARAMS, P256_OID.to_vec())],
-                        private_uses,
-                        public_uses,
-                    )
+            let (generator, public_key, uses) = pair_generation(spec)
+                .ok_or_else(|| Error::invalid(format!("{spec} is not a key pair")))?;
+            let mut private_uses = Vec::new();
+            let mut public_uses = Vec::new();
+            for (u, private, public) in uses {
+                if wants(*u) {
+                    private_uses.extend_from_slice(private);
+                    public_uses.extend_from_slice(public);
                 }
-                _ => {
-                    let bits: CK_ULONG = match spec {
-                        KeySpec::Rsa2048 => 2048,
-                        KeySpec::Rsa3072 => 3072,
-                        _ => 4096,
-                    };
-                    let mut private_uses = Vec::new();
-                    let mut public_uses = Vec::new();
-                    if wants(KeyUsage::SignVerify) {
-                        private_uses.push(CKA_SIGN);
-                        public_uses.push(CKA_VERIFY);
-                    }
-                    if wants(KeyUsage::EncryptDecrypt) {
-                        private_uses.extend([CKA_DECRYPT, CKA_UNWRAP]);
-                        public_uses.extend([CKA_ENCRYPT, CKA_WRAP]);
-                    }
-                    (
-                        CKM_RSA_PKCS_KEY_PAIR_GEN,
-                        vec![
-                            Attribute::ulong(CKA_MODULUS_BITS, bits),
-                            Attribute::new(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
-                        ],
-                        private_uses,
-                        public_uses,
-                    )
-                }
-            };
+            }
             let mut public = public_key;
             public.extend(common.iter().filter(|a| a.ty != CKA_PRIVATE).cloned());
             public.push(Attribute::bool(CKA_PRIVATE, false));
@@ -402,14 +473,29 @@ impl Token {
         self.disable_key(key)
     }
 
+    /// Refuses to rotate a key that is not a managed (AES) key: asymmetric
+    /// and HMAC keys never rotate, as in AWS KMS.
+    fn check_rotatable(&self, key: &KeyRef) -> Result<()> {
+        let meta = self.describe_key(key)?;
+        if meta.managed || meta.spec.is_some_and(KeySpec::is_managed) {
+            // A managed key, or an AES key the module will judge itself.
+            return Ok(());
+        }
+        Err(not_rotatable(&meta.spec_name))
+    }
+
     /// Rotates a managed key now: new material becomes the next version; the
-    /// old versions stay, for decryption only.
+    /// old versions stay, for decryption only. Asymmetric and HMAC keys do
+    /// not rotate ([`ErrorKind::Unsupported`]).
     pub fn rotate_key(&self, key: &KeyRef) -> Result<KeyMetadata> {
+        self.check_rotatable(key)?;
         self.change(key, &vec![Attribute::bool(CKA_SOFTKMS_ROTATE, true)])
     }
 
     /// Turns automatic rotation on (every `days` days, 90–2560) or off (`None`).
+    /// Asymmetric and HMAC keys do not rotate ([`ErrorKind::Unsupported`]).
     pub fn set_rotation_period(&self, key: &KeyRef, days: Option<u64>) -> Result<KeyMetadata> {
+        self.check_rotatable(key)?;
         self.change(
             key,
             &vec![Attribute::ulong(

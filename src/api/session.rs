@@ -149,7 +149,8 @@ impl Softkms {
 
     /// The mechanisms the module offers, as `C_GetMechanismList` lists them.
     pub fn mechanisms(&self) -> Vec<MechanismInfo> {
-        crate::mechanism::registry::all()
+        let settings = self.module().mechanism_settings();
+        crate::mechanism::registry::offered(&settings)
             .map(|d| {
                 let flags = d.info_flags();
                 MechanismInfo {

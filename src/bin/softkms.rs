@@ -35,7 +35,7 @@ commands:
   token init --label LABEL     initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN becomes the user PIN)
   token info                   show the token
   object list                  list the objects (logs in with SOFTKMS_PIN when set)
-  key create --label NAME [--spec aes256|aes128|hmac224..512|p256|rsa2048|rsa3072|rsa4096] [--rotation-days N]
+  key create --label NAME [--spec aes256|aes128|hmac224..512|p256|p384|p521|secp256k1|ed25519|ml-dsa-44|ml-dsa-65|ml-dsa-87|rsa2048|rsa3072|rsa4096] [--rotation-days N (AES only)]
   key list | key show NAME      managed keys: state, versions, rotation, deletion
   key rotate|enable|disable|cancel-deletion NAME
   key schedule-deletion NAME [--days 7..30]

@@ -17,6 +17,7 @@ compile_error!(
 
 pub(crate) mod aead;
 pub(crate) mod aes;
+pub(crate) mod des;
 pub(crate) mod ec;
 pub(crate) mod edwards;
 pub(crate) mod hash;

@@ -13,6 +13,7 @@
 //! out. Operations follow the length rules of [`crate::outbuf`].
 
 pub(crate) mod aes;
+pub(crate) mod des3;
 pub(crate) mod digest;
 pub(crate) mod ec;
 pub(crate) mod envelope;
@@ -24,6 +25,7 @@ pub(crate) mod rng;
 pub(crate) mod rsa;
 pub(crate) mod versioned;
 
+pub(crate) use crate::config::MechanismSettings;
 use crate::error::Result;
 pub(crate) use crate::gate::Granted;
 use crate::object::attr::Template;
@@ -428,7 +430,22 @@ pub struct MechanismDef {
     /// chosen inputs is the key stream of other people's ciphertexts
     /// (`crate::gate`, the IV rule). Message-based GCM decides per message.
     pub caller_iv: bool,
+    /// A legacy mechanism (Triple-DES): offered only with `legacy_mechanisms =
+    /// true` ([`registry::lookup`] answers `CKR_MECHANISM_INVALID` otherwise).
+    pub legacy: bool,
+    /// The smallest key size comes from the configuration rather than `min_key`
+    /// (`min_rsa_bits` for RSA key generation): [`registry::lookup`] puts it in
+    /// the row it returns.
+    pub configured_min: Option<fn(&MechanismSettings) -> CK_ULONG>,
+    /// The size of the key a generation request asks for (public and private
+    /// templates), in the unit of `min_key`, when the row can tell it before
+    /// generating: the module refuses a size outside the row in force with
+    /// `CKR_KEY_SIZE_RANGE` ([`MechanismDef::check_requested_size`]).
+    pub requested_size: Option<RequestedSizeFn>,
 }
+
+/// Reads the key size a generation request asks for ([`MechanismDef::requested_size`]).
+pub(crate) type RequestedSizeFn = fn(&Template, &Template) -> Result<Option<CK_ULONG>>;
 
 impl MechanismDef {
     /// A registry row: `mech`, called `name`, with a parameter of form `param`,
@@ -453,6 +470,9 @@ impl MechanismDef {
             authenticated: false,
             derived_attrs: DerivedAttrs::Template,
             caller_iv: false,
+            legacy: false,
+            configured_min: None,
+            requested_size: None,
         }
     }
 
@@ -461,6 +481,40 @@ impl MechanismDef {
     pub const fn derived_attrs(mut self, rule: DerivedAttrs) -> Self {
         self.derived_attrs = rule;
         self
+    }
+
+    /// Marks the row as a legacy mechanism ([`MechanismDef::legacy`]).
+    pub const fn legacy(mut self) -> Self {
+        self.legacy = true;
+        self
+    }
+
+    /// Takes the smallest key size from the configuration
+    /// ([`MechanismDef::configured_min`]).
+    pub const fn configured_min(mut self, f: fn(&MechanismSettings) -> CK_ULONG) -> Self {
+        self.configured_min = Some(f);
+        self
+    }
+
+    /// Says how to read the requested key size from a generation request
+    /// ([`MechanismDef::requested_size`]).
+    pub(crate) const fn requested_size(mut self, f: RequestedSizeFn) -> Self {
+        self.requested_size = Some(f);
+        self
+    }
+
+    /// `CKR_KEY_SIZE_RANGE` when a generation request asks for a key size
+    /// outside `min_key..=max_key` of this row (the row in force, as
+    /// [`registry::lookup`] returns it); nothing when the row cannot tell.
+    pub(crate) fn check_requested_size(&self, public: &Template, private: &Template) -> Result<()> {
+        if let Some(f) = self.requested_size {
+            if let Some(size) = f(public, private)? {
+                if size < self.min_key || size > self.max_key {
+                    return Err(crate::error::Error::KeySizeRange);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The key types the mechanism takes and their sizes (`min_key`, `max_key`).

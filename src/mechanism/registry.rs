@@ -1,7 +1,7 @@
 //! The mechanism registry: every mechanism family adds its definitions here.
 
 use crate::error::{Error, Result};
-use crate::mechanism::MechanismDef;
+use crate::mechanism::{MechanismDef, MechanismSettings};
 use cryptoki_sys::*;
 use once_cell::sync::Lazy;
 use std::collections::BTreeMap;
@@ -12,6 +12,7 @@ static REGISTRY: Lazy<BTreeMap<CK_MECHANISM_TYPE, MechanismDef>> = Lazy::new(|| 
         super::digest::MECHANISMS,
         super::mac::MECHANISMS,
         super::aes::MECHANISMS,
+        super::des3::MECHANISMS,
         super::rsa::MECHANISMS,
         super::ec::MECHANISMS,
         super::kdf::MECHANISMS,
@@ -26,9 +27,40 @@ static REGISTRY: Lazy<BTreeMap<CK_MECHANISM_TYPE, MechanismDef>> = Lazy::new(|| 
     map
 });
 
-/// The definitions, in `CKM_*` order.
+/// The definitions, in `CKM_*` order (every row, the legacy ones included,
+/// with the sizes of the defaults; [`offered`] gives what a configuration offers).
 pub fn all() -> impl Iterator<Item = &'static MechanismDef> {
     REGISTRY.values()
+}
+
+/// A row as `settings` have it: the configured minimum key size put in.
+fn in_force(def: &MechanismDef, settings: &MechanismSettings) -> MechanismDef {
+    let mut d = *def;
+    if let Some(f) = d.configured_min {
+        d.min_key = f(settings);
+    }
+    d
+}
+
+/// The mechanisms offered under `settings`, in `CKM_*` order, each row as it
+/// is in force (`C_GetMechanismList`, `C_GetMechanismInfo`): the legacy rows
+/// only with `legacy_mechanisms`, configured minimum sizes put in.
+pub fn offered(settings: &MechanismSettings) -> impl Iterator<Item = MechanismDef> + '_ {
+    REGISTRY
+        .values()
+        .filter(|d| !d.legacy || settings.legacy)
+        .map(|d| in_force(d, settings))
+}
+
+/// The row of one mechanism as it is in force under `settings`, or
+/// `CKR_MECHANISM_INVALID` for a mechanism this module does not have or that
+/// the configuration does not offer: what the module answers and enforces.
+pub fn lookup(mech: CK_MECHANISM_TYPE, settings: &MechanismSettings) -> Result<MechanismDef> {
+    let d = get(mech)?;
+    if d.legacy && !settings.legacy {
+        return Err(Error::MechanismInvalid);
+    }
+    Ok(in_force(d, settings))
 }
 
 /// The name of a mechanism this module lists (`CKM_AES_GCM`), or its value in
@@ -106,6 +138,10 @@ mod tests {
 0x0000004c CKM_SHA512_256 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
 0x0000004d CKM_SHA512_256_HMAC keys=[16, 68] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x0000004e CKM_SHA512_256_HMAC_GENERAL keys=[16, 68] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
+0x00000131 CKM_DES3_KEY_GEN keys=[] min=24 max=24 info_flags=0x8001 param=None authenticated=false caller_iv=false
+0x00000132 CKM_DES3_ECB keys=[21] min=24 max=24 info_flags=0x60301 param=None authenticated=false caller_iv=true
+0x00000133 CKM_DES3_CBC keys=[21] min=24 max=24 info_flags=0x60301 param=Bytes authenticated=false caller_iv=true
+0x00000136 CKM_DES3_CBC_PAD keys=[21] min=24 max=24 info_flags=0x60301 param=Bytes authenticated=false caller_iv=true
 0x00000220 CKM_SHA_1 keys=[] min=0 max=0 info_flags=0x401 param=None authenticated=false caller_iv=false
 0x00000221 CKM_SHA_1_HMAC keys=[16, 40] min=1 max=4096 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x00000222 CKM_SHA_1_HMAC_GENERAL keys=[16, 40] min=1 max=4096 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
@@ -183,6 +219,43 @@ mod tests {
 0xd34b0001 CKM_SOFTKMS_ENVELOPE keys=[31] min=32 max=32 info_flags=0x60301 param=Envelope authenticated=false caller_iv=false
 0xd34b0002 CKM_SOFTKMS_GENERATE_DATA_KEY keys=[31] min=32 max=32 info_flags=0x80001 param=GenerateDataKey authenticated=false caller_iv=false
 ";
+
+    #[test]
+    fn settings_decide_what_is_offered() {
+        let off = MechanismSettings::default();
+        let on = MechanismSettings {
+            min_rsa_bits: 1024,
+            legacy: true,
+        };
+        let legacy: Vec<_> = all().filter(|d| d.legacy).map(|d| d.mech).collect();
+        assert_eq!(
+            legacy,
+            [
+                CKM_DES3_KEY_GEN,
+                CKM_DES3_ECB,
+                CKM_DES3_CBC,
+                CKM_DES3_CBC_PAD
+            ]
+        );
+        for m in &legacy {
+            assert!(offered(&off).all(|d| d.mech != *m));
+            assert!(matches!(lookup(*m, &off), Err(Error::MechanismInvalid)));
+            assert!(offered(&on).any(|d| d.mech == *m));
+            assert!(lookup(*m, &on).is_ok());
+        }
+        assert_eq!(offered(&off).count() + legacy.len(), all().count());
+        assert_eq!(offered(&on).count(), all().count());
+        let min = |s: &MechanismSettings| lookup(CKM_RSA_PKCS_KEY_PAIR_GEN, s).unwrap().min_key;
+        assert_eq!(min(&off), 2048);
+        assert_eq!(min(&on), 1024);
+        let listed = offered(&on)
+            .find(|d| d.mech == CKM_RSA_PKCS_KEY_PAIR_GEN)
+            .unwrap();
+        assert_eq!(listed.min_key, 1024);
+        // Other rows are as the registry has them.
+        assert_eq!(lookup(CKM_RSA_PKCS, &on).unwrap().min_key, 1024);
+        assert_eq!(lookup(CKM_AES_GCM, &on).unwrap().min_key, 16);
+    }
 
     #[test]
     fn advertised_mechanisms_are_pinned() {

@@ -24,7 +24,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let def = registry::get(mech.mech)?;
+        let def = self.mechanism(mech.mech)?;
         let gen = def.functions.generate_key.ok_or(Error::MechanismInvalid)?;
         let generated = gen(mech, template)?;
         let origin = Origin::Generate {
@@ -45,11 +45,12 @@ impl Module {
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let def = registry::get(mech.mech)?;
+        let def = self.mechanism(mech.mech)?;
         let gen = def
             .functions
             .generate_key_pair
             .ok_or(Error::MechanismInvalid)?;
+        def.check_requested_size(public, private)?;
         let (gpub, gpriv) = gen(mech, public, private)?;
         let origin = Origin::Generate {
             mechanism: mech.mech,
@@ -90,7 +91,7 @@ impl Module {
         out: &mut OutBuf,
     ) -> Result<()> {
         let (_s, t) = self.session(h)?;
-        let def = registry::get(mech.mech)?;
+        let def = self.mechanism(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
         let reqs = [
             Request {
@@ -143,14 +144,14 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let def = registry::get(mech.mech)?;
+        let def = self.mechanism(mech.mech)?;
         let unwrap = def.functions.unwrap.ok_or(Error::MechanismInvalid)?;
         let invalid = Error::UnwrappingKeyHandleInvalid;
         self.use_key(
             t,
             h,
             "C_UnwrapKey",
-            def,
+            &def,
             mech,
             unwrapping_key,
             Use::Unwrap,
@@ -205,9 +206,9 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let def = registry::get(mech.mech)?;
+        let def = self.mechanism(mech.mech)?;
         let derive = def.functions.derive.ok_or(Error::MechanismInvalid)?;
-        self.derive_with(t, h, def, mech, base_key, |mech, base, lookup| {
+        self.derive_with(t, h, &def, mech, base_key, |mech, base, lookup| {
             if mech.mech == CKM_HKDF_DATA {
                 self.derive_data(&s, t, mech, derive, base, lookup, template)
             } else {

@@ -11,9 +11,10 @@
 //! crypto work or SQLite I/O of another token.
 
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, MechanismSettings};
 use crate::error::{Error, Result};
 use crate::gate::{self};
+use crate::mechanism::{registry, MechanismDef};
 use crate::object::Object;
 use crate::session::Session;
 use crate::store::audit::AuditRecord;
@@ -32,6 +33,7 @@ mod session;
 mod slot;
 
 pub(crate) use audit::{audit_json, AuditFilter};
+pub(crate) use ops::Operation;
 
 /// How the caller asked the library to lock (`CK_C_INITIALIZE_ARGS`), already
 /// checked by `ffi` for the all-or-none rule of the mutex callbacks.
@@ -144,6 +146,8 @@ pub struct Module {
     tokens: Vec<Arc<Token>>,
     sessions: RwLock<crate::token::cache::HandleMap<Arc<Mutex<Session>>>>,
     args: InitArgs,
+    /// What the mechanisms offer (`min_rsa_bits`, `legacy_mechanisms`).
+    settings: MechanismSettings,
 }
 
 struct Global {
@@ -187,6 +191,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
             tokens,
             sessions: RwLock::new(Default::default()),
             args,
+            settings: cfg.mechanisms,
         }),
     });
     log::debug!("initialized ({} slots)", cfg.slots.len());
@@ -290,6 +295,19 @@ impl Module {
             .filter(|s| s.lock().slot == slot)
             .cloned()
             .collect()
+    }
+
+    /// The registry row of `mech` as this configuration has it in force, or
+    /// `CKR_MECHANISM_INVALID` when the module does not offer it: every call
+    /// that takes a mechanism asks here, so that what `C_GetMechanismList`
+    /// and `C_GetMechanismInfo` report is what works.
+    fn mechanism(&self, mech: CK_MECHANISM_TYPE) -> Result<MechanismDef> {
+        registry::lookup(mech, &self.settings)
+    }
+
+    /// The mechanism settings in force.
+    pub fn mechanism_settings(&self) -> MechanismSettings {
+        self.settings
     }
 
     /// An object the session can see (`invalid` is the error for a bad handle).

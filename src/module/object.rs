@@ -57,6 +57,11 @@ impl Module {
         tok: &Token,
         mut attrs: AttrMap,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if !self.settings.legacy && rules::is_legacy_key(&attrs) {
+            // Triple-DES keys exist only with `legacy_mechanisms = true`;
+            // otherwise their key type is one the module does not support.
+            return Err(Error::AttributeValueInvalid(CKA_KEY_TYPE));
+        }
         lifecycle::on_create(&mut attrs, clock::now_unix())?;
         complete_key(&mut attrs)?;
         self.prepare_key_attrs(tok, &mut attrs)?;

@@ -8,7 +8,7 @@ use crate::gate::{Granted, Use};
 use crate::mechanism::versioned;
 use crate::mechanism::{registry, Functions, KeyOpCtor, Mechanism, Param};
 use crate::outbuf::OutBuf;
-use crate::session::{self, OpKey, OpSlot, Ops, Step};
+use crate::session::{self, OpKey, OpSlot, OpSlotRef, Ops, Step};
 use cryptoki_sys::*;
 
 /// What the audit log needs of a running operation's key.
@@ -21,7 +21,42 @@ fn op_key(mech: &Mechanism, g: &Granted) -> OpKey {
     }
 }
 
+/// The kinds of single and multi-part operations (`C_SessionCancel`'s
+/// flags), for [`Module::end_operation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    /// `C_Encrypt*`.
+    Encrypt,
+    /// `C_Decrypt*`.
+    Decrypt,
+    /// `C_Digest*`.
+    Digest,
+    /// `C_Sign*`.
+    Sign,
+    /// `C_Verify*`.
+    Verify,
+}
+
 impl Module {
+    /// Ends the operation of kind `op` on session `h`, if one runs: the
+    /// caller's call failed before it reached the module (a null pointer,
+    /// `CKR_ARGUMENTS_BAD`), and every error but `CKR_BUFFER_TOO_SMALL` ends
+    /// the operation (PKCS#11 3.0 §5.2, §5.8–§5.15). An unknown session is
+    /// left to the call's own error.
+    pub(crate) fn end_operation(&self, h: CK_SESSION_HANDLE, op: Operation) {
+        let Ok((s, _)) = self.session(h) else { return };
+        let mut s = s.lock();
+        let o = &mut s.ops;
+        let i = &mut o.in_parts;
+        match op {
+            Operation::Encrypt => session::end((&mut o.encrypt, &mut i.encrypt)),
+            Operation::Decrypt => session::end((&mut o.decrypt, &mut i.decrypt)),
+            Operation::Digest => session::end((&mut o.digest, &mut i.digest)),
+            Operation::Sign => session::end((&mut o.sign, &mut i.sign)),
+            Operation::Verify => session::end((&mut o.verify, &mut i.verify)),
+        }
+    }
+
     /// Starts a key operation of one kind on a session.
     #[allow(clippy::too_many_arguments)]
     fn init_op<T: ?Sized>(
@@ -31,18 +66,18 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         what: Use,
         slot: OpSlot,
-        pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
+        pick: for<'a> fn(&'a mut Ops) -> OpSlotRef<'a, T>,
         ctor: fn(&Functions) -> Option<KeyOpCtor<T>>,
         function: &'static str,
     ) -> Result<()> {
         let (s, t) = self.session(h)?;
         let mut s = s.lock();
-        session::idle(pick(&mut s.ops))?;
-        let def = registry::get(mech.mech)?;
+        session::idle(pick(&mut s.ops).0)?;
+        let def = self.mechanism(mech.mech)?;
         let make = ctor(&def.functions).ok_or(Error::MechanismInvalid)?;
         let invalid = Error::KeyHandleInvalid;
         let (op, always_auth, k) =
-            self.use_key(t, h, function, def, mech, key, what, invalid, |g| {
+            self.use_key(t, h, function, &def, mech, key, what, invalid, |g| {
                 let op = make(mech, g).inspect_err(|e| log::info!("{}: {e}", def.name))?;
                 Ok((
                     op,
@@ -67,7 +102,7 @@ impl Module {
         h: CK_SESSION_HANDLE,
         slot: Option<OpSlot>,
         function: &'static str,
-        pick: for<'a> fn(&'a mut Ops) -> &'a mut Option<Box<T>>,
+        pick: for<'a> fn(&'a mut Ops) -> OpSlotRef<'a, T>,
         step: Step,
         query: bool,
         f: impl FnOnce(&mut T) -> Result<R>,
@@ -76,7 +111,10 @@ impl Module {
         let mut s = s.lock();
         let r = session::step(pick(&mut s.ops), step, query, f);
         if let (Err(e), Some(slot)) = (&r, slot) {
-            if !matches!(e, Error::BufferTooSmall | Error::OperationNotInitialized) {
+            if !matches!(
+                e,
+                Error::BufferTooSmall | Error::OperationNotInitialized | Error::OperationActive
+            ) {
                 if let Some(k) = s.op_keys.get(slot) {
                     crate::gate::record_use(
                         t,
@@ -107,7 +145,7 @@ impl Module {
             key,
             Use::Encrypt,
             OpSlot::Encrypt,
-            |o| &mut o.encrypt,
+            |o| (&mut o.encrypt, &mut o.in_parts.encrypt),
             |f| f.encrypt,
             "C_EncryptInit",
         )
@@ -119,8 +157,8 @@ impl Module {
             h,
             Some(OpSlot::Encrypt),
             "C_Encrypt",
-            |o| &mut o.encrypt,
-            Step::Last,
+            |o| (&mut o.encrypt, &mut o.in_parts.encrypt),
+            Step::Single,
             q,
             |op| op.one_shot(data, out),
         )
@@ -137,7 +175,7 @@ impl Module {
             h,
             Some(OpSlot::Encrypt),
             "C_EncryptUpdate",
-            |o| &mut o.encrypt,
+            |o| (&mut o.encrypt, &mut o.in_parts.encrypt),
             Step::Update,
             q,
             |op| op.update(data, out),
@@ -150,7 +188,7 @@ impl Module {
             h,
             Some(OpSlot::Encrypt),
             "C_EncryptFinal",
-            |o| &mut o.encrypt,
+            |o| (&mut o.encrypt, &mut o.in_parts.encrypt),
             Step::Last,
             q,
             |op| op.finish(out),
@@ -166,12 +204,20 @@ impl Module {
         let (s, t) = self.session(h)?;
         let mut s = s.lock();
         session::idle(&s.ops.decrypt)?;
-        let def = registry::get(mech.mech)?;
+        let def = self.mechanism(mech.mech)?;
         let make = def.functions.decrypt.ok_or(Error::MechanismInvalid)?;
         let function = "C_DecryptInit";
         let invalid = Error::KeyHandleInvalid;
-        let (op, always_auth, k) =
-            self.use_key(t, h, function, def, mech, key, Use::Decrypt, invalid, |g| {
+        let (op, always_auth, k) = self.use_key(
+            t,
+            h,
+            function,
+            &def,
+            mech,
+            key,
+            Use::Decrypt,
+            invalid,
+            |g| {
                 let op = if registry::tries_versions(mech.mech) && g.each_version().nth(1).is_some()
                 {
                     g.each_version()
@@ -190,8 +236,10 @@ impl Module {
                     g.key().flag(CKA_ALWAYS_AUTHENTICATE, false),
                     op_key(mech, g),
                 ))
-            })?;
-        session::start(&mut s.ops.decrypt, op)?;
+            },
+        )?;
+        let o = &mut s.ops;
+        session::start((&mut o.decrypt, &mut o.in_parts.decrypt), op)?;
         s.op_keys.set(OpSlot::Decrypt, k);
         s.context_login_needed = always_auth;
         Ok(())
@@ -204,8 +252,8 @@ impl Module {
             h,
             Some(OpSlot::Decrypt),
             "C_Decrypt",
-            |o| &mut o.decrypt,
-            Step::Last,
+            |o| (&mut o.decrypt, &mut o.in_parts.decrypt),
+            Step::Single,
             q,
             |op| op.one_shot(data, out),
         )
@@ -223,7 +271,7 @@ impl Module {
             h,
             Some(OpSlot::Decrypt),
             "C_DecryptUpdate",
-            |o| &mut o.decrypt,
+            |o| (&mut o.decrypt, &mut o.in_parts.decrypt),
             Step::Update,
             q,
             |op| op.update(data, out),
@@ -237,7 +285,7 @@ impl Module {
             h,
             Some(OpSlot::Decrypt),
             "C_DecryptFinal",
-            |o| &mut o.decrypt,
+            |o| (&mut o.decrypt, &mut o.in_parts.decrypt),
             Step::Last,
             q,
             |op| op.finish(out),
@@ -248,9 +296,10 @@ impl Module {
         let (s, _) = self.session(h)?;
         let mut s = s.lock();
         session::idle(&s.ops.digest)?;
-        let def = registry::get(mech.mech)?;
+        let def = self.mechanism(mech.mech)?;
         let make = def.functions.digest.ok_or(Error::MechanismInvalid)?;
-        session::start(&mut s.ops.digest, make(mech)?)
+        let o = &mut s.ops;
+        session::start((&mut o.digest, &mut o.in_parts.digest), make(mech)?)
     }
     /// `C_Digest` (§5.12).
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
@@ -259,8 +308,8 @@ impl Module {
             h,
             None,
             "C_Digest",
-            |o| &mut o.digest,
-            Step::Last,
+            |o| (&mut o.digest, &mut o.in_parts.digest),
+            Step::Single,
             q,
             |op| {
                 if q {
@@ -283,7 +332,7 @@ impl Module {
             h,
             None,
             "C_DigestUpdate",
-            |o| &mut o.digest,
+            |o| (&mut o.digest, &mut o.in_parts.digest),
             Step::Update,
             false,
             |op| op.update(data),
@@ -296,7 +345,7 @@ impl Module {
         if s.lock().ops.digest.is_none() {
             return Err(Error::OperationNotInitialized);
         }
-        let g = crate::gate::admit(
+        let value = crate::gate::admit(
             t,
             h,
             "C_DigestKey",
@@ -309,18 +358,27 @@ impl Module {
                 caller_iv: false,
                 invalid: Error::KeyHandleInvalid,
             },
-        )?;
-        let value = g
-            .key()
-            .get(CKA_VALUE)
-            .ok_or(Error::KeyIndigestible)?
-            .to_vec();
-        let value = zeroize::Zeroizing::new(value);
+        )
+        .and_then(|g| {
+            let v = g.key().get(CKA_VALUE).ok_or(Error::KeyIndigestible)?;
+            Ok(zeroize::Zeroizing::new(v.to_vec()))
+        });
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => {
+                // An error of C_DigestKey ends the digest (§5.12.4), a refused
+                // or indigestible key included.
+                let mut s = s.lock();
+                let o = &mut s.ops;
+                session::end((&mut o.digest, &mut o.in_parts.digest));
+                return Err(e);
+            }
+        };
         self.run(
             h,
             None,
             "C_DigestKey",
-            |o| &mut o.digest,
+            |o| (&mut o.digest, &mut o.in_parts.digest),
             Step::Update,
             false,
             |op| op.update(&value),
@@ -333,7 +391,7 @@ impl Module {
             h,
             None,
             "C_DigestFinal",
-            |o| &mut o.digest,
+            |o| (&mut o.digest, &mut o.in_parts.digest),
             Step::Last,
             q,
             |op| op.finish(out),
@@ -352,7 +410,7 @@ impl Module {
             key,
             Use::Sign,
             OpSlot::Sign,
-            |o| &mut o.sign,
+            |o| (&mut o.sign, &mut o.in_parts.sign),
             |f| f.sign,
             "C_SignInit",
         )
@@ -365,8 +423,8 @@ impl Module {
             h,
             Some(OpSlot::Sign),
             "C_Sign",
-            |o| &mut o.sign,
-            Step::Last,
+            |o| (&mut o.sign, &mut o.in_parts.sign),
+            Step::Single,
             q,
             |op| op.one_shot(data, out),
         )
@@ -378,7 +436,7 @@ impl Module {
             h,
             Some(OpSlot::Sign),
             "C_SignUpdate",
-            |o| &mut o.sign,
+            |o| (&mut o.sign, &mut o.in_parts.sign),
             Step::Update,
             false,
             |op| op.update(data),
@@ -392,7 +450,7 @@ impl Module {
             h,
             Some(OpSlot::Sign),
             "C_SignFinal",
-            |o| &mut o.sign,
+            |o| (&mut o.sign, &mut o.in_parts.sign),
             Step::Last,
             q,
             |op| op.finish(out),
@@ -411,7 +469,7 @@ impl Module {
             key,
             Use::Verify,
             OpSlot::Verify,
-            |o| &mut o.verify,
+            |o| (&mut o.verify, &mut o.in_parts.verify),
             |f| f.verify,
             "C_VerifyInit",
         )
@@ -422,8 +480,8 @@ impl Module {
             h,
             Some(OpSlot::Verify),
             "C_Verify",
-            |o| &mut o.verify,
-            Step::Last,
+            |o| (&mut o.verify, &mut o.in_parts.verify),
+            Step::Single,
             false,
             |op| op.one_shot(data, signature),
         )
@@ -434,7 +492,7 @@ impl Module {
             h,
             Some(OpSlot::Verify),
             "C_VerifyUpdate",
-            |o| &mut o.verify,
+            |o| (&mut o.verify, &mut o.in_parts.verify),
             Step::Update,
             false,
             |op| op.update(data),
@@ -446,7 +504,7 @@ impl Module {
             h,
             Some(OpSlot::Verify),
             "C_VerifyFinal",
-            |o| &mut o.verify,
+            |o| (&mut o.verify, &mut o.in_parts.verify),
             Step::Last,
             false,
             |op| op.finish(signature),
@@ -466,7 +524,7 @@ impl Module {
             key,
             Use::Encrypt,
             OpSlot::MessageEncrypt,
-            |o| &mut o.message_encrypt,
+            |o| (&mut o.message_encrypt, &mut o.in_parts.message_encrypt),
             |f| f.message_encrypt,
             "C_MessageEncryptInit",
         )
@@ -486,7 +544,7 @@ impl Module {
             h,
             Some(OpSlot::MessageEncrypt),
             "C_EncryptMessage",
-            |o| &mut o.message_encrypt,
+            |o| (&mut o.message_encrypt, &mut o.in_parts.message_encrypt),
             Step::Message,
             q,
             |op| op.one_shot(param, aad, data, out),
@@ -503,7 +561,7 @@ impl Module {
             h,
             Some(OpSlot::MessageEncrypt),
             "C_EncryptMessageBegin",
-            |o| &mut o.message_encrypt,
+            |o| (&mut o.message_encrypt, &mut o.in_parts.message_encrypt),
             Step::Update,
             false,
             |op| op.begin(param, aad),
@@ -523,7 +581,7 @@ impl Module {
             h,
             Some(OpSlot::MessageEncrypt),
             "C_EncryptMessageNext",
-            |o| &mut o.message_encrypt,
+            |o| (&mut o.message_encrypt, &mut o.in_parts.message_encrypt),
             Step::Update,
             q,
             |op| op.next(param, data, last, out),
@@ -535,7 +593,7 @@ impl Module {
             h,
             Some(OpSlot::MessageEncrypt),
             "C_MessageEncryptFinal",
-            |o| &mut o.message_encrypt,
+            |o| (&mut o.message_encrypt, &mut o.in_parts.message_encrypt),
             Step::Last,
             false,
             |_| Ok(()),
@@ -554,7 +612,7 @@ impl Module {
             key,
             Use::Decrypt,
             OpSlot::MessageDecrypt,
-            |o| &mut o.message_decrypt,
+            |o| (&mut o.message_decrypt, &mut o.in_parts.message_decrypt),
             |f| f.message_decrypt,
             "C_MessageDecryptInit",
         )
@@ -573,7 +631,7 @@ impl Module {
             h,
             Some(OpSlot::MessageDecrypt),
             "C_DecryptMessage",
-            |o| &mut o.message_decrypt,
+            |o| (&mut o.message_decrypt, &mut o.in_parts.message_decrypt),
             Step::Message,
             q,
             |op| op.one_shot(param, aad, data, out),
@@ -590,7 +648,7 @@ impl Module {
             h,
             Some(OpSlot::MessageDecrypt),
             "C_DecryptMessageBegin",
-            |o| &mut o.message_decrypt,
+            |o| (&mut o.message_decrypt, &mut o.in_parts.message_decrypt),
             Step::Update,
             false,
             |op| op.begin(param, aad),
@@ -610,7 +668,7 @@ impl Module {
             h,
             Some(OpSlot::MessageDecrypt),
             "C_DecryptMessageNext",
-            |o| &mut o.message_decrypt,
+            |o| (&mut o.message_decrypt, &mut o.in_parts.message_decrypt),
             Step::Update,
             q,
             |op| op.next(param, data, last, out),
@@ -622,7 +680,7 @@ impl Module {
             h,
             Some(OpSlot::MessageDecrypt),
             "C_MessageDecryptFinal",
-            |o| &mut o.message_decrypt,
+            |o| (&mut o.message_decrypt, &mut o.in_parts.message_decrypt),
             Step::Last,
             false,
             |_| Ok(()),

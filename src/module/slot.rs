@@ -95,13 +95,13 @@ impl Module {
     /// `C_GetMechanismList` (§5.5): generated from the registry.
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
         self.token(slot)?;
-        Ok(registry::all().map(|d| d.mech).collect())
+        Ok(registry::offered(&self.settings).map(|d| d.mech).collect())
     }
 
     /// `C_GetMechanismInfo` (§5.5).
     pub fn mechanism_info(&self, slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE) -> Result<MechInfo> {
         self.token(slot)?;
-        let d = registry::get(mech)?;
+        let d = self.mechanism(mech)?;
         Ok(MechInfo {
             min_key: d.min_key,
             max_key: d.max_key,

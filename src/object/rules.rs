@@ -197,6 +197,11 @@ pub(crate) fn validate_value(d: &AttrDef, v: &[u8]) -> Result<Zeroizing<Vec<u8>>
             return Err(bad());
         }
     }
+    if let Check::OddParity(len) = d.check {
+        if v.len() != len || !v.iter().all(|b| b.count_ones() % 2 == 1) {
+            return Err(bad());
+        }
+    }
     Ok(Zeroizing::new(v.to_vec()))
 }
 
@@ -284,6 +289,13 @@ fn new_shape(template: &[Attribute], generated: &[Attribute]) -> Result<Shape> {
         None
     };
     Ok(Shape { class, sub })
+}
+
+/// True when `attrs` is a key of a type offered only with
+/// `legacy_mechanisms = true` (Triple-DES).
+pub(crate) fn is_legacy_key(attrs: &AttrMap) -> bool {
+    shape_of(attrs)
+        .is_some_and(|s| table::is_key_class(s.class) && s.sub.is_some_and(table::legacy_key_type))
 }
 
 /// Number of significant bits of a big-endian integer.

@@ -111,6 +111,10 @@ pub(crate) enum Check {
     Lens(&'static [usize]),
     /// A `CK_ULONG` value must be at most this.
     UlongMax(CK_ULONG),
+    /// A DES key value: this many bytes, each with odd parity (FIPS 46-3; the
+    /// standard's DES3 key objects: "attempting to create or unwrap a DES3
+    /// key with incorrect parity" fails).
+    OddParity(usize),
 }
 
 /// A set of rule flags (see the module docs for the footnotes they stand for).
@@ -267,6 +271,8 @@ const EC_ALL: &[CK_ULONG] = &[CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY];
 /// RFC 7748 encodings), not a big integer.
 const ECX: &[CK_ULONG] = &[CKK_EC_EDWARDS, CKK_EC_MONTGOMERY];
 const AES: &[CK_ULONG] = &[CKK_AES];
+/// Triple-DES keys (only with `legacy_mechanisms = true`: [`LEGACY_KEY_TYPES`]).
+const DES3: &[CK_ULONG] = &[CKK_DES3];
 /// Secret key types whose `CKA_VALUE` has any length.
 #[rustfmt::skip]
 const GENERIC: &[CK_ULONG] = &[
@@ -460,6 +466,9 @@ const EC_ROWS: &[AttrDef] = &[
 const SECRET_ROWS: &[AttrDef] = &[
     sub(check(row(CKA_VALUE, "CKA_VALUE", Bytes, SECRET_MATERIAL, D::None, SEC), Check::Lens(&[16, 24, 32])), AES),
     sub(row(CKA_VALUE, "CKA_VALUE", Bytes, SECRET_MATERIAL, D::None, SEC), GENERIC),
+    // DES3 (current mechanisms, "DES3 secret key objects"): 24 bytes with the
+    // parity bits set; no CKA_VALUE_LEN, the length is fixed.
+    sub(check(row(CKA_VALUE, "CKA_VALUE", Bytes, SECRET_MATERIAL, D::None, SEC), Check::OddParity(24)), DES3),
     sub(row(CKA_VALUE_LEN, "CKA_VALUE_LEN", Ulong, NO_CREATE.or(REQ_GENERATE), D::Computed, SEC), SECRET_TYPES),
 ];
 
@@ -529,7 +538,19 @@ const KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[
     (CKO_SECRET_KEY, CKK_SHA3_256_HMAC),
     (CKO_SECRET_KEY, CKK_SHA3_384_HMAC),
     (CKO_SECRET_KEY, CKK_SHA3_512_HMAC),
+    (CKO_SECRET_KEY, CKK_DES3),
 ];
+
+/// Key types the module accepts only with `legacy_mechanisms = true` (the
+/// module refuses to make such an object otherwise, with
+/// `CKR_ATTRIBUTE_VALUE_INVALID` for its `CKA_KEY_TYPE`, as for any key type
+/// it does not support).
+const LEGACY_KEY_TYPES: &[CK_KEY_TYPE] = &[CKK_DES3];
+
+/// True for a key type of [`LEGACY_KEY_TYPES`].
+pub(crate) fn legacy_key_type(key_type: CK_KEY_TYPE) -> bool {
+    LEGACY_KEY_TYPES.contains(&key_type)
+}
 
 /// True for the classes objects can be created in.
 pub(crate) fn class_known(class: CK_OBJECT_CLASS) -> bool {

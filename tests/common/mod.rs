@@ -83,11 +83,17 @@ impl Ctx {
     }
 
     pub fn with_config(slots: usize, extra: &str) -> Ctx {
+        Self::with_top_config(slots, "", extra)
+    }
+
+    /// As [`Ctx::with_config`], with `top` lines before the slots (top-level
+    /// options such as `min_rsa_bits` or `legacy_mechanisms`).
+    pub fn with_top_config(slots: usize, top: &str, extra: &str) -> Ctx {
         let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         // The test build's clock starts at the real time in every test.
         std::env::remove_var("SOFTKMS_TEST_CLOCK_OFFSET");
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut conf = String::new();
+        let mut conf = format!("{top}\n");
         for i in 0..slots {
             conf.push_str(&format!(
                 "[[slot]]\nid = {i}\npath = \"{}\"\nkdf = \"fast\"\n{extra}\n",

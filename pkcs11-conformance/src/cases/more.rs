@@ -332,7 +332,183 @@ fn unique_id(r: &mut Runner, env: &Env) {
     });
 }
 
+/// `C_Encrypt` (or another single-part call of `op`) into a buffer of
+/// `cap` bytes; `len_ptr` false passes a null `pul…Len` (`CKR_ARGUMENTS_BAD`).
+fn single(
+    m: &Module,
+    op: Op,
+    s: CK_SESSION_HANDLE,
+    data: &[u8],
+    cap: usize,
+    len_ptr: bool,
+) -> CK_RV {
+    let mut d = data.to_vec();
+    let mut out = vec![0u8; cap];
+    let mut n = cap as CK_ULONG;
+    let np: *mut CK_ULONG = if len_ptr { &mut n } else { nul() };
+    let (dp, dl, op_) = (d.as_mut_ptr(), d.len() as CK_ULONG, out.as_mut_ptr());
+    match op {
+        Op::Encrypt => call!(m.f, C_Encrypt, s, dp, dl, op_, np),
+        Op::Decrypt => call!(m.f, C_Decrypt, s, dp, dl, op_, np),
+        Op::Digest => call!(m.f, C_Digest, s, dp, dl, op_, np),
+        Op::Sign => call!(m.f, C_Sign, s, dp, dl, op_, np),
+        Op::Verify => {
+            let sp = if len_ptr { op_ } else { nul() };
+            call!(m.f, C_Verify, s, dp, dl, sp, cap as CK_ULONG)
+        }
+    }
+}
+
+/// The §5 rules of one operation: a single-part call after an update is
+/// `CKR_OPERATION_ACTIVE` and keeps the operation and its data; a null
+/// length pointer (`CKR_ARGUMENTS_BAD`) ends it.
+fn single_part_rules(r: &mut Runner, env: &Env) {
+    // (case name, section, op, mechanism, key type, key length, input)
+    let rows: [(&str, &str, Op, CK_MECHANISM_TYPE, CK_KEY_TYPE, usize); 5] = [
+        ("encrypt", "§5.8.2", Op::Encrypt, CKM_AES_ECB, CKK_AES, 16),
+        ("decrypt", "§5.10.2", Op::Decrypt, CKM_AES_ECB, CKK_AES, 16),
+        ("digest", "§5.12.2", Op::Digest, CKM_SHA256, 0, 0),
+        (
+            "sign",
+            "§5.13.2",
+            Op::Sign,
+            CKM_SHA256_HMAC,
+            CKK_GENERIC_SECRET,
+            32,
+        ),
+        (
+            "verify",
+            "§5.15.2",
+            Op::Verify,
+            CKM_SHA256_HMAC,
+            CKK_GENERIC_SECRET,
+            32,
+        ),
+    ];
+    for (name, section, op, mech, kt, klen) in rows {
+        let id = format!("ops.single-after-update.{name}");
+        r.case(&id, section, env, |m, e| {
+            if !e.mechs.contains(&mech) {
+                return Outcome::Skip("mechanism not advertised".into());
+            }
+            let s = t!(user(m, e), "open+login");
+            let k = if klen > 0 {
+                t!(secret(m, s, kt, &vec![5u8; klen]), "C_CreateObject")
+            } else {
+                0
+            };
+            let data = [9u8; 32];
+            // What the whole operation gives in parts, without interruption.
+            let whole = t!(
+                m.run_multi(op, s, &Mech::new(mech), k, &data, 16, &[0u8; 32])
+                    .or_else(|rv| {
+                        if op == Op::Verify && rv == CKR_SIGNATURE_INVALID {
+                            Ok(Vec::new())
+                        } else {
+                            Err(rv)
+                        }
+                    }),
+                "reference run"
+            );
+            ok!(m.op_init(op, s, &Mech::new(mech), k), "Init");
+            let mut got = t!(m.op_update(op, s, &data[..16]), "first Update");
+            let rv = single(m, op, s, &data, 64, true);
+            ensure!(
+                rv == CKR_OPERATION_ACTIVE,
+                "a single-part call after an Update: expected CKR_OPERATION_ACTIVE, got {}",
+                rv_name(rv)
+            );
+            got.extend(t!(
+                m.op_update(op, s, &data[16..]),
+                "Update after the refused call (the operation must go on)"
+            ));
+            if op == Op::Verify {
+                // A wrong MAC: the Final must still be about all 32 bytes.
+                let mut g = [0u8; 32];
+                let rv = call!(m.f, C_VerifyFinal, s, g.as_mut_ptr(), 32);
+                return expect_rv(&[CKR_SIGNATURE_INVALID], rv);
+            }
+            let mut n: CK_ULONG = 64;
+            let mut out = vec![0u8; 64];
+            ok!(m.op_final_raw(op, s, Some(&mut out), &mut n), "Final");
+            out.truncate(n as usize);
+            got.extend(out);
+            check(got == whole, || {
+                "the refused single-part call changed the operation's data".into()
+            })
+        });
+        let id = format!("ops.arguments-bad-ends.{name}");
+        r.case(&id, "§5.2", env, |m, e| {
+            if !e.mechs.contains(&mech) {
+                return Outcome::Skip("mechanism not advertised".into());
+            }
+            let s = t!(user(m, e), "open+login");
+            let k = if klen > 0 {
+                t!(secret(m, s, kt, &vec![5u8; klen]), "C_CreateObject")
+            } else {
+                0
+            };
+            ok!(m.op_init(op, s, &Mech::new(mech), k), "Init");
+            let rv = single(m, op, s, &[9u8; 16], 32, false);
+            ensure!(
+                rv == CKR_ARGUMENTS_BAD,
+                "a null length (or signature) pointer: expected CKR_ARGUMENTS_BAD, got {}",
+                rv_name(rv)
+            );
+            // The operation ended: a new Init works.
+            expect_rv(&[CKR_OK], m.op_init(op, s, &Mech::new(mech), k))
+        });
+    }
+    r.case("ops.arguments-bad-ends.update", "§5.2", env, |m, e| {
+        if !e.mechs.contains(&CKM_SHA256) {
+            return Outcome::Skip("CKM_SHA256 not advertised".into());
+        }
+        let s = t!(user(m, e), "open+login");
+        ok!(
+            m.op_init(Op::Digest, s, &Mech::new(CKM_SHA256), 0),
+            "C_DigestInit"
+        );
+        let rv = call!(m.f, C_DigestUpdate, s, nul(), 4);
+        ensure!(
+            rv == CKR_ARGUMENTS_BAD,
+            "C_DigestUpdate(NULL, 4): expected CKR_ARGUMENTS_BAD, got {}",
+            rv_name(rv)
+        );
+        expect_rv(
+            &[CKR_OK],
+            m.op_init(Op::Digest, s, &Mech::new(CKM_SHA256), 0),
+        )
+    });
+    r.case(
+        "ops.error-ends-operation.encrypt",
+        "§5.8.2",
+        env,
+        |m, e| {
+            if !e.mechs.contains(&CKM_AES_ECB) {
+                return Outcome::Skip("CKM_AES_ECB not advertised".into());
+            }
+            let s = t!(user(m, e), "open+login");
+            let k = t!(secret(m, s, CKK_AES, &[7u8; 16]), "C_CreateObject");
+            ok!(
+                m.op_init(Op::Encrypt, s, &Mech::new(CKM_AES_ECB), k),
+                "C_EncryptInit"
+            );
+            let rv = single(m, Op::Encrypt, s, &[1u8; 15], 32, true);
+            ensure!(
+                rv == CKR_DATA_LEN_RANGE,
+                "15 bytes to CKM_AES_ECB: expected CKR_DATA_LEN_RANGE, got {}",
+                rv_name(rv)
+            );
+            expect_rv(
+                &[CKR_OPERATION_NOT_INITIALIZED],
+                single(m, Op::Encrypt, s, &[1u8; 16], 32, true),
+            )
+        },
+    );
+}
+
 fn endings(r: &mut Runner, env: &Env) {
+    single_part_rules(r, env);
     r.case("ops.update-after-final", "§5.8.4", env, |m, e| {
         if !e.mechs.contains(&CKM_AES_ECB) {
             return Outcome::Skip("CKM_AES_ECB not advertised".into());

@@ -5,8 +5,9 @@
 #![allow(non_snake_case)]
 
 use super::{not_supported, with_module};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::ffi::marshal;
+use crate::module::{Module, Operation};
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::ffi::c_void;
@@ -33,7 +34,7 @@ macro_rules! init_with_key {
 
 /// Defines `C_xxx(h, pIn, ulInLen, pOut, pulOutLen)` with the output length rules.
 macro_rules! in_out {
-    ($(#[$doc:meta])* $name:ident => $method:ident) => {
+    ($(#[$doc:meta])* $name:ident => $method:ident, $op:ident) => {
         $(#[$doc])*
         pub(in crate::ffi) unsafe extern "C" fn $name(
             h: CK_SESSION_HANDLE,
@@ -45,21 +46,33 @@ macro_rules! in_out {
             with_module(stringify!($name), |m| {
                 let run = |d: &[u8], o: &mut OutBuf<'_>| m.$method(h, d, o);
                 // SAFETY: pIn holds ulInLen bytes; pOut holds *pulOutLen bytes or is null.
-                unsafe { marshal::in_out(p_in, in_len, p_out, pul_out_len, run) }
+                let r = unsafe { marshal::in_out(p_in, in_len, p_out, pul_out_len, run) };
+                ended_by(m, h, Operation::$op, r)
             })
         }
     };
 }
 
+/// A call's `CKR_ARGUMENTS_BAD` found here, before the module saw the call (a
+/// null pointer), ends the operation as every error but
+/// `CKR_BUFFER_TOO_SMALL` does (PKCS#11 3.0 §5.2, §5.8–§5.15).
+fn ended_by(m: &Module, h: CK_SESSION_HANDLE, op: Operation, r: Result<()>) -> Result<()> {
+    if matches!(r, Err(Error::ArgumentsBad)) {
+        m.end_operation(h, op);
+    }
+    r
+}
+
 /// Defines `C_xxxFinal(h, pOut, pulOutLen)`.
 macro_rules! final_out {
-    ($(#[$doc:meta])* $name:ident => $method:ident) => {
+    ($(#[$doc:meta])* $name:ident => $method:ident, $op:ident) => {
         $(#[$doc])*
         pub(in crate::ffi) unsafe extern "C" fn $name(h: CK_SESSION_HANDLE, p_out: *mut CK_BYTE, pul_out_len: *mut CK_ULONG) -> CK_RV {
             with_module(stringify!($name), |m| {
                 let run = |o: &mut OutBuf<'_>| m.$method(h, o);
                 // SAFETY: pOut holds *pulOutLen bytes or is null.
-                unsafe { marshal::out(p_out, pul_out_len, run) }
+                let r = unsafe { marshal::out(p_out, pul_out_len, run) };
+                ended_by(m, h, Operation::$op, r)
             })
         }
     };
@@ -67,6 +80,19 @@ macro_rules! final_out {
 
 /// Defines `C_xxx(h, pData, ulDataLen)` (update functions without output).
 macro_rules! data_in {
+    ($(#[$doc:meta])* $name:ident => $method:ident, $op:ident) => {
+        $(#[$doc])*
+        pub(in crate::ffi) unsafe extern "C" fn $name(h: CK_SESSION_HANDLE, p_data: *mut CK_BYTE, len: CK_ULONG) -> CK_RV {
+            with_module(stringify!($name), |m| {
+                // SAFETY: pData holds ulDataLen bytes.
+                let data = match unsafe { marshal::bytes(p_data, len) } {
+                    Ok(d) => d,
+                    Err(e) => return ended_by(m, h, Operation::$op, Err(e)),
+                };
+                m.$method(h, data)
+            })
+        }
+    };
     ($(#[$doc:meta])* $name:ident => $method:ident) => {
         $(#[$doc])*
         pub(in crate::ffi) unsafe extern "C" fn $name(h: CK_SESSION_HANDLE, p_data: *mut CK_BYTE, len: CK_ULONG) -> CK_RV {
@@ -80,14 +106,14 @@ macro_rules! data_in {
 }
 
 init_with_key!(/** `C_EncryptInit` (§5.8.1). */ C_EncryptInit => encrypt_init);
-in_out!(/** `C_Encrypt` (§5.8.2). */ C_Encrypt => encrypt);
-in_out!(/** `C_EncryptUpdate` (§5.8.3). */ C_EncryptUpdate => encrypt_update);
-final_out!(/** `C_EncryptFinal` (§5.8.4). */ C_EncryptFinal => encrypt_final);
+in_out!(/** `C_Encrypt` (§5.8.2). */ C_Encrypt => encrypt, Encrypt);
+in_out!(/** `C_EncryptUpdate` (§5.8.3). */ C_EncryptUpdate => encrypt_update, Encrypt);
+final_out!(/** `C_EncryptFinal` (§5.8.4). */ C_EncryptFinal => encrypt_final, Encrypt);
 
 init_with_key!(/** `C_DecryptInit` (§5.10.1). */ C_DecryptInit => decrypt_init);
-in_out!(/** `C_Decrypt` (§5.10.2). */ C_Decrypt => decrypt);
-in_out!(/** `C_DecryptUpdate` (§5.10.3). */ C_DecryptUpdate => decrypt_update);
-final_out!(/** `C_DecryptFinal` (§5.10.4). */ C_DecryptFinal => decrypt_final);
+in_out!(/** `C_Decrypt` (§5.10.2). */ C_Decrypt => decrypt, Decrypt);
+in_out!(/** `C_DecryptUpdate` (§5.10.3). */ C_DecryptUpdate => decrypt_update, Decrypt);
+final_out!(/** `C_DecryptFinal` (§5.10.4). */ C_DecryptFinal => decrypt_final, Decrypt);
 
 /// `C_DigestInit` (§5.12.1).
 pub(in crate::ffi) unsafe extern "C" fn C_DigestInit(
@@ -100,8 +126,8 @@ pub(in crate::ffi) unsafe extern "C" fn C_DigestInit(
         m.digest_init(h, &mech)
     })
 }
-in_out!(/** `C_Digest` (§5.12.2). */ C_Digest => digest);
-data_in!(/** `C_DigestUpdate` (§5.12.3). */ C_DigestUpdate => digest_update);
+in_out!(/** `C_Digest` (§5.12.2). */ C_Digest => digest, Digest);
+data_in!(/** `C_DigestUpdate` (§5.12.3). */ C_DigestUpdate => digest_update, Digest);
 /// `C_DigestKey` (§5.12.4).
 pub(in crate::ffi) unsafe extern "C" fn C_DigestKey(
     h: CK_SESSION_HANDLE,
@@ -109,12 +135,12 @@ pub(in crate::ffi) unsafe extern "C" fn C_DigestKey(
 ) -> CK_RV {
     with_module("C_DigestKey", |m| m.digest_key(h, key))
 }
-final_out!(/** `C_DigestFinal` (§5.12.5). */ C_DigestFinal => digest_final);
+final_out!(/** `C_DigestFinal` (§5.12.5). */ C_DigestFinal => digest_final, Digest);
 
 init_with_key!(/** `C_SignInit` (§5.13.1). */ C_SignInit => sign_init);
-in_out!(/** `C_Sign` (§5.13.2). */ C_Sign => sign);
-data_in!(/** `C_SignUpdate` (§5.13.3). */ C_SignUpdate => sign_update);
-final_out!(/** `C_SignFinal` (§5.13.4). */ C_SignFinal => sign_final);
+in_out!(/** `C_Sign` (§5.13.2). */ C_Sign => sign, Sign);
+data_in!(/** `C_SignUpdate` (§5.13.3). */ C_SignUpdate => sign_update, Sign);
+final_out!(/** `C_SignFinal` (§5.13.4). */ C_SignFinal => sign_final, Sign);
 
 init_with_key!(/** `C_VerifyInit` (§5.15.1). */ C_VerifyInit => verify_init);
 /// `C_Verify` (§5.15.2).
@@ -127,17 +153,18 @@ pub(in crate::ffi) unsafe extern "C" fn C_Verify(
 ) -> CK_RV {
     with_module("C_Verify", |m| {
         // SAFETY: pData and pSignature hold their lengths in bytes (§5.15.2).
-        let (data, sig) = unsafe {
-            (
-                marshal::bytes(p_data, data_len)?,
-                marshal::bytes(p_sig, sig_len)?,
-            )
+        let read = unsafe {
+            marshal::bytes(p_data, data_len).and_then(|d| Ok((d, marshal::bytes(p_sig, sig_len)?)))
+        };
+        let (data, sig) = match read {
+            Ok(v) => v,
+            Err(e) => return ended_by(m, h, Operation::Verify, Err(e)),
         };
         m.verify(h, data, sig)
     })
 }
-data_in!(/** `C_VerifyUpdate` (§5.15.3). */ C_VerifyUpdate => verify_update);
-data_in!(/** `C_VerifyFinal` (§5.15.4): the signature. */ C_VerifyFinal => verify_final);
+data_in!(/** `C_VerifyUpdate` (§5.15.3). */ C_VerifyUpdate => verify_update, Verify);
+data_in!(/** `C_VerifyFinal` (§5.15.4): the signature. */ C_VerifyFinal => verify_final, Verify);
 
 /// Defines functions that SoftKMS does not implement: `CKR_FUNCTION_NOT_SUPPORTED`
 /// after the initialized check.

@@ -37,7 +37,8 @@ use std::sync::Arc;
 const RSA: &[CK_KEY_TYPE] = &[CKK_RSA];
 /// Smallest modulus for use, in bits.
 const MIN_USE: CK_ULONG = 1024;
-/// Smallest modulus `CKM_RSA_PKCS_KEY_PAIR_GEN` makes.
+/// Smallest modulus `CKM_RSA_PKCS_KEY_PAIR_GEN` makes by default; the
+/// configuration's `min_rsa_bits` (at least [`MIN_USE`]) replaces it.
 const MIN_GEN: CK_ULONG = 2048;
 /// Largest modulus.
 const MAX_BITS: CK_ULONG = 8192;
@@ -76,7 +77,10 @@ const KEY_PAIR_GEN: Functions = Functions {
 /// The mechanisms of this family.
 #[rustfmt::skip]
 pub(crate) static MECHANISMS: &[MechanismDef] = &[
-    MechanismDef::new(CKM_RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN", ParamKind::None, KEY_PAIR_GEN).sizes(MIN_GEN, MAX_BITS),
+    MechanismDef::new(CKM_RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN", ParamKind::None, KEY_PAIR_GEN)
+        .sizes(MIN_GEN, MAX_BITS)
+        .configured_min(keygen::min_bits)
+        .requested_size(keygen::requested_bits),
     MechanismDef::new(CKM_RSA_PKCS, "CKM_RSA_PKCS", ParamKind::None, CIPHER_WRAP_SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
     MechanismDef::new(CKM_RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS", ParamKind::Pss, SIGN_VERIFY).keys(RSA, MIN_USE, MAX_BITS),
     MechanismDef::new(CKM_RSA_PKCS_OAEP, "CKM_RSA_PKCS_OAEP", ParamKind::Oaep, CIPHER_WRAP).keys(RSA, MIN_USE, MAX_BITS),

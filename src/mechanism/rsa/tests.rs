@@ -487,11 +487,14 @@ fn key_generation_checks_its_template() {
             missing: CKA_MODULUS_BITS
         })
     );
-    let t = vec![Attribute::ulong(CKA_MODULUS_BITS, 1024)];
-    assert_eq!(
-        generate_key_pair(&m, &t, &vec![]).err(),
-        Some(Error::KeySizeRange)
-    );
+    // Below the floor of every configuration, and above the largest modulus.
+    for bits in [512, 1023, 8193] {
+        let t = vec![Attribute::ulong(CKA_MODULUS_BITS, bits)];
+        assert_eq!(
+            generate_key_pair(&m, &t, &vec![]).err(),
+            Some(Error::KeySizeRange)
+        );
+    }
     for e in [
         vec![1, 0, 0],
         vec![1],
@@ -523,4 +526,46 @@ fn registry_flags() {
     assert_eq!(f(CKM_SHA256_RSA_PKCS_PSS), CKF_SIGN | CKF_VERIFY);
     assert_eq!(f(CKM_RSA_AES_KEY_WRAP), CKF_WRAP | CKF_UNWRAP);
     assert_eq!(f(CKM_RSA_PKCS_KEY_PAIR_GEN), CKF_GENERATE_KEY_PAIR);
+}
+
+#[test]
+fn key_generation_minimum_follows_the_configuration() {
+    use crate::mechanism::{registry, MechanismSettings};
+    let gen = |min_rsa_bits| {
+        registry::lookup(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            &MechanismSettings {
+                min_rsa_bits,
+                legacy: false,
+            },
+        )
+        .unwrap()
+    };
+    let bits = |b| vec![Attribute::ulong(CKA_MODULUS_BITS, b)];
+    let d = gen(2048);
+    assert_eq!((d.min_key, d.max_key), (2048, 8192));
+    assert_eq!(
+        d.check_requested_size(&bits(1024), &vec![]),
+        Err(Error::KeySizeRange)
+    );
+    assert_eq!(d.check_requested_size(&bits(2048), &vec![]), Ok(()));
+    let d = gen(1024);
+    assert_eq!(d.min_key, 1024);
+    assert_eq!(d.check_requested_size(&bits(1024), &vec![]), Ok(()));
+    assert_eq!(
+        d.check_requested_size(&bits(1000), &vec![]),
+        Err(Error::KeySizeRange)
+    );
+    assert_eq!(
+        d.check_requested_size(&bits(9000), &vec![]),
+        Err(Error::KeySizeRange)
+    );
+    // No CKA_MODULUS_BITS: the generator's own TemplateIncomplete answers.
+    assert_eq!(d.check_requested_size(&vec![], &vec![]), Ok(()));
+    assert_eq!(gen(3072).min_key, 3072);
+    // The static row keeps the default.
+    assert_eq!(
+        registry::get(CKM_RSA_PKCS_KEY_PAIR_GEN).unwrap().min_key,
+        2048
+    );
 }
