@@ -19,6 +19,8 @@ pub(crate) mod aead;
 pub(crate) mod aes;
 pub(crate) mod ec;
 pub(crate) mod hash;
+pub(crate) mod ml_dsa;
+pub(crate) mod ml_kem;
 pub(crate) mod pinkdf;
 pub(crate) mod rsa;
 pub(crate) mod seal;
