@@ -79,6 +79,10 @@ pub(crate) enum Use {
     /// `C_GetAttributeValue` of a key's material (`CKA_VALUE` of a
     /// non-sensitive key): its value leaves the token in clear.
     Read,
+    /// The public key of `C_EncapsulateKey` (PKCS#11 3.2).
+    Encapsulate,
+    /// The private key of `C_DecapsulateKey` (PKCS#11 3.2).
+    Decapsulate,
 }
 
 impl Use {
@@ -92,6 +96,8 @@ impl Use {
             Use::Wrap => Some(CKA_WRAP),
             Use::Unwrap => Some(CKA_UNWRAP),
             Use::Derive => Some(CKA_DERIVE),
+            Use::Encapsulate => Some(CKA_ENCAPSULATE),
+            Use::Decapsulate => Some(CKA_DECAPSULATE),
             Use::DigestKey | Use::Export | Use::Copy | Use::Read => None,
         }
     }
@@ -100,6 +106,8 @@ impl Use {
     fn classes(self) -> &'static [CK_OBJECT_CLASS] {
         match self {
             Use::Encrypt | Use::Verify | Use::Wrap => &[CKO_SECRET_KEY, CKO_PUBLIC_KEY],
+            Use::Encapsulate => &[CKO_PUBLIC_KEY],
+            Use::Decapsulate => &[CKO_PRIVATE_KEY],
             Use::Derive => &[CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_DATA],
             Use::DigestKey => &[CKO_SECRET_KEY],
             Use::Export | Use::Read => &[CKO_SECRET_KEY, CKO_PRIVATE_KEY],
@@ -123,6 +131,9 @@ impl Use {
             Use::DigestKey => Action::DeriveKey,
             Use::Export | Use::Read => Action::ExportKey,
             Use::Copy => Action::ManageKey,
+            // Both sides of a key encapsulation make a new key from the key
+            // pair, as a derivation does.
+            Use::Encapsulate | Use::Decapsulate => Action::DeriveKey,
             u => policy::action_for(u.usage().unwrap_or(0), mech),
         }
     }
@@ -146,7 +157,7 @@ impl Use {
             Use::Encrypt | Use::Decrypt => Purpose::Cipher,
             Use::Sign | Use::Verify => Purpose::Mac,
             Use::Wrap | Use::Unwrap => Purpose::Wrap,
-            Use::Derive | Use::DigestKey => Purpose::Derive,
+            Use::Derive | Use::DigestKey | Use::Encapsulate | Use::Decapsulate => Purpose::Derive,
             Use::Export | Use::Copy | Use::Read => Purpose::Envelope,
         }
     }

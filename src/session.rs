@@ -6,7 +6,7 @@
 //! those rules to every call.
 
 use crate::error::{Error, Result};
-use crate::mechanism::{CipherOp, DigestOp, MessageOp, SignOp, VerifyOp};
+use crate::mechanism::{CipherOp, DigestOp, MessageOp, SignOp, SignatureVerify, VerifyOp};
 use cryptoki_sys::*;
 
 /// An object search in progress.
@@ -28,6 +28,8 @@ pub(crate) struct Ops {
     pub sign: Option<Box<dyn SignOp>>,
     /// `C_Verify*`.
     pub verify: Option<Box<dyn VerifyOp>>,
+    /// `C_VerifySignature*` (PKCS#11 3.2).
+    pub verify_signature: Option<Box<SignatureVerify>>,
     /// `C_MessageEncrypt*`.
     pub message_encrypt: Option<Box<dyn MessageOp>>,
     /// `C_MessageDecrypt*`.

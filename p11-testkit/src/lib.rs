@@ -91,8 +91,8 @@ pub mod session;
 pub use calls::Op;
 pub use mech::{struct_bytes, Mech};
 pub use module::{
-    function_list, function_table_3_0, GetFunctionListFn, GetInterfaceFn, GetInterfaceListFn,
-    Module,
+    function_list, function_table_3_0, function_table_3_2, GetFunctionListFn, GetInterfaceFn,
+    GetInterfaceListFn, Module,
 };
 pub use rv::rv_name;
 pub use template::Template;

@@ -126,6 +126,30 @@ pub fn function_table_3_0(path: impl AsRef<OsStr>) -> &'static CK_FUNCTION_LIST_
     unsafe { &*(*iface).pFunctionList.cast::<CK_FUNCTION_LIST_3_0>() }
 }
 
+/// The function list of the module's default interface (`C_GetInterface`
+/// with no name and no version), as a 3.2 table: panics unless its version is
+/// 3.2. The library stays loaded for the rest of the process.
+pub fn function_table_3_2(path: impl AsRef<OsStr>) -> &'static CK_FUNCTION_LIST_3_2 {
+    let path = path.as_ref();
+    // SAFETY: loading a PKCS#11 module runs its initializers; that is the point.
+    let lib = unsafe { libloading::Library::new(path) }
+        .unwrap_or_else(|e| panic!("load {}: {e}", path.to_string_lossy()));
+    let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+    // SAFETY: the symbol has the C_GetInterface signature of PKCS#11 3.0.
+    let get: libloading::Symbol<'static, GetInterfaceFn> =
+        unsafe { lib.get(b"C_GetInterface\0") }.expect("C_GetInterface");
+    let mut iface: *mut CK_INTERFACE = ptr::null_mut();
+    // SAFETY: null name and version ask for the default; an output pointer.
+    let rv = unsafe { get(ptr::null_mut(), ptr::null_mut(), &mut iface, 0) };
+    assert_eq!(rv, CKR_OK, "C_GetInterface");
+    assert!(!iface.is_null(), "C_GetInterface returned no interface");
+    // SAFETY: every table starts with its CK_VERSION.
+    let version = unsafe { *(*iface).pFunctionList.cast::<CK_VERSION>() };
+    assert_eq!((version.major, version.minor), (3, 2), "default interface");
+    // SAFETY: a 3.2 table, which lives as long as the library (leaked above).
+    unsafe { &*(*iface).pFunctionList.cast::<CK_FUNCTION_LIST_3_2>() }
+}
+
 /// The version-2 function list of the module at `path`, from
 /// `C_GetFunctionList`; the library stays loaded for the rest of the process.
 pub fn function_list(path: impl AsRef<OsStr>) -> &'static CK_FUNCTION_LIST {

@@ -377,3 +377,32 @@ pub fn attr<T>(ty: CK_ATTRIBUTE_TYPE, v: &T) -> CK_ATTRIBUTE {
         ulValueLen: ulen(std::mem::size_of::<T>()),
     }
 }
+
+/// One `C_EncapsulateKey` (PKCS#11 3.2) through the module's 3.2 table into a
+/// ciphertext buffer of `cap` bytes: (rv, reported length, the key handle, 0
+/// when none was made).
+pub fn encapsulate_into(
+    table: &CK_FUNCTION_LIST_3_2,
+    s: &Session,
+    m: &CK_MECHANISM,
+    public_key: ObjectHandle,
+    template: &[CK_ATTRIBUTE],
+    cap: usize,
+) -> (CK_RV, usize, CK_OBJECT_HANDLE) {
+    let mut out = vec![0u8; cap];
+    let mut n = ulen(cap);
+    let mut key: CK_OBJECT_HANDLE = 0;
+    let rv = call_strict!(
+        table,
+        C_EncapsulateKey,
+        s.handle(),
+        std::ptr::from_ref(m).cast_mut(),
+        public_key.handle(),
+        template.as_ptr().cast_mut(),
+        ulen(template.len()),
+        out.as_mut_ptr(),
+        &mut n,
+        &mut key
+    );
+    (rv, usize::try_from(n).expect("len"), key)
+}

@@ -22,6 +22,8 @@ pub(crate) mod ec;
 pub(crate) mod edwards;
 pub(crate) mod hash;
 pub(crate) mod montgomery;
+pub(crate) mod ml_dsa;
+pub(crate) mod ml_kem;
 pub(crate) mod pinkdf;
 pub(crate) mod rsa;
 pub(crate) mod seal;

@@ -26,7 +26,9 @@ use cryptoki_sys::*;
 use std::ffi::c_void;
 
 mod crypto;
+mod v3_2;
 pub(super) use crypto::*;
+pub(super) use v3_2::*;
 
 /// [`guard`] plus the module of this process: `CKR_CRYPTOKI_NOT_INITIALIZED`
 /// before `C_Initialize` and in a forked child (`guard` makes the fork check

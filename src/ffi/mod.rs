@@ -2,10 +2,21 @@
 //!
 //! Three symbols are exported: [`C_GetFunctionList`], [`C_GetInterfaceList`] and
 //! [`C_GetInterface`]. Every other `C_*` function lives in `entry.rs`, is not
-//! exported by name and is reached through the two function tables built here
-//! from one list: the PKCS#11 2.40 `CK_FUNCTION_LIST` and the 3.0
-//! `CK_FUNCTION_LIST_3_0`, offered as the interfaces "PKCS 11" 3.0 (the default)
-//! and "PKCS 11" 2.40.
+//! exported by name and is reached through the three function tables built
+//! here from one list: the PKCS#11 2.40 `CK_FUNCTION_LIST`, the 3.0
+//! `CK_FUNCTION_LIST_3_0` and the 3.2 `CK_FUNCTION_LIST_3_2`, offered as the
+//! interfaces "PKCS 11" 3.2 (the default), 3.0 and 2.40.
+//!
+//! **Which is the default.** `C_GetInterface` with no name and no version
+//! returns the first of the list (PKCS#11 3.0 §5.4.6: "the default
+//! interface"), and 3.x clients (the `cryptoki` crate, OpenSSL's
+//! pkcs11-provider) ask for it that way and use what it offers: the 3.2 table,
+//! as Kryoptic offers. Each table is a prefix of the next, so a 3.0 caller
+//! handed the 3.2 table finds its functions where it expects them; a caller
+//! that names version 3.0 (or 2.40) gets exactly that table, and
+//! `C_GetFunctionList` returns the 2.40 table as before. `C_GetInfo` reports
+//! `cryptokiVersion` 3.0 whatever the table (it cannot tell which one its
+//! caller holds), as it did before 3.2 was offered.
 //!
 //! Layout: `entry.rs` has one short function per `C_*` call, each run by
 //! `guard.rs` (a panic → `CKR_GENERAL_ERROR` and the module failed until
@@ -33,22 +44,34 @@ use cryptoki_sys::*;
 use entry::*;
 use std::ffi::CStr;
 
-/// Builds both function tables from one list: the functions of PKCS#11 2.40,
-/// then those 3.0 added. Each function is named once; the struct literals fail
-/// to compile if a slot is missing.
+/// Builds the function tables from one list: the functions of PKCS#11 2.40,
+/// then those 3.0 added, then those 3.2 added. Each function is named once;
+/// the struct literals fail to compile if a slot is missing.
 macro_rules! function_tables {
-    (v2_40: [$($f2:ident),* $(,)?], v3_0: [$($f3:ident),* $(,)?] $(,)?) => {
+    (
+        v2_40: [$($f2:ident),* $(,)?],
+        v3_0: [$($f3:ident),* $(,)?],
+        v3_2: [$($f32:ident),* $(,)?] $(,)?
+    ) => {
         /// The PKCS#11 2.40 function list (what `C_GetFunctionList` returns).
         pub(crate) static FUNCTION_LIST: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
             version: CK_VERSION { major: 2, minor: 40 },
             $( $f2: Some($f2), )*
         };
 
-        /// The PKCS#11 3.0 function list (the default interface).
+        /// The PKCS#11 3.0 function list (the "PKCS 11" 3.0 interface).
         pub(crate) static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = CK_FUNCTION_LIST_3_0 {
             version: CK_VERSION { major: 3, minor: 0 },
             $( $f2: Some($f2), )*
             $( $f3: Some($f3), )*
+        };
+
+        /// The PKCS#11 3.2 function list (the default interface).
+        pub(crate) static FUNCTION_LIST_3_2: CK_FUNCTION_LIST_3_2 = CK_FUNCTION_LIST_3_2 {
+            version: CK_VERSION { major: 3, minor: 2 },
+            $( $f2: Some($f2), )*
+            $( $f3: Some($f3), )*
+            $( $f32: Some($f32), )*
         };
     };
 }
@@ -78,22 +101,33 @@ function_tables! {
         C_MessageSignInit, C_SignMessage, C_SignMessageBegin, C_SignMessageNext, C_MessageSignFinal,
         C_MessageVerifyInit, C_VerifyMessage, C_VerifyMessageBegin, C_VerifyMessageNext, C_MessageVerifyFinal,
     ],
+    v3_2: [
+        C_EncapsulateKey, C_DecapsulateKey,
+        C_VerifySignatureInit, C_VerifySignature, C_VerifySignatureUpdate, C_VerifySignatureFinal,
+        C_GetSessionValidationFlags, C_AsyncComplete, C_AsyncGetID, C_AsyncJoin,
+        C_WrapKeyAuthenticated, C_UnwrapKeyAuthenticated,
+    ],
 }
 
-/// The interface name of both interfaces.
+/// The interface name of every interface.
 const INTERFACE_NAME: &CStr = c"PKCS 11";
 
 /// The interfaces, default first. A wrapper, because `CK_INTERFACE` holds raw
 /// pointers and so is not `Sync` by itself.
-pub(crate) struct Interfaces(pub(crate) [CK_INTERFACE; 2]);
+pub(crate) struct Interfaces(pub(crate) [CK_INTERFACE; 3]);
 
-// SAFETY: the pointers in the table point at a string constant and at the two
+// SAFETY: the pointers in the table point at a string constant and at the
 // function tables, all immutable statics that live as long as the library;
 // nothing writes through them, so sharing them between threads is sound.
 unsafe impl Sync for Interfaces {}
 
-/// "PKCS 11" 3.0 (the default) and "PKCS 11" 2.40, flags 0.
+/// "PKCS 11" 3.2 (the default), 3.0 and 2.40, flags 0.
 pub(crate) static INTERFACES: Interfaces = Interfaces([
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr().cast_mut().cast(),
+        pFunctionList: std::ptr::addr_of!(FUNCTION_LIST_3_2).cast_mut().cast(),
+        flags: 0,
+    },
     CK_INTERFACE {
         pInterfaceName: INTERFACE_NAME.as_ptr().cast_mut().cast(),
         pFunctionList: std::ptr::addr_of!(FUNCTION_LIST_3_0).cast_mut().cast(),
@@ -106,13 +140,13 @@ pub(crate) static INTERFACES: Interfaces = Interfaces([
     },
 ]);
 
-/// The version in an interface's function table (`CK_VERSION` is its first field
-/// in both tables).
+/// The version in an interface's function table (`CK_VERSION` is the first
+/// field of every table).
 fn interface_version(i: &CK_INTERFACE) -> CK_VERSION {
-    if std::ptr::eq(
-        i.pFunctionList.cast_const(),
-        std::ptr::addr_of!(FUNCTION_LIST_3_0).cast(),
-    ) {
+    let list = i.pFunctionList.cast_const();
+    if std::ptr::eq(list, std::ptr::addr_of!(FUNCTION_LIST_3_2).cast()) {
+        FUNCTION_LIST_3_2.version
+    } else if std::ptr::eq(list, std::ptr::addr_of!(FUNCTION_LIST_3_0).cast()) {
         FUNCTION_LIST_3_0.version
     } else {
         FUNCTION_LIST.version
@@ -155,7 +189,7 @@ pub(crate) unsafe extern "C" fn C_GetInterfaceList(
 
 /// `C_GetInterface` (§5.4.6): the first interface (default first) whose name and
 /// version match those given (null matches any, so a null name and version give
-/// the 3.0 default) and whose flags include `flags`. None matching, or a null
+/// the 3.2 default) and whose flags include `flags`. None matching, or a null
 /// `pp_interface`, is `CKR_ARGUMENTS_BAD`. Works before `C_Initialize`.
 ///
 /// # Safety

@@ -32,12 +32,19 @@ fn no_table_slot_is_empty() {
         &FUNCTION_LIST_3_0,
         offset_of!(CK_FUNCTION_LIST_3_0, C_Initialize),
     );
+    let v32 = slots(
+        &FUNCTION_LIST_3_2,
+        offset_of!(CK_FUNCTION_LIST_3_2, C_Initialize),
+    );
     assert_eq!(v2.len(), 68);
     assert_eq!(v3.len(), 92);
+    assert_eq!(v32.len(), 104);
     assert!(v2.iter().all(|s| *s != 0), "empty slot in the 2.40 table");
     assert!(v3.iter().all(|s| *s != 0), "empty slot in the 3.0 table");
-    // Both tables share the 2.40 functions.
+    assert!(v32.iter().all(|s| *s != 0), "empty slot in the 3.2 table");
+    // Each table is a prefix of the next.
     assert_eq!(v2[..], v3[..68]);
+    assert_eq!(v3[..], v32[..92]);
 }
 
 #[test]
@@ -52,6 +59,13 @@ fn table_versions() {
             FUNCTION_LIST_3_0.version.minor
         ),
         (3, 0)
+    );
+    assert_eq!(
+        (
+            FUNCTION_LIST_3_2.version.major,
+            FUNCTION_LIST_3_2.version.minor
+        ),
+        (3, 2)
     );
 }
 
@@ -81,28 +95,29 @@ fn interface_list() {
     assert_eq!(unsafe { f(null_mut(), null_mut()) }, CKR_ARGUMENTS_BAD);
     let mut n: CK_ULONG = 0;
     assert_eq!(unsafe { f(null_mut(), &mut n) }, CKR_OK);
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
 
     let empty = CK_INTERFACE {
         pInterfaceName: null_mut(),
         pFunctionList: null_mut(),
         flags: 0,
     };
-    let mut list = [empty; 2];
-    let mut n: CK_ULONG = 1;
+    let mut list = [empty; 3];
+    let mut n: CK_ULONG = 2;
     assert_eq!(
         unsafe { f(list.as_mut_ptr(), &mut n) },
         CKR_BUFFER_TOO_SMALL
     );
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
 
     assert_eq!(unsafe { f(list.as_mut_ptr(), &mut n) }, CKR_OK);
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
     assert!(list
         .iter()
         .all(|i| name_of(i) == c"PKCS 11" && i.flags == 0));
-    assert_eq!(version_of(&list[0]), (3, 0));
-    assert_eq!(version_of(&list[1]), (2, 40));
+    assert_eq!(version_of(&list[0]), (3, 2));
+    assert_eq!(version_of(&list[1]), (3, 0));
+    assert_eq!(version_of(&list[2]), (2, 40));
 }
 
 #[test]
@@ -110,7 +125,7 @@ fn get_interface() {
     let f = FUNCTION_LIST_3_0.C_GetInterface.unwrap();
     let mut p: *mut CK_INTERFACE = null_mut();
     assert_eq!(unsafe { f(null_mut(), null_mut(), &mut p, 0) }, CKR_OK);
-    assert_eq!(version_of(unsafe { &*p }), (3, 0));
+    assert_eq!(version_of(unsafe { &*p }), (3, 2));
 
     let name = c"PKCS 11".as_ptr().cast_mut().cast();
     let mut v240 = CK_VERSION {
@@ -123,7 +138,16 @@ fn get_interface() {
     assert!(table.C_Initialize.is_some());
 
     assert_eq!(unsafe { f(name, null_mut(), &mut p, 0) }, CKR_OK);
+    assert_eq!(version_of(unsafe { &*p }), (3, 2));
+
+    // A caller that names 3.0 gets the 3.0 table, as before 3.2 was offered.
+    let mut v30 = CK_VERSION { major: 3, minor: 0 };
+    assert_eq!(unsafe { f(name, &mut v30, &mut p, 0) }, CKR_OK);
     assert_eq!(version_of(unsafe { &*p }), (3, 0));
+    assert!(std::ptr::eq(
+        unsafe { (*p).pFunctionList }.cast_const(),
+        std::ptr::addr_of!(FUNCTION_LIST_3_0).cast()
+    ));
 
     let other = c"Vendor".as_ptr().cast_mut().cast();
     assert_eq!(

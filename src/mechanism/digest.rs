@@ -26,6 +26,8 @@ pub(crate) const NO_FUNCTIONS: Functions = Functions {
     wrap: None,
     unwrap: None,
     derive: None,
+    encapsulate: None,
+    decapsulate: None,
 };
 
 /// The hash algorithm of a digest mechanism (`CKM_SHA256` …), as HKDF's

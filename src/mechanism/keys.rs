@@ -364,6 +364,7 @@ pub(crate) fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
             X25519_OID_DER,
             &x_private_from_attrs(attrs).ok()?.public(),
         )),
+        CKK_ML_DSA | CKK_ML_KEM => super::pq::keys::public_key_info(attrs),
         _ => None,
     }
 }
@@ -397,6 +398,8 @@ pub(crate) fn public_attributes_of_private(attrs: &AttrMap) -> Template {
     if let Some(spki) = public_key_info(attrs) {
         out.push(Attribute::new(CKA_PUBLIC_KEY_INFO, spki));
     }
+    // ML-DSA and ML-KEM keys given by their seed alone get their expanded key.
+    out.extend(super::pq::keys::completed_private(attrs));
     out
 }
 
@@ -407,6 +410,9 @@ pub(crate) fn public_attributes_of_private(attrs: &AttrMap) -> Template {
 /// curve (`CurveNotSupported`), a point on it (`AttributeValueInvalid(CKA_EC_POINT)`),
 /// a scalar in range (`AttributeValueInvalid(CKA_VALUE)`). Other objects pass.
 pub(crate) fn check_key_attributes(attrs: &AttrMap) -> Result<()> {
+    if super::pq::keys::check(attrs)? {
+        return Ok(());
+    }
     let class = ulong_attr(attrs, CKA_CLASS);
     let key_type = ulong_attr(attrs, CKA_KEY_TYPE);
     match (class, key_type) {

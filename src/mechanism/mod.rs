@@ -20,6 +20,7 @@ pub(crate) mod envelope;
 pub(crate) mod kdf;
 pub(crate) mod keys;
 pub(crate) mod mac;
+pub(crate) mod pq;
 pub mod registry;
 pub(crate) mod rng;
 pub(crate) mod rsa;
@@ -78,6 +79,11 @@ pub enum ParamKind {
     Sp800108,
     /// `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
     Sp800108Feedback,
+    /// `CK_SIGN_ADDITIONAL_CONTEXT` (PKCS#11 3.2), or no parameter (hedging
+    /// preferred, an empty context).
+    SignContext,
+    /// `CK_HASH_SIGN_ADDITIONAL_CONTEXT` (PKCS#11 3.2).
+    HashSignContext,
 }
 
 /// A decoded mechanism parameter.
@@ -205,6 +211,22 @@ pub enum Param {
         /// The info for expand.
         info: Vec<u8>,
     },
+    /// `CK_SIGN_ADDITIONAL_CONTEXT` (PKCS#11 3.2 ML-DSA).
+    SignContext {
+        /// `CKH_HEDGE_PREFERRED`, `CKH_HEDGE_REQUIRED` or `CKH_DETERMINISTIC_REQUIRED`.
+        hedge: CK_ULONG,
+        /// The context string (at most 255 bytes, checked by the marshal layer).
+        context: Vec<u8>,
+    },
+    /// `CK_HASH_SIGN_ADDITIONAL_CONTEXT` (PKCS#11 3.2 `CKM_HASH_ML_DSA`).
+    HashSignContext {
+        /// The hedging variant, as in [`Param::SignContext`].
+        hedge: CK_ULONG,
+        /// The context string.
+        context: Vec<u8>,
+        /// `CKM_SHA*` of the pre-hash the input already is.
+        hash: CK_MECHANISM_TYPE,
+    },
 }
 
 impl Param {
@@ -281,6 +303,32 @@ pub trait VerifyOp: Send {
     fn finish(&mut self, signature: &[u8]) -> Result<()>;
 }
 
+/// A verification of PKCS#11 3.2's `C_VerifySignature*`: the signature comes
+/// with `C_VerifySignatureInit`, the data with the following calls.
+pub(crate) struct SignatureVerify {
+    op: Box<dyn VerifyOp>,
+    signature: Vec<u8>,
+}
+
+impl SignatureVerify {
+    /// A verification of `signature` with `op`.
+    pub(crate) fn new(op: Box<dyn VerifyOp>, signature: Vec<u8>) -> Self {
+        SignatureVerify { op, signature }
+    }
+    /// `C_VerifySignature`: the whole data at once.
+    pub(crate) fn one_shot(&mut self, data: &[u8]) -> Result<()> {
+        self.op.one_shot(data, &self.signature)
+    }
+    /// `C_VerifySignatureUpdate`.
+    pub(crate) fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.op.update(data)
+    }
+    /// `C_VerifySignatureFinal`.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.op.finish(&self.signature)
+    }
+}
+
 /// Message-based AEAD (`C_MessageEncryptInit` … PKCS#11 3.0 §5.9 and §5.11).
 pub trait MessageOp: Send {
     /// One whole message. `param` is the per-message parameter (its IV may be an
@@ -321,6 +369,13 @@ pub(crate) type GeneratePairFn =
 pub(crate) type WrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Vec<u8>>;
 /// Unwraps key bytes with an unwrapping key.
 pub(crate) type UnwrapFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+/// `C_EncapsulateKey`: reserves the ciphertext in `out` (a size query or a
+/// short buffer ends there, `Ok(None)` or `BufferTooSmall`), writes it and
+/// returns the shared secret.
+pub(crate) type EncapsulateFn =
+    fn(&Mechanism, &Granted, &mut OutBuf) -> Result<Option<Zeroizing<Vec<u8>>>>;
+/// `C_DecapsulateKey`: the shared secret of a ciphertext.
+pub(crate) type DecapsulateFn = fn(&Mechanism, &Granted, &[u8]) -> Result<Zeroizing<Vec<u8>>>;
 /// Derives secret bytes from a base key.
 /// The mechanism is `&mut` because some parameters have output fields.
 pub(crate) type DeriveFn =
@@ -363,6 +418,10 @@ pub struct Functions {
     /// `C_DeriveKey`: the derived secret bytes, `value_len` long when the
     /// template fixes it (`CKA_VALUE_LEN` or the key type's size).
     pub derive: Option<DeriveFn>,
+    /// `C_EncapsulateKey` (PKCS#11 3.2) with a public key.
+    pub encapsulate: Option<EncapsulateFn>,
+    /// `C_DecapsulateKey` (PKCS#11 3.2) with a private key.
+    pub decapsulate: Option<DecapsulateFn>,
 }
 
 /// Lets a derive mechanism use another key named in its parameter (HKDF's
@@ -584,6 +643,8 @@ impl MechanismDef {
             (f.derive.is_some(), CKF_DERIVE),
             (f.message_encrypt.is_some(), CKF_MESSAGE_ENCRYPT),
             (f.message_decrypt.is_some(), CKF_MESSAGE_DECRYPT),
+            (f.encapsulate.is_some(), CKF_ENCAPSULATE),
+            (f.decapsulate.is_some(), CKF_DECAPSULATE),
         ];
         for (on, flag) in set {
             if on {

@@ -17,6 +17,7 @@ static REGISTRY: Lazy<BTreeMap<CK_MECHANISM_TYPE, MechanismDef>> = Lazy::new(|| 
         super::ec::MECHANISMS,
         super::kdf::MECHANISMS,
         super::envelope::MECHANISMS,
+        super::pq::MECHANISMS,
     ];
     let mut map = BTreeMap::new();
     for family in families {
@@ -124,6 +125,21 @@ mod tests {
 0x00000009 CKM_RSA_PKCS_OAEP keys=[0] min=1024 max=8192 info_flags=0x60301 param=Oaep authenticated=false caller_iv=false
 0x0000000d CKM_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
 0x0000000e CKM_SHA1_RSA_PKCS_PSS keys=[0] min=1024 max=8192 info_flags=0x2801 param=Pss authenticated=false caller_iv=false
+0x0000000f CKM_ML_KEM_KEY_PAIR_GEN keys=[] min=1 max=3 info_flags=0x10001 param=None authenticated=false caller_iv=false
+0x00000017 CKM_ML_KEM keys=[73] min=1 max=3 info_flags=0x30000001 param=None authenticated=false caller_iv=false
+0x0000001c CKM_ML_DSA_KEY_PAIR_GEN keys=[] min=1 max=3 info_flags=0x10001 param=None authenticated=false caller_iv=false
+0x0000001d CKM_ML_DSA keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x0000001f CKM_HASH_ML_DSA keys=[74] min=1 max=3 info_flags=0x2801 param=HashSignContext authenticated=false caller_iv=false
+0x00000023 CKM_HASH_ML_DSA_SHA224 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x00000024 CKM_HASH_ML_DSA_SHA256 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x00000025 CKM_HASH_ML_DSA_SHA384 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x00000026 CKM_HASH_ML_DSA_SHA512 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x00000027 CKM_HASH_ML_DSA_SHA3_224 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x00000028 CKM_HASH_ML_DSA_SHA3_256 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x00000029 CKM_HASH_ML_DSA_SHA3_384 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x0000002a CKM_HASH_ML_DSA_SHA3_512 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x0000002b CKM_HASH_ML_DSA_SHAKE128 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
+0x0000002c CKM_HASH_ML_DSA_SHAKE256 keys=[74] min=1 max=3 info_flags=0x2801 param=SignContext authenticated=false caller_iv=false
 0x00000040 CKM_SHA256_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x00000041 CKM_SHA384_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x00000042 CKM_SHA512_RSA_PKCS keys=[0] min=1024 max=8192 info_flags=0x2801 param=None authenticated=false caller_iv=false

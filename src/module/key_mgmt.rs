@@ -348,6 +348,134 @@ impl Module {
         self.add_object("C_DeriveKey", s, t, attrs)
     }
 
+    /// `C_EncapsulateKey` (PKCS#11 3.2 §5.18.7): encapsulates with the public
+    /// key `public` (through the key gate, `CKA_ENCAPSULATE`), writes the
+    /// ciphertext to `out` and makes the shared secret a key object from
+    /// `template`. A size query or a short buffer makes no key (`Ok(None)`, or
+    /// `CKR_BUFFER_TOO_SMALL`).
+    pub fn encapsulate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        public: CK_OBJECT_HANDLE,
+        template: &Template,
+        out: &mut OutBuf,
+    ) -> Result<Option<CK_OBJECT_HANDLE>> {
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let encapsulate = def.functions.encapsulate.ok_or(Error::MechanismInvalid)?;
+        let invalid = Error::KeyHandleInvalid;
+        self.use_key(
+            t,
+            h,
+            "C_EncapsulateKey",
+            def,
+            mech,
+            public,
+            Use::Encapsulate,
+            invalid,
+            |k| {
+                let value_len = shared_key_len(template)?;
+                let Some(secret) = encapsulate(mech, k, out)? else {
+                    return Ok(None);
+                };
+                let h = self.shared_key_object(
+                    &s,
+                    t,
+                    "C_EncapsulateKey",
+                    k,
+                    &secret,
+                    value_len,
+                    template,
+                )?;
+                Ok(Some(h))
+            },
+        )
+    }
+
+    /// `C_DecapsulateKey` (PKCS#11 3.2 §5.18.8): decapsulates `ciphertext` with
+    /// the private key `private` (through the key gate, `CKA_DECAPSULATE`) and
+    /// makes the shared secret a key object from `template`.
+    pub fn decapsulate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        private: CK_OBJECT_HANDLE,
+        template: &Template,
+        ciphertext: &[u8],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, t) = self.session(h)?;
+        let s = s.lock();
+        let def = registry::get(mech.mech)?;
+        let decapsulate = def.functions.decapsulate.ok_or(Error::MechanismInvalid)?;
+        let invalid = Error::KeyHandleInvalid;
+        self.use_key(
+            t,
+            h,
+            "C_DecapsulateKey",
+            def,
+            mech,
+            private,
+            Use::Decapsulate,
+            invalid,
+            |k| {
+                let value_len = shared_key_len(template)?;
+                let secret = decapsulate(mech, k, ciphertext)?;
+                self.shared_key_object(&s, t, "C_DecapsulateKey", k, &secret, value_len, template)
+            },
+        )
+    }
+
+    /// The secret key object of an encapsulation's shared secret: its first
+    /// `value_len` bytes (the template's `CKA_VALUE_LEN`) or all of it, with
+    /// the object rules of a derived key. `CKA_ALWAYS_SENSITIVE` and
+    /// `CKA_NEVER_EXTRACTABLE` follow the key pair's key as for a derivation
+    /// (FALSE from a public key).
+    #[allow(clippy::too_many_arguments)]
+    fn shared_key_object(
+        &self,
+        s: &Session,
+        t: &Token,
+        function: &'static str,
+        key: &Granted,
+        secret: &[u8],
+        value_len: Option<usize>,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let value = match value_len {
+            Some(n) if n == 0 || n > secret.len() => return Err(Error::KeySizeRange),
+            Some(n) => &secret[..n],
+            None => secret,
+        };
+        let flag = |ty| {
+            template
+                .iter()
+                .find(|a| a.ty == ty)
+                .and_then(|a| a.as_bool().ok())
+        };
+        let key = key.key();
+        let generated = vec![
+            Attribute::new(CKA_VALUE, value.to_vec()),
+            Attribute::bool(
+                CKA_ALWAYS_SENSITIVE,
+                key.flag(CKA_ALWAYS_SENSITIVE, false) && flag(CKA_SENSITIVE).unwrap_or(false),
+            ),
+            Attribute::bool(
+                CKA_NEVER_EXTRACTABLE,
+                key.flag(CKA_NEVER_EXTRACTABLE, false) && !flag(CKA_EXTRACTABLE).unwrap_or(true),
+            ),
+        ];
+        let attrs = rules::new_object(
+            template,
+            Origin::Derive,
+            &generated,
+            &random_uid()?,
+            Self::is_so(t),
+        )?;
+        self.add_object(function, s, t, attrs)
+    }
+
     /// `C_SeedRandom` (§5.19.1): the OS generator needs no seed; refused as the
     /// standard allows.
     pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
@@ -359,6 +487,14 @@ impl Module {
     pub fn generate_random(&self, h: CK_SESSION_HANDLE, buf: &mut [u8]) -> Result<()> {
         self.session(h)?;
         crate::mechanism::rng::fill(buf)
+    }
+}
+
+/// The length the template asks of a shared-secret key (`CKA_VALUE_LEN`).
+fn shared_key_len(template: &Template) -> Result<Option<usize>> {
+    match template.iter().find(|a| a.ty == CKA_VALUE_LEN) {
+        Some(a) => Ok(Some(derived_len(a.as_ulong()?)?)),
+        None => Ok(None),
     }
 }
 

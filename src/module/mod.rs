@@ -31,6 +31,7 @@ mod object;
 mod ops;
 mod session;
 mod slot;
+mod verify_signature;
 
 pub(crate) use audit::{audit_json, AuditFilter};
 pub(crate) use ops::Operation;

@@ -97,7 +97,7 @@ impl Module {
     /// A failure inside a key operation (`slot`, as `function`) is audited
     /// against its key, with its error.
     #[allow(clippy::too_many_arguments)]
-    fn run<T: ?Sized, R>(
+    pub(super) fn run<T: ?Sized, R>(
         &self,
         h: CK_SESSION_HANDLE,
         slot: Option<OpSlot>,

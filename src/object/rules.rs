@@ -640,6 +640,8 @@ const USAGES: &[(CK_ATTRIBUTE_TYPE, &str)] = &[
     (CKA_WRAP, "CKA_WRAP"),
     (CKA_UNWRAP, "CKA_UNWRAP"),
     (CKA_DERIVE, "CKA_DERIVE"),
+    (CKA_ENCAPSULATE, "CKA_ENCAPSULATE"),
+    (CKA_DECAPSULATE, "CKA_DECAPSULATE"),
 ];
 
 /// Checks that `key` may be used for `usage` (`CKA_ENCRYPT`, `CKA_SIGN`, …,

@@ -273,6 +273,9 @@ const ECX: &[CK_ULONG] = &[CKK_EC_EDWARDS, CKK_EC_MONTGOMERY];
 const AES: &[CK_ULONG] = &[CKK_AES];
 /// Triple-DES keys (only with `legacy_mechanisms = true`: [`LEGACY_KEY_TYPES`]).
 const DES3: &[CK_ULONG] = &[CKK_DES3];
+const ML_KEM: &[CK_ULONG] = &[CKK_ML_KEM];
+/// The post-quantum key types of PKCS#11 3.2 (ML-DSA, ML-KEM).
+const ML: &[CK_ULONG] = &[CKK_ML_DSA, CKK_ML_KEM];
 /// Secret key types whose `CKA_VALUE` has any length.
 #[rustfmt::skip]
 const GENERIC: &[CK_ULONG] = &[
@@ -458,6 +461,29 @@ const EC_ROWS: &[AttrDef] = &[
     sub(row(CKA_EC_POINT, "CKA_EC_POINT", Bytes, NONE, D::None, PRIV), EC_ALL),
 ];
 
+/// PKCS#11 3.2 ML-DSA (§6.67) and ML-KEM (§6.68) key objects. The public key's
+/// `CKA_VALUE` is its encoding (FIPS 204 `pkEncode`, FIPS 203 `ek`); the private
+/// key holds the seed (`CKA_SEED`: ξ, or `d || z`) and the expanded private key
+/// (`CKA_VALUE`). `C_CreateObject` takes either or both (a seed alone is expanded,
+/// both must agree: `keys::check_key_attributes`). `CKA_ENCAPSULATE` and
+/// `CKA_DECAPSULATE` (3.2 §4.8, §4.9) are the usage attributes of
+/// `C_EncapsulateKey`/`C_DecapsulateKey`; SoftKMS has them on ML-KEM keys only,
+/// the only type it encapsulates with, and they default TRUE like the other
+/// usage attributes.
+#[rustfmt::skip]
+const PQ_ROWS: &[AttrDef] = &[
+    sub(row(CKA_PARAMETER_SET, "CKA_PARAMETER_SET", Ulong, REQ_CREATE.or(REQ_GENERATE), D::None, PUB), ML),
+    sub(row(CKA_VALUE, "CKA_VALUE", Bytes, REQ_CREATE.or(NO_GENERATE), D::None, PUB), ML),
+    sub(
+        row(CKA_PARAMETER_SET, "CKA_PARAMETER_SET", Ulong, REQ_CREATE.or(NO_UNWRAP).or(NO_DERIVE), D::None, PRIV),
+        ML,
+    ),
+    sub(row(CKA_SEED, "CKA_SEED", Bytes, OPT_SECRET_MATERIAL, D::None, PRIV), ML),
+    sub(row(CKA_VALUE, "CKA_VALUE", Bytes, OPT_SECRET_MATERIAL, D::None, PRIV), ML),
+    sub(row(CKA_ENCAPSULATE, "CKA_ENCAPSULATE", Bool, MODIFIABLE, D::True, PUB), ML_KEM),
+    sub(row(CKA_DECAPSULATE, "CKA_DECAPSULATE", Bool, MODIFIABLE, D::True, PRIV), ML_KEM),
+];
+
 /// §2.8 (AES), generic secret and HMAC key objects. `CKA_VALUE_LEN` carries
 /// footnotes 2,3 (and 6 in the table), but the block-cipher unwrap mechanisms read
 /// it from the unwrap template and the derivation mechanisms from the derive
@@ -509,6 +535,7 @@ const GROUPS: &[&[AttrDef]] = &[
     KEY_ROWS,
     RSA_ROWS,
     EC_ROWS,
+    PQ_ROWS,
     SECRET_ROWS,
     VENDOR,
 ];
@@ -524,6 +551,10 @@ const KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[
     (CKO_PRIVATE_KEY, CKK_EC_EDWARDS),
     (CKO_PUBLIC_KEY, CKK_EC_MONTGOMERY),
     (CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY),
+    (CKO_PUBLIC_KEY, CKK_ML_DSA),
+    (CKO_PRIVATE_KEY, CKK_ML_DSA),
+    (CKO_PUBLIC_KEY, CKK_ML_KEM),
+    (CKO_PRIVATE_KEY, CKK_ML_KEM),
     (CKO_SECRET_KEY, CKK_AES),
     (CKO_SECRET_KEY, CKK_GENERIC_SECRET),
     (CKO_SECRET_KEY, CKK_HKDF),

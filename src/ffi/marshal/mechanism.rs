@@ -47,6 +47,11 @@ pub(in crate::ffi) const MAX_EDDSA_CONTEXT_LEN: usize = 255;
 /// is that of an attribute value, 64 MiB.
 pub(in crate::ffi) const MAX_PARAM_DATA_LEN: usize = MAX_VALUE_LEN;
 
+/// Longest context string of `CK_SIGN_ADDITIONAL_CONTEXT` and
+/// `CK_HASH_SIGN_ADDITIONAL_CONTEXT` (FIPS 204: one length byte). A longer
+/// `ulContextLen` is `CKR_MECHANISM_PARAM_INVALID`, before anything is read.
+pub(in crate::ffi) const MAX_SIGN_CONTEXT_LEN: usize = 255;
+
 /// `CK_MECHANISM_PTR` → [`Mechanism`]: null is `CKR_ARGUMENTS_BAD`, an unknown
 /// type `CKR_MECHANISM_INVALID`; the parameter is decoded by the registered
 /// [`ParamKind`].
@@ -241,6 +246,22 @@ pub(in crate::ffi) unsafe fn param(
                 let s: CK_SOFTKMS_ENVELOPE_PARAMS = read_struct(p, len, bad())?;
                 Ok(Param::Envelope {
                     context: pbytes(s.pContext, s.ulContextLen, MAX_CONTEXT_LEN)?,
+                })
+            }
+            ParamKind::SignContext if p.is_null() && len == 0 => Ok(Param::None),
+            ParamKind::SignContext => {
+                let s: CK_SIGN_ADDITIONAL_CONTEXT = read_struct(p, len, bad())?;
+                Ok(Param::SignContext {
+                    hedge: s.hedgeVariant,
+                    context: pbytes(s.pContext, s.ulContextLen, MAX_SIGN_CONTEXT_LEN)?,
+                })
+            }
+            ParamKind::HashSignContext => {
+                let s: CK_HASH_SIGN_ADDITIONAL_CONTEXT = read_struct(p, len, bad())?;
+                Ok(Param::HashSignContext {
+                    hedge: s.hedgeVariant,
+                    context: pbytes(s.pContext, s.ulContextLen, MAX_SIGN_CONTEXT_LEN)?,
+                    hash: s.hash,
                 })
             }
             ParamKind::GenerateDataKey => {
