@@ -54,6 +54,8 @@ pub(crate) struct InParts {
     pub sign: bool,
     /// `C_VerifyUpdate` succeeded.
     pub verify: bool,
+    /// `C_VerifySignatureUpdate` succeeded.
+    pub verify_signature: bool,
     /// A message-based encryption runs (`C_EncryptMessageBegin`).
     pub message_encrypt: bool,
     /// A message-based decryption runs (`C_DecryptMessageBegin`).

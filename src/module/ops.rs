@@ -35,6 +35,8 @@ pub(crate) enum Operation {
     Sign,
     /// `C_Verify*`.
     Verify,
+    /// `C_VerifySignature*` (PKCS#11 3.2).
+    VerifySignature,
 }
 
 impl Module {
@@ -54,6 +56,9 @@ impl Module {
             Operation::Digest => session::end((&mut o.digest, &mut i.digest)),
             Operation::Sign => session::end((&mut o.sign, &mut i.sign)),
             Operation::Verify => session::end((&mut o.verify, &mut i.verify)),
+            Operation::VerifySignature => {
+                session::end((&mut o.verify_signature, &mut i.verify_signature))
+            }
         }
     }
 

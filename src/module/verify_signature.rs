@@ -37,7 +37,8 @@ impl Module {
             Ok((op, k))
         })?;
         let op = Box::new(SignatureVerify::new(op, signature.to_vec()));
-        session::start(&mut s.ops.verify_signature, op)?;
+        let o = &mut s.ops;
+        session::start((&mut o.verify_signature, &mut o.in_parts.verify_signature), op)?;
         s.op_keys.set(OpSlot::Verify, k);
         Ok(())
     }
@@ -48,8 +49,8 @@ impl Module {
             h,
             Some(OpSlot::Verify),
             "C_VerifySignature",
-            |o| &mut o.verify_signature,
-            Step::Last,
+            |o| (&mut o.verify_signature, &mut o.in_parts.verify_signature),
+            Step::Single,
             false,
             |op| op.one_shot(data),
         )
@@ -61,7 +62,7 @@ impl Module {
             h,
             Some(OpSlot::Verify),
             "C_VerifySignatureUpdate",
-            |o| &mut o.verify_signature,
+            |o| (&mut o.verify_signature, &mut o.in_parts.verify_signature),
             Step::Update,
             false,
             |op| op.update(data),
@@ -74,7 +75,7 @@ impl Module {
             h,
             Some(OpSlot::Verify),
             "C_VerifySignatureFinal",
-            |o| &mut o.verify_signature,
+            |o| (&mut o.verify_signature, &mut o.in_parts.verify_signature),
             Step::Last,
             false,
             SignatureVerify::finish,

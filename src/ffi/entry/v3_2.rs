@@ -6,6 +6,7 @@
 
 use super::{not_supported, with_module};
 use crate::ffi::marshal;
+use crate::module::Operation;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 
@@ -109,8 +110,9 @@ pub(in crate::ffi) unsafe extern "C" fn C_VerifySignature(
 ) -> CK_RV {
     with_module("C_VerifySignature", |m| {
         // SAFETY: pData holds ulDataLen bytes (3.2 §5.15.8).
-        let data = unsafe { marshal::bytes(p_data, data_len) }?;
-        m.verify_signature(h, data)
+        let data = unsafe { marshal::bytes(p_data, data_len) };
+        let r = data.and_then(|d| m.verify_signature(h, d));
+        super::crypto::ended_by(m, h, Operation::VerifySignature, r)
     })
 }
 
@@ -122,8 +124,9 @@ pub(in crate::ffi) unsafe extern "C" fn C_VerifySignatureUpdate(
 ) -> CK_RV {
     with_module("C_VerifySignatureUpdate", |m| {
         // SAFETY: pPart holds ulPartLen bytes (3.2 §5.15.9).
-        let data = unsafe { marshal::bytes(p_data, data_len) }?;
-        m.verify_signature_update(h, data)
+        let data = unsafe { marshal::bytes(p_data, data_len) };
+        let r = data.and_then(|d| m.verify_signature_update(h, d));
+        super::crypto::ended_by(m, h, Operation::VerifySignature, r)
     })
 }
 
