@@ -12,7 +12,8 @@
 #
 # Installs python-pkcs11 $PYTHON_PKCS11_VERSION (default 0.10.1, the version the
 # list was written for; a manylinux wheel) with the suite's test dependencies
-# (cryptography, parameterized) into a temporary venv, and takes tests/ from the
+# (cryptography, parameterized) into a temporary venv (or with `pip --target`
+# into a temporary directory when the venv module is missing), and takes tests/ from the
 # same version's sdist (`pip download --no-binary python-pkcs11`, ~15 s: pip
 # prepares the sdist's metadata). The SoftKMS configuration is a temporary one
 # with kdf = "fast", min_rsa_bits = 1024 (the suite makes 1024-bit RSA keys) and
@@ -35,9 +36,14 @@ command -v python3 >/dev/null || { echo "python3 not installed"; exit 2; }
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-PY=$WORK/venv/bin/python
-if ! { python3 -m venv "$WORK/venv" >/dev/null 2>&1 &&
-       "$PY" -m pip install --quiet "python-pkcs11==$V" cryptography parameterized >"$WORK/pip.log" 2>&1 &&
+# A venv, or (as python.sh does) `pip --target` when the venv module is missing.
+if python3 -m venv "$WORK/venv" >/dev/null 2>&1 && [ -x "$WORK/venv/bin/python" ]; then
+  PY=$WORK/venv/bin/python INSTALL=("$WORK/venv/bin/python" -m pip install --quiet)
+else
+  PY=python3 INSTALL=(python3 -m pip install --quiet --target "$WORK/pylib")
+  export PYTHONPATH="$WORK/pylib${PYTHONPATH:+:$PYTHONPATH}"
+fi
+if ! { "${INSTALL[@]}" "python-pkcs11==$V" cryptography parameterized >"$WORK/pip.log" 2>&1 &&
        "$PY" -m pip download --quiet --no-deps --no-binary python-pkcs11 "python-pkcs11==$V" \
          -d "$WORK/sdist" >>"$WORK/pip.log" 2>&1; }; then
   echo "cannot install python-pkcs11 $V and its test suite:"; tail -n 15 "$WORK/pip.log"; exit 2
