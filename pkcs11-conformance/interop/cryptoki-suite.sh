@@ -73,7 +73,12 @@ for line in open(sys.argv[1]):
 PY
 
 printf '[[slot]]\npath = "%s/token.db"\nkdf = "fast"\n' "$WORK" >"$WORK/softkms.toml"
-export SOFTKMS_CONF="$WORK/softkms.toml" TEST_PKCS11_MODULE="$MODULE" RUST_BACKTRACE=0
+# SoftHSMv2 too, for comparison runs (its results are not what the list describes).
+mkdir "$WORK/softhsm-tokens"
+printf 'directories.tokendir = %s/softhsm-tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+  "$WORK" >"$WORK/softhsm2.conf"
+export SOFTKMS_CONF="$WORK/softkms.toml" SOFTHSM2_CONF="$WORK/softhsm2.conf"
+export TEST_PKCS11_MODULE="$MODULE" RUST_BACKTRACE=0
 unset TEST_PRETEND_LIBRARY  # the suite would take SoftKMS for SoftHSMv2 or Kryoptic
 : >"$WORK/results.tsv"
 while read -r target bin; do

@@ -58,7 +58,11 @@ mkdir "$WORK/run" && mv "$WORK/python_pkcs11-$V/tests" "$WORK/run/tests"
   [ -n "$LEGACY_MECHANISMS" ] && echo "legacy_mechanisms = $LEGACY_MECHANISMS"
   printf '[[slot]]\npath = "%s/token.db"\nkdf = "fast"\n' "$WORK"
 } >"$WORK/softkms.toml"
-export SOFTKMS_CONF="$WORK/softkms.toml"
+mkdir "$WORK/softhsm-tokens"
+printf 'directories.tokendir = %s/softhsm-tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+  "$WORK" >"$WORK/softhsm2.conf"
+# SoftHSMv2's configuration too, for comparison runs (the list describes SoftKMS).
+export SOFTKMS_CONF="$WORK/softkms.toml" SOFTHSM2_CONF="$WORK/softhsm2.conf"
 export PKCS11_MODULE="$MODULE" PKCS11_TOKEN_LABEL=TEST PKCS11_TOKEN_PIN=1234 PKCS11_TOKEN_SO_PIN=5678
 unset PKCS11_MODULE2 TRAVIS  # the suite's own switches: a second module, Travis CI quirks
 timeout 120 "$PY" "$HERE/python_pkcs11_check.py" --init "$MODULE" "$PKCS11_TOKEN_LABEL" \
