@@ -3,7 +3,8 @@
 # SoftHSMv2, each on a fresh token in a temporary configuration initialized by the
 # runner itself (--init), and writes docs/conformance.md: both result tables side by
 # side, the totals, and a reason for every case where the two differ (reasons from
-# pkcs11-conformance/reasons.tsv, written by hand).
+# pkcs11-conformance/reasons.tsv, written by hand) and, before the chapters, the section
+# on the client libraries' own test suites (pkcs11-conformance/client-suites/conformance.md).
 #
 # Usage: run-side-by-side.sh [SOFTKMS_MODULE [SOFTHSM_MODULE]]
 #   defaults: target/debug/libsoftkms.so (built here with `cargo build --lib`) and
@@ -82,7 +83,11 @@ fi
 
 # --- docs/conformance.md
 if [ "${NO_DOCS:-0}" != 1 ] && [ -s "$WORK/softkms.json" ] && [ -s "$WORK/softhsm.json" ]; then
-  if "$RUNNER" --report "$WORK/softkms.json" "$WORK/softhsm.json" "$REASONS" > "$WORK/conformance.md"; then
+  # The hand-written section on the client libraries' own suites goes in before the chapters.
+  if "$RUNNER" --report "$WORK/softkms.json" "$WORK/softhsm.json" "$REASONS" > "$WORK/report.md" &&
+     awk -v f=pkcs11-conformance/client-suites/conformance.md \
+       '/^## Cases per chapter/ { while ((getline l < f) > 0) print l; print "" } { print }' \
+       "$WORK/report.md" > "$WORK/conformance.md"; then
     mv "$WORK/conformance.md" docs/conformance.md
     ok "wrote docs/conformance.md"
   else
