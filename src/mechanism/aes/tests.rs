@@ -149,8 +149,8 @@ fn known_answers() {
         let key = key_obj(CKK_AES, &h(f[1]));
         let (pt, ct) = (h(f[3]), h(f[4]));
         both_ways(&m, &key, &pt, &ct);
-        if matches!(f[0], "ECB" | "KW" | "KWP") || f[0] == "GCM" {
-            // Wrapping gives the same bytes.
+        if (matches!(f[0], "ECB" | "KW" | "KWP") || f[0] == "GCM") && !pt.is_empty() {
+            // Wrapping gives the same bytes (there is no empty key to wrap).
             assert_eq!(
                 wrap(&m, &Granted::for_tests(&key), &pt).unwrap(),
                 ct,
@@ -164,7 +164,7 @@ fn known_answers() {
         }
         count += 1;
     }
-    assert_eq!(count, 20);
+    assert_eq!(count, 23);
 }
 
 fn long_data(n: usize) -> Vec<u8> {
