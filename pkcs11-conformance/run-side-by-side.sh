@@ -39,7 +39,8 @@ RUNNER=$ROOT/target/debug/pkcs11-conformance
 
 # --- SoftKMS: one slot, fast KDF, token in the temp dir.
 mkdir -p "$WORK/softkms"
-printf '[[slot]]\npath = "%s"\nkdf = "fast"\n' "$WORK/softkms/token.db" > "$WORK/softkms/softkms.toml"
+# legacy_mechanisms: SoftHSMv2 offers Triple-DES, so the DES3 cases run on both.
+printf 'legacy_mechanisms = true\n[[slot]]\npath = "%s"\nkdf = "fast"\n' "$WORK/softkms/token.db" > "$WORK/softkms/softkms.toml"
 SOFTKMS_CONF="$WORK/softkms/softkms.toml" timeout 600 "$RUNNER" --module "$SOFTKMS" --init \
   > "$WORK/softkms.txt" 2> "$WORK/softkms.err"
 rc_k=$?

@@ -100,10 +100,10 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
         };
         let key = match &kat.key {
             Some(bytes) => {
-                let kt = if key_kind(spec) == KeyKind::Generic {
-                    CKK_GENERIC_SECRET
-                } else {
-                    CKK_AES
+                let kt = match key_kind(spec) {
+                    KeyKind::Generic => CKK_GENERIC_SECRET,
+                    KeyKind::Des3 => CKK_DES3,
+                    _ => CKK_AES,
                 };
                 if let Ok(i) = m.mech_info(e.slot, spec.ty) {
                     if kt == CKK_GENERIC_SECRET && (bytes.len() as CK_ULONG) < i.ulMinKeySize {
@@ -286,6 +286,7 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
         let wrong = match key_kind(spec) {
             KeyKind::None => return Outcome::Skip("mechanism takes no key".into()),
             KeyKind::Aes => KeyKind::Generic,
+            KeyKind::Des3 => KeyKind::Aes,
             KeyKind::Generic => KeyKind::Aes,
             KeyKind::Rsa => KeyKind::Ec,
             KeyKind::Ec => KeyKind::Rsa,
@@ -333,6 +334,18 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
                 expect_rv(&[CKR_SIGNATURE_LEN_RANGE, CKR_SIGNATURE_INVALID], rv)
             }
             Fam::Cipher => match spec.ty {
+                CKM_DES3_ECB | CKM_DES3_CBC => expect_rv(
+                    &[CKR_DATA_LEN_RANGE],
+                    m.run(Op::Encrypt, c.s, &mech, c.fwd_key, &data[..7])
+                        .err()
+                        .unwrap_or(CKR_OK),
+                ),
+                CKM_DES3_CBC_PAD => expect_rv(
+                    &[CKR_ENCRYPTED_DATA_LEN_RANGE],
+                    m.run(Op::Decrypt, c.s, &mech, c.inv_key, &data[..7])
+                        .err()
+                        .unwrap_or(CKR_OK),
+                ),
                 CKM_AES_ECB | CKM_AES_CBC => expect_rv(
                     &[CKR_DATA_LEN_RANGE],
                     m.run(Op::Encrypt, c.s, &mech, c.fwd_key, &data[..15])

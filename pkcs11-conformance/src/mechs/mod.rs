@@ -45,6 +45,8 @@ enum KeyKind {
     Generic,
     Rsa,
     Ec,
+    /// A Triple-DES key (the SP 800-67 example key).
+    Des3,
 }
 
 #[derive(Clone)]
@@ -89,6 +91,7 @@ mod advertised;
 mod aes;
 mod asym;
 mod common;
+mod des3;
 mod digest_mac;
 mod kdf;
 mod keygen;
@@ -110,6 +113,7 @@ fn catalogue() -> Vec<Spec> {
     let mut v = Vec::new();
     digest_mac::specs(&mut v);
     aes::specs(&mut v);
+    des3::specs(&mut v);
     asym::specs(&mut v);
     v
 }
@@ -162,6 +166,7 @@ fn key_kind(spec: &Spec) -> KeyKind {
         Fam::Digest => KeyKind::None,
         Fam::Mac if spec.name.starts_with("AES") => KeyKind::Aes,
         Fam::Mac => KeyKind::Generic,
+        Fam::Cipher if spec.name.starts_with("DES3") => KeyKind::Des3,
         Fam::Cipher => KeyKind::Aes,
         Fam::RsaSign | Fam::RsaEnc => KeyKind::Rsa,
         Fam::Ecdsa => KeyKind::Ec,
@@ -179,6 +184,10 @@ fn keys(
         KeyKind::None => (0, 0),
         KeyKind::Aes => {
             let k = secret(m, s, CKK_AES, &hx(SP800_38A_KEY))?;
+            (k, k)
+        }
+        KeyKind::Des3 => {
+            let k = secret(m, s, CKK_DES3, &hx(des3::SP800_67_KEY))?;
             (k, k)
         }
         KeyKind::Generic => {
