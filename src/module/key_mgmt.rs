@@ -476,11 +476,13 @@ impl Module {
         self.add_object(function, s, t, attrs)
     }
 
-    /// `C_SeedRandom` (§5.19.1): the OS generator needs no seed; refused as the
-    /// standard allows.
-    pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
+    /// `C_SeedRandom` (§5.19.1): the seed is folded into the pool that
+    /// `C_GenerateRandom` mixes into the OS generator's bytes
+    /// (`mechanism::rng`).
+    pub fn seed_random(&self, h: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
         self.session(h)?;
-        Err(Error::RandomSeedNotSupported)
+        crate::mechanism::rng::seed(seed);
+        Ok(())
     }
 
     /// `C_GenerateRandom` (§5.19.2).
