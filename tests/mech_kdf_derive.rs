@@ -491,7 +491,10 @@ fn derived_keys_are_never_weaker_than_what_they_reveal() {
     let k = d(&Mechanism::ConcatenateBaseAndData(data), unextractable);
     assert!(!bool_attr(&s, k, AttributeType::Extractable));
     // cryptoki leaves out what the module refuses to reveal.
-    assert_eq!(s.get_attributes(k, &[AttributeType::Value]).unwrap(), vec![]);
+    assert_eq!(
+        s.get_attributes(k, &[AttributeType::Value]).unwrap(),
+        vec![]
+    );
     // Either key of CONCATENATE_BASE_AND_KEY.
     let mut t32 = tmpl(32);
     t32.pop();
@@ -616,4 +619,126 @@ fn the_other_key_of_concatenate_passes_the_key_gate() {
         .derive_key(&Mechanism::ConcatenateBaseAndKey(fine), base, &t)
         .unwrap();
     assert_eq!(value_of(&s, k), [[1; 8], [5; 8]].concat());
+}
+
+#[test]
+fn hostile_kbkdf_parameters_are_refused_before_they_are_read() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let raw = raw();
+    let base = aes_key(&s, &[4; 16]);
+    let mut fmt = CK_SP800_108_COUNTER_FORMAT {
+        bLittleEndian: CK_FALSE,
+        ulWidthInBits: 16,
+    };
+    let mut data = [CK_PRF_DATA_PARAM {
+        type_: CK_SP800_108_ITERATION_VARIABLE,
+        pValue: std::ptr::addr_of_mut!(fmt).cast(),
+        ulValueLen: CK_ULONG::try_from(std::mem::size_of::<CK_SP800_108_COUNTER_FORMAT>()).unwrap(),
+    }];
+    let good = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_AES_CMAC,
+        ulNumberOfDataParams: 1,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: std::ptr::null_mut(),
+    };
+    let derive = |p: &CK_SP800_108_KDF_PARAMS| {
+        raw.derive_secret(
+            &s,
+            &mech(CKM_SP800_108_COUNTER_KDF, Some(p)),
+            base,
+            CKK_GENERIC_SECRET,
+            Some(16),
+        )
+        .err()
+    };
+    assert_eq!(derive(&good), None);
+    let invalid = Some(CKR_MECHANISM_PARAM_INVALID);
+    // An impossible count, a null array, an array with a zero count.
+    let mut p = good;
+    p.ulNumberOfDataParams = 1 << 40;
+    assert_eq!(derive(&p), invalid);
+    let mut p = good;
+    p.pDataParams = std::ptr::null_mut();
+    assert_eq!(derive(&p), invalid);
+    let mut p = good;
+    p.ulNumberOfDataParams = 0;
+    assert_eq!(derive(&p), invalid);
+    // Additional keys: a count without an array, a key without phKey.
+    let mut p = good;
+    p.ulAdditionalDerivedKeys = 3;
+    assert_eq!(derive(&p), invalid);
+    let mut keys = [CK_DERIVED_KEY {
+        pTemplate: std::ptr::null_mut(),
+        ulAttributeCount: 0,
+        phKey: std::ptr::null_mut(),
+    }];
+    let mut p = good;
+    p.ulAdditionalDerivedKeys = 1;
+    p.pAdditionalDerivedKeys = keys.as_mut_ptr();
+    assert_eq!(derive(&p), invalid);
+    // A data parameter whose value is not the size of its struct, a bad
+    // CK_BBOOL, an unknown type: each in arrays of their own.
+    let fmt_len = CK_ULONG::try_from(std::mem::size_of::<CK_SP800_108_COUNTER_FORMAT>()).unwrap();
+    let mut odd_bool = CK_SP800_108_COUNTER_FORMAT {
+        bLittleEndian: 7,
+        ulWidthInBits: 16,
+    };
+    let mut fine = CK_SP800_108_COUNTER_FORMAT {
+        bLittleEndian: CK_TRUE,
+        ulWidthInBits: 16,
+    };
+    let cases = [
+        (
+            CK_SP800_108_ITERATION_VARIABLE,
+            std::ptr::addr_of_mut!(fine),
+            3,
+        ),
+        (
+            CK_SP800_108_ITERATION_VARIABLE,
+            std::ptr::addr_of_mut!(odd_bool),
+            fmt_len,
+        ),
+        (99, std::ptr::addr_of_mut!(fine), fmt_len),
+    ];
+    for (ty, value, len) in cases {
+        let mut one = [CK_PRF_DATA_PARAM {
+            type_: ty,
+            pValue: value.cast(),
+            ulValueLen: len,
+        }];
+        let mut p = good;
+        p.pDataParams = one.as_mut_ptr();
+        assert_eq!(derive(&p), invalid, "type {ty} len {len}");
+    }
+    // The feedback IV: a length without a pointer.
+    let fb = CK_SP800_108_FEEDBACK_KDF_PARAMS {
+        prfType: CKM_AES_CMAC,
+        ulNumberOfDataParams: 0,
+        pDataParams: std::ptr::null_mut(),
+        ulIVLen: 16,
+        pIV: std::ptr::null_mut(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: std::ptr::null_mut(),
+    };
+    let r = raw.derive_secret(
+        &s,
+        &mech(CKM_SP800_108_FEEDBACK_KDF, Some(&fb)),
+        base,
+        CKK_GENERIC_SECRET,
+        Some(16),
+    );
+    assert_eq!(r.err(), invalid);
+    // A parameter of the wrong size.
+    let short: CK_ULONG = 5;
+    let r = raw.derive_secret(
+        &s,
+        &mech(CKM_SP800_108_COUNTER_KDF, Some(&short)),
+        base,
+        CKK_GENERIC_SECRET,
+        Some(16),
+    );
+    assert_eq!(r.err(), invalid);
 }

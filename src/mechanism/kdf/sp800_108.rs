@@ -245,8 +245,16 @@ fn encode(value: u64, bits: CK_ULONG, little_endian: bool) -> Result<Vec<u8>> {
 /// iteration variable being `chain` (or the counter in counter mode), the
 /// counter `i`, the DKM length `l` (bits). With `for_iv` (the double-pipeline
 /// mode's A chain) the iteration variable and the counter are left out.
-fn input(data: &[PrfData], chain: &[u8], i: u64, l: u64, for_iv: bool) -> Result<Vec<u8>> {
-    let mut v = Vec::new();
+fn input(
+    data: &[PrfData],
+    chain: &[u8],
+    i: u64,
+    l: u64,
+    for_iv: bool,
+) -> Result<Zeroizing<Vec<u8>>> {
+    // The chaining value of the feedback and double-pipeline modes is key
+    // material: the buffer is wiped.
+    let mut v = Zeroizing::new(Vec::new());
     for d in data {
         match d {
             PrfData::Iteration(Some(f)) if !for_iv => {
