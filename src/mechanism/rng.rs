@@ -41,7 +41,9 @@ pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
         Zeroizing::new(HashAlg::Sha256.digest(&[p.as_slice(), &count.to_be_bytes()]))
     };
     for (i, chunk) in buf.chunks_mut(32).enumerate() {
-        let block = Zeroizing::new(HashAlg::Sha256.digest(&[&key, &u64::try_from(i).unwrap_or(u64::MAX).to_be_bytes()]));
+        let block = Zeroizing::new(
+            HashAlg::Sha256.digest(&[&key, &u64::try_from(i).unwrap_or(u64::MAX).to_be_bytes()]),
+        );
         for (b, k) in chunk.iter_mut().zip(block.iter()) {
             *b ^= k;
         }

@@ -38,7 +38,10 @@ impl Module {
         })?;
         let op = Box::new(SignatureVerify::new(op, signature.to_vec()));
         let o = &mut s.ops;
-        session::start((&mut o.verify_signature, &mut o.in_parts.verify_signature), op)?;
+        session::start(
+            (&mut o.verify_signature, &mut o.in_parts.verify_signature),
+            op,
+        )?;
         s.op_keys.set(OpSlot::Verify, k);
         Ok(())
     }

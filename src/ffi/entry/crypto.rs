@@ -56,7 +56,12 @@ macro_rules! in_out {
 /// A call's `CKR_ARGUMENTS_BAD` found here, before the module saw the call (a
 /// null pointer), ends the operation as every error but
 /// `CKR_BUFFER_TOO_SMALL` does (PKCS#11 3.0 §5.2, §5.8–§5.15).
-pub(super) fn ended_by(m: &Module, h: CK_SESSION_HANDLE, op: Operation, r: Result<()>) -> Result<()> {
+pub(super) fn ended_by(
+    m: &Module,
+    h: CK_SESSION_HANDLE,
+    op: Operation,
+    r: Result<()>,
+) -> Result<()> {
     if matches!(r, Err(Error::ArgumentsBad)) {
         m.end_operation(h, op);
     }
