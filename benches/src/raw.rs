@@ -92,6 +92,8 @@ mod aws {
             Op::RsaOaepDecrypt => Some(oaep()),
             Op::EcdsaSign | Op::EcdsaVerify => Some(ecdsa(op)),
             Op::Ecdh => Some(ecdh()),
+            Op::P384Sign | Op::P384Verify => Some(p384(op)),
+            Op::Ed25519Sign | Op::Ed25519Verify => Some(ed25519(op)),
             _ => None,
         }
     }
@@ -193,6 +195,43 @@ mod aws {
         }))
     }
 
+    fn p384(op: Op) -> Result<Runner, String> {
+        let rng = rand::SystemRandom::new();
+        let kp = signature::EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING)
+            .map_err(e("P-384 key generation"))?;
+        if op == Op::P384Verify {
+            let sig = kp
+                .sign(&rng, MSG)
+                .map_err(e("ECDSA sign"))?
+                .as_ref()
+                .to_vec();
+            let public = kp.public_key().as_ref().to_vec();
+            return Ok(Box::new(move || {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, &public)
+                    .verify(MSG, &sig)
+                    .map_err(e("ECDSA verify"))
+            }));
+        }
+        Ok(Box::new(move || {
+            let sig = kp.sign(&rng, MSG).map_err(e("ECDSA sign"))?;
+            check(sig.as_ref().len(), 96)
+        }))
+    }
+
+    fn ed25519(op: Op) -> Result<Runner, String> {
+        let kp = signature::Ed25519KeyPair::generate().map_err(e("Ed25519 key generation"))?;
+        if op == Op::Ed25519Verify {
+            let sig = kp.sign(MSG).as_ref().to_vec();
+            let public = kp.public_key().as_ref().to_vec();
+            return Ok(Box::new(move || {
+                signature::UnparsedPublicKey::new(&signature::ED25519, &public)
+                    .verify(MSG, &sig)
+                    .map_err(e("Ed25519 verify"))
+            }));
+        }
+        Ok(Box::new(move || check(kp.sign(MSG).as_ref().len(), 64)))
+    }
+
     fn ecdh() -> Result<Runner, String> {
         let mine =
             agreement::PrivateKey::generate(&agreement::ECDH_P256).map_err(e("P-256 key"))?;
@@ -264,6 +303,8 @@ mod rc {
                 Some(rsa_op(op))
             }
             Op::EcdsaSign | Op::EcdsaVerify | Op::Ecdh => Some(ec_op(op)),
+            Op::P384Sign | Op::P384Verify => Some(p384_op(op)),
+            Op::Ed25519Sign | Op::Ed25519Verify => Some(ed25519_op(op)),
             Op::Kdf => boxed(|| {
                 let mut out = [0u8; 32];
                 crate::workloads::argon2_default(b"bench-user-pin", &[9; 16], &mut out)
@@ -344,6 +385,45 @@ mod rc {
                 }))
             }
         }
+    }
+
+    fn p384_op(op: Op) -> Result<Runner, String> {
+        let secret =
+            p384::SecretKey::try_generate().map_err(|e| format!("p384: key generation: {e}"))?;
+        let sk = p384::ecdsa::SigningKey::from(&secret);
+        let hash = msg_hash();
+        let sig: p384::ecdsa::Signature = sk
+            .sign_prehash(&hash)
+            .map_err(|e| format!("p384: sign: {e}"))?;
+        if op == Op::P384Verify {
+            let vk = *sk.verifying_key();
+            return Ok(Box::new(move || {
+                vk.verify_prehash(&hash, &sig)
+                    .map_err(|e| format!("p384: verify: {e}"))
+            }));
+        }
+        Ok(Box::new(move || {
+            let sig: p384::ecdsa::Signature = sk
+                .sign_prehash(&hash)
+                .map_err(|e| format!("p384: sign: {e}"))?;
+            check(sig.to_bytes().len(), 96)
+        }))
+    }
+
+    fn ed25519_op(op: Op) -> Result<Runner, String> {
+        use ed25519_dalek::{Signer, Verifier};
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| format!("random: {e}"))?;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+        if op == Op::Ed25519Verify {
+            let sig = sk.sign(MSG);
+            let vk = sk.verifying_key();
+            return Ok(Box::new(move || {
+                vk.verify(MSG, &sig)
+                    .map_err(|e| format!("ed25519: verify: {e}"))
+            }));
+        }
+        Ok(Box::new(move || check(sk.sign(MSG).to_bytes().len(), 64)))
     }
 
     fn ec_op(op: Op) -> Result<Runner, String> {

@@ -13,6 +13,11 @@ use cryptoki::session::Session;
 
 /// DER of the P-256 curve OID (`CKA_EC_PARAMS`).
 const P256: &[u8] = &p11_testkit::P256_OID;
+/// DER of the P-384 curve OID (`CKA_EC_PARAMS`).
+const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+/// `CKA_EC_PARAMS` of Ed25519: the PrintableString "edwards25519", the form
+/// PKCS#11 3.0 names and SoftHSMv2 accepts.
+const ED25519: &[u8] = b"\x13\x0cedwards25519";
 /// The label every `find` workload looks for, among `bench-find-0..N`.
 const FIND_LABEL: &str = "bench-find-7";
 
@@ -41,6 +46,14 @@ pub enum Op {
     EcdsaVerify,
     /// CKM_ECDH1_DERIVE P-256 (null KDF) into a 32-byte session secret.
     Ecdh,
+    /// CKM_ECDSA P-384 signature of a 32-byte hash.
+    P384Sign,
+    /// CKM_ECDSA P-384 verification.
+    P384Verify,
+    /// CKM_EDDSA (pure Ed25519) signature of a 32-byte message.
+    Ed25519Sign,
+    /// CKM_EDDSA (pure Ed25519) verification.
+    Ed25519Verify,
     /// AES-256 token key generation.
     GenAes,
     /// P-256 token key pair generation.
@@ -141,6 +154,10 @@ pub fn all(max_objects: usize) -> Vec<Workload> {
         one("ECDSA P-256 sign", Op::EcdsaSign),
         one("ECDSA P-256 verify", Op::EcdsaVerify),
         one("ECDH P-256 derive", Op::Ecdh),
+        one("ECDSA P-384 sign", Op::P384Sign),
+        one("ECDSA P-384 verify", Op::P384Verify),
+        one("Ed25519 sign", Op::Ed25519Sign),
+        one("Ed25519 verify", Op::Ed25519Verify),
         one("AES-256 key generation", Op::GenAes),
         one("P-256 key pair generation", Op::GenP256),
         one("RSA-2048 key pair generation", Op::GenRsa),
@@ -191,6 +208,8 @@ impl Op {
             Op::RsaOaepDecrypt => vec![M::RSA_PKCS_KEY_PAIR_GEN, M::RSA_PKCS_OAEP],
             Op::EcdsaSign | Op::EcdsaVerify => vec![M::ECC_KEY_PAIR_GEN, M::ECDSA],
             Op::Ecdh => vec![M::ECC_KEY_PAIR_GEN, M::ECDH1_DERIVE],
+            Op::P384Sign | Op::P384Verify => vec![M::ECC_KEY_PAIR_GEN, M::ECDSA],
+            Op::Ed25519Sign | Op::Ed25519Verify => vec![M::ECC_EDWARDS_KEY_PAIR_GEN, M::EDDSA],
             Op::GenAes => vec![M::AES_KEY_GEN],
             Op::GenP256 => vec![M::ECC_KEY_PAIR_GEN],
             Op::GenRsa => vec![M::RSA_PKCS_KEY_PAIR_GEN],
@@ -242,6 +261,8 @@ pub struct Keys {
     hmac: Option<ObjectHandle>,
     rsa: Option<RsaKeys>,
     ec: Option<EcKeys>,
+    p384: Option<EcKeys>,
+    ed25519: Option<EcKeys>,
 }
 
 struct RsaKeys {
@@ -373,6 +394,17 @@ fn ec_templates(label: &str) -> (Vec<Attribute>, Vec<Attribute>) {
     (public, private)
 }
 
+/// CKM_EDDSA (pure) for Ed25519, CKM_ECDSA for P-384.
+fn other_curve_mech(ed: bool) -> Mechanism<'static> {
+    if ed {
+        Mechanism::Eddsa(cryptoki::mechanism::eddsa::EddsaParams::new(
+            cryptoki::mechanism::eddsa::EddsaSignatureScheme::Pure,
+        ))
+    } else {
+        Mechanism::Ecdsa
+    }
+}
+
 /// The raw uncompressed point of an EC public key (`CKA_EC_POINT` is a DER OCTET STRING).
 fn ec_point(s: &Session, public: ObjectHandle) -> R<Vec<u8>> {
     let attrs = s
@@ -417,6 +449,9 @@ impl Keys {
                 self.prepare_rsa(s, op)?;
             }
             Op::EcdsaSign | Op::EcdsaVerify | Op::Ecdh => self.prepare_ec(s, op)?,
+            Op::P384Sign | Op::P384Verify | Op::Ed25519Sign | Op::Ed25519Verify => {
+                self.prepare_other_curve(s, op)?;
+            }
             _ => {}
         }
         Ok(())
@@ -481,6 +516,43 @@ impl Keys {
                 .generate_key_pair(&Mechanism::EccKeyPairGen, &peer_pub, &peer_priv)
                 .map_err(ck("C_GenerateKeyPair(EC peer)"))?;
             k.peer = Some(ec_point(s, peer_pub)?);
+        }
+        Ok(())
+    }
+
+    /// The P-384 and Ed25519 pairs, and a signature for their verify workloads.
+    fn prepare_other_curve(&mut self, s: &Session, op: Op) -> R<()> {
+        let ed = matches!(op, Op::Ed25519Sign | Op::Ed25519Verify);
+        let slot = if ed {
+            &mut self.ed25519
+        } else {
+            &mut self.p384
+        };
+        if slot.is_none() {
+            let (mut public, private) =
+                ec_templates(if ed { "bench-ed25519" } else { "bench-p384" });
+            for a in &mut public {
+                if let Attribute::EcParams(p) = a {
+                    *p = if ed { ED25519.to_vec() } else { P384.to_vec() };
+                }
+            }
+            let gen = if ed {
+                Mechanism::EccEdwardsKeyPairGen
+            } else {
+                Mechanism::EccKeyPairGen
+            };
+            let (public, private) = s
+                .generate_key_pair(&gen, &public, &private)
+                .map_err(ck("C_GenerateKeyPair(P-384/Ed25519)"))?;
+            let sig = s
+                .sign(&other_curve_mech(ed), private, MSG)
+                .map_err(ck("C_Sign(ECDSA/EDDSA)"))?;
+            *slot = Some(EcKeys {
+                private,
+                public,
+                signature: Some(sig),
+                peer: None,
+            });
         }
         Ok(())
     }
@@ -631,6 +703,24 @@ impl Keys {
                     .sign(&Mechanism::Ecdsa, k.private, MSG)
                     .map_err(ck("C_Sign(ECDSA)"))?;
                 expect_len(out.len(), 64)
+            }
+            Op::P384Sign | Op::Ed25519Sign => {
+                let ed = op == Op::Ed25519Sign;
+                let k = if ed { &self.ed25519 } else { &self.p384 };
+                let k = k.as_ref().ok_or_else(missing)?;
+                let out = s
+                    .sign(&other_curve_mech(ed), k.private, MSG)
+                    .map_err(ck("C_Sign(ECDSA/EDDSA)"))?;
+                expect_len(out.len(), if ed { 64 } else { 96 })
+            }
+            Op::P384Verify | Op::Ed25519Verify => {
+                let ed = op == Op::Ed25519Verify;
+                let k = if ed { &self.ed25519 } else { &self.p384 };
+                let k = k.as_ref().ok_or_else(missing)?;
+                let sig = k.signature.as_deref().ok_or_else(missing)?;
+                s.verify(&other_curve_mech(ed), k.public, MSG, sig)
+                    .map_err(ck("C_Verify(ECDSA/EDDSA)"))?;
+                Ok(vec![])
             }
             Op::EcdsaVerify => {
                 let k = self.ec.as_ref().ok_or_else(missing)?;

@@ -167,7 +167,7 @@ impl Softkms {
 
 /// `CKF_*` names of a mechanism's flags, in the standard's order.
 fn function_names(flags: CK_FLAGS) -> Vec<&'static str> {
-    const NAMES: [(CK_FLAGS, &str); 19] = [
+    const NAMES: [(CK_FLAGS, &str); 20] = [
         (CKF_HW, "hw"),
         (CKF_MESSAGE_ENCRYPT, "message-encrypt"),
         (CKF_MESSAGE_DECRYPT, "message-decrypt"),
@@ -187,6 +187,7 @@ fn function_names(flags: CK_FLAGS) -> Vec<&'static str> {
         (CKF_EC_OID, "ec-oid"),
         (CKF_EC_UNCOMPRESS, "ec-uncompress"),
         (CKF_EC_COMPRESS, "ec-compress"),
+        (CKF_EC_CURVENAME, "ec-curvename"),
     ];
     NAMES
         .iter()

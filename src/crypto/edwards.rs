@@ -299,6 +299,10 @@ impl Ed25519Private {
         hk.update(msg);
         let k = hash_scalar(hk);
         let big_s = r + k * s;
+        // The secret scalar and the nonce are wiped (Scalar is Zeroize).
+        let (mut s, mut r) = (s, r);
+        zeroize::Zeroize::zeroize(&mut s);
+        zeroize::Zeroize::zeroize(&mut r);
         let mut out = Vec::with_capacity(SIG_LEN);
         out.extend_from_slice(&r_enc);
         out.extend_from_slice(big_s.as_bytes());
