@@ -94,6 +94,8 @@ mod aws {
             Op::Ecdh => Some(ecdh()),
             Op::P384Sign | Op::P384Verify => Some(p384(op)),
             Op::Ed25519Sign | Op::Ed25519Verify => Some(ed25519(op)),
+            Op::MlDsaSign | Op::MlDsaVerify => Some(ml_dsa(op)),
+            Op::MlKemEncapsulate | Op::MlKemDecapsulate => Some(ml_kem(op)),
             _ => None,
         }
     }
@@ -232,6 +234,49 @@ mod aws {
         Ok(Box::new(move || check(kp.sign(MSG).as_ref().len(), 64)))
     }
 
+    /// ML-DSA-65 in AWS-LC (hedged, empty context; SoftKMS signs ML-DSA with
+    /// the RustCrypto crate in both builds, docs/mechanisms.md).
+    fn ml_dsa(op: Op) -> Result<Runner, String> {
+        let kp = signature::PqdsaKeyPair::generate(&signature::ML_DSA_65_SIGNING)
+            .map_err(e("ML-DSA-65 key generation"))?;
+        let mut sig = vec![0u8; 3309];
+        kp.sign(MSG, &mut sig).map_err(e("ML-DSA sign"))?;
+        if op == Op::MlDsaVerify {
+            let public = kp.public_key().as_ref().to_vec();
+            return Ok(Box::new(move || {
+                signature::UnparsedPublicKey::new(&signature::ML_DSA_65, &public)
+                    .verify(MSG, &sig)
+                    .map_err(e("ML-DSA verify"))
+            }));
+        }
+        Ok(Box::new(move || {
+            let mut out = vec![0u8; 3309];
+            let n = kp.sign(MSG, &mut out).map_err(e("ML-DSA sign"))?;
+            check(n, 3309)
+        }))
+    }
+
+    /// ML-KEM-768 in AWS-LC.
+    fn ml_kem(op: Op) -> Result<Runner, String> {
+        use aws_lc_rs::kem;
+        let dk = kem::DecapsulationKey::generate(&kem::ML_KEM_768).map_err(e("ML-KEM key"))?;
+        let ek = dk.encapsulation_key().map_err(e("ML-KEM public key"))?;
+        if op == Op::MlKemEncapsulate {
+            return Ok(Box::new(move || {
+                let (ct, ss) = ek.encapsulate().map_err(e("ML-KEM encapsulate"))?;
+                check(ct.as_ref().len() + ss.as_ref().len(), 1088 + 32)
+            }));
+        }
+        let (ct, _) = ek.encapsulate().map_err(e("ML-KEM encapsulate"))?;
+        let ct = ct.as_ref().to_vec();
+        Ok(Box::new(move || {
+            let ss = dk
+                .decapsulate(kem::Ciphertext::from(ct.as_slice()))
+                .map_err(e("ML-KEM decapsulate"))?;
+            check(ss.as_ref().len(), 32)
+        }))
+    }
+
     fn ecdh() -> Result<Runner, String> {
         let mine =
             agreement::PrivateKey::generate(&agreement::ECDH_P256).map_err(e("P-256 key"))?;
@@ -305,6 +350,8 @@ mod rc {
             Op::EcdsaSign | Op::EcdsaVerify | Op::Ecdh => Some(ec_op(op)),
             Op::P384Sign | Op::P384Verify => Some(p384_op(op)),
             Op::Ed25519Sign | Op::Ed25519Verify => Some(ed25519_op(op)),
+            Op::MlDsaSign | Op::MlDsaVerify => Some(ml_dsa(op)),
+            Op::MlKemEncapsulate | Op::MlKemDecapsulate => Some(ml_kem(op)),
             Op::Kdf => boxed(|| {
                 let mut out = [0u8; 32];
                 crate::workloads::argon2_default(b"bench-user-pin", &[9; 16], &mut out)
@@ -458,5 +505,55 @@ mod rc {
                 }))
             }
         }
+    }
+
+    /// ML-DSA-65 in the `ml-dsa` crate, as SoftKMS signs (hedged, empty context).
+    fn ml_dsa(op: Op) -> Result<Runner, String> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| format!("getrandom: {e}"))?;
+        let kp = ml_dsa::SigningKey::<ml_dsa::MlDsa65>::from_seed(&seed.into());
+        let sk = kp.expanded_key().clone();
+        let sig = sk
+            .sign_randomized(MSG, &[], &mut getrandom::SysRng)
+            .map_err(|e| format!("ml-dsa: sign: {e}"))?;
+        if op == Op::MlDsaVerify {
+            let vk = sk.verifying_key();
+            return Ok(Box::new(move || {
+                if vk.verify_with_context(MSG, &[], &sig) {
+                    Ok(())
+                } else {
+                    Err("ml-dsa: verify failed".into())
+                }
+            }));
+        }
+        Ok(Box::new(move || {
+            let sig = sk
+                .sign_randomized(MSG, &[], &mut getrandom::SysRng)
+                .map_err(|e| format!("ml-dsa: sign: {e}"))?;
+            check(sig.encode().len(), 3309)
+        }))
+    }
+
+    /// ML-KEM-768 in the `ml-kem` crate.
+    fn ml_kem(op: Op) -> Result<Runner, String> {
+        use ml_kem::{Decapsulate, KeyExport};
+        let mut seed = [0u8; 64];
+        getrandom::fill(&mut seed).map_err(|e| format!("getrandom: {e}"))?;
+        let dk = ml_kem::DecapsulationKey::<ml_kem::MlKem768>::from_seed(seed.into());
+        let ek = dk.encapsulation_key().clone();
+        check(ek.to_bytes().len(), 1184)?;
+        let encapsulate = move || -> Result<_, String> {
+            let mut m = [0u8; 32];
+            getrandom::fill(&mut m).map_err(|e| format!("getrandom: {e}"))?;
+            Ok(ek.encapsulate_deterministic(&m.into()))
+        };
+        if op == Op::MlKemEncapsulate {
+            return Ok(Box::new(move || {
+                let (ct, ss) = encapsulate()?;
+                check(ct.len() + ss.len(), 1088 + 32)
+            }));
+        }
+        let (ct, _) = encapsulate()?;
+        Ok(Box::new(move || check(dk.decapsulate(&ct).len(), 32)))
     }
 }

@@ -5,10 +5,14 @@
 //! operation creates are destroyed after it, outside the measured time.
 
 use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{
+    Attribute, AttributeType, KeyType, MlDsaParameterSetType, MlKemParameterSetType, ObjectClass,
+    ObjectHandle,
+};
 use cryptoki::session::Session;
 
 /// DER of the P-256 curve OID (`CKA_EC_PARAMS`).
@@ -54,6 +58,14 @@ pub enum Op {
     Ed25519Sign,
     /// CKM_EDDSA (pure Ed25519) verification.
     Ed25519Verify,
+    /// CKM_ML_DSA ML-DSA-65 signature of `MSG` (hedged, no context).
+    MlDsaSign,
+    /// CKM_ML_DSA ML-DSA-65 verification.
+    MlDsaVerify,
+    /// C_EncapsulateKey with CKM_ML_KEM, ML-KEM-768, into a 32-byte session secret.
+    MlKemEncapsulate,
+    /// C_DecapsulateKey with CKM_ML_KEM, ML-KEM-768, into a 32-byte session secret.
+    MlKemDecapsulate,
     /// AES-256 token key generation.
     GenAes,
     /// P-256 token key pair generation.
@@ -158,6 +170,10 @@ pub fn all(max_objects: usize) -> Vec<Workload> {
         one("ECDSA P-384 verify", Op::P384Verify),
         one("Ed25519 sign", Op::Ed25519Sign),
         one("Ed25519 verify", Op::Ed25519Verify),
+        one("ML-DSA-65 sign", Op::MlDsaSign),
+        one("ML-DSA-65 verify", Op::MlDsaVerify),
+        one("ML-KEM-768 encapsulate", Op::MlKemEncapsulate),
+        one("ML-KEM-768 decapsulate", Op::MlKemDecapsulate),
         one("AES-256 key generation", Op::GenAes),
         one("P-256 key pair generation", Op::GenP256),
         one("RSA-2048 key pair generation", Op::GenRsa),
@@ -210,6 +226,10 @@ impl Op {
             Op::Ecdh => vec![M::ECC_KEY_PAIR_GEN, M::ECDH1_DERIVE],
             Op::P384Sign | Op::P384Verify => vec![M::ECC_KEY_PAIR_GEN, M::ECDSA],
             Op::Ed25519Sign | Op::Ed25519Verify => vec![M::ECC_EDWARDS_KEY_PAIR_GEN, M::EDDSA],
+            Op::MlDsaSign | Op::MlDsaVerify => vec![M::ML_DSA_KEY_PAIR_GEN, M::ML_DSA],
+            Op::MlKemEncapsulate | Op::MlKemDecapsulate => {
+                vec![M::ML_KEM_KEY_PAIR_GEN, M::ML_KEM]
+            }
             Op::GenAes => vec![M::AES_KEY_GEN],
             Op::GenP256 => vec![M::ECC_KEY_PAIR_GEN],
             Op::GenRsa => vec![M::RSA_PKCS_KEY_PAIR_GEN],
@@ -263,6 +283,17 @@ pub struct Keys {
     ec: Option<EcKeys>,
     p384: Option<EcKeys>,
     ed25519: Option<EcKeys>,
+    ml_dsa: Option<PqKeys>,
+    ml_kem: Option<PqKeys>,
+}
+
+/// An ML-DSA-65 or ML-KEM-768 key pair and the input of the verify and
+/// decapsulate workloads.
+struct PqKeys {
+    private: ObjectHandle,
+    public: ObjectHandle,
+    /// A signature of `MSG`, or a ciphertext.
+    input: Option<Vec<u8>>,
 }
 
 struct RsaKeys {
@@ -452,6 +483,9 @@ impl Keys {
             Op::P384Sign | Op::P384Verify | Op::Ed25519Sign | Op::Ed25519Verify => {
                 self.prepare_other_curve(s, op)?;
             }
+            Op::MlDsaSign | Op::MlDsaVerify | Op::MlKemEncapsulate | Op::MlKemDecapsulate => {
+                self.prepare_pq(s, op)?;
+            }
             _ => {}
         }
         Ok(())
@@ -484,6 +518,68 @@ impl Keys {
                 .encrypt(&oaep(), k.public, MSG)
                 .map_err(ck("C_Encrypt(RSA_PKCS_OAEP)"))?;
             k.ciphertext = Some(ct);
+        }
+        Ok(())
+    }
+
+    fn prepare_pq(&mut self, s: &Session, op: Op) -> R<()> {
+        let dsa = matches!(op, Op::MlDsaSign | Op::MlDsaVerify);
+        let slot = if dsa {
+            &mut self.ml_dsa
+        } else {
+            &mut self.ml_kem
+        };
+        if slot.is_none() {
+            let (mech, set, usage) = if dsa {
+                (
+                    Mechanism::MlDsaKeyPairGen,
+                    MlDsaParameterSetType::ML_DSA_65.into(),
+                    [Attribute::Verify(true), Attribute::Sign(true)],
+                )
+            } else {
+                (
+                    Mechanism::MlKemKeyPairGen,
+                    MlKemParameterSetType::ML_KEM_768.into(),
+                    [Attribute::Encapsulate(true), Attribute::Decapsulate(true)],
+                )
+            };
+            let public = [
+                Attribute::Token(true),
+                Attribute::Label(b"bench-pq".to_vec()),
+                Attribute::ParameterSet(set),
+                usage[0].clone(),
+            ];
+            let private = [
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Label(b"bench-pq".to_vec()),
+                usage[1].clone(),
+            ];
+            let (public, private) = s
+                .generate_key_pair(&mech, &public, &private)
+                .map_err(ck("C_GenerateKeyPair(ML-DSA/ML-KEM)"))?;
+            *slot = Some(PqKeys {
+                private,
+                public,
+                input: None,
+            });
+        }
+        let Some(k) = slot.as_mut() else {
+            return Ok(());
+        };
+        if op == Op::MlDsaVerify && k.input.is_none() {
+            let sig = s
+                .sign(&ml_dsa(), k.private, MSG)
+                .map_err(ck("C_Sign(ML_DSA)"))?;
+            k.input = Some(sig);
+        }
+        if op == Op::MlKemDecapsulate && k.input.is_none() {
+            let (ct, key) = s
+                .encapsulate_key(&Mechanism::MlKem, k.public, &shared_secret_template())
+                .map_err(ck("C_EncapsulateKey(ML_KEM)"))?;
+            s.destroy_object(key).map_err(ck("C_DestroyObject"))?;
+            k.input = Some(ct);
         }
         Ok(())
     }
@@ -745,6 +841,38 @@ impl Keys {
                     .map_err(ck("C_DeriveKey(ECDH1_DERIVE)"))?;
                 Ok(vec![key])
             }
+            Op::MlDsaSign => {
+                let k = self.ml_dsa.as_ref().ok_or_else(missing)?;
+                let out = s
+                    .sign(&ml_dsa(), k.private, MSG)
+                    .map_err(ck("C_Sign(ML_DSA)"))?;
+                expect_len(out.len(), 3309)
+            }
+            Op::MlDsaVerify => {
+                let k = self.ml_dsa.as_ref().ok_or_else(missing)?;
+                let sig = k.input.as_deref().ok_or_else(missing)?;
+                s.verify(&ml_dsa(), k.public, MSG, sig)
+                    .map_err(ck("C_Verify(ML_DSA)"))?;
+                Ok(vec![])
+            }
+            Op::MlKemEncapsulate => {
+                let k = self.ml_kem.as_ref().ok_or_else(missing)?;
+                let (ct, key) = s
+                    .encapsulate_key(&Mechanism::MlKem, k.public, &shared_secret_template())
+                    .map_err(ck("C_EncapsulateKey(ML_KEM)"))?;
+                if ct.len() != 1088 {
+                    return Err(format!("ciphertext length {}, expected 1088", ct.len()));
+                }
+                Ok(vec![key])
+            }
+            Op::MlKemDecapsulate => {
+                let k = self.ml_kem.as_ref().ok_or_else(missing)?;
+                let ct = k.input.as_deref().ok_or_else(missing)?;
+                let key = s
+                    .decapsulate_key(&Mechanism::MlKem, k.private, &shared_secret_template(), ct)
+                    .map_err(ck("C_DecapsulateKey(ML_KEM)"))?;
+                Ok(vec![key])
+            }
             Op::GenAes => {
                 let key = s
                     .generate_key(&Mechanism::AesKeyGen, &aes_template("bench-gen"))
@@ -781,6 +909,21 @@ impl Keys {
             Op::Open(_) | Op::Kdf => Err("not a session operation".into()),
         }
     }
+}
+
+/// CKM_ML_DSA, hedged, without a context string.
+fn ml_dsa() -> Mechanism<'static> {
+    Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None))
+}
+
+/// The session secret key an ML-KEM encapsulation makes.
+fn shared_secret_template() -> [Attribute; 4] {
+    [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Token(false),
+        Attribute::Sensitive(true),
+    ]
 }
 
 /// A token AES-256 key with a given value, as an import would create it.

@@ -167,7 +167,7 @@ impl Softkms {
 
 /// `CKF_*` names of a mechanism's flags, in the standard's order.
 fn function_names(flags: CK_FLAGS) -> Vec<&'static str> {
-    const NAMES: [(CK_FLAGS, &str); 20] = [
+    const NAMES: [(CK_FLAGS, &str); 22] = [
         (CKF_HW, "hw"),
         (CKF_MESSAGE_ENCRYPT, "message-encrypt"),
         (CKF_MESSAGE_DECRYPT, "message-decrypt"),
@@ -183,6 +183,8 @@ fn function_names(flags: CK_FLAGS) -> Vec<&'static str> {
         (CKF_WRAP, "wrap"),
         (CKF_UNWRAP, "unwrap"),
         (CKF_DERIVE, "derive"),
+        (CKF_ENCAPSULATE, "encapsulate"),
+        (CKF_DECAPSULATE, "decapsulate"),
         (CKF_EC_F_P, "ec-f-p"),
         (CKF_EC_OID, "ec-oid"),
         (CKF_EC_UNCOMPRESS, "ec-uncompress"),

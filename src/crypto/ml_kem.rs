@@ -191,7 +191,11 @@ impl MlKemPrivateKey {
         if ciphertext.len() != self.set.ciphertext_len() {
             return Err(Error::EncryptedDataLenRange);
         }
-        backend::decapsulate(self.set, &self.expanded, ciphertext)
+        let ss = backend::decapsulate(self.set, &self.expanded, ciphertext)?;
+        if ss.len() != SHARED_LEN {
+            return Err(Error::FunctionFailed);
+        }
+        Ok(ss)
     }
 }
 
@@ -216,7 +220,11 @@ impl MlKemPublicKey {
 
     /// ML-KEM.Encaps (FIPS 203 Algorithm 20): (ciphertext, shared secret).
     pub(crate) fn encapsulate(&self) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
-        backend::encapsulate(self.set, &self.public)
+        let (ct, ss) = backend::encapsulate(self.set, &self.public)?;
+        if ct.len() != self.set.ciphertext_len() || ss.len() != SHARED_LEN {
+            return Err(Error::FunctionFailed);
+        }
+        Ok((ct, ss))
     }
 }
 
@@ -254,7 +262,7 @@ fn rc_decapsulate(set: MlKemSet, expanded: &[u8], ciphertext: &[u8]) -> Result<Z
 
 #[cfg(feature = "aws-lc")]
 mod backend {
-    use super::{MlKemSet, SHARED_LEN};
+    use super::MlKemSet;
     use crate::error::{Error, Result};
     use aws_lc_rs::kem::{
         Algorithm, AlgorithmId, Ciphertext, DecapsulationKey, EncapsulationKey, ML_KEM_1024,
@@ -276,11 +284,7 @@ mod backend {
     ) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
         let ek = EncapsulationKey::new(alg(set), public).map_err(|_| Error::KeyTypeInconsistent)?;
         let (ct, ss) = ek.encapsulate().map_err(|_| Error::FunctionFailed)?;
-        let ss = Zeroizing::new(ss.as_ref().to_vec());
-        if ss.len() != SHARED_LEN {
-            return Err(Error::FunctionFailed);
-        }
-        Ok((ct.as_ref().to_vec(), ss))
+        Ok((ct.as_ref().to_vec(), Zeroizing::new(ss.as_ref().to_vec())))
     }
 
     pub(super) fn decapsulate(

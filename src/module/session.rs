@@ -112,7 +112,11 @@ impl Module {
             (CKF_DECRYPT, &mut || ops.decrypt = None),
             (CKF_DIGEST, &mut || ops.digest = None),
             (CKF_SIGN, &mut || ops.sign = None),
-            (CKF_VERIFY, &mut || ops.verify = None),
+            // `C_VerifySignature*` (3.2) is a verification too.
+            (CKF_VERIFY, &mut || {
+                ops.verify = None;
+                ops.verify_signature = None;
+            }),
             (CKF_FIND_OBJECTS, &mut || ops.find = None),
             (CKF_MESSAGE_ENCRYPT, &mut || ops.message_encrypt = None),
             (CKF_MESSAGE_DECRYPT, &mut || ops.message_decrypt = None),
