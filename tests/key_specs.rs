@@ -2,10 +2,6 @@
 //! spec table (names, AWS names, usages), and for every spec a key that is
 //! made, described as its spec, disabled and enabled like a managed key,
 //! audited, and refused rotation unless it is a managed (AES) key.
-//!
-//! The specs whose mechanisms come from the curves and post-quantum work
-//! (P-384, P-521, secp256k1, Ed25519, ML-DSA) are `#[ignore]`d here until
-//! those branches are merged.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(unreachable_pub)]
@@ -219,37 +215,30 @@ fn aes256_key() {
     lifecycle_of(KeySpec::Aes256);
 }
 #[test]
-#[ignore = "needs the curves/pq branches"]
 fn p384_key() {
     lifecycle_of(KeySpec::EccNistP384);
 }
 #[test]
-#[ignore = "needs the curves/pq branches"]
 fn p521_key() {
     lifecycle_of(KeySpec::EccNistP521);
 }
 #[test]
-#[ignore = "needs the curves/pq branches"]
 fn secp256k1_key() {
     lifecycle_of(KeySpec::EccSecgP256k1);
 }
 #[test]
-#[ignore = "needs the curves/pq branches"]
 fn ed25519_key() {
     lifecycle_of(KeySpec::Ed25519);
 }
 #[test]
-#[ignore = "needs the curves/pq branches"]
 fn ml_dsa_44_key() {
     lifecycle_of(KeySpec::MlDsa44);
 }
 #[test]
-#[ignore = "needs the curves/pq branches"]
 fn ml_dsa_65_key() {
     lifecycle_of(KeySpec::MlDsa65);
 }
 #[test]
-#[ignore = "needs the curves/pq branches"]
 fn ml_dsa_87_key() {
     lifecycle_of(KeySpec::MlDsa87);
 }

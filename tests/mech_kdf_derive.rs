@@ -200,6 +200,46 @@ fn kbkdf_feedback_mode_is_hkdf_expand() {
     }
 }
 
+/// SP 800-108 §4.3: A(0) is the fixed input, A(i) = PRF(K, A(i-1)) and
+/// K(i) = PRF(K, A(i) || [i] || fixed); the expected bytes are made with
+/// `CKM_SHA256_HMAC` signatures under the same key, two blocks, the second
+/// truncated.
+#[test]
+fn kbkdf_double_pipeline_mode_is_the_two_hmac_chains() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let base = generic_key(&s, &pattern(32));
+    let fixed = b"label\x00context";
+    let ctr = KbkdfCounterFormat::new(Endianness::Big, width(8));
+    let data = [
+        PrfDataParam::new(PrfDataParamType::IterationVariable(None)),
+        PrfDataParam::new(PrfDataParamType::Counter(&ctr)),
+        PrfDataParam::new(PrfDataParamType::ByteArray(fixed)),
+    ];
+    let m =
+        Mechanism::KbkdfDoublePipeline(KbkdfParams::new(MechanismType::SHA256_HMAC, &data, None));
+    let k = s.derive_key(&m, base, &tmpl(40)).expect("double pipeline");
+    let hmac = |msg: &[u8]| s.sign(&Mechanism::Sha256Hmac, base, msg).expect("hmac");
+    let a1 = hmac(fixed);
+    let a2 = hmac(&a1);
+    let mut want = hmac(&[a1.as_slice(), &[1], fixed].concat());
+    want.extend(hmac(&[a2.as_slice(), &[2], fixed].concat()));
+    want.truncate(40);
+    assert_eq!(hx(&value_of(&s, k)), hx(&want));
+    // A counter format on the iteration variable is for counter mode only.
+    let bad = [
+        PrfDataParam::new(PrfDataParamType::IterationVariable(Some(&ctr))),
+        PrfDataParam::new(PrfDataParamType::ByteArray(fixed)),
+    ];
+    let m =
+        Mechanism::KbkdfDoublePipeline(KbkdfParams::new(MechanismType::SHA256_HMAC, &bad, None));
+    assert_eq!(
+        rv(s.derive_key(&m, base, &tmpl(32))),
+        RvError::MechanismParamInvalid
+    );
+}
+
 #[test]
 fn kbkdf_additional_keys_are_made_all_or_none() {
     let ctx = Ctx::new(1);

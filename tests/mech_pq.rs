@@ -372,6 +372,45 @@ fn encapsulation_buffer_too_small() {
     assert_eq!(s.find_objects(&[]).expect("find").len(), before);
 }
 
+/// `CKM_ML_KEM` takes no parameter (PKCS#11 3.2 §6.68.5): a byte of one, or
+/// a null pointer with a length, is `CKR_MECHANISM_PARAM_INVALID` in both
+/// functions, and no key is made.
+#[test]
+fn ml_kem_parameters_of_the_wrong_size() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    let (public, private) = s
+        .generate_key_pair(
+            &Mechanism::MlKemKeyPairGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_512.into()),
+            ],
+            &[Attribute::Token(false)],
+        )
+        .expect("generate");
+    let table = p11_testkit::function_table_3_2(common::module_path());
+    let class = CKO_SECRET_KEY;
+    let kt = CKK_GENERIC_SECRET;
+    let tmpl = [attr(CKA_CLASS, &class), attr(CKA_KEY_TYPE, &kt)];
+    let one = 0u8;
+    let null_with_len = CK_MECHANISM {
+        mechanism: CKM_ML_KEM,
+        pParameter: std::ptr::null_mut(),
+        ulParameterLen: 1,
+    };
+    let before = s.find_objects(&[]).expect("find").len();
+    for m in [mech(CKM_ML_KEM, Some(&one)), null_with_len] {
+        let (r, _, key) = p11_testkit::session::encapsulate_into(table, &s, &m, public, &tmpl, 768);
+        assert_eq!((r, key), (CKR_MECHANISM_PARAM_INVALID, 0));
+        let (r, key) =
+            p11_testkit::session::decapsulate_with(table, &s, &m, private, &tmpl, &[0; 768]);
+        assert_eq!((r, key), (CKR_MECHANISM_PARAM_INVALID, 0));
+    }
+    assert_eq!(s.find_objects(&[]).expect("find").len(), before);
+}
+
 #[test]
 fn ml_dsa_contexts_hedging_and_errors() {
     let ctx = Ctx::new(1);
@@ -565,4 +604,43 @@ fn hash_ml_dsa_and_verify_signature() {
         rv(s.verify(&deterministic(Some(b"c")), public, &data, &multi)),
         RvError::SignatureInvalid
     );
+    // Every HASH_ML_DSA_<hash> signs what CKM_HASH_ML_DSA signs over the
+    // module's own digest (the SHAKE ones have no PKCS#11 digest: a round trip
+    // and a refused altered message).
+    let ctx_of = || SignAdditionalContext::new(HedgeType::DeterministicRequired, Some(b"c"));
+    let variants = [
+        (Mechanism::HashMlDsaSha224(ctx_of()), Some(CKM_SHA224)),
+        (Mechanism::HashMlDsaSha256(ctx_of()), Some(CKM_SHA256)),
+        (Mechanism::HashMlDsaSha384(ctx_of()), Some(CKM_SHA384)),
+        (Mechanism::HashMlDsaSha3_224(ctx_of()), Some(CKM_SHA3_224)),
+        (Mechanism::HashMlDsaSha3_256(ctx_of()), Some(CKM_SHA3_256)),
+        (Mechanism::HashMlDsaSha3_384(ctx_of()), Some(CKM_SHA3_384)),
+        (Mechanism::HashMlDsaSha3_512(ctx_of()), Some(CKM_SHA3_512)),
+        (Mechanism::HashMlDsaShake128(ctx_of()), None),
+        (Mechanism::HashMlDsaShake256(ctx_of()), None),
+    ];
+    for (m, hash) in &variants {
+        let sig = s.sign(m, private, &data).expect("sign");
+        s.verify(m, public, &data, &sig).expect("verify");
+        assert_eq!(
+            rv(s.verify(m, public, &data[1..], &sig)),
+            RvError::SignatureInvalid
+        );
+        if let Some(hash) = hash {
+            let digest = raw().digest(&s, &plain(*hash), &data).expect("digest");
+            let c = b"c";
+            let p = CK_HASH_SIGN_ADDITIONAL_CONTEXT {
+                hedgeVariant: CKH_DETERMINISTIC_REQUIRED,
+                pContext: c.as_ptr().cast_mut(),
+                ulContextLen: 1,
+                hash: *hash,
+            };
+            let by_caller = mech(CKM_HASH_ML_DSA, Some(&p));
+            assert_eq!(
+                sig,
+                raw().sign(&s, &by_caller, private, &digest).expect("sign"),
+                "{hash:#x}"
+            );
+        }
+    }
 }

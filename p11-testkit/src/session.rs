@@ -278,6 +278,35 @@ impl Raw {
         Ok(unsafe { ObjectHandle::new_from_raw(h) })
     }
 
+    /// `C_GenerateKey` of a session secret key that signs and verifies,
+    /// `len` bytes long.
+    pub fn generate_secret(
+        &self,
+        s: &Session,
+        m: &CK_MECHANISM,
+        len: CK_ULONG,
+    ) -> Rv<ObjectHandle> {
+        let mut m = *m;
+        let t: CK_BBOOL = CK_TRUE;
+        let f: CK_BBOOL = CK_FALSE;
+        let mut tmpl = vec![
+            attr(CKA_TOKEN, &f),
+            attr(CKA_SIGN, &t),
+            attr(CKA_VERIFY, &t),
+            attr(CKA_VALUE_LEN, &len),
+        ];
+        let mut h: CK_OBJECT_HANDLE = 0;
+        call!(self.C_GenerateKey(
+            s.handle(),
+            &mut m,
+            tmpl.as_mut_ptr(),
+            ulen(tmpl.len()),
+            &mut h
+        ))?;
+        // SAFETY: h is a handle the module just returned.
+        Ok(unsafe { ObjectHandle::new_from_raw(h) })
+    }
+
     /// `C_DeriveKey` of an extractable session secret key of type `kt`, `len`
     /// bytes long (`CKA_VALUE_LEN` left out when `None`).
     pub fn derive_secret(
@@ -405,4 +434,30 @@ pub fn encapsulate_into(
         &mut key
     );
     (rv, usize::try_from(n).expect("len"), key)
+}
+
+/// One `C_DecapsulateKey` (PKCS#11 3.2) through the module's 3.2 table:
+/// (rv, the key handle, 0 when none was made).
+pub fn decapsulate_with(
+    table: &CK_FUNCTION_LIST_3_2,
+    s: &Session,
+    m: &CK_MECHANISM,
+    private_key: ObjectHandle,
+    template: &[CK_ATTRIBUTE],
+    ciphertext: &[u8],
+) -> (CK_RV, CK_OBJECT_HANDLE) {
+    let mut key: CK_OBJECT_HANDLE = 0;
+    let rv = call_strict!(
+        table,
+        C_DecapsulateKey,
+        s.handle(),
+        std::ptr::from_ref(m).cast_mut(),
+        private_key.handle(),
+        template.as_ptr().cast_mut(),
+        ulen(template.len()),
+        ciphertext.as_ptr().cast_mut(),
+        ulen(ciphertext.len()),
+        &mut key
+    );
+    (rv, key)
 }

@@ -3,6 +3,12 @@
 
 use super::*;
 
+fn push_once(v: &mut Vec<(CK_MECHANISM_TYPE, CK_FLAGS)>, m: CK_MECHANISM_TYPE, f: CK_FLAGS) {
+    if !v.iter().any(|(w, _)| *w == m) {
+        v.push((m, f));
+    }
+}
+
 /// Every advertised mechanism, with the functions the mech_* tests exercise on it.
 fn exercised() -> Vec<(CK_MECHANISM_TYPE, CK_FLAGS)> {
     let ed = CKF_ENCRYPT | CKF_DECRYPT;
@@ -34,28 +40,6 @@ fn exercised() -> Vec<(CK_MECHANISM_TYPE, CK_FLAGS)> {
         (CKM_GENERIC_SECRET_KEY_GEN, CKF_GENERATE),
     ];
     for m in [
-        CKM_SHA_1,
-        CKM_SHA224,
-        CKM_SHA256,
-        CKM_SHA384,
-        CKM_SHA512,
-        CKM_SHA3_256,
-        CKM_SHA3_384,
-        CKM_SHA3_512,
-    ] {
-        v.push((m, CKF_DIGEST));
-    }
-    for m in [
-        CKM_SHA_1_HMAC,
-        CKM_SHA_1_HMAC_GENERAL,
-        CKM_SHA224_HMAC,
-        CKM_SHA224_HMAC_GENERAL,
-        CKM_SHA256_HMAC,
-        CKM_SHA256_HMAC_GENERAL,
-        CKM_SHA384_HMAC,
-        CKM_SHA384_HMAC_GENERAL,
-        CKM_SHA512_HMAC,
-        CKM_SHA512_HMAC_GENERAL,
         CKM_SHA1_RSA_PKCS,
         CKM_SHA224_RSA_PKCS,
         CKM_SHA256_RSA_PKCS,
@@ -71,8 +55,71 @@ fn exercised() -> Vec<(CK_MECHANISM_TYPE, CK_FLAGS)> {
         CKM_ECDSA_SHA256,
         CKM_ECDSA_SHA384,
         CKM_ECDSA_SHA512,
+        // mech_curves, mech_pq
+        CKM_EDDSA,
+        CKM_ML_DSA,
+        CKM_HASH_ML_DSA,
+        CKM_HASH_ML_DSA_SHA224,
+        CKM_HASH_ML_DSA_SHA256,
+        CKM_HASH_ML_DSA_SHA384,
+        CKM_HASH_ML_DSA_SHA512,
+        CKM_HASH_ML_DSA_SHA3_224,
+        CKM_HASH_ML_DSA_SHA3_256,
+        CKM_HASH_ML_DSA_SHA3_384,
+        CKM_HASH_ML_DSA_SHA3_512,
+        CKM_HASH_ML_DSA_SHAKE128,
+        CKM_HASH_ML_DSA_SHAKE256,
     ] {
         v.push((m, sv));
+    }
+    // mech_curves, mech_pq
+    for m in [
+        CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+        CKM_ML_DSA_KEY_PAIR_GEN,
+        CKM_ML_KEM_KEY_PAIR_GEN,
+    ] {
+        v.push((m, CKF_GENERATE_KEY_PAIR));
+    }
+    v.push((CKM_ML_KEM, CKF_ENCAPSULATE | CKF_DECAPSULATE));
+    // mech_kdf_derive
+    for m in [
+        CKM_SP800_108_COUNTER_KDF,
+        CKM_SP800_108_FEEDBACK_KDF,
+        CKM_SP800_108_DOUBLE_PIPELINE_KDF,
+        CKM_CONCATENATE_BASE_AND_KEY,
+        CKM_CONCATENATE_BASE_AND_DATA,
+        CKM_CONCATENATE_DATA_AND_BASE,
+        CKM_XOR_BASE_AND_DATA,
+        CKM_EXTRACT_KEY_FROM_KEY,
+        CKM_AES_ECB_ENCRYPT_DATA,
+        CKM_AES_CBC_ENCRYPT_DATA,
+    ] {
+        v.push((m, CKF_DERIVE));
+    }
+    // mech_digest_mac: the HMAC key generations
+    for m in [
+        CKM_SHA_1_KEY_GEN,
+        CKM_SHA224_KEY_GEN,
+        CKM_SHA256_KEY_GEN,
+        CKM_SHA384_KEY_GEN,
+        CKM_SHA512_KEY_GEN,
+        CKM_SHA512_224_KEY_GEN,
+        CKM_SHA512_256_KEY_GEN,
+        CKM_SHA3_224_KEY_GEN,
+        CKM_SHA3_256_KEY_GEN,
+        CKM_SHA3_384_KEY_GEN,
+        CKM_SHA3_512_KEY_GEN,
+    ] {
+        v.push((m, CKF_GENERATE));
+    }
+    // mech_digest_mac runs every row of its vector tables: the digests and
+    // MACs named there are exercised.
+    for r in table("so-digest.txt") {
+        push_once(&mut v, ckm(&r[0]), CKF_DIGEST);
+    }
+    for r in table("so-mac.txt") {
+        push_once(&mut v, ckm(&r[0]), sv);
     }
     v
 }
@@ -103,7 +150,9 @@ fn mechanism_list_matches_what_is_exercised() {
         | CKF_MESSAGE_DECRYPT
         | CKF_MESSAGE_SIGN
         | CKF_MESSAGE_VERIFY
-        | CKF_MULTI_MESSAGE;
+        | CKF_MULTI_MESSAGE
+        | CKF_ENCAPSULATE
+        | CKF_DECAPSULATE;
     for m in &list {
         let info = raw.mechanism_info(slot, *m).expect("info");
         match want.iter().find(|(w, _)| w == m) {
