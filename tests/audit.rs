@@ -82,9 +82,16 @@ impl Cli {
 
 fn record(i: u64) -> AuditRecord {
     let r = AuditRecord::management("C_SetAttributeValue", "user", 1)
-        .with_key(if i % 2 == 0 { "key-even" } else { "key-odd" }, Some(i))
+        .with_key(
+            if i.is_multiple_of(2) {
+                "key-even"
+            } else {
+                "key-odd"
+            },
+            Some(i),
+        )
         .with_reason("label changed");
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         r.with_rv(cryptoki_sys::CKR_ATTRIBUTE_READ_ONLY)
     } else {
         r

@@ -357,7 +357,7 @@ fn pkcs8_private_key_under_kwp() {
         .expect("wrap private key");
     // KWP output is a multiple of 8, longer than an RSA-2048 PKCS#8 (~1.2 KB).
     assert!(
-        wrapped.len() > 1100 && wrapped.len() % 8 == 0,
+        wrapped.len() > 1100 && wrapped.len().is_multiple_of(8),
         "{}",
         wrapped.len()
     );

@@ -225,7 +225,7 @@ fn reader(s: &Session, log: &mut Log, id: usize) {
                 last_label = Some(label.clone());
             }
             let n: usize = label[2..].parse().unwrap();
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 let mut iv = [0u8; 12];
                 iv[..8].copy_from_slice(&u64::try_from(i).unwrap().to_be_bytes());
                 iv[8] = u8::try_from(id).unwrap();
@@ -262,7 +262,7 @@ fn reader(s: &Session, log: &mut Log, id: usize) {
         }
         assert!(read_ulong(s, mk, CURRENT_VERSION) >= version);
         assert_eq!(open(s, mk, &msg), data);
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             old.push((used, msg));
         }
         // Older messages still open after later rotations.

@@ -848,7 +848,7 @@ pub(crate) fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
 /// Reverses [`kwp_wrap`]; an integrity failure or a bad length is `WrappedKeyInvalid`.
 pub(crate) fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     use crate::crypto::aes::{AesKey, KWP_DEFAULT_IV};
-    if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
+    if wrapped.len() < 16 || !wrapped.len().is_multiple_of(8) {
         return Err(Error::WrappedKeyLenRange);
     }
     let k = AesKey::new(kek).ok_or(Error::KeySizeRange)?;

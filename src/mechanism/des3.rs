@@ -142,7 +142,7 @@ impl CipherOp for Des3Op {
                 Ok(())
             }
             (Mode::CbcPad, false) => {
-                if input.is_empty() || input.len() % DES_BLOCK != 0 {
+                if input.is_empty() || !input.len().is_multiple_of(DES_BLOCK) {
                     return Err(Error::EncryptedDataLenRange);
                 }
                 if out.is_query() {
@@ -157,7 +157,7 @@ impl CipherOp for Des3Op {
                 Ok(())
             }
             _ => {
-                if input.len() % DES_BLOCK != 0 {
+                if !input.len().is_multiple_of(DES_BLOCK) {
                     return Err(self.len_err());
                 }
                 if let Some(dst) = out.reserve(input.len())? {

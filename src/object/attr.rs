@@ -82,7 +82,7 @@ pub fn encode_ulongs(v: &[CK_ULONG]) -> Vec<u8> {
 
 /// Decodes a list of `CK_ULONG`; a length that is not a multiple is invalid.
 pub fn decode_ulongs(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<Vec<CK_ULONG>> {
-    if v.len() % ULONG_SIZE != 0 {
+    if !v.len().is_multiple_of(ULONG_SIZE) {
         return Err(Error::AttributeValueInvalid(ty));
     }
     Ok(v.chunks_exact(ULONG_SIZE)

@@ -65,7 +65,7 @@ fn w_inv(key: &AesKey, wrapped: &[u8]) -> ([u8; 8], Zeroizing<Vec<u8>>) {
 /// KW wrap (RFC 3394): `data` must be a multiple of 8 bytes and at least 16.
 /// The default IV goes to the `aes-kw` crate, any other to our own W.
 pub(crate) fn kw_wrap(key: &AesKey, iv: [u8; 8], data: &[u8]) -> Option<Vec<u8>> {
-    if data.len() < 16 || data.len() % 8 != 0 {
+    if data.len() < 16 || !data.len().is_multiple_of(8) {
         return None;
     }
     if iv != KW_DEFAULT_IV {
@@ -79,7 +79,7 @@ pub(crate) fn kw_wrap(key: &AesKey, iv: [u8; 8], data: &[u8]) -> Option<Vec<u8>>
 /// KW unwrap (RFC 3394): `None` on a bad length or a failed integrity check.
 /// The default IV goes to the `aes-kw` crate, any other to our own W⁻¹.
 pub(crate) fn kw_unwrap(key: &AesKey, iv: [u8; 8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+    if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
         return None;
     }
     if iv != KW_DEFAULT_IV {
@@ -134,7 +134,7 @@ fn kwp_wrap_own(key: &AesKey, icv: [u8; 4], data: &[u8]) -> Option<Vec<u8>> {
 /// KWP unwrap (RFC 5649): `None` on a bad length or a failed integrity check.
 /// The default ICV goes to the `aes-kw` crate, any other to our own code.
 pub(crate) fn kwp_unwrap(key: &AesKey, icv: [u8; 4], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
+    if wrapped.len() < 16 || !wrapped.len().is_multiple_of(8) {
         return None;
     }
     if icv != KWP_DEFAULT_IV {

@@ -21,12 +21,12 @@ fn event(i: usize) -> DataEvent<'static> {
         mechanism: Some(cryptoki_sys::CKM_AES_GCM),
         key_uid: KEYS[i % 4],
         key_version: Some(1),
-        context: if i % 5 == 0 {
+        context: if i.is_multiple_of(5) {
             Some(b"{\"app\":\"x\"}")
         } else {
             None
         },
-        rv: if i % 7 == 0 {
+        rv: if i.is_multiple_of(7) {
             cryptoki_sys::CKR_KEY_FUNCTION_NOT_PERMITTED
         } else {
             0

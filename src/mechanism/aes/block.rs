@@ -102,7 +102,7 @@ impl CipherOp for BlockOp {
                 Ok(())
             }
             (BlockMode::CbcPad, false) => {
-                if input.is_empty() || input.len() % BLOCK != 0 {
+                if input.is_empty() || !input.len().is_multiple_of(BLOCK) {
                     return Err(Error::EncryptedDataLenRange);
                 }
                 if out.is_query() {
@@ -117,7 +117,7 @@ impl CipherOp for BlockOp {
                 Ok(())
             }
             _ => {
-                if input.len() % BLOCK != 0 {
+                if !input.len().is_multiple_of(BLOCK) {
                     return Err(self.len_err());
                 }
                 if let Some(dst) = out.reserve(input.len())? {

@@ -32,7 +32,7 @@ impl KwOp {
         let k = self.key.aes();
         if self.encrypt {
             let n = match self.kind {
-                WrapKind::Kw(_) if input.len() < 16 || input.len() % 8 != 0 => {
+                WrapKind::Kw(_) if input.len() < 16 || !input.len().is_multiple_of(8) => {
                     return Err(Error::DataLenRange)
                 }
                 WrapKind::Kw(_) => input.len() + 8,
@@ -54,7 +54,7 @@ impl KwOp {
             WrapKind::Kw(_) => 24,
             WrapKind::Kwp(_) => 16,
         };
-        if input.len() < min || input.len() % 8 != 0 {
+        if input.len() < min || !input.len().is_multiple_of(8) {
             return Err(Error::EncryptedDataLenRange);
         }
         if out.is_query() {

@@ -152,7 +152,7 @@ fn encrypt_data(
     d: &[u8],
     value_len: Option<usize>,
 ) -> Out {
-    if d.is_empty() || d.len() % BLOCK != 0 {
+    if d.is_empty() || !d.len().is_multiple_of(BLOCK) {
         return Err(Error::MechanismParamInvalid);
     }
     let key = aes_key(base, Error::KeySizeRange)?;

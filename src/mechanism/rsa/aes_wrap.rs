@@ -52,7 +52,7 @@ pub(super) fn aes_unwrap(
     let key = unwrapping_key(key)?;
     let (n, h, m, label) = aes_wrap_params(&mech.param)?;
     let k = key.size();
-    if wrapped.len() < k + 16 || (wrapped.len() - k) % 8 != 0 {
+    if wrapped.len() < k + 16 || !(wrapped.len() - k).is_multiple_of(8) {
         return Err(Error::WrappedKeyLenRange);
     }
     let (c1, c2) = wrapped.split_at(k);
