@@ -140,10 +140,12 @@ impl Use {
 
     /// The action that undoes this use, for the IV rule: whoever may encrypt
     /// but not decrypt must not pick IVs.
-    fn inverse(self) -> Option<Action> {
+    fn inverse(self, mech: CK_MECHANISM_TYPE) -> Option<Action> {
         match self {
             Use::Encrypt => Some(Action::Decrypt),
             Use::Wrap => Some(Action::UnwrapKey),
+            // The AES ENCRYPT_DATA derivations encrypt caller data.
+            Use::Derive if self.action(mech) == Action::Encrypt => Some(Action::Decrypt),
             _ => None,
         }
     }
@@ -529,7 +531,7 @@ fn admit_once(
     let st = tok.state.read();
     let principal = principal_name(&st.login);
     check_policy(&key, principal, req.what.action(req.mech), req.context)?;
-    let may_choose_iv = match req.what.inverse() {
+    let may_choose_iv = match req.what.inverse(req.mech) {
         Some(undo) if !is_envelope(req.mech) => {
             check_policy(&key, principal, undo, req.context).is_ok()
         }
@@ -541,7 +543,7 @@ fn admit_once(
              nonce, nor use the bare block cipher: use message-based AES-GCM with a generated IV, or \
              the envelope mechanism",
             req.what.action(req.mech).name(),
-            req.what.inverse().map_or("?", Action::name),
+            req.what.inverse(req.mech).map_or("?", Action::name),
         )));
     }
     drop(st);

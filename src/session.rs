@@ -77,6 +77,8 @@ pub(crate) enum OpSlot {
     MessageEncrypt,
     /// `C_*DecryptMessage*`.
     MessageDecrypt,
+    /// `C_VerifySignature*` (PKCS#11 3.2), which runs beside `C_Verify*`.
+    VerifySignature,
 }
 
 /// The key and mechanism of a running key operation, so that a failure inside
@@ -96,7 +98,7 @@ pub(crate) struct OpKey {
 
 /// [`OpKey`] per running key operation.
 #[derive(Debug, Default)]
-pub(crate) struct OpKeys([Option<OpKey>; 6]);
+pub(crate) struct OpKeys([Option<OpKey>; 7]);
 
 impl OpKeys {
     /// The key of the operation in `slot`.

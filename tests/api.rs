@@ -10,62 +10,9 @@ use softkms::api::{
     AuditQuery, EncryptionContext, ErrorKind, KeyOptions, KeyPolicy, KeyRef, KeySpec, KeyState,
     MacAlgorithm, Pin, Principal, PrincipalName, SigningAlgorithm, Softkms, Token,
 };
-use std::sync::{Mutex, MutexGuard};
+mod api_common;
 
-static LOCK: Mutex<()> = Mutex::new(());
-
-const SO_PIN: &str = "api-so-pin";
-const USER_PIN: &str = "api-user-pin";
-
-/// SoftKMS opened on a fresh, initialized token (user PIN set), and the
-/// directory that holds it.
-struct Fixture {
-    kms: Softkms,
-    _dir: tempfile::TempDir,
-    _guard: MutexGuard<'static, ()>,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("softkms.toml");
-        std::fs::write(
-            &conf,
-            format!(
-                "[[slot]]\nid = 0\npath = \"{}\"\nkdf = \"fast\"\n",
-                dir.path().join("t.db").display()
-            ),
-        )
-        .unwrap();
-        std::env::set_var("SOFTKMS_CONF", &conf);
-        let kms = Softkms::open().unwrap();
-        assert_eq!(kms.slots(), vec![0]);
-        assert!(!kms.token_status(0).unwrap().initialized);
-        assert_eq!(kms.token(0).unwrap_err().kind(), ErrorKind::Uninitialized);
-        kms.init_token(0, "api", &Pin::from(SO_PIN)).unwrap();
-        {
-            let so = kms.token(0).unwrap();
-            so.login(&Principal::SecurityOfficer, &Pin::from(SO_PIN))
-                .unwrap();
-            so.init_user_pin(&Pin::from(USER_PIN)).unwrap();
-        }
-        let st = kms.token_status(0).unwrap();
-        assert!(st.initialized && st.user_pin_initialized);
-        assert_eq!(st.label, "api");
-        Fixture {
-            kms,
-            _dir: dir,
-            _guard: guard,
-        }
-    }
-
-    fn user(&self) -> Token {
-        let t = self.kms.token(0).unwrap();
-        t.login(&Principal::User, &Pin::from(USER_PIN)).unwrap();
-        t
-    }
-}
+use api_common::*;
 
 fn managed_key(t: &Token, label: &str) -> KeyRef {
     let k = t
@@ -86,7 +33,7 @@ fn managed_key(t: &Token, label: &str) -> KeyRef {
 
 #[test]
 fn envelope_encryption_with_context_rotation_and_lifecycle() {
-    let f = Fixture::new();
+    let f = Fixture::new("api", "");
     let t = f.user();
     let key = managed_key(&t, "k1");
     let ctx = EncryptionContext::new().with("app", "billing");
@@ -177,7 +124,7 @@ fn envelope_encryption_with_context_rotation_and_lifecycle() {
 
 #[test]
 fn streams_data_keys_and_re_encryption() {
-    let f = Fixture::new();
+    let f = Fixture::new("api", "");
     let t = f.user();
     let a = managed_key(&t, "a");
     let b = managed_key(&t, "b");
@@ -232,7 +179,7 @@ fn streams_data_keys_and_re_encryption() {
 
 #[test]
 fn principals_policies_and_the_audit_log() {
-    let f = Fixture::new();
+    let f = Fixture::new("api", "");
     let alice = PrincipalName::new("alice").unwrap();
     assert_eq!(
         PrincipalName::new("so").unwrap_err().kind(),
@@ -311,7 +258,7 @@ fn principals_policies_and_the_audit_log() {
 
 #[test]
 fn key_specs_and_usages() {
-    let f = Fixture::new();
+    let f = Fixture::new("api", "");
     let t = f.user();
     for spec in [KeySpec::Hmac256, KeySpec::EccNistP256, KeySpec::Rsa2048] {
         let k = t
@@ -385,7 +332,7 @@ fn handles_can_be_shared_between_threads() {
     shared::<Softkms>();
     shared::<Token>();
     shared::<softkms::api::Error>();
-    let f = Fixture::new();
+    let f = Fixture::new("api", "");
     let t = f.user();
     let key = managed_key(&t, "threads");
     let ctx = EncryptionContext::new().with("t", "1");

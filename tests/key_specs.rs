@@ -7,54 +7,11 @@
 #![allow(unreachable_pub)]
 
 use softkms::api::{
-    AuditQuery, ErrorKind, KeyOptions, KeyRef, KeySpec, KeyState, KeyUsage, MacAlgorithm, Pin,
-    Principal, Softkms, Token,
+    AuditQuery, ErrorKind, KeyOptions, KeyRef, KeySpec, KeyState, KeyUsage, MacAlgorithm,
 };
-use std::sync::{Mutex, MutexGuard};
+mod api_common;
 
-static LOCK: Mutex<()> = Mutex::new(());
-
-struct Fixture {
-    kms: Softkms,
-    _dir: tempfile::TempDir,
-    _guard: MutexGuard<'static, ()>,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("softkms.toml");
-        std::fs::write(
-            &conf,
-            format!(
-                "[[slot]]\nid = 0\npath = \"{}\"\nkdf = \"fast\"\naudit = \"per-call\"\n",
-                dir.path().join("t.db").display()
-            ),
-        )
-        .unwrap();
-        std::env::set_var("SOFTKMS_CONF", &conf);
-        let kms = Softkms::open().unwrap();
-        kms.init_token(0, "specs", &Pin::from("so-pin-1")).unwrap();
-        {
-            let so = kms.token(0).unwrap();
-            so.login(&Principal::SecurityOfficer, &Pin::from("so-pin-1"))
-                .unwrap();
-            so.init_user_pin(&Pin::from("user-pin-1")).unwrap();
-        }
-        Fixture {
-            kms,
-            _dir: dir,
-            _guard: guard,
-        }
-    }
-
-    fn user(&self) -> Token {
-        let t = self.kms.token(0).unwrap();
-        t.login(&Principal::User, &Pin::from("user-pin-1")).unwrap();
-        t
-    }
-}
+use api_common::*;
 
 #[test]
 fn the_spec_table() {
@@ -113,7 +70,7 @@ fn the_spec_table() {
 /// Makes a key of `spec` and checks that it has the lifecycle, policy and
 /// audit of a managed key, and no rotation unless it is one.
 fn lifecycle_of(spec: KeySpec) {
-    let f = Fixture::new();
+    let f = Fixture::new("specs", "audit = \"per-call\"\n");
     let t = f.user();
     let label = format!("k-{spec}");
     let k = t

@@ -547,19 +547,29 @@ fn derived_keys_are_never_weaker_than_what_they_reveal() {
         .unwrap();
     assert!(bool_attr(&s, k, AttributeType::Sensitive));
     assert!(!bool_attr(&s, k, AttributeType::AlwaysSensitive));
-    // XOR and extraction the same.
+    // XOR and extraction the same; from such a key they copy all of its bits
+    // or none (a piece of it could be searched for through the new key's
+    // uses).
+    let data16 = KeyDerivationStringData::new(&[9; 16]);
     let k = s
-        .derive_key(&Mechanism::XorBaseAndData(data), unextractable, &tmpl(4))
+        .derive_key(&Mechanism::XorBaseAndData(data16), unextractable, &tmpl(16))
         .unwrap();
     assert!(!bool_attr(&s, k, AttributeType::Extractable));
-    let k = s
-        .derive_key(
-            &Mechanism::ExtractKeyFromKey(ExtractParams::new(3)),
-            sensitive,
-            &tmpl(4),
-        )
-        .unwrap();
+    let extract = Mechanism::ExtractKeyFromKey(ExtractParams::new(3));
+    let k = s.derive_key(&extract, sensitive, &tmpl(16)).unwrap();
     assert!(bool_attr(&s, k, AttributeType::Sensitive));
+    for (m, base, len) in [
+        (&Mechanism::XorBaseAndData(data), unextractable, 4),
+        (&extract, sensitive, 1),
+        (&Mechanism::ConcatenateBaseAndData(data), sensitive, 8),
+    ] {
+        assert_eq!(
+            rv(s.derive_key(m, base, &tmpl(len))),
+            RvError::KeyFunctionNotPermitted
+        );
+    }
+    // The same cuts of a readable key are made.
+    s.derive_key(&extract, open, &tmpl(1)).unwrap();
     // A generated, never-extractable AES key: ENCRYPT_DATA keeps its history.
     let gen = s
         .generate_key(
@@ -620,11 +630,13 @@ fn the_other_key_of_concatenate_passes_the_key_gate() {
         &[Attribute::Derive(false)],
     );
     assert_eq!(cat(no_derive), RvError::KeyFunctionNotPermitted);
-    // Its policy does not let the owner derive.
+    // Its policy does not let the owner export it: the concatenation copies
+    // its bits into a new key, so the policy action is ExportKey, and
+    // DeriveKey with every other action is not enough.
     let rest: Vec<&str> = ACTIONS
         .iter()
         .copied()
-        .filter(|a| *a != "DeriveKey")
+        .filter(|a| *a != "ExportKey")
         .collect();
     let denied = secret_key(
         &s,
@@ -753,6 +765,22 @@ fn hostile_kbkdf_parameters_are_refused_before_they_are_read() {
         p.pDataParams = one.as_mut_ptr();
         assert_eq!(derive(&p), invalid, "type {ty} len {len}");
     }
+    // Byte arrays that one by one are allowed but together pass the 64 KiB
+    // the parameter's fixed input may hold (one buffer named many times).
+    let mut big = vec![0x5au8; 40 * 1024];
+    let array = CK_PRF_DATA_PARAM {
+        type_: CK_SP800_108_BYTE_ARRAY,
+        pValue: big.as_mut_ptr().cast(),
+        ulValueLen: CK_ULONG::try_from(big.len()).unwrap(),
+    };
+    for (n, want) in [(1, None), (2, invalid)] {
+        let mut many = vec![data[0]];
+        many.extend(std::iter::repeat_n(array, n));
+        let mut p = good;
+        p.pDataParams = many.as_mut_ptr();
+        p.ulNumberOfDataParams = CK_ULONG::try_from(many.len()).unwrap();
+        assert_eq!(derive(&p), want, "{n} arrays of 40 KiB");
+    }
     // The feedback IV: a length without a pointer.
     let fb = CK_SP800_108_FEEDBACK_KDF_PARAMS {
         prfType: CKM_AES_CMAC,
@@ -781,4 +809,59 @@ fn hostile_kbkdf_parameters_are_refused_before_they_are_read() {
         Some(16),
     );
     assert_eq!(r.err(), invalid);
+}
+
+/// The policy actions of the derivations that reveal a key: the copying
+/// ones (concatenation, XOR, extraction) are `ExportKey`, since their new key
+/// carries the key's bits without its policy; the AES ENCRYPT_DATA ones (CBC
+/// here: cryptoki 0.12 has no typed ECB one) are
+/// `Encrypt`, under the IV rule (whoever may encrypt but not decrypt uses no
+/// bare block cipher). `DeriveKey` alone allows neither.
+#[test]
+fn revealing_derivations_need_the_actions_they_amount_to() {
+    let ctx = Ctx::new(1);
+    ctx.init_token(0);
+    let s = ctx.user_session(0);
+    // (SetPolicy too: a policy that locks everyone out of it is refused.)
+    let key = |kt: KeyType, allow: &[&str]| {
+        let allow = [allow, &["SetPolicy"]].concat();
+        secret_key(
+            &s,
+            kt,
+            &[7; 16],
+            &[
+                Attribute::Token(true),
+                policy_attr(&policy(&[(&["user"], &allow, None)])),
+            ],
+        )
+    };
+    let data = KeyDerivationStringData::new(&[1; 16]);
+    let copying = [
+        Mechanism::XorBaseAndData(data),
+        Mechanism::ConcatenateBaseAndData(data),
+        Mechanism::ExtractKeyFromKey(ExtractParams::new(0)),
+    ];
+    let derive_only = key(KeyType::GENERIC_SECRET, &["DeriveKey"]);
+    let exportable = key(KeyType::GENERIC_SECRET, &["ExportKey"]);
+    for m in &copying {
+        assert_eq!(
+            rv(s.derive_key(m, derive_only, &tmpl(16))),
+            RvError::KeyFunctionNotPermitted
+        );
+        s.derive_key(m, exportable, &tmpl(16)).unwrap();
+    }
+    let cbc = Mechanism::AesCbcEncryptData(AesCbcDeriveParams::new([0; 16], &[1; 16]));
+    for (allow, ok) in [
+        (&["DeriveKey"][..], false),
+        (&["Encrypt"][..], false),
+        (&["Encrypt", "Decrypt"][..], true),
+    ] {
+        let k = key(KeyType::AES, allow);
+        let r = s.derive_key(&cbc, k, &tmpl(16));
+        if ok {
+            r.unwrap();
+        } else {
+            assert_eq!(rv(r), RvError::KeyFunctionNotPermitted, "{allow:?}");
+        }
+    }
 }

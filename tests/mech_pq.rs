@@ -76,6 +76,20 @@ fn public_key(s: &Session, kt: KeyType, set: Attribute, value: &[u8]) -> ObjectH
     .expect("create public key")
 }
 
+/// A session key pair of the parameter set `set` (`CKP_*`).
+fn session_pair(
+    s: &Session,
+    gen: &Mechanism,
+    set: cryptoki::object::ParameterSetType,
+) -> (ObjectHandle, ObjectHandle) {
+    s.generate_key_pair(
+        gen,
+        &[Attribute::Token(false), Attribute::ParameterSet(set)],
+        &[Attribute::Token(false)],
+    )
+    .expect("generate")
+}
+
 fn deterministic(ctx: Option<&[u8]>) -> Mechanism<'_> {
     Mechanism::MlDsa(SignAdditionalContext::new(
         HedgeType::DeterministicRequired,
@@ -247,13 +261,7 @@ fn ml_kem_round_trip_lengths_and_errors() {
         (MlKemParameterSetType::ML_KEM_768, 1088),
         (MlKemParameterSetType::ML_KEM_1024, 1568),
     ] {
-        let (public, private) = s
-            .generate_key_pair(
-                &Mechanism::MlKemKeyPairGen,
-                &[Attribute::Token(false), Attribute::ParameterSet(set.into())],
-                &[Attribute::Token(false)],
-            )
-            .expect("generate");
+        let (public, private) = session_pair(&s, &Mechanism::MlKemKeyPairGen, set.into());
         let mut t = secret_template();
         t.push(Attribute::ValueLen(16.into()));
         let (ct, a) = s
@@ -326,16 +334,11 @@ fn the_key_gate_checks_encapsulation_usage() {
         RvError::KeyFunctionNotPermitted
     );
     // An ML-DSA public key is no encapsulation key.
-    let (dsa_public, _) = s
-        .generate_key_pair(
-            &Mechanism::MlDsaKeyPairGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_44.into()),
-            ],
-            &[Attribute::Token(false)],
-        )
-        .expect("generate");
+    let (dsa_public, _) = session_pair(
+        &s,
+        &Mechanism::MlDsaKeyPairGen,
+        MlDsaParameterSetType::ML_DSA_44.into(),
+    );
     assert_eq!(
         rv(s.encapsulate_key(&Mechanism::MlKem, dsa_public, &secret_template())),
         RvError::KeyTypeInconsistent
@@ -349,16 +352,11 @@ fn encapsulation_buffer_too_small() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let (public, _) = s
-        .generate_key_pair(
-            &Mechanism::MlKemKeyPairGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_512.into()),
-            ],
-            &[Attribute::Token(false)],
-        )
-        .expect("generate");
+    let (public, _) = session_pair(
+        &s,
+        &Mechanism::MlKemKeyPairGen,
+        MlKemParameterSetType::ML_KEM_512.into(),
+    );
     let table = p11_testkit::function_table_3_2(common::module_path());
     let class = CKO_SECRET_KEY;
     let kt = CKK_GENERIC_SECRET;
@@ -380,16 +378,11 @@ fn ml_kem_parameters_of_the_wrong_size() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let (public, private) = s
-        .generate_key_pair(
-            &Mechanism::MlKemKeyPairGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_512.into()),
-            ],
-            &[Attribute::Token(false)],
-        )
-        .expect("generate");
+    let (public, private) = session_pair(
+        &s,
+        &Mechanism::MlKemKeyPairGen,
+        MlKemParameterSetType::ML_KEM_512.into(),
+    );
     let table = p11_testkit::function_table_3_2(common::module_path());
     let class = CKO_SECRET_KEY;
     let kt = CKK_GENERIC_SECRET;
@@ -416,16 +409,11 @@ fn ml_dsa_contexts_hedging_and_errors() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let (public, private) = s
-        .generate_key_pair(
-            &Mechanism::MlDsaKeyPairGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_65.into()),
-            ],
-            &[Attribute::Token(false)],
-        )
-        .expect("generate");
+    let (public, private) = session_pair(
+        &s,
+        &Mechanism::MlDsaKeyPairGen,
+        MlDsaParameterSetType::ML_DSA_65.into(),
+    );
     let data = b"message";
     // Deterministic with a context: the same signature twice; 255 bytes of
     // context is the most.
@@ -546,16 +534,11 @@ fn hash_ml_dsa_and_verify_signature() {
     let ctx = Ctx::new(1);
     ctx.init_token(0);
     let s = ctx.user_session(0);
-    let (public, private) = s
-        .generate_key_pair(
-            &Mechanism::MlDsaKeyPairGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_44.into()),
-            ],
-            &[Attribute::Token(false)],
-        )
-        .expect("generate");
+    let (public, private) = session_pair(
+        &s,
+        &Mechanism::MlDsaKeyPairGen,
+        MlDsaParameterSetType::ML_DSA_44.into(),
+    );
     let data = pattern(1000);
     let by_token = Mechanism::HashMlDsaSha512(SignAdditionalContext::new(
         HedgeType::DeterministicRequired,
@@ -598,6 +581,12 @@ fn hash_ml_dsa_and_verify_signature() {
     assert_eq!(
         rv(s.verify_signature(&data[1..])),
         RvError::SignatureInvalid
+    );
+    // A signature longer than any mechanism makes is refused before it is
+    // kept (ML-DSA-87's are 4,627 bytes).
+    assert_eq!(
+        rv(s.verify_signature_init(&by_token, public, &vec![0; 8193])),
+        RvError::SignatureLenRange
     );
     // Pure ML-DSA is not pre-hash ML-DSA.
     assert_eq!(

@@ -89,13 +89,7 @@ pub(crate) fn has_odd_parity(key: &[u8]) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::crypto::test_vectors::hex;
 
     /// NIST SP 800-67 Rev. 2, Appendix B (TDEA ECB example, three keys).
     #[test]

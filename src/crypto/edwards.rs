@@ -359,13 +359,7 @@ pub(crate) fn spki_of(oid_der: &[u8], key: &[u8; KEY_LEN]) -> Vec<u8> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::crypto::test_vectors::hex as unhex;
 
     #[test]
     fn params_forms() {

@@ -27,6 +27,8 @@ pub(crate) mod montgomery;
 pub(crate) mod pinkdf;
 pub(crate) mod rsa;
 pub(crate) mod seal;
+#[cfg(test)]
+pub(crate) mod test_vectors;
 
 /// Fills `buf` with bytes from the operating system's random source.
 pub(crate) fn random(buf: &mut [u8]) -> Result<(), getrandom::Error> {

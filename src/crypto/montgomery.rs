@@ -80,7 +80,8 @@ impl X25519Private {
     pub(crate) fn ecdh(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let peer = raw_point(peer).ok_or(Error::MechanismParamInvalid)?;
         let z = self.agree(&peer)?;
-        if z.iter().all(|&b| b == 0) {
+        // RFC 7748 §6.1: the check must not tell which byte is non-zero.
+        if z.iter().fold(0u8, |acc, b| acc | b) == 0 {
             return Err(Error::MechanismParamInvalid);
         }
         Ok(z)
@@ -110,13 +111,7 @@ impl X25519Private {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::crypto::test_vectors::hex as unhex;
 
     #[test]
     fn rfc7748_section_6_1() {

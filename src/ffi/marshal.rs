@@ -492,6 +492,17 @@ pub(super) unsafe fn template(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result
     unsafe { template_at(p, count, 0, &mut budget) }
 }
 
+/// [`template`] taking the bytes it copies from `budget`, which several
+/// templates of one call share.
+pub(super) unsafe fn template_with_budget(
+    p: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+    budget: &mut usize,
+) -> Result<Template> {
+    // SAFETY: same contract as ours.
+    unsafe { template_at(p, count, 0, budget) }
+}
+
 /// [`template`] at nesting `depth`, taking the bytes it copies from `budget`.
 unsafe fn template_at(
     p: *const CK_ATTRIBUTE,

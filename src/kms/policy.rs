@@ -345,6 +345,21 @@ pub fn allows(
     })
 }
 
+/// The derivations whose new key is made of the base key's (or another
+/// input key's) own bits (PKCS#11 3.0 §2.43.x): their policy action is
+/// `ExportKey`, not `DeriveKey`, since the copy they make carries none of the
+/// key's policy, state or expiry.
+pub fn reveals_key_bits(mechanism: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        mechanism,
+        CKM_CONCATENATE_BASE_AND_KEY
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA
+            | CKM_EXTRACT_KEY_FROM_KEY
+    )
+}
+
 /// The action of using a key for `usage` (`CKA_ENCRYPT`, `CKA_DECRYPT`,
 /// `CKA_SIGN`, `CKA_VERIFY`, `CKA_WRAP`, `CKA_UNWRAP`, `CKA_DERIVE`, … the
 /// attribute `Module::key` checks) with `mechanism`.
@@ -352,7 +367,9 @@ pub fn allows(
 /// With `CKM_SOFTKMS_ENVELOPE` the key acts as a KMS key: wrapping a data key
 /// under it is `Encrypt` and unwrapping one is `Decrypt` (KMS's Decrypt of a
 /// data key); `CKM_SOFTKMS_GENERATE_DATA_KEY` is `GenerateDataKey`. A usage
-/// that is not a key use (none today) is `ManageKey`, the strictest.
+/// that is not a key use (none today) is `ManageKey`, the strictest. The
+/// derivations that copy key bits ([`reveals_key_bits`]) are `ExportKey`,
+/// the AES ENCRYPT_DATA derivations `Encrypt`.
 pub fn action_for(usage: CK_ATTRIBUTE_TYPE, mechanism: CK_MECHANISM_TYPE) -> Action {
     let envelope = mechanism == CKM_SOFTKMS_ENVELOPE;
     match usage {
@@ -365,6 +382,17 @@ pub fn action_for(usage: CK_ATTRIBUTE_TYPE, mechanism: CK_MECHANISM_TYPE) -> Act
         CKA_UNWRAP if envelope => Action::Decrypt,
         CKA_UNWRAP => Action::UnwrapKey,
         CKA_DERIVE if mechanism == CKM_SOFTKMS_GENERATE_DATA_KEY => Action::GenerateDataKey,
+        // The new key holds the key's own bits: an export into a new object.
+        CKA_DERIVE if reveals_key_bits(mechanism) => Action::ExportKey,
+        // The new key is the key's encryption of caller data.
+        CKA_DERIVE
+            if matches!(
+                mechanism,
+                CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA
+            ) =>
+        {
+            Action::Encrypt
+        }
         CKA_DERIVE => Action::DeriveKey,
         _ => Action::ManageKey,
     }

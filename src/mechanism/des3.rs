@@ -28,10 +28,10 @@
 use crate::crypto::des::{set_odd_parity, TdesKey, DES_BLOCK, TDES_KEY_LEN};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
+use crate::mechanism::block::{self, BlockCipher, BlockMode};
 use crate::mechanism::digest::{no_param, NO_FUNCTIONS};
-use crate::mechanism::{CipherOp, Functions, Generated, Mechanism, MechanismDef, Param, ParamKind};
+use crate::mechanism::{CipherOp, Functions, Generated, Mechanism, MechanismDef, ParamKind};
 use crate::object::attr::{Attribute, Template};
-use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -45,183 +45,18 @@ fn tdes_key(key: &Granted, size_err: Error) -> Result<Arc<TdesKey>> {
     key.parsed(|v| TdesKey::from_bytes(v).ok_or(Error::KeySizeRange))
 }
 
-/// The 8-byte IV of CBC and CBC_PAD.
-fn iv8(mech: &Mechanism) -> Result<[u8; DES_BLOCK]> {
-    match &mech.param {
-        Param::Bytes(iv) => iv
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::MechanismParamInvalid),
-        _ => Err(Error::MechanismParamInvalid),
+impl BlockCipher<DES_BLOCK> for TdesKey {
+    fn encrypt_blocks(&self, data: &mut [u8]) {
+        TdesKey::encrypt_blocks(self, data);
     }
-}
-
-/// Appends PKCS#7 padding to a multiple of 8 bytes.
-fn pad(data: &mut Zeroizing<Vec<u8>>) {
-    let n = DES_BLOCK - data.len() % DES_BLOCK;
-    let total = data.len() + n;
-    data.resize(total, u8::try_from(n).unwrap_or(0));
-}
-
-/// The length of `block` (the last decrypted block) without its padding.
-fn unpad_len(block: &[u8]) -> Result<usize> {
-    let last = *block.last().ok_or(Error::EncryptedDataInvalid)?;
-    let n = usize::from(last);
-    if n == 0 || n > DES_BLOCK || n > block.len() {
-        return Err(Error::EncryptedDataInvalid);
+    fn decrypt_blocks(&self, data: &mut [u8]) {
+        TdesKey::decrypt_blocks(self, data);
     }
-    let bad = block[block.len() - n..]
-        .iter()
-        .fold(0u8, |acc, b| acc | (b ^ last));
-    if bad != 0 {
-        return Err(Error::EncryptedDataInvalid);
+    fn cbc_encrypt(&self, iv: &mut [u8; DES_BLOCK], data: &mut [u8]) {
+        TdesKey::cbc_encrypt(self, iv, data);
     }
-    Ok(block.len() - n)
-}
-
-/// Which of the three modes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Ecb,
-    Cbc,
-    CbcPad,
-}
-
-/// ECB, CBC and CBC_PAD, both directions, single and multi-part.
-struct Des3Op {
-    key: Arc<TdesKey>,
-    mode: Mode,
-    encrypt: bool,
-    iv: [u8; DES_BLOCK],
-    /// Input not yet released (less than a block, or the last block of a
-    /// CBC_PAD decryption, which carries the padding).
-    buf: Zeroizing<Vec<u8>>,
-}
-
-impl Des3Op {
-    fn len_err(&self) -> Error {
-        if self.encrypt {
-            Error::DataLenRange
-        } else {
-            Error::EncryptedDataLenRange
-        }
-    }
-
-    /// Processes whole blocks in place, chaining through `iv`.
-    fn process(&self, iv: &mut [u8; DES_BLOCK], data: &mut [u8]) {
-        match (self.mode, self.encrypt) {
-            (Mode::Ecb, true) => self.key.encrypt_blocks(data),
-            (Mode::Ecb, false) => self.key.decrypt_blocks(data),
-            (_, true) => self.key.cbc_encrypt(iv, data),
-            (_, false) => self.key.cbc_decrypt(iv, data),
-        }
-    }
-
-    /// Bytes an update may release when `total` bytes are pending.
-    fn releasable(&self, total: usize) -> usize {
-        if self.mode == Mode::CbcPad && !self.encrypt {
-            total.saturating_sub(1) / DES_BLOCK * DES_BLOCK
-        } else {
-            total / DES_BLOCK * DES_BLOCK
-        }
-    }
-}
-
-impl CipherOp for Des3Op {
-    fn one_shot(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
-        let mut iv = self.iv;
-        match (self.mode, self.encrypt) {
-            (Mode::CbcPad, true) => {
-                let n = (input.len() / DES_BLOCK + 1) * DES_BLOCK;
-                if let Some(dst) = out.reserve(n)? {
-                    let mut tmp = Zeroizing::new(input.to_vec());
-                    pad(&mut tmp);
-                    dst.copy_from_slice(&tmp);
-                    self.process(&mut iv, dst);
-                }
-                Ok(())
-            }
-            (Mode::CbcPad, false) => {
-                if input.is_empty() || !input.len().is_multiple_of(DES_BLOCK) {
-                    return Err(Error::EncryptedDataLenRange);
-                }
-                if out.is_query() {
-                    // An upper bound; the real call reports the exact length.
-                    out.reserve(input.len())?;
-                    return Ok(());
-                }
-                let mut tmp = Zeroizing::new(input.to_vec());
-                self.process(&mut iv, &mut tmp);
-                let n = unpad_len(&tmp)?;
-                out.write(&tmp[..n])?;
-                Ok(())
-            }
-            _ => {
-                if !input.len().is_multiple_of(DES_BLOCK) {
-                    return Err(self.len_err());
-                }
-                if let Some(dst) = out.reserve(input.len())? {
-                    dst.copy_from_slice(input);
-                    self.process(&mut iv, dst);
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn update(&mut self, input: &[u8], out: &mut OutBuf) -> Result<()> {
-        let total = self
-            .buf
-            .len()
-            .checked_add(input.len())
-            .ok_or(Error::DataLenRange)?;
-        let n = self.releasable(total);
-        let Some(dst) = out.reserve(n)? else {
-            return Ok(());
-        };
-        let from_buf = self.buf.len().min(n);
-        dst[..from_buf].copy_from_slice(&self.buf[..from_buf]);
-        dst[from_buf..].copy_from_slice(&input[..n - from_buf]);
-        let mut iv = self.iv;
-        self.process(&mut iv, dst);
-        self.iv = iv;
-        let mut rest = Zeroizing::new(Vec::with_capacity(total - n));
-        rest.extend_from_slice(&self.buf[from_buf..]);
-        rest.extend_from_slice(&input[n - from_buf..]);
-        self.buf = rest;
-        Ok(())
-    }
-
-    fn finish(&mut self, out: &mut OutBuf) -> Result<()> {
-        let mut iv = self.iv;
-        match (self.mode, self.encrypt) {
-            (Mode::CbcPad, true) => {
-                if let Some(dst) = out.reserve(DES_BLOCK)? {
-                    let mut tmp = self.buf.clone();
-                    pad(&mut tmp);
-                    dst.copy_from_slice(&tmp);
-                    self.process(&mut iv, dst);
-                }
-                Ok(())
-            }
-            (Mode::CbcPad, false) => {
-                if self.buf.len() != DES_BLOCK {
-                    return Err(Error::EncryptedDataLenRange);
-                }
-                let mut tmp = self.buf.clone();
-                self.process(&mut iv, &mut tmp);
-                let n = unpad_len(&tmp)?;
-                out.write(&tmp[..n])?;
-                Ok(())
-            }
-            _ => {
-                if !self.buf.is_empty() {
-                    return Err(self.len_err());
-                }
-                out.reserve(0)?;
-                Ok(())
-            }
-        }
+    fn cbc_decrypt(&self, iv: &mut [u8; DES_BLOCK], data: &mut [u8]) {
+        TdesKey::cbc_decrypt(self, iv, data);
     }
 }
 
@@ -230,19 +65,13 @@ fn cipher(mech: &Mechanism, key: Arc<TdesKey>, encrypt: bool) -> Result<Box<dyn 
     let (mode, iv) = match mech.mech {
         CKM_DES3_ECB => {
             no_param(mech)?;
-            (Mode::Ecb, [0; DES_BLOCK])
+            (BlockMode::Ecb, [0; DES_BLOCK])
         }
-        CKM_DES3_CBC => (Mode::Cbc, iv8(mech)?),
-        CKM_DES3_CBC_PAD => (Mode::CbcPad, iv8(mech)?),
+        CKM_DES3_CBC => (BlockMode::Cbc, block::iv(mech)?),
+        CKM_DES3_CBC_PAD => (BlockMode::CbcPad, block::iv(mech)?),
         _ => return Err(Error::MechanismInvalid),
     };
-    Ok(Box::new(Des3Op {
-        key,
-        mode,
-        encrypt,
-        iv,
-        buf: Zeroizing::new(Vec::new()),
-    }))
+    Ok(block::op(key, mode, encrypt, iv))
 }
 
 fn encrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
@@ -253,35 +82,11 @@ fn decrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
     cipher(mech, tdes_key(key, Error::KeySizeRange)?, false)
 }
 
-/// Runs a single-part operation into a fresh buffer.
-fn run_to_vec(op: &mut dyn CipherOp, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let mut q = OutBuf::query();
-    op.one_shot(input, &mut q)?;
-    let mut v = Zeroizing::new(vec![0u8; q.len()]);
-    let mut o = OutBuf::new(Some(&mut v));
-    op.one_shot(input, &mut o)?;
-    let n = o.len();
-    v.truncate(n);
-    Ok(v)
-}
-
 fn wrap(mech: &Mechanism, wrapping_key: &Granted, key_bytes: &[u8]) -> Result<Vec<u8>> {
     let key = tdes_key(wrapping_key, Error::WrappingKeySizeRange)?;
     let mut op = cipher(mech, key, true)?;
-    let mut input = Zeroizing::new(key_bytes.to_vec());
-    if matches!(mech.mech, CKM_DES3_ECB | CKM_DES3_CBC) {
-        // Zero padding to the block size, as the standard says for these modes.
-        let n = input.len().div_ceil(DES_BLOCK) * DES_BLOCK;
-        input.resize(n, 0);
-    }
-    if input.is_empty() {
-        return Err(Error::KeySizeRange);
-    }
-    let out = run_to_vec(op.as_mut(), &input).map_err(|e| match e {
-        Error::DataLenRange => Error::KeySizeRange,
-        e => e,
-    })?;
-    Ok(out.to_vec())
+    let zero_pad = matches!(mech.mech, CKM_DES3_ECB | CKM_DES3_CBC);
+    block::wrap_with(op.as_mut(), zero_pad, DES_BLOCK, key_bytes)
 }
 
 fn unwrap(
@@ -291,14 +96,7 @@ fn unwrap(
 ) -> Result<Zeroizing<Vec<u8>>> {
     let key = tdes_key(unwrapping_key, Error::UnwrappingKeySizeRange)?;
     let mut op = cipher(mech, key, false)?;
-    if wrapped.is_empty() {
-        return Err(Error::WrappedKeyLenRange);
-    }
-    run_to_vec(op.as_mut(), wrapped).map_err(|e| match e {
-        Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
-        Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
-        e => e,
-    })
+    block::unwrap_with(op.as_mut(), wrapped)
 }
 
 /// `CKM_DES3_KEY_GEN`: 24 random bytes with odd parity in every byte.
@@ -344,30 +142,7 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn padding() {
-        let mut d = Zeroizing::new(b"abc".to_vec());
-        pad(&mut d);
-        assert_eq!(d.as_slice(), b"abc\x05\x05\x05\x05\x05");
-        assert_eq!(unpad_len(&d).unwrap(), 3);
-        let mut e = Zeroizing::new(vec![1u8; 8]);
-        pad(&mut e);
-        assert_eq!(e.len(), 16);
-        assert_eq!(unpad_len(&e[8..]).unwrap(), 0);
-        assert_eq!(
-            unpad_len(&[1, 2, 3, 4, 5, 6, 7, 0]),
-            Err(Error::EncryptedDataInvalid)
-        );
-        assert_eq!(
-            unpad_len(&[1, 2, 3, 4, 5, 6, 7, 9]),
-            Err(Error::EncryptedDataInvalid)
-        );
-        assert_eq!(
-            unpad_len(&[1, 2, 3, 4, 5, 6, 3, 2]),
-            Err(Error::EncryptedDataInvalid)
-        );
-    }
+    use crate::mechanism::Param;
 
     #[test]
     fn rows_are_legacy() {

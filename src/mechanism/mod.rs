@@ -13,6 +13,7 @@
 //! out. Operations follow the length rules of [`crate::outbuf`].
 
 pub(crate) mod aes;
+pub(crate) mod block;
 pub(crate) mod des3;
 pub(crate) mod digest;
 pub(crate) mod ec;

@@ -218,8 +218,8 @@ mod tests {
 0x00001087 CKM_AES_GCM keys=[31] min=16 max=32 info_flags=0x60307 param=Gcm authenticated=true caller_iv=true
 0x0000108a CKM_AES_CMAC keys=[31] min=16 max=32 info_flags=0x2801 param=None authenticated=false caller_iv=false
 0x0000108b CKM_AES_CMAC_GENERAL keys=[31] min=16 max=32 info_flags=0x2801 param=Ulong authenticated=false caller_iv=false
-0x00001104 CKM_AES_ECB_ENCRYPT_DATA keys=[31] min=16 max=32 info_flags=0x80001 param=StringData authenticated=false caller_iv=false
-0x00001105 CKM_AES_CBC_ENCRYPT_DATA keys=[31] min=16 max=32 info_flags=0x80001 param=AesCbcEncryptData authenticated=false caller_iv=false
+0x00001104 CKM_AES_ECB_ENCRYPT_DATA keys=[31] min=16 max=32 info_flags=0x80001 param=StringData authenticated=false caller_iv=true
+0x00001105 CKM_AES_CBC_ENCRYPT_DATA keys=[31] min=16 max=32 info_flags=0x80001 param=AesCbcEncryptData authenticated=false caller_iv=true
 0x00002109 CKM_AES_KEY_WRAP keys=[31] min=16 max=32 info_flags=0x60301 param=OptionalBytes authenticated=true caller_iv=false
 0x0000210b CKM_AES_KEY_WRAP_KWP keys=[31] min=16 max=32 info_flags=0x60301 param=OptionalBytes authenticated=true caller_iv=false
 0x00004003 CKM_SHA_1_KEY_GEN keys=[] min=1 max=4096 info_flags=0x8001 param=None authenticated=false caller_iv=false

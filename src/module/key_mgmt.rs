@@ -363,7 +363,7 @@ impl Module {
     ) -> Result<Option<CK_OBJECT_HANDLE>> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let def = registry::get(mech.mech)?;
+        let def = &self.mechanism(mech.mech)?;
         let encapsulate = def.functions.encapsulate.ok_or(Error::MechanismInvalid)?;
         let invalid = Error::KeyHandleInvalid;
         self.use_key(
@@ -407,7 +407,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (s, t) = self.session(h)?;
         let s = s.lock();
-        let def = registry::get(mech.mech)?;
+        let def = &self.mechanism(mech.mech)?;
         let decapsulate = def.functions.decapsulate.ok_or(Error::MechanismInvalid)?;
         let invalid = Error::KeyHandleInvalid;
         self.use_key(

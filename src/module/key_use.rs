@@ -65,7 +65,7 @@ impl Module {
             mech: mech.mech,
             key_types: def.key_types,
             context: &context,
-            caller_iv: false,
+            caller_iv: registry::caller_chooses_iv(mech.mech),
             invalid: Error::KeyHandleInvalid,
         }];
         reqs.extend(named.iter().map(|k| Request {

@@ -6,9 +6,12 @@
 use super::Module;
 use crate::error::{Error, Result};
 use crate::gate::Use;
-use crate::mechanism::{registry, Mechanism, SignatureVerify};
+use crate::mechanism::{Mechanism, SignatureVerify};
 use crate::session::{self, OpKey, OpSlot, Step};
 use cryptoki_sys::*;
+
+/// The longest signature `C_VerifySignatureInit` takes.
+const MAX_SIGNATURE_LEN: usize = 8192;
 
 impl Module {
     /// `C_VerifySignatureInit`: the key passes the key gate for `CKA_VERIFY`.
@@ -22,7 +25,12 @@ impl Module {
         let (s, t) = self.session(h)?;
         let mut s = s.lock();
         session::idle(&s.ops.verify_signature)?;
-        let def = registry::get(mech.mech)?;
+        // No signature of any mechanism is longer (ML-DSA-87: 4,627 bytes;
+        // RSA-8192: 1,024); a longer one is refused before it is copied.
+        if signature.len() > MAX_SIGNATURE_LEN {
+            return Err(Error::SignatureLenRange);
+        }
+        let def = &self.mechanism(mech.mech)?;
         let make = def.functions.verify.ok_or(Error::MechanismInvalid)?;
         let invalid = Error::KeyHandleInvalid;
         let function = "C_VerifySignatureInit";
@@ -42,7 +50,7 @@ impl Module {
             (&mut o.verify_signature, &mut o.in_parts.verify_signature),
             op,
         )?;
-        s.op_keys.set(OpSlot::Verify, k);
+        s.op_keys.set(OpSlot::VerifySignature, k);
         Ok(())
     }
 
@@ -50,7 +58,7 @@ impl Module {
     pub fn verify_signature(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.run(
             h,
-            Some(OpSlot::Verify),
+            Some(OpSlot::VerifySignature),
             "C_VerifySignature",
             |o| (&mut o.verify_signature, &mut o.in_parts.verify_signature),
             Step::Single,
@@ -63,7 +71,7 @@ impl Module {
     pub fn verify_signature_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.run(
             h,
-            Some(OpSlot::Verify),
+            Some(OpSlot::VerifySignature),
             "C_VerifySignatureUpdate",
             |o| (&mut o.verify_signature, &mut o.in_parts.verify_signature),
             Step::Update,
@@ -76,7 +84,7 @@ impl Module {
     pub fn verify_signature_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         self.run(
             h,
-            Some(OpSlot::Verify),
+            Some(OpSlot::VerifySignature),
             "C_VerifySignatureFinal",
             |o| (&mut o.verify_signature, &mut o.in_parts.verify_signature),
             Step::Last,

@@ -2,20 +2,7 @@
 //! interface, `tests/vectors/pq-acvp-ml-dsa-*.json`) against the wrapper.
 
 use super::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn vectors(name: &str) -> Vec<serde_json::Value> {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["tests"].as_array().unwrap().clone()
-}
+use crate::crypto::test_vectors::{acvp_tests as vectors, field, hex};
 
 fn set(name: &str) -> MlDsaSet {
     match name {
@@ -24,10 +11,6 @@ fn set(name: &str) -> MlDsaSet {
         "ML-DSA-87" => MlDsaSet::P87,
         other => panic!("unknown parameter set {other}"),
     }
-}
-
-fn field(t: &serde_json::Value, name: &str) -> Vec<u8> {
-    hex(t[name].as_str().unwrap())
 }
 
 #[test]

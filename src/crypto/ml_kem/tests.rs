@@ -3,20 +3,7 @@
 //! backend.
 
 use super::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn vectors(name: &str) -> Vec<serde_json::Value> {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["tests"].as_array().unwrap().clone()
-}
+use crate::crypto::test_vectors::{acvp_tests as vectors, field};
 
 fn set(name: &str) -> MlKemSet {
     match name {
@@ -25,10 +12,6 @@ fn set(name: &str) -> MlKemSet {
         "ML-KEM-1024" => MlKemSet::P1024,
         other => panic!("unknown parameter set {other}"),
     }
-}
-
-fn field(t: &serde_json::Value, name: &str) -> Vec<u8> {
-    hex(t[name].as_str().unwrap())
 }
 
 #[test]

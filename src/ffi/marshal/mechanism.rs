@@ -47,6 +47,12 @@ pub(in crate::ffi) const MAX_EDDSA_CONTEXT_LEN: usize = 255;
 /// is that of an attribute value, 64 MiB.
 pub(in crate::ffi) const MAX_PARAM_DATA_LEN: usize = MAX_VALUE_LEN;
 
+/// Most bytes the byte arrays and the IV of one SP 800-108 parameter may
+/// hold together. The PRF input is built from them on every iteration, so
+/// they are bounded as a whole, not each on its own; fixed input data is a
+/// label and a context, far below this.
+pub(in crate::ffi) const MAX_KBKDF_INPUT: usize = 64 * 1024;
+
 /// Longest context string of `CK_SIGN_ADDITIONAL_CONTEXT` and
 /// `CK_HASH_SIGN_ADDITIONAL_CONTEXT` (FIPS 204: one length byte). A longer
 /// `ulContextLen` is `CKR_MECHANISM_PARAM_INVALID`, before anything is read.
@@ -229,7 +235,7 @@ pub(in crate::ffi) unsafe fn param(
                 kbkdf(
                     s.prfType,
                     (s.pDataParams, s.ulNumberOfDataParams),
-                    pbytes(s.pIV, s.ulIVLen, MAX_PARAM_DATA_LEN)?,
+                    pbytes(s.pIV, s.ulIVLen, MAX_KBKDF_INPUT)?,
                     (s.pAdditionalDerivedKeys, s.ulAdditionalDerivedKeys),
                 )
             }
@@ -308,7 +314,7 @@ fn param_array<T>(p: *const T, count: CK_ULONG, max: usize) -> Result<usize> {
 /// struct its type names, or the non-empty byte array; the iteration variable
 /// may have no value (feedback and double-pipeline modes). Anything else is
 /// `CKR_MECHANISM_PARAM_INVALID`; the mode's rules are the mechanism's.
-unsafe fn prf_data(d: &CK_PRF_DATA_PARAM) -> Result<PrfData> {
+unsafe fn prf_data(d: &CK_PRF_DATA_PARAM, budget: &mut usize) -> Result<PrfData> {
     let bad = || Error::MechanismParamInvalid;
     let counter = |d: &CK_PRF_DATA_PARAM| -> Result<CounterFormat> {
         // SAFETY: pValue holds ulValueLen bytes by contract, and `read_struct`
@@ -337,14 +343,11 @@ unsafe fn prf_data(d: &CK_PRF_DATA_PARAM) -> Result<PrfData> {
             })
         }
         CK_SP800_108_BYTE_ARRAY if d.ulValueLen > 0 => {
-            // SAFETY: pValue holds ulValueLen bytes by contract.
-            PrfData::Bytes(unsafe {
-                pbytes(
-                    d.pValue.cast_const().cast(),
-                    d.ulValueLen,
-                    MAX_PARAM_DATA_LEN,
-                )
-            }?)
+            // SAFETY: pValue holds ulValueLen bytes by contract; at most what
+            // is left of the budget is copied.
+            let b = unsafe { pbytes(d.pValue.cast_const().cast(), d.ulValueLen, *budget) }?;
+            *budget -= b.len();
+            PrfData::Bytes(b)
         }
         _ => return Err(bad()),
     })
@@ -362,14 +365,19 @@ unsafe fn kbkdf(
 ) -> Result<Param> {
     let nd = param_array(pd, nd, MAX_DATA_PARAMS)?;
     let mut data = Vec::with_capacity(nd);
+    let mut budget = MAX_KBKDF_INPUT
+        .checked_sub(iv.len())
+        .ok_or(Error::MechanismParamInvalid)?;
     for i in 0..nd {
         // SAFETY: pDataParams holds ulNumberOfDataParams (= nd) structs by contract.
         let d = unsafe { plain::read(pd.add(i)) };
         // SAFETY: the struct's pValue holds ulValueLen bytes by contract.
-        data.push(unsafe { prf_data(&d) }?);
+        data.push(unsafe { prf_data(&d, &mut budget) }?);
     }
     let nk = param_array(pk, nk, MAX_ADDITIONAL_KEYS)?;
     let mut additional = Vec::with_capacity(nk);
+    // The additional keys' templates share one template's byte budget.
+    let mut template_budget = super::MAX_TEMPLATE_BYTES;
     for i in 0..nk {
         // SAFETY: pAdditionalDerivedKeys holds ulAdditionalDerivedKeys (= nk)
         // structs by contract.
@@ -378,7 +386,9 @@ unsafe fn kbkdf(
             return Err(Error::MechanismParamInvalid);
         }
         // SAFETY: pTemplate holds ulAttributeCount attributes by contract.
-        let template = unsafe { super::template(k.pTemplate, k.ulAttributeCount) }?;
+        let template = unsafe {
+            super::template_with_budget(k.pTemplate, k.ulAttributeCount, &mut template_budget)
+        }?;
         additional.push(AdditionalKey {
             template,
             len: None,

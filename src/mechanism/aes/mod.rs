@@ -27,14 +27,15 @@
 //! An AES key object's expanded key schedule (and GHASH key) is cached in the
 //! object's `parsed()` slot as a [`GcmKey`], so no operation re-expands it.
 //!
-//! One file per mode: `block` (ECB, CBC, CBC_PAD), `ctr`, `gcm` and `message`
+//! One file per mode: `ecb_cbc` (ECB, CBC, CBC_PAD: AES under the block modes
+//! of `mechanism::block`, which Triple-DES shares), `ctr`, `gcm` and `message`
 //! (message-based GCM), `wrap` (KW, KWP); AES-CMAC is with the other MACs in
 //! `mechanism::mac`. This file holds what the modes share: the key, the
 //! dispatch, wrapping and unwrapping through any mode, key generation and the
 //! registry rows.
 
-mod block;
 mod ctr;
+mod ecb_cbc;
 mod gcm;
 mod message;
 mod wrap;
@@ -42,11 +43,11 @@ mod wrap;
 use crate::crypto::aes::{GcmKey, BLOCK};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
+use crate::mechanism::block::{self, BlockMode};
 use crate::mechanism::digest::{no_param, NO_FUNCTIONS};
 use crate::mechanism::mac::template_value_len;
 use crate::mechanism::{CipherOp, Functions, Generated, Mechanism, MechanismDef, ParamKind};
 use crate::object::attr::{Attribute, Template};
-use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -93,14 +94,13 @@ fn hold_back(buf: &mut Zeroizing<Vec<u8>>, input: &[u8], too_long: Error) -> Res
 
 /// Builds the cipher operation for `mech` under `key`.
 fn cipher(mech: &Mechanism, key: Arc<GcmKey>, encrypt: bool) -> Result<Box<dyn CipherOp>> {
-    use block::BlockMode;
     Ok(match mech.mech {
         CKM_AES_ECB => {
             no_param(mech)?;
             block::op(key, BlockMode::Ecb, encrypt, [0; BLOCK])
         }
-        CKM_AES_CBC => block::op(key, BlockMode::Cbc, encrypt, block::iv16(mech)?),
-        CKM_AES_CBC_PAD => block::op(key, BlockMode::CbcPad, encrypt, block::iv16(mech)?),
+        CKM_AES_CBC => block::op(key, BlockMode::Cbc, encrypt, block::iv(mech)?),
+        CKM_AES_CBC_PAD => block::op(key, BlockMode::CbcPad, encrypt, block::iv(mech)?),
         CKM_AES_CTR => ctr::op(mech, key)?,
         CKM_AES_GCM => gcm::op(mech, key, encrypt)?,
         CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP => wrap::op(mech, key, encrypt)?,
@@ -116,35 +116,11 @@ fn decrypt_init(mech: &Mechanism, key: &Granted) -> Result<Box<dyn CipherOp>> {
     cipher(mech, aes_key(key, Error::KeySizeRange)?, false)
 }
 
-/// Runs a single-part operation into a fresh buffer.
-fn run_to_vec(op: &mut dyn CipherOp, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let mut q = OutBuf::query();
-    op.one_shot(input, &mut q)?;
-    let mut v = Zeroizing::new(vec![0u8; q.len()]);
-    let mut o = OutBuf::new(Some(&mut v));
-    op.one_shot(input, &mut o)?;
-    let n = o.len();
-    v.truncate(n);
-    Ok(v)
-}
-
 fn wrap(mech: &Mechanism, wrapping_key: &Granted, key_bytes: &[u8]) -> Result<Vec<u8>> {
     let key = aes_key(wrapping_key, Error::WrappingKeySizeRange)?;
     let mut op = cipher(mech, key, true)?;
-    let mut input = Zeroizing::new(key_bytes.to_vec());
-    if matches!(mech.mech, CKM_AES_ECB | CKM_AES_CBC) {
-        // Zero padding to the block size, as the standard says for these modes.
-        let n = input.len().div_ceil(BLOCK) * BLOCK;
-        input.resize(n, 0);
-    }
-    if input.is_empty() {
-        return Err(Error::KeySizeRange);
-    }
-    let out = run_to_vec(op.as_mut(), &input).map_err(|e| match e {
-        Error::DataLenRange => Error::KeySizeRange,
-        e => e,
-    })?;
-    Ok(out.to_vec())
+    let zero_pad = matches!(mech.mech, CKM_AES_ECB | CKM_AES_CBC);
+    block::wrap_with(op.as_mut(), zero_pad, BLOCK, key_bytes)
 }
 
 fn unwrap(
@@ -154,14 +130,7 @@ fn unwrap(
 ) -> Result<Zeroizing<Vec<u8>>> {
     let key = aes_key(unwrapping_key, Error::UnwrappingKeySizeRange)?;
     let mut op = cipher(mech, key, false)?;
-    if wrapped.is_empty() {
-        return Err(Error::WrappedKeyLenRange);
-    }
-    run_to_vec(op.as_mut(), wrapped).map_err(|e| match e {
-        Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
-        Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
-        e => e,
-    })
+    block::unwrap_with(op.as_mut(), wrapped)
 }
 
 fn aes_key_gen(mech: &Mechanism, template: &Template) -> Result<Generated> {

@@ -6,6 +6,7 @@ use crate::mechanism::digest::tests::h;
 use crate::mechanism::mac::tests::key_obj;
 use crate::mechanism::Param;
 use crate::object::Object;
+use crate::outbuf::OutBuf;
 
 const VECTORS: &str = include_str!("../../../tests/vectors/sym-aes.txt");
 

@@ -83,8 +83,8 @@ pub(crate) static MECHANISMS: &[MechanismDef] = &[
     MechanismDef::new(CKM_CONCATENATE_DATA_AND_BASE, "CKM_CONCATENATE_DATA_AND_BASE", ParamKind::StringData, CONCAT_DATA_BASE).keys(SECRET_KEYS, 1, MAX_SECRET).derived_attrs(Contained),
     MechanismDef::new(CKM_XOR_BASE_AND_DATA, "CKM_XOR_BASE_AND_DATA", ParamKind::StringData, XOR).keys(SECRET_KEYS, 1, MAX_SECRET).derived_attrs(Contained),
     MechanismDef::new(CKM_EXTRACT_KEY_FROM_KEY, "CKM_EXTRACT_KEY_FROM_KEY", ParamKind::Ulong, EXTRACT).keys(SECRET_KEYS, 1, MAX_SECRET).derived_attrs(Contained),
-    MechanismDef::new(CKM_AES_ECB_ENCRYPT_DATA, "CKM_AES_ECB_ENCRYPT_DATA", ParamKind::StringData, AES_ECB_DATA).keys(&[CKK_AES], 16, 32).derived_attrs(Contained),
-    MechanismDef::new(CKM_AES_CBC_ENCRYPT_DATA, "CKM_AES_CBC_ENCRYPT_DATA", ParamKind::AesCbcEncryptData, AES_CBC_DATA).keys(&[CKK_AES], 16, 32).derived_attrs(Contained),
+    MechanismDef::new(CKM_AES_ECB_ENCRYPT_DATA, "CKM_AES_ECB_ENCRYPT_DATA", ParamKind::StringData, AES_ECB_DATA).keys(&[CKK_AES], 16, 32).derived_attrs(Contained).caller_iv(),
+    MechanismDef::new(CKM_AES_CBC_ENCRYPT_DATA, "CKM_AES_CBC_ENCRYPT_DATA", ParamKind::AesCbcEncryptData, AES_CBC_DATA).keys(&[CKK_AES], 16, 32).derived_attrs(Contained).caller_iv(),
 ];
 
 /// The length a derived key takes: `CKA_VALUE_LEN` when the template gives
@@ -95,6 +95,10 @@ fn out_len(want: Option<usize>, natural: usize, available: usize) -> crate::erro
     let n = want.unwrap_or(natural);
     if n == 0 || n > available {
         return Err(crate::error::Error::AttributeValueInvalid(CKA_VALUE_LEN));
+    }
+    // No secret key is longer than the registry's rows say (4,096 bytes).
+    if n > crate::mechanism::mac::MAX_KEY {
+        return Err(crate::error::Error::KeySizeRange);
     }
     Ok(n)
 }

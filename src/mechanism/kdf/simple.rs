@@ -25,6 +25,15 @@
 //! A length beyond what the inputs give is `CKR_ATTRIBUTE_VALUE_INVALID` on
 //! `CKA_VALUE_LEN`. The derived keys of all of these follow
 //! [`crate::mechanism::DerivedAttrs::Contained`].
+//!
+//! Two rules of SoftKMS beyond the standard close the old attack on these
+//! mechanisms (a new key made of one byte of a sensitive key, then found by
+//! trying its 256 values through its uses): a concatenation, XOR or
+//! extraction whose input key is sensitive or unextractable must copy all of
+//! that key's bits (else `CKR_KEY_FUNCTION_NOT_PERMITTED`), and the key
+//! gate's policy action for them is `ExportKey` (their new key is a copy of
+//! the key's bits without its policy, state or expiry); for the ENCRYPT_DATA
+//! derivations it is `Encrypt`, under the IV rule (`crate::gate`).
 
 use super::out_len;
 use crate::crypto::aes::{cbc_encrypt, BLOCK};
@@ -56,9 +65,28 @@ fn front(parts: &[&[u8]], n: usize) -> Zeroizing<Vec<u8>> {
     v
 }
 
-fn concatenate(first: &[u8], second: &[u8], value_len: Option<usize>) -> Out {
+/// Whether a key's value must not be read: it is sensitive or not
+/// extractable. A derivation that copies its bits must then copy all of them:
+/// a new key holding a few of them (a byte, say) could be searched for
+/// through its own uses, which would reveal the key a piece at a time.
+fn guarded(key: &Granted) -> bool {
+    let k = key.key();
+    k.flag(CKA_SENSITIVE, false) || !k.flag(CKA_EXTRACTABLE, false)
+}
+
+/// The refusal of a derived key that would hold part of a guarded key.
+fn partial_copy() -> Error {
+    Error::KeyFunctionNotPermitted(
+        "the new key would hold only part of a sensitive or unextractable key".into(),
+    )
+}
+
+fn concatenate(first: &[u8], second: &[u8], value_len: Option<usize>, whole: bool) -> Out {
     let total = first.len() + second.len();
     let n = out_len(value_len, total, total)?;
+    if whole && n != total {
+        return Err(partial_copy());
+    }
     Ok(front(&[first, second], n))
 }
 
@@ -80,6 +108,7 @@ pub(super) fn concatenate_base_and_key(
         key_value(base, 1, MAX_KEY)?,
         key_value(&other, 1, MAX_KEY)?,
         value_len,
+        guarded(base) || guarded(&other),
     )
 }
 
@@ -89,7 +118,12 @@ pub(super) fn concatenate_base_and_data(
     value_len: Option<usize>,
     _keys: &dyn KeyLookup,
 ) -> Out {
-    concatenate(key_value(base, 1, MAX_KEY)?, data(mech)?, value_len)
+    concatenate(
+        key_value(base, 1, MAX_KEY)?,
+        data(mech)?,
+        value_len,
+        guarded(base),
+    )
 }
 
 pub(super) fn concatenate_data_and_base(
@@ -98,7 +132,12 @@ pub(super) fn concatenate_data_and_base(
     value_len: Option<usize>,
     _keys: &dyn KeyLookup,
 ) -> Out {
-    concatenate(data(mech)?, key_value(base, 1, MAX_KEY)?, value_len)
+    concatenate(
+        data(mech)?,
+        key_value(base, 1, MAX_KEY)?,
+        value_len,
+        guarded(base),
+    )
 }
 
 pub(super) fn xor_base_and_data(
@@ -111,6 +150,9 @@ pub(super) fn xor_base_and_data(
     let d = data(mech)?;
     let shorter = k.len().min(d.len());
     let n = out_len(value_len, shorter, shorter)?;
+    if guarded(base) && n != k.len() {
+        return Err(partial_copy());
+    }
     Ok(Zeroizing::new(
         k.iter().zip(d).take(n).map(|(a, b)| a ^ b).collect(),
     ))
@@ -130,6 +172,9 @@ pub(super) fn extract_key_from_key(
         missing: CKA_VALUE_LEN,
     })?;
     let n = out_len(Some(n), n, k.len())?;
+    if guarded(base) && n != k.len() {
+        return Err(partial_copy());
+    }
     let bits = k.len() * 8;
     // `first` may be any CK_ULONG: only its position modulo the key's bits counts.
     let start = usize::try_from(first % CK_ULONG::try_from(bits).map_err(|_| Error::KeySizeRange)?)
@@ -162,6 +207,9 @@ fn encrypt_data(
     }
     if n > d.len() {
         return Err(Error::DataLenRange);
+    }
+    if n > MAX_KEY {
+        return Err(Error::KeySizeRange);
     }
     let mut buf = Zeroizing::new(d.to_vec());
     match iv {
@@ -199,12 +247,34 @@ mod tests {
     use super::*;
     use crate::mechanism::digest::tests::h;
     use crate::mechanism::mac::tests::key_obj;
+    use crate::object::Object;
 
     struct NoKeys;
     impl KeyLookup for NoKeys {
         fn key(&self, _: CK_OBJECT_HANDLE) -> Result<Granted> {
             Err(Error::KeyHandleInvalid)
         }
+    }
+
+    /// A key object of `key_type` and value `value`, extractable or not
+    /// (never sensitive).
+    fn key(key_type: CK_KEY_TYPE, value: &[u8], extractable: bool) -> std::sync::Arc<Object> {
+        let k = key_obj(key_type, value);
+        let mut attrs = k.attrs().clone();
+        attrs.insert(CKA_EXTRACTABLE, Zeroizing::new(vec![u8::from(extractable)]));
+        std::sync::Arc::new(Object::new(1, None, attrs))
+    }
+
+    fn run_on(
+        f: crate::mechanism::DeriveFn,
+        param: Param,
+        base: &[u8],
+        extractable: bool,
+        len: Option<usize>,
+    ) -> Out {
+        let k = key(CKK_GENERIC_SECRET, base, extractable);
+        let mut m = Mechanism { mech: 0, param };
+        f(&mut m, &Granted::for_tests(&k), len, &NoKeys)
     }
 
     fn run(
@@ -214,9 +284,54 @@ mod tests {
         key_type: CK_KEY_TYPE,
         len: Option<usize>,
     ) -> Out {
-        let k = key_obj(key_type, base);
+        let k = key(key_type, base, true);
         let mut m = Mechanism { mech: 0, param };
         f(&mut m, &Granted::for_tests(&k), len, &NoKeys)
+    }
+
+    /// A key that is unextractable (or sensitive) gives its bits only
+    /// whole: a piece of it is refused, all of it is not.
+    #[test]
+    fn guarded_keys_are_copied_whole_or_not_at_all() {
+        let k = h("01234567");
+        let d = || Param::Bytes(h("89ABCDEF"));
+        let refused = |r: Out| {
+            assert!(matches!(r, Err(Error::KeyFunctionNotPermitted(_))), "{r:?}");
+        };
+        refused(run_on(
+            extract_key_from_key,
+            Param::Ulong(8),
+            &k,
+            false,
+            Some(1),
+        ));
+        refused(run_on(concatenate_base_and_data, d(), &k, false, Some(2)));
+        refused(run_on(concatenate_data_and_base, d(), &k, false, Some(6)));
+        refused(run_on(xor_base_and_data, d(), &k, false, Some(3)));
+        refused(run_on(
+            xor_base_and_data,
+            Param::Bytes(h("ff")),
+            &k,
+            false,
+            None,
+        ));
+        // Whole copies, and the same cuts of an extractable key, are made.
+        assert_eq!(
+            *run_on(extract_key_from_key, Param::Ulong(8), &k, false, Some(4)).unwrap(),
+            h("23456701")
+        );
+        assert_eq!(
+            *run_on(concatenate_data_and_base, d(), &k, false, None).unwrap(),
+            h("89ABCDEF01234567")
+        );
+        assert_eq!(
+            *run_on(xor_base_and_data, d(), &k, false, None).unwrap(),
+            h("88888888")
+        );
+        assert_eq!(
+            *run_on(extract_key_from_key, Param::Ulong(8), &k, true, Some(1)).unwrap(),
+            h("23")
+        );
     }
 
     #[test]
