@@ -35,6 +35,10 @@ enum Fam {
     RsaSign,
     RsaEnc,
     Ecdsa,
+    /// EdDSA (3.0 current mechanisms §2.3.14).
+    EdDsa,
+    /// ML-DSA (3.2 §6.67).
+    MlDsa,
 }
 
 /// The key a case needs.
@@ -47,6 +51,12 @@ enum KeyKind {
     Ec,
     /// A Triple-DES key (the SP 800-67 example key).
     Des3,
+    /// The RFC 8032 test 1 Ed25519 key.
+    Ed25519,
+    /// A generated ML-DSA-44 key pair.
+    MlDsa,
+    /// A generated P-384 key pair.
+    EcP384,
 }
 
 #[derive(Clone)]
@@ -91,13 +101,17 @@ mod advertised;
 mod aes;
 mod asym;
 mod common;
+mod derive;
 mod des3;
 mod digest_mac;
 mod kdf;
 mod keygen;
+mod keygen_new;
 mod keys;
 mod mechanism;
+mod params;
 mod refuse;
+mod sig_new;
 
 use advertised::*;
 use common::*;
@@ -115,6 +129,7 @@ fn catalogue() -> Vec<Spec> {
     aes::specs(&mut v);
     des3::specs(&mut v);
     asym::specs(&mut v);
+    sig_new::specs(&mut v);
     v
 }
 
@@ -143,6 +158,24 @@ fn digest_mech(ty: CK_MECHANISM_TYPE) -> fn() -> Mech {
         CKM_SHA3_256,
         CKM_SHA3_384,
         CKM_SHA3_512,
+        CKM_SHA512_224,
+        CKM_SHA512_256,
+        CKM_SHA512_224_HMAC,
+        CKM_SHA512_256_HMAC,
+        CKM_SHA3_224_HMAC,
+        CKM_SHA3_256_HMAC,
+        CKM_SHA3_384_HMAC,
+        CKM_SHA3_512_HMAC,
+        CKM_HASH_ML_DSA_SHA224,
+        CKM_HASH_ML_DSA_SHA256,
+        CKM_HASH_ML_DSA_SHA384,
+        CKM_HASH_ML_DSA_SHA512,
+        CKM_HASH_ML_DSA_SHA3_224,
+        CKM_HASH_ML_DSA_SHA3_256,
+        CKM_HASH_ML_DSA_SHA3_384,
+        CKM_HASH_ML_DSA_SHA3_512,
+        CKM_HASH_ML_DSA_SHAKE128,
+        CKM_HASH_ML_DSA_SHAKE256,
         CKM_SHA_1_HMAC,
         CKM_SHA224_HMAC,
         CKM_SHA256_HMAC,
@@ -169,7 +202,10 @@ fn key_kind(spec: &Spec) -> KeyKind {
         Fam::Cipher if spec.name.starts_with("DES3") => KeyKind::Des3,
         Fam::Cipher => KeyKind::Aes,
         Fam::RsaSign | Fam::RsaEnc => KeyKind::Rsa,
+        Fam::Ecdsa if spec.name.contains("P-384") => KeyKind::EcP384,
         Fam::Ecdsa => KeyKind::Ec,
+        Fam::EdDsa => KeyKind::Ed25519,
+        Fam::MlDsa => KeyKind::MlDsa,
     }
 }
 
@@ -203,13 +239,25 @@ fn keys(
             let (p, q) = ec_pair(m, s)?;
             (q, p)
         }
+        KeyKind::Ed25519 => {
+            let (p, q) = sig_new::ed25519_pair(m, s)?;
+            (q, p)
+        }
+        KeyKind::MlDsa => {
+            let (p, q) = sig_new::ml_dsa_pair(m, s, CKP_ML_DSA_44)?;
+            (q, p)
+        }
+        KeyKind::EcP384 => {
+            let (p, q) = sig_new::p384_pair(m, s)?;
+            (q, p)
+        }
     })
 }
 
 fn ops(fam: Fam) -> (Op, Op) {
     match fam {
         Fam::Digest => (Op::Digest, Op::Digest),
-        Fam::Mac | Fam::RsaSign | Fam::Ecdsa => (Op::Sign, Op::Verify),
+        Fam::Mac | Fam::RsaSign | Fam::Ecdsa | Fam::EdDsa | Fam::MlDsa => (Op::Sign, Op::Verify),
         Fam::Cipher => (Op::Encrypt, Op::Decrypt),
         Fam::RsaEnc => {
             // Encrypt with the public key, decrypt with the private key (swapped in `run_keys`).
@@ -291,7 +339,9 @@ pub fn run(r: &mut Runner) {
         }
         common(r, env);
         keygen(r, env);
+        keygen_new::keygen_new(r, env);
         hkdf(r, env);
+        derive::derive(r, env);
         refuse(r, env);
     });
 }

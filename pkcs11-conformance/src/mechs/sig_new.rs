@@ -1,0 +1,214 @@
+//! The signature mechanisms of PKCS#11 3.0 current mechanisms and 3.2 in the
+//! catalogue: EdDSA on Ed25519 (§2.3.14, RFC 8032 test 1 key), ECDSA on P-384
+//! (a key pair generated per case), ML-DSA-44 (3.2 §6.67, a key pair generated
+//! per case) with `CKM_ML_DSA`, `CKM_HASH_ML_DSA` and every
+//! `CKM_HASH_ML_DSA_<hash>`.
+
+use super::params::{hash_sign_ctx, sign_ctx};
+use super::*;
+
+/// RFC 8032 §7.1 test 1: secret key, public key, signature of the empty message.
+pub(super) const ED25519_SK: &str =
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+pub(super) const ED25519_PK: &str =
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+const ED25519_SIG: &str = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+/// id-Ed25519 (1.3.101.112), CKA_EC_PARAMS.
+pub(super) const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
+/// secp384r1 (1.3.132.0.34), CKA_EC_PARAMS.
+pub(super) const P384_OID: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+/// The context the `CKM_ML_DSA` row signs with (deterministic variant).
+const CTX: &[u8] = b"pkcs11-conformance";
+
+/// The hashes of `CKM_HASH_ML_DSA_<hash>` with their digest lengths.
+pub(super) const HASH_ML_DSA: [(&str, CK_MECHANISM_TYPE); 10] = [
+    ("HASH_ML_DSA_SHA224", CKM_HASH_ML_DSA_SHA224),
+    ("HASH_ML_DSA_SHA256", CKM_HASH_ML_DSA_SHA256),
+    ("HASH_ML_DSA_SHA384", CKM_HASH_ML_DSA_SHA384),
+    ("HASH_ML_DSA_SHA512", CKM_HASH_ML_DSA_SHA512),
+    ("HASH_ML_DSA_SHA3_224", CKM_HASH_ML_DSA_SHA3_224),
+    ("HASH_ML_DSA_SHA3_256", CKM_HASH_ML_DSA_SHA3_256),
+    ("HASH_ML_DSA_SHA3_384", CKM_HASH_ML_DSA_SHA3_384),
+    ("HASH_ML_DSA_SHA3_512", CKM_HASH_ML_DSA_SHA3_512),
+    ("HASH_ML_DSA_SHAKE128", CKM_HASH_ML_DSA_SHAKE128),
+    ("HASH_ML_DSA_SHAKE256", CKM_HASH_ML_DSA_SHAKE256),
+];
+
+/// A context of 256 bytes, one more than FIPS 204 allows (`CKR_MECHANISM_PARAM_INVALID`).
+fn long_ctx(ty: CK_MECHANISM_TYPE) -> fn() -> Mech {
+    macro_rules! pick {
+        ($($c:ident),*) => {
+            match ty {
+                $($c => m!(sign_ctx($c, CKH_HEDGE_PREFERRED, &[0x55; 256])),)*
+                _ => m!(Mech::new(CK_UNAVAILABLE_INFORMATION)),
+            }
+        };
+    }
+    pick!(
+        CKM_ML_DSA,
+        CKM_HASH_ML_DSA_SHA224,
+        CKM_HASH_ML_DSA_SHA256,
+        CKM_HASH_ML_DSA_SHA384,
+        CKM_HASH_ML_DSA_SHA512,
+        CKM_HASH_ML_DSA_SHA3_224,
+        CKM_HASH_ML_DSA_SHA3_256,
+        CKM_HASH_ML_DSA_SHA3_384,
+        CKM_HASH_ML_DSA_SHA3_512,
+        CKM_HASH_ML_DSA_SHAKE128,
+        CKM_HASH_ML_DSA_SHAKE256
+    )
+}
+
+/// This family's rows of the catalogue.
+pub(super) fn specs(v: &mut Vec<Spec>) {
+    // --- EdDSA (3.0 current mechanisms §2.3.14): pure Ed25519 without a parameter;
+    // a parameter of the wrong size is CKR_MECHANISM_PARAM_INVALID.
+    v.push(Spec {
+        name: "EDDSA",
+        ty: CKM_EDDSA,
+        fam: Fam::EdDsa,
+        mech: m!(Mech::new(CKM_EDDSA)),
+        bad_param: Some(m!(Mech::with_bytes(CKM_EDDSA, &[0u8; 3]))),
+        multipart: true,
+        deterministic: true,
+        input_len: 100,
+        kat: Some(Kat {
+            key: None,
+            mech: m!(Mech::new(CKM_EDDSA)),
+            op: Op::Verify,
+            input: Vec::new(),
+            output: hx(ED25519_SIG),
+        }),
+    });
+    // --- ECDSA on P-384 (§2.3): the same mechanisms with a 384-bit key.
+    v.push(Spec {
+        name: "ECDSA(P-384)",
+        ty: CKM_ECDSA,
+        fam: Fam::Ecdsa,
+        mech: m!(Mech::new(CKM_ECDSA)),
+        bad_param: None,
+        multipart: false,
+        deterministic: false,
+        input_len: 48,
+        kat: None,
+    });
+    v.push(Spec {
+        name: "ECDSA_SHA384(P-384)",
+        ty: CKM_ECDSA_SHA384,
+        fam: Fam::Ecdsa,
+        mech: m!(Mech::new(CKM_ECDSA_SHA384)),
+        bad_param: None,
+        multipart: true,
+        deterministic: false,
+        input_len: 100,
+        kat: None,
+    });
+    // --- ML-DSA (3.2 §6.67) with an ML-DSA-44 key. CKM_ML_DSA signs with a context
+    // and CKH_DETERMINISTIC_REQUIRED, so its output repeats.
+    v.push(Spec {
+        name: "ML_DSA",
+        ty: CKM_ML_DSA,
+        fam: Fam::MlDsa,
+        mech: m!(sign_ctx(CKM_ML_DSA, CKH_DETERMINISTIC_REQUIRED, CTX)),
+        bad_param: Some(long_ctx(CKM_ML_DSA)),
+        multipart: true,
+        deterministic: true,
+        input_len: 100,
+        kat: None,
+    });
+    // CKM_HASH_ML_DSA signs a hash the caller made: single-part, the hash named in
+    // the parameter (a mechanism that is no hash is CKR_MECHANISM_PARAM_INVALID).
+    v.push(Spec {
+        name: "HASH_ML_DSA",
+        ty: CKM_HASH_ML_DSA,
+        fam: Fam::MlDsa,
+        mech: m!(hash_sign_ctx(CKH_HEDGE_PREFERRED, b"", CKM_SHA256)),
+        bad_param: Some(m!(hash_sign_ctx(CKH_HEDGE_PREFERRED, b"", CKM_AES_ECB))),
+        multipart: false,
+        deterministic: false,
+        input_len: 32,
+        kat: None,
+    });
+    for (name, ty) in HASH_ML_DSA {
+        v.push(Spec {
+            name,
+            ty,
+            fam: Fam::MlDsa,
+            mech: simple(ty),
+            bad_param: Some(long_ctx(ty)),
+            multipart: true,
+            deterministic: false,
+            input_len: 100,
+            kat: None,
+        });
+    }
+}
+
+/// The RFC 8032 test 1 key as (public, private) CKK_EC_EDWARDS objects.
+pub fn ed25519_pair(
+    m: &Module,
+    s: CK_SESSION_HANDLE,
+) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), CK_RV> {
+    let public = m.create(
+        s,
+        &Template::new()
+            .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_VERIFY, true)
+            .bytes(CKA_EC_PARAMS, &ED25519_OID)
+            .bytes(CKA_EC_POINT, &ec_point_der(ED25519_PK)),
+    )?;
+    let private = m.create(
+        s,
+        &Template::new()
+            .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_PRIVATE, true)
+            .flag(CKA_SENSITIVE, true)
+            .flag(CKA_SIGN, true)
+            .bytes(CKA_EC_PARAMS, &ED25519_OID)
+            .bytes(CKA_VALUE, &hx(ED25519_SK)),
+    )?;
+    Ok((public, private))
+}
+
+/// A generated P-384 pair (public, private).
+pub fn p384_pair(
+    m: &Module,
+    s: CK_SESSION_HANDLE,
+) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), CK_RV> {
+    m.generate_pair(
+        s,
+        &Mech::new(CKM_EC_KEY_PAIR_GEN),
+        &Template::new()
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_VERIFY, true)
+            .bytes(CKA_EC_PARAMS, &P384_OID),
+        &Template::new()
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_PRIVATE, true)
+            .flag(CKA_SIGN, true),
+    )
+}
+
+/// A generated ML-DSA pair of the parameter set (public, private).
+pub fn ml_dsa_pair(
+    m: &Module,
+    s: CK_SESSION_HANDLE,
+    set: CK_ULONG,
+) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), CK_RV> {
+    m.generate_pair(
+        s,
+        &Mech::new(CKM_ML_DSA_KEY_PAIR_GEN),
+        &Template::new()
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_VERIFY, true)
+            .ulong(CKA_PARAMETER_SET, set),
+        &Template::new()
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_PRIVATE, true)
+            .flag(CKA_SIGN, true),
+    )
+}
