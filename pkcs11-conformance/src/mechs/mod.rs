@@ -10,10 +10,12 @@
 //! `key-type-inconsistent`, `bad-input` (data length / bad signature).
 //!
 //! The catalogue is written by family (`digest_mac`, `aes`, `asym` for RSA and
-//! ECDSA); the cases by group: `mechanism` (the per-mechanism cases above),
-//! `common` (rules every mechanism shares), `advertised` (what the token lists),
-//! `refuse` (key usage), `kdf` (HKDF), `keygen` (generation, ECDH); `keys`
-//! makes the keys they use.
+//! ECDSA, `sig_new` for EdDSA, P-384 ECDSA and ML-DSA); the cases by group:
+//! `mechanism` (the per-mechanism cases above), `common` (rules every mechanism
+//! shares), `advertised` (what the token lists), `refuse` (key usage), `kdf`
+//! (HKDF), `derive` (simple, AES-data and SP 800-108 derivations), `keygen` and
+//! `keygen_new` (generation, ECDH); `keys` makes the keys they use, `params`
+//! the newer mechanism parameters.
 
 use crate::vectors as v;
 use crate::{check, ensure, expect_rv, ok, t, Env, Outcome, Runner};
@@ -340,6 +342,7 @@ pub fn run(r: &mut Runner) {
         common(r, env);
         keygen(r, env);
         keygen_new::keygen_new(r, env);
+        sig_new::params_cases(r, env);
         hkdf(r, env);
         derive::derive(r, env);
         refuse(r, env);

@@ -212,3 +212,235 @@ pub fn ml_dsa_pair(
             .flag(CKA_SIGN, true),
     )
 }
+
+/// `CK_EDDSA_PARAMS` (cm §2.3.14).
+fn eddsa(ph: bool, ctx: &[u8]) -> Mech {
+    let mut c = ctx.to_vec();
+    let p = CK_EDDSA_PARAMS {
+        phFlag: if ph { CK_TRUE } else { CK_FALSE },
+        ulContextDataLen: c.len() as CK_ULONG,
+        pContextData: if c.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            c.as_mut_ptr()
+        },
+    };
+    Mech::with_parts(CKM_EDDSA, p11_testkit::struct_bytes(&p), vec![c])
+}
+
+/// Sign with `sign`, then verify with `verify`: the verification's return code.
+fn sign_then_verify(
+    m: &Module,
+    s: CK_SESSION_HANDLE,
+    (public, private): (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
+    sign: &Mech,
+    verify: &Mech,
+    data: &[u8],
+) -> Result<CK_RV, Outcome> {
+    let sig = m
+        .run(Op::Sign, s, sign, private, data)
+        .map_err(|rv| Outcome::Fail(format!("C_Sign: {}", rv_name(rv))))?;
+    Ok(m.run_verify(s, verify, public, data, &sig))
+}
+
+/// Cases on the parameters of EdDSA and ML-DSA beyond the catalogue's: the
+/// context binds the signature, limits on the context and hedging variant,
+/// the hash length of `CKM_HASH_ML_DSA`.
+pub(super) fn params_cases(r: &mut Runner, env: &Env) {
+    let sec = "cm §2.3.14";
+    let ed = [
+        "mech.EDDSA.context-round-trip",
+        "mech.EDDSA.context-binds",
+        "mech.EDDSA.ph-round-trip",
+        "mech.EDDSA.context-too-long",
+    ];
+    if env.mechs.contains(&CKM_EDDSA) {
+        r.case(ed[0], sec, env, |m, e| {
+            let s = t!(user(m, e), "open+login");
+            let k = t!(ed25519_pair(m, s), "importing the Ed25519 key");
+            let rv = match sign_then_verify(
+                m,
+                s,
+                k,
+                &eddsa(false, b"foo"),
+                &eddsa(false, b"foo"),
+                b"abc",
+            ) {
+                Ok(rv) => rv,
+                Err(o) => return o,
+            };
+            expect_rv(&[CKR_OK], rv)
+        });
+        r.case(ed[1], sec, env, |m, e| {
+            // Ed25519ctx with context "foo" does not verify as "bar", nor as pure Ed25519.
+            let s = t!(user(m, e), "open+login");
+            let k = t!(ed25519_pair(m, s), "importing the Ed25519 key");
+            let rv = match sign_then_verify(
+                m,
+                s,
+                k,
+                &eddsa(false, b"foo"),
+                &eddsa(false, b"bar"),
+                b"abc",
+            ) {
+                Ok(rv) => rv,
+                Err(o) => return o,
+            };
+            ensure!(
+                rv == CKR_SIGNATURE_INVALID,
+                "context \"bar\": expected CKR_SIGNATURE_INVALID, got {}",
+                rv_name(rv)
+            );
+            let rv = match sign_then_verify(
+                m,
+                s,
+                k,
+                &eddsa(false, b"foo"),
+                &Mech::new(CKM_EDDSA),
+                b"abc",
+            ) {
+                Ok(rv) => rv,
+                Err(o) => return o,
+            };
+            expect_rv(&[CKR_SIGNATURE_INVALID], rv)
+        });
+        r.case(ed[2], sec, env, |m, e| {
+            // Ed25519ph (phFlag TRUE) verifies as Ed25519ph and not as pure Ed25519.
+            let s = t!(user(m, e), "open+login");
+            let k = t!(ed25519_pair(m, s), "importing the Ed25519 key");
+            let rv = match sign_then_verify(m, s, k, &eddsa(true, b""), &eddsa(true, b""), b"abc") {
+                Ok(rv) => rv,
+                Err(o) => return o,
+            };
+            ensure!(
+                rv == CKR_OK,
+                "Ed25519ph: expected CKR_OK, got {}",
+                rv_name(rv)
+            );
+            let rv =
+                match sign_then_verify(m, s, k, &eddsa(true, b""), &Mech::new(CKM_EDDSA), b"abc") {
+                    Ok(rv) => rv,
+                    Err(o) => return o,
+                };
+            expect_rv(&[CKR_SIGNATURE_INVALID], rv)
+        });
+        r.case(ed[3], sec, env, |m, e| {
+            // RFC 8032 §5.1: a context is at most 255 bytes.
+            let s = t!(user(m, e), "open+login");
+            let (_, q) = t!(ed25519_pair(m, s), "importing the Ed25519 key");
+            expect_rv(
+                &[CKR_MECHANISM_PARAM_INVALID],
+                m.op_init(Op::Sign, s, &eddsa(false, &[7; 256]), q),
+            )
+        });
+    } else {
+        for id in ed {
+            r.record(
+                id,
+                sec,
+                Outcome::Skip("CKM_EDDSA not supported (not advertised)".into()),
+            );
+        }
+    }
+    let sec = "3.2 §6.67";
+    let ml = [
+        "mech.ML_DSA.context-binds",
+        "mech.ML_DSA.hedge-invalid",
+        "mech.ML_DSA.deterministic-repeats",
+    ];
+    if env.mechs.contains(&CKM_ML_DSA) {
+        r.case(ml[0], sec, env, |m, e| {
+            let s = t!(user(m, e), "open+login");
+            let k = t!(
+                ml_dsa_pair(m, s, CKP_ML_DSA_44),
+                "C_GenerateKeyPair(ML-DSA-44)"
+            );
+            let a = sign_ctx(CKM_ML_DSA, CKH_HEDGE_PREFERRED, b"context A");
+            let b = sign_ctx(CKM_ML_DSA, CKH_HEDGE_PREFERRED, b"context B");
+            let rv = match sign_then_verify(m, s, k, &a, &b, b"abc") {
+                Ok(rv) => rv,
+                Err(o) => return o,
+            };
+            ensure!(
+                rv == CKR_SIGNATURE_INVALID,
+                "other context: expected CKR_SIGNATURE_INVALID, got {}",
+                rv_name(rv)
+            );
+            let rv = match sign_then_verify(m, s, k, &a, &Mech::new(CKM_ML_DSA), b"abc") {
+                Ok(rv) => rv,
+                Err(o) => return o,
+            };
+            expect_rv(&[CKR_SIGNATURE_INVALID], rv)
+        });
+        r.case(ml[1], sec, env, |m, e| {
+            let s = t!(user(m, e), "open+login");
+            let (_, q) = t!(
+                ml_dsa_pair(m, s, CKP_ML_DSA_44),
+                "C_GenerateKeyPair(ML-DSA-44)"
+            );
+            expect_rv(
+                &[CKR_MECHANISM_PARAM_INVALID],
+                m.op_init(Op::Sign, s, &sign_ctx(CKM_ML_DSA, 0x99, b""), q),
+            )
+        });
+        r.case(ml[2], sec, env, |m, e| {
+            // CKH_DETERMINISTIC_REQUIRED: the same signature twice; hedged: two different ones.
+            let s = t!(user(m, e), "open+login");
+            let (_, q) = t!(
+                ml_dsa_pair(m, s, CKP_ML_DSA_44),
+                "C_GenerateKeyPair(ML-DSA-44)"
+            );
+            let det = sign_ctx(CKM_ML_DSA, CKH_DETERMINISTIC_REQUIRED, b"");
+            let a = t!(
+                m.run(Op::Sign, s, &det, q, b"abc"),
+                "C_Sign (deterministic)"
+            );
+            let b = t!(
+                m.run(Op::Sign, s, &det, q, b"abc"),
+                "C_Sign (deterministic, again)"
+            );
+            ensure!(a == b, "expected the same deterministic signature twice");
+            let hedged = sign_ctx(CKM_ML_DSA, CKH_HEDGE_REQUIRED, b"");
+            let c = t!(m.run(Op::Sign, s, &hedged, q, b"abc"), "C_Sign (hedged)");
+            let d = t!(
+                m.run(Op::Sign, s, &hedged, q, b"abc"),
+                "C_Sign (hedged, again)"
+            );
+            check(c != d && c.len() == 2420, || {
+                "expected two different 2420-byte hedged signatures".into()
+            })
+        });
+    } else {
+        for id in ml {
+            r.record(
+                id,
+                sec,
+                Outcome::Skip("CKM_ML_DSA not supported (not advertised)".into()),
+            );
+        }
+    }
+    let id = "mech.HASH_ML_DSA.data-len-range";
+    if env.mechs.contains(&CKM_HASH_ML_DSA) {
+        r.case(id, sec, env, |m, e| {
+            // The data is the SHA-256 hash named in the parameter: 31 bytes is not one.
+            let s = t!(user(m, e), "open+login");
+            let (_, q) = t!(
+                ml_dsa_pair(m, s, CKP_ML_DSA_44),
+                "C_GenerateKeyPair(ML-DSA-44)"
+            );
+            let mech = hash_sign_ctx(CKH_HEDGE_PREFERRED, b"", CKM_SHA256);
+            expect_rv(
+                &[CKR_DATA_LEN_RANGE],
+                m.run(Op::Sign, s, &mech, q, &[1; 31])
+                    .err()
+                    .unwrap_or(CKR_OK),
+            )
+        });
+    } else {
+        r.record(
+            id,
+            sec,
+            Outcome::Skip("CKM_HASH_ML_DSA not supported (not advertised)".into()),
+        );
+    }
+}
