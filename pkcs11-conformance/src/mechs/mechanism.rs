@@ -102,6 +102,11 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
             Err(o) => return o,
         };
         let key = match &kat.key {
+            // An asymmetric vector: the bytes are the public key (verify-only vectors).
+            Some(bytes) if key_kind(spec) == KeyKind::EcP384 => t!(
+                sig_new::p384_public(m, c.s, bytes),
+                "C_CreateObject(vector public key)"
+            ),
             Some(bytes) => {
                 let kt = match key_kind(spec) {
                     KeyKind::Generic => CKK_GENERIC_SECRET,

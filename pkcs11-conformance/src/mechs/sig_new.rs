@@ -17,6 +17,9 @@ const ED25519_SIG: &str = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e
 pub(super) const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
 /// secp384r1 (1.3.132.0.34), CKA_EC_PARAMS.
 pub(super) const P384_OID: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+/// Wycheproof ECDSA P-384/SHA-384 (P1363): the public point and tcId 1's signature of "123400".
+const WYCHEPROOF_P384_PUBLIC: &str = "042da57dda1089276a543f9ffdac0bff0d976cad71eb7280e7d9bfd9fee4bdb2f20f47ff888274389772d98cc5752138aa4b6d054d69dcf3e25ec49df870715e34883b1836197d76f8ad962e78f6571bbc7407b0d6091f9e4d88f014274406174f";
+const WYCHEPROOF_P384_SIG: &str = "12b30abef6b5476fe6b612ae557c0425661e26b44b1bfe19daf2ca28e3113083ba8e4ae4cc45a0320abd3394f1c548d71840da9fc1d2f8f8900cf485d5413b8c2574ee3a8d4ca03995ca30240e09513805bf6209b58ac7aa9cff54eecd82b9f1";
 /// The context the `CKM_ML_DSA` row signs with (deterministic variant).
 const CTX: &[u8] = b"pkcs11-conformance";
 
@@ -90,8 +93,16 @@ pub(super) fn specs(v: &mut Vec<Spec>) {
         multipart: false,
         deterministic: false,
         input_len: 48,
-        kat: None,
+        // The same Wycheproof signature over SHA-384("123400").
+        kat: Some(Kat {
+            key: Some(hx(WYCHEPROOF_P384_PUBLIC)),
+            mech: m!(Mech::new(CKM_ECDSA)),
+            op: Op::Verify,
+            input: hx("f9b127f0d81ebcd17b7ba0ea131c660d340b05ce557c82160e0f793de07d38179023942871acb7002dfafdfffc8deace"),
+            output: hx(WYCHEPROOF_P384_SIG),
+        }),
     });
+    // Wycheproof ecdsa_secp384r1_sha384_p1363_test.json tcId 1 (valid).
     v.push(Spec {
         name: "ECDSA_SHA384(P-384)",
         ty: CKM_ECDSA_SHA384,
@@ -101,7 +112,13 @@ pub(super) fn specs(v: &mut Vec<Spec>) {
         multipart: true,
         deterministic: false,
         input_len: 100,
-        kat: None,
+        kat: Some(Kat {
+            key: Some(hx(WYCHEPROOF_P384_PUBLIC)),
+            mech: m!(Mech::new(CKM_ECDSA_SHA384)),
+            op: Op::Verify,
+            input: hx("313233343030"),
+            output: hx(WYCHEPROOF_P384_SIG),
+        }),
     });
     // --- ML-DSA (3.2 §6.67) with an ML-DSA-44 key. CKM_ML_DSA signs with a context
     // and CKH_DETERMINISTIC_REQUIRED, so its output repeats.
@@ -190,6 +207,27 @@ pub fn p384_pair(
             .flag(CKA_TOKEN, false)
             .flag(CKA_PRIVATE, true)
             .flag(CKA_SIGN, true),
+    )
+}
+
+/// A P-384 public key with this uncompressed point.
+pub fn p384_public(
+    m: &Module,
+    s: CK_SESSION_HANDLE,
+    point: &[u8],
+) -> Result<CK_OBJECT_HANDLE, CK_RV> {
+    m.create(
+        s,
+        &Template::new()
+            .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_EC)
+            .flag(CKA_TOKEN, false)
+            .flag(CKA_VERIFY, true)
+            .bytes(CKA_EC_PARAMS, &P384_OID)
+            .bytes(
+                CKA_EC_POINT,
+                &[vec![0x04, point.len() as u8], point.to_vec()].concat(),
+            ),
     )
 }
 
