@@ -107,6 +107,11 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
                 sig_new::p384_public(m, c.s, bytes),
                 "C_CreateObject(vector public key)"
             ),
+            // An ML-DSA vector: the bytes are the private key's seed.
+            Some(bytes) if key_kind(spec) == KeyKind::MlDsa => t!(
+                sig_new::ml_dsa_private_from_seed(m, c.s, CKP_ML_DSA_44, bytes),
+                "C_CreateObject(vector private key, CKA_SEED)"
+            ),
             Some(bytes) => {
                 let kt = match key_kind(spec) {
                     KeyKind::Generic => CKK_GENERIC_SECRET,
