@@ -111,6 +111,7 @@ mod keygen;
 mod keygen_new;
 mod keys;
 mod mechanism;
+mod ml_dsa_vectors;
 mod params;
 mod refuse;
 mod sig_new;

@@ -4,6 +4,7 @@
 //! per case) with `CKM_ML_DSA`, `CKM_HASH_ML_DSA` and every
 //! `CKM_HASH_ML_DSA_<hash>`.
 
+use super::ml_dsa_vectors::HASH_ML_DSA_SIGS;
 use super::params::{hash_sign_ctx, sign_ctx};
 use super::*;
 
@@ -69,6 +70,38 @@ fn long_ctx(ty: CK_MECHANISM_TYPE) -> fn() -> Mech {
         CKM_HASH_ML_DSA_SHAKE128,
         CKM_HASH_ML_DSA_SHAKE256
     )
+}
+
+/// The deterministic signing parameter with `CTX` (the known answers).
+fn det_ctx(ty: CK_MECHANISM_TYPE) -> fn() -> Mech {
+    macro_rules! pick {
+        ($($c:ident),*) => {
+            match ty {
+                $($c => m!(sign_ctx($c, CKH_DETERMINISTIC_REQUIRED, CTX)),)*
+                _ => m!(Mech::new(CK_UNAVAILABLE_INFORMATION)),
+            }
+        };
+    }
+    pick!(
+        CKM_HASH_ML_DSA_SHA224,
+        CKM_HASH_ML_DSA_SHA256,
+        CKM_HASH_ML_DSA_SHA384,
+        CKM_HASH_ML_DSA_SHA512,
+        CKM_HASH_ML_DSA_SHA3_224,
+        CKM_HASH_ML_DSA_SHA3_256,
+        CKM_HASH_ML_DSA_SHA3_384,
+        CKM_HASH_ML_DSA_SHA3_512,
+        CKM_HASH_ML_DSA_SHAKE128,
+        CKM_HASH_ML_DSA_SHAKE256
+    )
+}
+
+/// The HashML-DSA known answer of a `CKM_HASH_ML_DSA_<hash>` name.
+fn hash_sig(name: &str) -> Option<Vec<u8>> {
+    HASH_ML_DSA_SIGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, sig)| hx(sig))
 }
 
 /// This family's rows of the catalogue.
@@ -160,7 +193,14 @@ pub(super) fn specs(v: &mut Vec<Spec>) {
         multipart: false,
         deterministic: false,
         input_len: 32,
-        kat: None,
+        // The caller's SHA-256 of "abc" signs as CKM_HASH_ML_DSA_SHA256 signs "abc".
+        kat: hash_sig("HASH_ML_DSA_SHA256").map(|sig| Kat {
+            key: Some(hx(ACVP_ML_DSA_44_SEED)),
+            mech: m!(hash_sign_ctx(CKH_DETERMINISTIC_REQUIRED, CTX, CKM_SHA256)),
+            op: Op::Sign,
+            input: hx(ABC_SHA256),
+            output: sig,
+        }),
     });
     for (name, ty) in HASH_ML_DSA {
         v.push(Spec {
@@ -172,7 +212,13 @@ pub(super) fn specs(v: &mut Vec<Spec>) {
             multipart: true,
             deterministic: false,
             input_len: 100,
-            kat: None,
+            kat: hash_sig(name).map(|sig| Kat {
+                key: Some(hx(ACVP_ML_DSA_44_SEED)),
+                mech: det_ctx(ty),
+                op: Op::Sign,
+                input: b"abc".to_vec(),
+                output: sig,
+            }),
         });
     }
 }
