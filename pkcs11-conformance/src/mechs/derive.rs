@@ -374,12 +374,56 @@ fn encrypt_data(r: &mut Runner, env: &Env) {
     }
 }
 
+/// NIST CAVP KBKDF counter mode (CAVS 14.4, nist-800-108-KBKDF-CTR.txt), counter
+/// before the fixed data, 8-bit counter, COUNT = 30 (L = 320: five or three PRF
+/// blocks): (case, PRF, base key type, KI, FixedInputData, KO).
+const CAVP_KBKDF_CTR: [(&str, CK_MECHANISM_TYPE, CK_KEY_TYPE, &str, &str, &str); 2] = [
+    (
+        "known-answer-hmac-sha256",
+        CKM_SHA256_HMAC,
+        CKK_GENERIC_SECRET,
+        "63a657fb6c5bacb9a124d3e7db8bbb7d42bfdfaf8f04cb6359cd888c70669652",
+        "2697b6ec112cab4d6f1714c991c17d44fb36a0b6ef0b0f5451619ab248950f56f403215c78711aa563683ced05be7246f32574fa294f162dbbeb3dee",
+        "1992e75756fa64734d5caecc5f6420fcb28b8b90421eee97dc8b6140ce18518405688bea489d2aaa",
+    ),
+    (
+        "known-answer-aes-cmac",
+        CKM_AES_CMAC,
+        CKK_AES,
+        "e91e0d06ab23a4e495bbcc430efddcaf",
+        "24acb8e9227b180f2ccebea48051cbdbcd1be2bf94400d1e92945fe9b887585a295f46c469036107697813a3e12c45ae2ffde9a940f8f8c181018a93",
+        "e81ef2483729d4165aaa4866c17f26496e6c6924e2fe34f608efef0c35835f86df29a1e19ce166a8",
+    ),
+];
+
 fn kbkdf(r: &mut Runner, env: &Env) {
+    let sec = "cm §2.42";
+    let i: Vec<String> = CAVP_KBKDF_CTR
+        .iter()
+        .map(|v| format!("mech.SP800_108_COUNTER_KDF.{}", v.0))
+        .collect();
+    if gate(r, env, &i, sec, CKM_SP800_108_COUNTER_KDF) {
+        for (n, (_, prf, kt, ki, fixed, ko)) in CAVP_KBKDF_CTR.into_iter().enumerate() {
+            r.case(&i[n], sec, env, |m, e| {
+                let s = t!(user(m, e), "open+login");
+                let b = t!(base(m, s, kt, &hx(ki), false), "base key (KI)");
+                let mech = sp800_108(
+                    CKM_SP800_108_COUNTER_KDF,
+                    prf,
+                    &[Prf::Iter(Some(8)), Prf::Bytes(hx(fixed))],
+                );
+                let v = match derive_value(m, s, &mech, b, Some(40)) {
+                    Ok(v) => v,
+                    Err(f) => return Outcome::Fail(f),
+                };
+                check(v == hx(ko), || format!("expected KO {ko}, got {}", hex(&v)))
+            });
+        }
+    }
     // --- SP 800-108 (cm §2.42) with the HMAC-SHA256 PRF, one 32-byte key (one PRF
     // block), checked against C_Sign(CKM_SHA256_HMAC) of the PRF input the standard
     // defines: counter mode [i]_32 || label; feedback mode IV || label; double
     // pipeline A(1) = PRF(label), K(1) = PRF(A(1) || label).
-    let sec = "cm §2.42";
     let label = b"pkcs11-conformance label".to_vec();
     let iv = [0x5au8; 32];
     let key = [0x0bu8; 32];
