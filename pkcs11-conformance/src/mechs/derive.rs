@@ -79,10 +79,11 @@ fn gate(r: &mut Runner, env: &Env, ids: &[String], sec: &str, ty: CK_MECHANISM_T
         return true;
     }
     for id in ids {
+        let name = id.split('.').nth(1).unwrap_or_default();
         r.record(
             id,
             sec,
-            Outcome::Skip("mechanism not supported (not advertised)".into()),
+            Outcome::Skip(format!("CKM_{name} not supported (not advertised)")),
         );
     }
     false
