@@ -56,6 +56,17 @@ impl Mech {
             call: None,
         }
     }
+    /// A parameter given as its bytes (a C struct from [`struct_bytes`]) with
+    /// the buffers its pointers point at, kept alive (and unmoved) with it.
+    pub fn with_parts(ty: CK_MECHANISM_TYPE, param: Vec<u8>, keep: Vec<Vec<u8>>) -> Mech {
+        Mech {
+            ty,
+            param,
+            _keep: keep,
+            len: None,
+            call: None,
+        }
+    }
     /// CKM_AES_GCM with IV, AAD and tag bits.
     pub fn gcm(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Mech {
         let mut iv = iv.to_vec();

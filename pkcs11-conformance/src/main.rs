@@ -442,8 +442,9 @@ fn report(args: &[String]) -> Result<String, String> {
         "reasons come from `pkcs11-conformance/reasons.tsv`). Each case names the section of the\n",
     );
     out.push_str(
-        "PKCS#11 3.0 base specification it checks; a case for a mechanism a module does not\n",
+        "PKCS#11 3.0 base specification it checks (`cm §` the 3.0 current mechanisms, `3.2 §`\n",
     );
+    out.push_str("PKCS#11 3.2 for ML-DSA and ML-KEM); a case for a mechanism a module does not\n");
     out.push_str("advertise is skipped. See `pkcs11-conformance/README.md` for the runner.\n\n");
     out.push_str(
         "Every SoftKMS failure below is a SoftKMS bug reported to the module owner and listed in\n",

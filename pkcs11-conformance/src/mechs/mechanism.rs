@@ -7,7 +7,9 @@ use super::*;
 pub(super) fn flags_for(fam: Fam) -> (CK_FLAGS, &'static str) {
     match fam {
         Fam::Digest => (CKF_DIGEST, "CKF_DIGEST"),
-        Fam::Mac | Fam::RsaSign | Fam::Ecdsa => (CKF_SIGN | CKF_VERIFY, "CKF_SIGN|CKF_VERIFY"),
+        Fam::Mac | Fam::RsaSign | Fam::Ecdsa | Fam::EdDsa | Fam::MlDsa => {
+            (CKF_SIGN | CKF_VERIFY, "CKF_SIGN|CKF_VERIFY")
+        }
         Fam::Cipher | Fam::RsaEnc => (CKF_ENCRYPT | CKF_DECRYPT, "CKF_ENCRYPT|CKF_DECRYPT"),
     }
 }
@@ -16,7 +18,8 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
     let id = |c: &str| format!("mech.{}.{c}", spec.name);
     let sec = match spec.fam {
         Fam::Digest => "§5.12",
-        Fam::Mac | Fam::RsaSign | Fam::Ecdsa => "§5.13",
+        Fam::Mac | Fam::RsaSign | Fam::Ecdsa | Fam::EdDsa => "§5.13",
+        Fam::MlDsa => "3.2 §6.67",
         Fam::Cipher | Fam::RsaEnc => "§5.8",
     };
     let advertised = env.mechs.contains(&spec.ty);
@@ -99,6 +102,16 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
             Err(o) => return o,
         };
         let key = match &kat.key {
+            // An asymmetric vector: the bytes are the public key (verify-only vectors).
+            Some(bytes) if key_kind(spec) == KeyKind::EcP384 => t!(
+                sig_new::p384_public(m, c.s, bytes),
+                "C_CreateObject(vector public key)"
+            ),
+            // An ML-DSA vector: the bytes are the private key's seed.
+            Some(bytes) if key_kind(spec) == KeyKind::MlDsa => t!(
+                sig_new::ml_dsa_private_from_seed(m, c.s, CKP_ML_DSA_44, bytes),
+                "C_CreateObject(vector private key, CKA_SEED)"
+            ),
             Some(bytes) => {
                 let kt = match key_kind(spec) {
                     KeyKind::Generic => CKK_GENERIC_SECRET,
@@ -289,7 +302,8 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
             KeyKind::Des3 => KeyKind::Aes,
             KeyKind::Generic => KeyKind::Aes,
             KeyKind::Rsa => KeyKind::Ec,
-            KeyKind::Ec => KeyKind::Rsa,
+            KeyKind::Ec | KeyKind::EcP384 => KeyKind::Rsa,
+            KeyKind::Ed25519 | KeyKind::MlDsa => KeyKind::Ec,
         };
         let s = t!(user(m, e), "open+login");
         let (a, b) = t!(keys(m, s, wrong, 32), "creating the other key");
@@ -320,7 +334,7 @@ pub(super) fn mechanism(r: &mut Runner, env: &Env, spec: &Spec) {
         let mech = (spec.mech)();
         match spec.fam {
             Fam::Digest => Outcome::Skip("every input is valid".into()),
-            Fam::Mac | Fam::RsaSign | Fam::Ecdsa => {
+            Fam::Mac | Fam::RsaSign | Fam::Ecdsa | Fam::EdDsa | Fam::MlDsa => {
                 let sig = t!(m.run(Op::Sign, c.s, &mech, c.fwd_key, &data), "C_Sign");
                 let mut bad = sig.clone();
                 bad[0] ^= 1;

@@ -10,10 +10,12 @@
 //! `key-type-inconsistent`, `bad-input` (data length / bad signature).
 //!
 //! The catalogue is written by family (`digest_mac`, `aes`, `asym` for RSA and
-//! ECDSA); the cases by group: `mechanism` (the per-mechanism cases above),
-//! `common` (rules every mechanism shares), `advertised` (what the token lists),
-//! `refuse` (key usage), `kdf` (HKDF), `keygen` (generation, ECDH); `keys`
-//! makes the keys they use.
+//! ECDSA, `sig_new` for EdDSA, P-384 ECDSA and ML-DSA); the cases by group:
+//! `mechanism` (the per-mechanism cases above), `common` (rules every mechanism
+//! shares), `advertised` (what the token lists), `refuse` (key usage), `kdf`
+//! (HKDF), `derive` (simple, AES-data and SP 800-108 derivations), `keygen` and
+//! `keygen_new` (generation, ECDH); `keys` makes the keys they use, `params`
+//! the newer mechanism parameters.
 
 use crate::vectors as v;
 use crate::{check, ensure, expect_rv, ok, t, Env, Outcome, Runner};
@@ -35,6 +37,10 @@ enum Fam {
     RsaSign,
     RsaEnc,
     Ecdsa,
+    /// EdDSA (3.0 current mechanisms §2.3.14).
+    EdDsa,
+    /// ML-DSA (3.2 §6.67).
+    MlDsa,
 }
 
 /// The key a case needs.
@@ -47,6 +53,12 @@ enum KeyKind {
     Ec,
     /// A Triple-DES key (the SP 800-67 example key).
     Des3,
+    /// The RFC 8032 test 1 Ed25519 key.
+    Ed25519,
+    /// A generated ML-DSA-44 key pair.
+    MlDsa,
+    /// A generated P-384 key pair.
+    EcP384,
 }
 
 #[derive(Clone)]
@@ -91,13 +103,18 @@ mod advertised;
 mod aes;
 mod asym;
 mod common;
+mod derive;
 mod des3;
 mod digest_mac;
 mod kdf;
 mod keygen;
+mod keygen_new;
 mod keys;
 mod mechanism;
+mod ml_dsa_vectors;
+mod params;
 mod refuse;
+mod sig_new;
 
 use advertised::*;
 use common::*;
@@ -115,6 +132,7 @@ fn catalogue() -> Vec<Spec> {
     aes::specs(&mut v);
     des3::specs(&mut v);
     asym::specs(&mut v);
+    sig_new::specs(&mut v);
     v
 }
 
@@ -143,6 +161,24 @@ fn digest_mech(ty: CK_MECHANISM_TYPE) -> fn() -> Mech {
         CKM_SHA3_256,
         CKM_SHA3_384,
         CKM_SHA3_512,
+        CKM_SHA512_224,
+        CKM_SHA512_256,
+        CKM_SHA512_224_HMAC,
+        CKM_SHA512_256_HMAC,
+        CKM_SHA3_224_HMAC,
+        CKM_SHA3_256_HMAC,
+        CKM_SHA3_384_HMAC,
+        CKM_SHA3_512_HMAC,
+        CKM_HASH_ML_DSA_SHA224,
+        CKM_HASH_ML_DSA_SHA256,
+        CKM_HASH_ML_DSA_SHA384,
+        CKM_HASH_ML_DSA_SHA512,
+        CKM_HASH_ML_DSA_SHA3_224,
+        CKM_HASH_ML_DSA_SHA3_256,
+        CKM_HASH_ML_DSA_SHA3_384,
+        CKM_HASH_ML_DSA_SHA3_512,
+        CKM_HASH_ML_DSA_SHAKE128,
+        CKM_HASH_ML_DSA_SHAKE256,
         CKM_SHA_1_HMAC,
         CKM_SHA224_HMAC,
         CKM_SHA256_HMAC,
@@ -169,7 +205,10 @@ fn key_kind(spec: &Spec) -> KeyKind {
         Fam::Cipher if spec.name.starts_with("DES3") => KeyKind::Des3,
         Fam::Cipher => KeyKind::Aes,
         Fam::RsaSign | Fam::RsaEnc => KeyKind::Rsa,
+        Fam::Ecdsa if spec.name.contains("P-384") => KeyKind::EcP384,
         Fam::Ecdsa => KeyKind::Ec,
+        Fam::EdDsa => KeyKind::Ed25519,
+        Fam::MlDsa => KeyKind::MlDsa,
     }
 }
 
@@ -203,13 +242,25 @@ fn keys(
             let (p, q) = ec_pair(m, s)?;
             (q, p)
         }
+        KeyKind::Ed25519 => {
+            let (p, q) = sig_new::ed25519_pair(m, s)?;
+            (q, p)
+        }
+        KeyKind::MlDsa => {
+            let (p, q) = sig_new::ml_dsa_pair(m, s, CKP_ML_DSA_44)?;
+            (q, p)
+        }
+        KeyKind::EcP384 => {
+            let (p, q) = sig_new::p384_pair(m, s)?;
+            (q, p)
+        }
     })
 }
 
 fn ops(fam: Fam) -> (Op, Op) {
     match fam {
         Fam::Digest => (Op::Digest, Op::Digest),
-        Fam::Mac | Fam::RsaSign | Fam::Ecdsa => (Op::Sign, Op::Verify),
+        Fam::Mac | Fam::RsaSign | Fam::Ecdsa | Fam::EdDsa | Fam::MlDsa => (Op::Sign, Op::Verify),
         Fam::Cipher => (Op::Encrypt, Op::Decrypt),
         Fam::RsaEnc => {
             // Encrypt with the public key, decrypt with the private key (swapped in `run_keys`).
@@ -291,7 +342,10 @@ pub fn run(r: &mut Runner) {
         }
         common(r, env);
         keygen(r, env);
+        keygen_new::keygen_new(r, env);
+        sig_new::params_cases(r, env);
         hkdf(r, env);
+        derive::derive(r, env);
         refuse(r, env);
     });
 }
