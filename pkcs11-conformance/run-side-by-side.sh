@@ -51,7 +51,7 @@ echo "     SoftKMS: $sum_k"
 if [ "$rc_k" -ge 2 ] || ! grep -qE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' <<<"$sum_k"; then
   bad "SoftKMS: the runner did not finish (exit $rc_k)"; sed 's/^/     /' "$WORK/softkms.err" | tail -n 20
 else
-  grep -E '^[^ ]+ +[^ ]+ +FAIL ' "$WORK/softkms.txt" | awk '{print $1}' | sort > "$WORK/fails"
+  grep -E '^[^ ]+ +(cm |3\.2 )?[^ ]+ +FAIL ' "$WORK/softkms.txt" | awk '{print $1}' | sort > "$WORK/fails"
   grep -vE '^\s*(#|$)' "$KNOWN" 2>/dev/null | awk '{print $1}' | sort > "$WORK/known"
   new=$(comm -23 "$WORK/fails" "$WORK/known")
   fixed=$(comm -13 "$WORK/fails" "$WORK/known")
