@@ -264,6 +264,27 @@ fn triple_des_keys_generate_wrap_and_check_parity() {
         ])),
         RvError::AttributeValueInvalid
     );
+    // Equal first two or last two keys: single DES, refused (SP 800-67 Rev. 2
+    // §3.1); equal first and last (two-key Triple-DES) is a DES3 key.
+    let k1 = h("0123456789abcdef");
+    let k2 = h("23456789abcdef01");
+    for (v, ok) in [
+        ([&k1[..], &k1, &k2].concat(), false),
+        ([&k1[..], &k2, &k2].concat(), false),
+        ([&k1[..], &k2, &k1].concat(), true),
+    ] {
+        let r = s.create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::DES3),
+            Attribute::Value(v),
+            Attribute::Token(false),
+        ]);
+        if ok {
+            r.unwrap();
+        } else {
+            assert_eq!(rv(r), RvError::AttributeValueInvalid);
+        }
+    }
     // A wrong length too.
     assert_eq!(
         rv(s.create_object(&[

@@ -17,7 +17,8 @@ use ml_dsa::{
     MlDsa65, MlDsa87, MlDsaParams, Signature, SigningKey, VerifyingKey, B32,
 };
 use shake::{ExtendableOutput, Update, XofReader};
-use zeroize::Zeroizing;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The three parameter sets of FIPS 204.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,12 +130,15 @@ fn tr_of(public: &[u8]) -> [u8; TR_LEN] {
 }
 
 fn priv_from_seed<P: MlDsaParams>(seed: &[u8; SEED_LEN]) -> PrivInner<P> {
-    let xi = B32::from(*seed);
+    let mut xi = B32::from(*seed);
     let kp = SigningKey::<P>::from_seed(&xi);
+    xi.zeroize();
     let sk = kp.expanded_key().clone();
     let public = sk.verifying_key().encode().to_vec();
     #[allow(deprecated)]
-    let expanded = Zeroizing::new(sk.to_expanded().to_vec());
+    let mut bytes = sk.to_expanded();
+    let expanded = Zeroizing::new(bytes.to_vec());
+    bytes.zeroize();
     PrivInner {
         tr: tr_of(&public),
         sk,
@@ -168,17 +172,20 @@ fn priv_from_expanded<P: MlDsaParams>(set: MlDsaSet, bytes: &[u8]) -> Result<Pri
     if bytes.len() != set.private_len() || !s1_s2_in_range(set, bytes) {
         return Err(Error::KeyTypeInconsistent);
     }
-    let enc =
+    let mut enc =
         ExpandedSigningKeyBytes::<P>::try_from(bytes).map_err(|_| Error::KeyTypeInconsistent)?;
     #[allow(deprecated)]
     let sk = ExpandedSigningKey::<P>::from_expanded(&enc);
+    enc.zeroize();
     let public = sk.verifying_key().encode().to_vec();
     let tr = tr_of(&public);
     // tr is part of the encoding: it must be the hash of the public key that
     // s1 and s2 make, else the bytes are not one key.
     #[allow(deprecated)]
-    let again = sk.to_expanded();
-    if bytes[64..128] != tr[..] || again.as_slice() != bytes {
+    let mut again = sk.to_expanded();
+    let same = bytes[64..128] == tr[..] && bool::from(again.as_slice().ct_eq(bytes));
+    again.zeroize();
+    if !same {
         return Err(Error::KeyTypeInconsistent);
     }
     Ok(PrivInner {

@@ -32,7 +32,7 @@ macro_rules! with_set {
         }
     };
 }
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The three parameter sets of FIPS 203.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,9 @@ pub(crate) struct MlKemPublicKey {
 fn expand_seed(set: MlKemSet, seed: &[u8; SEED_LEN]) -> (Zeroizing<Vec<u8>>, Vec<u8>) {
     with_set!(set, P => {
         let dk = DecapsulationKey::<P>::from_seed((*seed).into());
-        let expanded = Zeroizing::new(dk.to_expanded_bytes().to_vec());
+        let mut bytes = dk.to_expanded_bytes();
+        let expanded = Zeroizing::new(bytes.to_vec());
+        bytes.zeroize();
         let public = dk.encapsulation_key().to_bytes().to_vec();
         (expanded, public)
     })
@@ -112,10 +114,11 @@ fn expand_seed(set: MlKemSet, seed: &[u8; SEED_LEN]) -> (Zeroizing<Vec<u8>>, Vec
 #[allow(deprecated)]
 fn check_expanded(set: MlKemSet, bytes: &[u8]) -> Result<Vec<u8>> {
     with_set!(set, P => {
-        let enc = ml_kem::ExpandedDecapsulationKey::<P>::try_from(bytes)
+        let mut enc = ml_kem::ExpandedDecapsulationKey::<P>::try_from(bytes)
             .map_err(|_| Error::KeyTypeInconsistent)?;
-        let dk =
-            DecapsulationKey::<P>::from_expanded(&enc).map_err(|_| Error::KeyTypeInconsistent)?;
+        let dk = DecapsulationKey::<P>::from_expanded(&enc);
+        enc.zeroize();
+        let dk = dk.map_err(|_| Error::KeyTypeInconsistent)?;
         Ok(dk.encapsulation_key().to_bytes().to_vec())
     })
 }
@@ -251,12 +254,16 @@ pub(crate) fn encapsulate_with(
 #[allow(deprecated)]
 fn rc_decapsulate(set: MlKemSet, expanded: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     with_set!(set, P => {
-        let enc = ml_kem::ExpandedDecapsulationKey::<P>::try_from(expanded)
+        let mut enc = ml_kem::ExpandedDecapsulationKey::<P>::try_from(expanded)
             .map_err(|_| Error::KeyTypeInconsistent)?;
-        let dk =
-            DecapsulationKey::<P>::from_expanded(&enc).map_err(|_| Error::KeyTypeInconsistent)?;
+        let dk = DecapsulationKey::<P>::from_expanded(&enc);
+        enc.zeroize();
+        let dk = dk.map_err(|_| Error::KeyTypeInconsistent)?;
         let ct = Ciphertext::<P>::try_from(ciphertext).map_err(|_| Error::EncryptedDataLenRange)?;
-        Ok(Zeroizing::new(dk.decapsulate(&ct).to_vec()))
+        let mut shared = dk.decapsulate(&ct);
+        let out = Zeroizing::new(shared.to_vec());
+        shared.zeroize();
+        Ok(out)
     })
 }
 

@@ -29,7 +29,9 @@ pub(super) mod plain;
 #[cfg(test)]
 mod tests;
 
-pub(super) use mechanism::{mechanism, message_mechanism, message_param, write_back_derive};
+pub(super) use mechanism::{
+    additional_handles, mechanism, message_mechanism, message_param, write_back_derive,
+};
 
 /// Largest attribute value accepted from a caller (64 MiB): anything larger is
 /// `CKR_ATTRIBUTE_VALUE_INVALID` rather than an allocation the host may not survive.

@@ -102,9 +102,16 @@ fn unwrap(
 /// `CKM_DES3_KEY_GEN`: 24 random bytes with odd parity in every byte.
 fn key_gen(mech: &Mechanism, _template: &Template) -> Result<Generated> {
     no_param(mech)?;
-    let mut value = crate::crypto::random_vec(TDES_KEY_LEN)
-        .map_err(|e| Error::General(format!("random: {e}")))?;
-    set_odd_parity(&mut value);
+    // Three distinct keys (equal neighbours would be single DES; the object
+    // rules refuse them): drawn again in the 2^-55 case.
+    let value = loop {
+        let mut v = crate::crypto::random_vec(TDES_KEY_LEN)
+            .map_err(|e| Error::General(format!("random: {e}")))?;
+        set_odd_parity(&mut v);
+        if v[..8] != v[8..16] && v[8..16] != v[16..] {
+            break v;
+        }
+    };
     Ok(vec![
         Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
         Attribute::ulong(CKA_KEY_TYPE, CKK_DES3),

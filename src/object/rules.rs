@@ -201,6 +201,11 @@ pub(crate) fn validate_value(d: &AttrDef, v: &[u8]) -> Result<Zeroizing<Vec<u8>>
         if v.len() != len || !v.iter().all(|b| b.count_ones() % 2 == 1) {
             return Err(bad());
         }
+        // Three-key Triple-DES whose first two or last two keys are equal is
+        // single DES (SP 800-67 Rev. 2 §3.1): not a DES3 key.
+        if len == 24 && (v[..8] == v[8..16] || v[8..16] == v[16..]) {
+            return Err(bad());
+        }
     }
     Ok(Zeroizing::new(v.to_vec()))
 }

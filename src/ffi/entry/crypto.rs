@@ -351,7 +351,19 @@ pub(in crate::ffi) unsafe extern "C" fn C_DeriveKey(
         let r = m.derive_key(h, &mut mech, base_key, &t);
         let (ok, too_small) = (r.is_ok(), matches!(r, Err(Error::BufferTooSmall)));
         // SAFETY: pMechanism was decoded above; output fields go back to it.
-        unsafe { marshal::write_back_derive(p_mechanism, &mech.param, ok, too_small) }?;
+        let written =
+            unsafe { marshal::write_back_derive(p_mechanism, &mech.param, ok, too_small) };
+        if let (Err(e), Ok(key)) = (&written, &r) {
+            // The caller changed its parameter during the call, so it cannot
+            // learn every new handle: no key is left behind (all or none,
+            // §2.42.7).
+            for k in std::iter::once(*key).chain(marshal::additional_handles(&mech.param)) {
+                if let Err(d) = m.destroy_object(h, k) {
+                    log::warn!("C_DeriveKey: undoing key {k}: {d}");
+                }
+            }
+            return Err(e.clone());
+        }
         let key = r?;
         // SAFETY: checked non-null.
         unsafe { dst.set(key) };

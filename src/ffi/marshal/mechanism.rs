@@ -582,6 +582,20 @@ pub(in crate::ffi) unsafe fn write_back_derive(
     Ok(())
 }
 
+/// The handles of the additional keys an SP 800-108 derivation made (none
+/// for another parameter).
+pub(in crate::ffi) fn additional_handles(param: &Param) -> Vec<CK_OBJECT_HANDLE> {
+    match param {
+        Param::Kbkdf(k) => k
+            .additional
+            .iter()
+            .map(|a| a.handle)
+            .filter(|h| *h != CK_INVALID_HANDLE)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The handles of the additional keys of an SP 800-108 derivation, written to
 /// the `phKey` of each `CK_DERIVED_KEY` the parameter held when it was read.
 unsafe fn write_back_kbkdf(p: *const CK_MECHANISM, k: &KbkdfParams, ok: bool) -> Result<()> {

@@ -87,7 +87,7 @@ pub(crate) fn ml_dsa_private_from_attrs(attrs: &AttrMap) -> Result<MlDsaPrivateK
         (Some(seed), v) => {
             let k = MlDsaPrivateKey::from_seed(set, seed)
                 .map_err(|_| Error::AttributeValueInvalid(CKA_SEED))?;
-            if v.is_some_and(|v| v != k.expanded()) {
+            if v.is_some_and(|v| !crate::crypto::hash::ct_eq(v, k.expanded())) {
                 return Err(Error::TemplateInconsistent(
                     "CKA_SEED and CKA_VALUE are not one ML-DSA key",
                 ));
@@ -115,7 +115,7 @@ pub(crate) fn ml_kem_private_from_attrs(attrs: &AttrMap) -> Result<MlKemPrivateK
         (Some(seed), v) => {
             let k = MlKemPrivateKey::from_seed(set, seed)
                 .map_err(|_| Error::AttributeValueInvalid(CKA_SEED))?;
-            if v.is_some_and(|v| v != k.expanded()) {
+            if v.is_some_and(|v| !crate::crypto::hash::ct_eq(v, k.expanded())) {
                 return Err(Error::TemplateInconsistent(
                     "CKA_SEED and CKA_VALUE are not one ML-KEM key",
                 ));
