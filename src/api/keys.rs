@@ -67,7 +67,7 @@ impl From<&KeyId> for KeyRef {
 /// AES keys are managed keys (versions, rotation, envelope encryption); the
 /// others have the same state, policy and audit, and never rotate (as in AWS
 /// KMS). A spec whose mechanism the module lacks is refused by the module when
-/// the key is made (`CKR_MECHANISM_INVALID`, [`ErrorKind::Unsupported`]).
+/// the key is made (`CKR_MECHANISM_INVALID`, [`ErrorKind::Unsupported`](crate::api::ErrorKind::Unsupported)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KeySpec {
