@@ -293,11 +293,12 @@ const GENERIC: &[CK_ULONG] = &[
     CKK_SHA3_384_HMAC,
     CKK_SHA3_512_HMAC,
 ];
+/// Every secret key type SoftKMS stores (AES, generic, HKDF and the HMAC
+/// types).
 #[rustfmt::skip]
-const SECRET_TYPES: &[CK_ULONG] = &[
-    CKK_AES,
+pub(crate) const SECRET_TYPES: &[CK_ULONG] = &[
     CKK_GENERIC_SECRET,
-    CKK_HKDF,
+    CKK_AES,
     CKK_SHA_1_HMAC,
     CKK_SHA224_HMAC,
     CKK_SHA256_HMAC,
@@ -309,6 +310,7 @@ const SECRET_TYPES: &[CK_ULONG] = &[
     CKK_SHA3_256_HMAC,
     CKK_SHA3_384_HMAC,
     CKK_SHA3_512_HMAC,
+    CKK_HKDF,
 ];
 
 /// §4.2–4.4: attributes of every object and of storage objects.

@@ -19,9 +19,9 @@
 use crate::crypto::edwards::{self, Ed25519Private, Ed25519Public, Form, SIG_LEN};
 use crate::error::{Error, Result};
 use crate::gate::Granted;
-use crate::mechanism::keys::{ed_private, ed_private_template, ed_public, tmpl_get};
+use crate::mechanism::keys::{ed_private, ed_private_template, ed_public};
 use crate::mechanism::{Generated, Mechanism, Param, SignOp, VerifyOp};
-use crate::object::attr::{Attribute, Template};
+use crate::object::attr::Template;
 use crate::outbuf::OutBuf;
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -159,16 +159,12 @@ pub(super) fn generate_key_pair(
     public: &Template,
     _private: &Template,
 ) -> Result<(Generated, Generated)> {
-    let params = tmpl_get(public, CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete {
-        missing: CKA_EC_PARAMS,
-    })?;
+    let params = super::pair_params(public)?;
     edwards::check_params(params)?;
     let key = Ed25519Private::generate()?;
-    let pub_attrs = vec![
-        Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
-        Attribute::ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS),
-        Attribute::new(CKA_EC_PARAMS, params.to_vec()),
-        Attribute::new(CKA_EC_POINT, key.public().bytes().to_vec()),
-    ];
-    Ok((pub_attrs, ed_private_template(&key, Some(params))))
+    let point = key.public().bytes().to_vec();
+    Ok((
+        super::public_key(CKK_EC_EDWARDS, params, point),
+        ed_private_template(&key, Some(params)),
+    ))
 }

@@ -222,18 +222,32 @@ fn generate_key_pair(
     public: &Template,
     _private: &Template,
 ) -> Result<(Generated, Generated)> {
-    let params = tmpl_get(public, CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete {
-        missing: CKA_EC_PARAMS,
-    })?;
+    let params = pair_params(public)?;
     let curve = Curve::from_ec_params(params)?;
     let key = EcPrivateKey::generate(curve)?;
-    let pub_attrs = vec![
+    let point = der_octet_string(&key.public_point());
+    Ok((
+        public_key(CKK_EC, params, point),
+        ec_private_template(&key, Some(params)),
+    ))
+}
+
+/// `CKA_EC_PARAMS` of a curve key pair generation's public template
+/// (missing → `CKR_TEMPLATE_INCOMPLETE`).
+fn pair_params(public: &Template) -> Result<&[u8]> {
+    tmpl_get(public, CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete {
+        missing: CKA_EC_PARAMS,
+    })
+}
+
+/// The public key object of a generated curve key pair.
+fn public_key(key_type: CK_KEY_TYPE, params: &[u8], point: Vec<u8>) -> Generated {
+    vec![
         Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
-        Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+        Attribute::ulong(CKA_KEY_TYPE, key_type),
         Attribute::new(CKA_EC_PARAMS, params.to_vec()),
-        Attribute::new(CKA_EC_POINT, der_octet_string(&key.public_point())),
-    ];
-    Ok((pub_attrs, ec_private_template(&key, Some(params))))
+        Attribute::new(CKA_EC_POINT, point),
+    ]
 }
 
 /// The KDF of `CK_ECDH1_DERIVE_PARAMS.kdf`.

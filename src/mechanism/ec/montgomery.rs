@@ -7,10 +7,10 @@
 //! `CKR_CURVE_NOT_SUPPORTED`. `CKA_EC_POINT` is the raw 32-byte public key.
 
 use crate::crypto::montgomery::{self, X25519Private};
-use crate::error::{Error, Result};
-use crate::mechanism::keys::{tmpl_get, x_private_template};
+use crate::error::Result;
+use crate::mechanism::keys::x_private_template;
 use crate::mechanism::{Generated, Mechanism};
-use crate::object::attr::{Attribute, Template};
+use crate::object::attr::Template;
 use cryptoki_sys::*;
 
 /// `CKM_EC_MONTGOMERY_KEY_PAIR_GEN`.
@@ -19,16 +19,11 @@ pub(super) fn generate_key_pair(
     public: &Template,
     _private: &Template,
 ) -> Result<(Generated, Generated)> {
-    let params = tmpl_get(public, CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete {
-        missing: CKA_EC_PARAMS,
-    })?;
+    let params = super::pair_params(public)?;
     montgomery::check_params(params)?;
     let key = X25519Private::generate()?;
-    let pub_attrs = vec![
-        Attribute::ulong(CKA_CLASS, CKO_PUBLIC_KEY),
-        Attribute::ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY),
-        Attribute::new(CKA_EC_PARAMS, params.to_vec()),
-        Attribute::new(CKA_EC_POINT, key.public().to_vec()),
-    ];
-    Ok((pub_attrs, x_private_template(&key, Some(params))))
+    Ok((
+        super::public_key(CKK_EC_MONTGOMERY, params, key.public().to_vec()),
+        x_private_template(&key, Some(params)),
+    ))
 }

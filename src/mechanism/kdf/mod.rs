@@ -18,23 +18,8 @@ use cryptoki_sys::*;
 const HKDF_KEYS: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_HKDF];
 
 /// The secret key types the simple derivations and the SP 800-108 KDFs take
-/// as base keys (the PRF checks its own key type further).
-const SECRET_KEYS: &[CK_KEY_TYPE] = &[
-    CKK_GENERIC_SECRET,
-    CKK_AES,
-    CKK_SHA_1_HMAC,
-    CKK_SHA224_HMAC,
-    CKK_SHA256_HMAC,
-    CKK_SHA384_HMAC,
-    CKK_SHA512_HMAC,
-    CKK_SHA512_224_HMAC,
-    CKK_SHA512_256_HMAC,
-    CKK_SHA3_224_HMAC,
-    CKK_SHA3_256_HMAC,
-    CKK_SHA3_384_HMAC,
-    CKK_SHA3_512_HMAC,
-    CKK_HKDF,
-];
+/// as base keys (the PRF checks its own key type further): every stored one.
+const SECRET_KEYS: &[CK_KEY_TYPE] = crate::object::table::SECRET_TYPES;
 
 const fn derive(f: crate::mechanism::DeriveFn) -> Functions {
     Functions {
