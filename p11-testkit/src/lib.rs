@@ -19,7 +19,9 @@
 //! - with the `cryptoki` feature, `session`: the raw path next to a
 //!   `cryptoki` session (the same module instance), and `keys`: helpers that
 //!   several black-box tests share, such as `keys::ManagedKey` (a managed key
-//!   with the options the tests need) and `keys::generate_data_key`.
+//!   with the options the tests need) and `keys::generate_data_key`, and
+//!   `throwaway`: a token in a temporary directory on the built
+//!   `libsoftkms.so`, for softkms-cryptoki's tests and doc examples.
 //!
 //! Every `unsafe` block here is the *caller's* side of the PKCS#11 contract:
 //! pointers hold the lengths passed with them, unless a hostile case passes a
@@ -87,6 +89,9 @@ pub mod keys;
 // the fuzz targets do without it.)
 #[cfg(feature = "cryptoki")]
 pub mod session;
+// A throw-away token for the tests and runnable doc examples of softkms-cryptoki.
+#[cfg(feature = "cryptoki")]
+pub mod throwaway;
 
 pub use calls::Op;
 pub use mech::{struct_bytes, Mech};
