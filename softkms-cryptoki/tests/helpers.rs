@@ -285,6 +285,12 @@ fn policies() {
     let t = Token::new();
     let s = t.user_session();
     let key = t.managed_key(&s, "p");
+    // A key with the default policy has no CKA_SOFTKMS_POLICY value.
+    let policy_type = AttributeType::VendorDefined(abi::CKA_SOFTKMS_POLICY);
+    assert!(matches!(
+        s.get_attribute_info(key, &[policy_type]).expect("info").as_slice(),
+        [cryptoki::object::AttributeInfo::TypeInvalid]
+    ));
     let keep = r#"{"statements":[{"principals":["user"],"allow":["*"]}]}"#;
     set_policy(&s, key, keep, false).expect("policy");
     assert_eq!(
@@ -300,6 +306,29 @@ fn policies() {
     assert_eq!(
         rv(set_policy(&s, key, "{\"alow\":[]}", false)),
         RvError::AttributeValueInvalid
+    );
+    // A derived key (a data key object) may be given a policy in its template;
+    // other vendor attributes but the pending window and expiry may not.
+    let context: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 1024];
+    let mut derive = |extra: Attribute| {
+        let p = GenerateDataKeyParams::new(&context, Some(&mut buf)).expect("params");
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(false),
+            Attribute::ValueLen(32.into()),
+            extra,
+        ];
+        s.derive_key(&p.mechanism(), key, &template)
+            .map_err(Error::from)
+    };
+    let dk = derive(attrs::policy(keep)).expect("a policy in a derive template");
+    assert_eq!(KeyInfo::read(&s, dk).expect("info").policy.as_deref(), Some(keep));
+    derive(attrs::pending_window(7)).expect("a pending window in a derive template");
+    assert_eq!(
+        rv(derive(attrs::key_state(KeyState::Disabled))),
+        RvError::AttributeReadOnly
     );
     set_policy(&s, key, lock, true).expect("forced");
     assert_eq!(rv(disable(&s, key)), RvError::KeyFunctionNotPermitted);
