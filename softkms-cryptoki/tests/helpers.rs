@@ -288,7 +288,9 @@ fn policies() {
     // A key with the default policy has no CKA_SOFTKMS_POLICY value.
     let policy_type = AttributeType::VendorDefined(abi::CKA_SOFTKMS_POLICY);
     assert!(matches!(
-        s.get_attribute_info(key, &[policy_type]).expect("info").as_slice(),
+        s.get_attribute_info(key, &[policy_type])
+            .expect("info")
+            .as_slice(),
         [cryptoki::object::AttributeInfo::TypeInvalid]
     ));
     let keep = r#"{"statements":[{"principals":["user"],"allow":["*"]}]}"#;
@@ -324,12 +326,26 @@ fn policies() {
             .map_err(Error::from)
     };
     let dk = derive(attrs::policy(keep)).expect("a policy in a derive template");
-    assert_eq!(KeyInfo::read(&s, dk).expect("info").policy.as_deref(), Some(keep));
+    assert_eq!(
+        KeyInfo::read(&s, dk).expect("info").policy.as_deref(),
+        Some(keep)
+    );
     derive(attrs::pending_window(7)).expect("a pending window in a derive template");
     assert_eq!(
         rv(derive(attrs::key_state(KeyState::Disabled))),
         RvError::AttributeReadOnly
     );
+    // An empty value returns the key to the default policy.
+    let other = t.managed_key(&s, "p2");
+    set_policy(&s, other, keep, false).expect("policy");
+    set_policy(&s, other, "", false).expect("back to the default policy");
+    assert_eq!(KeyInfo::read(&s, other).expect("info").policy, None);
+    assert!(matches!(
+        s.get_attribute_info(other, &[policy_type])
+            .expect("info")
+            .as_slice(),
+        [cryptoki::object::AttributeInfo::Available(0)]
+    ));
     set_policy(&s, key, lock, true).expect("forced");
     assert_eq!(rv(disable(&s, key)), RvError::KeyFunctionNotPermitted);
     envelope_encrypt(&s, key, b"still", &EncryptionContext::new()).expect("encrypt");
