@@ -1,6 +1,7 @@
 //! The values of `include/softkms.h` (the SoftKMS vendor ABI,
-//! `docs/vendor-abi.md`), as a client uses them. A test checks each one
-//! against the module's own (`softkms::abi`).
+//! `docs/vendor-abi.md`), as a client uses them. A test reads the header and
+//! checks that it defines exactly these values (the module's own copy,
+//! `softkms::abi`, is checked against the same header).
 
 use cryptoki_sys::{CK_ATTRIBUTE_TYPE, CK_MECHANISM_TYPE, CK_OBJECT_CLASS, CK_ULONG};
 
@@ -68,109 +69,92 @@ pub const CKM_SOFTKMS_GENERATE_DATA_KEY: CK_MECHANISM_TYPE = SOFTKMS_VENDOR_BASE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
-    /// Every value against the module's own, which its unit test checks
-    /// against the header.
-    #[test]
-    fn the_values_are_the_modules() {
-        use softkms::abi as m;
-        let pairs: &[(&str, CK_ULONG, CK_ULONG)] = &[
-            ("base", SOFTKMS_VENDOR_BASE, m::SOFTKMS_VENDOR_BASE),
-            ("state", CKA_SOFTKMS_KEY_STATE, m::CKA_SOFTKMS_KEY_STATE),
-            (
-                "current",
-                CKA_SOFTKMS_CURRENT_VERSION,
-                m::CKA_SOFTKMS_CURRENT_VERSION,
-            ),
-            (
-                "min decrypt",
-                CKA_SOFTKMS_MIN_DECRYPT_VERSION,
-                m::CKA_SOFTKMS_MIN_DECRYPT_VERSION,
-            ),
-            (
-                "period",
-                CKA_SOFTKMS_ROTATION_PERIOD,
-                m::CKA_SOFTKMS_ROTATION_PERIOD,
-            ),
-            (
-                "next",
-                CKA_SOFTKMS_NEXT_ROTATION,
-                m::CKA_SOFTKMS_NEXT_ROTATION,
-            ),
-            ("rotate", CKA_SOFTKMS_ROTATE, m::CKA_SOFTKMS_ROTATE),
-            (
-                "window",
-                CKA_SOFTKMS_PENDING_WINDOW,
-                m::CKA_SOFTKMS_PENDING_WINDOW,
-            ),
-            (
-                "deletion",
-                CKA_SOFTKMS_DELETION_TIME,
-                m::CKA_SOFTKMS_DELETION_TIME,
-            ),
-            ("valid to", CKA_SOFTKMS_VALID_TO, m::CKA_SOFTKMS_VALID_TO),
-            ("origin", CKA_SOFTKMS_ORIGIN, m::CKA_SOFTKMS_ORIGIN),
-            (
-                "times",
-                CKA_SOFTKMS_VERSION_TIMES,
-                m::CKA_SOFTKMS_VERSION_TIMES,
-            ),
-            ("policy", CKA_SOFTKMS_POLICY, m::CKA_SOFTKMS_POLICY),
-            (
-                "import",
-                CKA_SOFTKMS_IMPORT_FROM,
-                m::CKA_SOFTKMS_IMPORT_FROM,
-            ),
-            ("creator", CKA_SOFTKMS_CREATOR, m::CKA_SOFTKMS_CREATOR),
-            (
-                "force",
-                CKA_SOFTKMS_POLICY_FORCE,
-                m::CKA_SOFTKMS_POLICY_FORCE,
-            ),
-            (
-                "pin",
-                CKA_SOFTKMS_PRINCIPAL_PIN,
-                m::CKA_SOFTKMS_PRINCIPAL_PIN,
-            ),
-            ("principal", CKO_SOFTKMS_PRINCIPAL, m::CKO_SOFTKMS_PRINCIPAL),
-            (
-                "enabled",
-                SOFTKMS_KEY_STATE_ENABLED,
-                m::SOFTKMS_KEY_STATE_ENABLED,
-            ),
-            (
-                "disabled",
-                SOFTKMS_KEY_STATE_DISABLED,
-                m::SOFTKMS_KEY_STATE_DISABLED,
-            ),
-            (
-                "pending deletion",
-                SOFTKMS_KEY_STATE_PENDING_DELETION,
-                m::SOFTKMS_KEY_STATE_PENDING_DELETION,
-            ),
-            (
-                "pending import",
-                SOFTKMS_KEY_STATE_PENDING_IMPORT,
-                m::SOFTKMS_KEY_STATE_PENDING_IMPORT,
-            ),
-            ("softkms", SOFTKMS_ORIGIN_SOFTKMS, m::SOFTKMS_ORIGIN_SOFTKMS),
-            (
-                "external",
-                SOFTKMS_ORIGIN_EXTERNAL,
-                m::SOFTKMS_ORIGIN_EXTERNAL,
-            ),
-            ("envelope", CKM_SOFTKMS_ENVELOPE, m::CKM_SOFTKMS_ENVELOPE),
-            (
-                "data key",
-                CKM_SOFTKMS_GENERATE_DATA_KEY,
-                m::CKM_SOFTKMS_GENERATE_DATA_KEY,
-            ),
-        ];
-        for (what, ours, module) in pairs {
-            assert_eq!(ours, module, "{what}");
+    /// Every `#define` of include/softkms.h with its value: `NAME NUMUL`
+    /// or `NAME (SOFTKMS_VENDOR_BASE + 0xNN)`.
+    fn header() -> BTreeMap<String, CK_ULONG> {
+        let text = include_str!("../../include/softkms.h");
+        let number = |s: &str| {
+            let s = s.trim().trim_end_matches("UL");
+            match s.strip_prefix("0x") {
+                Some(hex) => CK_ULONG::from_str_radix(hex, 16).ok(),
+                None => s.parse().ok(),
+            }
+        };
+        let mut defs = BTreeMap::new();
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("#define") {
+                continue;
+            }
+            let Some(name) = words.next() else { continue };
+            let rest = words.collect::<Vec<_>>().join(" ");
+            let value = rest.split("/*").next().unwrap_or("").trim();
+            let v = match value
+                .strip_prefix("(SOFTKMS_VENDOR_BASE +")
+                .and_then(|s| s.strip_suffix(')'))
+            {
+                Some(offset) => number(offset).map(|o| 0xD34B_0000 + o),
+                None => number(value),
+            };
+            if let Some(v) = v {
+                defs.insert(name.to_string(), v);
+            }
         }
-        // 16 attributes, one class, four states, two origins, two mechanisms
-        // and the base: every value of the header.
-        assert_eq!(pairs.len(), 26);
+        defs
+    }
+
+    /// Every value against the header, and every value of the header here.
+    #[test]
+    fn the_values_are_the_headers() {
+        let ours: BTreeMap<String, CK_ULONG> = [
+            ("SOFTKMS_VENDOR_BASE", SOFTKMS_VENDOR_BASE),
+            ("CKA_SOFTKMS_KEY_STATE", CKA_SOFTKMS_KEY_STATE),
+            ("CKA_SOFTKMS_CURRENT_VERSION", CKA_SOFTKMS_CURRENT_VERSION),
+            (
+                "CKA_SOFTKMS_MIN_DECRYPT_VERSION",
+                CKA_SOFTKMS_MIN_DECRYPT_VERSION,
+            ),
+            ("CKA_SOFTKMS_ROTATION_PERIOD", CKA_SOFTKMS_ROTATION_PERIOD),
+            ("CKA_SOFTKMS_NEXT_ROTATION", CKA_SOFTKMS_NEXT_ROTATION),
+            ("CKA_SOFTKMS_ROTATE", CKA_SOFTKMS_ROTATE),
+            ("CKA_SOFTKMS_PENDING_WINDOW", CKA_SOFTKMS_PENDING_WINDOW),
+            ("CKA_SOFTKMS_DELETION_TIME", CKA_SOFTKMS_DELETION_TIME),
+            ("CKA_SOFTKMS_VALID_TO", CKA_SOFTKMS_VALID_TO),
+            ("CKA_SOFTKMS_ORIGIN", CKA_SOFTKMS_ORIGIN),
+            ("CKA_SOFTKMS_VERSION_TIMES", CKA_SOFTKMS_VERSION_TIMES),
+            ("CKA_SOFTKMS_POLICY", CKA_SOFTKMS_POLICY),
+            ("CKA_SOFTKMS_IMPORT_FROM", CKA_SOFTKMS_IMPORT_FROM),
+            ("CKA_SOFTKMS_CREATOR", CKA_SOFTKMS_CREATOR),
+            ("CKA_SOFTKMS_POLICY_FORCE", CKA_SOFTKMS_POLICY_FORCE),
+            ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
+            ("CKO_SOFTKMS_PRINCIPAL", CKO_SOFTKMS_PRINCIPAL),
+            ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
+            ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
+            (
+                "SOFTKMS_KEY_STATE_PENDING_DELETION",
+                SOFTKMS_KEY_STATE_PENDING_DELETION,
+            ),
+            (
+                "SOFTKMS_KEY_STATE_PENDING_IMPORT",
+                SOFTKMS_KEY_STATE_PENDING_IMPORT,
+            ),
+            ("SOFTKMS_ORIGIN_SOFTKMS", SOFTKMS_ORIGIN_SOFTKMS),
+            ("SOFTKMS_ORIGIN_EXTERNAL", SOFTKMS_ORIGIN_EXTERNAL),
+            ("CKM_SOFTKMS_ENVELOPE", CKM_SOFTKMS_ENVELOPE),
+            (
+                "CKM_SOFTKMS_GENERATE_DATA_KEY",
+                CKM_SOFTKMS_GENERATE_DATA_KEY,
+            ),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+        assert_eq!(
+            ours,
+            header(),
+            "softkms-cryptoki's values and include/softkms.h"
+        );
     }
 }

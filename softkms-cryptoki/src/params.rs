@@ -140,13 +140,57 @@ mod tests {
     use super::*;
     use std::mem::{align_of, offset_of, size_of};
 
-    /// The same size, alignment and field offsets as the module's own
-    /// declarations of the header's structs.
+    /// The structs of include/softkms.h, field for field, as a C compiler
+    /// lays them out (`#[repr(C)]` with the header's field types).
+    #[allow(non_snake_case, dead_code)]
+    #[repr(C)]
+    struct E {
+        pContext: cryptoki_sys::CK_BYTE_PTR,
+        ulContextLen: CK_ULONG,
+    }
+    #[allow(non_snake_case, dead_code)]
+    #[repr(C)]
+    struct G {
+        pContext: cryptoki_sys::CK_BYTE_PTR,
+        ulContextLen: CK_ULONG,
+        pWrappedKey: cryptoki_sys::CK_BYTE_PTR,
+        ulWrappedKeyLen: CK_ULONG,
+    }
+
+    /// The header's struct declarations, so that the test fails if they grow.
+    #[test]
+    fn the_header_declares_these_fields() {
+        let text = include_str!("../../include/softkms.h");
+        let fields = |name: &str| -> Vec<String> {
+            let body = text
+                .split(&format!("typedef struct {name} {{"))
+                .nth(1)
+                .and_then(|b| b.split('}').next())
+                .unwrap_or("");
+            body.lines()
+                .filter_map(|l| l.split(';').next())
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        assert_eq!(
+            fields("CK_SOFTKMS_ENVELOPE_PARAMS"),
+            ["CK_BYTE_PTR pContext", "CK_ULONG ulContextLen"]
+        );
+        assert_eq!(
+            fields("CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS"),
+            [
+                "CK_BYTE_PTR pContext",
+                "CK_ULONG ulContextLen",
+                "CK_BYTE_PTR pWrappedKey",
+                "CK_ULONG ulWrappedKeyLen"
+            ]
+        );
+    }
+
+    /// The same size, alignment and field offsets as the header's structs.
     #[test]
     fn the_layouts_are_the_headers() {
-        use softkms::abi::{
-            CK_SOFTKMS_ENVELOPE_PARAMS as E, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS as G,
-        };
         assert_eq!(size_of::<EnvelopeParams<'_>>(), size_of::<E>());
         assert_eq!(align_of::<EnvelopeParams<'_>>(), align_of::<E>());
         assert_eq!(
