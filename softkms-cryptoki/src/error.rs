@@ -27,6 +27,8 @@ pub enum Error {
     TooLong,
     /// An attribute came back in a shape the vendor ABI does not give it.
     BadAttribute(&'static str),
+    /// Reading the input or writing the output of a stream failed.
+    Io(std::io::Error),
 }
 
 impl Error {
@@ -54,6 +56,7 @@ impl fmt::Display for Error {
             ),
             Error::TooLong => f.write_str("a length is over the module's limit"),
             Error::BadAttribute(what) => write!(f, "{what} has an unexpected value"),
+            Error::Io(e) => write!(f, "{e}"),
         }
     }
 }
@@ -62,6 +65,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Cryptoki(e) => Some(e),
+            Error::Io(e) => Some(e),
             _ => None,
         }
     }

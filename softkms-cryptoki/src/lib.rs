@@ -6,7 +6,9 @@
 //! [`cryptoki::session::Session`]:
 //!
 //! - envelope encryption ([`envelope_encrypt`], [`envelope_decrypt`]: the
-//!   message names its key, so decryption finds it by `CKA_UNIQUE_ID`);
+//!   message names its key, so decryption finds it by `CKA_UNIQUE_ID`; and for
+//!   any length in bounded memory [`envelope_encrypt_stream`],
+//!   [`envelope_decrypt_stream`]);
 //! - data keys ([`generate_data_key`], [`generate_data_key_without_plaintext`],
 //!   [`decrypt_data_key`], [`unwrap_data_key`], [`re_encrypt_data_key`]);
 //! - a key's lifecycle ([`rotate`], [`enable`], [`disable`],
@@ -75,6 +77,7 @@ mod error;
 mod lifecycle;
 mod params;
 mod principal;
+mod stream;
 
 pub use attrs::KeyState;
 pub use context::EncryptionContext;
@@ -93,3 +96,4 @@ pub use lifecycle::{
 };
 pub use params::{EnvelopeParams, GenerateDataKeyParams};
 pub use principal::{create_principal, principal_template, principals, set_principal_pin};
+pub use stream::{envelope_decrypt_stream, envelope_encrypt_stream};

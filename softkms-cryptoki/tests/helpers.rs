@@ -377,3 +377,72 @@ fn principals_by_the_so() {
         RvError::UserNotLoggedIn
     );
 }
+
+/// Streams: the same message as the one-shot call reads back; a cut or
+/// changed stream fails at the end; a failed stream leaves the session usable.
+#[test]
+fn streams() {
+    let t = Token::new();
+    let s = t.user_session();
+    let key = t.managed_key(&s, "files");
+    let c = ctx(&[("file", "x")]);
+    let data: Vec<u8> = (0..(2 << 20) + 12_345)
+        .map(|i: usize| u8::try_from(i % 253).unwrap_or(0))
+        .collect();
+    let mut m = Vec::new();
+    let n = envelope_encrypt_stream(&s, key, &c, &data[..], &mut m).expect("encrypt");
+    assert_eq!(n, data.len() as u64);
+    // The one-shot call opens what the stream wrote, and the other way round.
+    assert_eq!(
+        &envelope_decrypt(&s, &m, &c).expect("decrypt")[..],
+        &data[..]
+    );
+    let one = envelope_encrypt(&s, key, &data, &c).expect("encrypt");
+    let mut back = Vec::new();
+    envelope_decrypt_stream(&s, &c, &one[..], &mut back).expect("decrypt");
+    assert_eq!(back, data);
+
+    let mut sink = Vec::new();
+    let cut = &m[..m.len() - 100];
+    assert_eq!(
+        rv(envelope_decrypt_stream(&s, &c, cut, &mut sink)),
+        RvError::EncryptedDataInvalid
+    );
+    let mut sink = Vec::new();
+    assert_eq!(
+        rv(envelope_decrypt_stream(
+            &s,
+            &EncryptionContext::new(),
+            &m[..],
+            &mut sink
+        )),
+        RvError::EncryptedDataInvalid
+    );
+    assert!(matches!(
+        envelope_decrypt_stream(&s, &c, &b"not a message"[..], &mut Vec::new()),
+        Err(Error::NotAnEnvelope)
+    ));
+
+    // An output that fails: the error, and the session still works.
+    struct Broken;
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    assert!(matches!(
+        envelope_encrypt_stream(&s, key, &c, &data[..], Broken),
+        Err(Error::Io(_))
+    ));
+    assert!(matches!(
+        envelope_decrypt_stream(&s, &c, &m[..], Broken),
+        Err(Error::Io(_))
+    ));
+    assert_eq!(
+        &envelope_decrypt(&s, &one, &c).expect("the session still works")[..],
+        &data[..]
+    );
+}
