@@ -207,7 +207,7 @@ fn a_principal_without_manage_key_is_refused() {
     }
     let t = f.kms.token(0).unwrap();
     t.login(
-        &Principal::Named(PrincipalName::new("carol").unwrap()),
+        &Principal::Named("carol".into()),
         &Pin::from("carol-pin-1"),
     )
     .unwrap();
