@@ -5,8 +5,8 @@
 #![allow(unreachable_pub)] // helpers shared between the files of a test are `pub`
 
 use softkms::api::{
-    AliasInfo, EncryptionContext, ErrorKind, KeyOptions, KeyPolicy, KeyRef, KeySpec, Pin,
-    Principal, PrincipalName, Token,
+    AliasInfo, EncryptionContext, ErrorKind, KeyOptions, KeyPolicy, KeyRef, KeySpec, ObjectClass,
+    Pin, Principal, PrincipalName, Token,
 };
 mod api_common;
 
@@ -165,6 +165,16 @@ fn list_aliases_sorted_and_filtered() {
     assert_eq!(names(&of_a), ["alias/team/mid", "alias/zeta"]);
     let of_b = t.list_aliases(Some(&KeyRef::parse("alias/alpha"))).unwrap();
     assert_eq!(names(&of_b), ["alias/alpha"]);
+    // Among the token's objects, as objects of their own class.
+    let mut listed: Vec<String> = t
+        .list_objects()
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.class == ObjectClass::Alias)
+        .filter_map(|o| o.label)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["alias/alpha", "alias/team/mid", "alias/zeta"]);
     // A key that is destroyed takes its aliases with it.
     t.schedule_key_deletion(&KeyRef::from(&b), Some(7)).unwrap();
     assert!(t.create_alias("late", &KeyRef::from(&b)).is_err());
@@ -206,11 +216,8 @@ fn a_principal_without_manage_key_is_refused() {
         so.logout().unwrap();
     }
     let t = f.kms.token(0).unwrap();
-    t.login(
-        &Principal::Named("carol".into()),
-        &Pin::from("carol-pin-1"),
-    )
-    .unwrap();
+    t.login(&Principal::Named("carol".into()), &Pin::from("carol-pin-1"))
+        .unwrap();
     let guarded = KeyRef::parse("alias/guarded");
     // carol may use the key through its alias …
     let ctx = EncryptionContext::new();
