@@ -649,6 +649,7 @@ impl Token {
     ) -> Result<Arc<Object>> {
         let store = self.store()?;
         let obj = Object::new(old.map_or(handle, |o| o.handle), None, attrs);
+        protect_key_material(obj.attrs());
         let _sync = self.sync.lock();
         let generation = {
             let st = self.state.read();
