@@ -31,9 +31,14 @@ extern "C" {
 #define CKA_SOFTKMS_CREATOR             (SOFTKMS_VENDOR_BASE + 0x10) /* UTF-8, read-only: who created the key */
 #define CKA_SOFTKMS_POLICY_FORCE        (SOFTKMS_VENDOR_BASE + 0x11) /* CK_BBOOL, write-only with CKA_SOFTKMS_POLICY */
 #define CKA_SOFTKMS_PRINCIPAL_PIN       (SOFTKMS_VENDOR_BASE + 0x12) /* UTF-8, write-only: a principal's PIN */
+#define CKA_SOFTKMS_ALIAS_TARGET        (SOFTKMS_VENDOR_BASE + 0x13) /* UTF-8: CKA_UNIQUE_ID of the key an alias points at */
 
 /* Object class of a named principal (the SO creates, lists and removes them). */
 #define CKO_SOFTKMS_PRINCIPAL           (SOFTKMS_VENDOR_BASE + 0x01)
+
+/* Object class of a key alias: CKA_LABEL "alias/NAME" (unique on the token),
+ * CKA_SOFTKMS_ALIAS_TARGET the key it points at; a private token object. */
+#define CKO_SOFTKMS_ALIAS               (SOFTKMS_VENDOR_BASE + 0x02)
 
 /* Values of CKA_SOFTKMS_KEY_STATE. */
 #define SOFTKMS_KEY_STATE_ENABLED          1UL

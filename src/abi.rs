@@ -43,6 +43,12 @@ pub const CKA_SOFTKMS_CREATOR: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x10;
 pub const CKA_SOFTKMS_POLICY_FORCE: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x11;
 /// Write-only: a principal's PIN (principal objects only; never stored in the object).
 pub const CKA_SOFTKMS_PRINCIPAL_PIN: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x12;
+/// UTF-8: the `CKA_UNIQUE_ID` of the key an alias points at (alias objects
+/// only; required at creation, modifiable to re-point the alias).
+pub const CKA_SOFTKMS_ALIAS_TARGET: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x13;
+/// The object class of a key alias (`CKA_LABEL` = `alias/NAME`, unique on the
+/// token; see `docs/vendor-abi.md`, "Aliases").
+pub const CKO_SOFTKMS_ALIAS: CK_ULONG = SOFTKMS_VENDOR_BASE + 0x02;
 
 /// Internal, never readable: every version of a managed key (see
 /// `kms::versions`). Not part of the header.
@@ -162,6 +168,8 @@ mod tests {
             ("CKA_SOFTKMS_CREATOR", CKA_SOFTKMS_CREATOR),
             ("CKA_SOFTKMS_POLICY_FORCE", CKA_SOFTKMS_POLICY_FORCE),
             ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
+            ("CKA_SOFTKMS_ALIAS_TARGET", CKA_SOFTKMS_ALIAS_TARGET),
+            ("CKO_SOFTKMS_ALIAS", CKO_SOFTKMS_ALIAS),
             ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
             ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
             (

@@ -48,6 +48,8 @@ pub const CKA_SOFTKMS_CREATOR: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x10;
 pub const CKA_SOFTKMS_POLICY_FORCE: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x11;
 /// UTF-8, write-only: a principal's PIN (principal objects only).
 pub const CKA_SOFTKMS_PRINCIPAL_PIN: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x12;
+/// UTF-8: the `CKA_UNIQUE_ID` of the key an alias points at (alias objects only).
+pub const CKA_SOFTKMS_ALIAS_TARGET: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x13;
 
 /// Internal, never readable, not in the header: every version of a managed
 /// key. A client may still name it (the fuzz targets do).
@@ -56,7 +58,7 @@ pub const CKA_SOFTKMS_VERSIONS: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x80;
 pub const CKA_SOFTKMS_MATERIAL_DIGEST: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x81;
 
 /// Every `CKA_SOFTKMS_*` value, the header's and the internal ones.
-pub const CKA_SOFTKMS_ALL: [CK_ATTRIBUTE_TYPE; 18] = [
+pub const CKA_SOFTKMS_ALL: [CK_ATTRIBUTE_TYPE; 19] = [
     CKA_SOFTKMS_KEY_STATE,
     CKA_SOFTKMS_CURRENT_VERSION,
     CKA_SOFTKMS_MIN_DECRYPT_VERSION,
@@ -73,6 +75,7 @@ pub const CKA_SOFTKMS_ALL: [CK_ATTRIBUTE_TYPE; 18] = [
     CKA_SOFTKMS_CREATOR,
     CKA_SOFTKMS_POLICY_FORCE,
     CKA_SOFTKMS_PRINCIPAL_PIN,
+    CKA_SOFTKMS_ALIAS_TARGET,
     CKA_SOFTKMS_VERSIONS,
     CKA_SOFTKMS_MATERIAL_DIGEST,
 ];
@@ -81,6 +84,8 @@ pub const CKA_SOFTKMS_ALL: [CK_ATTRIBUTE_TYPE; 18] = [
 
 /// A named principal (docs/policy.md).
 pub const CKO_SOFTKMS_PRINCIPAL: CK_OBJECT_CLASS = SOFTKMS_VENDOR_BASE + 0x01;
+/// A key alias: `CKA_LABEL` "alias/NAME", unique on the token (docs/vendor-abi.md).
+pub const CKO_SOFTKMS_ALIAS: CK_OBJECT_CLASS = SOFTKMS_VENDOR_BASE + 0x02;
 
 // ---------------------------------------------------------------- values
 
@@ -209,6 +214,8 @@ mod tests {
             ("CKA_SOFTKMS_POLICY_FORCE", CKA_SOFTKMS_POLICY_FORCE),
             ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
             ("CKO_SOFTKMS_PRINCIPAL", CKO_SOFTKMS_PRINCIPAL),
+            ("CKA_SOFTKMS_ALIAS_TARGET", CKA_SOFTKMS_ALIAS_TARGET),
+            ("CKO_SOFTKMS_ALIAS", CKO_SOFTKMS_ALIAS),
             ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
             ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
             (

@@ -100,6 +100,12 @@ impl Error {
         self
     }
 
+    /// The same error (kind, code) told in other words.
+    pub(super) fn with_message(mut self, message: impl Into<String>) -> Error {
+        self.message = message.into();
+        self
+    }
+
     pub(super) fn io(e: &std::io::Error) -> Error {
         Error::new(ErrorKind::Io, e.to_string())
     }

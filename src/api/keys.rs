@@ -28,8 +28,9 @@ impl fmt::Display for KeyId {
     }
 }
 
-/// How a call names a key: by id, or by label (`CKA_LABEL`; the private key
-/// of a pair, which carries the same label as its public key).
+/// How a call names a key: by id, by label (`CKA_LABEL`; the private key of
+/// a pair, which carries the same label as its public key), by alias, or by
+/// what a user typed ([`KeyRef::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyRef {
     /// By [`KeyId`].
@@ -40,12 +41,55 @@ pub enum KeyRef {
     /// [`ErrorKind::NotFound`]: super::ErrorKind::NotFound
     /// [`ErrorKind::Ambiguous`]: super::ErrorKind::Ambiguous
     Label(String),
+    /// By alias, `alias/NAME` ([`Token::create_alias`](super::Token::create_alias)):
+    /// the key the alias points at now. No such alias, or an alias whose key
+    /// is gone, is [`ErrorKind::NotFound`](super::ErrorKind::NotFound).
+    Alias(String),
+    /// A key id, or else a label (what a command-line user types): the key
+    /// whose id it is, else the key it labels, by the rules of
+    /// [`KeyRef::Label`].
+    Name(String),
 }
 
 impl KeyRef {
     /// The key labelled `label`.
     pub fn label(label: impl Into<String>) -> KeyRef {
         KeyRef::Label(label.into())
+    }
+
+    /// What a user typed: `alias/…` is a [`KeyRef::Alias`], anything else a
+    /// [`KeyRef::Name`] (a key id, or else a label).
+    pub fn parse(s: &str) -> KeyRef {
+        if s.starts_with(crate::kms::aliases::PREFIX) {
+            KeyRef::Alias(s.to_string())
+        } else {
+            KeyRef::Name(s.to_string())
+        }
+    }
+}
+
+impl FromStr for KeyRef {
+    type Err = Error;
+
+    /// [`KeyRef::parse`]; only an empty string is refused
+    /// ([`ErrorKind::InvalidInput`](super::ErrorKind::InvalidInput)).
+    fn from_str(s: &str) -> Result<KeyRef> {
+        if s.is_empty() {
+            return Err(Error::invalid(
+                "no key named: name a key by its id, its label or alias/NAME",
+            ));
+        }
+        Ok(KeyRef::parse(s))
+    }
+}
+
+impl fmt::Display for KeyRef {
+    /// The id, label or alias as given.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyRef::Id(id) => f.write_str(id.as_str()),
+            KeyRef::Label(s) | KeyRef::Alias(s) | KeyRef::Name(s) => f.write_str(s),
+        }
     }
 }
 
@@ -453,6 +497,22 @@ pub struct ReEncrypted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_refs_parse_as_a_user_types_them() {
+        assert_eq!(KeyRef::parse("alias/x"), KeyRef::Alias("alias/x".into()));
+        assert_eq!(KeyRef::parse("payments"), KeyRef::Name("payments".into()));
+        assert_eq!(KeyRef::parse("aliasx"), KeyRef::Name("aliasx".into()));
+        assert_eq!(
+            "alias/a/b".parse::<KeyRef>().ok(),
+            Some(KeyRef::Alias("alias/a/b".into()))
+        );
+        assert_eq!(
+            "".parse::<KeyRef>().map_err(|e| e.kind()),
+            Err(super::super::ErrorKind::InvalidInput)
+        );
+        assert_eq!(KeyRef::parse("alias/x").to_string(), "alias/x");
+    }
 
     #[test]
     fn specs_parse_by_either_name() {

@@ -172,6 +172,18 @@ impl Token {
             KeyRef::Id(id) => self.handle_by_id(id).and_then(|h| {
                 h.ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key with id {id}")))
             }),
+            KeyRef::Alias(name) => self.alias_key_handle(name),
+            KeyRef::Name(name) => match self.key_by_id(&KeyId::new(name.as_str()))? {
+                Some(k) => Ok(k),
+                None => self
+                    .key_handle(&KeyRef::Label(name.clone()))
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::NotFound => {
+                            e.with_message(format!("no key with the id or label {name:?}"))
+                        }
+                        _ => e,
+                    }),
+            },
             KeyRef::Label(name) => {
                 for class in [CKO_SECRET_KEY, CKO_PRIVATE_KEY] {
                     let t = vec![label_attr(name), Attribute::ulong(CKA_CLASS, class)];
@@ -181,7 +193,10 @@ impl Token {
                         _ => {
                             return Err(Error::new(
                                 ErrorKind::Ambiguous,
-                                format!("more than one key is labelled {name:?}"),
+                                format!(
+                                    "more than one key is labelled {name:?}: name it by its id \
+                                     (softkms key list shows ids)"
+                                ),
                             ))
                         }
                     }

@@ -16,7 +16,8 @@
 //!   [`Principal`] in with its [`Pin`]: the security officer, the token's
 //!   owner ("user") or a named principal the SO made
 //!   ([`Token::add_principal`]).
-//! - Keys are named by a [`KeyRef`]: their [`KeyId`] or their label. A key
+//! - Keys are named by a [`KeyRef`]: their [`KeyId`], their label, or an
+//!   alias (`alias/NAME`, [`Token::create_alias`]) that points at them. A key
 //!   has a [`KeySpec`] (AES-256 is a *managed key*: versions, rotation,
 //!   envelope encryption, data keys), a [`KeyState`] in its lifecycle, and a
 //!   [`KeyPolicy`] saying which principal may do what with it
@@ -104,8 +105,11 @@
 //! | Sign, Verify, GetPublicKey | [`Token::sign`], [`Token::verify`], [`Token::get_public_key`] |
 //! | GenerateMac, VerifyMac | [`Token::generate_mac`], [`Token::verify_mac`] |
 //! | GenerateRandom | [`Token::generate_random`] |
+//! | CreateAlias, UpdateAlias | [`Token::create_alias`], [`Token::update_alias`] |
+//! | DeleteAlias, ListAliases | [`Token::delete_alias`], [`Token::list_aliases`] |
 //! | CloudTrail | [`Token::audit_records`], [`Token::verify_audit`], [`Token::audit_head`] |
 
+mod aliases;
 mod audit;
 mod envelope;
 mod error;
@@ -116,6 +120,7 @@ mod session;
 mod sign;
 mod types;
 
+pub use aliases::AliasInfo;
 pub use audit::{
     AuditCategory, AuditProblem, AuditQuery, AuditRecord, AuditVerification, ChainPoint,
 };

@@ -245,12 +245,15 @@ pub enum ObjectClass {
     PrivateKey,
     /// A secret (symmetric) key.
     SecretKey,
+    /// A key alias ([`Token::create_alias`](super::Token::create_alias)).
+    Alias,
     /// Anything else (a principal, a vendor class).
     Other,
 }
 
 impl ObjectClass {
-    /// `data`, `certificate`, `public-key`, `private-key`, `secret-key`, `other`.
+    /// `data`, `certificate`, `public-key`, `private-key`, `secret-key`,
+    /// `alias`, `other`.
     pub fn name(self) -> &'static str {
         match self {
             ObjectClass::Data => "data",
@@ -258,6 +261,7 @@ impl ObjectClass {
             ObjectClass::PublicKey => "public-key",
             ObjectClass::PrivateKey => "private-key",
             ObjectClass::SecretKey => "secret-key",
+            ObjectClass::Alias => "alias",
             ObjectClass::Other => "other",
         }
     }
@@ -270,6 +274,7 @@ impl ObjectClass {
             Some(CKO_PUBLIC_KEY) => ObjectClass::PublicKey,
             Some(CKO_PRIVATE_KEY) => ObjectClass::PrivateKey,
             Some(CKO_SECRET_KEY) => ObjectClass::SecretKey,
+            Some(crate::abi::CKO_SOFTKMS_ALIAS) => ObjectClass::Alias,
             _ => ObjectClass::Other,
         }
     }

@@ -2,6 +2,7 @@
 //! scheduled deletion, imported material that expires, and the envelope format
 //! (DESIGN §4; `docs/kms.md`, `docs/envelope-format.md`, `docs/vendor-abi.md`).
 
+pub(crate) mod aliases;
 pub(crate) mod audit;
 pub mod envelope;
 pub(crate) mod lifecycle;

@@ -24,6 +24,7 @@ use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+mod aliases;
 mod audit;
 mod key_mgmt;
 mod key_use;

@@ -7,7 +7,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::gate::{self, Request, Use};
 use crate::kms::lifecycle;
-use crate::kms::{policy, principals};
+use crate::kms::{aliases, policy, principals};
 use crate::mechanism::keys;
 use crate::object::attr::{decode_ulong, Attribute, Template};
 use crate::object::rules::{self, AttrRead, Origin};
@@ -99,6 +99,12 @@ impl Module {
         if principal {
             return self.create_principal(&s, t, template);
         }
+        let alias = template
+            .iter()
+            .any(|a| a.ty == CKA_CLASS && a.as_ulong().ok() == Some(crate::abi::CKO_SOFTKMS_ALIAS));
+        if alias {
+            return self.create_alias(&s, t, template);
+        }
         let attrs = rules::new_object(
             template,
             Origin::Create,
@@ -160,6 +166,10 @@ impl Module {
         let s = s.lock();
         let src = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if src.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
+            return Err(Error::ActionProhibited);
+        }
+        if aliases::is_alias(&src) {
+            log::info!("C_CopyObject: a copy of an alias would be a second alias of its name");
             return Err(Error::ActionProhibited);
         }
         let is_key = matches!(
@@ -226,6 +236,9 @@ impl Module {
         }
         if !o.flag(CKA_DESTROYABLE, true) {
             return Err(Error::ActionProhibited);
+        }
+        if aliases::is_alias(&o) {
+            return self.destroy_alias(&s, t, &o);
         }
         if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             if !Self::is_so(t) {
@@ -338,6 +351,9 @@ impl Module {
         let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         if o.is_token() && !s.rw {
             return Err(Error::SessionReadOnly);
+        }
+        if aliases::is_alias(&o) {
+            return self.set_alias(&s, t, &o, template);
         }
         if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             // A principal's PIN, reset by the SO; nothing is stored in the object.

@@ -237,6 +237,7 @@ use Kind::*;
 
 const STORAGE_CLASSES: &[CK_OBJECT_CLASS] = &[
     abi::CKO_SOFTKMS_PRINCIPAL,
+    abi::CKO_SOFTKMS_ALIAS,
     CKO_DATA,
     CKO_CERTIFICATE,
     CKO_PUBLIC_KEY,
@@ -249,6 +250,12 @@ const PRIV: &[CK_OBJECT_CLASS] = &[CKO_PRIVATE_KEY];
 const SEC: &[CK_OBJECT_CLASS] = &[CKO_SECRET_KEY];
 const PUB_SEC: &[CK_OBJECT_CLASS] = &[CKO_PUBLIC_KEY, CKO_SECRET_KEY];
 const PRIV_SEC: &[CK_OBJECT_CLASS] = &[CKO_PRIVATE_KEY, CKO_SECRET_KEY];
+/// Private unless the template says otherwise: private and secret keys, and
+/// key aliases (which must stay private: `kms::aliases`).
+const PRIVATE_BY_DEFAULT: &[CK_OBJECT_CLASS] =
+    &[CKO_PRIVATE_KEY, CKO_SECRET_KEY, abi::CKO_SOFTKMS_ALIAS];
+/// Key aliases (`kms::aliases`).
+const ALIAS: &[CK_OBJECT_CLASS] = &[abi::CKO_SOFTKMS_ALIAS];
 const PUB_PRIV: &[CK_OBJECT_CLASS] = &[CKO_PUBLIC_KEY, CKO_PRIVATE_KEY];
 const PUB_SEC_CERT: &[CK_OBJECT_CLASS] = &[CKO_PUBLIC_KEY, CKO_SECRET_KEY, CKO_CERTIFICATE];
 const SEC_CERT: &[CK_OBJECT_CLASS] = &[CKO_SECRET_KEY, CKO_CERTIFICATE];
@@ -321,7 +328,7 @@ const COMMON: &[AttrDef] = &[
     row(CKA_TOKEN, "CKA_TOKEN", Bool, COPY_MODIFIABLE, D::False, STORAGE_CLASSES),
     // Footnote 9 leaves the default to the token: TRUE for private and secret keys
     // (as SoftHSMv2), FALSE otherwise.
-    row(CKA_PRIVATE, "CKA_PRIVATE", Bool, COPY_MODIFIABLE, D::True, PRIV_SEC),
+    row(CKA_PRIVATE, "CKA_PRIVATE", Bool, COPY_MODIFIABLE, D::True, PRIVATE_BY_DEFAULT),
     row(CKA_PRIVATE, "CKA_PRIVATE", Bool, COPY_MODIFIABLE, D::False, NOT_PRIVATE_OR_SECRET),
     row(CKA_MODIFIABLE, "CKA_MODIFIABLE", Bool, COPY_MODIFIABLE, D::True, STORAGE_CLASSES),
     row(CKA_LABEL, "CKA_LABEL", Utf8, MODIFIABLE, D::Empty, STORAGE_CLASSES),
@@ -521,10 +528,12 @@ pub(crate) const VENDOR: &[AttrDef] = &[
     sub(row(abi::CKA_SOFTKMS_VERSION_TIMES, "CKA_SOFTKMS_VERSION_TIMES", UlongArray, TOKEN_SET, D::None, SEC), AES),
     sub(row(abi::CKA_SOFTKMS_VERSIONS, "CKA_SOFTKMS_VERSIONS", Bytes, TOKEN_SET.or(SECRET).or(KEY_MATERIAL), D::None, SEC), AES),
     sub(row(abi::CKA_SOFTKMS_MATERIAL_DIGEST, "CKA_SOFTKMS_MATERIAL_DIGEST", Bytes, TOKEN_SET.or(SECRET), D::None, SEC), AES),
+    row(abi::CKA_SOFTKMS_ALIAS_TARGET, "CKA_SOFTKMS_ALIAS_TARGET", Utf8, REQ_CREATE.or(MODIFIABLE), D::None, ALIAS),
 ];
 
 /// Vendor object classes accepted besides the standard ones.
-pub(crate) const VENDOR_CLASSES: &[CK_OBJECT_CLASS] = &[abi::CKO_SOFTKMS_PRINCIPAL];
+pub(crate) const VENDOR_CLASSES: &[CK_OBJECT_CLASS] =
+    &[abi::CKO_SOFTKMS_PRINCIPAL, abi::CKO_SOFTKMS_ALIAS];
 
 /// Vendor key types accepted besides the standard ones, with their class.
 pub(crate) const VENDOR_KEY_TYPES: &[(CK_OBJECT_CLASS, CK_KEY_TYPE)] = &[];

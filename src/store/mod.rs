@@ -95,6 +95,16 @@ const MAC_PUBLIC: &[u8] = b"softkms/v1/public-object-mac";
 const MAC_ROW: &[u8] = b"softkms/v2/object-row-mac";
 const ROLE_ATTRS: &[u8] = b"attrs";
 
+/// What a guarded write ([`Store::put_object_guarded_audited`]) expects of
+/// the row it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// No row with its uid: a new object that must be the only one.
+    Absent,
+    /// The row written at this generation (the one the caller read).
+    At(u64),
+}
+
 /// The identity of an initialized token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenMeta {
@@ -493,6 +503,89 @@ impl Store {
                 return Err(Error::Conflict);
             }
             audit::append_in_tx(tx, audit).map(|_| ())
+        })?;
+        Ok(generation)
+    }
+
+    /// Writes one object with its audit records only if, inside the write
+    /// transaction, its row is as `expect` says and every uid of `requires`
+    /// names a row: a row that exists where none may is `exists`, a row
+    /// changed since `Expect::At` was read is [`Error::Conflict`], a missing
+    /// required row is `missing`; nothing is written then. This is what keeps
+    /// two writers (threads or processes) from both making an object whose
+    /// uid says it is unique (a key alias, `kms::aliases`), or pointing it at
+    /// a key another writer just deleted.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn put_object_guarded_audited(
+        &self,
+        obj: &StoredObject,
+        expect: Expect,
+        requires: &[&str],
+        exists: Error,
+        missing: Error,
+        tmk: Option<&Tmk>,
+        audit: &[audit::AuditRecord],
+    ) -> Result<u64> {
+        check_uid(&obj.uid)?;
+        if obj.private && !obj.clear.is_empty() {
+            return Err(Error::General(
+                "a private object has clear attributes".into(),
+            ));
+        }
+        if (obj.private || !obj.secret.is_empty()) && tmk.is_none() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let ((), generation) = self.write_keyed(tmk, |tx, meta, generation| {
+            let token = meta.token.as_ref().ok_or(Error::TokenNotInitialized)?;
+            let keys = tmk.map(|t| Keys::for_token(t, token)).transpose()?;
+            let now = tx.object_generation(&obj.uid)?;
+            match expect {
+                Expect::Absent if now.is_some() => return Err(exists),
+                Expect::At(base) if now != Some(base) => return Err(Error::Conflict),
+                _ => {}
+            }
+            for uid in requires {
+                if tx.object_generation(uid)?.is_none() {
+                    return Err(missing);
+                }
+            }
+            tx.put_object(&seal_object(obj, token, keys.as_ref(), generation)?)?;
+            audit::append_in_tx(tx, audit).map(|_| ())
+        })?;
+        Ok(generation)
+    }
+
+    /// Deletes one object (only if its row is still at generation `base`,
+    /// when given: [`Error::Conflict`] otherwise) with its audit records, and
+    /// with it each object of `also` that still exists, each with its own
+    /// record, in one transaction. An object of `also` another writer deleted
+    /// already is no error (nor recorded again).
+    pub(crate) fn delete_object_with_audited(
+        &self,
+        uid: &str,
+        base: Option<u64>,
+        also: &[(String, audit::AuditRecord)],
+        audit: &[audit::AuditRecord],
+    ) -> Result<u64> {
+        let ((), generation) = self.write(|tx, _, generation| {
+            if let Some(base) = base {
+                if tx.object_generation(uid)? != Some(base) {
+                    return Err(Error::Conflict);
+                }
+            }
+            if !tx.delete_object(uid, generation)? {
+                return Err(match base {
+                    Some(_) => Error::Conflict,
+                    None => Error::ObjectHandleInvalid,
+                });
+            }
+            let mut records = audit.to_vec();
+            for (other, rec) in also {
+                if tx.delete_object(other, generation)? {
+                    records.push(rec.clone());
+                }
+            }
+            audit::append_in_tx(tx, &records).map(|_| ())
         })?;
         Ok(generation)
     }

@@ -1092,3 +1092,109 @@ fn a_removed_root_refuses_every_object_and_writes() {
         .put_object(&private_obj("b", b"b", b"y"), Some(&tmk))
         .is_err());
 }
+
+#[test]
+fn guarded_writes_decide_inside_the_transaction() {
+    let (_d, path) = tmp();
+    let (s1, tmk) = init(&path);
+    // A second connection stands in for another process.
+    let s2 = Store::open(&path).unwrap();
+    let (exists, missing) = (
+        Error::AttributeValueInvalid(1),
+        Error::AttributeValueInvalid(2),
+    );
+    let put = |s: &Store, o: &StoredObject, expect, requires: &[&str]| {
+        s.put_object_guarded_audited(
+            o,
+            expect,
+            requires,
+            exists.clone(),
+            missing.clone(),
+            Some(&tmk),
+            &[],
+        )
+    };
+    s1.put_object(&private_obj("key", b"k", b"v"), Some(&tmk))
+        .unwrap();
+    let g = put(
+        &s1,
+        &private_obj("one", b"a", b"1"),
+        Expect::Absent,
+        &["key"],
+    )
+    .unwrap();
+    // The same uid again, from either connection: refused, nothing written.
+    for s in [&s1, &s2] {
+        assert_eq!(
+            put(s, &private_obj("one", b"b", b"2"), Expect::Absent, &["key"]),
+            Err(exists.clone())
+        );
+    }
+    // A required row that is not there.
+    assert_eq!(
+        put(
+            &s2,
+            &private_obj("two", b"a", b"1"),
+            Expect::Absent,
+            &["gone"]
+        ),
+        Err(missing.clone())
+    );
+    // A replace of the row as read, then one from a stale read.
+    let g2 = put(
+        &s2,
+        &private_obj("one", b"c", b"3"),
+        Expect::At(g),
+        &["key"],
+    )
+    .unwrap();
+    assert_eq!(
+        put(
+            &s1,
+            &private_obj("one", b"d", b"4"),
+            Expect::At(g),
+            &["key"]
+        ),
+        Err(Error::Conflict)
+    );
+    let c = s1.changes_since(None, Some(&tmk)).unwrap();
+    assert_eq!(uids(&c), ["key", "one"]);
+    let one = find(&c, "one");
+    assert_eq!(one.generation, g2);
+    assert_eq!(
+        one.secret
+            .as_ref()
+            .unwrap()
+            .get(&CKA_LABEL)
+            .map(|v| v.to_vec()),
+        Some(b"c".to_vec())
+    );
+    // A deletion takes what still exists of `also` with it.
+    let rec = |why: &str| audit::AuditRecord::management("test", "user", 0).with_reason(why);
+    s2.delete_object_with_audited(
+        "key",
+        None,
+        &[("one".into(), rec("one")), ("never".into(), rec("never"))],
+        &[rec("key")],
+    )
+    .unwrap();
+    assert!(s1
+        .changes_since(None, Some(&tmk))
+        .unwrap()
+        .upserts
+        .is_empty());
+    let mut reasons = Vec::new();
+    s1.for_each_audit(|r| {
+        reasons.push(r.reason.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert!(
+        reasons.ends_with(&["key".to_string(), "one".to_string()]),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        s2.delete_object_with_audited("key", None, &[], &[]),
+        Err(Error::ObjectHandleInvalid)
+    );
+}

@@ -9,10 +9,10 @@ use crate::config::SlotConfig;
 use crate::crypto::seal::Tmk;
 use crate::error::{Error, Result};
 use crate::kms::audit::Auditor;
-use crate::kms::principals;
+use crate::kms::{aliases, principals};
 use crate::object::{AttrMap, Object};
 use crate::store::audit::AuditRecord;
-use crate::store::{Store, StoredObject, TokenMeta};
+use crate::store::{Expect, Store, StoredObject, TokenMeta};
 use cache::ObjectCache;
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
@@ -551,36 +551,123 @@ impl Token {
         obj
     }
 
-    /// Removes a token object from the file and the cache.
+    /// Removes a token object from the file and the cache; a key goes with
+    /// the aliases this process sees pointing at it (`kms::aliases`), in the
+    /// same transaction. `rec` is keyed on the object unless it names a key.
     pub(crate) fn unpersist(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
-        let store = self.store()?;
-        let rec = rec.clone().with_key(obj.unique_id(), None);
-        let _sync = self.sync.lock();
-        let generation = store.delete_object_audited(obj.unique_id(), &rec)?;
-        let mut st = self.state.write();
-        st.objects.remove(obj.handle);
-        st.generations.remove(obj.unique_id());
-        Self::advance(&mut st, generation);
-        Ok(())
+        self.unpersist_checked(obj, false, rec)
     }
 
     /// Removes a token object from the file and the cache only if the file
     /// still holds the version of it that `obj` is (`Error::Conflict` when
-    /// another writer changed it meanwhile: a cancelled deletion, say).
+    /// another writer changed it meanwhile: a cancelled deletion, say); a key
+    /// goes with its aliases, as in [`Token::unpersist`].
     pub(crate) fn unpersist_if_current(&self, obj: &Object, rec: &AuditRecord) -> Result<()> {
+        self.unpersist_checked(obj, true, rec)
+    }
+
+    fn unpersist_checked(&self, obj: &Object, current: bool, rec: &AuditRecord) -> Result<()> {
         let store = self.store()?;
-        let rec = rec.clone().with_key(obj.unique_id(), None);
+        let rec = match rec.key_uid {
+            Some(_) => rec.clone(),
+            None => rec.clone().with_key(obj.unique_id(), None),
+        };
+        let _sync = self.sync.lock();
+        let (generation, aliases) = {
+            let st = self.state.read();
+            let base = if current {
+                Some(Self::read_at(&st, obj)?)
+            } else {
+                None
+            };
+            let aliases = Self::aliases_in(&st, obj.unique_id());
+            let also: Vec<(String, AuditRecord)> = aliases
+                .iter()
+                .map(|a| {
+                    let why = format!("alias {} removed with its key", aliases::name_of(a));
+                    (a.unique_id().to_string(), rec.clone().with_reason(&why))
+                })
+                .collect();
+            let g = store.delete_object_with_audited(
+                obj.unique_id(),
+                base,
+                &also,
+                std::slice::from_ref(&rec),
+            )?;
+            (g, aliases)
+        };
+        let mut st = self.state.write();
+        for o in std::iter::once(obj).chain(aliases.iter().map(|a| &**a)) {
+            st.objects.remove(o.handle);
+            st.generations.remove(o.unique_id());
+        }
+        Self::advance(&mut st, generation);
+        Ok(())
+    }
+
+    /// The aliases in the cache that point at the key whose unique id is
+    /// `uid` (none for an object that is not a key).
+    fn aliases_in(st: &TokenState, uid: &str) -> Vec<Arc<Object>> {
+        let is_key = st
+            .objects
+            .handle_of(uid)
+            .and_then(|h| st.objects.get(h))
+            .is_some_and(|o| matches!(o.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY)));
+        if !is_key {
+            return Vec::new();
+        }
+        st.objects
+            .iter()
+            .filter(|o| aliases::is_alias(o) && aliases::target_of(o) == Some(uid))
+            .cloned()
+            .collect()
+    }
+
+    /// The unique id of the alias named `name` on this token (needs the
+    /// master key: a login).
+    pub(crate) fn alias_uid(&self, name: &str) -> Result<String> {
+        let st = self.state.read();
+        let tmk = st.tmk.as_ref().ok_or(Error::UserNotLoggedIn)?;
+        aliases::uid(&tmk.mac_key()?, name)
+    }
+
+    /// Writes a token object only if the file agrees, checked in the write
+    /// transaction (`Store::put_object_guarded_audited`): with `old`, a
+    /// conditional replace of it (`Error::Conflict` when it changed); without,
+    /// an insert that `exists` refuses when its uid is taken. Every uid of
+    /// `requires` must name an object in the file (else `missing`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn persist_guarded(
+        &self,
+        handle: CK_OBJECT_HANDLE,
+        attrs: AttrMap,
+        old: Option<&Object>,
+        requires: &[&str],
+        exists: Error,
+        missing: Error,
+        rec: &AuditRecord,
+    ) -> Result<Arc<Object>> {
+        let store = self.store()?;
+        let obj = Object::new(old.map_or(handle, |o| o.handle), None, attrs);
+        protect_key_material(obj.attrs());
         let _sync = self.sync.lock();
         let generation = {
             let st = self.state.read();
-            let base = Self::read_at(&st, obj)?;
-            store.delete_object_if_audited(obj.unique_id(), base, &rec)?
+            let expect = match old {
+                Some(o) => Expect::At(Self::read_at(&st, o)?),
+                None => Expect::Absent,
+            };
+            store.put_object_guarded_audited(
+                &split_for_store(&obj),
+                expect,
+                requires,
+                exists,
+                missing,
+                st.tmk.as_ref(),
+                std::slice::from_ref(rec),
+            )?
         };
-        let mut st = self.state.write();
-        st.objects.remove(obj.handle);
-        st.generations.remove(obj.unique_id());
-        Self::advance(&mut st, generation);
-        Ok(())
+        Ok(self.written(obj, generation))
     }
 
     /// After our own write: when nobody else wrote in between, the cache is
