@@ -43,6 +43,11 @@ pub const CKA_SOFTKMS_CREATOR: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x10;
 pub const CKA_SOFTKMS_POLICY_FORCE: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x11;
 /// Write-only: a principal's PIN (principal objects only; never stored in the object).
 pub const CKA_SOFTKMS_PRINCIPAL_PIN: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x12;
+/// A key's description (UTF-8, 0..=8192 bytes; needs `ManageKey` to change).
+pub const CKA_SOFTKMS_DESCRIPTION: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x14;
+/// A key's tags: a UTF-8 JSON object of strings, stored in canonical form
+/// (sorted keys, no spaces; at most 50 tags; needs `ManageKey` to change).
+pub const CKA_SOFTKMS_TAGS: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x15;
 
 /// Internal, never readable: every version of a managed key (see
 /// `kms::versions`). Not part of the header.
@@ -162,6 +167,8 @@ mod tests {
             ("CKA_SOFTKMS_CREATOR", CKA_SOFTKMS_CREATOR),
             ("CKA_SOFTKMS_POLICY_FORCE", CKA_SOFTKMS_POLICY_FORCE),
             ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
+            ("CKA_SOFTKMS_DESCRIPTION", CKA_SOFTKMS_DESCRIPTION),
+            ("CKA_SOFTKMS_TAGS", CKA_SOFTKMS_TAGS),
             ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
             ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
             (
