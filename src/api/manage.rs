@@ -144,10 +144,11 @@ const DESCRIBE: [CK_ATTRIBUTE_TYPE; 26] = [
     CKA_SOFTKMS_TAGS,
 ];
 
-/// The refusal to rotate a key of spec `spec` (named `name`, if it has one).
+/// The refusal to rotate a key of spec `spec` (named `name`, already quoted,
+/// if it has one).
 fn not_rotatable(name: Option<&str>, spec: &str) -> Error {
     let what = match name {
-        Some(n) => format!("key {n:?} ({spec})"),
+        Some(n) => format!("key {n} ({spec})"),
         None => format!("a {spec} key"),
     };
     Error::new(
@@ -338,7 +339,8 @@ impl Token {
             }
         }
         if options.rotation_period_days.is_some_and(|d| d != 0) && !spec.is_managed() {
-            return Err(not_rotatable(options.label.as_deref(), spec.name()));
+            let name = options.label.as_ref().map(|l| format!("{l:?}"));
+            return Err(not_rotatable(name.as_deref(), spec.name()));
         }
         if let Some(days) = options.rotation_period_days {
             super::words::check_rotation_days(days)?;
