@@ -465,6 +465,31 @@ fn errors_say_the_rule() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidKeyUsage);
 
+    let rsa = t
+        .create_key(
+            KeySpec::Rsa2048,
+            &KeyOptions {
+                label: Some("enc".into()),
+                usage: Some(softkms::api::KeyUsage::EncryptDecrypt),
+                ..KeyOptions::default()
+            },
+        )
+        .unwrap();
+    let e = t
+        .sign(
+            &KeyRef::from(&rsa.id),
+            b"m",
+            SigningAlgorithm::RsassaPssSha256,
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidKeyUsage);
+    assert!(
+        e.message().contains(
+            r#"key "enc" is an RSA 2048 key (ENCRYPT_DECRYPT): signing needs a key made with the usage SIGN_VERIFY"#
+        ),
+        "{e}"
+    );
+
     // Rotation of a key that does not rotate.
     let e = t.rotate_key(&ec).unwrap_err();
     assert!(

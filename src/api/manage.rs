@@ -383,23 +383,24 @@ impl Token {
         let handle = if spec.is_pair() {
             let (generator, public_key, uses) = pair_generation(spec)
                 .ok_or_else(|| Error::invalid(format!("{spec} is not a key pair")))?;
+            // Every usage of the spec is set, TRUE when wanted and FALSE
+            // otherwise: the token's defaults would give the others.
             let mut private_uses = Vec::new();
             let mut public_uses = Vec::new();
             for (u, private, public) in uses {
-                if wants(*u) {
-                    private_uses.extend_from_slice(private);
-                    public_uses.extend_from_slice(public);
-                }
+                let on = wants(*u);
+                private_uses.extend(private.iter().map(|a| Attribute::bool(*a, on)));
+                public_uses.extend(public.iter().map(|a| Attribute::bool(*a, on)));
             }
             let mut public = public_key;
             public.extend(common.iter().filter(|a| a.ty != CKA_PRIVATE).cloned());
             public.push(Attribute::bool(CKA_PRIVATE, false));
-            public.extend(public_uses.iter().map(|u| Attribute::bool(*u, true)));
+            public.extend(public_uses);
             let mut private = vec![
                 Attribute::bool(CKA_SENSITIVE, true),
                 Attribute::bool(CKA_EXTRACTABLE, false),
             ];
-            private.extend(private_uses.iter().map(|u| Attribute::bool(*u, true)));
+            private.extend(private_uses);
             private.extend(common);
             private.extend(kms_attrs);
             self.m()

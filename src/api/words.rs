@@ -104,10 +104,29 @@ impl Token {
                 class == Some(CKO_SECRET_KEY) && !matches!(key_type, Some(CKK_AES | CKK_DES3))
             }
         };
-        if fits {
-            return Ok(());
-        }
-        let meta = self.describe(k);
+        let meta = if fits {
+            // A private key that may not sign: say so before the module
+            // refuses it as a use it does not permit.
+            let signs = self
+                .attrs(k, &[CKA_SIGN])
+                .pop()
+                .flatten()
+                .is_some_and(|v| v.first() == Some(&CK_TRUE));
+            if need != Need::Signing || class != Some(CKO_PRIVATE_KEY) || signs {
+                return Ok(());
+            }
+            let meta = self.describe(k);
+            return Err(Error::new(
+                ErrorKind::InvalidKeyUsage,
+                format!(
+                    "{}: signing needs a key made with the usage SIGN_VERIFY",
+                    key_is(&meta)
+                ),
+            )
+            .with_code("CKR_KEY_FUNCTION_NOT_PERMITTED"));
+        } else {
+            self.describe(k)
+        };
         let (doing, wanted) = match need {
             Need::Encryption => ("encryption", "a symmetric key (aes256)"),
             Need::Signing => (
