@@ -442,7 +442,9 @@ impl Token {
     /// Everything non-secret about a key (AWS KMS's `DescribeKey`).
     pub fn describe_key(&self, key: &KeyRef) -> Result<KeyMetadata> {
         let _g = self.take();
-        let k = self.key_handle(key)?;
+        let k = self
+            .key_handle(key)
+            .inspect_err(|e| super::words::failed(&format!("find key {key:?}"), e))?;
         Ok(self.describe(k))
     }
 
