@@ -490,6 +490,20 @@ fn errors_say_the_rule() {
         "{e}"
     );
 
+    let e = t.get_public_key(&hmac).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidKeyUsage);
+    assert!(
+        e.message()
+            .contains(r#"key "mac" (hmac256) has no public key: only key pairs do"#),
+        "{e}"
+    );
+    let nobody =
+        KeyPolicy::parse(r#"{"statements": [{"principals": ["user"], "allow": ["Encrypt"]}]}"#)
+            .unwrap();
+    let e = t.put_key_policy(&ec, &nobody, false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains("nobody able to change it"), "{e}");
+
     // Rotation of a key that does not rotate.
     let e = t.rotate_key(&ec).unwrap_err();
     assert!(

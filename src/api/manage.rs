@@ -349,6 +349,9 @@ impl Token {
             super::words::check_description(d)?;
         }
         super::words::check_tags(&options.tags)?;
+        if let (Some(p), false) = (&options.policy, options.bypass_policy_lockout_safety_check) {
+            super::words::check_lockout(p)?;
+        }
         let wants = |u: KeyUsage| usage.is_none_or(|x| x == u);
         let mut common = vec![
             Attribute::bool(CKA_TOKEN, true),
@@ -668,6 +671,9 @@ impl Token {
         policy: &KeyPolicy,
         bypass_lockout_safety_check: bool,
     ) -> Result<KeyMetadata> {
+        if !bypass_lockout_safety_check {
+            super::words::check_lockout(policy)?;
+        }
         let mut t = vec![Attribute::new(
             CKA_SOFTKMS_POLICY,
             policy.as_str().as_bytes().to_vec(),

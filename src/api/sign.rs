@@ -267,10 +267,20 @@ impl Token {
         let k = self.key_handle(key)?;
         match self.attrs(k, &[CKA_PUBLIC_KEY_INFO]).pop().flatten() {
             Some(spki) if !spki.is_empty() => Ok(spki.to_vec()),
-            _ => Err(Error::new(
-                ErrorKind::InvalidKeyUsage,
-                "the key has no public key",
-            )),
+            _ => {
+                let meta = self.describe(k);
+                let e = Error::new(
+                    ErrorKind::InvalidKeyUsage,
+                    format!(
+                        "key {} ({}) has no public key: only key pairs do",
+                        words::key_name(&meta),
+                        meta.spec_name
+                    ),
+                )
+                .with_code("CKR_KEY_TYPE_INCONSISTENT");
+                words::failed(&format!("get the public key of {key:?}"), &e);
+                Err(e)
+            }
         }
     }
 

@@ -237,6 +237,20 @@ pub(super) fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {
     meta::check_tag_set(tags).map_err(|why| rule(why, "CKR_ATTRIBUTE_VALUE_INVALID"))
 }
 
+/// Refuses a policy that would leave nobody able to change it, unless the
+/// caller says so (`bypass_policy_lockout_safety_check`).
+pub(super) fn check_lockout(policy: &super::keys::KeyPolicy) -> Result<()> {
+    if !policy.locks_out() {
+        return Ok(());
+    }
+    Err(rule(
+        "this policy would leave nobody able to change it again: add a statement that allows \
+         SetPolicy without a condition, or bypass the lock-out safety check"
+            .into(),
+        "CKR_ATTRIBUTE_VALUE_INVALID",
+    ))
+}
+
 /// The spec names a data key pair may have, for messages.
 pub(super) fn pair_spec_names(specs: &[KeySpec]) -> String {
     specs
