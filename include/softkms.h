@@ -32,6 +32,8 @@ extern "C" {
 #define CKA_SOFTKMS_POLICY_FORCE        (SOFTKMS_VENDOR_BASE + 0x11) /* CK_BBOOL, write-only with CKA_SOFTKMS_POLICY */
 #define CKA_SOFTKMS_PRINCIPAL_PIN       (SOFTKMS_VENDOR_BASE + 0x12) /* UTF-8, write-only: a principal's PIN */
 #define CKA_SOFTKMS_ALIAS_TARGET        (SOFTKMS_VENDOR_BASE + 0x13) /* UTF-8: CKA_UNIQUE_ID of the key an alias points at */
+#define CKA_SOFTKMS_DESCRIPTION         (SOFTKMS_VENDOR_BASE + 0x14) /* UTF-8, 0..8192 bytes: the key's description */
+#define CKA_SOFTKMS_TAGS                (SOFTKMS_VENDOR_BASE + 0x15) /* UTF-8 JSON object of strings: the key's tags */
 
 /* Object class of a named principal (the SO creates, lists and removes them). */
 #define CKO_SOFTKMS_PRINCIPAL           (SOFTKMS_VENDOR_BASE + 0x01)

@@ -49,6 +49,11 @@ pub const CKA_SOFTKMS_ALIAS_TARGET: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x
 /// The object class of a key alias (`CKA_LABEL` = `alias/NAME`, unique on the
 /// token; see `docs/vendor-abi.md`, "Aliases").
 pub const CKO_SOFTKMS_ALIAS: CK_ULONG = SOFTKMS_VENDOR_BASE + 0x02;
+/// A key's description (UTF-8, 0..=8192 bytes; needs `ManageKey` to change).
+pub const CKA_SOFTKMS_DESCRIPTION: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x14;
+/// A key's tags: a UTF-8 JSON object of strings, stored in canonical form
+/// (sorted keys, no spaces; at most 50 tags; needs `ManageKey` to change).
+pub const CKA_SOFTKMS_TAGS: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x15;
 
 /// Internal, never readable: every version of a managed key (see
 /// `kms::versions`). Not part of the header.
@@ -170,6 +175,8 @@ mod tests {
             ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
             ("CKA_SOFTKMS_ALIAS_TARGET", CKA_SOFTKMS_ALIAS_TARGET),
             ("CKO_SOFTKMS_ALIAS", CKO_SOFTKMS_ALIAS),
+            ("CKA_SOFTKMS_DESCRIPTION", CKA_SOFTKMS_DESCRIPTION),
+            ("CKA_SOFTKMS_TAGS", CKA_SOFTKMS_TAGS),
             ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
             ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
             (

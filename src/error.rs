@@ -57,6 +57,23 @@ macro_rules! simple_errors {
                     Error::General(_) => CKR_GENERAL_ERROR,
                 }
             }
+
+            /// The PKCS#11 name of [`Error::rv`] (`CKR_PIN_INCORRECT` …).
+            pub fn rv_name(&self) -> &'static str {
+                match self {
+                    $( Error::$name => stringify!($rv), )*
+                    Error::AttributeTypeInvalid(_) => "CKR_ATTRIBUTE_TYPE_INVALID",
+                    Error::AttributeValueInvalid(_) => "CKR_ATTRIBUTE_VALUE_INVALID",
+                    Error::AttributeReadOnly(_) => "CKR_ATTRIBUTE_READ_ONLY",
+                    Error::AttributeSensitive(_) => "CKR_ATTRIBUTE_SENSITIVE",
+                    Error::TemplateIncomplete { .. } => "CKR_TEMPLATE_INCOMPLETE",
+                    Error::TemplateInconsistent(_) => "CKR_TEMPLATE_INCONSISTENT",
+                    Error::KeyFunctionNotPermitted(_) => "CKR_KEY_FUNCTION_NOT_PERMITTED",
+                    Error::Device(_) => "CKR_DEVICE_ERROR",
+                    Error::TokenNotRecognized(_) => "CKR_TOKEN_NOT_RECOGNIZED",
+                    Error::General(_) => "CKR_GENERAL_ERROR",
+                }
+            }
         }
     };
 }
@@ -245,5 +262,10 @@ mod tests {
         );
         assert_eq!(Error::Device("x".into()).rv(), CKR_DEVICE_ERROR);
         assert_eq!(CK_RV::from(Error::OperationActive), CKR_OPERATION_ACTIVE);
+        assert_eq!(Error::PinIncorrect.rv_name(), "CKR_PIN_INCORRECT");
+        assert_eq!(
+            Error::AttributeValueInvalid(CKA_LABEL).rv_name(),
+            "CKR_ATTRIBUTE_VALUE_INVALID"
+        );
     }
 }

@@ -66,6 +66,12 @@ pub(crate) enum Use {
     Verify,
     /// The wrapping key of `C_WrapKey`.
     Wrap,
+    /// The wrapping key of a `CKM_SOFTKMS_ENVELOPE` `C_WrapKey` whose wrapped
+    /// key the module generated in a session (`CKA_LOCAL`, not a token
+    /// object): a fresh data key or data key pair, whose plaintext the caller
+    /// did not choose. It needs `GenerateDataKey` (as AWS KMS's
+    /// `GenerateDataKeyPair`) or `Encrypt`.
+    WrapGenerated,
     /// The unwrapping key of `C_UnwrapKey`.
     Unwrap,
     /// The base key of `C_DeriveKey`, or a key named in its parameter.
@@ -93,7 +99,7 @@ impl Use {
             Use::Decrypt => Some(CKA_DECRYPT),
             Use::Sign => Some(CKA_SIGN),
             Use::Verify => Some(CKA_VERIFY),
-            Use::Wrap => Some(CKA_WRAP),
+            Use::Wrap | Use::WrapGenerated => Some(CKA_WRAP),
             Use::Unwrap => Some(CKA_UNWRAP),
             Use::Derive => Some(CKA_DERIVE),
             Use::Encapsulate => Some(CKA_ENCAPSULATE),
@@ -105,7 +111,9 @@ impl Use {
     /// The object classes the use takes.
     fn classes(self) -> &'static [CK_OBJECT_CLASS] {
         match self {
-            Use::Encrypt | Use::Verify | Use::Wrap => &[CKO_SECRET_KEY, CKO_PUBLIC_KEY],
+            Use::Encrypt | Use::Verify | Use::Wrap | Use::WrapGenerated => {
+                &[CKO_SECRET_KEY, CKO_PUBLIC_KEY]
+            }
             Use::Encapsulate => &[CKO_PUBLIC_KEY],
             Use::Decapsulate => &[CKO_PRIVATE_KEY],
             Use::Derive => &[CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_DATA],
@@ -131,6 +139,7 @@ impl Use {
             Use::DigestKey => Action::DeriveKey,
             Use::Export | Use::Read => Action::ExportKey,
             Use::Copy => Action::ManageKey,
+            Use::WrapGenerated => Action::GenerateDataKey,
             // Both sides of a key encapsulation make a new key from the key
             // pair, as a derivation does.
             Use::Encapsulate | Use::Decapsulate => Action::DeriveKey,
@@ -158,7 +167,7 @@ impl Use {
         match self {
             Use::Encrypt | Use::Decrypt => Purpose::Cipher,
             Use::Sign | Use::Verify => Purpose::Mac,
-            Use::Wrap | Use::Unwrap => Purpose::Wrap,
+            Use::Wrap | Use::WrapGenerated | Use::Unwrap => Purpose::Wrap,
             Use::Derive | Use::DigestKey | Use::Encapsulate | Use::Decapsulate => Purpose::Derive,
             Use::Export | Use::Copy | Use::Read => Purpose::Envelope,
         }
@@ -530,7 +539,15 @@ fn admit_once(
     // rotation included): a denied use changes nothing.
     let st = tok.state.read();
     let principal = principal_name(&st.login);
-    check_policy(&key, principal, req.what.action(req.mech), req.context)?;
+    let allowed = check_policy(&key, principal, req.what.action(req.mech), req.context);
+    match allowed {
+        // A fresh generated key wrapped under the key: GenerateDataKey, or
+        // Encrypt, which may wrap any key.
+        Err(_) if req.what == Use::WrapGenerated => {
+            check_policy(&key, principal, Action::Encrypt, req.context).or(allowed)?;
+        }
+        r => r?,
+    }
     let may_choose_iv = match req.what.inverse(req.mech) {
         Some(undo) if !is_envelope(req.mech) => {
             check_policy(&key, principal, undo, req.context).is_ok()

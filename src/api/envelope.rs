@@ -5,6 +5,7 @@ use super::error::{Error, ErrorKind, Result};
 use super::keys::{DataKey, Decrypted, KeyId, KeyRef, ReEncrypted};
 use super::session::{call, Token};
 use super::types::{check_len, EncryptionContext, SecretBytes};
+use super::words::{self, Need};
 use crate::abi::{CKM_SOFTKMS_ENVELOPE, CKM_SOFTKMS_GENERATE_DATA_KEY};
 use crate::kms::envelope::Header;
 use crate::mechanism::{Mechanism, Param};
@@ -27,7 +28,8 @@ const PART: usize = 1 << 20;
 /// A capacity for the wrapped data key the module returns.
 const WRAPPED_CAPACITY: usize = 64 * 1024;
 
-fn envelope(ctx: &EncryptionContext) -> Mechanism {
+/// `CKM_SOFTKMS_ENVELOPE` with the context.
+pub(super) fn envelope(ctx: &EncryptionContext) -> Mechanism {
     Mechanism {
         mech: CKM_SOFTKMS_ENVELOPE,
         param: Param::Envelope {
@@ -91,7 +93,19 @@ impl Token {
     ) -> Result<Vec<u8>> {
         check_len("plaintext", plaintext.len(), MAX_ONE_SHOT_BYTES)?;
         let _g = self.take();
+        self.encrypt_taken(key, plaintext, context)
+            .inspect_err(|e| words::failed(&format!("encrypt under {key:?}"), e))
+    }
+
+    /// [`Token::encrypt`]; the caller holds `take`.
+    fn encrypt_taken(
+        &self,
+        key: &KeyRef,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>> {
         let k = self.key_handle(key)?;
+        self.expect_key(k, Need::Encryption)?;
         let (m, h) = (self.m(), self.h());
         m.encrypt_init(h, &envelope(context), k)
             .map_err(|e| self.refine(k, e.into()))?;
@@ -102,9 +116,15 @@ impl Token {
     /// its key and version. A wrong context or a changed message is
     /// [`ErrorKind::InvalidCiphertext`].
     pub fn decrypt(&self, ciphertext: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
+        let _g = self.take();
+        self.decrypt_taken(ciphertext, context)
+            .inspect_err(|e| words::failed("decrypt a message", e))
+    }
+
+    /// [`Token::decrypt`]; the caller holds `take`.
+    fn decrypt_taken(&self, ciphertext: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
         check_len("ciphertext", ciphertext.len(), MAX_ONE_SHOT_BYTES)?;
         let hd = header(ciphertext)?;
-        let _g = self.take();
         let (key_id, k) = self.message_key(&hd)?;
         let (m, h) = (self.m(), self.h());
         m.decrypt_init(h, &envelope(context), k)
@@ -132,11 +152,17 @@ impl Token {
     ) -> Result<u64> {
         let _g = self.take();
         let k = self.key_handle(key)?;
-        self.m()
-            .encrypt_init(self.h(), &envelope(context), k)
-            .map_err(|e| self.refine(k, e.into()))?;
-        self.stream(true, Vec::new(), input, output, progress)
-            .map_err(|e| self.refine(k, e))
+        self.expect_key(k, Need::Encryption)
+            .and_then(|()| {
+                self.m()
+                    .encrypt_init(self.h(), &envelope(context), k)
+                    .map_err(|e| self.refine(k, e.into()))
+            })
+            .and_then(|()| {
+                self.stream(true, Vec::new(), input, output, progress)
+                    .map_err(|e| self.refine(k, e))
+            })
+            .inspect_err(|e| words::failed(&format!("encrypt a stream under {key:?}"), e))
     }
 
     /// [`decrypt`](Token::decrypt) of any size in bounded memory: reads the
@@ -167,9 +193,12 @@ impl Token {
         let (key_id, k) = self.message_key(&hd)?;
         self.m()
             .decrypt_init(self.h(), &envelope(context), k)
-            .map_err(|e| self.refine(k, e.into()))?;
-        self.stream(false, head, input, output, progress)
-            .map_err(|e| self.refine(k, e))?;
+            .map_err(|e| self.refine(k, e.into()))
+            .and_then(|()| {
+                self.stream(false, head, input, output, progress)
+                    .map_err(|e| self.refine(k, e))
+            })
+            .inspect_err(|e| words::failed("decrypt a stream", e))?;
         Ok(key_id)
     }
 
@@ -261,10 +290,22 @@ impl Token {
         context: &EncryptionContext,
         with_plaintext: bool,
     ) -> Result<(KeyId, Option<SecretBytes>, Vec<u8>)> {
-        check_len("a data key", bytes, MAX_DATA_KEY_BYTES)?;
+        self.data_key_unlogged(key, bytes, context, with_plaintext)
+            .inspect_err(|e| words::failed(&format!("generate a data key under {key:?}"), e))
+    }
+
+    fn data_key_unlogged(
+        &self,
+        key: &KeyRef,
+        bytes: usize,
+        context: &EncryptionContext,
+        with_plaintext: bool,
+    ) -> Result<(KeyId, Option<SecretBytes>, Vec<u8>)> {
+        words::check_data_key_len(bytes)?;
         let template = data_key_template(bytes, with_plaintext)?;
         let _g = self.take();
         let k = self.key_handle(key)?;
+        self.expect_key(k, Need::Encryption)?;
         let (m, h) = (self.m(), self.h());
         let mut mech = Mechanism {
             mech: CKM_SOFTKMS_GENERATE_DATA_KEY,
@@ -316,11 +357,23 @@ impl Token {
         to: &KeyRef,
         context: &EncryptionContext,
     ) -> Result<ReEncrypted> {
+        self.re_encrypt_unlogged(blob, source_context, to, context)
+            .inspect_err(|e| words::failed(&format!("re-encrypt a data key under {to:?}"), e))
+    }
+
+    fn re_encrypt_unlogged(
+        &self,
+        blob: &[u8],
+        source_context: &EncryptionContext,
+        to: &KeyRef,
+        context: &EncryptionContext,
+    ) -> Result<ReEncrypted> {
         check_len("ciphertext", blob.len(), MAX_ONE_SHOT_BYTES)?;
         let hd = header(blob)?;
         let _g = self.take();
         let (source_key_id, from) = self.message_key(&hd)?;
         let to = self.key_handle(to)?;
+        self.expect_key(to, Need::Encryption)?;
         let (m, h) = (self.m(), self.h());
         let template = vec![
             Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
@@ -340,6 +393,34 @@ impl Token {
             key_id: KeyId::new(self.text(to, CKA_UNIQUE_ID).unwrap_or_default()),
             ciphertext_blob,
         })
+    }
+}
+
+impl Token {
+    /// Re-encrypts any envelope message (AWS KMS's `ReEncrypt`, up to
+    /// [`MAX_ONE_SHOT_BYTES`]): decrypted under the key it names with
+    /// `source_context`, encrypted under `to` with `context`; the plaintext
+    /// is wiped from memory. Needs `Decrypt` on the source key and `Encrypt`
+    /// on `to`, each through the module's key gate and audited.
+    pub fn re_encrypt_message(
+        &self,
+        message: &[u8],
+        source_context: &EncryptionContext,
+        to: &KeyRef,
+        context: &EncryptionContext,
+    ) -> Result<ReEncrypted> {
+        let _g = self.take();
+        let r = (|| {
+            let plain = self.decrypt_taken(message, source_context)?;
+            let ciphertext_blob = self.encrypt_taken(to, plain.plaintext.as_bytes(), context)?;
+            let k = self.key_handle(to)?;
+            Ok(ReEncrypted {
+                source_key_id: plain.key_id,
+                key_id: KeyId::new(self.text(k, CKA_UNIQUE_ID).unwrap_or_default()),
+                ciphertext_blob,
+            })
+        })();
+        r.inspect_err(|e| words::failed(&format!("re-encrypt a message under {to:?}"), e))
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     rv: Option<u64>,
+    /// The `CKR_*` name: the module's, or the one the API chose.
+    code: Option<&'static str>,
 }
 
 /// The result of every API call.
@@ -76,6 +78,7 @@ impl Error {
             kind,
             message: message.into(),
             rv: None,
+            code: None,
         }
     }
 
@@ -93,6 +96,42 @@ impl Error {
     /// what a PKCS#11 client would have seen.
     pub fn pkcs11_rv(&self) -> Option<u64> {
         self.rv
+    }
+
+    /// The PKCS#11 name of the error's code: the module's when it refused
+    /// the call (`CKR_ATTRIBUTE_VALUE_INVALID` …), else the `CKR_*` a PKCS#11
+    /// client would see for this kind of error ([`ErrorKind::InvalidInput`]:
+    /// `CKR_ARGUMENTS_BAD`, [`ErrorKind::NotFound`]: `CKR_KEY_HANDLE_INVALID`,
+    /// [`ErrorKind::Disabled`]: `CKR_KEY_FUNCTION_NOT_PERMITTED` …).
+    pub fn code_name(&self) -> &'static str {
+        if let Some(c) = self.code {
+            return c;
+        }
+        match self.kind {
+            ErrorKind::NotFound => "CKR_KEY_HANDLE_INVALID",
+            ErrorKind::Ambiguous | ErrorKind::InvalidInput => "CKR_ARGUMENTS_BAD",
+            ErrorKind::Disabled | ErrorKind::InvalidState | ErrorKind::AccessDenied => {
+                "CKR_KEY_FUNCTION_NOT_PERMITTED"
+            }
+            ErrorKind::InvalidKeyUsage => "CKR_KEY_TYPE_INCONSISTENT",
+            ErrorKind::InvalidCiphertext => "CKR_ENCRYPTED_DATA_INVALID",
+            ErrorKind::InvalidSignature => "CKR_SIGNATURE_INVALID",
+            ErrorKind::NotLoggedIn => "CKR_USER_NOT_LOGGED_IN",
+            ErrorKind::PinIncorrect => "CKR_PIN_INCORRECT",
+            ErrorKind::PinLocked => "CKR_PIN_LOCKED",
+            ErrorKind::Uninitialized => "CKR_TOKEN_NOT_INITIALIZED",
+            ErrorKind::Tampered => "CKR_TOKEN_NOT_RECOGNIZED",
+            ErrorKind::Storage => "CKR_DEVICE_ERROR",
+            ErrorKind::Io => "CKR_FUNCTION_FAILED",
+            ErrorKind::Unsupported => "CKR_FUNCTION_NOT_SUPPORTED",
+            ErrorKind::Internal => "CKR_GENERAL_ERROR",
+        }
+    }
+
+    /// The same error with the `CKR_*` name a PKCS#11 client would see.
+    pub(super) fn with_code(mut self, code: &'static str) -> Error {
+        self.code = Some(code);
+        self
     }
 
     pub(super) fn with_kind(mut self, kind: ErrorKind) -> Error {
@@ -196,12 +235,121 @@ fn kind_of(e: &ModuleError) -> ErrorKind {
     }
 }
 
+/// The name of an attribute type: its `CKA_*` name, never a number a user
+/// cannot look up.
+fn attribute_name(ty: u64) -> String {
+    match crate::object::table::name_of(ty) {
+        Some(n) => n.to_string(),
+        None if crate::abi::is_vendor(ty) => {
+            "a SoftKMS attribute this version does not know".into()
+        }
+        None => "an attribute this token does not know".into(),
+    }
+}
+
+/// The rule an invalid value of a SoftKMS attribute broke, in words.
+fn attribute_rule(ty: u64) -> Option<String> {
+    use crate::abi::*;
+    use crate::kms::{lifecycle, meta};
+    Some(match ty {
+        CKA_SOFTKMS_ROTATION_PERIOD => format!(
+            "the rotation period must be 0 (off) or {} to {} days",
+            lifecycle::ROTATION_DAYS.start(),
+            lifecycle::ROTATION_DAYS.end()
+        ),
+        CKA_SOFTKMS_PENDING_WINDOW => format!(
+            "the deletion window must be {} to {} days",
+            lifecycle::PENDING_WINDOW_DAYS.start(),
+            lifecycle::PENDING_WINDOW_DAYS.end()
+        ),
+        CKA_SOFTKMS_KEY_STATE => "that key state change is not allowed (Enabled and Disabled \
+             switch; either may be scheduled for deletion; a cancelled deletion leaves the key \
+             Disabled)"
+            .into(),
+        CKA_SOFTKMS_MIN_DECRYPT_VERSION => "the minimum decryption version can only go up, \
+             to at most the current version"
+            .into(),
+        CKA_SOFTKMS_DESCRIPTION => format!(
+            "a description is UTF-8 text of at most {} bytes",
+            meta::MAX_DESCRIPTION
+        ),
+        CKA_SOFTKMS_TAGS => format!(
+            "tags are at most {} pairs; keys of 1 to {} characters, not starting with \"aws:\", \
+             each once; values of at most {} characters",
+            meta::MAX_TAGS,
+            meta::MAX_TAG_KEY,
+            meta::MAX_TAG_VALUE
+        ),
+        CKA_SOFTKMS_POLICY => "the key policy is not valid (docs/policy.md; SOFTKMS_LOG=info \
+             logs why)"
+            .into(),
+        CKA_SOFTKMS_IMPORT_FROM => "that is not the material this key had".into(),
+        _ => return None,
+    })
+}
+
+/// A module error in words: the rule it broke where it is known, the
+/// attribute by name, and never a bare number.
+fn words(e: &ModuleError) -> String {
+    use ModuleError as M;
+    match e {
+        M::AttributeValueInvalid(t) => attribute_rule(*t)
+            .unwrap_or_else(|| format!("{} has an invalid value", attribute_name(*t))),
+        M::AttributeReadOnly(t) => format!("{} cannot be set here", attribute_name(*t)),
+        M::AttributeTypeInvalid(t) => {
+            format!("{} is not an attribute of this object", attribute_name(*t))
+        }
+        M::AttributeSensitive(t) => format!("{} is secret and cannot be read", attribute_name(*t)),
+        M::TemplateIncomplete { missing } => format!("{} is missing", attribute_name(*missing)),
+        M::TemplateInconsistent(why) => (*why).to_string(),
+        M::PinLenRange => "the PIN is too short or too long for this token".into(),
+        M::PinIncorrect => "wrong PIN (or no such principal)".into(),
+        M::PinLocked => {
+            "the PIN is locked after too many wrong tries: the SO must set a new one".into()
+        }
+        M::UserNotLoggedIn => "log in first (as the user or a named principal)".into(),
+        M::UserAlreadyLoggedIn | M::UserAnotherAlreadyLoggedIn => {
+            "someone is already logged in to this token: log out first".into()
+        }
+        M::KeyHandleInvalid | M::ObjectHandleInvalid => "no such key (it may have been \
+             destroyed)"
+            .into(),
+        M::KeyTypeInconsistent | M::MechanismInvalid => {
+            "the key's type does not fit this operation".into()
+        }
+        M::KeyUnextractable => "the key may not leave the token".into(),
+        M::EncryptedDataInvalid | M::AeadDecryptFailed | M::WrappedKeyInvalid => {
+            "the ciphertext was changed, is not for this key, or its encryption context differs"
+                .into()
+        }
+        M::SignatureInvalid => "the signature does not verify".into(),
+        M::TokenNotInitialized => "the token is not initialized: softkms token init".into(),
+        M::UserPinNotInitialized => "the user PIN is not set: the SO sets it first".into(),
+        M::KeyFunctionNotPermitted(_) | M::Device(_) | M::TokenNotRecognized(_) | M::General(_) => {
+            e.to_string()
+        }
+        other => {
+            // "EncryptedDataLenRange" -> "encrypted data len range (CKR_…)".
+            let name = format!("{other:?}");
+            let mut out = String::new();
+            for (i, c) in name.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push(' ');
+                }
+                out.push(c.to_ascii_lowercase());
+            }
+            format!("{out} ({})", other.rv_name())
+        }
+    }
+}
+
 impl From<ModuleError> for Error {
     fn from(e: ModuleError) -> Error {
         Error {
             kind: kind_of(&e),
-            message: e.to_string(),
+            message: words(&e),
             rv: Some(e.rv()),
+            code: Some(e.rv_name()),
         }
     }
 }
@@ -223,5 +371,30 @@ mod tests {
             ErrorKind::InvalidCiphertext
         );
         assert_eq!(Error::invalid("x").pkcs11_rv(), None);
+        assert_eq!(Error::invalid("x").code_name(), "CKR_ARGUMENTS_BAD");
+        assert_eq!(e.code_name(), "CKR_KEY_FUNCTION_NOT_PERMITTED");
+    }
+
+    #[test]
+    fn module_errors_are_in_words() {
+        use crate::abi::{CKA_SOFTKMS_ROTATION_PERIOD, SOFTKMS_VENDOR_BASE};
+        let e = Error::from(ModuleError::AttributeValueInvalid(
+            CKA_SOFTKMS_ROTATION_PERIOD,
+        ));
+        assert!(e.message().contains("90 to 2560 days"), "{e}");
+        assert_eq!(e.code_name(), "CKR_ATTRIBUTE_VALUE_INVALID");
+        let e = Error::from(ModuleError::AttributeReadOnly(
+            crate::abi::CKA_SOFTKMS_CURRENT_VERSION,
+        ));
+        assert!(e.message().contains("CKA_SOFTKMS_CURRENT_VERSION"), "{e}");
+        for e in [
+            ModuleError::AttributeValueInvalid(SOFTKMS_VENDOR_BASE + 0x7777),
+            ModuleError::AttributeReadOnly(cryptoki_sys::CKA_VALUE_LEN),
+            ModuleError::EncryptedDataLenRange,
+            ModuleError::PinLenRange,
+        ] {
+            let m = Error::from(e).to_string();
+            assert!(!m.contains("0x"), "{m}");
+        }
     }
 }

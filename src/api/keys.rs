@@ -2,6 +2,7 @@
 
 use super::error::{Error, Result};
 use super::types::{SecretBytes, Timestamp};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -385,6 +386,11 @@ pub struct KeyMetadata {
     /// Its key policy; `None`: the default policy (its creator and the token
     /// owner may do everything).
     pub policy: Option<KeyPolicy>,
+    /// Its description (`CKA_SOFTKMS_DESCRIPTION`); `None` when it has none
+    /// or an empty one.
+    pub description: Option<String>,
+    /// Its tags (`CKA_SOFTKMS_TAGS`), by key.
+    pub tags: BTreeMap<String, String>,
 }
 
 impl KeyMetadata {
@@ -455,6 +461,12 @@ pub struct KeyOptions {
     pub policy: Option<KeyPolicy>,
     /// Accept a policy that nobody could change again ([`KeyPolicy::locks_out`]).
     pub bypass_policy_lockout_safety_check: bool,
+    /// A description of the key (at most 8192 bytes; AWS KMS's
+    /// `Description`). On a key pair, the private key holds it.
+    pub description: Option<String>,
+    /// Tags (at most 50; keys of 1 to 128 characters not starting with
+    /// `aws:`, values of at most 256 characters; AWS KMS's `Tags`).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A data key ([`Token::generate_data_key`](super::Token::generate_data_key)).
@@ -468,6 +480,28 @@ pub struct DataKey {
     /// The data key encrypted under the key: keep it beside the data and
     /// decrypt it when the data is needed again.
     pub ciphertext_blob: Vec<u8>,
+}
+
+/// A data key pair ([`Token::generate_data_key_pair`](super::Token::generate_data_key_pair);
+/// AWS KMS's `GenerateDataKeyPair`): a fresh key pair made in the module, its
+/// private key encrypted under a managed key.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DataKeyPair {
+    /// The managed key under which the private key is encrypted.
+    pub key_id: KeyId,
+    /// The pair's spec.
+    pub spec: KeySpec,
+    /// The public key, a DER `SubjectPublicKeyInfo` (as
+    /// [`Token::get_public_key`](super::Token::get_public_key) returns).
+    pub public_key: Vec<u8>,
+    /// The private key, a DER PKCS#8 `PrivateKeyInfo`; `None` when asked
+    /// without it (AWS KMS's `GenerateDataKeyPairWithoutPlaintext`).
+    pub private_key_plaintext: Option<SecretBytes>,
+    /// The private key as an envelope message under the managed key, bound
+    /// to the encryption context: [`Token::decrypt`](super::Token::decrypt)
+    /// of it gives the PKCS#8 DER.
+    pub private_key_ciphertext_blob: Vec<u8>,
 }
 
 /// The result of a decryption ([`Token::decrypt`](super::Token::decrypt)).

@@ -32,7 +32,7 @@ const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 /// and the usage attributes of (private, public) for each usage. `None` for
 /// symmetric specs.
 #[allow(clippy::type_complexity)]
-fn pair_generation(
+pub(super) fn pair_generation(
     spec: KeySpec,
 ) -> Option<(
     CK_MECHANISM_TYPE,
@@ -115,7 +115,7 @@ fn pair_spec_name(
 pub const IMPORT_KEY_LABEL: &str = "softkms-import";
 
 /// The attributes [`Token::describe`] reads, in this order.
-const DESCRIBE: [CK_ATTRIBUTE_TYPE; 24] = [
+const DESCRIBE: [CK_ATTRIBUTE_TYPE; 26] = [
     CKA_LABEL,
     CKA_UNIQUE_ID,
     CKA_CLASS,
@@ -140,15 +140,22 @@ const DESCRIBE: [CK_ATTRIBUTE_TYPE; 24] = [
     CKA_EXTRACTABLE,
     CKA_EC_PARAMS,
     CKA_PARAMETER_SET,
+    CKA_SOFTKMS_DESCRIPTION,
+    CKA_SOFTKMS_TAGS,
 ];
 
-/// The refusal to rotate a key of spec `spec`.
-fn not_rotatable(spec: &str) -> Error {
+/// The refusal to rotate a key of spec `spec` (named `name`, already quoted,
+/// if it has one).
+fn not_rotatable(name: Option<&str>, spec: &str) -> Error {
+    let what = match name {
+        Some(n) => format!("key {n} ({spec})"),
+        None => format!("a {spec} key"),
+    };
     Error::new(
         ErrorKind::Unsupported,
         format!(
-            "a {spec} key does not rotate: only symmetric encryption keys (aes256, aes128) \
-             have versions and rotation, as in AWS KMS"
+            "{what} does not rotate: only symmetric keys (aes256, aes128) have versions and \
+             rotation, as in AWS KMS"
         ),
     )
 }
@@ -225,10 +232,28 @@ impl Token {
         if e.kind() != ErrorKind::AccessDenied {
             return e;
         }
+        let name = || {
+            let meta = self.describe(k);
+            super::words::key_name(&meta)
+        };
         match state_of(self.ulong(k, CKA_SOFTKMS_KEY_STATE)) {
-            Some(KeyState::Disabled) => e.with_kind(ErrorKind::Disabled),
-            Some(KeyState::PendingDeletion | KeyState::PendingImport) => {
-                e.with_kind(ErrorKind::InvalidState)
+            Some(KeyState::Disabled) => e.with_kind(ErrorKind::Disabled).with_message(format!(
+                "key {} is disabled: enable it with softkms key enable",
+                name()
+            )),
+            Some(KeyState::PendingDeletion) => {
+                e.with_kind(ErrorKind::InvalidState).with_message(format!(
+                    "key {} is pending deletion: cancel the deletion first (softkms key \
+                     cancel-deletion) to use it again",
+                    name()
+                ))
+            }
+            Some(KeyState::PendingImport) => {
+                e.with_kind(ErrorKind::InvalidState).with_message(format!(
+                    "key {} has no key material (its imported material expired): import the \
+                     same material again (softkms key import)",
+                    name()
+                ))
             }
             _ => e,
         }
@@ -301,6 +326,10 @@ impl Token {
             deletion_time: Timestamp::from_attr(num(13)),
             valid_to: Timestamp::from_attr(num(14)),
             policy: raw(15).map(|b| KeyPolicy::stored(b)),
+            description: text(24).filter(|d| !d.is_empty()),
+            tags: raw(25)
+                .and_then(|b| crate::kms::meta::parse_tags(b).ok())
+                .unwrap_or_default(),
         }
     }
 
@@ -310,6 +339,11 @@ impl Token {
     /// for RSA and EC: the [`KeyId`] of a pair is its private key's). Needs a
     /// user or named principal logged in, who becomes the key's creator.
     pub fn create_key(&self, spec: KeySpec, options: &KeyOptions) -> Result<KeyMetadata> {
+        self.create_key_unlogged(spec, options)
+            .inspect_err(|e| super::words::failed(&format!("create a {spec} key"), e))
+    }
+
+    fn create_key_unlogged(&self, spec: KeySpec, options: &KeyOptions) -> Result<KeyMetadata> {
         let usage = options.usage;
         if let Some(u) = usage {
             if !spec.usages().contains(&u) {
@@ -319,8 +353,19 @@ impl Token {
                 )));
             }
         }
-        if options.rotation_period_days.is_some() && !spec.is_managed() {
-            return Err(not_rotatable(spec.name()));
+        if options.rotation_period_days.is_some_and(|d| d != 0) && !spec.is_managed() {
+            let name = options.label.as_ref().map(|l| format!("{l:?}"));
+            return Err(not_rotatable(name.as_deref(), spec.name()));
+        }
+        if let Some(days) = options.rotation_period_days {
+            super::words::check_rotation_days(days)?;
+        }
+        if let Some(d) = &options.description {
+            super::words::check_description(d)?;
+        }
+        super::words::check_tags(&options.tags)?;
+        if let (Some(p), false) = (&options.policy, options.bypass_policy_lockout_safety_check) {
+            super::words::check_lockout(p)?;
         }
         let wants = |u: KeyUsage| usage.is_none_or(|x| x == u);
         let mut common = vec![
@@ -331,6 +376,18 @@ impl Token {
             common.push(label_attr(l));
         }
         let mut kms_attrs = Vec::new();
+        if let Some(d) = &options.description {
+            kms_attrs.push(Attribute::new(
+                CKA_SOFTKMS_DESCRIPTION,
+                d.as_bytes().to_vec(),
+            ));
+        }
+        if !options.tags.is_empty() {
+            kms_attrs.push(Attribute::new(
+                CKA_SOFTKMS_TAGS,
+                crate::kms::meta::encode_tags(&options.tags),
+            ));
+        }
         if let Some(p) = &options.policy {
             kms_attrs.push(Attribute::new(
                 CKA_SOFTKMS_POLICY,
@@ -344,23 +401,24 @@ impl Token {
         let handle = if spec.is_pair() {
             let (generator, public_key, uses) = pair_generation(spec)
                 .ok_or_else(|| Error::invalid(format!("{spec} is not a key pair")))?;
+            // Every usage of the spec is set, TRUE when wanted and FALSE
+            // otherwise: the token's defaults would give the others.
             let mut private_uses = Vec::new();
             let mut public_uses = Vec::new();
             for (u, private, public) in uses {
-                if wants(*u) {
-                    private_uses.extend_from_slice(private);
-                    public_uses.extend_from_slice(public);
-                }
+                let on = wants(*u);
+                private_uses.extend(private.iter().map(|a| Attribute::bool(*a, on)));
+                public_uses.extend(public.iter().map(|a| Attribute::bool(*a, on)));
             }
             let mut public = public_key;
             public.extend(common.iter().filter(|a| a.ty != CKA_PRIVATE).cloned());
             public.push(Attribute::bool(CKA_PRIVATE, false));
-            public.extend(public_uses.iter().map(|u| Attribute::bool(*u, true)));
+            public.extend(public_uses);
             let mut private = vec![
                 Attribute::bool(CKA_SENSITIVE, true),
                 Attribute::bool(CKA_EXTRACTABLE, false),
             ];
-            private.extend(private_uses.iter().map(|u| Attribute::bool(*u, true)));
+            private.extend(private_uses);
             private.extend(common);
             private.extend(kms_attrs);
             self.m()
@@ -390,7 +448,7 @@ impl Token {
             ];
             t.extend(uses.iter().map(|u| Attribute::bool(*u, true)));
             t.extend(common);
-            if let Some(days) = options.rotation_period_days {
+            if let Some(days) = options.rotation_period_days.filter(|d| *d != 0) {
                 t.push(Attribute::ulong(CKA_SOFTKMS_ROTATION_PERIOD, days));
             }
             t.extend(kms_attrs);
@@ -402,7 +460,9 @@ impl Token {
     /// Everything non-secret about a key (AWS KMS's `DescribeKey`).
     pub fn describe_key(&self, key: &KeyRef) -> Result<KeyMetadata> {
         let _g = self.take();
-        let k = self.key_handle(key)?;
+        let k = self
+            .key_handle(key)
+            .inspect_err(|e| super::words::failed(&format!("find key {key:?}"), e))?;
         Ok(self.describe(k))
     }
 
@@ -422,29 +482,77 @@ impl Token {
     }
 
     /// Writes `template` to the key and describes it afterwards.
-    fn change(&self, key: &KeyRef, template: &Template) -> Result<KeyMetadata> {
-        let _g = self.take();
-        let k = self.key_handle(key)?;
-        self.set(k, template).map_err(|e| self.refine(k, e))?;
-        Ok(self.describe(k))
+    pub(super) fn change(
+        &self,
+        what: &str,
+        key: &KeyRef,
+        template: &Template,
+    ) -> Result<KeyMetadata> {
+        let r = (|| {
+            let _g = self.take();
+            let k = self.key_handle(key)?;
+            self.set(k, template).map_err(|e| self.refine(k, e))?;
+            Ok(self.describe(k))
+        })();
+        r.inspect_err(|e| super::words::failed(&format!("{what} of key {key:?}"), e))
     }
 
     /// A state change; an invalid transition is [`ErrorKind::InvalidState`].
-    fn change_state(&self, key: &KeyRef, template: &Template) -> Result<KeyMetadata> {
-        let _g = self.take();
-        let k = self.key_handle(key)?;
-        match self.m().set_attributes(self.h(), k, template) {
-            Ok(()) => Ok(self.describe(k)),
-            Err(e @ ModuleError::AttributeValueInvalid(CKA_SOFTKMS_KEY_STATE)) => {
-                Err(Error::from(e).with_kind(ErrorKind::InvalidState))
+    fn change_state(&self, what: &str, key: &KeyRef, template: &Template) -> Result<KeyMetadata> {
+        let r = (|| {
+            let _g = self.take();
+            let k = self.key_handle(key)?;
+            match self.m().set_attributes(self.h(), k, template) {
+                Ok(()) => Ok(self.describe(k)),
+                Err(e @ ModuleError::AttributeValueInvalid(CKA_SOFTKMS_KEY_STATE)) => {
+                    let meta = self.describe(k);
+                    let state = meta.state.map_or("without a state", KeyState::name);
+                    Err(Error::from(e)
+                        .with_kind(ErrorKind::InvalidState)
+                        .with_message(format!(
+                            "key {} is {state}: it cannot {what} from there",
+                            super::words::key_name(&meta)
+                        )))
+                }
+                Err(e) => Err(self.refine(k, e.into())),
             }
-            Err(e) => Err(self.refine(k, e.into())),
+        })();
+        r.inspect_err(|e| super::words::failed(&format!("{what} key {key:?}"), e))
+    }
+
+    /// Refuses a lifecycle change that the key's state does not allow, in
+    /// words (`allowed` says which states may).
+    fn expect_state(&self, key: &KeyRef, what: &str, allowed: &[KeyState]) -> Result<()> {
+        let meta = self.describe_key(key)?;
+        let Some(state) = meta.state else {
+            return Ok(());
+        };
+        if allowed.contains(&state) {
+            return Ok(());
         }
+        let name = super::words::key_name(&meta);
+        let message = match state {
+            KeyState::PendingDeletion => format!(
+                "key {name} is pending deletion: cancel the deletion first (softkms key \
+                 cancel-deletion)"
+            ),
+            KeyState::PendingImport => format!(
+                "key {name} has no key material (its imported material expired): import the same \
+                 material again first (softkms key import)"
+            ),
+            s => format!("key {name} is {s}: it cannot {what}"),
+        };
+        let e =
+            Error::new(ErrorKind::InvalidState, message).with_code("CKR_ATTRIBUTE_VALUE_INVALID");
+        super::words::failed(&format!("{what} key {key:?}"), &e);
+        Err(e)
     }
 
     /// Enables a disabled key (needs `ManageKey`).
     pub fn enable_key(&self, key: &KeyRef) -> Result<KeyMetadata> {
+        self.expect_state(key, "be enabled", &[KeyState::Enabled, KeyState::Disabled])?;
         self.change_state(
+            "be enabled",
             key,
             &vec![Attribute::ulong(
                 CKA_SOFTKMS_KEY_STATE,
@@ -455,7 +563,9 @@ impl Token {
 
     /// Disables a key: every use fails until it is enabled (needs `ManageKey`).
     pub fn disable_key(&self, key: &KeyRef) -> Result<KeyMetadata> {
+        self.expect_state(key, "be disabled", &[KeyState::Enabled, KeyState::Disabled])?;
         self.change_state(
+            "be disabled",
             key,
             &vec![Attribute::ulong(
                 CKA_SOFTKMS_KEY_STATE,
@@ -471,7 +581,11 @@ impl Token {
         key: &KeyRef,
         pending_window_days: Option<u64>,
     ) -> Result<KeyMetadata> {
+        if let Some(days) = pending_window_days {
+            super::words::check_deletion_window(days)?;
+        }
         self.change_state(
+            "be scheduled for deletion",
             key,
             &vec![
                 Attribute::ulong(
@@ -485,18 +599,41 @@ impl Token {
 
     /// Cancels a scheduled deletion: the key is Disabled again.
     pub fn cancel_key_deletion(&self, key: &KeyRef) -> Result<KeyMetadata> {
-        self.disable_key(key)
+        let meta = self.describe_key(key)?;
+        if meta.state.is_some_and(|s| s != KeyState::PendingDeletion) {
+            let e = Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "key {} is not pending deletion: there is no deletion to cancel",
+                    super::words::key_name(&meta)
+                ),
+            )
+            .with_code("CKR_ATTRIBUTE_VALUE_INVALID");
+            super::words::failed(&format!("cancel the deletion of key {key:?}"), &e);
+            return Err(e);
+        }
+        self.change_state(
+            "have its deletion cancelled",
+            key,
+            &vec![Attribute::ulong(
+                CKA_SOFTKMS_KEY_STATE,
+                SOFTKMS_KEY_STATE_DISABLED,
+            )],
+        )
     }
 
     /// Refuses to rotate a key that is not a managed (AES) key: asymmetric
     /// and HMAC keys never rotate, as in AWS KMS.
-    fn check_rotatable(&self, key: &KeyRef) -> Result<()> {
+    pub(super) fn check_rotatable(&self, key: &KeyRef) -> Result<KeyMetadata> {
         let meta = self.describe_key(key)?;
         if meta.managed || meta.spec.is_some_and(KeySpec::is_managed) {
             // A managed key, or an AES key the module will judge itself.
-            return Ok(());
+            return Ok(meta);
         }
-        Err(not_rotatable(&meta.spec_name))
+        let name = super::words::key_name(&meta);
+        let e = not_rotatable(Some(&name), &meta.spec_name);
+        super::words::failed(&format!("rotation of key {key:?}"), &e);
+        Err(e)
     }
 
     /// Rotates a managed key now: new material becomes the next version; the
@@ -504,14 +641,23 @@ impl Token {
     /// not rotate ([`ErrorKind::Unsupported`]).
     pub fn rotate_key(&self, key: &KeyRef) -> Result<KeyMetadata> {
         self.check_rotatable(key)?;
-        self.change(key, &vec![Attribute::bool(CKA_SOFTKMS_ROTATE, true)])
+        self.change(
+            "rotation",
+            key,
+            &vec![Attribute::bool(CKA_SOFTKMS_ROTATE, true)],
+        )
     }
 
     /// Turns automatic rotation on (every `days` days, 90–2560) or off (`None`).
     /// Asymmetric and HMAC keys do not rotate ([`ErrorKind::Unsupported`]).
     pub fn set_rotation_period(&self, key: &KeyRef, days: Option<u64>) -> Result<KeyMetadata> {
+        if let Some(d) = days {
+            super::words::check_rotation_days(d)
+                .inspect_err(|e| super::words::failed("set a rotation period", e))?;
+        }
         self.check_rotatable(key)?;
         self.change(
+            "rotation period",
             key,
             &vec![Attribute::ulong(
                 CKA_SOFTKMS_ROTATION_PERIOD,
@@ -540,6 +686,9 @@ impl Token {
         policy: &KeyPolicy,
         bypass_lockout_safety_check: bool,
     ) -> Result<KeyMetadata> {
+        if !bypass_lockout_safety_check {
+            super::words::check_lockout(policy)?;
+        }
         let mut t = vec![Attribute::new(
             CKA_SOFTKMS_POLICY,
             policy.as_str().as_bytes().to_vec(),
@@ -547,7 +696,7 @@ impl Token {
         if bypass_lockout_safety_check {
             t.push(Attribute::bool(CKA_SOFTKMS_POLICY_FORCE, true));
         }
-        self.change(key, &t)
+        self.change("policy", key, &t)
     }
 
     /// Imports 32 bytes of AES-256 material as the managed key labelled

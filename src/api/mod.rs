@@ -100,7 +100,10 @@
 //! | PutKeyPolicy, GetKeyPolicy | [`Token::put_key_policy`], [`Token::get_key_policy`] |
 //! | Encrypt, Decrypt | [`Token::encrypt`], [`Token::decrypt`] (and the `_stream` forms) |
 //! | GenerateDataKey(WithoutPlaintext) | [`Token::generate_data_key`], [`Token::generate_data_key_without_plaintext`] |
-//! | ReEncrypt | [`Token::re_encrypt`] |
+//! | GenerateDataKeyPair(WithoutPlaintext) | [`Token::generate_data_key_pair`] |
+//! | ReEncrypt | [`Token::re_encrypt`] (data key blobs), [`Token::re_encrypt_message`] (any message) |
+//! | UpdateKeyDescription, TagResource, UntagResource | [`Token::update_key_description`], [`Token::tag_key`], [`Token::untag_key`] |
+//! | (minimum decryption version) | [`Token::set_min_decrypt_version`] |
 //! | ImportKeyMaterial | [`Token::import_key_material`] |
 //! | Sign, Verify, GetPublicKey | [`Token::sign`], [`Token::verify`], [`Token::get_public_key`] |
 //! | GenerateMac, VerifyMac | [`Token::generate_mac`], [`Token::verify_mac`] |
@@ -111,14 +114,17 @@
 
 mod aliases;
 mod audit;
+mod data_key_pair;
 mod envelope;
 mod error;
+mod keymeta;
 mod keys;
 mod manage;
 mod principals;
 mod session;
 mod sign;
 mod types;
+mod words;
 
 pub use aliases::AliasInfo;
 pub use audit::{
@@ -127,8 +133,8 @@ pub use audit::{
 pub use envelope::{message_key_id, MAX_DATA_KEY_BYTES, MAX_ONE_SHOT_BYTES};
 pub use error::{Error, ErrorKind, Result};
 pub use keys::{
-    DataKey, Decrypted, KeyId, KeyMetadata, KeyOptions, KeyOrigin, KeyPolicy, KeyRef, KeySpec,
-    KeyState, KeyUsage, KeyVersion, ReEncrypted,
+    DataKey, DataKeyPair, Decrypted, KeyId, KeyMetadata, KeyOptions, KeyOrigin, KeyPolicy, KeyRef,
+    KeySpec, KeyState, KeyUsage, KeyVersion, ReEncrypted,
 };
 pub use manage::IMPORT_KEY_LABEL;
 pub use session::{Softkms, Token, MAX_RANDOM_BYTES};

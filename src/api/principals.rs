@@ -33,6 +33,7 @@ impl Token {
 
     /// The SO, logged in, adds a principal with its own PIN.
     pub fn add_principal(&self, name: &PrincipalName, pin: &Pin) -> Result<()> {
+        self.check_pin(pin)?;
         let _g = self.take();
         // Attribute values are wiped when dropped.
         let mut t = crate::kms::principals::stored_template(name.as_str());
@@ -66,6 +67,7 @@ impl Token {
     /// The SO, logged in, sets a principal's PIN (which also clears a
     /// lock-out).
     pub fn set_principal_pin(&self, name: &PrincipalName, pin: &Pin) -> Result<()> {
+        self.check_pin(pin)?;
         let _g = self.take();
         let p = self.principal_object(name)?;
         let t = vec![Attribute::new(

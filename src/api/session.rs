@@ -118,9 +118,15 @@ impl Softkms {
         if label.len() > 32 {
             return Err(Error::invalid("a label has at most 32 bytes"));
         }
+        super::words::check_pin_len(self.module(), slot, so_pin)?;
         let mut padded = label.as_bytes().to_vec();
         padded.resize(32, b' ');
-        Ok(self.module().init_token(slot, so_pin.bytes(), &padded)?)
+        self.module()
+            .init_token(slot, so_pin.bytes(), &padded)
+            .map_err(Error::from)
+            .inspect_err(|e| {
+                super::words::failed(&format!("initialize the token in slot {slot}"), e)
+            })
     }
 
     /// A session on the token in `slot`, not logged in yet.
@@ -258,7 +264,10 @@ impl Token {
             Principal::User => (CKU_USER, None),
             Principal::Named(n) => (CKU_USER, Some(n.as_bytes())),
         };
-        Ok(self.m().login(self.h, user, pin.bytes(), name)?)
+        self.m()
+            .login(self.h, user, pin.bytes(), name)
+            .map_err(Error::from)
+            .inspect_err(|e| super::words::failed(&format!("log in as {}", who.name()), e))
     }
 
     /// Logs out (`C_Logout`).
@@ -269,14 +278,22 @@ impl Token {
 
     /// The SO, logged in, sets the user's PIN (`C_InitPIN`).
     pub fn init_user_pin(&self, pin: &Pin) -> Result<()> {
+        self.check_pin(pin)?;
         let _g = self.take();
-        Ok(self.m().init_pin(self.h, pin.bytes())?)
+        self.m()
+            .init_pin(self.h, pin.bytes())
+            .map_err(Error::from)
+            .inspect_err(|e| super::words::failed("set the user PIN", e))
     }
 
     /// Changes the PIN of whoever is logged in (`C_SetPIN`).
     pub fn change_pin(&self, old: &Pin, new: &Pin) -> Result<()> {
+        self.check_pin(new)?;
         let _g = self.take();
-        Ok(self.m().set_pin(self.h, old.bytes(), new.bytes())?)
+        self.m()
+            .set_pin(self.h, old.bytes(), new.bytes())
+            .map_err(Error::from)
+            .inspect_err(|e| super::words::failed("change the PIN", e))
     }
 
     /// `n` random bytes from the module's generator (at most

@@ -6,6 +6,7 @@ use super::error::{Error, ErrorKind, Result};
 use super::keys::KeyRef;
 use super::session::{call, Token};
 use super::types::check_len;
+use super::words::{self, Need};
 use crate::mechanism::{Mechanism, Param};
 use crate::object::attr::Attribute;
 use cryptoki_sys::*;
@@ -207,7 +208,7 @@ impl Token {
         message: &[u8],
         algorithm: SigningAlgorithm,
     ) -> Result<Vec<u8>> {
-        self.sign_with(key, message, &algorithm.mechanism())
+        self.sign_with(key, message, &algorithm.mechanism(), Need::Signing)
     }
 
     /// Verifies a signature with the key pair's public key (`key` may name
@@ -222,9 +223,13 @@ impl Token {
     ) -> Result<()> {
         check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
         let _g = self.take();
-        let k = self.key_handle(key)?;
-        let public = self.public_half(k)?;
-        self.verify_with(public, message, signature, &algorithm.mechanism())
+        let r = (|| {
+            let k = self.key_handle(key)?;
+            self.expect_key(k, Need::Signing)?;
+            let public = self.public_half(k)?;
+            self.verify_with(public, message, signature, &algorithm.mechanism())
+        })();
+        r.inspect_err(|e| words::failed(&format!("verify with {key:?}"), e))
     }
 
     /// The MAC of `message` under an HMAC key (needs `Sign`).
@@ -234,7 +239,7 @@ impl Token {
         message: &[u8],
         algorithm: MacAlgorithm,
     ) -> Result<Vec<u8>> {
-        self.sign_with(key, message, &algorithm.mechanism())
+        self.sign_with(key, message, &algorithm.mechanism(), Need::Mac)
     }
 
     /// Checks a MAC (needs `Verify`); one that does not match is
@@ -248,8 +253,12 @@ impl Token {
     ) -> Result<()> {
         check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
         let _g = self.take();
-        let k = self.key_handle(key)?;
-        self.verify_with(k, message, mac, &algorithm.mechanism())
+        let r = (|| {
+            let k = self.key_handle(key)?;
+            self.expect_key(k, Need::Mac)?;
+            self.verify_with(k, message, mac, &algorithm.mechanism())
+        })();
+        r.inspect_err(|e| words::failed(&format!("verify a MAC with {key:?}"), e))
     }
 
     /// The public key of a key pair, as a DER `SubjectPublicKeyInfo`.
@@ -258,21 +267,41 @@ impl Token {
         let k = self.key_handle(key)?;
         match self.attrs(k, &[CKA_PUBLIC_KEY_INFO]).pop().flatten() {
             Some(spki) if !spki.is_empty() => Ok(spki.to_vec()),
-            _ => Err(Error::new(
-                ErrorKind::InvalidKeyUsage,
-                "the key has no public key",
-            )),
+            _ => {
+                let meta = self.describe(k);
+                let e = Error::new(
+                    ErrorKind::InvalidKeyUsage,
+                    format!(
+                        "key {} ({}) has no public key: only key pairs do",
+                        words::key_name(&meta),
+                        meta.spec_name
+                    ),
+                )
+                .with_code("CKR_KEY_TYPE_INCONSISTENT");
+                words::failed(&format!("get the public key of {key:?}"), &e);
+                Err(e)
+            }
         }
     }
 
-    fn sign_with(&self, key: &KeyRef, message: &[u8], mech: &Mechanism) -> Result<Vec<u8>> {
+    fn sign_with(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        mech: &Mechanism,
+        need: Need,
+    ) -> Result<Vec<u8>> {
         check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
         let _g = self.take();
-        let k = self.key_handle(key)?;
-        let (m, h) = (self.m(), self.h());
-        m.sign_init(h, mech, k)
-            .map_err(|e| self.refine(k, e.into()))?;
-        call(|ob| m.sign(h, message, ob)).map_err(|e| self.refine(k, e))
+        let r = (|| {
+            let k = self.key_handle(key)?;
+            self.expect_key(k, need)?;
+            let (m, h) = (self.m(), self.h());
+            m.sign_init(h, mech, k)
+                .map_err(|e| self.refine(k, e.into()))?;
+            call(|ob| m.sign(h, message, ob)).map_err(|e| self.refine(k, e))
+        })();
+        r.inspect_err(|e| words::failed(&format!("sign with {key:?}"), e))
     }
 
     fn verify_with(

@@ -96,6 +96,11 @@ fn check_rotation_period(days: CK_ULONG) -> Result<()> {
     if days == 0 || ROTATION_DAYS.contains(&days) {
         Ok(())
     } else {
+        log::info!(
+            "CKA_SOFTKMS_ROTATION_PERIOD refused: a rotation period is 0 (off) or {} to {} days, not {days}",
+            ROTATION_DAYS.start(),
+            ROTATION_DAYS.end()
+        );
         Err(Error::AttributeValueInvalid(CKA_SOFTKMS_ROTATION_PERIOD))
     }
 }
@@ -105,6 +110,7 @@ pub(crate) fn on_create(attrs: &mut AttrMap, now: i64) -> Result<()> {
     if !is_key(attrs) {
         return Ok(());
     }
+    crate::kms::meta::on_write(attrs, |_| true)?;
     let state = get_ulong(attrs, CKA_SOFTKMS_KEY_STATE).unwrap_or(SOFTKMS_KEY_STATE_ENABLED);
     if state != SOFTKMS_KEY_STATE_ENABLED && state != SOFTKMS_KEY_STATE_DISABLED {
         return Err(Error::AttributeValueInvalid(CKA_SOFTKMS_KEY_STATE));
@@ -280,6 +286,7 @@ pub(crate) fn deletion_due(key: &Object, now: i64) -> bool {
 /// minimum decryption version. `new` is the object's attributes after the write.
 pub(crate) fn on_set(old: &Object, new: &mut AttrMap, template: &Template, now: i64) -> Result<()> {
     let given = |ty| template.iter().any(|a| a.ty == ty);
+    crate::kms::meta::on_write(new, given)?;
     let old_state = old
         .get_ulong(CKA_SOFTKMS_KEY_STATE)
         .unwrap_or(SOFTKMS_KEY_STATE_ENABLED);

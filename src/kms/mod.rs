@@ -6,6 +6,7 @@ pub(crate) mod aliases;
 pub(crate) mod audit;
 pub mod envelope;
 pub(crate) mod lifecycle;
+pub(crate) mod meta;
 pub mod policy;
 pub(crate) mod principals;
 pub mod versions;

@@ -93,10 +93,19 @@ impl Module {
         let (_s, t) = self.session(h)?;
         let def = self.mechanism(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
+        // Under the envelope, a key the module generated in a session is a
+        // fresh data key (pair): GenerateDataKey suffices (`gate::Use`).
+        let generated = mech.mech == crate::abi::CKM_SOFTKMS_ENVELOPE
+            && gate::lookup(t, key, Error::KeyHandleInvalid)
+                .is_ok_and(|k| !k.is_token() && k.flag(CKA_LOCAL, false));
         let reqs = [
             Request {
                 handle: wrapping_key,
-                what: Use::Wrap,
+                what: if generated {
+                    Use::WrapGenerated
+                } else {
+                    Use::Wrap
+                },
                 mech: mech.mech,
                 key_types: def.key_types,
                 context: mech.param.context(),

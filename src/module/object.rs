@@ -202,7 +202,10 @@ impl Module {
                 && a.ty != crate::abi::CKA_SOFTKMS_POLICY
                 && a.ty != crate::abi::CKA_SOFTKMS_POLICY_FORCE
         }) {
-            log::info!("C_CopyObject: the copy keeps its source's 0x{:x}", a.ty);
+            log::info!(
+                "C_CopyObject: the copy keeps its source's {}",
+                crate::object::table::name_of(a.ty).unwrap_or("vendor attribute")
+            );
             return refuse(Error::AttributeReadOnly(a.ty));
         }
         let req = Request {
@@ -506,7 +509,10 @@ fn describe_change(template: &Template) -> String {
             crate::abi::CKA_SOFTKMS_MIN_DECRYPT_VERSION => "minimum decryption version".to_string(),
             crate::abi::CKA_SOFTKMS_IMPORT_FROM => "re-import".to_string(),
             crate::abi::CKA_SOFTKMS_POLICY => "policy".to_string(),
-            ty => format!("0x{ty:x}"),
+            crate::abi::CKA_SOFTKMS_DESCRIPTION => "description".to_string(),
+            crate::abi::CKA_SOFTKMS_TAGS => "tags".to_string(),
+            ty => crate::object::table::name_of(ty)
+                .map_or_else(|| format!("0x{ty:x}"), str::to_string),
         })
         .collect();
     names.join(", ")

@@ -183,9 +183,8 @@ const OPT_SECRET_MATERIAL: Flags =
 pub(crate) struct AttrDef {
     /// The `CKA_*` type.
     pub ty: CK_ATTRIBUTE_TYPE,
-    /// Its name: the table reads as the standard's list, and its tests name
-    /// the rows they find wrong.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Its name: the table reads as the standard's list, its tests name the
+    /// rows they find wrong, and errors name the attribute ([`name_of`]).
     pub name: &'static str,
     /// Its value layout.
     pub kind: Kind,
@@ -520,6 +519,8 @@ pub(crate) const VENDOR: &[AttrDef] = &[
     sub(row(abi::CKA_SOFTKMS_IMPORT_FROM, "CKA_SOFTKMS_IMPORT_FROM", Ulong, TOKEN_SET.or(MODIFIABLE), D::None, SEC), AES),
     row(abi::CKA_SOFTKMS_ORIGIN, "CKA_SOFTKMS_ORIGIN", Ulong, TOKEN_SET, D::None, KEYS),
     row(abi::CKA_SOFTKMS_POLICY, "CKA_SOFTKMS_POLICY", Utf8, MODIFIABLE, D::None, KEYS),
+    row(abi::CKA_SOFTKMS_DESCRIPTION, "CKA_SOFTKMS_DESCRIPTION", Utf8, MODIFIABLE, D::None, KEYS),
+    row(abi::CKA_SOFTKMS_TAGS, "CKA_SOFTKMS_TAGS", Utf8, MODIFIABLE, D::None, KEYS),
     sub(row(abi::CKA_SOFTKMS_CURRENT_VERSION, "CKA_SOFTKMS_CURRENT_VERSION", Ulong, TOKEN_SET, D::None, SEC), AES),
     sub(row(abi::CKA_SOFTKMS_MIN_DECRYPT_VERSION, "CKA_SOFTKMS_MIN_DECRYPT_VERSION", Ulong, TOKEN_SET.or(MODIFIABLE), D::None, SEC), AES),
     sub(row(abi::CKA_SOFTKMS_ROTATION_PERIOD, "CKA_SOFTKMS_ROTATION_PERIOD", Ulong, MODIFIABLE.or(NO_DERIVE), D::None, SEC), AES),
@@ -676,6 +677,15 @@ pub(crate) fn defs_for(
         .iter()
         .flat_map(|g| g.iter())
         .filter(move |d| applies(d, class, subtype))
+}
+
+/// The `CKA_*` name of attribute `ty`, when the table knows it.
+pub(crate) fn name_of(ty: CK_ATTRIBUTE_TYPE) -> Option<&'static str> {
+    GROUPS
+        .iter()
+        .flat_map(|g| g.iter())
+        .find(|d| d.ty == ty)
+        .map(|d| d.name)
 }
 
 /// The kind of the first row of attribute `ty` (rows of one type differ at most
