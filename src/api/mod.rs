@@ -138,7 +138,7 @@ pub use keys::{
 };
 pub use manage::IMPORT_KEY_LABEL;
 pub use session::{Softkms, Token, MAX_RANDOM_BYTES};
-pub use sign::{MacAlgorithm, SigningAlgorithm};
+pub use sign::{MacAlgorithm, MessageType, SigningAlgorithm};
 pub use types::{
     EncryptionContext, MechanismInfo, ObjectClass, ObjectSummary, Pin, Principal, PrincipalName,
     SecretBytes, Timestamp, TokenStatus,

@@ -3,7 +3,7 @@
 
 use super::envelope::MAX_ONE_SHOT_BYTES;
 use super::error::{Error, ErrorKind, Result};
-use super::keys::KeyRef;
+use super::keys::{KeyRef, KeySpec};
 use super::session::{call, Token};
 use super::types::check_len;
 use super::words::{self, Need};
@@ -36,9 +36,15 @@ pub enum SigningAlgorithm {
     EcdsaSha384,
     /// ECDSA with SHA-512 (PKCS#11's `r || s`).
     EcdsaSha512,
+    /// Ed25519 (RFC 8032, pure: the message itself, hashed with SHA-512 by
+    /// the algorithm).
+    Ed25519Sha512,
+    /// ML-DSA (FIPS 204, pure, hedged, empty context); the parameter set is
+    /// the key's.
+    MlDsaShake256,
 }
 
-const SIGNING: [SigningAlgorithm; 9] = [
+const SIGNING: [SigningAlgorithm; 11] = [
     SigningAlgorithm::RsassaPkcs1V15Sha256,
     SigningAlgorithm::RsassaPkcs1V15Sha384,
     SigningAlgorithm::RsassaPkcs1V15Sha512,
@@ -48,7 +54,20 @@ const SIGNING: [SigningAlgorithm; 9] = [
     SigningAlgorithm::EcdsaSha256,
     SigningAlgorithm::EcdsaSha384,
     SigningAlgorithm::EcdsaSha512,
+    SigningAlgorithm::Ed25519Sha512,
+    SigningAlgorithm::MlDsaShake256,
 ];
+
+/// What [`Token::sign_as`] and [`Token::verify_as`] are given: the message
+/// itself, or its digest (AWS KMS's `MessageType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MessageType {
+    /// The message; the module hashes it.
+    #[default]
+    Raw,
+    /// The message's digest under the algorithm's hash (RSA and ECDSA only).
+    Digest,
+}
 
 impl SigningAlgorithm {
     /// Every algorithm.
@@ -68,6 +87,96 @@ impl SigningAlgorithm {
             SigningAlgorithm::EcdsaSha256 => "ECDSA_SHA_256",
             SigningAlgorithm::EcdsaSha384 => "ECDSA_SHA_384",
             SigningAlgorithm::EcdsaSha512 => "ECDSA_SHA_512",
+            SigningAlgorithm::Ed25519Sha512 => "ED25519_SHA_512",
+            SigningAlgorithm::MlDsaShake256 => "ML_DSA_SHAKE_256",
+        }
+    }
+
+    /// The algorithm a key of `spec` signs with when none is named: the
+    /// curve's own hash for ECDSA, PSS with SHA-256 for RSA.
+    pub fn default_for(spec: KeySpec) -> Option<SigningAlgorithm> {
+        Some(match spec {
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+                SigningAlgorithm::RsassaPssSha256
+            }
+            KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => SigningAlgorithm::EcdsaSha256,
+            KeySpec::EccNistP384 => SigningAlgorithm::EcdsaSha384,
+            KeySpec::EccNistP521 => SigningAlgorithm::EcdsaSha512,
+            KeySpec::Ed25519 => SigningAlgorithm::Ed25519Sha512,
+            KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
+                SigningAlgorithm::MlDsaShake256
+            }
+            _ => return None,
+        })
+    }
+
+    /// The mechanism that signs a digest, and the digest's length and
+    /// DigestInfo prefix (PKCS#1 v1.5 only).
+    fn digest_mechanism(self) -> Result<(Mechanism, usize, &'static [u8])> {
+        let plain = |mech| Mechanism {
+            mech,
+            param: Param::None,
+        };
+        let pss = |hash, mgf, salt_len| Mechanism {
+            mech: CKM_RSA_PKCS_PSS,
+            param: Param::Pss {
+                hash,
+                mgf,
+                salt_len,
+            },
+        };
+        // DER DigestInfo prefixes (RFC 8017 §9.2, note 1).
+        const SHA256_INFO: &[u8] = &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        const SHA384_INFO: &[u8] = &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
+        ];
+        const SHA512_INFO: &[u8] = &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ];
+        Ok(match self {
+            SigningAlgorithm::RsassaPkcs1V15Sha256 => (plain(CKM_RSA_PKCS), 32, SHA256_INFO),
+            SigningAlgorithm::RsassaPkcs1V15Sha384 => (plain(CKM_RSA_PKCS), 48, SHA384_INFO),
+            SigningAlgorithm::RsassaPkcs1V15Sha512 => (plain(CKM_RSA_PKCS), 64, SHA512_INFO),
+            SigningAlgorithm::RsassaPssSha256 => (pss(CKM_SHA256, CKG_MGF1_SHA256, 32), 32, &[]),
+            SigningAlgorithm::RsassaPssSha384 => (pss(CKM_SHA384, CKG_MGF1_SHA384, 48), 48, &[]),
+            SigningAlgorithm::RsassaPssSha512 => (pss(CKM_SHA512, CKG_MGF1_SHA512, 64), 64, &[]),
+            SigningAlgorithm::EcdsaSha256 => (plain(CKM_ECDSA), 32, &[]),
+            SigningAlgorithm::EcdsaSha384 => (plain(CKM_ECDSA), 48, &[]),
+            SigningAlgorithm::EcdsaSha512 => (plain(CKM_ECDSA), 64, &[]),
+            SigningAlgorithm::Ed25519Sha512 | SigningAlgorithm::MlDsaShake256 => {
+                return Err(Error::invalid(format!(
+                    "{self} signs the message itself: use the message type raw"
+                )))
+            }
+        })
+    }
+
+    /// The mechanism and the bytes it signs for `message` of `kind`.
+    fn prepare(
+        self,
+        message: &[u8],
+        kind: MessageType,
+    ) -> Result<(Mechanism, std::borrow::Cow<'_, [u8]>)> {
+        match kind {
+            MessageType::Raw => {
+                check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
+                Ok((self.mechanism(), std::borrow::Cow::Borrowed(message)))
+            }
+            MessageType::Digest => {
+                let (mech, len, prefix) = self.digest_mechanism()?;
+                if message.len() != len {
+                    return Err(Error::invalid(format!(
+                        "{self} with the message type digest takes a {len}-byte digest, not {} bytes",
+                        message.len()
+                    )));
+                }
+                Ok((mech, std::borrow::Cow::Owned([prefix, message].concat())))
+            }
         }
     }
 
@@ -100,6 +209,8 @@ impl SigningAlgorithm {
             SigningAlgorithm::EcdsaSha256 => plain(CKM_ECDSA_SHA256),
             SigningAlgorithm::EcdsaSha384 => plain(CKM_ECDSA_SHA384),
             SigningAlgorithm::EcdsaSha512 => plain(CKM_ECDSA_SHA512),
+            SigningAlgorithm::Ed25519Sha512 => plain(CKM_EDDSA),
+            SigningAlgorithm::MlDsaShake256 => plain(CKM_ML_DSA),
         }
     }
 }
@@ -136,6 +247,17 @@ pub enum MacAlgorithm {
 }
 
 impl MacAlgorithm {
+    /// The algorithm of an HMAC key of `spec` (its own hash).
+    pub fn default_for(spec: KeySpec) -> Option<MacAlgorithm> {
+        Some(match spec {
+            KeySpec::Hmac224 => MacAlgorithm::HmacSha224,
+            KeySpec::Hmac256 => MacAlgorithm::HmacSha256,
+            KeySpec::Hmac384 => MacAlgorithm::HmacSha384,
+            KeySpec::Hmac512 => MacAlgorithm::HmacSha512,
+            _ => return None,
+        })
+    }
+
     /// AWS KMS's name (`HMAC_SHA_256` …).
     pub fn aws_name(self) -> &'static str {
         match self {
@@ -208,7 +330,21 @@ impl Token {
         message: &[u8],
         algorithm: SigningAlgorithm,
     ) -> Result<Vec<u8>> {
-        self.sign_with(key, message, &algorithm.mechanism(), Need::Signing)
+        self.sign_as(key, message, algorithm, MessageType::Raw)
+    }
+
+    /// Signs a message or its digest (AWS KMS's `Sign` with its
+    /// `MessageType`). A digest must be the algorithm's hash of the message:
+    /// the signature is then the one [`Token::sign`] makes of the message.
+    pub fn sign_as(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        algorithm: SigningAlgorithm,
+        kind: MessageType,
+    ) -> Result<Vec<u8>> {
+        let (mech, data) = algorithm.prepare(message, kind)?;
+        self.sign_with(key, &data, &mech, Need::Signing)
     }
 
     /// Verifies a signature with the key pair's public key (`key` may name
@@ -221,13 +357,25 @@ impl Token {
         signature: &[u8],
         algorithm: SigningAlgorithm,
     ) -> Result<()> {
-        check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
+        self.verify_as(key, message, signature, algorithm, MessageType::Raw)
+    }
+
+    /// Verifies a signature of a message or of its digest ([`Token::sign_as`]).
+    pub fn verify_as(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        signature: &[u8],
+        algorithm: SigningAlgorithm,
+        kind: MessageType,
+    ) -> Result<()> {
+        let (mech, data) = algorithm.prepare(message, kind)?;
         let _g = self.take();
         let r = (|| {
             let k = self.key_handle(key)?;
             self.expect_key(k, Need::Signing)?;
             let public = self.public_half(k)?;
-            self.verify_with(public, message, signature, &algorithm.mechanism())
+            self.verify_with(public, &data, signature, &mech)
         })();
         r.inspect_err(|e| words::failed(&format!("verify with {key:?}"), e))
     }
