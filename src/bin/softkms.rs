@@ -2,15 +2,203 @@
 //!
 //! It is built on the SoftKMS Rust API (`softkms::api`), which drives the same
 //! safe module surface that the PKCS#11 entry points call, so whatever it does
-//! a PKCS#11 client can do too. PINs come from the
-//! environment (`SOFTKMS_SO_PIN`, `SOFTKMS_PIN`), never from the command line.
-//! See `docs/cli.md`.
+//! a PKCS#11 client can do too. PINs come from the environment
+//! (`SOFTKMS_SO_PIN`, `SOFTKMS_PIN`, `SOFTKMS_NEW_PIN`) or a prompt on the
+//! terminal, never from the command line. See `docs/cli.md`.
+//!
+//! Exit status: 0 done, 1 refused or failed (and `verify` of a signature that
+//! does not verify), 2 usage.
 
-use softkms::api::{Error, KeyOptions, KeySpec, Pin, Principal, Softkms, Token};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use softkms::api::{Error, ErrorKind, Pin, Principal, Softkms, Token};
 use std::process::ExitCode;
 
+#[path = "softkms/audit.rs"]
+mod audit;
+#[path = "softkms/data.rs"]
+mod data;
+#[path = "softkms/io.rs"]
+mod io;
+#[path = "softkms/keys.rs"]
+mod keys;
+#[path = "softkms/users.rs"]
+mod users;
+
+/// The key management of a cloud KMS on the tokens of this machine.
+#[derive(Parser)]
+#[command(
+    name = "softkms",
+    version,
+    propagate_version = true,
+    after_help = "KEY is a key's label, its id, or alias/NAME.\n\
+PINs come from SOFTKMS_PIN (the user, or the --user principal), SOFTKMS_SO_PIN (the SO) \
+and SOFTKMS_NEW_PIN, or are asked for on a terminal; never from the command line.\n\
+Exit status: 0 done, 1 refused or failed, 2 usage. See docs/cli.md."
+)]
+struct Cli {
+    /// The slot of the token (see `softkms token info`).
+    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
+    slot: u64,
+    /// Print JSON (one document per command; errors as JSON on stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log in as this named principal (its PIN in SOFTKMS_PIN) instead of the
+    /// token owner.
+    #[arg(long, global = true, value_name = "NAME")]
+    user: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Initialize a token, show it.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// The objects on the token.
+    #[command(subcommand)]
+    Object(ObjectCmd),
+    /// Create, inspect, rotate, enable, disable and delete keys.
+    #[command(subcommand)]
+    Key(keys::KeyCmd),
+    /// Aliases: other names of keys (alias/NAME), re-pointable.
+    #[command(subcommand)]
+    Alias(keys::AliasCmd),
+    /// Envelope-encrypt data under a symmetric key.
+    Encrypt(data::EncryptArgs),
+    /// Decrypt an envelope message (it names its key).
+    Decrypt(data::DecryptArgs),
+    /// Decrypt a message and encrypt it under another key, in one step.
+    ReEncrypt(data::ReEncryptArgs),
+    /// Data keys and data key pairs.
+    #[command(subcommand)]
+    Datakey(data::DatakeyCmd),
+    /// Sign a message or a digest with an asymmetric key.
+    Sign(data::SignArgs),
+    /// Verify a signature (exit 0 valid, 1 not valid).
+    Verify(data::VerifyArgs),
+    /// The public key of an asymmetric key, PEM or DER.
+    GetPublicKey(data::PublicKeyArgs),
+    /// HMACs with HMAC keys.
+    #[command(subcommand)]
+    Mac(data::MacCmd),
+    /// Change your own PIN.
+    #[command(subcommand)]
+    Pin(users::PinCmd),
+    /// Named principals (the SO manages them).
+    #[command(subcommand)]
+    User(users::UserCmd),
+    /// Read, export and verify the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Random bytes from the token.
+    Random(RandomArgs),
+    /// The mechanisms the module offers.
+    Mechanisms(MechanismsArgs),
+    /// A completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN, when set, becomes
+    /// the user PIN). An initialized token is refused without --force.
+    Init {
+        /// The token's label.
+        #[arg(long)]
+        label: String,
+        /// Initialize it again, destroying every key, alias, principal and
+        /// object on it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The token: label, serial, file, whether the PINs are set.
+    Info,
+}
+
+#[derive(Subcommand)]
+enum ObjectCmd {
+    /// Every object this session sees (private ones when SOFTKMS_PIN is set).
+    List,
+}
+
+#[derive(Args)]
+struct RandomArgs {
+    /// How many bytes (1 to 65536).
+    #[arg(long, default_value_t = 32)]
+    bytes: usize,
+    /// Print base64 instead of hex.
+    #[arg(long)]
+    base64: bool,
+}
+
+#[derive(Args)]
+struct MechanismsArgs {
+    /// A Markdown table.
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
+}
+
+/// What one run of the command needs: SoftKMS, the slot, the output form.
+pub(crate) struct Ctx {
+    kms: Softkms,
+    slot: u64,
+    json: bool,
+    user: Option<String>,
+}
+
+/// A command's outcome: `Ok(true)` done, `Ok(false)` a negative answer that is
+/// not an error (a signature that does not verify: exit 1).
+pub(crate) type Outcome = Result<bool, Error>;
+
+/// An error of the command line itself (not of the module).
+pub(crate) fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidInput, message)
+}
+
+impl Ctx {
+    /// A session on the slot, logged in as the user (or the `--user`
+    /// principal) with `SOFTKMS_PIN` when `login`.
+    pub(crate) fn session(&self, login: bool) -> Result<Token, Error> {
+        let t = self.kms.token(self.slot)?;
+        if login {
+            let pin = env_pin("SOFTKMS_PIN", false)?;
+            let who = match &self.user {
+                Some(name) => Principal::Named(name.clone()),
+                None => Principal::User,
+            };
+            log::debug!("command line: logging in as {}", who.name());
+            t.login(&who, &pin)?;
+        }
+        Ok(t)
+    }
+
+    /// A session with the SO logged in (`SOFTKMS_SO_PIN`).
+    pub(crate) fn so_session(&self) -> Result<Token, Error> {
+        let t = self.session(false)?;
+        let pin = env_pin("SOFTKMS_SO_PIN", false)?;
+        log::debug!("command line: logging in as the SO");
+        t.login(&Principal::SecurityOfficer, &pin)?;
+        Ok(t)
+    }
+
+    /// Prints `value` as JSON with `--json`, else the lines `text` makes.
+    pub(crate) fn print(&self, value: &serde_json::Value, text: impl FnOnce() -> Vec<String>) {
+        if self.json {
+            out(&value.to_string());
+        } else {
+            for line in text() {
+                out(&line);
+            }
+        }
+    }
+}
+
 /// Prints a line; a closed pipe (`softkms … | head`) ends the program quietly.
-fn out(line: &str) {
+pub(crate) fn out(line: &str) {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
     if writeln!(o, "{line}").is_err() {
@@ -18,327 +206,292 @@ fn out(line: &str) {
     }
 }
 
-macro_rules! emit {
-    ($($t:tt)*) => { out(&format!($($t)*)) };
-}
-
-#[path = "softkms/audit.rs"]
-mod audit;
-#[path = "softkms/kms.rs"]
-mod kms;
-#[path = "softkms/users.rs"]
-mod users;
-
-const USAGE: &str = "usage: softkms [--slot N] [--json] [--user NAME] COMMAND
-  --user NAME                  log in as that principal (its PIN in SOFTKMS_PIN)
-commands:
-  token init --label LABEL     initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN becomes the user PIN)
-  token info                   show the token
-  object list                  list the objects (logs in with SOFTKMS_PIN when set)
-  key create --label NAME [--spec aes256|aes128|hmac224..512|p256|p384|p521|secp256k1|ed25519|ml-dsa-44|ml-dsa-65|ml-dsa-87|rsa2048|rsa3072|rsa4096] [--rotation-days N (AES only)]
-  key list | key show NAME      managed keys: state, versions, rotation, deletion
-  key rotate|enable|disable|cancel-deletion NAME
-  key schedule-deletion NAME [--days 7..30]
-  key import NAME --material FILE [--valid-to YYYY-MM-DDTHH:MM:SSZ]
-  encrypt --key NAME [--context k=v]... [--in F] [--out F]   envelope encryption
-  decrypt [--context k=v]... [--in F] [--out F]               (the message names its key)
-  datakey generate --key NAME [--bytes N] [--context k=v]... [--out BLOB]
-  datakey decrypt --blob F [--context k=v]...
-  datakey re-encrypt --blob F --key NAME [--context k=v]... [--out F]
-  audit show [--since RFC3339] [--key NAME]   the audit log (SOFTKMS_SO_PIN or SOFTKMS_PIN)
-  audit export [--since RFC3339] [--key NAME] the audit log as JSON lines
-  audit verify | audit head    check the hash chain; print the chain head
-  random [--bytes N]           random bytes from the token, in hex
-  mechanisms [--markdown]      the mechanisms the module offers
-  user add|set-pin NAME        as the SO (SOFTKMS_SO_PIN); the PIN in SOFTKMS_NEW_PIN
-  user list | user remove NAME named principals (remove: as the SO)
-  key set-policy NAME --policy FILE [--force]   replace the key policy (docs/policy.md)";
-
-struct Opts {
-    slot: u64,
-    json: bool,
-    /// `--user NAME`: the principal `session()` logs in as (default: "user").
-    username: Option<String>,
-    words: Vec<String>,
-}
-
-fn parse_args() -> Result<Opts, String> {
-    let mut slot = 0;
-    let mut json = false;
-    let mut username = None;
-    let mut words = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--slot" => {
-                slot = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--slot needs a number")?
-            }
-            "--json" => json = true,
-            "--user" => username = Some(args.next().ok_or("--user needs a NAME")?),
-            "-h" | "--help" => return Err(USAGE.into()),
-            _ => words.push(a),
-        }
-    }
-    Ok(Opts {
-        slot,
-        json,
-        username,
-        words,
-    })
-}
-
-fn flag(words: &[String], name: &str) -> Option<String> {
-    words
-        .iter()
-        .position(|w| w == name)
-        .and_then(|i| words.get(i + 1).cloned())
-}
-
 /// A PIN from the environment variable `var`, or else a prompt on the terminal
-/// (without echo). Never from the command line.
-fn env_pin(var: &str) -> Result<Pin, String> {
+/// (without echo; a new PIN is asked twice when `confirm`). Never from the
+/// command line.
+pub(crate) fn env_pin(var: &str, confirm: bool) -> Result<Pin, Error> {
     if let Ok(p) = std::env::var(var) {
         return Ok(Pin::from(p));
     }
     use std::io::IsTerminal;
-    if std::io::stdin().is_terminal() {
-        let who = match var {
-            "SOFTKMS_SO_PIN" => "SO PIN",
-            "SOFTKMS_NEW_PIN" => "new PIN",
-            _ => "PIN",
-        };
-        let pin = rpassword::prompt_password(format!("{who}: "))
-            .map_err(|e| format!("cannot read the {who}: {e}"))?;
-        return Ok(Pin::from(pin));
+    let who = match var {
+        "SOFTKMS_SO_PIN" => "SO PIN",
+        "SOFTKMS_NEW_PIN" => "new PIN",
+        _ => "PIN",
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::new(
+            ErrorKind::NotLoggedIn,
+            format!(
+                "set {var} to the {who}, or run on a terminal to be asked (PINs are never taken from the command line)"
+            ),
+        ));
     }
-    Err(format!("set {var} to the PIN, or run on a terminal to be asked (PINs are never taken from the command line)"))
+    let ask = |prompt: String| {
+        rpassword::prompt_password(prompt)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read the {who}: {e}")))
+    };
+    let pin = ask(format!("{who}: "))?;
+    if confirm && *ask(format!("{who} again: "))? != *pin {
+        return Err(invalid(format!(
+            "the two {who}s differ: nothing was changed"
+        )));
+    }
+    Ok(Pin::from(pin.as_str()))
 }
 
-/// An API error as the command prints it: the message, and the PKCS#11 code
-/// when the module refused the call.
-fn fail(e: Error) -> String {
-    match e.pkcs11_rv() {
-        Some(rv) => format!("{e} (CKR 0x{rv:x})"),
-        None => e.to_string(),
+fn token_init(c: &Ctx, label: &str, force: bool) -> Outcome {
+    let status = c.kms.token_status(c.slot)?;
+    if status.initialized && !force {
+        return Err(Error::new(
+            ErrorKind::InvalidState,
+            format!(
+                "the token in slot {} ({:?}) is initialized: initializing it again destroys every \
+                 key, alias, principal and object on it; add --force to do that",
+                c.slot, status.label
+            ),
+        ));
     }
-}
-
-fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
-}
-
-/// The `--user` of this run, for `session()` (set once by `main`).
-static USERNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// A session on the slot of this run, logged in as the user (or the `--user`
-/// principal) with `SOFTKMS_PIN` when `login`.
-fn session(kms: &Softkms, slot: u64, login: bool) -> Result<Token, String> {
-    let t = kms.token(slot).map_err(fail)?;
-    if login {
-        let pin = env_pin("SOFTKMS_PIN")?;
-        let who = match USERNAME.get() {
-            Some(name) => Principal::Named(name.clone()),
-            None => Principal::User,
-        };
-        t.login(&who, &pin).map_err(fail)?;
-    }
-    Ok(t)
-}
-
-fn token_init(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let label = flag(&o.words, "--label").ok_or("token init needs --label")?;
-    let so = env_pin("SOFTKMS_SO_PIN")?;
-    kms.init_token(o.slot, &label, &so).map_err(fail)?;
-    if let Ok(user) = env_pin("SOFTKMS_PIN") {
-        let t = kms.token(o.slot).map_err(fail)?;
-        t.login(&Principal::SecurityOfficer, &so).map_err(fail)?;
-        t.init_user_pin(&user).map_err(fail)?;
-    }
-    if o.json {
-        emit!("{{\"initialized\":true,\"label\":{}}}", json_str(&label));
-    } else {
-        emit!("token in slot {} initialized as {label:?}", o.slot);
-    }
-    Ok(())
-}
-
-fn token_info(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let t = kms.token_status(o.slot).map_err(fail)?;
-    let (init, user) = (t.initialized, t.user_pin_initialized);
-    let path = t.path.map(|p| p.display().to_string()).unwrap_or_default();
-    if o.json {
-        emit!(
-            "{{\"slot\":{},\"label\":{},\"serial\":{},\"initialized\":{init},\"user_pin_initialized\":{user},\"path\":{}}}",
-            o.slot,
-            json_str(&t.label),
-            json_str(&t.serial),
-            json_str(&path)
+    if status.initialized {
+        eprintln!(
+            "softkms: re-initializing the token in slot {} ({:?}): every key, alias, principal and object on it is destroyed",
+            c.slot, status.label
         );
-    } else {
-        emit!("slot:        {}", o.slot);
-        emit!("file:        {path}");
-        emit!("initialized: {init}");
-        emit!("label:       {}", t.label);
-        emit!("serial:      {}", t.serial);
-        emit!("user PIN:    {}", if user { "set" } else { "not set" });
-        emit!("sessions:    {}", t.sessions);
     }
-    Ok(())
+    let so = env_pin("SOFTKMS_SO_PIN", !status.initialized)?;
+    let user = match std::env::var_os("SOFTKMS_PIN") {
+        Some(_) => Some(env_pin("SOFTKMS_PIN", false)?),
+        None => None,
+    };
+    c.kms.init_token(c.slot, label, &so)?;
+    if let Some(user) = user {
+        let t = c.kms.token(c.slot)?;
+        t.login(&Principal::SecurityOfficer, &so)?;
+        t.init_user_pin(&user)?;
+    }
+    token_info(c, Some("initialized"))
 }
 
-fn object_list(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let t = session(kms, o.slot, std::env::var_os("SOFTKMS_PIN").is_some())?;
-    let rows = t.list_objects().map_err(fail)?;
-    if o.json {
-        let items: Vec<String> = rows
-            .iter()
+fn token_info(c: &Ctx, done: Option<&str>) -> Outcome {
+    let t = c.kms.token_status(c.slot)?;
+    let path = t.path.map(|p| p.display().to_string()).unwrap_or_default();
+    let v = serde_json::json!({
+        "slot": c.slot,
+        "label": t.label,
+        "serial": t.serial,
+        "initialized": t.initialized,
+        "user_pin_initialized": t.user_pin_initialized,
+        "path": path,
+    });
+    c.print(&v, || match done {
+        Some(what) => vec![format!("token in slot {} {what} as {:?}", c.slot, t.label)],
+        None => vec![
+            format!("slot:        {}", c.slot),
+            format!("file:        {path}"),
+            format!("initialized: {}", t.initialized),
+            format!("label:       {}", t.label),
+            format!("serial:      {}", t.serial),
+            format!(
+                "user PIN:    {}",
+                if t.user_pin_initialized {
+                    "set"
+                } else {
+                    "not set"
+                }
+            ),
+        ],
+    });
+    Ok(true)
+}
+
+fn object_list(c: &Ctx) -> Outcome {
+    let t = c.session(std::env::var_os("SOFTKMS_PIN").is_some())?;
+    let rows = t.list_objects()?;
+    let v: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "label": r.label.as_deref().unwrap_or_default(),
+                "class": r.class.name(),
+                "id": r.id,
+            })
+        })
+        .collect();
+    c.print(&serde_json::Value::Array(v), || {
+        rows.iter()
             .map(|r| {
                 format!(
-                    "{{\"label\":{},\"class\":\"{}\",\"id\":{}}}",
-                    json_str(r.label.as_deref().unwrap_or_default()),
+                    "{:<12} {}  {}",
                     r.class.name(),
-                    json_str(&r.id)
+                    r.id,
+                    r.label.as_deref().unwrap_or_default()
                 )
             })
-            .collect();
-        emit!("[{}]", items.join(","));
-    } else {
-        for r in rows {
-            emit!(
-                "{:<12} {}  {}",
-                r.class.name(),
-                r.id,
-                r.label.unwrap_or_default()
-            );
-        }
-    }
-    Ok(())
+            .collect()
+    });
+    Ok(true)
 }
 
-fn key_create(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let label = flag(&o.words, "--label").ok_or("key create needs --label")?;
-    let spec: KeySpec = flag(&o.words, "--spec")
-        .unwrap_or_else(|| "aes256".into())
-        .parse()
-        .map_err(fail)?;
-    let rotation_period_days = flag(&o.words, "--rotation-days")
-        .map(|d| d.parse())
-        .transpose()
-        .map_err(|_| "--rotation-days needs a number".to_string())?;
-    let t = session(kms, o.slot, true)?;
-    let options = KeyOptions {
-        label: Some(label.clone()),
-        rotation_period_days,
-        ..KeyOptions::default()
+fn random(c: &Ctx, a: &RandomArgs) -> Outcome {
+    let t = c.session(false)?;
+    let buf = t.generate_random(a.bytes)?;
+    let text = if a.base64 || c.json {
+        io::b64(&buf)
+    } else {
+        io::hex(&buf)
     };
-    let key = t.create_key(spec, &options).map_err(fail)?;
-    let uid = key.id.as_str();
-    if o.json {
-        emit!(
-            "{{\"label\":{},\"id\":{},\"spec\":{}}}",
-            json_str(&label),
-            json_str(uid),
-            json_str(spec.name())
-        );
-    } else {
-        emit!("created {spec} key {label:?} ({uid})");
-    }
-    Ok(())
+    c.print(
+        &serde_json::json!({ "random": text }),
+        || vec![text.clone()],
+    );
+    Ok(true)
 }
 
-fn random(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let n: usize = flag(&o.words, "--bytes")
-        .map(|v| v.parse())
-        .transpose()
-        .map_err(|_| "--bytes needs a number")?
-        .unwrap_or(32);
-    let t = session(kms, o.slot, false)?;
-    let buf = t.generate_random(n).map_err(fail)?;
-    let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-    emit!("{hex}");
-    Ok(())
-}
-
-fn mechanisms(kms: &Softkms, o: &Opts) {
-    let markdown = o.words.iter().any(|w| w == "--markdown");
-    if markdown {
-        emit!("| mechanism | key size (min–max) | functions |");
-        emit!("| --- | --- | --- |");
-    }
-    for d in kms.mechanisms() {
-        let names = &d.functions;
-        let size = if d.max_key_size == 0 {
+fn mechanisms(c: &Ctx, a: &MechanismsArgs) -> Outcome {
+    let all = c.kms.mechanisms();
+    let size = |min: u64, max: u64| {
+        if max == 0 {
             "–".to_string()
         } else {
-            format!("{}–{}", d.min_key_size, d.max_key_size)
-        };
-        if markdown {
-            emit!("| `{}` | {size} | {} |", d.name, names.join(", "));
-        } else if o.json {
-            emit!(
-                "{{\"mechanism\":\"{}\",\"min_key\":{},\"max_key\":{},\"flags\":{}}}",
-                d.name,
-                d.min_key_size,
-                d.max_key_size,
-                d.pkcs11_flags
-            );
-        } else {
-            emit!("{:<28} {size:<12} {}", d.name, names.join(","));
+            format!("{min}–{max}")
         }
+    };
+    if a.markdown {
+        out("| mechanism | key size (min–max) | functions |");
+        out("| --- | --- | --- |");
+        for d in &all {
+            out(&format!(
+                "| `{}` | {} | {} |",
+                d.name,
+                size(d.min_key_size, d.max_key_size),
+                d.functions.join(", ")
+            ));
+        }
+        return Ok(true);
+    }
+    let v: Vec<serde_json::Value> = all
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "mechanism": d.name,
+                "min_key": d.min_key_size,
+                "max_key": d.max_key_size,
+                "functions": d.functions,
+                "flags": d.pkcs11_flags,
+            })
+        })
+        .collect();
+    c.print(&serde_json::Value::Array(v), || {
+        all.iter()
+            .map(|d| {
+                format!(
+                    "{:<28} {:<12} {}",
+                    d.name,
+                    size(d.min_key_size, d.max_key_size),
+                    d.functions.join(",")
+                )
+            })
+            .collect()
+    });
+    Ok(true)
+}
+
+fn run(c: &Ctx, command: Command) -> Outcome {
+    match command {
+        Command::Token(TokenCmd::Init { label, force }) => token_init(c, &label, force),
+        Command::Token(TokenCmd::Info) => token_info(c, None),
+        Command::Object(ObjectCmd::List) => object_list(c),
+        Command::Key(cmd) => keys::key(c, cmd),
+        Command::Alias(cmd) => keys::alias(c, cmd),
+        Command::Encrypt(a) => data::encrypt(c, &a),
+        Command::Decrypt(a) => data::decrypt(c, &a),
+        Command::ReEncrypt(a) => data::re_encrypt(c, &a),
+        Command::Datakey(cmd) => data::datakey(c, cmd),
+        Command::Sign(a) => data::sign(c, &a),
+        Command::Verify(a) => data::verify(c, &a),
+        Command::GetPublicKey(a) => data::get_public_key(c, &a),
+        Command::Mac(cmd) => data::mac(c, cmd),
+        Command::Pin(cmd) => users::pin(c, cmd),
+        Command::User(cmd) => users::user(c, cmd),
+        Command::Audit(cmd) => audit::run(c, cmd),
+        Command::Random(a) => random(c, &a),
+        Command::Mechanisms(a) => mechanisms(c, &a),
+        Command::Completions { .. } => Ok(true),
     }
 }
 
-fn run(o: &Opts, m: &Softkms) -> Result<(), String> {
-    let w: Vec<&str> = o.words.iter().map(String::as_str).collect();
-    match w.as_slice() {
-        ["token", "init", ..] => token_init(m, o),
-        ["token", "info", ..] => token_info(m, o),
-        ["object", "list", ..] => object_list(m, o),
-        ["key", "create", ..] => key_create(m, o),
-        ["key", "list", ..] => kms::key_list(m, o),
-        ["key", "show", ..] => kms::key_show(m, o),
-        ["key", "import", ..] => kms::key_import(m, o),
-        ["key", "set-policy", ..] => users::set_policy(m, o),
-        ["user", verb, ..] => users::user(m, o, verb),
-        ["key", verb @ ("rotate" | "enable" | "disable" | "schedule-deletion" | "cancel-deletion"), ..] => {
-            kms::key_lifecycle(m, o, verb)
-        }
-        ["encrypt", ..] => kms::encrypt(m, o),
-        ["decrypt", ..] => kms::decrypt(m, o),
-        ["datakey", verb, ..] => kms::datakey(m, o, verb),
-        ["audit", verb, ..] => audit::run(m, o, verb),
-        ["random", ..] => random(m, o),
-        ["mechanisms", ..] => {
-            mechanisms(m, o);
-            Ok(())
-        }
-        _ => Err(USAGE.into()),
+/// Prints an error: words on stderr, or `{"error": {"code", "message"}}` with
+/// `--json`.
+fn report(json: bool, code: &str, message: &str) {
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({"error": {"code": code, "message": message}})
+        );
+    } else {
+        eprintln!("softkms: {message}");
     }
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(o) => o,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+            use clap::error::ErrorKind as K;
+            let usage = !matches!(e.kind(), K::DisplayHelp | K::DisplayVersion);
+            if usage && std::env::args().any(|a| a == "--json") {
+                let text = e.render().to_string();
+                report(true, "CKR_ARGUMENTS_BAD", text.trim());
+                return ExitCode::from(2);
+            }
+            // Help and version on stdout with 0, usage errors on stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(if usage { 2 } else { 0 });
         }
     };
-    if let Some(u) = &opts.username {
-        let _ = USERNAME.set(u.clone());
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "softkms",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
     }
+    let json = cli.json;
     // Dropping the handle at the end of the run closes SoftKMS (`C_Finalize`).
-    let result = Softkms::open()
-        .map_err(fail)
-        .and_then(|kms| run(&opts, &kms));
+    let result = Softkms::open().and_then(|kms| {
+        log::debug!(
+            "command line: slot {}, configuration {}",
+            cli.slot,
+            Softkms::config_file().map_or_else(|| "(defaults)".into(), |p| p.display().to_string())
+        );
+        let c = Ctx {
+            kms,
+            slot: cli.slot,
+            json,
+            user: cli.user,
+        };
+        run(&c, cli.command)
+    });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("softkms: {e}");
+            log::debug!("command line: failed: {:?} {}", e.kind(), e.message());
+            report(json, e.code_name(), e.message());
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
     }
 }

@@ -1,122 +1,122 @@
-//! The principal and policy commands of `softkms` (`docs/policy.md`): `user
-//! add|list|remove|set-pin` (as the SO) and `key set-policy`. The API makes
-//! the same PKCS#11 calls a stock client would: objects of class
-//! `CKO_SOFTKMS_PRINCIPAL` and writes of `CKA_SOFTKMS_POLICY`.
+//! The principal and PIN commands of `softkms` (`docs/policy.md`): `user
+//! add|list|remove|set-pin` (as the SO) and `pin change`. The API makes the
+//! same PKCS#11 calls a stock client would: objects of class
+//! `CKO_SOFTKMS_PRINCIPAL`, `C_SetPIN`.
 
-use super::{env_pin, fail, flag, json_str, out, session, Opts};
-use softkms::api::{KeyPolicy, KeyRef, Principal, PrincipalName, Softkms, Token};
+use super::{env_pin, Ctx, Outcome};
+use clap::Subcommand;
+use softkms::api::{Error, PrincipalName};
 
-/// A session with the SO logged in (`SOFTKMS_SO_PIN`).
-fn so_session(kms: &Softkms, slot: u64) -> Result<Token, String> {
-    let t = session(kms, slot, false)?;
-    let pin = env_pin("SOFTKMS_SO_PIN")?;
-    t.login(&Principal::SecurityOfficer, &pin).map_err(fail)?;
-    Ok(t)
+#[derive(Subcommand)]
+pub(crate) enum UserCmd {
+    /// Add a principal (as the SO); its PIN from SOFTKMS_NEW_PIN or asked for.
+    Add {
+        /// Its name.
+        name: String,
+    },
+    /// The named principals.
+    List,
+    /// Remove a principal (as the SO).
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Set a principal's PIN (as the SO; also lifts a lock-out).
+    SetPin {
+        /// Its name.
+        name: String,
+    },
 }
 
-fn name_arg(o: &Opts, verb: &str) -> Result<PrincipalName, String> {
-    let name = o
-        .words
-        .get(2)
-        .ok_or_else(|| format!("user {verb} needs a NAME"))?;
-    PrincipalName::new(name).map_err(|why| format!("{name:?}: {why}"))
+#[derive(Subcommand)]
+pub(crate) enum PinCmd {
+    /// Change the PIN of whoever logs in: the token owner (SOFTKMS_PIN), the
+    /// --user principal (SOFTKMS_PIN), or with --so the SO (SOFTKMS_SO_PIN);
+    /// the new PIN from SOFTKMS_NEW_PIN or asked for twice.
+    Change {
+        /// Change the SO PIN.
+        #[arg(long)]
+        so: bool,
+    },
 }
 
-/// `user add NAME` (PIN from `SOFTKMS_NEW_PIN`).
-fn add(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let name = name_arg(o, "add")?;
-    let pin = env_pin("SOFTKMS_NEW_PIN")?;
-    let t = so_session(kms, o.slot)?;
-    t.add_principal(&name, &pin).map_err(fail)?;
-    if o.json {
-        emit!("{{\"added\":{}}}", json_str(name.as_str()));
-    } else {
-        emit!("principal {:?} added", name.as_str());
-    }
-    Ok(())
+fn name_arg(name: &str) -> Result<PrincipalName, Error> {
+    PrincipalName::new(name)
 }
 
-/// `user list`: the named principals (public objects: no login needed).
-fn list(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let t = session(kms, o.slot, false)?;
-    let names = t.list_principals().map_err(fail)?;
-    if o.json {
-        let v: Vec<serde_json::Value> = names.into_iter().map(serde_json::Value::String).collect();
-        out(&serde_json::Value::Array(v).to_string());
-    } else {
-        for n in names {
-            out(&n);
+fn principal_json(name: &str) -> serde_json::Value {
+    serde_json::json!({ "principal": name })
+}
+
+/// `softkms user …`.
+pub(crate) fn user(c: &Ctx, cmd: UserCmd) -> Outcome {
+    let (name, what) = match cmd {
+        UserCmd::List => {
+            let t = c.session(false)?;
+            let names = t.list_principals()?;
+            let v: Vec<serde_json::Value> = names.iter().map(|n| principal_json(n)).collect();
+            c.print(&serde_json::Value::Array(v), || names.clone());
+            return Ok(true);
         }
-    }
-    Ok(())
+        UserCmd::Add { name } => {
+            let name = name_arg(&name)?;
+            let pin = env_pin("SOFTKMS_NEW_PIN", true)?;
+            c.so_session()?.add_principal(&name, &pin)?;
+            (name, "added")
+        }
+        UserCmd::Remove { name } => {
+            let name = name_arg(&name)?;
+            c.so_session()?.remove_principal(&name)?;
+            (name, "removed")
+        }
+        UserCmd::SetPin { name } => {
+            let name = name_arg(&name)?;
+            let pin = env_pin("SOFTKMS_NEW_PIN", true)?;
+            c.so_session()?.set_principal_pin(&name, &pin)?;
+            (name, "PIN set")
+        }
+    };
+    let mut v = principal_json(name.as_str());
+    v["done"] = serde_json::Value::String(what.to_string());
+    c.print(&v, || {
+        vec![format!("principal {:?}: {what}", name.as_str())]
+    });
+    Ok(true)
 }
 
-/// `user remove NAME`.
-fn remove(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let name = name_arg(o, "remove")?;
-    let t = so_session(kms, o.slot)?;
-    t.remove_principal(&name).map_err(fail)?;
-    if o.json {
-        emit!("{{\"removed\":{}}}", json_str(name.as_str()));
-    } else {
-        emit!("principal {:?} removed", name.as_str());
-    }
-    Ok(())
-}
-
-/// `user set-pin NAME` (new PIN from `SOFTKMS_NEW_PIN`; clears a lock-out).
-fn set_pin(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let name = name_arg(o, "set-pin")?;
-    let pin = env_pin("SOFTKMS_NEW_PIN")?;
-    let t = so_session(kms, o.slot)?;
-    t.set_principal_pin(&name, &pin).map_err(fail)?;
-    if o.json {
-        emit!("{{\"pin_set\":{}}}", json_str(name.as_str()));
-    } else {
-        emit!("the PIN of principal {:?} is set", name.as_str());
-    }
-    Ok(())
-}
-
-/// `user add|list|remove|set-pin`.
-pub(super) fn user(kms: &Softkms, o: &Opts, verb: &str) -> Result<(), String> {
-    match verb {
-        "add" => add(kms, o),
-        "list" => list(kms, o),
-        "remove" => remove(kms, o),
-        "set-pin" => set_pin(kms, o),
-        other => Err(format!(
-            "unknown command user {other} (add, list, remove, set-pin)"
-        )),
-    }
-}
-
-/// `key set-policy NAME --policy FILE [--force]`: checks the policy here first,
-/// for a readable error, then writes it as the logged-in principal.
-pub(super) fn set_policy(kms: &Softkms, o: &Opts) -> Result<(), String> {
-    let name = o.words.get(2).ok_or("key set-policy needs a NAME")?;
-    let file = flag(&o.words, "--policy").ok_or("key set-policy needs --policy FILE")?;
-    let force = o.words.iter().any(|w| w == "--force");
-    let json = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
-    let policy = KeyPolicy::parse(&json).map_err(|why| format!("{file}: {why}"))?;
-    if !force && policy.locks_out() {
-        return Err(format!(
-            "{file}: no principal could change this policy again (nobody has SetPolicy \
-             without a condition); add --force to set it anyway"
+/// `softkms pin change [--so]`.
+pub(crate) fn pin(c: &Ctx, cmd: PinCmd) -> Outcome {
+    let PinCmd::Change { so } = cmd;
+    if so && c.user.is_some() {
+        return Err(super::invalid(
+            "pin change --so changes the SO PIN: drop --user",
         ));
     }
-    let t = session(kms, o.slot, true)?;
-    let k = t
-        .put_key_policy(&KeyRef::label(name), &policy, force)
-        .map_err(fail)?;
-    let stored = k
-        .policy
-        .as_ref()
-        .map_or(serde_json::Value::Null, KeyPolicy::to_json);
-    if o.json {
-        emit!("{{\"policy_set\":{},\"policy\":{stored}}}", json_str(name));
+    let (old_var, who) = if so {
+        ("SOFTKMS_SO_PIN", "the SO".to_string())
     } else {
-        emit!("the policy of key {name:?} is set");
-    }
-    Ok(())
+        let who = c.user.as_ref().map_or_else(
+            || "the token owner".to_string(),
+            |u| format!("principal {u:?}"),
+        );
+        ("SOFTKMS_PIN", who)
+    };
+    let t = c.session(false)?;
+    let old = env_pin(old_var, false)?;
+    let new = env_pin("SOFTKMS_NEW_PIN", true)?;
+    let principal = if so {
+        softkms::api::Principal::SecurityOfficer
+    } else {
+        match &c.user {
+            Some(name) => softkms::api::Principal::Named(name.clone()),
+            None => softkms::api::Principal::User,
+        }
+    };
+    t.login(&principal, &old)?;
+    t.change_pin(&old, &new)?;
+    c.print(
+        &serde_json::json!({"pin_changed": principal.name()}),
+        || vec![format!("the PIN of {who} is changed")],
+    );
+    Ok(true)
 }
