@@ -42,8 +42,19 @@ pub const CKA_SOFTKMS_POLICY_FORCE: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x
 /// UTF-8, write-only: a principal's PIN (principal objects only).
 pub const CKA_SOFTKMS_PRINCIPAL_PIN: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x12;
 
+/// UTF-8: the `CKA_UNIQUE_ID` of the key an alias points at (alias objects;
+/// writable to re-point the alias).
+pub const CKA_SOFTKMS_ALIAS_TARGET: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x13;
+/// UTF-8, 0..=8192 bytes: a key's description.
+pub const CKA_SOFTKMS_DESCRIPTION: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x14;
+/// UTF-8 JSON object of strings: a key's tags (stored sorted, without spaces).
+pub const CKA_SOFTKMS_TAGS: CK_ATTRIBUTE_TYPE = SOFTKMS_VENDOR_BASE + 0x15;
+
 /// The object class of a named principal (`docs/policy.md`).
 pub const CKO_SOFTKMS_PRINCIPAL: CK_OBJECT_CLASS = SOFTKMS_VENDOR_BASE + 0x01;
+/// The object class of a key alias: `CKA_LABEL` = `alias/NAME`, unique on the
+/// token (`docs/vendor-abi.md`, "Aliases").
+pub const CKO_SOFTKMS_ALIAS: CK_OBJECT_CLASS = SOFTKMS_VENDOR_BASE + 0x02;
 
 /// `CKA_SOFTKMS_KEY_STATE`: the key can be used.
 pub const SOFTKMS_KEY_STATE_ENABLED: CK_ULONG = 1;
@@ -129,7 +140,11 @@ mod tests {
             ("CKA_SOFTKMS_CREATOR", CKA_SOFTKMS_CREATOR),
             ("CKA_SOFTKMS_POLICY_FORCE", CKA_SOFTKMS_POLICY_FORCE),
             ("CKA_SOFTKMS_PRINCIPAL_PIN", CKA_SOFTKMS_PRINCIPAL_PIN),
+            ("CKA_SOFTKMS_ALIAS_TARGET", CKA_SOFTKMS_ALIAS_TARGET),
+            ("CKA_SOFTKMS_DESCRIPTION", CKA_SOFTKMS_DESCRIPTION),
+            ("CKA_SOFTKMS_TAGS", CKA_SOFTKMS_TAGS),
             ("CKO_SOFTKMS_PRINCIPAL", CKO_SOFTKMS_PRINCIPAL),
+            ("CKO_SOFTKMS_ALIAS", CKO_SOFTKMS_ALIAS),
             ("SOFTKMS_KEY_STATE_ENABLED", SOFTKMS_KEY_STATE_ENABLED),
             ("SOFTKMS_KEY_STATE_DISABLED", SOFTKMS_KEY_STATE_DISABLED),
             (

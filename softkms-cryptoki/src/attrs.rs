@@ -132,6 +132,40 @@ pub fn principal_class() -> Attribute {
     ulong(cryptoki_sys::CKA_CLASS, CKO_SOFTKMS_PRINCIPAL)
 }
 
+/// `CKA_SOFTKMS_DESCRIPTION`: a key's description (up to 8192 bytes).
+pub fn description(text: &str) -> Attribute {
+    bytes(CKA_SOFTKMS_DESCRIPTION, text.as_bytes())
+}
+
+/// `CKA_SOFTKMS_TAGS`: a key's tags, as the JSON object the module takes
+/// (at most 50; keys 1..=128 characters, values up to 256, no `aws:` prefix).
+pub fn tags(tags: &std::collections::BTreeMap<String, String>) -> Attribute {
+    // A map of strings always serializes.
+    bytes(
+        CKA_SOFTKMS_TAGS,
+        &serde_json::to_vec(tags).unwrap_or_default(),
+    )
+}
+
+/// The template of a key alias: `CKO_SOFTKMS_ALIAS` named `alias/NAME`,
+/// pointing at the key whose `CKA_UNIQUE_ID` is `target`, a private token
+/// object. `C_CreateObject` makes it; a write of
+/// `CKA_SOFTKMS_ALIAS_TARGET` ([`alias_target`]) re-points it.
+pub fn alias_template(name: &str, target: &str) -> Vec<Attribute> {
+    vec![
+        ulong(cryptoki_sys::CKA_CLASS, CKO_SOFTKMS_ALIAS),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Label(name.as_bytes().to_vec()),
+        alias_target(target),
+    ]
+}
+
+/// `CKA_SOFTKMS_ALIAS_TARGET`: the key (its `CKA_UNIQUE_ID`) an alias names.
+pub fn alias_target(target: &str) -> Attribute {
+    bytes(CKA_SOFTKMS_ALIAS_TARGET, target.as_bytes())
+}
+
 /// The attribute types [`KeyInfo`](crate::KeyInfo) reads.
 pub(crate) fn vendor_type(ty: CK_ATTRIBUTE_TYPE) -> AttributeType {
     AttributeType::VendorDefined(ty)

@@ -446,3 +446,60 @@ fn streams() {
         &data[..]
     );
 }
+
+#[test]
+fn aliases_descriptions_and_tags() {
+    let t = Token::new();
+    let s = t.user_session();
+    let a = t.managed_key(&s, "a");
+    let b = t.managed_key(&s, "b");
+    let id = |k| KeyInfo::read(&s, k).expect("info").unique_id;
+    let alias = s
+        .create_object(&attrs::alias_template("alias/app", &id(a)))
+        .expect("alias");
+    let target = |s: &Session| {
+        let v = s
+            .get_attributes(
+                alias,
+                &[AttributeType::VendorDefined(abi::CKA_SOFTKMS_ALIAS_TARGET)],
+            )
+            .expect("read");
+        match v.first() {
+            Some(Attribute::VendorDefined((_, bytes))) => {
+                String::from_utf8(bytes.clone()).expect("utf-8")
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(target(&s), id(a));
+    s.update_attributes(alias, &[attrs::alias_target(&id(b))])
+        .expect("re-point");
+    assert_eq!(target(&s), id(b));
+    // A second alias of the same name is refused.
+    assert_eq!(
+        rv(s.create_object(&attrs::alias_template("alias/app", &id(a)))
+            .map_err(Error::from)),
+        RvError::AttributeValueInvalid
+    );
+    let tags: std::collections::BTreeMap<String, String> =
+        [("team".to_string(), "pay".to_string())].into();
+    s.update_attributes(a, &[attrs::description("orders"), attrs::tags(&tags)])
+        .expect("describe");
+    let v = s
+        .get_attributes(
+            a,
+            &[
+                AttributeType::VendorDefined(abi::CKA_SOFTKMS_DESCRIPTION),
+                AttributeType::VendorDefined(abi::CKA_SOFTKMS_TAGS),
+            ],
+        )
+        .expect("read");
+    let text = |i: usize| match v.get(i) {
+        Some(Attribute::VendorDefined((_, bytes))) => {
+            String::from_utf8(bytes.clone()).expect("utf-8")
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(text(0), "orders");
+    assert_eq!(text(1), r#"{"team":"pay"}"#);
+}
