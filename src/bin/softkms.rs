@@ -104,8 +104,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TokenCmd {
-    /// Initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN, when set, becomes
-    /// the user PIN). An initialized token is refused without --force.
+    /// Initialize the token (SOFTKMS_SO_PIN; SOFTKMS_PIN, or the PIN asked
+    /// for on a terminal, becomes the user PIN). An initialized token is
+    /// refused without --force.
     Init {
         /// The token's label.
         #[arg(long)]
@@ -217,6 +218,7 @@ pub(crate) fn env_pin(var: &str, confirm: bool) -> Result<Pin, Error> {
     let who = match var {
         "SOFTKMS_SO_PIN" => "SO PIN",
         "SOFTKMS_NEW_PIN" => "new PIN",
+        _ if confirm => "user PIN",
         _ => "PIN",
     };
     if !std::io::stdin().is_terminal() {
@@ -260,9 +262,13 @@ fn token_init(c: &Ctx, label: &str, force: bool) -> Outcome {
         );
     }
     let so = env_pin("SOFTKMS_SO_PIN", !status.initialized)?;
-    let user = match std::env::var_os("SOFTKMS_PIN") {
-        Some(_) => Some(env_pin("SOFTKMS_PIN", false)?),
-        None => None,
+    // The user PIN from SOFTKMS_PIN, or asked for on a terminal; a script
+    // without SOFTKMS_PIN sets only the SO PIN.
+    use std::io::IsTerminal;
+    let user = if std::env::var_os("SOFTKMS_PIN").is_some() || std::io::stdin().is_terminal() {
+        Some(env_pin("SOFTKMS_PIN", true)?)
+    } else {
+        None
     };
     c.kms.init_token(c.slot, label, &so)?;
     if let Some(user) = user {
