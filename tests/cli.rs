@@ -55,6 +55,23 @@ impl Cli {
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
+    /// Runs with more environment variables (`env`).
+    fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.cmd(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+    /// [`Cli::run_with`] of a command that must succeed.
+    fn ok_with(&self, env: &[(&str, &str)], args: &[&str]) {
+        let o = self.run_with(env, args);
+        assert!(
+            o.status.success(),
+            "softkms {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
         assert!(
@@ -529,20 +546,12 @@ fn errors_say_the_rule_in_words() {
     let e = c.fails(1, &["key", "enable", "ec"]);
     assert!(e.contains("cancel"), "{e}");
     // A PIN that is too short.
-    let e = c
-        .cmd(&["user", "add", "bob"])
-        .env("SOFTKMS_NEW_PIN", "abc")
-        .output()
-        .unwrap();
+    let e = c.run_with(&[("SOFTKMS_NEW_PIN", "abc")], &["user", "add", "bob"]);
     assert_eq!(e.status.code(), Some(1));
     let e = String::from_utf8_lossy(&e.stderr);
     assert!(e.contains("PIN") && e.contains("characters"), "{e}");
     // SOFTKMS_LOG=debug says something on the CLI path.
-    let o = c
-        .cmd(&["key", "show", "nope"])
-        .env("SOFTKMS_LOG", "debug")
-        .output()
-        .unwrap();
+    let o = c.run_with(&[("SOFTKMS_LOG", "debug")], &["key", "show", "nope"]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
         e.lines().count() >= 3 && e.contains("DEBUG softkms: command line: failed"),
@@ -919,56 +928,44 @@ fn signatures_macs_and_public_keys() {
 fn pins_change_for_the_owner_and_principals() {
     let c = Cli::ready();
     c.ok(&["key", "create", "k"]);
-    let o = c
-        .cmd(&["pin", "change"])
-        .env("SOFTKMS_NEW_PIN", "owner-new-pin")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    c.ok_with(&[("SOFTKMS_NEW_PIN", "owner-new-pin")], &["pin", "change"]);
     c.fails(1, &["key", "list"]);
-    let o = c
-        .cmd(&["key", "list"])
-        .env("SOFTKMS_PIN", "owner-new-pin")
-        .output()
-        .unwrap();
+    let o = c.run_with(&[("SOFTKMS_PIN", "owner-new-pin")], &["key", "list"]);
     assert!(o.status.success());
     // A principal changes its own PIN.
-    let o = c
-        .cmd(&["user", "add", "alice"])
-        .env("SOFTKMS_NEW_PIN", "alice-pin-1")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    c.ok_with(
+        &[("SOFTKMS_NEW_PIN", "alice-pin-1")],
+        &["user", "add", "alice"],
+    );
     assert_eq!(
         c.json(&["user", "list"]),
         serde_json::json!([{"principal": "alice"}])
     );
-    let o = c
-        .cmd(&["--user", "alice", "pin", "change"])
-        .env("SOFTKMS_PIN", "alice-pin-1")
-        .env("SOFTKMS_NEW_PIN", "alice-pin-2")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = c
-        .cmd(&["--user", "alice", "key", "list"])
-        .env("SOFTKMS_PIN", "alice-pin-1")
-        .output()
-        .unwrap();
+    c.ok_with(
+        &[
+            ("SOFTKMS_PIN", "alice-pin-1"),
+            ("SOFTKMS_NEW_PIN", "alice-pin-2"),
+        ],
+        &["--user", "alice", "pin", "change"],
+    );
+    let o = c.run_with(
+        &[("SOFTKMS_PIN", "alice-pin-1")],
+        &["--user", "alice", "key", "list"],
+    );
     assert_eq!(o.status.code(), Some(1));
+    c.ok_with(
+        &[("SOFTKMS_PIN", "alice-pin-2")],
+        &["--user", "alice", "key", "list"],
+    );
     // The SO's own PIN.
-    let o = c
-        .cmd(&["pin", "change", "--so"])
-        .env("SOFTKMS_NEW_PIN", "so-new-pin")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = c
-        .cmd(&["user", "remove", "alice"])
-        .env("SOFTKMS_SO_PIN", "so-new-pin")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    c.ok_with(
+        &[("SOFTKMS_NEW_PIN", "so-new-pin")],
+        &["pin", "change", "--so"],
+    );
+    c.ok_with(
+        &[("SOFTKMS_SO_PIN", "so-new-pin")],
+        &["user", "remove", "alice"],
+    );
 }
 
 #[test]
