@@ -376,6 +376,9 @@ fn usage_help_version_and_unknown_input() {
     let e = c.fails(2, &["--json", "key", "lisst"]);
     let v: serde_json::Value = serde_json::from_str(e.trim()).unwrap();
     assert_eq!(v["error"]["code"], "CKR_ARGUMENTS_BAD");
+    // A --user that a command would ignore is refused.
+    let e = c.fails(1, &["--user", "alice", "token", "info"]);
+    assert!(e.contains("no effect"), "{e}");
     let bash = c.ok(&["completions", "bash"]);
     assert!(bash.contains("softkms"), "{bash}");
     c.fails(2, &["completions", "tcsh"]);
@@ -677,6 +680,53 @@ fn data_commands_take_back_what_they_write() {
     ]);
     assert_eq!(std::fs::read(c.path("back")).unwrap(), b"round trip");
 
+    // Files the CLI writes are its user's alone, and a message cut short
+    // leaves no plaintext file behind (not even the part before the cut).
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(c.path("back"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let big = vec![7u8; 3 << 20];
+    std::fs::write(c.path("big"), &big).unwrap();
+    c.ok(&[
+        "encrypt",
+        "--key",
+        "data",
+        "--in",
+        &c.path("big"),
+        "--out",
+        &c.path("big.m"),
+    ]);
+    let m = std::fs::read(c.path("big.m")).unwrap();
+    std::fs::write(c.path("cut.m"), &m[..m.len() - 1000]).unwrap();
+    c.fails(
+        1,
+        &[
+            "decrypt",
+            "--in",
+            &c.path("cut.m"),
+            "--out",
+            &c.path("cut.out"),
+        ],
+    );
+    assert!(!Path::new(&c.path("cut.out")).exists());
+    let leftovers: Vec<_> = std::fs::read_dir(c.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    c.ok(&[
+        "decrypt",
+        "--in",
+        &c.path("big.m"),
+        "--out",
+        &c.path("big.out"),
+    ]);
+    assert_eq!(std::fs::read(c.path("big.out")).unwrap(), big);
+
     // re-encrypt: the context it had, the context it gets.
     c.ok(&[
         "re-encrypt",
@@ -820,6 +870,8 @@ fn signatures_macs_and_public_keys() {
         ]);
         assert_eq!(std::fs::read(c.path("der")).unwrap()[0], 0x30);
     }
+    let e = c.fails(1, &["get-public-key", "p256", "--base64"]);
+    assert!(e.contains("--format der"), "{e}");
     // A digest signed is the message signed (ECDSA and RSA).
     let digest = {
         use sha2::Digest;

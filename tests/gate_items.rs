@@ -804,3 +804,57 @@ fn child() {
         other => panic!("unknown role {other}"),
     }
 }
+
+// ---------------------------------------------------------------- data key pairs
+
+/// `GenerateDataKey` lets a principal envelope-wrap a session key the module
+/// generated (a data key pair's private key), never a key of a value it chose:
+/// it never encrypts chosen bytes, as `Encrypt` would.
+#[test]
+fn generate_data_key_wraps_only_keys_the_module_generated() {
+    let ctx = Ctx::new(1);
+    let slot = ctx.init_token(0);
+    add_principal(&ctx, slot, "gdk", "gdk-pin-1");
+    let raw = Raw3::new();
+    let s = ctx.user_session(0);
+    let k = generated_managed(
+        &s,
+        "K",
+        &[policy_attr(&policy(&[
+            (&["user"], &["*"], None),
+            (&["gdk"], &["GenerateDataKey"], None),
+        ]))],
+    );
+    let k_uid = uid_of(&s, k);
+    let _ = s.logout();
+    assert_eq!(raw.login_user(&s, "gdk", "gdk-pin-1"), CKR_OK);
+    let k = refind(&s, &k_uid);
+    let params = env_params(BILLING);
+    let m = envelope(&params);
+    let kfnp = Some(RvError::KeyFunctionNotPermitted);
+    // A key whose value the caller chose (C_CreateObject), and one unwrapped
+    // from bytes it chose: refused.
+    let chosen = session_aes(&s, "chosen", &[]);
+    assert_eq!(code(s.wrap_key(&m, k, chosen)), kfnp);
+    let mut iv = [1; 12];
+    let ct = s.encrypt(&gcm(&mut iv), chosen, &[0x42; 32]).unwrap();
+    let unwrapped = s
+        .unwrap_key(&gcm(&mut iv), chosen, &ct, &unwrap_template())
+        .unwrap();
+    assert_eq!(code(s.wrap_key(&m, k, unwrapped)), kfnp);
+    // Nor a plain encryption.
+    assert_eq!(code(s.encrypt(&m, k, b"chosen bytes")), kfnp);
+    // A key the module generated in this session: wrapped.
+    let generated = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(32.into()),
+                Attribute::Sensitive(false),
+                Attribute::Extractable(true),
+            ],
+        )
+        .unwrap();
+    assert!(s.wrap_key(&m, k, generated).is_ok());
+}

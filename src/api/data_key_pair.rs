@@ -105,8 +105,12 @@ impl Token {
                 private_key_ciphertext_blob: blob,
             })
         })();
-        let _ = m.destroy_object(h, private_h);
-        let _ = m.destroy_object(h, public_h);
+        for o in [private_h, public_h] {
+            if let Err(e) = m.destroy_object(h, o) {
+                // It goes with the session at the latest.
+                log::warn!("data key pair: a session key was not destroyed: {e}");
+            }
+        }
         result
     }
 
@@ -133,7 +137,9 @@ impl Token {
             let der = Zeroizing::new(call(|ob| m.decrypt(h, &wrapped, ob))?);
             Ok(SecretBytes::from(der))
         })();
-        let _ = m.destroy_object(h, transport);
+        if let Err(e) = m.destroy_object(h, transport) {
+            log::warn!("data key pair: the transport key was not destroyed: {e}");
+        }
         result
     }
 }

@@ -413,10 +413,12 @@ impl Token {
         let r = (|| {
             let plain = self.decrypt_taken(message, source_context)?;
             let ciphertext_blob = self.encrypt_taken(to, plain.plaintext.as_bytes(), context)?;
-            let k = self.key_handle(to)?;
+            // The key that encrypted it, as the new message names it (`to`
+            // may have been re-pointed since).
+            let key_id = KeyId::new(header(&ciphertext_blob)?.key_id);
             Ok(ReEncrypted {
                 source_key_id: plain.key_id,
-                key_id: KeyId::new(self.text(k, CKA_UNIQUE_ID).unwrap_or_default()),
+                key_id,
                 ciphertext_blob,
             })
         })();

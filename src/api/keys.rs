@@ -46,9 +46,10 @@ pub enum KeyRef {
     /// the key the alias points at now. No such alias, or an alias whose key
     /// is gone, is [`ErrorKind::NotFound`](super::ErrorKind::NotFound).
     Alias(String),
-    /// A key id, or else a label (what a command-line user types): the key
-    /// whose id it is, else the key it labels, by the rules of
-    /// [`KeyRef::Label`].
+    /// A key id, or else a label (what a command-line user types): 32
+    /// lower-case hex digits name the key whose id they are (and nothing
+    /// else: a label of that form is never taken), anything else the key it
+    /// labels, by the rules of [`KeyRef::Label`].
     Name(String),
 }
 

@@ -170,6 +170,12 @@ fn state_of(v: Option<u64>) -> Option<KeyState> {
     }
 }
 
+/// Whether `s` has the form of the `CKA_UNIQUE_ID` SoftKMS gives an
+/// object: 32 lower-case hex digits.
+fn looks_like_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl Token {
     // ---- finding keys (the caller holds `take`)
 
@@ -180,38 +186,42 @@ impl Token {
                 h.ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key with id {id}")))
             }),
             KeyRef::Alias(name) => self.alias_key_handle(name),
-            KeyRef::Name(name) => match self.key_by_id(&KeyId::new(name.as_str()))? {
-                Some(k) => Ok(k),
-                None => self
-                    .key_handle(&KeyRef::Label(name.clone()))
+            // A name shaped like a key id is only an id: a key labelled with
+            // the id of a key deleted since never captures it.
+            KeyRef::Name(name) if looks_like_id(name) => self
+                .key_by_id(&KeyId::new(name.as_str()))?
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key with id {name}"))),
+            KeyRef::Name(name) => {
+                self.key_handle(&KeyRef::Label(name.clone()))
                     .map_err(|e| match e.kind() {
                         ErrorKind::NotFound => {
                             e.with_message(format!("no key with the id or label {name:?}"))
                         }
                         _ => e,
-                    }),
-            },
+                    })
+            }
             KeyRef::Label(name) => {
+                // Secret keys and private keys (a pair's public key carries
+                // the same label as its private key): one in all, or an error.
+                let mut found = Vec::new();
                 for class in [CKO_SECRET_KEY, CKO_PRIVATE_KEY] {
                     let t = vec![label_attr(name), Attribute::ulong(CKA_CLASS, class)];
-                    match self.find(&t, 2)?.as_slice() {
-                        [k] => return Ok(*k),
-                        [] => continue,
-                        _ => {
-                            return Err(Error::new(
-                                ErrorKind::Ambiguous,
-                                format!(
-                                    "more than one key is labelled {name:?}: name it by its id \
-                                     (softkms key list shows ids)"
-                                ),
-                            ))
-                        }
-                    }
+                    found.extend(self.find(&t, 2)?);
                 }
-                Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!("no key labelled {name:?}"),
-                ))
+                match found.as_slice() {
+                    [k] => Ok(*k),
+                    [] => Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("no key labelled {name:?}"),
+                    )),
+                    _ => Err(Error::new(
+                        ErrorKind::Ambiguous,
+                        format!(
+                            "more than one key is labelled {name:?}: name it by its id \
+                             (softkms key list shows ids)"
+                        ),
+                    )),
+                }
             }
         }
     }

@@ -187,12 +187,14 @@ impl Ctx {
     }
 
     /// Prints `value` as JSON with `--json`, else the lines `text` makes.
+    /// The printed text is wiped afterwards: it may hold a secret (a data
+    /// key, a plaintext).
     pub(crate) fn print(&self, value: &serde_json::Value, text: impl FnOnce() -> Vec<String>) {
         if self.json {
-            out(&value.to_string());
+            out(&zeroize::Zeroizing::new(value.to_string()));
         } else {
             for line in text() {
-                out(&line);
+                out(&zeroize::Zeroizing::new(line));
             }
         }
     }
@@ -403,7 +405,25 @@ fn mechanisms(c: &Ctx, a: &MechanismsArgs) -> Outcome {
     Ok(true)
 }
 
+/// The commands that never log in as a named principal, and who they run
+/// as: `--user` there would be ignored, so it is refused.
+fn runs_without_principal(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Token(_) => Some("the SO or no one"),
+        Command::User(users::UserCmd::List) | Command::Random(_) | Command::Mechanisms(_) => {
+            Some("no one (no login)")
+        }
+        Command::User(_) => Some("the SO"),
+        _ => None,
+    }
+}
+
 fn run(c: &Ctx, command: Command) -> Outcome {
+    if let (Some(user), Some(who)) = (&c.user, runs_without_principal(&command)) {
+        return Err(invalid(format!(
+            "--user {user:?} has no effect here: this command runs as {who}"
+        )));
+    }
     match command {
         Command::Token(TokenCmd::Init { label, force }) => token_init(c, &label, force),
         Command::Token(TokenCmd::Info) => token_info(c, None),

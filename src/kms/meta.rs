@@ -20,6 +20,10 @@ pub(crate) const MAX_TAGS: usize = 50;
 pub(crate) const MAX_TAG_KEY: usize = 128;
 /// The longest tag value, in characters (AWS KMS: 256).
 pub(crate) const MAX_TAG_VALUE: usize = 256;
+/// The most bytes of tags JSON read: every tag at its longest, each
+/// character escaped (a surrogate pair, 12 bytes), with punctuation and
+/// some spaces.
+const MAX_TAGS_BYTES: usize = MAX_TAGS * ((MAX_TAG_KEY + MAX_TAG_VALUE) * 12 + 16) + 16;
 /// The prefix reserved for AWS's own tags, refused as AWS KMS refuses it.
 const RESERVED_PREFIX: &str = "aws:";
 
@@ -121,6 +125,14 @@ pub(crate) fn encode_tags(tags: &BTreeMap<String, String>) -> Vec<u8> {
 pub(crate) fn parse_tags(v: &[u8]) -> std::result::Result<BTreeMap<String, String>, String> {
     if v.is_empty() {
         return Ok(BTreeMap::new());
+    }
+    // The longest canonical set, with room for spaces and escapes: nothing
+    // larger is parsed at all.
+    if v.len() > MAX_TAGS_BYTES {
+        return Err(format!(
+            "tags take at most {MAX_TAGS_BYTES} bytes of JSON, not {}",
+            v.len()
+        ));
     }
     let map: UniqueMap =
         serde_json::from_slice(v).map_err(|e| format!("tags are a JSON object of strings: {e}"))?;

@@ -40,8 +40,10 @@ impl Module {
         let alias = aliases::parse_create(template)?;
         let key = alias_target(t, &alias.target)?;
         let function = "C_CreateObject";
-        self.may_point_at(t, s.handle, function, &key, &alias.name)?;
+        // Audit records name an alias by its uid: the name is sealed like any
+        // private object's label, the audit log is not.
         let uid = t.alias_uid(&alias.name)?;
+        self.may_point_at(t, s.handle, function, &key, &uid)?;
         if t.state.read().objects.handle_of(&uid).is_some() {
             return Err(exists(&alias.name));
         }
@@ -55,7 +57,7 @@ impl Module {
         let rec = self
             .rec(t, function, s.handle)
             .with_key(key.unique_id(), None)
-            .with_reason(&format!("alias {} created", alias.name));
+            .with_reason(&format!("alias {uid} created"));
         t.persist_guarded(
             new_object_handle(),
             attrs,
@@ -83,13 +85,14 @@ impl Module {
         }
         let target = aliases::parse_set(template)?;
         let name = aliases::name_of(alias);
+        let uid = alias.unique_id();
         let function = "C_SetAttributeValue";
         let new = alias_target(t, &target)?;
         let old = aliases::target_of(alias).and_then(|uid| key_by_uid(t, uid));
         if let Some(old) = &old {
-            self.may_manage(t, s.handle, function, old, &name)?;
+            self.may_manage(t, s.handle, function, old, uid)?;
         }
-        self.may_point_at(t, s.handle, function, &new, &name)?;
+        self.may_point_at(t, s.handle, function, &new, uid)?;
         let mut attrs = alias.attrs().clone();
         attrs.insert(
             CKA_SOFTKMS_ALIAS_TARGET,
@@ -99,7 +102,7 @@ impl Module {
         let rec = self
             .rec(t, function, s.handle)
             .with_key(new.unique_id(), None)
-            .with_reason(&format!("alias {name} re-pointed (was key {was})"));
+            .with_reason(&format!("alias {uid} re-pointed (was key {was})"));
         t.persist_guarded(
             alias.handle,
             attrs,
@@ -114,29 +117,31 @@ impl Module {
     }
 
     /// `C_DestroyObject` of an alias: needs `ManageKey` on its key, when the
-    /// key still exists.
+    /// key still exists (one try: `Error::Conflict` when the alias changed
+    /// since it was read, and the caller tries again).
     pub(super) fn destroy_alias(&self, s: &Session, t: &Token, alias: &Arc<Object>) -> Result<()> {
         if !matches!(t.state.read().login, Login::User(_)) {
             return Err(Error::UserNotLoggedIn);
         }
-        let name = aliases::name_of(alias);
+        let uid = alias.unique_id();
         let function = "C_DestroyObject";
         let target = aliases::target_of(alias).unwrap_or_default().to_string();
         let key = key_by_uid(t, &target);
         if let Some(key) = &key {
-            self.may_manage(t, s.handle, function, key, &name)?;
+            self.may_manage(t, s.handle, function, key, uid)?;
         }
         let mut rec = self
             .rec(t, function, s.handle)
-            .with_reason(&format!("alias {name} deleted"));
+            .with_reason(&format!("alias {uid} deleted"));
         if !target.is_empty() {
             rec = rec.with_key(&target, None);
         }
-        t.unpersist(alias, &rec)
+        t.unpersist_if_current(alias, &rec)
     }
 
-    /// `ManageKey` on `key`, for a change of alias `name`; a refusal is
-    /// audited under the key with its reason.
+    /// `ManageKey` on `key`, for a change of the alias whose uid is `name`
+    /// (audit records never hold an alias's name); a refusal is audited under
+    /// the key with its reason.
     fn may_manage(
         &self,
         t: &Token,

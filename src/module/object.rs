@@ -241,7 +241,17 @@ impl Module {
             return Err(Error::ActionProhibited);
         }
         if aliases::is_alias(&o) {
-            return self.destroy_alias(&s, t, &o);
+            // Checked against the alias as it is, deleted only if it is still
+            // that alias: one re-pointed meanwhile is checked again.
+            let mut o = o;
+            for _ in 0..MAX_CONFLICT_RETRIES {
+                match self.destroy_alias(&s, t, &o) {
+                    Err(Error::Conflict) => o = self.object(t, obj, Error::ObjectHandleInvalid)?,
+                    r => return r,
+                }
+            }
+            log::warn!("C_DestroyObject: the alias kept changing under us; giving up");
+            return Err(Error::Conflict);
         }
         if o.class() == Some(CKO_SOFTKMS_PRINCIPAL) {
             if !Self::is_so(t) {

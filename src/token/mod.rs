@@ -584,7 +584,7 @@ impl Token {
             let also: Vec<(String, AuditRecord)> = aliases
                 .iter()
                 .map(|a| {
-                    let why = format!("alias {} removed with its key", aliases::name_of(a));
+                    let why = format!("alias {} removed with its key", a.unique_id());
                     (a.unique_id().to_string(), rec.clone().with_reason(&why))
                 })
                 .collect();

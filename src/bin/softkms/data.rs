@@ -68,7 +68,8 @@ fn emit(
     match output {
         None => {
             meta[field] = serde_json::Value::String(b64(bytes));
-            super::out(&meta.to_string());
+            c.print(&meta, Vec::new);
+            io::wipe_field(&mut meta, field);
         }
         Some(o) => {
             let to_file = o.to_file();
@@ -291,7 +292,7 @@ pub(crate) enum MacCmd {
 }
 
 fn write_file(path: &str, bytes: &[u8]) -> Result<(), Error> {
-    std::fs::write(path, bytes).map_err(|e| Error::new(ErrorKind::Io, format!("{path}: {e}")))
+    io::write_private(path, bytes)
 }
 
 /// Runs a streaming encryption or decryption into `out`, with a progress bar
@@ -336,14 +337,22 @@ pub(crate) fn encrypt(c: &Ctx, a: &EncryptArgs) -> Outcome {
         t.encrypt_stream(&key, &ctx, &mut input, o, p)
     })?;
     log::debug!("command line: encrypted {n} bytes");
-    if c.json {
-        let k = t.describe_key(&key)?;
+    if let (true, Some(path)) = (c.json, a.out.out.as_deref().filter(|p| *p != "-")) {
+        // The key and version the message names (the key may have rotated
+        // since).
+        let mut head = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 64 << 10), &mut head)
+            })
+            .map_err(|e| Error::new(ErrorKind::Io, format!("{path}: {e}")))?;
+        let (id, version) = softkms::api::message_key_id(&head)?;
         super::out(
             &serde_json::json!({
-                "key_id": k.id.as_str(),
-                "key_version": k.current_version,
+                "key_id": id.as_str(),
+                "key_version": version,
                 "plaintext_bytes": n,
-                "out": a.out.out,
+                "out": path,
             })
             .to_string(),
         );
@@ -381,9 +390,9 @@ pub(crate) fn decrypt(c: &Ctx, a: &DecryptArgs) -> Outcome {
             let key_id = stream_any(&mut output, size, |o, p| {
                 t.decrypt_stream(&ctx, &mut chained, o, p)
             })?;
-            if c.json {
+            if let (true, Some(path)) = (c.json, a.out.out.as_deref().filter(|p| *p != "-")) {
                 super::out(
-                    &serde_json::json!({"key_id": key_id.as_str(), "out": a.out.out}).to_string(),
+                    &serde_json::json!({"key_id": key_id.as_str(), "out": path}).to_string(),
                 );
             }
             Ok(true)
@@ -474,12 +483,7 @@ fn datakey_generate(
         lines.push(format!("ciphertext blob: {}", b64(&blob)));
         lines
     });
-    // The JSON value held the plaintext's base64: wipe it.
-    if let Some(serde_json::Value::String(mut s)) =
-        v.get_mut("plaintext").map(serde_json::Value::take)
-    {
-        zeroize::Zeroize::zeroize(&mut s);
-    }
+    io::wipe_field(&mut v, "plaintext");
     Ok(true)
 }
 
@@ -521,12 +525,7 @@ fn datakey_pair(
         ));
         lines
     });
-    if let Some(serde_json::Value::String(mut s)) = v
-        .get_mut("private_key_plaintext")
-        .map(serde_json::Value::take)
-    {
-        zeroize::Zeroize::zeroize(&mut s);
-    }
+    io::wipe_field(&mut v, "private_key_plaintext");
     Ok(true)
 }
 
@@ -592,11 +591,7 @@ pub(crate) fn datakey(c: &Ctx, cmd: DatakeyCmd) -> Outcome {
                 Some(p) => vec![format!("plaintext written to {p}")],
                 None => vec![text.to_string()],
             });
-            if let Some(serde_json::Value::String(mut s)) =
-                v.get_mut("plaintext").map(serde_json::Value::take)
-            {
-                zeroize::Zeroize::zeroize(&mut s);
-            }
+            io::wipe_field(&mut v, "plaintext");
             Ok(true)
         }
         DatakeyCmd::ReEncrypt {
@@ -720,6 +715,11 @@ pub(crate) fn verify(c: &Ctx, a: &VerifyArgs) -> Outcome {
 
 pub(crate) fn get_public_key(c: &Ctx, a: &PublicKeyArgs) -> Outcome {
     let der_out = matches!(a.format, KeyFormat::Der);
+    if !der_out && a.out.base64 {
+        return Err(super::invalid(
+            "--base64 is for --format der: PEM is text (base64) already",
+        ));
+    }
     let output = if der_out { a.out.for_result(c)? } else { None };
     let t = c.session(true)?;
     let der = t.get_public_key(&key_ref(&a.key))?;

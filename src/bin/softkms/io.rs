@@ -6,10 +6,18 @@ use super::invalid;
 use base64::Engine as _;
 use softkms::api::{Error, ErrorKind};
 use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 
 /// Standard base64 with padding.
 pub(crate) fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Wipes a string field of a JSON document that held a secret (its base64).
+pub(crate) fn wipe_field(v: &mut serde_json::Value, field: &str) {
+    if let Some(serde_json::Value::String(mut s)) = v.get_mut(field).map(serde_json::Value::take) {
+        zeroize::Zeroize::zeroize(&mut s);
+    }
 }
 
 /// Lower-case hex.
@@ -109,16 +117,22 @@ impl Read for Input {
     }
 }
 
-/// Where a binary output goes: `--out F` (a file, created at the first write
-/// so that a command failing earlier leaves none), `--out -` (stdout, even a
+/// Where a binary output goes: `--out F` (a file), `--out -` (stdout, even a
 /// terminal), or stdout when it is not a terminal; with `--base64` as base64
 /// text (held in memory until the end).
+///
+/// A file is written as a temporary file beside it, readable by its owner
+/// only, and renamed to F when the output is complete: a command that fails
+/// (a message cut short, a changed ciphertext) leaves no file, and never a
+/// part of a plaintext.
 pub(crate) struct Output {
     path: Option<String>,
     base64: bool,
     open: Option<Box<dyn Write>>,
+    /// The temporary file while a file output is being written.
+    partial: Option<std::path::PathBuf>,
     /// What was written, kept for base64 (bounded by the one-shot limit).
-    held: Vec<u8>,
+    held: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl Output {
@@ -135,7 +149,8 @@ impl Output {
             path: out.filter(|p| *p != "-").map(str::to_string),
             base64,
             open: None,
-            held: Vec::new(),
+            partial: None,
+            held: zeroize::Zeroizing::new(Vec::new()),
         })
     }
 
@@ -147,10 +162,12 @@ impl Output {
     fn get(&mut self) -> std::io::Result<&mut Box<dyn Write>> {
         if self.open.is_none() {
             self.open = Some(match &self.path {
-                Some(p) => Box::new(
-                    std::fs::File::create(p)
-                        .map_err(|e| std::io::Error::new(e.kind(), format!("{p}: {e}")))?,
-                ),
+                Some(p) => {
+                    let (tmp, file) = private_partial(Path::new(p))
+                        .map_err(|e| std::io::Error::new(e.kind(), format!("{p}: {e}")))?;
+                    self.partial = Some(tmp);
+                    Box::new(file)
+                }
                 None => Box::new(std::io::stdout()),
             });
         }
@@ -167,15 +184,70 @@ impl Output {
             .map_err(|e| file_error(&name, &e))
     }
 
-    /// Ends the output: writes the base64 text of what was held.
+    /// Ends the output: writes the base64 text of what was held, and puts a
+    /// file in its place.
     pub(crate) fn close(&mut self) -> std::io::Result<()> {
         if self.base64 {
-            let text = b64(&std::mem::take(&mut self.held));
+            let text = zeroize::Zeroizing::new(b64(&self.held));
+            zeroize::Zeroize::zeroize(&mut *self.held);
             let o = self.get()?;
-            writeln!(o, "{text}")?;
+            writeln!(o, "{}", text.as_str())?;
         }
-        self.get()?.flush()
+        self.get()?.flush()?;
+        self.open = None;
+        if let (Some(tmp), Some(path)) = (self.partial.take(), &self.path) {
+            std::fs::rename(&tmp, path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })?;
+        }
+        Ok(())
     }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        // An output that was not completed leaves nothing behind.
+        if let Some(tmp) = self.partial.take() {
+            self.open = None;
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// A new file beside `path`, readable and writable by its owner only, to be
+/// renamed to `path` when complete.
+fn private_partial(path: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".softkms-partial-{}", std::process::id()));
+    let tmp = dir.map_or_else(|| tmp_name.clone().into(), |d| d.join(&tmp_name));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    Ok((tmp, file))
+}
+
+/// Writes `bytes` to the file `path` as [`Output`] does: readable by its
+/// owner only, complete or not at all.
+pub(crate) fn write_private(path: &str, bytes: &[u8]) -> Result<(), Error> {
+    let (tmp, mut file) = private_partial(Path::new(path)).map_err(|e| file_error(path, &e))?;
+    let done = file
+        .write_all(bytes)
+        .and_then(|()| file.flush())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(file_error(path, &e));
+    }
+    Ok(())
 }
 
 impl Write for Output {

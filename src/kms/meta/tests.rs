@@ -50,3 +50,19 @@ fn descriptions_have_a_limit() {
     );
     assert!(check_description(&[0xff]).is_err());
 }
+
+#[test]
+fn oversized_tags_are_refused_before_parsing() {
+    let mut huge = String::from("{\"k\":\"v\"");
+    huge.push_str(&" ".repeat(MAX_TAGS_BYTES));
+    huge.push('}');
+    let e = parse_tags(huge.as_bytes()).unwrap_err();
+    assert!(e.contains("at most"), "{e}");
+    // The longest set the rules allow still fits.
+    let longest: BTreeMap<String, String> = (0..MAX_TAGS)
+        .map(|i| (format!("{i:0>128}"), "\u{1F600}".repeat(MAX_TAG_VALUE)))
+        .collect();
+    let json = serde_json::to_vec(&longest).unwrap_or_default();
+    assert!(json.len() <= MAX_TAGS_BYTES);
+    assert_eq!(parse_tags(&json), Ok(longest));
+}
