@@ -1048,3 +1048,144 @@ fn the_demo_runs_on_a_throw_away_token_and_cleans_up() {
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn the_other_verbs_and_their_json() {
+    let c = Cli::ready();
+    let info = c.json(&["token", "info"]);
+    for f in [
+        "slot",
+        "label",
+        "serial",
+        "initialized",
+        "user_pin_initialized",
+        "path",
+    ] {
+        assert!(info.get(f).is_some(), "{f}: {info}");
+    }
+    let k = c.json(&["key", "create", "pol"]);
+    let id = k["id"].as_str().unwrap().to_string();
+    c.ok(&["alias", "create", "alias/pol", "pol"]);
+
+    // Objects: one shape, the alias among them by its class.
+    let objects = c.json(&["object", "list"]);
+    let classes: Vec<&str> = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["class"].as_str().unwrap())
+        .collect();
+    assert!(
+        classes.contains(&"secret-key") && classes.contains(&"alias"),
+        "{objects}"
+    );
+
+    // Mechanisms: one JSON array, and the Markdown table.
+    let mechs = c.json(&["mechanisms"]);
+    let gcm = mechs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mechanism"] == "CKM_AES_GCM")
+        .unwrap();
+    assert!(gcm["functions"]
+        .as_array()
+        .unwrap()
+        .contains(&"encrypt".into()));
+    assert!(c
+        .ok(&["mechanisms", "--markdown"])
+        .starts_with("| mechanism |"));
+
+    // Policies: set from a file, read back, a lock-out refused without --force.
+    let policy = r#"{"statements":[{"principals":["user"],"allow":["*"]},{"principals":["alice"],"allow":["Encrypt"]}]}"#;
+    std::fs::write(c.path("policy.json"), policy).unwrap();
+    let k = c.json(&[
+        "key",
+        "set-policy",
+        "alias/pol",
+        "--policy",
+        &c.path("policy.json"),
+    ]);
+    assert_key_shape(&k);
+    assert_eq!(k["policy"]["statements"][1]["principals"][0], "alice");
+    let p = c.json(&["key", "get-policy", &id]);
+    assert_eq!(p["statements"][1]["allow"][0], "Encrypt");
+    std::fs::write(
+        c.path("lock.json"),
+        r#"{"statements":[{"principals":["alice"],"allow":["Encrypt"]}]}"#,
+    )
+    .unwrap();
+    let e = c.fails(
+        1,
+        &["key", "set-policy", "pol", "--policy", &c.path("lock.json")],
+    );
+    assert!(e.contains("--force"), "{e}");
+
+    // Principals: the SO adds one, sets its PIN; it logs in with it.
+    c.ok_with(
+        &[("SOFTKMS_NEW_PIN", "alice-pin-1")],
+        &["user", "add", "alice"],
+    );
+    let v = c.run_with(
+        &[("SOFTKMS_NEW_PIN", "alice-pin-2")],
+        &["--json", "user", "set-pin", "alice"],
+    );
+    assert!(v.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"principal": "alice", "done": "PIN set"})
+    );
+    std::fs::write(c.path("p"), b"from alice").unwrap();
+    c.ok_with(
+        &[("SOFTKMS_PIN", "alice-pin-2")],
+        &[
+            "--user",
+            "alice",
+            "encrypt",
+            "--key",
+            "pol",
+            "--in",
+            &c.path("p"),
+            "--out",
+            &c.path("m"),
+        ],
+    );
+    // alice may encrypt, not decrypt: refused, in words, and audited.
+    let o = c.run_with(
+        &[("SOFTKMS_PIN", "alice-pin-2")],
+        &[
+            "--json",
+            "--user",
+            "alice",
+            "decrypt",
+            "--in",
+            &c.path("m"),
+            "--out",
+            &c.path("x"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "CKR_KEY_FUNCTION_NOT_PERMITTED");
+
+    // The audit log: show (an array), export (JSON lines), verify, head.
+    let shown = c.json(&["audit", "show", "--key", "pol"]);
+    let shown = shown.as_array().unwrap();
+    assert!(
+        shown
+            .iter()
+            .any(|r| r.to_string().contains("CKR_KEY_FUNCTION_NOT_PERMITTED")),
+        "{shown:?}"
+    );
+    let lines = c.ok(&["audit", "export", "--key", &id]);
+    assert!(lines.lines().count() >= shown.len());
+    for line in lines.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    let v = c.json(&["audit", "verify"]);
+    assert_eq!(v["ok"], true);
+    let head = c.json(&["audit", "head"]);
+    assert!(head["sequence"].as_u64().unwrap() >= v["head"]["sequence"].as_u64().unwrap());
+    assert_eq!(head["hash"].as_str().unwrap().len(), 64);
+}
