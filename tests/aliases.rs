@@ -136,6 +136,24 @@ fn create_find_read_repoint_and_delete() {
         .unwrap();
     assert_eq!(target(&s, a), id2);
     assert_eq!(find_alias(&s, "alias/orders"), vec![a]);
+    // Both keys' records tell of it.
+    let alias_uid = uid(&s, a);
+    let log = audit(&ctx.token_path(0));
+    let said = |key: &str, why: &str| {
+        log.iter()
+            .any(|(f, rv, k, w, _)| f == "C_SetAttributeValue" && *rv == 0 && k == key && w == why)
+    };
+    assert!(
+        said(
+            &id2,
+            &format!("alias {alias_uid} re-pointed (was key {id1})")
+        ),
+        "{log:?}"
+    );
+    assert!(
+        said(&id1, &format!("alias {alias_uid} re-pointed to key {id2}")),
+        "{log:?}"
+    );
 
     // Not renamed (delete and create), not copied (a second alias of the name).
     assert_eq!(

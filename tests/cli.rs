@@ -870,6 +870,38 @@ fn signatures_macs_and_public_keys() {
         ]);
         assert_eq!(std::fs::read(c.path("der")).unwrap()[0], 0x30);
     }
+    // An algorithm of another key type is refused in words, naming those
+    // that fit.
+    let e = c.fails(
+        1,
+        &[
+            "sign",
+            "--key",
+            "p256",
+            "--algorithm",
+            "RSASSA_PSS_SHA_256",
+            "--in",
+            &c.path("msg"),
+            "--out",
+            &c.path("x"),
+        ],
+    );
+    assert!(e.contains("ECDSA_SHA_384") && !e.contains("0x"), "{e}");
+    let e = c.fails(
+        1,
+        &[
+            "verify",
+            "--key",
+            "rsa2048",
+            "--algorithm",
+            "ED25519_SHA_512",
+            "--signature",
+            &c.path("sig"),
+            "--in",
+            &c.path("msg"),
+        ],
+    );
+    assert!(e.contains("RSASSA_PSS_SHA_256"), "{e}");
     let e = c.fails(1, &["get-public-key", "p256", "--base64"]);
     assert!(e.contains("--format der"), "{e}");
     // A digest signed is the message signed (ECDSA and RSA).

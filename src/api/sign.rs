@@ -110,6 +110,23 @@ impl SigningAlgorithm {
         })
     }
 
+    /// The key type this algorithm signs with.
+    fn key_type(self) -> CK_KEY_TYPE {
+        match self {
+            SigningAlgorithm::RsassaPkcs1V15Sha256
+            | SigningAlgorithm::RsassaPkcs1V15Sha384
+            | SigningAlgorithm::RsassaPkcs1V15Sha512
+            | SigningAlgorithm::RsassaPssSha256
+            | SigningAlgorithm::RsassaPssSha384
+            | SigningAlgorithm::RsassaPssSha512 => CKK_RSA,
+            SigningAlgorithm::EcdsaSha256
+            | SigningAlgorithm::EcdsaSha384
+            | SigningAlgorithm::EcdsaSha512 => CKK_EC,
+            SigningAlgorithm::Ed25519Sha512 => CKK_EC_EDWARDS,
+            SigningAlgorithm::MlDsaShake256 => CKK_ML_DSA,
+        }
+    }
+
     /// The mechanism that signs a digest, and the digest's length and
     /// DigestInfo prefix (PKCS#1 v1.5 only).
     fn digest_mechanism(self) -> Result<(Mechanism, usize, &'static [u8])> {
@@ -344,7 +361,7 @@ impl Token {
         kind: MessageType,
     ) -> Result<Vec<u8>> {
         let (mech, data) = algorithm.prepare(message, kind)?;
-        self.sign_with(key, &data, &mech, Need::Signing)
+        self.sign_with(key, &data, &mech, Need::Signing, Some(algorithm))
     }
 
     /// Verifies a signature with the key pair's public key (`key` may name
@@ -374,6 +391,7 @@ impl Token {
         let r = (|| {
             let k = self.key_handle(key)?;
             self.expect_key(k, Need::Signing)?;
+            self.expect_algorithm(k, algorithm)?;
             let public = self.public_half(k)?;
             self.verify_with(public, &data, signature, &mech)
         })();
@@ -387,7 +405,7 @@ impl Token {
         message: &[u8],
         algorithm: MacAlgorithm,
     ) -> Result<Vec<u8>> {
-        self.sign_with(key, message, &algorithm.mechanism(), Need::Mac)
+        self.sign_with(key, message, &algorithm.mechanism(), Need::Mac, None)
     }
 
     /// Checks a MAC (needs `Verify`); one that does not match is
@@ -438,18 +456,45 @@ impl Token {
         message: &[u8],
         mech: &Mechanism,
         need: Need,
+        algorithm: Option<SigningAlgorithm>,
     ) -> Result<Vec<u8>> {
         check_len("message", message.len(), MAX_ONE_SHOT_BYTES)?;
         let _g = self.take();
         let r = (|| {
             let k = self.key_handle(key)?;
             self.expect_key(k, need)?;
+            if let Some(a) = algorithm {
+                self.expect_algorithm(k, a)?;
+            }
             let (m, h) = (self.m(), self.h());
             m.sign_init(h, mech, k)
                 .map_err(|e| self.refine(k, e.into()))?;
             call(|ob| m.sign(h, message, ob)).map_err(|e| self.refine(k, e))
         })();
         r.inspect_err(|e| words::failed(&format!("sign with {key:?}"), e))
+    }
+
+    /// Refuses, in words, an algorithm of another key type than `k`'s
+    /// (ECDSA with an RSA key), naming the algorithms that fit.
+    fn expect_algorithm(&self, k: CK_OBJECT_HANDLE, algorithm: SigningAlgorithm) -> Result<()> {
+        let key_type = self.ulong(k, CKA_KEY_TYPE);
+        if key_type == Some(algorithm.key_type()) {
+            return Ok(());
+        }
+        let fitting: Vec<&str> = SigningAlgorithm::all()
+            .filter(|a| Some(a.key_type()) == key_type)
+            .map(SigningAlgorithm::aws_name)
+            .collect();
+        let meta = self.describe(k);
+        Err(Error::new(
+            ErrorKind::InvalidKeyUsage,
+            format!(
+                "{}: it does not sign with {algorithm}; use {}",
+                words::key_is(&meta),
+                fitting.join(", ")
+            ),
+        )
+        .with_code("CKR_KEY_TYPE_INCONSISTENT"))
     }
 
     fn verify_with(

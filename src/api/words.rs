@@ -56,7 +56,7 @@ fn spec_words(spec_name: &str) -> String {
 }
 
 /// `key "x" is a P-256 key (SIGN_VERIFY)`.
-fn key_is(meta: &KeyMetadata) -> String {
+pub(super) fn key_is(meta: &KeyMetadata) -> String {
     let usages: Vec<&str> = meta.usages.iter().map(|u| u.aws_name()).collect();
     let usages = if usages.is_empty() {
         "no usage".to_string()

@@ -112,8 +112,25 @@ impl Module {
             Error::AttributeValueInvalid(CKA_SOFTKMS_ALIAS_TARGET),
             &rec,
         )
-        .map(drop)
-        .map_err(|e| explain(e, &name))
+        .map_err(|e| explain(e, &name))?;
+        // The key the alias left hears of it too: whoever reads that key's
+        // records sees its alias go.
+        if let Some(old) = old.filter(|o| o.unique_id() != new.unique_id()) {
+            let left = self
+                .rec(t, function, s.handle)
+                .with_key(old.unique_id(), None)
+                .with_reason(&format!(
+                    "alias {uid} re-pointed to key {}",
+                    new.unique_id()
+                ));
+            if let Err(err) = t
+                .store()
+                .and_then(|store| t.auditor.management(&store, &[left]))
+            {
+                log::error!("audit: cannot record alias {uid} leaving its key: {err}");
+            }
+        }
+        Ok(())
     }
 
     /// `C_DestroyObject` of an alias: needs `ManageKey` on its key, when the
