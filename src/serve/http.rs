@@ -57,6 +57,23 @@ fn request_id() -> String {
     )
 }
 
+/// The most refused unauthenticated requests recorded in the audit log per
+/// second: a flood of unsigned requests must not fill the token file. The
+/// rest are logged (`SOFTKMS_LOG=warn`).
+const MAX_UNAUTHENTICATED_PER_SECOND: u32 = 50;
+
+/// Whether one more unauthenticated refusal may be recorded this second.
+fn unauthenticated_budget() -> bool {
+    static WINDOW: parking_lot::Mutex<(i64, u32)> = parking_lot::Mutex::new((0, 0));
+    let now = crate::api::Timestamp::now().unix();
+    let mut w = WINDOW.lock();
+    if w.0 != now {
+        *w = (now, 0);
+    }
+    w.1 += 1;
+    w.1 <= MAX_UNAUTHENTICATED_PER_SECOND
+}
+
 /// What the blocking part of a request needs from the HTTP one.
 struct Parts {
     method: String,
@@ -191,8 +208,12 @@ fn answer(state: &State, p: &Parts, request_id: &str) -> Result<Vec<u8>, AwsErro
                 e.kind,
                 e.message
             );
-            if let Err(err) = state.anchor.record_unauthenticated(&op, e.rv, &reason) {
-                log::error!("serve: cannot audit request {request_id}: {err}");
+            if unauthenticated_budget() {
+                if let Err(err) = state.anchor.record_unauthenticated(&op, e.rv, &reason) {
+                    log::error!("serve: cannot audit request {request_id}: {err}");
+                }
+            } else {
+                log::warn!("serve: not audited (over {MAX_UNAUTHENTICATED_PER_SECOND}/s): {reason}");
             }
             return Err(e);
         }
@@ -225,11 +246,9 @@ fn answer(state: &State, p: &Parts, request_id: &str) -> Result<Vec<u8>, AwsErro
     );
     let key = call.key.as_ref().map(|k| k.as_str().to_string());
     if let Err(err) = token.record_request(&op, key.as_deref(), rv, &reason) {
+        // What the request changed is recorded with the change by the module;
+        // this record of the request itself is what is lost.
         log::error!("serve: cannot audit request {request_id}: {err}");
-        if r.is_ok() {
-            // A request that cannot be recorded does not happen silently.
-            return Err(AwsError::internal("the request could not be recorded"));
-        }
     }
     let value = r?;
     serde_json::to_vec(&value).map_err(|e| AwsError::internal(e.to_string()))

@@ -12,7 +12,7 @@
 //! itself is recorded too (operation, principal, access key, source
 //! address, key, outcome) in the same hash chain.
 //!
-//! Layout: this file (settings, listener, TLS, shutdown), [`http`] (one
+//! Layout: this file (settings, listener, TLS, shutdown), `http` (one
 //! request: authentication, dispatch, audit, response), `ops` (the
 //! operations on the safe API), `grants`, `aws_policy` (AWS's policy grammar
 //! to ours and back), `input` and `errors` (AWS's JSON shapes), `names` (key
