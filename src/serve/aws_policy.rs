@@ -54,7 +54,7 @@
 //! | `kms:ReEncryptFrom`, `kms:ReEncryptTo` | only beside `Encrypt` and `Decrypt` (SoftKMS's `ReEncrypt` is both) |
 //! | `kms:Sign` or `kms:GenerateMac` | `Sign` |
 //! | `kms:Verify` or `kms:VerifyMac` | `Verify` |
-//! | the 15 of [`MANAGE_KEY`] (all of them) | `ManageKey` |
+//! | the 13 of [`MANAGE_KEY`] (all of them) | `ManageKey` |
 //! | `kms:PutKeyPolicy`, `kms:CreateGrant`, `kms:RevokeGrant` (all three) | `SetPolicy` (grants are statements of the policy) |
 //! | every other `kms:` action | accepted and dropped: SoftKMS does not gate it (`DescribeKey`, `Get*`, `List*`, `RetireGrant`, `GenerateRandom`, …) or offers no such operation (custom key stores, multi-Region keys, `CreateKey`, `DeriveSharedSecret`), so no policy can make it do more |
 //! | `softkms:ACTION` | `ACTION` (any SoftKMS action by its own name: `softkms:WrapKey`, `softkms:ExportKey`, `softkms:ReadAudit`, …) |
@@ -296,18 +296,20 @@ pub const AWS_KMS_ACTIONS: [&str; 55] = [
 ];
 
 /// The AWS actions that make SoftKMS's `ManageKey` (`docs/policy.md`:
-/// attribute writes other than the policy: state, rotation, deletion, import,
+/// attribute writes other than the policy: state, rotation, deletion,
 /// label/aliases, description, tags). A statement allows all or none.
-pub const MANAGE_KEY: [&str; 15] = [
+/// `kms:ImportKeyMaterial` and `kms:DeleteImportedKeyMaterial` are not among
+/// them: the server offers no import (the CLI imports in library mode, one
+/// trust domain), so they are dropped like the custom key store actions, and
+/// the console's key-administrator statement, which lacks them, is accepted.
+pub const MANAGE_KEY: [&str; 13] = [
     "CancelKeyDeletion",
     "CreateAlias",
     "DeleteAlias",
-    "DeleteImportedKeyMaterial",
     "DisableKey",
     "DisableKeyRotation",
     "EnableKey",
     "EnableKeyRotation",
-    "ImportKeyMaterial",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
     "TagResource",
@@ -1383,7 +1385,7 @@ mod tests {
             .iter()
             .filter(|a| role(a) != Role::Ungated)
             .count();
-        assert_eq!(gated, 30, "30 AWS actions map onto SoftKMS, 25 are dropped");
+        assert_eq!(gated, 28, "28 AWS actions map onto SoftKMS, 27 are dropped");
         for (sk, name) in SK_ACTIONS {
             assert_eq!(Sk::from_name(name), Some(sk));
             assert_eq!(sk.name(), name);
@@ -1453,20 +1455,18 @@ mod tests {
             "Action": key_admin_actions(),
             "Resource": "*"
         });
-        // It lacks kms:ImportKeyMaterial, which SoftKMS's ManageKey includes.
-        let why = no(&doc(vec![admin.clone()]));
-        assert!(why.contains("but not kms:ImportKeyMaterial:"), "{why}");
-        assert!(why.contains("ManageKey"), "{why}");
-        assert!(
-            why.starts_with("Statement[0].Action allows kms:CancelKeyDeletion"),
-            "{why}"
-        );
-        // With it added, administrators manage the key and its policy, and use nothing.
-        let mut fixed = admin;
-        fixed["Action"]
+        // Without kms:RotateKeyOnDemand (older consoles) it is a partial ManageKey.
+        let mut old = admin.clone();
+        old["Action"]
             .as_array_mut()
             .unwrap()
-            .push(json!("kms:ImportKeyMaterial"));
+            .retain(|a| a != "kms:RotateKeyOnDemand");
+        let why = no(&doc(vec![old]));
+        assert!(why.contains("but not kms:RotateKeyOnDemand"), "{why}");
+        assert!(why.contains("ManageKey"), "{why}");
+        // As the console writes it now, administrators manage the key and its
+        // policy, and use nothing.
+        let fixed = admin;
         assert_eq!(
             ok(&doc(vec![fixed])),
             json!({"statements": [{
