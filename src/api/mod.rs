@@ -2,8 +2,9 @@
 //! tokens of this machine.
 //!
 //! This is the one supported way for Rust programs to use SoftKMS. The
-//! `softkms` command is built on it, and so is the service of later
-//! releases. PKCS#11 clients in any language use `libsoftkms.so` instead;
+//! `softkms` command is built on it, and so is `softkms serve` (the AWS KMS
+//! API; a service logs in as the token owner and makes each request's
+//! session act for its caller: [`Token::act_as`]). PKCS#11 clients in any language use `libsoftkms.so` instead;
 //! both reach the same module, so a key made here is a PKCS#11 key object
 //! and the other way round.
 //!
