@@ -156,6 +156,14 @@ impl Token {
                 "access keys are for the token owner and named principals, not the SO",
             ));
         }
+        if let Principal::Named(n) = who {
+            if !self.list_principals()?.contains(n) {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("no principal {n:?} on this token (the SO adds it: softkms user add)"),
+                ));
+            }
+        }
         if self.list_access_keys()?.len() >= MAX_ACCESS_KEYS {
             return Err(Error::invalid(format!(
                 "a token holds at most {MAX_ACCESS_KEYS} access keys: delete one first"
