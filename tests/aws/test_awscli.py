@@ -64,7 +64,7 @@ def test_cli_encrypt_decrypt_alias_datakey(aws, tmp_path):
 @pytest.mark.aws_behaviour
 def test_cli_key_pending_deletion_refuses(aws, tmp_path):
     md = aws("create-key")["KeyMetadata"]
-    aws("schedule-key-deletion", "--key-id", md["Arn"], "--pending-window-in-days", "30")
+    aws("schedule-key-deletion", "--key-id", md["KeyId"], "--pending-window-in-days", "30")
     (tmp_path / "plain.txt").write_bytes(b"x")
     gone = aws("encrypt", "--key-id", md["KeyId"], "--plaintext", "fileb://plain.txt",
                expect_rc=255)

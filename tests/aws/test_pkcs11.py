@@ -72,6 +72,7 @@ def same_key(unique_id, api_key_id):
 def session(server):
     # The module reads SOFTKMS_CONF at C_Initialize: point it at the server's token.
     saved = dict(os.environ)
+    old_umask = os.umask(0o077)  # the module's files stay the owner's, as the server wants
     os.environ.update({k: v for k, v in server.env.items() if k.startswith(("SOFTKMS_", "XDG_"))
                        or k == "HOME"})
     try:
@@ -84,6 +85,7 @@ def session(server):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        os.umask(old_umask)
 
 
 def _find_key(session, api_key_id):
