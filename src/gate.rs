@@ -46,7 +46,7 @@ use crate::object::Object;
 use crate::store::audit::AuditRecord;
 use crate::store::MAX_CONFLICT_RETRIES;
 pub(crate) use crate::token::iv::IvSource;
-use crate::token::{protect_key_material, Login, Token, SO, USER};
+use crate::token::{protect_key_material, Login, Token, USER};
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
 use std::any::Any;
@@ -394,15 +394,7 @@ pub(crate) struct Request<'a> {
     pub invalid: Error,
 }
 
-/// The principal of a login state as policies, creators and the audit log name
-/// it ("" for a session nobody logged in to).
-pub(crate) fn principal_name(login: &Login) -> &str {
-    match login {
-        Login::So => SO,
-        Login::User(n) => n,
-        Login::Public => policy::ANONYMOUS,
-    }
-}
+pub(crate) use crate::token::principal_name;
 
 /// Whether a session logged in as `login` sees `obj`.
 pub(crate) fn visible(login: &Login, obj: &Object) -> bool {
@@ -538,7 +530,7 @@ fn admit_once(
     // The policy is checked before anything happens to the key (a due
     // rotation included): a denied use changes nothing.
     let st = tok.state.read();
-    let principal = principal_name(&st.login);
+    let principal = st.principal(session);
     let allowed = check_policy(&key, principal, req.what.action(req.mech), req.context);
     match allowed {
         // A fresh generated key wrapped under the key: GenerateDataKey, or
@@ -648,8 +640,8 @@ fn usable(
 
 /// A management audit record for a lifecycle change the gate makes.
 fn lifecycle_record(tok: &Token, session: CK_SESSION_HANDLE, why: &str) -> AuditRecord {
-    let login = tok.state.read().login.clone();
-    AuditRecord::management("SoftKMS lifecycle", principal_name(&login), session).with_reason(why)
+    let principal = tok.state.read().principal(session).to_string();
+    AuditRecord::management("SoftKMS lifecycle", &principal, session).with_reason(why)
 }
 
 /// Replaces an object's attributes (in the file for a token object, with a
@@ -776,11 +768,11 @@ pub(crate) fn record_use(
     if tok.auditor.mode() == crate::config::AuditMode::Aggregate {
         tok.auditor
             .aggregator()
-            .record(event(principal_name(&st.login)), now);
+            .record(event(st.principal(session)), now);
         drop(st);
         tok.auditor.tick(store, now);
     } else {
-        let principal = principal_name(&st.login).to_string();
+        let principal = st.principal(session).to_string();
         drop(st);
         tok.auditor.data(store, event(&principal), now);
     }

@@ -29,6 +29,8 @@ mod module;
 mod object;
 mod outbuf;
 mod principal;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod session;
 mod store;
 mod sys;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Layers, top first; a module may use the modules of later rows. Modules in
 /// one row may not use each other.
 const LAYERS: &[&[&str]] = &[
+    &["serve"],
     &["ffi", "api"],
     &["module"],
     &["session"],

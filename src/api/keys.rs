@@ -392,6 +392,10 @@ pub struct KeyMetadata {
     pub description: Option<String>,
     /// Its tags (`CKA_SOFTKMS_TAGS`), by key.
     pub tags: BTreeMap<String, String>,
+    /// The principal that made it (`user`, a named principal; `None` for
+    /// keys made before SoftKMS recorded creators): with the token owner,
+    /// the one its default policy lets do everything.
+    pub creator: Option<String>,
 }
 
 impl KeyMetadata {

@@ -115,7 +115,7 @@ fn pair_spec_name(
 pub const IMPORT_KEY_LABEL: &str = "softkms-import";
 
 /// The attributes [`Token::describe`] reads, in this order.
-const DESCRIBE: [CK_ATTRIBUTE_TYPE; 26] = [
+const DESCRIBE: [CK_ATTRIBUTE_TYPE; 27] = [
     CKA_LABEL,
     CKA_UNIQUE_ID,
     CKA_CLASS,
@@ -142,6 +142,7 @@ const DESCRIBE: [CK_ATTRIBUTE_TYPE; 26] = [
     CKA_PARAMETER_SET,
     CKA_SOFTKMS_DESCRIPTION,
     CKA_SOFTKMS_TAGS,
+    CKA_SOFTKMS_CREATOR,
 ];
 
 /// The refusal to rotate a key of spec `spec` (named `name`, already quoted,
@@ -340,6 +341,7 @@ impl Token {
             tags: raw(25)
                 .and_then(|b| crate::kms::meta::parse_tags(b).ok())
                 .unwrap_or_default(),
+            creator: text(26),
         }
     }
 

@@ -121,6 +121,7 @@ mod keymeta;
 mod keys;
 mod manage;
 mod principals;
+mod service;
 mod session;
 mod sign;
 mod types;
@@ -137,6 +138,10 @@ pub use keys::{
     KeySpec, KeyState, KeyUsage, KeyVersion, ReEncrypted,
 };
 pub use manage::IMPORT_KEY_LABEL;
+pub use service::{
+    is_access_key_id, AccessKeyInfo, NewAccessKey, ACCESS_KEY_APPLICATION, ACCESS_KEY_ID_LEN,
+    MAX_ACCESS_KEYS,
+};
 pub use session::{Softkms, Token, MAX_RANDOM_BYTES};
 pub use sign::{MacAlgorithm, MessageType, SigningAlgorithm};
 pub use types::{

@@ -21,6 +21,9 @@ mod data;
 mod io;
 #[path = "softkms/keys.rs"]
 mod keys;
+#[cfg(feature = "serve")]
+#[path = "softkms/serve.rs"]
+mod serve;
 #[path = "softkms/users.rs"]
 mod users;
 
@@ -93,6 +96,14 @@ enum Command {
     Audit(audit::AuditCmd),
     /// Random bytes from the token.
     Random(RandomArgs),
+    /// Serve the token's keys over the AWS KMS API (docs/serve.md), as the
+    /// token owner (SOFTKMS_PIN), until SIGTERM.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
+    /// Access keys: the credentials of the AWS API, one principal each.
+    #[command(subcommand)]
+    #[cfg(feature = "serve")]
+    AccessKey(serve::AccessKeyCmd),
     /// The mechanisms the module offers.
     Mechanisms(MechanismsArgs),
     /// A completion script for a shell (bash, zsh, fish, elvish, powershell).
@@ -414,6 +425,8 @@ fn runs_without_principal(command: &Command) -> Option<&'static str> {
             Some("no one (no login)")
         }
         Command::User(_) => Some("the SO"),
+        #[cfg(feature = "serve")]
+        Command::Serve(_) | Command::AccessKey(_) => Some("the token owner"),
         _ => None,
     }
 }
@@ -443,6 +456,10 @@ fn run(c: &Ctx, command: Command) -> Outcome {
         Command::Audit(cmd) => audit::run(c, cmd),
         Command::Random(a) => random(c, &a),
         Command::Mechanisms(a) => mechanisms(c, &a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::serve(c, a),
+        #[cfg(feature = "serve")]
+        Command::AccessKey(cmd) => serve::access_key(c, cmd),
         Command::Completions { .. } => Ok(true),
     }
 }

@@ -80,6 +80,17 @@ impl Tmk {
         })
     }
 
+    /// A service secret: HMAC-SHA256 over the length-prefixed `parts` under
+    /// the subkey HKDF-SHA256 derives with info `softkms/v1/tmk/service/LABEL`.
+    pub fn service_secret(&self, label: &str, parts: &[&[u8]]) -> Result<Zeroizing<[u8; 32]>> {
+        let mut info = b"softkms/v1/tmk/service/".to_vec();
+        info.extend_from_slice(label.as_bytes());
+        let key = MacKey {
+            key: *self.derive(&info)?,
+        };
+        Ok(Zeroizing::new(key.mac(parts)?))
+    }
+
     fn derive(&self, info: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>> {
         let hk = Hkdf::<Sha256>::new(None, &self.bytes);
         let mut okm = Zeroizing::new([0u8; KEY_LEN]);

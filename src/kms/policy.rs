@@ -132,6 +132,29 @@ pub struct Statement {
     pub allow: Vec<Action>,
     /// Pairs that must be in the encryption context (empty: no condition).
     pub context: BTreeMap<String, String>,
+    /// When the statement is a grant (AWS KMS's `CreateGrant`): what
+    /// `ListGrants` shows of it. Enforced like any statement.
+    pub grant: Option<GrantInfo>,
+}
+
+/// What a grant statement records beyond what it allows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantInfo {
+    /// The grant id: 64 lower-case hex digits.
+    pub id: String,
+    /// Its name, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A principal that may retire it besides its grantee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    /// Who made it.
+    pub issuer: String,
+    /// When, in seconds since the epoch.
+    pub created: i64,
+    /// The AWS operations it grants, as given.
+    pub operations: Vec<String>,
 }
 
 /// A parsed and validated policy.
@@ -158,6 +181,8 @@ struct RawStatement {
     allow: Vec<String>,
     #[serde(default)]
     condition: Option<RawCondition>,
+    #[serde(default)]
+    grant: Option<GrantInfo>,
 }
 
 #[derive(Deserialize)]
@@ -240,13 +265,55 @@ pub fn explain(json: &[u8]) -> std::result::Result<Policy, String> {
             }
             Some(c) => c.encryption_context,
         };
+        if let Some(g) = &s.grant {
+            let id_ok = g.id.len() == 64
+                && g.id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !id_ok {
+                return Err(format!("{at}: a grant id is 64 lower-case hex digits"));
+            }
+            if !matches!(principals.as_slice(), [Who::Named(_)]) {
+                return Err(format!("{at}: a grant names exactly one principal"));
+            }
+        }
         statements.push(Statement {
             principals,
             allow,
             context,
+            grant: s.grant,
         });
     }
     Ok(Policy { statements })
+}
+
+/// Whether replacing policy `old` by `new` only retires grants that
+/// `principal` may retire (it is their grantee or their retiring principal):
+/// such a write needs no `SetPolicy` (AWS KMS's `RetireGrant`). At least one
+/// grant must go, and every other statement must stay as it was, in order.
+pub fn retires_only(old: &[u8], new: &[u8], principal: &str) -> bool {
+    let (Ok(old), Ok(new)) = (explain(old), explain(new)) else {
+        return false;
+    };
+    let retirable = |s: &Statement| {
+        s.grant.as_ref().is_some_and(|g| {
+            principal != ANONYMOUS
+                && (g.retiring_principal.as_deref() == Some(principal)
+                    || matches!(s.principals.as_slice(), [Who::Named(n)] if n == principal))
+        })
+    };
+    let mut kept = new.statements.iter().peekable();
+    let mut removed = 0;
+    for s in &old.statements {
+        if kept.peek() == Some(&s) {
+            kept.next();
+        } else if retirable(s) {
+            removed += 1;
+        } else {
+            return false;
+        }
+    }
+    kept.next().is_none() && removed > 0
 }
 
 /// The lock-out safety check before a policy replaces another (or is set at

@@ -167,7 +167,7 @@ impl Module {
         key: &Object,
         name: &str,
     ) -> Result<()> {
-        self.check_policy(t, key, Action::ManageKey)
+        self.check_policy(t, h, key, Action::ManageKey)
             .inspect_err(|e| self.audit_alias_refusal(t, function, h, key, name, e))
     }
 

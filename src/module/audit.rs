@@ -55,7 +55,7 @@ impl Module {
     pub fn audit_scope(&self, h: CK_SESSION_HANDLE) -> Result<AuditScope> {
         let (_, t) = self.session(h)?;
         t.refresh()?;
-        let r = scope_of(t);
+        let r = scope_of(t, h);
         if let Err(e) = &r {
             self.audit_refusal(t, h, "ReadAudit", e);
         }
@@ -107,7 +107,7 @@ impl Module {
     /// The token of session `h` when its principal may read the whole log.
     fn whole_log_reader(&self, h: CK_SESSION_HANDLE, function: &str) -> Result<&Token> {
         let (_, t) = self.session(h)?;
-        match scope_of(t) {
+        match scope_of(t, h) {
             Ok(AuditScope::All) => Ok(t),
             Ok(AuditScope::Keys(_)) => {
                 let e = Error::KeyFunctionNotPermitted(
@@ -121,6 +121,34 @@ impl Module {
                 Err(e)
             }
         }
+    }
+
+    /// Records one request a service ran for session `h`'s principal
+    /// (`softkms serve`): a management record named `function` with the key
+    /// it was about, its result code and `reason` (who, from where, the
+    /// error), written at once in the token's hash chain.
+    /// `principal` overrides the session's (for a request that was not
+    /// authenticated: "").
+    pub fn record_service_request(
+        &self,
+        h: CK_SESSION_HANDLE,
+        function: &str,
+        principal: Option<&str>,
+        key_uid: Option<&str>,
+        rv: CK_RV,
+        reason: &str,
+    ) -> Result<()> {
+        let (_, t) = self.session(h)?;
+        let rec = match principal {
+            Some(p) => AuditRecord::management(function, p, h),
+            None => self.rec(t, function, h),
+        };
+        let mut rec = rec.with_rv(rv).with_reason(reason);
+        if let Some(uid) = key_uid {
+            rec = rec.with_key(uid, None);
+        }
+        let store = t.store()?;
+        t.auditor.management(&store, &[rec]).map(|_| ())
     }
 
     /// Records a refused read of the log.
@@ -138,13 +166,13 @@ impl Module {
 }
 
 /// The scope of whoever is logged in to `t`.
-fn scope_of(t: &Token) -> Result<AuditScope> {
+fn scope_of(t: &Token, h: CK_SESSION_HANDLE) -> Result<AuditScope> {
     let st = t.state.read();
     let name = match &st.login {
         Login::Public => return Err(Error::UserNotLoggedIn),
         Login::So => return Ok(AuditScope::All),
-        Login::User(n) if n == crate::token::USER => return Ok(AuditScope::All),
-        Login::User(n) => n.clone(),
+        Login::User(_) if st.principal(h) == crate::token::USER => return Ok(AuditScope::All),
+        Login::User(_) => st.principal(h).to_string(),
     };
     let uids: BTreeSet<String> = st
         .objects

@@ -92,11 +92,12 @@ impl Module {
     pub(super) fn check_policy(
         &self,
         tok: &Token,
+        h: CK_SESSION_HANDLE,
         key: &Object,
         action: policy::Action,
     ) -> Result<()> {
-        let login = tok.state.read().login.clone();
-        gate::check_policy(key, gate::principal_name(&login), action, &[])
+        let principal = tok.state.read().principal(h).to_string();
+        gate::check_policy(key, &principal, action, &[])
     }
 
     /// Records a refused management call on a key (durably, before it returns).

@@ -319,7 +319,7 @@ impl Module {
 
     /// A management audit record for a call on `tok` by whoever is logged in.
     fn rec(&self, tok: &Token, function: &str, h: CK_SESSION_HANDLE) -> AuditRecord {
-        AuditRecord::management(function, &principal_of(&tok.state.read().login), h)
+        AuditRecord::management(function, tok.state.read().principal(h), h)
     }
 
     fn is_so(tok: &Token) -> bool {

@@ -1,7 +1,7 @@
 //! Object management (PKCS#11 3.0 §5.7): create, copy, destroy, attributes,
 //! search; and how a new key object is completed and stored.
 
-use super::{principal_of, random_uid, Module};
+use super::{random_uid, Module};
 use crate::abi::{CKA_SOFTKMS_IMPORT_FROM, CKO_SOFTKMS_PRINCIPAL};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -21,7 +21,12 @@ use std::sync::Arc;
 impl Module {
     /// Policy checks and bookkeeping for a new key object: its creator, and a
     /// policy given at creation (validated, lock-out check, force stripped).
-    pub(super) fn prepare_key_attrs(&self, tok: &Token, attrs: &mut AttrMap) -> Result<()> {
+    pub(super) fn prepare_key_attrs(
+        &self,
+        tok: &Token,
+        h: CK_SESSION_HANDLE,
+        attrs: &mut AttrMap,
+    ) -> Result<()> {
         let class = attrs
             .get(&CKA_CLASS)
             .and_then(|v| decode_ulong(CKA_CLASS, v).ok());
@@ -42,7 +47,7 @@ impl Module {
         if let std::collections::btree_map::Entry::Vacant(e) =
             attrs.entry(crate::abi::CKA_SOFTKMS_CREATOR)
         {
-            let creator = principal_of(&tok.state.read().login);
+            let creator = tok.state.read().principal(h).to_string();
             e.insert(zeroize::Zeroizing::new(creator.into_bytes()));
         }
         Ok(())
@@ -64,7 +69,7 @@ impl Module {
         }
         lifecycle::on_create(&mut attrs, clock::now_unix())?;
         complete_key(&mut attrs)?;
-        self.prepare_key_attrs(tok, &mut attrs)?;
+        self.prepare_key_attrs(tok, s.handle, &mut attrs)?;
         let obj = Object::new(0, None, attrs);
         let login = tok.state.read().login.clone();
         if obj.is_token() && !s.rw {
@@ -222,7 +227,7 @@ impl Module {
                 .iter()
                 .any(|a| a.ty == crate::abi::CKA_SOFTKMS_POLICY);
             if new_policy {
-                self.check_policy(t, &src, policy::Action::SetPolicy)?;
+                self.check_policy(t, h, &src, policy::Action::SetPolicy)?;
             }
             let attrs = rules::copy_object(&src, template, &random_uid()?)?;
             self.add_object("C_CopyObject", &s, t, attrs)
@@ -265,7 +270,7 @@ impl Module {
                     .with_reason(&format!("principal {name}")),
             )?;
         } else {
-            self.check_policy(t, &o, policy::Action::ManageKey)
+            self.check_policy(t, h, &o, policy::Action::ManageKey)
                 .inspect_err(|e| self.audit_denial(t, "C_DestroyObject", h, &o, e))?;
         }
         if o.is_token() {
@@ -384,8 +389,24 @@ impl Module {
             );
         }
         let types: Vec<CK_ATTRIBUTE_TYPE> = template.iter().map(|a| a.ty).collect();
+        // Retiring one's own grants needs no SetPolicy (AWS's RetireGrant).
+        let written: Vec<_> = template
+            .iter()
+            .filter(|a| a.ty != crate::abi::CKA_SOFTKMS_POLICY_FORCE)
+            .collect();
+        let retiring = match written.as_slice() {
+            [a] if a.ty == crate::abi::CKA_SOFTKMS_POLICY => policy::retires_only(
+                o.get(crate::abi::CKA_SOFTKMS_POLICY).unwrap_or_default(),
+                &a.value,
+                t.state.read().principal(h),
+            ),
+            _ => false,
+        };
         for action in policy::actions_for_set(&types) {
-            self.check_policy(t, &o, action)
+            if retiring && action == policy::Action::SetPolicy {
+                continue;
+            }
+            self.check_policy(t, h, &o, action)
                 .inspect_err(|e| self.audit_denial(t, "C_SetAttributeValue", h, &o, e))?;
         }
         let mut attrs = rules::set_attributes(&o, template, Self::is_so(t))?;

@@ -41,10 +41,9 @@ impl Module {
         if let Ok(store) = t.store() {
             t.auditor.session_closed(&store, s.handle);
         }
-        t.state
-            .write()
-            .objects
-            .retain(|o| o.session != Some(s.handle));
+        let mut st = t.state.write();
+        st.objects.retain(|o| o.session != Some(s.handle));
+        st.acting.remove(&s.handle);
     }
 
     pub(super) fn after_close(&self, t: &Token) {
@@ -199,6 +198,53 @@ impl Module {
             }
         }
         Ok(())
+    }
+
+    /// Makes session `h` act for `principal` (`"user"` or a named principal
+    /// that exists): from now on its key policies, the creator of the keys it
+    /// makes and its audit records name that principal. Only a service logged
+    /// in as the token owner may do this (`softkms serve`, which authenticates
+    /// its callers itself); otherwise `CKR_USER_NOT_LOGGED_IN`. An unknown
+    /// principal is `CKR_USER_PIN_NOT_INITIALIZED`. Not reachable through the
+    /// C interface.
+    pub fn act_as(&self, h: CK_SESSION_HANDLE, principal: &str) -> Result<()> {
+        let (_, t) = self.session(h)?;
+        if t.state.read().login != Login::User(USER.into()) {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let known = principal == USER
+            || (principals::check_name(principal).is_ok()
+                && t.store()?
+                    .principal(&principals::row_name(principal))?
+                    .is_some());
+        if !known {
+            return Err(Error::UserPinNotInitialized);
+        }
+        let mut st = t.state.write();
+        if st.login != Login::User(USER.into()) {
+            return Err(Error::UserNotLoggedIn);
+        }
+        st.acting.insert(h, principal.to_string());
+        Ok(())
+    }
+
+    /// A secret of the service, derived from the token master key with
+    /// `label` and `parts` (HKDF, then HMAC-SHA256 over the length-prefixed
+    /// parts): the same inputs give the same 32 bytes on this token, nobody
+    /// without the master key can compute them. For the token owner's
+    /// sessions only (`CKR_USER_NOT_LOGGED_IN` otherwise).
+    pub fn service_secret(
+        &self,
+        h: CK_SESSION_HANDLE,
+        label: &str,
+        parts: &[&[u8]],
+    ) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+        let (_, t) = self.session(h)?;
+        let st = t.state.read();
+        if st.login != Login::User(USER.into()) || st.principal(h) != USER {
+            return Err(Error::UserNotLoggedIn);
+        }
+        t.service_secret(&st, label, parts)
     }
 
     /// `C_Logout` (§5.6).

@@ -44,10 +44,37 @@ pub(crate) enum Login {
     So,
 }
 
+/// The principal of a login state as policies, creators and the audit log name
+/// it ("" for a session nobody logged in to).
+pub(crate) fn principal_name(login: &Login) -> &str {
+    match login {
+        Login::So => SO,
+        Login::User(n) => n,
+        Login::Public => crate::kms::policy::ANONYMOUS,
+    }
+}
+
+impl TokenState {
+    /// The principal session `h` acts as: the one a service named for it
+    /// (`acting`, honoured only while the token owner is logged in), else
+    /// whoever is logged in.
+    pub(crate) fn principal(&self, h: CK_SESSION_HANDLE) -> &str {
+        match (&self.login, self.acting.get(&h)) {
+            (Login::User(owner), Some(p)) if owner == USER => p,
+            (login, _) => principal_name(login),
+        }
+    }
+}
+
 /// Mutable state of a token in this process.
 pub(crate) struct TokenState {
     /// Who is logged in.
     pub login: Login,
+    /// Sessions that act for a principal other than the one logged in: a
+    /// service logged in as the token owner authenticates its callers itself
+    /// and names, per session, whose request it runs (`Module::act_as`).
+    /// Cleared whenever the login changes.
+    pub acting: HashMap<CK_SESSION_HANDLE, String>,
     /// Who is logging in at this moment (a thread of this process is running
     /// the PIN KDF for them): no other login starts meanwhile.
     logging_in: Option<Login>,
@@ -91,6 +118,7 @@ impl Token {
             watch: OnceCell::new(),
             state: RwLock::new(TokenState {
                 login: Login::Public,
+                acting: HashMap::new(),
                 logging_in: None,
                 tmk: None,
                 meta: None,
@@ -166,6 +194,7 @@ impl Token {
                 // Our master key no longer opens the file: it was re-initialized.
                 log::warn!("token was re-initialized by another process; logging out");
                 st.login = Login::Public;
+                st.acting.clear();
                 st.tmk = None;
                 st.objects.retain(|o| !o.is_token());
                 st.seen = None;
@@ -180,6 +209,7 @@ impl Token {
                 // Re-initialized by another process: our master key is gone.
                 log::warn!("token was re-initialized by another process; logging out");
                 st.login = Login::Public;
+                st.acting.clear();
                 st.tmk = None;
                 st.objects.retain(|o| !o.is_token());
                 st.seen = None;
@@ -260,10 +290,23 @@ impl Token {
         let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = Login::Public;
+        st.acting.clear();
         st.tmk = None;
         st.objects.retain(|o| !o.is_token());
         Self::reset_view(&mut st);
         Self::reload(&store, &mut st)
+    }
+
+    /// A secret derived from the master key for a service (see
+    /// `Module::service_secret`); `CKR_USER_NOT_LOGGED_IN` without the key.
+    pub(crate) fn service_secret(
+        &self,
+        st: &TokenState,
+        label: &str,
+        parts: &[&[u8]],
+    ) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+        let tmk = st.tmk.as_ref().ok_or(Error::UserNotLoggedIn)?;
+        tmk.service_secret(label, parts)
     }
 
     /// Checks a PIN's length against the slot's limits.
@@ -323,6 +366,7 @@ impl Token {
         st.logging_in = None;
         pending.0 = None;
         st.login = who;
+        st.acting.clear();
         st.tmk = Some(tmk);
         Self::reset_view(&mut st);
         Self::reload(&store, &mut st)?;
@@ -334,6 +378,7 @@ impl Token {
                 self.cfg.path.display()
             );
             st.login = Login::Public;
+            st.acting.clear();
             st.tmk = None;
             Self::reset_view(&mut st);
             Self::reload(&store, &mut st)?;
@@ -418,6 +463,7 @@ impl Token {
         let _sync = self.sync.lock();
         let mut st = self.state.write();
         st.login = Login::Public;
+        st.acting.clear();
         st.tmk = None;
         // Every private object goes, session objects too (§5.6.10: "any of the
         // application's private session objects are destroyed").

@@ -1,0 +1,306 @@
+//! What a service that authenticates its callers itself needs from a token
+//! (`softkms serve`, `docs/serve.md`): sessions that act for a principal,
+//! access keys, and a record of each request in the audit log.
+//!
+//! The service logs in once as the token owner ("user") and keeps that
+//! session open; for each request it opens another [`Token`] of the slot and
+//! names the principal the request comes from ([`Token::act_as`]). From then
+//! on that session is that principal's to the key gate: its key policies,
+//! the creator of the keys it makes, the audit records of its uses.
+//!
+//! Access keys are the credentials of the AWS API (SigV4): an id, printed
+//! and stored, and a secret that is never stored anywhere: it is derived
+//! from the token master key, the id and the principal, so that only a
+//! process holding the master key can compute it, and a record edited to
+//! name another principal gives another secret. The record is a private,
+//! unmodifiable token object (`CKO_DATA`, application
+//! [`ACCESS_KEY_APPLICATION`]) covered by the token's integrity root;
+//! deleting it revokes the key.
+
+use super::error::{Error, ErrorKind, Result};
+use super::session::{label as label_attr, Token};
+use super::types::{Principal, SecretBytes, Timestamp};
+use crate::object::attr::Attribute;
+use base64::Engine as _;
+use cryptoki_sys::*;
+use serde::{Deserialize, Serialize};
+
+/// `CKA_APPLICATION` of an access key's record.
+pub const ACCESS_KEY_APPLICATION: &str = "softkms access key";
+/// The label of the secrets access keys derive from the master key.
+const SECRET_LABEL: &str = "access-key";
+/// Characters of an access key id: "SKMS" and 16 of base32.
+pub const ACCESS_KEY_ID_LEN: usize = 20;
+/// The most access keys one token holds.
+pub const MAX_ACCESS_KEYS: usize = 1000;
+
+/// An access key's record (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessKeyInfo {
+    /// The id: `SKMS` and 16 characters of `A-Z2-7`.
+    pub id: String,
+    /// The principal whose requests it signs.
+    pub principal: Principal,
+    /// When it was made.
+    pub created: Timestamp,
+}
+
+/// A new access key with its secret, shown once.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct NewAccessKey {
+    /// The record.
+    pub info: AccessKeyInfo,
+    /// The secret access key (40 characters of base64).
+    pub secret: SecretBytes,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    principal: String,
+    created: i64,
+}
+
+/// Whether `id` has the shape of an access key id.
+pub fn is_access_key_id(id: &str) -> bool {
+    id.len() == ACCESS_KEY_ID_LEN
+        && id.starts_with("SKMS")
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+}
+
+fn principal_of(name: &str) -> Result<Principal> {
+    match name {
+        crate::principal::USER => Ok(Principal::User),
+        n => Ok(Principal::Named(
+            super::types::PrincipalName::new(n)?.as_str().to_string(),
+        )),
+    }
+}
+
+impl Token {
+    /// Makes this session act for `who` (see the module docs): allowed on a
+    /// session of a service logged in as the token owner, else
+    /// [`ErrorKind::NotLoggedIn`]; an unknown principal is
+    /// [`ErrorKind::NotFound`].
+    pub fn act_as(&self, who: &Principal) -> Result<()> {
+        if matches!(who, Principal::SecurityOfficer) {
+            return Err(Error::invalid("a session cannot act for the SO"));
+        }
+        let _g = self.take();
+        self.m().act_as(self.h(), who.name()).map_err(|e| match e {
+            crate::error::Error::UserPinNotInitialized => Error::new(
+                ErrorKind::NotFound,
+                format!("no principal {:?} on this token", who.name()),
+            ),
+            e => Error::from(e),
+        })
+    }
+
+    /// Records a request the service ran for this session's principal in the
+    /// audit log: `operation` (e.g. `kms:Encrypt`), the key it was about,
+    /// whether it succeeded (`rv`: `CKR_OK`, or the code of the error) and
+    /// `reason` (access key id, source address, error).
+    pub fn record_request(
+        &self,
+        operation: &str,
+        key_id: Option<&str>,
+        rv: u64,
+        reason: &str,
+    ) -> Result<()> {
+        let _g = self.take();
+        Ok(self
+            .m()
+            .record_service_request(self.h(), operation, None, key_id, rv, reason)?)
+    }
+
+    /// Records a request the service refused before it knew who sent it (a
+    /// bad signature, an unknown access key): principal "" in the record.
+    pub fn record_unauthenticated(&self, operation: &str, rv: u64, reason: &str) -> Result<()> {
+        let _g = self.take();
+        Ok(self
+            .m()
+            .record_service_request(self.h(), operation, Some(""), None, rv, reason)?)
+    }
+
+    /// The secret of access key `id` for `principal`.
+    fn access_key_secret(&self, id: &str, principal: &str) -> Result<SecretBytes> {
+        let mac = self.m().service_secret(
+            self.h(),
+            SECRET_LABEL,
+            &[id.as_bytes(), principal.as_bytes()],
+        )?;
+        let text = base64::engine::general_purpose::STANDARD.encode(&mac[..30]);
+        Ok(SecretBytes::new(text.into_bytes()))
+    }
+
+    fn access_key_template(id: Option<&str>) -> Vec<Attribute> {
+        let mut t = vec![
+            Attribute::ulong(CKA_CLASS, CKO_DATA),
+            Attribute::new(CKA_APPLICATION, ACCESS_KEY_APPLICATION.as_bytes().to_vec()),
+        ];
+        if let Some(id) = id {
+            t.push(label_attr(id));
+        }
+        t
+    }
+
+    /// Makes an access key for `who` (the token owner only, logged in):
+    /// its record is stored, its secret returned once.
+    pub fn create_access_key(&self, who: &Principal) -> Result<NewAccessKey> {
+        if matches!(who, Principal::SecurityOfficer) {
+            return Err(Error::invalid(
+                "access keys are for the token owner and named principals, not the SO",
+            ));
+        }
+        if self.list_access_keys()?.len() >= MAX_ACCESS_KEYS {
+            return Err(Error::invalid(format!(
+                "a token holds at most {MAX_ACCESS_KEYS} access keys: delete one first"
+            )));
+        }
+        let _g = self.take();
+        let mut raw = [0u8; 10];
+        crate::crypto::random(&mut raw)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("random source failed: {e}")))?;
+        let id = format!("SKMS{}", base32(&raw));
+        // The principal must exist, and only the owner derives secrets.
+        let secret = self.access_key_secret(&id, who.name())?;
+        let created = Timestamp::now();
+        let record = serde_json::to_vec(&Record {
+            principal: who.name().to_string(),
+            created: created.unix(),
+        })
+        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        let mut t = Self::access_key_template(Some(&id));
+        t.extend([
+            Attribute::new(CKA_VALUE, record),
+            Attribute::bool(CKA_TOKEN, true),
+            Attribute::bool(CKA_PRIVATE, true),
+            Attribute::bool(CKA_MODIFIABLE, false),
+            Attribute::bool(CKA_COPYABLE, false),
+        ]);
+        self.m().create_object(self.h(), &t)?;
+        Ok(NewAccessKey {
+            info: AccessKeyInfo {
+                id,
+                principal: who.clone(),
+                created,
+            },
+            secret,
+        })
+    }
+
+    /// The access keys of this token, sorted by id (records that do not
+    /// parse are left out and logged).
+    pub fn list_access_keys(&self) -> Result<Vec<AccessKeyInfo>> {
+        let _g = self.take();
+        let mut out: Vec<AccessKeyInfo> = self
+            .find(&Self::access_key_template(None), MAX_ACCESS_KEYS * 2)?
+            .into_iter()
+            .filter_map(|o| self.access_key_info(o))
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    fn access_key_info(&self, o: CK_OBJECT_HANDLE) -> Option<AccessKeyInfo> {
+        let v = self.attrs(o, &[CKA_LABEL, CKA_VALUE, CKA_MODIFIABLE]);
+        let id = String::from_utf8(v.first()?.as_deref()?.to_vec()).ok()?;
+        let value = v.get(1)?.clone()?;
+        // A record anybody could have edited is no record.
+        if v.get(2)?.as_deref().map(|b| b.as_slice()) != Some(&[0u8][..]) || !is_access_key_id(&id)
+        {
+            log::warn!("access key record {id:?} is malformed or modifiable: ignored");
+            return None;
+        }
+        let r: Record = serde_json::from_slice(&value)
+            .inspect_err(|e| log::warn!("access key record {id:?}: {e}"))
+            .ok()?;
+        Some(AccessKeyInfo {
+            id,
+            principal: principal_of(&r.principal).ok()?,
+            created: Timestamp::from_unix(r.created),
+        })
+    }
+
+    /// The principal and secret of access key `id`, for a service checking
+    /// a request's signature (the token owner's session only). An unknown
+    /// id is [`ErrorKind::NotFound`].
+    pub fn access_key(&self, id: &str) -> Result<(AccessKeyInfo, SecretBytes)> {
+        let not_found = || Error::new(ErrorKind::NotFound, format!("no access key {id}"));
+        if !is_access_key_id(id) {
+            return Err(not_found());
+        }
+        let _g = self.take();
+        let found = self.find(&Self::access_key_template(Some(id)), 2)?;
+        let [o] = found.as_slice() else {
+            return Err(not_found());
+        };
+        let info = self.access_key_info(*o).ok_or_else(not_found)?;
+        let secret = self.access_key_secret(&info.id, info.principal.name())?;
+        Ok((info, secret))
+    }
+
+    /// Deletes access key `id`: requests signed with it are refused from now.
+    pub fn delete_access_key(&self, id: &str) -> Result<()> {
+        let _g = self.take();
+        let found = if is_access_key_id(id) {
+            self.find(&Self::access_key_template(Some(id)), 2)?
+        } else {
+            Vec::new()
+        };
+        if found.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no access key {id}"),
+            ));
+        }
+        for o in found {
+            self.m().destroy_object(self.h(), o)?;
+        }
+        Ok(())
+    }
+}
+
+/// RFC 4648 base32 (no padding) of `bytes`, whose length is a multiple of 5.
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(bytes.len() * 8 / 5);
+    for chunk in bytes.chunks(5) {
+        let mut n: u64 = 0;
+        for b in chunk {
+            n = (n << 8) | u64::from(*b);
+        }
+        n <<= 8 * (5 - chunk.len());
+        for i in (0..8).rev() {
+            out.push(char::from(
+                ALPHABET[usize::try_from((n >> (i * 5)) & 31).unwrap_or(0)],
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_matches_rfc4648() {
+        // RFC 4648 §10: BASE32("fooba") = "MZXW6YTB".
+        assert_eq!(base32(b"fooba"), "MZXW6YTB");
+        assert_eq!(base32(&[0u8; 10]), "AAAAAAAAAAAAAAAA");
+    }
+
+    #[test]
+    fn access_key_ids() {
+        assert!(is_access_key_id("SKMSABCDEFGHIJKLMN27"));
+        assert!(!is_access_key_id("SKMSABCDEFGHIJKLMN28"));
+        assert!(!is_access_key_id("AKIAABCDEFGHIJKLMN27"));
+        assert!(!is_access_key_id("SKMSabcdefghijklmn27"));
+        assert!(!is_access_key_id("SKMS"));
+    }
+}

@@ -1,0 +1,139 @@
+//! `softkms serve` and `softkms access-key` (`docs/serve.md`).
+
+use super::{env_pin, invalid, Ctx, Outcome};
+use clap::{Args, Subcommand};
+use softkms::api::{Principal, PrincipalName};
+
+/// `softkms serve`.
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen: 127.0.0.1:8470 by default; an address other than
+    /// loopback needs --tls-cert and --tls-key. Port 0 picks a free port.
+    #[arg(long, default_value = softkms::serve::DEFAULT_LISTEN)]
+    listen: std::net::SocketAddr,
+    /// The region the key ARNs name.
+    #[arg(long, default_value = softkms::serve::DEFAULT_REGION)]
+    region: String,
+    /// The 12-digit account the key ARNs name.
+    #[arg(long, default_value = softkms::serve::DEFAULT_ACCOUNT)]
+    account: String,
+    /// TLS certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+/// `softkms access-key …`: the credentials of the AWS API.
+#[derive(Subcommand)]
+pub(crate) enum AccessKeyCmd {
+    /// Make an access key for a principal ("user" is the token owner) and
+    /// print its id and secret (shown this once). Needs the owner's PIN.
+    Create {
+        /// The principal whose requests the key signs.
+        principal: String,
+    },
+    /// The access keys and their principals.
+    List,
+    /// Delete an access key: requests signed with it are refused.
+    Delete {
+        /// The access key id.
+        id: String,
+    },
+}
+
+fn principal(name: &str) -> Result<Principal, softkms::api::Error> {
+    Ok(match name {
+        "user" => Principal::User,
+        n => Principal::Named(PrincipalName::new(n)?.as_str().to_string()),
+    })
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
+    let settings = softkms::serve::Settings {
+        listen: a.listen,
+        naming: softkms::serve::Naming {
+            region: a.region,
+            account: a.account,
+        },
+        tls: match (a.tls_cert, a.tls_key) {
+            (Some(cert), Some(key)) => Some(softkms::serve::TlsFiles { cert, key }),
+            _ => None,
+        },
+        slot: c.slot,
+    };
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let pin = env_pin("SOFTKMS_PIN", false)?;
+    softkms::serve::run(c.kms.clone(), settings, &pin, |addr| {
+        super::out(&format!("softkms serve: listening on {scheme}://{addr}"));
+    })
+    .map_err(invalid)?;
+    Ok(true)
+}
+
+/// `softkms access-key …`.
+pub(crate) fn access_key(c: &Ctx, cmd: AccessKeyCmd) -> Outcome {
+    let t = c.session(true)?;
+    match cmd {
+        AccessKeyCmd::Create { principal: name } => {
+            let k = t.create_access_key(&principal(&name)?)?;
+            let secret =
+                zeroize::Zeroizing::new(String::from_utf8_lossy(k.secret.as_bytes()).into_owned());
+            let v = serde_json::json!({
+                "AccessKeyId": k.info.id,
+                "SecretAccessKey": secret.as_str(),
+                "Principal": k.info.principal.name(),
+                "Created": k.info.created.to_rfc3339(),
+            });
+            c.print(&v, || {
+                vec![
+                    format!("access key id:     {}", k.info.id),
+                    format!("secret access key: {}", secret.as_str()),
+                    format!("principal:         {}", k.info.principal.name()),
+                    "The secret is shown this once; SoftKMS derives it again only to check \
+                     signatures."
+                        .to_string(),
+                ]
+            });
+        }
+        AccessKeyCmd::List => {
+            let keys = t.list_access_keys()?;
+            let v: Vec<serde_json::Value> = keys
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "AccessKeyId": k.id,
+                        "Principal": k.principal.name(),
+                        "Created": k.created.to_rfc3339(),
+                    })
+                })
+                .collect();
+            c.print(&serde_json::Value::Array(v), || {
+                keys.iter()
+                    .map(|k| {
+                        format!(
+                            "{}  {:<20} {}",
+                            k.id,
+                            k.principal.name(),
+                            k.created.to_rfc3339()
+                        )
+                    })
+                    .collect()
+            });
+        }
+        AccessKeyCmd::Delete { id } => {
+            t.delete_access_key(&id)?;
+            c.print(
+                &serde_json::json!({ "AccessKeyId": id, "deleted": true }),
+                || vec![format!("access key {id} deleted")],
+            );
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,236 @@
+//! One HTTP request of the AWS KMS JSON 1.1 protocol: `POST /` with
+//! `X-Amz-Target: TrentService.<Operation>`, authenticated by SigV4, run on a
+//! session acting for the access key's principal, recorded in the audit log.
+
+use super::errors::AwsError;
+use super::input::Input;
+use super::ops::{Call, OPERATIONS};
+use super::sigv4;
+use super::State;
+use crate::api::{ErrorKind, Principal};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The largest request body read (a 32 KiB policy, a 6 KiB blob, … in JSON).
+const MAX_BODY: usize = 256 * 1024;
+/// The prefix of `X-Amz-Target`.
+const TARGET_PREFIX: &str = "TrentService.";
+/// The JSON 1.1 content type.
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// A response of `status` with a JSON body.
+fn respond(status: u16, body: Vec<u8>, request_id: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(CONTENT_TYPE),
+    );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    r
+}
+
+fn error_response(e: &AwsError, request_id: &str) -> Response<Full<Bytes>> {
+    respond(e.status, e.body(), request_id)
+}
+
+/// A fresh request id (a random UUID).
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    if crate::crypto::random(&mut b).is_err() {
+        return "00000000-0000-0000-0000-000000000000".into();
+    }
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// What the blocking part of a request needs from the HTTP one.
+struct Parts {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+    peer: SocketAddr,
+    operation: String,
+}
+
+/// Answers one request.
+pub(crate) async fn handle(
+    state: Arc<State>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let id = request_id();
+    let (head, body) = req.into_parts();
+    if head.method != hyper::Method::POST || head.uri.path() != "/" {
+        let e = AwsError {
+            status: 404,
+            ..AwsError::new(
+                "UnknownOperationException",
+                "this server answers the AWS KMS JSON API: POST / with X-Amz-Target",
+            )
+        };
+        return error_response(&e, &id);
+    }
+    let target = head
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(operation) = target
+        .strip_prefix(TARGET_PREFIX)
+        .filter(|op| OPERATIONS.contains(op))
+    else {
+        return error_response(
+            &AwsError::new(
+                "UnknownOperationException",
+                format!("unknown operation {target:?}"),
+            ),
+            &id,
+        );
+    };
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => {
+            let e = AwsError {
+                status: 413,
+                ..AwsError::validation(format!("the request body is over {MAX_BODY} bytes"))
+            };
+            return error_response(&e, &id);
+        }
+    };
+    let mut headers: Vec<(String, Vec<u8>)> = head
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+        .collect();
+    if !headers.iter().any(|(k, _)| k == "host") {
+        if let Some(a) = head.uri.authority() {
+            headers.push(("host".into(), a.as_str().as_bytes().to_vec()));
+        }
+    }
+    let parts = Parts {
+        method: head.method.as_str().to_string(),
+        path: head.uri.path().to_string(),
+        query: head.uri.query().unwrap_or("").to_string(),
+        headers,
+        body,
+        peer,
+        operation: operation.to_string(),
+    };
+    let rid = id.clone();
+    let out = tokio::task::spawn_blocking(move || answer(&state, &parts, &rid)).await;
+    match out {
+        Ok(Ok(body)) => respond(200, body, &id),
+        Ok(Err(e)) => error_response(&e, &id),
+        Err(e) => {
+            log::error!("serve: request {id} failed: {e}");
+            error_response(&AwsError::internal("the request failed"), &id)
+        }
+    }
+}
+
+/// The principal an access key stands for, after checking the signature.
+fn authenticate(
+    state: &State,
+    p: &Parts,
+) -> Result<(String, Principal), (Option<String>, AwsError)> {
+    let headers: Vec<(&str, &[u8])> = p
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
+    let req = sigv4::Request {
+        method: &p.method,
+        path: &p.path,
+        query: &p.query,
+        headers: &headers,
+        body: &p.body,
+    };
+    let sig = |e: sigv4::SigError| AwsError::new(e.aws_type(), e.message());
+    let auth = sigv4::parse(&req).map_err(|e| (None, sig(e)))?;
+    let key_id = auth.access_key_id.clone();
+    let (info, secret) = match state.anchor.access_key(&key_id) {
+        Ok(k) => k,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err((Some(key_id), sig(sigv4::SigError::UnrecognizedClient)))
+        }
+        Err(e) => return Err((Some(key_id), AwsError::from(e))),
+    };
+    let now = crate::api::Timestamp::now().unix();
+    let n = &state.settings.naming;
+    sigv4::verify(&req, &auth, secret.as_bytes(), &n.region, "kms", now)
+        .map_err(|e| (Some(key_id.clone()), sig(e)))?;
+    Ok((key_id, info.principal))
+}
+
+/// Authenticates, runs and records one request (on a blocking thread).
+fn answer(state: &State, p: &Parts, request_id: &str) -> Result<Vec<u8>, AwsError> {
+    let op = format!("kms:{}", p.operation);
+    let (key_id, principal) = match authenticate(state, p) {
+        Ok(x) => x,
+        Err((key_id, e)) => {
+            let reason = format!(
+                "request {request_id} from {}; access key {}; refused: {}: {}",
+                p.peer,
+                key_id.as_deref().unwrap_or("-"),
+                e.kind,
+                e.message
+            );
+            if let Err(err) = state.anchor.record_unauthenticated(&op, e.rv, &reason) {
+                log::error!("serve: cannot audit request {request_id}: {err}");
+            }
+            return Err(e);
+        }
+    };
+    let token = state
+        .kms
+        .token(state.settings.slot)
+        .map_err(AwsError::from)?;
+    token.act_as(&principal).map_err(|e| {
+        log::warn!("serve: access key {key_id}: {e}");
+        AwsError::new(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+    })?;
+    let mut call = Call {
+        token: &token,
+        principal: &principal,
+        naming: &state.settings.naming,
+        key: None,
+    };
+    let r = Input::parse(&p.body).and_then(|input| call.run(&p.operation, &input));
+    let (rv, outcome) = match &r {
+        Ok(_) => (0, "ok".to_string()),
+        Err(e) => (e.rv, format!("{}: {}", e.kind, e.message)),
+    };
+    let reason = format!(
+        "request {request_id} from {}; access key {key_id}; {outcome}",
+        p.peer
+    );
+    let key = call.key.as_ref().map(|k| k.as_str().to_string());
+    if let Err(err) = token.record_request(&op, key.as_deref(), rv, &reason) {
+        log::error!("serve: cannot audit request {request_id}: {err}");
+        if r.is_ok() {
+            // A request that cannot be recorded does not happen silently.
+            return Err(AwsError::internal("the request could not be recorded"));
+        }
+    }
+    let value = r?;
+    serde_json::to_vec(&value).map_err(|e| AwsError::internal(e.to_string()))
+}
