@@ -12,11 +12,16 @@ from conftest import audit_records, expect_error
 pytestmark = pytest.mark.softkms_only
 
 
+def _seq(record):
+    # `audit show --json` names it "sequence" (CloudTrail-like); docs/audit.md "seq".
+    return record.get("sequence", record.get("seq", 0))
+
+
 def _find(records, *needles, after=0):
     """The records after sequence `after` whose text holds every needle."""
     out = []
     for r in records:
-        if r.get("seq", 0) <= after:
+        if _seq(r) <= after:
             continue
         text = json.dumps(r)
         if all(n in text for n in needles):
@@ -26,7 +31,7 @@ def _find(records, *needles, after=0):
 
 def _last_seq(server):
     recs = audit_records(server)
-    return max((r.get("seq", 0) for r in recs), default=0)
+    return max((_seq(r) for r in recs), default=0)
 
 
 def _wait_for(server, *needles, after):
