@@ -60,6 +60,10 @@ pub struct NewAccessKey {
 #[serde(deny_unknown_fields)]
 struct Record {
     principal: String,
+    /// The unique id of the principal's object when the key was made (""
+    /// for the token owner): a principal removed and added again under the
+    /// same name is another principal, whose old keys no longer work.
+    principal_uid: String,
     created: i64,
 }
 
@@ -126,12 +130,41 @@ impl Token {
             .record_service_request(self.h(), operation, Some(""), None, rv, reason)?)
     }
 
-    /// The secret of access key `id` for `principal`.
-    fn access_key_secret(&self, id: &str, principal: &str) -> Result<SecretBytes> {
+    /// The unique id of a named principal's object ("" for the owner);
+    /// `None` when it does not exist.
+    fn principal_uid(&self, who: &Principal) -> Option<String> {
+        match who {
+            Principal::Named(n) => {
+                let t = vec![
+                    Attribute::ulong(CKA_CLASS, crate::abi::CKO_SOFTKMS_PRINCIPAL),
+                    label_attr(n),
+                ];
+                let found = self.find(&t, 2).ok()?;
+                match found.as_slice() {
+                    [o] => self.text(*o, CKA_UNIQUE_ID),
+                    _ => None,
+                }
+            }
+            _ => Some(String::new()),
+        }
+    }
+
+    /// The secret of access key `id` for `principal` (whose object's unique
+    /// id is `principal_uid`).
+    fn access_key_secret(
+        &self,
+        id: &str,
+        principal: &str,
+        principal_uid: &str,
+    ) -> Result<SecretBytes> {
         let mac = self.m().service_secret(
             self.h(),
             SECRET_LABEL,
-            &[id.as_bytes(), principal.as_bytes()],
+            &[
+                id.as_bytes(),
+                principal.as_bytes(),
+                principal_uid.as_bytes(),
+            ],
         )?;
         let text = base64::engine::general_purpose::STANDARD.encode(&mac[..30]);
         Ok(SecretBytes::new(text.into_bytes()))
@@ -156,29 +189,31 @@ impl Token {
                 "access keys are for the token owner and named principals, not the SO",
             ));
         }
-        if let Principal::Named(n) = who {
-            if !self.list_principals()?.contains(n) {
-                return Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!("no principal {n:?} on this token (the SO adds it: softkms user add)"),
-                ));
-            }
-        }
         if self.list_access_keys()?.len() >= MAX_ACCESS_KEYS {
             return Err(Error::invalid(format!(
                 "a token holds at most {MAX_ACCESS_KEYS} access keys: delete one first"
             )));
         }
         let _g = self.take();
+        let principal_uid = self.principal_uid(who).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no principal {:?} on this token (the SO adds it: softkms user add)",
+                    who.name()
+                ),
+            )
+        })?;
         let mut raw = [0u8; 10];
         crate::crypto::random(&mut raw)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("random source failed: {e}")))?;
         let id = format!("SKMS{}", base32(&raw));
         // The principal must exist, and only the owner derives secrets.
-        let secret = self.access_key_secret(&id, who.name())?;
+        let secret = self.access_key_secret(&id, who.name(), &principal_uid)?;
         let created = Timestamp::now();
         let record = serde_json::to_vec(&Record {
             principal: who.name().to_string(),
+            principal_uid,
             created: created.unix(),
         })
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
@@ -215,6 +250,11 @@ impl Token {
     }
 
     fn access_key_info(&self, o: CK_OBJECT_HANDLE) -> Option<AccessKeyInfo> {
+        self.access_key_record(o).map(|(info, _)| info)
+    }
+
+    /// An access key's record and the principal uid it was made for.
+    fn access_key_record(&self, o: CK_OBJECT_HANDLE) -> Option<(AccessKeyInfo, String)> {
         let v = self.attrs(o, &[CKA_LABEL, CKA_VALUE, CKA_MODIFIABLE]);
         let id = String::from_utf8(v.first()?.as_deref()?.to_vec()).ok()?;
         let value = v.get(1)?.clone()?;
@@ -227,11 +267,12 @@ impl Token {
         let r: Record = serde_json::from_slice(&value)
             .inspect_err(|e| log::warn!("access key record {id:?}: {e}"))
             .ok()?;
-        Some(AccessKeyInfo {
+        let info = AccessKeyInfo {
             id,
             principal: principal_of(&r.principal).ok()?,
             created: Timestamp::from_unix(r.created),
-        })
+        };
+        Some((info, r.principal_uid))
     }
 
     /// The principal and secret of access key `id`, for a service checking
@@ -247,8 +288,17 @@ impl Token {
         let [o] = found.as_slice() else {
             return Err(not_found());
         };
-        let info = self.access_key_info(*o).ok_or_else(not_found)?;
-        let secret = self.access_key_secret(&info.id, info.principal.name())?;
+        let (info, made_for) = self.access_key_record(*o).ok_or_else(not_found)?;
+        // The principal it was made for must still be there (not removed,
+        // nor removed and added again).
+        if self.principal_uid(&info.principal).as_deref() != Some(made_for.as_str()) {
+            log::info!(
+                "access key {id}: its principal {:?} was removed",
+                info.principal.name()
+            );
+            return Err(not_found());
+        }
+        let secret = self.access_key_secret(&info.id, info.principal.name(), &made_for)?;
         Ok((info, secret))
     }
 

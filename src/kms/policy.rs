@@ -122,10 +122,26 @@ pub enum Who {
     Named(String),
 }
 
+/// The sid prefix of a grant statement (`grant:` and the grant's id).
+pub const GRANT_SID: &str = "grant:";
+
+/// What a grant may allow: uses of the key, never its management, its
+/// policy, its audit or its material leaving the token.
+const GRANTABLE: &[Action] = &[
+    Action::Encrypt,
+    Action::Decrypt,
+    Action::GenerateDataKey,
+    Action::ReEncrypt,
+    Action::Sign,
+    Action::Verify,
+];
+
 /// One statement: these principals may do these actions, maybe only with this
 /// encryption context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
+    /// Its label.
+    pub sid: Option<String>,
     /// Who it applies to.
     pub principals: Vec<Who>,
     /// What it allows.
@@ -265,19 +281,35 @@ pub fn explain(json: &[u8]) -> std::result::Result<Policy, String> {
             }
             Some(c) => c.encryption_context,
         };
-        if let Some(g) = &s.grant {
-            let id_ok = g.id.len() == 64
-                && g.id
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !id_ok {
-                return Err(format!("{at}: a grant id is 64 lower-case hex digits"));
+        let grant_sid = s.sid.as_deref().and_then(|sid| sid.strip_prefix(GRANT_SID));
+        match (&s.grant, grant_sid) {
+            (Some(g), Some(id)) if id == g.id => {
+                let id_ok = g.id.len() == 64
+                    && g.id
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !id_ok {
+                    return Err(format!("{at}: a grant id is 64 lower-case hex digits"));
+                }
+                if !matches!(principals.as_slice(), [Who::Named(_)]) {
+                    return Err(format!("{at}: a grant names exactly one principal"));
+                }
+                if let Some(a) = allow.iter().find(|a| !GRANTABLE.contains(a)) {
+                    return Err(format!(
+                        "{at}: a grant allows only uses of the key, not {}",
+                        a.name()
+                    ));
+                }
             }
-            if !matches!(principals.as_slice(), [Who::Named(_)]) {
-                return Err(format!("{at}: a grant names exactly one principal"));
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "{at}: a grant has the sid \"{GRANT_SID}\" and its id, and only a grant has it"
+                ))
             }
         }
         statements.push(Statement {
+            sid: s.sid,
             principals,
             allow,
             context,

@@ -16,7 +16,7 @@ use super::errors::AwsError;
 use super::input::{constraint, Input};
 use super::names::{aws_key_id, key_id_of};
 use super::ops::{page_result, paginate, Call};
-use crate::api::{KeyId, KeyMetadata, KeyPolicy, KeyRef, Timestamp};
+use crate::api::{KeyId, KeyMetadata, KeyPolicy, KeyRef, KeyUsage, Timestamp};
 use serde_json::{json, Value};
 
 /// The most statements a policy holds (grants included).
@@ -183,18 +183,53 @@ fn create(call: &mut Call<'_>, input: &Input) -> Result<Value, AwsError> {
             &format!("Member must satisfy enum value set: {GRANT_OPERATIONS:?}, not {bad}"),
         ));
     }
+    // Each operation must fit the key, as AWS has it: a MAC grant on a
+    // signing key would otherwise become a signing grant.
+    let usage = |u: KeyUsage| m.usages.contains(&u);
+    for op in &ops {
+        let fits = match op.as_str() {
+            "Sign" | "Verify" => usage(KeyUsage::SignVerify),
+            "GenerateMac" | "VerifyMac" => usage(KeyUsage::GenerateVerifyMac),
+            "DeriveSharedSecret" => usage(KeyUsage::KeyAgreement),
+            "Encrypt"
+            | "Decrypt"
+            | "ReEncryptFrom"
+            | "ReEncryptTo"
+            | "GenerateDataKey"
+            | "GenerateDataKeyWithoutPlaintext"
+            | "GenerateDataKeyPair"
+            | "GenerateDataKeyPairWithoutPlaintext" => m.managed,
+            _ => true,
+        };
+        if !fits {
+            return Err(AwsError::validation(format!(
+                "grant operation {op} does not fit key {} (usage {})",
+                aws_key_id(&m.id),
+                m.usages.first().map_or("none", |u| u.aws_name())
+            )));
+        }
+    }
     let mut condition = serde_json::Map::new();
     if let Some(c) = input.opt_object("Constraints")? {
-        if c.has("EncryptionContextEquals") {
+        if let Some(other) = c.keys().find(|k| *k != "EncryptionContextSubset") {
             return Err(AwsError::validation(
-                "EncryptionContextEquals is not offered here: SoftKMS's conditions are subsets \
-                 (use EncryptionContextSubset)",
+                if other == "EncryptionContextEquals" {
+                    "EncryptionContextEquals is not offered here: SoftKMS's conditions are subsets \
+                 (use EncryptionContextSubset)"
+                        .to_string()
+                } else {
+                    format!("unknown grant constraint {other}")
+                },
             ));
         }
-        if let Some(pairs) = c.opt_map("EncryptionContextSubset")? {
-            for (k, v) in pairs {
-                condition.insert(format!("kms:EncryptionContext:{k}"), json!(v));
-            }
+        let pairs = c.opt_map("EncryptionContextSubset")?.unwrap_or_default();
+        if pairs.is_empty() {
+            return Err(AwsError::validation(
+                "EncryptionContextSubset is empty: leave Constraints out instead",
+            ));
+        }
+        for (k, v) in pairs {
+            condition.insert(format!("kms:EncryptionContext:{k}"), json!(v));
         }
     }
     if input.opt_bool("DryRun")? == Some(true) {
@@ -231,6 +266,8 @@ fn create(call: &mut Call<'_>, input: &Input) -> Result<Value, AwsError> {
                  key need no grant here)"
             ))
         })?;
+    let _writes = call.policy_writes.lock();
+    let m = call.token.describe_key(&KeyRef::Id(m.id.clone()))?;
     let id = new_grant_id()?;
     let mut record = json!({
         "id": id,
@@ -366,6 +403,7 @@ fn retire(call: &mut Call<'_>, input: &Input, retire: bool) -> Result<Value, Aws
             }))
         }
     };
+    let _writes = call.policy_writes.lock();
     let m = call.token.describe_key(&key)?;
     call.key = Some(m.id.clone());
     let all = statements(m.policy.as_ref());

@@ -11,11 +11,14 @@ use crate::api::{ErrorKind, Principal};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// The largest request body read (a 32 KiB policy, a 6 KiB blob, … in JSON).
 const MAX_BODY: usize = 256 * 1024;
+/// How long a client may take to send a request's body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The prefix of `X-Amz-Target`.
 const TARGET_PREFIX: &str = "TrentService.";
 /// The JSON 1.1 content type.
@@ -57,21 +60,99 @@ fn request_id() -> String {
     )
 }
 
-/// The most refused unauthenticated requests recorded in the audit log per
-/// second: a flood of unsigned requests must not fill the token file. The
-/// rest are logged (`SOFTKMS_LOG=warn`).
-const MAX_UNAUTHENTICATED_PER_SECOND: u32 = 50;
+/// The most refused unauthenticated requests recorded one by one in the
+/// audit log per source address and second: a flood of unsigned requests
+/// must not fill the token file, nor hide another source's. The rest of a
+/// second are counted, and the count is recorded once the second is over.
+const MAX_UNAUTHENTICATED_PER_SECOND: u32 = 20;
+/// The most source addresses tracked at once.
+const MAX_SOURCES: usize = 4096;
+/// The longest error text kept in an audit reason.
+const MAX_REASON_ERROR: usize = 200;
 
-/// Whether one more unauthenticated refusal may be recorded this second.
-fn unauthenticated_budget() -> bool {
-    static WINDOW: parking_lot::Mutex<(i64, u32)> = parking_lot::Mutex::new((0, 0));
+/// Per source address: the second, the records written in it, the refusals
+/// not recorded one by one.
+type Window = (i64, u32, u64);
+
+static WINDOWS: parking_lot::Mutex<Option<HashMap<IpAddr, Window>>> = parking_lot::Mutex::new(None);
+
+/// Whether one more unauthenticated refusal from `ip` may be recorded now;
+/// also the counts of earlier seconds' unrecorded refusals, to record.
+fn unauthenticated_budget(ip: IpAddr) -> (bool, Vec<(IpAddr, i64, u64)>) {
     let now = crate::api::Timestamp::now().unix();
-    let mut w = WINDOW.lock();
-    if w.0 != now {
-        *w = (now, 0);
+    let mut guard = WINDOWS.lock();
+    let map = guard.get_or_insert_with(HashMap::new);
+    let mut summaries = Vec::new();
+    if map.len() >= MAX_SOURCES {
+        map.retain(|ip, (sec, _, dropped)| {
+            if *sec == now {
+                return true;
+            }
+            if *dropped > 0 {
+                summaries.push((*ip, *sec, *dropped));
+            }
+            false
+        });
     }
-    w.1 += 1;
-    w.1 <= MAX_UNAUTHENTICATED_PER_SECOND
+    let w = map.entry(ip).or_insert((now, 0, 0));
+    if w.0 != now {
+        if w.2 > 0 {
+            summaries.push((ip, w.0, w.2));
+        }
+        *w = (now, 0, 0);
+    }
+    w.1 = w.1.saturating_add(1);
+    let ok = w.1 <= MAX_UNAUTHENTICATED_PER_SECOND;
+    if !ok {
+        w.2 += 1;
+    }
+    (ok, summaries)
+}
+
+/// An error's text for an audit reason: short, and without what the caller
+/// sent (an echoed Authorization header).
+fn reason_text(e: &AwsError) -> String {
+    let m = e.message.split("Authorization=").next().unwrap_or("");
+    let mut m: String = m.chars().take(MAX_REASON_ERROR).collect();
+    if m.len() < e.message.len() {
+        m.push('…');
+    }
+    format!("{}: {m}", e.kind)
+}
+
+/// Records an unauthenticated refusal (within the budget of its source).
+fn record_unauthenticated(
+    state: &State,
+    p: &Parts,
+    op: &str,
+    key_id: Option<&str>,
+    e: &AwsError,
+    request_id: &str,
+) {
+    let reason = format!(
+        "request {request_id} from {}; access key {}; refused: {}",
+        p.peer,
+        key_id.unwrap_or("-"),
+        reason_text(e)
+    );
+    let (ok, summaries) = unauthenticated_budget(p.peer.ip());
+    for (ip, sec, n) in summaries {
+        let why = format!(
+            "{n} more unauthenticated requests from {ip} refused in the second starting at \
+             {}, not recorded one by one",
+            crate::api::Timestamp::from_unix(sec).to_rfc3339()
+        );
+        if let Err(err) = state.anchor.record_unauthenticated("kms:*", e.rv, &why) {
+            log::error!("serve: cannot audit: {err}");
+        }
+    }
+    if ok {
+        if let Err(err) = state.anchor.record_unauthenticated(op, e.rv, &reason) {
+            log::error!("serve: cannot audit request {request_id}: {err}");
+        }
+    } else {
+        log::warn!("serve: counted, not audited one by one: {reason}");
+    }
 }
 
 /// What the blocking part of a request needs from the HTTP one.
@@ -120,12 +201,23 @@ pub(crate) async fn handle(
             &id,
         );
     };
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes().to_vec(),
-        Err(_) => {
+    let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await;
+    let body = match read {
+        Ok(Ok(b)) => b.to_bytes().to_vec(),
+        Ok(Err(_)) => {
             let e = AwsError {
                 status: 413,
                 ..AwsError::validation(format!("the request body is over {MAX_BODY} bytes"))
+            };
+            return error_response(&e, &id);
+        }
+        Err(_) => {
+            let e = AwsError {
+                status: 408,
+                ..AwsError::new(
+                    "RequestTimeoutException",
+                    format!("the request body took over {BODY_TIMEOUT:?}"),
+                )
             };
             return error_response(&e, &id);
         }
@@ -181,6 +273,19 @@ fn authenticate(
     let sig = |e: sigv4::SigError| AwsError::new(e.aws_type(), e.message());
     let auth = sigv4::parse(&req).map_err(|e| (None, sig(e)))?;
     let key_id = auth.access_key_id.clone();
+    // The operation and the date must be signed: a captured request must not
+    // be replayed as another operation (SigV4 itself only requires `host`).
+    for must in ["x-amz-target", "x-amz-date"] {
+        if !auth.signed_headers.iter().any(|h| h == must) {
+            return Err((
+                Some(key_id),
+                AwsError::new(
+                    "IncompleteSignatureException",
+                    format!("'{must}' must be a 'SignedHeader' in the AWS Authorization."),
+                ),
+            ));
+        }
+    }
     let (info, secret) = match state.anchor.access_key(&key_id) {
         Ok(k) => k,
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -201,20 +306,7 @@ fn answer(state: &State, p: &Parts, request_id: &str) -> Result<Vec<u8>, AwsErro
     let (key_id, principal) = match authenticate(state, p) {
         Ok(x) => x,
         Err((key_id, e)) => {
-            let reason = format!(
-                "request {request_id} from {}; access key {}; refused: {}: {}",
-                p.peer,
-                key_id.as_deref().unwrap_or("-"),
-                e.kind,
-                e.message
-            );
-            if unauthenticated_budget() {
-                if let Err(err) = state.anchor.record_unauthenticated(&op, e.rv, &reason) {
-                    log::error!("serve: cannot audit request {request_id}: {err}");
-                }
-            } else {
-                log::warn!("serve: not audited (over {MAX_UNAUTHENTICATED_PER_SECOND}/s): {reason}");
-            }
+            record_unauthenticated(state, p, &op, key_id.as_deref(), &e, request_id);
             return Err(e);
         }
     };
@@ -222,29 +314,38 @@ fn answer(state: &State, p: &Parts, request_id: &str) -> Result<Vec<u8>, AwsErro
         .kms
         .token(state.settings.slot)
         .map_err(AwsError::from)?;
-    token.act_as(&principal).map_err(|e| {
-        log::warn!("serve: access key {key_id}: {e}");
-        AwsError::new(
+    if let Err(err) = token.act_as(&principal) {
+        // Its principal was removed since the key was looked up.
+        log::warn!("serve: access key {key_id}: {err}");
+        let e = AwsError::new(
             "UnrecognizedClientException",
             "The security token included in the request is invalid.",
-        )
-    })?;
+        );
+        record_unauthenticated(state, p, &op, Some(&key_id), &e, request_id);
+        return Err(e);
+    }
     let mut call = Call {
         token: &token,
         principal: &principal,
         naming: &state.settings.naming,
         key: None,
+        alias: None,
+        policy_writes: &state.policy_writes,
     };
     let r = Input::parse(&p.body).and_then(|input| call.run(&p.operation, &input));
     let (rv, outcome) = match &r {
         Ok(_) => (0, "ok".to_string()),
-        Err(e) => (e.rv, format!("{}: {}", e.kind, e.message)),
+        Err(e) => (e.rv, reason_text(e)),
     };
     let reason = format!(
         "request {request_id} from {}; access key {key_id}; {outcome}",
         p.peer
     );
     let key = call.key.as_ref().map(|k| k.as_str().to_string());
+    let reason = match (&key, &call.alias) {
+        (None, Some(alias)) => format!("{reason}; key named {alias}"),
+        _ => reason,
+    };
     if let Err(err) = token.record_request(&op, key.as_deref(), rv, &reason) {
         // What the request changed is recorded with the change by the module;
         // this record of the request itself is what is lost.

@@ -216,6 +216,11 @@ impl Input {
         Ok(Some(out))
     }
 
+    /// The names of the members.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     /// Members the operation does not know (AWS ignores them; so do we,
     /// except where they would change the meaning — see the callers).
     pub(crate) fn has(&self, name: &str) -> bool {

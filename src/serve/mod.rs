@@ -19,6 +19,7 @@
 //! ids and ARNs), [`sigv4`].
 
 pub mod aws_policy;
+mod ecdsa_der;
 mod errors;
 mod grants;
 mod http;
@@ -31,7 +32,8 @@ pub use names::Naming;
 
 use crate::api::{Pin, Principal, Softkms, Token};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +48,11 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
 /// The most connections served at once; more wait in the listen queue.
 const MAX_CONNECTIONS: usize = 1024;
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most connections from one address at once; more are closed at once.
+const MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
+/// How long a client may take to send a request's headers (and how long a
+/// kept-alive connection may sit idle).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -81,6 +86,9 @@ pub(crate) struct State {
     pub anchor: Token,
     /// The settings.
     pub settings: Settings,
+    /// Held across each read-modify-write of a key policy (PutKeyPolicy,
+    /// grants), so that two requests never lose each other's change.
+    pub policy_writes: parking_lot::Mutex<()>,
 }
 
 /// Why a token file may not be served: readable or writable by others.
@@ -169,6 +177,7 @@ pub fn run(
         kms,
         anchor,
         settings,
+        policy_writes: parking_lot::Mutex::new(()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -182,6 +191,43 @@ pub fn run(
         log::warn!("serve: logout: {e}");
     }
     r
+}
+
+/// One connection counted against its address; uncounted when dropped.
+struct PerAddress {
+    map: Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    /// Counts a connection from `ip`, or `None` when it has too many.
+    fn take(
+        map: &Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+    ) -> Option<PerAddress> {
+        let mut m = map.lock();
+        let n = m.entry(ip).or_insert(0);
+        if *n >= MAX_CONNECTIONS_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(PerAddress {
+            map: Arc::clone(map),
+            ip,
+        })
+    }
+}
+
+impl Drop for PerAddress {
+    fn drop(&mut self) {
+        let mut m = self.map.lock();
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Waits for SIGTERM or SIGINT.
@@ -212,6 +258,7 @@ async fn serve(
     ready(local);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let addresses: Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -233,6 +280,15 @@ async fn serve(
                 }
             },
         };
+        let Some(per_address) = PerAddress::take(&addresses, peer.ip()) else {
+            log::warn!(
+                "serve: {} has {MAX_CONNECTIONS_PER_ADDRESS} connections open: closing another",
+                peer.ip()
+            );
+            drop(stream);
+            continue;
+        };
+        let permit = (permit, per_address);
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let service = hyper::service::service_fn(move |req| {

@@ -4,6 +4,7 @@
 //! lists them with what differs from AWS.
 
 use super::aws_policy;
+use super::ecdsa_der;
 use super::errors::AwsError;
 use super::grants;
 use super::input::{b64, constraint, Input};
@@ -37,6 +38,11 @@ pub(crate) struct Call<'a> {
     pub naming: &'a Naming,
     /// The key the request was about, once known (for the audit record).
     pub key: Option<KeyId>,
+    /// The alias the request named the key by, if it did (for the audit
+    /// record of a request refused before the key was known).
+    pub alias: Option<String>,
+    /// Serializes the read-modify-writes of key policies.
+    pub policy_writes: &'a parking_lot::Mutex<()>,
 }
 
 /// The operations this server answers, by their `X-Amz-Target` name.
@@ -87,6 +93,17 @@ pub(crate) const OPERATIONS: &[&str] = &[
 /// Seconds since the epoch as AWS's JSON timestamps have them.
 fn time(t: Option<crate::api::Timestamp>) -> Value {
     t.map_or(Value::Null, |t| json!(t.unix()))
+}
+
+/// The bytes of each half of a raw ECDSA signature with a key of `spec`
+/// (`None`: not an ECDSA key).
+fn ecdsa_half(spec: Option<KeySpec>) -> Option<usize> {
+    match spec? {
+        KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => Some(32),
+        KeySpec::EccNistP384 => Some(48),
+        KeySpec::EccNistP521 => Some(66),
+        _ => None,
+    }
 }
 
 /// The signing algorithms a key of `spec` offers.
@@ -184,8 +201,10 @@ impl Call<'_> {
     /// The key a member names, remembered for the audit record when it is an id.
     fn key_ref(&mut self, input: &Input, name: &str) -> Result<KeyRef, AwsError> {
         let k = self.naming.key_ref(input.str(name, MAX_KEY_ID)?)?;
-        if let KeyRef::Id(id) = &k {
-            self.key = Some(id.clone());
+        match &k {
+            KeyRef::Id(id) => self.key = Some(id.clone()),
+            KeyRef::Alias(a) => self.alias = Some(a.clone()),
+            _ => {}
         }
         Ok(k)
     }
@@ -253,6 +272,7 @@ impl Call<'_> {
             }
             "EnableKeyRotation" => {
                 let k = self.key_ref(input, "KeyId")?;
+                self.expect_enabled(&k)?;
                 let days = input
                     .opt_int("RotationPeriodInDays", 90, 2560)?
                     .unwrap_or(365);
@@ -661,9 +681,14 @@ impl Call<'_> {
         let message = input.blob("Message", MAX_MESSAGE)?;
         let (alg, kind) = self.signing(input)?;
         let m = self.describe(&k)?;
-        let sig = self
+        let mut sig = self
             .token
             .sign_as(&KeyRef::Id(m.id.clone()), &message, alg, kind)?;
+        if ecdsa_half(m.spec).is_some() {
+            // AWS returns ECDSA signatures in DER; PKCS#11 makes r || s.
+            sig = ecdsa_der::to_der(&sig)
+                .ok_or_else(|| AwsError::internal("an ECDSA signature of odd length"))?;
+        }
         Ok(json!({
             "KeyId": self.arn(&m.id),
             "Signature": b64(&sig),
@@ -677,6 +702,15 @@ impl Call<'_> {
         let signature = input.blob("Signature", MAX_SIGNATURE)?;
         let (alg, kind) = self.signing(input)?;
         let m = self.describe(&k)?;
+        let signature = match ecdsa_half(m.spec) {
+            Some(half) => ecdsa_der::from_der(&signature, half).ok_or_else(|| {
+                AwsError::new(
+                    "KMSInvalidSignatureException",
+                    "the signature is not a DER-encoded ECDSA signature for this key",
+                )
+            })?,
+            None => signature,
+        };
         self.token
             .verify_as(&KeyRef::Id(m.id.clone()), &message, &signature, alg, kind)?;
         Ok(json!({
@@ -759,8 +793,32 @@ impl Call<'_> {
         }
     }
 
+    /// A key that is not Enabled cannot change its rotation (as AWS):
+    /// `DisabledException`, or `KMSInvalidStateException` in the other states.
+    fn expect_enabled(&mut self, k: &KeyRef) -> Result<(), AwsError> {
+        let m = self.describe(k)?;
+        let what = match m.state {
+            Some(KeyState::Disabled) => {
+                return Err(AwsError::new(
+                    "DisabledException",
+                    format!("{} is disabled.", self.arn(&m.id)),
+                ))
+            }
+            Some(KeyState::PendingImport) => "pending import",
+            Some(KeyState::PendingDeletion) => "pending deletion",
+            _ => return Ok(()),
+        };
+        Err(AwsError::new(
+            "KMSInvalidStateException",
+            format!("{} is {what}.", self.arn(&m.id)),
+        ))
+    }
+
     fn lifecycle(&mut self, op: &str, input: &Input) -> Result<Value, AwsError> {
         let k = self.key_ref(input, "KeyId")?;
+        if matches!(op, "DisableKeyRotation" | "RotateKeyOnDemand") {
+            self.expect_enabled(&k)?;
+        }
         let m = match op {
             "EnableKey" => self.token.enable_key(&k)?,
             "DisableKey" => self.token.disable_key(&k)?,
@@ -914,6 +972,7 @@ impl Call<'_> {
         let bypass = input
             .opt_bool("BypassPolicyLockoutSafetyCheck")?
             .unwrap_or(false);
+        let _writes = self.policy_writes.lock();
         let m = self.describe(&k)?;
         let arn = self.arn(&m.id);
         let ours = self.policy_from_aws(doc, &arn)?;

@@ -23,6 +23,29 @@ pub(crate) struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Read the owner's PIN from this file (its first line; the file must
+    /// be readable by its owner alone) instead of SOFTKMS_PIN.
+    #[arg(long)]
+    pin_file: Option<std::path::PathBuf>,
+}
+
+/// The owner's PIN from `--pin-file`.
+fn pin_from_file(path: &std::path::Path) -> Result<softkms::api::Pin, softkms::api::Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| invalid(format!("--pin-file {}: {e}", path.display())))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(invalid(format!(
+            "--pin-file {} is open to other users: chmod 600 it",
+            path.display()
+        )));
+    }
+    let text = zeroize::Zeroizing::new(
+        std::fs::read(path).map_err(|e| invalid(format!("--pin-file {}: {e}", path.display())))?,
+    );
+    let line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Ok(softkms::api::Pin::new(line.to_vec()))
 }
 
 /// `softkms access-key …`: the credentials of the AWS API.
@@ -69,7 +92,10 @@ pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
     } else {
         "http"
     };
-    let pin = env_pin("SOFTKMS_PIN", false)?;
+    let pin = match &a.pin_file {
+        Some(f) => pin_from_file(f)?,
+        None => env_pin("SOFTKMS_PIN", false)?,
+    };
     softkms::serve::run(c.kms.clone(), settings, &pin, |addr| {
         super::out(&format!("softkms serve: listening on {scheme}://{addr}"));
     })
