@@ -4,7 +4,7 @@
 
 /// The DER form of a raw `r || s` signature (`None` for an odd length).
 pub(crate) fn to_der(raw: &[u8]) -> Option<Vec<u8>> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return None;
     }
     let (r, s) = raw.split_at(raw.len() / 2);
