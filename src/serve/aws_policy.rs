@@ -160,39 +160,12 @@ fn refuse<T>(why: String) -> Result<T, PolicyError> {
 // ---------------------------------------------------------------------------
 // SoftKMS's actions (`kms::policy::Action`, by their names in policies).
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Sk {
-    Encrypt,
-    Decrypt,
-    GenerateDataKey,
-    ReEncrypt,
-    Sign,
-    Verify,
-    WrapKey,
-    UnwrapKey,
-    DeriveKey,
-    ManageKey,
-    SetPolicy,
-    ReadAudit,
-    ExportKey,
-}
+use crate::kms::policy::Action as Sk;
 
 /// Every SoftKMS action with its name, in `kms::policy`'s order.
-const SK_ACTIONS: [(Sk, &str); 13] = [
-    (Sk::Encrypt, "Encrypt"),
-    (Sk::Decrypt, "Decrypt"),
-    (Sk::GenerateDataKey, "GenerateDataKey"),
-    (Sk::ReEncrypt, "ReEncrypt"),
-    (Sk::Sign, "Sign"),
-    (Sk::Verify, "Verify"),
-    (Sk::WrapKey, "WrapKey"),
-    (Sk::UnwrapKey, "UnwrapKey"),
-    (Sk::DeriveKey, "DeriveKey"),
-    (Sk::ManageKey, "ManageKey"),
-    (Sk::SetPolicy, "SetPolicy"),
-    (Sk::ReadAudit, "ReadAudit"),
-    (Sk::ExportKey, "ExportKey"),
-];
+fn sk_actions() -> impl Iterator<Item = (Sk, &'static str)> {
+    Sk::all().map(|a| (a, a.name()))
+}
 
 /// The SoftKMS actions that `kms:*` means (see the module notes).
 const KMS_STAR: [Sk; 7] = [
@@ -204,19 +177,6 @@ const KMS_STAR: [Sk; 7] = [
     Sk::ManageKey,
     Sk::SetPolicy,
 ];
-
-impl Sk {
-    fn name(self) -> &'static str {
-        SK_ACTIONS
-            .iter()
-            .find(|(a, _)| *a == self)
-            .map_or("?", |(_, n)| n)
-    }
-
-    fn from_name(name: &str) -> Option<Sk> {
-        SK_ACTIONS.iter().find(|(_, n)| *n == name).map(|(a, _)| *a)
-    }
-}
 
 // ---------------------------------------------------------------------------
 // AWS KMS's actions.
@@ -416,7 +376,7 @@ fn add_action(at: &str, pattern: &str, out: &mut Allowed) -> Result<(), PolicyEr
             return Ok(());
         }
         let mut any = false;
-        for (sk, name) in SK_ACTIONS {
+        for (sk, name) in sk_actions() {
             if glob(rest.as_bytes(), name.to_ascii_lowercase().as_bytes()) {
                 out.native.insert(sk);
                 any = true;
@@ -453,7 +413,7 @@ fn resolve(at: &str, a: &Allowed) -> Result<Vec<&'static str>, PolicyError> {
         set.insert(Sk::Encrypt);
         set.insert(Sk::Decrypt);
     }
-    for (sk, _) in SK_ACTIONS {
+    for (sk, _) in sk_actions() {
         let all = members(sk);
         let have: Vec<&str> = all.iter().copied().filter(|m| a.aws.contains(m)).collect();
         if have.is_empty() {
@@ -496,10 +456,9 @@ fn resolve(at: &str, a: &Allowed) -> Result<Vec<&'static str>, PolicyError> {
              grants both; allow kms:Encrypt and kms:Decrypt too, or drop kms:ReEncrypt*"
         ));
     }
-    Ok(SK_ACTIONS
-        .iter()
+    Ok(sk_actions()
         .filter(|(sk, _)| set.contains(sk))
-        .map(|(_, n)| *n)
+        .map(|(_, n)| n)
         .collect())
 }
 
@@ -1386,7 +1345,7 @@ mod tests {
             .filter(|a| role(a) != Role::Ungated)
             .count();
         assert_eq!(gated, 28, "28 AWS actions map onto SoftKMS, 27 are dropped");
-        for (sk, name) in SK_ACTIONS {
+        for (sk, name) in sk_actions() {
             assert_eq!(Sk::from_name(name), Some(sk));
             assert_eq!(sk.name(), name);
         }
@@ -2473,8 +2432,9 @@ mod tests {
 
     #[test]
     fn round_trip_every_action_set() {
-        for bits in 0u32..(1 << SK_ACTIONS.len()) {
-            let allow: Vec<&str> = SK_ACTIONS
+        let all: Vec<(Sk, &str)> = sk_actions().collect();
+        for bits in 0u32..(1 << all.len()) {
+            let allow: Vec<&str> = all
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| bits & (1 << i) != 0)
@@ -2547,7 +2507,10 @@ mod tests {
                     vec!["*"]
                 } else {
                     (0..=rng.below(6))
-                        .map(|_| SK_ACTIONS[rng.below(SK_ACTIONS.len())].1)
+                        .map(|_| {
+                            let all: Vec<(Sk, &str)> = sk_actions().collect();
+                            all[rng.below(all.len())].1
+                        })
                         .collect()
                 };
                 s.insert("allow".into(), json!(allow));
