@@ -541,8 +541,12 @@ fn render(names: &[&str], rows: &[(Op, usize, Vec<Cell>)], md: bool) -> String {
         let mut r = vec![op.label().to_string(), n.to_string()];
         for c in cells {
             r.push(ops(c.rate));
-            r.push(duration(c.p50));
-            r.push(duration(c.p99));
+            if c.ok == 0 {
+                r.extend(["-".to_string(), "-".to_string()]);
+            } else {
+                r.push(duration(c.p50));
+                r.push(duration(c.p99));
+            }
             r.push(c.errors.to_string());
         }
         let first = cells.first().map(|c| c.rate).unwrap_or(0.0);
