@@ -230,17 +230,17 @@ impl Aggregator {
         if !self.is_due(now_ms) {
             return Ok(0);
         }
-        self.flush_where(store, |_| true)
+        self.flush_where(store, |_| true, &[])
     }
 
     /// Flushes everything (at `C_Finalize`, `C_CloseAllSessions`, logout).
     pub(crate) fn flush_all(&self, store: &Store) -> Result<usize> {
-        self.flush_where(store, |_| true)
+        self.flush_where(store, |_| true, &[])
     }
 
     /// Flushes the aggregates of one session (at `C_CloseSession`).
     pub(crate) fn flush_session(&self, store: &Store, session: u64) -> Result<usize> {
-        self.flush_where(store, |k| k.session == session)
+        self.flush_where(store, |k| k.session == session, &[])
     }
 
     #[cfg(test)]
@@ -258,7 +258,24 @@ impl Aggregator {
             .collect()
     }
 
-    fn flush_where(&self, store: &Store, pick: impl Fn(&OwnedKey) -> bool) -> Result<usize> {
+    /// Flushes the aggregates of one session with `extra` management records
+    /// after them, in one transaction (a service's request record and the key
+    /// uses of the request's session: one commit, not two).
+    pub(crate) fn flush_session_with(
+        &self,
+        store: &Store,
+        session: u64,
+        extra: &[AuditRecord],
+    ) -> Result<usize> {
+        self.flush_where(store, |k| k.session == session, extra)
+    }
+
+    fn flush_where(
+        &self,
+        store: &Store,
+        pick: impl Fn(&OwnedKey) -> bool,
+        extra: &[AuditRecord],
+    ) -> Result<usize> {
         let taken: Vec<(OwnedKey, Tally)> = {
             // Every shard is held (in index order; `record` holds one at a time)
             // so that the oldest time left is exact.
@@ -276,11 +293,12 @@ impl Aggregator {
             self.oldest_ms.store(oldest, Ordering::Relaxed);
             taken
         };
-        if taken.is_empty() {
+        if taken.is_empty() && extra.is_empty() {
             return Ok(0);
         }
         let mut records: Vec<AuditRecord> = taken.iter().map(|(k, t)| to_record(k, t)).collect();
         records.sort_by_key(|r| r.time_ms);
+        records.extend_from_slice(extra);
         match store.append_audit(&records) {
             Ok(_) => Ok(records.len()),
             Err(e) => {
@@ -403,6 +421,20 @@ impl Auditor {
             log::error!("audit: cannot flush data events: {e}");
         }
         self.maybe_prune(store, now_ms);
+    }
+
+    /// Appends `records` (management) with the session's aggregated key uses
+    /// in one transaction; durable when it returns `Ok`.
+    pub(crate) fn session_records(
+        &self,
+        store: &Store,
+        session: u64,
+        records: &[AuditRecord],
+    ) -> Result<()> {
+        match self.mode {
+            AuditMode::Aggregate => self.agg.flush_session_with(store, session, records).map(|_| ()),
+            _ => store.append_audit(records).map(|_| ()),
+        }
     }
 
     /// Flushes one session's aggregates (`C_CloseSession`).

@@ -148,7 +148,7 @@ impl Module {
             rec = rec.with_key(uid, None);
         }
         let store = t.store()?;
-        t.auditor.management(&store, &[rec]).map(|_| ())
+        t.auditor.session_records(&store, h, &[rec])
     }
 
     /// Records a refused read of the log.
