@@ -1,0 +1,1219 @@
+//! `softkms serve` from outside: the built binary on a throw-away token, spoken
+//! to over HTTP/1.1 (a small client on `std::net::TcpStream`, rustls for TLS)
+//! with requests signed by `softkms::serve::sigv4::sign`. Shutdown on SIGTERM
+//! and its audit records, the refusals to start, TLS, the SigV4 refusals, the
+//! key policy boundary between principals and between the API and the CLI,
+//! concurrency, and hostile input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use softkms::serve::sigv4;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SO_PIN: &str = "serve-so-pin";
+const OWNER_PIN: &str = "serve-owner-pin";
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "111122223333";
+/// How long a server may take to say it listens, or to exit.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// The token and the CLI
+// ---------------------------------------------------------------------------
+
+/// An access key: id and secret.
+#[derive(Clone)]
+struct AccessKey {
+    id: String,
+    secret: String,
+}
+
+/// A throw-away token in its own directory, driven by the `softkms` CLI.
+struct Token {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+}
+
+impl Token {
+    /// A configuration with one slot, the token not initialized.
+    fn blank() -> Token {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("softkms.toml");
+        std::fs::write(
+            &conf,
+            format!(
+                "[[slot]]\npath = \"{}\"\nkdf = \"fast\"\n",
+                dir.path().join("token.db").display()
+            ),
+        )
+        .unwrap();
+        Token { dir, conf }
+    }
+
+    /// An initialized token with the named principal alice.
+    fn ready() -> Token {
+        let t = Token::blank();
+        t.ok(&["token", "init", "--label", "t"]);
+        t.ok_with(
+            &[("SOFTKMS_NEW_PIN", "alice-pin")],
+            &["user", "add", "alice"],
+        );
+        t
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_softkms"));
+        cmd.args(args)
+            .env("SOFTKMS_CONF", &self.conf)
+            .env("SOFTKMS_SO_PIN", SO_PIN)
+            .env("SOFTKMS_PIN", OWNER_PIN)
+            .env_remove("SOFTKMS_NEW_PIN")
+            .env_remove("SOFTKMS_LOG");
+        cmd
+    }
+
+    fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.cmd(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn ok_with(&self, env: &[(&str, &str)], args: &[&str]) -> String {
+        let o = self.run_with(env, args);
+        assert!(
+            o.status.success(),
+            "softkms {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(&[], args)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let out = self.ok(&a);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("softkms {args:?}: {e}: {out}"))
+    }
+
+    /// A new access key of `principal` ("user" is the token owner).
+    fn access_key(&self, principal: &str) -> AccessKey {
+        let v = self.json(&["access-key", "create", principal]);
+        assert_eq!(v["Principal"], principal, "{v}");
+        AccessKey {
+            id: v["AccessKeyId"].as_str().unwrap().to_string(),
+            secret: v["SecretAccessKey"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// The audit records (`audit show --json`, read by the token owner).
+    fn audit(&self) -> Vec<Value> {
+        match self.json(&["audit", "show"]) {
+            Value::Array(a) => a,
+            v => panic!("audit show: not an array: {v}"),
+        }
+    }
+
+    /// Starts `softkms serve` with `args`; panics when it does not say it listens.
+    fn serve(&self, args: &[&str]) -> Server {
+        match self.try_serve(args, &[]) {
+            Ok(s) => s,
+            Err((status, stderr)) => panic!("softkms serve {args:?}: {status}: {stderr}"),
+        }
+    }
+
+    /// Starts `softkms serve --listen 127.0.0.1:0` with `args`.
+    fn serve_local(&self, args: &[&str]) -> Server {
+        let mut a = vec!["--listen", "127.0.0.1:0"];
+        a.extend_from_slice(args);
+        self.serve(&a)
+    }
+
+    /// Starts `softkms serve` with `args` and `env`: the running server, or its
+    /// exit status and standard error when it stopped before listening.
+    fn try_serve(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, (std::process::ExitStatus, String)> {
+        let mut a = vec!["serve"];
+        a.extend_from_slice(args);
+        let stderr_path = self.path(&format!("serve-{}.err", unique()));
+        let mut cmd = self.cmd(&a);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let guard = Server {
+            child,
+            addr: None,
+            scheme: String::new(),
+            stderr: stderr_path,
+            lines: rx,
+        };
+        guard.wait_ready()
+    }
+}
+
+/// A number no other call in this process returns.
+fn unique() -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+// ---------------------------------------------------------------------------
+// The server process
+// ---------------------------------------------------------------------------
+
+/// A running `softkms serve`; killed when dropped (also on a panic).
+struct Server {
+    child: Child,
+    addr: Option<SocketAddr>,
+    scheme: String,
+    stderr: PathBuf,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Waits for `softkms serve: listening on SCHEME://ADDR`.
+    fn wait_ready(mut self) -> Result<Server, (std::process::ExitStatus, String)> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => {
+                    let rest = line
+                        .strip_prefix("softkms serve: listening on ")
+                        .unwrap_or_else(|| panic!("unexpected output of softkms serve: {line}"));
+                    let (scheme, addr) = rest.split_once("://").unwrap();
+                    self.scheme = scheme.to_string();
+                    self.addr = Some(addr.parse().unwrap());
+                    return Ok(self);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.wait_exit();
+                    return Err((status, self.stderr_text()));
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Read what it printed before exiting.
+                if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+                    panic!("softkms serve exited ({status}) after printing {line:?}");
+                }
+                return Err((status, self.stderr_text()));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "softkms serve did not start within {PATIENCE:?}: {}",
+                self.stderr_text()
+            );
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.addr.unwrap()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM.
+    fn terminate(&self) {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit (at most [`PATIENCE`]).
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "softkms serve did not exit within {PATIENCE:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A client signing with `key`, over plain HTTP.
+    fn client(&self, key: &AccessKey) -> Client {
+        assert_eq!(self.scheme, "http");
+        Client::new(self.addr(), key.clone(), None)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A small HTTP/1.1 client
+// ---------------------------------------------------------------------------
+
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+/// A response: status, headers (names in lower case) and body.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "HTTP {}: body not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The AWS error type (`__type`).
+    fn error_type(&self) -> String {
+        self.json()["__type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts a 200 and returns the JSON body.
+    fn ok(&self) -> Value {
+        assert_eq!(
+            self.status,
+            200,
+            "expected 200: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()
+    }
+
+    /// Asserts an error of `status` and `kind`; returns its message.
+    fn refused(&self, status: u16, kind: &str) -> String {
+        assert_eq!(
+            (self.status, self.error_type().as_str()),
+            (status, kind),
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Reads one response from `r`; `None` when the peer closed before a status line.
+fn read_response(r: &mut impl BufRead) -> std::io::Result<Option<Response>> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h)? == 0 {
+            return Err(std::io::Error::other("connection closed in the headers"));
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body)?;
+    Ok(Some(Response {
+        status,
+        headers,
+        body,
+    }))
+}
+
+/// `YYYYMMDDTHHMMSSZ` of `unix` seconds.
+fn amz_date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+fn now_unix() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// How a request is signed.
+#[derive(Clone, Copy)]
+enum Signing<'a> {
+    /// With the client's key, dated now.
+    Good,
+    /// With the client's key id and another secret.
+    Secret(&'a str),
+    /// With the client's key, dated this many seconds ago.
+    Aged(i64),
+    /// Not at all (no `Authorization`).
+    None,
+}
+
+/// The bytes of a KMS request: `POST /` with `X-Amz-Target:
+/// TrentService.OP`, signed as `signing` says.
+fn kms_request(
+    host: &str,
+    key: &AccessKey,
+    op: &str,
+    body: &[u8],
+    signing: Signing<'_>,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
+    let age = match signing {
+        Signing::Aged(s) => s,
+        _ => 0,
+    };
+    let date = amz_date(now_unix() - age);
+    let target = format!("TrentService.{op}");
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("host", host.as_bytes()),
+        ("content-type", b"application/x-amz-json-1.1"),
+        ("x-amz-date", date.as_bytes()),
+        ("x-amz-target", target.as_bytes()),
+    ];
+    for (k, v) in extra {
+        headers.push((k, v.as_bytes()));
+    }
+    let secret = match signing {
+        Signing::Secret(s) => s,
+        _ => key.secret.as_str(),
+    };
+    let authorization = sigv4::sign(
+        &sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body,
+        },
+        &sigv4::Credentials {
+            access_key_id: &key.id,
+            secret: secret.as_bytes(),
+            region: REGION,
+            service: "kms",
+            amz_date: &date,
+        },
+    );
+    let mut out = b"POST / HTTP/1.1\r\n".to_vec();
+    for (k, v) in &headers {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !matches!(signing, Signing::None) {
+        out.extend_from_slice(format!("authorization: {authorization}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// A client of one server with one access key, on one keep-alive connection.
+struct Client {
+    addr: SocketAddr,
+    key: AccessKey,
+    tls: Option<(Arc<rustls::ClientConfig>, String)>,
+    conn: Option<BufReader<Box<dyn Stream>>>,
+}
+
+impl Client {
+    fn new(
+        addr: SocketAddr,
+        key: AccessKey,
+        tls: Option<(Arc<rustls::ClientConfig>, String)>,
+    ) -> Client {
+        Client {
+            addr,
+            key,
+            tls,
+            conn: None,
+        }
+    }
+
+    fn connect(&self) -> std::io::Result<BufReader<Box<dyn Stream>>> {
+        let tcp = TcpStream::connect(self.addr)?;
+        tcp.set_read_timeout(Some(PATIENCE))?;
+        tcp.set_write_timeout(Some(PATIENCE))?;
+        let s: Box<dyn Stream> = match &self.tls {
+            None => Box::new(tcp),
+            Some((config, name)) => {
+                let name = rustls::pki_types::ServerName::try_from(name.clone()).unwrap();
+                let conn = rustls::ClientConnection::new(Arc::clone(config), name)
+                    .map_err(std::io::Error::other)?;
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+        };
+        Ok(BufReader::new(s))
+    }
+
+    /// Sends `raw` on the kept connection (opening one if needed) and reads the
+    /// response.
+    fn send_raw(&mut self, raw: &[u8]) -> std::io::Result<Response> {
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        conn.get_mut().write_all(raw)?;
+        conn.get_mut().flush()?;
+        let r = read_response(&mut conn)?
+            .ok_or_else(|| std::io::Error::other("connection closed before a response"))?;
+        if r.header("connection") != Some("close") {
+            self.conn = Some(conn);
+        }
+        Ok(r)
+    }
+
+    /// Calls `op` with `body`, signed as `signing` says.
+    fn call_as(&mut self, op: &str, body: &Value, signing: Signing<'_>) -> Response {
+        let host = self.addr.to_string();
+        let raw = kms_request(
+            &host,
+            &self.key,
+            op,
+            body.to_string().as_bytes(),
+            signing,
+            &[],
+        );
+        self.send_raw(&raw).unwrap()
+    }
+
+    fn call(&mut self, op: &str, body: &Value) -> Response {
+        self.call_as(op, body, Signing::Good)
+    }
+
+    /// `CreateKey` (a symmetric key): its KeyId.
+    fn create_key(&mut self) -> String {
+        let v = self.call("CreateKey", &json!({})).ok();
+        v["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
+    }
+
+    fn encrypt(&mut self, key_id: &str, plaintext: &[u8]) -> Response {
+        self.call(
+            "Encrypt",
+            &json!({"KeyId": key_id, "Plaintext": b64(plaintext)}),
+        )
+    }
+
+    fn decrypt(&mut self, blob: &str) -> Response {
+        self.call("Decrypt", &json!({"CiphertextBlob": blob}))
+    }
+}
+
+/// A free port of 127.0.0.1 (bound and released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---------------------------------------------------------------------------
+// SIGTERM
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish_and_audits_each() {
+    let t = Token::ready();
+    let alice = t.access_key("alice");
+    let mut server = t.serve_local(&[]);
+    let mut c = server.client(&alice);
+    let key_id = c.create_key();
+
+    // Requests whose body is half sent when the signal comes.
+    const N: usize = 6;
+    let host = server.addr().to_string();
+    let mut pending = Vec::new();
+    for i in 0..N {
+        let body = json!({"KeyId": key_id, "Plaintext": b64(format!("in flight {i}").as_bytes())})
+            .to_string();
+        let raw = kms_request(
+            &host,
+            &alice,
+            "Encrypt",
+            body.as_bytes(),
+            Signing::Good,
+            &[],
+        );
+        let cut = raw.len() - body.len() / 2;
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.write_all(&raw[..cut]).unwrap();
+        pending.push((s, raw[cut..].to_vec()));
+    }
+    // Let the server read the heads of all of them.
+    std::thread::sleep(Duration::from_millis(500));
+    server.terminate();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        server.running(),
+        "the server exited with requests in flight: {}",
+        server.stderr_text()
+    );
+    assert!(
+        TcpStream::connect(server.addr()).is_err(),
+        "the server still accepts connections after SIGTERM"
+    );
+    let mut sources = Vec::new();
+    for (mut s, rest) in pending {
+        sources.push(s.local_addr().unwrap());
+        s.write_all(&rest).unwrap();
+        let mut r = BufReader::new(s);
+        let resp = read_response(&mut r)
+            .unwrap()
+            .expect("no response to a request in flight");
+        let v = resp.ok();
+        assert!(v["CiphertextBlob"].as_str().is_some(), "{v}");
+    }
+    let status = server.wait_exit();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM: {}",
+        server.stderr_text()
+    );
+
+    let records = t.audit();
+    for src in &sources {
+        let from = format!("from {src};");
+        let found: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["reason"].as_str().is_some_and(|x| x.contains(&from)))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one record of the request from {src}: {found:?}"
+        );
+        let r = found[0];
+        assert_eq!(r["eventName"], "kms:Encrypt", "{r}");
+        assert_eq!(r["userIdentity"]["principalId"], "alice", "{r}");
+        assert_eq!(r["returnValue"], "CKR_OK", "{r}");
+        assert_eq!(
+            r["requestParameters"]["keyId"].as_str(),
+            Some(hex_id(&key_id).as_str()),
+            "{r}"
+        );
+        let reason = r["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!("access key {}", alice.id)),
+            "{reason}"
+        );
+    }
+    assert!(
+        records.iter().any(|r| r["eventName"] == "kms:CreateKey"
+            && r["userIdentity"]["principalId"] == "alice"
+            && r["reason"].as_str().is_some_and(|x| x.contains(&alice.id))),
+        "no record of CreateKey"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Refusals to start
+// ---------------------------------------------------------------------------
+
+/// Starts the server on a free port, expects it to exit non-zero without
+/// listening, and returns its standard error.
+fn refuses_to_start(t: &Token, ip: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let port = free_port();
+    let listen = format!("{ip}:{port}");
+    let mut a = vec!["--listen", listen.as_str()];
+    a.extend_from_slice(args);
+    let (status, stderr) = match t.try_serve(&a, env) {
+        Ok(s) => panic!("softkms serve {a:?} started: listening on {}", s.addr()),
+        Err(e) => e,
+    };
+    assert!(!status.success(), "{status}: {stderr}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "something listens on {port}"
+    );
+    stderr
+}
+
+#[test]
+fn a_token_file_open_to_others_is_not_served() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Token::ready();
+    std::fs::set_permissions(t.path("token.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = refuses_to_start(&t, "127.0.0.1", &[], &[]);
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(err.contains("token.db"), "{err}");
+}
+
+#[test]
+fn plain_http_beyond_loopback_is_refused() {
+    let t = Token::ready();
+    let err = refuses_to_start(&t, "0.0.0.0", &[], &[]);
+    assert!(err.contains("needs TLS"), "{err}");
+    assert!(err.contains("--tls-cert"), "{err}");
+}
+
+#[test]
+fn an_uninitialized_token_is_not_served() {
+    let t = Token::blank();
+    let err = refuses_to_start(&t, "127.0.0.1", &[], &[]);
+    assert!(err.contains("not initialized"), "{err}");
+    assert!(err.contains("token init"), "{err}");
+}
+
+#[test]
+fn a_wrong_owner_pin_is_refused() {
+    let t = Token::ready();
+    let err = refuses_to_start(&t, "127.0.0.1", &[], &[("SOFTKMS_PIN", "not-the-pin")]);
+    assert!(err.contains("log in as the token owner"), "{err}");
+    assert!(err.to_lowercase().contains("pin"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// TLS
+// ---------------------------------------------------------------------------
+
+/// A client configuration trusting `roots` only.
+fn tls_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn tls_serves_https_with_the_given_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Token::ready();
+    let owner = t.access_key("user");
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (t.path("cert.pem"), t.path("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = t.serve_local(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(server.scheme, "https");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ck.cert.der().clone()).unwrap();
+    let mut c = Client::new(
+        server.addr(),
+        owner.clone(),
+        Some((tls_config(roots), "localhost".to_string())),
+    );
+    let key_id = c.create_key();
+    let blob = c.encrypt(&key_id, b"over TLS").ok()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = c.decrypt(&blob).ok();
+    assert_eq!(unb64(v["Plaintext"].as_str().unwrap()), b"over TLS");
+
+    // A client that does not trust the certificate gets no answer.
+    let mut stranger = Client::new(
+        server.addr(),
+        owner.clone(),
+        Some((
+            tls_config(rustls::RootCertStore::empty()),
+            "localhost".to_string(),
+        )),
+    );
+    let host = server.addr().to_string();
+    let raw = kms_request(
+        &host,
+        &owner,
+        "GenerateRandom",
+        b"{\"NumberOfBytes\":8}",
+        Signing::Good,
+        &[],
+    );
+    assert!(stranger.send_raw(&raw).is_err());
+
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    s.write_all(&raw).unwrap();
+    let mut r = BufReader::new(s);
+    assert!(!matches!(read_response(&mut r), Ok(Some(_))));
+}
+
+// ---------------------------------------------------------------------------
+// SigV4
+// ---------------------------------------------------------------------------
+
+/// A ready token, a server, and a client of alice.
+fn served() -> (Token, Server, AccessKey) {
+    let t = Token::ready();
+    let alice = t.access_key("alice");
+    let s = t.serve_local(&[]);
+    (t, s, alice)
+}
+
+const RANDOM: &str = "GenerateRandom";
+
+fn random_body() -> Value {
+    json!({"NumberOfBytes": 16})
+}
+
+#[test]
+fn a_wrong_secret_is_an_invalid_signature() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    c.call(RANDOM, &random_body()).ok();
+    let wrong = "A".repeat(alice.secret.len());
+    let r = c.call_as(RANDOM, &random_body(), Signing::Secret(&wrong));
+    let m = r.refused(400, "InvalidSignatureException");
+    assert!(m.contains("signature we calculated does not match"), "{m}");
+}
+
+#[test]
+fn an_unknown_access_key_is_unrecognized() {
+    let (_t, s, alice) = served();
+    let stranger = AccessKey {
+        id: "SKMSAAAAAAAAAAAAAAAA".to_string(),
+        secret: alice.secret.clone(),
+    };
+    let mut c = s.client(&stranger);
+    c.call(RANDOM, &random_body())
+        .refused(400, "UnrecognizedClientException");
+}
+
+#[test]
+fn a_request_dated_six_minutes_ago_has_expired() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    let m = c
+        .call_as(RANDOM, &random_body(), Signing::Aged(360))
+        .refused(400, "InvalidSignatureException");
+    assert!(m.contains("Signature expired"), "{m}");
+    // Four minutes is within the allowed skew.
+    c.call_as(RANDOM, &random_body(), Signing::Aged(240)).ok();
+}
+
+#[test]
+fn a_request_without_authorization_is_refused() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    c.call_as(RANDOM, &random_body(), Signing::None)
+        .refused(400, "MissingAuthenticationTokenException");
+}
+
+#[test]
+fn a_deleted_access_key_is_refused() {
+    let (t, s, alice) = served();
+    let mut c = s.client(&alice);
+    c.call(RANDOM, &random_body()).ok();
+    t.ok(&["access-key", "delete", &alice.id]);
+    c.call(RANDOM, &random_body())
+        .refused(400, "UnrecognizedClientException");
+    // A new connection too.
+    let mut fresh = s.client(&alice);
+    fresh
+        .call(RANDOM, &random_body())
+        .refused(400, "UnrecognizedClientException");
+}
+
+#[test]
+fn the_key_of_a_removed_principal_is_refused() {
+    let (t, s, alice) = served();
+    let mut c = s.client(&alice);
+    c.call(RANDOM, &random_body()).ok();
+    t.ok(&["user", "remove", "alice"]);
+    c.call(RANDOM, &random_body())
+        .refused(400, "UnrecognizedClientException");
+}
+
+// ---------------------------------------------------------------------------
+// The boundary: key policies, API and CLI
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_key_policy_put_by_the_owner_binds_alice() {
+    let t = Token::ready();
+    let alice = t.access_key("alice");
+    let owner = t.access_key("user");
+    let s = t.serve_local(&[]);
+    let mut a = s.client(&alice);
+    let mut o = s.client(&owner);
+    let key_id = a.create_key();
+    let blob = a.encrypt(&key_id, b"before").ok()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.decrypt(&blob).ok();
+
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "owner",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+                "Action": "kms:*",
+                "Resource": "*"
+            },
+            {
+                "Sid": "alice encrypts",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:user/alice")},
+                "Action": "kms:Encrypt",
+                "Resource": "*"
+            }
+        ]
+    });
+    o.call(
+        "PutKeyPolicy",
+        &json!({"KeyId": key_id, "PolicyName": "default", "Policy": policy.to_string()}),
+    )
+    .ok();
+
+    let blob = a.encrypt(&key_id, b"after").ok()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.decrypt(&blob).refused(400, "AccessDeniedException");
+    // The owner may: the blob is good.
+    let v = o.decrypt(&blob).ok();
+    assert_eq!(unb64(v["Plaintext"].as_str().unwrap()), b"after");
+    // Nor may alice change the policy back.
+    a.call(
+        "PutKeyPolicy",
+        &json!({"KeyId": key_id, "PolicyName": "default", "Policy": policy.to_string()}),
+    )
+    .refused(400, "AccessDeniedException");
+}
+
+/// The 32 hex digits of a key id given as a UUID.
+fn hex_id(uuid: &str) -> String {
+    let h: String = uuid.chars().filter(|c| *c != '-').collect();
+    assert_eq!(h.len(), 32, "{uuid}");
+    assert!(h.bytes().all(|b| b.is_ascii_hexdigit()), "{uuid}");
+    h
+}
+
+#[test]
+fn keys_cross_between_the_api_and_the_cli() {
+    let t = Token::ready();
+    let owner = t.access_key("user");
+    let s = t.serve_local(&[]);
+    let mut o = s.client(&owner);
+
+    // Made through the API, used by the CLI (library mode) while served.
+    let api_key = o.create_key();
+    let plain = t.path("plain");
+    std::fs::write(&plain, b"made by the API").unwrap();
+    let (ct, back) = (t.path("ct"), t.path("back"));
+    let hex = hex_id(&api_key);
+    t.ok(&[
+        "encrypt",
+        "--key",
+        &hex,
+        "--in",
+        plain.to_str().unwrap(),
+        "--out",
+        ct.to_str().unwrap(),
+    ]);
+    t.ok(&[
+        "decrypt",
+        "--in",
+        ct.to_str().unwrap(),
+        "--out",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&back).unwrap(), b"made by the API");
+    let shown = t.json(&["key", "show", &hex]);
+    assert_eq!(shown["id"], hex.as_str(), "{shown}");
+
+    // Made by the CLI, used through the API, by either form of its id.
+    let made = t.json(&["key", "create", "--label", "from-cli"]);
+    let cli_id = made["id"].as_str().unwrap().to_string();
+    let blob = o.encrypt(&cli_id, b"made by the CLI").ok();
+    let uuid = blob["KeyId"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(hex_id(&uuid), cli_id);
+    let v = o.decrypt(blob["CiphertextBlob"].as_str().unwrap()).ok();
+    assert_eq!(unb64(v["Plaintext"].as_str().unwrap()), b"made by the CLI");
+    o.encrypt(&uuid, b"by uuid").ok();
+    o.encrypt("alias/nope", b"x")
+        .refused(400, "NotFoundException");
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sixty_four_clients_encrypt_and_decrypt_without_an_error() {
+    const CLIENTS: usize = 64;
+    const ROUNDS: usize = 20;
+    let t = Token::ready();
+    let alice = t.access_key("alice");
+    let s = t.serve_local(&[]);
+    let key_id = s.client(&alice).create_key();
+    let errors: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let mut c = s.client(&alice);
+                let key_id = key_id.as_str();
+                scope.spawn(move || {
+                    let mut errors = Vec::new();
+                    let mut connections = 0;
+                    for round in 0..ROUNDS {
+                        let plain = format!("client {i} round {round}");
+                        if c.conn.is_none() {
+                            connections += 1;
+                        }
+                        let r = c.encrypt(key_id, plain.as_bytes());
+                        if r.status != 200 {
+                            errors.push(format!("{i}/{round} Encrypt: {r:?}"));
+                            continue;
+                        }
+                        let blob = r.json()["CiphertextBlob"].as_str().unwrap().to_string();
+                        let r = c.decrypt(&blob);
+                        if r.status != 200 {
+                            errors.push(format!("{i}/{round} Decrypt: {r:?}"));
+                            continue;
+                        }
+                        let back = unb64(r.json()["Plaintext"].as_str().unwrap());
+                        if back != plain.as_bytes() {
+                            errors.push(format!("{i}/{round}: another plaintext"));
+                        }
+                    }
+                    if connections != 1 {
+                        errors.push(format!("{i}: {connections} connections, not one"));
+                    }
+                    errors
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(
+        errors.is_empty(),
+        "{} errors: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Hostile input
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_body_over_256_kib_is_413() {
+    let (_t, s, alice) = served();
+    let host = s.addr().to_string();
+    let body = vec![b'x'; 300 * 1024];
+    let raw = kms_request(&host, &alice, "Encrypt", &body, Signing::Good, &[]);
+    let mut stream = TcpStream::connect(s.addr()).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    // The server may answer before reading it all.
+    let _ = stream.write_all(&raw);
+    let r = read_response(&mut BufReader::new(stream)).unwrap().unwrap();
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    // And it goes on answering.
+    s.client(&alice).call(RANDOM, &random_body()).ok();
+}
+
+#[test]
+fn a_body_that_is_not_json_is_a_serialization_error() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    let host = s.addr().to_string();
+    for body in [
+        &b"not json"[..],
+        b"{\"NumberOfBytes\": 16",
+        b"[1,2]",
+        b"\xff\xfe",
+    ] {
+        let raw = kms_request(&host, &alice, RANDOM, body, Signing::Good, &[]);
+        c.send_raw(&raw)
+            .unwrap()
+            .refused(400, "SerializationException");
+    }
+}
+
+#[test]
+fn an_unknown_target_is_an_unknown_operation() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    c.call("Frobnicate", &json!({}))
+        .refused(400, "UnknownOperationException");
+    let host = s.addr().to_string();
+    let raw = format!(
+        "POST / HTTP/1.1\r\nhost: {host}\r\nx-amz-target: Other.Encrypt\r\ncontent-length: 2\r\n\r\n{{}}"
+    );
+    c.send_raw(raw.as_bytes())
+        .unwrap()
+        .refused(400, "UnknownOperationException");
+}
+
+#[test]
+fn get_is_not_found() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    let host = s.addr().to_string();
+    let r = c
+        .send_raw(format!("GET / HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
+    let r = c
+        .send_raw(
+            format!("POST /other HTTP/1.1\r\nhost: {host}\r\ncontent-length: 0\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[test]
+fn a_header_of_100_kib_does_not_bring_the_server_down() {
+    let (_t, mut s, alice) = served();
+    let host = s.addr().to_string();
+    let big = "a".repeat(100 * 1024);
+    for signing in [Signing::Good, Signing::None] {
+        let raw = kms_request(&host, &alice, RANDOM, b"{}", signing, &[("x-big", &big)]);
+        let mut stream = TcpStream::connect(s.addr()).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let _ = stream.write_all(&raw);
+        match read_response(&mut BufReader::new(stream)) {
+            Ok(Some(r)) => assert!(
+                (400..500).contains(&r.status),
+                "HTTP {} to a 100 KiB header",
+                r.status
+            ),
+            Ok(None) | Err(_) => {} // closed: fine
+        }
+    }
+    assert!(s.running(), "the server died: {}", s.stderr_text());
+    s.client(&alice).call(RANDOM, &random_body()).ok();
+}
+
+#[test]
+fn the_date_helper_matches_known_dates() {
+    assert_eq!(amz_date(0), "19700101T000000Z");
+    assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+    assert_eq!(amz_date(951_782_400), "20000229T000000Z");
+}
