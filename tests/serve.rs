@@ -195,6 +195,15 @@ impl Token {
     }
 }
 
+/// The text of an audit record: its `reason`, or its `errorMessage` when it
+/// failed.
+fn record_text(r: &Value) -> &str {
+    r["reason"]
+        .as_str()
+        .or_else(|| r["errorMessage"].as_str())
+        .unwrap_or_default()
+}
+
 /// A number no other call in this process returns.
 fn unique() -> u64 {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -687,7 +696,7 @@ fn sigterm_lets_requests_in_flight_finish_and_audits_each() {
         let from = format!("from {src};");
         let found: Vec<&Value> = records
             .iter()
-            .filter(|r| r["reason"].as_str().is_some_and(|x| x.contains(&from)))
+            .filter(|r| record_text(r).contains(&from))
             .collect();
         assert_eq!(
             found.len(),
@@ -703,17 +712,72 @@ fn sigterm_lets_requests_in_flight_finish_and_audits_each() {
             Some(hex_id(&key_id).as_str()),
             "{r}"
         );
-        let reason = r["reason"].as_str().unwrap();
+        let reason = record_text(r);
         assert!(
             reason.contains(&format!("access key {}", alice.id)),
             "{reason}"
         );
     }
+    // The key uses, as data events of alice (counted, flushed by the exit).
+    let uses: u64 = records
+        .iter()
+        .filter(|r| {
+            r["eventCategory"] == "Data"
+                && r["userIdentity"]["principalId"] == "alice"
+                && r["eventName"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("C_Encrypt"))
+        })
+        .map(|r| r["eventCount"].as_u64().unwrap_or(1))
+        .sum();
+    assert_eq!(uses, N as u64, "data events of the encryptions");
     assert!(
         records.iter().any(|r| r["eventName"] == "kms:CreateKey"
             && r["userIdentity"]["principalId"] == "alice"
             && r["reason"].as_str().is_some_and(|x| x.contains(&alice.id))),
         "no record of CreateKey"
+    );
+}
+
+#[test]
+fn sigterm_with_idle_connections_exits_at_once() {
+    let t = Token::ready();
+    let alice = t.access_key("alice");
+    let mut server = t.serve_local(&[]);
+    // Keep-alive connections, idle after one request each.
+    let mut clients: Vec<Client> = (0..4).map(|_| server.client(&alice)).collect();
+    for c in &mut clients {
+        c.call(RANDOM, &random_body()).ok();
+        assert!(c.conn.is_some(), "the connection was not kept");
+    }
+    let start = Instant::now();
+    server.terminate();
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", server.stderr_text());
+    // The drain waits for requests, not for idle connections (it allows 30 s).
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "exit took {:?} with idle connections",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn sigint_stops_the_server_too() {
+    let t = Token::ready();
+    let alice = t.access_key("alice");
+    let mut server = t.serve_local(&[]);
+    server.client(&alice).call(RANDOM, &random_body()).ok();
+    let st = Command::new("kill")
+        .args(["-INT", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        server.wait_exit().code(),
+        Some(0),
+        "{}",
+        server.stderr_text()
     );
 }
 
@@ -871,13 +935,27 @@ fn random_body() -> Value {
 
 #[test]
 fn a_wrong_secret_is_an_invalid_signature() {
-    let (_t, s, alice) = served();
+    let (t, s, alice) = served();
     let mut c = s.client(&alice);
     c.call(RANDOM, &random_body()).ok();
     let wrong = "A".repeat(alice.secret.len());
     let r = c.call_as(RANDOM, &random_body(), Signing::Secret(&wrong));
     let m = r.refused(400, "InvalidSignatureException");
     assert!(m.contains("signature we calculated does not match"), "{m}");
+    // Recorded, with nobody as the principal and the key id it claimed.
+    let refused: Vec<Value> = t
+        .audit()
+        .into_iter()
+        .filter(|r| {
+            r["eventName"] == "kms:GenerateRandom"
+                && record_text(r).contains("InvalidSignatureException")
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let reason = record_text(&refused[0]);
+    assert!(reason.contains(&alice.id), "{reason}");
+    assert_ne!(refused[0]["returnValue"], "CKR_OK");
+    assert_ne!(refused[0]["userIdentity"]["principalId"], "alice");
 }
 
 #[test]
@@ -937,6 +1015,22 @@ fn the_key_of_a_removed_principal_is_refused() {
         .refused(400, "UnrecognizedClientException");
 }
 
+#[test]
+#[ignore = "BUG: `user remove` leaves the principal's access keys; adding the name again revives them"]
+fn a_principal_added_again_does_not_get_the_old_access_keys_back() {
+    let (t, s, alice) = served();
+    let mut c = s.client(&alice);
+    c.call(RANDOM, &random_body()).ok();
+    t.ok(&["user", "remove", "alice"]);
+    t.ok_with(
+        &[("SOFTKMS_NEW_PIN", "other-pin")],
+        &["user", "add", "alice"],
+    );
+    // A new principal of the same name: the removed one's key is not its.
+    c.call(RANDOM, &random_body())
+        .refused(400, "UnrecognizedClientException");
+}
+
 // ---------------------------------------------------------------------------
 // The boundary: key policies, API and CLI
 // ---------------------------------------------------------------------------
@@ -986,6 +1080,13 @@ fn a_key_policy_put_by_the_owner_binds_alice() {
         .unwrap()
         .to_string();
     a.decrypt(&blob).refused(400, "AccessDeniedException");
+    assert!(
+        t.audit().iter().any(|r| r["eventName"] == "kms:Decrypt"
+            && r["userIdentity"]["principalId"] == "alice"
+            && r["returnValue"] == "CKR_KEY_FUNCTION_NOT_PERMITTED"
+            && record_text(r).contains("AccessDeniedException")),
+        "no record of alice's refused Decrypt"
+    );
     // The owner may: the blob is good.
     let v = o.decrypt(&blob).ok();
     assert_eq!(unb64(v["Plaintext"].as_str().unwrap()), b"after");
@@ -1053,6 +1154,27 @@ fn keys_cross_between_the_api_and_the_cli() {
     let v = o.decrypt(blob["CiphertextBlob"].as_str().unwrap()).ok();
     assert_eq!(unb64(v["Plaintext"].as_str().unwrap()), b"made by the CLI");
     o.encrypt(&uuid, b"by uuid").ok();
+
+    // Ciphertext blobs cross too: the API's to `datakey decrypt`, the CLI's
+    // data key to the API's Decrypt.
+    let blob = o.encrypt(&uuid, b"blob of the API").ok()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = t.path("api.blob");
+    std::fs::write(&file, unb64(&blob)).unwrap();
+    let d = t.json(&["datakey", "decrypt", "--blob", file.to_str().unwrap()]);
+    assert_eq!(unb64(d["plaintext"].as_str().unwrap()), b"blob of the API");
+    let dk = t.json(&["datakey", "generate", "--key", &hex, "--bytes", "24"]);
+    let v = o.decrypt(dk["ciphertext_blob"].as_str().unwrap()).ok();
+    assert_eq!(
+        unb64(v["Plaintext"].as_str().unwrap()),
+        unb64(dk["plaintext"].as_str().unwrap())
+    );
+    assert_eq!(
+        hex_id(v["KeyId"].as_str().unwrap().rsplit('/').next().unwrap()),
+        hex
+    );
     o.encrypt("alias/nope", b"x")
         .refused(400, "NotFoundException");
 }
@@ -1116,6 +1238,21 @@ fn sixty_four_clients_encrypt_and_decrypt_without_an_error() {
         errors.len(),
         &errors[..errors.len().min(5)]
     );
+    // One record per request, in a chain that still verifies.
+    let records = t.audit();
+    for op in ["kms:Encrypt", "kms:Decrypt"] {
+        let n = records
+            .iter()
+            .filter(|r| {
+                r["eventName"] == op
+                    && r["returnValue"] == "CKR_OK"
+                    && r["userIdentity"]["principalId"] == "alice"
+            })
+            .count();
+        assert_eq!(n, CLIENTS * ROUNDS, "records of {op}");
+    }
+    let v = t.json(&["audit", "verify"]);
+    assert_eq!(v["ok"], true, "{v}");
 }
 
 // ---------------------------------------------------------------------------
@@ -1136,6 +1273,29 @@ fn a_body_over_256_kib_is_413() {
     assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
     // And it goes on answering.
     s.client(&alice).call(RANDOM, &random_body()).ok();
+}
+
+#[test]
+fn a_chunked_body_over_256_kib_is_413() {
+    let (_t, s, alice) = served();
+    let host = s.addr().to_string();
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut raw = format!(
+        "POST / HTTP/1.1\r\nhost: {host}\r\nx-amz-target: TrentService.Encrypt\r\n\
+         transfer-encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for _ in 0..5 {
+        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        raw.extend_from_slice(&chunk);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let mut stream = TcpStream::connect(s.addr()).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let _ = stream.write_all(&raw);
+    let r = read_response(&mut BufReader::new(stream)).unwrap().unwrap();
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
 }
 
 #[test]
@@ -1198,13 +1358,13 @@ fn a_header_of_100_kib_does_not_bring_the_server_down() {
         let mut stream = TcpStream::connect(s.addr()).unwrap();
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let _ = stream.write_all(&raw);
-        match read_response(&mut BufReader::new(stream)) {
-            Ok(Some(r)) => assert!(
+        // Either refused with a 4xx or the connection closed.
+        if let Ok(Some(r)) = read_response(&mut BufReader::new(stream)) {
+            assert!(
                 (400..500).contains(&r.status),
                 "HTTP {} to a 100 KiB header",
                 r.status
-            ),
-            Ok(None) | Err(_) => {} // closed: fine
+            );
         }
     }
     assert!(s.running(), "the server died: {}", s.stderr_text());
