@@ -659,18 +659,25 @@ fn sigterm_lets_requests_in_flight_finish_and_audits_each() {
         s.write_all(&raw[..cut]).unwrap();
         pending.push((s, raw[cut..].to_vec()));
     }
-    // Let the server read the heads of all of them.
+    // Let the server read the heads of all of them: a request on a later
+    // connection is answered after the earlier ones were accepted.
     std::thread::sleep(Duration::from_millis(500));
+    server.client(&alice).call(RANDOM, &random_body()).ok();
     server.terminate();
-    std::thread::sleep(Duration::from_millis(500));
+    // The listener closes; the process stays for the requests in flight.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(server.addr()).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the server still accepts connections 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     assert!(
         server.running(),
         "the server exited with requests in flight: {}",
         server.stderr_text()
-    );
-    assert!(
-        TcpStream::connect(server.addr()).is_err(),
-        "the server still accepts connections after SIGTERM"
     );
     let mut sources = Vec::new();
     for (mut s, rest) in pending {
@@ -983,6 +990,17 @@ fn a_request_dated_six_minutes_ago_has_expired() {
 }
 
 #[test]
+fn a_request_dated_six_minutes_ahead_is_not_yet_current() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    let m = c
+        .call_as(RANDOM, &random_body(), Signing::Aged(-360))
+        .refused(400, "InvalidSignatureException");
+    assert!(m.contains("Signature not yet current"), "{m}");
+    c.call_as(RANDOM, &random_body(), Signing::Aged(-240)).ok();
+}
+
+#[test]
 fn a_request_without_authorization_is_refused() {
     let (_t, s, alice) = served();
     let mut c = s.client(&alice);
@@ -1276,6 +1294,22 @@ fn a_body_over_256_kib_is_413() {
 }
 
 #[test]
+fn a_body_of_256_kib_is_read_and_one_byte_more_is_413() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    let host = s.addr().to_string();
+    let json = br#"{"NumberOfBytes": 16}"#;
+    let mut body = json.to_vec();
+    body.resize(256 * 1024, b' ');
+    let raw = kms_request(&host, &alice, RANDOM, &body, Signing::Good, &[]);
+    c.send_raw(&raw).unwrap().ok();
+    body.push(b' ');
+    let raw = kms_request(&host, &alice, RANDOM, &body, Signing::Good, &[]);
+    let r = c.send_raw(&raw).unwrap();
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[test]
 fn a_chunked_body_over_256_kib_is_413() {
     let (_t, s, alice) = served();
     let host = s.addr().to_string();
@@ -1296,6 +1330,7 @@ fn a_chunked_body_over_256_kib_is_413() {
     let _ = stream.write_all(&raw);
     let r = read_response(&mut BufReader::new(stream)).unwrap().unwrap();
     assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    s.client(&alice).call(RANDOM, &random_body()).ok();
 }
 
 #[test]
