@@ -747,6 +747,70 @@ fn sigterm_lets_requests_in_flight_finish_and_audits_each() {
 }
 
 #[test]
+fn sigterm_under_load_answers_every_request_it_took_and_records_it() {
+    const CLIENTS: usize = 8;
+    let t = Token::ready();
+    let alice = t.access_key("alice");
+    let mut server = t.serve_local(&[]);
+    let key_id = server.client(&alice).create_key();
+    let stop_at = Instant::now() + Duration::from_secs(20);
+    let (answered, errors) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let mut c = server.client(&alice);
+                let host = server.addr().to_string();
+                let (key_id, alice) = (key_id.as_str(), &alice);
+                scope.spawn(move || {
+                    let (mut ok, mut bad) = (0usize, Vec::new());
+                    while Instant::now() < stop_at {
+                        let body =
+                            json!({"KeyId": key_id, "Plaintext": b64(format!("{i}").as_bytes())});
+                        let raw = kms_request(
+                            &host,
+                            alice,
+                            "Encrypt",
+                            body.to_string().as_bytes(),
+                            Signing::Good,
+                            &[],
+                        );
+                        match c.send_raw(&raw) {
+                            Ok(r) if r.status == 200 => ok += 1,
+                            Ok(r) => bad.push(format!("HTTP {}: {:?}", r.status, r.body)),
+                            // The server closed or stopped listening: done.
+                            Err(_) => break,
+                        }
+                    }
+                    (ok, bad)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        server.terminate();
+        handles.into_iter().map(|h| h.join().unwrap()).fold(
+            (0, Vec::new()),
+            |(n, mut e), (ok, bad)| {
+                e.extend(bad);
+                (n + ok, e)
+            },
+        )
+    });
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(answered > 0, "no request answered before SIGTERM");
+    assert_eq!(
+        server.wait_exit().code(),
+        Some(0),
+        "{}",
+        server.stderr_text()
+    );
+    let recorded = t
+        .audit()
+        .iter()
+        .filter(|r| r["eventName"] == "kms:Encrypt" && r["returnValue"] == "CKR_OK")
+        .count();
+    assert_eq!(recorded, answered, "records of the answered requests");
+}
+
+#[test]
 fn sigterm_with_idle_connections_exits_at_once() {
     let t = Token::ready();
     let alice = t.access_key("alice");
@@ -843,6 +907,54 @@ fn a_wrong_owner_pin_is_refused() {
     let err = refuses_to_start(&t, "127.0.0.1", &[], &[("SOFTKMS_PIN", "not-the-pin")]);
     assert!(err.contains("log in as the token owner"), "{err}");
     assert!(err.to_lowercase().contains("pin"), "{err}");
+}
+
+#[test]
+fn a_port_in_use_is_refused_in_words() {
+    let t = Token::ready();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let (status, err) = match t.try_serve(&["--listen", &listen], &[]) {
+        Ok(s) => panic!("softkms serve started on a port in use: {}", s.addr()),
+        Err(e) => e,
+    };
+    assert!(!status.success());
+    assert!(err.contains("cannot listen on"), "{err}");
+}
+
+#[test]
+fn a_certificate_and_key_that_do_not_match_are_refused() {
+    let t = Token::ready();
+    let one = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (t.path("cert.pem"), t.path("key.pem"));
+    std::fs::write(&cert, one.cert.pem()).unwrap();
+    std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
+    let err = refuses_to_start(
+        &t,
+        "127.0.0.1",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(err.contains("TLS"), "{err}");
+    let missing = t.path("missing.pem");
+    let err = refuses_to_start(
+        &t,
+        "127.0.0.1",
+        &[
+            "--tls-cert",
+            missing.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(err.contains("missing.pem"), "{err}");
 }
 
 // ---------------------------------------------------------------------------
@@ -1006,6 +1118,24 @@ fn a_request_without_authorization_is_refused() {
     let mut c = s.client(&alice);
     c.call_as(RANDOM, &random_body(), Signing::None)
         .refused(400, "MissingAuthenticationTokenException");
+}
+
+#[test]
+fn a_session_token_is_refused() {
+    let (_t, s, alice) = served();
+    let mut c = s.client(&alice);
+    let host = s.addr().to_string();
+    let raw = kms_request(
+        &host,
+        &alice,
+        RANDOM,
+        random_body().to_string().as_bytes(),
+        Signing::Good,
+        &[("x-amz-security-token", "FwoGZXIvYXdzEXAMPLE")],
+    );
+    c.send_raw(&raw)
+        .unwrap()
+        .refused(400, "UnrecognizedClientException");
 }
 
 #[test]
