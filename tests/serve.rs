@@ -5,6 +5,7 @@
 //! key policy boundary between principals and between the API and the CLI,
 //! concurrency, and hostile input.
 
+#![cfg(feature = "serve")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(unreachable_pub)] // the harness's items are `pub` for this file
 

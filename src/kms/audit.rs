@@ -432,7 +432,10 @@ impl Auditor {
         records: &[AuditRecord],
     ) -> Result<()> {
         match self.mode {
-            AuditMode::Aggregate => self.agg.flush_session_with(store, session, records).map(|_| ()),
+            AuditMode::Aggregate => self
+                .agg
+                .flush_session_with(store, session, records)
+                .map(|_| ()),
             _ => store.append_audit(records).map(|_| ()),
         }
     }
