@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// The slots, in slot-id order.
     pub slots: Vec<SlotConfig>,
+    /// The slots served by `softkms serve` (client mode, `docs/remote-protocol.md`).
+    pub remotes: Vec<RemoteSlotConfig>,
     /// `SOFTKMS_LOG` or the file's `log` level.
     pub log_level: Option<String>,
     /// Where diagnostics go (stderr when `None`).
@@ -78,6 +80,74 @@ pub struct SlotConfig {
     pub audit_max_age_days: Option<u64>,
 }
 
+/// A slot whose token `softkms serve` holds: `server = "unix:PATH"` or
+/// `"tls://HOST:PORT"` in the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSlotConfig {
+    /// The slot id reported to callers.
+    pub id: u64,
+    /// Slot description.
+    pub description: String,
+    /// Where the server is.
+    pub target: Target,
+}
+
+/// Where a remote slot's server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A Unix socket.
+    Unix(PathBuf),
+    /// TLS over TCP, with a client certificate.
+    Tls {
+        /// Host name (checked against the server's certificate) or address.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The CA certificate(s) (PEM) the server's certificate must chain to.
+        ca: PathBuf,
+        /// The client's certificate chain (PEM).
+        cert: PathBuf,
+        /// The client's private key (PEM).
+        key: PathBuf,
+    },
+}
+
+impl Target {
+    /// Parses `unix:PATH` or `tls://HOST:PORT` (with the `ca`, `cert` and
+    /// `key` files, which TLS needs and a Unix socket refuses).
+    fn parse(server: &str, [ca, cert, key]: [Option<PathBuf>; 3]) -> Result<Target> {
+        let bad = |why: &str| Error::General(format!("config file: server {server:?}: {why}"));
+        if let Some(path) = server.strip_prefix("unix:") {
+            if ca.is_some() || cert.is_some() || key.is_some() {
+                return Err(bad("ca, cert and key are for tls:// servers"));
+            }
+            if !path.starts_with('/') {
+                return Err(bad("the socket path must be absolute"));
+            }
+            return Ok(Target::Unix(PathBuf::from(path)));
+        }
+        let Some(rest) = server.strip_prefix("tls://") else {
+            return Err(bad("expected unix:/PATH or tls://HOST:PORT"));
+        };
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected tls://HOST:PORT"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
+        match (ca, cert, key) {
+            (Some(ca), Some(cert), Some(key)) if !host.is_empty() => Ok(Target::Tls {
+                host: host.to_string(),
+                port,
+                ca,
+                cert,
+                key,
+            }),
+            (Some(_), Some(_), Some(_)) => Err(bad("no host")),
+            _ => Err(bad("a tls:// server needs ca, cert and key")),
+        }
+    }
+}
+
 /// How data events (each use of a key) are recorded; management events are
 /// always recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -108,7 +178,11 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileSlot {
     id: Option<u64>,
-    path: PathBuf,
+    path: Option<PathBuf>,
+    server: Option<String>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
     description: Option<String>,
     kdf: Option<FileKdf>,
     max_pin_failures: Option<u32>,
@@ -189,6 +263,7 @@ impl Config {
         let file: FileConfig =
             toml::from_str(text).map_err(|e| Error::General(format!("config file: {e}")))?;
         let mut slots = Vec::new();
+        let mut remotes = Vec::new();
         for (i, s) in file.slots.into_iter().enumerate() {
             let kdf = match s.kdf {
                 None => KdfParams::DEFAULT,
@@ -207,11 +282,38 @@ impl Config {
                     p_cost,
                 },
             };
-            let path = match base {
-                Some(b) if s.path.is_relative() => b.join(&s.path),
-                _ => s.path,
+            let resolve = |p: PathBuf| match base {
+                Some(b) if p.is_relative() => b.join(p),
+                _ => p,
             };
             let id = s.id.unwrap_or(u64::try_from(i).unwrap_or(u64::MAX));
+            if let Some(server) = &s.server {
+                if s.path.is_some() {
+                    return Err(Error::General(format!(
+                        "config file: slot {id} names both a path and a server"
+                    )));
+                }
+                let files = [s.ca.clone(), s.cert.clone(), s.key.clone()].map(|f| f.map(resolve));
+                remotes.push(RemoteSlotConfig {
+                    id,
+                    description: s
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("SoftKMS slot {id} (remote)")),
+                    target: Target::parse(server, files)?,
+                });
+                continue;
+            }
+            if s.ca.is_some() || s.cert.is_some() || s.key.is_some() {
+                return Err(Error::General(format!(
+                    "config file: slot {id}: ca, cert and key go with server"
+                )));
+            }
+            let Some(path) = s.path.clone().map(resolve) else {
+                return Err(Error::General(format!(
+                    "config file: slot {id} needs a path or a server"
+                )));
+            };
             slots.push(SlotConfig {
                 id,
                 description: s
@@ -230,7 +332,7 @@ impl Config {
                 audit_max_age_days: s.audit_max_age_days,
             });
         }
-        if slots.is_empty() {
+        if slots.is_empty() && remotes.is_empty() {
             slots.push(SlotConfig {
                 id: 0,
                 path: default_token_path(),
@@ -244,10 +346,14 @@ impl Config {
                 audit_max_age_days: None,
             });
         }
-        let mut ids: Vec<u64> = slots.iter().map(|s| s.id).collect();
+        let mut ids: Vec<u64> = slots
+            .iter()
+            .map(|s| s.id)
+            .chain(remotes.iter().map(|r| r.id))
+            .collect();
         ids.sort_unstable();
         ids.dedup();
-        if ids.len() != slots.len() {
+        if ids.len() != slots.len() + remotes.len() {
             return Err(Error::General("config file: two slots share an id".into()));
         }
         for s in &slots {
@@ -270,6 +376,7 @@ impl Config {
         }
         Ok(Config {
             slots,
+            remotes,
             log_level: file.log,
             log_file: file.log_file,
             mechanisms: MechanismSettings {

@@ -58,6 +58,27 @@ macro_rules! simple_errors {
                 }
             }
 
+            /// The error a return value stands for: the client of a remote
+            /// slot turns the server's `CK_RV` back into an error, which
+            /// [`Error::rv`] maps to the same value (the attribute type or
+            /// the reason of the server's error stays on the server).
+            #[allow(unreachable_patterns)] // CKR_FUNCTION_FAILED: FunctionFailed, not Conflict
+            pub fn from_rv(rv: CK_RV) -> Error {
+                match rv {
+                    $( $rv => Error::$name, )*
+                    CKR_ATTRIBUTE_TYPE_INVALID => Error::AttributeTypeInvalid(0),
+                    CKR_ATTRIBUTE_VALUE_INVALID => Error::AttributeValueInvalid(0),
+                    CKR_ATTRIBUTE_READ_ONLY => Error::AttributeReadOnly(0),
+                    CKR_ATTRIBUTE_SENSITIVE => Error::AttributeSensitive(0),
+                    CKR_TEMPLATE_INCOMPLETE => Error::TemplateIncomplete { missing: 0 },
+                    CKR_TEMPLATE_INCONSISTENT => Error::TemplateInconsistent("(reported by the server)"),
+                    CKR_KEY_FUNCTION_NOT_PERMITTED => Error::KeyFunctionNotPermitted("refused by the server".into()),
+                    CKR_DEVICE_ERROR => Error::Device("reported by the server".into()),
+                    CKR_TOKEN_NOT_RECOGNIZED => Error::TokenNotRecognized("reported by the server".into()),
+                    other => Error::General(format!("the server answered 0x{other:x}")),
+                }
+            }
+
             /// The PKCS#11 name of [`Error::rv`] (`CKR_PIN_INCORRECT` …).
             pub fn rv_name(&self) -> &'static str {
                 match self {
@@ -113,6 +134,12 @@ simple_errors! {
     FunctionNotSupported => CKR_FUNCTION_NOT_SUPPORTED,
     /// `CKR_HOST_MEMORY`
     HostMemory => CKR_HOST_MEMORY,
+    /// `CKR_DEVICE_MEMORY` (a remote slot's server is out of room for this
+    /// connection, or a call's message is beyond the protocol's limit)
+    DeviceMemory => CKR_DEVICE_MEMORY,
+    /// `CKR_DEVICE_REMOVED` (the connection to a remote slot's server broke
+    /// during the call)
+    DeviceRemoved => CKR_DEVICE_REMOVED,
     /// `CKR_KEY_HANDLE_INVALID`
     KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
     /// `CKR_KEY_INDIGESTIBLE`
@@ -263,6 +290,16 @@ mod tests {
         assert_eq!(Error::Device("x".into()).rv(), CKR_DEVICE_ERROR);
         assert_eq!(CK_RV::from(Error::OperationActive), CKR_OPERATION_ACTIVE);
         assert_eq!(Error::PinIncorrect.rv_name(), "CKR_PIN_INCORRECT");
+        for rv in [
+            CKR_PIN_INCORRECT,
+            CKR_FUNCTION_FAILED,
+            CKR_ATTRIBUTE_SENSITIVE,
+            CKR_DEVICE_MEMORY,
+            CKR_DEVICE_ERROR,
+        ] {
+            assert_eq!(Error::from_rv(rv).rv(), rv);
+        }
+        assert_eq!(Error::from_rv(0x7777_7777).rv(), CKR_GENERAL_ERROR);
         assert_eq!(
             Error::AttributeValueInvalid(CKA_LABEL).rv_name(),
             "CKR_ATTRIBUTE_VALUE_INVALID"

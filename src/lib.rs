@@ -29,6 +29,7 @@ mod module;
 mod object;
 mod outbuf;
 mod principal;
+mod remote;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod session;
@@ -54,6 +55,11 @@ pub mod internals {
     /// The in-process PKCS#11 surface.
     pub mod module {
         pub use crate::module::{finalize, get, initialize, InitArgs, Module};
+    }
+    /// The remote protocol: messages, framing and the server's checks (for
+    /// the fuzz target and the black-box tests).
+    pub mod remote {
+        pub use crate::remote::{check, decode, encode, proto, read_frame, write_frame};
     }
     /// Mechanisms and their parameters.
     pub mod mechanism {

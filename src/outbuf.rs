@@ -31,6 +31,10 @@ impl<'a> OutBuf<'a> {
     pub fn is_query(&self) -> bool {
         self.buf.is_none()
     }
+    /// The size of the caller's buffer (`None` for a size query).
+    pub fn capacity(&self) -> Option<usize> {
+        self.buf.as_ref().map(|b| b.len())
+    }
     /// The length to report back: bytes written, or bytes needed.
     pub fn len(&self) -> usize {
         self.len

@@ -33,24 +33,7 @@ pub(super) use mechanism::{
     additional_handles, mechanism, message_mechanism, message_param, write_back_derive,
 };
 
-/// Largest attribute value accepted from a caller (64 MiB): anything larger is
-/// `CKR_ATTRIBUTE_VALUE_INVALID` rather than an allocation the host may not survive.
-pub(super) const MAX_VALUE_LEN: usize = 64 << 20;
-
-/// Most attributes accepted in one template (nested ones included in their own
-/// count): far more than there are attribute types, so only a template no
-/// application writes is refused, and with `CKR_ARGUMENTS_BAD`, before any
-/// attribute is read (a count beyond the caller's real array cannot be detected
-/// otherwise).
-pub(super) const MAX_TEMPLATE_ATTRS: usize = 4096;
-
-/// Most value bytes copied from one template, nested templates included: twice
-/// [`MAX_VALUE_LEN`], so one largest value and its companions fit. Without it,
-/// 4096 attributes of 64 MiB each (all pointing at one buffer) would be 256 GiB
-/// of copies. The attribute whose value crosses it is
-/// `CKR_ATTRIBUTE_VALUE_INVALID`, the code PKCS#11 3.0 §5.1.6 defines for an
-/// invalid value (the object functions of §5.7 return it).
-pub(super) const MAX_TEMPLATE_BYTES: usize = 2 * MAX_VALUE_LEN;
+pub(super) use crate::mechanism::limits::{MAX_TEMPLATE_ATTRS, MAX_TEMPLATE_BYTES, MAX_VALUE_LEN};
 
 /// Deepest nesting of templates: a template inside `CKA_WRAP_TEMPLATE` has depth 1;
 /// a template inside that one would have depth 2 and is refused.

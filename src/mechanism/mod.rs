@@ -20,6 +20,7 @@ pub(crate) mod ec;
 pub(crate) mod envelope;
 pub(crate) mod kdf;
 pub(crate) mod keys;
+pub(crate) mod limits;
 pub(crate) mod mac;
 pub(crate) mod pq;
 pub mod registry;
@@ -88,7 +89,7 @@ pub enum ParamKind {
 }
 
 /// A decoded mechanism parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Param {
     /// No parameter.
     None,
@@ -257,7 +258,7 @@ impl Param {
 }
 
 /// A mechanism as a caller asked for it, after marshalling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mechanism {
     /// The `CKM_*` value.
     pub mech: CK_MECHANISM_TYPE,

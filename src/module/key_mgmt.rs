@@ -22,6 +22,9 @@ impl Module {
         mech: &Mechanism,
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if let Some(r) = self.remote(h) {
+            return r.generate_key(h, mech, template);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = self.mechanism(mech.mech)?;
@@ -43,6 +46,9 @@ impl Module {
         public: &Template,
         private: &Template,
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        if let Some(r) = self.remote(h) {
+            return r.generate_key_pair(h, mech, public, private);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = self.mechanism(mech.mech)?;
@@ -90,6 +96,9 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         out: &mut OutBuf,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.wrap_key(h, mech, wrapping_key, key, out);
+        }
         let (_s, t) = self.session(h)?;
         let def = self.mechanism(mech.mech)?;
         let wrap = def.functions.wrap.ok_or(Error::MechanismInvalid)?;
@@ -151,6 +160,9 @@ impl Module {
         wrapped: &[u8],
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if let Some(r) = self.remote(h) {
+            return r.unwrap_key(h, mech, unwrapping_key, wrapped, template);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = self.mechanism(mech.mech)?;
@@ -213,6 +225,9 @@ impl Module {
         base_key: CK_OBJECT_HANDLE,
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if let Some(r) = self.remote(h) {
+            return r.derive_key(h, mech, base_key, template);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = self.mechanism(mech.mech)?;
@@ -370,6 +385,9 @@ impl Module {
         template: &Template,
         out: &mut OutBuf,
     ) -> Result<Option<CK_OBJECT_HANDLE>> {
+        if let Some(r) = self.remote(h) {
+            return r.encapsulate_key(h, mech, public, template, out);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = &self.mechanism(mech.mech)?;
@@ -414,6 +432,9 @@ impl Module {
         template: &Template,
         ciphertext: &[u8],
     ) -> Result<CK_OBJECT_HANDLE> {
+        if let Some(r) = self.remote(h) {
+            return r.decapsulate_key(h, mech, private, template, ciphertext);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let def = &self.mechanism(mech.mech)?;
@@ -489,6 +510,9 @@ impl Module {
     /// `C_GenerateRandom` mixes into the OS generator's bytes
     /// (`mechanism::rng`).
     pub fn seed_random(&self, h: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.seed_random(h, seed);
+        }
         self.session(h)?;
         crate::mechanism::rng::seed(seed);
         Ok(())
@@ -496,6 +520,9 @@ impl Module {
 
     /// `C_GenerateRandom` (§5.19.2).
     pub fn generate_random(&self, h: CK_SESSION_HANDLE, buf: &mut [u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.generate_random(h, buf);
+        }
         self.session(h)?;
         crate::mechanism::rng::fill(buf)
     }

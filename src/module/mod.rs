@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::gate::{self};
 use crate::mechanism::{registry, MechanismDef};
 use crate::object::Object;
+use crate::remote::client::Remote;
 use crate::session::Session;
 use crate::store::audit::AuditRecord;
 use crate::token::{Login, Token};
@@ -63,7 +64,7 @@ pub struct ModuleInfo {
 }
 
 /// `CK_SLOT_INFO` in Rust form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SlotInfo {
     /// `slotDescription`.
     pub description: String,
@@ -79,7 +80,7 @@ pub struct SlotInfo {
 
 /// `CK_TOKEN_INFO` in Rust form. Counts that are not known are
 /// `CK_UNAVAILABLE_INFORMATION`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenInfo {
     /// `label`.
     pub label: String,
@@ -120,7 +121,7 @@ pub struct TokenInfo {
 }
 
 /// `CK_SESSION_INFO` in Rust form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionInfo {
     /// The slot.
     pub slot: CK_SLOT_ID,
@@ -133,7 +134,7 @@ pub struct SessionInfo {
 }
 
 /// `CK_MECHANISM_INFO` in Rust form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MechInfo {
     /// `ulMinKeySize`.
     pub min_key: CK_ULONG,
@@ -146,6 +147,8 @@ pub struct MechInfo {
 /// The module-wide state of one initialization.
 pub struct Module {
     tokens: Vec<Arc<Token>>,
+    /// The slots served by `softkms serve` (client mode).
+    remotes: Vec<Arc<Remote>>,
     sessions: RwLock<crate::token::cache::HandleMap<Arc<Mutex<Session>>>>,
     args: InitArgs,
     /// What the mechanisms offer (`min_rsa_bits`, `legacy_mechanisms`).
@@ -191,6 +194,12 @@ pub fn initialize(args: InitArgs) -> Result<()> {
         pid: crate::sys::pid(),
         module: Arc::new(Module {
             tokens,
+            remotes: cfg
+                .remotes
+                .iter()
+                .cloned()
+                .map(|r| Arc::new(Remote::new(r)))
+                .collect(),
             sessions: RwLock::new(Default::default()),
             args,
             settings: cfg.mechanisms,
@@ -226,18 +235,17 @@ pub fn finalize() -> Result<()> {
     match g.as_ref() {
         Some(old) if old.pid == crate::sys::pid() => {
             if let Some(old) = g.take() {
-                old.module.sessions.write().clear();
-                for t in &old.module.tokens {
-                    if let Ok(store) = t.store() {
-                        t.auditor.flush_all(&store);
-                    }
-                    let _ = t.logout();
-                }
+                old.module.close();
             }
             Ok(())
         }
         _ => Err(Error::NotInitialized),
     }
+}
+
+/// A fresh session handle: unique in the process, never reused.
+pub(crate) fn next_session_handle() -> CK_SESSION_HANDLE {
+    NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The module of this process, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
@@ -263,6 +271,66 @@ fn principal_of(login: &Login) -> String {
 }
 
 impl Module {
+    /// A module of its own for one client connection of `softkms serve`
+    /// (`serve::pkcs11`): the one token of `slot`, with its own sessions,
+    /// handles and login, as a separate process using the library would
+    /// have. [`Module::close`] ends it.
+    #[cfg(feature = "serve")]
+    pub(crate) fn serving(slot: crate::config::SlotConfig, settings: MechanismSettings) -> Module {
+        Module {
+            tokens: vec![Arc::new(Token::new(slot))],
+            remotes: Vec::new(),
+            sessions: RwLock::new(Default::default()),
+            args: InitArgs {
+                os_locking_ok: true,
+                ..InitArgs::default()
+            },
+            settings,
+        }
+    }
+
+    /// Ends this module's use of its tokens (`C_Finalize`, or the end of a
+    /// served connection): closes the sessions, writes the aggregated audit
+    /// events, logs out (which wipes the token master key) and closes the
+    /// connections of remote slots.
+    pub(crate) fn close(&self) {
+        let sessions: Vec<_> = self.sessions.write().drain().map(|(_, s)| s).collect();
+        for s in sessions {
+            let s = s.lock();
+            if let Ok(t) = self.token(s.slot) {
+                self.end_session(&s, t);
+            }
+        }
+        for t in &self.tokens {
+            if let Ok(store) = t.store() {
+                t.auditor.flush_all(&store);
+            }
+            let _ = t.logout();
+        }
+        for r in &self.remotes {
+            r.disconnect();
+        }
+    }
+
+    /// The sessions open now.
+    #[cfg(feature = "serve")]
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.read().len()
+    }
+
+    /// The remote slot `slot`, when it is one.
+    fn remote_slot(&self, slot: CK_SLOT_ID) -> Option<&Arc<Remote>> {
+        self.remotes.iter().find(|r| r.cfg.id == slot)
+    }
+
+    /// The remote slot that session `h` belongs to, when it is one.
+    fn remote(&self, h: CK_SESSION_HANDLE) -> Option<&Arc<Remote>> {
+        if self.remotes.is_empty() {
+            return None;
+        }
+        self.remotes.iter().find(|r| r.has_session(h))
+    }
+
     fn token(&self, slot: CK_SLOT_ID) -> Result<&Arc<Token>> {
         self.tokens
             .iter()

@@ -95,6 +95,9 @@ impl Module {
         h: CK_SESSION_HANDLE,
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if let Some(r) = self.remote(h) {
+            return r.create_object(h, template);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         t.refresh()?;
@@ -167,6 +170,9 @@ impl Module {
         obj: CK_OBJECT_HANDLE,
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if let Some(r) = self.remote(h) {
+            return r.copy_object(h, obj, template);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let src = self.object(t, obj, Error::ObjectHandleInvalid)?;
@@ -236,6 +242,9 @@ impl Module {
 
     /// `C_DestroyObject` (§5.7).
     pub fn destroy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.destroy_object(h, obj);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
@@ -283,6 +292,9 @@ impl Module {
 
     /// `C_GetObjectSize` (§5.7).
     pub fn object_size(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<CK_ULONG> {
+        if let Some(r) = self.remote(h) {
+            return r.object_size(h, obj);
+        }
         let (_, t) = self.session(h)?;
         let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         Ok(CK_ULONG::try_from(rules::object_size(&o)).unwrap_or(CK_UNAVAILABLE_INFORMATION))
@@ -296,6 +308,9 @@ impl Module {
         obj: CK_OBJECT_HANDLE,
         types: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<Vec<AttrRead>> {
+        if let Some(r) = self.remote(h) {
+            return r.get_attributes(h, obj, types);
+        }
         let (_, t) = self.session(h)?;
         let o = self.object(t, obj, Error::ObjectHandleInvalid)?;
         let mut out: Vec<AttrRead> = types
@@ -348,6 +363,9 @@ impl Module {
         obj: CK_OBJECT_HANDLE,
         template: &Template,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.set_attributes(h, obj, template);
+        }
         for _ in 0..MAX_CONFLICT_RETRIES {
             match self.set_attributes_once(h, obj, template) {
                 Err(Error::Conflict) => continue,
@@ -467,6 +485,9 @@ impl Module {
 
     /// `C_FindObjectsInit` (§5.7).
     pub fn find_init(&self, h: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.find_init(h, template);
+        }
         let (s, t) = self.session(h)?;
         let mut s = s.lock();
         if s.ops.find.is_some() {
@@ -483,6 +504,9 @@ impl Module {
 
     /// `C_FindObjects` (§5.7): up to `max` more handles.
     pub fn find(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        if let Some(r) = self.remote(h) {
+            return r.find(h, max);
+        }
         let (s, _) = self.session(h)?;
         let mut s = s.lock();
         let f = s.ops.find.as_mut().ok_or(Error::OperationNotInitialized)?;
@@ -495,6 +519,9 @@ impl Module {
 
     /// `C_FindObjectsFinal` (§5.7).
     pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.find_final(h);
+        }
         let (s, _) = self.session(h)?;
         let mut s = s.lock();
         s.ops

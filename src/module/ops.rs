@@ -8,6 +8,7 @@ use crate::gate::{Granted, Use};
 use crate::mechanism::versioned;
 use crate::mechanism::{registry, Functions, KeyOpCtor, Mechanism, Param};
 use crate::outbuf::OutBuf;
+use crate::remote::proto::{InKind, InOutKind, InitKind, OpKind, OutKind};
 use crate::session::{self, OpKey, OpSlot, OpSlotRef, Ops, Step};
 use cryptoki_sys::*;
 
@@ -39,6 +40,32 @@ pub(crate) enum Operation {
     VerifySignature,
 }
 
+impl From<Operation> for OpKind {
+    fn from(op: Operation) -> OpKind {
+        match op {
+            Operation::Encrypt => OpKind::Encrypt,
+            Operation::Decrypt => OpKind::Decrypt,
+            Operation::Digest => OpKind::Digest,
+            Operation::Sign => OpKind::Sign,
+            Operation::Verify => OpKind::Verify,
+            Operation::VerifySignature => OpKind::VerifySignature,
+        }
+    }
+}
+
+impl From<OpKind> for Operation {
+    fn from(op: OpKind) -> Operation {
+        match op {
+            OpKind::Encrypt => Operation::Encrypt,
+            OpKind::Decrypt => Operation::Decrypt,
+            OpKind::Digest => Operation::Digest,
+            OpKind::Sign => Operation::Sign,
+            OpKind::Verify => Operation::Verify,
+            OpKind::VerifySignature => Operation::VerifySignature,
+        }
+    }
+}
+
 impl Module {
     /// Ends the operation of kind `op` on session `h`, if one runs: the
     /// caller's call failed before it reached the module (a null pointer,
@@ -46,6 +73,9 @@ impl Module {
     /// the operation (PKCS#11 3.0 §5.2, §5.8–§5.15). An unknown session is
     /// left to the call's own error.
     pub(crate) fn end_operation(&self, h: CK_SESSION_HANDLE, op: Operation) {
+        if let Some(r) = self.remote(h) {
+            return r.end_operation(h, op.into());
+        }
         let Ok((s, _)) = self.session(h) else { return };
         let mut s = s.lock();
         let o = &mut s.ops;
@@ -144,6 +174,9 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.init(h, InitKind::Encrypt, mech, key);
+        }
         self.init_op(
             h,
             mech,
@@ -157,6 +190,9 @@ impl Module {
     }
     /// `C_Encrypt` (§5.8).
     pub fn encrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.in_out(h, InOutKind::Encrypt, data, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -175,6 +211,9 @@ impl Module {
         data: &[u8],
         out: &mut OutBuf,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.in_out(h, InOutKind::EncryptUpdate, data, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -188,6 +227,9 @@ impl Module {
     }
     /// `C_EncryptFinal` (§5.8).
     pub fn encrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.output(h, OutKind::EncryptFinal, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -206,6 +248,9 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.init(h, InitKind::Decrypt, mech, key);
+        }
         let (s, t) = self.session(h)?;
         let mut s = s.lock();
         session::idle(&s.ops.decrypt)?;
@@ -251,6 +296,9 @@ impl Module {
     }
     /// `C_Decrypt` (§5.10).
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.in_out(h, InOutKind::Decrypt, data, out);
+        }
         self.check_context_login(h, false)?;
         let q = out.is_query();
         self.run(
@@ -270,6 +318,9 @@ impl Module {
         data: &[u8],
         out: &mut OutBuf,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.in_out(h, InOutKind::DecryptUpdate, data, out);
+        }
         self.check_context_login(h, false)?;
         let q = out.is_query();
         self.run(
@@ -284,6 +335,9 @@ impl Module {
     }
     /// `C_DecryptFinal` (§5.10).
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.output(h, OutKind::DecryptFinal, out);
+        }
         self.check_context_login(h, false)?;
         let q = out.is_query();
         self.run(
@@ -298,6 +352,9 @@ impl Module {
     }
     /// `C_DigestInit` (§5.12).
     pub fn digest_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.digest_init(h, mech);
+        }
         let (s, _) = self.session(h)?;
         let mut s = s.lock();
         session::idle(&s.ops.digest)?;
@@ -308,6 +365,9 @@ impl Module {
     }
     /// `C_Digest` (§5.12).
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.in_out(h, InOutKind::Digest, data, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -333,6 +393,9 @@ impl Module {
     }
     /// `C_DigestUpdate` (§5.12).
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.input(h, InKind::DigestUpdate, data);
+        }
         self.run(
             h,
             None,
@@ -346,6 +409,9 @@ impl Module {
     /// `C_DigestKey` (§5.12): digests a secret key's value. The key passes the
     /// key gate (`DeriveKey`: a digest of a key is a derivation of it).
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.digest_key(h, key);
+        }
         let (s, t) = self.session(h)?;
         if s.lock().ops.digest.is_none() {
             return Err(Error::OperationNotInitialized);
@@ -391,6 +457,9 @@ impl Module {
     }
     /// `C_DigestFinal` (§5.12).
     pub fn digest_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.output(h, OutKind::DigestFinal, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -409,6 +478,9 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.init(h, InitKind::Sign, mech, key);
+        }
         self.init_op(
             h,
             mech,
@@ -422,6 +494,9 @@ impl Module {
     }
     /// `C_Sign` (§5.13).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.in_out(h, InOutKind::Sign, data, out);
+        }
         self.check_context_login(h, true)?;
         let q = out.is_query();
         self.run(
@@ -436,6 +511,9 @@ impl Module {
     }
     /// `C_SignUpdate` (§5.13).
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.input(h, InKind::SignUpdate, data);
+        }
         self.check_context_login(h, true)?;
         self.run(
             h,
@@ -449,6 +527,9 @@ impl Module {
     }
     /// `C_SignFinal` (§5.13).
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: &mut OutBuf) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.output(h, OutKind::SignFinal, out);
+        }
         self.check_context_login(h, true)?;
         let q = out.is_query();
         self.run(
@@ -468,6 +549,9 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.init(h, InitKind::Verify, mech, key);
+        }
         self.init_op(
             h,
             mech,
@@ -481,6 +565,9 @@ impl Module {
     }
     /// `C_Verify` (§5.15).
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.verify(h, data, signature);
+        }
         self.run(
             h,
             Some(OpSlot::Verify),
@@ -493,6 +580,9 @@ impl Module {
     }
     /// `C_VerifyUpdate` (§5.15).
     pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.input(h, InKind::VerifyUpdate, data);
+        }
         self.run(
             h,
             Some(OpSlot::Verify),
@@ -505,6 +595,9 @@ impl Module {
     }
     /// `C_VerifyFinal` (§5.15).
     pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.verify_final(h, signature);
+        }
         self.run(
             h,
             Some(OpSlot::Verify),
@@ -523,6 +616,9 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.init(h, InitKind::MessageEncrypt, mech, key);
+        }
         self.init_op(
             h,
             mech,
@@ -544,6 +640,9 @@ impl Module {
         data: &[u8],
         out: &mut OutBuf,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message(h, true, param, aad, data, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -562,6 +661,9 @@ impl Module {
         param: &mut Param,
         aad: &[u8],
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message_begin(h, true, param, aad);
+        }
         self.run(
             h,
             Some(OpSlot::MessageEncrypt),
@@ -581,6 +683,9 @@ impl Module {
         last: bool,
         out: &mut OutBuf,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message_next(h, true, param, data, last, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -594,6 +699,9 @@ impl Module {
     }
     /// `C_MessageEncryptFinal`.
     pub fn message_encrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message_final(h, true);
+        }
         self.run(
             h,
             Some(OpSlot::MessageEncrypt),
@@ -611,6 +719,9 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.init(h, InitKind::MessageDecrypt, mech, key);
+        }
         self.init_op(
             h,
             mech,
@@ -631,6 +742,9 @@ impl Module {
         data: &[u8],
         out: &mut OutBuf,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message(h, false, param, aad, data, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -649,6 +763,9 @@ impl Module {
         param: &mut Param,
         aad: &[u8],
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message_begin(h, false, param, aad);
+        }
         self.run(
             h,
             Some(OpSlot::MessageDecrypt),
@@ -668,6 +785,9 @@ impl Module {
         last: bool,
         out: &mut OutBuf,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message_next(h, false, param, data, last, out);
+        }
         let q = out.is_query();
         self.run(
             h,
@@ -681,6 +801,9 @@ impl Module {
     }
     /// `C_MessageDecryptFinal`.
     pub fn message_decrypt_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.message_final(h, false);
+        }
         self.run(
             h,
             Some(OpSlot::MessageDecrypt),

@@ -1,6 +1,7 @@
 //! Session management (PKCS#11 3.0 §5.6): open, close, information,
 //! `C_SessionCancel`, login and logout.
 
+use super::next_session_handle;
 use super::{principal_of, Module, SessionInfo, NEXT_SESSION};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -19,6 +20,9 @@ use std::sync::Arc;
 impl Module {
     /// `C_OpenSession` (§5.6).
     pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        if let Some(r) = self.remote_slot(slot) {
+            return r.open_session(flags, next_session_handle());
+        }
         let t = self.token(slot)?;
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(Error::SessionParallelNotSupported);
@@ -55,6 +59,9 @@ impl Module {
 
     /// `C_CloseSession` (§5.6).
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.close_session(h);
+        }
         let (s, t) = self.session(h)?;
         self.sessions.write().remove(&h);
         self.end_session(&s.lock(), t);
@@ -64,6 +71,9 @@ impl Module {
 
     /// `C_CloseAllSessions` (§5.6).
     pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
+        if let Some(r) = self.remote_slot(slot) {
+            return r.close_all_sessions();
+        }
         let t = Arc::clone(self.token(slot)?);
         let gone: Vec<_> = {
             let mut all = self.sessions.write();
@@ -83,6 +93,9 @@ impl Module {
 
     /// `C_GetSessionInfo` (§5.6).
     pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<SessionInfo> {
+        if let Some(r) = self.remote(h) {
+            return r.session_info(h);
+        }
         let (s, t) = self.session(h)?;
         let s = s.lock();
         let state = match (&t.state.read().login, s.rw) {
@@ -103,6 +116,9 @@ impl Module {
 
     /// `C_SessionCancel` (§5.6, 3.0): ends the operations named by `flags`.
     pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.session_cancel(h, flags);
+        }
         let (s, _) = self.session(h)?;
         let mut s = s.lock();
         let ops = &mut s.ops;
@@ -137,6 +153,9 @@ impl Module {
         pin: &[u8],
         username: Option<&[u8]>,
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.login(h, user, pin, username);
+        }
         let (sess, t) = self.session(h)?;
         let current = t.state.read().login.clone();
         let who = match user {
@@ -249,6 +268,9 @@ impl Module {
 
     /// `C_Logout` (§5.6).
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.logout(h);
+        }
         let (_, t) = self.session(h)?;
         if t.state.read().login == Login::Public {
             return Err(Error::UserNotLoggedIn);

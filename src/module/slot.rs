@@ -12,11 +12,21 @@ use cryptoki_sys::*;
 impl Module {
     /// `C_GetSlotList` (§5.5): every slot has a token (a file), present or not yet made.
     pub fn slot_list(&self, _token_present: bool) -> Vec<CK_SLOT_ID> {
-        self.tokens.iter().map(|t| t.cfg.id).collect()
+        let mut ids: Vec<CK_SLOT_ID> = self
+            .tokens
+            .iter()
+            .map(|t| t.cfg.id)
+            .chain(self.remotes.iter().map(|r| r.cfg.id))
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// `C_GetSlotInfo` (§5.5).
     pub fn slot_info(&self, slot: CK_SLOT_ID) -> Result<SlotInfo> {
+        if let Some(r) = self.remote_slot(slot) {
+            return r.slot_info();
+        }
         let t = self.token(slot)?;
         Ok(SlotInfo {
             description: t.cfg.description.clone(),
@@ -29,6 +39,9 @@ impl Module {
 
     /// `C_GetTokenInfo` (§5.5).
     pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
+        if let Some(r) = self.remote_slot(slot) {
+            return r.token_info();
+        }
         let t = self.token(slot)?;
         let meta = t.meta()?;
         let mut flags =
@@ -94,12 +107,18 @@ impl Module {
 
     /// `C_GetMechanismList` (§5.5): generated from the registry.
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
+        if let Some(r) = self.remote_slot(slot) {
+            return r.mechanism_list();
+        }
         self.token(slot)?;
         Ok(registry::offered(&self.settings).map(|d| d.mech).collect())
     }
 
     /// `C_GetMechanismInfo` (§5.5).
     pub fn mechanism_info(&self, slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE) -> Result<MechInfo> {
+        if let Some(r) = self.remote_slot(slot) {
+            return r.mechanism_info(mech);
+        }
         self.token(slot)?;
         let d = self.mechanism(mech)?;
         Ok(MechInfo {
@@ -111,6 +130,9 @@ impl Module {
 
     /// `C_InitToken` (§5.5); `label` is the 32-byte blank-padded label.
     pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote_slot(slot) {
+            return r.init_token(so_pin, label);
+        }
         let t = self.token(slot)?;
         if !self.sessions_of(slot).is_empty() {
             return Err(Error::SessionExists);
@@ -125,6 +147,9 @@ impl Module {
 
     /// `C_InitPIN` (§5.5): the SO sets the user's PIN.
     pub fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.init_pin(h, pin);
+        }
         let (s, t) = self.session(h)?;
         let rw = s.lock().rw;
         if !rw || !Self::is_so(t) {
@@ -135,6 +160,9 @@ impl Module {
 
     /// `C_SetPIN` (§5.5): the PIN of whoever is logged in, or the user's.
     pub fn set_pin(&self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.set_pin(h, old, new);
+        }
         let (s, t) = self.session(h)?;
         if !s.lock().rw {
             return Err(Error::SessionReadOnly);

@@ -7,6 +7,7 @@ use super::Module;
 use crate::error::{Error, Result};
 use crate::gate::Use;
 use crate::mechanism::{Mechanism, SignatureVerify};
+use crate::remote::proto::InKind;
 use crate::session::{self, OpKey, OpSlot, Step};
 use cryptoki_sys::*;
 
@@ -22,6 +23,9 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         signature: &[u8],
     ) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.verify_signature_init(h, mech, key, signature);
+        }
         let (s, t) = self.session(h)?;
         let mut s = s.lock();
         session::idle(&s.ops.verify_signature)?;
@@ -56,6 +60,9 @@ impl Module {
 
     /// `C_VerifySignature`.
     pub fn verify_signature(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.input(h, InKind::VerifySignature, data);
+        }
         self.run(
             h,
             Some(OpSlot::VerifySignature),
@@ -69,6 +76,9 @@ impl Module {
 
     /// `C_VerifySignatureUpdate`.
     pub fn verify_signature_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.input(h, InKind::VerifySignatureUpdate, data);
+        }
         self.run(
             h,
             Some(OpSlot::VerifySignature),
@@ -82,6 +92,9 @@ impl Module {
 
     /// `C_VerifySignatureFinal`.
     pub fn verify_signature_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        if let Some(r) = self.remote(h) {
+            return r.verify_signature_final(h);
+        }
         self.run(
             h,
             Some(OpSlot::VerifySignature),

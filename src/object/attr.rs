@@ -31,6 +31,27 @@ impl fmt::Debug for Attribute {
     }
 }
 
+impl serde::Serialize for Attribute {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.ty)?;
+        t.serialize_element(serde_bytes::Bytes::new(&self.value))?;
+        t.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Attribute {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let (ty, value): (CK_ATTRIBUTE_TYPE, serde_bytes::ByteBuf) =
+            serde::Deserialize::deserialize(d)?;
+        Ok(Attribute {
+            ty,
+            value: Zeroizing::new(value.into_vec()),
+        })
+    }
+}
+
 impl Attribute {
     /// An attribute with raw bytes.
     pub fn new(ty: CK_ATTRIBUTE_TYPE, value: Vec<u8>) -> Self {

@@ -575,9 +575,10 @@ pub(crate) fn set_attributes(obj: &Object, template: &Template, so: bool) -> Res
 }
 
 /// The outcome of reading one attribute (`C_GetAttributeValue`, §5.7).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AttrRead {
     /// The value.
-    Value(Zeroizing<Vec<u8>>),
+    Value(#[serde(with = "crate::remote::proto::zeroizing_bytes")] Zeroizing<Vec<u8>>),
     /// The attribute is secret and the key sensitive or unextractable
     /// (`CKR_ATTRIBUTE_SENSITIVE`).
     Sensitive,

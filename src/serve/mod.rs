@@ -26,9 +26,13 @@ mod http;
 mod input;
 mod names;
 mod ops;
+mod pkcs11;
 pub mod sigv4;
 
 pub use names::Naming;
+pub use pkcs11::{
+    Pkcs11Settings, MAX_CONNECTIONS as MAX_PKCS11_CONNECTIONS, MAX_SESSIONS as MAX_PKCS11_SESSIONS,
+};
 
 use crate::api::{Pin, Principal, Softkms, Token};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -76,6 +80,9 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// The slot whose token the API serves.
     pub slot: u64,
+    /// The PKCS#11 service for `libsoftkms.so` in client mode
+    /// (`docs/remote-protocol.md`).
+    pub pkcs11: Pkcs11Settings,
 }
 
 /// What the request handlers share.
@@ -150,6 +157,7 @@ pub fn run(
     settings: Settings,
     owner_pin: &Pin,
     ready: impl FnOnce(SocketAddr),
+    pkcs11_ready: impl FnMut(String),
 ) -> Result<(), String> {
     settings.naming.check()?;
     if !settings.listen.ip().is_loopback() && settings.tls.is_none() {
@@ -173,6 +181,24 @@ pub fn run(
     anchor
         .login(&Principal::User, owner_pin)
         .map_err(|e| format!("log in as the token owner: {e}"))?;
+    let pkcs11 = if settings.pkcs11.is_empty() {
+        None
+    } else {
+        let cfg = crate::config::Config::load().map_err(|e| e.to_string())?;
+        let slot = cfg
+            .slots
+            .iter()
+            .find(|s| s.id == settings.slot)
+            .cloned()
+            .ok_or_else(|| format!("no slot {}", settings.slot))?;
+        Some(pkcs11::start(
+            &settings.pkcs11,
+            settings.tls.as_ref(),
+            slot,
+            cfg.mechanisms,
+            pkcs11_ready,
+        )?)
+    };
     let state = Arc::new(State {
         kms,
         anchor,
@@ -186,6 +212,9 @@ pub fn run(
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let r = runtime.block_on(serve(Arc::clone(&state), tls, ready));
     drop(runtime);
+    if let Some(p) = pkcs11 {
+        p.stop();
+    }
     // The owner's logout flushes the aggregated key uses to the audit log.
     if let Err(e) = state.anchor.logout() {
         log::warn!("serve: logout: {e}");

@@ -23,6 +23,21 @@ pub(crate) struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Serve PKCS#11 clients (libsoftkms.so in client mode) on this Unix
+    /// socket (docs/remote-protocol.md).
+    #[arg(long)]
+    pkcs11_socket: Option<std::path::PathBuf>,
+    /// Only these uids may connect to --pkcs11-socket (repeat it; without
+    /// it any local user may connect, and must log in for private objects).
+    #[arg(long = "pkcs11-allow-uid")]
+    pkcs11_allow_uid: Vec<u32>,
+    /// Serve PKCS#11 clients over TLS on this address: needs --tls-cert,
+    /// --tls-key and --pkcs11-client-ca.
+    #[arg(long, requires = "pkcs11_client_ca")]
+    pkcs11_listen: Option<std::net::SocketAddr>,
+    /// The CA that signs the certificates of PKCS#11 clients over TLS.
+    #[arg(long)]
+    pkcs11_client_ca: Option<std::path::PathBuf>,
     /// Read the owner's PIN from this file (its first line; the file must
     /// be readable by its owner alone) instead of SOFTKMS_PIN.
     #[arg(long)]
@@ -86,6 +101,12 @@ pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
             _ => None,
         },
         slot: c.slot,
+        pkcs11: softkms::serve::Pkcs11Settings {
+            socket: a.pkcs11_socket,
+            allow_uids: (!a.pkcs11_allow_uid.is_empty()).then_some(a.pkcs11_allow_uid),
+            listen: a.pkcs11_listen,
+            client_ca: a.pkcs11_client_ca,
+        },
     };
     let scheme = if settings.tls.is_some() {
         "https"
@@ -96,9 +117,13 @@ pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
         Some(f) => pin_from_file(f)?,
         None => env_pin("SOFTKMS_PIN", false)?,
     };
-    softkms::serve::run(c.kms.clone(), settings, &pin, |addr| {
-        super::out(&format!("softkms serve: listening on {scheme}://{addr}"));
-    })
+    softkms::serve::run(
+        c.kms.clone(),
+        settings,
+        &pin,
+        |addr| super::out(&format!("softkms serve: listening on {scheme}://{addr}")),
+        |at| super::out(&format!("softkms serve: PKCS#11 clients on {at}")),
+    )
     .map_err(invalid)?;
     Ok(true)
 }

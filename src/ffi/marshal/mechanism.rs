@@ -3,7 +3,7 @@
 //! of the message-based functions. Same contract as the parent module.
 
 use super::plain::{self, PlainData};
-use super::{bytes_or, fallible_copy, out_ptr, to_ulong, to_usize, MAX_VALUE_LEN};
+use super::{bytes_or, fallible_copy, out_ptr, to_ulong, to_usize};
 use crate::abi::{CK_SOFTKMS_ENVELOPE_PARAMS, CK_SOFTKMS_GENERATE_DATA_KEY_PARAMS};
 use crate::error::{Error, Result};
 use crate::kms::envelope::MAX_CONTEXT_LEN;
@@ -16,47 +16,10 @@ use cryptoki_sys::*;
 use std::ffi::c_void;
 use std::mem::size_of;
 
-// Limits on the sizes inside parameters. Each is checked before anything is
-// read or allocated by the size it bounds, and a size beyond it is
-// `CKR_MECHANISM_PARAM_INVALID` (PKCS#11 3.0 §5.1.6: "invalid parameters were
-// specified to the mechanism"). They belong in the mechanisms' registry rows
-// (STYLE.md 15); until the registry carries them, they live here, named.
-
-/// Longest IV a parameter may carry: `CK_GCM_PARAMS.ulIvLen`,
-/// `CK_GCM_MESSAGE_PARAMS.ulIvLen` and the byte-string parameters (every one
-/// registered is an IV: CBC 16 bytes, KW 8, KWP 4). GCM takes any length of at
-/// least one byte (NIST SP 800-38D §5.2.1.1; PKCS#11 allows up to 2^32 - 1),
-/// 12 being the efficient one; 1 KiB is far beyond any use, and the
-/// message-based IV generator walks the IV bit by bit.
-pub(in crate::ffi) const MAX_IV_LEN: usize = 1024;
-
-/// Largest GCM tag, in bits (NIST SP 800-38D §5.2.1.2): `ulTagBits` above it is
-/// refused before a tag buffer of `ulTagBits / 8` bytes is read or copied.
-pub(in crate::ffi) const GCM_MAX_TAG_BITS: CK_ULONG = 128;
-
-/// Longest EC point in `CK_ECDH1_DERIVE_PARAMS.pPublicData`: an uncompressed
-/// P-521 point (133 bytes) in a DER OCTET STRING (3 more), with room to spare.
-pub(in crate::ffi) const MAX_EC_POINT_LEN: usize = 256;
-/// The longest EdDSA context (RFC 8032: 255 bytes); a longer one is
-/// `CKR_MECHANISM_PARAM_INVALID` before anything is copied.
-pub(in crate::ffi) const MAX_EDDSA_CONTEXT_LEN: usize = 255;
-
-/// Longest byte string of any other parameter field: GCM AAD, an OAEP label,
-/// ECDH shared data, HKDF salt and info, a SoftKMS encryption context. The
-/// mechanisms only hash or authenticate these, so any length works; the limit
-/// is that of an attribute value, 64 MiB.
-pub(in crate::ffi) const MAX_PARAM_DATA_LEN: usize = MAX_VALUE_LEN;
-
-/// Most bytes the byte arrays and the IV of one SP 800-108 parameter may
-/// hold together. The PRF input is built from them on every iteration, so
-/// they are bounded as a whole, not each on its own; fixed input data is a
-/// label and a context, far below this.
-pub(in crate::ffi) const MAX_KBKDF_INPUT: usize = 64 * 1024;
-
-/// Longest context string of `CK_SIGN_ADDITIONAL_CONTEXT` and
-/// `CK_HASH_SIGN_ADDITIONAL_CONTEXT` (FIPS 204: one length byte). A longer
-/// `ulContextLen` is `CKR_MECHANISM_PARAM_INVALID`, before anything is read.
-pub(in crate::ffi) const MAX_SIGN_CONTEXT_LEN: usize = 255;
+pub(in crate::ffi) use crate::mechanism::limits::{
+    GCM_MAX_TAG_BITS, MAX_EC_POINT_LEN, MAX_EDDSA_CONTEXT_LEN, MAX_IV_LEN, MAX_KBKDF_INPUT,
+    MAX_PARAM_DATA_LEN, MAX_SIGN_CONTEXT_LEN,
+};
 
 /// `CK_MECHANISM_PTR` → [`Mechanism`]: null is `CKR_ARGUMENTS_BAD`, an unknown
 /// type `CKR_MECHANISM_INVALID`; the parameter is decoded by the registered

@@ -47,7 +47,7 @@ pub(crate) const MAX_ADDITIONAL_KEYS: usize = 64;
 pub(crate) const MAX_DATA_PARAMS: usize = 256;
 
 /// `CK_SP800_108_COUNTER_FORMAT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CounterFormat {
     /// `bLittleEndian`.
     pub little_endian: bool,
@@ -56,7 +56,7 @@ pub struct CounterFormat {
 }
 
 /// `CK_SP800_108_DKM_LENGTH_FORMAT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DkmFormat {
     /// `dkmLengthMethod`.
     pub method: CK_ULONG,
@@ -67,7 +67,7 @@ pub struct DkmFormat {
 }
 
 /// One `CK_PRF_DATA_PARAM`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PrfData {
     /// `CK_SP800_108_ITERATION_VARIABLE` (with a counter format in counter mode).
     Iteration(Option<CounterFormat>),
@@ -91,13 +91,16 @@ impl std::fmt::Debug for KeyBytes {
 
 /// One `CK_DERIVED_KEY`: its template on the way in; the module fills the
 /// rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AdditionalKey {
     /// `pTemplate`.
     pub template: Template,
-    /// Its length (`CKA_VALUE_LEN`), from the template as the module merged it.
+    /// Its length (`CKA_VALUE_LEN`), from the template as the module merged it
+    /// (never taken from a remote client).
+    #[serde(skip)]
     pub len: Option<usize>,
-    /// The derived bytes, set by the mechanism.
+    /// The derived bytes, set by the mechanism (never sent to a remote client).
+    #[serde(skip)]
     pub value: Option<KeyBytes>,
     /// The new key's handle, written to `phKey` (`CK_INVALID_HANDLE` unless
     /// every key was made).
@@ -105,7 +108,7 @@ pub struct AdditionalKey {
 }
 
 /// `CK_SP800_108_KDF_PARAMS` / `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KbkdfParams {
     /// `prfType`.
     pub prf: CK_MECHANISM_TYPE,

@@ -1,0 +1,1001 @@
+//! Client mode: a slot of the configuration that names a server
+//! (`server = "unix:PATH"` or `"tls://HOST:PORT"`) is a [`Remote`]. The
+//! module forwards every call on it to `softkms serve`, which keeps the
+//! sessions, the handles, the operations and the key material; this side
+//! keeps only the map from its session handles to the server's.
+//!
+//! One connection per remote slot carries the calls of all the process's
+//! threads, one call at a time. A connection that fails mid-call is dropped:
+//! the call returns `CKR_DEVICE_REMOVED`, the server closes the sessions it
+//! held, and their handles here become invalid; the next call that needs the
+//! server connects again. A server that cannot be reached makes the token
+//! absent (`CKR_TOKEN_NOT_PRESENT`).
+
+use super::proto::{self, Body, Capacity, Hello, Reply, Request, Secret, Welcome};
+use crate::config::{RemoteSlotConfig, Target};
+use crate::error::{Error, Result};
+use crate::mechanism::{Mechanism, Param};
+use crate::module::{MechInfo, SessionInfo, SlotInfo, TokenInfo};
+use crate::object::attr::Template;
+use crate::object::rules::AttrRead;
+use crate::outbuf::OutBuf;
+use cryptoki_sys::*;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// How long the client waits for one reply before it gives the connection
+/// up (key generation and PIN checks take seconds at most).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long connecting (and the handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The byte stream to the server.
+enum Stream {
+    Unix(UnixStream),
+    #[cfg(feature = "serve")]
+    Tls(
+        Box<
+            tokio_rustls::rustls::StreamOwned<
+                tokio_rustls::rustls::ClientConnection,
+                std::net::TcpStream,
+            >,
+        >,
+    ),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "serve")]
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "serve")]
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.flush(),
+            #[cfg(feature = "serve")]
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// One remote slot.
+pub(crate) struct Remote {
+    /// Its configuration.
+    pub(crate) cfg: RemoteSlotConfig,
+    /// The connection, when one is open. Held for the whole of a call.
+    conn: Mutex<Option<Stream>>,
+    /// Our session handles → the server's.
+    sessions: Mutex<HashMap<CK_SESSION_HANDLE, u64>>,
+}
+
+fn lost(e: &std::io::Error) -> Error {
+    log::warn!("remote slot: connection lost: {e}");
+    Error::DeviceRemoved
+}
+
+fn rv(rv: CK_RV) -> Result<()> {
+    if rv == CKR_OK {
+        Ok(())
+    } else {
+        Err(Error::from_rv(rv))
+    }
+}
+
+fn unexpected(body: &Body) -> Error {
+    Error::General(format!(
+        "unexpected reply from the server: {}",
+        body_name(body)
+    ))
+}
+
+fn body_name(b: &Body) -> &'static str {
+    match b {
+        Body::None => "none",
+        Body::Handle(_) => "handle",
+        Body::Handles(_) => "handles",
+        Body::Ulong(_) => "ulong",
+        Body::Out { .. } => "output",
+        Body::Attrs(_) => "attributes",
+        Body::SlotInfo(_) => "slot info",
+        Body::TokenInfo(_) => "token info",
+        Body::SessionInfo(_) => "session info",
+        Body::Mechanisms(_) => "mechanisms",
+        Body::MechInfo(_) => "mechanism info",
+        Body::Derived { .. } => "derived",
+        Body::Message { .. } => "message",
+        Body::Encapsulated { .. } => "encapsulated",
+    }
+}
+
+/// The capacity to announce for `out`.
+fn capacity(out: &OutBuf) -> Capacity {
+    out.capacity().map(|c| c as u64)
+}
+
+/// Applies an output the server returned to the caller's buffer, with the
+/// length rules: the length comes back with `CKR_BUFFER_TOO_SMALL` too.
+fn apply_out(out: &mut OutBuf, code: CK_RV, len: u64, data: &[u8]) -> Result<()> {
+    let len = usize::try_from(len).map_err(|_| Error::General("output length".into()))?;
+    match code {
+        CKR_OK if out.is_query() => out.reserve(len).map(|_| ()),
+        CKR_OK if data.len() == len => out.write(data).map(|_| ()),
+        CKR_OK => Err(Error::General(
+            "output length differs from its bytes".into(),
+        )),
+        CKR_BUFFER_TOO_SMALL => {
+            let _ = out.reserve(len);
+            Err(Error::BufferTooSmall)
+        }
+        other => rv(other),
+    }
+}
+
+impl Remote {
+    /// A remote slot, not connected yet.
+    pub(crate) fn new(cfg: RemoteSlotConfig) -> Self {
+        Remote {
+            cfg,
+            conn: Mutex::new(None),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Closes the connection (`C_Finalize`): the server ends its sessions.
+    pub(crate) fn disconnect(&self) {
+        *self.conn.lock() = None;
+        self.sessions.lock().clear();
+    }
+
+    /// True when `h` is one of this slot's sessions.
+    pub(crate) fn has_session(&self, h: CK_SESSION_HANDLE) -> bool {
+        self.sessions.lock().contains_key(&h)
+    }
+
+    fn connect(&self) -> Result<Stream> {
+        let absent = |why: String| {
+            log::warn!("remote slot {}: {why}", self.cfg.id);
+            Error::TokenNotPresent
+        };
+        let mut s = match &self.cfg.target {
+            Target::Unix(path) => {
+                let s = UnixStream::connect(path)
+                    .map_err(|e| absent(format!("{}: {e}", path.display())))?;
+                s.set_read_timeout(Some(CONNECT_TIMEOUT))
+                    .map_err(|e| absent(e.to_string()))?;
+                s.set_write_timeout(Some(REPLY_TIMEOUT))
+                    .map_err(|e| absent(e.to_string()))?;
+                Stream::Unix(s)
+            }
+            #[cfg(feature = "serve")]
+            Target::Tls {
+                host,
+                port,
+                ca,
+                cert,
+                key,
+            } => Stream::Tls(Box::new(
+                tls::connect(host, *port, ca, cert, key).map_err(absent)?,
+            )),
+            #[cfg(not(feature = "serve"))]
+            Target::Tls { .. } => return Err(absent("this build has no TLS client".into())),
+        };
+        let hello = super::encode(&Hello::ours())
+            .map_err(|e| absent(e.to_string()))?
+            .ok_or(Error::DeviceMemory)?;
+        let mut first = proto::MAGIC.to_vec();
+        first.extend_from_slice(&hello);
+        super::write_frame(&mut s, &first).map_err(|e| absent(format!("handshake: {e}")))?;
+        match super::read_frame::<Welcome>(&mut s) {
+            Ok(Some(Welcome::Accepted { version })) if version == proto::VERSION => {}
+            Ok(Some(Welcome::Refused { rv, why })) => {
+                log::warn!("remote slot {}: the server refused: {why}", self.cfg.id);
+                return Err(Error::from_rv(rv));
+            }
+            Ok(_) => return Err(absent("unexpected handshake answer".into())),
+            Err(e) => return Err(absent(format!("handshake: {e}"))),
+        }
+        if let Stream::Unix(u) = &s {
+            u.set_read_timeout(Some(REPLY_TIMEOUT))
+                .map_err(|e| absent(e.to_string()))?;
+        }
+        #[cfg(feature = "serve")]
+        if let Stream::Tls(t) = &s {
+            t.sock
+                .set_read_timeout(Some(REPLY_TIMEOUT))
+                .map_err(|e| absent(e.to_string()))?;
+        }
+        Ok(s)
+    }
+
+    /// Sends one request and waits for its reply, connecting first when
+    /// needed. A failure of the connection drops it and every session.
+    fn call(&self, req: &Request) -> Result<Reply> {
+        let frame = super::encode(req)
+            .map_err(|e| Error::General(e.to_string()))?
+            .ok_or(Error::DeviceMemory)?;
+        let mut conn = self.conn.lock();
+        if conn.is_none() {
+            self.sessions.lock().clear();
+            *conn = Some(self.connect()?);
+        }
+        let Some(s) = conn.as_mut() else {
+            return Err(Error::TokenNotPresent);
+        };
+        let r = super::write_frame(s, &frame).and_then(|()| super::read_frame::<Reply>(s));
+        match r {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => {
+                *conn = None;
+                self.sessions.lock().clear();
+                Err(lost(&std::io::ErrorKind::UnexpectedEof.into()))
+            }
+            Err(e) => {
+                *conn = None;
+                self.sessions.lock().clear();
+                Err(lost(&e))
+            }
+        }
+    }
+
+    /// The server's handle of our session `h`.
+    fn server(&self, h: CK_SESSION_HANDLE) -> Result<u64> {
+        self.sessions
+            .lock()
+            .get(&h)
+            .copied()
+            .ok_or(Error::SessionHandleInvalid)
+    }
+
+    fn unit(&self, req: &Request) -> Result<()> {
+        rv(self.call(req)?.rv)
+    }
+
+    fn handle(&self, req: &Request) -> Result<u64> {
+        let r = self.call(req)?;
+        rv(r.rv)?;
+        match r.body {
+            Body::Handle(k) => Ok(k),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    fn out(&self, req: &Request, out: &mut OutBuf) -> Result<()> {
+        let r = self.call(req)?;
+        match r.body {
+            Body::Out { len, data } => {
+                let mut data = zeroize::Zeroizing::new(data);
+                apply_out(out, r.rv, len, std::mem::take(&mut *data).as_slice())
+            }
+            _ if r.rv != CKR_OK => rv(r.rv),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    // ------------------------------------------------------------ slot and token
+
+    pub(crate) fn slot_info(&self) -> Result<SlotInfo> {
+        let local = SlotInfo {
+            description: self.cfg.description.clone(),
+            manufacturer: "SoftKMS".into(),
+            flags: 0,
+            hardware_version: (0, 0),
+            firmware_version: (0, 0),
+        };
+        match self.call(&Request::SlotInfo) {
+            Ok(Reply {
+                rv: CKR_OK,
+                body: Body::SlotInfo(s),
+            }) => Ok(SlotInfo {
+                description: self.cfg.description.clone(),
+                ..s
+            }),
+            Ok(_) | Err(_) => Ok(local),
+        }
+    }
+
+    pub(crate) fn token_info(&self) -> Result<TokenInfo> {
+        let r = self.call(&Request::TokenInfo)?;
+        rv(r.rv)?;
+        match r.body {
+            Body::TokenInfo(t) => Ok(t),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn mechanism_list(&self) -> Result<Vec<CK_MECHANISM_TYPE>> {
+        let r = self.call(&Request::MechanismList)?;
+        rv(r.rv)?;
+        match r.body {
+            Body::Mechanisms(m) => Ok(m),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn mechanism_info(&self, mech: CK_MECHANISM_TYPE) -> Result<MechInfo> {
+        let r = self.call(&Request::MechanismInfo { mech })?;
+        rv(r.rv)?;
+        match r.body {
+            Body::MechInfo(m) => Ok(m),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn init_token(&self, so_pin: &[u8], label: &[u8]) -> Result<()> {
+        self.unit(&Request::InitToken {
+            so_pin: Secret::new(so_pin),
+            label: label.to_vec(),
+        })
+    }
+
+    pub(crate) fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::InitPin {
+            h,
+            pin: Secret::new(pin),
+        })
+    }
+
+    pub(crate) fn set_pin(&self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::SetPin {
+            h,
+            old: Secret::new(old),
+            new: Secret::new(new),
+        })
+    }
+
+    // ------------------------------------------------------------ sessions
+
+    pub(crate) fn open_session(
+        &self,
+        flags: CK_FLAGS,
+        local: CK_SESSION_HANDLE,
+    ) -> Result<CK_SESSION_HANDLE> {
+        let theirs = self.handle(&Request::OpenSession { flags })?;
+        self.sessions.lock().insert(local, theirs);
+        Ok(local)
+    }
+
+    pub(crate) fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let theirs = self.server(h)?;
+        let r = self.unit(&Request::CloseSession { h: theirs });
+        if !matches!(r, Err(Error::DeviceRemoved)) {
+            self.sessions.lock().remove(&h);
+        }
+        r
+    }
+
+    pub(crate) fn close_all_sessions(&self) -> Result<()> {
+        let r = self.unit(&Request::CloseAllSessions);
+        self.sessions.lock().clear();
+        r
+    }
+
+    pub(crate) fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<SessionInfo> {
+        let theirs = self.server(h)?;
+        let r = self.call(&Request::SessionInfo { h: theirs })?;
+        rv(r.rv)?;
+        match r.body {
+            Body::SessionInfo(i) => Ok(SessionInfo {
+                slot: self.cfg.id,
+                ..i
+            }),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::SessionCancel { h, flags })
+    }
+
+    pub(crate) fn login(
+        &self,
+        h: CK_SESSION_HANDLE,
+        user: CK_USER_TYPE,
+        pin: &[u8],
+        username: Option<&[u8]>,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::Login {
+            h,
+            user,
+            pin: Secret::new(pin),
+            username: username.map(<[u8]>::to_vec),
+        })
+    }
+
+    pub(crate) fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::Logout { h })
+    }
+
+    // ------------------------------------------------------------ objects
+
+    pub(crate) fn create_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let h = self.server(h)?;
+        self.handle(&Request::CreateObject {
+            h,
+            template: template.clone(),
+        })
+    }
+
+    pub(crate) fn copy_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let h = self.server(h)?;
+        self.handle(&Request::CopyObject {
+            h,
+            obj,
+            template: template.clone(),
+        })
+    }
+
+    pub(crate) fn destroy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::DestroyObject { h, obj })
+    }
+
+    pub(crate) fn object_size(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+    ) -> Result<CK_ULONG> {
+        let h = self.server(h)?;
+        let r = self.call(&Request::ObjectSize { h, obj })?;
+        rv(r.rv)?;
+        match r.body {
+            Body::Ulong(n) => Ok(n),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn get_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrRead>> {
+        let h = self.server(h)?;
+        let r = self.call(&Request::GetAttributes {
+            h,
+            obj,
+            types: types.to_vec(),
+        })?;
+        rv(r.rv)?;
+        match r.body {
+            Body::Attrs(a) if a.len() == types.len() => Ok(a),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn set_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::SetAttributes {
+            h,
+            obj,
+            template: template.clone(),
+        })
+    }
+
+    pub(crate) fn find_init(&self, h: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::FindInit {
+            h,
+            template: template.clone(),
+        })
+    }
+
+    pub(crate) fn find(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let h = self.server(h)?;
+        let r = self.call(&Request::Find { h, max: max as u64 })?;
+        rv(r.rv)?;
+        match r.body {
+            Body::Handles(v) if v.len() <= max => Ok(v),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::FindFinal { h })
+    }
+
+    // ------------------------------------------------------------ cryptography
+
+    pub(crate) fn init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        which: proto::InitKind,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::Init {
+            h,
+            which,
+            mech: mech.clone(),
+            key,
+        })
+    }
+
+    pub(crate) fn digest_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::DigestInit {
+            h,
+            mech: mech.clone(),
+        })
+    }
+
+    pub(crate) fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::DigestKey { h, key })
+    }
+
+    pub(crate) fn in_out(
+        &self,
+        h: CK_SESSION_HANDLE,
+        which: proto::InOutKind,
+        data: &[u8],
+        out: &mut OutBuf,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        let req = Request::InOut {
+            h,
+            which,
+            data: data.to_vec(),
+            out: capacity(out),
+        };
+        self.out(&req, out)
+    }
+
+    pub(crate) fn input(
+        &self,
+        h: CK_SESSION_HANDLE,
+        which: proto::InKind,
+        data: &[u8],
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::In {
+            h,
+            which,
+            data: data.to_vec(),
+        })
+    }
+
+    pub(crate) fn output(
+        &self,
+        h: CK_SESSION_HANDLE,
+        which: proto::OutKind,
+        out: &mut OutBuf,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        self.out(
+            &Request::Out {
+                h,
+                which,
+                out: capacity(out),
+            },
+            out,
+        )
+    }
+
+    pub(crate) fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::Verify {
+            h,
+            data: data.to_vec(),
+            signature: signature.to_vec(),
+        })
+    }
+
+    pub(crate) fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::VerifyFinal {
+            h,
+            signature: signature.to_vec(),
+        })
+    }
+
+    pub(crate) fn verify_signature_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        signature: &[u8],
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::VerifySignatureInit {
+            h,
+            mech: mech.clone(),
+            key,
+            signature: signature.to_vec(),
+        })
+    }
+
+    pub(crate) fn verify_signature_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::VerifySignatureFinal { h })
+    }
+
+    /// Sends a message call and copies the parameter's output fields back.
+    fn message_call(
+        &self,
+        req: &Request,
+        param: &mut Param,
+        out: Option<&mut OutBuf>,
+    ) -> Result<()> {
+        let r = self.call(req)?;
+        let Body::Message { len, data, iv, tag } = r.body else {
+            return match r.rv {
+                CKR_OK => Err(unexpected(&r.body)),
+                other => rv(other),
+            };
+        };
+        let data = zeroize::Zeroizing::new(data);
+        if let Param::GcmMessage {
+            iv: piv, tag: ptag, ..
+        } = param
+        {
+            if iv.len() == piv.len() {
+                *piv = iv;
+            }
+            if !tag.is_empty() {
+                *ptag = tag;
+            }
+        }
+        match out {
+            Some(out) => apply_out(out, r.rv, len, &data),
+            None => rv(r.rv),
+        }
+    }
+
+    pub(crate) fn message(
+        &self,
+        h: CK_SESSION_HANDLE,
+        encrypt: bool,
+        param: &mut Param,
+        aad: &[u8],
+        data: &[u8],
+        out: &mut OutBuf,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        let req = Request::Message {
+            h,
+            encrypt,
+            param: param.clone(),
+            aad: aad.to_vec(),
+            data: data.to_vec(),
+            out: capacity(out),
+        };
+        self.message_call(&req, param, Some(out))
+    }
+
+    pub(crate) fn message_begin(
+        &self,
+        h: CK_SESSION_HANDLE,
+        encrypt: bool,
+        param: &mut Param,
+        aad: &[u8],
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        let req = Request::MessageBegin {
+            h,
+            encrypt,
+            param: param.clone(),
+            aad: aad.to_vec(),
+        };
+        self.message_call(&req, param, None)
+    }
+
+    pub(crate) fn message_next(
+        &self,
+        h: CK_SESSION_HANDLE,
+        encrypt: bool,
+        param: &mut Param,
+        data: &[u8],
+        last: bool,
+        out: &mut OutBuf,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        let req = Request::MessageNext {
+            h,
+            encrypt,
+            param: param.clone(),
+            data: data.to_vec(),
+            last,
+            out: capacity(out),
+        };
+        self.message_call(&req, param, Some(out))
+    }
+
+    pub(crate) fn message_final(&self, h: CK_SESSION_HANDLE, encrypt: bool) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::MessageFinal { h, encrypt })
+    }
+
+    // ------------------------------------------------------------ keys
+
+    pub(crate) fn generate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let h = self.server(h)?;
+        self.handle(&Request::GenerateKey {
+            h,
+            mech: mech.clone(),
+            template: template.clone(),
+        })
+    }
+
+    pub(crate) fn generate_key_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        public: &Template,
+        private: &Template,
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let h = self.server(h)?;
+        let r = self.call(&Request::GenerateKeyPair {
+            h,
+            mech: mech.clone(),
+            public: public.clone(),
+            private: private.clone(),
+        })?;
+        rv(r.rv)?;
+        match r.body {
+            Body::Handles(v) if v.len() == 2 => Ok((v[0], v[1])),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn wrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        wrapping: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        out: &mut OutBuf,
+    ) -> Result<()> {
+        let h = self.server(h)?;
+        let req = Request::WrapKey {
+            h,
+            mech: mech.clone(),
+            wrapping,
+            key,
+            out: capacity(out),
+        };
+        self.out(&req, out)
+    }
+
+    pub(crate) fn unwrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        unwrapping: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let h = self.server(h)?;
+        self.handle(&Request::UnwrapKey {
+            h,
+            mech: mech.clone(),
+            unwrapping,
+            wrapped: wrapped.to_vec(),
+            template: template.clone(),
+        })
+    }
+
+    pub(crate) fn derive_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &mut Mechanism,
+        base: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let h = self.server(h)?;
+        let r = self.call(&Request::DeriveKey {
+            h,
+            mech: mech.clone(),
+            base,
+            template: template.clone(),
+        })?;
+        let Body::Derived {
+            key,
+            additional,
+            wrapped,
+            needed,
+        } = r.body
+        else {
+            return match r.rv {
+                CKR_OK => Err(unexpected(&r.body)),
+                other => Err(Error::from_rv(other)),
+            };
+        };
+        match &mut mech.param {
+            Param::Kbkdf(k) => {
+                if additional.len() != k.additional.len() {
+                    return Err(Error::General(
+                        "additional keys differ from the request".into(),
+                    ));
+                }
+                for (a, handle) in k.additional.iter_mut().zip(additional) {
+                    a.handle = handle;
+                }
+            }
+            Param::GenerateDataKey {
+                wrapped: w,
+                needed: n,
+                ..
+            } => {
+                *w = wrapped;
+                *n = usize::try_from(needed).unwrap_or(usize::MAX);
+            }
+            _ => {}
+        }
+        rv(r.rv)?;
+        Ok(key)
+    }
+
+    pub(crate) fn encapsulate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        public: CK_OBJECT_HANDLE,
+        template: &Template,
+        out: &mut OutBuf,
+    ) -> Result<Option<CK_OBJECT_HANDLE>> {
+        let h = self.server(h)?;
+        let r = self.call(&Request::EncapsulateKey {
+            h,
+            mech: mech.clone(),
+            public,
+            template: template.clone(),
+            out: capacity(out),
+        })?;
+        match r.body {
+            Body::Encapsulated { len, data, key } => {
+                apply_out(out, r.rv, len, &data)?;
+                Ok(key)
+            }
+            _ if r.rv != CKR_OK => Err(Error::from_rv(r.rv)),
+            b => Err(unexpected(&b)),
+        }
+    }
+
+    pub(crate) fn decapsulate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        private: CK_OBJECT_HANDLE,
+        template: &Template,
+        ciphertext: &[u8],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let h = self.server(h)?;
+        self.handle(&Request::DecapsulateKey {
+            h,
+            mech: mech.clone(),
+            private,
+            template: template.clone(),
+            ciphertext: ciphertext.to_vec(),
+        })
+    }
+
+    pub(crate) fn seed_random(&self, h: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
+        let h = self.server(h)?;
+        self.unit(&Request::SeedRandom {
+            h,
+            seed: seed.to_vec(),
+        })
+    }
+
+    /// Random bytes, asked for in pieces the protocol carries.
+    pub(crate) fn generate_random(&self, h: CK_SESSION_HANDLE, buf: &mut [u8]) -> Result<()> {
+        let theirs = self.server(h)?;
+        for chunk in buf.chunks_mut(proto::MAX_OUTPUT) {
+            let r = self.call(&Request::GenerateRandom {
+                h: theirs,
+                len: chunk.len() as u64,
+            })?;
+            rv(r.rv)?;
+            match r.body {
+                Body::Out { data, .. } if data.len() == chunk.len() => chunk.copy_from_slice(&data),
+                b => return Err(unexpected(&b)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn end_operation(&self, h: CK_SESSION_HANDLE, op: proto::OpKind) {
+        if let Ok(h) = self.server(h) {
+            let _ = self.unit(&Request::EndOperation { h, op });
+        }
+    }
+}
+
+/// The TLS client (rustls on aws-lc-rs).
+#[cfg(feature = "serve")]
+mod tls {
+    use std::path::Path;
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+
+    pub(super) type Stream = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+    /// Connects to `host:port`, checks the server's certificate against
+    /// `ca` and the name `host`, and presents `cert`/`key`.
+    pub(super) fn connect(
+        host: &str,
+        port: u16,
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<Stream, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        let pem = |p: &Path| -> Result<Vec<CertificateDer<'static>>, String> {
+            CertificateDer::pem_file_iter(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for c in pem(ca)? {
+            roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+        let chain = pem(cert)?;
+        let key =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("TLS: {e}"))?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
+        let conn = rustls::ClientConnection::new(Arc::new(config), name)
+            .map_err(|e| format!("TLS: {e}"))?;
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+            .map_err(|e| format!("{host}:{port}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host}:{port}: no address"))?;
+        let sock = std::net::TcpStream::connect_timeout(&addr, super::CONNECT_TIMEOUT)
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let _ = sock.set_nodelay(true);
+        sock.set_read_timeout(Some(super::CONNECT_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        sock.set_write_timeout(Some(super::REPLY_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        Ok(rustls::StreamOwned::new(conn, sock))
+    }
+}

@@ -1,0 +1,815 @@
+//! The server side of the remote protocol (`docs/remote-protocol.md`):
+//! `libsoftkms.so` in client mode connects here over a Unix socket or TLS
+//! with a client certificate, and its calls run on a [`Module`] of the
+//! connection's own, as if the client process had loaded the library on
+//! this host: its own sessions, handles, operations and login. The token
+//! file, the token master key and key material stay in this process.
+//!
+//! One thread per connection runs its calls in order (one call in flight
+//! per connection). A connection that ends, however it ends, closes its
+//! sessions, writes its audit events and logs out. Limits: at most
+//! [`MAX_CONNECTIONS`] connections (more are refused with
+//! `CKR_DEVICE_MEMORY`), [`MAX_SESSIONS`] sessions per connection (more are
+//! `CKR_SESSION_COUNT`), and the protocol's frame limit.
+
+use super::TlsFiles;
+use crate::config::{MechanismSettings, SlotConfig};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::outbuf::OutBuf;
+use crate::remote::proto::{
+    self, Body, Capacity, Hello, InKind, InOutKind, InitKind, OutKind, Reply, Request, Welcome,
+};
+use crate::remote::{check, encode, read_frame, write_frame};
+use cryptoki_sys::*;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio_rustls::rustls;
+use zeroize::Zeroize;
+
+/// The most client connections at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// The most sessions one connection may have open.
+pub const MAX_SESSIONS: usize = 256;
+/// How long a client may take to send its hello (and the TLS handshake).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a reply may wait for a client that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the listeners look at the stop flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Where the PKCS#11 service listens (`softkms serve --pkcs11-socket …`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pkcs11Settings {
+    /// A Unix socket path.
+    pub socket: Option<PathBuf>,
+    /// The uids that may connect to the socket (`None`: any).
+    pub allow_uids: Option<Vec<u32>>,
+    /// A TCP address for TLS clients (needs the server's TLS files and
+    /// `client_ca`).
+    pub listen: Option<SocketAddr>,
+    /// The CA whose certificates clients must present over TLS.
+    pub client_ca: Option<PathBuf>,
+}
+
+impl Pkcs11Settings {
+    /// Nothing to listen on.
+    pub fn is_empty(&self) -> bool {
+        self.socket.is_none() && self.listen.is_none()
+    }
+}
+
+/// One live connection, for the shutdown.
+struct Live {
+    /// Ends the connection's stream, so its thread stops reading.
+    shutdown: Box<dyn Fn() + Send>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the listeners and connections share.
+struct Shared {
+    slot: SlotConfig,
+    settings: MechanismSettings,
+    stop: AtomicBool,
+    next: AtomicU64,
+    live: Mutex<HashMap<u64, Live>>,
+}
+
+/// The running PKCS#11 service; [`Pkcs11Server::stop`] ends it.
+pub(crate) struct Pkcs11Server {
+    shared: Arc<Shared>,
+    listeners: Vec<JoinHandle<()>>,
+    socket: Option<PathBuf>,
+}
+
+/// The TLS server configuration: our certificate, and client certificates
+/// that chain to `ca`, required.
+fn tls_config(
+    files: &TlsFiles,
+    ca: &std::path::Path,
+) -> std::result::Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pem = |p: &std::path::Path| -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+        CertificateDer::pem_file_iter(p)
+            .map_err(|e| format!("{}: {e}", p.display()))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in pem(ca)? {
+        roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .build()
+    .map_err(|e| format!("client CA: {e}"))?;
+    let certs = pem(&files.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| format!("{}: {e}", files.key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// Starts listening. `ready` is told each address ("unix:PATH", "tls://ADDR").
+pub(crate) fn start(
+    p: &Pkcs11Settings,
+    tls: Option<&TlsFiles>,
+    slot: SlotConfig,
+    settings: MechanismSettings,
+    mut ready: impl FnMut(String),
+) -> std::result::Result<Pkcs11Server, String> {
+    let shared = Arc::new(Shared {
+        slot,
+        settings,
+        stop: AtomicBool::new(false),
+        next: AtomicU64::new(1),
+        live: Mutex::new(HashMap::new()),
+    });
+    let mut listeners = Vec::new();
+    if let Some(path) = &p.socket {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_socket() => {
+                // A socket left by a server that did not stop cleanly.
+                if UnixStream::connect(path).is_ok() {
+                    return Err(format!("{}: another server listens there", path.display()));
+                }
+                std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            Ok(_) => return Err(format!("{}: exists and is not a socket", path.display())),
+            Err(_) => {}
+        }
+        let l = UnixListener::bind(path)
+            .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+        // Who may connect is decided by the uid check (and the directory's
+        // permissions), not by the socket file's mode.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let allow = p.allow_uids.clone();
+        let sh = Arc::clone(&shared);
+        listeners.push(
+            std::thread::Builder::new()
+                .name("softkms-p11-unix".into())
+                .spawn(move || accept_unix(l, allow, sh))
+                .map_err(|e| e.to_string())?,
+        );
+        ready(format!("unix:{}", path.display()));
+    }
+    if let Some(addr) = p.listen {
+        let (Some(files), Some(ca)) = (tls, &p.client_ca) else {
+            return Err(
+                "--pkcs11-listen needs --tls-cert, --tls-key and --pkcs11-client-ca".into(),
+            );
+        };
+        let config = tls_config(files, ca)?;
+        let l = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let sh = Arc::clone(&shared);
+        listeners.push(
+            std::thread::Builder::new()
+                .name("softkms-p11-tls".into())
+                .spawn(move || accept_tls(l, config, sh))
+                .map_err(|e| e.to_string())?,
+        );
+        ready(format!("tls://{local}"));
+    }
+    Ok(Pkcs11Server {
+        shared,
+        listeners,
+        socket: p.socket.clone(),
+    })
+}
+
+impl Pkcs11Server {
+    /// Stops accepting, ends every connection (each finishes the call it
+    /// runs, closes its sessions and writes its audit events) and waits.
+    pub(crate) fn stop(self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for l in self.listeners {
+            let _ = l.join();
+        }
+        let live: Vec<Live> = self.shared.live.lock().drain().map(|(_, l)| l).collect();
+        for l in &live {
+            (l.shutdown)();
+        }
+        for mut l in live {
+            if let Some(t) = l.thread.take() {
+                let _ = t.join();
+            }
+        }
+        if let Some(p) = &self.socket {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn accept_unix(l: UnixListener, allow: Option<Vec<u32>>, shared: Arc<Shared>) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        let s = match l.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(e) => {
+                log::warn!("serve: pkcs11 accept: {e}");
+                std::thread::sleep(POLL);
+                continue;
+            }
+        };
+        let uid = match crate::sys::peer_uid(&s) {
+            Ok(u) => u,
+            Err(e) => {
+                log::warn!("serve: pkcs11: SO_PEERCRED: {e}");
+                continue;
+            }
+        };
+        if let Some(a) = &allow {
+            if !a.contains(&uid) {
+                log::warn!("serve: pkcs11: uid {uid} may not connect");
+                continue;
+            }
+        }
+        let (Ok(()), Ok(()), Ok(closer)) = (
+            s.set_nonblocking(false),
+            s.set_write_timeout(Some(WRITE_TIMEOUT)),
+            s.try_clone(),
+        ) else {
+            continue;
+        };
+        let peer = format!("uid {uid}");
+        let shutdown = Box::new(move || {
+            let _ = closer.shutdown(std::net::Shutdown::Both);
+        });
+        spawn_connection(&shared, peer, shutdown, move || Ok(s));
+    }
+}
+
+fn accept_tls(l: TcpListener, config: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        let (s, peer) = match l.accept() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(e) => {
+                log::warn!("serve: pkcs11 accept: {e}");
+                std::thread::sleep(POLL);
+                continue;
+            }
+        };
+        let (Ok(()), Ok(()), Ok(closer)) = (
+            s.set_nonblocking(false),
+            s.set_write_timeout(Some(WRITE_TIMEOUT)),
+            s.try_clone(),
+        ) else {
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        let shutdown = Box::new(move || {
+            let _ = closer.shutdown(std::net::Shutdown::Both);
+        });
+        let config = Arc::clone(&config);
+        spawn_connection(&shared, peer.to_string(), shutdown, move || {
+            tls_accept(s, config)
+        });
+    }
+}
+
+/// The TLS handshake, within [`HANDSHAKE_TIMEOUT`].
+fn tls_accept(
+    s: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+) -> std::io::Result<rustls::StreamOwned<rustls::ServerConnection, TcpStream>> {
+    s.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, s);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// Runs a connection on a thread of its own, counted and registered for the
+/// shutdown. `open` finishes setting the stream up (the TLS handshake) on
+/// that thread.
+fn spawn_connection<S: Read + Write + Send + 'static>(
+    shared: &Arc<Shared>,
+    peer: String,
+    shutdown: Box<dyn Fn() + Send>,
+    open: impl FnOnce() -> std::io::Result<S> + Send + 'static,
+) {
+    let id = shared.next.fetch_add(1, Ordering::Relaxed);
+    let mut live = shared.live.lock();
+    let full = live.len() >= MAX_CONNECTIONS;
+    let sh = Arc::clone(shared);
+    let t = std::thread::Builder::new()
+        .name("softkms-p11-conn".into())
+        .spawn(move || {
+            match open() {
+                Ok(s) => connection(s, &sh, &peer, full),
+                Err(e) => log::debug!("serve: pkcs11 {peer}: {e}"),
+            }
+            sh.live.lock().remove(&id);
+        });
+    match t {
+        Ok(t) => {
+            live.insert(
+                id,
+                Live {
+                    shutdown,
+                    thread: Some(t),
+                },
+            );
+        }
+        Err(e) => log::warn!("serve: pkcs11: cannot start a thread: {e}"),
+    }
+}
+
+/// Reads the client's magic and hello; answers. `None` ends the connection.
+fn handshake(s: &mut (impl Read + Write), full: bool) -> Option<()> {
+    let mut magic = [0u8; 8];
+    s.read_exact(&mut magic).ok()?;
+    if magic != proto::MAGIC {
+        return None;
+    }
+    let hello: Hello = read_frame(s).ok()??;
+    let refuse = |rv: CK_RV, why: &str| Welcome::Refused {
+        rv,
+        why: why.to_string(),
+    };
+    let answer = if hello.version != proto::VERSION {
+        refuse(CKR_GENERAL_ERROR, "protocol version not supported")
+    } else if !proto::layout_matches(&hello) {
+        refuse(
+            CKR_GENERAL_ERROR,
+            "CK_ULONG size or byte order differs from the server's",
+        )
+    } else if full {
+        refuse(CKR_DEVICE_MEMORY, "the server has too many connections")
+    } else {
+        Welcome::Accepted {
+            version: proto::VERSION,
+        }
+    };
+    let accepted = matches!(answer, Welcome::Accepted { .. });
+    let frame = encode(&answer).ok()??;
+    write_frame(s, &frame).ok()?;
+    accepted.then_some(())
+}
+
+/// One connection: handshake, then requests until the client goes.
+fn connection(mut s: impl Read + Write, shared: &Shared, peer: &str, full: bool) {
+    if handshake(&mut s, full).is_none() {
+        log::debug!("serve: pkcs11 {peer}: handshake refused or failed");
+        return;
+    }
+    log::debug!("serve: pkcs11 {peer}: connected");
+    let module = Module::serving(shared.slot.clone(), shared.settings);
+    loop {
+        let req = match read_frame::<Request>(&mut s) {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => {
+                log::debug!("serve: pkcs11 {peer}: {e}");
+                break;
+            }
+        };
+        let run = std::panic::AssertUnwindSafe(|| dispatch(&module, shared.slot.id, req));
+        let Ok(mut reply) = std::panic::catch_unwind(run) else {
+            log::error!("serve: pkcs11 {peer}: a call panicked; closing the connection");
+            break;
+        };
+        let frame = match encode(&reply) {
+            Ok(Some(f)) => f,
+            Ok(None) => match encode(&Reply {
+                rv: CKR_DEVICE_MEMORY,
+                body: Body::None,
+            }) {
+                Ok(Some(f)) => f,
+                _ => break,
+            },
+            Err(e) => {
+                log::warn!("serve: pkcs11 {peer}: {e}");
+                break;
+            }
+        };
+        wipe(&mut reply);
+        if write_frame(&mut s, &frame).is_err() {
+            break;
+        }
+    }
+    module.close();
+    log::debug!("serve: pkcs11 {peer}: closed");
+}
+
+/// Wipes the output bytes of a reply once it is encoded.
+fn wipe(r: &mut Reply) {
+    match &mut r.body {
+        Body::Out { data, .. } | Body::Message { data, .. } | Body::Encapsulated { data, .. } => {
+            data.zeroize()
+        }
+        _ => {}
+    }
+}
+
+fn code(r: &Result<()>) -> CK_RV {
+    match r {
+        Ok(()) => CKR_OK,
+        Err(e) => e.rv(),
+    }
+}
+
+fn reply<T>(r: Result<T>, body: impl FnOnce(T) -> Body) -> Reply {
+    match r {
+        Ok(v) => Reply {
+            rv: CKR_OK,
+            body: body(v),
+        },
+        Err(e) => Reply {
+            rv: e.rv(),
+            body: Body::None,
+        },
+    }
+}
+
+fn done(r: Result<()>) -> Reply {
+    reply(r, |()| Body::None)
+}
+
+/// Runs `f` with an output buffer of the client's capacity (at most
+/// [`proto::MAX_OUTPUT`]); returns the call's code, the length and the bytes.
+fn with_out<T>(
+    cap: Capacity,
+    f: impl FnOnce(&mut OutBuf) -> Result<T>,
+) -> (Result<T>, u64, Vec<u8>) {
+    let mut buf = cap.map(|c| {
+        zeroize::Zeroizing::new(vec![
+            0u8;
+            usize::try_from(c)
+                .unwrap_or(usize::MAX)
+                .min(proto::MAX_OUTPUT)
+        ])
+    });
+    let mut out = OutBuf::new(buf.as_mut().map(|b| &mut b[..]));
+    let r = f(&mut out);
+    let len = out.len();
+    let data = match (&r, &buf) {
+        (Ok(_), Some(b)) => b.get(..len).map(<[u8]>::to_vec).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    (r, len as u64, data)
+}
+
+fn out_reply(cap: Capacity, f: impl FnOnce(&mut OutBuf) -> Result<()>) -> Reply {
+    let (r, len, data) = with_out(cap, f);
+    Reply {
+        rv: code(&r),
+        body: Body::Out { len, data },
+    }
+}
+
+/// The sessions of this connection are the module's own: a handle of
+/// another connection is unknown to it (`CKR_SESSION_HANDLE_INVALID`).
+fn dispatch(m: &Module, slot: CK_SLOT_ID, req: Request) -> Reply {
+    match req {
+        Request::SlotInfo => reply(m.slot_info(slot), Body::SlotInfo),
+        Request::TokenInfo => reply(m.token_info(slot), |mut t| {
+            t.max_session_count = MAX_SESSIONS as CK_ULONG;
+            t.max_rw_session_count = MAX_SESSIONS as CK_ULONG;
+            Body::TokenInfo(t)
+        }),
+        Request::MechanismList => reply(m.mechanism_list(slot), Body::Mechanisms),
+        Request::MechanismInfo { mech } => reply(m.mechanism_info(slot, mech), Body::MechInfo),
+        Request::InitToken { so_pin, label } => done(m.init_token(slot, &so_pin.0, &label)),
+        Request::InitPin { h, pin } => done(m.init_pin(h, &pin.0)),
+        Request::SetPin { h, old, new } => done(m.set_pin(h, &old.0, &new.0)),
+        Request::OpenSession { flags } => {
+            if m.session_count() >= MAX_SESSIONS {
+                return done(Err(Error::SessionCount));
+            }
+            reply(m.open_session(slot, flags), Body::Handle)
+        }
+        Request::CloseSession { h } => done(m.close_session(h)),
+        Request::CloseAllSessions => done(m.close_all_sessions(slot)),
+        Request::SessionInfo { h } => reply(m.session_info(h), Body::SessionInfo),
+        Request::SessionCancel { h, flags } => done(m.session_cancel(h, flags)),
+        Request::Login {
+            h,
+            user,
+            pin,
+            username,
+        } => done(m.login(h, user, &pin.0, username.as_deref())),
+        Request::Logout { h } => done(m.logout(h)),
+        Request::CreateObject { h, template } => reply(
+            check::template(&template).and_then(|()| m.create_object(h, &template)),
+            Body::Handle,
+        ),
+        Request::CopyObject { h, obj, template } => reply(
+            check::template(&template).and_then(|()| m.copy_object(h, obj, &template)),
+            Body::Handle,
+        ),
+        Request::DestroyObject { h, obj } => done(m.destroy_object(h, obj)),
+        Request::ObjectSize { h, obj } => reply(m.object_size(h, obj), Body::Ulong),
+        Request::GetAttributes { h, obj, types } => {
+            if types.len() > crate::mechanism::limits::MAX_TEMPLATE_ATTRS {
+                return done(Err(Error::ArgumentsBad));
+            }
+            reply(m.get_attributes(h, obj, &types), Body::Attrs)
+        }
+        Request::SetAttributes { h, obj, template } => {
+            done(check::template(&template).and_then(|()| m.set_attributes(h, obj, &template)))
+        }
+        Request::FindInit { h, template } => {
+            done(check::template(&template).and_then(|()| m.find_init(h, &template)))
+        }
+        Request::Find { h, max } => {
+            let max = usize::try_from(max).unwrap_or(usize::MAX).min(65_536);
+            reply(m.find(h, max), Body::Handles)
+        }
+        Request::FindFinal { h } => done(m.find_final(h)),
+        Request::Init {
+            h,
+            which,
+            mech,
+            key,
+        } => {
+            let message = matches!(which, InitKind::MessageEncrypt | InitKind::MessageDecrypt);
+            let checked = if message {
+                check::message_mechanism(&mech)
+            } else {
+                check::mechanism(&mech)
+            };
+            done(checked.and_then(|()| match which {
+                InitKind::Encrypt => m.encrypt_init(h, &mech, key),
+                InitKind::Decrypt => m.decrypt_init(h, &mech, key),
+                InitKind::Sign => m.sign_init(h, &mech, key),
+                InitKind::Verify => m.verify_init(h, &mech, key),
+                InitKind::MessageEncrypt => m.message_encrypt_init(h, &mech, key),
+                InitKind::MessageDecrypt => m.message_decrypt_init(h, &mech, key),
+            }))
+        }
+        Request::DigestInit { h, mech } => {
+            done(check::mechanism(&mech).and_then(|()| m.digest_init(h, &mech)))
+        }
+        Request::DigestKey { h, key } => done(m.digest_key(h, key)),
+        Request::VerifySignatureInit {
+            h,
+            mech,
+            key,
+            signature,
+        } => done(
+            check::mechanism(&mech)
+                .and_then(|()| m.verify_signature_init(h, &mech, key, &signature)),
+        ),
+        Request::InOut {
+            h,
+            which,
+            data,
+            out,
+        } => out_reply(out, |o| match which {
+            InOutKind::Encrypt => m.encrypt(h, &data, o),
+            InOutKind::EncryptUpdate => m.encrypt_update(h, &data, o),
+            InOutKind::Decrypt => m.decrypt(h, &data, o),
+            InOutKind::DecryptUpdate => m.decrypt_update(h, &data, o),
+            InOutKind::Digest => m.digest(h, &data, o),
+            InOutKind::Sign => m.sign(h, &data, o),
+        }),
+        Request::In { h, which, data } => done(match which {
+            InKind::DigestUpdate => m.digest_update(h, &data),
+            InKind::SignUpdate => m.sign_update(h, &data),
+            InKind::VerifyUpdate => m.verify_update(h, &data),
+            InKind::VerifySignature => m.verify_signature(h, &data),
+            InKind::VerifySignatureUpdate => m.verify_signature_update(h, &data),
+        }),
+        Request::Out { h, which, out } => out_reply(out, |o| match which {
+            OutKind::EncryptFinal => m.encrypt_final(h, o),
+            OutKind::DecryptFinal => m.decrypt_final(h, o),
+            OutKind::DigestFinal => m.digest_final(h, o),
+            OutKind::SignFinal => m.sign_final(h, o),
+        }),
+        Request::Verify { h, data, signature } => done(m.verify(h, &data, &signature)),
+        Request::VerifyFinal { h, signature } => done(m.verify_final(h, &signature)),
+        Request::VerifySignatureFinal { h } => done(m.verify_signature_final(h)),
+        Request::Message {
+            h,
+            encrypt,
+            mut param,
+            aad,
+            data,
+            out,
+        } => {
+            if let Err(e) = check::message_param(&param) {
+                return done(Err(e));
+            }
+            let (r, len, data) = with_out(out, |o| {
+                if encrypt {
+                    m.encrypt_message(h, &mut param, &aad, &data, o)
+                } else {
+                    m.decrypt_message(h, &mut param, &aad, &data, o)
+                }
+            });
+            message_reply(code(&r), len, data, &param)
+        }
+        Request::MessageBegin {
+            h,
+            encrypt,
+            mut param,
+            aad,
+        } => {
+            if let Err(e) = check::message_param(&param) {
+                return done(Err(e));
+            }
+            let r = if encrypt {
+                m.encrypt_message_begin(h, &mut param, &aad)
+            } else {
+                m.decrypt_message_begin(h, &mut param, &aad)
+            };
+            message_reply(code(&r), 0, Vec::new(), &param)
+        }
+        Request::MessageNext {
+            h,
+            encrypt,
+            mut param,
+            data,
+            last,
+            out,
+        } => {
+            if let Err(e) = check::message_param(&param) {
+                return done(Err(e));
+            }
+            let (r, len, data) = with_out(out, |o| {
+                if encrypt {
+                    m.encrypt_message_next(h, &mut param, &data, last, o)
+                } else {
+                    m.decrypt_message_next(h, &mut param, &data, last, o)
+                }
+            });
+            message_reply(code(&r), len, data, &param)
+        }
+        Request::MessageFinal { h, encrypt } => done(if encrypt {
+            m.message_encrypt_final(h)
+        } else {
+            m.message_decrypt_final(h)
+        }),
+        Request::GenerateKey { h, mech, template } => reply(
+            check::mechanism(&mech)
+                .and_then(|()| check::template(&template))
+                .and_then(|()| m.generate_key(h, &mech, &template)),
+            Body::Handle,
+        ),
+        Request::GenerateKeyPair {
+            h,
+            mech,
+            public,
+            private,
+        } => reply(
+            check::mechanism(&mech)
+                .and_then(|()| check::template(&public))
+                .and_then(|()| check::template(&private))
+                .and_then(|()| m.generate_key_pair(h, &mech, &public, &private)),
+            |(a, b)| Body::Handles(vec![a, b]),
+        ),
+        Request::WrapKey {
+            h,
+            mech,
+            wrapping,
+            key,
+            out,
+        } => {
+            if let Err(e) = check::mechanism(&mech) {
+                return done(Err(e));
+            }
+            out_reply(out, |o| m.wrap_key(h, &mech, wrapping, key, o))
+        }
+        Request::UnwrapKey {
+            h,
+            mech,
+            unwrapping,
+            wrapped,
+            template,
+        } => reply(
+            check::mechanism(&mech)
+                .and_then(|()| check::template(&template))
+                .and_then(|()| m.unwrap_key(h, &mech, unwrapping, &wrapped, &template)),
+            Body::Handle,
+        ),
+        Request::DeriveKey {
+            h,
+            mut mech,
+            base,
+            template,
+        } => {
+            if let Err(e) = check::mechanism(&mech).and_then(|()| check::template(&template)) {
+                return done(Err(e));
+            }
+            let r = m.derive_key(h, &mut mech, base, &template);
+            let (additional, wrapped, needed) = match &mech.param {
+                crate::mechanism::Param::Kbkdf(k) => (
+                    k.additional.iter().map(|a| a.handle).collect(),
+                    Vec::new(),
+                    0,
+                ),
+                crate::mechanism::Param::GenerateDataKey {
+                    wrapped, needed, ..
+                } => (Vec::new(), wrapped.clone(), *needed as u64),
+                _ => (Vec::new(), Vec::new(), 0),
+            };
+            let (rv, key) = match r {
+                Ok(k) => (CKR_OK, k),
+                Err(e) => (e.rv(), CK_INVALID_HANDLE),
+            };
+            Reply {
+                rv,
+                body: Body::Derived {
+                    key,
+                    additional,
+                    wrapped,
+                    needed,
+                },
+            }
+        }
+        Request::EncapsulateKey {
+            h,
+            mech,
+            public,
+            template,
+            out,
+        } => {
+            if let Err(e) = check::mechanism(&mech).and_then(|()| check::template(&template)) {
+                return done(Err(e));
+            }
+            let (r, len, data) =
+                with_out(out, |o| m.encapsulate_key(h, &mech, public, &template, o));
+            let (rv, key) = match r {
+                Ok(k) => (CKR_OK, k),
+                Err(e) => (e.rv(), None),
+            };
+            Reply {
+                rv,
+                body: Body::Encapsulated { len, data, key },
+            }
+        }
+        Request::DecapsulateKey {
+            h,
+            mech,
+            private,
+            template,
+            ciphertext,
+        } => reply(
+            check::mechanism(&mech)
+                .and_then(|()| check::template(&template))
+                .and_then(|()| m.decapsulate_key(h, &mech, private, &template, &ciphertext)),
+            Body::Handle,
+        ),
+        Request::SeedRandom { h, seed } => done(m.seed_random(h, &seed)),
+        Request::GenerateRandom { h, len } => {
+            let Some(n) = usize::try_from(len)
+                .ok()
+                .filter(|n| *n <= proto::MAX_OUTPUT)
+            else {
+                return done(Err(Error::DeviceMemory));
+            };
+            let mut buf = vec![0u8; n];
+            reply(m.generate_random(h, &mut buf), |()| Body::Out {
+                len,
+                data: buf,
+            })
+        }
+        Request::EndOperation { h, op } => {
+            m.end_operation(h, op.into());
+            done(Ok(()))
+        }
+    }
+}
+
+fn message_reply(rv: CK_RV, len: u64, data: Vec<u8>, param: &crate::mechanism::Param) -> Reply {
+    let (iv, tag) = match param {
+        crate::mechanism::Param::GcmMessage { iv, tag, .. } => (iv.clone(), tag.clone()),
+        _ => (Vec::new(), Vec::new()),
+    };
+    Reply {
+        rv,
+        body: Body::Message { len, data, iv, tag },
+    }
+}
