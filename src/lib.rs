@@ -47,7 +47,7 @@ pub use api::{
 /// in-process surface). Nothing here is stable.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::config::Config;
+    pub use crate::config::{Config, MechanismSettings, SlotConfig};
     pub use crate::error::{Error, Result};
     pub use crate::ffi::C_GetInterface;
     pub use crate::outbuf::OutBuf;
@@ -60,6 +60,9 @@ pub mod internals {
     /// the fuzz target and the black-box tests).
     pub mod remote {
         pub use crate::remote::{check, decode, encode, proto, read_frame, write_frame};
+        /// The server side of one connection.
+        #[cfg(feature = "serve")]
+        pub use crate::serve::pkcs11_serve_stream as serve_stream;
     }
     /// Mechanisms and their parameters.
     pub mod mechanism {

@@ -30,6 +30,8 @@ mod pkcs11;
 pub mod sigv4;
 
 pub use names::Naming;
+#[doc(hidden)]
+pub use pkcs11::serve_stream as pkcs11_serve_stream;
 pub use pkcs11::{
     Pkcs11Settings, MAX_CONNECTIONS as MAX_PKCS11_CONNECTIONS, MAX_SESSIONS as MAX_PKCS11_SESSIONS,
 };
@@ -83,6 +85,10 @@ pub struct Settings {
     /// The PKCS#11 service for `libsoftkms.so` in client mode
     /// (`docs/remote-protocol.md`).
     pub pkcs11: Pkcs11Settings,
+    /// Serve the AWS KMS API (over HTTP on `listen`). Without it the server
+    /// serves PKCS#11 clients alone: it needs no owner PIN, and the token
+    /// may be uninitialized (a client initializes it with `C_InitToken`).
+    pub aws_api: bool,
 }
 
 /// What the request handlers share.
@@ -155,10 +161,13 @@ fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, String> {
 pub fn run(
     kms: Softkms,
     settings: Settings,
-    owner_pin: &Pin,
+    owner_pin: Option<&Pin>,
     ready: impl FnOnce(SocketAddr),
     pkcs11_ready: impl FnMut(String),
 ) -> Result<(), String> {
+    let Some(owner_pin) = owner_pin.filter(|_| settings.aws_api) else {
+        return run_pkcs11_only(&kms, &settings, pkcs11_ready);
+    };
     settings.naming.check()?;
     if !settings.listen.ip().is_loopback() && settings.tls.is_none() {
         return Err(format!(
@@ -184,20 +193,7 @@ pub fn run(
     let pkcs11 = if settings.pkcs11.is_empty() {
         None
     } else {
-        let cfg = crate::config::Config::load().map_err(|e| e.to_string())?;
-        let slot = cfg
-            .slots
-            .iter()
-            .find(|s| s.id == settings.slot)
-            .cloned()
-            .ok_or_else(|| format!("no slot {}", settings.slot))?;
-        Some(pkcs11::start(
-            &settings.pkcs11,
-            settings.tls.as_ref(),
-            slot,
-            cfg.mechanisms,
-            pkcs11_ready,
-        )?)
+        Some(start_pkcs11(&settings, true, pkcs11_ready)?)
     };
     let state = Arc::new(State {
         kms,
@@ -220,6 +216,56 @@ pub fn run(
         log::warn!("serve: logout: {e}");
     }
     r
+}
+
+/// Starts the PKCS#11 service for the slot of `settings`. `shared`: the AWS
+/// API holds a session of the token, so clients may not re-initialize it.
+fn start_pkcs11(
+    settings: &Settings,
+    shared: bool,
+    ready: impl FnMut(String),
+) -> Result<pkcs11::Pkcs11Server, String> {
+    let cfg = crate::config::Config::load().map_err(|e| e.to_string())?;
+    let slot = cfg
+        .slots
+        .iter()
+        .find(|s| s.id == settings.slot)
+        .cloned()
+        .ok_or_else(|| format!("no slot {}", settings.slot))?;
+    pkcs11::start(
+        &settings.pkcs11,
+        settings.tls.as_ref(),
+        slot,
+        cfg.mechanisms,
+        shared,
+        ready,
+    )
+}
+
+/// `softkms serve --pkcs11-only`: the PKCS#11 service alone, until SIGTERM
+/// or SIGINT.
+fn run_pkcs11_only(
+    kms: &Softkms,
+    settings: &Settings,
+    ready: impl FnMut(String),
+) -> Result<(), String> {
+    if settings.pkcs11.is_empty() {
+        return Err("nothing to serve: give --pkcs11-socket or --pkcs11-listen".into());
+    }
+    let status = kms.token_status(settings.slot).map_err(|e| e.to_string())?;
+    if let Some(path) = &status.path {
+        if path.exists() {
+            check_file_mode(path)?;
+        }
+    }
+    let server = start_pkcs11(settings, false, ready)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(shutdown_signal());
+    server.stop();
+    Ok(())
 }
 
 /// One connection counted against its address; uncounted when dropped.

@@ -78,6 +78,9 @@ struct Live {
 struct Shared {
     slot: SlotConfig,
     settings: MechanismSettings,
+    /// The AWS API holds a session of the token: `C_InitToken` is refused
+    /// (`CKR_SESSION_EXISTS`, as for any token with an open session).
+    shared: bool,
     stop: AtomicBool,
     next: AtomicU64,
     live: Mutex<HashMap<u64, Live>>,
@@ -133,11 +136,13 @@ pub(crate) fn start(
     tls: Option<&TlsFiles>,
     slot: SlotConfig,
     settings: MechanismSettings,
+    shared_token: bool,
     mut ready: impl FnMut(String),
 ) -> std::result::Result<Pkcs11Server, String> {
     let shared = Arc::new(Shared {
         slot,
         settings,
+        shared: shared_token,
         stop: AtomicBool::new(false),
         next: AtomicU64::new(1),
         live: Mutex::new(HashMap::new()),
@@ -346,6 +351,21 @@ fn spawn_connection<S: Read + Write + Send + 'static>(
     }
 }
 
+/// Serves one connection on `s` to its end, as a connection of a running
+/// server would be served (the fuzz target drives the protocol through
+/// this).
+pub fn serve_stream(s: impl Read + Write, slot: SlotConfig, settings: MechanismSettings) {
+    let shared = Shared {
+        slot,
+        settings,
+        shared: false,
+        stop: AtomicBool::new(false),
+        next: AtomicU64::new(1),
+        live: Mutex::new(HashMap::new()),
+    };
+    connection(s, &shared, "stream", false);
+}
+
 /// Reads the client's magic and hello; answers. `None` ends the connection.
 fn handshake(s: &mut (impl Read + Write), full: bool) -> Option<()> {
     let mut magic = [0u8; 8];
@@ -395,7 +415,10 @@ fn connection(mut s: impl Read + Write, shared: &Shared, peer: &str, full: bool)
                 break;
             }
         };
-        let run = std::panic::AssertUnwindSafe(|| dispatch(&module, shared.slot.id, req));
+        let run = std::panic::AssertUnwindSafe(|| match req {
+            Request::InitToken { .. } if shared.shared => done(Err(Error::SessionExists)),
+            req => dispatch(&module, shared.slot.id, req),
+        });
         let Ok(mut reply) = std::panic::catch_unwind(run) else {
             log::error!("serve: pkcs11 {peer}: a call panicked; closing the connection");
             break;

@@ -38,6 +38,10 @@ pub(crate) struct ServeArgs {
     /// The CA that signs the certificates of PKCS#11 clients over TLS.
     #[arg(long)]
     pkcs11_client_ca: Option<std::path::PathBuf>,
+    /// Serve PKCS#11 clients only: no AWS API, no owner PIN, and the token
+    /// may be uninitialized (a client initializes it with C_InitToken).
+    #[arg(long)]
+    pkcs11_only: bool,
     /// Read the owner's PIN from this file (its first line; the file must
     /// be readable by its owner alone) instead of SOFTKMS_PIN.
     #[arg(long)]
@@ -107,20 +111,22 @@ pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
             listen: a.pkcs11_listen,
             client_ca: a.pkcs11_client_ca,
         },
+        aws_api: !a.pkcs11_only,
     };
     let scheme = if settings.tls.is_some() {
         "https"
     } else {
         "http"
     };
-    let pin = match &a.pin_file {
-        Some(f) => pin_from_file(f)?,
-        None => env_pin("SOFTKMS_PIN", false)?,
+    let pin = match (&a.pin_file, a.pkcs11_only) {
+        (_, true) => None,
+        (Some(f), false) => Some(pin_from_file(f)?),
+        (None, false) => Some(env_pin("SOFTKMS_PIN", false)?),
     };
     softkms::serve::run(
         c.kms.clone(),
         settings,
-        &pin,
+        pin.as_ref(),
         |addr| super::out(&format!("softkms serve: listening on {scheme}://{addr}")),
         |at| super::out(&format!("softkms serve: PKCS#11 clients on {at}")),
     )
