@@ -265,6 +265,13 @@ impl Config {
         let mut slots = Vec::new();
         let mut remotes = Vec::new();
         for (i, s) in file.slots.into_iter().enumerate() {
+            let token_settings = s.kdf.is_some()
+                || s.max_pin_failures.is_some()
+                || s.min_pin_len.is_some()
+                || s.max_pin_len.is_some()
+                || s.audit.is_some()
+                || s.audit_max_records.is_some()
+                || s.audit_max_age_days.is_some();
             let kdf = match s.kdf {
                 None => KdfParams::DEFAULT,
                 Some(FileKdf::Named(n)) if n == "default" => KdfParams::DEFAULT,
@@ -291,6 +298,12 @@ impl Config {
                 if s.path.is_some() {
                     return Err(Error::General(format!(
                         "config file: slot {id} names both a path and a server"
+                    )));
+                }
+                if token_settings {
+                    return Err(Error::General(format!(
+                        "config file: slot {id} is served by {server}: its token settings \
+                         (kdf, PIN limits, audit) belong in the server's configuration"
                     )));
                 }
                 let files = [s.ca.clone(), s.cert.clone(), s.key.clone()].map(|f| f.map(resolve));
@@ -423,6 +436,89 @@ mod tests {
         assert_eq!(c.slots[1].max_pin_failures, 3);
         assert_eq!(c.log_level.as_deref(), Some("debug"));
         assert_eq!(c.slots[0].audit, AuditMode::Aggregate);
+    }
+
+    #[test]
+    fn remote_slots() {
+        let c = Config::parse(
+            r#"
+            [[slot]]
+            id = 1
+            path = "a.db"
+            [[slot]]
+            id = 2
+            server = "unix:/run/softkms/p11.sock"
+            [[slot]]
+            id = 3
+            server = "tls://keys.example:8471"
+            ca = "ca.pem"
+            cert = "/abs/client.pem"
+            key = "client.key"
+            "#,
+            Some(Path::new("/etc/softkms")),
+        )
+        .unwrap();
+        assert_eq!(c.slots.len(), 1);
+        assert_eq!(c.remotes.len(), 2);
+        assert_eq!(
+            c.remotes[0].target,
+            Target::Unix(PathBuf::from("/run/softkms/p11.sock"))
+        );
+        assert_eq!(
+            c.remotes[1].target,
+            Target::Tls {
+                host: "keys.example".into(),
+                port: 8471,
+                ca: PathBuf::from("/etc/softkms/ca.pem"),
+                cert: PathBuf::from("/abs/client.pem"),
+                key: PathBuf::from("/etc/softkms/client.key"),
+            }
+        );
+        // Only remote slots: no default local slot appears.
+        let c = Config::parse("[[slot]]
+server='unix:/s'", None).unwrap();
+        assert!(c.slots.is_empty());
+        assert_eq!(c.remotes[0].id, 0);
+        for bad in [
+            "[[slot]]
+server='unix:/s'
+path='a'",
+            "[[slot]]
+server='unix:relative'",
+            "[[slot]]
+server='unix:/s'
+ca='x'",
+            "[[slot]]
+server='tls://h:1'",
+            "[[slot]]
+server='tls://h'
+ca='a'
+cert='b'
+key='c'",
+            "[[slot]]
+server='tls://:1'
+ca='a'
+cert='b'
+key='c'",
+            "[[slot]]
+server='http://h:1'",
+            "[[slot]]
+server='unix:/s'
+kdf='fast'",
+            "[[slot]]
+path='a'
+cert='b'",
+            "[[slot]]
+description='neither'",
+            "[[slot]]
+id=1
+path='a'
+[[slot]]
+id=1
+server='unix:/s'",
+        ] {
+            assert!(Config::parse(bad, None).is_err(), "{bad}");
+        }
     }
 
     #[test]
