@@ -475,8 +475,12 @@ mod tests {
             }
         );
         // Only remote slots: no default local slot appears.
-        let c = Config::parse("[[slot]]
-server='unix:/s'", None).unwrap();
+        let c = Config::parse(
+            "[[slot]]
+server='unix:/s'",
+            None,
+        )
+        .unwrap();
         assert!(c.slots.is_empty());
         assert_eq!(c.remotes[0].id, 0);
         for bad in [

@@ -11,12 +11,18 @@ use cryptoki_sys::*;
 
 impl Module {
     /// `C_GetSlotList` (§5.5): every slot has a token (a file), present or not yet made.
-    pub fn slot_list(&self, _token_present: bool) -> Vec<CK_SLOT_ID> {
+    pub fn slot_list(&self, token_present: bool) -> Vec<CK_SLOT_ID> {
+        // A remote slot's token is present while its server answers.
+        let present = |r: &&std::sync::Arc<crate::remote::client::Remote>| {
+            !token_present
+                || r.slot_info()
+                    .is_ok_and(|i| i.flags & CKF_TOKEN_PRESENT != 0)
+        };
         let mut ids: Vec<CK_SLOT_ID> = self
             .tokens
             .iter()
             .map(|t| t.cfg.id)
-            .chain(self.remotes.iter().map(|r| r.cfg.id))
+            .chain(self.remotes.iter().filter(present).map(|r| r.cfg.id))
             .collect();
         ids.sort_unstable();
         ids

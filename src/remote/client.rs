@@ -292,7 +292,7 @@ impl Remote {
         let local = SlotInfo {
             description: self.cfg.description.clone(),
             manufacturer: "SoftKMS".into(),
-            flags: 0,
+            flags: CKF_REMOVABLE_DEVICE,
             hardware_version: (0, 0),
             firmware_version: (0, 0),
         };
@@ -302,6 +302,7 @@ impl Remote {
                 body: Body::SlotInfo(s),
             }) => Ok(SlotInfo {
                 description: self.cfg.description.clone(),
+                flags: s.flags | CKF_REMOVABLE_DEVICE,
                 ..s
             }),
             Ok(_) | Err(_) => Ok(local),

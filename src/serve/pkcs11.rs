@@ -67,6 +67,9 @@ impl Pkcs11Settings {
     }
 }
 
+/// Sets the read timeout of a connection's socket (`None`: wait forever).
+type Timeout = Box<dyn Fn(Option<Duration>) + Send>;
+
 /// One live connection, for the shutdown.
 struct Live {
     /// Ends the connection's stream, so its thread stops reading.
@@ -254,9 +257,10 @@ fn accept_unix(l: UnixListener, allow: Option<Vec<u32>>, shared: Arc<Shared>) {
                 continue;
             }
         }
-        let (Ok(()), Ok(()), Ok(closer)) = (
+        let (Ok(()), Ok(()), Ok(closer), Ok(timer)) = (
             s.set_nonblocking(false),
             s.set_write_timeout(Some(WRITE_TIMEOUT)),
+            s.try_clone(),
             s.try_clone(),
         ) else {
             continue;
@@ -265,7 +269,10 @@ fn accept_unix(l: UnixListener, allow: Option<Vec<u32>>, shared: Arc<Shared>) {
         let shutdown = Box::new(move || {
             let _ = closer.shutdown(std::net::Shutdown::Both);
         });
-        spawn_connection(&shared, peer, shutdown, move || Ok(s));
+        let timeout: Timeout = Box::new(move |t| {
+            let _ = timer.set_read_timeout(t);
+        });
+        spawn_connection(&shared, peer, shutdown, timeout, move || Ok(s));
     }
 }
 
@@ -283,9 +290,10 @@ fn accept_tls(l: TcpListener, config: Arc<rustls::ServerConfig>, shared: Arc<Sha
                 continue;
             }
         };
-        let (Ok(()), Ok(()), Ok(closer)) = (
+        let (Ok(()), Ok(()), Ok(closer), Ok(timer)) = (
             s.set_nonblocking(false),
             s.set_write_timeout(Some(WRITE_TIMEOUT)),
+            s.try_clone(),
             s.try_clone(),
         ) else {
             continue;
@@ -294,8 +302,11 @@ fn accept_tls(l: TcpListener, config: Arc<rustls::ServerConfig>, shared: Arc<Sha
         let shutdown = Box::new(move || {
             let _ = closer.shutdown(std::net::Shutdown::Both);
         });
+        let timeout: Timeout = Box::new(move |t| {
+            let _ = timer.set_read_timeout(t);
+        });
         let config = Arc::clone(&config);
-        spawn_connection(&shared, peer.to_string(), shutdown, move || {
+        spawn_connection(&shared, peer.to_string(), shutdown, timeout, move || {
             tls_accept(s, config)
         });
     }
@@ -322,6 +333,7 @@ fn spawn_connection<S: Read + Write + Send + 'static>(
     shared: &Arc<Shared>,
     peer: String,
     shutdown: Box<dyn Fn() + Send>,
+    timeout: Timeout,
     open: impl FnOnce() -> std::io::Result<S> + Send + 'static,
 ) {
     let id = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -332,7 +344,7 @@ fn spawn_connection<S: Read + Write + Send + 'static>(
         .name("softkms-p11-conn".into())
         .spawn(move || {
             match open() {
-                Ok(s) => connection(s, &sh, &peer, full),
+                Ok(s) => connection(s, &sh, &peer, full, &timeout),
                 Err(e) => log::debug!("serve: pkcs11 {peer}: {e}"),
             }
             sh.live.lock().remove(&id);
@@ -363,7 +375,7 @@ pub fn serve_stream(s: impl Read + Write, slot: SlotConfig, settings: MechanismS
         next: AtomicU64::new(1),
         live: Mutex::new(HashMap::new()),
     };
-    connection(s, &shared, "stream", false);
+    connection(s, &shared, "stream", false, &|_| {});
 }
 
 /// Reads the client's magic and hello; answers. `None` ends the connection.
@@ -399,11 +411,20 @@ fn handshake(s: &mut (impl Read + Write), full: bool) -> Option<()> {
 }
 
 /// One connection: handshake, then requests until the client goes.
-fn connection(mut s: impl Read + Write, shared: &Shared, peer: &str, full: bool) {
+fn connection(
+    mut s: impl Read + Write,
+    shared: &Shared,
+    peer: &str,
+    full: bool,
+    timeout: &dyn Fn(Option<Duration>),
+) {
+    timeout(Some(HANDSHAKE_TIMEOUT));
     if handshake(&mut s, full).is_none() {
         log::debug!("serve: pkcs11 {peer}: handshake refused or failed");
         return;
     }
+    // Sessions live as long as the connection: an idle client keeps them.
+    timeout(None);
     log::debug!("serve: pkcs11 {peer}: connected");
     let module = Module::serving(shared.slot.clone(), shared.settings);
     loop {
