@@ -46,6 +46,16 @@ enum Stream {
     ),
 }
 
+impl Stream {
+    fn set_read_timeout(&self, t: Duration) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.set_read_timeout(Some(t)),
+            #[cfg(feature = "serve")]
+            Stream::Tls(s) => s.sock.set_read_timeout(Some(t)),
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
@@ -209,16 +219,8 @@ impl Remote {
             Ok(_) => return Err(absent("unexpected handshake answer".into())),
             Err(e) => return Err(absent(format!("handshake: {e}"))),
         }
-        if let Stream::Unix(u) = &s {
-            u.set_read_timeout(Some(REPLY_TIMEOUT))
-                .map_err(|e| absent(e.to_string()))?;
-        }
-        #[cfg(feature = "serve")]
-        if let Stream::Tls(t) = &s {
-            t.sock
-                .set_read_timeout(Some(REPLY_TIMEOUT))
-                .map_err(|e| absent(e.to_string()))?;
-        }
+        s.set_read_timeout(REPLY_TIMEOUT)
+            .map_err(|e| absent(e.to_string()))?;
         Ok(s)
     }
 
