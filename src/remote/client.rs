@@ -1002,3 +1002,61 @@ mod tls {
         Ok(rustls::StreamOwned::new(conn, sock))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_follow_the_length_rules() {
+        // A length query: the length, nothing written.
+        let mut q = OutBuf::query();
+        apply_out(&mut q, CKR_OK, 5, &[]).unwrap();
+        assert_eq!(q.len(), 5);
+        // Written.
+        let mut b = [0u8; 8];
+        let mut o = OutBuf::new(Some(&mut b));
+        apply_out(&mut o, CKR_OK, 3, b"abc").unwrap();
+        assert_eq!(o.len(), 3);
+        assert_eq!(&b[..3], b"abc");
+        // Too small: the needed length comes back with the error.
+        let mut b = [0u8; 2];
+        let mut o = OutBuf::new(Some(&mut b));
+        assert_eq!(
+            apply_out(&mut o, CKR_BUFFER_TOO_SMALL, 16, &[]),
+            Err(Error::BufferTooSmall)
+        );
+        assert_eq!(o.len(), 16);
+        // A server that claims more bytes than the caller's buffer holds, or
+        // a length that differs from its bytes, is refused, not trusted.
+        let mut b = [0u8; 2];
+        let mut o = OutBuf::new(Some(&mut b));
+        assert!(apply_out(&mut o, CKR_OK, 3, b"abc").is_err());
+        let mut b = [0u8; 8];
+        let mut o = OutBuf::new(Some(&mut b));
+        assert!(apply_out(&mut o, CKR_OK, 2, b"abc").is_err());
+        // Other errors pass through.
+        let mut q = OutBuf::query();
+        assert_eq!(
+            apply_out(&mut q, CKR_KEY_HANDLE_INVALID, 0, &[]),
+            Err(Error::KeyHandleInvalid)
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_makes_the_token_absent() {
+        let r = Remote::new(RemoteSlotConfig {
+            id: 9,
+            description: "nowhere".into(),
+            target: Target::Unix("/nonexistent/softkms.sock".into()),
+        });
+        let i = r.slot_info().unwrap();
+        assert_eq!(i.flags & CKF_TOKEN_PRESENT, 0);
+        assert_eq!(r.token_info().unwrap_err(), Error::TokenNotPresent);
+        assert_eq!(
+            r.open_session(CKF_SERIAL_SESSION, 77).unwrap_err(),
+            Error::TokenNotPresent
+        );
+        assert_eq!(r.logout(77).unwrap_err(), Error::SessionHandleInvalid);
+    }
+}
