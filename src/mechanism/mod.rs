@@ -149,8 +149,14 @@ pub enum Param {
     RsaAesKeyWrap {
         /// Size of the temporary AES key in bits.
         aes_key_bits: CK_ULONG,
-        /// The OAEP parameters (always `Param::Oaep`).
-        oaep: Box<Param>,
+        /// The OAEP parameters' `CKM_SHA*` of the label hash. (Flat, not a
+        /// nested `Param`: a parameter type that contains itself would let a
+        /// remote client nest it without bound.)
+        hash: CK_MECHANISM_TYPE,
+        /// Their `CKG_MGF1_*`.
+        mgf: CK_ULONG,
+        /// Their label.
+        label: Vec<u8>,
     },
     /// `CK_ECDH1_DERIVE_PARAMS`.
     Ecdh1 {

@@ -153,7 +153,16 @@ pub struct Module {
     args: InitArgs,
     /// What the mechanisms offer (`min_rsa_bits`, `legacy_mechanisms`).
     settings: MechanismSettings,
+    /// The most session objects (count, bytes) this module keeps: set for
+    /// the modules `softkms serve` runs for its clients, so that one client
+    /// cannot fill the server's memory (`CKR_DEVICE_MEMORY` beyond).
+    session_objects: Option<(usize, usize)>,
 }
+
+/// Session objects one served connection may hold: how many, and their
+/// bytes (`serve::pkcs11`, `docs/remote-protocol.md`).
+#[cfg(feature = "serve")]
+pub(crate) const SERVED_SESSION_OBJECTS: (usize, usize) = (1024, 16 << 20);
 
 struct Global {
     pid: u32,
@@ -203,6 +212,7 @@ pub fn initialize(args: InitArgs) -> Result<()> {
             sessions: RwLock::new(Default::default()),
             args,
             settings: cfg.mechanisms,
+            session_objects: None,
         }),
     });
     log::debug!("initialized ({} slots)", cfg.slots.len());
@@ -286,6 +296,7 @@ impl Module {
                 ..InitArgs::default()
             },
             settings,
+            session_objects: Some(SERVED_SESSION_OBJECTS),
         }
     }
 
@@ -310,6 +321,35 @@ impl Module {
         for r in &self.remotes {
             r.disconnect();
         }
+    }
+
+    /// Refuses a session object of `size` bytes (replacing one of `replaced`
+    /// bytes, or none) beyond this module's session-object budget.
+    fn session_object_room(&self, tok: &Token, size: usize, replaced: Option<usize>) -> Result<()> {
+        let Some((max_count, max_bytes)) = self.session_objects else {
+            return Ok(());
+        };
+        let st = tok.state.read();
+        let (count, bytes) = st.objects.iter().filter(|o| o.session.is_some()).fold(
+            (0usize, 0usize),
+            |(c, b), o| {
+                (
+                    c + 1,
+                    b.saturating_add(crate::object::rules::object_size(o)),
+                )
+            },
+        );
+        let (count, bytes) = match replaced {
+            Some(old) => (count, bytes.saturating_sub(old)),
+            None => (count + 1, bytes),
+        };
+        if count > max_count || bytes.saturating_add(size) > max_bytes {
+            log::warn!(
+                "session objects: {count} objects, {bytes} bytes: over this connection's budget"
+            );
+            return Err(Error::DeviceMemory);
+        }
+        Ok(())
     }
 
     /// The sessions open now.

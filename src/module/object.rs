@@ -82,6 +82,7 @@ impl Module {
         if obj.is_token() {
             tok.persist(h, obj.attrs().clone(), &self.rec(tok, function, s.handle))?;
         } else {
+            self.session_object_room(tok, rules::object_size(&obj), None)?;
             let o = Arc::new(Object::new(h, Some(s.handle), obj.attrs().clone()));
             protect_key_material(o.attrs());
             tok.state.write().objects.insert(o);
@@ -477,6 +478,7 @@ impl Module {
                     .with_reason(&describe_change(template)),
             )?;
         } else {
+            self.session_object_room(t, rules::object_size(&new), Some(rules::object_size(&o)))?;
             protect_key_material(new.attrs());
             t.state.write().objects.insert(Arc::new(new));
         }

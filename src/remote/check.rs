@@ -90,7 +90,9 @@ fn param(kind: ParamKind, p: &Param) -> Result<()> {
         }
         (ParamKind::Ctr, Param::Ctr { .. }) | (ParamKind::Pss, Param::Pss { .. }) => Ok(()),
         (ParamKind::Oaep, p @ Param::Oaep { .. }) => oaep(p),
-        (ParamKind::RsaAesKeyWrap, Param::RsaAesKeyWrap { oaep: inner, .. }) => oaep(inner),
+        (ParamKind::RsaAesKeyWrap, Param::RsaAesKeyWrap { label, .. }) => {
+            within(label, MAX_PARAM_DATA_LEN)
+        }
         (
             ParamKind::Ecdh1,
             Param::Ecdh1 {

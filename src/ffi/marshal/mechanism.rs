@@ -133,9 +133,14 @@ pub(in crate::ffi) unsafe fn param(
                     to_ulong(size_of::<CK_RSA_PKCS_OAEP_PARAMS>())?,
                     bad(),
                 )?;
+                let Param::Oaep { hash, mgf, label } = oaep(&inner)? else {
+                    return Err(bad());
+                };
                 Ok(Param::RsaAesKeyWrap {
                     aes_key_bits: s.ulAESKeyBits,
-                    oaep: Box::new(oaep(&inner)?),
+                    hash,
+                    mgf,
+                    label,
                 })
             }
             ParamKind::Ecdh1 => {

@@ -461,7 +461,9 @@ fn mechanism_parameters() {
         got,
         Ok(Param::RsaAesKeyWrap {
             aes_key_bits: 256,
-            oaep: Box::new(want)
+            hash: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            label: b"L".to_vec(),
         })
     );
     kw.pOAEPParams = null_mut();

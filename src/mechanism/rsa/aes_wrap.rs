@@ -12,7 +12,9 @@ use zeroize::Zeroizing;
 fn aes_wrap_params(param: &Param) -> Result<(usize, HashAlg, HashAlg, Vec<u8>)> {
     let Param::RsaAesKeyWrap {
         aes_key_bits,
-        oaep: o,
+        hash,
+        mgf,
+        label,
     } = param
     else {
         return Err(Error::MechanismParamInvalid);
@@ -23,7 +25,11 @@ fn aes_wrap_params(param: &Param) -> Result<(usize, HashAlg, HashAlg, Vec<u8>)> 
         256 => 32,
         _ => return Err(Error::MechanismParamInvalid),
     };
-    let (h, m, label) = oaep(o)?;
+    let (h, m, label) = oaep(&Param::Oaep {
+        hash: *hash,
+        mgf: *mgf,
+        label: label.clone(),
+    })?;
     Ok((bytes, h, m, label))
 }
 

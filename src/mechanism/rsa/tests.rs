@@ -407,7 +407,9 @@ fn wrap_unwrap_round_trips() {
             CKM_RSA_AES_KEY_WRAP,
             Param::RsaAesKeyWrap {
                 aes_key_bits: bits,
-                oaep: Box::new(oaep_param(CKM_SHA256, CKG_MGF1_SHA256, b"")),
+                hash: CKM_SHA256,
+                mgf: CKG_MGF1_SHA256,
+                label: Vec::new(),
             },
         );
         let w = aes_wrap(&m, &Granted::for_tests(&KEY.public), &pkcs8).unwrap();
@@ -430,7 +432,9 @@ fn wrap_unwrap_round_trips() {
         CKM_RSA_AES_KEY_WRAP,
         Param::RsaAesKeyWrap {
             aes_key_bits: 100,
-            oaep: Box::new(oaep_param(CKM_SHA256, CKG_MGF1_SHA256, b"")),
+            hash: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            label: Vec::new(),
         },
     );
     assert_eq!(
