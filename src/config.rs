@@ -90,6 +90,9 @@ pub struct RemoteSlotConfig {
     pub description: String,
     /// Where the server is.
     pub target: Target,
+    /// The uid the server of a Unix socket must run as (default: the owner
+    /// of the socket's directory).
+    pub server_uid: Option<u32>,
 }
 
 /// Where a remote slot's server listens.
@@ -180,6 +183,7 @@ struct FileSlot {
     id: Option<u64>,
     path: Option<PathBuf>,
     server: Option<String>,
+    server_uid: Option<u32>,
     ca: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
@@ -314,12 +318,13 @@ impl Config {
                         .clone()
                         .unwrap_or_else(|| format!("SoftKMS slot {id} (remote)")),
                     target: Target::parse(server, files)?,
+                    server_uid: s.server_uid,
                 });
                 continue;
             }
-            if s.ca.is_some() || s.cert.is_some() || s.key.is_some() {
+            if s.ca.is_some() || s.cert.is_some() || s.key.is_some() || s.server_uid.is_some() {
                 return Err(Error::General(format!(
-                    "config file: slot {id}: ca, cert and key go with server"
+                    "config file: slot {id}: ca, cert, key and server_uid go with server"
                 )));
             }
             let Some(path) = s.path.clone().map(resolve) else {

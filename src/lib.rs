@@ -59,7 +59,9 @@ pub mod internals {
     /// The remote protocol: messages, framing and the server's checks (for
     /// the fuzz target and the black-box tests).
     pub mod remote {
-        pub use crate::remote::{check, decode, encode, proto, read_frame, write_frame};
+        pub use crate::remote::{
+            check, decode, encode, proto, read_frame, read_frame_max, write_frame,
+        };
         /// The server side of one connection.
         #[cfg(feature = "serve")]
         pub use crate::serve::pkcs11_serve_stream as serve_stream;

@@ -176,6 +176,34 @@ impl Remote {
         self.sessions.lock().contains_key(&h)
     }
 
+    /// The process behind a Unix socket must be the server's: the uid of
+    /// `server_uid`, or else the owner of the socket's directory. Anyone who
+    /// could put a socket at that path first must not get the PINs.
+    fn check_server_uid(
+        &self,
+        s: &UnixStream,
+        path: &std::path::Path,
+    ) -> std::result::Result<(), String> {
+        use std::os::unix::fs::MetadataExt;
+        let peer = crate::sys::peer_uid(s).map_err(|e| format!("SO_PEERCRED: {e}"))?;
+        let expected = match self.cfg.server_uid {
+            Some(u) => u,
+            None => {
+                let dir = path.parent().ok_or("the socket path has no directory")?;
+                std::fs::metadata(dir)
+                    .map_err(|e| format!("{}: {e}", dir.display()))?
+                    .uid()
+            }
+        };
+        if peer != expected {
+            return Err(format!(
+                "{} is served by uid {peer}, not by uid {expected} (the owner of its directory, or server_uid): refusing to talk to it",
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+
     fn connect(&self) -> Result<Stream> {
         let absent = |why: String| {
             log::warn!("remote slot {}: {why}", self.cfg.id);
@@ -185,6 +213,7 @@ impl Remote {
             Target::Unix(path) => {
                 let s = UnixStream::connect(path)
                     .map_err(|e| absent(format!("{}: {e}", path.display())))?;
+                self.check_server_uid(&s, path).map_err(absent)?;
                 s.set_read_timeout(Some(CONNECT_TIMEOUT))
                     .map_err(|e| absent(e.to_string()))?;
                 s.set_write_timeout(Some(REPLY_TIMEOUT))
@@ -1049,6 +1078,7 @@ mod tests {
             id: 9,
             description: "nowhere".into(),
             target: Target::Unix("/nonexistent/softkms.sock".into()),
+            server_uid: None,
         });
         let i = r.slot_info().unwrap();
         assert_eq!(i.flags & CKF_TOKEN_PRESENT, 0);

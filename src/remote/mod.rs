@@ -47,6 +47,12 @@ pub fn write_frame(w: &mut impl Write, frame: &[u8]) -> io::Result<()> {
 /// stream before the frame began; a frame beyond [`MAX_FRAME`], a short
 /// frame or bytes that are not a `T` are errors.
 pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> io::Result<Option<T>> {
+    read_frame_max(r, MAX_FRAME)
+}
+
+/// [`read_frame`] with a smaller limit than [`MAX_FRAME`] (the handshake's
+/// hello).
+pub fn read_frame_max<T: DeserializeOwned>(r: &mut impl Read, max: usize) -> io::Result<Option<T>> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -59,7 +65,7 @@ pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> io::Result<Option<T
         }
     }
     let n = u32::from_be_bytes(len) as usize;
-    if n > MAX_FRAME {
+    if n > max.min(MAX_FRAME) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("frame of {n} bytes is beyond the limit"),

@@ -33,7 +33,8 @@ pub use names::Naming;
 #[doc(hidden)]
 pub use pkcs11::serve_stream as pkcs11_serve_stream;
 pub use pkcs11::{
-    Pkcs11Settings, MAX_CONNECTIONS as MAX_PKCS11_CONNECTIONS, MAX_SESSIONS as MAX_PKCS11_SESSIONS,
+    Pkcs11Settings, MAX_CONNECTIONS as MAX_PKCS11_CONNECTIONS,
+    MAX_CONNECTIONS_PER_UID as MAX_PKCS11_CONNECTIONS_PER_UID, MAX_SESSIONS as MAX_PKCS11_SESSIONS,
 };
 
 use crate::api::{Pin, Principal, Softkms, Token};
@@ -106,14 +107,28 @@ pub(crate) struct State {
 
 /// Why a token file may not be served: readable or writable by others.
 fn check_file_mode(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = crate::sys::euid();
     let files = [
         path.to_path_buf(),
         PathBuf::from(format!("{}-wal", path.display())),
         PathBuf::from(format!("{}-shm", path.display())),
     ];
     for f in files {
-        match std::fs::metadata(&f) {
+        match std::fs::symlink_metadata(&f) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "{} is a symbolic link: the server owns its token files; give the real path",
+                    f.display()
+                ))
+            }
+            Ok(m) if m.uid() != me => {
+                return Err(format!(
+                    "{} belongs to uid {}, not to the server's uid {me}: the server owns its token files",
+                    f.display(),
+                    m.uid()
+                ))
+            }
             Ok(m) if m.permissions().mode() & 0o077 != 0 => {
                 return Err(format!(
                     "{} is open to other users (mode {:o}): the server owns its token files; \
@@ -126,6 +141,34 @@ fn check_file_mode(path: &Path) -> Result<(), String> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && f.as_path() != path => {}
             Err(e) => return Err(format!("{}: {e}", f.display())),
         }
+    }
+    check_token_dir(path)
+}
+
+/// The directory of a token file must be the server's (or root's) and not
+/// writable by others: whoever may write it can replace the file, or place
+/// its own before the server creates it.
+fn check_token_dir(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let m = std::fs::metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let me = crate::sys::euid();
+    if m.uid() != me && m.uid() != 0 {
+        return Err(format!(
+            "{} belongs to uid {}: the directory of the token file must be the server's (uid {me}) or root's",
+            dir.display(),
+            m.uid()
+        ));
+    }
+    if m.permissions().mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} may be written by other users (mode {:o}): keep the token file in a directory only the server writes",
+            dir.display(),
+            m.permissions().mode() & 0o777
+        ));
     }
     Ok(())
 }
@@ -254,8 +297,10 @@ fn run_pkcs11_only(
     }
     let status = kms.token_status(settings.slot).map_err(|e| e.to_string())?;
     if let Some(path) = &status.path {
-        if path.exists() {
+        if std::fs::symlink_metadata(path).is_ok() {
             check_file_mode(path)?;
+        } else {
+            check_token_dir(path)?;
         }
     }
     let server = start_pkcs11(settings, false, ready)?;
@@ -437,6 +482,18 @@ mod tests {
             .unwrap_or_default();
         assert!(check_file_mode(&f).is_err());
         assert!(check_file_mode(&dir.join("missing.db")).is_err());
+        let _ = std::fs::remove_file(dir.join("t.db-wal"));
+        assert!(check_file_mode(&f).is_ok());
+        // A symbolic link is refused, even to a file of ours.
+        let link = dir.join("link.db");
+        std::os::unix::fs::symlink(&f, &link).unwrap_or_default();
+        assert!(check_file_mode(&link).is_err_and(|e| e.contains("symbolic link")));
+        // A directory others may write is refused.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap_or_default();
+        assert!(check_file_mode(&f).is_err_and(|e| e.contains("written by other users")));
+        assert!(check_token_dir(&dir.join("new.db")).is_err());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap_or_default();
+        assert!(check_token_dir(&dir.join("new.db")).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

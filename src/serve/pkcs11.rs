@@ -20,7 +20,7 @@ use crate::outbuf::OutBuf;
 use crate::remote::proto::{
     self, Body, Capacity, Hello, InKind, InOutKind, InitKind, OutKind, Reply, Request, Welcome,
 };
-use crate::remote::{check, encode, read_frame, write_frame};
+use crate::remote::{check, encode, read_frame, read_frame_max};
 use cryptoki_sys::*;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -28,10 +28,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_rustls::rustls;
 use zeroize::Zeroize;
 
@@ -39,10 +39,17 @@ use zeroize::Zeroize;
 pub const MAX_CONNECTIONS: usize = 256;
 /// The most sessions one connection may have open.
 pub const MAX_SESSIONS: usize = 256;
-/// How long a client may take to send its hello (and the TLS handshake).
+/// The most connections of one uid at once (Unix socket).
+pub const MAX_CONNECTIONS_PER_UID: usize = 64;
+/// The most connections in their handshake at once, per listener; more are
+/// closed at once.
+const MAX_HANDSHAKES: usize = 32;
+/// How long a client may take for the whole handshake (TLS and hello).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a reply may wait for a client that does not read.
+/// How long writing one reply may take in all (a client that does not read).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest hello a client may send.
+const MAX_HELLO: usize = 256;
 /// How often the listeners look at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -51,8 +58,10 @@ const POLL: Duration = Duration::from_millis(50);
 pub struct Pkcs11Settings {
     /// A Unix socket path.
     pub socket: Option<PathBuf>,
-    /// The uids that may connect to the socket (`None`: any).
-    pub allow_uids: Option<Vec<u32>>,
+    /// The uids that may connect to the socket besides the server's own.
+    pub allow_uids: Vec<u32>,
+    /// Any uid may connect to the socket.
+    pub allow_any_uid: bool,
     /// A TCP address for TLS clients (needs the server's TLS files and
     /// `client_ca`).
     pub listen: Option<SocketAddr>,
@@ -67,14 +76,58 @@ impl Pkcs11Settings {
     }
 }
 
-/// Sets the read timeout of a connection's socket (`None`: wait forever).
-type Timeout = Box<dyn Fn(Option<Duration>) + Send>;
+/// Sets a timeout of a connection's socket: the read timeout (`false`) or
+/// the write timeout (`true`); `None` waits forever.
+type Timeout = Box<dyn Fn(bool, Option<Duration>) + Send>;
 
 /// One live connection, for the shutdown.
 struct Live {
     /// Ends the connection's stream, so its thread stops reading.
     shutdown: Box<dyn Fn() + Send>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// A bounded count; [`Slots::take`] hands out a place that is given back
+/// when dropped.
+struct Slots {
+    n: AtomicUsize,
+    max: usize,
+}
+
+/// A place taken in [`Slots`].
+struct Slot(Arc<Slots>);
+
+impl Slots {
+    fn new(max: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            n: AtomicUsize::new(0),
+            max,
+        })
+    }
+    fn take(self: &Arc<Self>) -> Option<Slot> {
+        let mut n = self.n.load(Ordering::SeqCst);
+        loop {
+            if n >= self.max {
+                return None;
+            }
+            match self
+                .n
+                .compare_exchange(n, n + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return Some(Slot(Arc::clone(self))),
+                Err(now) => n = now,
+            }
+        }
+    }
+    fn count(&self) -> usize {
+        self.n.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.n.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What the listeners and connections share.
@@ -87,6 +140,59 @@ struct Shared {
     stop: AtomicBool,
     next: AtomicU64,
     live: Mutex<HashMap<u64, Live>>,
+    /// Connections past their handshake.
+    established: Arc<Slots>,
+    /// Connections in their handshake, per listener (Unix, TLS), so that
+    /// peers that never finish one cannot keep others out.
+    handshaking: [Arc<Slots>; 2],
+    /// Established connections per uid (Unix socket).
+    per_uid: Mutex<HashMap<u32, usize>>,
+}
+
+impl Shared {
+    fn new(slot: SlotConfig, settings: MechanismSettings, shared: bool) -> Shared {
+        Shared {
+            slot,
+            settings,
+            shared,
+            stop: AtomicBool::new(false),
+            next: AtomicU64::new(1),
+            live: Mutex::new(HashMap::new()),
+            established: Slots::new(MAX_CONNECTIONS),
+            handshaking: [Slots::new(MAX_HANDSHAKES), Slots::new(MAX_HANDSHAKES)],
+            per_uid: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A uid's place among the established connections; given back when dropped.
+struct UidSlot<'a> {
+    map: &'a Mutex<HashMap<u32, usize>>,
+    uid: u32,
+}
+
+impl<'a> UidSlot<'a> {
+    fn take(map: &'a Mutex<HashMap<u32, usize>>, uid: u32) -> Option<UidSlot<'a>> {
+        let mut m = map.lock();
+        let n = m.entry(uid).or_insert(0);
+        if *n >= MAX_CONNECTIONS_PER_UID {
+            return None;
+        }
+        *n += 1;
+        Some(UidSlot { map, uid })
+    }
+}
+
+impl Drop for UidSlot<'_> {
+    fn drop(&mut self) {
+        let mut m = self.map.lock();
+        if let Some(n) = m.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.uid);
+            }
+        }
+    }
 }
 
 /// The running PKCS#11 service; [`Pkcs11Server::stop`] ends it.
@@ -142,14 +248,7 @@ pub(crate) fn start(
     shared_token: bool,
     mut ready: impl FnMut(String),
 ) -> std::result::Result<Pkcs11Server, String> {
-    let shared = Arc::new(Shared {
-        slot,
-        settings,
-        shared: shared_token,
-        stop: AtomicBool::new(false),
-        next: AtomicU64::new(1),
-        live: Mutex::new(HashMap::new()),
-    });
+    let shared = Arc::new(Shared::new(slot, settings, shared_token));
     let mut listeners = Vec::new();
     if let Some(path) = &p.socket {
         use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -171,7 +270,13 @@ pub(crate) fn start(
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         l.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let allow = p.allow_uids.clone();
+        let allow = if p.allow_any_uid {
+            None
+        } else {
+            let mut a = p.allow_uids.clone();
+            a.push(crate::sys::euid());
+            Some(a)
+        };
         let sh = Arc::clone(&shared);
         listeners.push(
             std::thread::Builder::new()
@@ -251,34 +356,44 @@ fn accept_unix(l: UnixListener, allow: Option<Vec<u32>>, shared: Arc<Shared>) {
                 continue;
             }
         };
-        if let Some(a) = &allow {
-            if !a.contains(&uid) {
-                log::warn!("serve: pkcs11: uid {uid} may not connect");
-                continue;
-            }
+        let allowed = match &allow {
+            Some(a) => a.contains(&uid),
+            None => true,
+        };
+        if !allowed {
+            log::debug!("serve: pkcs11: uid {uid} may not connect");
+            continue;
         }
-        let (Ok(()), Ok(()), Ok(closer), Ok(timer)) = (
-            s.set_nonblocking(false),
-            s.set_write_timeout(Some(WRITE_TIMEOUT)),
-            s.try_clone(),
-            s.try_clone(),
-        ) else {
+        let Some(place) = shared.handshaking[0].take() else {
+            log::debug!("serve: pkcs11: too many handshakes in progress; closing uid {uid}'s");
             continue;
         };
-        let peer = format!("uid {uid}");
+        let (Ok(()), Ok(closer), Ok(timer)) =
+            (s.set_nonblocking(false), s.try_clone(), s.try_clone())
+        else {
+            continue;
+        };
         let shutdown = Box::new(move || {
             let _ = closer.shutdown(std::net::Shutdown::Both);
         });
-        let timeout: Timeout = Box::new(move |t| {
-            let _ = timer.set_read_timeout(t);
+        let timeout: Timeout = Box::new(move |write, t| {
+            let _ = if write {
+                timer.set_write_timeout(t)
+            } else {
+                timer.set_read_timeout(t)
+            };
         });
-        spawn_connection(&shared, peer, shutdown, timeout, move || Ok(s));
+        let peer = Peer {
+            name: format!("uid {uid}"),
+            uid: Some(uid),
+        };
+        spawn_connection(&shared, peer, place, shutdown, timeout, move |_| Ok(s));
     }
 }
 
 fn accept_tls(l: TcpListener, config: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
     while !shared.stop.load(Ordering::SeqCst) {
-        let (s, peer) = match l.accept() {
+        let (s, addr) = match l.accept() {
             Ok(a) => a,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(POLL);
@@ -290,62 +405,92 @@ fn accept_tls(l: TcpListener, config: Arc<rustls::ServerConfig>, shared: Arc<Sha
                 continue;
             }
         };
-        let (Ok(()), Ok(()), Ok(closer), Ok(timer)) = (
-            s.set_nonblocking(false),
-            s.set_write_timeout(Some(WRITE_TIMEOUT)),
-            s.try_clone(),
-            s.try_clone(),
-        ) else {
+        let Some(place) = shared.handshaking[1].take() else {
+            log::debug!("serve: pkcs11: too many handshakes in progress; closing {addr}'s");
+            continue;
+        };
+        let (Ok(()), Ok(closer), Ok(timer)) =
+            (s.set_nonblocking(false), s.try_clone(), s.try_clone())
+        else {
             continue;
         };
         let _ = s.set_nodelay(true);
         let shutdown = Box::new(move || {
             let _ = closer.shutdown(std::net::Shutdown::Both);
         });
-        let timeout: Timeout = Box::new(move |t| {
-            let _ = timer.set_read_timeout(t);
+        let timeout: Timeout = Box::new(move |write, t| {
+            let _ = if write {
+                timer.set_write_timeout(t)
+            } else {
+                timer.set_read_timeout(t)
+            };
         });
         let config = Arc::clone(&config);
-        spawn_connection(&shared, peer.to_string(), shutdown, timeout, move || {
-            tls_accept(s, config)
+        let peer = Peer {
+            name: addr.to_string(),
+            uid: None,
+        };
+        spawn_connection(&shared, peer, place, shutdown, timeout, move |until| {
+            tls_accept(s, config, until)
         });
     }
 }
 
-/// The TLS handshake, within [`HANDSHAKE_TIMEOUT`].
+/// The TLS handshake, done by `until`.
 fn tls_accept(
     s: TcpStream,
     config: Arc<rustls::ServerConfig>,
+    until: Instant,
 ) -> std::io::Result<rustls::StreamOwned<rustls::ServerConnection, TcpStream>> {
-    s.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, s);
     while tls.conn.is_handshaking() {
+        let left = time_left(until)?;
+        tls.sock.set_read_timeout(Some(left))?;
+        tls.sock.set_write_timeout(Some(left))?;
         tls.conn.complete_io(&mut tls.sock)?;
     }
     Ok(tls)
 }
 
-/// Runs a connection on a thread of its own, counted and registered for the
-/// shutdown. `open` finishes setting the stream up (the TLS handshake) on
-/// that thread.
+/// The time until `until`, or `TimedOut` when it has passed.
+fn time_left(until: Instant) -> std::io::Result<Duration> {
+    match until.checked_duration_since(Instant::now()) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+/// Who is at the other end.
+struct Peer {
+    /// For the log: "uid 1000" or the address.
+    name: String,
+    /// The uid of a Unix socket peer.
+    uid: Option<u32>,
+}
+
+/// Runs a connection on a thread of its own, registered for the shutdown;
+/// `place` is its place among the handshakes, given back when the
+/// handshake ends. `open` finishes setting the stream up (the TLS
+/// handshake) on that thread, by the deadline it is given.
 fn spawn_connection<S: Read + Write + Send + 'static>(
     shared: &Arc<Shared>,
-    peer: String,
+    peer: Peer,
+    place: Slot,
     shutdown: Box<dyn Fn() + Send>,
     timeout: Timeout,
-    open: impl FnOnce() -> std::io::Result<S> + Send + 'static,
+    open: impl FnOnce(Instant) -> std::io::Result<S> + Send + 'static,
 ) {
     let id = shared.next.fetch_add(1, Ordering::Relaxed);
     let mut live = shared.live.lock();
-    let full = live.len() >= MAX_CONNECTIONS;
     let sh = Arc::clone(shared);
     let t = std::thread::Builder::new()
         .name("softkms-p11-conn".into())
         .spawn(move || {
-            match open() {
-                Ok(s) => connection(s, &sh, &peer, full, &timeout),
-                Err(e) => log::debug!("serve: pkcs11 {peer}: {e}"),
+            let until = Instant::now() + HANDSHAKE_TIMEOUT;
+            match open(until) {
+                Ok(s) => connection(s, &sh, &peer, place, until, &timeout),
+                Err(e) => log::debug!("serve: pkcs11 {}: {e}", peer.name),
             }
             sh.live.lock().remove(&id);
         });
@@ -367,29 +512,63 @@ fn spawn_connection<S: Read + Write + Send + 'static>(
 /// server would be served (the fuzz target drives the protocol through
 /// this).
 pub fn serve_stream(s: impl Read + Write, slot: SlotConfig, settings: MechanismSettings) {
-    let shared = Shared {
-        slot,
-        settings,
-        shared: false,
-        stop: AtomicBool::new(false),
-        next: AtomicU64::new(1),
-        live: Mutex::new(HashMap::new()),
+    let shared = Shared::new(slot, settings, false);
+    let Some(place) = shared.handshaking[0].take() else {
+        return;
     };
-    connection(s, &shared, "stream", false, &|_| {});
+    let peer = Peer {
+        name: "stream".into(),
+        uid: None,
+    };
+    let until = Instant::now() + HANDSHAKE_TIMEOUT;
+    connection(s, &shared, &peer, place, until, &|_, _| {});
 }
 
-/// Reads the client's magic and hello; answers. `None` ends the connection.
-fn handshake(s: &mut (impl Read + Write), full: bool) -> Option<()> {
+/// A stream whose reads and writes must be done by a deadline: before each,
+/// the socket's timeout is set to the time left.
+struct Deadline<'a, S> {
+    s: &'a mut S,
+    until: Instant,
+    timeout: &'a dyn Fn(bool, Option<Duration>),
+}
+
+impl<S: Read> Read for Deadline<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (self.timeout)(false, Some(time_left(self.until)?));
+        self.s.read(buf)
+    }
+}
+
+impl<S: Write> Write for Deadline<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (self.timeout)(true, Some(time_left(self.until)?));
+        self.s.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        (self.timeout)(true, Some(time_left(self.until)?));
+        self.s.flush()
+    }
+}
+
+/// Reads the client's magic and hello (at most [`MAX_HELLO`] bytes), takes
+/// the connection's places (`CKR_DEVICE_MEMORY` when there is none) and
+/// answers. `None` ends the connection.
+fn handshake<'a>(
+    s: &mut (impl Read + Write),
+    shared: &'a Shared,
+    peer: &Peer,
+) -> Option<(Slot, Option<UidSlot<'a>>)> {
     let mut magic = [0u8; 8];
     s.read_exact(&mut magic).ok()?;
     if magic != proto::MAGIC {
         return None;
     }
-    let hello: Hello = read_frame(s).ok()??;
+    let hello: Hello = read_frame_max(s, MAX_HELLO).ok()??;
     let refuse = |rv: CK_RV, why: &str| Welcome::Refused {
         rv,
         why: why.to_string(),
     };
+    let mut places = None;
     let answer = if hello.version != proto::VERSION {
         refuse(CKR_GENERAL_ERROR, "protocol version not supported")
     } else if !proto::layout_matches(&hello) {
@@ -397,51 +576,89 @@ fn handshake(s: &mut (impl Read + Write), full: bool) -> Option<()> {
             CKR_GENERAL_ERROR,
             "CK_ULONG size or byte order differs from the server's",
         )
-    } else if full {
-        refuse(CKR_DEVICE_MEMORY, "the server has too many connections")
     } else {
-        Welcome::Accepted {
-            version: proto::VERSION,
+        let uid_place = match peer.uid {
+            Some(uid) => UidSlot::take(&shared.per_uid, uid).map(Some),
+            None => Some(None),
+        };
+        match (uid_place, shared.established.take()) {
+            (Some(u), Some(e)) => {
+                places = Some((e, u));
+                Welcome::Accepted {
+                    version: proto::VERSION,
+                }
+            }
+            (None, _) => refuse(CKR_DEVICE_MEMORY, "this uid has too many connections"),
+            (_, None) => refuse(CKR_DEVICE_MEMORY, "the server has too many connections"),
         }
     };
-    let accepted = matches!(answer, Welcome::Accepted { .. });
     let frame = encode(&answer).ok()??;
-    write_frame(s, &frame).ok()?;
-    accepted.then_some(())
+    crate::remote::write_frame(s, &frame).ok()?;
+    places
+}
+
+/// Writes one frame by its deadline.
+fn write_frame(
+    s: &mut (impl Read + Write),
+    frame: &[u8],
+    timeout: &dyn Fn(bool, Option<Duration>),
+) -> std::io::Result<()> {
+    let mut d = Deadline {
+        s,
+        until: Instant::now() + WRITE_TIMEOUT,
+        timeout,
+    };
+    crate::remote::write_frame(&mut d, frame)
 }
 
 /// One connection: handshake, then requests until the client goes.
 fn connection(
     mut s: impl Read + Write,
     shared: &Shared,
-    peer: &str,
-    full: bool,
-    timeout: &dyn Fn(Option<Duration>),
+    peer: &Peer,
+    handshaking: Slot,
+    until: Instant,
+    timeout: &dyn Fn(bool, Option<Duration>),
 ) {
-    timeout(Some(HANDSHAKE_TIMEOUT));
-    if handshake(&mut s, full).is_none() {
-        log::debug!("serve: pkcs11 {peer}: handshake refused or failed");
+    let places = {
+        let mut d = Deadline {
+            s: &mut s,
+            until,
+            timeout,
+        };
+        handshake(&mut d, shared, peer)
+    };
+    drop(handshaking);
+    let Some(_places) = places else {
+        log::debug!("serve: pkcs11 {}: handshake refused or failed", peer.name);
         return;
-    }
+    };
     // Sessions live as long as the connection: an idle client keeps them.
-    timeout(None);
-    log::debug!("serve: pkcs11 {peer}: connected");
+    timeout(false, None);
+    log::debug!("serve: pkcs11 {}: connected", peer.name);
     let module = Module::serving(shared.slot.clone(), shared.settings);
     loop {
         let req = match read_frame::<Request>(&mut s) {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                log::debug!("serve: pkcs11 {peer}: {e}");
+                log::debug!("serve: pkcs11 {}: {e}", peer.name);
                 break;
             }
         };
         let run = std::panic::AssertUnwindSafe(|| match req {
-            Request::InitToken { .. } if shared.shared => done(Err(Error::SessionExists)),
+            // A token with a session open elsewhere is not re-initialized
+            // (§5.5): the AWS API's, or another client's.
+            Request::InitToken { .. } if shared.shared || shared.established.count() > 1 => {
+                done(Err(Error::SessionExists))
+            }
             req => dispatch(&module, shared.slot.id, req),
         });
         let Ok(mut reply) = std::panic::catch_unwind(run) else {
-            log::error!("serve: pkcs11 {peer}: a call panicked; closing the connection");
+            log::error!(
+                "serve: pkcs11 {}: a call panicked; closing the connection",
+                peer.name
+            );
             break;
         };
         let frame = match encode(&reply) {
@@ -454,17 +671,17 @@ fn connection(
                 _ => break,
             },
             Err(e) => {
-                log::warn!("serve: pkcs11 {peer}: {e}");
+                log::warn!("serve: pkcs11 {}: {e}", peer.name);
                 break;
             }
         };
         wipe(&mut reply);
-        if write_frame(&mut s, &frame).is_err() {
+        if write_frame(&mut s, &frame, timeout).is_err() {
             break;
         }
     }
     module.close();
-    log::debug!("serve: pkcs11 {peer}: closed");
+    log::debug!("serve: pkcs11 {}: closed", peer.name);
 }
 
 /// Wipes the output bytes of a reply once it is encoded.
@@ -507,22 +724,21 @@ fn with_out<T>(
     cap: Capacity,
     f: impl FnOnce(&mut OutBuf) -> Result<T>,
 ) -> (Result<T>, u64, Vec<u8>) {
-    let mut buf = cap.map(|c| {
-        zeroize::Zeroizing::new(vec![
-            0u8;
+    let mut out = match cap {
+        None => OutBuf::query(),
+        Some(c) => OutBuf::growable(
             usize::try_from(c)
                 .unwrap_or(usize::MAX)
-                .min(proto::MAX_OUTPUT)
-        ])
-    });
-    let mut out = OutBuf::new(buf.as_mut().map(|b| &mut b[..]));
+                .min(proto::MAX_OUTPUT),
+        ),
+    };
     let r = f(&mut out);
-    let len = out.len();
-    let data = match (&r, &buf) {
-        (Ok(_), Some(b)) => b.get(..len).map(<[u8]>::to_vec).unwrap_or_default(),
+    let len = out.len() as u64;
+    let data = match (&r, out.is_query()) {
+        (Ok(_), false) => std::mem::take(&mut *out.into_bytes()),
         _ => Vec::new(),
     };
-    (r, len as u64, data)
+    (r, len, data)
 }
 
 fn out_reply(cap: Capacity, f: impl FnOnce(&mut OutBuf) -> Result<()>) -> Reply {
@@ -579,7 +795,7 @@ fn dispatch(m: &Module, slot: CK_SLOT_ID, req: Request) -> Reply {
             if types.len() > crate::mechanism::limits::MAX_TEMPLATE_ATTRS {
                 return done(Err(Error::ArgumentsBad));
             }
-            reply(m.get_attributes(h, obj, &types), Body::Attrs)
+            reply(attributes(m, h, obj, &types), Body::Attrs)
         }
         Request::SetAttributes { h, obj, template } => {
             done(check::template(&template).and_then(|()| m.set_attributes(h, obj, &template)))
@@ -845,6 +1061,40 @@ fn dispatch(m: &Module, slot: CK_SLOT_ID, req: Request) -> Reply {
             done(Ok(()))
         }
     }
+}
+
+/// `C_GetAttributeValue` within the reply's limit: each type is read once
+/// (a list that names one type many times would otherwise copy its value as
+/// often), and values beyond [`proto::MAX_OUTPUT`] in all are
+/// `CKR_DEVICE_MEMORY` before they are copied into the reply.
+fn attributes(
+    m: &Module,
+    h: CK_SESSION_HANDLE,
+    obj: CK_OBJECT_HANDLE,
+    types: &[CK_ATTRIBUTE_TYPE],
+) -> Result<Vec<crate::object::rules::AttrRead>> {
+    use crate::object::rules::AttrRead;
+    let mut unique: Vec<CK_ATTRIBUTE_TYPE> = types.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let read = m.get_attributes(h, obj, &unique)?;
+    let size = |ty: &CK_ATTRIBUTE_TYPE| match unique.binary_search(ty).map(|i| &read[i]) {
+        Ok(AttrRead::Value(v)) => v.len(),
+        _ => 0,
+    };
+    let total = types.iter().map(size).fold(0usize, usize::saturating_add);
+    if total > proto::MAX_OUTPUT {
+        return Err(Error::DeviceMemory);
+    }
+    types
+        .iter()
+        .map(|ty| {
+            unique
+                .binary_search(ty)
+                .map(|i| read[i].clone())
+                .map_err(|_| Error::General("attribute lost".into()))
+        })
+        .collect()
 }
 
 fn message_reply(rv: CK_RV, len: u64, data: Vec<u8>, param: &crate::mechanism::Param) -> Reply {

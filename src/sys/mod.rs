@@ -16,13 +16,11 @@
 mod clock;
 mod exit;
 mod mem;
-#[cfg(feature = "serve")]
 mod peer;
 mod process;
 
 pub(crate) use clock::coarse_realtime_ms;
 pub(crate) use exit::at_exit;
 pub(crate) use mem::{protect, protect_many};
-#[cfg(feature = "serve")]
-pub(crate) use peer::peer_uid;
+pub(crate) use peer::{euid, peer_uid};
 pub(crate) use process::pid;

@@ -1,8 +1,15 @@
 //! The uid of the process at the other end of a Unix socket (`SO_PEERCRED`),
-//! which `softkms serve` checks before it serves a PKCS#11 client.
+//! which `softkms serve` checks before it serves a PKCS#11 client, and a
+//! client checks before it sends a PIN to a server; our own uid.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+
+/// This process's effective uid.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
 
 /// The peer's effective uid when it connected.
 pub(crate) fn peer_uid(s: &UnixStream) -> std::io::Result<u32> {
@@ -35,8 +42,6 @@ mod tests {
     #[test]
     fn a_socket_pair_is_our_own_uid() {
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
-        assert_eq!(super::peer_uid(&a).unwrap(), me);
+        assert_eq!(super::peer_uid(&a).unwrap(), super::euid());
     }
 }

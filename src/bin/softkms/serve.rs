@@ -27,10 +27,14 @@ pub(crate) struct ServeArgs {
     /// socket (docs/remote-protocol.md).
     #[arg(long)]
     pkcs11_socket: Option<std::path::PathBuf>,
-    /// Only these uids may connect to --pkcs11-socket (repeat it; without
-    /// it any local user may connect, and must log in for private objects).
+    /// A uid that may connect to --pkcs11-socket besides the server's own
+    /// (repeat it for more).
     #[arg(long = "pkcs11-allow-uid")]
     pkcs11_allow_uid: Vec<u32>,
+    /// Any local uid may connect to --pkcs11-socket (and must still log in
+    /// for anything private).
+    #[arg(long, conflicts_with = "pkcs11_allow_uid")]
+    pkcs11_allow_any_uid: bool,
     /// Serve PKCS#11 clients over TLS on this address: needs --tls-cert,
     /// --tls-key and --pkcs11-client-ca.
     #[arg(long, requires = "pkcs11_client_ca")]
@@ -107,7 +111,8 @@ pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
         slot: c.slot,
         pkcs11: softkms::serve::Pkcs11Settings {
             socket: a.pkcs11_socket,
-            allow_uids: (!a.pkcs11_allow_uid.is_empty()).then_some(a.pkcs11_allow_uid),
+            allow_uids: a.pkcs11_allow_uid,
+            allow_any_uid: a.pkcs11_allow_any_uid,
             listen: a.pkcs11_listen,
             client_ca: a.pkcs11_client_ca,
         },
