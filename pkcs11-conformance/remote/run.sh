@@ -10,8 +10,9 @@
 # script initializes through the module (C_InitToken over the socket). It then checks the
 # boundary: the client user cannot read the token file nor open it as a token (not even
 # with the right PIN), a uid not in --pkcs11-allow-uid gets no token, and a named principal
-# whose key policy allows Encrypt but not Decrypt is refused C_DecryptInit
-# (CKR_KEY_FUNCTION_NOT_PERMITTED) by the server while the token owner may decrypt.
+# whose key policies allow Encrypt but not Decrypt (and Sign, then no longer Sign) is
+# refused C_DecryptInit and C_SignInit (CKR_KEY_FUNCTION_NOT_PERMITTED) by the server,
+# while the token owner may (the softkms CLI, itself a client of the server here).
 #
 # Usage (as root): pkcs11-conformance/remote/run.sh [MODULE]
 #   MODULE: default target/debug/libsoftkms.so. The server is target/debug/softkms and the
@@ -21,8 +22,8 @@
 #   name others). Binaries, module and the scripts the clients run are copied into a
 #   temporary directory both users can read, since the checkout may sit where they cannot
 #   (/root). Users run through setpriv (util-linux) with a clean environment: setpriv execs
-#   the command, so the server's pid is the one to send SIGTERM to (runuser would stand in
-#   between and wait 2 s before it kills).
+#   the command, so the server's pid is the one to send SIGTERM to (runuser stays behind as
+#   the parent and relays signals its own way).
 #   Prints one line per check and "remote: N passed, N failed"; exits non-zero on a failure.
 set -u
 cd "$(dirname "$0")/../.."
@@ -257,14 +258,35 @@ if start_server; then
     env SOFTKMS_PIN="$PIN" "${CLI[@]}" key set-policy k1 --policy "$CLIHOME/policy.json"
   printf 'secret for the boundary check\n' > "$CLIHOME/plain.txt"
   chmod 644 "$CLIHOME/plain.txt"
-  check "alice encrypts with k1" env SOFTKMS_PIN="$ALICE_PIN" "${CLI[@]}" --user alice \
+  # The CLI's encrypt and decrypt are C_EncryptInit and C_DecryptInit with
+  # CKM_SOFTKMS_ENVELOPE, each run by the server, whose key gate applies the policy.
+  check "alice encrypts with k1 (C_EncryptInit allowed)" env SOFTKMS_PIN="$ALICE_PIN" "${CLI[@]}" --user alice \
     encrypt --key k1 --in "$CLIHOME/plain.txt" --out "$CLIHOME/msg.bin"
-  refuse "alice is refused decryption (CKR_KEY_FUNCTION_NOT_PERMITTED)" CKR_KEY_FUNCTION_NOT_PERMITTED \
+  refuse "alice is refused decryption (C_DecryptInit: CKR_KEY_FUNCTION_NOT_PERMITTED)" CKR_KEY_FUNCTION_NOT_PERMITTED \
     env SOFTKMS_PIN="$ALICE_PIN" "${CLI[@]}" --json --user alice decrypt --in "$CLIHOME/msg.bin" \
     --out "$CLIHOME/alice.txt"
   check "the owner decrypts alice's message" bash -c \
     'env SOFTKMS_PIN="$1" "${@:3}" decrypt --in "$2/msg.bin" --out "$2/owner.txt" && cmp "$2/plain.txt" "$2/owner.txt"' \
     _ "$PIN" "$CLIHOME" "${CLI[@]}"
+  # A second action, and a policy change taking effect: a P-256 key alice may sign with,
+  # then, under a new policy, only verify with (the policy sits on the private key).
+  check "key create s1 (P-256, as the owner)" env SOFTKMS_PIN="$PIN" "${CLI[@]}" key create s1 --spec p256
+  for a in Sign Verify; do
+    printf '%s\n' '{"statements": [' "  {\"principals\": [\"alice\"], \"allow\": [\"$a\"]}," \
+      '  {"principals": ["user"], "allow": ["*"]}' ']}' > "$CLIHOME/policy-$a.json"
+    chmod 644 "$CLIHOME/policy-$a.json"
+  done
+  check "key set-policy s1: alice may Sign" \
+    env SOFTKMS_PIN="$PIN" "${CLI[@]}" key set-policy s1 --policy "$CLIHOME/policy-Sign.json"
+  check "alice signs with s1 (C_SignInit allowed), the owner verifies" bash -c \
+    'env SOFTKMS_PIN="$1" "${@:4}" --user alice sign --key s1 --in "$3/plain.txt" --out "$3/sig.bin" &&
+     env SOFTKMS_PIN="$2" "${@:4}" verify --key s1 --signature "$3/sig.bin" --in "$3/plain.txt"' \
+    _ "$ALICE_PIN" "$PIN" "$CLIHOME" "${CLI[@]}"
+  check "key set-policy s1: alice may no longer Sign (Verify only)" \
+    env SOFTKMS_PIN="$PIN" "${CLI[@]}" key set-policy s1 --policy "$CLIHOME/policy-Verify.json"
+  refuse "alice is refused signing (C_SignInit: CKR_KEY_FUNCTION_NOT_PERMITTED)" CKR_KEY_FUNCTION_NOT_PERMITTED \
+    env SOFTKMS_PIN="$ALICE_PIN" "${CLI[@]}" --json --user alice sign --key s1 --in "$CLIHOME/plain.txt" \
+    --out "$CLIHOME/alice-sig.bin"
   refuse "alice with a wrong PIN is refused" CKR_PIN_INCORRECT \
     env SOFTKMS_PIN=wrong-pin-1 "${CLI[@]}" --json --user alice encrypt --key k1 --in "$CLIHOME/plain.txt" \
     --out "$CLIHOME/msg2.bin"
