@@ -4,7 +4,8 @@
 # as another (softkms-cli), whose libsoftkms.so has only a slot `server = "unix:…"`.
 # Against that client-mode module it runs the full pkcs11-conformance runner (its failures
 # compared with softkms-known-failures.txt, the library mode's list, as run-side-by-side.sh
-# does: client mode has no list of its own, it must fail nothing library mode passes), the
+# does: client mode has no list of its own, it must fail nothing library mode passes; and
+# case by case against the same runner in library mode, so that a skip shows too), the
 # interop scripts (pkcs11-tool, pkcs11-tool-crypto, OpenSSL engine, GnuTLS, Java,
 # python-pkcs11) and both envelope examples, each script on a fresh server token, which the
 # script initializes through the module (C_InitToken over the socket). It then checks the
@@ -197,6 +198,26 @@ if start_server "legacy_mechanisms = true"; then
     fi
     if [ -z "$fixed" ]; then ok "conformance: every known failure still fails"
     else bad "conformance: these now pass, remove them from $KNOWN: $(echo $fixed)"; fi
+  fi
+  # The same runner on a library-mode token (the client user's own file): every case must
+  # give the same result, so that a mechanism or function client mode lost (a skip where
+  # library mode passes) shows too.
+  printf 'legacy_mechanisms = true\n[[slot]]\nid = 0\npath = "%s"\nkdf = "fast"\n' \
+    "$CLIHOME/library.db" > "$CLIHOME/library.toml"
+  chmod 644 "$CLIHOME/library.toml"
+  as_client env SOFTKMS_CONF="$CLIHOME/library.toml" timeout 900 \
+    "$BIN/pkcs11-conformance" --module "$MODULE" --init > "$LOGS/library.txt" 2> "$LOGS/library.err"
+  echo "     conformance (library mode): $(tail -n 1 "$LOGS/library.txt")"
+  results() { # results FILE: "CASE RESULT" per case
+    awk 'NR > 1 { for (i = 2; i <= NF; i++) if ($i ~ /^(pass|FAIL|skip)$/) { print $1, $i; break } }' "$1"
+  }
+  if [ "$(results "$LOGS/library.txt" | wc -l)" -gt 0 ] &&
+    diff <(results "$LOGS/library.txt") <(results "$LOGS/conformance.txt") > "$LOGS/diff"; then
+    ok "conformance: client mode gives library mode's result on each of $(results "$LOGS/library.txt" | wc -l) cases"
+  else
+    bad "conformance: client and library mode differ (< library, > client)"
+    head -n 40 "$LOGS/diff" | indent
+    tail -n 5 "$LOGS/library.err" | indent
   fi
 fi
 
