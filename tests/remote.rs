@@ -1102,6 +1102,32 @@ fn tls_with_client_certificates() {
         );
         assert_eq!(rv(ctx.p11.get_token_info(slot)), RvError::TokenNotPresent);
     }
+    {
+        // The client trusts another CA: the server's certificate is refused.
+        let other_pem = dir.join("other-ca.pem");
+        std::fs::write(&other_pem, &other.pem).unwrap();
+        let t = target(&cli_cert, &cli_key).replace(
+            &format!("ca = \"{}\"", ca_pem.display()),
+            &format!("ca = \"{}\"", other_pem.display()),
+        );
+        assert!(t.contains("other-ca.pem"));
+        let ctx = client(&client_conf(&t, None));
+        let slot = slot_of(&ctx, REMOTE_SLOT);
+        assert_eq!(
+            rv(ctx.p11.open_rw_session(slot)),
+            RvError::TokenNotPresent,
+            "a server certificate of another CA"
+        );
+    }
+    // A client that speaks no TLS to the TLS port is not served.
+    let mut plain = std::net::TcpStream::connect(srv.tls.unwrap()).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = plain.write_all(&hello_bytes(&Hello::ours()));
+    let mut b = [0u8; 256];
+    let n = std::io::Read::read(&mut plain, &mut b).unwrap_or(0);
+    assert!(n == 0 || b[0] == 0x15, "a plain client got {:?}", &b[..n]);
 }
 
 // ---------------------------------------------------------------------------
