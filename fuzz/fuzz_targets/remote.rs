@@ -2,9 +2,9 @@
 //! `softkms serve` (`serve_stream`) over an in-memory stream whose bytes an
 //! input chooses. The handshake is ours, a hello of the input's fields, or raw
 //! bytes; then come steps: raw bytes (framing fuzzed), frames of raw bodies,
-//! and requests built here with input-chosen fields (sessions and objects
-//! picked among the handles the server's replies gave, so an input gets deep
-//! quickly). Every frame the server writes must decode (a `Welcome`, then one
+//! and requests with input-chosen fields (`remote/input.rs`, built by
+//! `remote/request.rs`: sessions and objects picked among the handles the
+//! server's replies gave, so an input gets deep quickly). Every frame the server writes must decode (a `Welcome`, then one
 //! `Reply` per request it was given, in order), and no reply may be an
 //! internal error.
 //!
