@@ -719,13 +719,26 @@ fn clients_killed_mid_operation_leave_nothing_behind() {
     // No lost write: every object a child saw created is there.
     let ctx = client(&client_conf(&srv.unix_target(), None));
     let s = owner_session(&ctx);
+    // Nothing half-written either: every object carries its whole value.
     let mut labels = std::collections::HashSet::new();
     for o in s
         .find_objects(&[Attribute::Class(ObjectClass::DATA)])
         .unwrap()
     {
-        if let [Attribute::Label(l)] = &s.get_attributes(o, &[AttributeType::Label]).unwrap()[..] {
-            labels.insert(String::from_utf8(l.clone()).unwrap());
+        match &s
+            .get_attributes(o, &[AttributeType::Label, AttributeType::Value])
+            .unwrap()[..]
+        {
+            [Attribute::Label(l), Attribute::Value(v)] => {
+                assert_eq!(
+                    *v,
+                    l.repeat(40),
+                    "the value of {}",
+                    String::from_utf8_lossy(l)
+                );
+                labels.insert(String::from_utf8(l.clone()).unwrap());
+            }
+            other => panic!("a data object: {other:?}"),
         }
     }
     let lost: Vec<&String> = printed.iter().filter(|l| !labels.contains(*l)).collect();
