@@ -149,6 +149,12 @@ fn basics_through_the_client_beside_a_local_slot() {
     let local = t.path("local.db");
     let mut ctx = client(&client_conf(&srv.unix_target(), Some(&local)));
     let produced = client_part(&ctx);
+    // The token file the server made for C_InitToken is its owner's alone
+    // (the server refuses to start on anything else).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(t.path("token.db")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "token file mode {mode:o}");
 
     // Library mode on the server's own token file (same uid): what the
     // client wrote is there, under the PIN the client set.
