@@ -64,8 +64,8 @@ fn main() -> ExitCode {
         .unwrap_or(0);
     let names = module::names(&args.modules);
     let mut columns = Vec::new();
-    for (path, name) in args.modules.iter().zip(names) {
-        match Module::load(path, name, workers) {
+    for ((path, name), conf) in args.modules.iter().zip(names).zip(&args.confs) {
+        match Module::load(path, name, workers, conf.as_deref()) {
             Ok(m) => columns.push(Column::Module(Box::new(m))),
             Err(e) => {
                 eprintln!("pkcs11-bench: {}: {e}", path.display());
@@ -103,8 +103,9 @@ fn main() -> ExitCode {
                 let cell = &mut cells[w][c];
                 let op = workloads[w].op;
                 let t = Instant::now();
+                let mut unlisted = false;
                 if let (Some(dir), true, Column::Module(m)) = (&args.big_dir, count > 0, &*column) {
-                    if !m.moved && op.module_op() {
+                    if !m.moved && m.conf.is_none() && op.module_op() {
                         if let Err(e) = move_token(column, dir) {
                             eprintln!("pkcs11-bench: {e}");
                             return ExitCode::FAILURE;
@@ -127,8 +128,11 @@ fn main() -> ExitCode {
                             continue;
                         }
                         if !module.supports(&op.mechanisms()) {
-                            cell.unsupported = true;
-                            continue;
+                            if !args.try_unlisted {
+                                cell.unsupported = true;
+                                continue;
+                            }
+                            unlisted = true;
                         }
                         match fill(module, count, args.fill_budget) {
                             Ok(true) => {}
@@ -155,8 +159,17 @@ fn main() -> ExitCode {
                     column.name(),
                     t.elapsed().as_secs_f64()
                 );
-                if let Err(e) = prepared {
-                    cell.fail(e);
+                match prepared {
+                    Err(e) if unlisted => {
+                        eprintln!(
+                            "setup: {} on {}: a mechanism is not listed, and it fails: {e}",
+                            workloads[w].name,
+                            column.name()
+                        );
+                        cell.skip("n/a (not listed, fails)");
+                    }
+                    Err(e) => cell.fail(e),
+                    Ok(()) => {}
                 }
             }
         }
@@ -206,7 +219,7 @@ fn main() -> ExitCode {
     let names: Vec<String> = columns.iter().map(Column::name).collect();
     print!(
         "{}",
-        report::render(&workloads, &names, &cells, args.markdown)
+        report::render(&workloads, &names, &cells, args.markdown, args.per_op)
     );
     if args.targets {
         println!("\n{}", report::targets(&workloads, &names[0], &cells));
@@ -239,7 +252,7 @@ fn move_token(column: &mut Column, dir: &std::path::Path) -> Result<(), String> 
     };
     let (path, name) = (old.child.module.clone(), old.name.clone());
     old.close();
-    let mut m = Module::load_in(&path, name.clone(), 0, dir)
+    let mut m = Module::load_in(&path, name.clone(), 0, dir, None)
         .map_err(|e| format!("{name}: reload on a token in {}: {e}", dir.display()))?;
     m.moved = true;
     eprintln!(

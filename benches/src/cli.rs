@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 pub struct Args {
     /// The PKCS#11 modules to compare, in the order given; ratios are the first over each other.
     pub modules: Vec<PathBuf>,
+    /// Per module: the `SOFTKMS_CONF` it runs with instead of a fresh token's (`--conf`).
+    pub confs: Vec<Option<PathBuf>>,
     /// Measured time of one workload on one module in one round.
     pub seconds: f64,
     /// Rounds; each reported number is the median over them.
@@ -28,6 +30,11 @@ pub struct Args {
     /// Where the tokens of the search and open workloads live (a new token
     /// per module); `None` keeps them on the first token.
     pub big_dir: Option<PathBuf>,
+    /// Run a workload even on a module that does not list its mechanisms; a failure
+    /// there shows as not carried instead of an error.
+    pub try_unlisted: bool,
+    /// Show the time of one operation beside every rate.
+    pub per_op: bool,
 }
 
 /// The usage text.
@@ -35,6 +42,7 @@ pub const USAGE: &str = "\
 usage: pkcs11-bench --module PATH [--module PATH2 ...] [--seconds S] [--rounds N]
                     [--only REGEX] [--markdown] [--short] [--max-objects N]
                     [--fill-budget S] [--no-raw] [--targets]
+                    [--conf FILE] [--try-unlisted] [--per-op]
 
   --module PATH   a PKCS#11 module to load (repeat to compare; ratios are the
                   first module over each other one)
@@ -55,6 +63,13 @@ usage: pkcs11-bench --module PATH [--module PATH2 ...] [--seconds S] [--rounds N
                   (default /dev/shm when it exists: filling a token with 100,000
                   objects is then bound by the module, not by fsync);
                   \"--big-dir none\" keeps them on the first token
+  --conf FILE     SOFTKMS_CONF for the --module just before it, instead of a
+                  fresh token's (for example a slot with server = \"unix:...\");
+                  the bench initializes its first uninitialized token
+  --try-unlisted  run a workload also on a module that does not list its
+                  mechanisms: it is measured if it works, else the cell shows
+                  \"n/a (not listed, fails)\" and the failure goes to stderr
+  --per-op        show the time of one operation beside every rate
 
 Each module gets a fresh token in a temporary directory (SOFTKMS_CONF and
 SOFTHSM2_CONF point there); the bench initializes it. For another module, set
@@ -64,6 +79,9 @@ uninitialized for the bench to initialize.";
 /// Parses the arguments after the program name.
 pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut modules = Vec::new();
+    let mut confs: Vec<Option<PathBuf>> = Vec::new();
+    let mut try_unlisted = false;
+    let mut per_op = false;
     let mut seconds = None;
     let mut rounds = None;
     let mut only = None;
@@ -78,7 +96,20 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
-            "--module" => modules.push(PathBuf::from(value("--module")?)),
+            "--module" => {
+                modules.push(PathBuf::from(value("--module")?));
+                confs.push(None);
+            }
+            "--conf" => {
+                let v = value("--conf")?;
+                match confs.last_mut() {
+                    Some(c @ None) => *c = Some(PathBuf::from(v)),
+                    Some(Some(_)) => return Err("one --conf per --module".into()),
+                    None => return Err("--conf must follow a --module".into()),
+                }
+            }
+            "--try-unlisted" => try_unlisted = true,
+            "--per-op" => per_op = true,
             "--seconds" => {
                 let v = value("--seconds")?;
                 let s: f64 = v.parse().map_err(|_| format!("bad --seconds {v}"))?;
@@ -137,6 +168,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     };
     Ok(Args {
         modules,
+        confs,
         seconds: seconds.unwrap_or(default_seconds),
         rounds: rounds.unwrap_or(default_rounds),
         only,
@@ -146,6 +178,8 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         raw,
         targets,
         big_dir,
+        try_unlisted,
+        per_op,
     })
 }
 
@@ -167,6 +201,16 @@ mod tests {
         assert_eq!(a.max_objects, 1000);
         let a = args("--short --rounds 3 --module a.so --max-objects 10000 --no-raw").unwrap();
         assert_eq!((a.rounds, a.max_objects, a.raw), (3, 10_000, false));
+        assert!(!a.try_unlisted && !a.per_op);
+    }
+
+    #[test]
+    fn conf_belongs_to_the_module_before_it() {
+        let a = args("--module a.so --module b.so --conf c.toml --try-unlisted --per-op").unwrap();
+        assert_eq!(a.confs, [None, Some(PathBuf::from("c.toml"))]);
+        assert!(a.try_unlisted && a.per_op);
+        assert!(args("--conf c.toml --module a.so").is_err());
+        assert!(args("--module a.so --conf c.toml --conf d.toml").is_err());
     }
 
     #[test]

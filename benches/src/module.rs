@@ -37,6 +37,8 @@ pub struct Module {
     pub moved: bool,
     /// How a new process opens this module's token.
     pub child: ChildSpec,
+    /// The `SOFTKMS_CONF` given with `--conf`: the token is not the bench's to move.
+    pub conf: Option<PathBuf>,
     p11: Pkcs11,
     _dir: TempDir,
 }
@@ -51,9 +53,14 @@ impl Module {
     ///
     /// `SOFTKMS_CONF` and `SOFTHSM2_CONF` are pointed at that directory before
     /// `C_Initialize`, which is when both modules read them. Must run before any
-    /// thread is started.
-    pub fn load(path: &Path, name: String, workers: usize) -> Result<Module, String> {
-        Self::load_in(path, name, workers, &std::env::temp_dir())
+    /// thread is started. With `conf`, `SOFTKMS_CONF` names that file instead.
+    pub fn load(
+        path: &Path,
+        name: String,
+        workers: usize,
+        conf: Option<&Path>,
+    ) -> Result<Module, String> {
+        Self::load_in(path, name, workers, &std::env::temp_dir(), conf)
     }
 
     /// [`Module::load`] with the token's temporary directory under `base`.
@@ -62,12 +69,21 @@ impl Module {
         name: String,
         workers: usize,
         base: &Path,
+        conf: Option<&Path>,
     ) -> Result<Module, String> {
         let dir = tempfile::Builder::new()
             .prefix("pkcs11-bench-")
             .tempdir_in(base)
             .map_err(|e| format!("temp dir in {}: {e}", base.display()))?;
-        let env = write_configs(dir.path())?;
+        let mut env = write_configs(dir.path())?;
+        if let Some(conf) = conf {
+            std::env::set_var("SOFTKMS_CONF", conf);
+            for (k, v) in &mut env {
+                if k == "SOFTKMS_CONF" {
+                    *v = conf.to_path_buf();
+                }
+            }
+        }
         let p11 = Pkcs11::new(path).map_err(|e| format!("load {}: {e}", path.display()))?;
         p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
             .map_err(err("C_Initialize"))?;
@@ -105,6 +121,7 @@ impl Module {
                 module: path.to_path_buf(),
                 env,
             },
+            conf: conf.map(Path::to_path_buf),
             p11,
             _dir: dir,
         })

@@ -57,8 +57,9 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// A rate as shown: GB/s for bulk workloads, else operations per second.
-fn value(w: &Workload, c: &Cell) -> String {
+/// A rate as shown: GB/s for bulk workloads, else operations per second; with
+/// `per_op`, every rate that is not a bulk one also with the time of one operation.
+fn value(w: &Workload, c: &Cell, per_op: bool) -> String {
     if c.unsupported {
         return "n/a".into();
     }
@@ -71,12 +72,11 @@ fn value(w: &Workload, c: &Cell) -> String {
     let Some(rate) = c.median() else {
         return "-".into();
     };
-    if w.op.latency() {
-        return duration(1.0 / rate);
-    }
-    match w.op.bulk_bytes() {
-        Some(bytes) => format!("{:.2} GB/s", rate * bytes as f64 / 1e9),
-        None => format!("{} ops/s", ops(rate)),
+    match (w.op.bulk_bytes(), per_op, w.op.latency()) {
+        (Some(bytes), _, _) => format!("{:.2} GB/s", rate * bytes as f64 / 1e9),
+        (None, true, _) => format!("{} ops/s, {}", ops(rate), duration(1.0 / rate)),
+        (None, false, true) => duration(1.0 / rate),
+        (None, false, false) => format!("{} ops/s", ops(rate)),
     }
 }
 
@@ -122,7 +122,14 @@ fn ops(rate: f64) -> String {
 
 /// The table: one row per workload, one column per module, then the first module
 /// over each other one.
-pub fn render(workloads: &[Workload], names: &[String], cells: &[Vec<Cell>], md: bool) -> String {
+/// `per_op` shows the time of one operation beside each rate.
+pub fn render(
+    workloads: &[Workload],
+    names: &[String],
+    cells: &[Vec<Cell>],
+    md: bool,
+    per_op: bool,
+) -> String {
     let mut header = vec!["Workload".to_string()];
     header.extend(names.iter().cloned());
     for other in names.iter().skip(1) {
@@ -131,7 +138,7 @@ pub fn render(workloads: &[Workload], names: &[String], cells: &[Vec<Cell>], md:
     let mut rows = vec![header];
     for (w, row) in workloads.iter().zip(cells) {
         let mut r = vec![w.name.clone()];
-        r.extend(row.iter().map(|c| value(w, c)));
+        r.extend(row.iter().map(|c| value(w, c, per_op)));
         let first = row.first().and_then(Cell::median);
         for c in row.iter().skip(1) {
             r.push(match (first, c.median()) {
@@ -317,10 +324,12 @@ mod tests {
             vec![failed, cell(&[1000.0])],
         ];
         let names = ["a".to_string(), "b".to_string()];
-        let md = render(w, &names, &cells, true);
+        let md = render(w, &names, &cells, true, false);
         let lines: Vec<&str> = md.lines().collect();
         assert!(lines[0].contains("a / b"));
-        assert!(lines[2].contains("200 ops/s") && lines[2].contains("2.00×"));
+        assert!(lines[2].contains("200 ops/s |") && lines[2].contains("2.00×"));
+        let md = render(w, &names, &cells, true, true);
+        assert!(md.lines().nth(2).unwrap().contains("200 ops/s, 5.00 ms |"));
         assert!(lines[3].contains("n/a") && lines[3].trim_end().ends_with("- |"));
         assert!(lines[4].contains("error") && lines[4].contains("1.05 GB/s"));
     }

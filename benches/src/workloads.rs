@@ -76,6 +76,11 @@ pub enum Op {
     CreateTokenKey,
     /// C_FindObjects{Init,,Final} of one label among this many token keys.
     Find(usize),
+    /// One C_GetSessionInfo: the cost of one call, which through a forwarding
+    /// module is the round trip alone.
+    SessionInfo,
+    /// One C_GenerateRandom of this many bytes.
+    Random(usize),
     /// In a new process (the bench re-executes itself): load the module, C_Initialize,
     /// C_OpenSession, C_Login and the first C_FindObjects of one label, on a token
     /// holding this many objects. The bench's tokens use `kdf = "fast"`, so the PIN
@@ -178,6 +183,8 @@ pub fn all(max_objects: usize) -> Vec<Workload> {
         one("P-256 key pair generation", Op::GenP256),
         one("RSA-2048 key pair generation", Op::GenRsa),
         one("Create AES token key", Op::CreateTokenKey),
+        one("C_GetSessionInfo (one call)", Op::SessionInfo),
+        one("C_GenerateRandom 1 B (one call)", Op::Random(1)),
         one("Envelope encrypt 1 KiB (SoftKMS)", Op::Envelope(1024)),
         one("Envelope encrypt 1 MiB (SoftKMS)", Op::Envelope(1 << 20)),
         one("GenerateDataKey (SoftKMS)", Op::GenerateDataKey),
@@ -233,7 +240,12 @@ impl Op {
             Op::GenAes => vec![M::AES_KEY_GEN],
             Op::GenP256 => vec![M::ECC_KEY_PAIR_GEN],
             Op::GenRsa => vec![M::RSA_PKCS_KEY_PAIR_GEN],
-            Op::CreateTokenKey | Op::Find(_) | Op::Open(_) | Op::Kdf => vec![],
+            Op::CreateTokenKey
+            | Op::Find(_)
+            | Op::Open(_)
+            | Op::Kdf
+            | Op::SessionInfo
+            | Op::Random(_) => vec![],
             Op::Envelope(_) => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_ENVELOPE)],
             Op::GenerateDataKey => vec![M::AES_KEY_GEN, vendor(CKM_SOFTKMS_GENERATE_DATA_KEY)],
             // The envelope mechanism stands for "a module with SoftKMS's vendor ABI".
@@ -904,6 +916,16 @@ impl Keys {
                     .find_objects(&[Attribute::Label(FIND_LABEL.as_bytes().to_vec())])
                     .map_err(ck("C_FindObjects"))?;
                 expect_len(found.len(), 1)
+            }
+            Op::SessionInfo => {
+                s.get_session_info().map_err(ck("C_GetSessionInfo"))?;
+                Ok(vec![])
+            }
+            Op::Random(n) => {
+                let mut out = vec![0u8; n];
+                s.generate_random_slice(&mut out)
+                    .map_err(ck("C_GenerateRandom"))?;
+                Ok(vec![])
             }
             // Timed by the caller through `open_in_child`, never run here.
             Op::Open(_) | Op::Kdf => Err("not a session operation".into()),

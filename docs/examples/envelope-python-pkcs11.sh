@@ -23,7 +23,13 @@ command -v python3 >/dev/null || { echo "python3 not installed"; exit 2; }
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-printf '[[slot]]\npath = "%s/token.db"\nkdf = "fast"\n' "$WORK" >"$WORK/softkms.toml"
+# SOFTKMS_REMOTE=unix:PATH: the module is a client of the softkms serve on that socket, whose
+# token (and its settings) the server holds (pkcs11-conformance/remote/run.sh).
+if [ -n "${SOFTKMS_REMOTE:-}" ]; then
+  printf '[[slot]]\nserver = "%s"\n' "$SOFTKMS_REMOTE" > "$WORK/softkms.toml"
+else
+  printf '[[slot]]\npath = "%s/token.db"\nkdf = "fast"\n' "$WORK" >"$WORK/softkms.toml"
+fi
 export SOFTKMS_CONF="$WORK/softkms.toml"
 
 PY=python3

@@ -14,11 +14,17 @@ done
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 trap 'exit 143' INT TERM
-cat > "$WORK/softkms.toml" <<CONF
+# SOFTKMS_REMOTE=unix:PATH: the module is a client of the softkms serve on that socket, whose
+# token (and its settings) the server holds (pkcs11-conformance/remote/run.sh).
+if [ -n "${SOFTKMS_REMOTE:-}" ]; then
+  printf '[[slot]]\nserver = "%s"\n' "$SOFTKMS_REMOTE" > "$WORK/softkms.toml"
+else
+  cat > "$WORK/softkms.toml" <<CONF
 [[slot]]
 path = "$WORK/token.db"
 kdf = "fast"
 CONF
+fi
 export SOFTKMS_CONF="$WORK/softkms.toml"
 mkdir "$WORK/softhsm"
 printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$WORK/softhsm" > "$WORK/softhsm2.conf"

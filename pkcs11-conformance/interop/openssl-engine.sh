@@ -33,11 +33,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' INT TERM
 # A fresh token for SoftKMS, and for SoftHSMv2 when that is the module under test.
-cat > "$WORK/softkms.toml" <<CONF
+# SOFTKMS_REMOTE=unix:PATH: the module is a client of the softkms serve on that socket, whose
+# token (and its settings) the server holds (pkcs11-conformance/remote/run.sh).
+if [ -n "${SOFTKMS_REMOTE:-}" ]; then
+  printf '[[slot]]\nserver = "%s"\n' "$SOFTKMS_REMOTE" > "$WORK/softkms.toml"
+else
+  cat > "$WORK/softkms.toml" <<CONF
 [[slot]]
 path = "$WORK/token.db"
 kdf = "fast"
 CONF
+fi
 export SOFTKMS_CONF="$WORK/softkms.toml"
 mkdir "$WORK/softhsm"
 printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$WORK/softhsm" > "$WORK/softhsm2.conf"

@@ -36,11 +36,17 @@ done
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-cat > "$WORK/softkms.toml" <<CONF
+# SOFTKMS_REMOTE=unix:PATH: the module is a client of the softkms serve on that socket, whose
+# token (and its settings) the server holds (pkcs11-conformance/remote/run.sh).
+if [ -n "${SOFTKMS_REMOTE:-}" ]; then
+  printf '[[slot]]\nserver = "%s"\n' "$SOFTKMS_REMOTE" > "$WORK/softkms.toml"
+else
+  cat > "$WORK/softkms.toml" <<CONF
 [[slot]]
 path = "$WORK/token.db"
 kdf = "fast"
 CONF
+fi
 mkdir "$WORK/softhsm-tokens"
 cat > "$WORK/softhsm2.conf" <<CONF
 directories.tokendir = $WORK/softhsm-tokens

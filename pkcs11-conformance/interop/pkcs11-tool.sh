@@ -9,11 +9,17 @@ command -v openssl >/dev/null || { echo "openssl not installed"; exit 2; }
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-cat > "$WORK/softkms.toml" <<CONF
+# SOFTKMS_REMOTE=unix:PATH: the module is a client of the softkms serve on that socket, whose
+# token (and its settings) the server holds (pkcs11-conformance/remote/run.sh).
+if [ -n "${SOFTKMS_REMOTE:-}" ]; then
+  printf '[[slot]]\nserver = "%s"\n' "$SOFTKMS_REMOTE" > "$WORK/softkms.toml"
+else
+  cat > "$WORK/softkms.toml" <<CONF
 [[slot]]
 path = "$WORK/token.db"
 kdf = "fast"
 CONF
+fi
 export SOFTKMS_CONF="$WORK/softkms.toml"
 SO_PIN=so-secret-1
 PIN=user-secret-1
