@@ -122,11 +122,9 @@ impl Build<'_> {
                 label,
             } => Param::RsaAesKeyWrap {
                 aes_key_bits: CK_ULONG::from(*bits),
-                oaep: Box::new(Param::Oaep {
-                    hash: hash(*h),
-                    mgf: CK_ULONG::from(*mgf),
-                    label: label.clone(),
-                }),
+                hash: hash(*h),
+                mgf: CK_ULONG::from(*mgf),
+                label: label.clone(),
             },
             ParamIn::Ecdh {
                 kdf,
