@@ -336,6 +336,7 @@ impl Pkcs11Server {
 }
 
 fn accept_unix(l: UnixListener, allow: Option<Vec<u32>>, shared: Arc<Shared>) {
+    let mut last_refusal = 0u64;
     while !shared.stop.load(Ordering::SeqCst) {
         let s = match l.accept() {
             Ok((s, _)) => s,
@@ -361,7 +362,14 @@ fn accept_unix(l: UnixListener, allow: Option<Vec<u32>>, shared: Arc<Shared>) {
             None => true,
         };
         if !allowed {
-            log::debug!("serve: pkcs11: uid {uid} may not connect");
+            // At most one line a second, whatever a refused uid tries.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if last_refusal != now {
+                last_refusal = now;
+                log::warn!("serve: pkcs11: uid {uid} may not connect (not in --pkcs11-allow-uid)");
+            }
             continue;
         }
         let Some(place) = shared.handshaking[0].take() else {
