@@ -21,20 +21,28 @@ use std::io::{self, Read, Write};
 use zeroize::Zeroizing;
 
 /// Encodes `msg` as one frame, or `None` when it is beyond [`MAX_FRAME`].
+/// The size is counted first, so nothing beyond the limit is built and the
+/// frame is written into one allocation of its exact size (growing one
+/// would leave unwiped copies of PINs and data behind).
 pub fn encode<T: Serialize>(msg: &T) -> io::Result<Option<Zeroizing<Vec<u8>>>> {
-    let mut body = Zeroizing::new(vec![0u8; 4]);
-    let body_len = {
-        let v = postcard::to_extend(msg, std::mem::take(&mut *body))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        *body = v;
-        body.len() - 4
-    };
-    if body_len > MAX_FRAME {
+    let invalid = |e: postcard::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+    let size = postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default())
+        .map_err(invalid)?;
+    if size > MAX_FRAME {
         return Ok(None);
     }
-    let n = u32::try_from(body_len).map_err(|_| io::ErrorKind::InvalidData)?;
-    body[..4].copy_from_slice(&n.to_be_bytes());
-    Ok(Some(body))
+    let n = u32::try_from(size).map_err(|_| io::ErrorKind::InvalidData)?;
+    let mut frame = Zeroizing::new(Vec::with_capacity(4 + size));
+    frame.extend_from_slice(&n.to_be_bytes());
+    let v = postcard::to_extend(msg, std::mem::take(&mut *frame)).map_err(invalid)?;
+    *frame = v;
+    if frame.len() != 4 + size {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "size changed while encoding",
+        ));
+    }
+    Ok(Some(frame))
 }
 
 /// Writes one encoded frame and flushes.
