@@ -22,6 +22,7 @@ mod crypto;
 mod error;
 mod ffi;
 mod gate;
+mod info;
 mod kms;
 mod log;
 mod mechanism;

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["serve"],
     &["ffi", "api"],
     &["module"],
+    &["remote"],
     &["session"],
     &["mechanism"],
     &["gate"],
@@ -25,7 +26,16 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// Used by anyone; they use only `error` and `sys` (which use nothing).
-const LEAVES: &[&str] = &["abi", "clock", "principal", "error", "log", "outbuf", "sys"];
+const LEAVES: &[&str] = &[
+    "abi",
+    "clock",
+    "principal",
+    "error",
+    "info",
+    "log",
+    "outbuf",
+    "sys",
+];
 
 fn rank(m: &str) -> Option<usize> {
     LAYERS.iter().position(|row| row.contains(&m))

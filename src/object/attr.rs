@@ -182,6 +182,22 @@ pub fn wipe(t: &mut Template) {
     t.clear();
 }
 
+/// serde for `Zeroizing<Vec<u8>>` as a byte string.
+pub mod zeroizing_bytes {
+    use serde::{Deserializer, Serializer};
+    use zeroize::Zeroizing;
+
+    /// Serializes the bytes.
+    pub fn serialize<S: Serializer>(v: &Zeroizing<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+    /// Deserializes into a wiped-on-drop buffer.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Zeroizing<Vec<u8>>, D::Error> {
+        let b: serde_bytes::ByteBuf = serde::Deserialize::deserialize(d)?;
+        Ok(Zeroizing::new(b.into_vec()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

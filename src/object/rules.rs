@@ -578,7 +578,7 @@ pub(crate) fn set_attributes(obj: &Object, template: &Template, so: bool) -> Res
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AttrRead {
     /// The value.
-    Value(#[serde(with = "crate::remote::proto::zeroizing_bytes")] Zeroizing<Vec<u8>>),
+    Value(#[serde(with = "crate::object::attr::zeroizing_bytes")] Zeroizing<Vec<u8>>),
     /// The attribute is secret and the key sensitive or unextractable
     /// (`CKR_ATTRIBUTE_SENSITIVE`).
     Sensitive,

@@ -14,8 +14,8 @@
 use super::proto::{self, Body, Capacity, Hello, Reply, Request, Secret, Welcome};
 use crate::config::{RemoteSlotConfig, Target};
 use crate::error::{Error, Result};
+use crate::info::{MechInfo, SessionInfo, SlotInfo, TokenInfo};
 use crate::mechanism::{Mechanism, Param};
-use crate::module::{MechInfo, SessionInfo, SlotInfo, TokenInfo};
 use crate::object::attr::Template;
 use crate::object::rules::AttrRead;
 use crate::outbuf::OutBuf;

@@ -8,8 +8,8 @@
 //! (`CK_ULONG` width and byte order), which is why the handshake compares
 //! the two ends' layouts and refuses a mismatch.
 
+use crate::info::{MechInfo, SessionInfo, SlotInfo, TokenInfo};
 use crate::mechanism::{Mechanism, Param};
-use crate::module::{MechInfo, SessionInfo, SlotInfo, TokenInfo};
 use crate::object::attr::Template;
 use crate::object::rules::AttrRead;
 use cryptoki_sys::*;
@@ -35,7 +35,7 @@ pub const MAX_OUTPUT: usize = MAX_FRAME - 4096;
 
 /// A PIN or other secret on the wire: wiped when dropped.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Secret(#[serde(with = "zeroizing_bytes")] pub Zeroizing<Vec<u8>>);
+pub struct Secret(#[serde(with = "crate::object::attr::zeroizing_bytes")] pub Zeroizing<Vec<u8>>);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,22 +47,6 @@ impl Secret {
     /// A copy of `b`.
     pub fn new(b: &[u8]) -> Self {
         Secret(Zeroizing::new(b.to_vec()))
-    }
-}
-
-/// serde for `Zeroizing<Vec<u8>>` as a byte string.
-pub mod zeroizing_bytes {
-    use serde::{Deserializer, Serializer};
-    use zeroize::Zeroizing;
-
-    /// Serializes the bytes.
-    pub fn serialize<S: Serializer>(v: &Zeroizing<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(v)
-    }
-    /// Deserializes into a wiped-on-drop buffer.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Zeroizing<Vec<u8>>, D::Error> {
-        let b: serde_bytes::ByteBuf = serde::Deserialize::deserialize(d)?;
-        Ok(Zeroizing::new(b.into_vec()))
     }
 }
 
