@@ -26,6 +26,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+command_line="benches/remote.sh${*:+ $*}"
 profile=release
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -135,7 +136,7 @@ commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- src benches Cargo.toml Cargo.lock || commit="$commit (with local changes)"
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 p11kit_version=$(dpkg-query -W -f '${Version}' p11-kit-modules 2>/dev/null || echo unknown)
-echo "Measured $started by \`benches/remote.sh${*:+ -- $*}\`: \`nproc\` = $(nproc), \"$model\","
+echo "Measured $started by \`$command_line\`: \`nproc\` = $(nproc), \"$model\","
 echo "$(rustc -V); SoftKMS commit $commit, \`$profile\` profile; p11-kit $p11kit_version"
 echo "(Debian \`p11-kit\`, \`p11-kit-modules\`). Load average (1, 5, 15 min) $load_before before"
 echo "the run and $load_after after it."
