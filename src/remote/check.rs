@@ -14,8 +14,8 @@ use crate::object::attr::{self, Template};
 /// Most levels of templates inside templates (as `ffi/marshal.rs`).
 const MAX_NESTING: usize = 1;
 
-/// A template: at most [`MAX_TEMPLATE_ATTRS`] attributes and
-/// [`MAX_TEMPLATE_BYTES`] of values, nested templates well formed and one
+/// A template: at most `MAX_TEMPLATE_ATTRS` attributes and
+/// `MAX_TEMPLATE_BYTES` of values, nested templates well formed and one
 /// level deep at most.
 pub fn template(t: &Template) -> Result<()> {
     let mut budget = MAX_TEMPLATE_BYTES;

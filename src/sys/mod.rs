@@ -22,5 +22,7 @@ mod process;
 pub(crate) use clock::coarse_realtime_ms;
 pub(crate) use exit::at_exit;
 pub(crate) use mem::{protect, protect_many};
-pub(crate) use peer::{euid, peer_uid};
+#[cfg(feature = "serve")]
+pub(crate) use peer::euid;
+pub(crate) use peer::peer_uid;
 pub(crate) use process::pid;
