@@ -655,7 +655,10 @@ impl Remote {
             })?;
             rv(r.rv)?;
             match r.body {
-                Body::Out { data, .. } if data.len() == chunk.len() => chunk.copy_from_slice(&data),
+                Body::Out { data, .. } if data.len() == chunk.len() => {
+                    // Random bytes may become a key: wiped when dropped.
+                    chunk.copy_from_slice(&zeroize::Zeroizing::new(data))
+                }
                 b => return Err(unexpected(&b)),
             }
         }

@@ -257,25 +257,21 @@ impl Remote {
         let frame = super::encode(req)
             .map_err(|e| Error::General(e.to_string()))?
             .ok_or(Error::DeviceMemory)?;
+        // Sessions are forgotten whenever the connection is, so a new
+        // connection starts with none.
         let mut conn = self.conn.lock();
-        if conn.is_none() {
-            self.sessions.lock().clear();
-            *conn = Some(self.connect()?);
-        }
-        let Some(s) = conn.as_mut() else {
-            return Err(Error::TokenNotPresent);
+        let s = match conn.as_mut() {
+            Some(s) => s,
+            None => conn.insert(self.connect()?),
         };
-        let r = super::write_frame(s, &frame).and_then(|()| super::read_frame::<Reply>(s));
-        match r {
+        match super::write_frame(s, &frame).and_then(|()| super::read_frame::<Reply>(s)) {
             Ok(Some(reply)) => Ok(reply),
-            Ok(None) => {
+            broken => {
                 *conn = None;
                 self.sessions.lock().clear();
-                Err(lost(&std::io::ErrorKind::UnexpectedEof.into()))
-            }
-            Err(e) => {
-                *conn = None;
-                self.sessions.lock().clear();
+                let e = broken
+                    .err()
+                    .unwrap_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
                 Err(lost(&e))
             }
         }
@@ -307,8 +303,9 @@ impl Remote {
         let r = self.call(req)?;
         match r.body {
             Body::Out { len, data } => {
-                let mut data = zeroize::Zeroizing::new(data);
-                apply_out(out, r.rv, len, std::mem::take(&mut *data).as_slice())
+                // Wiped when dropped: it may be plaintext or a key's value.
+                let data = zeroize::Zeroizing::new(data);
+                apply_out(out, r.rv, len, &data)
             }
             _ if r.rv != CKR_OK => rv(r.rv),
             b => Err(unexpected(&b)),
