@@ -403,6 +403,28 @@ impl KeyMetadata {
     pub fn creation_date(&self) -> Option<Timestamp> {
         self.versions.first().and_then(|v| v.created)
     }
+
+    /// Whether the key's policy lets `who` do `action` (a policy action
+    /// name, `docs/policy.md`: `ManageKey`, `SetPolicy`, `ReadAudit`, …)
+    /// without an encryption context, as the key gate would decide it now;
+    /// for showing what may be done (the gate still decides each use).
+    /// Grants are not counted; an unknown action is `false`.
+    pub fn allows(&self, who: &super::Principal, action: &str) -> bool {
+        use crate::kms::policy;
+        let Some(action) = policy::Action::from_name(action) else {
+            return false;
+        };
+        let parsed = match &self.policy {
+            Some(p) => match policy::explain(p.as_str().as_bytes()) {
+                Ok(p) => Some(p),
+                Err(_) => return false,
+            },
+            None => None,
+        };
+        let name = who.name();
+        let creator = self.creator.as_deref().unwrap_or(crate::principal::USER);
+        policy::allows(parsed.as_ref(), creator, name, action, &[]).is_ok()
+    }
 }
 
 /// A key policy: a JSON document of statements (`docs/policy.md`).

@@ -19,7 +19,7 @@
 
 use super::error::{Error, ErrorKind, Result};
 use super::session::{label as label_attr, Token};
-use super::types::{Principal, SecretBytes, Timestamp};
+use super::types::{Pin, Principal, SecretBytes, Timestamp};
 use crate::object::attr::Attribute;
 use base64::Engine as _;
 use cryptoki_sys::*;
@@ -44,6 +44,9 @@ pub struct AccessKeyInfo {
     pub principal: Principal,
     /// When it was made.
     pub created: Timestamp,
+    /// Whether requests it signs are accepted (an inactive key is kept, and
+    /// can be made active again).
+    pub active: bool,
 }
 
 /// A new access key with its secret, shown once.
@@ -65,6 +68,9 @@ struct Record {
     /// same name is another principal, whose old keys no longer work.
     principal_uid: String,
     created: i64,
+    /// Set while the key is inactive (absent from the records of active keys).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    inactive: bool,
 }
 
 /// Whether `id` has the shape of an access key id.
@@ -119,6 +125,23 @@ impl Token {
         Ok(self
             .m()
             .record_service_request(self.h(), operation, None, key_id, rv, reason)?)
+    }
+
+    /// Records a request the service ran on `who`'s authority with this
+    /// session (the console's SO pages, run on the owner's session): as
+    /// [`Token::record_request`], naming `who`.
+    pub fn record_request_for(
+        &self,
+        who: &Principal,
+        operation: &str,
+        rv: u64,
+        reason: &str,
+    ) -> Result<()> {
+        let name = who.name();
+        let _g = self.take();
+        Ok(self
+            .m()
+            .record_service_request(self.h(), operation, Some(name), None, rv, reason)?)
     }
 
     /// Records a request the service refused before it knew who sent it (a
@@ -215,6 +238,7 @@ impl Token {
             principal: who.name().to_string(),
             principal_uid,
             created: created.unix(),
+            inactive: false,
         })
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
         let mut t = Self::access_key_template(Some(&id));
@@ -231,6 +255,7 @@ impl Token {
                 id,
                 principal: who.clone(),
                 created,
+                active: true,
             },
             secret,
         })
@@ -271,6 +296,7 @@ impl Token {
             id,
             principal: principal_of(&r.principal).ok()?,
             created: Timestamp::from_unix(r.created),
+            active: !r.inactive,
         };
         Some((info, r.principal_uid))
     }
@@ -289,6 +315,10 @@ impl Token {
             return Err(not_found());
         };
         let (info, made_for) = self.access_key_record(*o).ok_or_else(not_found)?;
+        if !info.active {
+            log::info!("access key {id} is inactive");
+            return Err(not_found());
+        }
         // The principal it was made for must still be there (not removed,
         // nor removed and added again).
         if self.principal_uid(&info.principal).as_deref() != Some(made_for.as_str()) {
@@ -300,6 +330,99 @@ impl Token {
         }
         let secret = self.access_key_secret(&info.id, info.principal.name(), &made_for)?;
         Ok((info, secret))
+    }
+
+    /// Makes access key `id` active or inactive (the token owner only):
+    /// requests signed with an inactive key are refused as if it did not
+    /// exist; its id and secret come back when it is made active again. The
+    /// record cannot be modified, so it is replaced (deleted first: an
+    /// interruption leaves no key rather than two).
+    pub fn set_access_key_active(&self, id: &str, active: bool) -> Result<AccessKeyInfo> {
+        let not_found = || Error::new(ErrorKind::NotFound, format!("no access key {id}"));
+        if !is_access_key_id(id) {
+            return Err(not_found());
+        }
+        let _g = self.take();
+        let found = self.find(&Self::access_key_template(Some(id)), 2)?;
+        let [o] = found.as_slice() else {
+            return Err(not_found());
+        };
+        let value = self
+            .attrs(*o, &[CKA_VALUE])
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(not_found)?;
+        let mut record: Record = serde_json::from_slice(&value).map_err(|_| not_found())?;
+        let (mut info, _) = self.access_key_record(*o).ok_or_else(not_found)?;
+        if info.active == active {
+            return Ok(info);
+        }
+        record.inactive = !active;
+        let bytes = serde_json::to_vec(&record)
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        self.m().destroy_object(self.h(), *o)?;
+        let mut t = Self::access_key_template(Some(id));
+        t.extend([
+            Attribute::new(CKA_VALUE, bytes),
+            Attribute::bool(CKA_TOKEN, true),
+            Attribute::bool(CKA_PRIVATE, true),
+            Attribute::bool(CKA_MODIFIABLE, false),
+            Attribute::bool(CKA_COPYABLE, false),
+        ]);
+        self.m().create_object(self.h(), &t)?;
+        info.active = active;
+        Ok(info)
+    }
+
+    /// Checks `who`'s PIN for a service that signs its callers in itself
+    /// (the console): a failure counts towards `who`'s lock-out, and the
+    /// outcome is recorded as `operation` with `reason`; nobody is logged
+    /// in by it. On the token owner's session only. A wrong PIN or unknown
+    /// principal is [`ErrorKind::PinIncorrect`], a locked one
+    /// [`ErrorKind::PinLocked`].
+    pub fn verify_pin(
+        &self,
+        who: &Principal,
+        pin: &Pin,
+        operation: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let _g = self.take();
+        let name = who.name();
+        Ok(self
+            .m()
+            .service_check_pin(self.h(), name, pin.bytes(), operation, reason)?)
+    }
+
+    /// Sets named principal `name`'s PIN (clearing its lock-out) on the
+    /// SO's authority, checked with `so_pin` (a failure counts towards the
+    /// SO's lock-out), for a service such as the console. On the token
+    /// owner's session only.
+    pub fn reset_principal_pin(
+        &self,
+        name: &super::types::PrincipalName,
+        new_pin: &Pin,
+        so_pin: &Pin,
+        reason: &str,
+    ) -> Result<()> {
+        self.check_pin(new_pin)?;
+        let _g = self.take();
+        Ok(self.m().service_set_principal_pin(
+            self.h(),
+            name.as_str(),
+            new_pin.bytes(),
+            so_pin.bytes(),
+            reason,
+        )?)
+    }
+
+    /// The failed sign-ins of `who` (the owner or a named principal) since
+    /// its last good one, and whether it is locked out; `None` when it does
+    /// not exist. On the token owner's session only.
+    pub fn pin_status(&self, who: &Principal) -> Result<Option<(u32, bool)>> {
+        let _g = self.take();
+        Ok(self.m().service_pin_status(self.h(), who.name())?)
     }
 
     /// Deletes access key `id`: requests signed with it are refused from now.

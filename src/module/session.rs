@@ -247,6 +247,85 @@ impl Module {
         Ok(())
     }
 
+    /// Whether session `h` is a service's: the token owner's, acting for
+    /// nobody else (`CKR_USER_NOT_LOGGED_IN` otherwise).
+    fn check_service(t: &Token, h: CK_SESSION_HANDLE) -> Result<()> {
+        let st = t.state.read();
+        if st.login != Login::User(USER.into()) || st.principal(h) != USER {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(())
+    }
+
+    /// The store row of `who` ("so", "user" or a named principal); an
+    /// invalid name is `CKR_PIN_INCORRECT`, as at login.
+    fn pin_row(who: &str) -> Result<String> {
+        if who == crate::principal::SO {
+            return Ok(crate::principal::SO.to_string());
+        }
+        let name = principals::login_name(who.as_bytes()).map_err(|_| Error::PinIncorrect)?;
+        Ok(principals::row_name(&name))
+    }
+
+    /// Checks the PIN of `who` ("so", "user" or a named principal) for a
+    /// service that authenticates its callers itself (the console's
+    /// sign-in): a failure counts towards `who`'s lock-out and the outcome is
+    /// recorded as `function` with `reason`, as a login is, but nobody is
+    /// logged in by it. Only on a service session (the token owner's, acting
+    /// for nobody else; `CKR_USER_NOT_LOGGED_IN` otherwise). A wrong PIN or
+    /// an unknown name is `CKR_PIN_INCORRECT`, a locked principal
+    /// `CKR_PIN_LOCKED`. Not reachable through the C interface.
+    pub fn service_check_pin(
+        &self,
+        h: CK_SESSION_HANDLE,
+        who: &str,
+        pin: &[u8],
+        function: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let (_, t) = self.session(h)?;
+        Self::check_service(t, h)?;
+        let row = Self::pin_row(who)?;
+        let rec = AuditRecord::management(function, who, h).with_reason(reason);
+        match t.change_pin_check(&row, pin, &rec) {
+            Err(Error::UserPinNotInitialized) => Err(Error::PinIncorrect),
+            r => r,
+        }
+    }
+
+    /// Sets named principal `name`'s PIN (which clears its lock-out) for a
+    /// service, on the SO's authority: `so_pin` is checked first as
+    /// [`Module::service_check_pin`] checks a PIN, and the change is recorded
+    /// as the SO's. Only on a service session. Not reachable through the C
+    /// interface.
+    pub fn service_set_principal_pin(
+        &self,
+        h: CK_SESSION_HANDLE,
+        name: &str,
+        new_pin: &[u8],
+        so_pin: &[u8],
+        reason: &str,
+    ) -> Result<()> {
+        let so = crate::principal::SO;
+        self.service_check_pin(h, so, so_pin, "C_SetAttributeValue", reason)?;
+        let (_, t) = self.session(h)?;
+        let rec = AuditRecord::management("C_SetAttributeValue", so, h).with_reason(reason);
+        t.set_principal_pin(name, new_pin, &rec)
+    }
+
+    /// The failed sign-ins of `who` ("user" or a named principal) and
+    /// whether it is locked out; `None` when there is no such principal.
+    /// Only on a service session.
+    pub fn service_pin_status(
+        &self,
+        h: CK_SESSION_HANDLE,
+        who: &str,
+    ) -> Result<Option<(u32, bool)>> {
+        let (_, t) = self.session(h)?;
+        Self::check_service(t, h)?;
+        t.pin_status(&Self::pin_row(who)?)
+    }
+
     /// A secret of the service, derived from the token master key with
     /// `label` and `parts` (HKDF, then HMAC-SHA256 over the length-prefixed
     /// parts): the same inputs give the same 32 bytes on this token, nobody

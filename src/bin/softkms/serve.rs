@@ -46,6 +46,12 @@ pub(crate) struct ServeArgs {
     /// may be uninitialized (a client initializes it with C_InitToken).
     #[arg(long)]
     pkcs11_only: bool,
+    /// No web console under /console (docs/console.md).
+    #[arg(long)]
+    no_console: bool,
+    /// Minutes without a request after which a console session ends.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    console_idle_minutes: u64,
     /// Read the owner's PIN from this file (its first line; the file must
     /// be readable by its owner alone) instead of SOFTKMS_PIN.
     #[arg(long)]
@@ -87,6 +93,17 @@ pub(crate) enum AccessKeyCmd {
         /// The access key id.
         id: String,
     },
+    /// Make an access key inactive: requests signed with it are refused
+    /// until it is made active again.
+    Disable {
+        /// The access key id.
+        id: String,
+    },
+    /// Make an inactive access key active again.
+    Enable {
+        /// The access key id.
+        id: String,
+    },
 }
 
 fn principal(name: &str) -> Result<Principal, softkms::api::Error> {
@@ -117,6 +134,8 @@ pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
             client_ca: a.pkcs11_client_ca,
         },
         aws_api: !a.pkcs11_only,
+        console: (!a.no_console && !a.pkcs11_only)
+            .then(|| std::time::Duration::from_secs(a.console_idle_minutes * 60)),
     };
     let scheme = if settings.tls.is_some() {
         "https"
@@ -173,6 +192,7 @@ pub(crate) fn access_key(c: &Ctx, cmd: AccessKeyCmd) -> Outcome {
                         "AccessKeyId": k.id,
                         "Principal": k.principal.name(),
                         "Created": k.created.to_rfc3339(),
+                        "Status": if k.active { "Active" } else { "Inactive" },
                     })
                 })
                 .collect();
@@ -180,10 +200,11 @@ pub(crate) fn access_key(c: &Ctx, cmd: AccessKeyCmd) -> Outcome {
                 keys.iter()
                     .map(|k| {
                         format!(
-                            "{}  {:<20} {}",
+                            "{}  {:<20} {}  {}",
                             k.id,
                             k.principal.name(),
-                            k.created.to_rfc3339()
+                            k.created.to_rfc3339(),
+                            if k.active { "active" } else { "inactive" }
                         )
                     })
                     .collect()
@@ -194,6 +215,15 @@ pub(crate) fn access_key(c: &Ctx, cmd: AccessKeyCmd) -> Outcome {
             c.print(
                 &serde_json::json!({ "AccessKeyId": id, "deleted": true }),
                 || vec![format!("access key {id} deleted")],
+            );
+        }
+        AccessKeyCmd::Disable { id: ref id_ } | AccessKeyCmd::Enable { id: ref id_ } => {
+            let (id, active) = (id_.clone(), matches!(cmd, AccessKeyCmd::Enable { .. }));
+            let k = t.set_access_key_active(&id, active)?;
+            let status = if k.active { "Active" } else { "Inactive" };
+            c.print(
+                &serde_json::json!({ "AccessKeyId": k.id, "Status": status }),
+                || vec![format!("access key {}: {}", k.id, status.to_lowercase())],
             );
         }
     }
