@@ -173,6 +173,10 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let id = request_id();
+    let path = req.uri().path();
+    if path == super::console::PREFIX || path.starts_with(&format!("{}/", super::console::PREFIX)) {
+        return super::console::handle(state, peer, req).await;
+    }
     let (head, body) = req.into_parts();
     if head.method != hyper::Method::POST || head.uri.path() != "/" {
         let e = AwsError {
@@ -324,33 +328,54 @@ fn answer(state: &State, p: &Parts, request_id: &str) -> Result<Vec<u8>, AwsErro
         record_unauthenticated(state, p, &op, Some(&key_id), &e, request_id);
         return Err(e);
     }
+    let via = format!("request {request_id} from {}; access key {key_id}", p.peer);
+    let value = run_recorded(
+        state,
+        &token,
+        &principal,
+        &p.operation,
+        Input::parse(&p.body),
+        &via,
+    )?;
+    serde_json::to_vec(&value).map_err(|e| AwsError::internal(e.to_string()))
+}
+
+/// Runs `operation` with `input` on `token` (a session acting for
+/// `principal`) and records the request in the audit log: `via` (how it
+/// came: request id, source, access key or console session) starts the
+/// record's reason, the outcome ends it.
+pub(crate) fn run_recorded(
+    state: &State,
+    token: &crate::api::Token,
+    principal: &Principal,
+    operation: &str,
+    input: Result<Input, AwsError>,
+    via: &str,
+) -> Result<serde_json::Value, AwsError> {
     let mut call = Call {
-        token: &token,
-        principal: &principal,
+        token,
+        principal,
         naming: &state.settings.naming,
         key: None,
         alias: None,
         policy_writes: &state.policy_writes,
     };
-    let r = Input::parse(&p.body).and_then(|input| call.run(&p.operation, &input));
+    let r = input.and_then(|input| call.run(operation, &input));
     let (rv, outcome) = match &r {
         Ok(_) => (0, "ok".to_string()),
         Err(e) => (e.rv, reason_text(e)),
     };
-    let reason = format!(
-        "request {request_id} from {}; access key {key_id}; {outcome}",
-        p.peer
-    );
+    let reason = format!("{via}; {outcome}");
     let key = call.key.as_ref().map(|k| k.as_str().to_string());
     let reason = match (&key, &call.alias) {
         (None, Some(alias)) => format!("{reason}; key named {alias}"),
         _ => reason,
     };
+    let op = format!("kms:{operation}");
     if let Err(err) = token.record_request(&op, key.as_deref(), rv, &reason) {
         // What the request changed is recorded with the change by the module;
         // this record of the request itself is what is lost.
-        log::error!("serve: cannot audit request {request_id}: {err}");
+        log::error!("serve: cannot audit {op} ({via}): {err}");
     }
-    let value = r?;
-    serde_json::to_vec(&value).map_err(|e| AwsError::internal(e.to_string()))
+    r
 }

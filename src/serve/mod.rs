@@ -19,6 +19,7 @@
 //! ids and ARNs), [`sigv4`].
 
 pub mod aws_policy;
+mod console;
 mod ecdsa_der;
 mod errors;
 mod grants;
@@ -29,6 +30,7 @@ mod ops;
 mod pkcs11;
 pub mod sigv4;
 
+pub use console::DEFAULT_IDLE as DEFAULT_CONSOLE_IDLE;
 pub use names::Naming;
 #[doc(hidden)]
 pub use pkcs11::serve_stream as pkcs11_serve_stream;
@@ -90,6 +92,9 @@ pub struct Settings {
     /// serves PKCS#11 clients alone: it needs no owner PIN, and the token
     /// may be uninitialized (a client initializes it with `C_InitToken`).
     pub aws_api: bool,
+    /// The console under `/console` (`docs/console.md`), with the idle time
+    /// after which its sessions end; `None`: no console.
+    pub console: Option<Duration>,
 }
 
 /// What the request handlers share.
@@ -103,6 +108,8 @@ pub(crate) struct State {
     /// Held across each read-modify-write of a key policy (PutKeyPolicy,
     /// grants), so that two requests never lose each other's change.
     pub policy_writes: parking_lot::Mutex<()>,
+    /// The console's sessions, when it is on.
+    pub console: Option<console::Console>,
 }
 
 /// Why a token file may not be served: readable or writable by others.
@@ -238,11 +245,15 @@ pub fn run(
     } else {
         Some(start_pkcs11(&settings, true, pkcs11_ready)?)
     };
+    let console = settings
+        .console
+        .map(|idle| console::Console::new(idle, settings.tls.is_some()));
     let state = Arc::new(State {
         kms,
         anchor,
         settings,
         policy_writes: parking_lot::Mutex::new(()),
+        console,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

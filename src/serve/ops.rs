@@ -431,7 +431,7 @@ impl Call<'_> {
         Ok(json!({ "KeyMetadata": metadata(&m, self.naming) }))
     }
 
-    fn policy_from_aws(&self, doc: &str, key_arn: &str) -> Result<KeyPolicy, AwsError> {
+    pub(crate) fn policy_from_aws(&self, doc: &str, key_arn: &str) -> Result<KeyPolicy, AwsError> {
         if doc.len() > MAX_POLICY {
             return Err(constraint(
                 "Policy",

@@ -1,0 +1,754 @@
+//! The console (`docs/console.md`): server-rendered HTML pages under
+//! `/console` on the AWS API's listener, for the keys, their versions,
+//! policies, grants and audit records, and (for the SO) the principals and
+//! access keys.
+//!
+//! Sign-in checks a principal's PIN with the module (counted towards its
+//! lock-out, recorded); the console then keeps a session of its own (a
+//! random id in an `HttpOnly`, `SameSite=Strict` cookie, `Secure` under TLS)
+//! and runs each page on a token session acting for the principal, as the
+//! AWS API does for an access key: the key gate and policies apply to it,
+//! and every change is an AWS operation recorded in the audit log. Every
+//! form carries the session's CSRF token; no page has a script; the
+//! Content-Security-Policy allows nothing but the console's stylesheet.
+//!
+//! Layout: this file (sessions, requests, responses, routing), `html`
+//! (the page frame), `keys` (the keys table and key page, with their
+//! actions), `audit` (the audit view), `so` (the SO's pages), `chart` (SVG).
+
+mod audit;
+mod chart;
+mod html;
+mod keys;
+mod so;
+
+use super::State;
+use crate::api::Principal;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// Where the console lives.
+pub(crate) const PREFIX: &str = "/console";
+/// The default idle timeout of a console session.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(15 * 60);
+/// The longest a console session lasts, however busy.
+const MAX_AGE: Duration = Duration::from_secs(8 * 3600);
+/// The most console sessions at once.
+const MAX_SESSIONS: usize = 4096;
+/// The most PIN checks (each runs the PIN's KDF) at once.
+const MAX_SIGNINS: usize = 4;
+/// The most failed sign-ins from one address in a minute; more are refused
+/// unchecked (429), so that a flood neither runs the KDF nor fills the audit
+/// log.
+const MAX_FAILED_SIGNINS: u32 = 30;
+/// The most addresses whose failures are counted at once.
+const MAX_FAILING_ADDRESSES: usize = 4096;
+/// The largest form read (a 32 KiB policy, percent-encoded).
+const MAX_FORM: usize = 128 * 1024;
+/// How long a client may take to send a form.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The session cookie (plain HTTP) and its `__Host-` form (TLS).
+const COOKIE: &str = "softkms_console";
+/// The sign-in form's double-submit cookie.
+const SIGNIN_COOKIE: &str = "softkms_console_signin";
+/// The Content-Security-Policy of every response: nothing but our
+/// stylesheet, forms to ourselves, no frames.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The console's stylesheet.
+const CSS: &str = include_str!("console.css");
+
+/// One signed-in console session.
+struct Session {
+    who: Principal,
+    csrf: String,
+    created: Instant,
+    last: Instant,
+}
+
+/// The console's state: its sessions.
+pub(crate) struct Console {
+    sessions: parking_lot::Mutex<HashMap<String, Session>>,
+    signins: AtomicUsize,
+    /// Per source address: the minute and its failed sign-ins.
+    failures: parking_lot::Mutex<HashMap<std::net::IpAddr, (i64, u32)>>,
+    idle: Duration,
+    tls: bool,
+}
+
+impl Console {
+    /// A console whose sessions end after `idle` without a request; `tls`:
+    /// the listener speaks TLS (cookies are `Secure`).
+    pub(crate) fn new(idle: Duration, tls: bool) -> Console {
+        Console {
+            sessions: parking_lot::Mutex::new(HashMap::new()),
+            signins: AtomicUsize::new(0),
+            failures: parking_lot::Mutex::new(HashMap::new()),
+            idle,
+            tls,
+        }
+    }
+
+    fn cookie_name(&self) -> String {
+        if self.tls {
+            format!("__Host-{COOKIE}")
+        } else {
+            COOKIE.to_string()
+        }
+    }
+
+    /// A `Set-Cookie` value: `value` for `name`, or its removal.
+    fn set_cookie(&self, name: &str, value: Option<&str>) -> String {
+        let (path, secure) = if self.tls {
+            ("/", "; Secure")
+        } else {
+            (PREFIX, "")
+        };
+        match value {
+            Some(v) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Strict{secure}"),
+            None => format!("{name}=; Path={path}; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        }
+    }
+
+    /// The session of cookie value `id`, still alive (its idle time restarts).
+    fn session(&self, id: &str) -> Option<(Principal, String)> {
+        let mut map = self.sessions.lock();
+        let now = Instant::now();
+        let alive = map
+            .get(id)
+            .is_some_and(|s| now - s.last < self.idle && now - s.created < MAX_AGE);
+        if !alive {
+            map.remove(id);
+            return None;
+        }
+        let s = map.get_mut(id)?;
+        s.last = now;
+        Some((s.who.clone(), s.csrf.clone()))
+    }
+
+    /// Starts a session for `who`; `None` when the table is full.
+    fn start(&self, who: Principal) -> Option<String> {
+        let id = random_token()?;
+        let csrf = random_token()?;
+        let mut map = self.sessions.lock();
+        let now = Instant::now();
+        if map.len() >= MAX_SESSIONS {
+            map.retain(|_, s| now - s.last < self.idle && now - s.created < MAX_AGE);
+            if map.len() >= MAX_SESSIONS {
+                return None;
+            }
+        }
+        map.insert(
+            id.clone(),
+            Session {
+                who,
+                csrf,
+                created: now,
+                last: now,
+            },
+        );
+        Some(id)
+    }
+
+    fn end(&self, id: &str) {
+        self.sessions.lock().remove(id);
+    }
+
+    /// Whether `ip` may try to sign in now (fewer than
+    /// [`MAX_FAILED_SIGNINS`] failures this minute).
+    fn may_try(&self, ip: std::net::IpAddr) -> bool {
+        let minute = crate::api::Timestamp::now().unix() / 60;
+        let map = self.failures.lock();
+        map.get(&ip)
+            .is_none_or(|(m, n)| *m != minute || *n < MAX_FAILED_SIGNINS)
+    }
+
+    /// Counts a failed sign-in from `ip`.
+    fn failed(&self, ip: std::net::IpAddr) {
+        let minute = crate::api::Timestamp::now().unix() / 60;
+        let mut map = self.failures.lock();
+        if map.len() >= MAX_FAILING_ADDRESSES {
+            map.retain(|_, (m, _)| *m == minute);
+        }
+        if map.len() >= MAX_FAILING_ADDRESSES {
+            return;
+        }
+        let e = map.entry(ip).or_insert((minute, 0));
+        if e.0 != minute {
+            *e = (minute, 0);
+        }
+        e.1 = e.1.saturating_add(1);
+    }
+}
+
+/// 32 random bytes in hex; `None` when the random source fails.
+fn random_token() -> Option<String> {
+    let mut b = [0u8; 32];
+    crate::crypto::random(&mut b).ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Whether two secrets are equal, in time independent of where they differ.
+fn same(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A form's fields (`application/x-www-form-urlencoded`), wiped when
+/// dropped: they may hold PINs.
+pub(crate) struct Form(Vec<(String, Zeroizing<String>)>);
+
+impl Form {
+    /// Parses a form body or a query string; `None` when it is not valid
+    /// percent-encoded UTF-8.
+    fn parse(text: &[u8]) -> Option<Form> {
+        let mut out = Vec::new();
+        for pair in text.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let mut it = pair.splitn(2, |b| *b == b'=');
+            let k = decode(it.next().unwrap_or_default())?;
+            let v = decode(it.next().unwrap_or_default())?;
+            out.push((k.to_string(), v));
+        }
+        Some(Form(out))
+    }
+
+    /// The first value of field `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name`, trimmed, or "".
+    pub(crate) fn text(&self, name: &str) -> &str {
+        self.get(name).map_or("", str::trim)
+    }
+}
+
+/// Percent-decoding with `+` as space.
+fn decode(raw: &[u8]) -> Option<Zeroizing<String>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(raw.len()));
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = raw.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    let text = std::str::from_utf8(&out).ok()?;
+    Some(Zeroizing::new(text.to_string()))
+}
+
+/// Percent-encoding of a URL path segment or query value.
+pub(crate) fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One console request, as the pages see it.
+pub(crate) struct Req {
+    /// GET or POST.
+    pub post: bool,
+    /// The path below `/console` ("" for the console itself).
+    pub path: String,
+    /// The query's fields.
+    pub query: Form,
+    /// The form's fields (POST).
+    pub form: Form,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// The signed-in principal of a request, with its CSRF token.
+pub(crate) struct Who {
+    /// Who.
+    pub principal: Principal,
+    /// The token every form of this session carries.
+    pub csrf: String,
+}
+
+impl Who {
+    /// Whether this is the SO.
+    pub(crate) fn is_so(&self) -> bool {
+        matches!(self.principal, Principal::SecurityOfficer)
+    }
+
+    /// The principal's name as the pages show it.
+    pub(crate) fn name(&self) -> &str {
+        match self.principal {
+            Principal::SecurityOfficer => "SO",
+            ref p => p.name(),
+        }
+    }
+
+    /// How a request of this session is named in the audit log.
+    pub(crate) fn via(&self, req: &Req) -> String {
+        format!(
+            "console session of {} from {}",
+            self.principal.name(),
+            req.peer
+        )
+    }
+}
+
+/// A response: a page, a redirect or the stylesheet.
+pub(crate) struct Page {
+    status: u16,
+    body: String,
+    content_type: &'static str,
+    location: Option<String>,
+    cookies: Vec<String>,
+}
+
+impl Page {
+    /// An HTML page.
+    pub(crate) fn html(status: u16, body: maud::Markup) -> Page {
+        Page {
+            status,
+            body: body.into_string(),
+            content_type: "text/html; charset=utf-8",
+            location: None,
+            cookies: Vec::new(),
+        }
+    }
+
+    /// 303 See Other to `path` (below `/console`).
+    pub(crate) fn redirect(path: &str) -> Page {
+        Page {
+            status: 303,
+            body: String::new(),
+            content_type: "text/plain; charset=utf-8",
+            location: Some(format!("{PREFIX}{path}")),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn with_cookie(mut self, c: String) -> Page {
+        self.cookies.push(c);
+        self
+    }
+}
+
+/// Answers a request under `/console`.
+pub(crate) async fn handle(
+    state: Arc<State>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let Some(console) = state.console.as_ref() else {
+        return respond(html::not_found(None));
+    };
+    let (head, body) = req.into_parts();
+    let post = match head.method {
+        hyper::Method::GET | hyper::Method::HEAD => false,
+        hyper::Method::POST => true,
+        _ => {
+            let mut r = respond(html::error_page(
+                405,
+                None,
+                "Method not allowed",
+                "The console answers GET and POST.",
+            ));
+            r.headers_mut().insert(
+                hyper::header::ALLOW,
+                hyper::header::HeaderValue::from_static("GET, POST"),
+            );
+            return r;
+        }
+    };
+    let path = head.uri.path();
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return respond(html::not_found(None));
+    };
+    let rest = rest.trim_end_matches('/').to_string();
+    if rest == "/static/console.css" {
+        return respond(Page {
+            status: 200,
+            body: CSS.to_string(),
+            content_type: "text/css; charset=utf-8",
+            location: None,
+            cookies: Vec::new(),
+        });
+    }
+    let cookies = cookies(&head.headers);
+    let form = if post {
+        let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_FORM).collect()).await;
+        let bytes = match read {
+            Ok(Ok(b)) => Zeroizing::new(b.to_bytes().to_vec()),
+            Ok(Err(_)) => {
+                return respond(html::error_page(
+                    413,
+                    None,
+                    "Too large",
+                    "The form is larger than the console accepts.",
+                ))
+            }
+            Err(_) => {
+                return respond(html::error_page(
+                    408,
+                    None,
+                    "Too slow",
+                    "The form took too long to arrive.",
+                ))
+            }
+        };
+        match Form::parse(&bytes) {
+            Some(f) => f,
+            None => return respond(html::bad_request(None, "The form is not valid.")),
+        }
+    } else {
+        Form(Vec::new())
+    };
+    let Some(query) = Form::parse(head.uri.query().unwrap_or("").as_bytes()) else {
+        return respond(html::bad_request(None, "The query is not valid."));
+    };
+    // A POST from another site's page (an Origin that is not ours) is
+    // refused before anything else; SameSite=Strict and the CSRF token are
+    // the other two locks.
+    if post && !same_origin(&head.headers, console.tls) {
+        return respond(html::forbidden(
+            None,
+            "The form was sent from another site.",
+        ));
+    }
+    let req = Req {
+        post,
+        path: rest,
+        query,
+        form,
+        peer,
+    };
+    let state2 = Arc::clone(&state);
+    let page = tokio::task::spawn_blocking(move || route(&state2, &req, &cookies)).await;
+    match page {
+        Ok(p) => respond(p),
+        Err(e) => {
+            log::error!("console: a page failed: {e}");
+            respond(html::error_page(
+                500,
+                None,
+                "Internal error",
+                "The page failed; the server's log says why.",
+            ))
+        }
+    }
+}
+
+/// The cookies of a request, by name.
+fn cookies(headers: &hyper::HeaderMap) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for v in headers.get_all(hyper::header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for c in v.split(';') {
+            if let Some((k, v)) = c.trim().split_once('=') {
+                out.entry(k.to_string()).or_insert_with(|| v.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Whether a POST's `Origin` (when it has one) is this server: its host
+/// and port are the request's `Host`, its scheme ours.
+fn same_origin(headers: &hyper::HeaderMap, tls: bool) -> bool {
+    let Some(origin) = headers.get(hyper::header::ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Some(Ok(host))) = (
+        origin.to_str(),
+        headers.get(hyper::header::HOST).map(|h| h.to_str()),
+    ) else {
+        return false;
+    };
+    let scheme = if tls { "https://" } else { "http://" };
+    origin.strip_prefix(scheme) == Some(host)
+}
+
+/// The HTTP response of a page, with the headers every console response has.
+fn respond(p: Page) -> Response<Full<Bytes>> {
+    use hyper::header::{self, HeaderValue};
+    let mut r = Response::new(Full::new(Bytes::from(p.body)));
+    *r.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(p.content_type),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(l) = p.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::LOCATION, l);
+    }
+    for c in p.cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+/// Routes a request (on a blocking thread: pages call the module).
+fn route(state: &State, req: &Req, cookies: &HashMap<String, String>) -> Page {
+    let Some(console) = state.console.as_ref() else {
+        return html::not_found(None);
+    };
+    let path = req.path.as_str();
+    if path == "/signin" {
+        return sign_in(state, console, req, cookies);
+    }
+    let sid = cookies.get(&console.cookie_name());
+    let who = sid
+        .and_then(|id| console.session(id))
+        .map(|(principal, csrf)| Who { principal, csrf });
+    let Some(who) = who else {
+        return if req.post {
+            html::forbidden(None, "You are not signed in (or your session ended).")
+        } else {
+            Page::redirect("/signin")
+        };
+    };
+    if req.post {
+        let sent = req.form.get("csrf").unwrap_or("");
+        if !same(sent, &who.csrf) {
+            log::warn!(
+                "console: a form of {} from {} without its CSRF token: refused",
+                who.principal.name(),
+                req.peer
+            );
+            return html::forbidden(
+                Some(&who),
+                "The form did not carry this session's CSRF token.",
+            );
+        }
+    }
+    if path == "/signout" && req.post {
+        if let Some(id) = sid {
+            console.end(id);
+        }
+        let reason = format!("{}; ok", who.via(req));
+        if let Err(e) =
+            state
+                .anchor
+                .record_request_for(&who.principal, "console:SignOut", 0, &reason)
+        {
+            log::error!("console: cannot audit a sign-out: {e}");
+        }
+        return Page::redirect("/signin")
+            .with_cookie(console.set_cookie(&console.cookie_name(), None));
+    }
+    if path.is_empty() {
+        return Page::redirect(if who.is_so() { "/principals" } else { "/keys" });
+    }
+    if path == "/audit" && !req.post {
+        return audit::page(state, &who, req, None);
+    }
+    if let Some(rest) = path.strip_prefix("/keys") {
+        if who.is_so() {
+            return html::forbidden(
+                Some(&who),
+                "The SO manages principals and access keys; keys are their principals' to manage.",
+            );
+        }
+        return keys::route(state, &who, req, rest);
+    }
+    if path.starts_with("/principals") || path.starts_with("/access-keys") {
+        if !who.is_so() {
+            return html::forbidden(Some(&who), "These pages are the SO's.");
+        }
+        return so::route(state, &who, req, path);
+    }
+    html::not_found(Some(&who))
+}
+
+/// `GET`/`POST /console/signin`.
+fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String, String>) -> Page {
+    if !req.post {
+        let Some(token) = random_token() else {
+            return html::error_page(503, None, "Unavailable", "The random source failed.");
+        };
+        return Page::html(200, html::sign_in(&token, None, ""))
+            .with_cookie(console.set_cookie(SIGNIN_COOKIE, Some(&token)));
+    }
+    let expected = cookies.get(SIGNIN_COOKIE).map_or("", String::as_str);
+    let sent = req.form.get("csrf").unwrap_or("");
+    if expected.is_empty() || !same(sent, expected) {
+        return html::forbidden(
+            None,
+            "The sign-in form did not carry its CSRF token: load the sign-in page again.",
+        );
+    }
+    let so = req.form.get("role") == Some("so");
+    let name = req.form.text("name");
+    let principal = if so {
+        Principal::SecurityOfficer
+    } else if name == "user" {
+        Principal::User
+    } else {
+        Principal::Named(name.to_string())
+    };
+    let pin = crate::api::Pin::new(req.form.get("pin").unwrap_or("").as_bytes().to_vec());
+    let again = |status: u16, message: &str| {
+        Page::html(
+            status,
+            html::sign_in(sent, Some(message), if so { "" } else { name }),
+        )
+    };
+    if !so && name.is_empty() {
+        return again(400, "Give the principal's name (user for the token owner).");
+    }
+    if !console.may_try(req.peer.ip()) {
+        return again(
+            429,
+            "Too many failed sign-ins from your address: wait a minute before trying again.",
+        );
+    }
+    // Each check runs the PIN's KDF: a few at a time.
+    if console.signins.fetch_add(1, Ordering::SeqCst) >= MAX_SIGNINS {
+        console.signins.fetch_sub(1, Ordering::SeqCst);
+        return again(503, "The server is busy signing others in: try again.");
+    }
+    let reason = format!("console sign-in from {}", req.peer);
+    let checked = state
+        .anchor
+        .verify_pin(&principal, &pin, "console:SignIn", &reason);
+    console.signins.fetch_sub(1, Ordering::SeqCst);
+    if checked.is_err() {
+        console.failed(req.peer.ip());
+    }
+    match checked {
+        Ok(()) => {}
+        Err(e) if e.kind() == crate::api::ErrorKind::PinLocked => {
+            return again(
+                401,
+                "Sign-in failed: this principal is locked out after too many wrong PINs; the SO resets its PIN.",
+            )
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                crate::api::ErrorKind::PinIncorrect | crate::api::ErrorKind::InvalidInput
+            ) =>
+        {
+            return again(401, "Sign-in failed: wrong name or PIN.")
+        }
+        Err(e) => {
+            log::error!("console: sign-in check failed: {e}");
+            return again(500, "Sign-in failed: the server could not check the PIN.");
+        }
+    }
+    let so = matches!(principal, Principal::SecurityOfficer);
+    let Some(id) = console.start(principal) else {
+        return again(503, "Too many console sessions are open: try again later.");
+    };
+    Page::redirect(if so { "/principals" } else { "/keys" })
+        .with_cookie(console.set_cookie(&console.cookie_name(), Some(&id)))
+        .with_cookie(console.set_cookie(SIGNIN_COOKIE, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_decode_and_refuse_bad_encoding() {
+        let f = Form::parse(b"a=1&b=x+y%21&c=&d").unwrap_or(Form(Vec::new()));
+        assert_eq!(f.get("a"), Some("1"));
+        assert_eq!(f.get("b"), Some("x y!"));
+        assert_eq!(f.get("c"), Some(""));
+        assert_eq!(f.get("d"), Some(""));
+        assert_eq!(f.get("e"), None);
+        assert!(Form::parse(b"a=%zz").is_none());
+        assert!(Form::parse(b"a=%4").is_none());
+        assert!(Form::parse(b"a=%ff").is_none());
+        assert_eq!(encode("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn sessions_expire_and_end() {
+        let c = Console::new(Duration::from_millis(50), false);
+        let id = c.start(Principal::User).unwrap_or_default();
+        assert!(c.session(&id).is_some());
+        assert!(c.session("nope").is_none());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(c.session(&id).is_none(), "idle timeout");
+        let id = c.start(Principal::User).unwrap_or_default();
+        c.end(&id);
+        assert!(c.session(&id).is_none());
+    }
+
+    #[test]
+    fn cookies_are_strict() {
+        let plain = Console::new(DEFAULT_IDLE, false);
+        let c = plain.set_cookie(COOKIE, Some("x"));
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"));
+        assert!(!c.contains("Secure"));
+        let tls = Console::new(DEFAULT_IDLE, true);
+        assert_eq!(tls.cookie_name(), "__Host-softkms_console");
+        let c = tls.set_cookie(&tls.cookie_name(), Some("x"));
+        assert!(c.contains("; Secure") && c.contains("Path=/;"));
+    }
+
+    #[test]
+    fn origins_must_be_ours() {
+        let mut h = hyper::HeaderMap::new();
+        assert!(same_origin(&h, false));
+        h.insert(
+            hyper::header::HOST,
+            "127.0.0.1:8470".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        h.insert(
+            hyper::header::ORIGIN,
+            "http://127.0.0.1:8470"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(same_origin(&h, false));
+        assert!(!same_origin(&h, true));
+        h.insert(
+            hyper::header::ORIGIN,
+            "http://evil.example"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(!same_origin(&h, false));
+        h.insert(
+            hyper::header::ORIGIN,
+            "null".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(!same_origin(&h, false));
+    }
+}
