@@ -437,3 +437,58 @@ fn the_so_resets_a_pin_only_with_its_own_pin_again() {
     assert_eq!(bob.sign_in("bob", "bob-new-pin").status, 303);
     assert!(!s.stderr_text().contains("bob-new-pin"));
 }
+
+#[test]
+fn under_tls_the_cookies_are_secure_and_host_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Token::ready();
+    let owner = t.access_key("user");
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (t.path("cert.pem"), t.path("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = t.serve_local(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ck.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let mut c = Client::new(s.addr(), owner, Some((config, "localhost".to_string())));
+    let host = s.addr();
+    let get = format!("GET /console/signin HTTP/1.1\r\nhost: {host}\r\n\r\n");
+    let r = c.send_raw(get.as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    let set = r.header("set-cookie").unwrap().to_string();
+    assert!(set.starts_with("__Host-softkms_console_signin="), "{set}");
+    assert!(set.contains("; Secure") && set.contains("Path=/;"), "{set}");
+    let token = set.split(';').next().unwrap().split_once('=').unwrap().1;
+    let body = format!("csrf={token}&role=principal&name=alice&pin=alice-pin");
+    let post = format!(
+        "POST /console/signin HTTP/1.1\r\nhost: {host}\r\ncookie: \
+         __Host-softkms_console_signin={token}\r\ncontent-type: \
+         application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let r = c.send_raw(post.as_bytes()).unwrap();
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let session = r
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("__Host-softkms_console="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/;"] {
+        assert!(session.contains(attr), "{session}");
+    }
+}

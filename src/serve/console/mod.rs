@@ -96,12 +96,18 @@ impl Console {
         }
     }
 
-    fn cookie_name(&self) -> String {
+    /// The name of cookie `base`: with the `__Host-` prefix under TLS (the
+    /// browser then keeps it to this host, `Secure`, path `/`).
+    fn cookie(&self, base: &str) -> String {
         if self.tls {
-            format!("__Host-{COOKIE}")
+            format!("__Host-{base}")
         } else {
-            COOKIE.to_string()
+            base.to_string()
         }
+    }
+
+    fn cookie_name(&self) -> String {
+        self.cookie(COOKIE)
     }
 
     /// A `Set-Cookie` value: `value` for `name`, or its removal.
@@ -601,9 +607,11 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
             return html::error_page(503, None, "Unavailable", "The random source failed.");
         };
         return Page::html(200, html::sign_in(&token, None, ""))
-            .with_cookie(console.set_cookie(SIGNIN_COOKIE, Some(&token)));
+            .with_cookie(console.set_cookie(&console.cookie(SIGNIN_COOKIE), Some(&token)));
     }
-    let expected = cookies.get(SIGNIN_COOKIE).map_or("", String::as_str);
+    let expected = cookies
+        .get(&console.cookie(SIGNIN_COOKIE))
+        .map_or("", String::as_str);
     let sent = req.form.get("csrf").unwrap_or("");
     if expected.is_empty() || !same(sent, expected) {
         return html::forbidden(
@@ -676,7 +684,7 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
     };
     Page::redirect(if so { "/principals" } else { "/keys" })
         .with_cookie(console.set_cookie(&console.cookie_name(), Some(&id)))
-        .with_cookie(console.set_cookie(SIGNIN_COOKIE, None))
+        .with_cookie(console.set_cookie(&console.cookie(SIGNIN_COOKIE), None))
 }
 
 #[cfg(test)]
