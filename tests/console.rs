@@ -199,7 +199,7 @@ fn sign_in_sets_a_strict_session_cookie_and_pages_carry_the_security_headers() {
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
         ("cache-control", "no-store"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         assert!(
             page.header(h).is_some_and(|v| v.contains(want)),

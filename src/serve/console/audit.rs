@@ -6,7 +6,7 @@
 use super::chart::{uses_per_hour, Bar};
 use super::html::{self, layout, time};
 use super::{encode, Page, Req, Who, PREFIX};
-use crate::api::{AuditQuery, AuditRecord, KeyMetadata, Principal, Timestamp};
+use crate::api::{AuditCategory, AuditQuery, AuditRecord, KeyMetadata, Principal, Timestamp};
 use crate::serve::names::aws_key_id;
 use crate::serve::State;
 use maud::{html, PreEscaped};
@@ -147,20 +147,28 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
         }
     };
     let kept: Vec<&AuditRecord> = all.iter().filter(|r| filter.keeps(r)).collect();
+    // The charts count uses of keys (the gate's records), not the requests
+    // and management records around them: a refused API request is one
+    // refused use, not two.
+    let uses: Vec<&AuditRecord> = kept
+        .iter()
+        .copied()
+        .filter(|r| r.category() == AuditCategory::Data)
+        .collect();
     let from_hour = filter.since.unix().div_euclid(3600) * 3600;
     let to_hour = filter.until.unix().div_euclid(3600) * 3600;
     let from_hour = from_hour.max(to_hour - (MAX_HOURS - 1) * 3600);
     let by_operation = uses_per_hour(
         "chart-operation",
         "Uses per hour by operation",
-        &bars(&kept, |r| r.function().to_string()),
+        &bars(&uses, |r| r.function().to_string()),
         from_hour,
         to_hour,
     );
     let by_principal = uses_per_hour(
         "chart-principal",
         "Uses per hour by principal",
-        &bars(&kept, |r| match r.principal() {
+        &bars(&uses, |r| match r.principal() {
             "" => "(unauthenticated)".to_string(),
             p => p.to_string(),
         }),
@@ -179,7 +187,8 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
     let mut operations: Vec<&str> = all.iter().map(AuditRecord::function).collect();
     operations.sort_unstable();
     operations.dedup();
-    let refused_total: u64 = kept
+    let uses_total: u64 = uses.iter().map(|r| r.count()).sum();
+    let refused_total: u64 = uses
         .iter()
         .filter(|r| r.result_code() != 0)
         .map(|r| r.count())
@@ -250,7 +259,7 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
         }
         section #charts aria-labelledby="charts-h" {
             h2 #charts-h { "Uses per hour" }
-            p { (kept.len()) " records, " (refused_total) " refused uses (marked in red)." }
+            p { (uses_total) " uses of keys in the period, " (refused_total) " of them refused (in red, marked above their hour). Requests and management records are in the table below." }
             figure { (PreEscaped(by_operation)) figcaption { "By operation" } }
             figure { (PreEscaped(by_principal)) figcaption { "By principal" } }
         }

@@ -44,12 +44,17 @@ const MAX_AGE: Duration = Duration::from_secs(8 * 3600);
 const MAX_SESSIONS: usize = 4096;
 /// The most PIN checks (each runs the PIN's KDF) at once.
 const MAX_SIGNINS: usize = 4;
-/// The most failed sign-ins from one address in a minute; more are refused
-/// unchecked (429), so that a flood neither runs the KDF nor fills the audit
-/// log.
-const MAX_FAILED_SIGNINS: u32 = 30;
-/// The most addresses whose failures are counted at once.
-const MAX_FAILING_ADDRESSES: usize = 4096;
+/// The most failed sign-ins naming one principal in a minute, from
+/// anywhere; more are refused unchecked (429). The module's lock-out stops
+/// guessing a principal's PIN; this stops a flood from running the PIN's KDF
+/// and filling the audit log with one name's failures, without letting
+/// anybody keep others from signing in.
+const MAX_FAILED_SIGNINS_PER_NAME: u32 = 30;
+/// The most failed sign-ins of all names in a minute (a flood that cycles
+/// through names); more are refused unchecked until the minute is over.
+const MAX_FAILED_SIGNINS: u32 = 300;
+/// The most names whose failures are counted at once.
+const MAX_FAILING_NAMES: usize = 4096;
 /// The largest form read (a 32 KiB policy, percent-encoded).
 const MAX_FORM: usize = 128 * 1024;
 /// How long a client may take to send a form.
@@ -77,8 +82,9 @@ struct Session {
 pub(crate) struct Console {
     sessions: parking_lot::Mutex<HashMap<String, Session>>,
     signins: AtomicUsize,
-    /// Per source address: the minute and its failed sign-ins.
-    failures: parking_lot::Mutex<HashMap<std::net::IpAddr, (i64, u32)>>,
+    /// Failed sign-ins this minute: the minute, the count of all, and the
+    /// count per name.
+    failures: parking_lot::Mutex<Failures>,
     idle: Duration,
     tls: bool,
 }
@@ -90,7 +96,7 @@ impl Console {
         Console {
             sessions: parking_lot::Mutex::new(HashMap::new()),
             signins: AtomicUsize::new(0),
-            failures: parking_lot::Mutex::new(HashMap::new()),
+            failures: parking_lot::Mutex::new(Failures::default()),
             idle,
             tls,
         }
@@ -167,30 +173,45 @@ impl Console {
         self.sessions.lock().remove(id);
     }
 
-    /// Whether `ip` may try to sign in now (fewer than
-    /// [`MAX_FAILED_SIGNINS`] failures this minute).
-    fn may_try(&self, ip: std::net::IpAddr) -> bool {
-        let minute = crate::api::Timestamp::now().unix() / 60;
-        let map = self.failures.lock();
-        map.get(&ip)
-            .is_none_or(|(m, n)| *m != minute || *n < MAX_FAILED_SIGNINS)
+    /// Whether a sign-in naming `name` may be checked now.
+    fn may_try(&self, name: &str) -> bool {
+        let mut f = self.failures.lock();
+        f.roll();
+        f.all < MAX_FAILED_SIGNINS
+            && f.by_name
+                .get(name)
+                .is_none_or(|n| *n < MAX_FAILED_SIGNINS_PER_NAME)
     }
 
-    /// Counts a failed sign-in from `ip`.
-    fn failed(&self, ip: std::net::IpAddr) {
+    /// Counts a failed sign-in naming `name`.
+    fn failed(&self, name: &str) {
+        let mut f = self.failures.lock();
+        f.roll();
+        f.all = f.all.saturating_add(1);
+        if f.by_name.len() < MAX_FAILING_NAMES || f.by_name.contains_key(name) {
+            let n = f.by_name.entry(name.to_string()).or_insert(0);
+            *n = n.saturating_add(1);
+        }
+    }
+}
+
+/// Failed sign-ins in the current minute.
+#[derive(Default)]
+struct Failures {
+    minute: i64,
+    all: u32,
+    by_name: HashMap<String, u32>,
+}
+
+impl Failures {
+    /// Starts counting afresh when the minute is over.
+    fn roll(&mut self) {
         let minute = crate::api::Timestamp::now().unix() / 60;
-        let mut map = self.failures.lock();
-        if map.len() >= MAX_FAILING_ADDRESSES {
-            map.retain(|_, (m, _)| *m == minute);
+        if minute != self.minute {
+            self.minute = minute;
+            self.all = 0;
+            self.by_name.clear();
         }
-        if map.len() >= MAX_FAILING_ADDRESSES {
-            return;
-        }
-        let e = map.entry(ip).or_insert((minute, 0));
-        if e.0 != minute {
-            *e = (minute, 0);
-        }
-        e.1 = e.1.saturating_add(1);
     }
 }
 
@@ -511,9 +532,11 @@ fn respond(p: Page) -> Response<Full<Bytes>> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Not `no-referrer`: with it a browser sends `Origin: null` on the
+    // console's own forms, which the origin check refuses.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(l) = p.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
@@ -638,10 +661,11 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
     if !so && name.is_empty() {
         return again(400, "Give the principal's name (user for the token owner).");
     }
-    if !console.may_try(req.peer.ip()) {
+    let limited = principal.name().to_string();
+    if !console.may_try(&limited) {
         return again(
             429,
-            "Too many failed sign-ins from your address: wait a minute before trying again.",
+            "Too many failed sign-ins: wait a minute before trying again.",
         );
     }
     // Each check runs the PIN's KDF: a few at a time.
@@ -650,12 +674,15 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
         return again(503, "The server is busy signing others in: try again.");
     }
     let reason = format!("console sign-in from {}", req.peer);
+    // On a session of its own: the KDF must not hold the owner's session,
+    // which authenticates the API's requests.
     let checked = state
-        .anchor
-        .verify_pin(&principal, &pin, "console:SignIn", &reason);
+        .kms
+        .token(state.settings.slot)
+        .and_then(|t| t.verify_pin(&principal, &pin, "console:SignIn", &reason));
     console.signins.fetch_sub(1, Ordering::SeqCst);
     if checked.is_err() {
-        console.failed(req.peer.ip());
+        console.failed(&limited);
     }
     match checked {
         Ok(()) => {}
