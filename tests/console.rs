@@ -43,11 +43,15 @@ impl Browser {
         } else {
             format!("cookie: {}\r\n", cookie.join("; "))
         };
-        let host = self.addr;
+        let host = if extra.starts_with("host:") {
+            String::new()
+        } else {
+            format!("host: {}\r\n", self.addr)
+        };
         let req = match form {
-            None => format!(
-                "GET {path} HTTP/1.1\r\nhost: {host}\r\n{cookie}{extra}connection: close\r\n\r\n"
-            ),
+            None => {
+                format!("GET {path} HTTP/1.1\r\n{host}{cookie}{extra}connection: close\r\n\r\n")
+            }
             Some(fields) => {
                 let body: Vec<String> = fields
                     .iter()
@@ -55,7 +59,7 @@ impl Browser {
                     .collect();
                 let body = body.join("&");
                 format!(
-                    "POST {path} HTTP/1.1\r\nhost: {host}\r\n{cookie}{extra}content-type: \
+                    "POST {path} HTTP/1.1\r\n{host}{cookie}{extra}content-type: \
                      application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: \
                      close\r\n\r\n{body}",
                     body.len()
@@ -423,6 +427,8 @@ fn the_so_resets_a_pin_only_with_its_own_pin_again() {
     );
     assert_eq!(r.status, 403);
     let mut bob = Browser::new(&s);
+    assert_eq!(bob.sign_in("bob", "bob-pin-1").status, 303);
+    let bobs_cookies = bob.cookies.clone();
     assert_eq!(bob.sign_in("bob", "bob-new-pin").status, 401);
     let r = so.post(
         "/console/principals/bob/pin",
@@ -436,6 +442,61 @@ fn the_so_resets_a_pin_only_with_its_own_pin_again() {
     assert_eq!(r.status, 303, "{}", text(&r));
     assert_eq!(bob.sign_in("bob", "bob-new-pin").status, 303);
     assert!(!s.stderr_text().contains("bob-new-pin"));
+    // The session signed in with the old PIN ended with the reset.
+    let mut old = Browser::new(&s);
+    old.cookies = bobs_cookies;
+    assert_eq!(old.get("/console/keys").status, 303);
+}
+
+#[test]
+fn the_console_never_makes_the_try_that_would_lock_a_pin() {
+    let (t, s) = served();
+    // max_pin_failures is 10: nine wrong SO PINs are tried and refused ...
+    let mut b = Browser::new(&s);
+    for _ in 0..9 {
+        assert_eq!(b.sign_in("SO", "not-the-so-pin").status, 401);
+    }
+    // ... the tenth is not tried, nor is the right PIN: it might be a guess.
+    for pin in ["not-the-so-pin", SO_PIN] {
+        let r = b.sign_in("SO", pin);
+        assert_eq!(r.status, 429, "{}", text(&r));
+        assert!(text(&r).contains("would lock"), "{}", text(&r));
+    }
+    // The SO is not locked out of the token: its PIN works elsewhere, which
+    // resets the count, and the console lets it in again.
+    t.ok(&["user", "list"]);
+    t.ok_with(
+        &[("SOFTKMS_NEW_PIN", "carol-pin-1")],
+        &["user", "add", "carol"],
+    );
+    assert_eq!(b.sign_in("SO", SO_PIN).status, 303);
+    // A name the token does not know is refused the same way.
+    let mut b = Browser::new(&s);
+    for _ in 0..9 {
+        assert_eq!(b.sign_in("nobody", "x-pin-1").status, 401);
+    }
+    assert_eq!(b.sign_in("nobody", "x-pin-1").status, 429);
+}
+
+#[test]
+fn the_console_answers_only_to_its_own_host_names() {
+    let (_t, s) = served();
+    let mut b = Browser::new(&s);
+    let port = s.addr().port();
+    // A web site's name pointed at this server (DNS rebinding) gets nothing.
+    let r = b.send(
+        "/console/signin",
+        None,
+        &format!("host: attacker.example:{port}\r\n"),
+    );
+    assert_eq!(r.status, 421, "{}", text(&r));
+    assert!(r.header("set-cookie").is_none());
+    let r = b.send(
+        "/console/signin",
+        None,
+        &format!("host: localhost:{port}\r\n"),
+    );
+    assert_eq!(r.status, 200);
 }
 
 #[test]

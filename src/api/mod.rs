@@ -140,8 +140,8 @@ pub use keys::{
 };
 pub use manage::IMPORT_KEY_LABEL;
 pub use service::{
-    is_access_key_id, AccessKeyInfo, NewAccessKey, ACCESS_KEY_APPLICATION, ACCESS_KEY_ID_LEN,
-    MAX_ACCESS_KEYS,
+    is_access_key_id, AccessKeyInfo, NewAccessKey, PinStatus, ACCESS_KEY_APPLICATION,
+    ACCESS_KEY_ID_LEN, MAX_ACCESS_KEYS,
 };
 pub use session::{Softkms, Token, MAX_RANDOM_BYTES};
 pub use sign::{MacAlgorithm, MessageType, SigningAlgorithm};

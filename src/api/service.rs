@@ -49,6 +49,25 @@ pub struct AccessKeyInfo {
     pub active: bool,
 }
 
+/// A principal's wrong PINs in a row against the token's limit
+/// ([`Token::pin_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PinStatus {
+    /// Wrong PINs in a row since its last good one; `None` when there is no
+    /// such principal.
+    pub failed: Option<u32>,
+    /// How many in a row lock a PIN (the slot's `max_pin_failures`).
+    pub max: u32,
+}
+
+impl PinStatus {
+    /// Whether the PIN is locked (the SO resets it).
+    pub fn locked(&self) -> bool {
+        self.failed.is_some_and(|n| n >= self.max)
+    }
+}
+
 /// A new access key with its secret, shown once.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -417,12 +436,13 @@ impl Token {
         )?)
     }
 
-    /// The failed sign-ins of `who` (the owner or a named principal) since
-    /// its last good one, and whether it is locked out; `None` when it does
-    /// not exist. On the token owner's session only.
-    pub fn pin_status(&self, who: &Principal) -> Result<Option<(u32, bool)>> {
+    /// The wrong PINs in a row of `who` (the SO, the owner or a named
+    /// principal) since its last good one, against the token's limit. On
+    /// the token owner's session only.
+    pub fn pin_status(&self, who: &Principal) -> Result<PinStatus> {
         let _g = self.take();
-        Ok(self.m().service_pin_status(self.h(), who.name())?)
+        let (failed, max) = self.m().service_pin_status(self.h(), who.name())?;
+        Ok(PinStatus { failed, max })
     }
 
     /// Deletes access key `id`: requests signed with it are refused from now.

@@ -313,17 +313,21 @@ impl Module {
         t.set_principal_pin(name, new_pin, &rec)
     }
 
-    /// The failed sign-ins of `who` ("user" or a named principal) and
-    /// whether it is locked out; `None` when there is no such principal.
-    /// Only on a service session.
+    /// The wrong PINs in a row of `who` ("so", "user" or a named principal;
+    /// `None` when there is no such principal) and how many lock a PIN on
+    /// this token. Only on a service session.
     pub fn service_pin_status(
         &self,
         h: CK_SESSION_HANDLE,
         who: &str,
-    ) -> Result<Option<(u32, bool)>> {
+    ) -> Result<(Option<u32>, u32)> {
         let (_, t) = self.session(h)?;
         Self::check_service(t, h)?;
-        t.pin_status(&Self::pin_row(who)?)
+        let failed = match Self::pin_row(who) {
+            Ok(row) => t.pin_status(&row)?.map(|(n, _)| n),
+            Err(_) => None,
+        };
+        Ok((failed, t.cfg.max_pin_failures))
     }
 
     /// A secret of the service, derived from the token master key with

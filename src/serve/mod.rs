@@ -92,9 +92,21 @@ pub struct Settings {
     /// serves PKCS#11 clients alone: it needs no owner PIN, and the token
     /// may be uninitialized (a client initializes it with `C_InitToken`).
     pub aws_api: bool,
-    /// The console under `/console` (`docs/console.md`), with the idle time
-    /// after which its sessions end; `None`: no console.
-    pub console: Option<Duration>,
+    /// The console under `/console` (`docs/console.md`); `None`: no console.
+    pub console: Option<ConsoleSettings>,
+}
+
+/// The console's settings (`docs/console.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// How long a console session lasts without a request.
+    pub idle: Duration,
+    /// Host names (`name` or `name:port`) the console answers to besides IP
+    /// addresses and `localhost`: the names browsers use to reach it. Any
+    /// other `Host` is refused (DNS rebinding).
+    pub hosts: Vec<String>,
+    /// Whether the SO may sign in from addresses other than loopback.
+    pub remote_so: bool,
 }
 
 /// What the request handlers share.
@@ -247,7 +259,8 @@ pub fn run(
     };
     let console = settings
         .console
-        .map(|idle| console::Console::new(idle, settings.tls.is_some()));
+        .clone()
+        .map(|c| console::Console::new(c, settings.tls.is_some()));
     let state = Arc::new(State {
         kms,
         anchor,

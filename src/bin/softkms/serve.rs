@@ -52,6 +52,14 @@ pub(crate) struct ServeArgs {
     /// Minutes without a request after which a console session ends.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
     console_idle_minutes: u64,
+    /// A host name browsers use to reach the console (name or name:port;
+    /// repeat it for more). IP addresses and localhost are always accepted;
+    /// other names are refused, against DNS rebinding.
+    #[arg(long = "console-host")]
+    console_host: Vec<String>,
+    /// Let the SO sign in to the console from addresses other than loopback.
+    #[arg(long)]
+    console_remote_so: bool,
     /// Read the owner's PIN from this file (its first line; the file must
     /// be readable by its owner alone) instead of SOFTKMS_PIN.
     #[arg(long)]
@@ -134,8 +142,11 @@ pub(crate) fn serve(c: &Ctx, a: ServeArgs) -> Outcome {
             client_ca: a.pkcs11_client_ca,
         },
         aws_api: !a.pkcs11_only,
-        console: (!a.no_console && !a.pkcs11_only)
-            .then(|| std::time::Duration::from_secs(a.console_idle_minutes * 60)),
+        console: (!a.no_console && !a.pkcs11_only).then(|| softkms::serve::ConsoleSettings {
+            idle: std::time::Duration::from_secs(a.console_idle_minutes * 60),
+            hosts: a.console_host,
+            remote_so: a.console_remote_so,
+        }),
     };
     let scheme = if settings.tls.is_some() {
         "https"

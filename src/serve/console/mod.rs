@@ -40,8 +40,12 @@ pub(crate) const PREFIX: &str = "/console";
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(15 * 60);
 /// The longest a console session lasts, however busy.
 const MAX_AGE: Duration = Duration::from_secs(8 * 3600);
-/// The most console sessions at once.
+/// The most console sessions at once; a new one beyond it ends the least
+/// recently used.
 const MAX_SESSIONS: usize = 4096;
+/// The most console sessions of one principal; a new one beyond it ends that
+/// principal's least recently used.
+const MAX_SESSIONS_PER_PRINCIPAL: usize = 16;
 /// The most PIN checks (each runs the PIN's KDF) at once.
 const MAX_SIGNINS: usize = 4;
 /// The most failed sign-ins naming one principal in a minute, from
@@ -85,19 +89,23 @@ pub(crate) struct Console {
     /// Failed sign-ins this minute: the minute, the count of all, and the
     /// count per name.
     failures: parking_lot::Mutex<Failures>,
-    idle: Duration,
+    /// Wrong PINs in a row per name given at sign-in, for names the token
+    /// does not know (they are treated as the token treats its principals).
+    unknown: parking_lot::Mutex<HashMap<String, u32>>,
+    settings: super::ConsoleSettings,
     tls: bool,
 }
 
 impl Console {
-    /// A console whose sessions end after `idle` without a request; `tls`:
-    /// the listener speaks TLS (cookies are `Secure`).
-    pub(crate) fn new(idle: Duration, tls: bool) -> Console {
+    /// A console with `settings`; `tls`: the listener speaks TLS (cookies
+    /// are `Secure`).
+    pub(crate) fn new(settings: super::ConsoleSettings, tls: bool) -> Console {
         Console {
             sessions: parking_lot::Mutex::new(HashMap::new()),
             signins: AtomicUsize::new(0),
             failures: parking_lot::Mutex::new(Failures::default()),
-            idle,
+            unknown: parking_lot::Mutex::new(HashMap::new()),
+            settings,
             tls,
         }
     }
@@ -135,7 +143,7 @@ impl Console {
         let now = Instant::now();
         let alive = map
             .get(id)
-            .is_some_and(|s| now - s.last < self.idle && now - s.created < MAX_AGE);
+            .is_some_and(|s| now - s.last < self.settings.idle && now - s.created < MAX_AGE);
         if !alive {
             map.remove(id);
             return None;
@@ -145,16 +153,31 @@ impl Console {
         Some((s.who.clone(), s.csrf.clone()))
     }
 
-    /// Starts a session for `who`; `None` when the table is full.
+    /// Starts a session for `who`: ends `who`'s least recently used one
+    /// when it has [`MAX_SESSIONS_PER_PRINCIPAL`], and the least recently
+    /// used of all when the table is full. `None` when the random source
+    /// fails.
     fn start(&self, who: Principal) -> Option<String> {
         let id = random_token()?;
         let csrf = random_token()?;
         let mut map = self.sessions.lock();
         let now = Instant::now();
+        let idle = self.settings.idle;
+        map.retain(|_, s| now - s.last < idle && now - s.created < MAX_AGE);
+        let oldest = |map: &HashMap<String, Session>, only: Option<&Principal>| {
+            map.iter()
+                .filter(|(_, s)| only.is_none_or(|p| &s.who == p))
+                .min_by_key(|(_, s)| s.last)
+                .map(|(k, _)| k.clone())
+        };
+        if map.values().filter(|s| s.who == who).count() >= MAX_SESSIONS_PER_PRINCIPAL {
+            if let Some(k) = oldest(&map, Some(&who)) {
+                map.remove(&k);
+            }
+        }
         if map.len() >= MAX_SESSIONS {
-            map.retain(|_, s| now - s.last < self.idle && now - s.created < MAX_AGE);
-            if map.len() >= MAX_SESSIONS {
-                return None;
+            if let Some(k) = oldest(&map, None) {
+                map.remove(&k);
             }
         }
         map.insert(
@@ -167,6 +190,11 @@ impl Console {
             },
         );
         Some(id)
+    }
+
+    /// Ends every session of `who` (its PIN was reset).
+    pub(crate) fn end_all(&self, who: &Principal) {
+        self.sessions.lock().retain(|_, s| &s.who != who);
     }
 
     fn end(&self, id: &str) {
@@ -409,6 +437,16 @@ pub(crate) async fn handle(
     let Some(rest) = path.strip_prefix(PREFIX) else {
         return respond(html::not_found(None));
     };
+    if !host_allowed(&head.headers, &console.settings.hosts) {
+        log::warn!("console: a request from {peer} for another host's name: refused");
+        return respond(html::error_page(
+            421,
+            None,
+            "Unknown host name",
+            "The console answers to IP addresses, localhost and the names given with \
+             --console-host.",
+        ));
+    }
     let rest = rest.trim_end_matches('/').to_string();
     if rest == "/static/console.css" {
         return respond(Page {
@@ -511,6 +549,35 @@ fn same_origin(headers: &hyper::HeaderMap, tls: bool) -> bool {
     };
     let scheme = if tls { "https://" } else { "http://" };
     origin.strip_prefix(scheme) == Some(host)
+}
+
+/// Whether the request's `Host` is one the console answers to: an IP
+/// address, `localhost`, or a name of `--console-host` (with or without a
+/// port). A page reached under another name is a DNS rebinding: some web
+/// site's name pointing at this server.
+fn host_allowed(headers: &hyper::HeaderMap, hosts: &[String]) -> bool {
+    let Some(Ok(host)) = headers.get(hyper::header::HOST).map(|h| h.to_str()) else {
+        return false;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest
+            .split_once(']')
+            .is_some_and(|(a, _)| a.parse::<std::net::Ipv6Addr>().is_ok());
+    } else {
+        host.rsplit_once(':').map_or(host, |(n, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                n
+            } else {
+                host
+            }
+        })
+    };
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(name))
 }
 
 /// The HTTP response of a page, with the headers every console response has.
@@ -623,6 +690,10 @@ fn route(state: &State, req: &Req, cookies: &HashMap<String, String>) -> Page {
     html::not_found(Some(&who))
 }
 
+/// What a locked principal's sign-in says.
+const LOCKED: &str =
+    "Sign-in failed: this principal is locked out after too many wrong PINs; the SO sets a new PIN.";
+
 /// `GET`/`POST /console/signin`.
 fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String, String>) -> Page {
     if !req.post {
@@ -668,6 +739,40 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
             "Too many failed sign-ins: wait a minute before trying again.",
         );
     }
+    if so && !console.settings.remote_so && !req.peer.ip().is_loopback() {
+        return again(
+            403,
+            "The SO signs in to the console from this machine only (the server runs without \
+             --console-remote-so).",
+        );
+    }
+    // The console never makes the try that would lock a PIN: a stranger
+    // who reaches the console must not be able to lock the SO or a
+    // principal out of the token (PKCS#11 and the command line included).
+    // Names the token does not know are counted here, so that they look
+    // the same.
+    let status = match state.anchor.pin_status(&principal) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("console: cannot read the PIN state: {e}");
+            return again(500, "Sign-in failed: the server could not check the PIN.");
+        }
+    };
+    let known = status.failed.is_some();
+    let failed = status
+        .failed
+        .unwrap_or_else(|| console.unknown.lock().get(&limited).copied().unwrap_or(0));
+    if failed >= status.max {
+        return again(401, LOCKED);
+    }
+    if status.max >= 3 && failed + 1 >= status.max {
+        return again(
+            429,
+            "Sign-in refused: one more wrong PIN would lock this principal out, and the console \
+             does not make that try. Log in once with the softkms command or a PKCS#11 \
+             application (a good PIN there resets the count), or ask the SO to set a new PIN.",
+        );
+    }
     // Each check runs the PIN's KDF: a few at a time.
     if console.signins.fetch_add(1, Ordering::SeqCst) >= MAX_SIGNINS {
         console.signins.fetch_sub(1, Ordering::SeqCst);
@@ -683,15 +788,17 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
     console.signins.fetch_sub(1, Ordering::SeqCst);
     if checked.is_err() {
         console.failed(&limited);
+        if !known {
+            let mut unknown = console.unknown.lock();
+            if unknown.len() < MAX_FAILING_NAMES || unknown.contains_key(&limited) {
+                let n = unknown.entry(limited.clone()).or_insert(0);
+                *n = n.saturating_add(1);
+            }
+        }
     }
     match checked {
         Ok(()) => {}
-        Err(e) if e.kind() == crate::api::ErrorKind::PinLocked => {
-            return again(
-                401,
-                "Sign-in failed: this principal is locked out after too many wrong PINs; the SO resets its PIN.",
-            )
-        }
+        Err(e) if e.kind() == crate::api::ErrorKind::PinLocked => return again(401, LOCKED),
         Err(e)
             if matches!(
                 e.kind(),
@@ -706,6 +813,10 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
         }
     }
     let so = matches!(principal, Principal::SecurityOfficer);
+    // A browser signing in again leaves its old session behind: end it.
+    if let Some(old) = cookies.get(&console.cookie_name()) {
+        console.end(old);
+    }
     let Some(id) = console.start(principal) else {
         return again(503, "Too many console sessions are open: try again later.");
     };
@@ -717,6 +828,64 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(idle: Duration) -> super::super::ConsoleSettings {
+        super::super::ConsoleSettings {
+            idle,
+            hosts: vec!["kms.example".into()],
+            remote_so: false,
+        }
+    }
+
+    #[test]
+    fn sessions_are_capped_per_principal_and_in_all() {
+        let c = Console::new(settings(DEFAULT_IDLE), false);
+        let alice = Principal::Named("alice".into());
+        let first = c.start(alice.clone()).unwrap_or_default();
+        for _ in 0..MAX_SESSIONS_PER_PRINCIPAL {
+            c.start(alice.clone());
+        }
+        assert!(c.session(&first).is_none(), "the oldest of alice's ended");
+        assert_eq!(c.sessions.lock().len(), MAX_SESSIONS_PER_PRINCIPAL);
+        let so = c.start(Principal::SecurityOfficer).unwrap_or_default();
+        c.end_all(&alice);
+        assert_eq!(c.sessions.lock().len(), 1);
+        assert!(c.session(&so).is_some());
+    }
+
+    #[test]
+    fn only_known_host_names_are_served() {
+        let hosts = vec!["kms.example".to_string()];
+        let h = |v: &str| {
+            let mut m = hyper::HeaderMap::new();
+            m.insert(
+                hyper::header::HOST,
+                v.parse().unwrap_or_else(|_| unreachable!()),
+            );
+            host_allowed(&m, &hosts)
+        };
+        for ok in [
+            "127.0.0.1:8470",
+            "localhost:8470",
+            "LOCALHOST",
+            "[::1]:8470",
+            "10.0.0.5",
+            "kms.example:443",
+            "kms.example",
+        ] {
+            assert!(h(ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example:8470",
+            "evil.localhost",
+            "kms.example.evil",
+            "[nothost]:1",
+            "",
+        ] {
+            assert!(!h(bad), "{bad}");
+        }
+        assert!(!host_allowed(&hyper::HeaderMap::new(), &hosts));
+    }
 
     #[test]
     fn forms_decode_and_refuse_bad_encoding() {
@@ -734,7 +903,7 @@ mod tests {
 
     #[test]
     fn sessions_expire_and_end() {
-        let c = Console::new(Duration::from_millis(50), false);
+        let c = Console::new(settings(Duration::from_millis(50)), false);
         let id = c.start(Principal::User).unwrap_or_default();
         assert!(c.session(&id).is_some());
         assert!(c.session("nope").is_none());
@@ -747,11 +916,11 @@ mod tests {
 
     #[test]
     fn cookies_are_strict() {
-        let plain = Console::new(DEFAULT_IDLE, false);
+        let plain = Console::new(settings(DEFAULT_IDLE), false);
         let c = plain.set_cookie(COOKIE, Some("x"));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"));
         assert!(!c.contains("Secure"));
-        let tls = Console::new(DEFAULT_IDLE, true);
+        let tls = Console::new(settings(DEFAULT_IDLE), true);
         assert_eq!(tls.cookie_name(), "__Host-softkms_console");
         let c = tls.set_cookie(&tls.cookie_name(), Some("x"));
         assert!(c.contains("; Secure") && c.contains("Path=/;"));

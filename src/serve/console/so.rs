@@ -73,7 +73,7 @@ fn principals(
         Some("pin-reset") => Some("The PIN was set and the principal's lock-out cleared."),
         _ => None,
     });
-    let rows: Vec<(String, Option<(u32, bool)>)> = names
+    let rows: Vec<(String, Option<crate::api::PinStatus>)> = names
         .into_iter()
         .map(|n| {
             let p = if n == "user" {
@@ -81,7 +81,7 @@ fn principals(
             } else {
                 Principal::Named(n.clone())
             };
-            let status = state.anchor.pin_status(&p).ok().flatten();
+            let status = state.anchor.pin_status(&p).ok();
             (n, status)
         })
         .collect();
@@ -97,8 +97,8 @@ fn principals(
                 @for (name, status) in &rows {
                     tr.principal data-name=(name) {
                         td { (name) @if name == "user" { " (token owner)" } }
-                        td { (status.map_or("—".to_string(), |s| s.0.to_string())) }
-                        td.locked { (match status { Some((_, true)) => "yes", Some(_) => "no", None => "—" }) }
+                        td { (status.and_then(|s| s.failed).map_or("—".to_string(), |n| n.to_string())) }
+                        td.locked { (match status { Some(s) if s.locked() => "yes", Some(s) if s.failed.is_some() => "no", _ => "—" }) }
                         td {
                             @if name == "user" {
                                 "with " code { "softkms pin init-user" }
@@ -150,7 +150,13 @@ fn reset_pin(state: &State, who: &Who, req: &Req, name: &str) -> Page {
         .anchor
         .reset_principal_pin(&name, &new, &so_pin, &reason)
     {
-        Ok(()) => Page::redirect("/principals?done=pin-reset"),
+        Ok(()) => {
+            // Whoever signed in with the old PIN is signed out.
+            if let Some(c) = &state.console {
+                c.end_all(&Principal::Named(name.as_str().to_string()));
+            }
+            Page::redirect("/principals?done=pin-reset")
+        }
         Err(e) => {
             let (status, why) = match e.kind() {
                 crate::api::ErrorKind::PinIncorrect => (
