@@ -247,6 +247,18 @@ fn a_wrong_pin_is_refused_and_counts_towards_the_lock_out() {
     // An unknown principal looks the same.
     let r = b.sign_in("nobody", "wrong-pin");
     assert_eq!(r.status, 401);
+    // "so" is no principal's name: the SO PIN given as a principal's is
+    // not the SO's sign-in (which is from loopback only, unless allowed).
+    let r = b.sign_in("so", SO_PIN);
+    assert_eq!(r.status, 401, "{}", text(&r));
+    // A form that is not a URL-encoded form is refused.
+    let csrf = field(&text(&b.get("/console/signin")), "csrf");
+    let r = b.send(
+        "/console/signin",
+        Some(&[("csrf", &csrf)]),
+        "content-type: text/plain\r\n",
+    );
+    assert_eq!(r.status, 415);
     // The failure is counted: the SO sees it.
     let mut so = Browser::new(&s);
     assert_eq!(so.sign_in("SO", SO_PIN).status, 303);

@@ -408,7 +408,8 @@ impl Token {
         reason: &str,
     ) -> Result<()> {
         let _g = self.take();
-        let name = who.name();
+        let name =
+            checked_name(who).ok_or_else(|| Error::from(crate::error::Error::PinIncorrect))?;
         Ok(self
             .m()
             .service_check_pin(self.h(), name, pin.bytes(), operation, reason)?)
@@ -441,7 +442,9 @@ impl Token {
     /// the token owner's session only.
     pub fn pin_status(&self, who: &Principal) -> Result<PinStatus> {
         let _g = self.take();
-        let (failed, max) = self.m().service_pin_status(self.h(), who.name())?;
+        // A name that cannot be a principal's is nobody's (and never the SO's).
+        let name = checked_name(who).unwrap_or("");
+        let (failed, max) = self.m().service_pin_status(self.h(), name)?;
         Ok(PinStatus { failed, max })
     }
 
@@ -463,6 +466,15 @@ impl Token {
             self.m().destroy_object(self.h(), o)?;
         }
         Ok(())
+    }
+}
+
+/// The name the module knows `who` by, checked: a named principal's must be
+/// a valid principal name (so never "so" or "user"); `None` when it is not.
+fn checked_name(who: &Principal) -> Option<&str> {
+    match who {
+        Principal::Named(n) => super::types::PrincipalName::new(n).ok().map(|_| n.as_str()),
+        p => Some(p.name()),
     }
 }
 

@@ -357,7 +357,10 @@ impl Token {
         }
         let tmk = match store.unlock_audited(&name, pin, self.cfg.max_pin_failures, rec) {
             // An unknown named principal looks like a wrong PIN: no hint about names.
-            Err(Error::UserPinNotInitialized) if name != USER => Err(Error::PinIncorrect),
+            Err(Error::UserPinNotInitialized) if name != USER => {
+                self.as_slow_as_a_check(pin);
+                Err(Error::PinIncorrect)
+            }
             other => other,
         }?;
         self.raise_kdf(&store, &name, pin, &tmk);
@@ -517,6 +520,19 @@ impl Token {
         store
             .unlock_audited(name, pin, self.cfg.max_pin_failures, rec)
             .map(drop)
+            .inspect_err(|e| {
+                if matches!(e, Error::UserPinNotInitialized) {
+                    self.as_slow_as_a_check(pin);
+                }
+            })
+    }
+
+    /// Spends the time of a PIN check (the slot's KDF) when the name has no
+    /// PIN row, so that how long a refusal takes does not tell which names
+    /// exist.
+    fn as_slow_as_a_check(&self, pin: &[u8]) {
+        let salt = [0u8; crate::crypto::pinkdf::SALT_LEN];
+        let _ = crate::crypto::pinkdf::derive_kek(pin, &salt, &self.cfg.kdf);
     }
 
     /// The failed-login count of a principal, and whether it is locked.

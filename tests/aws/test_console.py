@@ -640,6 +640,13 @@ def test_so_principals_and_access_keys(browser, server):
     assert current_path(d) == "/console/access-keys", describe_page(d)
     check_labelled(d)
     Select(find(d, "#ak-principal")).select_by_value("bob")
+    # Without the SO PIN again, no key is made.
+    find(d, "#ak-so-pin").send_keys("not-the-so-pin")
+    click_and_load(d, "#ak-create")
+    assert "SO PIN is wrong" in text(d, "#error"), describe_page(d)
+    assert not d.find_elements(By.CSS_SELECTOR, "#new-ak-id")
+    Select(find(d, "#ak-principal")).select_by_value("bob")
+    find(d, "#ak-so-pin").send_keys(SO_PIN)
     click_and_load(d, "#ak-create")
     ak, sk = text(d, "#new-ak-id"), text(d, "#new-ak-secret")
     assert ak and sk, describe_page(d)
@@ -756,7 +763,7 @@ def test_principal_refused_on_so_pages(server):
     for path in ("/principals", "/access-keys"):
         r = h.get(path)
         assert r.status_code == 403 and error_of(r), (path, r.status_code, r.text[:2000])
-    for path, data in (("/access-keys", {"principal": ALICE}),
+    for path, data in (("/access-keys", {"principal": ALICE, "so_pin": SO_PIN}),
                        (f"/principals/{victim}/pin", {"new_pin": "x" * 12, "new_pin2": "x" * 12,
                                                       "so_pin": SO_PIN})):
         r = h.post(path, dict(data, csrf=csrf))

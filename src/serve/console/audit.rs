@@ -119,17 +119,26 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
         Ok(f) => f,
         Err(e) => return html::bad_request(Some(who), &e),
     };
-    // The SO reads through the owner's session (the module lets both read
-    // every record); a principal through a session acting for it.
-    let own;
+    // The SO reads through an owner's session of its own (the module lets
+    // both read every record; the server's own session authenticates API
+    // requests and is not held for this); a principal through a session
+    // acting for it.
     let token = if who.is_so() {
-        &state.anchor
+        state.kms.token(state.settings.slot).map_err(|e| {
+            log::error!("console: cannot open a session: {e}");
+            html::error_page(
+                500,
+                Some(who),
+                "Internal error",
+                "The token could not be opened.",
+            )
+        })
     } else {
-        own = match super::keys::session(state, who) {
-            Ok(t) => t,
-            Err(p) => return p,
-        };
-        &own
+        super::keys::session(state, who)
+    };
+    let token = match token {
+        Ok(t) => t,
+        Err(p) => return p,
     };
     let query = AuditQuery {
         since: Some(filter.since),
@@ -177,7 +186,7 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
     );
     // The chain: the SO and the token owner verify it (as the module allows).
     let chain = if matches!(who.principal, Principal::SecurityOfficer | Principal::User) {
-        Some(state.anchor.verify_audit())
+        Some(token.verify_audit())
     } else {
         None
     };

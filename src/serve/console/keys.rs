@@ -775,12 +775,39 @@ fn policy_page(
 }
 
 /// `POST /console/keys/ID/policy`: the lock-out check, then PutKeyPolicy.
+/// A principal that may not change the policy now skips the check: the key
+/// gate refuses its PutKeyPolicy (403, recorded).
 fn put_policy(state: &State, token: &Token, who: &Who, req: &Req, m: &KeyMetadata) -> Page {
     let id = aws_key_id(&m.id);
     let doc = req.form.get("policy").unwrap_or("");
-    // The lock-out check: after the change, this principal must still be
-    // allowed to change the policy (AWS's rule for PutKeyPolicy); the module
-    // checks besides that somebody still may.
+    if m.allows(&who.principal, "SetPolicy") {
+        if let Some(page) = lock_out_check(state, token, who, req, m, doc) {
+            return page;
+        }
+    }
+    let input = json!({ "KeyId": id, "Policy": doc });
+    match write(state, token, who, req, "PutKeyPolicy", &input) {
+        Ok(_) => Page::redirect(&format!("/keys/{}?done=policy-saved", encode(&id))),
+        Err(e) if e.kind == "MalformedPolicyDocumentException" => {
+            let why = format!("The policy was not saved: {}", e.message);
+            policy_page(state, token, who, m, Some(doc), Some(&why))
+        }
+        Err(e) => refused(who, &e),
+    }
+}
+
+/// The lock-out check: after the change, this principal must still be
+/// allowed to change the policy (AWS's rule for PutKeyPolicy; the module
+/// checks besides that somebody still may). The page that refuses `doc`,
+/// or `None` when it passes.
+fn lock_out_check(
+    state: &State,
+    token: &Token,
+    who: &Who,
+    req: &Req,
+    m: &KeyMetadata,
+    doc: &str,
+) -> Option<Page> {
     let call = Call {
         token,
         principal: &who.principal,
@@ -793,34 +820,25 @@ fn put_policy(state: &State, token: &Token, who: &Who, req: &Req, m: &KeyMetadat
         Ok(p) => p,
         Err(e) => {
             let why = format!("The policy was not saved: {}", e.message);
-            return policy_page(state, token, who, m, Some(doc), Some(&why));
+            return Some(policy_page(state, token, who, m, Some(doc), Some(&why)));
         }
     };
     let mut after = m.clone();
     after.policy = Some(ours);
-    if !after.allows(&who.principal, "SetPolicy") {
-        let why = format!(
-            "Lock-out check: this policy would lock you out — it does not let {} change the \
-             key's policy again. Nothing was saved.",
-            who.principal.name()
-        );
-        let reason = format!("{}; refused by the console's lock-out check", who.via(req));
-        // CKR_FUNCTION_FAILED, as the API's refusals without a PKCS#11 code.
-        if let Err(e) = token.record_request("kms:PutKeyPolicy", Some(m.id.as_str()), 0x6, &reason)
-        {
-            log::error!("console: cannot audit a refused policy change: {e}");
-        }
-        return policy_page(state, token, who, m, Some(doc), Some(&why));
+    if after.allows(&who.principal, "SetPolicy") {
+        return None;
     }
-    let input = json!({ "KeyId": id, "Policy": doc });
-    match write(state, token, who, req, "PutKeyPolicy", &input) {
-        Ok(_) => Page::redirect(&format!("/keys/{}?done=policy-saved", encode(&id))),
-        Err(e) if e.kind == "MalformedPolicyDocumentException" => {
-            let why = format!("The policy was not saved: {}", e.message);
-            policy_page(state, token, who, m, Some(doc), Some(&why))
-        }
-        Err(e) => refused(who, &e),
+    let why = format!(
+        "Lock-out check: this policy would lock you out — it does not let {} change the \
+         key's policy again. Nothing was saved.",
+        who.principal.name()
+    );
+    let reason = format!("{}; refused by the console's lock-out check", who.via(req));
+    // CKR_FUNCTION_FAILED, as the API's refusals without a PKCS#11 code.
+    if let Err(e) = token.record_request("kms:PutKeyPolicy", Some(m.id.as_str()), 0x6, &reason) {
+        log::error!("console: cannot audit a refused policy change: {e}");
     }
+    Some(policy_page(state, token, who, m, Some(doc), Some(&why)))
 }
 
 /// `GET /console/keys/ID/delete`: the waiting period and the typed

@@ -48,16 +48,7 @@ const MAX_SESSIONS: usize = 4096;
 const MAX_SESSIONS_PER_PRINCIPAL: usize = 16;
 /// The most PIN checks (each runs the PIN's KDF) at once.
 const MAX_SIGNINS: usize = 4;
-/// The most failed sign-ins naming one principal in a minute, from
-/// anywhere; more are refused unchecked (429). The module's lock-out stops
-/// guessing a principal's PIN; this stops a flood from running the PIN's KDF
-/// and filling the audit log with one name's failures, without letting
-/// anybody keep others from signing in.
-const MAX_FAILED_SIGNINS_PER_NAME: u32 = 30;
-/// The most failed sign-ins of all names in a minute (a flood that cycles
-/// through names); more are refused unchecked until the minute is over.
-const MAX_FAILED_SIGNINS: u32 = 300;
-/// The most names whose failures are counted at once.
+/// The most names the token does not know whose wrong PINs are counted.
 const MAX_FAILING_NAMES: usize = 4096;
 /// The largest form read (a 32 KiB policy, percent-encoded).
 const MAX_FORM: usize = 128 * 1024;
@@ -86,9 +77,10 @@ struct Session {
 pub(crate) struct Console {
     sessions: parking_lot::Mutex<HashMap<String, Session>>,
     signins: AtomicUsize,
-    /// Failed sign-ins this minute: the minute, the count of all, and the
-    /// count per name.
-    failures: parking_lot::Mutex<Failures>,
+    /// The names whose PIN is being checked now: one check per name at a
+    /// time, so that the lock-out guard reads a count no other check is
+    /// about to change.
+    checking: parking_lot::Mutex<std::collections::HashSet<String>>,
     /// Wrong PINs in a row per name given at sign-in, for names the token
     /// does not know (they are treated as the token treats its principals).
     unknown: parking_lot::Mutex<HashMap<String, u32>>,
@@ -103,7 +95,7 @@ impl Console {
         Console {
             sessions: parking_lot::Mutex::new(HashMap::new()),
             signins: AtomicUsize::new(0),
-            failures: parking_lot::Mutex::new(Failures::default()),
+            checking: parking_lot::Mutex::new(std::collections::HashSet::new()),
             unknown: parking_lot::Mutex::new(HashMap::new()),
             settings,
             tls,
@@ -200,46 +192,31 @@ impl Console {
     fn end(&self, id: &str) {
         self.sessions.lock().remove(id);
     }
+}
 
-    /// Whether a sign-in naming `name` may be checked now.
-    fn may_try(&self, name: &str) -> bool {
-        let mut f = self.failures.lock();
-        f.roll();
-        f.all < MAX_FAILED_SIGNINS
-            && f.by_name
-                .get(name)
-                .is_none_or(|n| *n < MAX_FAILED_SIGNINS_PER_NAME)
-    }
+/// A name's PIN check in progress; the name is free again when dropped.
+struct Checking<'a> {
+    console: &'a Console,
+    name: String,
+}
 
-    /// Counts a failed sign-in naming `name`.
-    fn failed(&self, name: &str) {
-        let mut f = self.failures.lock();
-        f.roll();
-        f.all = f.all.saturating_add(1);
-        if f.by_name.len() < MAX_FAILING_NAMES || f.by_name.contains_key(name) {
-            let n = f.by_name.entry(name.to_string()).or_insert(0);
-            *n = n.saturating_add(1);
-        }
+impl<'a> Checking<'a> {
+    /// Takes `name` for one check; `None` while another check has it.
+    fn take(console: &'a Console, name: &str) -> Option<Checking<'a>> {
+        console
+            .checking
+            .lock()
+            .insert(name.to_string())
+            .then(|| Checking {
+                console,
+                name: name.to_string(),
+            })
     }
 }
 
-/// Failed sign-ins in the current minute.
-#[derive(Default)]
-struct Failures {
-    minute: i64,
-    all: u32,
-    by_name: HashMap<String, u32>,
-}
-
-impl Failures {
-    /// Starts counting afresh when the minute is over.
-    fn roll(&mut self) {
-        let minute = crate::api::Timestamp::now().unix() / 60;
-        if minute != self.minute {
-            self.minute = minute;
-            self.all = 0;
-            self.by_name.clear();
-        }
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.console.checking.lock().remove(&self.name);
     }
 }
 
@@ -458,6 +435,26 @@ pub(crate) async fn handle(
         });
     }
     let cookies = cookies(&head.headers);
+    // A form is URL-encoded (a body without a type is read as one); a
+    // `text/plain` "form" from another site's page is not.
+    let form_type = head
+        .headers
+        .get(hyper::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or(""))
+        .is_none_or(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if post && !form_type {
+        return respond(html::error_page(
+            415,
+            None,
+            "Unsupported form",
+            "The console's forms are application/x-www-form-urlencoded.",
+        ));
+    }
     let form = if post {
         let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_FORM).collect()).await;
         let bytes = match read {
@@ -508,7 +505,7 @@ pub(crate) async fn handle(
     let state2 = Arc::clone(&state);
     let page = tokio::task::spawn_blocking(move || route(&state2, &req, &cookies)).await;
     match page {
-        Ok(p) => respond(p),
+        Ok(p) => respond_tls(p, console.tls),
         Err(e) => {
             log::error!("console: a page failed: {e}");
             respond(html::error_page(
@@ -582,6 +579,12 @@ fn host_allowed(headers: &hyper::HeaderMap, hosts: &[String]) -> bool {
 
 /// The HTTP response of a page, with the headers every console response has.
 fn respond(p: Page) -> Response<Full<Bytes>> {
+    respond_tls(p, false)
+}
+
+/// [`respond`], with `Strict-Transport-Security` when the console speaks
+/// TLS.
+fn respond_tls(p: Page, tls: bool) -> Response<Full<Bytes>> {
     use hyper::header::{self, HeaderValue};
     let mut r = Response::new(Full::new(Bytes::from(p.body)));
     *r.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -606,6 +609,12 @@ fn respond(p: Page) -> Response<Full<Bytes>> {
         HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     if let Some(l) = p.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         h.insert(header::LOCATION, l);
     }
@@ -690,6 +699,37 @@ fn route(state: &State, req: &Req, cookies: &HashMap<String, String>) -> Page {
     html::not_found(Some(&who))
 }
 
+/// The lock-out guard before the console checks `who`'s PIN: refused
+/// (status and why) when `who` is locked, or when one more wrong PIN would
+/// lock it (the console never makes that try). `Ok(known)`: whether the
+/// token knows the name (unknown names are counted by the console alone).
+pub(crate) fn guard(
+    state: &State,
+    console: &Console,
+    who: &Principal,
+) -> Result<bool, (u16, &'static str)> {
+    let status = state.anchor.pin_status(who).map_err(|e| {
+        log::error!("console: cannot read the PIN state: {e}");
+        (500, "The server could not check the PIN.")
+    })?;
+    let known = status.failed.is_some();
+    let failed = status
+        .failed
+        .unwrap_or_else(|| console.unknown.lock().get(who.name()).copied().unwrap_or(0));
+    if failed >= status.max {
+        return Err((401, LOCKED));
+    }
+    if status.max >= 3 && failed + 1 >= status.max {
+        return Err((429, WOULD_LOCK));
+    }
+    Ok(known)
+}
+
+/// What the guard says before the try that would lock a PIN.
+const WOULD_LOCK: &str = "Refused: one more wrong PIN would lock this principal out, and the \
+     console does not make that try. Log in once with the softkms command or a PKCS#11 \
+     application (a good PIN there resets the count), or ask the SO to set a new PIN.";
+
 /// What a locked principal's sign-in says.
 const LOCKED: &str =
     "Sign-in failed: this principal is locked out after too many wrong PINs; the SO sets a new PIN.";
@@ -733,12 +773,12 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
         return again(400, "Give the principal's name (user for the token owner).");
     }
     let limited = principal.name().to_string();
-    if !console.may_try(&limited) {
+    let Some(_checking) = Checking::take(console, &limited) else {
         return again(
             429,
-            "Too many failed sign-ins: wait a minute before trying again.",
+            "Another sign-in with this name is being checked: try again in a moment.",
         );
-    }
+    };
     if so && !console.settings.remote_so && !req.peer.ip().is_loopback() {
         return again(
             403,
@@ -751,28 +791,10 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
     // principal out of the token (PKCS#11 and the command line included).
     // Names the token does not know are counted here, so that they look
     // the same.
-    let status = match state.anchor.pin_status(&principal) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("console: cannot read the PIN state: {e}");
-            return again(500, "Sign-in failed: the server could not check the PIN.");
-        }
+    let known = match guard(state, console, &principal) {
+        Ok(known) => known,
+        Err((status, why)) => return again(status, why),
     };
-    let known = status.failed.is_some();
-    let failed = status
-        .failed
-        .unwrap_or_else(|| console.unknown.lock().get(&limited).copied().unwrap_or(0));
-    if failed >= status.max {
-        return again(401, LOCKED);
-    }
-    if status.max >= 3 && failed + 1 >= status.max {
-        return again(
-            429,
-            "Sign-in refused: one more wrong PIN would lock this principal out, and the console \
-             does not make that try. Log in once with the softkms command or a PKCS#11 \
-             application (a good PIN there resets the count), or ask the SO to set a new PIN.",
-        );
-    }
     // Each check runs the PIN's KDF: a few at a time.
     if console.signins.fetch_add(1, Ordering::SeqCst) >= MAX_SIGNINS {
         console.signins.fetch_sub(1, Ordering::SeqCst);
@@ -787,7 +809,6 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
         .and_then(|t| t.verify_pin(&principal, &pin, "console:SignIn", &reason));
     console.signins.fetch_sub(1, Ordering::SeqCst);
     if checked.is_err() {
-        console.failed(&limited);
         if !known {
             let mut unknown = console.unknown.lock();
             if unknown.len() < MAX_FAILING_NAMES || unknown.contains_key(&limited) {

@@ -143,6 +143,11 @@ fn reset_pin(state: &State, who: &Who, req: &Req, name: &str) -> Page {
             Some((400, "The two new PINs differ: nothing was changed.")),
         );
     }
+    if let Some(console) = &state.console {
+        if let Err((status, why)) = super::guard(state, console, &Principal::SecurityOfficer) {
+            return principals(state, who, req, None, Some((status, why)));
+        }
+    }
     let new = Pin::new(new.as_bytes().to_vec());
     let so_pin = Pin::new(f.get("so_pin").unwrap_or("").as_bytes().to_vec());
     let reason = format!("{}; PIN of {}", who.via(req), name.as_str());
@@ -206,6 +211,8 @@ fn access_keys(state: &State, who: &Who, made: Option<(&str, &str)>, error: Opti
             select #ak-principal name="principal" {
                 @for n in &names { option value=(n) { (n) } }
             }
+            label for="ak-so-pin" { "Your SO PIN" }
+            input #ak-so-pin type="password" name="so_pin" required autocomplete="current-password";
             button #ak-create type="submit" { "Create access key" }
         }
         table #access-keys {
@@ -253,6 +260,31 @@ fn create_access_key(state: &State, who: &Who, req: &Req) -> Page {
             Err(e) => return access_keys(state, who, None, Some(e.message())),
         }
     };
+    // An access key lets its holder act as the principal through the API:
+    // the SO gives its PIN again for each (checked by the module).
+    if let Some(console) = &state.console {
+        if let Err((_, why)) = super::guard(state, console, &Principal::SecurityOfficer) {
+            return access_keys(state, who, None, Some(why));
+        }
+    }
+    let so_pin = Pin::new(req.form.get("so_pin").unwrap_or("").as_bytes().to_vec());
+    let reason = format!("{}; SO PIN check for an access key", who.via(req));
+    let checked = state.kms.token(state.settings.slot).and_then(|t| {
+        t.verify_pin(
+            &Principal::SecurityOfficer,
+            &so_pin,
+            "console:CreateAccessKey",
+            &reason,
+        )
+    });
+    if let Err(e) = checked {
+        let why = match e.kind() {
+            crate::api::ErrorKind::PinIncorrect => "Your SO PIN is wrong: no access key was made.",
+            crate::api::ErrorKind::PinLocked => "The SO is locked out: no access key was made.",
+            _ => "The SO PIN could not be checked: no access key was made.",
+        };
+        return access_keys(state, who, None, Some(why));
+    }
     match state.anchor.create_access_key(&principal) {
         Ok(k) => {
             record(
