@@ -808,13 +808,11 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
         .token(state.settings.slot)
         .and_then(|t| t.verify_pin(&principal, &pin, "console:SignIn", &reason));
     console.signins.fetch_sub(1, Ordering::SeqCst);
-    if checked.is_err() {
-        if !known {
-            let mut unknown = console.unknown.lock();
-            if unknown.len() < MAX_FAILING_NAMES || unknown.contains_key(&limited) {
-                let n = unknown.entry(limited.clone()).or_insert(0);
-                *n = n.saturating_add(1);
-            }
+    if checked.is_err() && !known {
+        let mut unknown = console.unknown.lock();
+        if unknown.len() < MAX_FAILING_NAMES || unknown.contains_key(&limited) {
+            let n = unknown.entry(limited.clone()).or_insert(0);
+            *n = n.saturating_add(1);
         }
     }
     match checked {
