@@ -339,7 +339,7 @@ fn a_principal_without_rights_sees_no_actions_and_its_forged_forms_are_403() {
         &format!("/console/keys/{id}/policy"),
         &[("csrf", &csrf), ("policy", "{}")],
     );
-    assert!(r.status == 403 || r.status == 400, "{}", r.status);
+    assert_eq!(r.status, 403, "{}", text(&r));
     assert_eq!(bob.get(&format!("/console/keys/{id}/policy")).status, 403);
     // The SO's pages are not a principal's.
     assert_eq!(bob.get("/console/principals").status, 403);
@@ -513,30 +513,9 @@ fn the_console_answers_only_to_its_own_host_names() {
 
 #[test]
 fn under_tls_the_cookies_are_secure_and_host_only() {
-    use std::os::unix::fs::PermissionsExt;
     let t = Token::ready();
     let owner = t.access_key("user");
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (t.path("cert.pem"), t.path("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let s = t.serve_local(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ck.cert.der().clone()).unwrap();
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = std::sync::Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
+    let (s, config) = t.serve_tls();
     let mut c = Client::new(s.addr(), owner, Some((config, "localhost".to_string())));
     let host = s.addr();
     let get = format!("GET /console/signin HTTP/1.1\r\nhost: {host}\r\n\r\n");
@@ -564,4 +543,23 @@ fn under_tls_the_cookies_are_secure_and_host_only() {
     for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/;"] {
         assert!(session.contains(attr), "{session}");
     }
+}
+
+#[test]
+fn a_session_ends_with_its_principal() {
+    let (t, s) = served();
+    let mut b = Browser::new(&s);
+    assert_eq!(b.sign_in("alice", "alice-pin").status, 303);
+    assert_eq!(b.get("/console/keys").status, 200);
+    // Removed and added again under the same name: somebody else, whom the
+    // old session does not become.
+    t.ok(&["user", "remove", "alice"]);
+    t.ok_with(
+        &[("SOFTKMS_NEW_PIN", "new-alice-pin")],
+        &["user", "add", "alice"],
+    );
+    let r = b.get("/console/keys");
+    assert_eq!(r.status, 303, "{}", text(&r));
+    assert_eq!(b.sign_in("alice", "new-alice-pin").status, 303);
+    assert_eq!(b.get("/console/keys").status, 200);
 }

@@ -16,7 +16,6 @@ use serve_harness::*;
 use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
@@ -354,42 +353,17 @@ fn a_certificate_and_key_that_do_not_match_are_refused() {
 // TLS
 // ---------------------------------------------------------------------------
 
-/// A client configuration trusting `roots` only.
-fn tls_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
-
 #[test]
 fn tls_serves_https_with_the_given_certificate() {
-    use std::os::unix::fs::PermissionsExt;
     let t = Token::ready();
     let owner = t.access_key("user");
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (t.path("cert.pem"), t.path("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let server = t.serve_local(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let (server, config) = t.serve_tls();
     assert_eq!(server.scheme, "https");
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ck.cert.der().clone()).unwrap();
     let mut c = Client::new(
         server.addr(),
         owner.clone(),
-        Some((tls_config(roots), "localhost".to_string())),
+        Some((config, "localhost".to_string())),
     );
     let key_id = c.create_key();
     let blob = c.encrypt(&key_id, b"over TLS").ok()["CiphertextBlob"]

@@ -172,9 +172,10 @@ impl Token {
             .record_service_request(self.h(), operation, Some(""), None, rv, reason)?)
     }
 
-    /// The unique id of a named principal's object ("" for the owner);
-    /// `None` when it does not exist.
-    fn principal_uid(&self, who: &Principal) -> Option<String> {
+    /// The unique id of a named principal's object ("" for the owner and
+    /// the SO); `None` when it does not exist. A principal removed and added
+    /// again under the same name has another.
+    pub fn principal_uid(&self, who: &Principal) -> Option<String> {
         match who {
             Principal::Named(n) => {
                 let t = vec![
@@ -223,6 +224,20 @@ impl Token {
         t
     }
 
+    /// The template of access key `id`'s record object holding `record`:
+    /// a private token object nobody may modify or copy.
+    fn access_key_object(id: &str, record: Vec<u8>) -> Vec<Attribute> {
+        let mut t = Self::access_key_template(Some(id));
+        t.extend([
+            Attribute::new(CKA_VALUE, record),
+            Attribute::bool(CKA_TOKEN, true),
+            Attribute::bool(CKA_PRIVATE, true),
+            Attribute::bool(CKA_MODIFIABLE, false),
+            Attribute::bool(CKA_COPYABLE, false),
+        ]);
+        t
+    }
+
     /// Makes an access key for `who` (the token owner only, logged in):
     /// its record is stored, its secret returned once.
     pub fn create_access_key(&self, who: &Principal) -> Result<NewAccessKey> {
@@ -260,15 +275,8 @@ impl Token {
             inactive: false,
         })
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-        let mut t = Self::access_key_template(Some(&id));
-        t.extend([
-            Attribute::new(CKA_VALUE, record),
-            Attribute::bool(CKA_TOKEN, true),
-            Attribute::bool(CKA_PRIVATE, true),
-            Attribute::bool(CKA_MODIFIABLE, false),
-            Attribute::bool(CKA_COPYABLE, false),
-        ]);
-        self.m().create_object(self.h(), &t)?;
+        self.m()
+            .create_object(self.h(), &Self::access_key_object(&id, record))?;
         Ok(NewAccessKey {
             info: AccessKeyInfo {
                 id,
@@ -320,20 +328,31 @@ impl Token {
         Some((info, r.principal_uid))
     }
 
+    /// The record object of access key `id` (the caller holds the session);
+    /// [`ErrorKind::NotFound`] when there is none, or more than one.
+    fn access_key_handle(&self, id: &str) -> Result<CK_OBJECT_HANDLE> {
+        let found = if is_access_key_id(id) {
+            self.find(&Self::access_key_template(Some(id)), 2)?
+        } else {
+            Vec::new()
+        };
+        match found.as_slice() {
+            [o] => Ok(*o),
+            _ => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no access key {id}"),
+            )),
+        }
+    }
+
     /// The principal and secret of access key `id`, for a service checking
     /// a request's signature (the token owner's session only). An unknown
     /// id is [`ErrorKind::NotFound`].
     pub fn access_key(&self, id: &str) -> Result<(AccessKeyInfo, SecretBytes)> {
         let not_found = || Error::new(ErrorKind::NotFound, format!("no access key {id}"));
-        if !is_access_key_id(id) {
-            return Err(not_found());
-        }
         let _g = self.take();
-        let found = self.find(&Self::access_key_template(Some(id)), 2)?;
-        let [o] = found.as_slice() else {
-            return Err(not_found());
-        };
-        let (info, made_for) = self.access_key_record(*o).ok_or_else(not_found)?;
+        let o = self.access_key_handle(id)?;
+        let (info, made_for) = self.access_key_record(o).ok_or_else(not_found)?;
         if !info.active {
             log::info!("access key {id} is inactive");
             return Err(not_found());
@@ -358,38 +377,25 @@ impl Token {
     /// interruption leaves no key rather than two).
     pub fn set_access_key_active(&self, id: &str, active: bool) -> Result<AccessKeyInfo> {
         let not_found = || Error::new(ErrorKind::NotFound, format!("no access key {id}"));
-        if !is_access_key_id(id) {
-            return Err(not_found());
-        }
         let _g = self.take();
-        let found = self.find(&Self::access_key_template(Some(id)), 2)?;
-        let [o] = found.as_slice() else {
-            return Err(not_found());
-        };
+        let o = self.access_key_handle(id)?;
         let value = self
-            .attrs(*o, &[CKA_VALUE])
+            .attrs(o, &[CKA_VALUE])
             .into_iter()
             .next()
             .flatten()
             .ok_or_else(not_found)?;
         let mut record: Record = serde_json::from_slice(&value).map_err(|_| not_found())?;
-        let (mut info, _) = self.access_key_record(*o).ok_or_else(not_found)?;
+        let (mut info, _) = self.access_key_record(o).ok_or_else(not_found)?;
         if info.active == active {
             return Ok(info);
         }
         record.inactive = !active;
         let bytes = serde_json::to_vec(&record)
             .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-        self.m().destroy_object(self.h(), *o)?;
-        let mut t = Self::access_key_template(Some(id));
-        t.extend([
-            Attribute::new(CKA_VALUE, bytes),
-            Attribute::bool(CKA_TOKEN, true),
-            Attribute::bool(CKA_PRIVATE, true),
-            Attribute::bool(CKA_MODIFIABLE, false),
-            Attribute::bool(CKA_COPYABLE, false),
-        ]);
-        self.m().create_object(self.h(), &t)?;
+        self.m().destroy_object(self.h(), o)?;
+        self.m()
+            .create_object(self.h(), &Self::access_key_object(id, bytes))?;
         info.active = active;
         Ok(info)
     }

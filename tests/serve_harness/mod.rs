@@ -622,3 +622,37 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A TLS client configuration trusting `roots` only.
+pub fn tls_config(roots: rustls::RootCertStore) -> std::sync::Arc<rustls::ClientConfig> {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+impl Token {
+    /// `softkms serve` over TLS with a fresh self-signed certificate for
+    /// `localhost`, and a client configuration that trusts it alone.
+    pub fn serve_tls(&self) -> (Server, std::sync::Arc<rustls::ClientConfig>) {
+        use std::os::unix::fs::PermissionsExt;
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (self.path("cert.pem"), self.path("key.pem"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let server = self.serve_local(&[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ]);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ck.cert.der().clone()).unwrap();
+        (server, tls_config(roots))
+    }
+}

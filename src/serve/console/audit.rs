@@ -124,15 +124,7 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
     // requests and is not held for this); a principal through a session
     // acting for it.
     let token = if who.is_so() {
-        state.kms.token(state.settings.slot).map_err(|e| {
-            log::error!("console: cannot open a session: {e}");
-            html::error_page(
-                500,
-                Some(who),
-                "Internal error",
-                "The token could not be opened.",
-            )
-        })
+        super::keys::owner_session(state, who)
     } else {
         super::keys::session(state, who)
     };

@@ -517,19 +517,10 @@ fn hour_span(t: i64) -> String {
     format!("{h:02}:00–{h:02}:59 UTC {}", date(t.div_euclid(86_400)))
 }
 
-/// The date `days` after 1970-01-01, as "YYYY-MM-DD" (Hinnant's
-/// civil-from-days).
+/// The date `days` after 1970-01-01, as "YYYY-MM-DD".
 fn date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let t = crate::clock::rfc3339(days.saturating_mul(86_400));
+    t.get(..10).unwrap_or(&t).to_string()
 }
 
 /// Escapes text for an XML attribute or element.

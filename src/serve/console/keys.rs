@@ -29,9 +29,11 @@ const USAGES: &[&str] = &[
     "KEY_AGREEMENT",
 ];
 
-/// A session of the token acting for `who`.
-pub(crate) fn session(state: &State, who: &Who) -> Result<Token, Page> {
-    let token = state.kms.token(state.settings.slot).map_err(|e| {
+/// A session of the token of its own, the token owner's as the server's
+/// (for the SO's reads: the server's own session authenticates API
+/// requests and is not held for them).
+pub(crate) fn owner_session(state: &State, who: &Who) -> Result<Token, Page> {
+    state.kms.token(state.settings.slot).map_err(|e| {
         log::error!("console: cannot open a session: {e}");
         html::error_page(
             500,
@@ -39,7 +41,12 @@ pub(crate) fn session(state: &State, who: &Who) -> Result<Token, Page> {
             "Internal error",
             "The token could not be opened.",
         )
-    })?;
+    })
+}
+
+/// A session of the token acting for `who`.
+pub(crate) fn session(state: &State, who: &Who) -> Result<Token, Page> {
+    let token = owner_session(state, who)?;
     token.act_as(&who.principal).map_err(|e| {
         log::warn!("console: {} cannot act: {e}", who.principal.name());
         html::forbidden(Some(who), "This principal no longer exists: sign in again.")
@@ -56,15 +63,19 @@ pub(crate) fn read(
     input: &Value,
 ) -> Result<Value, AwsError> {
     let input = Input::parse(&serde_json::to_vec(input).unwrap_or_default())?;
-    let mut call = Call {
+    call(state, token, who).run(op, &input)
+}
+
+/// An AWS operation's call on `token` for `who`.
+fn call<'a>(state: &'a State, token: &'a Token, who: &'a Who) -> Call<'a> {
+    Call {
         token,
         principal: &who.principal,
         naming: &state.settings.naming,
         key: None,
         alias: None,
         policy_writes: &state.policy_writes,
-    };
-    call.run(op, &input)
+    }
 }
 
 /// Runs an AWS operation that changes something, recorded in the audit log
@@ -775,15 +786,27 @@ fn policy_page(
 }
 
 /// `POST /console/keys/ID/policy`: the lock-out check, then PutKeyPolicy.
-/// A principal that may not change the policy now skips the check: the key
-/// gate refuses its PutKeyPolicy (403, recorded).
+/// A principal whose policy does not allow SetPolicy is refused (403,
+/// recorded) whatever it sent.
 fn put_policy(state: &State, token: &Token, who: &Who, req: &Req, m: &KeyMetadata) -> Page {
     let id = aws_key_id(&m.id);
     let doc = req.form.get("policy").unwrap_or("");
-    if m.allows(&who.principal, "SetPolicy") {
-        if let Some(page) = lock_out_check(state, token, who, req, m, doc) {
-            return page;
+    if !m.allows(&who.principal, "SetPolicy") {
+        // As the key gate would refuse it, whatever the document says.
+        let why = format!(
+            "the key's policy does not let {} change it",
+            who.principal.name()
+        );
+        let reason = format!("{}; AccessDeniedException: {why}", who.via(req));
+        // CKR_KEY_FUNCTION_NOT_PERMITTED, the gate's code for a policy refusal.
+        if let Err(e) = token.record_request("kms:PutKeyPolicy", Some(m.id.as_str()), 0x68, &reason)
+        {
+            log::error!("console: cannot audit a refused policy change: {e}");
         }
+        return html::forbidden(Some(who), &format!("Not allowed: {why}."));
+    }
+    if let Some(page) = lock_out_check(state, token, who, req, m, doc) {
+        return page;
     }
     let input = json!({ "KeyId": id, "Policy": doc });
     match write(state, token, who, req, "PutKeyPolicy", &input) {
@@ -808,21 +831,14 @@ fn lock_out_check(
     m: &KeyMetadata,
     doc: &str,
 ) -> Option<Page> {
-    let call = Call {
-        token,
-        principal: &who.principal,
-        naming: &state.settings.naming,
-        key: None,
-        alias: None,
-        policy_writes: &state.policy_writes,
-    };
-    let ours = match call.policy_from_aws(doc, &state.settings.naming.key_arn(&m.id)) {
-        Ok(p) => p,
-        Err(e) => {
-            let why = format!("The policy was not saved: {}", e.message);
-            return Some(policy_page(state, token, who, m, Some(doc), Some(&why)));
-        }
-    };
+    let ours =
+        match call(state, token, who).policy_from_aws(doc, &state.settings.naming.key_arn(&m.id)) {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("The policy was not saved: {}", e.message);
+                return Some(policy_page(state, token, who, m, Some(doc), Some(&why)));
+            }
+        };
     let mut after = m.clone();
     after.policy = Some(ours);
     if after.allows(&who.principal, "SetPolicy") {

@@ -29,7 +29,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -48,8 +47,14 @@ const MAX_SESSIONS: usize = 4096;
 const MAX_SESSIONS_PER_PRINCIPAL: usize = 16;
 /// The most PIN checks (each runs the PIN's KDF) at once.
 const MAX_SIGNINS: usize = 4;
-/// The most names the token does not know whose wrong PINs are counted.
-const MAX_FAILING_NAMES: usize = 4096;
+/// Counters of wrong PINs for names the token does not know: a fixed table
+/// indexed by a keyed hash of the name, so that it never fills up (a full
+/// table would stop counting, and tell unknown names from known ones) and
+/// takes no more memory however many names are tried.
+const UNKNOWN_COUNTERS: usize = 1 << 16;
+/// How long a PIN check waits for its turn before the console says it is
+/// busy (503).
+const CHECK_WAIT: Duration = Duration::from_secs(15);
 /// The largest form read (a 32 KiB policy, percent-encoded).
 const MAX_FORM: usize = 128 * 1024;
 /// How long a client may take to send a form.
@@ -68,6 +73,9 @@ const CSS: &str = include_str!("console.css");
 /// One signed-in console session.
 struct Session {
     who: Principal,
+    /// The unique id of the principal's object at sign-in: a principal
+    /// removed and added again under the name is somebody else.
+    uid: String,
     csrf: String,
     created: Instant,
     last: Instant,
@@ -76,14 +84,18 @@ struct Session {
 /// The console's state: its sessions.
 pub(crate) struct Console {
     sessions: parking_lot::Mutex<HashMap<String, Session>>,
-    signins: AtomicUsize,
+    /// The PIN checks (each runs the PIN's KDF) allowed at once, taken in
+    /// the order requests arrive.
+    checks: Arc<tokio::sync::Semaphore>,
     /// The names whose PIN is being checked now: one check per name at a
     /// time, so that the lock-out guard reads a count no other check is
     /// about to change.
     checking: parking_lot::Mutex<std::collections::HashSet<String>>,
     /// Wrong PINs in a row per name given at sign-in, for names the token
     /// does not know (they are treated as the token treats its principals).
-    unknown: parking_lot::Mutex<HashMap<String, u32>>,
+    unknown: parking_lot::Mutex<Vec<u8>>,
+    /// The key of the hash that indexes `unknown`.
+    unknown_key: std::collections::hash_map::RandomState,
     settings: super::ConsoleSettings,
     tls: bool,
 }
@@ -94,9 +106,10 @@ impl Console {
     pub(crate) fn new(settings: super::ConsoleSettings, tls: bool) -> Console {
         Console {
             sessions: parking_lot::Mutex::new(HashMap::new()),
-            signins: AtomicUsize::new(0),
+            checks: Arc::new(tokio::sync::Semaphore::new(MAX_SIGNINS)),
             checking: parking_lot::Mutex::new(std::collections::HashSet::new()),
-            unknown: parking_lot::Mutex::new(HashMap::new()),
+            unknown: parking_lot::Mutex::new(vec![0; UNKNOWN_COUNTERS]),
+            unknown_key: std::collections::hash_map::RandomState::new(),
             settings,
             tls,
         }
@@ -130,7 +143,7 @@ impl Console {
     }
 
     /// The session of cookie value `id`, still alive (its idle time restarts).
-    fn session(&self, id: &str) -> Option<(Principal, String)> {
+    fn session(&self, id: &str) -> Option<(Principal, String, String)> {
         let mut map = self.sessions.lock();
         let now = Instant::now();
         let alive = map
@@ -142,14 +155,14 @@ impl Console {
         }
         let s = map.get_mut(id)?;
         s.last = now;
-        Some((s.who.clone(), s.csrf.clone()))
+        Some((s.who.clone(), s.csrf.clone(), s.uid.clone()))
     }
 
     /// Starts a session for `who`: ends `who`'s least recently used one
     /// when it has [`MAX_SESSIONS_PER_PRINCIPAL`], and the least recently
     /// used of all when the table is full. `None` when the random source
     /// fails.
-    fn start(&self, who: Principal) -> Option<String> {
+    fn start(&self, who: Principal, uid: String) -> Option<String> {
         let id = random_token()?;
         let csrf = random_token()?;
         let mut map = self.sessions.lock();
@@ -176,6 +189,7 @@ impl Console {
             id.clone(),
             Session {
                 who,
+                uid,
                 csrf,
                 created: now,
                 last: now,
@@ -187,6 +201,23 @@ impl Console {
     /// Ends every session of `who` (its PIN was reset).
     pub(crate) fn end_all(&self, who: &Principal) {
         self.sessions.lock().retain(|_, s| &s.who != who);
+    }
+
+    /// The counter of wrong PINs of unknown name `name`.
+    fn unknown_slot(&self, name: &str) -> usize {
+        use std::hash::BuildHasher;
+        let h = self.unknown_key.hash_one(name);
+        usize::try_from(h % (UNKNOWN_COUNTERS as u64)).unwrap_or(0)
+    }
+
+    fn unknown_failures(&self, name: &str) -> u32 {
+        u32::from(self.unknown.lock()[self.unknown_slot(name)])
+    }
+
+    fn unknown_failed(&self, name: &str) {
+        let slot = self.unknown_slot(name);
+        let mut t = self.unknown.lock();
+        t[slot] = t[slot].saturating_add(1);
     }
 
     fn end(&self, id: &str) {
@@ -502,8 +533,37 @@ pub(crate) async fn handle(
         form,
         peer,
     };
+    // A form that checks a PIN (sign-in, the SO's PIN given again) waits
+    // its turn for one of the few KDF runs allowed at once, in arrival
+    // order: a flood delays others' sign-ins but cannot starve them.
+    let checks_pin = post
+        && (req.path == "/signin"
+            || req.path == "/access-keys"
+            || (req.path.starts_with("/principals/") && req.path.ends_with("/pin")));
+    let permit = if checks_pin {
+        let wait =
+            tokio::time::timeout(CHECK_WAIT, Arc::clone(&console.checks).acquire_owned()).await;
+        match wait {
+            Ok(Ok(p)) => Some(p),
+            _ => {
+                return respond(html::error_page(
+                    503,
+                    None,
+                    "Busy",
+                    "The server is busy checking other PINs: try again in a moment.",
+                ))
+            }
+        }
+    } else {
+        None
+    };
     let state2 = Arc::clone(&state);
-    let page = tokio::task::spawn_blocking(move || route(&state2, &req, &cookies)).await;
+    let page = tokio::task::spawn_blocking(move || {
+        let page = route(&state2, &req, &cookies);
+        drop(permit);
+        page
+    })
+    .await;
     match page {
         Ok(p) => respond_tls(p, console.tls),
         Err(e) => {
@@ -558,9 +618,13 @@ fn host_allowed(headers: &hyper::HeaderMap, hosts: &[String]) -> bool {
     };
     let name = if let Some(rest) = host.strip_prefix('[') {
         // [v6]:port
-        return rest
-            .split_once(']')
-            .is_some_and(|(a, _)| a.parse::<std::net::Ipv6Addr>().is_ok());
+        return rest.split_once(']').is_some_and(|(a, tail)| {
+            a.parse::<std::net::Ipv6Addr>().is_ok()
+                && (tail.is_empty()
+                    || tail
+                        .strip_prefix(':')
+                        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        });
     } else {
         host.rsplit_once(':').map_or(host, |(n, port)| {
             if port.bytes().all(|b| b.is_ascii_digit()) {
@@ -638,7 +702,18 @@ fn route(state: &State, req: &Req, cookies: &HashMap<String, String>) -> Page {
     let sid = cookies.get(&console.cookie_name());
     let who = sid
         .and_then(|id| console.session(id))
-        .map(|(principal, csrf)| Who { principal, csrf });
+        .filter(|(principal, _, uid)| {
+            // Still the principal that signed in (not removed, nor removed
+            // and added again).
+            let same = state.anchor.principal_uid(principal).as_deref() == Some(uid.as_str());
+            if !same {
+                if let Some(id) = sid {
+                    console.end(id);
+                }
+            }
+            same
+        })
+        .map(|(principal, csrf, _)| Who { principal, csrf });
     let Some(who) = who else {
         return if req.post {
             html::forbidden(None, "You are not signed in (or your session ended).")
@@ -715,7 +790,7 @@ pub(crate) fn guard(
     let known = status.failed.is_some();
     let failed = status
         .failed
-        .unwrap_or_else(|| console.unknown.lock().get(who.name()).copied().unwrap_or(0));
+        .unwrap_or_else(|| console.unknown_failures(who.name()));
     if failed >= status.max {
         return Err((401, LOCKED));
     }
@@ -779,7 +854,7 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
             "Another sign-in with this name is being checked: try again in a moment.",
         );
     };
-    if so && !console.settings.remote_so && !req.peer.ip().is_loopback() {
+    if so && !console.settings.remote_so && !req.peer.ip().to_canonical().is_loopback() {
         return again(
             403,
             "The SO signs in to the console from this machine only (the server runs without \
@@ -795,11 +870,6 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
         Ok(known) => known,
         Err((status, why)) => return again(status, why),
     };
-    // Each check runs the PIN's KDF: a few at a time.
-    if console.signins.fetch_add(1, Ordering::SeqCst) >= MAX_SIGNINS {
-        console.signins.fetch_sub(1, Ordering::SeqCst);
-        return again(503, "The server is busy signing others in: try again.");
-    }
     let reason = format!("console sign-in from {}", req.peer);
     // On a session of its own: the KDF must not hold the owner's session,
     // which authenticates the API's requests.
@@ -807,13 +877,8 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
         .kms
         .token(state.settings.slot)
         .and_then(|t| t.verify_pin(&principal, &pin, "console:SignIn", &reason));
-    console.signins.fetch_sub(1, Ordering::SeqCst);
     if checked.is_err() && !known {
-        let mut unknown = console.unknown.lock();
-        if unknown.len() < MAX_FAILING_NAMES || unknown.contains_key(&limited) {
-            let n = unknown.entry(limited.clone()).or_insert(0);
-            *n = n.saturating_add(1);
-        }
+        console.unknown_failed(&limited);
     }
     match checked {
         Ok(()) => {}
@@ -836,7 +901,10 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
     if let Some(old) = cookies.get(&console.cookie_name()) {
         console.end(old);
     }
-    let Some(id) = console.start(principal) else {
+    let Some(uid) = state.anchor.principal_uid(&principal) else {
+        return again(401, "Sign-in failed: wrong name or PIN.");
+    };
+    let Some(id) = console.start(principal, uid) else {
         return again(503, "Too many console sessions are open: try again later.");
     };
     Page::redirect(if so { "/principals" } else { "/keys" })
@@ -860,13 +928,15 @@ mod tests {
     fn sessions_are_capped_per_principal_and_in_all() {
         let c = Console::new(settings(DEFAULT_IDLE), false);
         let alice = Principal::Named("alice".into());
-        let first = c.start(alice.clone()).unwrap_or_default();
+        let first = c.start(alice.clone(), "a".into()).unwrap_or_default();
         for _ in 0..MAX_SESSIONS_PER_PRINCIPAL {
-            c.start(alice.clone());
+            c.start(alice.clone(), "a".into());
         }
         assert!(c.session(&first).is_none(), "the oldest of alice's ended");
         assert_eq!(c.sessions.lock().len(), MAX_SESSIONS_PER_PRINCIPAL);
-        let so = c.start(Principal::SecurityOfficer).unwrap_or_default();
+        let so = c
+            .start(Principal::SecurityOfficer, String::new())
+            .unwrap_or_default();
         c.end_all(&alice);
         assert_eq!(c.sessions.lock().len(), 1);
         assert!(c.session(&so).is_some());
@@ -923,12 +993,12 @@ mod tests {
     #[test]
     fn sessions_expire_and_end() {
         let c = Console::new(settings(Duration::from_millis(50)), false);
-        let id = c.start(Principal::User).unwrap_or_default();
+        let id = c.start(Principal::User, String::new()).unwrap_or_default();
         assert!(c.session(&id).is_some());
         assert!(c.session("nope").is_none());
         std::thread::sleep(Duration::from_millis(80));
         assert!(c.session(&id).is_none(), "idle timeout");
-        let id = c.start(Principal::User).unwrap_or_default();
+        let id = c.start(Principal::User, String::new()).unwrap_or_default();
         c.end(&id);
         assert!(c.session(&id).is_none());
     }

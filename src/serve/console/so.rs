@@ -40,6 +40,9 @@ pub(crate) fn route(state: &State, who: &Who, req: &Req, path: &str) -> Page {
     }
 }
 
+/// What a second check of the SO's PIN meanwhile says.
+const BUSY: &str = "Another check of the SO PIN is running: try again in a moment.";
+
 /// Records an SO action on the owner's session.
 fn record(state: &State, who: &Who, req: &Req, operation: &str, rv: u64, outcome: &str) {
     let reason = format!("{}; {outcome}", who.via(req));
@@ -143,10 +146,15 @@ fn reset_pin(state: &State, who: &Who, req: &Req, name: &str) -> Page {
             Some((400, "The two new PINs differ: nothing was changed.")),
         );
     }
-    if let Some(console) = &state.console {
-        if let Err((status, why)) = super::guard(state, console, &Principal::SecurityOfficer) {
-            return principals(state, who, req, None, Some((status, why)));
-        }
+    // One check of the SO's PIN at a time, behind the lock-out guard.
+    let Some(console) = &state.console else {
+        return html::not_found(Some(who));
+    };
+    let Some(_checking) = super::Checking::take(console, "so") else {
+        return principals(state, who, req, None, Some((429, BUSY)));
+    };
+    if let Err((status, why)) = super::guard(state, console, &Principal::SecurityOfficer) {
+        return principals(state, who, req, None, Some((status, why)));
     }
     let new = Pin::new(new.as_bytes().to_vec());
     let so_pin = Pin::new(f.get("so_pin").unwrap_or("").as_bytes().to_vec());
@@ -262,10 +270,14 @@ fn create_access_key(state: &State, who: &Who, req: &Req) -> Page {
     };
     // An access key lets its holder act as the principal through the API:
     // the SO gives its PIN again for each (checked by the module).
-    if let Some(console) = &state.console {
-        if let Err((_, why)) = super::guard(state, console, &Principal::SecurityOfficer) {
-            return access_keys(state, who, None, Some(why));
-        }
+    let Some(console) = &state.console else {
+        return html::not_found(Some(who));
+    };
+    let Some(_checking) = super::Checking::take(console, "so") else {
+        return access_keys(state, who, None, Some(BUSY));
+    };
+    if let Err((_, why)) = super::guard(state, console, &Principal::SecurityOfficer) {
+        return access_keys(state, who, None, Some(why));
     }
     let so_pin = Pin::new(req.form.get("so_pin").unwrap_or("").as_bytes().to_vec());
     let reason = format!("{}; SO PIN check for an access key", who.via(req));
