@@ -206,28 +206,6 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
         @if let Some(m) = key {
             p { a href={ (PREFIX) "/keys/" (encode(&aws_key_id(&m.id))) } { "Back to the key" } }
         }
-        section #chain aria-labelledby="chain-h" {
-            h2 #chain-h { "Hash chain" }
-            @match &chain {
-                Some(Ok(v)) if v.ok() => {
-                    p { "Status: " strong #chain-status.ok { "verified" } " (" (v.records) " records)" }
-                    p { "Head: " span #chain-head { "record " (v.head.seq) ", " code { (v.head.hash_hex()) } } }
-                }
-                Some(Ok(v)) => {
-                    p { "Status: " strong #chain-status.bad {
-                        "broken: " (v.problems.first().map(ToString::to_string).unwrap_or_default())
-                        @if v.problems.len() > 1 { " (and " (v.problems.len() - 1) " more)" }
-                    } }
-                    p { "Head: " span #chain-head { "record " (v.head.seq) ", " code { (v.head.hash_hex()) } } }
-                }
-                Some(Err(e)) => {
-                    p { "Status: " strong #chain-status.bad { "not verified: " (e.message()) } }
-                }
-                None => {
-                    p { "Status: " span #chain-status { "not shown: only the SO and the token owner verify the chain" } }
-                }
-            }
-        }
         form #audit-filter method="get" action=(base) {
             fieldset {
                 legend { "Filter" }
@@ -263,6 +241,28 @@ pub(crate) fn page(state: &State, who: &Who, req: &Req, key: Option<&KeyMetadata
             p { (uses_total) " uses of keys in the period, " (refused_total) " of them refused (in red, marked above their hour). Requests and management records are in the table below." }
             figure { (PreEscaped(by_operation)) figcaption { "By operation" } }
             figure { (PreEscaped(by_principal)) figcaption { "By principal" } }
+        }
+        section #chain aria-labelledby="chain-h" {
+            h2 #chain-h { "Hash chain" }
+            @match &chain {
+                Some(Ok(v)) if v.ok() => {
+                    p { "Status: " strong #chain-status.ok { "verified" } " (" (v.records) " records)" }
+                    p { "Head: " span #chain-head { "record " (v.head.seq) ", " code { (v.head.hash_hex()) } } }
+                }
+                Some(Ok(v)) => {
+                    p { "Status: " strong #chain-status.bad {
+                        "broken: " (v.problems.first().map(ToString::to_string).unwrap_or_default())
+                        @if v.problems.len() > 1 { " (and " (v.problems.len() - 1) " more)" }
+                    } }
+                    p { "Head: " span #chain-head { "record " (v.head.seq) ", " code { (v.head.hash_hex()) } } }
+                }
+                Some(Err(e)) => {
+                    p { "Status: " strong #chain-status.bad { "not verified: " (e.message()) } }
+                }
+                None => {
+                    p { "Status: " span #chain-status { "not shown: only the SO and the token owner verify the chain" } }
+                }
+            }
         }
         section #records aria-labelledby="records-h" {
             h2 #records-h { "Records" }
