@@ -488,6 +488,10 @@ fn the_console_never_makes_the_try_that_would_lock_a_pin() {
         assert_eq!(b.sign_in("nobody", "x-pin-1").status, 401);
     }
     assert_eq!(b.sign_in("nobody", "x-pin-1").status, 429);
+    // A name no principal can have is refused at once, and never counted.
+    for _ in 0..12 {
+        assert_eq!(b.sign_in("not a name!", "x-pin-1").status, 401);
+    }
 }
 
 #[test]

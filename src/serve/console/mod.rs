@@ -51,7 +51,9 @@ const MAX_SIGNINS: usize = 4;
 /// indexed by a keyed hash of the name, so that it never fills up (a full
 /// table would stop counting, and tell unknown names from known ones) and
 /// takes no more memory however many names are tried.
-const UNKNOWN_COUNTERS: usize = 1 << 16;
+/// A million one-byte counters: filling them (nine wrong PINs in each)
+/// would take some nine million PIN checks, days of the KDF.
+const UNKNOWN_COUNTERS: usize = 1 << 20;
 /// How long a PIN check waits for its turn before the console says it is
 /// busy (503).
 const CHECK_WAIT: Duration = Duration::from_secs(15);
@@ -847,13 +849,11 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
     if !so && name.is_empty() {
         return again(400, "Give the principal's name (user for the token owner).");
     }
-    let limited = principal.name().to_string();
-    let Some(_checking) = Checking::take(console, &limited) else {
-        return again(
-            429,
-            "Another sign-in with this name is being checked: try again in a moment.",
-        );
-    };
+    // A name no principal can have (the rule is public) is refused before
+    // anything is checked or counted.
+    if !so && name != "user" && crate::api::PrincipalName::new(name).is_err() {
+        return again(401, "Sign-in failed: wrong name or PIN.");
+    }
     if so && !console.settings.remote_so && !req.peer.ip().to_canonical().is_loopback() {
         return again(
             403,
@@ -861,6 +861,13 @@ fn sign_in(state: &State, console: &Console, req: &Req, cookies: &HashMap<String
              --console-remote-so).",
         );
     }
+    let limited = principal.name().to_string();
+    let Some(_checking) = Checking::take(console, &limited) else {
+        return again(
+            429,
+            "Another sign-in with this name is being checked: try again in a moment.",
+        );
+    };
     // The console never makes the try that would lock a PIN: a stranger
     // who reaches the console must not be able to lock the SO or a
     // principal out of the token (PKCS#11 and the command line included).

@@ -194,7 +194,12 @@ fn percent_decoded(segment: &str) -> Option<String> {
 }
 
 /// `GET /console/access-keys` (with a key just made, its secret shown once).
-fn access_keys(state: &State, who: &Who, made: Option<(&str, &str)>, error: Option<&str>) -> Page {
+fn access_keys(
+    state: &State,
+    who: &Who,
+    made: Option<(&str, &str)>,
+    error: Option<(u16, &str)>,
+) -> Page {
     let keys = match state.anchor.list_access_keys() {
         Ok(k) => k,
         Err(e) => return html::error_page(500, Some(who), "Access keys", e.message()),
@@ -253,7 +258,7 @@ fn access_keys(state: &State, who: &Who, made: Option<(&str, &str)>, error: Opti
             }
         }
     };
-    let status = if error.is_some() { 400 } else { 200 };
+    let (status, error) = error.map_or((200, None), |(s, e)| (s, Some(e)));
     Page::html(status, layout(Some(who), "Access keys", None, error, body))
 }
 
@@ -265,7 +270,7 @@ fn create_access_key(state: &State, who: &Who, req: &Req) -> Page {
     } else {
         match PrincipalName::new(name) {
             Ok(n) => Principal::Named(n.as_str().to_string()),
-            Err(e) => return access_keys(state, who, None, Some(e.message())),
+            Err(e) => return access_keys(state, who, None, Some((400, e.message()))),
         }
     };
     // An access key lets its holder act as the principal through the API:
@@ -274,10 +279,10 @@ fn create_access_key(state: &State, who: &Who, req: &Req) -> Page {
         return html::not_found(Some(who));
     };
     let Some(_checking) = super::Checking::take(console, "so") else {
-        return access_keys(state, who, None, Some(BUSY));
+        return access_keys(state, who, None, Some((429, BUSY)));
     };
-    if let Err((_, why)) = super::guard(state, console, &Principal::SecurityOfficer) {
-        return access_keys(state, who, None, Some(why));
+    if let Err(refused) = super::guard(state, console, &Principal::SecurityOfficer) {
+        return access_keys(state, who, None, Some(refused));
     }
     let so_pin = Pin::new(req.form.get("so_pin").unwrap_or("").as_bytes().to_vec());
     let reason = format!("{}; SO PIN check for an access key", who.via(req));
@@ -295,7 +300,7 @@ fn create_access_key(state: &State, who: &Who, req: &Req) -> Page {
             crate::api::ErrorKind::PinLocked => "The SO is locked out: no access key was made.",
             _ => "The SO PIN could not be checked: no access key was made.",
         };
-        return access_keys(state, who, None, Some(why));
+        return access_keys(state, who, None, Some((403, why)));
     }
     match state.anchor.create_access_key(&principal) {
         Ok(k) => {
@@ -320,7 +325,7 @@ fn create_access_key(state: &State, who: &Who, req: &Req) -> Page {
                 rv_of(&e),
                 e.message(),
             );
-            access_keys(state, who, None, Some(e.message()))
+            access_keys(state, who, None, Some((400, e.message())))
         }
     }
 }
@@ -339,7 +344,7 @@ fn set_active(state: &State, who: &Who, req: &Req, id: &str, active: bool) -> Pa
         }
         Err(e) => {
             record(state, who, req, op, rv_of(&e), e.message());
-            access_keys(state, who, None, Some(e.message()))
+            access_keys(state, who, None, Some((400, e.message())))
         }
     }
 }
